@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-api: the handlers of the JSON control API.
+ *
+ * Each handler checks, in this order: the caller's role (401/403), that
+ * the room exists (404), the body's media type (415), the body (400), and
+ * only then acts. Writes go through the registry, which stores them before
+ * the handler answers 201; the request is paused meanwhile, so the main
+ * loop keeps serving others.
+ *
+ * Roles come from the bearer token alone. The admin token is compared by
+ * SHA-256 digest with CRYPTO_memcmp, so neither its content nor its length
+ * leaks through timing; host and viewer tokens are checked by the
+ * registry, which does the same.
+ */
+
+#include "kk-api.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+
+#include "kk-http.h"
+
+#define KK_API_KEY "kk-api"
+
+typedef enum {
+  KK_ROLE_NONE,               /* no Authorization header */
+  KK_ROLE_INVALID,            /* a token we do not know, or malformed */
+  KK_ROLE_VIEWER,
+  KK_ROLE_HOST,
+  KK_ROLE_ADMIN,
+} KkRole;
+
+typedef struct {
+  KkRoomRegistry *registry;
+  KkStore *store;
+  KkMetrics *metrics;
+  guint8 admin_digest[32];
+  GHashTable *responses;      /* status code → count, for /metrics */
+} KkApi;
+
+/* Body parsing, shared with the fuzzer. */
+
+void
+kk_join_request_free (KkJoinRequest *request)
+{
+  if (request == NULL)
+    return;
+  g_free (request->name);
+  g_free (request->workplace);
+  g_strfreev (request->colleagues);
+  g_free (request);
+}
+
+static JsonObject *
+parse_object (const char *data, gsize length, GError **error)
+{
+  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
+
+  if (root == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "the body must be a JSON object");
+    return NULL;
+  }
+  return json_object_ref (json_node_get_object (root));
+}
+
+static gboolean
+wrong_type (const char *member, const char *type, GError **error)
+{
+  g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+      "\"%s\" must be %s", member, type);
+  return FALSE;
+}
+
+static gboolean
+check_members (JsonObject *object, const char *const *allowed, GError **error)
+{
+  g_autoptr (GList) members = json_object_get_members (object);
+
+  for (GList *l = members; l != NULL; l = l->next) {
+    if (!g_strv_contains (allowed, l->data)) {
+      g_autofree char *shown = g_utf8_make_valid (l->data, 64);
+
+      g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+          "unknown member \"%s\"", shown);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Absent and null both mean "not given" for optional members. */
+static JsonNode *
+optional_member (JsonObject *object, const char *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  return node != NULL && !JSON_NODE_HOLDS_NULL (node) ? node : NULL;
+}
+
+static gboolean
+get_string (JsonObject *object, const char *member, gboolean required,
+    char **out, GError **error)
+{
+  JsonNode *node = optional_member (object, member);
+
+  if (node == NULL) {
+    if (required) {
+      g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+          "\"%s\" is required", member);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  if (json_node_get_value_type (node) != G_TYPE_STRING)
+    return wrong_type (member, "a string", error);
+  *out = g_strdup (json_node_get_string (node));
+  return TRUE;
+}
+
+KkRoomConfig *
+kk_api_parse_room_request (const char *data, gsize length, GError **error)
+{
+  static const char *const allowed[] = {
+    "id", "title", "record", "completion_ratio", NULL
+  };
+  g_autoptr (JsonObject) object = parse_object (data, length, error);
+  g_autoptr (KkRoomConfig) room = NULL;
+  JsonNode *node;
+
+  if (object == NULL || !check_members (object, allowed, error))
+    return NULL;
+
+  room = g_new0 (KkRoomConfig, 1);
+  room->completion_ratio = KK_ROOM_DEFAULT_COMPLETION_RATIO;
+  room->source = g_strdup (KK_ROOM_SOURCE_WHIP);
+  if (!get_string (object, "id", TRUE, &room->id, error)
+      || !get_string (object, "title", TRUE, &room->title, error))
+    return NULL;
+
+  node = optional_member (object, "record");
+  if (node != NULL) {
+    if (json_node_get_value_type (node) != G_TYPE_BOOLEAN) {
+      wrong_type ("record", "true or false", error);
+      return NULL;
+    }
+    room->record = json_node_get_boolean (node);
+  }
+
+  node = optional_member (object, "completion_ratio");
+  if (node != NULL) {
+    GType type = json_node_get_value_type (node);
+
+    if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64) {
+      wrong_type ("completion_ratio", "a number", error);
+      return NULL;
+    }
+    room->completion_ratio = json_node_get_double (node);
+  }
+
+  g_strstrip (room->title);
+  if (!kk_room_config_validate (room, error))
+    return NULL;
+  return g_steal_pointer (&room);
+}
+
+KkJoinRequest *
+kk_api_parse_join_request (const char *data, gsize length, GError **error)
+{
+  static const char *const allowed[] = {
+    "name", "workplace", "colleagues", NULL
+  };
+  g_autoptr (JsonObject) object = parse_object (data, length, error);
+  g_autoptr (KkJoinRequest) request = NULL;
+  g_autoptr (GPtrArray) colleagues = g_ptr_array_new_with_free_func (g_free);
+  JsonNode *node;
+
+  if (object == NULL || !check_members (object, allowed, error))
+    return NULL;
+
+  request = g_new0 (KkJoinRequest, 1);
+  if (!get_string (object, "name", TRUE, &request->name, error)
+      || !get_string (object, "workplace", FALSE, &request->workplace, error))
+    return NULL;
+  if (request->workplace == NULL)
+    request->workplace = g_strdup ("");
+  g_strstrip (request->name);
+  g_strstrip (request->workplace);
+  if (!kk_room_validate_text ("name", request->name, 1, KK_ROOM_NAME_MAX,
+          error)
+      || !kk_room_validate_text ("workplace", request->workplace, 0,
+          KK_ROOM_WORKPLACE_MAX, error))
+    return NULL;
+
+  node = optional_member (object, "colleagues");
+  if (node != NULL) {
+    JsonArray *array;
+
+    if (!JSON_NODE_HOLDS_ARRAY (node)) {
+      wrong_type ("colleagues", "an array of names", error);
+      return NULL;
+    }
+    array = json_node_get_array (node);
+    if (json_array_get_length (array) > KK_ROOM_COLLEAGUES_MAX) {
+      g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+          "at most %d colleagues", KK_ROOM_COLLEAGUES_MAX);
+      return NULL;
+    }
+    for (guint i = 0; i < json_array_get_length (array); i++) {
+      JsonNode *element = json_array_get_element (array, i);
+      char *name;
+
+      if (json_node_get_value_type (element) != G_TYPE_STRING) {
+        wrong_type ("colleagues", "an array of names", error);
+        return NULL;
+      }
+      name = g_strstrip (g_strdup (json_node_get_string (element)));
+      g_ptr_array_add (colleagues, name);
+      if (!kk_room_validate_text ("colleague name", name, 1, KK_ROOM_NAME_MAX,
+              error))
+        return NULL;
+    }
+  }
+  g_ptr_array_add (colleagues, NULL);
+  request->colleagues = (char **) g_ptr_array_free (
+      g_steal_pointer (&colleagues), FALSE);
+  return g_steal_pointer (&request);
+}
+
+/* Auth. */
+
+static void
+digest (const char *text, guint8 out[32])
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize len = 32;
+
+  g_checksum_update (checksum, (const guchar *) text, -1);
+  g_checksum_get_digest (checksum, out, &len);
+}
+
+static KkRole
+identify (KkApi *api, SoupServerMessage *msg)
+{
+  g_autofree char *token = kk_http_get_bearer_token (msg);
+  guint8 have[32];
+
+  if (token == NULL) {
+    return soup_message_headers_get_one (
+        soup_server_message_get_request_headers (msg), "Authorization") != NULL
+        ? KK_ROLE_INVALID : KK_ROLE_NONE;
+  }
+  digest (token, have);
+  if (CRYPTO_memcmp (have, api->admin_digest, sizeof have) == 0)
+    return KK_ROLE_ADMIN;
+  if (kk_room_registry_check_host_token (api->registry, NULL, token)
+      == KK_TOKEN_OK)
+    return KK_ROLE_HOST;
+  if (kk_room_registry_check_viewer_token (api->registry, NULL, token, NULL)
+      == KK_TOKEN_OK)
+    return KK_ROLE_VIEWER;
+  return KK_ROLE_INVALID;
+}
+
+/* Replies 401/403 and returns FALSE unless the caller is the coordinator. */
+static gboolean
+require_admin (KkApi *api, SoupServerMessage *msg)
+{
+  switch (identify (api, msg)) {
+    case KK_ROLE_ADMIN:
+      return TRUE;
+    case KK_ROLE_NONE:
+      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
+          "the coordinator token is required (Authorization: Bearer)");
+      return FALSE;
+    case KK_ROLE_INVALID:
+      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
+      return FALSE;
+    case KK_ROLE_HOST:
+    case KK_ROLE_VIEWER:
+      kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+          "only the coordinator may do this");
+      return FALSE;
+  }
+  g_return_val_if_reached (FALSE);
+}
+
+/* JSON. */
+
+static char *
+format_time (gint64 time_us)
+{
+  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (
+      time_us / G_USEC_PER_SEC);
+
+  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+}
+
+static void
+add_string_or_null (JsonBuilder *builder, const char *member,
+    const char *value)
+{
+  json_builder_set_member_name (builder, member);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+build_room (JsonBuilder *builder, KkRoom *room, gboolean full)
+{
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, kk_room_get_id (room));
+  json_builder_set_member_name (builder, "title");
+  json_builder_add_string_value (builder, kk_room_get_title (room));
+  json_builder_set_member_name (builder, "live");
+  json_builder_add_boolean_value (builder, kk_room_get_live (room));
+  json_builder_set_member_name (builder, "viewers");
+  json_builder_add_int_value (builder, kk_room_get_viewer_count (room));
+  add_string_or_null (builder, "session_id", kk_room_get_session_id (room));
+  if (full) {
+    json_builder_set_member_name (builder, "record");
+    json_builder_add_boolean_value (builder, kk_room_get_record (room));
+    json_builder_set_member_name (builder, "completion_ratio");
+    json_builder_add_double_value (builder, kk_room_get_completion_ratio (room));
+    json_builder_set_member_name (builder, "source");
+    json_builder_add_string_value (builder, kk_room_get_source (room));
+    add_string_or_null (builder, "source_uri", kk_room_get_source_uri (room));
+    json_builder_set_member_name (builder, "host_token");
+    json_builder_add_string_value (builder, kk_room_get_host_token (room));
+  }
+  json_builder_end_object (builder);
+}
+
+static guint
+room_error_status (const GError *error)
+{
+  if (error->domain == KK_ROOM_ERROR) {
+    switch (error->code) {
+      case KK_ROOM_ERROR_INVALID:
+        return SOUP_STATUS_BAD_REQUEST;
+      case KK_ROOM_ERROR_EXISTS:
+        return SOUP_STATUS_CONFLICT;
+      case KK_ROOM_ERROR_NOT_FOUND:
+        return SOUP_STATUS_NOT_FOUND;
+      default:
+        break;
+    }
+  }
+  g_warning ("api: %s", error->message);
+  return SOUP_STATUS_INTERNAL_SERVER_ERROR;
+}
+
+/* Handlers. */
+
+static void
+room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  KkHttpRequest *request = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (KkRoom) room = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *location = NULL;
+
+  room = kk_room_registry_create_room_finish (KK_ROOM_REGISTRY (source),
+      result, &error);
+  if (room == NULL) {
+    kk_http_reply_error (msg, room_error_status (error), "%s", error->message);
+  } else {
+    build_room (builder, room, TRUE);
+    kk_http_reply_builder (msg, SOUP_STATUS_CREATED, builder);
+    location = g_strdup_printf ("/api/rooms/%s", kk_room_get_id (room));
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (msg), "Location", location);
+  }
+  kk_http_request_resume (request);
+}
+
+static void
+post_rooms (KkHttpRequest *request, gpointer user_data)
+{
+  KkApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (KkRoomConfig) room = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!require_admin (api, msg)
+      || !kk_http_check_content_type (msg, "application/json"))
+    return;
+
+  body = kk_http_request_get_body (request);
+  room = kk_api_parse_room_request (g_bytes_get_data (body, NULL),
+      g_bytes_get_size (body), &error);
+  if (room == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+
+  kk_http_request_pause (request);
+  kk_room_registry_create_room_async (api->registry, room, room_created_cb,
+      request);
+}
+
+static void
+get_rooms (KkHttpRequest *request, gpointer user_data)
+{
+  KkApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (GPtrArray) rooms = NULL;
+  KkRole role = identify (api, msg);
+
+  if (role == KK_ROLE_INVALID) {
+    kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
+    return;
+  }
+
+  rooms = kk_room_registry_list (api->registry);
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < rooms->len; i++)
+    build_room (builder, g_ptr_array_index (rooms, i), role == KK_ROLE_ADMIN);
+  json_builder_end_array (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
+static void
+get_room (KkHttpRequest *request, gpointer user_data)
+{
+  KkApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  const char *id = kk_http_request_get_param (request, 0);
+  KkRole role = identify (api, msg);
+  KkRoom *room;
+
+  if (role == KK_ROLE_INVALID) {
+    kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
+    return;
+  }
+  room = kk_room_registry_lookup (api->registry, id);
+  if (room == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
+    return;
+  }
+  build_room (builder, room, role == KK_ROLE_ADMIN);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
+static void
+joined_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  KkHttpRequest *request = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (KkJoinResult) joined = NULL;
+  g_autoptr (GError) error = NULL;
+
+  joined = kk_room_registry_join_finish (KK_ROOM_REGISTRY (source), result,
+      &error);
+  if (joined == NULL) {
+    kk_http_reply_error (msg, room_error_status (error), "%s", error->message);
+    kk_http_request_resume (request);
+    return;
+  }
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "participant_id");
+  json_builder_add_string_value (builder, joined->participant_id);
+  json_builder_set_member_name (builder, "token");
+  json_builder_add_string_value (builder, joined->token);
+  json_builder_set_member_name (builder, "colleague_ids");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < joined->colleague_ids->len; i++)
+    json_builder_add_string_value (builder,
+        g_ptr_array_index (joined->colleague_ids, i));
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_CREATED, builder);
+  kk_http_request_resume (request);
+}
+
+static void
+post_join (KkHttpRequest *request, gpointer user_data)
+{
+  KkApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *id = kk_http_request_get_param (request, 0);
+  g_autoptr (KkJoinRequest) join = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (kk_room_registry_lookup (api->registry, id) == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
+    return;
+  }
+  if (!kk_http_check_content_type (msg, "application/json"))
+    return;
+
+  body = kk_http_request_get_body (request);
+  join = kk_api_parse_join_request (g_bytes_get_data (body, NULL),
+      g_bytes_get_size (body), &error);
+  if (join == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+
+  kk_http_request_pause (request);
+  kk_room_registry_join_async (api->registry, id, join->name, join->workplace,
+      (const char *const *) join->colleagues, joined_cb, request);
+}
+
+static void
+sessions_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  KkHttpRequest *request = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (GPtrArray) sessions = NULL;
+  g_autoptr (GError) error = NULL;
+
+  sessions = kk_store_list_sessions_finish (KK_STORE (source), result, &error);
+  if (sessions == NULL) {
+    g_warning ("api: listing sessions: %s", error->message);
+    kk_http_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+        "cannot list sessions");
+    kk_http_request_resume (request);
+    return;
+  }
+
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < sessions->len; i++) {
+    KkStoreSession *session = g_ptr_array_index (sessions, i);
+    g_autofree char *started = format_time (session->started_at);
+    g_autofree char *ended = session->ended_at != 0
+        ? format_time (session->ended_at) : NULL;
+    g_autofree char *recording = session->recording != NULL
+        ? g_strdup_printf ("/api/sessions/%s/recording", session->id) : NULL;
+
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "id");
+    json_builder_add_string_value (builder, session->id);
+    json_builder_set_member_name (builder, "room");
+    json_builder_add_string_value (builder, session->room_id);
+    add_string_or_null (builder, "started_at", started);
+    add_string_or_null (builder, "ended_at", ended);
+    add_string_or_null (builder, "recording", recording);
+    json_builder_end_object (builder);
+  }
+  json_builder_end_array (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+  kk_http_request_resume (request);
+}
+
+static void
+get_sessions (KkHttpRequest *request, gpointer user_data)
+{
+  KkApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *room_id = kk_http_request_get_query (request, "room");
+
+  if (!require_admin (api, msg))
+    return;
+  if (room_id != NULL && kk_room_registry_lookup (api->registry, room_id)
+      == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
+    return;
+  }
+
+  kk_http_request_pause (request);
+  kk_store_list_sessions (api->store, room_id, sessions_listed_cb, request);
+}
+
+static void
+get_healthz (KkHttpRequest *request, gpointer user_data)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "status");
+  json_builder_add_string_value (builder, "ok");
+  json_builder_end_object (builder);
+  kk_http_reply_builder (kk_http_request_get_message (request),
+      SOUP_STATUS_OK, builder);
+}
+
+static void
+get_metrics (KkHttpRequest *request, gpointer user_data)
+{
+  KkApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  char *page = kk_metrics_render (api->metrics);
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg,
+      "text/plain; version=0.0.4; charset=utf-8", SOUP_MEMORY_TAKE, page,
+      strlen (page));
+}
+
+/* Metrics. */
+
+static int
+compare_codes (gconstpointer a, gconstpointer b)
+{
+  return (int) GPOINTER_TO_UINT (a) - (int) GPOINTER_TO_UINT (b);
+}
+
+static void
+collect (KkMetrics *metrics, gpointer user_data)
+{
+  KkApi *api = user_data;
+  g_autoptr (GPtrArray) rooms = kk_room_registry_list (api->registry);
+  g_autoptr (GList) codes = g_hash_table_get_keys (api->responses);
+
+  kk_metrics_sample (metrics, "kringkast_rooms", KK_METRIC_GAUGE,
+      "Rooms known to the relay.", NULL, rooms->len);
+  for (guint i = 0; i < rooms->len; i++) {
+    KkRoom *room = g_ptr_array_index (rooms, i);
+    g_autofree char *escaped = kk_metrics_escape_label_value (
+        kk_room_get_id (room));
+    g_autofree char *labels = g_strdup_printf ("room=\"%s\"", escaped);
+
+    kk_metrics_sample (metrics, "kringkast_room_live", KK_METRIC_GAUGE,
+        "1 while the room's lecture is being broadcast.", labels,
+        kk_room_get_live (room) ? 1 : 0);
+    kk_metrics_sample (metrics, "kringkast_room_viewers", KK_METRIC_GAUGE,
+        "Viewers connected to the room.", labels,
+        kk_room_get_viewer_count (room));
+  }
+
+  /* Sorted, so the page is stable from one scrape to the next. */
+  codes = g_list_sort (codes, compare_codes);
+  for (GList *l = codes; l != NULL; l = l->next) {
+    g_autofree char *labels = g_strdup_printf ("code=\"%u\"",
+        GPOINTER_TO_UINT (l->data));
+
+    kk_metrics_sample (metrics, "kringkast_http_responses_total",
+        KK_METRIC_COUNTER, "HTTP responses sent, by status code.", labels,
+        GPOINTER_TO_UINT (g_hash_table_lookup (api->responses, l->data)));
+  }
+}
+
+static void
+request_done_cb (SoupServer *server, SoupServerMessage *msg, KkApi *api)
+{
+  guint code = soup_server_message_get_status (msg);
+  gpointer count = g_hash_table_lookup (api->responses,
+      GUINT_TO_POINTER (code));
+
+  if (code < 100 || code >= 600)
+    return;
+  g_hash_table_insert (api->responses, GUINT_TO_POINTER (code),
+      GUINT_TO_POINTER (GPOINTER_TO_UINT (count) + 1));
+}
+
+static void
+api_free (KkApi *api)
+{
+  kk_metrics_remove_collector (api->metrics, collect, api);
+  g_hash_table_unref (api->responses);
+  g_clear_object (&api->registry);
+  g_clear_object (&api->store);
+  g_free (api);
+}
+
+gboolean
+kk_api_register (SoupServer *server, KkRoomRegistry *registry, KkStore *store,
+    KkMetrics *metrics, const KkConfig *config, GError **error)
+{
+  g_autofree char *file_token = NULL;
+  const char *admin_token = config->admin_token;
+  KkApi *api;
+
+  g_return_val_if_fail (SOUP_IS_SERVER (server), FALSE);
+  g_return_val_if_fail (KK_IS_ROOM_REGISTRY (registry), FALSE);
+  g_return_val_if_fail (KK_IS_STORE (store), FALSE);
+  g_return_val_if_fail (metrics != NULL, FALSE);
+  g_return_val_if_fail (g_object_get_data (G_OBJECT (server), KK_API_KEY)
+      == NULL, FALSE);
+
+  if (admin_token == NULL) {
+    file_token = kk_store_load_admin_token (kk_store_get_data_dir (store),
+        error);
+    if (file_token == NULL)
+      return FALSE;
+    admin_token = file_token;
+  }
+
+  api = g_new0 (KkApi, 1);
+  api->registry = g_object_ref (registry);
+  api->store = g_object_ref (store);
+  api->metrics = metrics;
+  api->responses = g_hash_table_new (g_direct_hash, g_direct_equal);
+  digest (admin_token, api->admin_digest);
+  g_object_set_data_full (G_OBJECT (server), KK_API_KEY, api,
+      (GDestroyNotify) api_free);
+
+  kk_metrics_add_collector (metrics, collect, api);
+  g_signal_connect (server, "request-finished", G_CALLBACK (request_done_cb),
+      api);
+
+  kk_http_add_route (server, "POST", "/api/rooms", post_rooms, api);
+  kk_http_add_route (server, "GET", "/api/rooms", get_rooms, api);
+  kk_http_add_route (server, "GET", "/api/rooms/{room}", get_room, api);
+  kk_http_add_route (server, "POST", "/api/rooms/{room}/join", post_join, api);
+  kk_http_add_route (server, "GET", "/api/sessions", get_sessions, api);
+  kk_http_add_route (server, "GET", "/healthz", get_healthz, api);
+  kk_http_add_route (server, "GET", "/metrics", get_metrics, api);
+  return TRUE;
+}

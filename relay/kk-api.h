@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-api: the JSON control API (rooms, joining, sessions), /healthz and
+ * /metrics, with the contract's auth rules:
+ *
+ *   - the coordinator (admin token) may do everything under /api/;
+ *   - rooms are readable by anyone (public fields), the coordinator also
+ *     sees host tokens and settings;
+ *   - anyone may join a room.
+ *
+ * A missing, malformed or unknown token is 401. A valid token of a lesser
+ * role (a host or viewer token on a coordinator route) is 403: it did
+ * authenticate, it is just not allowed there (RFC 9110 15.5.4).
+ *
+ * The body parsers are public so the fuzzer exercises exactly what the
+ * handlers run.
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "kk-config.h"
+#include "kk-metrics.h"
+#include "kk-room.h"
+#include "kk-store.h"
+
+G_BEGIN_DECLS
+
+/* A parsed POST /api/rooms/{room}/join body. */
+typedef struct {
+  char *name;                 /* trimmed, 1..KK_ROOM_NAME_MAX characters */
+  char *workplace;            /* trimmed, possibly "" */
+  char **colleagues;          /* trimmed names, at most KK_ROOM_COLLEAGUES_MAX; never NULL */
+} KkJoinRequest;
+
+void kk_join_request_free (KkJoinRequest *request);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkJoinRequest, kk_join_request_free)
+
+/**
+ * kk_api_parse_room_request:
+ *
+ * Parses and validates a POST /api/rooms body:
+ * `{"id": string, "title": string, "record": bool (default false),
+ * "completion_ratio": number (default 0.8)}`. Unknown members are refused
+ * so that a misspelt setting is not silently ignored.
+ *
+ * Returns: (transfer full): the room (source "whip", no host token), or
+ * NULL with an error that maps to 400.
+ */
+KkRoomConfig *kk_api_parse_room_request (const char *data, gsize length,
+    GError **error);
+
+/**
+ * kk_api_parse_join_request:
+ *
+ * Parses and validates a join body: `{"name": string, "workplace": string
+ * (optional), "colleagues": [string, ...] (optional)}`. Unknown members
+ * are refused.
+ *
+ * Returns: (transfer full): the request, or NULL with an error that maps
+ * to 400.
+ */
+KkJoinRequest *kk_api_parse_join_request (const char *data, gsize length,
+    GError **error);
+
+/**
+ * kk_api_register:
+ * @server: from kk_http_server_new()
+ * @registry: (transfer none): a reference is kept
+ * @store: (transfer none): a reference is kept
+ * @metrics: must outlive @server; a collector for rooms and HTTP
+ *   responses is added to it (and removed when @server is finalized)
+ * @config: the coordinator token is @config->admin_token when set
+ *   (KRINGKAST_ADMIN_TOKEN); otherwise it is read from, or at first start
+ *   created in, `<data-dir>/admin-token` (see kk_store_load_admin_token())
+ *
+ * Adds the routes `POST|GET /api/rooms`, `GET /api/rooms/{room}`,
+ * `POST /api/rooms/{room}/join`, `GET /api/sessions`, `GET /healthz` and
+ * `GET /metrics`.
+ *
+ * Returns: FALSE with @error if the admin token file cannot be read or made.
+ */
+gboolean kk_api_register (SoupServer *server, KkRoomRegistry *registry,
+    KkStore *store, KkMetrics *metrics, const KkConfig *config,
+    GError **error);
+
+G_END_DECLS

@@ -1,0 +1,767 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-config: builds one KkConfig from four layers, lowest first: built-in
+ * defaults, the GKeyFile named by --config, KRINGKAST_* environment
+ * variables, and command-line options. Each layer is applied over the
+ * previous one by a function of its own, so precedence is simply the call
+ * order in kk_config_load().
+ *
+ * Everything is validated here, once, before the daemon starts anything:
+ * unknown groups and keys are errors (a typo must not silently fall back to
+ * a default), numbers are range-checked, addresses parsed, and the [room ID]
+ * sections go through the same validators (kk-room.h) that the HTTP API
+ * uses for POST /api/rooms. Every message names where the bad value came
+ * from: "FILE: [GROUP] KEY: ...", "KRINGKAST_X: ..." or "--option: ...".
+ */
+
+#include "kk-config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <gst/gst.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kk-build-config.h"
+#include "kk-room.h"
+
+G_DEFINE_QUARK (kk-config-error-quark, kk_config_error)
+
+#define KK_DEFAULT_HTTP_PORT 8080
+#define KK_DEFAULT_MEDIA_PORT 8189
+#define KK_DEFAULT_DATA_DIR "./var"
+#define KK_DEFAULT_INGEST_LATENCY_MS 100
+#define KK_DEFAULT_RECONNECT_GRACE_S 30
+#define KK_DEFAULT_CONSENT_TIMEOUT_S 30
+#define KK_DEFAULT_CONNECT_TIMEOUT_S 30
+
+/* More worker threads than this is a configuration mistake, not a need. */
+#define KK_MAX_WORKERS 256
+#define KK_ROOM_GROUP_PREFIX "room "
+
+/* Command-line values, with "unset" sentinels so that only options the
+ * operator actually gave override the lower layers. */
+typedef struct {
+  char *config_file;
+  int http_port;
+  int media_port;
+  char **public_ips;
+  char *data_dir;
+  gboolean demo;
+  int workers;
+  gboolean version;
+} KkConfigOptions;
+
+static void
+options_clear (KkConfigOptions *options)
+{
+  g_clear_pointer (&options->config_file, g_free);
+  g_clear_pointer (&options->public_ips, g_strfreev);
+  g_clear_pointer (&options->data_dir, g_free);
+}
+
+void
+kk_room_config_free (KkRoomConfig *room)
+{
+  if (room == NULL)
+    return;
+  g_free (room->id);
+  g_free (room->title);
+  g_free (room->source);
+  g_free (room->source_uri);
+  g_free (room->host_token);
+  g_free (room);
+}
+
+KkRoomConfig *
+kk_room_config_copy (const KkRoomConfig *room)
+{
+  KkRoomConfig *copy;
+
+  g_return_val_if_fail (room != NULL, NULL);
+
+  copy = g_new0 (KkRoomConfig, 1);
+  copy->id = g_strdup (room->id);
+  copy->title = g_strdup (room->title);
+  copy->record = room->record;
+  copy->completion_ratio = room->completion_ratio;
+  copy->source = g_strdup (room->source);
+  copy->source_uri = g_strdup (room->source_uri);
+  copy->host_token = g_strdup (room->host_token);
+  return copy;
+}
+
+void
+kk_config_free (KkConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->http_address);
+  g_strfreev (config->public_ips);
+  g_free (config->data_dir);
+  g_free (config->admin_token);
+  g_free (config->pipelines_dir);
+  g_clear_pointer (&config->rooms, g_ptr_array_unref);
+  g_free (config);
+}
+
+static KkConfig *
+config_new_defaults (void)
+{
+  KkConfig *config = g_new0 (KkConfig, 1);
+
+  config->http_port = KK_DEFAULT_HTTP_PORT;
+  config->media_port = KK_DEFAULT_MEDIA_PORT;
+  config->data_dir = g_strdup (KK_DEFAULT_DATA_DIR);
+  config->ingest_latency_ms = KK_DEFAULT_INGEST_LATENCY_MS;
+  config->reconnect_grace_s = KK_DEFAULT_RECONNECT_GRACE_S;
+  config->consent_timeout_s = KK_DEFAULT_CONSENT_TIMEOUT_S;
+  config->whep_connect_timeout_s = KK_DEFAULT_CONNECT_TIMEOUT_S;
+  /* An installed daemon reads its pipelines from the data directory; one
+   * run from the build tree falls back to the source checkout. */
+  if (g_file_test (KK_PIPELINES_DIR, G_FILE_TEST_IS_DIR))
+    config->pipelines_dir = g_strdup (KK_PIPELINES_DIR);
+  else
+    config->pipelines_dir = g_strdup (KK_SOURCE_PIPELINES_DIR);
+  config->rooms = g_ptr_array_new_with_free_func ((GDestroyNotify) kk_room_config_free);
+  return config;
+}
+
+/* Splits a list of addresses on commas, semicolons or blanks (the env var
+ * is documented as a comma list, GKeyFile lists use ';') and checks that
+ * each is an IP literal: ICE candidates carry addresses, not names. */
+static char **
+parse_ip_list (const char *text, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit_set (text, ",; \t", -1);
+  g_autoptr (GPtrArray) ips = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; parts[i] != NULL; i++) {
+    g_autoptr (GInetAddress) addr = NULL;
+
+    if (parts[i][0] == '\0')
+      continue;
+    addr = g_inet_address_new_from_string (parts[i]);
+    if (addr == NULL) {
+      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "'%s' is not an IP address", parts[i]);
+      return NULL;
+    }
+    g_ptr_array_add (ips, g_strdup (parts[i]));
+  }
+  if (ips->len == 0) {
+    g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "empty address list");
+    return NULL;
+  }
+  g_ptr_array_add (ips, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&ips), FALSE);
+}
+
+static gboolean
+parse_uint (const char *text, guint64 min, guint64 max, guint64 *out,
+    GError **error)
+{
+  g_autofree char *stripped = g_strstrip (g_strdup (text));
+  g_autoptr (GError) local_error = NULL;
+
+  if (!g_ascii_string_to_unsigned (stripped, 10, min, max, out, &local_error)) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "'%s' is not a whole number in %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT,
+        text, min, max);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* A bearer token goes into an HTTP header verbatim: visible ASCII only. */
+static gboolean
+validate_token (const char *token, GError **error)
+{
+  if (token[0] == '\0') {
+    g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "the token is empty");
+    return FALSE;
+  }
+  for (const char *p = token; *p != '\0'; p++) {
+    if (*p < 0x21 || *p > 0x7e) {
+      g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "the token may only contain visible ASCII characters");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Key-file layer. */
+
+typedef struct {
+  GKeyFile *key_file;
+  const char *file_name;
+  const char *group;
+} KeyFileCursor;
+
+static gboolean
+kf_fail (const KeyFileCursor *cur, const char *key, GError *cause,
+    GError **error)
+{
+  g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+      "%s: [%s] %s: %s", cur->file_name, cur->group, key, cause->message);
+  g_error_free (cause);
+  return FALSE;
+}
+
+static gboolean
+kf_get_string (const KeyFileCursor *cur, const char *key, char **out,
+    GError **error)
+{
+  GError *local_error = NULL;
+  char *value = g_key_file_get_string (cur->key_file, cur->group, key,
+      &local_error);
+
+  if (value == NULL)
+    return kf_fail (cur, key, local_error, error);
+  g_free (*out);
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+kf_get_path (const KeyFileCursor *cur, const char *key, char **out,
+    GError **error)
+{
+  if (!kf_get_string (cur, key, out, error))
+    return FALSE;
+  if ((*out)[0] == '\0')
+    return kf_fail (cur, key, g_error_new_literal (KK_CONFIG_ERROR,
+            KK_CONFIG_ERROR_INVALID, "empty path"), error);
+  return TRUE;
+}
+
+static gboolean
+kf_get_uint (const KeyFileCursor *cur, const char *key, guint64 min,
+    guint64 max, guint64 *out, GError **error)
+{
+  GError *local_error = NULL;
+  g_autofree char *value = NULL;
+
+  if (!kf_get_string (cur, key, &value, error))
+    return FALSE;
+  if (!parse_uint (value, min, max, out, &local_error))
+    return kf_fail (cur, key, local_error, error);
+  return TRUE;
+}
+
+static gboolean
+kf_get_boolean (const KeyFileCursor *cur, const char *key, gboolean *out,
+    GError **error)
+{
+  GError *local_error = NULL;
+  gboolean value = g_key_file_get_boolean (cur->key_file, cur->group, key,
+      &local_error);
+
+  if (local_error != NULL)
+    return kf_fail (cur, key, local_error, error);
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+kf_get_double (const KeyFileCursor *cur, const char *key, double *out,
+    GError **error)
+{
+  GError *local_error = NULL;
+  double value = g_key_file_get_double (cur->key_file, cur->group, key,
+      &local_error);
+
+  if (local_error != NULL)
+    return kf_fail (cur, key, local_error, error);
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+kf_unknown_key (const KeyFileCursor *cur, const char *key, GError **error)
+{
+  g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+      "%s: [%s] %s: unknown key", cur->file_name, cur->group, key);
+  return FALSE;
+}
+
+static gboolean
+apply_server_group (KkConfig *config, const KeyFileCursor *cur,
+    const char *key, GError **error)
+{
+  guint64 value;
+
+  if (g_str_equal (key, "http-port")) {
+    if (!kf_get_uint (cur, key, 0, G_MAXUINT16, &value, error))
+      return FALSE;
+    config->http_port = value;
+  } else if (g_str_equal (key, "http-address")) {
+    g_autoptr (GInetAddress) addr = NULL;
+
+    if (!kf_get_string (cur, key, &config->http_address, error))
+      return FALSE;
+    addr = g_inet_address_new_from_string (config->http_address);
+    if (addr == NULL)
+      return kf_fail (cur, key, g_error_new (KK_CONFIG_ERROR,
+              KK_CONFIG_ERROR_INVALID, "'%s' is not an IP address",
+              config->http_address), error);
+  } else if (g_str_equal (key, "data-dir")) {
+    if (!kf_get_path (cur, key, &config->data_dir, error))
+      return FALSE;
+  } else {
+    return kf_unknown_key (cur, key, error);
+  }
+  return TRUE;
+}
+
+static gboolean
+apply_media_group (KkConfig *config, const KeyFileCursor *cur,
+    const char *key, GError **error)
+{
+  guint64 value;
+
+  if (g_str_equal (key, "port")) {
+    if (!kf_get_uint (cur, key, 0, G_MAXUINT16, &value, error))
+      return FALSE;
+    config->media_port = value;
+  } else if (g_str_equal (key, "public-ip")) {
+    g_autofree char *text = NULL;
+    GError *local_error = NULL;
+    char **ips;
+
+    if (!kf_get_string (cur, key, &text, error))
+      return FALSE;
+    ips = parse_ip_list (text, &local_error);
+    if (ips == NULL)
+      return kf_fail (cur, key, local_error, error);
+    g_strfreev (config->public_ips);
+    config->public_ips = ips;
+  } else if (g_str_equal (key, "workers")) {
+    if (!kf_get_uint (cur, key, 0, KK_MAX_WORKERS, &value, error))
+      return FALSE;
+    config->workers = value;
+  } else if (g_str_equal (key, "consent-timeout")) {
+    if (!kf_get_uint (cur, key, 1, 3600, &value, error))
+      return FALSE;
+    config->consent_timeout_s = value;
+  } else if (g_str_equal (key, "connect-timeout")) {
+    if (!kf_get_uint (cur, key, 1, 3600, &value, error))
+      return FALSE;
+    config->whep_connect_timeout_s = value;
+  } else {
+    return kf_unknown_key (cur, key, error);
+  }
+  return TRUE;
+}
+
+static gboolean
+apply_ingest_group (KkConfig *config, const KeyFileCursor *cur,
+    const char *key, GError **error)
+{
+  guint64 value;
+
+  if (g_str_equal (key, "latency-ms")) {
+    if (!kf_get_uint (cur, key, 0, 10000, &value, error))
+      return FALSE;
+    config->ingest_latency_ms = value;
+  } else if (g_str_equal (key, "reconnect-grace")) {
+    if (!kf_get_uint (cur, key, 0, 3600, &value, error))
+      return FALSE;
+    config->reconnect_grace_s = value;
+  } else if (g_str_equal (key, "pipelines-dir")) {
+    if (!kf_get_path (cur, key, &config->pipelines_dir, error))
+      return FALSE;
+  } else {
+    return kf_unknown_key (cur, key, error);
+  }
+  return TRUE;
+}
+
+static gboolean
+apply_room_group (KkRoomConfig *room, const KeyFileCursor *cur,
+    const char *key, GError **error)
+{
+  GError *local_error = NULL;
+
+  if (g_str_equal (key, "title")) {
+    if (!kf_get_string (cur, key, &room->title, error))
+      return FALSE;
+    if (!kk_room_validate_text ("title", room->title, 1, KK_ROOM_TITLE_MAX,
+            &local_error))
+      return kf_fail (cur, key, local_error, error);
+  } else if (g_str_equal (key, "record")) {
+    if (!kf_get_boolean (cur, key, &room->record, error))
+      return FALSE;
+  } else if (g_str_equal (key, "completion-ratio")) {
+    if (!kf_get_double (cur, key, &room->completion_ratio, error))
+      return FALSE;
+    if (!kk_room_validate_completion_ratio (room->completion_ratio,
+            &local_error))
+      return kf_fail (cur, key, local_error, error);
+  } else if (g_str_equal (key, "source")) {
+    if (!kf_get_string (cur, key, &room->source, error))
+      return FALSE;
+    if (!kk_room_validate_source (room->source, &local_error))
+      return kf_fail (cur, key, local_error, error);
+  } else if (g_str_equal (key, "source-uri")) {
+    if (!kf_get_string (cur, key, &room->source_uri, error))
+      return FALSE;
+    if (!kk_room_validate_source_uri (room->source_uri, &local_error))
+      return kf_fail (cur, key, local_error, error);
+  } else if (g_str_equal (key, "host-token")) {
+    if (!kf_get_string (cur, key, &room->host_token, error))
+      return FALSE;
+    if (!validate_token (room->host_token, &local_error))
+      return kf_fail (cur, key, local_error, error);
+  } else {
+    return kf_unknown_key (cur, key, error);
+  }
+  return TRUE;
+}
+
+static KkRoomConfig *
+room_config_new (const char *id)
+{
+  KkRoomConfig *room = g_new0 (KkRoomConfig, 1);
+
+  room->id = g_strdup (id);
+  room->title = g_strdup (id);
+  room->completion_ratio = KK_ROOM_DEFAULT_COMPLETION_RATIO;
+  room->source = g_strdup (KK_ROOM_SOURCE_WHIP);
+  return room;
+}
+
+static gboolean
+apply_key_file (KkConfig *config, GKeyFile *key_file, const char *file_name,
+    GError **error)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (key_file, NULL);
+
+  for (guint g = 0; groups[g] != NULL; g++) {
+    KeyFileCursor cur = { key_file, file_name, groups[g] };
+    g_auto (GStrv) keys = g_key_file_get_keys (key_file, groups[g], NULL, NULL);
+    g_autoptr (KkRoomConfig) room = NULL;
+    gboolean (*apply) (KkConfig *, const KeyFileCursor *, const char *,
+        GError **) = NULL;
+
+    if (g_str_equal (groups[g], "server")) {
+      apply = apply_server_group;
+    } else if (g_str_equal (groups[g], "media")) {
+      apply = apply_media_group;
+    } else if (g_str_equal (groups[g], "ingest")) {
+      apply = apply_ingest_group;
+    } else if (g_str_has_prefix (groups[g], KK_ROOM_GROUP_PREFIX)) {
+      const char *id = groups[g] + strlen (KK_ROOM_GROUP_PREFIX);
+      GError *local_error = NULL;
+
+      if (!kk_room_validate_id (id, &local_error)) {
+        g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+            "%s: [%s]: %s", file_name, groups[g], local_error->message);
+        g_error_free (local_error);
+        return FALSE;
+      }
+      room = room_config_new (id);
+    } else {
+      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "%s: [%s]: unknown group (expected server, media, ingest or "
+          "\"room ID\")", file_name, groups[g]);
+      return FALSE;
+    }
+
+    for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
+      gboolean ok = room != NULL
+          ? apply_room_group (room, &cur, keys[k], error)
+          : apply (config, &cur, keys[k], error);
+
+      if (!ok)
+        return FALSE;
+    }
+    if (room != NULL)
+      g_ptr_array_add (config->rooms, g_steal_pointer (&room));
+  }
+  return TRUE;
+}
+
+static gboolean
+load_key_file (KkConfig *config, const char *data, gsize length,
+    const char *file_name, GError **error)
+{
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+
+  if (!g_key_file_load_from_data (key_file, data, length, G_KEY_FILE_NONE,
+          &local_error)) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_FILE, "%s: %s",
+        file_name, local_error->message);
+    return FALSE;
+  }
+  return apply_key_file (config, key_file, file_name, error);
+}
+
+/* Environment layer. */
+
+static gboolean
+env_uint (const char *name, guint64 min, guint64 max, guint64 *out,
+    gboolean *found, GError **error)
+{
+  const char *text = g_getenv (name);
+  g_autoptr (GError) local_error = NULL;
+
+  *found = text != NULL;
+  if (text == NULL)
+    return TRUE;
+  if (!parse_uint (text, min, max, out, &local_error)) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID, "%s: %s",
+        name, local_error->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+apply_env (KkConfig *config, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  guint64 value;
+  gboolean found;
+  const char *text;
+
+  if (!env_uint ("KRINGKAST_HTTP_PORT", 0, G_MAXUINT16, &value, &found, error))
+    return FALSE;
+  if (found)
+    config->http_port = value;
+  if (!env_uint ("KRINGKAST_MEDIA_PORT", 0, G_MAXUINT16, &value, &found, error))
+    return FALSE;
+  if (found)
+    config->media_port = value;
+  if (!env_uint ("KRINGKAST_WORKERS", 0, KK_MAX_WORKERS, &value, &found, error))
+    return FALSE;
+  if (found)
+    config->workers = value;
+
+  text = g_getenv ("KRINGKAST_PUBLIC_IP");
+  if (text != NULL) {
+    char **ips = parse_ip_list (text, &local_error);
+
+    if (ips == NULL) {
+      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "KRINGKAST_PUBLIC_IP: %s", local_error->message);
+      return FALSE;
+    }
+    g_strfreev (config->public_ips);
+    config->public_ips = ips;
+  }
+
+  text = g_getenv ("KRINGKAST_DATA_DIR");
+  if (text != NULL) {
+    if (text[0] == '\0') {
+      g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "KRINGKAST_DATA_DIR: empty path");
+      return FALSE;
+    }
+    g_free (config->data_dir);
+    config->data_dir = g_strdup (text);
+  }
+
+  text = g_getenv ("KRINGKAST_ADMIN_TOKEN");
+  if (text != NULL) {
+    if (!validate_token (text, &local_error)) {
+      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "KRINGKAST_ADMIN_TOKEN: %s", local_error->message);
+      return FALSE;
+    }
+    g_free (config->admin_token);
+    config->admin_token = g_strdup (text);
+  }
+  return TRUE;
+}
+
+/* Option layer. */
+
+static gboolean
+option_port (const char *option, int value, guint16 *out, GError **error)
+{
+  if (value == -1)
+    return TRUE;
+  if (value < 0 || value > G_MAXUINT16) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "%s: %d is not a port number (0..65535)", option, value);
+    return FALSE;
+  }
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+apply_options (KkConfig *config, const KkConfigOptions *options,
+    GError **error)
+{
+  if (!option_port ("--http-port", options->http_port, &config->http_port,
+          error))
+    return FALSE;
+  if (!option_port ("--media-port", options->media_port, &config->media_port,
+          error))
+    return FALSE;
+
+  if (options->workers != -1) {
+    if (options->workers < 0 || options->workers > KK_MAX_WORKERS) {
+      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "--workers: %d is not in 0..%d", options->workers, KK_MAX_WORKERS);
+      return FALSE;
+    }
+    config->workers = options->workers;
+  }
+
+  if (options->public_ips != NULL) {
+    g_autoptr (GError) local_error = NULL;
+    g_autofree char *joined = g_strjoinv (",", options->public_ips);
+    char **ips = parse_ip_list (joined, &local_error);
+
+    if (ips == NULL) {
+      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "--public-ip: %s", local_error->message);
+      return FALSE;
+    }
+    g_strfreev (config->public_ips);
+    config->public_ips = ips;
+  }
+
+  if (options->data_dir != NULL) {
+    if (options->data_dir[0] == '\0') {
+      g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "--data-dir: empty path");
+      return FALSE;
+    }
+    g_free (config->data_dir);
+    config->data_dir = g_strdup (options->data_dir);
+  }
+
+  if (options->demo)
+    config->demo = TRUE;
+  return TRUE;
+}
+
+/* --demo asks for a room "demo" fed by the built-in test-pattern lecture.
+ * It is added here as an ordinary preconfigured room, so the registry and
+ * the media side treat it like any other; a [room demo] section in the file
+ * wins, so an operator can retitle it. */
+static void
+add_demo_room (KkConfig *config)
+{
+  KkRoomConfig *room;
+
+  for (guint i = 0; i < config->rooms->len; i++) {
+    room = g_ptr_array_index (config->rooms, i);
+    if (g_str_equal (room->id, KK_ROOM_DEMO_ID))
+      return;
+  }
+  room = room_config_new (KK_ROOM_DEMO_ID);
+  g_free (room->title);
+  room->title = g_strdup ("Demo lecture (test pattern)");
+  g_free (room->source);
+  room->source = g_strdup (KK_ROOM_SOURCE_DEMO);
+  g_ptr_array_add (config->rooms, room);
+}
+
+static KkConfig *
+config_finish (KkConfig *config)
+{
+  if (config->demo)
+    add_demo_room (config);
+  return config;
+}
+
+KkConfig *
+kk_config_load_from_data (const char *data, gsize length,
+    const char *file_name, GError **error)
+{
+  g_autoptr (KkConfig) config = config_new_defaults ();
+
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+
+  if (file_name == NULL)
+    file_name = "(config)";
+  if (length > 0 && !load_key_file (config, data, length, file_name, error))
+    return NULL;
+  return config_finish (g_steal_pointer (&config));
+}
+
+KkConfig *
+kk_config_load (int *argc, char ***argv, GError **error)
+{
+  KkConfigOptions options = {
+    .http_port = -1,
+    .media_port = -1,
+    .workers = -1,
+  };
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &options.config_file,
+      "INI file with [server], [media], [ingest] and [room ID] sections",
+      "FILE" },
+    { "http-port", 0, 0, G_OPTION_ARG_INT, &options.http_port,
+      "HTTP listen port, all interfaces (default 8080)", "PORT" },
+    { "media-port", 0, 0, G_OPTION_ARG_INT, &options.media_port,
+      "UDP and ICE-TCP port for all viewers' media (default 8189)", "PORT" },
+    { "public-ip", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options.public_ips,
+      "Address to put in ICE candidates (repeatable; default: the host's "
+      "addresses)", "ADDR" },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.data_dir,
+      "Directory for the database and recordings (default ./var)", "DIR" },
+    { "demo", 0, 0, G_OPTION_ARG_NONE, &options.demo,
+      "Create room 'demo', live at once with a test-pattern lecture", NULL },
+    { "workers", 0, 0, G_OPTION_ARG_INT, &options.workers,
+      "Media worker threads (default 0: one per core)", "N" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &options.version,
+      "Print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (KkConfig) config = NULL;
+  gboolean ok;
+
+  context = g_option_context_new ("- lecture relay (WHIP in, WHEP out)");
+  g_option_context_set_summary (context,
+      "Options beat KRINGKAST_* environment variables, which beat the "
+      "config file,\nwhich beats the built-in defaults. KRINGKAST_ADMIN_TOKEN "
+      "sets the coordinator token.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_group (context, gst_init_get_option_group ());
+
+  ok = g_option_context_parse (context, argc, argv, error);
+  if (!ok)
+    goto out;
+
+  if (options.version) {
+    printf ("kringkast %s\n", KK_VERSION);
+    exit (EXIT_SUCCESS);
+  }
+
+  config = config_new_defaults ();
+  if (options.config_file != NULL) {
+    g_autofree char *contents = NULL;
+    g_autoptr (GError) local_error = NULL;
+    gsize length;
+
+    if (!g_file_get_contents (options.config_file, &contents, &length,
+            &local_error)) {
+      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_FILE, "%s: %s",
+          options.config_file, local_error->message);
+      ok = FALSE;
+      goto out;
+    }
+    ok = load_key_file (config, contents, length, options.config_file, error);
+    if (!ok)
+      goto out;
+  }
+  ok = apply_env (config, error) && apply_options (config, &options, error);
+
+out:
+  options_clear (&options);
+  if (!ok)
+    return NULL;
+  return config_finish (g_steal_pointer (&config));
+}

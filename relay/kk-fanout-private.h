@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals of the forwarding core, shared by kk-fanout.c (feeds, viewers,
+ * the directory, events to the main context), kk-media-port.c (the port
+ * thread) and kk-worker.c (the worker threads).
+ *
+ * Who owns what:
+ * - The directory (viewers by ICE ufrag and by UDP source address) is
+ *   shared under dir_lock: the main thread adds and removes viewers, the
+ *   port thread looks them up for every datagram that is not media.
+ * - A viewer's transport, DTLS, SRTP and statistics belong to its worker
+ *   thread; other threads reach them only through work items in the
+ *   worker's inbox, processed in order.
+ * - A viewer's credentials, feed, payload types and callbacks are set
+ *   before it is published to other threads and never change.
+ * - Viewers, TCP connections and packets are refcounted because several
+ *   threads hold them; each has one final owner that drops the last ref.
+ */
+#pragma once
+
+#include "kk-fanout.h"
+
+#include <kringkast/kk-icetcp.h>
+#include <kringkast/kk-srtp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+G_BEGIN_DECLS
+
+#define KK_ICE_UFRAG_LEN 8
+#define KK_ICE_PWD_LEN 24
+/* Datagrams larger than this are not ours (media is at most ~1300). */
+#define KK_DATAGRAM_MAX 2048
+/* sendmmsg batch: big enough to amortise the syscall, small enough that
+ * the per-worker buffers stay in cache. */
+#define KK_SEND_BATCH 64
+#define KK_SEND_BUF (KK_PACKET_MAX + KK_SRTP_MAX_TRAILER + 2)
+
+typedef struct _KkWorker KkWorker;
+
+/* An ICE-TCP connection. fd is closed when the last ref goes. Writes come
+ * from the port thread (STUN answers) and the viewer's worker (DTLS and
+ * media), so they take write_lock to keep frames whole. */
+typedef struct {
+  gint refcount;
+  int fd;
+  KkFanout *fanout;
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+  gint64 accepted_mono_us;
+  gboolean closed;                    /* port thread only */
+  KkIceTcpReader reader;              /* port thread only */
+  KkViewer *viewer;                   /* port thread only, holds a ref */
+  GMutex write_lock;
+  guint8 *pending;                    /* the unsent tail of one frame */
+  gsize pending_len;
+} KkTcpConn;
+
+KkTcpConn *kk_tcp_conn_ref (KkTcpConn *conn);
+void kk_tcp_conn_unref (KkTcpConn *conn);
+/* Sends one framed packet; FALSE if it was dropped because the connection
+ * is backed up or broken. Never blocks. */
+gboolean kk_tcp_conn_send (KkTcpConn *conn, const guint8 *data, gsize len);
+
+typedef struct {
+  KkTcpConn *tcp;                     /* NULL for UDP */
+  struct sockaddr_storage addr;       /* UDP destination as the socket wants it */
+  socklen_t addr_len;
+} KkTransport;
+
+typedef enum {
+  KK_VIEWER_NEW,            /* answered, waiting for ICE */
+  KK_VIEWER_HANDSHAKING,    /* ICE checks answered, DTLS under way */
+  KK_VIEWER_CONNECTED,      /* media flowing */
+  KK_VIEWER_DEAD,           /* left; waiting for the main thread to finish it */
+} KkViewerState;
+
+struct _KkFeed {
+  KkFanout *fanout;
+  char *name;
+  char *cname;
+  KkTrack *tracks[KK_TRACK_N];
+  KkFeedCallbacks callbacks;
+  gpointer user_data;
+  gint64 last_keyframe_request_mono_us;   /* atomic */
+};
+
+struct _KkViewer {
+  gint refcount;
+  KkFanout *fanout;
+  KkFeed *feed;
+  KkWorker *worker;
+  char id[17];
+  char ufrag[KK_ICE_UFRAG_LEN + 1];
+  char pwd[KK_ICE_PWD_LEN + 1];
+  char *remote_ufrag;
+  gboolean dtls_server;
+  guint8 remote_fp[64];
+  gsize remote_fp_len;
+  char *remote_fp_hash;
+  gint pt[KK_CODEC_OPUS + 1];          /* by KkCodec; -1 absent */
+  gboolean sends[KK_TRACK_N];
+  KkViewerCallbacks callbacks;
+  gpointer user_data;
+  gint64 created_mono_us;
+
+  /* Set by the port thread, read by the worker: the last proof of life. */
+  gint64 last_seen_mono_us;            /* atomic */
+
+  /* Port thread only. */
+  gboolean port_has_transport;
+  gboolean port_nominated;
+  KkTransport port_transport;
+
+  /* Main thread only. */
+  gboolean closing;
+  gboolean finished;
+
+  /* Worker only. */
+  KkViewerState state;
+  gboolean in_shard;
+  gboolean have_transport;
+  KkTransport transport;
+  KkDtls *dtls;
+  gboolean dtls_started;
+  gint64 connected_mono_us;
+  KkSrtp *srtp_out;
+  KkSrtp *srtp_in;
+  KkSrtpProfile profile;
+  gint64 next_report_mono_us;
+  gboolean video_skip;
+  guint16 video_skip_upto;
+  guint32 sr_ntp_mid[KK_TRACK_N];      /* middle bits of our last SR, for RTT */
+  guint32 sent_packets[KK_TRACK_N];
+  guint32 sent_octets[KK_TRACK_N];
+
+  /* Written by the worker, read by anyone (relaxed atomics). */
+  gint stat_connected;
+  gint stat_tcp;
+  guint64 stat_packets;
+  guint64 stat_bytes;
+  guint stat_nacks;
+  guint stat_retransmissions;
+  guint stat_plis;
+  guint stat_fraction_lost;
+  gint stat_cumulative_lost;
+  guint stat_jitter_ms;
+  gint stat_rtt_ms;
+};
+
+typedef enum {
+  KK_ITEM_PACKET,           /* feed, packet */
+  KK_ITEM_DATAGRAM,         /* viewer, data: DTLS or SRTCP from it */
+  KK_ITEM_ADD_VIEWER,       /* viewer */
+  KK_ITEM_REMOVE_VIEWER,    /* viewer */
+  KK_ITEM_TRANSPORT,        /* viewer, transport: where to send from now on */
+  KK_ITEM_TCP_CLOSED,       /* viewer, transport.tcp */
+} KkWorkItemType;
+
+typedef struct {
+  KkWorkItemType type;
+  KkFeed *feed;             /* compared, never dereferenced from an item */
+  KkPacket *packet;         /* ref */
+  KkViewer *viewer;         /* ref */
+  guint8 *data;             /* owned */
+  gsize len;
+  KkTransport transport;    /* transport.tcp holds a ref */
+} KkWorkItem;
+
+/* Counters of one thread, summed at scrape time. Written only by the owning
+ * thread, read racily by the scraper: relaxed atomics keep that defined. */
+typedef struct {
+  guint64 packets_forwarded;
+  guint64 bytes_forwarded;
+  guint64 drop_no_codec;        /* the viewer did not negotiate the codec */
+  guint64 drop_send_failed;     /* socket buffer full or send error */
+  guint64 drop_tcp_backlog;     /* ICE-TCP viewer not keeping up */
+  guint64 drop_protect_failed;
+  guint64 nacks_received;       /* lost packets named in NACKs */
+  guint64 nacks_served;         /* of those, retransmitted from history */
+  guint64 nacks_missed;         /* of those, no longer in history */
+  guint64 plis_received;
+  guint64 srtcp_rejected;       /* failed SRTCP authentication or parsing */
+  guint64 rtp_from_viewer;      /* viewers are receive-only */
+  guint64 dtls_failed;
+  guint64 gop_packets_sent;     /* fast-start bursts */
+  /* port thread */
+  guint64 stun_answered;
+  guint64 stun_unknown_ufrag;
+  guint64 stun_rejected;        /* bad credentials or malformed */
+  guint64 from_unknown_address; /* DTLS or (S)RTP from no known viewer */
+  guint64 not_ours;             /* neither STUN, DTLS nor RTP */
+  guint64 tcp_accepted;
+  guint64 tcp_bad_framing;
+  guint64 tcp_refused;
+} KkCounters;
+
+#define KK_COUNT(c, field, n) \
+  __atomic_store_n (&(c)->field, __atomic_load_n (&(c)->field, __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define KK_READ(c, field) __atomic_load_n (&(c)->field, __ATOMIC_RELAXED)
+
+struct _KkWorker {
+  KkFanout *fanout;
+  guint index;
+  GThread *thread;
+  int wake_fd;                  /* eventfd */
+  GMutex lock;
+  GArray *inbox;                /* KkWorkItem, under lock */
+  gboolean sleeping;            /* under lock: write wake_fd only then */
+  gboolean stopping;            /* under lock */
+  gint n_viewers;               /* atomic: for placing new viewers */
+
+  /* Worker thread only. */
+  GArray *processing;           /* swapped with inbox */
+  GPtrArray *viewers;           /* the shard */
+  struct mmsghdr msgs[KK_SEND_BATCH];
+  struct iovec iovs[KK_SEND_BATCH];
+  struct sockaddr_storage addrs[KK_SEND_BATCH];
+  guint8 bufs[KK_SEND_BATCH][KK_SEND_BUF];
+  guint n_batch;
+  KkCounters counters;
+};
+
+struct _KkFanout {
+  KkFanoutConfig config;
+  char **addresses;
+  GMainContext *main_context;
+  KkDtlsContext *dtls;
+  guint16 port;
+  int udp_fd;
+  int tcp_fd;
+  gboolean udp_is_v6;
+
+  GMutex dir_lock;
+  GHashTable *by_ufrag;         /* char* -> KkViewer (ref) */
+  GHashTable *by_addr;          /* KkAddrKey -> KkViewer (ref) */
+  GHashTable *viewers;          /* KkViewer -> itself (ref): all not finished; main only */
+
+  GThread *port_thread;
+  int port_epoll;
+  int port_wake_fd;
+  gint port_stopping;           /* atomic */
+  GHashTable *tcp_conns;        /* port thread only: KkTcpConn (ref) */
+  KkCounters port_counters;
+
+  guint n_workers;
+  KkWorker **workers;
+
+  guint64 ingest_packets;       /* atomic */
+  guint64 ingest_rejected;      /* atomic */
+  guint64 keyframe_requests;    /* atomic */
+};
+
+/* kk-fanout.c */
+void kk_viewer_dispatch_connected (KkViewer *viewer, gint64 wall_us);
+void kk_viewer_dispatch_left (KkViewer *viewer, KkViewerLeft reason);
+gint64 kk_mono_to_wall_us (gint64 mono_us);
+void kk_feed_request_keyframe (KkFeed *feed);
+void kk_fanout_directory_bind_addr (KkFanout *fanout,
+    const struct sockaddr_storage *addr, socklen_t len, KkViewer *viewer);
+/* (transfer full) (nullable) */
+KkViewer *kk_fanout_directory_by_ufrag (KkFanout *fanout, const char *ufrag);
+KkViewer *kk_fanout_directory_by_addr (KkFanout *fanout,
+    const struct sockaddr_storage *addr, socklen_t len);
+
+/* kk-media-port.c */
+gboolean kk_media_port_open (KkFanout *fanout, GError **error);
+void kk_media_port_start (KkFanout *fanout);
+void kk_media_port_stop (KkFanout *fanout);
+gboolean kk_transport_equal (const KkTransport *a, const KkTransport *b);
+void kk_transport_clear (KkTransport *transport);
+void kk_transport_copy (KkTransport *dest, const KkTransport *src);
+/* Sends one datagram (DTLS, RTCP) to the transport, from any thread. */
+gboolean kk_transport_send (KkFanout *fanout, const KkTransport *transport,
+    const guint8 *data, gsize len);
+
+/* kk-worker.c */
+KkWorker *kk_worker_new (KkFanout *fanout, guint index);
+void kk_worker_start (KkWorker *worker);
+void kk_worker_stop (KkWorker *worker);
+void kk_worker_free (KkWorker *worker);
+/* Takes ownership of the refs and data in @item. */
+void kk_worker_post (KkWorker *worker, KkWorkItem *item);
+void kk_worker_collect (KkWorker *worker, KkCounters *sum);
+
+G_END_DECLS

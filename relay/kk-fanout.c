@@ -1,0 +1,783 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-fanout: the forwarding core's control side. It creates the media port
+ * and the workers, turns a viewer's offer into an answer and a viewer
+ * placed on the least loaded worker, keeps the directory the port thread
+ * demultiplexes with, and delivers viewer events on the main context.
+ *
+ * A viewer's end always runs through finish_viewer () on the main thread,
+ * whoever noticed it (a DELETE here, consent expiry in a worker): it takes
+ * the viewer out of the directory so the port thread stops routing to it,
+ * then calls its left callback exactly once.
+ */
+#include "kk-fanout-private.h"
+
+#include <kringkast/kk-rtp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (kk_fanout_debug);
+#define GST_CAT_DEFAULT kk_fanout_debug
+
+G_DEFINE_QUARK (kk-fanout-error-quark, kk_fanout_error)
+
+/* ---- addresses as hash keys ---- */
+
+typedef struct {
+  struct sockaddr_storage addr;
+  socklen_t len;
+} KkAddrKey;
+
+/* FNV-1a over the sockaddr bytes; the kernel fills unused bytes with 0. */
+static guint
+addr_key_hash (gconstpointer p)
+{
+  const KkAddrKey *key = p;
+  const guint8 *bytes = (const guint8 *) &key->addr;
+  guint hash = 2166136261u;
+
+  for (socklen_t i = 0; i < key->len; i++)
+    hash = (hash ^ bytes[i]) * 16777619u;
+  return hash;
+}
+
+static gboolean
+addr_key_equal (gconstpointer a, gconstpointer b)
+{
+  const KkAddrKey *x = a, *y = b;
+
+  return x->len == y->len && memcmp (&x->addr, &y->addr, x->len) == 0;
+}
+
+/* ---- small helpers ---- */
+
+static void
+random_token (char *out, gsize len)
+{
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  guint8 bytes[64];
+
+  g_assert (len <= sizeof (bytes));
+  if (RAND_bytes (bytes, len) != 1)
+    g_error ("no randomness from OpenSSL");
+  for (gsize i = 0; i < len; i++)
+    out[i] = alphabet[bytes[i] & 63];
+  out[len] = '\0';
+}
+
+static void
+random_hex (char *out, gsize bytes_len)
+{
+  guint8 bytes[32];
+
+  g_assert (bytes_len <= sizeof (bytes));
+  if (RAND_bytes (bytes, bytes_len) != 1)
+    g_error ("no randomness from OpenSSL");
+  for (gsize i = 0; i < bytes_len; i++)
+    g_snprintf (out + 2 * i, 3, "%02x", bytes[i]);
+}
+
+gint64
+kk_mono_to_wall_us (gint64 mono_us)
+{
+  return g_get_real_time () - (g_get_monotonic_time () - mono_us);
+}
+
+const char *
+kk_viewer_left_to_string (KkViewerLeft reason)
+{
+  switch (reason) {
+    case KK_VIEWER_LEFT_CLOSED:
+      return "closed";
+    case KK_VIEWER_LEFT_CONSENT:
+      return "consent-expired";
+    case KK_VIEWER_LEFT_NEVER_CONNECTED:
+      return "never-connected";
+    case KK_VIEWER_LEFT_DTLS_FAILED:
+      return "dtls-failed";
+    case KK_VIEWER_LEFT_DTLS_CLOSED:
+      return "dtls-closed";
+  }
+  return "unknown";
+}
+
+/* ---- the core ---- */
+
+static guint
+default_workers (void)
+{
+  guint n = g_get_num_processors ();
+
+  return CLAMP (n, 1, 64);
+}
+
+KkFanout *
+kk_fanout_new (const KkFanoutConfig *config, GError **error)
+{
+  KkFanout *fanout;
+
+  if (kk_fanout_debug == NULL)
+    GST_DEBUG_CATEGORY_INIT (kk_fanout_debug, "kk-fanout", 0,
+        "Kringkast forwarding core");
+
+  fanout = g_new0 (KkFanout, 1);
+  fanout->config = *config;
+  fanout->config.public_ips = NULL;
+  fanout->main_context = g_main_context_ref_thread_default ();
+  fanout->udp_fd = -1;
+  fanout->tcp_fd = -1;
+  fanout->port_epoll = -1;
+  fanout->port_wake_fd = -1;
+  g_mutex_init (&fanout->dir_lock);
+  fanout->by_ufrag = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+      (GDestroyNotify) kk_viewer_unref);
+  fanout->by_addr = g_hash_table_new_full (addr_key_hash, addr_key_equal,
+      g_free, (GDestroyNotify) kk_viewer_unref);
+  fanout->viewers = g_hash_table_new_full (NULL, NULL,
+      (GDestroyNotify) kk_viewer_unref, NULL);
+  fanout->tcp_conns = g_hash_table_new_full (NULL, NULL,
+      (GDestroyNotify) kk_tcp_conn_unref, NULL);
+
+  fanout->dtls = kk_dtls_context_new (error);
+  if (fanout->dtls == NULL)
+    goto error;
+
+  if (config->public_ips != NULL && config->public_ips[0] != NULL)
+    fanout->addresses = g_strdupv (config->public_ips);
+
+  if (!kk_media_port_open (fanout, error))
+    goto error;
+
+  fanout->n_workers = config->workers > 0 ? config->workers : default_workers ();
+  fanout->workers = g_new0 (KkWorker *, fanout->n_workers);
+  for (guint i = 0; i < fanout->n_workers; i++) {
+    fanout->workers[i] = kk_worker_new (fanout, i);
+    kk_worker_start (fanout->workers[i]);
+  }
+  kk_media_port_start (fanout);
+
+  {
+    g_autofree char *list = g_strjoinv (" ", fanout->addresses);
+
+    GST_INFO ("media port %u (UDP and ICE-TCP), %u workers, candidates on %s",
+        fanout->port, fanout->n_workers, list);
+  }
+  return fanout;
+
+error:
+  kk_fanout_free (fanout);
+  return NULL;
+}
+
+void
+kk_fanout_free (KkFanout *fanout)
+{
+  GHashTableIter iter;
+  gpointer key;
+  g_autoptr (GPtrArray) remaining = NULL;
+
+  if (fanout == NULL)
+    return;
+
+  kk_media_port_stop (fanout);
+  for (guint i = 0; i < fanout->n_workers; i++)
+    kk_worker_stop (fanout->workers[i]);
+
+  /* The threads are gone: deliver what they dispatched, then end every
+   * viewer still here so that its left callback runs before we go. */
+  while (g_main_context_iteration (fanout->main_context, FALSE))
+    ;
+  remaining = g_ptr_array_new_with_free_func ((GDestroyNotify) kk_viewer_unref);
+  g_hash_table_iter_init (&iter, fanout->viewers);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (remaining, kk_viewer_ref (key));
+  for (guint i = 0; i < remaining->len; i++)
+    kk_viewer_dispatch_left (remaining->pdata[i], KK_VIEWER_LEFT_CLOSED);
+  while (g_main_context_iteration (fanout->main_context, FALSE))
+    ;
+
+  for (guint i = 0; i < fanout->n_workers; i++)
+    kk_worker_free (fanout->workers[i]);
+  g_free (fanout->workers);
+
+  g_hash_table_unref (fanout->tcp_conns);
+  g_hash_table_unref (fanout->viewers);
+  g_hash_table_unref (fanout->by_addr);
+  g_hash_table_unref (fanout->by_ufrag);
+  g_mutex_clear (&fanout->dir_lock);
+  g_clear_pointer (&fanout->dtls, kk_dtls_context_free);
+  g_strfreev (fanout->addresses);
+  g_main_context_unref (fanout->main_context);
+  g_free (fanout);
+}
+
+guint16
+kk_fanout_get_port (KkFanout *fanout)
+{
+  return fanout->port;
+}
+
+const char *const *
+kk_fanout_get_addresses (KkFanout *fanout)
+{
+  return (const char *const *) fanout->addresses;
+}
+
+/* ---- the directory ---- */
+
+void
+kk_fanout_directory_bind_addr (KkFanout *fanout,
+    const struct sockaddr_storage *addr, socklen_t len, KkViewer *viewer)
+{
+  KkAddrKey *key = g_new0 (KkAddrKey, 1);
+
+  memcpy (&key->addr, addr, len);
+  key->len = len;
+  g_mutex_lock (&fanout->dir_lock);
+  /* A viewer that is closing must not come back through a late check. */
+  if (g_hash_table_contains (fanout->by_ufrag, viewer->ufrag))
+    g_hash_table_replace (fanout->by_addr, key, kk_viewer_ref (viewer));
+  else
+    g_free (key);
+  g_mutex_unlock (&fanout->dir_lock);
+}
+
+KkViewer *
+kk_fanout_directory_by_ufrag (KkFanout *fanout, const char *ufrag)
+{
+  KkViewer *viewer;
+
+  g_mutex_lock (&fanout->dir_lock);
+  viewer = g_hash_table_lookup (fanout->by_ufrag, ufrag);
+  if (viewer != NULL)
+    kk_viewer_ref (viewer);
+  g_mutex_unlock (&fanout->dir_lock);
+  return viewer;
+}
+
+KkViewer *
+kk_fanout_directory_by_addr (KkFanout *fanout,
+    const struct sockaddr_storage *addr, socklen_t len)
+{
+  KkAddrKey key;
+  KkViewer *viewer;
+
+  memcpy (&key.addr, addr, len);
+  key.len = len;
+  g_mutex_lock (&fanout->dir_lock);
+  viewer = g_hash_table_lookup (fanout->by_addr, &key);
+  if (viewer != NULL)
+    kk_viewer_ref (viewer);
+  g_mutex_unlock (&fanout->dir_lock);
+  return viewer;
+}
+
+static gboolean
+is_viewer (gpointer key, gpointer value, gpointer user_data)
+{
+  return value == user_data;
+}
+
+static void
+directory_remove (KkFanout *fanout, KkViewer *viewer)
+{
+  g_mutex_lock (&fanout->dir_lock);
+  g_hash_table_remove (fanout->by_ufrag, viewer->ufrag);
+  g_hash_table_foreach_remove (fanout->by_addr, is_viewer, viewer);
+  g_mutex_unlock (&fanout->dir_lock);
+}
+
+/* ---- feeds ---- */
+
+KkFeed *
+kk_feed_new (KkFanout *fanout, const char *name,
+    const KkFeedCallbacks *callbacks, gpointer user_data)
+{
+  KkFeed *feed = g_new0 (KkFeed, 1);
+  guint32 audio_ssrc = g_random_int ();
+  guint32 video_ssrc;
+
+  do
+    video_ssrc = g_random_int ();
+  while (video_ssrc == audio_ssrc);
+
+  feed->fanout = fanout;
+  feed->name = g_strdup (name);
+  feed->cname = g_strdup_printf ("kringkast-%s", name);
+  feed->tracks[KK_TRACK_AUDIO] = kk_track_new (KK_TRACK_AUDIO, audio_ssrc, 48000);
+  feed->tracks[KK_TRACK_VIDEO] = kk_track_new (KK_TRACK_VIDEO, video_ssrc, 90000);
+  if (callbacks != NULL)
+    feed->callbacks = *callbacks;
+  feed->user_data = user_data;
+  feed->last_keyframe_request_mono_us = G_MININT64 / 2;
+  return feed;
+}
+
+void
+kk_feed_free (KkFeed *feed)
+{
+  if (feed == NULL)
+    return;
+  for (guint i = 0; i < KK_TRACK_N; i++)
+    kk_track_free (feed->tracks[i]);
+  g_free (feed->cname);
+  g_free (feed->name);
+  g_free (feed);
+}
+
+guint32
+kk_feed_get_ssrc (KkFeed *feed, KkTrackKind kind)
+{
+  return kk_track_get_ssrc (feed->tracks[kind]);
+}
+
+const char *
+kk_feed_get_cname (KkFeed *feed)
+{
+  return feed->cname;
+}
+
+static gboolean
+invoke_keyframe_request (gpointer data)
+{
+  KkFeed *feed = data;
+
+  if (feed->callbacks.request_keyframe != NULL)
+    feed->callbacks.request_keyframe (feed, feed->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Any thread. Folds the requests of all viewers into at most one per
+ * interval: a room of 500 nurses on a lossy network must not make the
+ * host's encoder send nothing but keyframes. */
+void
+kk_feed_request_keyframe (KkFeed *feed)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 last = __atomic_load_n (&feed->last_keyframe_request_mono_us, __ATOMIC_ACQUIRE);
+  if (now - last < KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000)
+    return;
+  if (!__atomic_compare_exchange_n (&feed->last_keyframe_request_mono_us,
+          &last, now, FALSE, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    return;
+  __atomic_fetch_add (&feed->fanout->keyframe_requests, 1, __ATOMIC_RELAXED);
+  GST_DEBUG ("feed %s: asking the publisher for a keyframe", feed->name);
+  /* The feed outlives every viewer and ingest of its lecture, and the
+   * lecture frees it on the main context, after pending sources ran. */
+  g_main_context_invoke (feed->fanout->main_context, invoke_keyframe_request,
+      feed);
+}
+
+void
+kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
+    const guint8 *rtp, gsize len, gint64 capture_wall_us)
+{
+  KkFanout *fanout = feed->fanout;
+  KkPacket *packet = NULL;
+  gboolean need_keyframe;
+  KkTrackPushResult result;
+
+  result = kk_track_push (feed->tracks[kind], rtp, len, codec,
+      capture_wall_us, &packet, &need_keyframe);
+  if (result != KK_TRACK_PUSH_OK) {
+    __atomic_fetch_add (&fanout->ingest_rejected, 1, __ATOMIC_RELAXED);
+    GST_LOG ("feed %s: packet rejected (%d)", feed->name, result);
+    return;
+  }
+  __atomic_fetch_add (&fanout->ingest_packets, 1, __ATOMIC_RELAXED);
+  if (need_keyframe)
+    kk_feed_request_keyframe (feed);
+
+  for (guint i = 0; i < fanout->n_workers; i++) {
+    KkWorker *worker = fanout->workers[i];
+    KkWorkItem item = { 0 };
+
+    if (g_atomic_int_get (&worker->n_viewers) == 0)
+      continue;
+    item.type = KK_ITEM_PACKET;
+    item.feed = feed;
+    item.packet = kk_packet_ref (packet);
+    kk_worker_post (worker, &item);
+  }
+  kk_packet_unref (packet);
+}
+
+void
+kk_feed_reset_source (KkFeed *feed)
+{
+  for (guint i = 0; i < KK_TRACK_N; i++)
+    kk_track_reset_source (feed->tracks[i]);
+}
+
+/* ---- viewers ---- */
+
+KkViewer *
+kk_viewer_ref (KkViewer *viewer)
+{
+  g_atomic_int_inc (&viewer->refcount);
+  return viewer;
+}
+
+void
+kk_viewer_unref (KkViewer *viewer)
+{
+  if (!g_atomic_int_dec_and_test (&viewer->refcount))
+    return;
+  /* The last ref: no thread can touch the worker-side state any more. */
+  kk_transport_clear (&viewer->transport);
+  kk_transport_clear (&viewer->port_transport);
+  g_clear_pointer (&viewer->dtls, kk_dtls_free);
+  g_clear_pointer (&viewer->srtp_out, kk_srtp_free);
+  g_clear_pointer (&viewer->srtp_in, kk_srtp_free);
+  g_free (viewer->remote_ufrag);
+  g_free (viewer->remote_fp_hash);
+  g_free (viewer);
+}
+
+const char *
+kk_viewer_get_id (KkViewer *viewer)
+{
+  return viewer->id;
+}
+
+static KkWorker *
+least_loaded_worker (KkFanout *fanout)
+{
+  KkWorker *best = fanout->workers[0];
+
+  for (guint i = 1; i < fanout->n_workers; i++)
+    if (g_atomic_int_get (&fanout->workers[i]->n_viewers)
+        < g_atomic_int_get (&best->n_viewers))
+      best = fanout->workers[i];
+  return best;
+}
+
+/* The DTLS send function: the worker's thread, during kk_dtls_* calls. */
+static void
+viewer_dtls_send (const guint8 *data, gsize len, gpointer user_data)
+{
+  KkViewer *viewer = user_data;
+
+  if (viewer->have_transport)
+    kk_transport_send (viewer->fanout, &viewer->transport, data, len);
+}
+
+KkViewer *
+kk_viewer_new (KkFeed *feed, const KkViewerOffer *offer,
+    const KkViewerCallbacks *callbacks, gpointer user_data,
+    char **answer_sdp, GError **error)
+{
+  KkFanout *fanout = feed->fanout;
+  g_autoptr (KkViewer) viewer = NULL;
+  g_autofree KkSdpAddress *addresses = NULL;
+  KkAnswerParams params = { 0 };
+  guint n_addresses;
+  gint audio_index = -1, video_index = -1;
+  char *answer;
+  KkWorkItem item = { 0 };
+
+  if (offer->fingerprint_len == 0 || offer->ice_ufrag == NULL
+      || offer->ice_pwd == NULL) {
+    g_set_error (error, KK_FANOUT_ERROR, KK_FANOUT_ERROR_OFFER,
+        "the offer has no ICE credentials or no DTLS fingerprint");
+    return NULL;
+  }
+
+  viewer = g_new0 (KkViewer, 1);
+  viewer->refcount = 1;
+  viewer->fanout = fanout;
+  viewer->feed = feed;
+  random_hex (viewer->id, 8);
+  random_token (viewer->ufrag, KK_ICE_UFRAG_LEN);
+  random_token (viewer->pwd, KK_ICE_PWD_LEN);
+  viewer->remote_ufrag = g_strdup (offer->ice_ufrag);
+  viewer->remote_fp_hash = g_strdup (offer->fingerprint_hash);
+  memcpy (viewer->remote_fp, offer->fingerprint, offer->fingerprint_len);
+  viewer->remote_fp_len = offer->fingerprint_len;
+  /* RFC 5763: the answerer to actpass picks; we take passive, so the
+   * viewer's DTLS client speaks first once its ICE check went through. */
+  viewer->dtls_server = offer->setup != KK_DTLS_SETUP_PASSIVE;
+  for (guint i = 0; i < G_N_ELEMENTS (viewer->pt); i++)
+    viewer->pt[i] = -1;
+  if (callbacks != NULL)
+    viewer->callbacks = *callbacks;
+  viewer->user_data = user_data;
+  viewer->created_mono_us = g_get_monotonic_time ();
+  viewer->last_seen_mono_us = viewer->created_mono_us;
+  viewer->stat_rtt_ms = -1;
+
+  n_addresses = g_strv_length (fanout->addresses);
+  addresses = g_new0 (KkSdpAddress, n_addresses);
+  for (guint i = 0; i < n_addresses; i++) {
+    addresses[i].ip = fanout->addresses[i];
+    addresses[i].port = fanout->port;
+  }
+  params.ice_ufrag = viewer->ufrag;
+  params.ice_pwd = viewer->pwd;
+  params.fingerprint = kk_dtls_context_get_fingerprint (fanout->dtls);
+  params.setup = viewer->dtls_server ? KK_DTLS_SETUP_PASSIVE : KK_DTLS_SETUP_ACTIVE;
+  params.addresses = addresses;
+  params.n_addresses = n_addresses;
+  params.audio_ssrc = kk_feed_get_ssrc (feed, KK_TRACK_AUDIO);
+  params.video_ssrc = kk_feed_get_ssrc (feed, KK_TRACK_VIDEO);
+  params.cname = feed->cname;
+  params.stream_id = feed->name;
+  params.offer_vp8 = TRUE;
+  params.offer_h264 = TRUE;
+
+  answer = kk_sdp_build_viewer_answer (offer, &params, &audio_index,
+      &video_index, error);
+  if (answer == NULL)
+    return NULL;
+
+  if (audio_index >= 0) {
+    const KkOfferMedia *m = &offer->media[audio_index];
+
+    viewer->pt[KK_CODEC_OPUS] = m->pt_opus;
+    viewer->sends[KK_TRACK_AUDIO] = m->can_receive;
+  }
+  if (video_index >= 0) {
+    const KkOfferMedia *m = &offer->media[video_index];
+
+    viewer->pt[KK_CODEC_VP8] = m->pt_vp8;
+    viewer->pt[KK_CODEC_H264] = m->pt_h264;
+    viewer->sends[KK_TRACK_VIDEO] = m->can_receive;
+  }
+
+  viewer->dtls = kk_dtls_new (fanout->dtls, viewer->dtls_server,
+      viewer->remote_fp_hash, viewer->remote_fp, viewer->remote_fp_len,
+      viewer_dtls_send, viewer);
+  viewer->worker = least_loaded_worker (fanout);
+  g_atomic_int_inc (&viewer->worker->n_viewers);
+
+  /* Publish: from here on other threads can see the viewer. */
+  g_hash_table_add (fanout->viewers, kk_viewer_ref (viewer));
+  g_mutex_lock (&fanout->dir_lock);
+  g_hash_table_insert (fanout->by_ufrag, viewer->ufrag, kk_viewer_ref (viewer));
+  g_mutex_unlock (&fanout->dir_lock);
+
+  item.type = KK_ITEM_ADD_VIEWER;
+  item.viewer = kk_viewer_ref (viewer);
+  kk_worker_post (viewer->worker, &item);
+
+  GST_INFO ("viewer %s of %s: answered (audio m-line %d, video m-line %d, "
+      "DTLS %s, worker %u)", viewer->id, feed->name, audio_index, video_index,
+      viewer->dtls_server ? "server" : "client", viewer->worker->index);
+
+  *answer_sdp = answer;
+  return g_steal_pointer (&viewer);
+}
+
+void
+kk_viewer_close (KkViewer *viewer)
+{
+  KkWorkItem item = { 0 };
+
+  if (viewer->closing || viewer->finished)
+    return;
+  viewer->closing = TRUE;
+  directory_remove (viewer->fanout, viewer);
+  item.type = KK_ITEM_REMOVE_VIEWER;
+  item.viewer = kk_viewer_ref (viewer);
+  kk_worker_post (viewer->worker, &item);
+}
+
+void
+kk_viewer_get_stats (KkViewer *viewer, KkViewerStats *stats)
+{
+  memset (stats, 0, sizeof (*stats));
+  stats->connected = g_atomic_int_get (&viewer->stat_connected);
+  stats->tcp = g_atomic_int_get (&viewer->stat_tcp);
+  stats->packets_sent = __atomic_load_n (&viewer->stat_packets, __ATOMIC_RELAXED);
+  stats->bytes_sent = __atomic_load_n (&viewer->stat_bytes, __ATOMIC_RELAXED);
+  stats->nacks_received = __atomic_load_n (&viewer->stat_nacks, __ATOMIC_RELAXED);
+  stats->retransmissions = __atomic_load_n (&viewer->stat_retransmissions, __ATOMIC_RELAXED);
+  stats->plis_received = __atomic_load_n (&viewer->stat_plis, __ATOMIC_RELAXED);
+  stats->fraction_lost = __atomic_load_n (&viewer->stat_fraction_lost, __ATOMIC_RELAXED);
+  stats->cumulative_lost = __atomic_load_n (&viewer->stat_cumulative_lost, __ATOMIC_RELAXED);
+  stats->jitter_ms = __atomic_load_n (&viewer->stat_jitter_ms, __ATOMIC_RELAXED);
+  stats->rtt_ms = __atomic_load_n (&viewer->stat_rtt_ms, __ATOMIC_RELAXED);
+  stats->srtp_profile = stats->connected ? kk_srtp_profile_name (viewer->profile) : NULL;
+}
+
+/* ---- events to the main context ---- */
+
+typedef struct {
+  KkViewer *viewer;
+  gboolean left;
+  KkViewerLeft reason;
+  gint64 wall_us;
+} KkViewerEvent;
+
+static void
+viewer_event_free (gpointer data)
+{
+  KkViewerEvent *event = data;
+
+  kk_viewer_unref (event->viewer);
+  g_free (event);
+}
+
+static void
+finish_viewer (KkViewer *viewer, KkViewerLeft reason, gint64 last_seen_wall_us)
+{
+  KkFanout *fanout = viewer->fanout;
+
+  if (viewer->finished)
+    return;
+  viewer->finished = TRUE;
+  directory_remove (fanout, viewer);
+  GST_INFO ("viewer %s of %s: left (%s)", viewer->id, viewer->feed->name,
+      kk_viewer_left_to_string (reason));
+  if (viewer->callbacks.left != NULL)
+    viewer->callbacks.left (viewer, reason, last_seen_wall_us,
+        viewer->user_data);
+  g_hash_table_remove (fanout->viewers, viewer);
+}
+
+static gboolean
+run_viewer_event (gpointer data)
+{
+  KkViewerEvent *event = data;
+  KkViewer *viewer = event->viewer;
+
+  if (event->left)
+    finish_viewer (viewer, event->reason, event->wall_us);
+  else if (!viewer->finished && viewer->callbacks.connected != NULL)
+    viewer->callbacks.connected (viewer, event->wall_us, viewer->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+dispatch (KkViewer *viewer, gboolean left, KkViewerLeft reason, gint64 wall_us)
+{
+  KkViewerEvent *event = g_new0 (KkViewerEvent, 1);
+
+  event->viewer = kk_viewer_ref (viewer);
+  event->left = left;
+  event->reason = reason;
+  event->wall_us = wall_us;
+  g_main_context_invoke_full (viewer->fanout->main_context, G_PRIORITY_DEFAULT,
+      run_viewer_event, event, viewer_event_free);
+}
+
+void
+kk_viewer_dispatch_connected (KkViewer *viewer, gint64 wall_us)
+{
+  dispatch (viewer, FALSE, 0, wall_us);
+}
+
+/* From the worker once it has dropped the viewer from its shard (or from
+ * the main thread at shutdown). */
+void
+kk_viewer_dispatch_left (KkViewer *viewer, KkViewerLeft reason)
+{
+  gint64 seen = __atomic_load_n (&viewer->last_seen_mono_us, __ATOMIC_RELAXED);
+
+  dispatch (viewer, TRUE, reason, kk_mono_to_wall_us (seen));
+}
+
+/* ---- metrics ---- */
+
+void
+kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
+{
+  KkFanout *fanout = user_data;
+  KkCounters sum = { 0 };
+  guint connected = 0, tcp = 0;
+  GHashTableIter iter;
+  gpointer key;
+  char labels[64];
+
+  for (guint i = 0; i < fanout->n_workers; i++)
+    kk_worker_collect (fanout->workers[i], &sum);
+#define PORT(f) sum.f += KK_READ (&fanout->port_counters, f)
+  PORT (stun_answered);
+  PORT (stun_unknown_ufrag);
+  PORT (stun_rejected);
+  PORT (from_unknown_address);
+  PORT (not_ours);
+  PORT (tcp_accepted);
+  PORT (tcp_bad_framing);
+  PORT (tcp_refused);
+#undef PORT
+
+  g_hash_table_iter_init (&iter, fanout->viewers);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    KkViewer *viewer = key;
+
+    if (g_atomic_int_get (&viewer->stat_connected)) {
+      connected++;
+      if (g_atomic_int_get (&viewer->stat_tcp))
+        tcp++;
+    }
+  }
+
+  kk_metrics_sample (metrics, "kringkast_viewers", KK_METRIC_GAUGE,
+      "Viewers whose media is flowing", "transport=\"udp\"", connected - tcp);
+  kk_metrics_sample (metrics, "kringkast_viewers", KK_METRIC_GAUGE,
+      "Viewers whose media is flowing", "transport=\"tcp\"", tcp);
+  kk_metrics_sample (metrics, "kringkast_viewers_pending", KK_METRIC_GAUGE,
+      "Viewers answered but not yet connected",
+      NULL, g_hash_table_size (fanout->viewers) - connected);
+  kk_metrics_sample (metrics, "kringkast_packets_forwarded_total",
+      KK_METRIC_COUNTER, "RTP packets sent to viewers", NULL,
+      sum.packets_forwarded);
+  kk_metrics_sample (metrics, "kringkast_bytes_forwarded_total",
+      KK_METRIC_COUNTER, "SRTP bytes sent to viewers", NULL,
+      sum.bytes_forwarded);
+#define DROP(reason, field) \
+  kk_metrics_sample (metrics, "kringkast_packets_dropped_total", \
+      KK_METRIC_COUNTER, "Packets dropped, by reason", \
+      "reason=\"" reason "\"", sum.field)
+  DROP ("viewer-lacks-codec", drop_no_codec);
+  DROP ("send-failed", drop_send_failed);
+  DROP ("tcp-backlog", drop_tcp_backlog);
+  DROP ("protect-failed", drop_protect_failed);
+  DROP ("srtcp-rejected", srtcp_rejected);
+  DROP ("rtp-from-viewer", rtp_from_viewer);
+  DROP ("unknown-source", from_unknown_address);
+  DROP ("not-webrtc", not_ours);
+  DROP ("stun-unknown-ufrag", stun_unknown_ufrag);
+  DROP ("stun-rejected", stun_rejected);
+  DROP ("ice-tcp-bad-framing", tcp_bad_framing);
+#undef DROP
+  kk_metrics_sample (metrics, "kringkast_nack_requests_total", KK_METRIC_COUNTER,
+      "Lost packets viewers asked for", NULL, sum.nacks_received);
+  kk_metrics_sample (metrics, "kringkast_nacks_served_total", KK_METRIC_COUNTER,
+      "Retransmissions sent from the packet history", NULL, sum.nacks_served);
+  kk_metrics_sample (metrics, "kringkast_nacks_missed_total", KK_METRIC_COUNTER,
+      "NACKed packets no longer in the history", NULL, sum.nacks_missed);
+  kk_metrics_sample (metrics, "kringkast_plis_received_total", KK_METRIC_COUNTER,
+      "Picture loss indications and FIRs from viewers", NULL, sum.plis_received);
+  kk_metrics_sample (metrics, "kringkast_fast_start_packets_total",
+      KK_METRIC_COUNTER, "GOP packets sent to new viewers", NULL,
+      sum.gop_packets_sent);
+  kk_metrics_sample (metrics, "kringkast_dtls_failures_total", KK_METRIC_COUNTER,
+      "DTLS handshakes that failed", NULL, sum.dtls_failed);
+  kk_metrics_sample (metrics, "kringkast_stun_checks_answered_total",
+      KK_METRIC_COUNTER, "ICE connectivity checks answered", NULL,
+      sum.stun_answered);
+  kk_metrics_sample (metrics, "kringkast_ice_tcp_connections_total",
+      KK_METRIC_COUNTER, "ICE-TCP connections accepted", NULL, sum.tcp_accepted);
+  kk_metrics_sample (metrics, "kringkast_ice_tcp_refused_total",
+      KK_METRIC_COUNTER, "ICE-TCP connections refused (limit)", NULL,
+      sum.tcp_refused);
+  kk_metrics_sample (metrics, "kringkast_ingest_packets_total",
+      KK_METRIC_COUNTER, "Packets received from publishers", NULL,
+      __atomic_load_n (&fanout->ingest_packets, __ATOMIC_RELAXED));
+  kk_metrics_sample (metrics, "kringkast_packets_dropped_total",
+      KK_METRIC_COUNTER, "Packets dropped, by reason",
+      "reason=\"ingest-rejected\"",
+      __atomic_load_n (&fanout->ingest_rejected, __ATOMIC_RELAXED));
+  kk_metrics_sample (metrics, "kringkast_keyframe_requests_total",
+      KK_METRIC_COUNTER, "Keyframe requests sent to publishers", NULL,
+      __atomic_load_n (&fanout->keyframe_requests, __ATOMIC_RELAXED));
+  for (guint i = 0; i < fanout->n_workers; i++) {
+    g_snprintf (labels, sizeof (labels), "worker=\"%u\"", i);
+    kk_metrics_sample (metrics, "kringkast_worker_viewers", KK_METRIC_GAUGE,
+        "Viewers placed on each worker thread", labels,
+        g_atomic_int_get (&fanout->workers[i]->n_viewers));
+  }
+}

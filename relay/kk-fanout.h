@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-fanout: the forwarding core. Every viewer of every lecture receives its
+ * media through one port (UDP, and ICE-TCP on the same number), answered as
+ * an ICE-lite agent, secured with DTLS-SRTP, and sent each packet straight
+ * from the thread that fans it out: no per-viewer queue, no per-viewer
+ * thread, no webrtcbin per viewer.
+ *
+ * Threads: the caller's (main) context creates feeds and viewers and gets
+ * their events; one port thread receives everything that arrives on the
+ * media port and answers ICE checks; N worker threads each own a shard of
+ * the viewers (their DTLS, SRTP, RTCP) and send them every packet a feed
+ * pushes. See kk-fanout-private.h for how they share state.
+ */
+#pragma once
+
+#include <glib.h>
+#include <kringkast/kk-dtls.h>
+#include <kringkast/kk-sdp.h>
+#include "kk-metrics.h"
+#include "kk-track.h"
+
+G_BEGIN_DECLS
+
+#define KK_FANOUT_ERROR (kk_fanout_error_quark ())
+GQuark kk_fanout_error_quark (void);
+
+typedef enum {
+  KK_FANOUT_ERROR_BIND,
+  KK_FANOUT_ERROR_OFFER,
+} KkFanoutError;
+
+typedef struct {
+  guint16 port;
+  char **public_ips;           /* addresses in candidates; NULL = detect */
+  guint workers;               /* 0 = one per core */
+  guint consent_timeout_s;     /* RFC 7675: 30 */
+  guint connect_timeout_s;     /* an offer never connected expires */
+} KkFanoutConfig;
+
+typedef struct _KkFanout KkFanout;
+typedef struct _KkFeed KkFeed;
+typedef struct _KkViewer KkViewer;
+
+/* Binds the media port (UDP and TCP) and starts the threads.
+ * Returns: (transfer full): the core, or NULL with @error. */
+KkFanout *kk_fanout_new (const KkFanoutConfig *config, GError **error);
+/* Closes every viewer (their leave events are delivered first) and stops. */
+void kk_fanout_free (KkFanout *fanout);
+
+guint16 kk_fanout_get_port (KkFanout *fanout);
+/* (transfer none): the addresses put in candidates. */
+const char *const *kk_fanout_get_addresses (KkFanout *fanout);
+void kk_fanout_collect_metrics (KkMetrics *metrics, gpointer fanout);
+
+/* ---- feeds: what a lecture sends ---- */
+
+typedef struct {
+  /* Main context. Viewers asked for a keyframe (PLI/FIR, a new viewer
+   * without a usable GOP, or a GOP too long to keep); already folded and
+   * rate-limited to one per KK_FANOUT_KEYFRAME_INTERVAL_MS. */
+  void (*request_keyframe) (KkFeed *feed, gpointer user_data);
+} KkFeedCallbacks;
+
+#define KK_FANOUT_KEYFRAME_INTERVAL_MS 500
+
+/* Returns: (transfer full) */
+KkFeed *kk_feed_new (KkFanout *fanout, const char *name,
+    const KkFeedCallbacks *callbacks, gpointer user_data);
+/* The feed's viewers must all be removed first. */
+void kk_feed_free (KkFeed *feed);
+
+guint32 kk_feed_get_ssrc (KkFeed *feed, KkTrackKind kind);
+const char *kk_feed_get_cname (KkFeed *feed);
+
+/* From the ingest's streaming thread: see kk_track_push (). */
+void kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
+    const guint8 *rtp, gsize len, gint64 capture_wall_us);
+/* The publisher left: the next packets start new epochs. */
+void kk_feed_reset_source (KkFeed *feed);
+
+/* ---- viewers ---- */
+
+typedef enum {
+  KK_VIEWER_LEFT_CLOSED,          /* kk_viewer_close: WHEP DELETE, shutdown */
+  KK_VIEWER_LEFT_CONSENT,         /* consent freshness expired */
+  KK_VIEWER_LEFT_NEVER_CONNECTED, /* the offer was never connected */
+  KK_VIEWER_LEFT_DTLS_FAILED,
+  KK_VIEWER_LEFT_DTLS_CLOSED,     /* the viewer sent close_notify */
+} KkViewerLeft;
+
+const char *kk_viewer_left_to_string (KkViewerLeft reason);
+
+typedef struct {
+  /* Main context. Media started flowing to the viewer (DTLS done) at
+   * @wall_us. */
+  void (*connected) (KkViewer *viewer, gint64 wall_us, gpointer user_data);
+  /* Main context. The viewer is gone; @last_seen_wall_us is the last time
+   * it was known to receive (its last consent check or report). Called
+   * exactly once, also after kk_viewer_close (). */
+  void (*left) (KkViewer *viewer, KkViewerLeft reason,
+      gint64 last_seen_wall_us, gpointer user_data);
+} KkViewerCallbacks;
+
+/* Creates a viewer of @feed from its offer and builds the SDP answer.
+ * Returns: (transfer full): the viewer (the caller's reference; the core
+ * holds its own until the viewer has left), or NULL with @error. */
+KkViewer *kk_viewer_new (KkFeed *feed, const KkViewerOffer *offer,
+    const KkViewerCallbacks *callbacks, gpointer user_data,
+    char **answer_sdp, GError **error);
+/* Ends the viewer; its left callback follows. Idempotent. */
+void kk_viewer_close (KkViewer *viewer);
+KkViewer *kk_viewer_ref (KkViewer *viewer);
+void kk_viewer_unref (KkViewer *viewer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkViewer, kk_viewer_unref)
+
+const char *kk_viewer_get_id (KkViewer *viewer);
+
+typedef struct {
+  gboolean connected;
+  gboolean tcp;                 /* media over ICE-TCP */
+  guint64 packets_sent;
+  guint64 bytes_sent;
+  guint nacks_received;
+  guint retransmissions;
+  guint plis_received;
+  guint8 fraction_lost;         /* last receiver report, 1/256 */
+  gint32 cumulative_lost;
+  guint32 jitter_ms;
+  gint32 rtt_ms;                /* -1 unknown */
+  const char *srtp_profile;
+} KkViewerStats;
+
+/* A snapshot (fields are read without stopping the worker). */
+void kk_viewer_get_stats (KkViewer *viewer, KkViewerStats *stats);
+
+G_END_DECLS

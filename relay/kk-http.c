@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-http: hardening and routing around libsoup 3's SoupServer.
+ *
+ * Body limit. SoupServer reads a whole request body into memory before any
+ * normal handler runs, and an early handler is only reached for paths
+ * nobody registered a more specific normal handler for. So the limit hangs
+ * off "request-started" instead, which fires for every message on every
+ * path: it connects to the message's "got-headers" (refuse a declared
+ * Content-Length over the limit at once) and "got-chunk" (count what
+ * actually arrives, which also covers chunked bodies). Refusing sets the
+ * 413 reply, which keeps SoupServer from calling any handler, and turns
+ * off accumulation, so the rest of the body is read and dropped rather
+ * than stored. A client that keeps sending past KK_HTTP_MAX_DISCARD loses
+ * its connection: SoupServer has no way to stop reading a body other than
+ * taking the connection away from it.
+ *
+ * Routing. One SoupServer handler at "/" feeds a small router: routes are
+ * method + pattern with `{name}` segments, matched against the path that
+ * libsoup already percent-decoded and rid of dot segments. The router
+ * still checks every segment itself (no "..", no control characters, a
+ * bounded length), so handlers get path parameters that are safe to use
+ * as ids or file names without further care. Other modules can still add
+ * plain SoupServer handlers for their own prefixes; libsoup prefers the
+ * longest prefix.
+ */
+
+#include "kk-http.h"
+
+#include <string.h>
+
+#include "kk-build-config.h"
+
+G_DEFINE_QUARK (kk-http-error-quark, kk_http_error)
+
+#define KK_HTTP_ROUTER_KEY "kk-http-router"
+
+/* Per-message body accounting, as qdata on the SoupServerMessage. */
+typedef struct {
+  gsize received;
+  gboolean refused;
+} KkHttpBodyState;
+
+static GQuark body_state_quark;
+
+typedef struct {
+  char *method;
+  char **segments;
+  guint n_segments;
+  KkHttpRouteFunc func;
+  gpointer user_data;
+} KkHttpRoute;
+
+typedef struct {
+  GPtrArray *routes;            /* element-type KkHttpRoute */
+} KkHttpRouter;
+
+struct _KkHttpRequest {
+  int ref_count;                /* main thread only */
+  SoupServerMessage *msg;
+  char **params;
+  GHashTable *query;            /* nullable */
+  gulong finished_id;
+  gboolean finished;
+  gboolean paused;
+};
+
+/* Replies. */
+
+static void
+set_no_store (SoupServerMessage *msg)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+      "Cache-Control", "no-store");
+}
+
+void
+kk_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  char *text;
+  gsize length;
+
+  g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
+  g_return_if_fail (node != NULL);
+
+  json_generator_set_root (generator, node);
+  text = json_generator_to_data (generator, &length);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
+      text, length);
+  set_no_store (msg);
+}
+
+void
+kk_http_reply_builder (SoupServerMessage *msg, guint status,
+    JsonBuilder *builder)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+
+  kk_http_reply_json (msg, status, root);
+}
+
+void
+kk_http_reply_error (SoupServerMessage *msg, guint status, const char *format,
+    ...)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autofree char *message = NULL;
+  va_list args;
+
+  g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "error");
+  json_builder_add_string_value (builder, message);
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, status, builder);
+
+  if (status == SOUP_STATUS_UNAUTHORIZED)
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+        "WWW-Authenticate", "Bearer realm=\"kringkast\"");
+}
+
+/* Request inspection. */
+
+char *
+kk_http_get_bearer_token (SoupServerMessage *msg)
+{
+  const char *value = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Authorization");
+  const char *start, *end;
+
+  if (value == NULL)
+    return NULL;
+  while (*value == ' ' || *value == '\t')
+    value++;
+  if (g_ascii_strncasecmp (value, "Bearer", 6) != 0
+      || (value[6] != ' ' && value[6] != '\t'))
+    return NULL;
+  start = value + 6;
+  while (*start == ' ' || *start == '\t')
+    start++;
+  end = start;
+  while (*end > 0x20 && *end < 0x7f)
+    end++;
+  if (end == start)
+    return NULL;
+  /* Only trailing blanks may follow the token (RFC 6750 token68). */
+  for (const char *p = end; *p != '\0'; p++) {
+    if (*p != ' ' && *p != '\t')
+      return NULL;
+  }
+  return g_strndup (start, end - start);
+}
+
+gboolean
+kk_http_check_content_type (SoupServerMessage *msg, const char *media_type)
+{
+  const char *type = soup_message_headers_get_content_type (
+      soup_server_message_get_request_headers (msg), NULL);
+
+  if (type != NULL && g_ascii_strcasecmp (type, media_type) == 0)
+    return TRUE;
+  kk_http_reply_error (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+      "the body must be %s", media_type);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+      "Accept", media_type);
+  return FALSE;
+}
+
+/* Checks what json-glib would not: its parser recurses per nesting level,
+ * so the depth is bounded before it sees the text (brackets counted
+ * outside strings); and it turns a \u0000 escape into a NUL that silently
+ * cuts the C string short, so such escapes are refused. */
+static gboolean
+json_prescan (const char *data, gsize length, GError **error)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  for (gsize i = 0; i < length; i++) {
+    char c = data[i];
+
+    if (in_string) {
+      if (c == '\\') {
+        if (i + 5 < length && data[i + 1] == 'u'
+            && strncmp (data + i + 2, "0000", 4) == 0) {
+          g_set_error_literal (error, KK_HTTP_ERROR,
+              KK_HTTP_ERROR_BAD_REQUEST, "JSON strings may not contain NUL");
+          return FALSE;
+        }
+        i++;
+      } else if (c == '"') {
+        in_string = FALSE;
+      }
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '[' || c == '{') {
+      if (++depth > KK_HTTP_MAX_JSON_DEPTH) {
+        g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+            "JSON nested deeper than %d", KK_HTTP_MAX_JSON_DEPTH);
+        return FALSE;
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return TRUE;
+}
+
+JsonNode *
+kk_http_parse_json (const char *data, gsize length, GError **error)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (GError) local_error = NULL;
+  JsonNode *root;
+
+  if (length > KK_HTTP_MAX_BODY) {
+    g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "body over %d bytes", KK_HTTP_MAX_BODY);
+    return NULL;
+  }
+  if (length == 0) {
+    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "empty body");
+    return NULL;
+  }
+  if (memchr (data, '\0', length) != NULL
+      || !g_utf8_validate_len (data, length, NULL)) {
+    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "the body is not UTF-8 text");
+    return NULL;
+  }
+  if (!json_prescan (data, length, error))
+    return NULL;
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, data, length, &local_error)) {
+    g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "malformed JSON: %s", local_error->message);
+    return NULL;
+  }
+  root = json_parser_get_root (parser);
+  if (root == NULL) {
+    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "empty JSON document");
+    return NULL;
+  }
+  return json_node_ref (root);
+}
+
+/* Requests. */
+
+static void
+request_finished_cb (SoupServerMessage *msg, KkHttpRequest *request)
+{
+  request->finished = TRUE;
+}
+
+static KkHttpRequest *
+request_new (SoupServerMessage *msg, GPtrArray *params, GHashTable *query)
+{
+  KkHttpRequest *request = g_new0 (KkHttpRequest, 1);
+
+  request->ref_count = 1;
+  request->msg = g_object_ref (msg);
+  g_ptr_array_add (params, NULL);
+  request->params = g_strdupv ((char **) params->pdata);
+  request->query = query != NULL ? g_hash_table_ref (query) : NULL;
+  /* A paused message can still be finished (interrupted) when the server
+   * shuts down; unpausing it then would be a programming error. */
+  request->finished_id = g_signal_connect (msg, "finished",
+      G_CALLBACK (request_finished_cb), request);
+  return request;
+}
+
+KkHttpRequest *
+kk_http_request_ref (KkHttpRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+
+  request->ref_count++;
+  return request;
+}
+
+void
+kk_http_request_unref (KkHttpRequest *request)
+{
+  g_return_if_fail (request != NULL);
+
+  if (--request->ref_count > 0)
+    return;
+  g_signal_handler_disconnect (request->msg, request->finished_id);
+  g_object_unref (request->msg);
+  g_strfreev (request->params);
+  g_clear_pointer (&request->query, g_hash_table_unref);
+  g_free (request);
+}
+
+SoupServerMessage *
+kk_http_request_get_message (KkHttpRequest *request)
+{
+  return request->msg;
+}
+
+const char *
+kk_http_request_get_param (KkHttpRequest *request, guint index)
+{
+  g_return_val_if_fail (index < g_strv_length (request->params), NULL);
+
+  return request->params[index];
+}
+
+const char *
+kk_http_request_get_query (KkHttpRequest *request, const char *name)
+{
+  if (request->query == NULL)
+    return NULL;
+  return g_hash_table_lookup (request->query, name);
+}
+
+GBytes *
+kk_http_request_get_body (KkHttpRequest *request)
+{
+  return soup_message_body_flatten (
+      soup_server_message_get_request_body (request->msg));
+}
+
+void
+kk_http_request_pause (KkHttpRequest *request)
+{
+  g_return_if_fail (!request->paused);
+
+  request->paused = TRUE;
+  kk_http_request_ref (request);
+  soup_server_message_pause (request->msg);
+}
+
+void
+kk_http_request_resume (KkHttpRequest *request)
+{
+  g_return_if_fail (request->paused);
+
+  request->paused = FALSE;
+  if (!request->finished)
+    soup_server_message_unpause (request->msg);
+  kk_http_request_unref (request);
+}
+
+/* Body limit. */
+
+static KkHttpBodyState *
+body_state (SoupServerMessage *msg)
+{
+  KkHttpBodyState *state = g_object_get_qdata (G_OBJECT (msg),
+      body_state_quark);
+
+  if (state == NULL) {
+    state = g_new0 (KkHttpBodyState, 1);
+    g_object_set_qdata_full (G_OBJECT (msg), body_state_quark, state, g_free);
+  }
+  return state;
+}
+
+static void
+refuse_body (SoupServerMessage *msg, KkHttpBodyState *state)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  state->refused = TRUE;
+  soup_message_body_set_accumulate (body, FALSE);
+  soup_message_body_truncate (body);
+  g_debug ("http: refusing a request body over %d bytes", KK_HTTP_MAX_BODY);
+  kk_http_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+      "request body over %d bytes", KK_HTTP_MAX_BODY);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+      "Connection", "close");
+}
+
+static void
+got_headers_cb (SoupServerMessage *msg, gpointer user_data)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
+      && soup_message_headers_get_content_length (headers) > KK_HTTP_MAX_BODY)
+    refuse_body (msg, body_state (msg));
+}
+
+static void
+got_chunk_cb (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+{
+  KkHttpBodyState *state = body_state (msg);
+
+  state->received += g_bytes_get_size (chunk);
+  if (!state->refused && state->received > KK_HTTP_MAX_BODY)
+    refuse_body (msg, state);
+
+  if (state->refused && state->received > KK_HTTP_MAX_DISCARD) {
+    g_autoptr (GIOStream) stream = NULL;
+
+    g_debug ("http: client keeps sending a refused body; closing");
+    stream = soup_server_message_steal_connection (msg);
+    if (stream != NULL)
+      g_io_stream_close (stream, NULL, NULL);
+  } else if (state->refused) {
+    soup_message_body_truncate (soup_server_message_get_request_body (msg));
+  }
+}
+
+static void
+request_started_cb (SoupServer *server, SoupServerMessage *msg,
+    gpointer user_data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers_cb), NULL);
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), NULL);
+}
+
+/* Router. */
+
+static void
+route_free (KkHttpRoute *route)
+{
+  g_free (route->method);
+  g_strfreev (route->segments);
+  g_free (route);
+}
+
+static void
+router_free (KkHttpRouter *router)
+{
+  g_ptr_array_unref (router->routes);
+  g_free (router);
+}
+
+static gboolean
+is_placeholder (const char *segment)
+{
+  gsize len = strlen (segment);
+
+  return len >= 2 && segment[0] == '{' && segment[len - 1] == '}';
+}
+
+/* Splits "/a/b" into {"a", "b"}; "/" into {}. Returns the HTTP status to
+ * refuse the path with, or 0 if it is acceptable. */
+static guint
+split_path (const char *path, GPtrArray *segments)
+{
+  const char *p;
+
+  if (path == NULL || path[0] != '/')
+    return SOUP_STATUS_BAD_REQUEST;
+  if (strlen (path) > KK_HTTP_MAX_PATH)
+    return SOUP_STATUS_BAD_REQUEST;
+  if (path[1] == '\0')
+    return 0;
+
+  p = path + 1;
+  for (;;) {
+    const char *end = strchrnul (p, '/');
+    gsize len = end - p;
+
+    if (len == 0)
+      return SOUP_STATUS_NOT_FOUND;
+    if (len > KK_HTTP_MAX_SEGMENT)
+      return SOUP_STATUS_BAD_REQUEST;
+    if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+      return SOUP_STATUS_NOT_FOUND;
+    for (gsize i = 0; i < len; i++) {
+      if ((guchar) p[i] < 0x20 || p[i] == 0x7f)
+        return SOUP_STATUS_BAD_REQUEST;
+    }
+    g_ptr_array_add (segments, g_strndup (p, len));
+    if (*end == '\0')
+      return 0;
+    p = end + 1;
+  }
+}
+
+static gboolean
+route_matches_path (const KkHttpRoute *route, GPtrArray *segments,
+    GPtrArray *params)
+{
+  if (route->n_segments != segments->len)
+    return FALSE;
+  for (guint i = 0; i < segments->len; i++) {
+    const char *want = route->segments[i];
+    const char *have = g_ptr_array_index (segments, i);
+
+    if (is_placeholder (want)) {
+      if (params != NULL)
+        g_ptr_array_add (params, (gpointer) have);
+    } else if (strcmp (want, have) != 0) {
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static void
+router_dispatch (SoupServer *server, SoupServerMessage *msg,
+    const char *path, GHashTable *query, gpointer user_data)
+{
+  KkHttpRouter *router = user_data;
+  g_autoptr (GPtrArray) segments = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GString) allow = g_string_new (NULL);
+  const char *method = soup_server_message_get_method (msg);
+  guint status;
+
+  status = split_path (path, segments);
+  if (status != 0) {
+    kk_http_reply_error (msg, status, status == SOUP_STATUS_NOT_FOUND
+        ? "no such resource" : "malformed path");
+    return;
+  }
+
+  /* HEAD is GET without the body; libsoup drops the body itself. */
+  if (g_str_equal (method, SOUP_METHOD_HEAD))
+    method = SOUP_METHOD_GET;
+
+  for (guint i = 0; i < router->routes->len; i++) {
+    KkHttpRoute *route = g_ptr_array_index (router->routes, i);
+    g_autoptr (GPtrArray) params = NULL;
+    KkHttpRequest *request;
+
+    if (!route_matches_path (route, segments, NULL))
+      continue;
+    if (!g_str_equal (route->method, method)) {
+      if (strstr (allow->str, route->method) == NULL)
+        g_string_append_printf (allow, "%s%s", allow->len > 0 ? ", " : "",
+            route->method);
+      continue;
+    }
+
+    params = g_ptr_array_new ();
+    route_matches_path (route, segments, params);
+    request = request_new (msg, params, query);
+    route->func (request, route->user_data);
+    kk_http_request_unref (request);
+    return;
+  }
+
+  if (allow->len > 0) {
+    kk_http_reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+        "method %s not allowed here", soup_server_message_get_method (msg));
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (msg), "Allow", allow->str);
+    return;
+  }
+  kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such resource");
+}
+
+void
+kk_http_add_route (SoupServer *server, const char *method,
+    const char *pattern, KkHttpRouteFunc func, gpointer user_data)
+{
+  KkHttpRouter *router;
+  KkHttpRoute *route;
+
+  g_return_if_fail (SOUP_IS_SERVER (server));
+  g_return_if_fail (method != NULL && func != NULL);
+  g_return_if_fail (pattern != NULL && pattern[0] == '/');
+
+  router = g_object_get_data (G_OBJECT (server), KK_HTTP_ROUTER_KEY);
+  g_return_if_fail (router != NULL);
+
+  route = g_new0 (KkHttpRoute, 1);
+  route->method = g_strdup (method);
+  route->segments = pattern[1] != '\0'
+      ? g_strsplit (pattern + 1, "/", -1) : g_new0 (char *, 1);
+  route->n_segments = g_strv_length (route->segments);
+  route->func = func;
+  route->user_data = user_data;
+  g_ptr_array_add (router->routes, route);
+}
+
+/* Server. */
+
+SoupServer *
+kk_http_server_new (const KkConfig *config, GError **error)
+{
+  g_autoptr (SoupServer) server = NULL;
+  KkHttpRouter *router;
+  gboolean ok;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  if (body_state_quark == 0)
+    body_state_quark = g_quark_from_static_string ("kk-http-body-state");
+
+  server = soup_server_new ("server-header", "kringkast/" KK_VERSION, NULL);
+  g_signal_connect (server, "request-started",
+      G_CALLBACK (request_started_cb), NULL);
+
+  router = g_new0 (KkHttpRouter, 1);
+  router->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
+  g_object_set_data_full (G_OBJECT (server), KK_HTTP_ROUTER_KEY, router,
+      (GDestroyNotify) router_free);
+  soup_server_add_handler (server, "/", router_dispatch, router, NULL);
+
+  if (config->http_address != NULL) {
+    g_autoptr (GSocketAddress) address = g_inet_socket_address_new_from_string (
+        config->http_address, config->http_port);
+
+    if (address == NULL) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "'%s' is not an IP address", config->http_address);
+      return NULL;
+    }
+    ok = soup_server_listen (server, address, 0, error);
+  } else {
+    ok = soup_server_listen_all (server, config->http_port, 0, error);
+  }
+  if (!ok) {
+    g_prefix_error (error, "HTTP port %u: ", config->http_port);
+    return NULL;
+  }
+  return g_steal_pointer (&server);
+}
+
+guint16
+kk_http_server_get_port (SoupServer *server)
+{
+  GSList *uris = soup_server_get_uris (server);
+  guint16 port = 0;
+
+  if (uris != NULL)
+    port = g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return port;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-http: the daemon's SoupServer and the small toolkit every HTTP handler
+ * uses: routes with path parameters, JSON replies and errors, bearer
+ * tokens, Content-Type checks, bounded JSON parsing.
+ *
+ * The server made by kk_http_server_new() refuses request bodies over
+ * KK_HTTP_MAX_BODY bytes with 413 before buffering them (by Content-Length
+ * as soon as the headers are in, and by counting as chunked bodies
+ * arrive), answers unknown paths with a JSON 404, and rejects paths with
+ * empty, "." or ".." segments (404), or with control characters or
+ * over-long segments (400), before any route sees them.
+ *
+ * Handlers run on the main context. A handler that answers later (after a
+ * store write, say) calls kk_http_request_pause(), replies when done, and
+ * then kk_http_request_resume().
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "kk-config.h"
+
+G_BEGIN_DECLS
+
+#define KK_HTTP_ERROR (kk_http_error_quark ())
+GQuark kk_http_error_quark (void);
+
+typedef enum {
+  KK_HTTP_ERROR_BAD_REQUEST,    /* malformed input: HTTP 400 */
+} KkHttpError;
+
+/* Largest request body accepted; larger ones get 413. */
+#define KK_HTTP_MAX_BODY (64 * 1024)
+/* How much of a refused body is read (and dropped) so the client, still
+ * sending, can read the 413; past this the connection is closed. */
+#define KK_HTTP_MAX_DISCARD (1024 * 1024)
+#define KK_HTTP_MAX_PATH 2048
+#define KK_HTTP_MAX_SEGMENT 128
+/* Nesting depth allowed in JSON bodies: ours need 2. */
+#define KK_HTTP_MAX_JSON_DEPTH 8
+
+/**
+ * kk_http_server_new:
+ * @config: uses http_port (0: any free port) and http_address (NULL: all
+ *   interfaces, IPv4 and IPv6)
+ *
+ * Creates a SoupServer with the body limit and the router installed, and
+ * starts listening.
+ *
+ * Returns: (transfer full): the server, or NULL with @error.
+ */
+SoupServer *kk_http_server_new (const KkConfig *config, GError **error);
+
+/* Returns: the port the server listens on (useful with port 0), or 0. */
+guint16 kk_http_server_get_port (SoupServer *server);
+
+typedef struct _KkHttpRequest KkHttpRequest;
+
+/**
+ * KkHttpRouteFunc:
+ * @request: (transfer none): the request; valid during the call, or until
+ *   kk_http_request_resume() after kk_http_request_pause()
+ */
+typedef void (*KkHttpRouteFunc) (KkHttpRequest *request, gpointer user_data);
+
+/**
+ * kk_http_add_route:
+ * @server: a server from kk_http_server_new()
+ * @method: "GET", "POST", ...; a GET route also answers HEAD
+ * @pattern: an absolute path whose segments are literal or `{name}`
+ *   placeholders matching exactly one segment, e.g. "/api/rooms/{room}/join"
+ *
+ * Routes are matched segment by segment on the decoded path; the first
+ * route registered wins. A path that matches only routes of other methods
+ * gets 405 with an Allow header.
+ */
+void kk_http_add_route (SoupServer *server, const char *method,
+    const char *pattern, KkHttpRouteFunc func, gpointer user_data);
+
+KkHttpRequest *kk_http_request_ref (KkHttpRequest *request);
+void kk_http_request_unref (KkHttpRequest *request);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkHttpRequest, kk_http_request_unref)
+
+/* Returns: (transfer none): the message. */
+SoupServerMessage *kk_http_request_get_message (KkHttpRequest *request);
+/* Returns: (transfer none): the value of the @index-th placeholder of the
+ * route (0-based), already checked to be a sane path segment. */
+const char *kk_http_request_get_param (KkHttpRequest *request, guint index);
+/* Returns: (transfer none) (nullable): a decoded query parameter. */
+const char *kk_http_request_get_query (KkHttpRequest *request,
+    const char *name);
+/* Returns: (transfer full): the request body (at most KK_HTTP_MAX_BODY). */
+GBytes *kk_http_request_get_body (KkHttpRequest *request);
+
+/* Suspends the response until kk_http_request_resume(), holding a
+ * reference to @request meanwhile. */
+void kk_http_request_pause (KkHttpRequest *request);
+/* Sends the reply set since the pause (unless the client has gone) and
+ * drops the pause's reference. */
+void kk_http_request_resume (KkHttpRequest *request);
+
+/* Replies `{"error": MESSAGE}` with @status. A 401 also carries
+ * `WWW-Authenticate: Bearer realm="kringkast"` (RFC 6750). */
+void kk_http_reply_error (SoupServerMessage *msg, guint status,
+    const char *format, ...) G_GNUC_PRINTF (3, 4);
+/* Replies @node as application/json, with Cache-Control: no-store (our
+ * JSON may carry tokens). */
+void kk_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node);
+void kk_http_reply_builder (SoupServerMessage *msg, guint status,
+    JsonBuilder *builder);
+
+/* Returns: (transfer full) (nullable): the token of an
+ * `Authorization: Bearer TOKEN` header, or NULL if there is none or it is
+ * malformed. */
+char *kk_http_get_bearer_token (SoupServerMessage *msg);
+
+/* Checks that the request's media type is @media_type (parameters such as
+ * charset ignored). If not, replies 415 and returns FALSE. */
+gboolean kk_http_check_content_type (SoupServerMessage *msg,
+    const char *media_type);
+
+/* Parses JSON from untrusted bytes: at most KK_HTTP_MAX_BODY bytes of
+ * valid UTF-8 without NUL (raw or as \u0000), nested at most
+ * KK_HTTP_MAX_JSON_DEPTH deep.
+ * Returns: (transfer full): the root, or NULL with %KK_HTTP_ERROR_BAD_REQUEST. */
+JsonNode *kk_http_parse_json (const char *data, gsize length, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-lecture: one room's broadcast; see kk-lecture.h.
+ *
+ * State machine (logged on every transition):
+ *
+ *   IDLE --publish/pipeline--> STARTING --first media--> LIVE (session opens)
+ *   LIVE --source lost--> GRACE --grace expires--> IDLE (session closes)
+ *   GRACE --source back, first media--> LIVE (same session)
+ *   any --WHIP DELETE or shutdown--> IDLE (session closes)
+ *
+ * "Source lost" is ICE failing, the pipeline failing, or (fastest) the
+ * media stopping. A new WHIP POST while the old publisher is still sending
+ * gets 409; once it has gone quiet the new one takes over, which is what a
+ * host's browser does after a network drop.
+ */
+#include "kk-lecture.h"
+
+#include "kk-ingest.h"
+#include <gst/gst.h>
+#include <openssl/rand.h>
+
+GST_DEBUG_CATEGORY_STATIC (kk_lecture_debug);
+#define GST_CAT_DEFAULT kk_lecture_debug
+
+G_DEFINE_QUARK (kk-lecture-error-quark, kk_lecture_error)
+
+/* A publisher silent for this long may be replaced by a new POST. */
+#define PUBLISHER_STALE_US (1 * G_USEC_PER_SEC)
+/* A publisher still connecting (no media yet) holds the room this long. */
+#define PUBLISHER_CONNECTING_US (5 * G_USEC_PER_SEC)
+/* A failed pipeline source is started again after this. */
+#define PIPELINE_RETRY_S 2
+
+typedef struct {
+  KkLecture *lecture;           /* not a ref: the lecture outlives its viewers */
+  KkViewer *viewer;
+  char *resource_id;
+  char *party_id;
+  gboolean connected;
+} KkLectureViewer;
+
+struct _KkLecture {
+  GObject parent;
+
+  KkRoom *room;
+  KkFanout *fanout;
+  KkStore *store;
+  const KkConfig *config;
+  KkFeed *feed;
+
+  KkLectureState state;
+  KkIngest *ingest;
+  char *publisher_id;           /* WHIP resource of the current publisher */
+  gint64 publisher_since_mono_us;
+  gboolean pipeline_source;
+  guint grace_timer;
+  guint retry_timer;
+
+  char *session_id;             /* known once the store has it */
+  gboolean session_open;
+  gboolean session_end_pending; /* ended before the store gave the id */
+  gint64 session_end_wall_us;
+
+  GHashTable *viewers;          /* resource id -> KkLectureViewer */
+  guint connected_viewers;
+};
+
+G_DEFINE_FINAL_TYPE (KkLecture, kk_lecture, G_TYPE_OBJECT)
+
+static const char *
+state_name (KkLectureState state)
+{
+  switch (state) {
+    case KK_LECTURE_IDLE:
+      return "idle";
+    case KK_LECTURE_STARTING:
+      return "starting";
+    case KK_LECTURE_LIVE:
+      return "live";
+    case KK_LECTURE_GRACE:
+      return "grace";
+  }
+  return "?";
+}
+
+static const char *
+room_id (KkLecture *lecture)
+{
+  return kk_room_get_id (lecture->room);
+}
+
+static void
+set_state (KkLecture *lecture, KkLectureState state)
+{
+  if (lecture->state == state)
+    return;
+  GST_INFO ("room %s: %s -> %s", room_id (lecture),
+      state_name (lecture->state), state_name (state));
+  lecture->state = state;
+}
+
+static char *
+random_id (void)
+{
+  guint8 bytes[12];
+
+  if (RAND_bytes (bytes, sizeof (bytes)) != 1)
+    g_error ("no randomness from OpenSSL");
+  return g_base64_encode (bytes, sizeof (bytes));
+}
+
+/* URL-safe: ids appear in Location paths. */
+static char *
+random_resource_id (void)
+{
+  char *id = random_id ();
+
+  for (char *p = id; *p; p++) {
+    if (*p == '+')
+      *p = '-';
+    else if (*p == '/')
+      *p = '_';
+  }
+  return id;
+}
+
+static void
+clear_timer (guint *id)
+{
+  if (*id != 0) {
+    g_source_remove (*id);
+    *id = 0;
+  }
+}
+
+/* ---- sessions ---- */
+
+static void
+on_session_ended (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!kk_store_session_end_finish (KK_STORE (source), result, &error))
+    g_warning ("cannot close session: %s", error->message);
+}
+
+static void
+store_session_end (KkLecture *lecture, gint64 ended_wall_us)
+{
+  kk_store_session_end (lecture->store, lecture->session_id, ended_wall_us,
+      on_session_ended, NULL);
+}
+
+static void
+on_session_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (KkLecture) lecture = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
+
+  id = kk_store_session_start_finish (KK_STORE (source), result, &error);
+  if (id == NULL) {
+    g_warning ("room %s: cannot record the session: %s", room_id (lecture),
+        error->message);
+    return;
+  }
+  g_free (lecture->session_id);
+  lecture->session_id = g_steal_pointer (&id);
+  GST_INFO ("room %s: session %s", room_id (lecture), lecture->session_id);
+  if (lecture->session_end_pending) {
+    lecture->session_end_pending = FALSE;
+    store_session_end (lecture, lecture->session_end_wall_us);
+    g_clear_pointer (&lecture->session_id, g_free);
+    return;
+  }
+  if (lecture->session_open)
+    kk_room_set_live (lecture->room, TRUE, lecture->session_id);
+}
+
+static void
+open_session (KkLecture *lecture)
+{
+  if (lecture->session_open)
+    return;
+  lecture->session_open = TRUE;
+  kk_room_set_live (lecture->room, TRUE, NULL);
+  kk_store_session_start (lecture->store, room_id (lecture),
+      g_get_real_time (), on_session_started, g_object_ref (lecture));
+}
+
+static void
+close_session (KkLecture *lecture)
+{
+  gint64 now = g_get_real_time ();
+
+  if (!lecture->session_open)
+    return;
+  lecture->session_open = FALSE;
+  GST_INFO ("room %s: session %s ends", room_id (lecture),
+      lecture->session_id ? lecture->session_id : "(pending)");
+  if (lecture->session_id != NULL) {
+    store_session_end (lecture, now);
+    g_clear_pointer (&lecture->session_id, g_free);
+  } else {
+    lecture->session_end_pending = TRUE;
+    lecture->session_end_wall_us = now;
+  }
+  kk_room_set_live (lecture->room, FALSE, NULL);
+}
+
+/* ---- sources ---- */
+
+static gboolean
+free_ingest_idle (gpointer data)
+{
+  kk_ingest_free (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Detaches the current source. From inside one of its callbacks the free
+ * must wait until that callback has returned. */
+static void
+retire_ingest (KkLecture *lecture, gboolean from_callback)
+{
+  KkIngest *ingest = g_steal_pointer (&lecture->ingest);
+
+  g_clear_pointer (&lecture->publisher_id, g_free);
+  if (ingest == NULL)
+    return;
+  kk_feed_reset_source (lecture->feed);
+  if (from_callback)
+    g_idle_add (free_ingest_idle, ingest);
+  else
+    kk_ingest_free (ingest);
+}
+
+static gboolean
+on_grace_expired (gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  lecture->grace_timer = 0;
+  GST_INFO ("room %s: the source did not come back", room_id (lecture));
+  close_session (lecture);
+  set_state (lecture, KK_LECTURE_IDLE);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean on_retry_pipeline (gpointer user_data);
+
+static void
+on_media_started (KkIngest *ingest, gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  if (ingest != lecture->ingest)
+    return;
+  clear_timer (&lecture->grace_timer);
+  open_session (lecture);
+  set_state (lecture, KK_LECTURE_LIVE);
+}
+
+static void
+on_source_stopped (KkIngest *ingest, const char *reason, gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+  gboolean had_session = lecture->session_open;
+
+  if (ingest != lecture->ingest)
+    return;
+  GST_INFO ("room %s: source lost (%s)", room_id (lecture), reason);
+  retire_ingest (lecture, TRUE);
+
+  if (lecture->pipeline_source && lecture->retry_timer == 0)
+    lecture->retry_timer = g_timeout_add_seconds (PIPELINE_RETRY_S,
+        on_retry_pipeline, lecture);
+
+  if (had_session) {
+    set_state (lecture, KK_LECTURE_GRACE);
+    clear_timer (&lecture->grace_timer);
+    lecture->grace_timer = g_timeout_add_seconds (
+        MAX (lecture->config->reconnect_grace_s, 1), on_grace_expired, lecture);
+  } else {
+    set_state (lecture, KK_LECTURE_IDLE);
+  }
+}
+
+static void
+on_keyframe_wanted (KkFeed *feed, gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  if (lecture->ingest != NULL)
+    kk_ingest_request_keyframe (lecture->ingest);
+}
+
+static const KkIngestCallbacks ingest_callbacks = {
+  .media_started = on_media_started,
+  .stopped = on_source_stopped,
+};
+
+static char *
+load_pipeline (KkLecture *lecture, const char *name, GError **error)
+{
+  g_autofree char *file = g_strconcat (name, ".pipeline", NULL);
+  g_autofree char *path = g_build_filename (lecture->config->pipelines_dir,
+      file, NULL);
+  g_autofree char *text = NULL;
+  g_autoptr (GString) description = g_string_new (NULL);
+  g_auto (GStrv) lines = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, error))
+    return NULL;
+  /* '#' comments and line breaks are for people; gst_parse wants one line. */
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *line = g_strstrip (lines[i]);
+
+    if (*line == '\0' || *line == '#')
+      continue;
+    g_string_append (description, line);
+    g_string_append_c (description, ' ');
+  }
+  return g_string_free (g_steal_pointer (&description), FALSE);
+}
+
+gboolean
+kk_lecture_start_pipeline (KkLecture *lecture, GError **error)
+{
+  const char *source = kk_room_get_source (lecture->room);
+  g_autofree char *description = NULL;
+  KkIngest *ingest;
+
+  lecture->pipeline_source = TRUE;
+  description = load_pipeline (lecture, source, error);
+  if (description == NULL)
+    return FALSE;
+  ingest = kk_ingest_new_pipeline (room_id (lecture), description,
+      kk_room_get_source_uri (lecture->room), lecture->feed, &ingest_callbacks,
+      lecture, error);
+  if (ingest == NULL)
+    return FALSE;
+  lecture->ingest = ingest;
+  if (lecture->state == KK_LECTURE_IDLE)
+    set_state (lecture, KK_LECTURE_STARTING);
+  return TRUE;
+}
+
+static gboolean
+on_retry_pipeline (gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+  g_autoptr (GError) error = NULL;
+
+  lecture->retry_timer = 0;
+  if (lecture->ingest != NULL)
+    return G_SOURCE_REMOVE;
+  if (!kk_lecture_start_pipeline (lecture, &error)) {
+    g_warning ("room %s: %s", room_id (lecture), error->message);
+    lecture->retry_timer = g_timeout_add_seconds (PIPELINE_RETRY_S,
+        on_retry_pipeline, lecture);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- WHIP ---- */
+
+typedef struct {
+  KkLecture *lecture;
+  char *resource_id;
+  KkLecturePublishFunc func;
+  gpointer user_data;
+} KkPublishCall;
+
+static void
+on_ingest_answered (KkIngest *ingest, const char *answer_sdp,
+    const GError *error, gpointer user_data)
+{
+  KkPublishCall *call = user_data;
+  KkLecture *lecture = call->lecture;
+
+  if (error != NULL && ingest == lecture->ingest) {
+    retire_ingest (lecture, TRUE);
+    if (lecture->state == KK_LECTURE_STARTING)
+      set_state (lecture, KK_LECTURE_IDLE);
+  }
+  call->func (lecture, call->resource_id, answer_sdp, error, call->user_data);
+  g_object_unref (call->lecture);
+  g_free (call->resource_id);
+  g_free (call);
+}
+
+/* Is the current publisher still holding the room? */
+static gboolean
+publisher_active (KkLecture *lecture)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 last;
+
+  if (lecture->ingest == NULL)
+    return FALSE;
+  last = kk_ingest_get_last_packet_time (lecture->ingest);
+  if (last != 0)
+    return now - last < PUBLISHER_STALE_US;
+  return now - lecture->publisher_since_mono_us < PUBLISHER_CONNECTING_US;
+}
+
+gboolean
+kk_lecture_publish (KkLecture *lecture, GstSDPMessage *offer,
+    KkLecturePublishFunc answered, gpointer user_data, GError **error)
+{
+  KkWebrtcIngestConfig ingest_config = { 0 };
+  KkPublishCall *call;
+
+  if (g_strcmp0 (kk_room_get_source (lecture->room), "whip") != 0) {
+    g_set_error (error, KK_LECTURE_ERROR, KK_LECTURE_ERROR_NOT_WHIP,
+        "room %s takes its lecture from a %s source, not WHIP",
+        room_id (lecture), kk_room_get_source (lecture->room));
+    return FALSE;
+  }
+  if (publisher_active (lecture)) {
+    g_set_error (error, KK_LECTURE_ERROR, KK_LECTURE_ERROR_BUSY,
+        "room %s already has a publisher", room_id (lecture));
+    return FALSE;
+  }
+  if (lecture->ingest != NULL)
+    GST_INFO ("room %s: a new publisher replaces a silent one",
+        room_id (lecture));
+  retire_ingest (lecture, FALSE);
+
+  call = g_new0 (KkPublishCall, 1);
+  call->lecture = g_object_ref (lecture);
+  call->resource_id = random_resource_id ();
+  call->func = answered;
+  call->user_data = user_data;
+
+  ingest_config.latency_ms = lecture->config->ingest_latency_ms;
+  ingest_config.local_addresses = kk_fanout_get_addresses (lecture->fanout);
+  lecture->publisher_id = g_strdup (call->resource_id);
+  lecture->publisher_since_mono_us = g_get_monotonic_time ();
+  lecture->ingest = kk_ingest_new_webrtc (room_id (lecture), offer,
+      &ingest_config, lecture->feed, &ingest_callbacks, lecture,
+      on_ingest_answered, call);
+  if (lecture->state == KK_LECTURE_IDLE)
+    set_state (lecture, KK_LECTURE_STARTING);
+  return TRUE;
+}
+
+static gboolean
+check_publisher (KkLecture *lecture, const char *resource_id, GError **error)
+{
+  if (lecture->publisher_id == NULL
+      || g_strcmp0 (lecture->publisher_id, resource_id) != 0) {
+    g_set_error (error, KK_LECTURE_ERROR, KK_LECTURE_ERROR_NOT_FOUND,
+        "no publisher %s in room %s", resource_id, room_id (lecture));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+kk_lecture_publisher_trickle (KkLecture *lecture, const char *resource_id,
+    const KkTrickleFragment *fragment, GError **error)
+{
+  if (!check_publisher (lecture, resource_id, error))
+    return FALSE;
+  for (guint i = 0; i < fragment->candidates->len; i++) {
+    const KkTrickleCandidate *c = fragment->candidates->pdata[i];
+
+    kk_ingest_add_candidate (lecture->ingest, c->mline_index, c->candidate);
+  }
+  return TRUE;
+}
+
+gboolean
+kk_lecture_unpublish (KkLecture *lecture, const char *resource_id,
+    GError **error)
+{
+  if (!check_publisher (lecture, resource_id, error))
+    return FALSE;
+  GST_INFO ("room %s: the host ended the broadcast", room_id (lecture));
+  retire_ingest (lecture, FALSE);
+  clear_timer (&lecture->grace_timer);
+  close_session (lecture);
+  set_state (lecture, KK_LECTURE_IDLE);
+  return TRUE;
+}
+
+/* ---- WHEP ---- */
+
+static void
+lecture_viewer_free (gpointer data)
+{
+  KkLectureViewer *entry = data;
+
+  kk_viewer_unref (entry->viewer);
+  g_free (entry->resource_id);
+  g_free (entry->party_id);
+  g_free (entry);
+}
+
+static void
+update_viewer_count (KkLecture *lecture)
+{
+  kk_room_set_viewer_count (lecture->room, lecture->connected_viewers);
+}
+
+static void
+on_viewer_connected (KkViewer *viewer, gint64 wall_us, gpointer user_data)
+{
+  KkLectureViewer *entry = user_data;
+  KkLecture *lecture = entry->lecture;
+
+  if (entry->connected)
+    return;
+  entry->connected = TRUE;
+  lecture->connected_viewers++;
+  update_viewer_count (lecture);
+  GST_INFO ("room %s: viewer %s (party %s) receiving", room_id (lecture),
+      entry->resource_id, entry->party_id);
+}
+
+static void
+on_viewer_left (KkViewer *viewer, KkViewerLeft reason, gint64 last_seen_wall_us,
+    gpointer user_data)
+{
+  KkLectureViewer *entry = user_data;
+  KkLecture *lecture = entry->lecture;
+
+  GST_INFO ("room %s: viewer %s (party %s) left: %s", room_id (lecture),
+      entry->resource_id, entry->party_id, kk_viewer_left_to_string (reason));
+  if (entry->connected) {
+    lecture->connected_viewers--;
+    update_viewer_count (lecture);
+  }
+  /* Frees entry. */
+  g_hash_table_remove (lecture->viewers, entry->resource_id);
+}
+
+static const KkViewerCallbacks viewer_callbacks = {
+  .connected = on_viewer_connected,
+  .left = on_viewer_left,
+};
+
+char *
+kk_lecture_add_viewer (KkLecture *lecture, const KkViewerOffer *offer,
+    const char *party_id, char **resource_id, GError **error)
+{
+  KkLectureViewer *entry = g_new0 (KkLectureViewer, 1);
+  char *answer = NULL;
+
+  entry->lecture = lecture;
+  entry->resource_id = random_resource_id ();
+  entry->party_id = g_strdup (party_id);
+  entry->viewer = kk_viewer_new (lecture->feed, offer, &viewer_callbacks,
+      entry, &answer, error);
+  if (entry->viewer == NULL) {
+    g_free (entry->resource_id);
+    g_free (entry->party_id);
+    g_free (entry);
+    return NULL;
+  }
+  g_hash_table_insert (lecture->viewers, entry->resource_id, entry);
+  *resource_id = g_strdup (entry->resource_id);
+  return answer;
+}
+
+gboolean
+kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
+    GError **error)
+{
+  KkLectureViewer *entry = g_hash_table_lookup (lecture->viewers, resource_id);
+
+  if (entry == NULL) {
+    g_set_error (error, KK_LECTURE_ERROR, KK_LECTURE_ERROR_NOT_FOUND,
+        "no viewer %s in room %s", resource_id, room_id (lecture));
+    return FALSE;
+  }
+  kk_viewer_close (entry->viewer);
+  return TRUE;
+}
+
+const char *
+kk_lecture_get_viewer_party (KkLecture *lecture, const char *resource_id)
+{
+  KkLectureViewer *entry = g_hash_table_lookup (lecture->viewers, resource_id);
+
+  return entry ? entry->party_id : NULL;
+}
+
+/* ---- lifecycle ---- */
+
+KkRoom *
+kk_lecture_get_room (KkLecture *lecture)
+{
+  return lecture->room;
+}
+
+KkLectureState
+kk_lecture_get_state (KkLecture *lecture)
+{
+  return lecture->state;
+}
+
+void
+kk_lecture_stop (KkLecture *lecture)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  clear_timer (&lecture->grace_timer);
+  clear_timer (&lecture->retry_timer);
+  lecture->pipeline_source = FALSE;
+  retire_ingest (lecture, FALSE);
+  close_session (lecture);
+  set_state (lecture, KK_LECTURE_IDLE);
+  g_hash_table_iter_init (&iter, lecture->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    kk_viewer_close (((KkLectureViewer *) value)->viewer);
+}
+
+KkLecture *
+kk_lecture_new (KkRoom *room, KkFanout *fanout, KkStore *store,
+    const KkConfig *config)
+{
+  KkLecture *lecture = g_object_new (KK_TYPE_LECTURE, NULL);
+  KkFeedCallbacks feed_callbacks = { .request_keyframe = on_keyframe_wanted };
+
+  lecture->room = g_object_ref (room);
+  lecture->fanout = fanout;
+  lecture->store = g_object_ref (store);
+  lecture->config = config;
+  lecture->feed = kk_feed_new (fanout, kk_room_get_id (room), &feed_callbacks,
+      lecture);
+  return lecture;
+}
+
+static void
+kk_lecture_finalize (GObject *object)
+{
+  KkLecture *lecture = KK_LECTURE (object);
+
+  clear_timer (&lecture->grace_timer);
+  clear_timer (&lecture->retry_timer);
+  retire_ingest (lecture, FALSE);
+  g_hash_table_unref (lecture->viewers);
+  kk_feed_free (lecture->feed);
+  g_free (lecture->session_id);
+  g_clear_object (&lecture->store);
+  g_clear_object (&lecture->room);
+
+  G_OBJECT_CLASS (kk_lecture_parent_class)->finalize (object);
+}
+
+static void
+kk_lecture_class_init (KkLectureClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = kk_lecture_finalize;
+  GST_DEBUG_CATEGORY_INIT (kk_lecture_debug, "kk-lecture", 0,
+      "Kringkast lectures");
+}
+
+static void
+kk_lecture_init (KkLecture *lecture)
+{
+  lecture->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+      lecture_viewer_free);
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-lecture: one room's broadcast. It owns the room's feed (what viewers
+ * receive), its current source (a WHIP publisher or a pipeline), its
+ * viewers (WHEP resources), and the session: live from the first media of
+ * a source until the source ends for good. A publisher who drops without
+ * saying goodbye gets a grace period to come back; the session and the
+ * viewers' streams simply continue when they do.
+ *
+ * Main context only.
+ */
+#pragma once
+
+#include <glib-object.h>
+#include <gst/sdp/sdp.h>
+#include <kringkast/kk-sdp.h>
+#include "kk-config.h"
+#include "kk-fanout.h"
+#include "kk-room.h"
+#include "kk-store.h"
+
+G_BEGIN_DECLS
+
+#define KK_LECTURE_ERROR (kk_lecture_error_quark ())
+GQuark kk_lecture_error_quark (void);
+
+typedef enum {
+  KK_LECTURE_ERROR_BUSY,          /* a publisher is live: HTTP 409 */
+  KK_LECTURE_ERROR_NOT_FOUND,     /* no such resource: 404 */
+  KK_LECTURE_ERROR_NOT_WHIP,      /* the room's source is a pipeline: 409 */
+  KK_LECTURE_ERROR_FAILED,
+} KkLectureError;
+
+typedef enum {
+  KK_LECTURE_IDLE,        /* no session */
+  KK_LECTURE_STARTING,    /* a source is connecting, no media yet */
+  KK_LECTURE_LIVE,        /* media flowing, session open */
+  KK_LECTURE_GRACE,       /* source lost, session open, waiting for its return */
+} KkLectureState;
+
+#define KK_TYPE_LECTURE (kk_lecture_get_type ())
+G_DECLARE_FINAL_TYPE (KkLecture, kk_lecture, KK, LECTURE, GObject)
+
+/* Returns: (transfer full) */
+KkLecture *kk_lecture_new (KkRoom *room, KkFanout *fanout, KkStore *store,
+    const KkConfig *config);
+
+KkRoom *kk_lecture_get_room (KkLecture *lecture);
+KkLectureState kk_lecture_get_state (KkLecture *lecture);
+
+/* Starts the room's pipeline source (rooms whose source is not "whip");
+ * it is restarted on its own when it fails. */
+gboolean kk_lecture_start_pipeline (KkLecture *lecture, GError **error);
+
+typedef void (*KkLecturePublishFunc) (KkLecture *lecture,
+    const char *resource_id, const char *answer_sdp, const GError *error,
+    gpointer user_data);
+
+/* WHIP POST: a publisher with @offer (transfer none). Fails at once with
+ * KK_LECTURE_ERROR_BUSY when another publisher is sending; otherwise
+ * @answered follows on the main context. */
+gboolean kk_lecture_publish (KkLecture *lecture, GstSDPMessage *offer,
+    KkLecturePublishFunc answered, gpointer user_data, GError **error);
+/* WHIP PATCH with candidates. */
+gboolean kk_lecture_publisher_trickle (KkLecture *lecture,
+    const char *resource_id, const KkTrickleFragment *fragment,
+    GError **error);
+/* WHIP DELETE: the host ends the broadcast. */
+gboolean kk_lecture_unpublish (KkLecture *lecture, const char *resource_id,
+    GError **error);
+
+/* WHEP POST. Returns: (transfer full): the answer, and the resource id in
+ * @resource_id, or NULL with @error. */
+char *kk_lecture_add_viewer (KkLecture *lecture, const KkViewerOffer *offer,
+    const char *party_id, char **resource_id, GError **error);
+/* WHEP DELETE. */
+gboolean kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
+    GError **error);
+/* The party that owns a WHEP resource, or NULL. */
+const char *kk_lecture_get_viewer_party (KkLecture *lecture,
+    const char *resource_id);
+
+/* Shutdown: ends the source and the session now. */
+void kk_lecture_stop (KkLecture *lecture);
+
+G_END_DECLS

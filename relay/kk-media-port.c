@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-media-port: the one media port, UDP and passive ICE-TCP on the same
+ * number, and the thread that receives on it.
+ *
+ * Everything that arrives is demultiplexed by its first byte (RFC 7983):
+ * STUN (0-3) is answered right here, as an ICE-lite agent, after finding
+ * the viewer by the ufrag in its USERNAME; DTLS (20-63) and SRTP/SRTCP
+ * (128-191) are routed by source address (UDP) or connection (TCP) to the
+ * worker that owns the viewer. A datagram from an address no viewer proved
+ * with a check is dropped and counted: ICE is what authorises a source.
+ *
+ * The sockets are dual-stack where the host has IPv6, so one socket serves
+ * both families; IPv4 peers then appear as v4-mapped IPv6 addresses, which
+ * the STUN answer turns back into IPv4 for XOR-MAPPED-ADDRESS.
+ */
+#include "kk-fanout-private.h"
+
+#include <kringkast/kk-stun.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+GST_DEBUG_CATEGORY_STATIC (kk_port_debug);
+#define GST_CAT_DEFAULT kk_port_debug
+
+#define RECV_BATCH 32
+#define SOCKET_BUFFER (8 * 1024 * 1024)
+/* ICE-TCP: a connection that has not passed a check soon is closed, and
+ * their number is capped, so idle or hostile connections cost little. */
+#define TCP_MAX_CONNECTIONS 4096
+#define TCP_UNBOUND_TIMEOUT_US (10 * G_USEC_PER_SEC)
+
+/* epoll tags for the fixed descriptors; TCP connections use their pointer. */
+static int tag_udp, tag_listen, tag_wake;
+
+/* ---- transports ---- */
+
+gboolean
+kk_transport_equal (const KkTransport *a, const KkTransport *b)
+{
+  if (a->tcp != NULL || b->tcp != NULL)
+    return a->tcp == b->tcp;
+  return a->addr_len == b->addr_len
+      && memcmp (&a->addr, &b->addr, a->addr_len) == 0;
+}
+
+void
+kk_transport_clear (KkTransport *transport)
+{
+  g_clear_pointer (&transport->tcp, kk_tcp_conn_unref);
+  transport->addr_len = 0;
+}
+
+void
+kk_transport_copy (KkTransport *dest, const KkTransport *src)
+{
+  kk_transport_clear (dest);
+  *dest = *src;
+  if (dest->tcp != NULL)
+    kk_tcp_conn_ref (dest->tcp);
+}
+
+gboolean
+kk_transport_send (KkFanout *fanout, const KkTransport *transport,
+    const guint8 *data, gsize len)
+{
+  if (transport->tcp != NULL)
+    return kk_tcp_conn_send (transport->tcp, data, len);
+  return sendto (fanout->udp_fd, data, len, MSG_DONTWAIT,
+      (const struct sockaddr *) &transport->addr, transport->addr_len) >= 0;
+}
+
+/* ---- ICE-TCP connections ---- */
+
+KkTcpConn *
+kk_tcp_conn_ref (KkTcpConn *conn)
+{
+  g_atomic_int_inc (&conn->refcount);
+  return conn;
+}
+
+void
+kk_tcp_conn_unref (KkTcpConn *conn)
+{
+  if (!g_atomic_int_dec_and_test (&conn->refcount))
+    return;
+  g_assert (conn->viewer == NULL);
+  close (conn->fd);
+  g_mutex_clear (&conn->write_lock);
+  g_free (conn->pending);
+  g_free (conn);
+}
+
+/* Under write_lock: FALSE if part of the pending tail is still unsent. */
+static gboolean
+flush_pending (KkTcpConn *conn)
+{
+  ssize_t n;
+
+  if (conn->pending_len == 0)
+    return TRUE;
+  n = send (conn->fd, conn->pending, conn->pending_len,
+      MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n <= 0)
+    return FALSE;
+  memmove (conn->pending, conn->pending + n, conn->pending_len - n);
+  conn->pending_len -= n;
+  return conn->pending_len == 0;
+}
+
+gboolean
+kk_tcp_conn_send (KkTcpConn *conn, const guint8 *data, gsize len)
+{
+  guint8 header[2];
+  struct iovec iov[2];
+  struct msghdr msg = { 0 };
+  ssize_t n;
+  gsize total = len + 2;
+  gboolean ok = TRUE;
+
+  if (len > KK_ICETCP_MAX_FRAME)
+    return FALSE;
+  kk_icetcp_write_header (header, len);
+  iov[0].iov_base = header;
+  iov[0].iov_len = 2;
+  iov[1].iov_base = (void *) data;
+  iov[1].iov_len = len;
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+
+  g_mutex_lock (&conn->write_lock);
+  /* The kernel's socket buffer is the only queue: if even the tail of the
+   * previous frame does not fit, this packet is dropped, as it would be
+   * on a congested UDP path. */
+  if (!flush_pending (conn)) {
+    ok = FALSE;
+    goto out;
+  }
+  n = sendmsg (conn->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n < 0) {
+    ok = FALSE;
+    goto out;
+  }
+  if ((gsize) n < total) {
+    /* Part of the frame went out: the rest must follow or the framing of
+     * the whole connection breaks. */
+    gsize sent = n, rest = total - sent;
+
+    conn->pending = g_realloc (conn->pending, rest);
+    if (sent < 2) {
+      memcpy (conn->pending, header + sent, 2 - sent);
+      memcpy (conn->pending + (2 - sent), data, len);
+    } else {
+      memcpy (conn->pending, data + (sent - 2), rest);
+    }
+    conn->pending_len = rest;
+  }
+out:
+  g_mutex_unlock (&conn->write_lock);
+  return ok;
+}
+
+/* ---- sockets ---- */
+
+static void
+grow_buffer (int fd, int force_opt, int opt)
+{
+  int size = SOCKET_BUFFER;
+
+  /* The FORCE variants pass the sysctl limits when we run privileged. */
+  if (setsockopt (fd, SOL_SOCKET, force_opt, &size, sizeof (size)) < 0)
+    setsockopt (fd, SOL_SOCKET, opt, &size, sizeof (size));
+}
+
+static int
+bind_socket (int type, guint16 port, gboolean *is_v6, GError **error)
+{
+  struct sockaddr_in6 sin6 = { 0 };
+  struct sockaddr_in sin = { 0 };
+  int one = 1, zero = 0;
+  int fd;
+
+  fd = socket (AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof (zero));
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof (one));
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_addr = in6addr_any;
+    sin6.sin6_port = htons (port);
+    if (bind (fd, (struct sockaddr *) &sin6, sizeof (sin6)) == 0) {
+      *is_v6 = TRUE;
+      return fd;
+    }
+    close (fd);
+  }
+
+  /* No IPv6 on this host (or in this container): IPv4 only. */
+  fd = socket (AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    g_set_error (error, KK_FANOUT_ERROR, KK_FANOUT_ERROR_BIND,
+        "media port: socket: %s", g_strerror (errno));
+    return -1;
+  }
+  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof (one));
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl (INADDR_ANY);
+  sin.sin_port = htons (port);
+  if (bind (fd, (struct sockaddr *) &sin, sizeof (sin)) < 0) {
+    g_set_error (error, KK_FANOUT_ERROR, KK_FANOUT_ERROR_BIND,
+        "media port %u/%s: %s", port, type == SOCK_DGRAM ? "udp" : "tcp",
+        g_strerror (errno));
+    close (fd);
+    return -1;
+  }
+  *is_v6 = FALSE;
+  return fd;
+}
+
+static guint16
+bound_port (int fd)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof (ss);
+
+  if (getsockname (fd, (struct sockaddr *) &ss, &len) < 0)
+    return 0;
+  if (ss.ss_family == AF_INET6)
+    return ntohs (((struct sockaddr_in6 *) &ss)->sin6_port);
+  return ntohs (((struct sockaddr_in *) &ss)->sin_port);
+}
+
+/* The host's addresses for candidates: every non-loopback address of an
+ * interface that is up (IPv6 link-local excluded: browsers cannot use it
+ * without a scope), or loopback when there is nothing else. */
+static char **
+detect_addresses (void)
+{
+  struct ifaddrs *ifaddrs = NULL;
+  GPtrArray *list = g_ptr_array_new ();
+
+  if (getifaddrs (&ifaddrs) == 0) {
+    for (struct ifaddrs *ifa = ifaddrs; ifa != NULL; ifa = ifa->ifa_next) {
+      char text[INET6_ADDRSTRLEN];
+
+      if (ifa->ifa_addr == NULL || !(ifa->ifa_flags & IFF_UP)
+          || (ifa->ifa_flags & IFF_LOOPBACK))
+        continue;
+      if (ifa->ifa_addr->sa_family == AF_INET) {
+        inet_ntop (AF_INET, &((struct sockaddr_in *) ifa->ifa_addr)->sin_addr,
+            text, sizeof (text));
+      } else if (ifa->ifa_addr->sa_family == AF_INET6) {
+        struct in6_addr *a = &((struct sockaddr_in6 *) ifa->ifa_addr)->sin6_addr;
+
+        if (IN6_IS_ADDR_LINKLOCAL (a))
+          continue;
+        inet_ntop (AF_INET6, a, text, sizeof (text));
+      } else {
+        continue;
+      }
+      g_ptr_array_add (list, g_strdup (text));
+    }
+    freeifaddrs (ifaddrs);
+  }
+  if (list->len == 0)
+    g_ptr_array_add (list, g_strdup ("127.0.0.1"));
+  g_ptr_array_add (list, NULL);
+  return (char **) g_ptr_array_free (list, FALSE);
+}
+
+gboolean
+kk_media_port_open (KkFanout *fanout, GError **error)
+{
+  gboolean tcp_v6;
+  struct epoll_event ev = { 0 };
+
+  if (kk_port_debug == NULL)
+    GST_DEBUG_CATEGORY_INIT (kk_port_debug, "kk-port", 0,
+        "Kringkast media port");
+
+  fanout->udp_fd = bind_socket (SOCK_DGRAM, fanout->config.port,
+      &fanout->udp_is_v6, error);
+  if (fanout->udp_fd < 0)
+    return FALSE;
+  fanout->port = bound_port (fanout->udp_fd);
+  grow_buffer (fanout->udp_fd, SO_SNDBUFFORCE, SO_SNDBUF);
+  grow_buffer (fanout->udp_fd, SO_RCVBUFFORCE, SO_RCVBUF);
+
+  fanout->tcp_fd = bind_socket (SOCK_STREAM, fanout->port, &tcp_v6, error);
+  if (fanout->tcp_fd < 0)
+    return FALSE;
+  if (listen (fanout->tcp_fd, 512) < 0) {
+    g_set_error (error, KK_FANOUT_ERROR, KK_FANOUT_ERROR_BIND,
+        "media port %u/tcp: listen: %s", fanout->port, g_strerror (errno));
+    return FALSE;
+  }
+
+  if (fanout->addresses == NULL)
+    fanout->addresses = detect_addresses ();
+
+  fanout->port_epoll = epoll_create1 (EPOLL_CLOEXEC);
+  fanout->port_wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fanout->port_epoll < 0 || fanout->port_wake_fd < 0) {
+    g_set_error (error, KK_FANOUT_ERROR, KK_FANOUT_ERROR_BIND,
+        "media port: %s", g_strerror (errno));
+    return FALSE;
+  }
+  ev.events = EPOLLIN;
+  ev.data.ptr = &tag_udp;
+  epoll_ctl (fanout->port_epoll, EPOLL_CTL_ADD, fanout->udp_fd, &ev);
+  ev.data.ptr = &tag_listen;
+  epoll_ctl (fanout->port_epoll, EPOLL_CTL_ADD, fanout->tcp_fd, &ev);
+  ev.data.ptr = &tag_wake;
+  epoll_ctl (fanout->port_epoll, EPOLL_CTL_ADD, fanout->port_wake_fd, &ev);
+  return TRUE;
+}
+
+/* ---- receiving ---- */
+
+/* The address as STUN must report it: v4-mapped IPv6 becomes IPv4. */
+static socklen_t
+unmap_address (const struct sockaddr_storage *in, socklen_t len,
+    struct sockaddr_storage *out)
+{
+  const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) in;
+
+  if (in->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED (&sin6->sin6_addr)) {
+    struct sockaddr_in *sin = (struct sockaddr_in *) out;
+
+    memset (out, 0, sizeof (*out));
+    sin->sin_family = AF_INET;
+    sin->sin_port = sin6->sin6_port;
+    memcpy (&sin->sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+    return sizeof (*sin);
+  }
+  memcpy (out, in, len);
+  return len;
+}
+
+static void
+post_transport (KkViewer *viewer, const KkTransport *transport,
+    KkWorkItemType type)
+{
+  KkWorkItem item = { 0 };
+
+  item.type = type;
+  item.viewer = kk_viewer_ref (viewer);
+  kk_transport_copy (&item.transport, transport);
+  kk_worker_post (viewer->worker, &item);
+}
+
+static void
+handle_stun (KkFanout *fanout, const guint8 *data, gsize len,
+    const struct sockaddr_storage *from, socklen_t from_len, KkTcpConn *conn)
+{
+  char ufrag[KK_STUN_MAX_UFRAG];
+  guint8 response[512];
+  struct sockaddr_storage mapped;
+  socklen_t mapped_len;
+  KkStunCheck check = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkViewer) viewer = NULL;
+  KkTransport transport = { 0 };
+  gsize response_len;
+
+  if (!kk_stun_is_stun (data, len)) {
+    KK_COUNT (&fanout->port_counters, not_ours, 1);
+    return;
+  }
+  /* Responses and indications carry no USERNAME: a full agent's binding
+   * indications are keepalives we need not answer. */
+  if (!kk_stun_peek_local_ufrag (data, len, ufrag, sizeof (ufrag))) {
+    KK_COUNT (&fanout->port_counters, stun_rejected, 1);
+    return;
+  }
+  viewer = kk_fanout_directory_by_ufrag (fanout, ufrag);
+  if (viewer == NULL) {
+    KK_COUNT (&fanout->port_counters, stun_unknown_ufrag, 1);
+    return;
+  }
+
+  mapped_len = unmap_address (from, from_len, &mapped);
+  response_len = kk_stun_answer_check (data, len, viewer->ufrag,
+      viewer->remote_ufrag, viewer->pwd, (struct sockaddr *) &mapped,
+      mapped_len, response, sizeof (response), &check, &error);
+  if (response_len == 0) {
+    KK_COUNT (&fanout->port_counters, stun_rejected, 1);
+    GST_DEBUG ("viewer %s: check rejected: %s", viewer->id, error->message);
+    return;
+  }
+  KK_COUNT (&fanout->port_counters, stun_answered, 1);
+  __atomic_store_n (&viewer->last_seen_mono_us, g_get_monotonic_time (),
+      __ATOMIC_RELAXED);
+
+  if (conn != NULL) {
+    kk_tcp_conn_send (conn, response, response_len);
+    transport.tcp = conn;   /* borrowed: copies take their own ref */
+    if (conn->viewer == NULL)
+      conn->viewer = kk_viewer_ref (viewer);
+  } else {
+    sendto (fanout->udp_fd, response, response_len, MSG_DONTWAIT,
+        (const struct sockaddr *) from, from_len);
+    memcpy (&transport.addr, from, from_len);
+    transport.addr_len = from_len;
+    {
+      g_autoptr (KkViewer) bound = kk_fanout_directory_by_addr (fanout, from,
+          from_len);
+
+      if (bound != viewer)
+        kk_fanout_directory_bind_addr (fanout, from, from_len, viewer);
+    }
+  }
+
+  /* The first pair that works carries DTLS at once (not every agent
+   * nominates aggressively); a nominated pair then takes over. */
+  if (!viewer->port_has_transport
+      || (check.use_candidate
+          && (!viewer->port_nominated
+              || !kk_transport_equal (&viewer->port_transport, &transport)))) {
+    GST_DEBUG ("viewer %s: %s transport over %s", viewer->id,
+        check.use_candidate ? "nominated" : "first", conn ? "tcp" : "udp");
+    kk_transport_copy (&viewer->port_transport, &transport);
+    viewer->port_has_transport = TRUE;
+    viewer->port_nominated |= check.use_candidate;
+    post_transport (viewer, &transport, KK_ITEM_TRANSPORT);
+  }
+}
+
+static void
+handle_datagram (KkFanout *fanout, const guint8 *data, gsize len,
+    const struct sockaddr_storage *from, socklen_t from_len, KkTcpConn *conn)
+{
+  guint8 first;
+  KkViewer *viewer;
+  KkWorkItem item = { 0 };
+
+  if (len < 1)
+    return;
+  first = data[0];
+  if (first <= 3) {
+    handle_stun (fanout, data, len, from, from_len, conn);
+    return;
+  }
+  if (!((first >= 20 && first <= 63) || (first >= 128 && first <= 191))) {
+    KK_COUNT (&fanout->port_counters, not_ours, 1);
+    return;
+  }
+
+  if (conn != NULL)
+    viewer = conn->viewer ? kk_viewer_ref (conn->viewer) : NULL;
+  else
+    viewer = kk_fanout_directory_by_addr (fanout, from, from_len);
+  if (viewer == NULL) {
+    KK_COUNT (&fanout->port_counters, from_unknown_address, 1);
+    return;
+  }
+  item.type = KK_ITEM_DATAGRAM;
+  item.viewer = viewer;
+  item.data = g_memdup2 (data, len);
+  item.len = len;
+  kk_worker_post (viewer->worker, &item);
+}
+
+static void
+drain_udp (KkFanout *fanout)
+{
+  static __thread guint8 bufs[RECV_BATCH][KK_DATAGRAM_MAX];
+  struct mmsghdr msgs[RECV_BATCH];
+  struct iovec iovs[RECV_BATCH];
+  struct sockaddr_storage addrs[RECV_BATCH];
+
+  /* Bounded rounds so a flood on UDP cannot starve the TCP connections. */
+  for (int round = 0; round < 16; round++) {
+    int n;
+
+    for (int i = 0; i < RECV_BATCH; i++) {
+      iovs[i].iov_base = bufs[i];
+      iovs[i].iov_len = sizeof (bufs[i]);
+      memset (&msgs[i].msg_hdr, 0, sizeof (msgs[i].msg_hdr));
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof (addrs[i]);
+    }
+    n = recvmmsg (fanout->udp_fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0)
+      return;
+    for (int i = 0; i < n; i++) {
+      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        KK_COUNT (&fanout->port_counters, not_ours, 1);
+        continue;
+      }
+      handle_datagram (fanout, bufs[i], msgs[i].msg_len, &addrs[i],
+          msgs[i].msg_hdr.msg_namelen, NULL);
+    }
+    if (n < RECV_BATCH)
+      return;
+  }
+}
+
+static void
+close_conn (KkFanout *fanout, KkTcpConn *conn)
+{
+  if (conn->closed)
+    return;
+  conn->closed = TRUE;
+  epoll_ctl (fanout->port_epoll, EPOLL_CTL_DEL, conn->fd, NULL);
+  /* Writers on other threads now fail at once; the descriptor itself is
+   * closed with the last reference, so its number cannot be reused under
+   * them. */
+  shutdown (conn->fd, SHUT_RDWR);
+  if (conn->viewer != NULL) {
+    KkTransport transport = { .tcp = conn };
+
+    post_transport (conn->viewer, &transport, KK_ITEM_TCP_CLOSED);
+    g_clear_pointer (&conn->viewer, kk_viewer_unref);
+  }
+  g_hash_table_remove (fanout->tcp_conns, conn);
+}
+
+typedef struct {
+  KkFanout *fanout;
+  KkTcpConn *conn;
+} FrameContext;
+
+static void
+on_tcp_frame (const guint8 *frame, gsize len, gpointer user_data)
+{
+  FrameContext *ctx = user_data;
+
+  handle_datagram (ctx->fanout, frame, len, &ctx->conn->peer,
+      ctx->conn->peer_len, ctx->conn);
+}
+
+static void
+read_conn (KkFanout *fanout, KkTcpConn *conn)
+{
+  guint8 buf[4096];
+  FrameContext ctx = { fanout, conn };
+
+  for (int round = 0; round < 16; round++) {
+    g_autoptr (GError) error = NULL;
+    ssize_t n = recv (conn->fd, buf, sizeof (buf), MSG_DONTWAIT);
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      close_conn (fanout, conn);
+      return;
+    }
+    if (n < 0)
+      return;
+    if (!kk_icetcp_reader_feed (&conn->reader, buf, n, on_tcp_frame, &ctx,
+            &error)) {
+      KK_COUNT (&fanout->port_counters, tcp_bad_framing, 1);
+      GST_DEBUG ("ICE-TCP connection closed: %s", error->message);
+      close_conn (fanout, conn);
+      return;
+    }
+    if (conn->closed)
+      return;
+  }
+}
+
+static void
+accept_conns (KkFanout *fanout)
+{
+  for (;;) {
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof (peer);
+    struct epoll_event ev = { 0 };
+    KkTcpConn *conn;
+    int one = 1;
+    int fd;
+
+    fd = accept4 (fanout->tcp_fd, (struct sockaddr *) &peer, &peer_len,
+        SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+      return;
+    if (g_hash_table_size (fanout->tcp_conns) >= TCP_MAX_CONNECTIONS) {
+      KK_COUNT (&fanout->port_counters, tcp_refused, 1);
+      close (fd);
+      continue;
+    }
+    setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
+    conn = g_new0 (KkTcpConn, 1);
+    conn->refcount = 1;
+    conn->fd = fd;
+    conn->fanout = fanout;
+    conn->peer = peer;
+    conn->peer_len = peer_len;
+    conn->accepted_mono_us = g_get_monotonic_time ();
+    g_mutex_init (&conn->write_lock);
+    kk_icetcp_reader_init (&conn->reader);
+    g_hash_table_add (fanout->tcp_conns, conn);
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = conn;
+    epoll_ctl (fanout->port_epoll, EPOLL_CTL_ADD, fd, &ev);
+    KK_COUNT (&fanout->port_counters, tcp_accepted, 1);
+  }
+}
+
+/* Closes connections that never passed a check, and those whose viewer has
+ * gone. */
+static void
+sweep_conns (KkFanout *fanout)
+{
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer key;
+  g_autoptr (GPtrArray) doomed = g_ptr_array_new ();
+
+  g_hash_table_iter_init (&iter, fanout->tcp_conns);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    KkTcpConn *conn = key;
+
+    if (conn->viewer == NULL
+        && now - conn->accepted_mono_us > TCP_UNBOUND_TIMEOUT_US)
+      g_ptr_array_add (doomed, conn);
+    else if (conn->viewer != NULL) {
+      g_autoptr (KkViewer) listed =
+          kk_fanout_directory_by_ufrag (fanout, conn->viewer->ufrag);
+
+      if (listed != conn->viewer)
+        g_ptr_array_add (doomed, conn);
+    }
+  }
+  for (guint i = 0; i < doomed->len; i++)
+    close_conn (fanout, doomed->pdata[i]);
+}
+
+static gpointer
+port_thread (gpointer data)
+{
+  KkFanout *fanout = data;
+  struct epoll_event events[64];
+  gint64 next_sweep = g_get_monotonic_time () + G_USEC_PER_SEC;
+
+  while (!g_atomic_int_get (&fanout->port_stopping)) {
+    int n = epoll_wait (fanout->port_epoll, events, G_N_ELEMENTS (events), 500);
+
+    for (int i = 0; i < n; i++) {
+      void *tag = events[i].data.ptr;
+
+      if (tag == &tag_udp) {
+        drain_udp (fanout);
+      } else if (tag == &tag_listen) {
+        accept_conns (fanout);
+      } else if (tag == &tag_wake) {
+        guint64 value;
+
+        if (read (fanout->port_wake_fd, &value, sizeof (value)) < 0)
+          continue;
+      } else {
+        KkTcpConn *conn = tag;
+
+        /* A connection closed earlier in this batch is still listed. */
+        if (g_hash_table_contains (fanout->tcp_conns, conn))
+          read_conn (fanout, conn);
+      }
+    }
+    if (g_get_monotonic_time () >= next_sweep) {
+      sweep_conns (fanout);
+      next_sweep = g_get_monotonic_time () + G_USEC_PER_SEC;
+    }
+  }
+  return NULL;
+}
+
+void
+kk_media_port_start (KkFanout *fanout)
+{
+  fanout->port_thread = g_thread_new ("kk-port", port_thread, fanout);
+}
+
+void
+kk_media_port_stop (KkFanout *fanout)
+{
+  guint64 one = 1;
+  GHashTableIter iter;
+  gpointer key;
+  g_autoptr (GPtrArray) conns = g_ptr_array_new ();
+
+  if (fanout->port_thread != NULL) {
+    g_atomic_int_set (&fanout->port_stopping, 1);
+    if (write (fanout->port_wake_fd, &one, sizeof (one)) < 0)
+      GST_WARNING ("cannot wake the port thread: %s", g_strerror (errno));
+    g_thread_join (fanout->port_thread);
+    fanout->port_thread = NULL;
+  }
+
+  g_hash_table_iter_init (&iter, fanout->tcp_conns);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (conns, key);
+  for (guint i = 0; i < conns->len; i++) {
+    KkTcpConn *conn = conns->pdata[i];
+
+    /* No worker runs any more: drop the viewer refs directly. */
+    g_clear_pointer (&conn->viewer, kk_viewer_unref);
+    close_conn (fanout, conn);
+  }
+
+  if (fanout->udp_fd >= 0)
+    close (fanout->udp_fd);
+  if (fanout->tcp_fd >= 0)
+    close (fanout->tcp_fd);
+  if (fanout->port_epoll >= 0)
+    close (fanout->port_epoll);
+  if (fanout->port_wake_fd >= 0)
+    close (fanout->port_wake_fd);
+  fanout->udp_fd = fanout->tcp_fd = fanout->port_epoll = fanout->port_wake_fd = -1;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-pages: the web pages people use, compiled into the binary with
+ * GResource (relay/web/), so the daemon needs no files and no front-end
+ * build, and no page ever loads anything from another origin (the
+ * Content-Security-Policy says so to the browser too).
+ */
+#include "kk-pages.h"
+
+#include "kk-http.h"
+#include "kk-web-resources.h"
+#include <string.h>
+
+#define RESOURCE_PREFIX "/no/kringkast/web/"
+
+static const char *
+content_type_for (const char *name)
+{
+  if (g_str_has_suffix (name, ".html"))
+    return "text/html; charset=utf-8";
+  if (g_str_has_suffix (name, ".js"))
+    return "text/javascript; charset=utf-8";
+  if (g_str_has_suffix (name, ".css"))
+    return "text/css; charset=utf-8";
+  if (g_str_has_suffix (name, ".svg"))
+    return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+static void
+serve_resource (SoupServerMessage *msg, const char *name)
+{
+  g_autofree char *path = g_strconcat (RESOURCE_PREFIX, name, NULL);
+  g_autoptr (GBytes) bytes = g_resources_lookup_data (path,
+      G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  gsize len;
+  gconstpointer data;
+
+  if (bytes == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such page");
+    return;
+  }
+  data = g_bytes_get_data (bytes, &len);
+  soup_message_headers_replace (headers, "Content-Security-Policy",
+      "default-src 'self'; media-src 'self' blob: mediastream:; "
+      "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+      "frame-ancestors 'none'");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_message_headers_replace (headers, "Referrer-Policy", "no-referrer");
+  /* Pages change with the daemon; revalidating them is cheap. */
+  soup_message_headers_replace (headers, "Cache-Control", "no-cache");
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, content_type_for (name),
+      SOUP_MEMORY_COPY, data, len);
+}
+
+static void
+watch_page (KkHttpRequest *request, gpointer user_data)
+{
+  serve_resource (kk_http_request_get_message (request), "watch.html");
+}
+
+static void
+static_file (KkHttpRequest *request, gpointer user_data)
+{
+  const char *name = kk_http_request_get_param (request, 0);
+
+  /* kk-http already refused "..", empty and odd segments; a name with a
+   * slash cannot be one segment. Only the files in the bundle exist. */
+  if (g_str_has_suffix (name, ".html")) {
+    kk_http_reply_error (kk_http_request_get_message (request),
+        SOUP_STATUS_NOT_FOUND, "no such file");
+    return;
+  }
+  serve_resource (kk_http_request_get_message (request), name);
+}
+
+void
+kk_pages_register (SoupServer *server)
+{
+  g_resources_register (kk_web_get_resource ());
+  kk_http_add_route (server, "GET", "/watch/{room}", watch_page, NULL);
+  kk_http_add_route (server, "GET", "/static/{file}", static_file, NULL);
+}

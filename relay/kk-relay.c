@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-relay: builds the daemon from its parts, in dependency order, and
+ * takes it down in reverse: broadcasts end first (so sessions close at the
+ * moment of shutdown), then the viewers leave, then the store is flushed.
+ */
+#include "kk-relay.h"
+
+#include "kk-api.h"
+#include "kk-http.h"
+#include "kk-pages.h"
+#include <gst/gst.h>
+
+GST_DEBUG_CATEGORY_STATIC (kk_relay_debug);
+#define GST_CAT_DEFAULT kk_relay_debug
+
+KkLecture *
+kk_relay_get_lecture (KkRelay *relay, const char *room_id)
+{
+  return g_hash_table_lookup (relay->lectures, room_id);
+}
+
+static void
+add_lecture (KkRelay *relay, KkRoom *room)
+{
+  KkLecture *lecture;
+  g_autoptr (GError) error = NULL;
+
+  if (g_hash_table_contains (relay->lectures, kk_room_get_id (room)))
+    return;
+  lecture = kk_lecture_new (room, relay->fanout, relay->store, relay->config);
+  g_hash_table_insert (relay->lectures, g_strdup (kk_room_get_id (room)),
+      lecture);
+  if (g_strcmp0 (kk_room_get_source (room), "whip") != 0
+      && !kk_lecture_start_pipeline (lecture, &error))
+    g_warning ("room %s: source %s does not start: %s", kk_room_get_id (room),
+        kk_room_get_source (room), error->message);
+}
+
+static void
+on_room_added (KkRoomRegistry *registry, KkRoom *room, gpointer user_data)
+{
+  add_lecture (user_data, room);
+}
+
+KkRelay *
+kk_relay_new (const KkConfig *config, GError **error)
+{
+  KkRelay *relay = g_new0 (KkRelay, 1);
+  KkFanoutConfig fanout_config = { 0 };
+  g_autoptr (GPtrArray) rooms = NULL;
+
+  if (kk_relay_debug == NULL)
+    GST_DEBUG_CATEGORY_INIT (kk_relay_debug, "kk-relay", 0, "Kringkast");
+
+  relay->config = config;
+  relay->lectures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_object_unref);
+  relay->metrics = kk_metrics_new ();
+
+  relay->store = kk_store_open (config->data_dir, error);
+  if (relay->store == NULL)
+    goto error;
+  relay->registry = kk_room_registry_new (relay->store, config, error);
+  if (relay->registry == NULL)
+    goto error;
+
+  fanout_config.port = config->media_port;
+  fanout_config.public_ips = config->public_ips;
+  fanout_config.workers = config->workers;
+  fanout_config.consent_timeout_s = config->consent_timeout_s;
+  fanout_config.connect_timeout_s = config->whep_connect_timeout_s;
+  relay->fanout = kk_fanout_new (&fanout_config, error);
+  if (relay->fanout == NULL)
+    goto error;
+  kk_metrics_add_collector (relay->metrics, kk_fanout_collect_metrics,
+      relay->fanout);
+
+  rooms = kk_room_registry_list (relay->registry);
+  for (guint i = 0; i < rooms->len; i++)
+    add_lecture (relay, rooms->pdata[i]);
+  g_signal_connect (relay->registry, "room-added", G_CALLBACK (on_room_added),
+      relay);
+
+  relay->server = kk_http_server_new (config, error);
+  if (relay->server == NULL)
+    goto error;
+  if (!kk_api_register (relay->server, relay->registry, relay->store,
+          relay->metrics, config, error))
+    goto error;
+  kk_signalling_register (relay);
+  kk_pages_register (relay->server);
+  return relay;
+
+error:
+  kk_relay_free (relay);
+  return NULL;
+}
+
+void
+kk_relay_free (KkRelay *relay)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (relay == NULL)
+    return;
+  if (relay->server != NULL)
+    soup_server_disconnect (relay->server);
+  g_hash_table_iter_init (&iter, relay->lectures);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    kk_lecture_stop (value);
+  /* Delivers every viewer's leave before the lectures go. */
+  if (relay->fanout != NULL) {
+    kk_metrics_remove_collector (relay->metrics, kk_fanout_collect_metrics,
+        relay->fanout);
+    kk_fanout_free (relay->fanout);
+  }
+  g_hash_table_unref (relay->lectures);
+  if (relay->registry != NULL)
+    g_signal_handlers_disconnect_by_data (relay->registry, relay);
+  g_clear_object (&relay->server);
+  g_clear_object (&relay->registry);
+  if (relay->store != NULL)
+    kk_store_close (relay->store);
+  g_clear_object (&relay->store);
+  kk_metrics_free (relay->metrics);
+  g_free (relay);
+}

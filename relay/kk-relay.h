@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-relay: the daemon's parts wired together: store, rooms, forwarding
+ * core, one lecture per room, the HTTP server with every route. main.c
+ * only loads the config, runs the loop and handles signals; tests can run
+ * a whole relay in-process the same way.
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+#include "kk-config.h"
+#include "kk-fanout.h"
+#include "kk-lecture.h"
+#include "kk-metrics.h"
+#include "kk-room.h"
+#include "kk-store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  const KkConfig *config;
+  KkStore *store;
+  KkRoomRegistry *registry;
+  KkFanout *fanout;
+  KkMetrics *metrics;
+  SoupServer *server;
+  GHashTable *lectures;         /* room id -> KkLecture */
+} KkRelay;
+
+/* Starts everything on the thread-default main context.
+ * Returns: (transfer full): the relay, or NULL with @error. */
+KkRelay *kk_relay_new (const KkConfig *config, GError **error);
+/* Ends every broadcast and viewer (sessions closed at this moment), then
+ * frees everything. */
+void kk_relay_free (KkRelay *relay);
+
+/* Returns: (transfer none) (nullable) */
+KkLecture *kk_relay_get_lecture (KkRelay *relay, const char *room_id);
+
+/* kk-signalling.c: the WHIP and WHEP routes. */
+void kk_signalling_register (KkRelay *relay);
+
+G_END_DECLS

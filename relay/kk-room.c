@@ -1,0 +1,810 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-room: KkRoom, KkRoomRegistry and the field validators.
+ *
+ * A KkRoom's settings are fixed at construction; only its live state
+ * (live, session, viewer count) changes, set by the media side on the main
+ * thread and published as notifying properties.
+ *
+ * The registry keeps rooms by id and viewer parties by the SHA-256 of
+ * their token. Creating a room or a party is a store write first and a
+ * table insert second, both on the main context: until the store says the
+ * row is on disk, nothing is visible, and a client's 201 means durable.
+ * Room ids being created are held in a pending set so that two concurrent
+ * POSTs for one id cannot both pass the existence check.
+ *
+ * Tokens are checked without timing leaks about their content: viewer
+ * tokens are found by the hash of the candidate (a hash-table probe reveals
+ * nothing useful about a secret whose hash you cannot invert), and host
+ * tokens, few in number, are compared by digest with CRYPTO_memcmp against
+ * every room, without an early exit.
+ */
+
+#include "kk-room.h"
+
+#include <math.h>
+#include <openssl/crypto.h>
+#include <string.h>
+
+G_DEFINE_QUARK (kk-room-error-quark, kk_room_error)
+
+/* Validators. */
+
+gboolean
+kk_room_validate_id (const char *id, GError **error)
+{
+  gsize len = id != NULL ? strlen (id) : 0;
+
+  if (len == 0 || len > KK_ROOM_ID_MAX || !(g_ascii_islower (id[0])
+          || g_ascii_isdigit (id[0])))
+    goto invalid;
+  for (gsize i = 1; i < len; i++) {
+    if (!(g_ascii_islower (id[i]) || g_ascii_isdigit (id[i]) || id[i] == '-'))
+      goto invalid;
+  }
+  return TRUE;
+
+invalid:
+  g_set_error (error, KK_ROOM_ERROR, KK_ROOM_ERROR_INVALID,
+      "a room id is 1 to %d characters of a-z, 0-9 and '-', not starting "
+      "with '-'", KK_ROOM_ID_MAX);
+  return FALSE;
+}
+
+gboolean
+kk_room_validate_text (const char *what, const char *text, guint min_chars,
+    guint max_chars, GError **error)
+{
+  gboolean blank = TRUE;
+  guint chars = 0;
+  const char *end;
+
+  if (text == NULL || !g_utf8_validate (text, -1, &end)) {
+    g_set_error (error, KK_ROOM_ERROR, KK_ROOM_ERROR_INVALID,
+        "%s is not valid UTF-8", what);
+    return FALSE;
+  }
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+
+    if (g_unichar_iscntrl (c)) {
+      g_set_error (error, KK_ROOM_ERROR, KK_ROOM_ERROR_INVALID,
+          "%s contains a control character", what);
+      return FALSE;
+    }
+    if (!g_unichar_isspace (c))
+      blank = FALSE;
+    /* Stop counting early: the text may be up to 64 KiB of garbage. */
+    if (++chars > max_chars)
+      break;
+  }
+  if (chars < min_chars || chars > max_chars || (min_chars > 0 && blank)) {
+    g_set_error (error, KK_ROOM_ERROR, KK_ROOM_ERROR_INVALID,
+        "%s must be %u to %u characters", what, min_chars, max_chars);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+kk_room_validate_completion_ratio (double ratio, GError **error)
+{
+  if (!isfinite (ratio) || ratio < 0.0 || ratio > 1.0) {
+    g_set_error_literal (error, KK_ROOM_ERROR, KK_ROOM_ERROR_INVALID,
+        "completion ratio must be a number from 0 to 1");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+kk_room_validate_source (const char *source, GError **error)
+{
+  gsize len = source != NULL ? strlen (source) : 0;
+
+  if (len == 0 || len > 64 || !(g_ascii_islower (source[0])
+          || g_ascii_isdigit (source[0])))
+    goto invalid;
+  for (gsize i = 1; i < len; i++) {
+    if (!(g_ascii_islower (source[i]) || g_ascii_isdigit (source[i])
+            || source[i] == '-' || source[i] == '_'))
+      goto invalid;
+  }
+  return TRUE;
+
+invalid:
+  g_set_error_literal (error, KK_ROOM_ERROR, KK_ROOM_ERROR_INVALID,
+      "source must be \"whip\" or a pipeline name (a-z, 0-9, '-', '_')");
+  return FALSE;
+}
+
+gboolean
+kk_room_validate_source_uri (const char *uri, GError **error)
+{
+  if (uri == NULL || strlen (uri) > KK_ROOM_SOURCE_URI_MAX
+      || !g_uri_is_valid (uri, G_URI_FLAGS_NONE, NULL)) {
+    g_set_error_literal (error, KK_ROOM_ERROR, KK_ROOM_ERROR_INVALID,
+        "source URI must be an absolute URI");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+kk_room_config_validate (const KkRoomConfig *room, GError **error)
+{
+  return kk_room_validate_id (room->id, error)
+      && kk_room_validate_text ("title", room->title, 1, KK_ROOM_TITLE_MAX,
+          error)
+      && kk_room_validate_completion_ratio (room->completion_ratio, error)
+      && (room->source == NULL || kk_room_validate_source (room->source, error))
+      && (room->source_uri == NULL
+          || kk_room_validate_source_uri (room->source_uri, error));
+}
+
+/* KkRoom. */
+
+struct _KkRoom {
+  GObject parent_instance;
+
+  KkRoomConfig *config;         /* host_token and source always set */
+  gboolean live;
+  char *session_id;
+  guint viewer_count;
+};
+
+G_DEFINE_FINAL_TYPE (KkRoom, kk_room, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_LIVE,
+  PROP_SESSION_ID,
+  PROP_VIEWER_COUNT,
+  N_PROPS
+};
+
+static GParamSpec *room_props[N_PROPS];
+
+static void
+kk_room_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
+{
+  KkRoom *room = KK_ROOM (object);
+
+  switch (prop_id) {
+    case PROP_LIVE:
+      g_value_set_boolean (value, room->live);
+      break;
+    case PROP_SESSION_ID:
+      g_value_set_string (value, room->session_id);
+      break;
+    case PROP_VIEWER_COUNT:
+      g_value_set_uint (value, room->viewer_count);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+kk_room_finalize (GObject *object)
+{
+  KkRoom *room = KK_ROOM (object);
+
+  kk_room_config_free (room->config);
+  g_free (room->session_id);
+
+  G_OBJECT_CLASS (kk_room_parent_class)->finalize (object);
+}
+
+static void
+kk_room_class_init (KkRoomClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = kk_room_get_property;
+  object_class->finalize = kk_room_finalize;
+
+  room_props[PROP_LIVE] = g_param_spec_boolean ("live", NULL, NULL, FALSE,
+      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  room_props[PROP_SESSION_ID] = g_param_spec_string ("session-id", NULL, NULL,
+      NULL, G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  room_props[PROP_VIEWER_COUNT] = g_param_spec_uint ("viewer-count", NULL,
+      NULL, 0, G_MAXUINT, 0,
+      G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, room_props);
+}
+
+static void
+kk_room_init (KkRoom *room)
+{
+}
+
+KkRoom *
+kk_room_new (const KkRoomConfig *config)
+{
+  KkRoom *room;
+
+  g_return_val_if_fail (config != NULL && config->id != NULL, NULL);
+  g_return_val_if_fail (config->host_token != NULL, NULL);
+
+  room = g_object_new (KK_TYPE_ROOM, NULL);
+  room->config = kk_room_config_copy (config);
+  if (room->config->title == NULL)
+    room->config->title = g_strdup (config->id);
+  if (room->config->source == NULL)
+    room->config->source = g_strdup (KK_ROOM_SOURCE_WHIP);
+  return room;
+}
+
+const char *
+kk_room_get_id (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), NULL);
+  return room->config->id;
+}
+
+const char *
+kk_room_get_title (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), NULL);
+  return room->config->title;
+}
+
+gboolean
+kk_room_get_record (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), FALSE);
+  return room->config->record;
+}
+
+double
+kk_room_get_completion_ratio (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), 0.0);
+  return room->config->completion_ratio;
+}
+
+const char *
+kk_room_get_host_token (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), NULL);
+  return room->config->host_token;
+}
+
+const char *
+kk_room_get_source (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), NULL);
+  return room->config->source;
+}
+
+const char *
+kk_room_get_source_uri (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), NULL);
+  return room->config->source_uri;
+}
+
+gboolean
+kk_room_get_live (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), FALSE);
+  return room->live;
+}
+
+const char *
+kk_room_get_session_id (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), NULL);
+  return room->session_id;
+}
+
+guint
+kk_room_get_viewer_count (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), 0);
+  return room->viewer_count;
+}
+
+void
+kk_room_set_live (KkRoom *room, gboolean live, const char *session_id)
+{
+  g_return_if_fail (KK_IS_ROOM (room));
+
+  live = !!live;
+  if (!live)
+    session_id = NULL;
+
+  g_object_freeze_notify (G_OBJECT (room));
+  if (room->live != live) {
+    g_info ("room %s: %s", room->config->id, live ? "live" : "off air");
+    room->live = live;
+    g_object_notify_by_pspec (G_OBJECT (room), room_props[PROP_LIVE]);
+  }
+  if (g_strcmp0 (room->session_id, session_id) != 0) {
+    g_free (room->session_id);
+    room->session_id = g_strdup (session_id);
+    g_object_notify_by_pspec (G_OBJECT (room), room_props[PROP_SESSION_ID]);
+  }
+  g_object_thaw_notify (G_OBJECT (room));
+}
+
+void
+kk_room_set_viewer_count (KkRoom *room, guint count)
+{
+  g_return_if_fail (KK_IS_ROOM (room));
+
+  if (room->viewer_count == count)
+    return;
+  room->viewer_count = count;
+  g_object_notify_by_pspec (G_OBJECT (room), room_props[PROP_VIEWER_COUNT]);
+}
+
+/* KkJoinResult. */
+
+void
+kk_join_result_free (KkJoinResult *result)
+{
+  if (result == NULL)
+    return;
+  g_free (result->party_id);
+  g_free (result->participant_id);
+  if (result->token != NULL)
+    OPENSSL_cleanse (result->token, strlen (result->token));
+  g_free (result->token);
+  g_clear_pointer (&result->colleague_ids, g_ptr_array_unref);
+  g_free (result);
+}
+
+/* KkRoomRegistry. */
+
+typedef struct {
+  char *id;
+  char *room_id;
+} KkParty;
+
+static void
+party_free (KkParty *party)
+{
+  g_free (party->id);
+  g_free (party->room_id);
+  g_free (party);
+}
+
+struct _KkRoomRegistry {
+  GObject parent_instance;
+
+  KkStore *store;
+  GHashTable *rooms;            /* id → KkRoom (owned) */
+  GHashTable *pending;          /* ids of rooms being stored (set) */
+  GHashTable *parties;          /* token hash (hex) → KkParty (owned) */
+};
+
+G_DEFINE_FINAL_TYPE (KkRoomRegistry, kk_room_registry, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_ROOM_ADDED,
+  N_SIGNALS
+};
+
+static guint registry_signals[N_SIGNALS];
+
+static void
+kk_room_registry_finalize (GObject *object)
+{
+  KkRoomRegistry *registry = KK_ROOM_REGISTRY (object);
+
+  g_hash_table_unref (registry->rooms);
+  g_hash_table_unref (registry->pending);
+  g_hash_table_unref (registry->parties);
+  g_clear_object (&registry->store);
+
+  G_OBJECT_CLASS (kk_room_registry_parent_class)->finalize (object);
+}
+
+static void
+kk_room_registry_class_init (KkRoomRegistryClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = kk_room_registry_finalize;
+
+  /**
+   * KkRoomRegistry::room-added:
+   * @room: the new room
+   *
+   * A room was created (and stored) after startup.
+   */
+  registry_signals[SIGNAL_ROOM_ADDED] = g_signal_new ("room-added",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 1, KK_TYPE_ROOM);
+}
+
+static void
+kk_room_registry_init (KkRoomRegistry *registry)
+{
+  registry->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+      g_object_unref);
+  registry->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  registry->parties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) party_free);
+}
+
+/* The room's id string is owned by the room, and is the key. */
+static void
+add_room (KkRoomRegistry *registry, KkRoom *room)
+{
+  g_hash_table_replace (registry->rooms, (gpointer) kk_room_get_id (room),
+      room);
+}
+
+static void
+add_party (KkRoomRegistry *registry, const char *token_hash,
+    const char *party_id, const char *room_id)
+{
+  KkParty *party = g_new0 (KkParty, 1);
+
+  party->id = g_strdup (party_id);
+  party->room_id = g_strdup (room_id);
+  g_hash_table_replace (registry->parties, g_strdup (token_hash), party);
+}
+
+KkRoomRegistry *
+kk_room_registry_new (KkStore *store, const KkConfig *config, GError **error)
+{
+  g_autoptr (KkRoomRegistry) registry = NULL;
+  g_autoptr (GPtrArray) rooms = NULL;
+  g_autoptr (GPtrArray) parties = NULL;
+
+  g_return_val_if_fail (KK_IS_STORE (store), NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+
+  registry = g_object_new (KK_TYPE_ROOM_REGISTRY, NULL);
+  registry->store = g_object_ref (store);
+
+  rooms = kk_store_load_rooms (store, error);
+  if (rooms == NULL)
+    return NULL;
+  for (guint i = 0; i < rooms->len; i++)
+    add_room (registry, kk_room_new (g_ptr_array_index (rooms, i)));
+
+  for (guint i = 0; config->rooms != NULL && i < config->rooms->len; i++) {
+    const KkRoomConfig *wanted = g_ptr_array_index (config->rooms, i);
+    g_autoptr (KkRoomConfig) stored = NULL;
+
+    if (!kk_room_config_validate (wanted, error))
+      return NULL;
+    stored = kk_store_ensure_room (store, wanted, error);
+    if (stored == NULL)
+      return NULL;
+    add_room (registry, kk_room_new (stored));
+  }
+
+  parties = kk_store_load_parties (store, error);
+  if (parties == NULL)
+    return NULL;
+  for (guint i = 0; i < parties->len; i++) {
+    const KkStoreParty *party = g_ptr_array_index (parties, i);
+
+    add_party (registry, party->token_hash, party->id, party->room_id);
+  }
+
+  g_info ("registry: %u rooms, %u parties", g_hash_table_size (registry->rooms),
+      g_hash_table_size (registry->parties));
+  return g_steal_pointer (&registry);
+}
+
+KkRoom *
+kk_room_registry_lookup (KkRoomRegistry *registry, const char *id)
+{
+  g_return_val_if_fail (KK_IS_ROOM_REGISTRY (registry), NULL);
+
+  if (id == NULL)
+    return NULL;
+  return g_hash_table_lookup (registry->rooms, id);
+}
+
+static int
+compare_rooms (gconstpointer a, gconstpointer b)
+{
+  KkRoom *room_a = *(KkRoom **) a;
+  KkRoom *room_b = *(KkRoom **) b;
+
+  return strcmp (kk_room_get_id (room_a), kk_room_get_id (room_b));
+}
+
+GPtrArray *
+kk_room_registry_list (KkRoomRegistry *registry)
+{
+  GPtrArray *rooms;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_val_if_fail (KK_IS_ROOM_REGISTRY (registry), NULL);
+
+  rooms = g_ptr_array_new_full (g_hash_table_size (registry->rooms),
+      g_object_unref);
+  g_hash_table_iter_init (&iter, registry->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (rooms, g_object_ref (value));
+  g_ptr_array_sort (rooms, compare_rooms);
+  return rooms;
+}
+
+/* Room creation. */
+
+static void
+room_stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  KkRoomRegistry *registry = g_task_get_source_object (task);
+  const KkRoomConfig *config = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  KkRoom *room;
+
+  g_hash_table_remove (registry->pending, config->id);
+
+  if (!kk_store_insert_room_finish (KK_STORE (source), result, &error)) {
+    if (g_error_matches (error, KK_STORE_ERROR, KK_STORE_ERROR_EXISTS))
+      g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_EXISTS,
+          "room %s already exists", config->id);
+    else
+      g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_FAILED,
+          "storing room %s: %s", config->id, error->message);
+    return;
+  }
+
+  room = kk_room_new (config);
+  add_room (registry, room);
+  g_info ("room %s: created (\"%s\")", config->id, config->title);
+  g_signal_emit (registry, registry_signals[SIGNAL_ROOM_ADDED], 0, room);
+  g_task_return_pointer (task, g_object_ref (room), g_object_unref);
+}
+
+void
+kk_room_registry_create_room_async (KkRoomRegistry *registry,
+    const KkRoomConfig *room, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  KkRoomConfig *config;
+  GError *error = NULL;
+
+  g_return_if_fail (KK_IS_ROOM_REGISTRY (registry));
+  g_return_if_fail (room != NULL);
+
+  task = g_task_new (registry, NULL, callback, user_data);
+  g_task_set_source_tag (task, kk_room_registry_create_room_async);
+
+  if (!kk_room_config_validate (room, &error)) {
+    g_task_return_error (task, error);
+    return;
+  }
+  if (g_hash_table_contains (registry->rooms, room->id)
+      || g_hash_table_contains (registry->pending, room->id)) {
+    g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_EXISTS,
+        "room %s already exists", room->id);
+    return;
+  }
+
+  config = kk_room_config_copy (room);
+  if (config->source == NULL)
+    config->source = g_strdup (KK_ROOM_SOURCE_WHIP);
+  if (config->host_token == NULL)
+    config->host_token = kk_store_new_token ();
+  g_task_set_task_data (task, config, (GDestroyNotify) kk_room_config_free);
+  g_hash_table_add (registry->pending, g_strdup (config->id));
+
+  kk_store_insert_room_async (registry->store, config, room_stored_cb,
+      g_steal_pointer (&task));
+}
+
+KkRoom *
+kk_room_registry_create_room_finish (KkRoomRegistry *registry,
+    GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, registry), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Joining. */
+
+typedef struct {
+  KkStoreParty *party;
+  KkJoinResult *result;
+} JoinData;
+
+static void
+join_data_free (JoinData *data)
+{
+  kk_store_party_free (data->party);
+  kk_join_result_free (data->result);
+  g_free (data);
+}
+
+static void
+party_stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  KkRoomRegistry *registry = g_task_get_source_object (task);
+  JoinData *data = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  if (!kk_store_insert_party_finish (KK_STORE (source), result, &error)) {
+    int code = g_error_matches (error, KK_STORE_ERROR,
+        KK_STORE_ERROR_NOT_FOUND) ? KK_ROOM_ERROR_NOT_FOUND
+        : KK_ROOM_ERROR_FAILED;
+
+    g_task_return_new_error (task, KK_ROOM_ERROR, code,
+        "storing party in room %s: %s", data->party->room_id, error->message);
+    return;
+  }
+
+  add_party (registry, data->party->token_hash, data->party->id,
+      data->party->room_id);
+  g_info ("room %s: party %s joined (%u people)", data->party->room_id,
+      data->party->id, data->party->participants->len);
+  g_task_return_pointer (task, g_steal_pointer (&data->result),
+      (GDestroyNotify) kk_join_result_free);
+}
+
+static KkStoreParticipant *
+participant_new (const char *name, const char *workplace)
+{
+  KkStoreParticipant *participant = g_new0 (KkStoreParticipant, 1);
+
+  participant->id = g_uuid_string_random ();
+  participant->name = g_strdup (name);
+  participant->workplace = g_strdup (workplace != NULL ? workplace : "");
+  return participant;
+}
+
+void
+kk_room_registry_join_async (KkRoomRegistry *registry, const char *room_id,
+    const char *name, const char *workplace, const char *const *colleagues,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  guint n_colleagues = colleagues != NULL
+      ? g_strv_length ((char **) colleagues) : 0;
+  KkStoreParticipant *self;
+  GError *error = NULL;
+  JoinData *data;
+
+  g_return_if_fail (KK_IS_ROOM_REGISTRY (registry));
+
+  task = g_task_new (registry, NULL, callback, user_data);
+  g_task_set_source_tag (task, kk_room_registry_join_async);
+
+  if (kk_room_registry_lookup (registry, room_id) == NULL) {
+    g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_NOT_FOUND,
+        "no room %s", room_id);
+    return;
+  }
+  if (!kk_room_validate_text ("name", name, 1, KK_ROOM_NAME_MAX, &error)
+      || (workplace != NULL && !kk_room_validate_text ("workplace", workplace,
+              0, KK_ROOM_WORKPLACE_MAX, &error))) {
+    g_task_return_error (task, error);
+    return;
+  }
+  if (n_colleagues > KK_ROOM_COLLEAGUES_MAX) {
+    g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_INVALID,
+        "at most %d colleagues", KK_ROOM_COLLEAGUES_MAX);
+    return;
+  }
+  for (guint i = 0; i < n_colleagues; i++) {
+    if (!kk_room_validate_text ("colleague name", colleagues[i], 1,
+            KK_ROOM_NAME_MAX, &error)) {
+      g_task_return_error (task, error);
+      return;
+    }
+  }
+
+  data = g_new0 (JoinData, 1);
+  data->party = kk_store_party_new ();
+  data->party->id = g_uuid_string_random ();
+  data->party->room_id = g_strdup (room_id);
+  data->result = g_new0 (KkJoinResult, 1);
+  data->result->token = kk_store_new_token ();
+  data->result->party_id = g_strdup (data->party->id);
+  data->result->colleague_ids = g_ptr_array_new_with_free_func (g_free);
+  data->party->token_hash = kk_store_hash_token (data->result->token);
+
+  /* The token holder's workplace is shared by the colleagues at the same
+   * screen: they are, by definition, in the same place. */
+  self = participant_new (name, workplace);
+  data->result->participant_id = g_strdup (self->id);
+  g_ptr_array_add (data->party->participants, self);
+  for (guint i = 0; i < n_colleagues; i++) {
+    KkStoreParticipant *colleague = participant_new (colleagues[i], workplace);
+
+    g_ptr_array_add (data->result->colleague_ids, g_strdup (colleague->id));
+    g_ptr_array_add (data->party->participants, colleague);
+  }
+  g_task_set_task_data (task, data, (GDestroyNotify) join_data_free);
+
+  kk_store_insert_party_async (registry->store, data->party, party_stored_cb,
+      g_steal_pointer (&task));
+}
+
+KkJoinResult *
+kk_room_registry_join_finish (KkRoomRegistry *registry, GAsyncResult *result,
+    GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, registry), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Tokens. */
+
+KkTokenResult
+kk_room_registry_check_viewer_token (KkRoomRegistry *registry,
+    const char *room_id, const char *token, char **party_id)
+{
+  g_autofree char *hash = NULL;
+  KkParty *party;
+
+  g_return_val_if_fail (KK_IS_ROOM_REGISTRY (registry), KK_TOKEN_UNKNOWN);
+
+  if (party_id != NULL)
+    *party_id = NULL;
+  if (token == NULL)
+    return KK_TOKEN_UNKNOWN;
+
+  hash = kk_store_hash_token (token);
+  party = g_hash_table_lookup (registry->parties, hash);
+  if (party == NULL)
+    return KK_TOKEN_UNKNOWN;
+  if (room_id != NULL && strcmp (party->room_id, room_id) != 0)
+    return KK_TOKEN_WRONG_ROOM;
+  if (party_id != NULL)
+    *party_id = g_strdup (party->id);
+  return KK_TOKEN_OK;
+}
+
+static void
+digest (const char *text, guint8 out[32])
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize len = 32;
+
+  g_checksum_update (checksum, (const guchar *) text, -1);
+  g_checksum_get_digest (checksum, out, &len);
+}
+
+KkTokenResult
+kk_room_registry_check_host_token (KkRoomRegistry *registry,
+    const char *room_id, const char *token)
+{
+  guint8 wanted[32];
+  gboolean any_room = FALSE;
+  gboolean this_room = FALSE;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_val_if_fail (KK_IS_ROOM_REGISTRY (registry), KK_TOKEN_UNKNOWN);
+
+  if (token == NULL)
+    return KK_TOKEN_UNKNOWN;
+
+  digest (token, wanted);
+  g_hash_table_iter_init (&iter, registry->rooms);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    guint8 have[32];
+
+    digest (kk_room_get_host_token (value), have);
+    if (CRYPTO_memcmp (wanted, have, sizeof wanted) == 0) {
+      /* Config files may give two rooms one host token. */
+      any_room = TRUE;
+      if (room_id == NULL || strcmp (kk_room_get_id (value), room_id) == 0)
+        this_room = TRUE;
+    }
+  }
+
+  if (this_room)
+    return KK_TOKEN_OK;
+  return any_room ? KK_TOKEN_WRONG_ROOM : KK_TOKEN_UNKNOWN;
+}

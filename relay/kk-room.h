@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-room: rooms (one lecture series each: title, recording policy, host
+ * token, ingest source, and the live state the media side reports) and the
+ * registry that owns them and the viewer parties that joined them.
+ *
+ * Everything here lives on the main thread. The registry is loaded from
+ * the store at startup (config [room] sections merged in) and writes every
+ * change through the store before reporting success, so what a client was
+ * told exists survives a restart.
+ *
+ * The validators below are the single definition of what a room id, a
+ * title, a name, etc. may be; the config loader, the HTTP API and the
+ * registry all use them.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "kk-config.h"
+#include "kk-store.h"
+
+G_BEGIN_DECLS
+
+#define KK_ROOM_ERROR (kk_room_error_quark ())
+GQuark kk_room_error_quark (void);
+
+typedef enum {
+  KK_ROOM_ERROR_INVALID,      /* a value fails validation: HTTP 400 */
+  KK_ROOM_ERROR_EXISTS,       /* room id taken: HTTP 409 */
+  KK_ROOM_ERROR_NOT_FOUND,    /* no such room: HTTP 404 */
+  KK_ROOM_ERROR_FAILED,       /* the store failed: HTTP 500 */
+} KkRoomError;
+
+#define KK_ROOM_ID_MAX 64
+#define KK_ROOM_TITLE_MAX 200
+#define KK_ROOM_NAME_MAX 200
+#define KK_ROOM_WORKPLACE_MAX 200
+#define KK_ROOM_COLLEAGUES_MAX 20
+#define KK_ROOM_SOURCE_URI_MAX 2048
+#define KK_ROOM_DEFAULT_COMPLETION_RATIO 0.8
+
+/* Source of a room fed by a WHIP publisher (the default). Any other source
+ * names a pipeline in the pipelines directory. */
+#define KK_ROOM_SOURCE_WHIP "whip"
+/* The room --demo adds, and its test-pattern source. */
+#define KK_ROOM_DEMO_ID "demo"
+#define KK_ROOM_SOURCE_DEMO "testsrc"
+
+/* ^[a-z0-9][a-z0-9-]{0,63}$ */
+gboolean kk_room_validate_id (const char *id, GError **error);
+/* Valid UTF-8 without control characters, @min_chars..@max_chars
+ * characters, and not only white space when @min_chars > 0. @what names
+ * the field in the message. */
+gboolean kk_room_validate_text (const char *what, const char *text,
+    guint min_chars, guint max_chars, GError **error);
+/* A finite number in [0, 1]. */
+gboolean kk_room_validate_completion_ratio (double ratio, GError **error);
+/* "whip", or a pipeline name: [a-z0-9][a-z0-9_-]{0,63}. */
+gboolean kk_room_validate_source (const char *source, GError **error);
+/* An absolute URI of at most KK_ROOM_SOURCE_URI_MAX bytes. */
+gboolean kk_room_validate_source_uri (const char *uri, GError **error);
+/* All of the above for the fields of @room (host_token is not checked). */
+gboolean kk_room_config_validate (const KkRoomConfig *room, GError **error);
+
+#define KK_TYPE_ROOM (kk_room_get_type ())
+G_DECLARE_FINAL_TYPE (KkRoom, kk_room, KK, ROOM, GObject)
+
+/* Returns: (transfer full): a room with the settings of @config, whose
+ * host_token must be set. Not live, no viewers. */
+KkRoom *kk_room_new (const KkRoomConfig *config);
+
+const char *kk_room_get_id (KkRoom *room);
+const char *kk_room_get_title (KkRoom *room);
+gboolean kk_room_get_record (KkRoom *room);
+double kk_room_get_completion_ratio (KkRoom *room);
+const char *kk_room_get_host_token (KkRoom *room);
+const char *kk_room_get_source (KkRoom *room);
+const char *kk_room_get_source_uri (KkRoom *room);    /* nullable */
+
+/* Live state, set by the media side on the main thread. Each change
+ * notifies the matching property ("live", "session-id", "viewer-count").
+ * @session_id (nullable) is the store's session of the broadcast; it is
+ * cleared when @live is FALSE. */
+void kk_room_set_live (KkRoom *room, gboolean live, const char *session_id);
+void kk_room_set_viewer_count (KkRoom *room, guint count);
+gboolean kk_room_get_live (KkRoom *room);
+const char *kk_room_get_session_id (KkRoom *room);    /* nullable */
+guint kk_room_get_viewer_count (KkRoom *room);
+
+typedef enum {
+  KK_TOKEN_OK,
+  KK_TOKEN_UNKNOWN,           /* no such token: HTTP 401 */
+  KK_TOKEN_WRONG_ROOM,        /* a token of another room: HTTP 403 */
+} KkTokenResult;
+
+/* What a successful join made. */
+typedef struct {
+  char *party_id;
+  char *participant_id;       /* the token holder */
+  char *token;                /* the viewer token; only ever shown once */
+  GPtrArray *colleague_ids;   /* element-type utf8, in the order given */
+} KkJoinResult;
+
+void kk_join_result_free (KkJoinResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkJoinResult, kk_join_result_free)
+
+#define KK_TYPE_ROOM_REGISTRY (kk_room_registry_get_type ())
+G_DECLARE_FINAL_TYPE (KkRoomRegistry, kk_room_registry, KK, ROOM_REGISTRY,
+    GObject)
+
+/**
+ * kk_room_registry_new:
+ * @store: the open store (a reference is taken)
+ * @config: the rooms of @config->rooms are created in the store if
+ *   missing (with a new host token unless the section gives one), or
+ *   updated from the file if present
+ *
+ * Loads every room and party from @store, synchronously (startup only).
+ * Rooms that exist at this point are not announced with "room-added":
+ * start their sources from kk_room_registry_list().
+ *
+ * Returns: (transfer full): the registry, or NULL with @error.
+ */
+KkRoomRegistry *kk_room_registry_new (KkStore *store, const KkConfig *config,
+    GError **error);
+
+/* Returns: (transfer none) (nullable): the room @id. */
+KkRoom *kk_room_registry_lookup (KkRoomRegistry *registry, const char *id);
+
+/* Returns: (transfer full) (element-type KkRoom): all rooms, by id. */
+GPtrArray *kk_room_registry_list (KkRoomRegistry *registry);
+
+/**
+ * kk_room_registry_create_room_async:
+ * @room: the new room's settings (copied). With no host_token, one is made.
+ *
+ * Validates @room, stores it, then adds it and emits "room-added". Fails
+ * with %KK_ROOM_ERROR_INVALID, %KK_ROOM_ERROR_EXISTS (also while another
+ * creation of the same id is in flight) or %KK_ROOM_ERROR_FAILED.
+ */
+void kk_room_registry_create_room_async (KkRoomRegistry *registry,
+    const KkRoomConfig *room, GAsyncReadyCallback callback,
+    gpointer user_data);
+/* Returns: (transfer full): the new room, or NULL with @error. */
+KkRoom *kk_room_registry_create_room_finish (KkRoomRegistry *registry,
+    GAsyncResult *result, GError **error);
+
+/**
+ * kk_room_registry_join_async:
+ * @workplace: (nullable): may be empty
+ * @colleagues: (nullable) (array zero-terminated=1): names of the people
+ *   watching at the same screen, at most %KK_ROOM_COLLEAGUES_MAX
+ *
+ * Creates a party (a viewer token) in @room_id with one participant for
+ * the holder and one per colleague, stored before success is reported.
+ * Fails with %KK_ROOM_ERROR_NOT_FOUND, %KK_ROOM_ERROR_INVALID or
+ * %KK_ROOM_ERROR_FAILED.
+ */
+void kk_room_registry_join_async (KkRoomRegistry *registry,
+    const char *room_id, const char *name, const char *workplace,
+    const char *const *colleagues, GAsyncReadyCallback callback,
+    gpointer user_data);
+/* Returns: (transfer full): what was made, or NULL with @error. */
+KkJoinResult *kk_room_registry_join_finish (KkRoomRegistry *registry,
+    GAsyncResult *result, GError **error);
+
+/**
+ * kk_room_registry_check_viewer_token:
+ * @room_id: (nullable): the room the token is used for; NULL for any room
+ * @party_id: (out) (optional) (transfer full): the party, on %KK_TOKEN_OK
+ *
+ * Looks the token up by its SHA-256, so the time taken does not depend on
+ * how much of a stored token a guess matches.
+ */
+KkTokenResult kk_room_registry_check_viewer_token (KkRoomRegistry *registry,
+    const char *room_id, const char *token, char **party_id);
+
+/**
+ * kk_room_registry_check_host_token:
+ * @room_id: (nullable): the room the token is used for; NULL for any room
+ *
+ * Compares against every room's host token in constant time per room
+ * (CRYPTO_memcmp of SHA-256 digests), without stopping at a match.
+ */
+KkTokenResult kk_room_registry_check_host_token (KkRoomRegistry *registry,
+    const char *room_id, const char *token);
+
+G_END_DECLS

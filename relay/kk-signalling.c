@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-signalling: WHIP (RFC 9725) for hosts and WHEP (draft-ietf-wish-whep)
+ * for viewers.
+ *
+ *   POST   /whip/{room}            host token, application/sdp offer -> 201 answer
+ *   PATCH  /whip/{room}/{id}       trickle-ice-sdpfrag -> 204
+ *   DELETE /whip/{room}/{id}       the broadcast ends
+ *   POST   /whep/{room}            participant token, offer -> 201 answer
+ *   PATCH  /whep/{room}/{id}       accepted and ignored: we are ICE-lite
+ *   DELETE /whep/{room}/{id}       the viewer leaves
+ *   OPTIONS on all of them         CORS preflight, Accept-Post
+ *
+ * Every refusal is a JSON error with the status the contract names: 401
+ * for a missing or unknown token, 403 for a token of another room, 404 for
+ * an unknown room or resource, 409 for a second publisher, 413 for a huge
+ * body (kk-http), 415 for another content type, 400 for an offer we cannot
+ * use.
+ */
+#include "kk-relay.h"
+
+#include "kk-http.h"
+#include <kringkast/kk-sdp.h>
+
+#define SDP_TYPE "application/sdp"
+#define TRICKLE_TYPE "application/trickle-ice-sdpfrag"
+
+static void
+add_cors (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  /* WHIP/WHEP clients run on other origins (a page of the host's own, a
+   * player): tokens, not cookies, authorise them, so any origin may call. */
+  soup_message_headers_replace (headers, "Access-Control-Allow-Origin", "*");
+  soup_message_headers_replace (headers, "Access-Control-Expose-Headers",
+      "Location, Link, ETag, Accept-Patch");
+}
+
+static KkRoom *
+find_room (KkRelay *relay, KkHttpRequest *request)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *id = kk_http_request_get_param (request, 0);
+  KkRoom *room = kk_room_registry_lookup (relay->registry, id);
+
+  add_cors (msg);
+  if (room == NULL)
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no room %s", id);
+  return room;
+}
+
+static gboolean
+reply_token_result (SoupServerMessage *msg, KkTokenResult result,
+    const char *role)
+{
+  switch (result) {
+    case KK_TOKEN_OK:
+      return TRUE;
+    case KK_TOKEN_WRONG_ROOM:
+      kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+          "this %s token is for another room", role);
+      return FALSE;
+    case KK_TOKEN_UNKNOWN:
+    default:
+      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
+          "a valid %s token is required", role);
+      return FALSE;
+  }
+}
+
+static gboolean
+check_host (KkRelay *relay, KkHttpRequest *request, KkRoom *room)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autofree char *token = kk_http_get_bearer_token (msg);
+  KkTokenResult result = KK_TOKEN_UNKNOWN;
+
+  if (token != NULL)
+    result = kk_room_registry_check_host_token (relay->registry,
+        kk_room_get_id (room), token);
+  return reply_token_result (msg, result, "host");
+}
+
+static gboolean
+check_viewer (KkRelay *relay, KkHttpRequest *request, KkRoom *room,
+    char **party_id)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autofree char *token = kk_http_get_bearer_token (msg);
+  KkTokenResult result = KK_TOKEN_UNKNOWN;
+
+  if (token != NULL)
+    result = kk_room_registry_check_viewer_token (relay->registry,
+        kk_room_get_id (room), token, party_id);
+  return reply_token_result (msg, result, "participant");
+}
+
+static void
+reply_created (SoupServerMessage *msg, const char *kind, const char *room,
+    const char *resource_id, const char *answer)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  g_autofree char *location = g_strdup_printf ("/%s/%s/%s", kind, room,
+      resource_id);
+  g_autofree char *etag = g_strdup_printf ("\"%s\"", resource_id);
+
+  soup_message_headers_replace (headers, "Location", location);
+  soup_message_headers_replace (headers, "ETag", etag);
+  soup_message_headers_replace (headers, "Accept-Patch", TRICKLE_TYPE);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  soup_server_message_set_status (msg, SOUP_STATUS_CREATED, NULL);
+  soup_server_message_set_response (msg, SDP_TYPE, SOUP_MEMORY_COPY, answer,
+      strlen (answer));
+}
+
+/* ---- WHIP ---- */
+
+typedef struct {
+  KkHttpRequest *request;
+  char *room_id;
+} KkPendingPublish;
+
+static void
+on_published (KkLecture *lecture, const char *resource_id,
+    const char *answer_sdp, const GError *error, gpointer user_data)
+{
+  KkPendingPublish *pending = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (pending->request);
+
+  if (error != NULL)
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+        "the offer could not be answered: %s", error->message);
+  else
+    reply_created (msg, "whip", pending->room_id, resource_id, answer_sdp);
+  kk_http_request_resume (pending->request);
+  g_free (pending->room_id);
+  g_free (pending);
+}
+
+static void
+whip_post (KkHttpRequest *request, gpointer user_data)
+{
+  KkRelay *relay = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkRoom *room = find_room (relay, request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  GstSDPMessage *offer;
+  KkLecture *lecture;
+  KkPendingPublish *pending;
+  gsize len;
+  const char *data;
+
+  if (room == NULL || !check_host (relay, request, room)
+      || !kk_http_check_content_type (msg, SDP_TYPE))
+    return;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  offer = kk_sdp_check_publisher_offer (data, len, &error);
+  if (offer == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+
+  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  pending = g_new0 (KkPendingPublish, 1);
+  pending->request = request;
+  pending->room_id = g_strdup (kk_room_get_id (room));
+  kk_http_request_pause (request);
+  if (!kk_lecture_publish (lecture, offer, on_published, pending, &error)) {
+    kk_http_reply_error (msg, SOUP_STATUS_CONFLICT, "%s", error->message);
+    kk_http_request_resume (request);
+    g_free (pending->room_id);
+    g_free (pending);
+  }
+  gst_sdp_message_free (offer);
+}
+
+static void
+reply_lecture_error (SoupServerMessage *msg, const GError *error)
+{
+  guint status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+
+  if (g_error_matches (error, KK_LECTURE_ERROR, KK_LECTURE_ERROR_NOT_FOUND))
+    status = SOUP_STATUS_NOT_FOUND;
+  else if (error->domain == KK_LECTURE_ERROR)
+    status = SOUP_STATUS_CONFLICT;
+  kk_http_reply_error (msg, status, "%s", error->message);
+}
+
+static void
+whip_patch (KkHttpRequest *request, gpointer user_data)
+{
+  KkRelay *relay = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkRoom *room = find_room (relay, request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkTrickleFragment) fragment = NULL;
+  KkLecture *lecture;
+  gsize len;
+  const char *data;
+
+  if (room == NULL || !check_host (relay, request, room)
+      || !kk_http_check_content_type (msg, TRICKLE_TYPE))
+    return;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  fragment = kk_sdp_parse_trickle_fragment (data, len, &error);
+  if (fragment == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  if (!kk_lecture_publisher_trickle (lecture,
+          kk_http_request_get_param (request, 1), fragment, &error)) {
+    reply_lecture_error (msg, error);
+    return;
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+static void
+whip_delete (KkHttpRequest *request, gpointer user_data)
+{
+  KkRelay *relay = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkRoom *room = find_room (relay, request);
+  g_autoptr (GError) error = NULL;
+  KkLecture *lecture;
+
+  if (room == NULL || !check_host (relay, request, room))
+    return;
+  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  if (!kk_lecture_unpublish (lecture, kk_http_request_get_param (request, 1),
+          &error)) {
+    reply_lecture_error (msg, error);
+    return;
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+}
+
+/* ---- WHEP ---- */
+
+static void
+whep_post (KkHttpRequest *request, gpointer user_data)
+{
+  KkRelay *relay = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkRoom *room = find_room (relay, request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkViewerOffer) offer = NULL;
+  g_autofree char *party_id = NULL;
+  g_autofree char *resource_id = NULL;
+  g_autofree char *answer = NULL;
+  KkLecture *lecture;
+  gsize len;
+  const char *data;
+
+  if (room == NULL || !check_viewer (relay, request, room, &party_id)
+      || !kk_http_check_content_type (msg, SDP_TYPE))
+    return;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  offer = kk_sdp_parse_viewer_offer (data, len, &error);
+  if (offer == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  answer = kk_lecture_add_viewer (lecture, offer, party_id, &resource_id,
+      &error);
+  if (answer == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  reply_created (msg, "whep", kk_room_get_id (room), resource_id, answer);
+}
+
+/* The viewer's own token ends its resource; nobody else's does. */
+static KkLecture *
+check_viewer_resource (KkRelay *relay, KkHttpRequest *request)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkRoom *room = find_room (relay, request);
+  g_autofree char *party_id = NULL;
+  KkLecture *lecture;
+  const char *owner;
+
+  if (room == NULL || !check_viewer (relay, request, room, &party_id))
+    return NULL;
+  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  owner = kk_lecture_get_viewer_party (lecture,
+      kk_http_request_get_param (request, 1));
+  if (owner == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such viewer");
+    return NULL;
+  }
+  if (g_strcmp0 (owner, party_id) != 0) {
+    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+        "this viewer belongs to another participant");
+    return NULL;
+  }
+  return lecture;
+}
+
+static void
+whep_patch (KkHttpRequest *request, gpointer user_data)
+{
+  KkRelay *relay = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkTrickleFragment) fragment = NULL;
+  gsize len;
+  const char *data;
+
+  if (check_viewer_resource (relay, request) == NULL
+      || !kk_http_check_content_type (msg, TRICKLE_TYPE))
+    return;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  fragment = kk_sdp_parse_trickle_fragment (data, len, &error);
+  if (fragment == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  /* An ICE-lite agent learns the viewer's addresses from its checks. */
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+static void
+whep_delete (KkHttpRequest *request, gpointer user_data)
+{
+  KkRelay *relay = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GError) error = NULL;
+  KkLecture *lecture = check_viewer_resource (relay, request);
+
+  if (lecture == NULL)
+    return;
+  if (!kk_lecture_remove_viewer (lecture, kk_http_request_get_param (request, 1),
+          &error)) {
+    reply_lecture_error (msg, error);
+    return;
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+}
+
+static void
+preflight (KkHttpRequest *request, gpointer user_data)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  add_cors (msg);
+  soup_message_headers_replace (headers, "Access-Control-Allow-Methods",
+      "POST, PATCH, DELETE, OPTIONS");
+  soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
+      "Authorization, Content-Type, If-Match");
+  soup_message_headers_replace (headers, "Access-Control-Max-Age", "86400");
+  soup_message_headers_replace (headers, "Accept-Post", SDP_TYPE);
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+void
+kk_signalling_register (KkRelay *relay)
+{
+  SoupServer *server = relay->server;
+
+  kk_http_add_route (server, "POST", "/whip/{room}", whip_post, relay);
+  kk_http_add_route (server, "PATCH", "/whip/{room}/{id}", whip_patch, relay);
+  kk_http_add_route (server, "DELETE", "/whip/{room}/{id}", whip_delete, relay);
+  kk_http_add_route (server, "POST", "/whep/{room}", whep_post, relay);
+  kk_http_add_route (server, "PATCH", "/whep/{room}/{id}", whep_patch, relay);
+  kk_http_add_route (server, "DELETE", "/whep/{room}/{id}", whep_delete, relay);
+  kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, relay);
+  kk_http_add_route (server, "OPTIONS", "/whip/{room}/{id}", preflight, relay);
+  kk_http_add_route (server, "OPTIONS", "/whep/{room}", preflight, relay);
+  kk_http_add_route (server, "OPTIONS", "/whep/{room}/{id}", preflight, relay);
+}

@@ -1,0 +1,1248 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-store: SQLite on one worker thread.
+ *
+ * One connection, owned by one thread for its whole life, fed by a
+ * GAsyncQueue of jobs (the model is redis's bio.c): SQLite is never called
+ * from the main loop or the media threads, jobs run strictly in the order
+ * they were queued (so "start session" cannot overtake "insert room"), and
+ * there is no locking around the database at all.
+ *
+ * A job is a function of the connection. An asynchronous job carries a
+ * GTask made on the caller's thread, which captured the caller's
+ * thread-default GMainContext; when the job is done the worker attaches an
+ * idle source to that context, and the task is returned there. So the
+ * worker never touches the task's reference count: the last reference to
+ * a task (and through it to the store) is always dropped on the caller's
+ * context, never on the worker, which could otherwise end up finalizing
+ * the store and joining itself. Synchronous jobs (startup only) wait on a
+ * GCond instead.
+ *
+ * Durability: WAL journal with synchronous=FULL, so a job whose callback
+ * reported success survives a power cut; foreign keys enforced; schema
+ * changes are numbered migrations recorded in table schema_version.
+ */
+
+#include "kk-store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <openssl/rand.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK (kk-store-error-quark, kk_store_error)
+
+#define KK_STORE_DB_NAME "kringkast.db"
+#define KK_STORE_ADMIN_TOKEN_NAME "admin-token"
+#define KK_STORE_TOKEN_BYTES 32
+/* A token file longer than this is not one we wrote. */
+#define KK_STORE_TOKEN_FILE_MAX 1024
+
+struct _KkStore {
+  GObject parent_instance;
+
+  char *data_dir;
+  GThread *thread;
+  GAsyncQueue *queue;           /* element-type KkStoreJob */
+  GMutex lock;                  /* orders submissions against close */
+  gboolean closed;              /* under @lock */
+
+  sqlite3 *db;                  /* worker thread only */
+};
+
+G_DEFINE_FINAL_TYPE (KkStore, kk_store, G_TYPE_OBJECT)
+
+typedef struct {
+  KkStoreJobFunc func;
+  gpointer data;
+  GDestroyNotify data_free;
+  GDestroyNotify result_free;
+  gpointer result;
+  GError *error;
+  gboolean quit;
+
+  GTask *task;                  /* asynchronous jobs */
+
+  gboolean sync;                /* synchronous jobs */
+  GMutex mutex;
+  GCond cond;
+  gboolean done;
+} KkStoreJob;
+
+/* The schema, one entry per version. Never edit an entry once released:
+ * add the next one. Times are microseconds since the Unix epoch. */
+static const char *const migrations[] = {
+  /* 1 */
+  "CREATE TABLE rooms ("
+  "  id TEXT PRIMARY KEY,"
+  "  title TEXT NOT NULL,"
+  "  record INTEGER NOT NULL DEFAULT 0,"
+  "  completion_ratio REAL NOT NULL,"
+  "  host_token TEXT NOT NULL,"
+  "  source TEXT NOT NULL DEFAULT 'whip',"
+  "  source_uri TEXT,"
+  "  created_at INTEGER NOT NULL);"
+  "CREATE TABLE parties ("
+  "  id TEXT PRIMARY KEY,"
+  "  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
+  "  token_hash TEXT NOT NULL UNIQUE,"
+  "  name TEXT NOT NULL,"
+  "  workplace TEXT NOT NULL DEFAULT '',"
+  "  created_at INTEGER NOT NULL);"
+  "CREATE INDEX parties_room ON parties (room_id);"
+  /* ord 0 is the party's own person, colleagues follow in the order given. */
+  "CREATE TABLE participants ("
+  "  id TEXT PRIMARY KEY,"
+  "  party_id TEXT NOT NULL REFERENCES parties (id) ON DELETE CASCADE,"
+  "  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
+  "  ord INTEGER NOT NULL,"
+  "  name TEXT NOT NULL,"
+  "  workplace TEXT NOT NULL DEFAULT '',"
+  "  created_at INTEGER NOT NULL,"
+  "  UNIQUE (party_id, ord));"
+  "CREATE INDEX participants_room ON participants (room_id);"
+  "CREATE TABLE sessions ("
+  "  id TEXT PRIMARY KEY,"
+  "  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
+  "  started_at INTEGER NOT NULL,"
+  "  ended_at INTEGER,"
+  "  recording TEXT);"
+  "CREATE INDEX sessions_room ON sessions (room_id, started_at);",
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == KK_STORE_SCHEMA_VERSION);
+
+/* Plain data. */
+
+void
+kk_store_participant_free (KkStoreParticipant *participant)
+{
+  if (participant == NULL)
+    return;
+  g_free (participant->id);
+  g_free (participant->name);
+  g_free (participant->workplace);
+  g_free (participant);
+}
+
+KkStoreParty *
+kk_store_party_new (void)
+{
+  KkStoreParty *party = g_new0 (KkStoreParty, 1);
+
+  party->participants = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_store_participant_free);
+  return party;
+}
+
+void
+kk_store_party_free (KkStoreParty *party)
+{
+  if (party == NULL)
+    return;
+  g_free (party->id);
+  g_free (party->room_id);
+  g_free (party->token_hash);
+  g_ptr_array_unref (party->participants);
+  g_free (party);
+}
+
+static KkStoreParty *
+party_copy (const KkStoreParty *party)
+{
+  KkStoreParty *copy = kk_store_party_new ();
+
+  copy->id = g_strdup (party->id);
+  copy->room_id = g_strdup (party->room_id);
+  copy->token_hash = g_strdup (party->token_hash);
+  copy->created_at = party->created_at;
+  for (guint i = 0; i < party->participants->len; i++) {
+    const KkStoreParticipant *p = g_ptr_array_index (party->participants, i);
+    KkStoreParticipant *c = g_new0 (KkStoreParticipant, 1);
+
+    c->id = g_strdup (p->id);
+    c->name = g_strdup (p->name);
+    c->workplace = g_strdup (p->workplace != NULL ? p->workplace : "");
+    g_ptr_array_add (copy->participants, c);
+  }
+  return copy;
+}
+
+void
+kk_store_session_free (KkStoreSession *session)
+{
+  if (session == NULL)
+    return;
+  g_free (session->id);
+  g_free (session->room_id);
+  g_free (session->recording);
+  g_free (session);
+}
+
+/* Tokens. */
+
+char *
+kk_store_new_token (void)
+{
+  guint8 bytes[KK_STORE_TOKEN_BYTES];
+  char *token;
+  gsize len;
+
+  /* Without a working CSPRNG no token we could hand out would be safe, and
+   * OpenSSL only fails here if the kernel's entropy source is gone: this
+   * is not something to recover from. */
+  if (RAND_bytes (bytes, sizeof bytes) != 1)
+    g_error ("OpenSSL RAND_bytes failed: no secure random source");
+
+  token = g_base64_encode (bytes, sizeof bytes);
+  OPENSSL_cleanse (bytes, sizeof bytes);
+  g_strdelimit (token, "+", '-');
+  g_strdelimit (token, "/", '_');
+  len = strlen (token);
+  while (len > 0 && token[len - 1] == '=')
+    token[--len] = '\0';
+  return token;
+}
+
+char *
+kk_store_hash_token (const char *token)
+{
+  g_return_val_if_fail (token != NULL, NULL);
+
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
+}
+
+static gboolean
+token_text_is_valid (const char *token)
+{
+  if (token[0] == '\0')
+    return FALSE;
+  for (const char *p = token; *p != '\0'; p++) {
+    if (*p < 0x21 || *p > 0x7e)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static char *
+read_admin_token (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  gsize length;
+  GStatBuf st;
+
+  if (!g_file_get_contents (path, &contents, &length, error))
+    return NULL;
+  if (length > KK_STORE_TOKEN_FILE_MAX || memchr (contents, '\0', length)) {
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+        "%s: not a token file", path);
+    return NULL;
+  }
+  g_strstrip (contents);
+  if (!token_text_is_valid (contents)) {
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+        "%s: the token must be one line of visible ASCII characters", path);
+    return NULL;
+  }
+  if (g_stat (path, &st) == 0 && (st.st_mode & 077) != 0)
+    g_message ("%s is readable by other users; chmod 600 it", path);
+  return g_steal_pointer (&contents);
+}
+
+char *
+kk_store_load_admin_token (const char *data_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (data_dir, KK_STORE_ADMIN_TOKEN_NAME,
+      NULL);
+  g_autofree char *token = NULL;
+  g_autofree char *line = NULL;
+  gsize written = 0;
+  int fd;
+
+  /* O_EXCL makes "create if missing" atomic, so two daemons started on
+   * the same directory agree on one token. */
+  fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int saved_errno = errno;
+
+    if (saved_errno == EEXIST)
+      return read_admin_token (path, error);
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+        "%s: %s", path, g_strerror (saved_errno));
+    return NULL;
+  }
+
+  token = kk_store_new_token ();
+  line = g_strconcat (token, "\n", NULL);
+  while (written < strlen (line)) {
+    gssize n = write (fd, line + written, strlen (line) - written);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    written += n;
+  }
+  if (written != strlen (line) || fsync (fd) != 0) {
+    int saved_errno = errno;
+
+    close (fd);
+    g_unlink (path);
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+        "%s: %s", path, g_strerror (saved_errno));
+    return NULL;
+  }
+  close (fd);
+
+  g_printerr ("kringkast: created the coordinator token (saved in %s):\n"
+      "kringkast:   %s\n", path, token);
+  return g_steal_pointer (&token);
+}
+
+/* SQL helpers, worker thread only. */
+
+gboolean
+kk_store_set_error (sqlite3 *db, const char *what, GError **error)
+{
+  int code = sqlite3_extended_errcode (db);
+  int domain_code = KK_STORE_ERROR_FAILED;
+
+  if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE)
+    domain_code = KK_STORE_ERROR_EXISTS;
+  else if (code == SQLITE_CONSTRAINT_FOREIGNKEY)
+    domain_code = KK_STORE_ERROR_NOT_FOUND;
+
+  g_set_error (error, KK_STORE_ERROR, domain_code, "%s: %s", what,
+      sqlite3_errmsg (db));
+  return FALSE;
+}
+
+static gboolean
+exec_sql (sqlite3 *db, const char *sql, GError **error)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK) {
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED, "%s",
+        message != NULL ? message : sqlite3_errmsg (db));
+    sqlite3_free (message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static sqlite3_stmt *
+prepare (sqlite3 *db, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+    kk_store_set_error (db, "prepare", error);
+    return NULL;
+  }
+  return stmt;
+}
+
+/* Runs a statement that returns no rows. Finalizes it. */
+static gboolean
+step_done (sqlite3 *db, sqlite3_stmt *stmt, const char *what, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  if (rc != SQLITE_DONE) {
+    kk_store_set_error (db, what, error);
+    sqlite3_finalize (stmt);
+    return FALSE;
+  }
+  sqlite3_finalize (stmt);
+  return TRUE;
+}
+
+static char *
+column_strdup (sqlite3_stmt *stmt, int column)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
+}
+
+static void
+bind_text (sqlite3_stmt *stmt, int index, const char *text)
+{
+  sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+}
+
+static gboolean
+begin (sqlite3 *db, GError **error)
+{
+  return exec_sql (db, "BEGIN IMMEDIATE", error);
+}
+
+static gboolean
+commit_or_rollback (sqlite3 *db, gboolean ok, GError **error)
+{
+  if (ok)
+    return exec_sql (db, "COMMIT", error);
+  exec_sql (db, "ROLLBACK", NULL);
+  return FALSE;
+}
+
+/* The job queue. */
+
+static void
+job_free (KkStoreJob *job)
+{
+  if (job->data_free != NULL && job->data != NULL)
+    job->data_free (job->data);
+  if (job->result_free != NULL && job->result != NULL)
+    job->result_free (job->result);
+  g_clear_error (&job->error);
+  g_clear_object (&job->task);
+  if (job->sync) {
+    g_mutex_clear (&job->mutex);
+    g_cond_clear (&job->cond);
+  }
+  g_free (job);
+}
+
+/* On the caller's context. */
+static gboolean
+job_deliver (gpointer user_data)
+{
+  KkStoreJob *job = user_data;
+
+  if (job->error != NULL)
+    g_task_return_error (job->task, g_steal_pointer (&job->error));
+  else
+    g_task_return_pointer (job->task, g_steal_pointer (&job->result),
+        job->result_free);
+  job_free (job);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+worker_main (gpointer user_data)
+{
+  KkStore *store = user_data;
+
+  for (;;) {
+    KkStoreJob *job = g_async_queue_pop (store->queue);
+    gboolean quit = job->quit;
+
+    if (quit) {
+      if (store->db != NULL) {
+        sqlite3_close (store->db);
+        store->db = NULL;
+      }
+      job_free (job);
+      break;
+    }
+
+    job->result = job->func (store->db, job->data, &job->error);
+    if (job->data_free != NULL)
+      job->data_free (job->data);
+    job->data = NULL;
+
+    if (job->sync) {
+      g_mutex_lock (&job->mutex);
+      job->done = TRUE;
+      g_cond_signal (&job->cond);
+      g_mutex_unlock (&job->mutex);
+    } else {
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, job_deliver, job, NULL);
+      g_source_set_static_name (source, "[kk-store] deliver");
+      g_source_attach (source, g_task_get_context (job->task));
+      g_source_unref (source);
+    }
+  }
+  return NULL;
+}
+
+/* Queues @job unless the store is closed. */
+static gboolean
+submit (KkStore *store, KkStoreJob *job)
+{
+  gboolean ok;
+
+  g_mutex_lock (&store->lock);
+  ok = !store->closed;
+  if (ok)
+    g_async_queue_push (store->queue, job);
+  g_mutex_unlock (&store->lock);
+  return ok;
+}
+
+static gpointer
+run_sync (KkStore *store, KkStoreJobFunc func, gpointer data,
+    GDestroyNotify data_free, GError **error)
+{
+  KkStoreJob *job = g_new0 (KkStoreJob, 1);
+  gpointer result;
+
+  job->func = func;
+  job->data = data;
+  job->data_free = data_free;
+  job->sync = TRUE;
+  g_mutex_init (&job->mutex);
+  g_cond_init (&job->cond);
+
+  if (!submit (store, job)) {
+    job_free (job);
+    g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_CLOSED,
+        "the store is closed");
+    return NULL;
+  }
+
+  g_mutex_lock (&job->mutex);
+  while (!job->done)
+    g_cond_wait (&job->cond, &job->mutex);
+  g_mutex_unlock (&job->mutex);
+
+  result = g_steal_pointer (&job->result);
+  if (job->error != NULL)
+    g_propagate_error (error, g_steal_pointer (&job->error));
+  job_free (job);
+  return result;
+}
+
+void
+kk_store_run_async (KkStore *store, KkStoreJobFunc func, gpointer job_data,
+    GDestroyNotify job_data_free, GDestroyNotify result_free,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  KkStoreJob *job;
+
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (func != NULL);
+
+  job = g_new0 (KkStoreJob, 1);
+  job->func = func;
+  job->data = job_data;
+  job->data_free = job_data_free;
+  job->result_free = result_free;
+  job->task = g_task_new (store, NULL, callback, user_data);
+  g_task_set_source_tag (job->task, kk_store_run_async);
+
+  if (!submit (store, job)) {
+    /* Returned in a later iteration (the task was made in this one), so
+     * the callback never runs before this function returns. */
+    g_task_return_new_error (job->task, KK_STORE_ERROR, KK_STORE_ERROR_CLOSED,
+        "the store is closed");
+    job_free (job);
+  }
+}
+
+gpointer
+kk_store_run_finish (KkStore *store, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, store), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+      kk_store_run_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Opening, on the worker. */
+
+static gboolean
+migrate (sqlite3 *db, GError **error)
+{
+  sqlite3_stmt *stmt;
+  int version = 0;
+
+  if (!exec_sql (db, "CREATE TABLE IF NOT EXISTS schema_version ("
+          "version INTEGER NOT NULL)", error))
+    return FALSE;
+  stmt = prepare (db, "SELECT max(version) FROM schema_version", error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+
+  if (version > KK_STORE_SCHEMA_VERSION) {
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+        "the database has schema version %d; this kringkast knows up to %d",
+        version, KK_STORE_SCHEMA_VERSION);
+    return FALSE;
+  }
+
+  for (int v = version + 1; v <= KK_STORE_SCHEMA_VERSION; v++) {
+    g_autofree char *record = g_strdup_printf (
+        "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)", v);
+    gboolean ok;
+
+    if (!begin (db, error))
+      return FALSE;
+    ok = exec_sql (db, migrations[v - 1], error) && exec_sql (db, record, error);
+    if (!commit_or_rollback (db, ok, error)) {
+      g_prefix_error (error, "migration to schema version %d: ", v);
+      return FALSE;
+    }
+    g_info ("store: database schema now at version %d", v);
+  }
+  return TRUE;
+}
+
+/* A session still open at startup was live when the previous process
+ * died. Nothing tells when its broadcast really stopped, so it is closed
+ * at its own start (zero length) rather than left open forever. */
+static gboolean
+close_stale_sessions (sqlite3 *db, GError **error)
+{
+  sqlite3_stmt *stmt = prepare (db, "SELECT id, room_id FROM sessions "
+      "WHERE ended_at IS NULL", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    g_message ("store: room %s: session %s was left open by an unclean stop; "
+        "closing it at its start time", sqlite3_column_text (stmt, 1),
+        sqlite3_column_text (stmt, 0));
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "reading open sessions", error);
+
+  return exec_sql (db, "UPDATE sessions SET ended_at = started_at "
+      "WHERE ended_at IS NULL", error);
+}
+
+static gpointer
+open_job (sqlite3 *unused, gpointer data, GError **error)
+{
+  KkStore *store = data;
+  g_autofree char *path = g_build_filename (store->data_dir, KK_STORE_DB_NAME,
+      NULL);
+  sqlite3_stmt *stmt;
+  gboolean wal = FALSE;
+  sqlite3 *db = NULL;
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED, "%s: %s", path,
+        db != NULL ? sqlite3_errmsg (db) : "out of memory");
+    sqlite3_close (db);
+    return NULL;
+  }
+  sqlite3_extended_result_codes (db, 1);
+  /* Only an outside reader (sqlite3 CLI, a backup) can hold a lock on it. */
+  sqlite3_busy_timeout (db, 5000);
+
+  stmt = prepare (db, "PRAGMA journal_mode = WAL", error);
+  if (stmt == NULL)
+    goto error;
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    wal = g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0),
+        "wal") == 0;
+  sqlite3_finalize (stmt);
+  if (!wal) {
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+        "%s: cannot switch to WAL journal mode", path);
+    goto error;
+  }
+  if (!exec_sql (db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+          error))
+    goto error;
+  if (!migrate (db, error) || !close_stale_sessions (db, error)) {
+    g_prefix_error (error, "%s: ", path);
+    goto error;
+  }
+
+  store->db = db;
+  return NULL;
+
+error:
+  sqlite3_close (db);
+  return NULL;
+}
+
+KkStore *
+kk_store_open (const char *data_dir, GError **error)
+{
+  g_autoptr (KkStore) store = NULL;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (data_dir != NULL, NULL);
+
+  if (g_mkdir_with_parents (data_dir, 0750) != 0) {
+    int saved_errno = errno;
+
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+        "cannot create data directory %s: %s", data_dir,
+        g_strerror (saved_errno));
+    return NULL;
+  }
+
+  store = g_object_new (KK_TYPE_STORE, NULL);
+  store->data_dir = g_strdup (data_dir);
+  store->thread = g_thread_new ("kk-store", worker_main, store);
+
+  run_sync (store, open_job, store, NULL, &local_error);
+  if (local_error != NULL) {
+    g_propagate_error (error, local_error);
+    return NULL;
+  }
+  return g_steal_pointer (&store);
+}
+
+void
+kk_store_close (KkStore *store)
+{
+  KkStoreJob *quit;
+  GThread *thread;
+
+  g_return_if_fail (KK_IS_STORE (store));
+
+  g_mutex_lock (&store->lock);
+  if (store->closed) {
+    g_mutex_unlock (&store->lock);
+    return;
+  }
+  store->closed = TRUE;
+  quit = g_new0 (KkStoreJob, 1);
+  quit->quit = TRUE;
+  g_async_queue_push (store->queue, quit);
+  thread = g_steal_pointer (&store->thread);
+  g_mutex_unlock (&store->lock);
+
+  g_thread_join (thread);
+}
+
+const char *
+kk_store_get_data_dir (KkStore *store)
+{
+  g_return_val_if_fail (KK_IS_STORE (store), NULL);
+
+  return store->data_dir;
+}
+
+static void
+kk_store_finalize (GObject *object)
+{
+  KkStore *store = KK_STORE (object);
+
+  if (store->thread != NULL)
+    kk_store_close (store);
+  g_async_queue_unref (store->queue);
+  g_mutex_clear (&store->lock);
+  g_free (store->data_dir);
+
+  G_OBJECT_CLASS (kk_store_parent_class)->finalize (object);
+}
+
+static void
+kk_store_class_init (KkStoreClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = kk_store_finalize;
+}
+
+static void
+kk_store_init (KkStore *store)
+{
+  store->queue = g_async_queue_new ();
+  g_mutex_init (&store->lock);
+}
+
+/* Rooms. */
+
+static KkRoomConfig *
+room_from_row (sqlite3_stmt *stmt)
+{
+  KkRoomConfig *room = g_new0 (KkRoomConfig, 1);
+
+  room->id = column_strdup (stmt, 0);
+  room->title = column_strdup (stmt, 1);
+  room->record = sqlite3_column_int (stmt, 2) != 0;
+  room->completion_ratio = sqlite3_column_double (stmt, 3);
+  room->host_token = column_strdup (stmt, 4);
+  room->source = column_strdup (stmt, 5);
+  room->source_uri = column_strdup (stmt, 6);
+  return room;
+}
+
+#define ROOM_COLUMNS \
+  "id, title, record, completion_ratio, host_token, source, source_uri"
+
+static gpointer
+load_rooms_job (sqlite3 *db, gpointer data, GError **error)
+{
+  g_autoptr (GPtrArray) rooms = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_room_config_free);
+  sqlite3_stmt *stmt = prepare (db, "SELECT " ROOM_COLUMNS " FROM rooms "
+      "ORDER BY id", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (rooms, room_from_row (stmt));
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE) {
+    kk_store_set_error (db, "loading rooms", error);
+    return NULL;
+  }
+  return g_steal_pointer (&rooms);
+}
+
+GPtrArray *
+kk_store_load_rooms (KkStore *store, GError **error)
+{
+  g_return_val_if_fail (KK_IS_STORE (store), NULL);
+
+  return run_sync (store, load_rooms_job, NULL, NULL, error);
+}
+
+static gboolean
+insert_room (sqlite3 *db, const KkRoomConfig *room, gboolean upsert,
+    gboolean token_given, GError **error)
+{
+  sqlite3_stmt *stmt = prepare (db, upsert
+      ? "INSERT INTO rooms (" ROOM_COLUMNS ", created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT (id) DO UPDATE SET title = excluded.title, "
+        "record = excluded.record, "
+        "completion_ratio = excluded.completion_ratio, "
+        "source = excluded.source, source_uri = excluded.source_uri, "
+        "host_token = CASE WHEN ?9 THEN excluded.host_token "
+        "ELSE rooms.host_token END"
+      : "INSERT INTO rooms (" ROOM_COLUMNS ", created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, room->id);
+  bind_text (stmt, 2, room->title);
+  sqlite3_bind_int (stmt, 3, room->record ? 1 : 0);
+  sqlite3_bind_double (stmt, 4, room->completion_ratio);
+  bind_text (stmt, 5, room->host_token);
+  bind_text (stmt, 6, room->source != NULL ? room->source : "whip");
+  bind_text (stmt, 7, room->source_uri);
+  sqlite3_bind_int64 (stmt, 8, g_get_real_time ());
+  if (upsert)
+    sqlite3_bind_int (stmt, 9, token_given ? 1 : 0);
+  return step_done (db, stmt, "storing room", error);
+}
+
+typedef struct {
+  KkRoomConfig *room;
+  gboolean token_given;
+} EnsureRoomData;
+
+static void
+ensure_room_data_free (EnsureRoomData *data)
+{
+  kk_room_config_free (data->room);
+  g_free (data);
+}
+
+static gpointer
+ensure_room_job (sqlite3 *db, gpointer user_data, GError **error)
+{
+  EnsureRoomData *data = user_data;
+  KkRoomConfig *stored = NULL;
+  sqlite3_stmt *stmt;
+
+  if (!insert_room (db, data->room, TRUE, data->token_given, error))
+    return NULL;
+
+  stmt = prepare (db, "SELECT " ROOM_COLUMNS " FROM rooms WHERE id = ?1",
+      error);
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, data->room->id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    stored = room_from_row (stmt);
+  else
+    kk_store_set_error (db, "reading back room", error);
+  sqlite3_finalize (stmt);
+  return stored;
+}
+
+KkRoomConfig *
+kk_store_ensure_room (KkStore *store, const KkRoomConfig *room,
+    GError **error)
+{
+  EnsureRoomData *data;
+
+  g_return_val_if_fail (KK_IS_STORE (store), NULL);
+  g_return_val_if_fail (room != NULL && room->id != NULL, NULL);
+
+  data = g_new0 (EnsureRoomData, 1);
+  data->room = kk_room_config_copy (room);
+  data->token_given = room->host_token != NULL;
+  if (data->room->host_token == NULL)
+    data->room->host_token = kk_store_new_token ();
+  return run_sync (store, ensure_room_job, data,
+      (GDestroyNotify) ensure_room_data_free, error);
+}
+
+static gpointer
+insert_room_job (sqlite3 *db, gpointer data, GError **error)
+{
+  insert_room (db, data, FALSE, TRUE, error);
+  return NULL;
+}
+
+void
+kk_store_insert_room_async (KkStore *store, const KkRoomConfig *room,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (room != NULL && room->id != NULL && room->title != NULL);
+  g_return_if_fail (room->host_token != NULL);
+
+  kk_store_run_async (store, insert_room_job, kk_room_config_copy (room),
+      (GDestroyNotify) kk_room_config_free, NULL, callback, user_data);
+}
+
+/* For jobs that return no value. */
+static gboolean
+finish_boolean (KkStore *store, GAsyncResult *result, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  kk_store_run_finish (store, result, &local_error);
+  if (local_error != NULL) {
+    g_propagate_error (error, g_steal_pointer (&local_error));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+kk_store_insert_room_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return finish_boolean (store, result, error);
+}
+
+/* Parties. */
+
+static gpointer
+load_parties_job (sqlite3 *db, gpointer data, GError **error)
+{
+  g_autoptr (GPtrArray) parties = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_store_party_free);
+  g_autoptr (GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = prepare (db, "SELECT id, room_id, token_hash, created_at "
+      "FROM parties ORDER BY created_at, id", error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    KkStoreParty *party = kk_store_party_new ();
+
+    party->id = column_strdup (stmt, 0);
+    party->room_id = column_strdup (stmt, 1);
+    party->token_hash = column_strdup (stmt, 2);
+    party->created_at = sqlite3_column_int64 (stmt, 3);
+    g_ptr_array_add (parties, party);
+    g_hash_table_insert (by_id, party->id, party);
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE) {
+    kk_store_set_error (db, "loading parties", error);
+    return NULL;
+  }
+
+  stmt = prepare (db, "SELECT id, party_id, name, workplace "
+      "FROM participants ORDER BY party_id, ord", error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    KkStoreParty *party = g_hash_table_lookup (by_id,
+        sqlite3_column_text (stmt, 1));
+    KkStoreParticipant *participant;
+
+    if (party == NULL)
+      continue;
+    participant = g_new0 (KkStoreParticipant, 1);
+    participant->id = column_strdup (stmt, 0);
+    participant->name = column_strdup (stmt, 2);
+    participant->workplace = column_strdup (stmt, 3);
+    g_ptr_array_add (party->participants, participant);
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE) {
+    kk_store_set_error (db, "loading participants", error);
+    return NULL;
+  }
+  return g_steal_pointer (&parties);
+}
+
+GPtrArray *
+kk_store_load_parties (KkStore *store, GError **error)
+{
+  g_return_val_if_fail (KK_IS_STORE (store), NULL);
+
+  return run_sync (store, load_parties_job, NULL, NULL, error);
+}
+
+static gboolean
+insert_party (sqlite3 *db, const KkStoreParty *party, GError **error)
+{
+  const KkStoreParticipant *self = g_ptr_array_index (party->participants, 0);
+  sqlite3_stmt *stmt;
+
+  stmt = prepare (db, "INSERT INTO parties (id, room_id, token_hash, name, "
+      "workplace, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, party->id);
+  bind_text (stmt, 2, party->room_id);
+  bind_text (stmt, 3, party->token_hash);
+  bind_text (stmt, 4, self->name);
+  bind_text (stmt, 5, self->workplace);
+  sqlite3_bind_int64 (stmt, 6, party->created_at);
+  if (!step_done (db, stmt, "storing party", error))
+    return FALSE;
+
+  for (guint i = 0; i < party->participants->len; i++) {
+    const KkStoreParticipant *p = g_ptr_array_index (party->participants, i);
+
+    stmt = prepare (db, "INSERT INTO participants (id, party_id, room_id, ord, "
+        "name, workplace, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        error);
+    if (stmt == NULL)
+      return FALSE;
+    bind_text (stmt, 1, p->id);
+    bind_text (stmt, 2, party->id);
+    bind_text (stmt, 3, party->room_id);
+    sqlite3_bind_int (stmt, 4, i);
+    bind_text (stmt, 5, p->name);
+    bind_text (stmt, 6, p->workplace);
+    sqlite3_bind_int64 (stmt, 7, party->created_at);
+    if (!step_done (db, stmt, "storing participant", error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gpointer
+insert_party_job (sqlite3 *db, gpointer data, GError **error)
+{
+  KkStoreParty *party = data;
+
+  if (party->created_at == 0)
+    party->created_at = g_get_real_time ();
+  if (!begin (db, error))
+    return NULL;
+  commit_or_rollback (db, insert_party (db, party, error), error);
+  return NULL;
+}
+
+void
+kk_store_insert_party_async (KkStore *store, const KkStoreParty *party,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (party != NULL && party->id != NULL);
+  g_return_if_fail (party->room_id != NULL && party->token_hash != NULL);
+  g_return_if_fail (party->participants->len >= 1);
+
+  kk_store_run_async (store, insert_party_job, party_copy (party),
+      (GDestroyNotify) kk_store_party_free, NULL, callback, user_data);
+}
+
+gboolean
+kk_store_insert_party_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return finish_boolean (store, result, error);
+}
+
+/* Sessions. */
+
+typedef struct {
+  char *id;
+  char *room_id;
+  char *text;
+  gint64 time;
+} SessionData;
+
+static void
+session_data_free (SessionData *data)
+{
+  g_free (data->id);
+  g_free (data->room_id);
+  g_free (data->text);
+  g_free (data);
+}
+
+static gpointer
+session_start_job (sqlite3 *db, gpointer user_data, GError **error)
+{
+  SessionData *data = user_data;
+  sqlite3_stmt *stmt = prepare (db, "INSERT INTO sessions (id, room_id, "
+      "started_at) VALUES (?1, ?2, ?3)", error);
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, data->id);
+  bind_text (stmt, 2, data->room_id);
+  sqlite3_bind_int64 (stmt, 3, data->time);
+  if (!step_done (db, stmt, "starting session", error))
+    return NULL;
+  return g_strdup (data->id);
+}
+
+void
+kk_store_session_start (KkStore *store, const char *room_id,
+    gint64 started_at_us, GAsyncReadyCallback callback, gpointer user_data)
+{
+  SessionData *data;
+
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (room_id != NULL);
+
+  data = g_new0 (SessionData, 1);
+  data->id = g_uuid_string_random ();
+  data->room_id = g_strdup (room_id);
+  data->time = started_at_us;
+  kk_store_run_async (store, session_start_job, data,
+      (GDestroyNotify) session_data_free, g_free, callback, user_data);
+}
+
+char *
+kk_store_session_start_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return kk_store_run_finish (store, result, error);
+}
+
+static gpointer
+session_update_job (sqlite3 *db, gpointer user_data, GError **error)
+{
+  SessionData *data = user_data;
+  const char *sql = data->text != NULL
+      ? "UPDATE sessions SET recording = ?2 WHERE id = ?1"
+      : "UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL";
+  sqlite3_stmt *stmt = prepare (db, sql, error);
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, data->id);
+  if (data->text != NULL)
+    bind_text (stmt, 2, data->text);
+  else
+    sqlite3_bind_int64 (stmt, 2, data->time);
+  if (!step_done (db, stmt, "updating session", error))
+    return NULL;
+  if (sqlite3_changes (db) == 0)
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_NOT_FOUND,
+        "no %ssession %s", data->text != NULL ? "" : "open ", data->id);
+  return NULL;
+}
+
+void
+kk_store_session_end (KkStore *store, const char *session_id,
+    gint64 ended_at_us, GAsyncReadyCallback callback, gpointer user_data)
+{
+  SessionData *data;
+
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (session_id != NULL);
+
+  data = g_new0 (SessionData, 1);
+  data->id = g_strdup (session_id);
+  data->time = ended_at_us;
+  kk_store_run_async (store, session_update_job, data,
+      (GDestroyNotify) session_data_free, NULL, callback, user_data);
+}
+
+gboolean
+kk_store_session_end_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return finish_boolean (store, result, error);
+}
+
+void
+kk_store_session_set_recording (KkStore *store, const char *session_id,
+    const char *path, GAsyncReadyCallback callback, gpointer user_data)
+{
+  SessionData *data;
+
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (session_id != NULL && path != NULL);
+
+  data = g_new0 (SessionData, 1);
+  data->id = g_strdup (session_id);
+  data->text = g_strdup (path);
+  kk_store_run_async (store, session_update_job, data,
+      (GDestroyNotify) session_data_free, NULL, callback, user_data);
+}
+
+gboolean
+kk_store_session_set_recording_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return finish_boolean (store, result, error);
+}
+
+static void
+session_list_free (gpointer data)
+{
+  g_ptr_array_unref (data);
+}
+
+static gpointer
+list_sessions_job (sqlite3 *db, gpointer user_data, GError **error)
+{
+  SessionData *data = user_data;
+  g_autoptr (GPtrArray) sessions = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_store_session_free);
+  sqlite3_stmt *stmt = prepare (db, "SELECT id, room_id, started_at, "
+      "ended_at, recording FROM sessions "
+      "WHERE ?1 IS NULL OR room_id = ?1 ORDER BY started_at, id", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, data->room_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    KkStoreSession *session = g_new0 (KkStoreSession, 1);
+
+    session->id = column_strdup (stmt, 0);
+    session->room_id = column_strdup (stmt, 1);
+    session->started_at = sqlite3_column_int64 (stmt, 2);
+    session->ended_at = sqlite3_column_int64 (stmt, 3);
+    session->recording = column_strdup (stmt, 4);
+    g_ptr_array_add (sessions, session);
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE) {
+    kk_store_set_error (db, "listing sessions", error);
+    return NULL;
+  }
+  return g_steal_pointer (&sessions);
+}
+
+void
+kk_store_list_sessions (KkStore *store, const char *room_id,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  SessionData *data;
+
+  g_return_if_fail (KK_IS_STORE (store));
+
+  data = g_new0 (SessionData, 1);
+  data->room_id = g_strdup (room_id);
+  kk_store_run_async (store, list_sessions_job, data,
+      (GDestroyNotify) session_data_free, session_list_free, callback,
+      user_data);
+}
+
+GPtrArray *
+kk_store_list_sessions_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return kk_store_run_finish (store, result, error);
+}

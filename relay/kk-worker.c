@@ -1,0 +1,760 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-worker: a forwarding thread and its shard of viewers.
+ *
+ * The inbox is the only way in: packets from feeds, datagrams from the port
+ * thread, viewers arriving and leaving, transports chosen by ICE. The
+ * thread swaps the whole inbox out under its lock and works through it
+ * without one, so a feed pushing a packet costs one short lock per worker,
+ * not per viewer.
+ *
+ * A packet is sent to each viewer of its feed in the shard: copied into a
+ * batch slot, given the viewer's payload type, protected with the viewer's
+ * SRTP context, and queued into one sendmmsg call for up to KK_SEND_BATCH
+ * viewers. Nothing is kept per viewer: a packet the socket will not take
+ * is dropped and counted, and the viewer's NACK can still fetch it from the
+ * track's history.
+ *
+ * Everything else a viewer needs happens here too, on a 20 ms tick: DTLS
+ * retransmissions, sender reports every second, consent freshness
+ * (RFC 7675) and the expiry of viewers that never connected.
+ */
+#include "kk-fanout-private.h"
+
+#include <kringkast/kk-rtp.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+GST_DEBUG_CATEGORY_STATIC (kk_worker_debug);
+#define GST_CAT_DEFAULT kk_worker_debug
+
+#define TICK_MS 20
+#define REPORT_INTERVAL_US (1 * G_USEC_PER_SEC)
+/* The DTLS object is kept a while after the handshake: if the viewer's
+ * last flight is lost it retransmits, and we must answer again. Then it
+ * goes, which saves most of a viewer's memory. */
+#define DTLS_LINGER_US (10 * G_USEC_PER_SEC)
+/* A fast-start GOP whose keyframe is older than this gets a fresh keyframe
+ * asked for as well, so the viewer is soon on a short path to live. */
+#define GOP_STALE_US (1 * G_USEC_PER_SEC)
+
+static const char *
+state_name (KkViewerState state)
+{
+  switch (state) {
+    case KK_VIEWER_NEW:
+      return "new";
+    case KK_VIEWER_HANDSHAKING:
+      return "handshaking";
+    case KK_VIEWER_CONNECTED:
+      return "connected";
+    case KK_VIEWER_DEAD:
+      return "dead";
+  }
+  return "?";
+}
+
+static void
+set_state (KkViewer *viewer, KkViewerState state)
+{
+  if (viewer->state == state)
+    return;
+  GST_DEBUG ("viewer %s: %s -> %s", viewer->id, state_name (viewer->state),
+      state_name (state));
+  viewer->state = state;
+}
+
+/* ---- inbox ---- */
+
+static void
+work_item_clear (KkWorkItem *item)
+{
+  g_clear_pointer (&item->packet, kk_packet_unref);
+  g_clear_pointer (&item->viewer, kk_viewer_unref);
+  g_clear_pointer (&item->data, g_free);
+  kk_transport_clear (&item->transport);
+}
+
+KkWorker *
+kk_worker_new (KkFanout *fanout, guint index)
+{
+  KkWorker *worker = g_new0 (KkWorker, 1);
+
+  if (kk_worker_debug == NULL)
+    GST_DEBUG_CATEGORY_INIT (kk_worker_debug, "kk-worker", 0,
+        "Kringkast forwarding workers");
+
+  worker->fanout = fanout;
+  worker->index = index;
+  worker->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  g_mutex_init (&worker->lock);
+  worker->inbox = g_array_sized_new (FALSE, FALSE, sizeof (KkWorkItem), 256);
+  worker->processing = g_array_sized_new (FALSE, FALSE, sizeof (KkWorkItem), 256);
+  worker->viewers = g_ptr_array_new ();
+  return worker;
+}
+
+void
+kk_worker_post (KkWorker *worker, KkWorkItem *item)
+{
+  gboolean wake;
+
+  g_mutex_lock (&worker->lock);
+  if (worker->stopping) {
+    g_mutex_unlock (&worker->lock);
+    work_item_clear (item);
+    return;
+  }
+  g_array_append_vals (worker->inbox, item, 1);
+  wake = worker->sleeping;
+  worker->sleeping = FALSE;
+  g_mutex_unlock (&worker->lock);
+
+  if (wake) {
+    guint64 one = 1;
+
+    if (write (worker->wake_fd, &one, sizeof (one)) < 0 && errno != EAGAIN)
+      GST_WARNING ("worker %u: cannot wake: %s", worker->index,
+          g_strerror (errno));
+  }
+}
+
+/* ---- sending ---- */
+
+static void
+flush_batch (KkWorker *worker)
+{
+  guint sent = 0;
+
+  while (sent < worker->n_batch) {
+    int n = sendmmsg (worker->fanout->udp_fd, worker->msgs + sent,
+        worker->n_batch - sent, MSG_DONTWAIT);
+
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      /* EAGAIN (socket buffer full) or an error for the first message:
+       * skip that one and try the rest. */
+      KK_COUNT (&worker->counters, drop_send_failed, 1);
+      sent++;
+      continue;
+    }
+    sent += n;
+  }
+  worker->n_batch = 0;
+}
+
+/* Protects @len bytes of RTP already in @buf for @viewer and sends or
+ * batches it. @buf is a batch slot for UDP viewers. */
+static gboolean
+send_protected (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len,
+    gboolean batched)
+{
+  gssize protected_len;
+
+  protected_len = kk_srtp_protect_rtp (viewer->srtp_out, buf, len,
+      KK_SEND_BUF - 2);
+  if (protected_len < 0) {
+    KK_COUNT (&worker->counters, drop_protect_failed, 1);
+    return FALSE;
+  }
+
+  if (viewer->transport.tcp != NULL) {
+    if (!kk_tcp_conn_send (viewer->transport.tcp, buf, protected_len)) {
+      KK_COUNT (&worker->counters, drop_tcp_backlog, 1);
+      return FALSE;
+    }
+  } else if (batched) {
+    guint i = worker->n_batch;
+
+    memcpy (&worker->addrs[i], &viewer->transport.addr,
+        viewer->transport.addr_len);
+    worker->iovs[i].iov_base = buf;
+    worker->iovs[i].iov_len = protected_len;
+    memset (&worker->msgs[i], 0, sizeof (worker->msgs[i]));
+    worker->msgs[i].msg_hdr.msg_name = &worker->addrs[i];
+    worker->msgs[i].msg_hdr.msg_namelen = viewer->transport.addr_len;
+    worker->msgs[i].msg_hdr.msg_iov = &worker->iovs[i];
+    worker->msgs[i].msg_hdr.msg_iovlen = 1;
+    worker->n_batch++;
+    if (worker->n_batch == KK_SEND_BATCH)
+      flush_batch (worker);
+  } else if (!kk_transport_send (worker->fanout, &viewer->transport, buf,
+          protected_len)) {
+    KK_COUNT (&worker->counters, drop_send_failed, 1);
+    return FALSE;
+  }
+
+  KK_COUNT (&worker->counters, packets_forwarded, 1);
+  KK_COUNT (&worker->counters, bytes_forwarded, protected_len);
+  KK_COUNT (viewer, stat_packets, 1);
+  KK_COUNT (viewer, stat_bytes, protected_len);
+  return TRUE;
+}
+
+/* Copies @packet into a send buffer with the viewer's payload type and
+ * sends it. */
+static gboolean
+forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
+{
+  gint pt = viewer->pt[packet->codec];
+  guint8 *buf;
+  guint8 tcp_buf[KK_SEND_BUF];
+  gboolean batched = viewer->transport.tcp == NULL;
+
+  if (pt < 0) {
+    KK_COUNT (&worker->counters, drop_no_codec, 1);
+    return FALSE;
+  }
+  buf = batched ? worker->bufs[worker->n_batch] : tcp_buf;
+  memcpy (buf, packet->data, packet->len);
+  buf[1] = (buf[1] & 0x80) | (guint8) pt;
+  if (!send_protected (worker, viewer, buf, packet->len, batched))
+    return FALSE;
+  viewer->sent_packets[packet->kind]++;
+  viewer->sent_octets[packet->kind] += packet->len - KK_RTP_HEADER_LEN;
+  return TRUE;
+}
+
+static gboolean
+viewer_receives (KkViewer *viewer, KkFeed *feed, KkTrackKind kind)
+{
+  return viewer->state == KK_VIEWER_CONNECTED && viewer->feed == feed
+      && viewer->sends[kind];
+}
+
+static void
+fan_out (KkWorker *worker, KkFeed *feed, KkPacket *packet)
+{
+  for (guint i = 0; i < worker->viewers->len; i++) {
+    KkViewer *viewer = worker->viewers->pdata[i];
+
+    if (!viewer_receives (viewer, feed, packet->kind))
+      continue;
+    /* Packets the fast-start burst already carried. */
+    if (packet->kind == KK_TRACK_VIDEO && viewer->video_skip) {
+      if (kk_seq_diff (packet->seq, viewer->video_skip_upto) <= 0)
+        continue;
+      viewer->video_skip = FALSE;
+    }
+    forward_packet (worker, viewer, packet);
+  }
+}
+
+/* ---- RTCP ---- */
+
+static void
+send_rtcp (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len)
+{
+  gssize protected_len;
+
+  protected_len = kk_srtp_protect_rtcp (viewer->srtp_out, buf, len,
+      len + KK_SRTP_MAX_TRAILER);
+  if (protected_len > 0)
+    kk_transport_send (worker->fanout, &viewer->transport, buf, protected_len);
+}
+
+/* A sender report per track, each with our CNAME, so that the viewer's
+ * browser can synchronise audio and video (RFC 3550 §6.4.1). */
+static void
+send_reports (KkWorker *worker, KkViewer *viewer)
+{
+  gint64 now_wall = g_get_real_time ();
+  guint64 ntp = kk_ntp_from_unix_us (now_wall);
+
+  for (guint kind = 0; kind < KK_TRACK_N; kind++) {
+    KkTrack *track = viewer->feed->tracks[kind];
+    guint8 buf[256];
+    guint32 rtp_ts;
+    gsize len, sdes;
+
+    if (!viewer->sends[kind] || viewer->sent_packets[kind] == 0
+        || !kk_track_rtp_time_at (track, now_wall, &rtp_ts))
+      continue;
+    len = kk_rtcp_write_sr (buf, sizeof (buf) - KK_SRTP_MAX_TRAILER,
+        kk_track_get_ssrc (track), ntp, rtp_ts, viewer->sent_packets[kind],
+        viewer->sent_octets[kind]);
+    if (len == 0)
+      continue;
+    sdes = kk_rtcp_write_sdes_cname (buf + len,
+        sizeof (buf) - KK_SRTP_MAX_TRAILER - len, kk_track_get_ssrc (track),
+        viewer->feed->cname);
+    if (sdes == 0)
+      continue;
+    viewer->sr_ntp_mid[kind] = (guint32) (ntp >> 16);
+    send_rtcp (worker, viewer, buf, len + sdes);
+  }
+}
+
+static KkTrackKind
+kind_of_ssrc (KkViewer *viewer, guint32 ssrc, gboolean *known)
+{
+  for (guint kind = 0; kind < KK_TRACK_N; kind++) {
+    if (kk_track_get_ssrc (viewer->feed->tracks[kind]) == ssrc) {
+      *known = TRUE;
+      return kind;
+    }
+  }
+  *known = FALSE;
+  return KK_TRACK_VIDEO;
+}
+
+static void
+retransmit (KkWorker *worker, KkViewer *viewer, KkTrackKind kind, guint16 seq)
+{
+  g_autoptr (KkPacket) packet = kk_track_lookup (viewer->feed->tracks[kind], seq);
+
+  KK_COUNT (&worker->counters, nacks_received, 1);
+  KK_COUNT (viewer, stat_nacks, 1);
+  if (packet == NULL) {
+    KK_COUNT (&worker->counters, nacks_missed, 1);
+    return;
+  }
+  if (forward_packet (worker, viewer, packet)) {
+    KK_COUNT (&worker->counters, nacks_served, 1);
+    KK_COUNT (viewer, stat_retransmissions, 1);
+  }
+}
+
+static void
+handle_report_block (KkViewer *viewer, const KkRtcpReportBlock *block)
+{
+  gboolean known;
+  KkTrackKind kind = kind_of_ssrc (viewer, block->ssrc, &known);
+  guint clock_rate = kind == KK_TRACK_AUDIO ? 48000 : 90000;
+
+  if (!known)
+    return;
+  __atomic_store_n (&viewer->stat_fraction_lost, block->fraction_lost, __ATOMIC_RELAXED);
+  __atomic_store_n (&viewer->stat_cumulative_lost, block->cumulative_lost, __ATOMIC_RELAXED);
+  __atomic_store_n (&viewer->stat_jitter_ms,
+      (guint) ((guint64) block->jitter * 1000 / clock_rate), __ATOMIC_RELAXED);
+  /* RFC 3550 §6.4.1: RTT = arrival - LSR - DLSR, in 1/65536 s. */
+  if (block->lsr != 0 && block->lsr == viewer->sr_ntp_mid[kind]) {
+    guint32 now_mid = (guint32) (kk_ntp_from_unix_us (g_get_real_time ()) >> 16);
+    guint32 rtt = now_mid - block->lsr - block->dlsr;
+
+    if (rtt < 65536u * 10)
+      __atomic_store_n (&viewer->stat_rtt_ms,
+          (gint) ((guint64) rtt * 1000 / 65536), __ATOMIC_RELAXED);
+  }
+}
+
+static void
+handle_rtcp (KkWorker *worker, KkViewer *viewer, guint8 *data, gsize len)
+{
+  gssize plain_len;
+  KkRtcpIter iter;
+  KkRtcpPacket packet;
+
+  plain_len = kk_srtp_unprotect_rtcp (viewer->srtp_in, data, len);
+  if (plain_len < 0 || !kk_rtcp_iter_init (&iter, data, plain_len)) {
+    KK_COUNT (&worker->counters, srtcp_rejected, 1);
+    return;
+  }
+  /* An authenticated report is as good a sign of life as a check. */
+  __atomic_store_n (&viewer->last_seen_mono_us, g_get_monotonic_time (),
+      __ATOMIC_RELAXED);
+
+  while (kk_rtcp_iter_next (&iter, &packet)) {
+    gboolean known;
+    KkTrackKind kind;
+
+    switch (packet.type) {
+      case KK_RTCP_SR:
+      case KK_RTCP_RR:
+        for (guint i = 0; i < packet.n_blocks; i++) {
+          KkRtcpReportBlock block;
+
+          kk_rtcp_report_block (&packet, i, &block);
+          handle_report_block (viewer, &block);
+        }
+        break;
+      case KK_RTCP_NACK:
+        kind = kind_of_ssrc (viewer, packet.media_ssrc, &known);
+        if (!known)
+          break;
+        for (guint i = 0; i < packet.n_fci; i++) {
+          guint16 pid, blp;
+
+          kk_rtcp_nack_entry (&packet, i, &pid, &blp);
+          retransmit (worker, viewer, kind, pid);
+          for (guint bit = 0; bit < 16; bit++)
+            if (blp & (1u << bit))
+              retransmit (worker, viewer, kind, pid + bit + 1);
+        }
+        break;
+      case KK_RTCP_PLI:
+      case KK_RTCP_FIR:
+        KK_COUNT (&worker->counters, plis_received, 1);
+        KK_COUNT (viewer, stat_plis, 1);
+        kk_feed_request_keyframe (viewer->feed);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/* ---- viewer lifecycle on the worker ---- */
+
+static void
+drop_from_shard (KkWorker *worker, KkViewer *viewer)
+{
+  if (!viewer->in_shard)
+    return;
+  viewer->in_shard = FALSE;
+  g_ptr_array_remove_fast (worker->viewers, viewer);
+  g_atomic_int_dec_and_test (&worker->n_viewers);
+  __atomic_store_n (&viewer->stat_connected, 0, __ATOMIC_RELAXED);
+  kk_viewer_unref (viewer);
+}
+
+static void
+viewer_dies (KkWorker *worker, KkViewer *viewer, KkViewerLeft reason)
+{
+  set_state (viewer, KK_VIEWER_DEAD);
+  kk_viewer_dispatch_left (viewer, reason);
+  drop_from_shard (worker, viewer);
+}
+
+/* The new viewer's video starts with the GOP so far, so its decoder has a
+ * keyframe at once whatever the publisher's keyframe interval. */
+static void
+fast_start (KkWorker *worker, KkViewer *viewer)
+{
+  gint64 age_us;
+  g_autoptr (GPtrArray) gop = NULL;
+
+  if (!viewer->sends[KK_TRACK_VIDEO])
+    return;
+  gop = kk_track_get_gop (viewer->feed->tracks[KK_TRACK_VIDEO], &age_us);
+  for (guint i = 0; i < gop->len; i++) {
+    KkPacket *packet = gop->pdata[i];
+
+    if (forward_packet (worker, viewer, packet))
+      KK_COUNT (&worker->counters, gop_packets_sent, 1);
+  }
+  flush_batch (worker);
+  if (gop->len > 0) {
+    KkPacket *last = gop->pdata[gop->len - 1];
+
+    viewer->video_skip = TRUE;
+    viewer->video_skip_upto = last->seq;
+  }
+  if (age_us > GOP_STALE_US)
+    kk_feed_request_keyframe (viewer->feed);
+}
+
+static void
+dtls_connected (KkWorker *worker, KkViewer *viewer)
+{
+  guint8 local_key[KK_SRTP_MAX_KEY_LEN], local_salt[KK_SRTP_MAX_SALT_LEN];
+  guint8 remote_key[KK_SRTP_MAX_KEY_LEN], remote_salt[KK_SRTP_MAX_SALT_LEN];
+  gint64 now = g_get_monotonic_time ();
+
+  if (!kk_dtls_get_srtp_keys (viewer->dtls, &viewer->profile, local_key,
+          local_salt, remote_key, remote_salt)) {
+    KK_COUNT (&worker->counters, dtls_failed, 1);
+    viewer_dies (worker, viewer, KK_VIEWER_LEFT_DTLS_FAILED);
+    return;
+  }
+  viewer->srtp_out = kk_srtp_new (viewer->profile, local_key, local_salt);
+  viewer->srtp_in = kk_srtp_new (viewer->profile, remote_key, remote_salt);
+  memset (local_key, 0, sizeof (local_key));
+  memset (remote_key, 0, sizeof (remote_key));
+  if (viewer->srtp_out == NULL || viewer->srtp_in == NULL) {
+    KK_COUNT (&worker->counters, dtls_failed, 1);
+    viewer_dies (worker, viewer, KK_VIEWER_LEFT_DTLS_FAILED);
+    return;
+  }
+  viewer->connected_mono_us = now;
+  viewer->next_report_mono_us = now + REPORT_INTERVAL_US / 2;
+  set_state (viewer, KK_VIEWER_CONNECTED);
+  __atomic_store_n (&viewer->stat_connected, 1, __ATOMIC_RELAXED);
+  __atomic_store_n (&viewer->stat_tcp, viewer->transport.tcp != NULL,
+      __ATOMIC_RELAXED);
+  GST_INFO ("viewer %s: media flowing (%s over %s)", viewer->id,
+      kk_srtp_profile_name (viewer->profile),
+      viewer->transport.tcp ? "ICE-TCP" : "UDP");
+  kk_viewer_dispatch_connected (viewer, kk_mono_to_wall_us (now));
+  fast_start (worker, viewer);
+}
+
+static void
+handle_dtls_state (KkWorker *worker, KkViewer *viewer, KkDtlsState state,
+    GError *error)
+{
+  switch (state) {
+    case KK_DTLS_STATE_CONNECTED:
+      if (viewer->state != KK_VIEWER_CONNECTED)
+        dtls_connected (worker, viewer);
+      break;
+    case KK_DTLS_STATE_FAILED:
+      GST_INFO ("viewer %s: DTLS failed: %s", viewer->id,
+          error ? error->message : "unknown");
+      KK_COUNT (&worker->counters, dtls_failed, 1);
+      viewer_dies (worker, viewer, KK_VIEWER_LEFT_DTLS_FAILED);
+      break;
+    case KK_DTLS_STATE_CLOSED:
+      viewer_dies (worker, viewer, KK_VIEWER_LEFT_DTLS_CLOSED);
+      break;
+    case KK_DTLS_STATE_HANDSHAKING:
+      break;
+  }
+}
+
+static void
+handle_datagram (KkWorker *worker, KkViewer *viewer, guint8 *data, gsize len)
+{
+  guint8 first = data[0];
+
+  if (first >= 20 && first <= 63) {
+    g_autoptr (GError) error = NULL;
+    KkDtlsState state;
+
+    /* After the linger time the DTLS object is gone: late records are
+     * retransmissions nobody needs any more. */
+    if (viewer->dtls == NULL)
+      return;
+    if (viewer->state == KK_VIEWER_NEW)
+      set_state (viewer, KK_VIEWER_HANDSHAKING);
+    state = kk_dtls_receive (viewer->dtls, data, len, &error);
+    handle_dtls_state (worker, viewer, state, error);
+    return;
+  }
+  if (len >= 2 && kk_rtp_is_rtcp (data, len)) {
+    if (viewer->state == KK_VIEWER_CONNECTED)
+      handle_rtcp (worker, viewer, data, len);
+    return;
+  }
+  KK_COUNT (&worker->counters, rtp_from_viewer, 1);
+}
+
+static void
+handle_transport (KkWorker *worker, KkViewer *viewer, KkTransport *transport)
+{
+  kk_transport_copy (&viewer->transport, transport);
+  viewer->have_transport = TRUE;
+  __atomic_store_n (&viewer->stat_tcp, transport->tcp != NULL,
+      __ATOMIC_RELAXED);
+  if (viewer->state == KK_VIEWER_NEW)
+    set_state (viewer, KK_VIEWER_HANDSHAKING);
+  /* As DTLS client we speak first, once ICE gave us somewhere to speak. */
+  if (!viewer->dtls_server && !viewer->dtls_started && viewer->dtls != NULL) {
+    viewer->dtls_started = TRUE;
+    kk_dtls_start (viewer->dtls);
+  }
+}
+
+static void
+process_item (KkWorker *worker, KkWorkItem *item)
+{
+  KkViewer *viewer = item->viewer;
+
+  switch (item->type) {
+    case KK_ITEM_PACKET:
+      fan_out (worker, item->feed, item->packet);
+      break;
+    case KK_ITEM_ADD_VIEWER:
+      viewer->in_shard = TRUE;
+      g_ptr_array_add (worker->viewers, kk_viewer_ref (viewer));
+      break;
+    case KK_ITEM_REMOVE_VIEWER:
+      if (viewer->in_shard) {
+        if (viewer->dtls != NULL && viewer->state == KK_VIEWER_CONNECTED)
+          kk_dtls_close (viewer->dtls);
+        viewer_dies (worker, viewer, KK_VIEWER_LEFT_CLOSED);
+      }
+      break;
+    case KK_ITEM_DATAGRAM:
+      if (viewer->in_shard && viewer->state != KK_VIEWER_DEAD)
+        handle_datagram (worker, viewer, item->data, item->len);
+      break;
+    case KK_ITEM_TRANSPORT:
+      if (viewer->in_shard && viewer->state != KK_VIEWER_DEAD)
+        handle_transport (worker, viewer, &item->transport);
+      break;
+    case KK_ITEM_TCP_CLOSED:
+      /* Nothing left to send over; consent expiry ends the viewer unless
+       * ICE picks another pair first. */
+      if (viewer->transport.tcp == item->transport.tcp) {
+        kk_transport_clear (&viewer->transport);
+        viewer->have_transport = FALSE;
+        if (viewer->state == KK_VIEWER_CONNECTED)
+          set_state (viewer, KK_VIEWER_HANDSHAKING);
+      }
+      break;
+  }
+}
+
+static void
+tick (KkWorker *worker)
+{
+  KkFanout *fanout = worker->fanout;
+  gint64 now = g_get_monotonic_time ();
+  gint64 consent_us = (gint64) fanout->config.consent_timeout_s * G_USEC_PER_SEC;
+  gint64 connect_us = (gint64) fanout->config.connect_timeout_s * G_USEC_PER_SEC;
+
+  /* Backwards, since a viewer may leave the shard on the way. */
+  for (guint i = worker->viewers->len; i-- > 0;) {
+    KkViewer *viewer = worker->viewers->pdata[i];
+    gint64 seen = __atomic_load_n (&viewer->last_seen_mono_us, __ATOMIC_RELAXED);
+
+    if (viewer->state == KK_VIEWER_CONNECTED) {
+      if (now - seen > consent_us) {
+        GST_INFO ("viewer %s: consent expired (%" G_GINT64_FORMAT " s silent)",
+            viewer->id, (now - seen) / G_USEC_PER_SEC);
+        viewer_dies (worker, viewer, KK_VIEWER_LEFT_CONSENT);
+        continue;
+      }
+      if (now >= viewer->next_report_mono_us) {
+        send_reports (worker, viewer);
+        viewer->next_report_mono_us = now + REPORT_INTERVAL_US;
+      }
+      if (viewer->dtls != NULL && now - viewer->connected_mono_us > DTLS_LINGER_US)
+        g_clear_pointer (&viewer->dtls, kk_dtls_free);
+      continue;
+    }
+
+    /* Not (or no longer) connected. */
+    if (viewer->connected_mono_us == 0 && now - viewer->created_mono_us > connect_us) {
+      viewer_dies (worker, viewer, KK_VIEWER_LEFT_NEVER_CONNECTED);
+      continue;
+    }
+    if (viewer->connected_mono_us != 0 && now - seen > consent_us) {
+      viewer_dies (worker, viewer, KK_VIEWER_LEFT_CONSENT);
+      continue;
+    }
+    if (viewer->dtls != NULL && viewer->have_transport) {
+      gint64 timeout = kk_dtls_get_timeout (viewer->dtls);
+
+      if (timeout != 0 && now >= timeout) {
+        g_autoptr (GError) error = NULL;
+        KkDtlsState state = kk_dtls_handle_timeout (viewer->dtls, &error);
+
+        handle_dtls_state (worker, viewer, state, error);
+      }
+    }
+  }
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  KkWorker *worker = data;
+  gint64 next_tick = g_get_monotonic_time () + TICK_MS * 1000;
+
+  for (;;) {
+    GArray *items;
+    gboolean stopping;
+
+    g_mutex_lock (&worker->lock);
+    items = worker->inbox;
+    worker->inbox = worker->processing;
+    worker->processing = items;
+    stopping = worker->stopping;
+    if (items->len == 0 && !stopping)
+      worker->sleeping = TRUE;
+    g_mutex_unlock (&worker->lock);
+
+    for (guint i = 0; i < items->len; i++) {
+      KkWorkItem *item = &g_array_index (items, KkWorkItem, i);
+
+      process_item (worker, item);
+      work_item_clear (item);
+    }
+    g_array_set_size (items, 0);
+    flush_batch (worker);
+
+    if (stopping)
+      break;
+
+    if (g_get_monotonic_time () >= next_tick) {
+      tick (worker);
+      flush_batch (worker);
+      next_tick = g_get_monotonic_time () + TICK_MS * 1000;
+    }
+
+    if (worker->sleeping) {
+      struct pollfd pfd = { .fd = worker->wake_fd, .events = POLLIN };
+      gint64 wait_ms = (next_tick - g_get_monotonic_time ()) / 1000;
+      guint64 value;
+
+      if (poll (&pfd, 1, CLAMP (wait_ms, 0, TICK_MS)) > 0
+          && read (worker->wake_fd, &value, sizeof (value)) < 0 && errno != EAGAIN)
+        GST_WARNING ("worker %u: wake read failed", worker->index);
+      g_mutex_lock (&worker->lock);
+      worker->sleeping = FALSE;
+      g_mutex_unlock (&worker->lock);
+    }
+  }
+  return NULL;
+}
+
+void
+kk_worker_start (KkWorker *worker)
+{
+  char name[16];
+
+  g_snprintf (name, sizeof (name), "kk-worker-%u", worker->index);
+  worker->thread = g_thread_new (name, worker_thread, worker);
+}
+
+void
+kk_worker_stop (KkWorker *worker)
+{
+  guint64 one = 1;
+
+  if (worker->thread == NULL)
+    return;
+  g_mutex_lock (&worker->lock);
+  worker->stopping = TRUE;
+  g_mutex_unlock (&worker->lock);
+  if (write (worker->wake_fd, &one, sizeof (one)) < 0)
+    GST_WARNING ("worker %u: cannot wake: %s", worker->index, g_strerror (errno));
+  g_thread_join (worker->thread);
+  worker->thread = NULL;
+}
+
+void
+kk_worker_free (KkWorker *worker)
+{
+  /* Viewers still here were ended by kk_fanout_free; drop our refs. */
+  for (guint i = worker->viewers->len; i-- > 0;)
+    drop_from_shard (worker, worker->viewers->pdata[i]);
+  g_ptr_array_unref (worker->viewers);
+  for (guint i = 0; i < worker->inbox->len; i++)
+    work_item_clear (&g_array_index (worker->inbox, KkWorkItem, i));
+  g_array_unref (worker->inbox);
+  g_array_unref (worker->processing);
+  g_mutex_clear (&worker->lock);
+  close (worker->wake_fd);
+  g_free (worker);
+}
+
+void
+kk_worker_collect (KkWorker *worker, KkCounters *sum)
+{
+  KkCounters *c = &worker->counters;
+
+#define ADD(f) sum->f += KK_READ (c, f)
+  ADD (packets_forwarded);
+  ADD (bytes_forwarded);
+  ADD (drop_no_codec);
+  ADD (drop_send_failed);
+  ADD (drop_tcp_backlog);
+  ADD (drop_protect_failed);
+  ADD (nacks_received);
+  ADD (nacks_served);
+  ADD (nacks_missed);
+  ADD (plis_received);
+  ADD (srtcp_rejected);
+  ADD (rtp_from_viewer);
+  ADD (dtls_failed);
+  ADD (gop_packets_sent);
+#undef ADD
+}
