@@ -82,7 +82,9 @@ check_members (JsonObject *object, const char *const *allowed, GError **error)
 
   for (GList *l = members; l != NULL; l = l->next) {
     if (!g_strv_contains (allowed, l->data)) {
-      g_autofree char *shown = g_utf8_make_valid (l->data, 64);
+      /* The body is valid UTF-8 already; just keep the echo short. */
+      g_autofree char *shown = g_utf8_substring (l->data, 0,
+          MIN (64, g_utf8_strlen (l->data, -1)));
 
       g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
           "unknown member \"%s\"", shown);

@@ -61,7 +61,8 @@ struct _KkHttpRequest {
   char **params;
   GHashTable *query;            /* nullable */
   gulong finished_id;
-  gboolean finished;
+  gulong disconnected_id;
+  gboolean gone;                /* finished or disconnected: no I/O left */
   gboolean paused;
 };
 
@@ -257,9 +258,9 @@ kk_http_parse_json (const char *data, gsize length, GError **error)
 /* Requests. */
 
 static void
-request_finished_cb (SoupServerMessage *msg, KkHttpRequest *request)
+request_gone_cb (SoupServerMessage *msg, KkHttpRequest *request)
 {
-  request->finished = TRUE;
+  request->gone = TRUE;
 }
 
 static KkHttpRequest *
@@ -272,10 +273,13 @@ request_new (SoupServerMessage *msg, GPtrArray *params, GHashTable *query)
   g_ptr_array_add (params, NULL);
   request->params = g_strdupv ((char **) params->pdata);
   request->query = query != NULL ? g_hash_table_ref (query) : NULL;
-  /* A paused message can still be finished (interrupted) when the server
-   * shuts down; unpausing it then would be a programming error. */
+  /* While paused, a message can lose its connection (the server shutting
+   * down disconnects every client); unpausing it then would be a
+   * programming error, so keep track. */
   request->finished_id = g_signal_connect (msg, "finished",
-      G_CALLBACK (request_finished_cb), request);
+      G_CALLBACK (request_gone_cb), request);
+  request->disconnected_id = g_signal_connect (msg, "disconnected",
+      G_CALLBACK (request_gone_cb), request);
   return request;
 }
 
@@ -296,6 +300,7 @@ kk_http_request_unref (KkHttpRequest *request)
   if (--request->ref_count > 0)
     return;
   g_signal_handler_disconnect (request->msg, request->finished_id);
+  g_signal_handler_disconnect (request->msg, request->disconnected_id);
   g_object_unref (request->msg);
   g_strfreev (request->params);
   g_clear_pointer (&request->query, g_hash_table_unref);
@@ -347,7 +352,7 @@ kk_http_request_resume (KkHttpRequest *request)
   g_return_if_fail (request->paused);
 
   request->paused = FALSE;
-  if (!request->finished)
+  if (!request->gone)
     soup_server_message_unpause (request->msg);
   kk_http_request_unref (request);
 }

@@ -327,6 +327,30 @@ on_ice_connection_state (GstElement *webrtc, GParamSpec *pspec,
     kk_ingest_stop_later (ingest, "ICE closed");
 }
 
+/* TRUE if @address belongs to this host (a socket can be bound to it). */
+static gboolean
+is_local_address (const char *address)
+{
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (address);
+  g_autoptr (GSocketAddress) sockaddr = NULL;
+  g_autoptr (GSocket) socket = NULL;
+
+  if (inet == NULL)
+    return FALSE;
+  socket = g_socket_new (g_inet_address_get_family (inet),
+      G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  if (socket == NULL)
+    return FALSE;
+  sockaddr = g_inet_socket_address_new (inet, 0);
+  return g_socket_bind (socket, sockaddr, FALSE, NULL);
+}
+
+/* libnice leaves loopback out when it picks addresses itself, so a relay
+ * whose only address is loopback (a test in a network namespace, a laptop
+ * offline) would answer with no candidates. When the media port's
+ * candidate addresses are this host's own, the publisher's side uses
+ * exactly those; a --public-ip of a NAT in front of us is not ours, and
+ * then libnice chooses as usual. */
 static void
 add_local_addresses (KkIngest *ingest, const char *const *addresses)
 {
@@ -335,6 +359,9 @@ add_local_addresses (KkIngest *ingest, const char *const *addresses)
 
   if (addresses == NULL)
     return;
+  for (guint i = 0; addresses[i] != NULL; i++)
+    if (!is_local_address (addresses[i]))
+      return;
   g_object_get (ingest->webrtc, "ice-agent", &ice, NULL);
   if (ice == NULL || g_object_class_find_property (G_OBJECT_GET_CLASS (ice),
           "agent") == NULL)

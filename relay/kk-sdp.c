@@ -53,7 +53,7 @@ G_DEFINE_QUARK (kk-sdp-error-quark, kk_sdp_error)
 #define PRIO_TYPE_UDP 126
 #define PRIO_TYPE_TCP 90
 #define PRIO_LOCAL_UDP 65535
-#define PRIO_LOCAL_TCP 32767
+#define PRIO_LOCAL_TCP 32542
 
 #define FB_NACK (1 << 0)
 #define FB_PLI (1 << 1)
@@ -303,7 +303,8 @@ read_direction (const GArray *attrs, Direction fallback, Direction *dir,
   return TRUE;
 }
 
-/* "<pt> <rest>": a payload type of 0-127 written in decimal. */
+/* A payload type of 0-127 in decimal: "<pt> <rest>" for an attribute
+ * value, or exactly "<pt>" (an m= format) when @rest is NULL. */
 static gboolean
 parse_pt_prefix (const char *value, gint *pt, const char **rest)
 {
@@ -317,14 +318,18 @@ parse_pt_prefix (const char *value, gint *pt, const char **rest)
   }
   if (digits == 0 || n > 127)
     return FALSE;
-  if (rest == NULL)
-    return *p == '\0' ? (*pt = n, TRUE) : FALSE;
-  if (*p != ' ')
-    return FALSE;
-  while (*p == ' ')
-    p++;
+  if (rest == NULL) {
+    /* A whole m= format, nothing after the number. */
+    if (*p != '\0')
+      return FALSE;
+  } else {
+    if (*p != ' ')
+      return FALSE;
+    while (*p == ' ')
+      p++;
+    *rest = p;
+  }
   *pt = n;
-  *rest = p;
   return TRUE;
 }
 
@@ -451,8 +456,9 @@ h264_fmtp_usable (const char *fmtp)
       iop = (guint) (d[2] << 4 | d[3]);
     }
   }
-  if (!mode1 || (iop & 0x03) != 0)
+  if (!mode1)
     return FALSE;
+  /* Each mask also covers the reserved bits, which must be zero. */
   switch (profile_idc) {
     case 0x42:                  /* Baseline, or Constrained with set1 */
       return (iop & 0x0f) == 0;
@@ -590,7 +596,7 @@ fmtp_echoable (const char *fmtp)
 static void
 choose_codecs (const GstSDPMedia *media, OfferRole role, KkOfferMedia *om)
 {
-  PtTable *t = g_new (PtTable, 1);
+  PtTable table, *t = &table;
   guint i, n_fmts = gst_sdp_media_formats_len (media);
   guint8 fb = FB_NACK | FB_PLI | FB_FIR;
   gboolean any = FALSE;
@@ -634,7 +640,6 @@ choose_codecs (const GstSDPMedia *media, OfferRole role, KkOfferMedia *om)
   om->nack = any && (fb & FB_NACK);
   om->pli = any && (fb & FB_PLI);
   om->fir = any && (fb & FB_FIR);
-  g_free (t);
 }
 
 static gboolean
@@ -796,7 +801,7 @@ parse_offer (const GstSDPMessage *msg, OfferRole role, GError **error)
 {
   g_autoptr (KkViewerOffer) offer = g_new0 (KkViewerOffer, 1);
   g_autofree char *tag = NULL;
-  gboolean usable[KK_SDP_MAX_MEDIA] = { FALSE };
+  gboolean any_usable = FALSE;
   Direction session_dir;
   gint transport = -1;
   guint i, j;
@@ -809,7 +814,7 @@ parse_offer (const GstSDPMessage *msg, OfferRole role, GError **error)
   offer->n_media = gst_sdp_message_medias_len (msg);
   for (i = 0; i < offer->n_media; i++) {
     KkOfferMedia *om = &offer->media[i];
-    gboolean sends = FALSE;
+    gboolean sends = FALSE, usable;
 
     if (!parse_media (gst_sdp_message_get_media (msg, i), i, session_dir,
             role, om, &sends, error))
@@ -821,23 +826,24 @@ parse_offer (const GstSDPMessage *msg, OfferRole role, GError **error)
         return NULL;
       }
     }
-    usable[i] = !om->port_zero && media_has_codec (om) &&
+    usable = !om->port_zero && media_has_codec (om) &&
         (role == ROLE_VIEWER ? om->can_receive : sends);
+    any_usable |= usable;
     if (tag != NULL && g_strcmp0 (om->mid, tag) == 0)
       transport = (gint) i;
-    else if (tag == NULL && transport < 0 && usable[i])
+    else if (tag == NULL && transport < 0 && usable)
       transport = (gint) i;
   }
 
-  for (i = 0; i < offer->n_media && !usable[i]; i++);
-  if (i == offer->n_media) {
+  if (!any_usable) {
     g_set_error (error, KK_SDP_ERROR, KK_SDP_ERROR_UNSUPPORTED,
         role == ROLE_VIEWER ?
         "no m-line can receive Opus, VP8 or Constrained Baseline H.264" :
         "no m-line sends Opus, VP8 or H.264");
     return NULL;
   }
-  if (tag != NULL && (transport < 0 || offer->media[transport].port_zero ||
+  /* The tagged m-line carries the transport: it cannot be bundle-only. */
+  if (tag != NULL && (transport < 0 ||
           gst_sdp_media_get_port (gst_sdp_message_get_media (msg,
                   transport)) == 0)) {
     g_set_error (error, KK_SDP_ERROR, KK_SDP_ERROR_MALFORMED,
@@ -1106,6 +1112,9 @@ kk_sdp_build_viewer_answer (const KkViewerOffer *offer,
   for (i = 0; i < params->n_addresses; i++)
     g_return_val_if_fail (address_is_numeric (params->addresses[i].ip) &&
         params->addresses[i].port != 0, NULL);
+  for (i = 0; i < offer->n_media; i++)
+    g_return_val_if_fail (offer->media[i].media_name != NULL &&
+        offer->media[i].proto != NULL && offer->media[i].fmt != NULL, NULL);
 
   audio = choose_media (offer, KK_MEDIA_AUDIO, params);
   video = choose_media (offer, KK_MEDIA_VIDEO, params);

@@ -989,6 +989,53 @@ test_sessions (Fixture *f, gconstpointer data)
           NULL, NULL, &missing), ==, 404);
 }
 
+static gpointer
+slow_job (sqlite3 *db, gpointer data, GError **error)
+{
+  g_usleep (300 * 1000);
+  return NULL;
+}
+
+static gboolean
+set_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The server goes away while a handler waits for the store: the late
+ * reply must be dropped quietly (a critical would fail the test). */
+static void
+test_client_gone (Fixture *f, gconstpointer data)
+{
+  g_autoptr (SoupMessage) msg = new_message (f, "POST",
+      "/api/rooms/gone/join", NULL);
+  g_autoptr (GBytes) body = g_bytes_new_static ("{\"name\": \"A\"}", 13);
+  g_auto (Response) r = { 0 };
+  Pending pending = { msg, &r, FALSE };
+  Wait slow = { 0 };
+  gboolean waited = FALSE;
+
+  make_room (f, "gone");
+  /* Hold the store's worker, so the join stays paused. */
+  kk_store_run_async (f->store, slow_job, NULL, NULL, NULL, wait_cb, &slow);
+  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  soup_session_send_and_read_async (f->session, msg, G_PRIORITY_DEFAULT, NULL,
+      sent_cb, &pending);
+  g_timeout_add (100, set_flag, &waited);
+  while (!waited)
+    g_main_context_iteration (NULL, TRUE);
+
+  soup_server_disconnect (f->server);
+  while (!pending.done || slow.result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (r.error);
+  g_clear_object (&slow.result);
+  /* Let the join's own completion (reply dropped) run. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
 static void
 test_persistence (Fixture *f, gconstpointer data)
 {
@@ -1217,6 +1264,7 @@ main (int argc, char **argv)
   ADD ("/api/paths", test_paths);
   ADD ("/api/concurrent-create", test_concurrent_create);
   ADD ("/api/sessions", test_sessions);
+  ADD ("/api/client-gone", test_client_gone);
   ADD ("/api/persistence", test_persistence);
   ADD ("/api/config-rooms", test_config_rooms);
   ADD ("/api/admin-token-file", test_admin_token_file);

@@ -277,7 +277,7 @@ test_options (Fixture *f, gconstpointer data)
   g_assert_cmpuint (config->rooms->len, ==, 1);
   room = g_ptr_array_index (config->rooms, 0);
   g_assert_cmpstr (room->id, ==, "demo");
-  g_assert_cmpstr (room->source, ==, "demo");
+  g_assert_cmpstr (room->source, ==, KK_ROOM_SOURCE_DEMO);
   g_clear_pointer (&config, kk_config_free);
 
   /* A [room demo] section in the file is used as it is. */

@@ -60,7 +60,8 @@ typedef struct {
   gboolean port_zero;       /* m-line rejected/disabled in the offer */
   /* Payload type the viewer uses for each codec we can send; -1 if absent.
    * For H.264 only packetization-mode=1 with a constrained-baseline or
-   * baseline profile-level-id counts. */
+   * baseline profile-level-id counts. Payload types 64-95 never count:
+   * under rtcp-mux they read as RTCP (RFC 5761 §4). */
   gint pt_vp8;
   gint pt_h264;
   char *h264_fmtp;          /* the fmtp of pt_h264 as offered, for the answer */

@@ -493,7 +493,19 @@ class Peer:
 
 
 def peer_argv(script, args):
-    return [PYTHON, os.path.join(PEERS, script)] + [str(a) for a in args]
+    # Tokens are base64url and may start with '-', which argparse would take
+    # for an option: pass option values glued on with '='.
+    args = [str(a) for a in args]
+    out = []
+    i = 0
+    while i < len(args):
+        if args[i] in ("--token", "--url") and i + 1 < len(args):
+            out.append("%s=%s" % (args[i], args[i + 1]))
+            i += 2
+        else:
+            out.append(args[i])
+            i += 1
+    return [PYTHON, os.path.join(PEERS, script)] + out
 
 
 def whip_client_argv(url, token=None, codec="vp8", trickle=True,

@@ -138,6 +138,18 @@ def sdp_media_codecs(sdp):
     return out
 
 
+def sdp_payload_codecs(sdp):
+    """Map payload type (int) -> codec name, over every m-line of an SDP."""
+    out = {}
+    for line in sdp.splitlines():
+        line = line.strip()
+        if line.startswith("a=rtpmap:"):
+            pt, _, rest = line[len("a=rtpmap:"):].partition(" ")
+            if pt.isdigit():
+                out[int(pt)] = rest.split("/")[0]
+    return out
+
+
 def sdp_has_candidates(sdp):
     return any(l.startswith("a=candidate:") for l in sdp.splitlines())
 

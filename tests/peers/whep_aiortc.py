@@ -74,6 +74,11 @@ class Counters:
         self.first_video = None
         self.first_audio = None
         self.ended = set()
+        # Decoded video frames per whole second since the POST: shows when
+        # the picture stopped and came back (a publisher restart, say).
+        self.video_timeline = []
+        self.payload_types = {}
+        self.codec_names = {}
 
 
 async def consume(track, c, t_post):
@@ -85,6 +90,10 @@ async def consume(track, c, t_post):
             now = time.monotonic()
             if kind == "video":
                 c.video_frames += 1
+                second = int(now - t_post)
+                while len(c.video_timeline) <= second:
+                    c.video_timeline.append(0)
+                c.video_timeline[second] += 1
                 c.width, c.height = frame.width, frame.height
                 if c.first_video is None:
                     c.first_video = now - t_post
@@ -102,6 +111,20 @@ async def consume(track, c, t_post):
         log.info("%s track ended", kind)
     finally:
         c.ended.add(kind)
+
+
+def count_payload_types(pc, c):
+    """Counts the payload types of the RTP packets each receiver gets: an
+    answer may list several codecs, this says which one really came."""
+    for transceiver in pc.getTransceivers():
+        receiver = transceiver.receiver
+        original = receiver._handle_rtp_packet
+
+        async def counting(packet, arrival_time_ms, original=original):
+            c.payload_types[packet.payload_type] = (
+                c.payload_types.get(packet.payload_type, 0) + 1)
+            return await original(packet, arrival_time_ms)
+        receiver._handle_rtp_packet = counting
 
 
 async def session(args, result):
@@ -166,10 +189,12 @@ async def session(args, result):
     if not location:
         log.warning("201 without Location")
     peerlib.log_sdp("answer", r.body)
+    c.codec_names = peerlib.sdp_payload_codecs(r.body)
     result["codecs"] = peerlib.sdp_media_codecs(r.body)
     try:
         await pc.setRemoteDescription(
             RTCSessionDescription(sdp=r.body, type="answer"))
+        count_payload_types(pc, c)
     except Exception as e:  # aiortc raises plain ValueError etc.
         result["error"] = "setRemoteDescription: %s" % e
         await pc.close()
@@ -219,6 +244,9 @@ async def session(args, result):
     await asyncio.gather(*tasks, return_exceptions=True)
 
     result["video_frames"] = c.video_frames
+    result["video_timeline"] = c.video_timeline
+    result["received_codecs"] = {
+        c.codec_names.get(pt, str(pt)): n for pt, n in c.payload_types.items()}
     result["width"] = c.width
     result["height"] = c.height
     result["audio_ms"] = round(c.audio_ms, 1)

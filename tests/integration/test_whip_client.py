@@ -1,0 +1,26 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Debian's simple-whip-client publishes; an aiortc viewer decodes.
+
+Skipped (77) where Debian's whip-client cannot start: on Debian 12 it
+links libsoup 2 while GStreamer's libnice pulls in libsoup 3, and it
+aborts with "libsoup2 symbols detected".
+"""
+import harness
+from harness import check
+from common import viewer_token
+
+
+def test(ctx):
+    d = ctx.daemon()
+    info = d.create_room("obsroom")
+    ctx.start_whip_client(d.whip_url("obsroom"), info["host_token"])
+    d.wait_live("obsroom")
+    r = ctx.run_peer("whep_aiortc.py", "--url", d.whep_url("obsroom"),
+                     "--token", viewer_token(d, "obsroom"), "--duration", "4",
+                     "--min-video-frames", "40", "--min-audio-ms", "3000")
+    check(r.ok, "viewer: %s", r.error)
+    check(d.stop() == 0, "daemon exit status")
+
+
+harness.main(test)
