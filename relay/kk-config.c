@@ -11,12 +11,11 @@
  * a default), numbers are range-checked, addresses parsed, and the [room ID]
  * sections go through the same validators (kk-room.h) that the HTTP API
  * uses for POST /api/rooms. Every message names where the bad value came
- * from: "FILE: [GROUP] KEY: ...", "KRINGKAST_X: ..." or "--option: ...".
+ * from: "FILE:LINE: [GROUP] KEY: ...", "KRINGKAST_X: ..." or "--option: ...".
  */
 
 #include "kk-config.h"
 
-#include <errno.h>
 #include <gio/gio.h>
 #include <gst/gst.h>
 #include <stdio.h>
@@ -199,15 +198,79 @@ validate_token (const char *token, GError **error)
 typedef struct {
   GKeyFile *key_file;
   const char *file_name;
+  const char *data;             /* the file's text, for line numbers */
+  gsize length;
   const char *group;
 } KeyFileCursor;
+
+/* GKeyFile keeps no line numbers, so find the line ourselves: that of the
+ * last "@key =" in [@group] (GKeyFile keeps the last value of a repeated
+ * key), or of the group's header when @key is NULL. 0 if not found. */
+static guint
+find_line (const KeyFileCursor *cur, const char *key)
+{
+  const char *p = cur->data;
+  const char *end = cur->data + cur->length;
+  gsize group_len = strlen (cur->group);
+  gboolean in_group = FALSE;
+  guint line = 0;
+  guint found = 0;
+
+  while (p < end) {
+    const char *eol = memchr (p, '\n', end - p);
+    const char *s = p;
+
+    if (eol == NULL)
+      eol = end;
+    line++;
+    while (s < eol && (*s == ' ' || *s == '\t'))
+      s++;
+    if (s < eol && *s == '[') {
+      const char *close = memchr (s, ']', eol - s);
+
+      in_group = close != NULL && (gsize) (close - s - 1) == group_len
+          && memcmp (s + 1, cur->group, group_len) == 0;
+      if (in_group && key == NULL)
+        found = line;
+    } else if (in_group && key != NULL) {
+      gsize key_len = strlen (key);
+
+      if ((gsize) (eol - s) > key_len && memcmp (s, key, key_len) == 0) {
+        const char *q = s + key_len;
+
+        while (q < eol && (*q == ' ' || *q == '\t'))
+          q++;
+        if (q < eol && *q == '=')
+          found = line;
+      }
+    }
+    p = eol + 1;
+  }
+  return found;
+}
+
+/* "FILE:LINE: [GROUP] KEY" (or without KEY), for error messages. */
+static char *
+kf_where (const KeyFileCursor *cur, const char *key)
+{
+  guint line = find_line (cur, key);
+  g_autofree char *at = line > 0
+      ? g_strdup_printf ("%s:%u", cur->file_name, line)
+      : g_strdup (cur->file_name);
+
+  if (key == NULL)
+    return g_strdup_printf ("%s: [%s]", at, cur->group);
+  return g_strdup_printf ("%s: [%s] %s", at, cur->group, key);
+}
 
 static gboolean
 kf_fail (const KeyFileCursor *cur, const char *key, GError *cause,
     GError **error)
 {
-  g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-      "%s: [%s] %s: %s", cur->file_name, cur->group, key, cause->message);
+  g_autofree char *where = kf_where (cur, key);
+
+  g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID, "%s: %s",
+      where, cause->message);
   g_error_free (cause);
   return FALSE;
 }
@@ -284,9 +347,8 @@ kf_get_double (const KeyFileCursor *cur, const char *key, double *out,
 static gboolean
 kf_unknown_key (const KeyFileCursor *cur, const char *key, GError **error)
 {
-  g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-      "%s: [%s] %s: unknown key", cur->file_name, cur->group, key);
-  return FALSE;
+  return kf_fail (cur, key, g_error_new_literal (KK_CONFIG_ERROR,
+          KK_CONFIG_ERROR_INVALID, "unknown key"), error);
 }
 
 static gboolean
@@ -437,12 +499,12 @@ room_config_new (const char *id)
 
 static gboolean
 apply_key_file (KkConfig *config, GKeyFile *key_file, const char *file_name,
-    GError **error)
+    const char *data, gsize length, GError **error)
 {
   g_auto (GStrv) groups = g_key_file_get_groups (key_file, NULL);
 
   for (guint g = 0; groups[g] != NULL; g++) {
-    KeyFileCursor cur = { key_file, file_name, groups[g] };
+    KeyFileCursor cur = { key_file, file_name, data, length, groups[g] };
     g_auto (GStrv) keys = g_key_file_get_keys (key_file, groups[g], NULL, NULL);
     g_autoptr (KkRoomConfig) room = NULL;
     gboolean (*apply) (KkConfig *, const KeyFileCursor *, const char *,
@@ -458,18 +520,13 @@ apply_key_file (KkConfig *config, GKeyFile *key_file, const char *file_name,
       const char *id = groups[g] + strlen (KK_ROOM_GROUP_PREFIX);
       GError *local_error = NULL;
 
-      if (!kk_room_validate_id (id, &local_error)) {
-        g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-            "%s: [%s]: %s", file_name, groups[g], local_error->message);
-        g_error_free (local_error);
-        return FALSE;
-      }
+      if (!kk_room_validate_id (id, &local_error))
+        return kf_fail (&cur, NULL, local_error, error);
       room = room_config_new (id);
     } else {
-      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-          "%s: [%s]: unknown group (expected server, media, ingest or "
-          "\"room ID\")", file_name, groups[g]);
-      return FALSE;
+      return kf_fail (&cur, NULL, g_error_new_literal (KK_CONFIG_ERROR,
+              KK_CONFIG_ERROR_INVALID, "unknown group (expected server, "
+              "media, ingest or \"room ID\")"), error);
     }
 
     for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
@@ -499,7 +556,7 @@ load_key_file (KkConfig *config, const char *data, gsize length,
         file_name, local_error->message);
     return FALSE;
   }
-  return apply_key_file (config, key_file, file_name, error);
+  return apply_key_file (config, key_file, file_name, data, length, error);
 }
 
 /* Environment layer. */

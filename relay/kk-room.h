@@ -70,6 +70,8 @@ G_DECLARE_FINAL_TYPE (KkRoom, kk_room, KK, ROOM, GObject)
  * host_token must be set. Not live, no viewers. */
 KkRoom *kk_room_new (const KkRoomConfig *config);
 
+/* Settings, fixed for the room's life. Strings: (transfer none), owned by
+ * the room. */
 const char *kk_room_get_id (KkRoom *room);
 const char *kk_room_get_title (KkRoom *room);
 gboolean kk_room_get_record (KkRoom *room);

@@ -95,6 +95,7 @@ KkStore *kk_store_open (const char *data_dir, GError **error);
  */
 void kk_store_close (KkStore *store);
 
+/* Returns: (transfer none): the data directory given to kk_store_open(). */
 const char *kk_store_get_data_dir (KkStore *store);
 
 /**

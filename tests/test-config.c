@@ -13,28 +13,6 @@
 #include "kk-config.h"
 #include "kk-room.h"
 
-/* kk_config_load() initialises GStreamer (its option group), whose
- * quarks outgrow GLib's first quark block; GLib then leaks that block on
- * purpose (gquark.c: lock-free readers may still hold it). The block was
- * allocated by GLib's library constructor, so suppressing leaks from
- * _dl_init matches nothing else; the slow unwinder is needed to see that
- * frame through libraries built without frame pointers. These hooks are
- * only called by the sanitizer runtime. */
-const char *__lsan_default_suppressions (void);
-const char *__asan_default_options (void);
-
-const char *
-__lsan_default_suppressions (void)
-{
-  return "leak:_dl_init\n";
-}
-
-const char *
-__asan_default_options (void)
-{
-  return "fast_unwind_on_malloc=0";
-}
-
 static const char *const env_vars[] = {
   "KRINGKAST_HTTP_PORT", "KRINGKAST_MEDIA_PORT", "KRINGKAST_PUBLIC_IP",
   "KRINGKAST_DATA_DIR", "KRINGKAST_WORKERS", "KRINGKAST_ADMIN_TOKEN",
@@ -321,6 +299,10 @@ test_file_errors (Fixture *f, gconstpointer data)
 {
   expect_file_error (f, "[media]\nport = 70000\n", KK_CONFIG_ERROR_INVALID,
       (const char *[]) { "[media]", "port", "70000", NULL });
+  /* The line is found even with the key repeated (the last one counts). */
+  expect_file_error (f, "# x\n[media]\nport = 1\n\n[server]\n[media]\n"
+      "  port  = 99999\n",
+      KK_CONFIG_ERROR_INVALID, (const char *[]) { ":7: [media] port", NULL });
   expect_file_error (f, "[server]\nhttp-port = eighty\n",
       KK_CONFIG_ERROR_INVALID,
       (const char *[]) { "[server]", "http-port", NULL });
@@ -329,8 +311,9 @@ test_file_errors (Fixture *f, gconstpointer data)
       (const char *[]) { "[server]", "http-address", NULL });
   expect_file_error (f, "[server]\nhttp-prot = 80\n", KK_CONFIG_ERROR_INVALID,
       (const char *[]) { "[server]", "http-prot", "unknown key", NULL });
-  expect_file_error (f, "[sever]\nhttp-port = 80\n", KK_CONFIG_ERROR_INVALID,
-      (const char *[]) { "[sever]", "unknown group", NULL });
+  expect_file_error (f, "[server]\n[sever]\nhttp-port = 80\n",
+      KK_CONFIG_ERROR_INVALID,
+      (const char *[]) { ":2: [sever]", "unknown group", NULL });
   expect_file_error (f, "[media]\npublic-ip = 10.0.0.1,not-an-ip\n",
       KK_CONFIG_ERROR_INVALID,
       (const char *[]) { "[media]", "public-ip", "not-an-ip", NULL });

@@ -1372,27 +1372,6 @@ test_gstreamer (void)
   check_against_gstreamer (FALSE);
 }
 
-/* GLib deliberately leaks its first quark table once a process has more
- * than 2048 quarks, which gst_init() gets to. The table is allocated by
- * GLib's library constructor; GLib has no frame pointers, so LeakSanitizer
- * only sees the whole stack (down to the dynamic loader's _dl_init, which
- * names it) with the slow unwinder. These hooks are only consulted by
- * sanitizer builds. */
-const char *__asan_default_options (void);
-const char *__lsan_default_suppressions (void);
-
-const char *
-__asan_default_options (void)
-{
-  return "fast_unwind_on_malloc=0";
-}
-
-const char *
-__lsan_default_suppressions (void)
-{
-  return "leak:_dl_init\n";
-}
-
 int
 main (int argc, char **argv)
 {
