@@ -83,6 +83,9 @@ struct _KkFeed {
   KkFeedCallbacks callbacks;
   gpointer user_data;
   gint64 last_keyframe_request_mono_us;   /* atomic */
+  GMutex tap_lock;                         /* held while the tap runs */
+  KkFeedTapFunc tap;
+  gpointer tap_data;
 };
 
 struct _KkViewer {
@@ -255,7 +258,6 @@ struct _KkFanout {
 void kk_viewer_dispatch_connected (KkViewer *viewer, gint64 wall_us);
 void kk_viewer_dispatch_left (KkViewer *viewer, KkViewerLeft reason);
 gint64 kk_mono_to_wall_us (gint64 mono_us);
-void kk_feed_request_keyframe (KkFeed *feed);
 void kk_fanout_directory_bind_addr (KkFanout *fanout,
     const struct sockaddr_storage *addr, socklen_t len, KkViewer *viewer);
 /* (transfer full) (nullable) */

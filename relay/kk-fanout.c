@@ -311,6 +311,7 @@ kk_feed_new (KkFanout *fanout, const char *name,
     feed->callbacks = *callbacks;
   feed->user_data = user_data;
   feed->last_keyframe_request_mono_us = G_MININT64 / 2;
+  g_mutex_init (&feed->tap_lock);
   return feed;
 }
 
@@ -321,6 +322,7 @@ kk_feed_free (KkFeed *feed)
     return;
   for (guint i = 0; i < KK_TRACK_N; i++)
     kk_track_free (feed->tracks[i]);
+  g_mutex_clear (&feed->tap_lock);
   g_free (feed->cname);
   g_free (feed->name);
   g_free (feed);
@@ -389,6 +391,12 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
   if (need_keyframe)
     kk_feed_request_keyframe (feed);
 
+  /* Uncontended except while the tap is being changed. */
+  g_mutex_lock (&feed->tap_lock);
+  if (feed->tap != NULL)
+    feed->tap (packet, feed->tap_data);
+  g_mutex_unlock (&feed->tap_lock);
+
   for (guint i = 0; i < fanout->n_workers; i++) {
     KkWorker *worker = fanout->workers[i];
     KkWorkItem item = { 0 };
@@ -401,6 +409,21 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
     kk_worker_post (worker, &item);
   }
   kk_packet_unref (packet);
+}
+
+void
+kk_feed_set_tap (KkFeed *feed, KkFeedTapFunc func, gpointer user_data)
+{
+  g_mutex_lock (&feed->tap_lock);
+  feed->tap = func;
+  feed->tap_data = user_data;
+  g_mutex_unlock (&feed->tap_lock);
+}
+
+GPtrArray *
+kk_feed_get_gop (KkFeed *feed, gint64 *keyframe_age_us)
+{
+  return kk_track_get_gop (feed->tracks[KK_TRACK_VIDEO], keyframe_age_us);
 }
 
 void

@@ -79,6 +79,23 @@ void kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
 /* The publisher left: the next packets start new epochs. */
 void kk_feed_reset_source (KkFeed *feed);
 
+/* Any thread. Asks the publisher for a keyframe, folded with every other
+ * request into at most one per KK_FANOUT_KEYFRAME_INTERVAL_MS. */
+void kk_feed_request_keyframe (KkFeed *feed);
+
+/* Returns: (transfer full): the current video GOP, see kk_track_get_gop (). */
+GPtrArray *kk_feed_get_gop (KkFeed *feed, gint64 *keyframe_age_us);
+
+/* Called on the ingest's streaming thread with every packet the feed sends
+ * (after rewriting: continuous SSRC, sequence numbers and timestamps
+ * across publisher reconnects; the payload type byte is a placeholder).
+ * It must be quick and must not block: it runs before the fan-out. */
+typedef void (*KkFeedTapFunc) (KkPacket *packet, gpointer user_data);
+
+/* Installs (or with @func NULL, removes) the one tap of the feed. After it
+ * returns, the previous tap is not running and will not be called. */
+void kk_feed_set_tap (KkFeed *feed, KkFeedTapFunc func, gpointer user_data);
+
 /* ---- viewers ---- */
 
 typedef enum {

@@ -59,6 +59,7 @@ struct _KkLecture {
 
   char *session_id;             /* known once the store has it */
   gboolean session_open;
+  gint64 session_start_wall_us;
   gboolean session_end_pending; /* ended before the store gave the id */
   gint64 session_end_wall_us;
 
@@ -67,6 +68,16 @@ struct _KkLecture {
 };
 
 G_DEFINE_FINAL_TYPE (KkLecture, kk_lecture, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_SESSION_OPENED,
+  SIGNAL_SESSION_CLOSED,
+  SIGNAL_VIEWER_CONNECTED,
+  SIGNAL_VIEWER_LEFT,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 static const char *
 state_name (KkLectureState state)
@@ -168,9 +179,13 @@ on_session_started (GObject *source, GAsyncResult *result, gpointer user_data)
   g_free (lecture->session_id);
   lecture->session_id = g_steal_pointer (&id);
   GST_INFO ("room %s: session %s", room_id (lecture), lecture->session_id);
+  g_signal_emit (lecture, signals[SIGNAL_SESSION_OPENED], 0,
+      lecture->session_id, lecture->session_start_wall_us);
   if (lecture->session_end_pending) {
     lecture->session_end_pending = FALSE;
     store_session_end (lecture, lecture->session_end_wall_us);
+    g_signal_emit (lecture, signals[SIGNAL_SESSION_CLOSED], 0,
+        lecture->session_id, lecture->session_end_wall_us);
     g_clear_pointer (&lecture->session_id, g_free);
     return;
   }
@@ -184,9 +199,11 @@ open_session (KkLecture *lecture)
   if (lecture->session_open)
     return;
   lecture->session_open = TRUE;
+  lecture->session_start_wall_us = g_get_real_time ();
   kk_room_set_live (lecture->room, TRUE, NULL);
   kk_store_session_start (lecture->store, room_id (lecture),
-      g_get_real_time (), on_session_started, g_object_ref (lecture));
+      lecture->session_start_wall_us, on_session_started,
+      g_object_ref (lecture));
 }
 
 static void
@@ -201,6 +218,8 @@ close_session (KkLecture *lecture)
       lecture->session_id ? lecture->session_id : "(pending)");
   if (lecture->session_id != NULL) {
     store_session_end (lecture, now);
+    g_signal_emit (lecture, signals[SIGNAL_SESSION_CLOSED], 0,
+        lecture->session_id, now);
     g_clear_pointer (&lecture->session_id, g_free);
   } else {
     lecture->session_end_pending = TRUE;
@@ -519,6 +538,8 @@ on_viewer_connected (KkViewer *viewer, gint64 wall_us, gpointer user_data)
   update_viewer_count (lecture);
   GST_INFO ("room %s: viewer %s (party %s) receiving", room_id (lecture),
       entry->resource_id, entry->party_id);
+  g_signal_emit (lecture, signals[SIGNAL_VIEWER_CONNECTED], 0,
+      entry->resource_id, entry->party_id, wall_us);
 }
 
 static void
@@ -533,6 +554,9 @@ on_viewer_left (KkViewer *viewer, KkViewerLeft reason, gint64 last_seen_wall_us,
   if (entry->connected) {
     lecture->connected_viewers--;
     update_viewer_count (lecture);
+    g_signal_emit (lecture, signals[SIGNAL_VIEWER_LEFT], 0,
+        entry->resource_id, entry->party_id,
+        kk_viewer_left_to_string (reason), last_seen_wall_us);
   }
   /* Frees entry. */
   g_hash_table_remove (lecture->viewers, entry->resource_id);
@@ -597,6 +621,18 @@ kk_lecture_get_room (KkLecture *lecture)
   return lecture->room;
 }
 
+KkFeed *
+kk_lecture_get_feed (KkLecture *lecture)
+{
+  return lecture->feed;
+}
+
+const char *
+kk_lecture_get_session_id (KkLecture *lecture)
+{
+  return lecture->session_open ? lecture->session_id : NULL;
+}
+
 KkLectureState
 kk_lecture_get_state (KkLecture *lecture)
 {
@@ -659,6 +695,51 @@ kk_lecture_class_init (KkLectureClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = kk_lecture_finalize;
+
+  /**
+   * KkLecture::session-opened:
+   * @session_id: the new session, as stored
+   * @started_wall_us: when the broadcast went live (g_get_real_time)
+   *
+   * A broadcast went live. A host reconnecting within the grace period
+   * does not open a new one.
+   */
+  signals[SIGNAL_SESSION_OPENED] = g_signal_new ("session-opened",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT64);
+  /**
+   * KkLecture::session-closed:
+   * @session_id: the session
+   * @ended_wall_us: when the broadcast ended
+   */
+  signals[SIGNAL_SESSION_CLOSED] = g_signal_new ("session-closed",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT64);
+  /**
+   * KkLecture::viewer-connected:
+   * @resource_id: the WHEP resource (one connection)
+   * @party_id: who holds the token (a person, or a group at one screen)
+   * @wall_us: when media started to flow to it
+   *
+   * Emitted whether or not the lecture is live: a viewer may connect
+   * before the broadcast starts.
+   */
+  signals[SIGNAL_VIEWER_CONNECTED] = g_signal_new ("viewer-connected",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT64);
+  /**
+   * KkLecture::viewer-left:
+   * @resource_id: the WHEP resource
+   * @party_id: its party
+   * @reason: "closed" (DELETE or shutdown), "consent-expired", ...
+   * @last_seen_wall_us: the last moment it was known to receive
+   *
+   * Follows viewer-connected exactly once.
+   */
+  signals[SIGNAL_VIEWER_LEFT] = g_signal_new ("viewer-left",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+      G_TYPE_INT64);
   GST_DEBUG_CATEGORY_INIT (kk_lecture_debug, "kk-lecture", 0,
       "Kringkast lectures");
 }

@@ -7,7 +7,9 @@
  * saying goodbye gets a grace period to come back; the session and the
  * viewers' streams simply continue when they do.
  *
- * Main context only.
+ * Main context only. Signals: session-opened, session-closed,
+ * viewer-connected, viewer-left (see kk-lecture.c); attendance and
+ * recording follow a lecture through them.
  */
 #pragma once
 
@@ -46,6 +48,10 @@ KkLecture *kk_lecture_new (KkRoom *room, KkFanout *fanout, KkStore *store,
     const KkConfig *config);
 
 KkRoom *kk_lecture_get_room (KkLecture *lecture);
+/* (transfer none): what viewers receive; recorders tap it. */
+KkFeed *kk_lecture_get_feed (KkLecture *lecture);
+/* (transfer none) (nullable): the open session, once stored. */
+const char *kk_lecture_get_session_id (KkLecture *lecture);
 KkLectureState kk_lecture_get_state (KkLecture *lecture);
 
 /* Starts the room's pipeline source (rooms whose source is not "whip");
