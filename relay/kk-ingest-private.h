@@ -35,6 +35,7 @@ struct _KkIngest {
 
   /* WHIP only */
   GstElement *webrtc;
+  GstSDPMessage *offer;         /* the trimmed offer, read by webrtcbin's thread */
   KkIngestAnswerFunc answered;
   gpointer answered_data;
   gint answer_sent;             /* atomic */

@@ -303,13 +303,89 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer user_data)
     GST_WARNING ("source %s: cannot link the %s stream", ingest->name, media);
 }
 
+#define TWCC_URI \
+  "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+
+/* Keeps what the answer should carry: codec fields, fmtp parameters,
+ * rtcp-fb, and of the header extensions only transport-wide CC. The "a-*"
+ * fields are SDP attributes (candidates, ICE, ...) that are no codec's. */
+static gboolean
+keep_preference_field (GQuark field, GValue *value, gpointer user_data)
+{
+  const char *name = g_quark_to_string (field);
+
+  if (g_str_has_prefix (name, "a-"))
+    return FALSE;
+  if (g_str_has_prefix (name, "extmap-"))
+    return G_VALUE_HOLDS_STRING (value)
+        && g_strcmp0 (g_value_get_string (value), TWCC_URI) == 0;
+  return TRUE;
+}
+
+/* The host's first usable codec on this m-line, with its RTX, as
+ * webrtcbin codec preferences. Without preferences webrtcbin answers no
+ * header extensions, and without the transport-wide CC extension the
+ * host's browser gets no congestion feedback and never raises its
+ * bitrate above the start value. */
+static GstCaps *
+preferences_from_offer (const GstSDPMedia *media)
+{
+  GstCaps *preferences = gst_caps_new_empty ();
+  const char *chosen = NULL;
+
+  for (guint i = 0; i < gst_sdp_media_formats_len (media) && !chosen; i++) {
+    const char *pt = gst_sdp_media_get_format (media, i);
+
+    if (codec_usable (media, pt))
+      chosen = pt;
+  }
+  if (chosen == NULL)
+    return preferences;
+
+  for (guint i = 0; i < gst_sdp_media_formats_len (media); i++) {
+    const char *pt = gst_sdp_media_get_format (media, i);
+    const char *fmtp = attribute_for_pt (media, "fmtp", pt);
+    GstCaps *caps;
+
+    if (g_strcmp0 (pt, chosen) != 0 && !(fmtp != NULL
+            && g_str_has_prefix (fmtp, "apt=")
+            && g_strcmp0 (fmtp + 4, chosen) == 0))
+      continue;
+    caps = gst_sdp_media_get_caps_from_media (media, atoi (pt));
+    if (caps == NULL)
+      continue;
+    caps = gst_caps_make_writable (caps);
+    gst_sdp_media_attributes_to_caps (media, caps);
+    for (guint j = 0; j < gst_caps_get_size (caps); j++) {
+      GstStructure *s = gst_caps_get_structure (caps, j);
+
+      gst_structure_set_name (s, "application/x-rtp");
+      gst_structure_filter_and_map_in_place (s, keep_preference_field, NULL);
+    }
+    gst_caps_append (preferences, caps);
+  }
+  return preferences;
+}
+
 static void
 on_new_transceiver (GstElement *webrtc, GstWebRTCRTPTransceiver *transceiver,
     gpointer user_data)
 {
+  KkIngest *ingest = user_data;
+  guint mline = G_MAXUINT;
+
   /* NACK towards the host, so losses on its uplink are repaired before
    * the packets reach hundreds of viewers. */
   g_object_set (transceiver, "do-nack", TRUE, NULL);
+
+  g_object_get (transceiver, "mlineindex", &mline, NULL);
+  if (mline < gst_sdp_message_medias_len (ingest->offer)) {
+    g_autoptr (GstCaps) preferences =
+        preferences_from_offer (gst_sdp_message_get_media (ingest->offer, mline));
+
+    if (!gst_caps_is_empty (preferences))
+      g_object_set (transceiver, "codec-preferences", preferences, NULL);
+  }
 }
 
 static void
@@ -386,6 +462,7 @@ kk_ingest_new_webrtc (const char *name, GstSDPMessage *offer,
 {
   KkIngest *ingest = kk_ingest_alloc (name, feed, callbacks, user_data);
   GstWebRTCSessionDescription *description;
+  GstSDPMessage *trimmed;
   GstPromise *promise;
   GSource *source;
 
@@ -421,8 +498,10 @@ kk_ingest_new_webrtc (const char *name, GstSDPMessage *offer,
   ingest->gather_timeout = g_source_attach (source, ingest->main_context);
   g_source_unref (source);
 
+  ingest->offer = trim_offer (offer);
+  gst_sdp_message_copy (ingest->offer, &trimmed);
   description = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER,
-      trim_offer (offer));
+      trimmed);
   promise = gst_promise_new_with_change_func (on_offer_set,
       kk_ingest_ref (ingest), (GDestroyNotify) kk_ingest_unref);
   g_signal_emit_by_name (ingest->webrtc, "set-remote-description", description,

@@ -65,6 +65,7 @@ kk_ingest_unref (KkIngest *ingest)
   g_clear_object (&ingest->video_sink);
   g_clear_object (&ingest->webrtc);
   g_clear_object (&ingest->pipeline);
+  g_clear_pointer (&ingest->offer, gst_sdp_message_free);
   g_free (ingest->answer_text);
   g_free (ingest->answer_error);
   g_mutex_clear (&ingest->lock);

@@ -240,6 +240,10 @@ class Daemon:
             if not keep_ports:
                 self.http_port, self.media_port = _free_ports(2)
             env = dict(os.environ)
+            # Our modules' INFO lines (state changes, viewers joining and
+            # leaving) are what a failed test is debugged from.
+            env.setdefault("GST_DEBUG", "kk-*:4")
+            env.setdefault("GST_DEBUG_NO_COLOR", "1")
             if self.admin_token is not None:
                 env["KRINGKAST_ADMIN_TOKEN"] = self.admin_token
             else:

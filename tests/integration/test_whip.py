@@ -8,9 +8,40 @@ trickled candidates (PATCH). Debian's whip-client is tried too, and is
 skipped where the Debian package cannot start (libsoup 2 and 3 in one
 process).
 """
+import os
+import re
+
 import harness
-from harness import check
+from harness import check, check_eq
 from common import viewer_token
+
+TWCC = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+
+
+def browser_feedback(d):
+    """A browser publisher's offer (Chrome's, sending) must be answered
+    with NACK, PLI and transport-wide congestion control, the extension
+    included, or the browser's encoder never ramps up."""
+    info = d.create_room("chrome")
+    chrome = open(os.path.join(harness.REPO, "tests", "sdp",
+                               "chrome-recvonly.sdp")).read()
+    offer = chrome.replace("a=recvonly", "a=sendonly")
+    r = harness.http("POST", d.whip_url("chrome"), body=offer,
+                     token=info["host_token"], content_type="application/sdp")
+    check_eq(r.status, 201, "WHIP POST of a Chrome offer (%s)" % r.text[:200])
+    answer = r.text
+    video = answer[answer.index("m=video"):]
+    pt = video.split("\r\n")[0].split()[3]
+    for fb in ("nack", "nack pli", "ccm fir", "transport-cc"):
+        check("a=rtcp-fb:%s %s\r\n" % (pt, fb) in video,
+              "answer has rtcp-fb %s for %s" % (fb, pt))
+    check(re.search(r"a=extmap:\d+ " + re.escape(TWCC), video),
+          "answer has the transport-cc extension")
+    check(re.search(r"a=rtpmap:\d+ rtx/90000", video), "answer has RTX")
+    check(re.search(r"a=rtpmap:%s (VP8|H264)/90000" % pt, video),
+          "answer's video codec: %s" % video[:200])
+    check_eq(harness.http("DELETE", d.url(r.header("Location")),
+                          token=info["host_token"]).status, 200, "DELETE")
 
 
 def publish_and_watch(ctx, d, room, codec, trickle):
@@ -40,6 +71,7 @@ def publish_and_watch(ctx, d, room, codec, trickle):
 
 def test(ctx):
     d = ctx.daemon()
+    browser_feedback(d)
     publish_and_watch(ctx, d, "vp8room", "vp8", trickle=False)
     publish_and_watch(ctx, d, "h264room", "h264", trickle=True)
     check(d.stop() == 0, "daemon exit status")
