@@ -52,6 +52,7 @@ struct _KkLecture {
   KkLectureState state;
   KkIngest *ingest;
   char *publisher_id;           /* WHIP resource of the current publisher */
+  char *publisher_ufrag;        /* its offer's ICE ufrag */
   gint64 publisher_since_mono_us;
   gboolean pipeline_source;
   guint grace_timer;
@@ -245,6 +246,7 @@ retire_ingest (KkLecture *lecture, gboolean from_callback)
   KkIngest *ingest = g_steal_pointer (&lecture->ingest);
 
   g_clear_pointer (&lecture->publisher_id, g_free);
+  g_clear_pointer (&lecture->publisher_ufrag, g_free);
   if (ingest == NULL)
     return;
   kk_feed_reset_source (lecture->feed);
@@ -410,6 +412,18 @@ on_ingest_answered (KkIngest *ingest, const char *answer_sdp,
   g_free (call);
 }
 
+/* The ICE ufrag of an offer: session level, or its first m-line's. */
+static char *
+offer_ufrag (const GstSDPMessage *offer)
+{
+  const char *ufrag = gst_sdp_message_get_attribute_val (offer, "ice-ufrag");
+
+  if (ufrag == NULL && gst_sdp_message_medias_len (offer) > 0)
+    ufrag = gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (offer,
+            0), "ice-ufrag");
+  return g_strdup (ufrag);
+}
+
 /* Is the current publisher still holding the room? */
 static gboolean
 publisher_active (KkLecture *lecture)
@@ -457,6 +471,7 @@ kk_lecture_publish (KkLecture *lecture, GstSDPMessage *offer,
   ingest_config.latency_ms = lecture->config->ingest_latency_ms;
   ingest_config.local_addresses = kk_fanout_get_addresses (lecture->fanout);
   lecture->publisher_id = g_strdup (call->resource_id);
+  lecture->publisher_ufrag = offer_ufrag (offer);
   lecture->publisher_since_mono_us = g_get_monotonic_time ();
   lecture->ingest = kk_ingest_new_webrtc (room_id (lecture), offer,
       &ingest_config, lecture->feed, &ingest_callbacks, lecture,
@@ -484,6 +499,16 @@ kk_lecture_publisher_trickle (KkLecture *lecture, const char *resource_id,
 {
   if (!check_publisher (lecture, resource_id, error))
     return FALSE;
+  /* New credentials mean an ICE restart (RFC 9725 §4.3.2). webrtcbin has
+   * no way to answer one with a fragment; a client that gets this error
+   * publishes again with POST, which takes over the room and continues
+   * the session. */
+  if (fragment->ice_ufrag != NULL && lecture->publisher_ufrag != NULL
+      && g_strcmp0 (fragment->ice_ufrag, lecture->publisher_ufrag) != 0) {
+    g_set_error (error, KK_LECTURE_ERROR, KK_LECTURE_ERROR_ICE_RESTART,
+        "ICE restart is not supported; publish again with POST");
+    return FALSE;
+  }
   for (guint i = 0; i < fragment->candidates->len; i++) {
     const KkTrickleCandidate *c = fragment->candidates->pdata[i];
 

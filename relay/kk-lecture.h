@@ -30,6 +30,7 @@ typedef enum {
   KK_LECTURE_ERROR_BUSY,          /* a publisher is live: HTTP 409 */
   KK_LECTURE_ERROR_NOT_FOUND,     /* no such resource: 404 */
   KK_LECTURE_ERROR_NOT_WHIP,      /* the room's source is a pipeline: 409 */
+  KK_LECTURE_ERROR_ICE_RESTART,   /* not supported: 422, the client POSTs again */
   KK_LECTURE_ERROR_FAILED,
 } KkLectureError;
 

@@ -4,10 +4,22 @@
  * GResource (relay/web/), so the daemon needs no files and no front-end
  * build, and no page ever loads anything from another origin (the
  * Content-Security-Policy says so to the browser too).
+ *
+ *   GET /watch/{room}   the nurse's page (watch.html)
+ *   GET /host/{room}    the host's page (host.html); the host token travels
+ *                       in the URL fragment, which never reaches a server
+ *   GET /admin          the coordinator's page (admin.html)
+ *   GET /static/{file}  the scripts, the stylesheet and images
+ *   GET /qr.svg?data=   a QR code of @data (kk-qr), for links people open
+ *                       on their phones
+ *
+ * The pages find everything else through the JSON API, with the tokens
+ * the person holds, so serving them needs no authentication.
  */
 #include "kk-pages.h"
 
 #include "kk-http.h"
+#include "kk-qr.h"
 #include "kk-web-resources.h"
 #include <string.h>
 
@@ -55,10 +67,41 @@ serve_resource (SoupServerMessage *msg, const char *name)
       SOUP_MEMORY_COPY, data, len);
 }
 
+/* The page routes pass the file name as user data. */
 static void
-watch_page (KkHttpRequest *request, gpointer user_data)
+page (KkHttpRequest *request, gpointer user_data)
 {
-  serve_resource (kk_http_request_get_message (request), "watch.html");
+  serve_resource (kk_http_request_get_message (request), user_data);
+}
+
+static void
+qr_svg (KkHttpRequest *request, gpointer user_data)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *data = kk_http_request_get_query (request, "data");
+  g_autoptr (GError) error = NULL;
+  char *svg;
+
+  if (data == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+        "the data parameter is required");
+    return;
+  }
+  svg = kk_qr_svg (data, strlen (data), &error);
+  if (svg == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  soup_message_headers_replace (headers, "Content-Security-Policy",
+      "default-src 'none'");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  /* The picture depends on the query alone. */
+  soup_message_headers_replace (headers, "Cache-Control",
+      "public, max-age=86400");
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "image/svg+xml", SOUP_MEMORY_TAKE,
+      svg, strlen (svg));
 }
 
 static void
@@ -80,6 +123,9 @@ void
 kk_pages_register (SoupServer *server)
 {
   g_resources_register (kk_web_get_resource ());
-  kk_http_add_route (server, "GET", "/watch/{room}", watch_page, NULL);
+  kk_http_add_route (server, "GET", "/watch/{room}", page, "watch.html");
+  kk_http_add_route (server, "GET", "/host/{room}", page, "host.html");
+  kk_http_add_route (server, "GET", "/admin", page, "admin.html");
+  kk_http_add_route (server, "GET", "/qr.svg", qr_svg, NULL);
   kk_http_add_route (server, "GET", "/static/{file}", static_file, NULL);
 }

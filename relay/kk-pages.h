@@ -6,7 +6,8 @@
 
 G_BEGIN_DECLS
 
-/* Adds GET /watch/{room} and GET /static/{file}. */
+/* Adds GET /watch/{room}, /host/{room}, /admin, /static/{file} and
+ * /qr.svg (see kk-pages.c). */
 void kk_pages_register (SoupServer *server);
 
 G_END_DECLS

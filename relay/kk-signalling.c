@@ -184,6 +184,9 @@ reply_lecture_error (SoupServerMessage *msg, const GError *error)
 
   if (g_error_matches (error, KK_LECTURE_ERROR, KK_LECTURE_ERROR_NOT_FOUND))
     status = SOUP_STATUS_NOT_FOUND;
+  else if (g_error_matches (error, KK_LECTURE_ERROR,
+          KK_LECTURE_ERROR_ICE_RESTART))
+    status = SOUP_STATUS_UNPROCESSABLE_ENTITY;
   else if (error->domain == KK_LECTURE_ERROR)
     status = SOUP_STATUS_CONFLICT;
   kk_http_reply_error (msg, status, "%s", error->message);

@@ -40,7 +40,20 @@ def browser_feedback(d):
     check(re.search(r"a=rtpmap:\d+ rtx/90000", video), "answer has RTX")
     check(re.search(r"a=rtpmap:%s (VP8|H264)/90000" % pt, video),
           "answer's video codec: %s" % video[:200])
-    check_eq(harness.http("DELETE", d.url(r.header("Location")),
+    resource = d.url(r.header("Location"))
+    ufrag = re.search(r"a=ice-ufrag:(\S+)", offer).group(1)
+    pwd = re.search(r"a=ice-pwd:(\S+)", offer).group(1)
+    frag = ("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+            "a=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\n")
+    r = harness.http("PATCH", resource, body=frag % (ufrag, pwd),
+                     token=info["host_token"],
+                     content_type="application/trickle-ice-sdpfrag")
+    check_eq(r.status, 204, "trickled candidate (%s)" % r.text[:200])
+    r = harness.http("PATCH", resource, body=frag % ("newu", "newpasswordnewpassword"),
+                     token=info["host_token"],
+                     content_type="application/trickle-ice-sdpfrag")
+    check_eq(r.status, 422, "ICE restart refused clearly (%s)" % r.text[:200])
+    check_eq(harness.http("DELETE", resource,
                           token=info["host_token"]).status, 200, "DELETE")
 
 
