@@ -163,6 +163,7 @@ kk_attendance_evaluate (const KkAttendancePolicy *policy,
 {
   g_autoptr (GArray) seen = g_array_sized_new (FALSE, FALSE,
       sizeof (KkInterval), n_connections);
+  gboolean any = FALSE;
 
   memset (result, 0, sizeof (*result));
   result->lateness_us = -1;
@@ -179,9 +180,11 @@ kk_attendance_evaluate (const KkAttendancePolicy *policy,
      * start still shows when she came. */
     if (c->end_us < live_start_us || c->start_us > live_end_us)
       continue;
-    if (result->first_join_us == 0 || c->start_us < result->first_join_us)
+    if (!any || c->start_us < result->first_join_us)
       result->first_join_us = c->start_us;
-    result->last_leave_us = MAX (result->last_leave_us, c->end_us);
+    if (!any || c->end_us > result->last_leave_us)
+      result->last_leave_us = c->end_us;
+    any = TRUE;
     g_array_append_val (seen, *c);
   }
 

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A WHIP publisher (RFC 9725) for the browser. The relay's webrtcbin is a
+ * full ICE agent that does not take trickled candidates from browsers
+ * here, so the offer goes out once ICE gathering is complete (or after
+ * two seconds, with what has been gathered). Only codecs the relay
+ * forwards are offered: VP8 and H.264 with packetization-mode 1 (plus
+ * their retransmission), and Opus. */
+"use strict";
+
+class WhipError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+class WhipClient {
+  constructor(url, token) {
+    this.url = url;
+    this.token = token;
+    this.pc = null;
+    this.resource = null;
+    this.onstate = null;
+    this.last = null;        /* previous stats sample, for rates */
+  }
+
+  static preferCodecs(transceiver, kind) {
+    if (!RTCRtpSender.getCapabilities || !transceiver.setCodecPreferences) return;
+    const codecs = RTCRtpSender.getCapabilities(kind)?.codecs || [];
+    const wanted = kind === "video"
+      ? codecs.filter((c) => c.mimeType === "video/VP8"
+        || (c.mimeType === "video/H264" && /packetization-mode=1/.test(c.sdpFmtpLine || "")
+          && /profile-level-id=42e0/i.test(c.sdpFmtpLine || ""))
+        || c.mimeType === "video/rtx")
+      : codecs.filter((c) => c.mimeType === "audio/opus");
+    if (wanted.some((c) => c.mimeType !== "video/rtx")) {
+      try { transceiver.setCodecPreferences(wanted); } catch (e) { /* keep the browser's list */ }
+    }
+  }
+
+  /* Publishes the tracks of @stream; @maxBitrate (bit/s) caps the video. */
+  async start(stream, maxBitrate) {
+    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    this.pc = pc;
+    pc.onconnectionstatechange = () => {
+      if (this.onstate && this.pc === pc) this.onstate(pc.connectionState);
+    };
+    for (const kind of ["video", "audio"]) {
+      const track = stream.getTracks().find((t) => t.kind === kind);
+      if (!track) continue;
+      const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      WhipClient.preferCodecs(transceiver, kind);
+      if (kind === "video" && maxBitrate) {
+        const params = transceiver.sender.getParameters();
+        if (params.encodings && params.encodings.length) {
+          params.encodings[0].maxBitrate = maxBitrate;
+          transceiver.sender.setParameters(params).catch(() => {});
+        }
+      }
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === "complete") return resolve();
+      const timer = setTimeout(resolve, 2000);
+      pc.addEventListener("icegatheringstatechange", () => {
+        if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
+      });
+    });
+    if (this.pc !== pc) throw new WhipError("stopped", 0);
+    const response = await fetch(this.url, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${this.token}` },
+      body: pc.localDescription.sdp,
+    });
+    if (response.status !== 201) {
+      let message = `HTTP ${response.status}`;
+      try { message = (await response.json()).error || message; } catch (e) { /* not JSON */ }
+      throw new WhipError(message, response.status);
+    }
+    this.resource = new URL(response.headers.get("Location"), this.url).toString();
+    await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  }
+
+  /* Swaps a track (another camera or microphone) without renegotiating. */
+  async replaceTrack(track) {
+    if (!this.pc) return;
+    const sender = this.pc.getSenders().find((s) => s.track?.kind === track.kind
+      || (!s.track && this.pc.getTransceivers().find((t) => t.sender === s)?.receiver.track.kind === track.kind));
+    if (sender) await sender.replaceTrack(track);
+  }
+
+  /* Outgoing video: bit rate over the last interval, resolution, frame
+   * rate, and the codec actually sent. */
+  async stats() {
+    if (!this.pc) return null;
+    const report = await this.pc.getStats();
+    const now = performance.now();
+    let bytes = 0;
+    const result = { bitrate: 0, width: 0, height: 0, fps: 0, codec: "", bytesSent: 0, framesEncoded: 0 };
+    report.forEach((s) => {
+      if (s.type === "outbound-rtp") {
+        bytes += s.bytesSent || 0;
+        if (s.kind === "video") {
+          result.width = s.frameWidth || 0;
+          result.height = s.frameHeight || 0;
+          result.fps = s.framesPerSecond || 0;
+          result.framesEncoded = s.framesEncoded || 0;
+          const codec = s.codecId && report.get(s.codecId);
+          if (codec) result.codec = codec.mimeType.replace(/^video\//, "");
+        }
+      }
+    });
+    result.bytesSent = bytes;
+    if (this.last && now > this.last.time) {
+      result.bitrate = Math.max(0, (bytes - this.last.bytes) * 8000 / (now - this.last.time));
+    }
+    this.last = { time: now, bytes };
+    return result;
+  }
+
+  /* Ends the broadcast on the relay (DELETE) and locally. With
+   * @keepResource the relay is not told: used when the connection is
+   * already broken and a fresh one is about to replace it. */
+  stop() {
+    if (this.resource) {
+      fetch(this.resource, {
+        method: "DELETE", keepalive: true,
+        headers: { Authorization: `Bearer ${this.token}` },
+      }).catch(() => {});
+      this.resource = null;
+    }
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
+    }
+    this.last = null;
+  }
+}

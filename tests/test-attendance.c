@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for kk-attendance: interval union, clipping and gap grace,
+ * every completion rule with its edge cases, the CSV writer in both
+ * dialects and the CSV reader.
+ */
+#include "kk-attendance.h"
+
+#include <string.h>
+
+#define S(x) ((gint64) (x) * G_USEC_PER_SEC)
+#define MIN_(x) (S (x) * 60)
+
+static GArray *
+make (const gint64 *pairs, guint n)
+{
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (KkInterval));
+
+  for (guint i = 0; i < n; i++) {
+    KkInterval iv = { pairs[2 * i], pairs[2 * i + 1] };
+
+    g_array_append_val (a, iv);
+  }
+  return a;
+}
+
+static void
+assert_intervals (GArray *a, const gint64 *pairs, guint n)
+{
+  g_assert_cmpuint (a->len, ==, n);
+  for (guint i = 0; i < n; i++) {
+    g_assert_cmpint (g_array_index (a, KkInterval, i).start_us, ==,
+        pairs[2 * i]);
+    g_assert_cmpint (g_array_index (a, KkInterval, i).end_us, ==,
+        pairs[2 * i + 1]);
+  }
+}
+
+static void
+test_union (void)
+{
+  /* Unsorted, overlapping, touching, contained, empty and inverted. */
+  const gint64 in[] = { 50, 60, 10, 20, 15, 30, 30, 35, 12, 14, 40, 40,
+    80, 70, 55, 58 };
+  const gint64 want[] = { 10, 35, 50, 60 };
+  g_autoptr (GArray) a = make (in, G_N_ELEMENTS (in) / 2);
+
+  kk_intervals_union (a);
+  assert_intervals (a, want, 2);
+  g_assert_cmpint (kk_intervals_total (a), ==, 35);
+
+  g_array_set_size (a, 0);
+  kk_intervals_union (a);
+  g_assert_cmpuint (a->len, ==, 0);
+  g_assert_cmpint (kk_intervals_total (a), ==, 0);
+}
+
+static void
+test_clip (void)
+{
+  const gint64 in[] = { 0, 10, 20, 30, 40, 50, 60, 70 };
+  const gint64 want[] = { 25, 30, 40, 45 };
+  g_autoptr (GArray) a = make (in, 4);
+
+  kk_intervals_clip (a, 25, 45);
+  assert_intervals (a, want, 2);
+  /* Clipping to nothing leaves nothing. */
+  kk_intervals_clip (a, 31, 31);
+  g_assert_cmpuint (a->len, ==, 0);
+}
+
+static void
+test_grace (void)
+{
+  /* Gaps of 59 s, exactly 60 s and 61 s with a 60 s grace: only the
+   * first is shorter than the grace. */
+  const gint64 in[] = { S (0), S (100), S (159), S (200), S (260), S (300),
+    S (361), S (400) };
+  const gint64 want[] = { S (0), S (200), S (260), S (300), S (361), S (400) };
+  g_autoptr (GArray) a = make (in, 4);
+
+  kk_intervals_forgive_gaps (a, S (60));
+  assert_intervals (a, want, 3);
+  /* A grace of 0 forgives nothing. */
+  kk_intervals_forgive_gaps (a, 0);
+  g_assert_cmpuint (a->len, ==, 3);
+}
+
+static void
+evaluate (const KkAttendancePolicy *policy, gint64 start, gint64 end,
+    const gint64 *pairs, guint n, KkAttendanceResult *r)
+{
+  g_autoptr (GArray) a = make (pairs, n);
+
+  kk_attendance_evaluate (policy, start, end, (KkInterval *) a->data, a->len,
+      FALSE, NULL, 0, r);
+}
+
+static void
+test_completion_ratio (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  /* 60 min session; 48 min exactly is 0.8. */
+  const gint64 exact[] = { MIN_ (0), MIN_ (48) };
+  const gint64 short_[] = { MIN_ (0), MIN_ (48) - 1 };
+
+  kk_attendance_policy_init (&policy);
+  g_assert_cmpfloat (policy.completion_ratio, ==, 0.8);
+  g_assert_cmpint (policy.grace_us, ==, S (60));
+
+  evaluate (&policy, 0, MIN_ (60), exact, 1, &r);
+  g_assert_cmpint (r.live_us, ==, MIN_ (60));
+  g_assert_cmpint (r.attended_us, ==, MIN_ (48));
+  g_assert_true (r.completed);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_COMPLETED);
+  g_assert_cmpfloat_with_epsilon (r.attended_ratio, 0.8, 1e-9);
+
+  evaluate (&policy, 0, MIN_ (60), short_, 1, &r);
+  g_assert_false (r.completed);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_TOO_SHORT);
+
+  /* Ratio 1.0 needs every moment; ratio 0 still needs some presence. */
+  policy.completion_ratio = 1.0;
+  evaluate (&policy, 0, MIN_ (60), exact, 1, &r);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_TOO_SHORT);
+  policy.completion_ratio = 0.0;
+  evaluate (&policy, 0, MIN_ (60), NULL, 0, &r);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_ABSENT);
+  g_assert_cmpint (r.lateness_us, ==, -1);
+  g_assert_cmpint (r.first_join_us, ==, 0);
+}
+
+static void
+test_two_devices_and_rejoins (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  /* Phone 0-30 min, laptop 20-50 min (overlap counted once), a rejoin on
+   * the laptop at 50:30 after a 30 s drop (forgiven), and a last visit
+   * 55-58 min after a 5 min gap (not forgiven). */
+  const gint64 c[] = { MIN_ (0), MIN_ (30), MIN_ (20), MIN_ (50),
+    MIN_ (50) + S (30), MIN_ (53), MIN_ (55), MIN_ (58) };
+
+  kk_attendance_policy_init (&policy);
+  evaluate (&policy, 0, MIN_ (60), c, 4, &r);
+  g_assert_cmpint (r.attended_us, ==, MIN_ (53) + MIN_ (3));
+  g_assert_cmpuint (r.rejoins, ==, 2);
+  g_assert_cmpint (r.first_join_us, ==, 0);
+  g_assert_cmpint (r.last_leave_us, ==, MIN_ (58));
+  g_assert_true (r.completed);
+}
+
+static void
+test_viewer_before_start (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  /* Connected 10 min before the start, through to the end and beyond. */
+  const gint64 c[] = { MIN_ (-10), MIN_ (70) };
+  /* And someone who came and went before the start. */
+  const gint64 early[] = { MIN_ (-10), MIN_ (-5) };
+
+  kk_attendance_policy_init (&policy);
+  policy.max_lateness_us = 0;
+  evaluate (&policy, 0, MIN_ (60), c, 1, &r);
+  g_assert_cmpint (r.attended_us, ==, MIN_ (60));
+  g_assert_cmpfloat (r.attended_ratio, ==, 1.0);
+  g_assert_cmpint (r.lateness_us, ==, 0);
+  g_assert_cmpint (r.first_join_us, ==, MIN_ (-10));
+  g_assert_cmpuint (r.rejoins, ==, 0);
+  g_assert_true (r.completed);
+
+  evaluate (&policy, 0, MIN_ (60), early, 1, &r);
+  g_assert_cmpint (r.attended_us, ==, 0);
+  g_assert_cmpint (r.first_join_us, ==, 0);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_ABSENT);
+}
+
+static void
+test_lateness (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  const gint64 c[] = { MIN_ (10), MIN_ (60) };
+
+  kk_attendance_policy_init (&policy);
+  policy.completion_ratio = 0.5;
+  evaluate (&policy, 0, MIN_ (60), c, 1, &r);
+  g_assert_true (r.completed);
+  g_assert_cmpint (r.lateness_us, ==, MIN_ (10));
+
+  policy.max_lateness_us = MIN_ (10);
+  evaluate (&policy, 0, MIN_ (60), c, 1, &r);
+  g_assert_true (r.completed);
+  policy.max_lateness_us = MIN_ (10) - 1;
+  evaluate (&policy, 0, MIN_ (60), c, 1, &r);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_LATE);
+  g_assert_false (r.completed);
+}
+
+static void
+test_code_and_prompts (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  /* Present 0-20 and 40-60 min. */
+  KkInterval c[] = { { MIN_ (0), MIN_ (20) }, { MIN_ (40), MIN_ (60) } };
+  KkPromptAnswer prompts[] = {
+    { MIN_ (10), MIN_ (11) },           /* answered in time */
+    { MIN_ (30), 0 },                   /* issued while away: not counted */
+    { MIN_ (50), MIN_ (50) + S (180) }, /* answered at the window's edge */
+  };
+
+  kk_attendance_policy_init (&policy);
+  policy.completion_ratio = 0.5;
+  policy.require_code = TRUE;
+  kk_attendance_evaluate (&policy, 0, MIN_ (60), c, 2, FALSE, prompts, 3, &r);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_NO_CODE);
+  kk_attendance_evaluate (&policy, 0, MIN_ (60), c, 2, TRUE, prompts, 3, &r);
+  g_assert_cmpuint (r.prompts_seen, ==, 2);
+  g_assert_cmpuint (r.prompts_missed, ==, 0);
+  g_assert_true (r.completed);
+
+  /* Late by a second. */
+  prompts[2].answered_us++;
+  kk_attendance_evaluate (&policy, 0, MIN_ (60), c, 2, TRUE, prompts, 3, &r);
+  g_assert_cmpuint (r.prompts_missed, ==, 1);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_MISSED_PROMPT);
+  /* Never answered. */
+  prompts[2].answered_us = 0;
+  kk_attendance_evaluate (&policy, 0, MIN_ (60), c, 2, TRUE, prompts, 3, &r);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_MISSED_PROMPT);
+  g_assert_cmpstr (kk_attendance_verdict_to_string (r.verdict), ==,
+      "missed-prompt");
+}
+
+static void
+test_zero_length_session (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  const gint64 c[] = { MIN_ (-1), MIN_ (1) };
+
+  kk_attendance_policy_init (&policy);
+  policy.completion_ratio = 0.0;
+  evaluate (&policy, S (5), S (5), c, 1, &r);
+  g_assert_cmpint (r.live_us, ==, 0);
+  g_assert_cmpint (r.attended_us, ==, 0);
+  g_assert_cmpfloat (r.attended_ratio, ==, 0.0);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_EMPTY_SESSION);
+  g_assert_false (r.completed);
+}
+
+static void
+test_clock_steps (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  /* A leave stored before its join (the clock went back between a crash
+   * and the restart): nothing, not negative time, and the person's other
+   * interval is unaffected. */
+  const gint64 c[] = { MIN_ (30), MIN_ (20), MIN_ (0), MIN_ (50) };
+
+  kk_attendance_policy_init (&policy);
+  evaluate (&policy, 0, MIN_ (60), c, 2, &r);
+  g_assert_cmpint (r.attended_us, ==, MIN_ (50));
+  g_assert_cmpint (r.last_leave_us, ==, MIN_ (50));
+  g_assert_true (r.completed);
+
+  /* A session whose end is before its start is empty. */
+  evaluate (&policy, MIN_ (60), 0, c, 2, &r);
+  g_assert_cmpint (r.live_us, ==, 0);
+  g_assert_cmpint (r.attended_us, ==, 0);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_EMPTY_SESSION);
+}
+
+static char *
+finish_text (KkCsvWriter *w)
+{
+  g_autoptr (GBytes) bytes = kk_csv_writer_finish (w);
+
+  return g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+}
+
+static void
+test_csv_excel (void)
+{
+  KkCsvWriter *w = kk_csv_writer_new (KK_CSV_EXCEL);
+  g_autofree char *text = NULL;
+
+  kk_csv_writer_add (w, "name");
+  kk_csv_writer_add (w, "workplace");
+  kk_csv_writer_add (w, "minutes");
+  kk_csv_writer_end_row (w);
+  kk_csv_writer_add (w, "Åse Bjørnæs");
+  kk_csv_writer_add (w, "Avd; \"Sør\"");
+  kk_csv_writer_add_int (w, 47);
+  kk_csv_writer_end_row (w);
+  kk_csv_writer_add (w, "=HYPERLINK(\"x\")");
+  kk_csv_writer_add (w, "+47 123");
+  kk_csv_writer_add (w, NULL);
+  kk_csv_writer_end_row (w);
+  kk_csv_writer_add (w, "-1");
+  kk_csv_writer_add (w, "@SUM(A1)");
+  kk_csv_writer_add (w, "a\nb");
+  kk_csv_writer_end_row (w);
+  text = finish_text (w);
+  g_assert_cmpstr (text, ==,
+      "\xef\xbb\xbf" "name;workplace;minutes\r\n"
+      "Åse Bjørnæs;\"Avd; \"\"Sør\"\"\";47\r\n"
+      "\"'=HYPERLINK(\"\"x\"\")\";\"'+47 123\";\r\n"
+      "\"'-1\";\"'@SUM(A1)\";\"a\nb\"\r\n");
+}
+
+static void
+test_csv_rfc4180 (void)
+{
+  KkCsvWriter *w = kk_csv_writer_new (KK_CSV_RFC4180);
+  g_autofree char *text = NULL;
+  KkCsvDialect dialect;
+
+  kk_csv_writer_add (w, "=1+1");
+  kk_csv_writer_add (w, "a,b");
+  kk_csv_writer_add (w, "x;y");
+  kk_csv_writer_add_int (w, -3);
+  kk_csv_writer_end_row (w);
+  text = finish_text (w);
+  g_assert_cmpstr (text, ==, "=1+1,\"a,b\",x;y,-3\r\n");
+
+  g_assert_true (kk_csv_dialect_from_string (NULL, &dialect));
+  g_assert_cmpint (dialect, ==, KK_CSV_EXCEL);
+  g_assert_true (kk_csv_dialect_from_string ("rfc4180", &dialect));
+  g_assert_cmpint (dialect, ==, KK_CSV_RFC4180);
+  g_assert_false (kk_csv_dialect_from_string ("tsv", &dialect));
+}
+
+static void
+test_csv_parse (void)
+{
+  const char excel[] = "\xef\xbb\xbf" "name;workplace;hpr\r\n"
+      "Åse;\"Avd; \"\"Sør\"\"\";123\r\n\r\n"
+      "\"multi\nline\";;\n";
+  const char plain[] = "name,workplace\nKari,\"Gjøvik, legevakt\"";
+  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GError) error = NULL;
+  char **row;
+
+  rows = kk_csv_parse (excel, sizeof excel - 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 3);
+  row = rows->pdata[1];
+  g_assert_cmpuint (g_strv_length (row), ==, 3);
+  g_assert_cmpstr (row[0], ==, "Åse");
+  g_assert_cmpstr (row[1], ==, "Avd; \"Sør\"");
+  g_assert_cmpstr (row[2], ==, "123");
+  row = rows->pdata[2];
+  g_assert_cmpstr (row[0], ==, "multi\nline");
+  g_assert_cmpstr (row[2], ==, "");
+  g_clear_pointer (&rows, g_ptr_array_unref);
+
+  rows = kk_csv_parse (plain, sizeof plain - 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 2);
+  g_assert_cmpstr (((char **) rows->pdata[1])[1], ==, "Gjøvik, legevakt");
+  g_clear_pointer (&rows, g_ptr_array_unref);
+
+  /* Broken input is refused, not guessed at. */
+  g_assert_null (kk_csv_parse ("a;\"b", 4, &error));
+  g_assert_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (kk_csv_parse ("a;b\"c\"", 7, &error));
+  g_clear_error (&error);
+  g_assert_null (kk_csv_parse ("\"a\"b;c", 6, &error));
+  g_clear_error (&error);
+  g_assert_null (kk_csv_parse ("a\0b", 3, &error));
+  g_clear_error (&error);
+  g_assert_null (kk_csv_parse ("\xff;a", 3, &error));
+  g_clear_error (&error);
+}
+
+static void
+test_local_time (void)
+{
+  /* 2025-01-15 12:00:00Z is 13:00 in Oslo (winter, +01:00); 2025-07-01
+   * 12:00:00Z is 14:00 (summer, +02:00). */
+  g_autofree char *winter = kk_attendance_format_local_time (
+      S (1736942400));
+  g_autofree char *summer = kk_attendance_format_local_time (
+      S (1751371200));
+
+  g_assert_cmpstr (winter, ==, "2025-01-15 13:00:00+01:00");
+  g_assert_cmpstr (summer, ==, "2025-07-01 14:00:00+02:00");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/attendance/intervals/union", test_union);
+  g_test_add_func ("/attendance/intervals/clip", test_clip);
+  g_test_add_func ("/attendance/intervals/grace", test_grace);
+  g_test_add_func ("/attendance/completion/ratio", test_completion_ratio);
+  g_test_add_func ("/attendance/completion/two-devices-and-rejoins",
+      test_two_devices_and_rejoins);
+  g_test_add_func ("/attendance/completion/viewer-before-start",
+      test_viewer_before_start);
+  g_test_add_func ("/attendance/completion/lateness", test_lateness);
+  g_test_add_func ("/attendance/completion/code-and-prompts",
+      test_code_and_prompts);
+  g_test_add_func ("/attendance/completion/zero-length-session",
+      test_zero_length_session);
+  g_test_add_func ("/attendance/completion/clock-steps", test_clock_steps);
+  g_test_add_func ("/attendance/csv/excel", test_csv_excel);
+  g_test_add_func ("/attendance/csv/rfc4180", test_csv_rfc4180);
+  g_test_add_func ("/attendance/csv/parse", test_csv_parse);
+  g_test_add_func ("/attendance/local-time", test_local_time);
+  return g_test_run ();
+}
