@@ -148,6 +148,9 @@ GQuark kk_attendance_error_quark (void);
 
 typedef enum {
   KK_ATTENDANCE_ERROR_INVALID,    /* malformed input: HTTP 400 */
+  KK_ATTENDANCE_ERROR_NOT_FOUND,  /* no such session, room or person: 404 */
+  KK_ATTENDANCE_ERROR_FORBIDDEN,  /* not allowed for this token: 403 */
+  KK_ATTENDANCE_ERROR_FAILED,     /* the store failed: 500 */
 } KkAttendanceError;
 
 /**

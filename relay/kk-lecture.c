@@ -630,6 +630,14 @@ kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
   return TRUE;
 }
 
+KkViewer *
+kk_lecture_get_viewer (KkLecture *lecture, const char *resource_id)
+{
+  KkLectureViewer *entry = g_hash_table_lookup (lecture->viewers, resource_id);
+
+  return entry ? entry->viewer : NULL;
+}
+
 const char *
 kk_lecture_get_viewer_party (KkLecture *lecture, const char *resource_id)
 {

@@ -83,6 +83,8 @@ char *kk_lecture_add_viewer (KkLecture *lecture, const KkViewerOffer *offer,
 /* WHEP DELETE. */
 gboolean kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
     GError **error);
+/* (transfer none) (nullable): the viewer of a WHEP resource. */
+KkViewer *kk_lecture_get_viewer (KkLecture *lecture, const char *resource_id);
 /* The party that owns a WHEP resource, or NULL. */
 const char *kk_lecture_get_viewer_party (KkLecture *lecture,
     const char *resource_id);

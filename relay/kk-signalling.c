@@ -8,6 +8,7 @@
  *   DELETE /whip/{room}/{id}       the broadcast ends
  *   POST   /whep/{room}            participant token, offer -> 201 answer
  *   PATCH  /whep/{room}/{id}       accepted and ignored: we are ICE-lite
+ *   GET    /whep/{room}/{id}       the viewer's own connection statistics
  *   DELETE /whep/{room}/{id}       the viewer leaves
  *   OPTIONS on all of them         CORS preflight, Accept-Post
  *
@@ -334,6 +335,55 @@ whep_patch (KkHttpRequest *request, gpointer user_data)
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
+/* What the relay knows of this viewer's connection, from its receiver
+ * reports and our counters: the nurse's page shows it as quality. */
+static void
+whep_get (KkHttpRequest *request, gpointer user_data)
+{
+  KkRelay *relay = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkLecture *lecture = check_viewer_resource (relay, request);
+  g_autoptr (JsonBuilder) builder = NULL;
+  KkViewerStats stats;
+  KkViewer *viewer;
+
+  if (lecture == NULL)
+    return;
+  viewer = kk_lecture_get_viewer (lecture, kk_http_request_get_param (request, 1));
+  kk_viewer_get_stats (viewer, &stats);
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "connected");
+  json_builder_add_boolean_value (builder, stats.connected);
+  json_builder_set_member_name (builder, "transport");
+  json_builder_add_string_value (builder, stats.tcp ? "tcp" : "udp");
+  json_builder_set_member_name (builder, "srtp_profile");
+  json_builder_add_string_value (builder, stats.srtp_profile);
+  json_builder_set_member_name (builder, "packets_sent");
+  json_builder_add_int_value (builder, stats.packets_sent);
+  json_builder_set_member_name (builder, "bytes_sent");
+  json_builder_add_int_value (builder, stats.bytes_sent);
+  json_builder_set_member_name (builder, "nacks_received");
+  json_builder_add_int_value (builder, stats.nacks_received);
+  json_builder_set_member_name (builder, "retransmissions");
+  json_builder_add_int_value (builder, stats.retransmissions);
+  json_builder_set_member_name (builder, "plis_received");
+  json_builder_add_int_value (builder, stats.plis_received);
+  json_builder_set_member_name (builder, "fraction_lost");
+  json_builder_add_double_value (builder, stats.fraction_lost / 256.0);
+  json_builder_set_member_name (builder, "cumulative_lost");
+  json_builder_add_int_value (builder, stats.cumulative_lost);
+  json_builder_set_member_name (builder, "jitter_ms");
+  json_builder_add_int_value (builder, stats.jitter_ms);
+  json_builder_set_member_name (builder, "rtt_ms");
+  if (stats.rtt_ms >= 0)
+    json_builder_add_int_value (builder, stats.rtt_ms);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
 static void
 whep_delete (KkHttpRequest *request, gpointer user_data)
 {
@@ -378,6 +428,7 @@ kk_signalling_register (KkRelay *relay)
   kk_http_add_route (server, "DELETE", "/whip/{room}/{id}", whip_delete, relay);
   kk_http_add_route (server, "POST", "/whep/{room}", whep_post, relay);
   kk_http_add_route (server, "PATCH", "/whep/{room}/{id}", whep_patch, relay);
+  kk_http_add_route (server, "GET", "/whep/{room}/{id}", whep_get, relay);
   kk_http_add_route (server, "DELETE", "/whep/{room}/{id}", whep_delete, relay);
   kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, relay);
   kk_http_add_route (server, "OPTIONS", "/whip/{room}/{id}", preflight, relay);

@@ -22,6 +22,7 @@ class WhipClient {
     this.resource = null;
     this.onstate = null;
     this.last = null;        /* previous stats sample, for rates */
+    this.senders = {};       /* kind → RTCRtpSender */
   }
 
   static preferCodecs(transceiver, kind) {
@@ -49,6 +50,7 @@ class WhipClient {
       const track = stream.getTracks().find((t) => t.kind === kind);
       if (!track) continue;
       const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      this.senders[kind] = transceiver.sender;
       WhipClient.preferCodecs(transceiver, kind);
       if (kind === "video" && maxBitrate) {
         const params = transceiver.sender.getParameters();
@@ -83,9 +85,7 @@ class WhipClient {
 
   /* Swaps a track (another camera or microphone) without renegotiating. */
   async replaceTrack(track) {
-    if (!this.pc) return;
-    const sender = this.pc.getSenders().find((s) => s.track?.kind === track.kind
-      || (!s.track && this.pc.getTransceivers().find((t) => t.sender === s)?.receiver.track.kind === track.kind));
+    const sender = this.pc && this.senders[track.kind];
     if (sender) await sender.replaceTrack(track);
   }
 
@@ -119,10 +119,11 @@ class WhipClient {
   }
 
   /* Ends the broadcast on the relay (DELETE) and locally. With
-   * @keepResource the relay is not told: used when the connection is
-   * already broken and a fresh one is about to replace it. */
-  stop() {
-    if (this.resource) {
+   * @keepResource the relay is not told: a connection that broke is
+   * replaced by a new one within the relay's grace period, and the
+   * session (and its attendance) goes on instead of closing. */
+  stop(keepResource) {
+    if (this.resource && !keepResource) {
       fetch(this.resource, {
         method: "DELETE", keepalive: true,
         headers: { Authorization: `Bearer ${this.token}` },
@@ -133,6 +134,8 @@ class WhipClient {
       this.pc.close();
       this.pc = null;
     }
+    this.resource = null;
+    this.senders = {};
     this.last = null;
   }
 }

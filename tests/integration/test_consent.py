@@ -50,13 +50,22 @@ def test(ctx):
     # An offer answered but never followed by ICE checks.
     offer = open(os.path.join(harness.REPO, "tests", "sdp",
                               "aiortc-recvonly.sdp")).read()
-    r = harness.http("POST", d.whep_url("lecture"), body=offer,
-                     token=viewer_token(d, "lecture", "Never"),
+    never = viewer_token(d, "lecture", "Never")
+    r = harness.http("POST", d.whep_url("lecture"), body=offer, token=never,
                      content_type="application/sdp")
     check_eq(r.status, 201, "WHEP POST")
+    resource = d.url(r.header("Location"))
     check_eq(d.metric("kringkast_viewers_pending"), 1.0, "one pending viewer")
+    r = harness.http("GET", resource, token=never)
+    check_eq(r.status, 200, "the viewer reads its own connection")
+    check_eq(r.json()["connected"], False, "not connected")
+    check_eq(harness.http("GET", resource,
+                          token=viewer_token(d, "lecture", "Other")).status,
+             403, "another participant may not read it")
     harness.wait_until(lambda: d.metric("kringkast_viewers_pending") == 0,
                        CONNECT_S + 4, "the unconnected offer expired")
+    check_eq(harness.http("GET", resource, token=never).status, 404,
+             "the expired resource is gone")
     check(re.search(r"left \(never-connected\)", d.log_text()),
           "the log names the expiry")
 

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-attendance-log: the evidence behind attendance, kept durably, and the
+ * reports made from it.
+ *
+ * It follows every lecture's signals (viewer-connected, viewer-left,
+ * session-opened, session-closed) and writes each as a raw event plus the
+ * connection or session row it opens or closes, in the store's SQLite
+ * (WAL, synchronous=FULL) on the store's thread: nothing here runs on the
+ * media path, and the main thread only queues. Events that arrive while a
+ * write is in flight are committed together in the next transaction, so a
+ * burst of hundreds of joins costs a few fsyncs, not hundreds.
+ *
+ * Every KK_ATTENDANCE_HEARTBEAT_MS the open connections and sessions are
+ * stamped "still alive". After a crash, the first thing the log does at
+ * startup (before any new event, since store jobs run in order) is close
+ * every row left open at its last stamp: never left open, never stretched
+ * to the restart.
+ *
+ * Times are on the relay's steady time line: the wall clock at startup
+ * advanced by the monotonic clock, so a wall-clock step while the daemon
+ * runs does not stretch or shrink anyone's attendance.
+ *
+ * Its tables (att_*) are its own, created at startup. It reads the store's
+ * rooms and participants tables for names and the room's ratio.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "kk-attendance.h"
+#include "kk-lecture.h"
+#include "kk-store.h"
+
+G_BEGIN_DECLS
+
+#define KK_ATTENDANCE_HEARTBEAT_MS 5000
+
+#define KK_TYPE_ATTENDANCE_LOG (kk_attendance_log_get_type ())
+G_DECLARE_FINAL_TYPE (KkAttendanceLog, kk_attendance_log, KK,
+    ATTENDANCE_LOG, GObject)
+
+/**
+ * kk_attendance_log_new:
+ * @store: (transfer none): a reference is kept
+ *
+ * Queues the creation of the log's tables and the recovery of rows a
+ * crash left open, ahead of every later store job, and starts the
+ * heartbeat on the thread-default main context.
+ *
+ * Returns: (transfer full)
+ */
+KkAttendanceLog *kk_attendance_log_new (KkStore *store);
+
+/* Follows @lecture's signals until the log is shut down. */
+void kk_attendance_log_watch (KkAttendanceLog *log, KkLecture *lecture);
+
+/* Stops the heartbeat and queues every pending write; later events are
+ * dropped with a warning. Call after the lectures and viewers have ended
+ * (their last events are written) and before kk_store_close(). */
+void kk_attendance_log_shutdown (KkAttendanceLog *log);
+
+/* The relay's steady time line (see above), in microseconds. */
+gint64 kk_attendance_log_now (KkAttendanceLog *log);
+
+/* ---- reports ---- */
+
+typedef struct {
+  char *id;
+  char *room_id;
+  gint64 started_us;
+  gint64 ended_us;                /* 0 while live */
+  gint64 live_end_us;             /* ended_us, or now for a live session */
+  KkAttendancePolicy policy;      /* as frozen at the start */
+} KkAttendanceSession;
+
+typedef struct {
+  char *resource_id;              /* one WHEP connection */
+  char *party_id;                 /* the token that made it */
+  gint64 connected_us;
+  gint64 left_us;                 /* 0 while still connected */
+  char *reason;                   /* why it ended; nullable while open */
+} KkAttendanceConnection;
+
+typedef struct {
+  const KkAttendanceSession *session;   /* owned by the report */
+  char *participant_id;
+  char *name;
+  char *workplace;
+  KkAttendanceResult result;      /* what the evidence and the policy say */
+  gboolean completed;             /* the override's, if any, else result's */
+  gboolean overridden;
+  char *override_reason;
+  char *override_by;
+  gint64 override_at_us;
+  GPtrArray *connections;         /* element-type KkAttendanceConnection */
+} KkAttendanceRow;
+
+typedef struct {
+  GPtrArray *sessions;            /* element-type KkAttendanceSession, oldest first */
+  GPtrArray *rows;                /* element-type KkAttendanceRow, by session, then name */
+} KkAttendanceReport;
+
+void kk_attendance_report_free (KkAttendanceReport *report);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkAttendanceReport, kk_attendance_report_free)
+
+/**
+ * kk_attendance_log_report_async:
+ * @session_id: (nullable): one session
+ * @room_id: (nullable): every session of a room, when @session_id is NULL
+ *
+ * Evaluates attendance from the stored evidence (queued after every event
+ * already received, so a report sees them). Fails with
+ * %KK_ATTENDANCE_ERROR_NOT_FOUND when the session does not exist.
+ */
+void kk_attendance_log_report_async (KkAttendanceLog *log,
+    const char *session_id, const char *room_id,
+    GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: (transfer full): the report, or NULL with @error. */
+KkAttendanceReport *kk_attendance_log_report_finish (KkAttendanceLog *log,
+    GAsyncResult *result, GError **error);
+
+/* A room's attendance settings; the policy part is frozen into each of
+ * its sessions as it goes live. */
+typedef struct {
+  KkAttendancePolicy policy;      /* completion_ratio < 0: the room's own */
+  guint retention_days;           /* raw events older than this are
+                                   * deleted; 0 keeps them */
+} KkAttendanceSettings;
+
+/* Settings of @room_id: stored, or the defaults. Finish returns
+ * (transfer full) a KkAttendanceSettings to g_free(). */
+void kk_attendance_log_get_settings_async (KkAttendanceLog *log,
+    const char *room_id, GAsyncReadyCallback callback, gpointer user_data);
+KkAttendanceSettings *kk_attendance_log_get_settings_finish (
+    KkAttendanceLog *log, GAsyncResult *result, GError **error);
+void kk_attendance_log_set_settings_async (KkAttendanceLog *log,
+    const char *room_id, const KkAttendanceSettings *settings,
+    GAsyncReadyCallback callback, gpointer user_data);
+gboolean kk_attendance_log_set_settings_finish (KkAttendanceLog *log,
+    GAsyncResult *result, GError **error);
+
+/**
+ * kk_attendance_log_override_async:
+ * @reason: why (required), @by: who decided it (required)
+ *
+ * Sets the person's completion of the session by hand, kept with who,
+ * when and why (and as a raw event, so a later override does not erase
+ * the earlier one's trace). %KK_ATTENDANCE_ERROR_NOT_FOUND if the session
+ * or the participant does not exist.
+ */
+void kk_attendance_log_override_async (KkAttendanceLog *log,
+    const char *session_id, const char *participant_id, gboolean completed,
+    const char *reason, const char *by, GAsyncReadyCallback callback,
+    gpointer user_data);
+gboolean kk_attendance_log_override_finish (KkAttendanceLog *log,
+    GAsyncResult *result, GError **error);
+
+G_END_DECLS
