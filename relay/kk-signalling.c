@@ -193,29 +193,40 @@ reply_lecture_error (SoupServerMessage *msg, const GError *error)
   kk_http_reply_error (msg, status, "%s", error->message);
 }
 
+/* The request's trickle-ice-sdpfrag, or NULL after replying 415 or 400. */
+static KkTrickleFragment *
+read_fragment (KkHttpRequest *request)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  KkTrickleFragment *fragment;
+  gsize len;
+  const char *data;
+
+  if (!kk_http_check_content_type (msg, TRICKLE_TYPE))
+    return NULL;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  fragment = kk_sdp_parse_trickle_fragment (data, len, &error);
+  if (fragment == NULL)
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+  return fragment;
+}
+
 static void
 whip_patch (KkHttpRequest *request, gpointer user_data)
 {
   KkRelay *relay = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   KkRoom *room = find_room (relay, request);
-  g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (KkTrickleFragment) fragment = NULL;
   KkLecture *lecture;
-  gsize len;
-  const char *data;
 
   if (room == NULL || !check_host (relay, request, room)
-      || !kk_http_check_content_type (msg, TRICKLE_TYPE))
+      || (fragment = read_fragment (request)) == NULL)
     return;
-  body = kk_http_request_get_body (request);
-  data = g_bytes_get_data (body, &len);
-  fragment = kk_sdp_parse_trickle_fragment (data, len, &error);
-  if (fragment == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-    return;
-  }
   lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
   if (!kk_lecture_publisher_trickle (lecture,
           kk_http_request_get_param (request, 1), fragment, &error)) {
@@ -315,23 +326,13 @@ whep_patch (KkHttpRequest *request, gpointer user_data)
 {
   KkRelay *relay = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (GError) error = NULL;
   g_autoptr (KkTrickleFragment) fragment = NULL;
-  gsize len;
-  const char *data;
 
   if (check_viewer_resource (relay, request) == NULL
-      || !kk_http_check_content_type (msg, TRICKLE_TYPE))
+      || (fragment = read_fragment (request)) == NULL)
     return;
-  body = kk_http_request_get_body (request);
-  data = g_bytes_get_data (body, &len);
-  fragment = kk_sdp_parse_trickle_fragment (data, len, &error);
-  if (fragment == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-    return;
-  }
-  /* An ICE-lite agent learns the viewer's addresses from its checks. */
+  /* Parsed only to refuse malformed bodies: an ICE-lite agent learns the
+   * viewer's addresses from its checks. */
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 

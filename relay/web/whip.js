@@ -52,14 +52,8 @@ class WhipClient {
       const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
       this.senders[kind] = transceiver.sender;
       WhipClient.preferCodecs(transceiver, kind);
-      if (kind === "video" && maxBitrate) {
-        const params = transceiver.sender.getParameters();
-        if (params.encodings && params.encodings.length) {
-          params.encodings[0].maxBitrate = maxBitrate;
-          transceiver.sender.setParameters(params).catch(() => {});
-        }
-      }
     }
+    this.setMaxBitrate(maxBitrate);
     await pc.setLocalDescription(await pc.createOffer());
     await new Promise((resolve) => {
       if (pc.iceGatheringState === "complete") return resolve();
@@ -81,6 +75,16 @@ class WhipClient {
     }
     this.resource = new URL(response.headers.get("Location"), this.url).toString();
     await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  }
+
+  /* Caps the video's bit rate (bit/s); no renegotiation needed. */
+  setMaxBitrate(maxBitrate) {
+    const sender = this.senders.video;
+    if (!sender || !maxBitrate) return;
+    const params = sender.getParameters();
+    if (!params.encodings || !params.encodings.length) return;
+    params.encodings[0].maxBitrate = maxBitrate;
+    sender.setParameters(params).catch(() => {});
   }
 
   /* Swaps a track (another camera or microphone) without renegotiating. */
