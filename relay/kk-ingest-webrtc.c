@@ -100,6 +100,25 @@ trim_media (GstSDPMedia *media)
   }
 }
 
+/* Session-level attributes that may stand for every m-line (RFC 8839,
+ * RFC 8842), which webrtcbin 1.22 only looks for in the m-line: OBS's
+ * WHIP output (libdatachannel) puts them at session level. */
+static const char *const session_defaults[] = {
+  "setup", "fingerprint", "ice-ufrag", "ice-pwd",
+};
+
+static void
+copy_session_defaults (const GstSDPMessage *offer, GstSDPMedia *media)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (session_defaults); i++) {
+    const char *key = session_defaults[i];
+    const char *value = gst_sdp_message_get_attribute_val (offer, key);
+
+    if (value != NULL && gst_sdp_media_get_attribute_val (media, key) == NULL)
+      gst_sdp_media_add_attribute (media, key, value);
+  }
+}
+
 static GstSDPMessage *
 trim_offer (const GstSDPMessage *offer)
 {
@@ -110,8 +129,10 @@ trim_offer (const GstSDPMessage *offer)
     GstSDPMedia *media = (GstSDPMedia *) gst_sdp_message_get_media (copy, i);
     const char *kind = gst_sdp_media_get_media (media);
 
-    if (g_strcmp0 (kind, "audio") == 0 || g_strcmp0 (kind, "video") == 0)
+    if (g_strcmp0 (kind, "audio") == 0 || g_strcmp0 (kind, "video") == 0) {
       trim_media (media);
+      copy_session_defaults (copy, media);
+    }
   }
   return copy;
 }

@@ -57,6 +57,25 @@ def browser_feedback(d):
                           token=info["host_token"]).status, 200, "DELETE")
 
 
+def obs_offer(d):
+    """OBS 30's WHIP output (libdatachannel): session-level ICE and DTLS,
+    Opus first, H.264 constrained baseline, goog-remb. It must be answered
+    with H.264 and Opus as offered."""
+    info = d.create_room("obs")
+    offer = open(os.path.join(harness.REPO, "tests", "sdp", "obs-whip.sdp")).read()
+    r = harness.http("POST", d.whip_url("obs"), body=offer,
+                     token=info["host_token"], content_type="application/sdp")
+    check_eq(r.status, 201, "WHIP POST of an OBS offer (%s)" % r.text[:200])
+    check(re.search(r"m=audio \d+ UDP/TLS/RTP/SAVPF 111", r.text), "Opus 111")
+    check(re.search(r"a=rtpmap:96 H264/90000", r.text), "H.264 96")
+    check(re.search(r"a=fmtp:96 [^\r]*packetization-mode=1", r.text),
+          "packetization-mode 1")
+    check(re.search(r"a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 ", r.text, re.I),
+          "a loopback host candidate")
+    check_eq(harness.http("DELETE", d.url(r.header("Location")),
+                          token=info["host_token"]).status, 200, "DELETE")
+
+
 def publish_and_watch(ctx, d, room, codec, trickle):
     info = d.create_room(room)
     args = ["--url", d.whip_url(room), "--token", info["host_token"],
@@ -85,6 +104,7 @@ def publish_and_watch(ctx, d, room, codec, trickle):
 def test(ctx):
     d = ctx.daemon()
     browser_feedback(d)
+    obs_offer(d)
     publish_and_watch(ctx, d, "vp8room", "vp8", trickle=False)
     publish_and_watch(ctx, d, "h264room", "h264", trickle=True)
     check(d.stop() == 0, "daemon exit status")

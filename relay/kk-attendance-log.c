@@ -1,0 +1,1172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-attendance-log: durable attendance evidence and reports; see
+ * kk-attendance-log.h.
+ *
+ * Tables (all times on the steady time line, microseconds):
+ *
+ *   att_events       every raw event: connect, leave, session-open,
+ *                    session-close, override, recovered; kept for appeals
+ *                    (subject to the room's retention)
+ *   att_connections  one row per WHEP connection: connected_at, alive_at
+ *                    (the heartbeat), left_at and why
+ *   att_sessions     one row per broadcast with its frozen policy and its
+ *                    own alive_at, so a crash ends it at the last stamp
+ *   att_settings     a room's rules (absent: the defaults)
+ *   att_overrides    the coordinator's decisions, latest per person
+ *
+ * Writes are queued on the main thread and committed by one job at a
+ * time: whatever arrived while a job ran goes into the next one's single
+ * transaction (group commit).
+ */
+#include "kk-attendance-log.h"
+
+#include <string.h>
+
+#define RETENTION_PURGE_S 3600
+
+/* ---- events ---- */
+
+typedef enum {
+  EV_CONNECT,
+  EV_LEAVE,
+  EV_SESSION_OPEN,
+  EV_SESSION_CLOSE,
+  EV_HEARTBEAT,
+} KkAttEventKind;
+
+static const char *const event_names[] = {
+  [EV_CONNECT] = "connect",
+  [EV_LEAVE] = "leave",
+  [EV_SESSION_OPEN] = "session-open",
+  [EV_SESSION_CLOSE] = "session-close",
+  [EV_HEARTBEAT] = "heartbeat",
+};
+
+typedef struct {
+  KkAttEventKind kind;
+  char *room_id;
+  char *subject;                /* resource id or session id */
+  char *party_id;
+  gint64 at_us;                 /* steady */
+  gint64 wall_us;               /* as the lecture reported it */
+  char *detail;                 /* why a connection ended */
+} KkAttEvent;
+
+static void
+att_event_free (gpointer data)
+{
+  KkAttEvent *event = data;
+
+  g_free (event->room_id);
+  g_free (event->subject);
+  g_free (event->party_id);
+  g_free (event->detail);
+  g_free (event);
+}
+
+struct _KkAttendanceLog {
+  GObject parent;
+
+  KkStore *store;
+  gint64 anchor_wall_us;
+  gint64 anchor_mono_us;
+  GPtrArray *pending;           /* KkAttEvent, not yet submitted */
+  gboolean in_flight;
+  gboolean shut_down;
+  guint heartbeat_timer;
+  guint purge_timer;
+  guint open_connections;
+  GPtrArray *lectures;          /* watched, for disconnecting */
+};
+
+G_DEFINE_FINAL_TYPE (KkAttendanceLog, kk_attendance_log, G_TYPE_OBJECT)
+
+gint64
+kk_attendance_log_now (KkAttendanceLog *log)
+{
+  return log->anchor_wall_us + (g_get_monotonic_time () - log->anchor_mono_us);
+}
+
+/* A wall time the lecture just reported, on the steady line. */
+static gint64
+steady_from_wall (KkAttendanceLog *log, gint64 wall_us)
+{
+  return wall_us + (kk_attendance_log_now (log) - g_get_real_time ());
+}
+
+/* ---- SQL helpers (store thread) ---- */
+
+static gboolean
+exec_sql (sqlite3 *db, const char *sql, GError **error)
+{
+  if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return kk_store_set_error (db, "attendance", error);
+  return TRUE;
+}
+
+static sqlite3_stmt *
+prepare (sqlite3 *db, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+    kk_store_set_error (db, "attendance", error);
+    return NULL;
+  }
+  return stmt;
+}
+
+static gboolean
+step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "attendance", error);
+  return TRUE;
+}
+
+static void
+bind_text (sqlite3_stmt *stmt, int index, const char *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int index)
+{
+  const unsigned char *text = sqlite3_column_text (stmt, index);
+
+  return g_strdup (text != NULL ? (const char *) text : "");
+}
+
+static gboolean
+run_in_transaction (sqlite3 *db, gboolean ok, GError **error)
+{
+  if (ok)
+    return exec_sql (db, "COMMIT", error);
+  sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+  return FALSE;
+}
+
+/* ---- schema and recovery ---- */
+
+static const char schema[] =
+  "CREATE TABLE IF NOT EXISTS att_events ("
+  "  seq INTEGER PRIMARY KEY,"
+  "  room_id TEXT NOT NULL,"
+  "  kind TEXT NOT NULL,"
+  "  subject TEXT NOT NULL,"
+  "  party_id TEXT,"
+  "  at INTEGER NOT NULL,"
+  "  wall_at INTEGER NOT NULL,"
+  "  detail TEXT);"
+  "CREATE INDEX IF NOT EXISTS att_events_room ON att_events (room_id, at);"
+  "CREATE TABLE IF NOT EXISTS att_connections ("
+  "  resource_id TEXT PRIMARY KEY,"
+  "  room_id TEXT NOT NULL,"
+  "  party_id TEXT NOT NULL,"
+  "  connected_at INTEGER NOT NULL,"
+  "  alive_at INTEGER NOT NULL,"
+  "  left_at INTEGER,"
+  "  reason TEXT);"
+  "CREATE INDEX IF NOT EXISTS att_connections_room"
+  "  ON att_connections (room_id, connected_at);"
+  "CREATE INDEX IF NOT EXISTS att_connections_party"
+  "  ON att_connections (party_id);"
+  "CREATE TABLE IF NOT EXISTS att_sessions ("
+  "  id TEXT PRIMARY KEY,"
+  "  room_id TEXT NOT NULL,"
+  "  started_at INTEGER NOT NULL,"
+  "  ended_at INTEGER,"
+  "  alive_at INTEGER NOT NULL,"
+  "  completion_ratio REAL NOT NULL,"
+  "  grace_s INTEGER NOT NULL,"
+  "  max_lateness_s INTEGER,"
+  "  require_code INTEGER NOT NULL,"
+  "  prompts INTEGER NOT NULL,"
+  "  prompt_window_s INTEGER NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS att_sessions_room"
+  "  ON att_sessions (room_id, started_at);"
+  "CREATE TABLE IF NOT EXISTS att_settings ("
+  "  room_id TEXT PRIMARY KEY,"
+  "  completion_ratio REAL,"
+  "  grace_s INTEGER NOT NULL,"
+  "  max_lateness_s INTEGER,"
+  "  require_code INTEGER NOT NULL,"
+  "  prompts INTEGER NOT NULL,"
+  "  prompt_window_s INTEGER NOT NULL,"
+  "  retention_days INTEGER NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS att_overrides ("
+  "  session_id TEXT NOT NULL,"
+  "  participant_id TEXT NOT NULL,"
+  "  completed INTEGER NOT NULL,"
+  "  reason TEXT NOT NULL,"
+  "  decided_by TEXT NOT NULL,"
+  "  decided_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (session_id, participant_id));";
+
+/* Closing what a crash left open: each connection and session ends at
+ * its last heartbeat. The store closed the crashed broadcast's own
+ * session row at its start time (it knows no better); ours knows the
+ * last moment it was live, so that row is corrected to match. */
+static const char recovery[] =
+  "INSERT INTO att_events (room_id, kind, subject, party_id, at, wall_at,"
+  "    detail)"
+  "  SELECT room_id, 'leave', resource_id, party_id, alive_at, alive_at,"
+  "    'relay-restart' FROM att_connections WHERE left_at IS NULL;"
+  "UPDATE att_connections SET left_at = alive_at, reason = 'relay-restart'"
+  "  WHERE left_at IS NULL;"
+  "INSERT INTO att_events (room_id, kind, subject, at, wall_at, detail)"
+  "  SELECT room_id, 'session-close', id, alive_at, alive_at,"
+  "    'relay-restart' FROM att_sessions WHERE ended_at IS NULL;"
+  "UPDATE sessions SET ended_at = (SELECT alive_at FROM att_sessions a"
+  "    WHERE a.id = sessions.id)"
+  "  WHERE id IN (SELECT id FROM att_sessions WHERE ended_at IS NULL);"
+  "UPDATE att_sessions SET ended_at = alive_at WHERE ended_at IS NULL;";
+
+static gpointer
+setup_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  sqlite3_stmt *stmt;
+  int open_rows = 0;
+  gboolean ok;
+
+  if (!exec_sql (db, schema, error) || !exec_sql (db, "BEGIN", error))
+    return NULL;
+  stmt = prepare (db, "SELECT count(*) FROM att_connections"
+      " WHERE left_at IS NULL", error);
+  ok = stmt != NULL;
+  if (ok) {
+    if (sqlite3_step (stmt) == SQLITE_ROW)
+      open_rows = sqlite3_column_int (stmt, 0);
+    sqlite3_finalize (stmt);
+    ok = exec_sql (db, recovery, error);
+  }
+  if (!run_in_transaction (db, ok, error))
+    return NULL;
+  return GINT_TO_POINTER (open_rows + 1);
+}
+
+static void
+setup_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  gpointer recovered = kk_store_run_finish (KK_STORE (source), result, &error);
+
+  if (recovered == NULL)
+    g_warning ("attendance: cannot set up its tables: %s", error->message);
+  else if (GPOINTER_TO_INT (recovered) > 1)
+    g_message ("attendance: %d connections left open by an unclean stop "
+        "were closed at their last heartbeat",
+        GPOINTER_TO_INT (recovered) - 1);
+}
+
+/* ---- writing events ---- */
+
+static gboolean
+insert_event (sqlite3 *db, const KkAttEvent *event, GError **error)
+{
+  sqlite3_stmt *stmt = prepare (db, "INSERT INTO att_events (room_id, kind,"
+      " subject, party_id, at, wall_at, detail) VALUES (?,?,?,?,?,?,?)",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, event->room_id);
+  bind_text (stmt, 2, event_names[event->kind]);
+  bind_text (stmt, 3, event->subject);
+  bind_text (stmt, 4, event->party_id);
+  sqlite3_bind_int64 (stmt, 5, event->at_us);
+  sqlite3_bind_int64 (stmt, 6, event->wall_us);
+  bind_text (stmt, 7, event->detail);
+  return step_done (db, stmt, error);
+}
+
+static gboolean
+apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  switch (event->kind) {
+    case EV_CONNECT:
+      stmt = prepare (db, "INSERT OR IGNORE INTO att_connections"
+          " (resource_id, room_id, party_id, connected_at, alive_at)"
+          " VALUES (?1, ?2, ?3, ?4, ?4)", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, event->subject);
+      bind_text (stmt, 2, event->room_id);
+      bind_text (stmt, 3, event->party_id);
+      sqlite3_bind_int64 (stmt, 4, event->at_us);
+      break;
+    case EV_LEAVE:
+      stmt = prepare (db, "UPDATE att_connections SET"
+          " left_at = max(?2, connected_at), alive_at = max(?2, connected_at),"
+          " reason = ?3 WHERE resource_id = ?1 AND left_at IS NULL", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, event->subject);
+      sqlite3_bind_int64 (stmt, 2, event->at_us);
+      bind_text (stmt, 3, event->detail);
+      break;
+    case EV_SESSION_OPEN:
+      /* The room's rules are frozen here, so changing them later never
+       * changes this session's results. */
+      stmt = prepare (db, "INSERT OR IGNORE INTO att_sessions (id, room_id,"
+          " started_at, alive_at, completion_ratio, grace_s, max_lateness_s,"
+          " require_code, prompts, prompt_window_s)"
+          " SELECT ?1, ?2, ?3, ?3,"
+          "  coalesce (s.completion_ratio, r.completion_ratio, ?4),"
+          "  coalesce (s.grace_s, ?5), s.max_lateness_s,"
+          "  coalesce (s.require_code, 0), coalesce (s.prompts, 0),"
+          "  coalesce (s.prompt_window_s, ?6)"
+          " FROM (SELECT ?2 AS id) AS x"
+          " LEFT JOIN rooms r ON r.id = x.id"
+          " LEFT JOIN att_settings s ON s.room_id = x.id", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, event->subject);
+      bind_text (stmt, 2, event->room_id);
+      sqlite3_bind_int64 (stmt, 3, event->at_us);
+      sqlite3_bind_double (stmt, 4, KK_ATTENDANCE_DEFAULT_RATIO);
+      sqlite3_bind_int (stmt, 5, KK_ATTENDANCE_DEFAULT_GRACE_S);
+      sqlite3_bind_int (stmt, 6, KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S);
+      break;
+    case EV_SESSION_CLOSE:
+      stmt = prepare (db, "UPDATE att_sessions SET"
+          " ended_at = max(?2, started_at), alive_at = max(?2, started_at)"
+          " WHERE id = ?1 AND ended_at IS NULL", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, event->subject);
+      sqlite3_bind_int64 (stmt, 2, event->at_us);
+      break;
+    case EV_HEARTBEAT:
+      stmt = prepare (db, "UPDATE att_connections SET alive_at = ?1"
+          " WHERE left_at IS NULL", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, event->at_us);
+      if (!step_done (db, stmt, error))
+        return FALSE;
+      stmt = prepare (db, "UPDATE att_sessions SET alive_at = ?1"
+          " WHERE ended_at IS NULL", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, event->at_us);
+      return step_done (db, stmt, error);
+  }
+  if (!step_done (db, stmt, error))
+    return FALSE;
+  return insert_event (db, event, error);
+}
+
+static gpointer
+write_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  GPtrArray *events = job_data;
+  gboolean ok = TRUE;
+
+  if (!exec_sql (db, "BEGIN IMMEDIATE", error))
+    return NULL;
+  for (guint i = 0; ok && i < events->len; i++)
+    ok = apply_event (db, events->pdata[i], error);
+  if (!run_in_transaction (db, ok, error))
+    return NULL;
+  return GUINT_TO_POINTER (events->len);
+}
+
+static void submit_pending (KkAttendanceLog *log);
+
+static void
+write_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (KkAttendanceLog) log = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (kk_store_run_finish (KK_STORE (source), result, &error) == NULL)
+    g_warning ("attendance: events not written: %s", error->message);
+  log->in_flight = FALSE;
+  if (!log->shut_down && log->pending->len > 0)
+    submit_pending (log);
+}
+
+static void
+submit_pending (KkAttendanceLog *log)
+{
+  GPtrArray *events = g_steal_pointer (&log->pending);
+
+  log->pending = g_ptr_array_new_with_free_func (att_event_free);
+  log->in_flight = TRUE;
+  kk_store_run_async (log->store, write_job, events,
+      (GDestroyNotify) g_ptr_array_unref, NULL, write_done,
+      g_object_ref (log));
+}
+
+static void
+queue_event (KkAttendanceLog *log, KkAttEventKind kind, const char *room_id,
+    const char *subject, const char *party_id, gint64 at_us, gint64 wall_us,
+    const char *detail)
+{
+  KkAttEvent *event;
+
+  if (log->shut_down) {
+    g_warning ("attendance: %s of %s after shutdown, not written",
+        event_names[kind], subject);
+    return;
+  }
+  event = g_new0 (KkAttEvent, 1);
+  event->kind = kind;
+  event->room_id = g_strdup (room_id);
+  event->subject = g_strdup (subject);
+  event->party_id = g_strdup (party_id);
+  event->at_us = at_us;
+  event->wall_us = wall_us;
+  event->detail = g_strdup (detail);
+  g_ptr_array_add (log->pending, event);
+  if (!log->in_flight)
+    submit_pending (log);
+}
+
+/* ---- lecture signals (main context) ---- */
+
+static const char *
+lecture_room (KkLecture *lecture)
+{
+  return kk_room_get_id (kk_lecture_get_room (lecture));
+}
+
+static void
+on_viewer_connected (KkLecture *lecture, const char *resource_id,
+    const char *party_id, gint64 wall_us, gpointer user_data)
+{
+  KkAttendanceLog *log = user_data;
+
+  log->open_connections++;
+  queue_event (log, EV_CONNECT, lecture_room (lecture), resource_id,
+      party_id, steady_from_wall (log, wall_us), wall_us, NULL);
+}
+
+static void
+on_viewer_left (KkLecture *lecture, const char *resource_id,
+    const char *party_id, const char *reason, gint64 last_seen_wall_us,
+    gpointer user_data)
+{
+  KkAttendanceLog *log = user_data;
+  gint64 wall_us = last_seen_wall_us;
+
+  /* A viewer that said goodbye (WHEP DELETE, DTLS close_notify, the relay
+   * shutting down) received until this moment; only one that vanished
+   * ends at the last time it was heard from. */
+  if (g_str_equal (reason, "closed") || g_str_equal (reason, "dtls-closed"))
+    wall_us = g_get_real_time ();
+  if (log->open_connections > 0)
+    log->open_connections--;
+  queue_event (log, EV_LEAVE, lecture_room (lecture), resource_id, party_id,
+      steady_from_wall (log, wall_us), wall_us, reason);
+}
+
+static void
+on_session_opened (KkLecture *lecture, const char *session_id,
+    gint64 started_wall_us, gpointer user_data)
+{
+  KkAttendanceLog *log = user_data;
+
+  queue_event (log, EV_SESSION_OPEN, lecture_room (lecture), session_id,
+      NULL, steady_from_wall (log, started_wall_us), started_wall_us, NULL);
+}
+
+static void
+on_session_closed (KkLecture *lecture, const char *session_id,
+    gint64 ended_wall_us, gpointer user_data)
+{
+  KkAttendanceLog *log = user_data;
+
+  queue_event (log, EV_SESSION_CLOSE, lecture_room (lecture), session_id,
+      NULL, steady_from_wall (log, ended_wall_us), ended_wall_us, NULL);
+}
+
+void
+kk_attendance_log_watch (KkAttendanceLog *log, KkLecture *lecture)
+{
+  g_signal_connect (lecture, "viewer-connected",
+      G_CALLBACK (on_viewer_connected), log);
+  g_signal_connect (lecture, "viewer-left", G_CALLBACK (on_viewer_left), log);
+  g_signal_connect (lecture, "session-opened", G_CALLBACK (on_session_opened),
+      log);
+  g_signal_connect (lecture, "session-closed", G_CALLBACK (on_session_closed),
+      log);
+  g_ptr_array_add (log->lectures, g_object_ref (lecture));
+}
+
+static gboolean
+something_open (KkAttendanceLog *log)
+{
+  if (log->open_connections > 0)
+    return TRUE;
+  for (guint i = 0; i < log->lectures->len; i++)
+    if (kk_lecture_get_session_id (log->lectures->pdata[i]) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+on_heartbeat (gpointer user_data)
+{
+  KkAttendanceLog *log = user_data;
+  KkAttEvent *event;
+
+  /* Skipped when nothing is open, which is most of the day; otherwise
+   * folded into the next transaction like any event. */
+  if (!something_open (log))
+    return G_SOURCE_CONTINUE;
+  event = g_new0 (KkAttEvent, 1);
+  event->kind = EV_HEARTBEAT;
+  event->at_us = kk_attendance_log_now (log);
+  g_ptr_array_add (log->pending, event);
+  if (!log->in_flight)
+    submit_pending (log);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- retention ---- */
+
+static gpointer
+purge_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  gint64 now = *(gint64 *) job_data;
+  sqlite3_stmt *stmt = prepare (db, "DELETE FROM att_events WHERE rowid IN"
+      " (SELECT e.rowid FROM att_events e JOIN att_settings s"
+      "  ON s.room_id = e.room_id"
+      "  WHERE s.retention_days > 0"
+      "  AND e.at < ?1 - s.retention_days * 86400000000)", error);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, now);
+  if (!step_done (db, stmt, error))
+    return NULL;
+  return GINT_TO_POINTER (sqlite3_changes (db) + 1);
+}
+
+static void
+purge_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  gpointer deleted = kk_store_run_finish (KK_STORE (source), result, &error);
+
+  if (deleted == NULL)
+    g_warning ("attendance: retention purge failed: %s", error->message);
+  else if (GPOINTER_TO_INT (deleted) > 1)
+    g_info ("attendance: %d raw events past their room's retention deleted",
+        GPOINTER_TO_INT (deleted) - 1);
+}
+
+static gboolean
+on_purge (gpointer user_data)
+{
+  KkAttendanceLog *log = user_data;
+  gint64 *now = g_new (gint64, 1);
+
+  *now = kk_attendance_log_now (log);
+  kk_store_run_async (log->store, purge_job, now, g_free, NULL, purge_done,
+      NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- reports (store thread) ---- */
+
+typedef struct {
+  char *session_id;
+  char *room_id;
+  gint64 now_us;
+} ReportQuery;
+
+static void
+report_query_free (gpointer data)
+{
+  ReportQuery *query = data;
+
+  g_free (query->session_id);
+  g_free (query->room_id);
+  g_free (query);
+}
+
+static void
+session_free (gpointer data)
+{
+  KkAttendanceSession *session = data;
+
+  g_free (session->id);
+  g_free (session->room_id);
+  g_free (session);
+}
+
+static void
+connection_free (gpointer data)
+{
+  KkAttendanceConnection *connection = data;
+
+  g_free (connection->resource_id);
+  g_free (connection->party_id);
+  g_free (connection->reason);
+  g_free (connection);
+}
+
+static void
+row_free (gpointer data)
+{
+  KkAttendanceRow *row = data;
+
+  g_free (row->participant_id);
+  g_free (row->name);
+  g_free (row->workplace);
+  g_free (row->override_reason);
+  g_free (row->override_by);
+  g_ptr_array_unref (row->connections);
+  g_free (row);
+}
+
+void
+kk_attendance_report_free (KkAttendanceReport *report)
+{
+  if (report == NULL)
+    return;
+  g_ptr_array_unref (report->rows);
+  g_ptr_array_unref (report->sessions);
+  g_free (report);
+}
+
+#define SESSION_COLUMNS "id, room_id, started_at, coalesce (ended_at, 0)," \
+  " completion_ratio, grace_s, coalesce (max_lateness_s, -1)," \
+  " require_code, prompts, prompt_window_s"
+
+static KkAttendanceSession *
+read_session (sqlite3_stmt *stmt, gint64 now_us)
+{
+  KkAttendanceSession *session = g_new0 (KkAttendanceSession, 1);
+  gint64 lateness_s = sqlite3_column_int64 (stmt, 6);
+
+  session->id = column_text (stmt, 0);
+  session->room_id = column_text (stmt, 1);
+  session->started_us = sqlite3_column_int64 (stmt, 2);
+  session->ended_us = sqlite3_column_int64 (stmt, 3);
+  session->live_end_us = session->ended_us != 0 ? session->ended_us
+      : MAX (now_us, session->started_us);
+  kk_attendance_policy_init (&session->policy);
+  session->policy.completion_ratio = sqlite3_column_double (stmt, 4);
+  session->policy.grace_us = sqlite3_column_int64 (stmt, 5) * G_USEC_PER_SEC;
+  session->policy.max_lateness_us = lateness_s < 0 ? -1
+      : lateness_s * G_USEC_PER_SEC;
+  session->policy.require_code = sqlite3_column_int (stmt, 7) != 0;
+  session->policy.prompts = sqlite3_column_int (stmt, 8);
+  session->policy.prompt_window_us = sqlite3_column_int64 (stmt, 9)
+      * G_USEC_PER_SEC;
+  return session;
+}
+
+static int
+compare_rows (gconstpointer a, gconstpointer b)
+{
+  const KkAttendanceRow *x = *(KkAttendanceRow * const *) a;
+  const KkAttendanceRow *y = *(KkAttendanceRow * const *) b;
+  int c = g_utf8_collate (x->name, y->name);
+
+  return c != 0 ? c : strcmp (x->participant_id, y->participant_id);
+}
+
+/* Everyone whose party had a connection overlapping @session, with their
+ * verdicts, appended to @rows. */
+static gboolean
+evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
+    gint64 now_us, GPtrArray *rows, GError **error)
+{
+  g_autoptr (GHashTable) people = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) found = g_ptr_array_new ();
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = prepare (db, "SELECT p.id, p.name, p.workplace, c.resource_id,"
+      " c.party_id, c.connected_at, c.left_at, c.reason"
+      " FROM att_connections c JOIN participants p ON p.party_id = c.party_id"
+      " WHERE c.room_id = ?1 AND c.connected_at <= ?3"
+      " AND coalesce (c.left_at, ?4) >= ?2"
+      " ORDER BY c.connected_at", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, session->room_id);
+  sqlite3_bind_int64 (stmt, 2, session->started_us);
+  sqlite3_bind_int64 (stmt, 3, session->live_end_us);
+  sqlite3_bind_int64 (stmt, 4, now_us);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    const char *id = (const char *) sqlite3_column_text (stmt, 0);
+    KkAttendanceRow *row = g_hash_table_lookup (people, id);
+    KkAttendanceConnection *connection = g_new0 (KkAttendanceConnection, 1);
+
+    if (row == NULL) {
+      row = g_new0 (KkAttendanceRow, 1);
+      row->session = session;
+      row->participant_id = column_text (stmt, 0);
+      row->name = column_text (stmt, 1);
+      row->workplace = column_text (stmt, 2);
+      row->connections = g_ptr_array_new_with_free_func (connection_free);
+      g_hash_table_insert (people, row->participant_id, row);
+      g_ptr_array_add (found, row);
+    }
+    connection->resource_id = column_text (stmt, 3);
+    connection->party_id = column_text (stmt, 4);
+    connection->connected_us = sqlite3_column_int64 (stmt, 5);
+    connection->left_us = sqlite3_column_int64 (stmt, 6);
+    if (sqlite3_column_type (stmt, 7) != SQLITE_NULL)
+      connection->reason = column_text (stmt, 7);
+    g_ptr_array_add (row->connections, connection);
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "attendance report", error);
+
+  stmt = prepare (db, "SELECT completed, reason, decided_by, decided_at"
+      " FROM att_overrides WHERE session_id = ?1 AND participant_id = ?2",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  g_ptr_array_sort (found, compare_rows);
+  for (guint i = 0; i < found->len; i++) {
+    KkAttendanceRow *row = found->pdata[i];
+    g_autoptr (GArray) intervals = g_array_new (FALSE, FALSE,
+        sizeof (KkInterval));
+
+    for (guint j = 0; j < row->connections->len; j++) {
+      KkAttendanceConnection *c = row->connections->pdata[j];
+      KkInterval interval = { c->connected_us,
+        c->left_us != 0 ? c->left_us : now_us };
+
+      g_array_append_val (intervals, interval);
+    }
+    kk_attendance_evaluate (&session->policy, session->started_us,
+        session->live_end_us, (KkInterval *) intervals->data, intervals->len,
+        FALSE, NULL, 0, &row->result);
+    row->completed = row->result.completed;
+
+    sqlite3_reset (stmt);
+    bind_text (stmt, 1, session->id);
+    bind_text (stmt, 2, row->participant_id);
+    if (sqlite3_step (stmt) == SQLITE_ROW) {
+      row->overridden = TRUE;
+      row->completed = sqlite3_column_int (stmt, 0) != 0;
+      row->override_reason = column_text (stmt, 1);
+      row->override_by = column_text (stmt, 2);
+      row->override_at_us = sqlite3_column_int64 (stmt, 3);
+    }
+    g_ptr_array_add (rows, row);
+  }
+  sqlite3_finalize (stmt);
+  return TRUE;
+}
+
+static gpointer
+report_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  ReportQuery *query = job_data;
+  g_autoptr (KkAttendanceReport) report = g_new0 (KkAttendanceReport, 1);
+  sqlite3_stmt *stmt;
+  int rc;
+
+  report->sessions = g_ptr_array_new_with_free_func (session_free);
+  report->rows = g_ptr_array_new_with_free_func (row_free);
+  if (query->session_id != NULL) {
+    stmt = prepare (db, "SELECT " SESSION_COLUMNS
+        " FROM att_sessions WHERE id = ?1", error);
+    if (stmt == NULL)
+      return NULL;
+    bind_text (stmt, 1, query->session_id);
+  } else {
+    stmt = prepare (db, "SELECT " SESSION_COLUMNS
+        " FROM att_sessions WHERE room_id = ?1 ORDER BY started_at", error);
+    if (stmt == NULL)
+      return NULL;
+    bind_text (stmt, 1, query->room_id);
+  }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (report->sessions, read_session (stmt, query->now_us));
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE) {
+    kk_store_set_error (db, "attendance report", error);
+    return NULL;
+  }
+  if (query->session_id != NULL && report->sessions->len == 0) {
+    g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
+        "no attendance for session %s", query->session_id);
+    return NULL;
+  }
+  for (guint i = 0; i < report->sessions->len; i++)
+    if (!evaluate_session (db, report->sessions->pdata[i], query->now_us,
+            report->rows, error))
+      return NULL;
+  return g_steal_pointer (&report);
+}
+
+void
+kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
+    const char *room_id, GAsyncReadyCallback callback, gpointer user_data)
+{
+  ReportQuery *query = g_new0 (ReportQuery, 1);
+
+  query->session_id = g_strdup (session_id);
+  query->room_id = g_strdup (room_id);
+  query->now_us = kk_attendance_log_now (log);
+  kk_store_run_async (log->store, report_job, query, report_query_free,
+      (GDestroyNotify) kk_attendance_report_free, callback, user_data);
+}
+
+KkAttendanceReport *
+kk_attendance_log_report_finish (KkAttendanceLog *log, GAsyncResult *result,
+    GError **error)
+{
+  return kk_store_run_finish (log->store, result, error);
+}
+
+/* ---- settings and overrides ---- */
+
+typedef struct {
+  char *room_id;
+  KkAttendanceSettings settings;
+} SettingsJob;
+
+static void
+settings_job_free (gpointer data)
+{
+  SettingsJob *job = data;
+
+  g_free (job->room_id);
+  g_free (job);
+}
+
+static gpointer
+get_settings_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  SettingsJob *job = job_data;
+  KkAttendanceSettings *settings = g_new0 (KkAttendanceSettings, 1);
+  sqlite3_stmt *stmt = prepare (db, "SELECT coalesce (completion_ratio, -1),"
+      " grace_s, coalesce (max_lateness_s, -1), require_code, prompts,"
+      " prompt_window_s, retention_days FROM att_settings WHERE room_id = ?1",
+      error);
+
+  kk_attendance_policy_init (&settings->policy);
+  settings->policy.completion_ratio = -1;
+  if (stmt == NULL) {
+    g_free (settings);
+    return NULL;
+  }
+  bind_text (stmt, 1, job->room_id);
+  if (sqlite3_step (stmt) == SQLITE_ROW) {
+    gint64 lateness_s = sqlite3_column_int64 (stmt, 2);
+
+    settings->policy.completion_ratio = sqlite3_column_double (stmt, 0);
+    settings->policy.grace_us = sqlite3_column_int64 (stmt, 1)
+        * G_USEC_PER_SEC;
+    settings->policy.max_lateness_us = lateness_s < 0 ? -1
+        : lateness_s * G_USEC_PER_SEC;
+    settings->policy.require_code = sqlite3_column_int (stmt, 3) != 0;
+    settings->policy.prompts = sqlite3_column_int (stmt, 4);
+    settings->policy.prompt_window_us = sqlite3_column_int64 (stmt, 5)
+        * G_USEC_PER_SEC;
+    settings->retention_days = sqlite3_column_int (stmt, 6);
+  }
+  sqlite3_finalize (stmt);
+  return settings;
+}
+
+void
+kk_attendance_log_get_settings_async (KkAttendanceLog *log,
+    const char *room_id, GAsyncReadyCallback callback, gpointer user_data)
+{
+  SettingsJob *job = g_new0 (SettingsJob, 1);
+
+  job->room_id = g_strdup (room_id);
+  kk_store_run_async (log->store, get_settings_job, job, settings_job_free,
+      g_free, callback, user_data);
+}
+
+KkAttendanceSettings *
+kk_attendance_log_get_settings_finish (KkAttendanceLog *log,
+    GAsyncResult *result, GError **error)
+{
+  return kk_store_run_finish (log->store, result, error);
+}
+
+static gpointer
+set_settings_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  SettingsJob *job = job_data;
+  const KkAttendancePolicy *policy = &job->settings.policy;
+  sqlite3_stmt *stmt = prepare (db, "INSERT OR REPLACE INTO att_settings"
+      " (room_id, completion_ratio, grace_s, max_lateness_s, require_code,"
+      " prompts, prompt_window_s, retention_days)"
+      " VALUES (?,?,?,?,?,?,?,?)", error);
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, job->room_id);
+  if (policy->completion_ratio >= 0)
+    sqlite3_bind_double (stmt, 2, policy->completion_ratio);
+  else
+    sqlite3_bind_null (stmt, 2);
+  sqlite3_bind_int64 (stmt, 3, policy->grace_us / G_USEC_PER_SEC);
+  if (policy->max_lateness_us >= 0)
+    sqlite3_bind_int64 (stmt, 4, policy->max_lateness_us / G_USEC_PER_SEC);
+  else
+    sqlite3_bind_null (stmt, 4);
+  sqlite3_bind_int (stmt, 5, policy->require_code ? 1 : 0);
+  sqlite3_bind_int (stmt, 6, policy->prompts);
+  sqlite3_bind_int64 (stmt, 7, policy->prompt_window_us / G_USEC_PER_SEC);
+  sqlite3_bind_int (stmt, 8, job->settings.retention_days);
+  if (!step_done (db, stmt, error))
+    return NULL;
+  return GINT_TO_POINTER (1);
+}
+
+void
+kk_attendance_log_set_settings_async (KkAttendanceLog *log,
+    const char *room_id, const KkAttendanceSettings *settings,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  SettingsJob *job = g_new0 (SettingsJob, 1);
+
+  job->room_id = g_strdup (room_id);
+  job->settings = *settings;
+  kk_store_run_async (log->store, set_settings_job, job, settings_job_free,
+      NULL, callback, user_data);
+}
+
+gboolean
+kk_attendance_log_set_settings_finish (KkAttendanceLog *log,
+    GAsyncResult *result, GError **error)
+{
+  return kk_store_run_finish (log->store, result, error) != NULL;
+}
+
+typedef struct {
+  char *session_id;
+  char *participant_id;
+  gboolean completed;
+  char *reason;
+  char *by;
+  gint64 at_us;
+  gint64 wall_us;
+} OverrideJob;
+
+static void
+override_job_free (gpointer data)
+{
+  OverrideJob *job = data;
+
+  g_free (job->session_id);
+  g_free (job->participant_id);
+  g_free (job->reason);
+  g_free (job->by);
+  g_free (job);
+}
+
+static gboolean
+row_exists (sqlite3 *db, const char *sql, const char *key, GError **error,
+    gboolean *exists)
+{
+  sqlite3_stmt *stmt = prepare (db, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, key);
+  rc = sqlite3_step (stmt);
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return kk_store_set_error (db, "attendance", error);
+  *exists = rc == SQLITE_ROW;
+  return TRUE;
+}
+
+static gpointer
+override_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  OverrideJob *job = job_data;
+  g_autofree char *detail = NULL;
+  g_autofree char *room_id = NULL;
+  sqlite3_stmt *stmt;
+  gboolean exists, ok;
+
+  if (!row_exists (db, "SELECT 1 FROM participants WHERE id = ?1",
+          job->participant_id, error, &exists))
+    return NULL;
+  if (!exists) {
+    g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
+        "no participant %s", job->participant_id);
+    return NULL;
+  }
+  stmt = prepare (db, "SELECT room_id FROM att_sessions WHERE id = ?1", error);
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, job->session_id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    room_id = column_text (stmt, 0);
+  sqlite3_finalize (stmt);
+  if (room_id == NULL) {
+    g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
+        "no session %s", job->session_id);
+    return NULL;
+  }
+
+  if (!exec_sql (db, "BEGIN IMMEDIATE", error))
+    return NULL;
+  stmt = prepare (db, "INSERT OR REPLACE INTO att_overrides (session_id,"
+      " participant_id, completed, reason, decided_by, decided_at)"
+      " VALUES (?,?,?,?,?,?)", error);
+  ok = stmt != NULL;
+  if (ok) {
+    bind_text (stmt, 1, job->session_id);
+    bind_text (stmt, 2, job->participant_id);
+    sqlite3_bind_int (stmt, 3, job->completed ? 1 : 0);
+    bind_text (stmt, 4, job->reason);
+    bind_text (stmt, 5, job->by);
+    sqlite3_bind_int64 (stmt, 6, job->at_us);
+    ok = step_done (db, stmt, error);
+  }
+  if (ok) {
+    detail = g_strdup_printf ("session %s: completed=%s by %s: %s",
+        job->session_id, job->completed ? "true" : "false", job->by,
+        job->reason);
+    stmt = prepare (db, "INSERT INTO att_events (room_id, kind, subject,"
+        " at, wall_at, detail) VALUES (?, 'override', ?, ?, ?, ?)", error);
+    ok = stmt != NULL;
+  }
+  if (ok) {
+    bind_text (stmt, 1, room_id);
+    bind_text (stmt, 2, job->participant_id);
+    sqlite3_bind_int64 (stmt, 3, job->at_us);
+    sqlite3_bind_int64 (stmt, 4, job->wall_us);
+    bind_text (stmt, 5, detail);
+    ok = step_done (db, stmt, error);
+  }
+  if (!run_in_transaction (db, ok, error))
+    return NULL;
+  return GINT_TO_POINTER (1);
+}
+
+void
+kk_attendance_log_override_async (KkAttendanceLog *log,
+    const char *session_id, const char *participant_id, gboolean completed,
+    const char *reason, const char *by, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  OverrideJob *job = g_new0 (OverrideJob, 1);
+
+  job->session_id = g_strdup (session_id);
+  job->participant_id = g_strdup (participant_id);
+  job->completed = completed;
+  job->reason = g_strdup (reason);
+  job->by = g_strdup (by);
+  job->at_us = kk_attendance_log_now (log);
+  job->wall_us = g_get_real_time ();
+  kk_store_run_async (log->store, override_job, job, override_job_free, NULL,
+      callback, user_data);
+}
+
+gboolean
+kk_attendance_log_override_finish (KkAttendanceLog *log,
+    GAsyncResult *result, GError **error)
+{
+  return kk_store_run_finish (log->store, result, error) != NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static void
+disconnect_lectures (KkAttendanceLog *log)
+{
+  for (guint i = 0; i < log->lectures->len; i++)
+    g_signal_handlers_disconnect_by_data (log->lectures->pdata[i], log);
+  g_ptr_array_set_size (log->lectures, 0);
+}
+
+void
+kk_attendance_log_shutdown (KkAttendanceLog *log)
+{
+  if (log->shut_down)
+    return;
+  if (log->heartbeat_timer != 0)
+    g_source_remove (log->heartbeat_timer);
+  if (log->purge_timer != 0)
+    g_source_remove (log->purge_timer);
+  log->heartbeat_timer = log->purge_timer = 0;
+  disconnect_lectures (log);
+  /* Queued behind any job in flight; the store runs them in order. */
+  if (log->pending->len > 0)
+    submit_pending (log);
+  log->shut_down = TRUE;
+}
+
+KkAttendanceLog *
+kk_attendance_log_new (KkStore *store)
+{
+  KkAttendanceLog *log = g_object_new (KK_TYPE_ATTENDANCE_LOG, NULL);
+
+  log->store = g_object_ref (store);
+  log->anchor_wall_us = g_get_real_time ();
+  log->anchor_mono_us = g_get_monotonic_time ();
+  kk_store_run_async (store, setup_job, NULL, NULL, NULL, setup_done, NULL);
+  on_purge (log);
+  log->heartbeat_timer = g_timeout_add (KK_ATTENDANCE_HEARTBEAT_MS,
+      on_heartbeat, log);
+  log->purge_timer = g_timeout_add_seconds (RETENTION_PURGE_S, on_purge, log);
+  return log;
+}
+
+static void
+kk_attendance_log_dispose (GObject *object)
+{
+  KkAttendanceLog *log = KK_ATTENDANCE_LOG (object);
+
+  if (log->heartbeat_timer != 0)
+    g_source_remove (log->heartbeat_timer);
+  if (log->purge_timer != 0)
+    g_source_remove (log->purge_timer);
+  log->heartbeat_timer = log->purge_timer = 0;
+  disconnect_lectures (log);
+  G_OBJECT_CLASS (kk_attendance_log_parent_class)->dispose (object);
+}
+
+static void
+kk_attendance_log_finalize (GObject *object)
+{
+  KkAttendanceLog *log = KK_ATTENDANCE_LOG (object);
+
+  if (log->pending->len > 0)
+    g_warning ("attendance: %u events lost: the log was freed before "
+        "kk_attendance_log_shutdown()", log->pending->len);
+  g_ptr_array_unref (log->pending);
+  g_ptr_array_unref (log->lectures);
+  g_clear_object (&log->store);
+  G_OBJECT_CLASS (kk_attendance_log_parent_class)->finalize (object);
+}
+
+static void
+kk_attendance_log_class_init (KkAttendanceLogClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = kk_attendance_log_dispose;
+  object_class->finalize = kk_attendance_log_finalize;
+}
+
+static void
+kk_attendance_log_init (KkAttendanceLog *log)
+{
+  log->pending = g_ptr_array_new_with_free_func (att_event_free);
+  log->lectures = g_ptr_array_new_with_free_func (g_object_unref);
+}
