@@ -999,7 +999,7 @@ override_job (sqlite3 *db, gpointer job_data, GError **error)
   g_autofree char *detail = NULL;
   g_autofree char *room_id = NULL;
   sqlite3_stmt *stmt;
-  gboolean exists, ok;
+  gboolean exists = FALSE, ok;
 
   if (!row_exists (db, "SELECT 1 FROM participants WHERE id = ?1",
           job->participant_id, error, &exists))

@@ -133,6 +133,7 @@ struct _KkViewer {
   gint64 next_report_mono_us;
   gboolean video_skip;
   guint16 video_skip_upto;
+  gboolean video_wait_keyframe;
   guint32 sr_ntp_mid[KK_TRACK_N];      /* middle bits of our last SR, for RTT */
   guint32 sent_packets[KK_TRACK_N];
   guint32 sent_octets[KK_TRACK_N];

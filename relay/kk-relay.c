@@ -7,6 +7,7 @@
 #include "kk-relay.h"
 
 #include "kk-api.h"
+#include "kk-attendance-api.h"
 #include "kk-http.h"
 #include "kk-pages.h"
 #include <gst/gst.h>
@@ -29,6 +30,7 @@ add_lecture (KkRelay *relay, KkRoom *room)
   if (g_hash_table_contains (relay->lectures, kk_room_get_id (room)))
     return;
   lecture = kk_lecture_new (room, relay->fanout, relay->store, relay->config);
+  kk_attendance_log_watch (relay->attendance, lecture);
   g_hash_table_insert (relay->lectures, g_strdup (kk_room_get_id (room)),
       lecture);
   if (g_strcmp0 (kk_room_get_source (room), "whip") != 0
@@ -64,6 +66,8 @@ kk_relay_new (const KkConfig *config, GError **error)
   relay->registry = kk_room_registry_new (relay->store, config, error);
   if (relay->registry == NULL)
     goto error;
+  /* Before anything else queues store jobs: its recovery must run first. */
+  relay->attendance = kk_attendance_log_new (relay->store);
 
   fanout_config.port = config->media_port;
   fanout_config.public_ips = config->public_ips;
@@ -87,6 +91,9 @@ kk_relay_new (const KkConfig *config, GError **error)
     goto error;
   if (!kk_api_register (relay->server, relay->registry, relay->store,
           relay->metrics, config, error))
+    goto error;
+  if (!kk_attendance_api_register (relay->server, relay->attendance,
+          relay->registry, config, error))
     goto error;
   kk_signalling_register (relay);
   kk_pages_register (relay->server);
@@ -121,6 +128,10 @@ kk_relay_free (KkRelay *relay)
     g_signal_handlers_disconnect_by_data (relay->registry, relay);
   g_clear_object (&relay->server);
   g_clear_object (&relay->registry);
+  /* After the viewers' last leaves, before the store's last jobs. */
+  if (relay->attendance != NULL)
+    kk_attendance_log_shutdown (relay->attendance);
+  g_clear_object (&relay->attendance);
   if (relay->store != NULL)
     kk_store_close (relay->store);
   g_clear_object (&relay->store);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <libsoup/soup.h>
+#include "kk-attendance-log.h"
 #include "kk-config.h"
 #include "kk-fanout.h"
 #include "kk-lecture.h"
@@ -21,6 +22,7 @@ typedef struct {
   const KkConfig *config;
   KkStore *store;
   KkRoomRegistry *registry;
+  KkAttendanceLog *attendance;
   KkFanout *fanout;
   KkMetrics *metrics;
   SoupServer *server;

@@ -40,6 +40,13 @@ GST_DEBUG_CATEGORY_STATIC (kk_worker_debug);
 /* A fast-start GOP whose keyframe is older than this gets a fresh keyframe
  * asked for as well, so the viewer is soon on a short path to live. */
 #define GOP_STALE_US (1 * G_USEC_PER_SEC)
+/* A GOP longer than this (in packets: ~3 s of a 1.5 Mbit/s lecture, or in
+ * time) is not replayed: a megabyte burst, or seconds of frames decoded in
+ * a rush, serve a nurse worse than the short wait for the keyframe asked
+ * for instead. Browsers, whose keyframes come only on request, make such
+ * GOPs. */
+#define GOP_REPLAY_MAX_PACKETS 400
+#define GOP_REPLAY_MAX_AGE_US (3 * G_USEC_PER_SEC)
 
 static const char *
 state_name (KkViewerState state)
@@ -234,11 +241,19 @@ fan_out (KkWorker *worker, KkFeed *feed, KkPacket *packet)
 
     if (!viewer_receives (viewer, feed, packet->kind))
       continue;
-    /* Packets the fast-start burst already carried. */
-    if (packet->kind == KK_TRACK_VIDEO && viewer->video_skip) {
-      if (kk_seq_diff (packet->seq, viewer->video_skip_upto) <= 0)
-        continue;
-      viewer->video_skip = FALSE;
+    if (packet->kind == KK_TRACK_VIDEO) {
+      /* Deltas before the first keyframe only make the decoder complain. */
+      if (viewer->video_wait_keyframe) {
+        if (!packet->keyframe_start)
+          continue;
+        viewer->video_wait_keyframe = FALSE;
+      }
+      /* Packets the fast-start burst already carried. */
+      if (viewer->video_skip) {
+        if (kk_seq_diff (packet->seq, viewer->video_skip_upto) <= 0)
+          continue;
+        viewer->video_skip = FALSE;
+      }
     }
     forward_packet (worker, viewer, packet);
   }
@@ -432,6 +447,12 @@ fast_start (KkWorker *worker, KkViewer *viewer)
   if (!viewer->sends[KK_TRACK_VIDEO])
     return;
   gop = kk_track_get_gop (viewer->feed->tracks[KK_TRACK_VIDEO], &age_us);
+  if (gop->len == 0 || gop->len > GOP_REPLAY_MAX_PACKETS
+      || age_us > GOP_REPLAY_MAX_AGE_US) {
+    viewer->video_wait_keyframe = TRUE;
+    kk_feed_request_keyframe (viewer->feed);
+    return;
+  }
   for (guint i = 0; i < gop->len; i++) {
     KkPacket *packet = gop->pdata[i];
 

@@ -49,6 +49,7 @@ typedef struct {
   KkLoadRun *run;
   guint index;
   KkLoadViewerState state;
+  gint64 created_us;          /* started (joining, or attaching) */
   gint64 start_us;            /* offer POSTed, or Janus "watch" sent */
 
   /* signalling (main thread) */
@@ -108,6 +109,7 @@ struct _KkLoadRun {
   guint connected;
   guint failed;
   guint64 janus_session;
+  GHashTable *janus_handles;  /* guint64 handle id -> KkLoadViewer */
   guint pending_http;         /* teardown requests in flight */
 };
 
