@@ -33,6 +33,7 @@ typedef enum {
   EV_SESSION_OPEN,
   EV_SESSION_CLOSE,
   EV_HEARTBEAT,
+  EV_ALIVE,
 } KkAttEventKind;
 
 static const char *const event_names[] = {
@@ -41,6 +42,7 @@ static const char *const event_names[] = {
   [EV_SESSION_OPEN] = "session-open",
   [EV_SESSION_CLOSE] = "session-close",
   [EV_HEARTBEAT] = "heartbeat",
+  [EV_ALIVE] = "alive",
 };
 
 typedef struct {
@@ -347,14 +349,19 @@ apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
       bind_text (stmt, 1, event->subject);
       sqlite3_bind_int64 (stmt, 2, event->at_us);
       break;
-    case EV_HEARTBEAT:
-      stmt = prepare (db, "UPDATE att_connections SET alive_at = ?1"
-          " WHERE left_at IS NULL", error);
+    case EV_ALIVE:
+      /* A connection's stamp is the last time the relay knew it was
+       * receiving (its last consent check or report), not the time of the
+       * heartbeat: a viewer that vanished silently is not counted on. */
+      stmt = prepare (db, "UPDATE att_connections SET"
+          " alive_at = max(alive_at, ?2)"
+          " WHERE resource_id = ?1 AND left_at IS NULL", error);
       if (stmt == NULL)
         return FALSE;
-      sqlite3_bind_int64 (stmt, 1, event->at_us);
-      if (!step_done (db, stmt, error))
-        return FALSE;
+      bind_text (stmt, 1, event->subject);
+      sqlite3_bind_int64 (stmt, 2, event->at_us);
+      return step_done (db, stmt, error);
+    case EV_HEARTBEAT:
       stmt = prepare (db, "UPDATE att_sessions SET alive_at = ?1"
           " WHERE ended_at IS NULL", error);
       if (stmt == NULL)
@@ -516,6 +523,22 @@ something_open (KkAttendanceLog *log)
   return FALSE;
 }
 
+static void
+stamp_viewer (const char *resource_id, const char *party_id, KkViewer *viewer,
+    gpointer user_data)
+{
+  KkAttendanceLog *log = user_data;
+  KkAttEvent *event = g_new0 (KkAttEvent, 1);
+  KkViewerStats stats;
+
+  kk_viewer_get_stats (viewer, &stats);
+  event->kind = EV_ALIVE;
+  event->subject = g_strdup (resource_id);
+  event->wall_us = stats.last_seen_wall_us;
+  event->at_us = steady_from_wall (log, stats.last_seen_wall_us);
+  g_ptr_array_add (log->pending, event);
+}
+
 static gboolean
 on_heartbeat (gpointer user_data)
 {
@@ -530,6 +553,9 @@ on_heartbeat (gpointer user_data)
   event->kind = EV_HEARTBEAT;
   event->at_us = kk_attendance_log_now (log);
   g_ptr_array_add (log->pending, event);
+  for (guint i = 0; i < log->lectures->len; i++)
+    kk_lecture_foreach_connected_viewer (log->lectures->pdata[i],
+        stamp_viewer, log);
   if (!log->in_flight)
     submit_pending (log);
   return G_SOURCE_CONTINUE;

@@ -622,6 +622,8 @@ kk_viewer_get_stats (KkViewer *viewer, KkViewerStats *stats)
   stats->jitter_ms = __atomic_load_n (&viewer->stat_jitter_ms, __ATOMIC_RELAXED);
   stats->rtt_ms = __atomic_load_n (&viewer->stat_rtt_ms, __ATOMIC_RELAXED);
   stats->srtp_profile = stats->connected ? kk_srtp_profile_name (viewer->profile) : NULL;
+  stats->last_seen_wall_us = kk_mono_to_wall_us (__atomic_load_n (
+          &viewer->last_seen_mono_us, __ATOMIC_RELAXED));
 }
 
 /* ---- events to the main context ---- */

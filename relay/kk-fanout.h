@@ -146,6 +146,9 @@ typedef struct {
   guint32 jitter_ms;
   gint32 rtt_ms;                /* -1 unknown */
   const char *srtp_profile;
+  /* The last moment the viewer was known to receive: its last consent
+   * check or authenticated report (g_get_real_time scale). */
+  gint64 last_seen_wall_us;
 } KkViewerStats;
 
 /* A snapshot (fields are read without stopping the worker). */

@@ -638,6 +638,22 @@ kk_lecture_get_viewer (KkLecture *lecture, const char *resource_id)
   return entry ? entry->viewer : NULL;
 }
 
+void
+kk_lecture_foreach_connected_viewer (KkLecture *lecture,
+    KkLectureViewerFunc func, gpointer user_data)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, lecture->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    KkLectureViewer *entry = value;
+
+    if (entry->connected)
+      func (entry->resource_id, entry->party_id, entry->viewer, user_data);
+  }
+}
+
 const char *
 kk_lecture_get_viewer_party (KkLecture *lecture, const char *resource_id)
 {

@@ -85,6 +85,11 @@ gboolean kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
     GError **error);
 /* (transfer none) (nullable): the viewer of a WHEP resource. */
 KkViewer *kk_lecture_get_viewer (KkLecture *lecture, const char *resource_id);
+typedef void (*KkLectureViewerFunc) (const char *resource_id,
+    const char *party_id, KkViewer *viewer, gpointer user_data);
+/* Calls @func for each viewer whose media is flowing. */
+void kk_lecture_foreach_connected_viewer (KkLecture *lecture,
+    KkLectureViewerFunc func, gpointer user_data);
 /* The party that owns a WHEP resource, or NULL. */
 const char *kk_lecture_get_viewer_party (KkLecture *lecture,
     const char *resource_id);
