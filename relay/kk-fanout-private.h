@@ -192,6 +192,7 @@ typedef struct {
   guint64 stun_answered;
   guint64 stun_unknown_ufrag;
   guint64 stun_rejected;        /* bad credentials or malformed */
+  guint64 stun_ignored;         /* indications (keepalives), responses */
   guint64 from_unknown_address; /* DTLS or (S)RTP from no known viewer */
   guint64 not_ours;             /* neither STUN, DTLS nor RTP */
   guint64 tcp_accepted;

@@ -721,6 +721,7 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
   PORT (stun_answered);
   PORT (stun_unknown_ufrag);
   PORT (stun_rejected);
+  PORT (stun_ignored);
   PORT (from_unknown_address);
   PORT (not_ours);
   PORT (tcp_accepted);
@@ -784,6 +785,9 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
   kk_metrics_sample (metrics, "kringkast_stun_checks_answered_total",
       KK_METRIC_COUNTER, "ICE connectivity checks answered", NULL,
       sum.stun_answered);
+  kk_metrics_sample (metrics, "kringkast_stun_keepalives_total",
+      KK_METRIC_COUNTER, "STUN indications and responses received (not answered)",
+      NULL, sum.stun_ignored);
   kk_metrics_sample (metrics, "kringkast_ice_tcp_connections_total",
       KK_METRIC_COUNTER, "ICE-TCP connections accepted", NULL, sum.tcp_accepted);
   kk_metrics_sample (metrics, "kringkast_ice_tcp_refused_total",

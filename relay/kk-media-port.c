@@ -31,6 +31,8 @@ GST_DEBUG_CATEGORY_STATIC (kk_port_debug);
 #define GST_CAT_DEFAULT kk_port_debug
 
 #define RECV_BATCH 32
+/* RFC 5389 §6: method Binding (0x001), class request. */
+#define STUN_BINDING_REQUEST 0x0001
 #define SOCKET_BUFFER (8 * 1024 * 1024)
 /* ICE-TCP: a connection that has not passed a check soon is closed, and
  * their number is capped, so idle or hostile connections cost little. */
@@ -373,8 +375,13 @@ handle_stun (KkFanout *fanout, const guint8 *data, gsize len,
     KK_COUNT (&fanout->port_counters, not_ours, 1);
     return;
   }
-  /* Responses and indications carry no USERNAME: a full agent's binding
-   * indications are keepalives we need not answer. */
+  /* Only binding requests are answered. Indications are a full agent's
+   * keepalives and need no answer; responses are for requests we never
+   * send. Neither is an error. */
+  if (((data[0] << 8) | data[1]) != STUN_BINDING_REQUEST) {
+    KK_COUNT (&fanout->port_counters, stun_ignored, 1);
+    return;
+  }
   if (!kk_stun_peek_local_ufrag (data, len, ufrag, sizeof (ufrag))) {
     KK_COUNT (&fanout->port_counters, stun_rejected, 1);
     return;
