@@ -671,15 +671,17 @@ worker_thread (gpointer data)
 
   for (;;) {
     GArray *items;
-    gboolean stopping;
+    gboolean stopping, idle;
 
     g_mutex_lock (&worker->lock);
     items = worker->inbox;
     worker->inbox = worker->processing;
     worker->processing = items;
     stopping = worker->stopping;
-    if (items->len == 0 && !stopping)
-      worker->sleeping = TRUE;
+    /* Posters write the eventfd only while this is set, so an idle worker
+     * costs them nothing but the lock. */
+    idle = items->len == 0 && !stopping;
+    worker->sleeping = idle;
     g_mutex_unlock (&worker->lock);
 
     for (guint i = 0; i < items->len; i++) {
@@ -700,7 +702,7 @@ worker_thread (gpointer data)
       next_tick = g_get_monotonic_time () + TICK_MS * 1000;
     }
 
-    if (worker->sleeping) {
+    if (idle) {
       struct pollfd pfd = { .fd = worker->wake_fd, .events = POLLIN };
       gint64 wait_ms = (next_tick - g_get_monotonic_time ()) / 1000;
       guint64 value;
