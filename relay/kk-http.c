@@ -27,6 +27,9 @@
 
 #include "kk-http.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <string.h>
 
 #include "kk-build-config.h"
@@ -586,6 +589,46 @@ kk_http_add_route (SoupServer *server, const char *method,
 
 /* Server. */
 
+/* GSocket's default listen backlog is 10: a join storm (a course's start,
+ * hundreds of nurses opening their links in the same minute) would see
+ * connections refused by the kernel before libsoup accepts them. */
+#define LISTEN_BACKLOG 1024
+
+static gboolean
+listen_on (SoupServer *server, GSocketAddress *address, GError **error)
+{
+  GSocketFamily family = g_socket_address_get_family (address);
+  g_autoptr (GSocket) socket = NULL;
+
+  socket = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+      error);
+  if (socket == NULL)
+    return FALSE;
+  g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, NULL);
+  /* One IPv6 socket takes IPv4 clients too (v4-mapped). */
+  if (family == G_SOCKET_FAMILY_IPV6)
+    g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, 0, NULL);
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (!g_socket_bind (socket, address, TRUE, error)
+      || !g_socket_listen (socket, error))
+    return FALSE;
+  return soup_server_listen_socket (server, socket, 0, error);
+}
+
+static gboolean
+listen_all (SoupServer *server, guint16 port, GError **error)
+{
+  g_autoptr (GSocketAddress) any6 = g_inet_socket_address_new_from_string ("::", port);
+  g_autoptr (GSocketAddress) any4 = NULL;
+  g_autoptr (GError) v6_error = NULL;
+
+  if (listen_on (server, any6, &v6_error))
+    return TRUE;
+  /* No IPv6 on this host (or in this container). */
+  any4 = g_inet_socket_address_new_from_string ("0.0.0.0", port);
+  return listen_on (server, any4, error);
+}
+
 SoupServer *
 kk_http_server_new (const KkConfig *config, GError **error)
 {
@@ -617,9 +660,9 @@ kk_http_server_new (const KkConfig *config, GError **error)
           "'%s' is not an IP address", config->http_address);
       return NULL;
     }
-    ok = soup_server_listen (server, address, 0, error);
+    ok = listen_on (server, address, error);
   } else {
-    ok = soup_server_listen_all (server, config->http_port, 0, error);
+    ok = listen_all (server, config->http_port, error);
   }
   if (!ok) {
     g_prefix_error (error, "HTTP port %u: ", config->http_port);
