@@ -432,7 +432,7 @@ class PeerResult:
 class Peer:
     """A running peer process (tests/peers/NAME, or any argv)."""
 
-    def __init__(self, ctx, name, argv):
+    def __init__(self, ctx, name, argv, env=None):
         self.name = name
         self.ctx = ctx
         n = ctx.next_id()
@@ -446,7 +446,7 @@ class Peer:
             err.flush()
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err,
-                                         cwd=ctx.workdir)
+                                         cwd=ctx.workdir, env=env)
         log("started %s (pid %d)", name, self.proc.pid)
 
     @property
@@ -554,14 +554,30 @@ def whip_client_argv(url, token=None, codec="vp8", trickle=True,
 _whip_client_verdict = None
 
 
+def whip_client_env():
+    """The environment whip-client runs in.
+
+    Debian 12's whip-client links libsoup 2 while libnice (through
+    gupnp-igd) links libsoup 3, and libsoup aborts such a process
+    ("libsoup2 symbols detected").  tests/peers/shims builds a stand-in
+    for gupnp-igd (UPnP port mapping, meaningless on loopback); meson puts
+    its directory in KK_WHIP_CLIENT_SHIMS, and it goes first on
+    LD_LIBRARY_PATH for whip-client only.  The client itself is Debian's,
+    unmodified.
+    """
+    env = dict(os.environ)
+    shims = os.environ.get("KK_WHIP_CLIENT_SHIMS")
+    if shims:
+        env["LD_LIBRARY_PATH"] = ":".join(
+            p for p in (shims, env.get("LD_LIBRARY_PATH")) if p)
+    return env
+
+
 def whip_client_usable():
     """(usable, reason) for /usr/bin/whip-client on this machine.
 
-    Debian 12's whip-client links libsoup 2 while libnice (through
-    gupnp-igd) links libsoup 3, so it aborts ("libsoup2 symbols detected")
-    as soon as its webrtcbin loads.  The probe publishes audio to a closed
-    loopback port: a usable client fails on HTTP, a broken one aborts
-    before that.
+    The probe publishes audio to a closed loopback port: a usable client
+    fails on HTTP, a broken one aborts before that (see whip_client_env).
     """
     global _whip_client_verdict
     if _whip_client_verdict is not None:
@@ -571,7 +587,7 @@ def whip_client_usable():
         return _whip_client_verdict
     argv = whip_client_argv("http://127.0.0.1:1/whip/probe", video=False)
     try:
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL,
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, env=whip_client_env(),
                            capture_output=True, timeout=20)
         out = (r.stdout + r.stderr).decode(errors="replace")
         if "libsoup2 symbols detected" in out or r.returncode < 0:
@@ -645,7 +661,8 @@ class Context:
         usable, why = whip_client_usable()
         if not usable:
             raise TestSkip(why)
-        p = Peer(self, "whip-client", whip_client_argv(url, token, **kw))
+        p = Peer(self, "whip-client", whip_client_argv(url, token, **kw),
+                 env=whip_client_env())
         self.peers.append(p)
         return p
 

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Debian's simple-whip-client publishes; an aiortc viewer decodes.
 
-Skipped (77) where Debian's whip-client cannot start: on Debian 12 it
-links libsoup 2 while GStreamer's libnice pulls in libsoup 3, and it
-aborts with "libsoup2 symbols detected".
+Debian 12's whip-client links libsoup 2 while GStreamer's libnice pulls in
+libsoup 3 (through gupnp-igd) and aborts ("libsoup2 symbols detected");
+the harness runs it with a stand-in for gupnp-igd first on its library
+path (tests/peers/shims). The client is Debian's, unmodified. Skipped (77)
+only where it still cannot start.
 """
 import harness
 from harness import check
