@@ -691,6 +691,7 @@ kk_lecture_get_state (KkLecture *lecture)
 void
 kk_lecture_stop (KkLecture *lecture)
 {
+  g_autoptr (GPtrArray) viewers = NULL;
   GHashTableIter iter;
   gpointer value;
 
@@ -700,9 +701,15 @@ kk_lecture_stop (KkLecture *lecture)
   retire_ingest (lecture, FALSE);
   close_session (lecture);
   set_state (lecture, KK_LECTURE_IDLE);
+  /* The session's handlers may have run the main context (a recording
+   * finishing), and closing may let viewers leave the table: work on a
+   * snapshot. */
+  viewers = g_ptr_array_new_with_free_func ((GDestroyNotify) kk_viewer_unref);
   g_hash_table_iter_init (&iter, lecture->viewers);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    kk_viewer_close (((KkLectureViewer *) value)->viewer);
+    g_ptr_array_add (viewers, kk_viewer_ref (((KkLectureViewer *) value)->viewer));
+  for (guint i = 0; i < viewers->len; i++)
+    kk_viewer_close (viewers->pdata[i]);
 }
 
 KkLecture *

@@ -10,6 +10,7 @@
 #include "kk-attendance-api.h"
 #include "kk-http.h"
 #include "kk-pages.h"
+#include "kk-roster-api.h"
 #include <gst/gst.h>
 
 GST_DEBUG_CATEGORY_STATIC (kk_relay_debug);
@@ -31,6 +32,8 @@ add_lecture (KkRelay *relay, KkRoom *room)
     return;
   lecture = kk_lecture_new (room, relay->fanout, relay->store, relay->config);
   kk_attendance_log_watch (relay->attendance, lecture);
+  kk_presence_watch (relay->presence, lecture);
+  kk_recordings_watch (relay->recordings, lecture);
   g_hash_table_insert (relay->lectures, g_strdup (kk_room_get_id (room)),
       lecture);
   if (g_strcmp0 (kk_room_get_source (room), "whip") != 0
@@ -68,6 +71,16 @@ kk_relay_new (const KkConfig *config, GError **error)
     goto error;
   /* Before anything else queues store jobs: its recovery must run first. */
   relay->attendance = kk_attendance_log_new (relay->store);
+  relay->roster = kk_roster_new (relay->store, relay->registry,
+      relay->attendance, error);
+  if (relay->roster == NULL)
+    goto error;
+  relay->presence = kk_presence_new (relay->attendance, relay->registry,
+      relay->roster);
+  relay->recordings = kk_recordings_new (relay->store, relay->registry,
+      relay->metrics, config, error);
+  if (relay->recordings == NULL)
+    goto error;
 
   fanout_config.port = config->media_port;
   fanout_config.public_ips = config->public_ips;
@@ -95,6 +108,11 @@ kk_relay_new (const KkConfig *config, GError **error)
   if (!kk_attendance_api_register (relay->server, relay->attendance,
           relay->registry, config, error))
     goto error;
+  if (!kk_roster_api_register (relay->server, relay->roster, relay->registry,
+          config, error))
+    goto error;
+  kk_presence_register (relay->server, relay->presence);
+  kk_recordings_register (relay->recordings, relay->server);
   kk_signalling_register (relay);
   kk_pages_register (relay->server);
   return relay;
@@ -107,16 +125,25 @@ error:
 void
 kk_relay_free (KkRelay *relay)
 {
-  GHashTableIter iter;
-  gpointer value;
+  GList *lectures;
 
   if (relay == NULL)
     return;
+  /* Polls waiting for a prompt are answered while their clients are
+   * still connected. */
+  if (relay->presence != NULL)
+    kk_presence_shutdown (relay->presence);
   if (relay->server != NULL)
     soup_server_disconnect (relay->server);
-  g_hash_table_iter_init (&iter, relay->lectures);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    kk_lecture_stop (value);
+  /* Stopping a lecture runs handlers that may iterate the main context:
+   * stop from a snapshot, not while iterating the table. */
+  lectures = g_hash_table_get_values (relay->lectures);
+  for (GList *l = lectures; l != NULL; l = l->next)
+    kk_lecture_stop (l->data);
+  g_list_free (lectures);
+  /* The lectures' sessions closed: their recordings finish now. */
+  if (relay->recordings != NULL)
+    kk_recordings_shutdown (relay->recordings);
   /* Delivers every viewer's leave before the lectures go. */
   if (relay->fanout != NULL) {
     kk_metrics_remove_collector (relay->metrics, kk_fanout_collect_metrics,
@@ -127,6 +154,9 @@ kk_relay_free (KkRelay *relay)
   if (relay->registry != NULL)
     g_signal_handlers_disconnect_by_data (relay->registry, relay);
   g_clear_object (&relay->server);
+  g_clear_object (&relay->presence);
+  g_clear_object (&relay->roster);
+  g_clear_object (&relay->recordings);
   g_clear_object (&relay->registry);
   /* After the viewers' last leaves, before the store's last jobs. */
   if (relay->attendance != NULL)

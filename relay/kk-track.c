@@ -187,6 +187,7 @@ kk_track_push (KkTrack *track, const guint8 *rtp, gsize len, KkCodec codec,
   packet->len = written;
   packet->seq = seq;
   packet->timestamp = ts;
+  packet->capture_wall_us = capture_wall_us;
 
   track->sent_any = TRUE;
   track->last_seq = seq;
@@ -199,6 +200,14 @@ kk_track_push (KkTrack *track, const guint8 *rtp, gsize len, KkCodec codec,
     g_clear_pointer (slot, kk_packet_unref);
     *slot = kk_packet_ref (packet);
   }
+
+  /* H.264 keyframes start with the parameter sets (SPS, PPS) and then the
+   * IDR slice, often in separate packets, all with one timestamp: only the
+   * first of them starts a GOP, or the cached GOP would lose the parameter
+   * sets a decoder needs. */
+  if (packet->keyframe_start && track->gop_valid && track->gop->len > 0
+      && ((KkPacket *) track->gop->pdata[0])->timestamp == ts)
+    packet->keyframe_start = FALSE;
 
   if (track->kind == KK_TRACK_VIDEO) {
     if (packet->keyframe_start) {

@@ -44,6 +44,7 @@ typedef struct {
   gboolean keyframe_start;
   guint16 seq;
   guint32 timestamp;
+  gint64 capture_wall_us;       /* see kk_track_push (); one base for all tracks */
   guint16 len;
   guint8 data[KK_PACKET_MAX];   /* RTP; byte 1's payload type is a placeholder */
 } KkPacket;

@@ -180,17 +180,19 @@ test_gop (void)
   g_clear_pointer (&gop, g_ptr_array_unref);
 
   /* Deltas before any keyframe are no GOP. */
-  kk_packet_unref (push (track, 1, seq++, 0, vp8_delta, sizeof (vp8_delta),
+  kk_packet_unref (push (track, 1, seq, seq * 3000u, vp8_delta, sizeof (vp8_delta),
           g_get_real_time (), KK_TRACK_PUSH_OK));
+  seq++;
   gop = kk_track_get_gop (track, &age);
   g_assert_cmpuint (gop->len, ==, 0);
   g_clear_pointer (&gop, g_ptr_array_unref);
 
   for (guint round = 0; round < 2; round++) {
-    kk_packet_unref (push (track, 1, seq++, 0, vp8_key, sizeof (vp8_key),
+    kk_packet_unref (push (track, 1, seq, seq * 3000u, vp8_key, sizeof (vp8_key),
             g_get_real_time (), KK_TRACK_PUSH_OK));
-    for (guint i = 0; i < 9; i++)
-      kk_packet_unref (push (track, 1, seq++, 0, vp8_delta,
+    seq++;
+    for (guint i = 0; i < 9; i++, seq++)
+      kk_packet_unref (push (track, 1, seq, seq * 3000u, vp8_delta,
               sizeof (vp8_delta), g_get_real_time (), KK_TRACK_PUSH_OK));
     gop = kk_track_get_gop (track, &age);
     /* A new keyframe starts the GOP over. */
@@ -204,18 +206,56 @@ test_gop (void)
   /* A GOP that outgrows the cache is dropped, and a keyframe is asked for. */
   for (guint i = 0; i < KK_TRACK_GOP_MAX && !need_keyframe; i++) {
     guint8 buf[64];
-    gsize len = make_packet (buf, 1, seq++, 0, 96, vp8_delta,
+    gsize len = make_packet (buf, 1, seq, seq * 3000u, 96, vp8_delta,
         sizeof (vp8_delta));
     KkPacket *p;
 
     g_assert_cmpint (kk_track_push (track, buf, len, KK_CODEC_VP8,
             g_get_real_time (), &p, &need_keyframe), ==, KK_TRACK_PUSH_OK);
     kk_packet_unref (p);
+    seq++;
   }
   g_assert_true (need_keyframe);
   gop = kk_track_get_gop (track, &age);
   g_assert_cmpuint (gop->len, ==, 0);
 
+  kk_track_free (track);
+}
+
+/* H.264: the keyframe's parameter sets (STAP-A with SPS and PPS) and its
+ * IDR slice (FU-A start) come in separate packets with one timestamp; the
+ * GOP must start at the parameter sets and keep the IDR. */
+static void
+test_h264_gop_keeps_parameter_sets (void)
+{
+  static const guint8 stap_sps_pps[] = { 0x18, 0x00, 0x02, 0x67, 0x42,
+    0x00, 0x02, 0x68, 0xce };
+  static const guint8 fu_idr_start[] = { 0x7c, 0x85, 0x88, 0x84 };
+  static const guint8 fu_idr_end[] = { 0x7c, 0x45, 0x11 };
+  KkTrack *track = kk_track_new (KK_TRACK_VIDEO, OUT_SSRC, 90000);
+  g_autoptr (GPtrArray) gop = NULL;
+  guint8 buf[64];
+  KkPacket *packets[3];
+  gboolean need;
+  gint64 age;
+  const guint8 *payloads[] = { stap_sps_pps, fu_idr_start, fu_idr_end };
+  gsize sizes[] = { sizeof (stap_sps_pps), sizeof (fu_idr_start),
+    sizeof (fu_idr_end) };
+
+  for (guint i = 0; i < 3; i++) {
+    gsize len = make_packet (buf, 5, 10 + i, 9000, 102, payloads[i], sizes[i]);
+
+    g_assert_cmpint (kk_track_push (track, buf, len, KK_CODEC_H264,
+            g_get_real_time (), &packets[i], &need), ==, KK_TRACK_PUSH_OK);
+  }
+  g_assert_true (packets[0]->keyframe_start);
+  g_assert_false (packets[1]->keyframe_start);
+  gop = kk_track_get_gop (track, &age);
+  g_assert_cmpuint (gop->len, ==, 3);
+  g_assert_true (gop->pdata[0] == packets[0]);
+  g_assert_true (gop->pdata[1] == packets[1]);
+  for (guint i = 0; i < 3; i++)
+    kk_packet_unref (packets[i]);
   kk_track_free (track);
 }
 
@@ -266,6 +306,8 @@ main (int argc, char **argv)
       test_rewrite_continues_across_publishers);
   g_test_add_func ("/track/history", test_history);
   g_test_add_func ("/track/gop", test_gop);
+  g_test_add_func ("/track/h264-gop-keeps-parameter-sets",
+      test_h264_gop_keeps_parameter_sets);
   g_test_add_func ("/track/sender-report-clock", test_sender_report_clock);
   g_test_add_func ("/track/malformed", test_malformed);
   return g_test_run ();

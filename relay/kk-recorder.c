@@ -1,0 +1,1034 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-recorder: one recording; see kk-recorder.h for the role.
+ *
+ * States (under the recorder's lock, logged on every transition):
+ *
+ *   WAITING --video keyframe--> STARTING --pipeline built (main)--> RUNNING
+ *   RUNNING --stop--> STOPPING --EOS--> ENDED
+ *   any --error, or stop before a keyframe--> ENDED
+ *
+ * Packets that arrive while the pipeline is being built, or before
+ * kk_recorder_prime (), are held in a bounded queue and written in order
+ * once it is ready, so nothing between the keyframe and the first write
+ * is lost and the tap never waits for GStreamer.
+ */
+#include "kk-recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gst/app/gstappsrc.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <string.h>
+#include <unistd.h>
+
+GST_DEBUG_CATEGORY_STATIC (kk_recorder_debug);
+#define GST_CAT_DEFAULT kk_recorder_debug
+
+G_DEFINE_QUARK (kk-recorder-error-quark, kk_recorder_error)
+
+/* Held packets beyond this are dropped (oldest first): ~1 s of a lecture. */
+#define MAX_HELD 2048
+/* A GOP older than this is not used to start a recording: its start would
+ * lie before the broadcast the recording is for. */
+#define MAX_GOP_AGE_US (5 * G_USEC_PER_SEC)
+/* Bound on what each appsrc queues; past it the oldest data goes. */
+#define APPSRC_MAX_BYTES (8 * 1024 * 1024)
+/* The gap left in the timeline where a pause was cut out. */
+#define RESUME_GAP_NS (20 * GST_MSECOND)
+
+#define PT_VIDEO 96
+#define PT_AUDIO 111
+
+typedef enum {
+  STATE_WAITING,
+  STATE_STARTING,
+  STATE_RUNNING,
+  STATE_STOPPING,
+  STATE_ENDED,
+} RecorderState;
+
+typedef struct {
+  gboolean have_seq;
+  guint16 last_seq;
+  guint32 last_ts;
+  gint64 ext_ts;            /* unwrapped RTP timestamp of the last packet */
+  gboolean have_ref;
+  gint64 ref_ext_ts;
+  gint64 ref_mono_us;
+  guint clock_rate;
+} TrackClock;
+
+/* A packet held back: before kk_recorder_prime () with its arrival time
+ * (monotonic µs), while the pipeline is being built with its raw time
+ * (ns, see raw_time_ns ()). */
+typedef struct {
+  KkPacket *packet;
+  gint64 time;
+} HeldPacket;
+
+struct _KkRecorder {
+  GMutex lock;
+  char *pipelines_dir;
+  char *directory;
+  char *basename;
+  KkRecorderCallbacks callbacks;
+  gpointer user_data;
+  GMainContext *context;
+  gint64 base_mono_us;
+  gint64 wall_minus_mono_us;    /* to read packets' capture times */
+
+  /* Under lock. */
+  RecorderState state;
+  gboolean primed;
+  gboolean paused;
+  gboolean resuming;          /* paused, then resumed: waiting for a keyframe */
+  GQueue held;                /* HeldPacket */
+  KkCodec video_codec;
+  TrackClock clocks[KK_TRACK_N];
+  gint64 offset_ns;           /* subtracted from raw times: start and pauses */
+  gint64 written_end_ns;      /* largest timestamp written */
+  GstAppSrc *srcs[KK_TRACK_N];
+  guint64 dropped;
+
+  /* Main context only. */
+  GSource *build_source;
+  GstElement *pipeline;
+  guint bus_watch;
+  guint finish_timer;
+  int fd;
+  char *path;
+  const char *content_type;
+  gboolean started;
+  gboolean ended;
+
+  /* The sync thread flushes @fd to disk while the file is open. */
+  GThread *sync_thread;
+  GMutex sync_lock;
+  GCond sync_cond;
+  gboolean sync_quit;
+};
+
+static const char *
+state_name (RecorderState state)
+{
+  switch (state) {
+    case STATE_WAITING:
+      return "waiting";
+    case STATE_STARTING:
+      return "starting";
+    case STATE_RUNNING:
+      return "running";
+    case STATE_STOPPING:
+      return "stopping";
+    case STATE_ENDED:
+      return "ended";
+  }
+  return "?";
+}
+
+/* Lock held. */
+static void
+set_state (KkRecorder *recorder, RecorderState state)
+{
+  if (recorder->state == state)
+    return;
+  GST_INFO ("recording %s: %s -> %s", recorder->basename,
+      state_name (recorder->state), state_name (state));
+  recorder->state = state;
+}
+
+static void
+held_packet_free (gpointer data)
+{
+  HeldPacket *held = data;
+
+  kk_packet_unref (held->packet);
+  g_free (held);
+}
+
+KkRecorder *
+kk_recorder_new (const KkRecorderConfig *config,
+    const KkRecorderCallbacks *callbacks, gpointer user_data)
+{
+  KkRecorder *recorder = g_new0 (KkRecorder, 1);
+
+  if (kk_recorder_debug == NULL)
+    GST_DEBUG_CATEGORY_INIT (kk_recorder_debug, "kk-recorder", 0,
+        "Kringkast recordings");
+
+  g_mutex_init (&recorder->lock);
+  g_mutex_init (&recorder->sync_lock);
+  g_cond_init (&recorder->sync_cond);
+  recorder->pipelines_dir = g_strdup (config->pipelines_dir);
+  recorder->directory = g_strdup (config->directory);
+  recorder->basename = g_strdup (config->basename);
+  if (callbacks != NULL)
+    recorder->callbacks = *callbacks;
+  recorder->user_data = user_data;
+  recorder->context = g_main_context_ref_thread_default ();
+  recorder->base_mono_us = g_get_monotonic_time ();
+  recorder->wall_minus_mono_us = g_get_real_time () - recorder->base_mono_us;
+  recorder->fd = -1;
+  g_queue_init (&recorder->held);
+  recorder->clocks[KK_TRACK_AUDIO].clock_rate = 48000;
+  recorder->clocks[KK_TRACK_VIDEO].clock_rate = 90000;
+  return recorder;
+}
+
+/* ---- the packet path (lock held) ---- */
+
+/* Raw presentation time of the track's last packet: nanoseconds since the
+ * recorder was made, from the track's first arrival and its RTP clock. */
+static gint64
+raw_time_ns (KkRecorder *recorder, TrackClock *clock)
+{
+  gint64 ticks = clock->ext_ts - clock->ref_ext_ts;
+
+  return (clock->ref_mono_us - recorder->base_mono_us) * GST_USECOND
+      + gst_util_uint64_scale_int_round (ABS (ticks), GST_SECOND,
+          clock->clock_rate) * (ticks < 0 ? -1 : 1);
+}
+
+/* Advances the track's clock; FALSE for a duplicate or an old packet. */
+static gboolean
+update_clock (TrackClock *clock, KkPacket *packet, gint64 mono_us)
+{
+  if (clock->have_seq && kk_seq_diff (packet->seq, clock->last_seq) <= 0)
+    return FALSE;
+  if (!clock->have_seq) {
+    clock->ext_ts = packet->timestamp;
+  } else {
+    clock->ext_ts += (gint32) (packet->timestamp - clock->last_ts);
+  }
+  clock->have_seq = TRUE;
+  clock->last_seq = packet->seq;
+  clock->last_ts = packet->timestamp;
+  if (!clock->have_ref) {
+    clock->have_ref = TRUE;
+    clock->ref_ext_ts = clock->ext_ts;
+    clock->ref_mono_us = mono_us;
+  }
+  return TRUE;
+}
+
+static void
+write_packet (KkRecorder *recorder, KkPacket *packet, gint64 raw_ns)
+{
+  gint64 pts = raw_ns - recorder->offset_ns;
+  GstAppSrc *src = recorder->srcs[packet->kind];
+  GstBuffer *buffer;
+  guint8 *data;
+
+  /* Audio from before the first keyframe, or from before a resume. */
+  if (pts < 0 || src == NULL)
+    return;
+  data = g_malloc (packet->len);
+  memcpy (data, packet->data, packet->len);
+  /* Keep the marker bit, set the payload type the caps announce. */
+  data[1] = (data[1] & 0x80)
+      | (packet->kind == KK_TRACK_VIDEO ? PT_VIDEO : PT_AUDIO);
+  buffer = gst_buffer_new_wrapped (data, packet->len);
+  GST_BUFFER_PTS (buffer) = pts;
+  if (gst_app_src_push_buffer (src, buffer) != GST_FLOW_OK)
+    recorder->dropped++;
+  if (pts > recorder->written_end_ns)
+    recorder->written_end_ns = pts;
+}
+
+static gboolean build_pipeline (gpointer data);
+
+static void
+hold (KkRecorder *recorder, KkPacket *packet, gint64 time)
+{
+  HeldPacket *held;
+
+  if (g_queue_get_length (&recorder->held) >= MAX_HELD) {
+    held_packet_free (g_queue_pop_head (&recorder->held));
+    recorder->dropped++;
+  }
+  held = g_new (HeldPacket, 1);
+  held->packet = kk_packet_ref (packet);
+  held->time = time;
+  g_queue_push_tail (&recorder->held, held);
+}
+
+
+static void
+process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us)
+{
+  TrackClock *clock;
+  gboolean keyframe = packet->kind == KK_TRACK_VIDEO
+      && packet->keyframe_start;
+  gint64 raw_ns;
+
+  if (packet->kind >= KK_TRACK_N)
+    return;
+  /* Each track's clock is anchored on when its first packet was captured,
+   * in the publisher's lip-synced timeline, not on when it arrived: a host
+   * that sends a backlog in a burst would otherwise shift one track. */
+  if (packet->capture_wall_us != 0)
+    mono_us = packet->capture_wall_us - recorder->wall_minus_mono_us;
+  clock = &recorder->clocks[packet->kind];
+  if (!update_clock (clock, packet, mono_us))
+    return;
+  raw_ns = raw_time_ns (recorder, clock);
+
+  switch (recorder->state) {
+    case STATE_WAITING:
+      if (recorder->paused || !keyframe)
+        return;
+      if (packet->codec != KK_CODEC_VP8 && packet->codec != KK_CODEC_H264) {
+        GST_WARNING ("recording %s: no pipeline for video codec %u",
+            recorder->basename, packet->codec);
+        return;
+      }
+      recorder->video_codec = packet->codec;
+      recorder->offset_ns = raw_ns;
+      set_state (recorder, STATE_STARTING);
+      /* Written once the pipeline runs, at its raw time. */
+      hold (recorder, packet, raw_ns);
+      recorder->build_source = g_idle_source_new ();
+      g_source_set_callback (recorder->build_source, build_pipeline, recorder,
+          NULL);
+      g_source_attach (recorder->build_source, recorder->context);
+      return;
+    case STATE_STARTING:
+      if (recorder->paused)
+        return;
+      hold (recorder, packet, raw_ns);
+      return;
+    case STATE_RUNNING:
+      if (recorder->paused)
+        return;
+      if (recorder->resuming) {
+        if (!keyframe)
+          return;
+        /* Cut the pause out: the keyframe follows what was written last. */
+        recorder->offset_ns = raw_ns - recorder->written_end_ns
+            - RESUME_GAP_NS;
+        recorder->resuming = FALSE;
+        GST_INFO ("recording %s: resumed at %" GST_TIME_FORMAT,
+            recorder->basename, GST_TIME_ARGS (recorder->written_end_ns));
+      }
+      write_packet (recorder, packet, raw_ns);
+      return;
+    case STATE_STOPPING:
+    case STATE_ENDED:
+      return;
+  }
+  return;
+}
+
+void
+kk_recorder_push (KkRecorder *recorder, KkPacket *packet)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  g_mutex_lock (&recorder->lock);
+  if (!recorder->primed)
+    hold (recorder, packet, now);
+  else
+    process (recorder, packet, now);
+  g_mutex_unlock (&recorder->lock);
+}
+
+void
+kk_recorder_prime (KkRecorder *recorder, GPtrArray *gop,
+    gint64 keyframe_age_us)
+{
+  gint64 now = g_get_monotonic_time ();
+  gboolean need_keyframe;
+  GQueue held = G_QUEUE_INIT;
+  HeldPacket *entry;
+
+  g_mutex_lock (&recorder->lock);
+  g_return_if_fail (!recorder->primed);
+  recorder->primed = TRUE;
+  held = recorder->held;
+  g_queue_init (&recorder->held);
+
+  if (gop != NULL && gop->len > 0 && keyframe_age_us <= MAX_GOP_AGE_US) {
+    /* The keyframe was captured @keyframe_age_us ago; its followers are
+     * placed from there by their RTP timestamps. */
+    for (guint i = 0; i < gop->len; i++)
+      process (recorder, gop->pdata[i], now - keyframe_age_us);
+  }
+  /* Duplicates of GOP packets are skipped by sequence number. */
+  while ((entry = g_queue_pop_head (&held)) != NULL) {
+    process (recorder, entry->packet, entry->time);
+    held_packet_free (entry);
+  }
+  need_keyframe = recorder->state == STATE_WAITING;
+  g_mutex_unlock (&recorder->lock);
+
+  if (need_keyframe && recorder->callbacks.need_keyframe != NULL)
+    recorder->callbacks.need_keyframe (recorder, recorder->user_data);
+}
+
+void
+kk_recorder_set_paused (KkRecorder *recorder, gboolean paused)
+{
+  gboolean need_keyframe = FALSE;
+
+  g_mutex_lock (&recorder->lock);
+  if (recorder->paused != paused) {
+    GST_INFO ("recording %s: %s", recorder->basename,
+        paused ? "paused" : "resuming");
+    recorder->paused = paused;
+    if (!paused && recorder->state == STATE_RUNNING) {
+      recorder->resuming = TRUE;
+      need_keyframe = TRUE;
+    } else if (!paused && recorder->state == STATE_WAITING) {
+      need_keyframe = TRUE;
+    }
+  }
+  g_mutex_unlock (&recorder->lock);
+
+  if (need_keyframe && recorder->callbacks.need_keyframe != NULL)
+    recorder->callbacks.need_keyframe (recorder, recorder->user_data);
+}
+
+gboolean
+kk_recorder_get_paused (KkRecorder *recorder)
+{
+  gboolean paused;
+
+  g_mutex_lock (&recorder->lock);
+  paused = recorder->paused;
+  g_mutex_unlock (&recorder->lock);
+  return paused;
+}
+
+/* ---- the pipeline (main context) ---- */
+
+static gpointer
+sync_thread_func (gpointer data)
+{
+  KkRecorder *recorder = data;
+
+  g_mutex_lock (&recorder->sync_lock);
+  while (!recorder->sync_quit) {
+    gint64 deadline = g_get_monotonic_time ()
+        + KK_RECORDER_SYNC_INTERVAL_S * G_USEC_PER_SEC;
+
+    if (g_cond_wait_until (&recorder->sync_cond, &recorder->sync_lock,
+            deadline))
+      continue;
+    /* Outside the lock: a slow disk must not hold up stopping. The fd
+     * stays open until this thread is joined. */
+    g_mutex_unlock (&recorder->sync_lock);
+    if (fdatasync (recorder->fd) != 0 && errno != EINVAL)
+      GST_WARNING ("recording %s: fdatasync: %s", recorder->basename,
+          g_strerror (errno));
+    g_mutex_lock (&recorder->sync_lock);
+  }
+  g_mutex_unlock (&recorder->sync_lock);
+  return NULL;
+}
+
+static void
+stop_sync_thread (KkRecorder *recorder)
+{
+  if (recorder->sync_thread == NULL)
+    return;
+  g_mutex_lock (&recorder->sync_lock);
+  recorder->sync_quit = TRUE;
+  g_cond_signal (&recorder->sync_cond);
+  g_mutex_unlock (&recorder->sync_lock);
+  g_thread_join (g_steal_pointer (&recorder->sync_thread));
+}
+
+static char *
+load_description (const char *path, GError **error)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (GString) description = g_string_new (NULL);
+  g_auto (GStrv) lines = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, error))
+    return NULL;
+  /* '#' comments and line breaks are for people; gst_parse wants one line. */
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *line = g_strstrip (lines[i]);
+
+    if (*line == '\0' || *line == '#')
+      continue;
+    g_string_append (description, line);
+    g_string_append_c (description, ' ');
+  }
+  return g_string_free (g_steal_pointer (&description), FALSE);
+}
+
+/* The container follows from the muxer the operator put in the pipeline. */
+static gboolean
+container_for_muxer (GstElement *pipeline, const char **extension,
+    const char **content_type)
+{
+  g_auto (GValue) item = G_VALUE_INIT;
+  GstIterator *iter = gst_bin_iterate_recurse (GST_BIN (pipeline));
+  gboolean found = FALSE;
+
+  while (!found && gst_iterator_next (iter, &item) == GST_ITERATOR_OK) {
+    GstElement *element = g_value_get_object (&item);
+    GstElementFactory *factory = gst_element_get_factory (element);
+    const char *name = factory ? GST_OBJECT_NAME (factory) : "";
+
+    if (g_str_equal (name, "webmmux")) {
+      *extension = "webm";
+      found = TRUE;
+    } else if (g_str_equal (name, "matroskamux")) {
+      *extension = "mkv";
+      found = TRUE;
+    } else if (g_str_equal (name, "mp4mux") || g_str_equal (name, "qtmux")) {
+      *extension = "mp4";
+      found = TRUE;
+    }
+    g_value_reset (&item);
+  }
+  gst_iterator_free (iter);
+  if (found) {
+    g_autofree char *file = g_strconcat ("x.", *extension, NULL);
+
+    *content_type = kk_recorder_content_type_for_path (file);
+  }
+  return found;
+}
+
+const char *
+kk_recorder_content_type_for_path (const char *path)
+{
+  if (g_str_has_suffix (path, ".webm"))
+    return "video/webm";
+  if (g_str_has_suffix (path, ".mp4"))
+    return "video/mp4";
+  if (g_str_has_suffix (path, ".mkv"))
+    return "video/x-matroska";
+  return "application/octet-stream";
+}
+
+static void
+configure_src (GstAppSrc *src, GstCaps *caps)
+{
+  gst_app_src_set_caps (src, caps);
+  g_object_set (src, "format", GST_FORMAT_TIME, "is-live", FALSE,
+      "block", FALSE, "max-bytes", (guint64) APPSRC_MAX_BYTES, NULL);
+  /* Since GStreamer 1.20: rather lose data than grow without bound when
+   * the disk cannot keep up. */
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (src), "leaky-type"))
+    gst_util_set_object_arg (G_OBJECT (src), "leaky-type", "downstream");
+}
+
+static void end_recording (KkRecorder *recorder, GError *error);
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
+{
+  KkRecorder *recorder = user_data;
+
+  switch (GST_MESSAGE_TYPE (message)) {
+    case GST_MESSAGE_EOS:
+      recorder->bus_watch = 0;
+      end_recording (recorder, NULL);
+      return G_SOURCE_REMOVE;
+    case GST_MESSAGE_ERROR: {
+      g_autoptr (GError) gst_error = NULL;
+      g_autofree char *debug = NULL;
+      GError *error;
+
+      gst_message_parse_error (message, &gst_error, &debug);
+      GST_WARNING ("recording %s: %s (%s)", recorder->basename,
+          gst_error->message, debug ? debug : "");
+      GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (recorder->pipeline),
+          GST_DEBUG_GRAPH_SHOW_ALL, "kk-recorder-error");
+      error = g_error_new (KK_RECORDER_ERROR,
+          gst_error->domain == GST_RESOURCE_ERROR
+          ? KK_RECORDER_ERROR_WRITE : KK_RECORDER_ERROR_FAILED,
+          "%s", gst_error->message);
+      recorder->bus_watch = 0;
+      end_recording (recorder, error);
+      return G_SOURCE_REMOVE;
+    }
+    default:
+      return G_SOURCE_CONTINUE;
+  }
+}
+
+static GstElement *
+make_pipeline (KkRecorder *recorder, KkCodec codec, GstAppSrc **srcs,
+    GstElement **sink, GError **error)
+{
+  const char *name = codec == KK_CODEC_H264 ? "record-h264" : "record-vp8";
+  g_autofree char *file = g_strconcat (name, ".pipeline", NULL);
+  g_autofree char *path = g_build_filename (recorder->pipelines_dir, file,
+      NULL);
+  g_autofree char *description = load_description (path, error);
+  g_autoptr (GstParseContext) parse_context = gst_parse_context_new ();
+  g_autoptr (GstElement) pipeline = NULL;
+  g_autoptr (GError) parse_error = NULL;
+  GstElement *video, *audio;
+
+  if (description == NULL)
+    return NULL;
+  pipeline = gst_parse_launch_full (description, parse_context,
+      GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
+  if (pipeline == NULL) {
+    g_auto (GStrv) missing = gst_parse_context_get_missing_elements (
+        parse_context);
+    g_autofree char *list = missing ? g_strjoinv (", ", missing) : NULL;
+
+    g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
+        "%s: %s%s%s", path, parse_error->message,
+        list ? "; missing elements: " : "", list ? list : "");
+    return NULL;
+  }
+  gst_object_ref_sink (pipeline);
+  video = gst_bin_get_by_name (GST_BIN (pipeline), "video");
+  audio = gst_bin_get_by_name (GST_BIN (pipeline), "audio");
+  *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  if (!GST_IS_APP_SRC (video) || !GST_IS_APP_SRC (audio) || *sink == NULL
+      || !g_object_class_find_property (G_OBJECT_GET_CLASS (*sink), "fd")) {
+    g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
+        "%s: needs appsrcs named \"video\" and \"audio\" and an fdsink "
+        "named \"sink\"", path);
+    g_clear_object (&video);
+    g_clear_object (&audio);
+    g_clear_object (sink);
+    return NULL;
+  }
+  srcs[KK_TRACK_VIDEO] = GST_APP_SRC (video);
+  srcs[KK_TRACK_AUDIO] = GST_APP_SRC (audio);
+  return g_steal_pointer (&pipeline);
+}
+
+static gboolean
+build_pipeline (gpointer data)
+{
+  KkRecorder *recorder = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = NULL;
+  g_autoptr (GstElement) sink = NULL;
+  g_autoptr (GstCaps) video_caps = NULL;
+  g_autoptr (GstCaps) audio_caps = NULL;
+  g_autoptr (GstBus) bus = NULL;
+  GstAppSrc *srcs[KK_TRACK_N] = { NULL, NULL };
+  const char *extension = NULL;
+  const char *content_type = NULL;
+  g_autofree char *file = NULL;
+  HeldPacket *held;
+  KkCodec codec;
+
+  g_clear_pointer (&recorder->build_source, g_source_unref);
+  g_mutex_lock (&recorder->lock);
+  codec = recorder->video_codec;
+  g_mutex_unlock (&recorder->lock);
+
+  pipeline = make_pipeline (recorder, codec, srcs, &sink, &error);
+  if (pipeline == NULL)
+    goto failed;
+  if (!container_for_muxer (pipeline, &extension, &content_type)) {
+    g_set_error (&error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
+        "the recording pipeline for %s has no webmmux, matroskamux or "
+        "mp4mux", codec == KK_CODEC_H264 ? "H.264" : "VP8");
+    goto failed;
+  }
+  file = g_strconcat (recorder->basename, ".", extension, NULL);
+  recorder->path = g_build_filename (recorder->directory, file, NULL);
+  recorder->content_type = content_type;
+  recorder->fd = open (recorder->path,
+      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (recorder->fd < 0) {
+    int saved = errno;
+
+    g_set_error (&error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_WRITE,
+        "cannot create %s: %s", recorder->path, g_strerror (saved));
+    goto failed;
+  }
+  g_object_set (sink, "fd", recorder->fd, NULL);
+
+  video_caps = gst_caps_new_simple ("application/x-rtp",
+      "media", G_TYPE_STRING, "video", "clock-rate", G_TYPE_INT, 90000,
+      "encoding-name", G_TYPE_STRING, codec == KK_CODEC_H264 ? "H264" : "VP8",
+      "payload", G_TYPE_INT, PT_VIDEO, NULL);
+  audio_caps = gst_caps_new_simple ("application/x-rtp",
+      "media", G_TYPE_STRING, "audio", "clock-rate", G_TYPE_INT, 48000,
+      "encoding-name", G_TYPE_STRING, "OPUS",
+      "payload", G_TYPE_INT, PT_AUDIO, NULL);
+  configure_src (srcs[KK_TRACK_VIDEO], video_caps);
+  configure_src (srcs[KK_TRACK_AUDIO], audio_caps);
+
+  bus = gst_element_get_bus (pipeline);
+  recorder->bus_watch = gst_bus_add_watch (bus, on_bus_message, recorder);
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE) {
+    g_set_error (&error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
+        "the recording pipeline does not start");
+    g_source_remove (recorder->bus_watch);
+    recorder->bus_watch = 0;
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    goto failed;
+  }
+  recorder->pipeline = g_steal_pointer (&pipeline);
+  recorder->sync_thread = g_thread_new ("kk-rec-sync", sync_thread_func,
+      recorder);
+
+  g_mutex_lock (&recorder->lock);
+  recorder->srcs[KK_TRACK_VIDEO] = srcs[KK_TRACK_VIDEO];
+  recorder->srcs[KK_TRACK_AUDIO] = srcs[KK_TRACK_AUDIO];
+  if (recorder->state == STATE_STARTING) {
+    set_state (recorder, STATE_RUNNING);
+    /* Held packets carry their raw time already. */
+    while ((held = g_queue_pop_head (&recorder->held)) != NULL) {
+      write_packet (recorder, held->packet, held->time);
+      held_packet_free (held);
+    }
+  }
+  g_mutex_unlock (&recorder->lock);
+
+  GST_INFO ("recording %s: writing %s", recorder->basename, recorder->path);
+  recorder->started = TRUE;
+  if (recorder->callbacks.started != NULL)
+    recorder->callbacks.started (recorder, recorder->user_data);
+  return G_SOURCE_REMOVE;
+
+failed:
+  for (guint i = 0; i < KK_TRACK_N; i++)
+    g_clear_object (&srcs[i]);
+  if (recorder->fd >= 0) {
+    close (recorder->fd);
+    recorder->fd = -1;
+    unlink (recorder->path);
+  }
+  g_clear_pointer (&recorder->path, g_free);
+  GST_WARNING ("recording %s: %s", recorder->basename, error->message);
+  end_recording (recorder, g_steal_pointer (&error));
+  return G_SOURCE_REMOVE;
+}
+
+/* Tears everything down and reports, once. Takes @error. */
+static void
+end_recording (KkRecorder *recorder, GError *error)
+{
+  GstElement *pipeline;
+  GstAppSrc *srcs[KK_TRACK_N];
+
+  g_mutex_lock (&recorder->lock);
+  set_state (recorder, STATE_ENDED);
+  for (guint i = 0; i < KK_TRACK_N; i++)
+    srcs[i] = g_steal_pointer (&recorder->srcs[i]);
+  g_queue_clear_full (&recorder->held, held_packet_free);
+  g_mutex_unlock (&recorder->lock);
+
+  if (recorder->build_source != NULL) {
+    g_source_destroy (recorder->build_source);
+    g_clear_pointer (&recorder->build_source, g_source_unref);
+  }
+  if (recorder->finish_timer != 0) {
+    g_source_remove (recorder->finish_timer);
+    recorder->finish_timer = 0;
+  }
+  if (recorder->bus_watch != 0) {
+    g_source_remove (recorder->bus_watch);
+    recorder->bus_watch = 0;
+  }
+  pipeline = g_steal_pointer (&recorder->pipeline);
+  if (pipeline != NULL) {
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    gst_object_unref (pipeline);
+  }
+  for (guint i = 0; i < KK_TRACK_N; i++)
+    g_clear_object (&srcs[i]);
+  stop_sync_thread (recorder);
+  if (recorder->fd >= 0) {
+    if (fdatasync (recorder->fd) != 0 && error == NULL)
+      error = g_error_new (KK_RECORDER_ERROR, KK_RECORDER_ERROR_WRITE,
+          "cannot write %s: %s", recorder->path, g_strerror (errno));
+    close (recorder->fd);
+    recorder->fd = -1;
+  }
+  if (error == NULL && !recorder->started)
+    error = g_error_new_literal (KK_RECORDER_ERROR, KK_RECORDER_ERROR_EMPTY,
+        "no keyframe arrived: nothing was recorded");
+
+  if (recorder->ended) {
+    g_clear_error (&error);
+    return;
+  }
+  recorder->ended = TRUE;
+  GST_INFO ("recording %s: ended (%s), %" GST_TIME_FORMAT,
+      recorder->basename, error ? error->message : "complete",
+      GST_TIME_ARGS (recorder->written_end_ns));
+  if (recorder->callbacks.ended != NULL)
+    recorder->callbacks.ended (recorder, error, recorder->user_data);
+  g_clear_error (&error);
+}
+
+static gboolean
+on_finish_timeout (gpointer user_data)
+{
+  KkRecorder *recorder = user_data;
+
+  recorder->finish_timer = 0;
+  end_recording (recorder, g_error_new (KK_RECORDER_ERROR,
+          KK_RECORDER_ERROR_FAILED, "the muxer did not finish the file "
+          "within %d ms", KK_RECORDER_FINISH_TIMEOUT_MS));
+  return G_SOURCE_REMOVE;
+}
+
+/* Returns TRUE if the pipeline was sent EOS and is finishing. */
+static gboolean
+begin_stop (KkRecorder *recorder)
+{
+  gboolean running;
+
+  g_mutex_lock (&recorder->lock);
+  running = recorder->state == STATE_RUNNING;
+  if (running) {
+    set_state (recorder, STATE_STOPPING);
+    for (guint i = 0; i < KK_TRACK_N; i++)
+      gst_app_src_end_of_stream (recorder->srcs[i]);
+  }
+  g_mutex_unlock (&recorder->lock);
+  return running;
+}
+
+void
+kk_recorder_stop (KkRecorder *recorder)
+{
+  if (recorder->ended || recorder->finish_timer != 0)
+    return;
+  if (!begin_stop (recorder)) {
+    end_recording (recorder, NULL);
+    return;
+  }
+  recorder->finish_timer = g_timeout_add (KK_RECORDER_FINISH_TIMEOUT_MS,
+      on_finish_timeout, recorder);
+}
+
+void
+kk_recorder_finish_sync (KkRecorder *recorder)
+{
+  g_autoptr (GstBus) bus = NULL;
+  g_autoptr (GstMessage) message = NULL;
+
+  if (recorder->ended)
+    return;
+  if (recorder->pipeline == NULL) {
+    end_recording (recorder, NULL);
+    return;
+  }
+  /* Take the messages off the bus here rather than through the watch. */
+  if (recorder->bus_watch != 0) {
+    g_source_remove (recorder->bus_watch);
+    recorder->bus_watch = 0;
+  }
+  begin_stop (recorder);
+  bus = gst_element_get_bus (recorder->pipeline);
+  message = gst_bus_timed_pop_filtered (bus,
+      KK_RECORDER_FINISH_TIMEOUT_MS * GST_MSECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  if (message == NULL) {
+    end_recording (recorder, g_error_new (KK_RECORDER_ERROR,
+            KK_RECORDER_ERROR_FAILED, "the muxer did not finish the file "
+            "within %d ms", KK_RECORDER_FINISH_TIMEOUT_MS));
+  } else if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) gst_error = NULL;
+
+    gst_message_parse_error (message, &gst_error, NULL);
+    end_recording (recorder, g_error_new (KK_RECORDER_ERROR,
+            KK_RECORDER_ERROR_WRITE, "%s", gst_error->message));
+  } else {
+    end_recording (recorder, NULL);
+  }
+}
+
+void
+kk_recorder_free (KkRecorder *recorder)
+{
+  if (recorder == NULL)
+    return;
+  memset (&recorder->callbacks, 0, sizeof recorder->callbacks);
+  kk_recorder_finish_sync (recorder);
+  g_queue_clear_full (&recorder->held, held_packet_free);
+  g_main_context_unref (recorder->context);
+  g_mutex_clear (&recorder->lock);
+  g_mutex_clear (&recorder->sync_lock);
+  g_cond_clear (&recorder->sync_cond);
+  g_free (recorder->path);
+  g_free (recorder->pipelines_dir);
+  g_free (recorder->directory);
+  g_free (recorder->basename);
+  g_free (recorder);
+}
+
+const char *
+kk_recorder_get_path (KkRecorder *recorder)
+{
+  return recorder->path;
+}
+
+const char *
+kk_recorder_get_content_type (KkRecorder *recorder)
+{
+  return recorder->content_type;
+}
+
+const char *
+kk_recorder_get_video_codec (KkRecorder *recorder)
+{
+  if (!recorder->started)
+    return NULL;
+  return recorder->video_codec == KK_CODEC_H264 ? "H264" : "VP8";
+}
+
+const char *
+kk_recorder_get_audio_codec (KkRecorder *recorder)
+{
+  return recorder->started ? "opus" : NULL;
+}
+
+gint64
+kk_recorder_get_duration_us (KkRecorder *recorder)
+{
+  gint64 end;
+
+  g_mutex_lock (&recorder->lock);
+  end = recorder->written_end_ns;
+  g_mutex_unlock (&recorder->lock);
+  return end / GST_USECOND;
+}
+
+/* ---- repair ---- */
+
+typedef struct {
+  GstElement *mux;
+  GMutex lock;
+  GstClockTime end;
+} RepairState;
+
+static GstPadProbeReturn
+repair_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  RepairState *state = user_data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime end = GST_BUFFER_PTS (buffer);
+
+  if (GST_CLOCK_TIME_IS_VALID (end)) {
+    if (GST_BUFFER_DURATION_IS_VALID (buffer))
+      end += GST_BUFFER_DURATION (buffer);
+    g_mutex_lock (&state->lock);
+    if (!GST_CLOCK_TIME_IS_VALID (state->end) || end > state->end)
+      state->end = end;
+    g_mutex_unlock (&state->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+repair_pad_added (GstElement *parsebin, GstPad *pad, gpointer user_data)
+{
+  RepairState *state = user_data;
+  g_autoptr (GstCaps) caps = gst_pad_query_caps (pad, NULL);
+  g_autoptr (GstPad) sink = gst_element_get_compatible_pad (state->mux, pad,
+      caps);
+  GstElement *queue = gst_element_factory_make ("queue", NULL);
+  g_autoptr (GstPad) queue_sink = NULL;
+  g_autoptr (GstPad) queue_src = NULL;
+
+  /* The demuxer pushes every stream from one thread, and the muxer waits
+   * for all of them: a queue per stream keeps them from waiting on each
+   * other. Clusters hold about a second, so a few seconds suffice. */
+  g_object_set (queue, "max-size-buffers", 0, "max-size-bytes", 0,
+      "max-size-time", (guint64) 10 * GST_SECOND, NULL);
+  gst_bin_add (GST_BIN (GST_ELEMENT_PARENT (state->mux)), queue);
+  gst_element_sync_state_with_parent (queue);
+  queue_sink = gst_element_get_static_pad (queue, "sink");
+  queue_src = gst_element_get_static_pad (queue, "src");
+  if (sink == NULL || gst_pad_link (pad, queue_sink) != GST_PAD_LINK_OK
+      || gst_pad_link (queue_src, sink) != GST_PAD_LINK_OK) {
+    GST_WARNING ("repair: cannot mux a stream of %" GST_PTR_FORMAT, caps);
+    return;
+  }
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, repair_probe, state,
+      NULL);
+}
+
+gboolean
+kk_recorder_repair (const char *path, gint64 *duration_us, GError **error)
+{
+  const char *muxer = g_str_has_suffix (path, ".webm") ? "webmmux"
+      : g_str_has_suffix (path, ".mp4") ? "mp4mux" : "matroskamux";
+  g_autofree char *temp = g_strconcat (path, ".repair", NULL);
+  g_autoptr (GstElement) pipeline = gst_pipeline_new ("kk-repair");
+  g_autoptr (GstBus) bus = NULL;
+  g_autoptr (GstMessage) message = NULL;
+  GstElement *src, *parse, *mux, *sink;
+  RepairState state = { .end = GST_CLOCK_TIME_NONE };
+  gboolean ok = FALSE;
+
+  if (kk_recorder_debug == NULL)
+    GST_DEBUG_CATEGORY_INIT (kk_recorder_debug, "kk-recorder", 0,
+        "Kringkast recordings");
+
+  src = gst_element_factory_make ("filesrc", NULL);
+  parse = gst_element_factory_make ("parsebin", NULL);
+  mux = gst_element_factory_make (muxer, NULL);
+  sink = gst_element_factory_make ("filesink", NULL);
+  if (src == NULL || parse == NULL || mux == NULL || sink == NULL) {
+    g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
+        "filesrc, parsebin, %s or filesink is missing", muxer);
+    g_clear_object (&src);
+    g_clear_object (&parse);
+    g_clear_object (&mux);
+    g_clear_object (&sink);
+    return FALSE;
+  }
+  g_mutex_init (&state.lock);
+  state.mux = mux;
+  g_object_set (src, "location", path, NULL);
+  g_object_set (sink, "location", temp, NULL);
+  gst_bin_add_many (GST_BIN (pipeline), src, parse, mux, sink, NULL);
+  gst_element_link (src, parse);
+  gst_element_link (mux, sink);
+  g_signal_connect (parse, "pad-added", G_CALLBACK (repair_pad_added), &state);
+
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  message = gst_bus_timed_pop_filtered (bus, 600 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  if (message != NULL && GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) gst_error = NULL;
+
+    gst_message_parse_error (message, &gst_error, NULL);
+    g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_FAILED,
+        "cannot repair %s: %s", path, gst_error->message);
+  } else if (message == NULL) {
+    g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_FAILED,
+        "repairing %s takes too long", path);
+  } else if (!GST_CLOCK_TIME_IS_VALID (state.end)) {
+    g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_EMPTY,
+        "%s holds no media", path);
+  } else {
+    ok = TRUE;
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_mutex_clear (&state.lock);
+
+  if (ok && g_rename (temp, path) != 0) {
+    int saved = errno;
+
+    g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_WRITE,
+        "cannot replace %s: %s", path, g_strerror (saved));
+    ok = FALSE;
+  }
+  if (!ok) {
+    g_unlink (temp);
+    return FALSE;
+  }
+  if (duration_us != NULL)
+    *duration_us = state.end / GST_USECOND;
+  GST_INFO ("repaired %s: %" GST_TIME_FORMAT, path, GST_TIME_ARGS (state.end));
+  return TRUE;
+}
