@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "kk-http.h"
+#include "kk-recordings.h"
 
 #define KK_API_KEY "kk-api"
 
@@ -325,6 +326,10 @@ build_room (JsonBuilder *builder, KkRoom *room, gboolean full)
   json_builder_set_member_name (builder, "viewers");
   json_builder_add_int_value (builder, kk_room_get_viewer_count (room));
   add_string_or_null (builder, "session_id", kk_room_get_session_id (room));
+  /* Public: the watch page shows the open form only when it can work. */
+  json_builder_set_member_name (builder, "access");
+  json_builder_add_string_value (builder,
+      kk_room_access_to_string (kk_room_get_access (room)));
   if (full) {
     json_builder_set_member_name (builder, "record");
     json_builder_add_boolean_value (builder, kk_room_get_record (room));
@@ -350,6 +355,8 @@ room_error_status (const GError *error)
         return SOUP_STATUS_CONFLICT;
       case KK_ROOM_ERROR_NOT_FOUND:
         return SOUP_STATUS_NOT_FOUND;
+      case KK_ROOM_ERROR_FORBIDDEN:
+        return SOUP_STATUS_FORBIDDEN;
       default:
         break;
     }
@@ -542,8 +549,6 @@ sessions_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autofree char *started = format_time (session->started_at);
     g_autofree char *ended = session->ended_at != 0
         ? format_time (session->ended_at) : NULL;
-    g_autofree char *recording = session->recording != NULL
-        ? g_strdup_printf ("/api/sessions/%s/recording", session->id) : NULL;
 
     json_builder_begin_object (builder);
     json_builder_set_member_name (builder, "id");
@@ -552,7 +557,10 @@ sessions_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     json_builder_add_string_value (builder, session->room_id);
     add_string_or_null (builder, "started_at", started);
     add_string_or_null (builder, "ended_at", ended);
-    add_string_or_null (builder, "recording", recording);
+    /* Its state, codecs, duration, pauses: kk-recordings knows them. */
+    json_builder_set_member_name (builder, "recording");
+    kk_recordings_add_json (kk_recordings_for_store (KK_STORE (source)),
+        builder, session->id);
     json_builder_end_object (builder);
   }
   json_builder_end_array (builder);

@@ -6,7 +6,7 @@
  *   - the coordinator (admin token) may do everything under /api/;
  *   - rooms are readable by anyone (public fields), the coordinator also
  *     sees host tokens and settings;
- *   - anyone may join a room.
+ *   - anyone may join a room, unless it is by invitation only (403).
  *
  * A missing, malformed or unknown token is 401. A valid token of a lesser
  * role (a host or viewer token on a coordinator route) is 403: it did

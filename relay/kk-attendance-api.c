@@ -124,13 +124,14 @@ kk_attendance_api_parse_settings (const char *data, gsize length,
 {
   static const char *const allowed[] = {
     "completion_ratio", "grace_seconds", "max_lateness_seconds",
-    "require_code", "prompts", "prompt_window_seconds", "retention_days",
-    NULL
+    "require_code", "prompts", "prompt_window_seconds",
+    "prompt_interval_seconds", "retention_days", NULL
   };
   g_autoptr (JsonObject) object = parse_object (data, length, allowed, error);
   g_autofree KkAttendanceSettings *settings = NULL;
   gint64 grace = KK_ATTENDANCE_DEFAULT_GRACE_S, lateness = -1, prompts = 0;
   gint64 window = KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S, retention = 0;
+  gint64 interval = KK_ATTENDANCE_DEFAULT_PROMPT_INTERVAL_S;
   gboolean require_code = FALSE;
   JsonNode *node;
 
@@ -157,9 +158,12 @@ kk_attendance_api_parse_settings (const char *data, gsize length,
       || !get_int (object, "max_lateness_seconds", 0, 86400, &lateness, NULL,
           error)
       || !get_bool (object, "require_code", FALSE, &require_code, error)
-      || !get_int (object, "prompts", 0, 20, &prompts, NULL, error)
+      || !get_int (object, "prompts", 0, KK_ATTENDANCE_MAX_PROMPTS, &prompts,
+          NULL, error)
       || !get_int (object, "prompt_window_seconds", 10, 3600, &window, NULL,
           error)
+      || !get_int (object, "prompt_interval_seconds", 10, 86400, &interval,
+          NULL, error)
       || !get_int (object, "retention_days", 0, 3650, &retention, NULL, error))
     return NULL;
   settings->policy.grace_us = grace * G_USEC_PER_SEC;
@@ -168,6 +172,7 @@ kk_attendance_api_parse_settings (const char *data, gsize length,
   settings->policy.require_code = require_code;
   settings->policy.prompts = prompts;
   settings->policy.prompt_window_us = window * G_USEC_PER_SEC;
+  settings->policy.prompt_interval_us = interval * G_USEC_PER_SEC;
   settings->retention_days = retention;
   return g_steal_pointer (&settings);
 }
@@ -332,6 +337,7 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
   json_builder_add_boolean_value (builder, row->completed);
   /* The evidence and the reasoning behind the contract's fields. */
   add_string (builder, "session_id", row->session->id);
+  add_time (builder, "checked_in_at", row->checked_in_us);
   add_int (builder, "live_seconds", rounded_seconds (r->live_us));
   add_int (builder, "rejoins", r->rejoins);
   json_builder_set_member_name (builder, "lateness_seconds");
@@ -340,6 +346,10 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
   else
     json_builder_add_null_value (builder);
   add_string (builder, "verdict", kk_attendance_verdict_to_string (r->verdict));
+  json_builder_set_member_name (builder, "code_given");
+  json_builder_add_boolean_value (builder, row->code_given);
+  add_int (builder, "prompts_seen", r->prompts_seen);
+  add_int (builder, "prompts_missed", r->prompts_missed);
   json_builder_set_member_name (builder, "override");
   if (row->overridden) {
     json_builder_begin_object (builder);
@@ -653,6 +663,8 @@ build_settings (JsonBuilder *builder, const KkAttendanceSettings *settings,
   add_int (builder, "prompts", p->prompts);
   add_int (builder, "prompt_window_seconds",
       p->prompt_window_us / G_USEC_PER_SEC);
+  add_int (builder, "prompt_interval_seconds",
+      p->prompt_interval_us / G_USEC_PER_SEC);
   add_int (builder, "retention_days", settings->retention_days);
   json_builder_end_object (builder);
 }

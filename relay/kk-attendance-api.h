@@ -35,7 +35,8 @@ G_BEGIN_DECLS
  * A PUT attendance-settings body: `{"completion_ratio": number or null
  * (the room's), "grace_seconds": 0..3600 (60), "max_lateness_seconds":
  * 0..86400 or null (none), "require_code": bool (false), "prompts":
- * 0..20 (0), "prompt_window_seconds": 10..3600 (180), "retention_days":
+ * 0..KK_ATTENDANCE_MAX_PROMPTS (0), "prompt_window_seconds": 10..3600
+ * (180), "prompt_interval_seconds": 10..86400 (900), "retention_days":
  * 0..3650 (0: keep)}`. Absent members take their defaults; unknown ones
  * are refused.
  *

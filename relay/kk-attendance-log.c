@@ -14,6 +14,12 @@
  *                    own alive_at, so a crash ends it at the last stamp
  *   att_settings     a room's rules (absent: the defaults)
  *   att_overrides    the coordinator's decisions, latest per person
+ *   att_access       a room's access mode (kk-roster; absent: open)
+ *   att_people       pre-registered people: e-mail, HPR number, when
+ *                    invited (kk-roster); they have rows in every session
+ *                    of their room from then on, connected or not
+ *   att_checkins     people who checked in at a screen with its code
+ *                    (kk-roster): when, and the hash of their receipt
  *
  * Writes are queued on the main thread and committed by one job at a
  * time: whatever arrived while a job ran goes into the next one's single
@@ -34,6 +40,10 @@ typedef enum {
   EV_SESSION_CLOSE,
   EV_HEARTBEAT,
   EV_ALIVE,
+  EV_CODE,
+  EV_CODE_ANSWER,
+  EV_PROMPT,
+  EV_PROMPT_ANSWER,
 } KkAttEventKind;
 
 static const char *const event_names[] = {
@@ -43,6 +53,10 @@ static const char *const event_names[] = {
   [EV_SESSION_CLOSE] = "session-close",
   [EV_HEARTBEAT] = "heartbeat",
   [EV_ALIVE] = "alive",
+  [EV_CODE] = "code-revealed",
+  [EV_CODE_ANSWER] = "code-answer",
+  [EV_PROMPT] = "prompt",
+  [EV_PROMPT_ANSWER] = "prompt-answer",
 };
 
 typedef struct {
@@ -192,7 +206,8 @@ static const char schema[] =
   "  max_lateness_s INTEGER,"
   "  require_code INTEGER NOT NULL,"
   "  prompts INTEGER NOT NULL,"
-  "  prompt_window_s INTEGER NOT NULL);"
+  "  prompt_window_s INTEGER NOT NULL,"
+  "  prompt_interval_s INTEGER);"
   "CREATE INDEX IF NOT EXISTS att_sessions_room"
   "  ON att_sessions (room_id, started_at);"
   "CREATE TABLE IF NOT EXISTS att_settings ("
@@ -203,7 +218,8 @@ static const char schema[] =
   "  require_code INTEGER NOT NULL,"
   "  prompts INTEGER NOT NULL,"
   "  prompt_window_s INTEGER NOT NULL,"
-  "  retention_days INTEGER NOT NULL);"
+  "  retention_days INTEGER NOT NULL,"
+  "  prompt_interval_s INTEGER);"
   "CREATE TABLE IF NOT EXISTS att_overrides ("
   "  session_id TEXT NOT NULL,"
   "  participant_id TEXT NOT NULL,"
@@ -211,7 +227,85 @@ static const char schema[] =
   "  reason TEXT NOT NULL,"
   "  decided_by TEXT NOT NULL,"
   "  decided_at INTEGER NOT NULL,"
-  "  PRIMARY KEY (session_id, participant_id));";
+  "  PRIMARY KEY (session_id, participant_id));"
+  /* kk-roster's: who may attend, beyond the store's parties. */
+  "CREATE TABLE IF NOT EXISTS att_access ("
+  "  room_id TEXT PRIMARY KEY,"
+  "  access TEXT NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS att_people ("
+  "  participant_id TEXT PRIMARY KEY,"
+  "  room_id TEXT NOT NULL,"
+  "  party_id TEXT NOT NULL,"
+  "  email TEXT,"
+  "  hpr TEXT,"
+  "  invited_at INTEGER NOT NULL,"
+  "  token_issued_at INTEGER NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS att_people_room ON att_people (room_id);"
+  "CREATE TABLE IF NOT EXISTS att_checkins ("
+  "  participant_id TEXT PRIMARY KEY,"
+  "  room_id TEXT NOT NULL,"
+  "  party_id TEXT NOT NULL,"
+  "  checked_in_at INTEGER NOT NULL,"
+  "  receipt_hash TEXT NOT NULL UNIQUE);"
+  "CREATE INDEX IF NOT EXISTS att_checkins_party ON att_checkins (party_id);"
+  /* kk-presence's: the presence checks of a session and their answers
+   * (participant_id NULL: the screen answered for everyone at it). */
+  "CREATE TABLE IF NOT EXISTS att_codes ("
+  "  session_id TEXT PRIMARY KEY,"
+  "  room_id TEXT NOT NULL,"
+  "  code TEXT NOT NULL,"
+  "  revealed_at INTEGER NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS att_code_answers ("
+  "  session_id TEXT NOT NULL,"
+  "  party_id TEXT NOT NULL,"
+  "  participant_id TEXT,"
+  "  answered_at INTEGER NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS att_code_answers_session"
+  "  ON att_code_answers (session_id, party_id);"
+  "CREATE TABLE IF NOT EXISTS att_prompts ("
+  "  id TEXT PRIMARY KEY,"
+  "  session_id TEXT NOT NULL,"
+  "  room_id TEXT NOT NULL,"
+  "  issued_at INTEGER NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS att_prompts_session"
+  "  ON att_prompts (session_id, issued_at);"
+  "CREATE TABLE IF NOT EXISTS att_prompt_answers ("
+  "  prompt_id TEXT NOT NULL,"
+  "  party_id TEXT NOT NULL,"
+  "  participant_id TEXT,"
+  "  answered_at INTEGER NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS att_prompt_answers_prompt"
+  "  ON att_prompt_answers (prompt_id, party_id);";
+
+/* Columns added since the tables were first made: a database of an
+ * earlier build gets them here, NULL meaning "the default". */
+static const char *const added_columns[][3] = {
+  { "att_sessions", "prompt_interval_s", "INTEGER" },
+  { "att_settings", "prompt_interval_s", "INTEGER" },
+};
+
+static gboolean
+ensure_column (sqlite3 *db, const char *table, const char *column,
+    const char *declaration, GError **error)
+{
+  g_autofree char *query = g_strdup_printf ("SELECT 1 FROM pragma_table_info"
+      " ('%s') WHERE name = '%s'", table, column);
+  g_autofree char *alter = NULL;
+  sqlite3_stmt *stmt = prepare (db, query, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  sqlite3_finalize (stmt);
+  if (rc == SQLITE_ROW)
+    return TRUE;
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "attendance", error);
+  alter = g_strdup_printf ("ALTER TABLE %s ADD COLUMN %s %s", table, column,
+      declaration);
+  return exec_sql (db, alter, error);
+}
 
 /* Closing what a crash left open: each connection and session ends at
  * its last heartbeat. The store closed the crashed broadcast's own
@@ -239,7 +333,13 @@ setup_job (sqlite3 *db, gpointer job_data, GError **error)
   int open_rows = 0;
   gboolean ok;
 
-  if (!exec_sql (db, schema, error) || !exec_sql (db, "BEGIN", error))
+  if (!exec_sql (db, schema, error))
+    return NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (added_columns); i++)
+    if (!ensure_column (db, added_columns[i][0], added_columns[i][1],
+            added_columns[i][2], error))
+      return NULL;
+  if (!exec_sql (db, "BEGIN", error))
     return NULL;
   stmt = prepare (db, "SELECT count(*) FROM att_connections"
       " WHERE left_at IS NULL", error);
@@ -322,12 +422,13 @@ apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
        * changes this session's results. */
       stmt = prepare (db, "INSERT OR IGNORE INTO att_sessions (id, room_id,"
           " started_at, alive_at, completion_ratio, grace_s, max_lateness_s,"
-          " require_code, prompts, prompt_window_s)"
+          " require_code, prompts, prompt_window_s, prompt_interval_s)"
           " SELECT ?1, ?2, ?3, ?3,"
           "  coalesce (s.completion_ratio, r.completion_ratio, ?4),"
           "  coalesce (s.grace_s, ?5), s.max_lateness_s,"
           "  coalesce (s.require_code, 0), coalesce (s.prompts, 0),"
-          "  coalesce (s.prompt_window_s, ?6)"
+          "  coalesce (s.prompt_window_s, ?6),"
+          "  coalesce (s.prompt_interval_s, ?7)"
           " FROM (SELECT ?2 AS id) AS x"
           " LEFT JOIN rooms r ON r.id = x.id"
           " LEFT JOIN att_settings s ON s.room_id = x.id", error);
@@ -339,6 +440,41 @@ apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
       sqlite3_bind_double (stmt, 4, KK_ATTENDANCE_DEFAULT_RATIO);
       sqlite3_bind_int (stmt, 5, KK_ATTENDANCE_DEFAULT_GRACE_S);
       sqlite3_bind_int (stmt, 6, KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S);
+      sqlite3_bind_int (stmt, 7, KK_ATTENDANCE_DEFAULT_PROMPT_INTERVAL_S);
+      break;
+    case EV_CODE:
+      stmt = prepare (db, "INSERT OR IGNORE INTO att_codes (session_id,"
+          " room_id, code, revealed_at) VALUES (?1, ?2, ?3, ?4)", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, event->subject);
+      bind_text (stmt, 2, event->room_id);
+      bind_text (stmt, 3, event->detail);
+      sqlite3_bind_int64 (stmt, 4, event->at_us);
+      break;
+    case EV_PROMPT:
+      stmt = prepare (db, "INSERT OR IGNORE INTO att_prompts (id, session_id,"
+          " room_id, issued_at) VALUES (?1, ?2, ?3, ?4)", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, event->subject);
+      bind_text (stmt, 2, event->detail);
+      bind_text (stmt, 3, event->room_id);
+      sqlite3_bind_int64 (stmt, 4, event->at_us);
+      break;
+    case EV_CODE_ANSWER:
+    case EV_PROMPT_ANSWER:
+      stmt = prepare (db, event->kind == EV_CODE_ANSWER
+          ? "INSERT INTO att_code_answers (session_id, party_id,"
+          " participant_id, answered_at) VALUES (?1, ?2, ?3, ?4)"
+          : "INSERT INTO att_prompt_answers (prompt_id, party_id,"
+          " participant_id, answered_at) VALUES (?1, ?2, ?3, ?4)", error);
+      if (stmt == NULL)
+        return FALSE;
+      bind_text (stmt, 1, event->subject);
+      bind_text (stmt, 2, event->party_id);
+      bind_text (stmt, 3, event->detail);
+      sqlite3_bind_int64 (stmt, 4, event->at_us);
       break;
     case EV_SESSION_CLOSE:
       stmt = prepare (db, "UPDATE att_sessions SET"
@@ -439,6 +575,49 @@ queue_event (KkAttendanceLog *log, KkAttEventKind kind, const char *room_id,
   g_ptr_array_add (log->pending, event);
   if (!log->in_flight)
     submit_pending (log);
+}
+
+void
+kk_attendance_log_flush (KkAttendanceLog *log)
+{
+  if (log->pending->len > 0 && !log->shut_down)
+    submit_pending (log);
+}
+
+/* ---- presence checks ---- */
+
+void
+kk_attendance_log_record_code (KkAttendanceLog *log, const char *room_id,
+    const char *session_id, const char *code, gint64 at_us)
+{
+  queue_event (log, EV_CODE, room_id, session_id, NULL, at_us,
+      g_get_real_time (), code);
+}
+
+void
+kk_attendance_log_record_code_answer (KkAttendanceLog *log,
+    const char *room_id, const char *session_id, const char *party_id,
+    const char *participant_id, gint64 at_us)
+{
+  queue_event (log, EV_CODE_ANSWER, room_id, session_id, party_id, at_us,
+      g_get_real_time (), participant_id);
+}
+
+void
+kk_attendance_log_record_prompt (KkAttendanceLog *log, const char *room_id,
+    const char *session_id, const char *prompt_id, gint64 issued_us)
+{
+  queue_event (log, EV_PROMPT, room_id, prompt_id, NULL, issued_us,
+      g_get_real_time (), session_id);
+}
+
+void
+kk_attendance_log_record_prompt_answer (KkAttendanceLog *log,
+    const char *room_id, const char *prompt_id, const char *party_id,
+    const char *participant_id, gint64 at_us)
+{
+  queue_event (log, EV_PROMPT_ANSWER, room_id, prompt_id, party_id, at_us,
+      g_get_real_time (), participant_id);
 }
 
 /* ---- lecture signals (main context) ---- */
@@ -624,14 +803,20 @@ report_query_free (gpointer data)
   g_free (query);
 }
 
-static void
-session_free (gpointer data)
+void
+kk_attendance_session_free (KkAttendanceSession *session)
 {
-  KkAttendanceSession *session = data;
-
+  if (session == NULL)
+    return;
   g_free (session->id);
   g_free (session->room_id);
   g_free (session);
+}
+
+static void
+session_free (gpointer data)
+{
+  kk_attendance_session_free (data);
 }
 
 static void
@@ -651,6 +836,7 @@ row_free (gpointer data)
   KkAttendanceRow *row = data;
 
   g_free (row->participant_id);
+  g_free (row->party_id);
   g_free (row->name);
   g_free (row->workplace);
   g_free (row->override_reason);
@@ -671,7 +857,7 @@ kk_attendance_report_free (KkAttendanceReport *report)
 
 #define SESSION_COLUMNS "id, room_id, started_at, coalesce (ended_at, 0)," \
   " completion_ratio, grace_s, coalesce (max_lateness_s, -1)," \
-  " require_code, prompts, prompt_window_s"
+  " require_code, prompts, prompt_window_s, prompt_interval_s"
 
 static KkAttendanceSession *
 read_session (sqlite3_stmt *stmt, gint64 now_us)
@@ -694,6 +880,9 @@ read_session (sqlite3_stmt *stmt, gint64 now_us)
   session->policy.prompts = sqlite3_column_int (stmt, 8);
   session->policy.prompt_window_us = sqlite3_column_int64 (stmt, 9)
       * G_USEC_PER_SEC;
+  if (sqlite3_column_type (stmt, 10) != SQLITE_NULL)
+    session->policy.prompt_interval_us = sqlite3_column_int64 (stmt, 10)
+        * G_USEC_PER_SEC;
   return session;
 }
 
@@ -707,22 +896,109 @@ compare_rows (gconstpointer a, gconstpointer b)
   return c != 0 ? c : strcmp (x->participant_id, y->participant_id);
 }
 
-/* Everyone whose party had a connection overlapping @session, with their
- * verdicts, appended to @rows. */
+static KkAttendanceRow *
+row_new (const KkAttendanceSession *session, sqlite3_stmt *stmt)
+{
+  KkAttendanceRow *row = g_new0 (KkAttendanceRow, 1);
+
+  row->session = session;
+  row->participant_id = column_text (stmt, 0);
+  row->name = column_text (stmt, 1);
+  row->workplace = column_text (stmt, 2);
+  row->checked_in_us = sqlite3_column_int64 (stmt, 3);
+  row->party_id = column_text (stmt, 4);
+  row->connections = g_ptr_array_new_with_free_func (connection_free);
+  return row;
+}
+
+/* The session's prompts, oldest first, as KkPromptAnswer with nobody's
+ * answers yet, and their ids in @ids. */
+static gboolean
+load_prompts (sqlite3 *db, const KkAttendanceSession *session,
+    GArray *prompts, GPtrArray *ids, GError **error)
+{
+  sqlite3_stmt *stmt = prepare (db, "SELECT id, issued_at FROM att_prompts"
+      " WHERE session_id = ?1 ORDER BY issued_at, id", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, session->id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    KkPromptAnswer prompt = { sqlite3_column_int64 (stmt, 1), 0 };
+
+    g_array_append_val (prompts, prompt);
+    g_ptr_array_add (ids, column_text (stmt, 0));
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "attendance report", error);
+  return TRUE;
+}
+
+/* The presence checks @row passed: the code (given by them, or by their
+ * screen for everyone at it), and the earliest answer to each prompt. */
+static gboolean
+load_answers (sqlite3 *db, const KkAttendanceSession *session,
+    KkAttendanceRow *row, sqlite3_stmt *code, sqlite3_stmt *answers,
+    GArray *prompts, GPtrArray *ids, GError **error)
+{
+  int rc;
+
+  sqlite3_reset (code);
+  bind_text (code, 1, session->id);
+  bind_text (code, 2, row->party_id);
+  bind_text (code, 3, row->participant_id);
+  rc = sqlite3_step (code);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return kk_store_set_error (db, "attendance report", error);
+  row->code_given = rc == SQLITE_ROW;
+
+  for (guint i = 0; i < prompts->len; i++)
+    g_array_index (prompts, KkPromptAnswer, i).answered_us = 0;
+  if (prompts->len == 0)
+    return TRUE;
+  sqlite3_reset (answers);
+  bind_text (answers, 1, session->id);
+  bind_text (answers, 2, row->party_id);
+  bind_text (answers, 3, row->participant_id);
+  while ((rc = sqlite3_step (answers)) == SQLITE_ROW) {
+    const char *id = (const char *) sqlite3_column_text (answers, 0);
+
+    for (guint i = 0; i < ids->len; i++)
+      if (g_strcmp0 (ids->pdata[i], id) == 0)
+        g_array_index (prompts, KkPromptAnswer, i).answered_us =
+            sqlite3_column_int64 (answers, 1);
+  }
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "attendance report", error);
+  return TRUE;
+}
+
+/* Everyone whose party had a connection overlapping @session, and every
+ * person pre-registered for its room before it ended (connected or not),
+ * with their verdicts, appended to @rows. */
 static gboolean
 evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
     gint64 now_us, GPtrArray *rows, GError **error)
 {
   g_autoptr (GHashTable) people = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr (GPtrArray) found = g_ptr_array_new ();
-  sqlite3_stmt *stmt;
+  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (row_free);
+  g_autoptr (GArray) prompts = g_array_new (FALSE, FALSE,
+      sizeof (KkPromptAnswer));
+  g_autoptr (GPtrArray) prompt_ids = g_ptr_array_new_with_free_func (g_free);
+  sqlite3_stmt *stmt, *code = NULL, *answers = NULL;
+  gboolean ok;
   int rc;
 
-  stmt = prepare (db, "SELECT p.id, p.name, p.workplace, c.resource_id,"
+  stmt = prepare (db, "SELECT p.id, p.name, p.workplace,"
+      " coalesce (k.checked_in_at, 0), p.party_id, c.resource_id,"
       " c.party_id, c.connected_at, c.left_at, c.reason"
       " FROM att_connections c JOIN participants p ON p.party_id = c.party_id"
+      " LEFT JOIN att_checkins k ON k.participant_id = p.id"
       " WHERE c.room_id = ?1 AND c.connected_at <= ?3"
       " AND coalesce (c.left_at, ?4) >= ?2"
+      " AND coalesce (c.left_at, ?4) >= coalesce (k.checked_in_at, 0)"
       " ORDER BY c.connected_at", error);
   if (stmt == NULL)
     return FALSE;
@@ -736,48 +1012,82 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
     KkAttendanceConnection *connection = g_new0 (KkAttendanceConnection, 1);
 
     if (row == NULL) {
-      row = g_new0 (KkAttendanceRow, 1);
-      row->session = session;
-      row->participant_id = column_text (stmt, 0);
-      row->name = column_text (stmt, 1);
-      row->workplace = column_text (stmt, 2);
-      row->connections = g_ptr_array_new_with_free_func (connection_free);
+      row = row_new (session, stmt);
       g_hash_table_insert (people, row->participant_id, row);
       g_ptr_array_add (found, row);
     }
-    connection->resource_id = column_text (stmt, 3);
-    connection->party_id = column_text (stmt, 4);
-    connection->connected_us = sqlite3_column_int64 (stmt, 5);
-    connection->left_us = sqlite3_column_int64 (stmt, 6);
-    if (sqlite3_column_type (stmt, 7) != SQLITE_NULL)
-      connection->reason = column_text (stmt, 7);
+    connection->resource_id = column_text (stmt, 5);
+    connection->party_id = column_text (stmt, 6);
+    connection->connected_us = sqlite3_column_int64 (stmt, 7);
+    connection->left_us = sqlite3_column_int64 (stmt, 8);
+    if (sqlite3_column_type (stmt, 9) != SQLITE_NULL)
+      connection->reason = column_text (stmt, 9);
     g_ptr_array_add (row->connections, connection);
   }
   sqlite3_finalize (stmt);
   if (rc != SQLITE_DONE)
     return kk_store_set_error (db, "attendance report", error);
 
+  /* Invited and never seen: a row that says so (absent, 0 s), rather than
+   * nothing, so that the coordinator sees who did not come. */
+  stmt = prepare (db, "SELECT p.id, p.name, p.workplace, 0, p.party_id"
+      " FROM att_people a"
+      " JOIN participants p ON p.id = a.participant_id"
+      " WHERE a.room_id = ?1 AND a.invited_at <= ?2", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, session->room_id);
+  sqlite3_bind_int64 (stmt, 2, session->live_end_us);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    KkAttendanceRow *row;
+
+    if (g_hash_table_contains (people, sqlite3_column_text (stmt, 0)))
+      continue;
+    row = row_new (session, stmt);
+    g_hash_table_insert (people, row->participant_id, row);
+    g_ptr_array_add (found, row);
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "attendance report", error);
+
+  if (!load_prompts (db, session, prompts, prompt_ids, error))
+    return FALSE;
   stmt = prepare (db, "SELECT completed, reason, decided_by, decided_at"
       " FROM att_overrides WHERE session_id = ?1 AND participant_id = ?2",
       error);
-  if (stmt == NULL)
-    return FALSE;
+  ok = stmt != NULL
+      && (code = prepare (db, "SELECT 1 FROM att_code_answers"
+          " WHERE session_id = ?1 AND party_id = ?2"
+          " AND (participant_id IS NULL OR participant_id = ?3)", error))
+      && (answers = prepare (db, "SELECT a.prompt_id, min (a.answered_at)"
+          " FROM att_prompt_answers a JOIN att_prompts p ON p.id = a.prompt_id"
+          " WHERE p.session_id = ?1 AND a.party_id = ?2"
+          " AND (a.participant_id IS NULL OR a.participant_id = ?3)"
+          " GROUP BY a.prompt_id", error));
   g_ptr_array_sort (found, compare_rows);
-  for (guint i = 0; i < found->len; i++) {
+  for (guint i = 0; ok && i < found->len; i++) {
     KkAttendanceRow *row = found->pdata[i];
     g_autoptr (GArray) intervals = g_array_new (FALSE, FALSE,
         sizeof (KkInterval));
 
     for (guint j = 0; j < row->connections->len; j++) {
       KkAttendanceConnection *c = row->connections->pdata[j];
-      KkInterval interval = { c->connected_us,
+      /* Someone who checked in at a screen was seen there from that
+       * moment: what the screen received before is not theirs. */
+      KkInterval interval = { MAX (c->connected_us, row->checked_in_us),
         c->left_us != 0 ? c->left_us : now_us };
 
       g_array_append_val (intervals, interval);
     }
+    ok = load_answers (db, session, row, code, answers, prompts, prompt_ids,
+        error);
+    if (!ok)
+      break;
     kk_attendance_evaluate (&session->policy, session->started_us,
         session->live_end_us, (KkInterval *) intervals->data, intervals->len,
-        FALSE, NULL, 0, &row->result);
+        row->code_given, (KkPromptAnswer *) prompts->data, prompts->len,
+        &row->result);
     row->completed = row->result.completed;
 
     sqlite3_reset (stmt);
@@ -790,9 +1100,16 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
       row->override_by = column_text (stmt, 2);
       row->override_at_us = sqlite3_column_int64 (stmt, 3);
     }
-    g_ptr_array_add (rows, row);
   }
   sqlite3_finalize (stmt);
+  sqlite3_finalize (code);
+  sqlite3_finalize (answers);
+  if (!ok)
+    return FALSE;
+  /* The rows change hands only now, all evaluated. */
+  g_ptr_array_set_free_func (found, NULL);
+  for (guint i = 0; i < found->len; i++)
+    g_ptr_array_add (rows, found->pdata[i]);
   return TRUE;
 }
 
@@ -847,6 +1164,10 @@ kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
   query->session_id = g_strdup (session_id);
   query->room_id = g_strdup (room_id);
   query->now_us = kk_attendance_log_now (log);
+  /* Events waiting behind a write in flight go first, so the report sees
+   * everything received until now. */
+  if (log->pending->len > 0 && !log->shut_down)
+    submit_pending (log);
   kk_store_run_async (log->store, report_job, query, report_query_free,
       (GDestroyNotify) kk_attendance_report_free, callback, user_data);
 }
@@ -854,6 +1175,65 @@ kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
 KkAttendanceReport *
 kk_attendance_log_report_finish (KkAttendanceLog *log, GAsyncResult *result,
     GError **error)
+{
+  return kk_store_run_finish (log->store, result, error);
+}
+
+typedef struct {
+  char *session_id;
+  gint64 now_us;
+} SessionQuery;
+
+static void
+session_query_free (gpointer data)
+{
+  SessionQuery *query = data;
+
+  g_free (query->session_id);
+  g_free (query);
+}
+
+static gpointer
+session_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  SessionQuery *query = job_data;
+  KkAttendanceSession *session = NULL;
+  sqlite3_stmt *stmt = prepare (db, "SELECT " SESSION_COLUMNS
+      " FROM att_sessions WHERE id = ?1", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, query->session_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    session = read_session (stmt, query->now_us);
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    kk_store_set_error (db, "attendance", error);
+  else if (session == NULL)
+    g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
+        "no session %s", query->session_id);
+  return session;
+}
+
+void
+kk_attendance_log_get_session_async (KkAttendanceLog *log,
+    const char *session_id, GAsyncReadyCallback callback, gpointer user_data)
+{
+  SessionQuery *query = g_new0 (SessionQuery, 1);
+
+  query->session_id = g_strdup (session_id);
+  query->now_us = kk_attendance_log_now (log);
+  if (log->pending->len > 0 && !log->shut_down)
+    submit_pending (log);
+  kk_store_run_async (log->store, session_job, query, session_query_free,
+      session_free, callback, user_data);
+}
+
+KkAttendanceSession *
+kk_attendance_log_get_session_finish (KkAttendanceLog *log,
+    GAsyncResult *result, GError **error)
 {
   return kk_store_run_finish (log->store, result, error);
 }
@@ -881,7 +1261,8 @@ get_settings_job (sqlite3 *db, gpointer job_data, GError **error)
   KkAttendanceSettings *settings = g_new0 (KkAttendanceSettings, 1);
   sqlite3_stmt *stmt = prepare (db, "SELECT coalesce (completion_ratio, -1),"
       " grace_s, coalesce (max_lateness_s, -1), require_code, prompts,"
-      " prompt_window_s, retention_days FROM att_settings WHERE room_id = ?1",
+      " prompt_window_s, retention_days, prompt_interval_s FROM att_settings"
+      " WHERE room_id = ?1",
       error);
 
   kk_attendance_policy_init (&settings->policy);
@@ -904,6 +1285,9 @@ get_settings_job (sqlite3 *db, gpointer job_data, GError **error)
     settings->policy.prompt_window_us = sqlite3_column_int64 (stmt, 5)
         * G_USEC_PER_SEC;
     settings->retention_days = sqlite3_column_int (stmt, 6);
+    if (sqlite3_column_type (stmt, 7) != SQLITE_NULL)
+      settings->policy.prompt_interval_us = sqlite3_column_int64 (stmt, 7)
+          * G_USEC_PER_SEC;
   }
   sqlite3_finalize (stmt);
   return settings;
@@ -934,8 +1318,8 @@ set_settings_job (sqlite3 *db, gpointer job_data, GError **error)
   const KkAttendancePolicy *policy = &job->settings.policy;
   sqlite3_stmt *stmt = prepare (db, "INSERT OR REPLACE INTO att_settings"
       " (room_id, completion_ratio, grace_s, max_lateness_s, require_code,"
-      " prompts, prompt_window_s, retention_days)"
-      " VALUES (?,?,?,?,?,?,?,?)", error);
+      " prompts, prompt_window_s, retention_days, prompt_interval_s)"
+      " VALUES (?,?,?,?,?,?,?,?,?)", error);
 
   if (stmt == NULL)
     return NULL;
@@ -953,6 +1337,7 @@ set_settings_job (sqlite3 *db, gpointer job_data, GError **error)
   sqlite3_bind_int (stmt, 6, policy->prompts);
   sqlite3_bind_int64 (stmt, 7, policy->prompt_window_us / G_USEC_PER_SEC);
   sqlite3_bind_int (stmt, 8, job->settings.retention_days);
+  sqlite3_bind_int64 (stmt, 9, policy->prompt_interval_us / G_USEC_PER_SEC);
   if (!step_done (db, stmt, error))
     return NULL;
   return GINT_TO_POINTER (1);

@@ -63,6 +63,32 @@ void kk_attendance_log_shutdown (KkAttendanceLog *log);
 /* The relay's steady time line (see above), in microseconds. */
 gint64 kk_attendance_log_now (KkAttendanceLog *log);
 
+/* Queues every event received so far, so that a store job queued after
+ * this call runs after their writes (kk-roster's erasure does). */
+void kk_attendance_log_flush (KkAttendanceLog *log);
+
+/* ---- presence checks (kk-presence) ----
+ *
+ * Evidence of the checks a session made and who passed them, written like
+ * any event (in order, group-committed, kept as raw events too). Times are
+ * on the steady time line. @participant_id NULL means the screen (party)
+ * answered for everyone watching it; otherwise one person answered with
+ * their check-in receipt. */
+
+/* The host revealed @code for @session_id. */
+void kk_attendance_log_record_code (KkAttendanceLog *log, const char *room_id,
+    const char *session_id, const char *code, gint64 at_us);
+void kk_attendance_log_record_code_answer (KkAttendanceLog *log,
+    const char *room_id, const char *session_id, const char *party_id,
+    const char *participant_id, gint64 at_us);
+/* A "still here?" prompt went out to @session_id's viewers. */
+void kk_attendance_log_record_prompt (KkAttendanceLog *log,
+    const char *room_id, const char *session_id, const char *prompt_id,
+    gint64 issued_us);
+void kk_attendance_log_record_prompt_answer (KkAttendanceLog *log,
+    const char *room_id, const char *prompt_id, const char *party_id,
+    const char *participant_id, gint64 at_us);
+
 /* ---- reports ---- */
 
 typedef struct {
@@ -85,8 +111,13 @@ typedef struct {
 typedef struct {
   const KkAttendanceSession *session;   /* owned by the report */
   char *participant_id;
+  char *party_id;                 /* the token holder they watch with */
   char *name;
   char *workplace;
+  gboolean code_given;            /* the session's attendance code */
+  gint64 checked_in_us;           /* checked in at a screen (kk-roster): the
+                                   * screen's connections count from then;
+                                   * 0 for everyone else */
   KkAttendanceResult result;      /* what the evidence and the policy say */
   gboolean completed;             /* the override's, if any, else result's */
   gboolean overridden;
@@ -103,6 +134,22 @@ typedef struct {
 
 void kk_attendance_report_free (KkAttendanceReport *report);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkAttendanceReport, kk_attendance_report_free)
+void kk_attendance_session_free (KkAttendanceSession *session);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkAttendanceSession, kk_attendance_session_free)
+
+/**
+ * kk_attendance_log_get_session_async:
+ *
+ * One session as stored, with the policy frozen into it when it went
+ * live; queued after every event received so far, so a session whose
+ * "session-opened" was just emitted is found.
+ * %KK_ATTENDANCE_ERROR_NOT_FOUND if there is no such session.
+ */
+void kk_attendance_log_get_session_async (KkAttendanceLog *log,
+    const char *session_id, GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: (transfer full): the session, or NULL with @error. */
+KkAttendanceSession *kk_attendance_log_get_session_finish (
+    KkAttendanceLog *log, GAsyncResult *result, GError **error);
 
 /**
  * kk_attendance_log_report_async:

@@ -130,6 +130,19 @@ kk_attendance_policy_init (KkAttendancePolicy *policy)
   policy->max_lateness_us = -1;
   policy->prompt_window_us = KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S
       * G_USEC_PER_SEC;
+  policy->prompt_interval_us = KK_ATTENDANCE_DEFAULT_PROMPT_INTERVAL_S
+      * G_USEC_PER_SEC;
+}
+
+gint64
+kk_attendance_prompt_offset (const KkAttendancePolicy *policy, guint k,
+    guint32 random)
+{
+  gint64 interval = MAX (policy->prompt_interval_us, 10);
+  gint64 span = interval - 2 * (interval / 10);
+
+  return (gint64) k * interval + interval / 10
+      + (gint64) (((guint64) random * (guint64) span) >> 32);
 }
 
 const char *

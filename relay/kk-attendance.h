@@ -40,6 +40,8 @@ gint64 kk_intervals_total (const GArray *intervals);
 #define KK_ATTENDANCE_DEFAULT_RATIO 0.8
 #define KK_ATTENDANCE_DEFAULT_GRACE_S 60
 #define KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S 180
+#define KK_ATTENDANCE_DEFAULT_PROMPT_INTERVAL_S 900
+#define KK_ATTENDANCE_MAX_PROMPTS 20
 
 /* A room's rules, frozen into each session when it goes live. */
 typedef struct {
@@ -47,11 +49,25 @@ typedef struct {
   gint64 grace_us;            /* shorter gaps are forgiven */
   gint64 max_lateness_us;     /* < 0: no limit */
   gboolean require_code;      /* the attendance code the host reveals */
-  guint prompts;              /* "still here?" prompts per session */
+  guint prompts;              /* "still here?" prompts per session, at most */
   gint64 prompt_window_us;    /* time to answer one */
+  gint64 prompt_interval_us;  /* one prompt in each interval this long */
 } KkAttendancePolicy;
 
 void kk_attendance_policy_init (KkAttendancePolicy *policy);
+
+/**
+ * kk_attendance_prompt_offset:
+ * @k: which prompt, from 0 (below @policy->prompts)
+ * @random: uniformly random bits
+ *
+ * When prompt @k is due, after the session's start: at a random moment of
+ * the @k-th interval of @policy->prompt_interval_us, away from its first
+ * and last tenth, so that two prompts are never close together and
+ * nobody can tell from the clock when the next one comes.
+ */
+gint64 kk_attendance_prompt_offset (const KkAttendancePolicy *policy,
+    guint k, guint32 random);
 
 /* One "still here?" prompt, as one person saw it. */
 typedef struct {
@@ -151,6 +167,9 @@ typedef enum {
   KK_ATTENDANCE_ERROR_NOT_FOUND,  /* no such session, room or person: 404 */
   KK_ATTENDANCE_ERROR_FORBIDDEN,  /* not allowed for this token: 403 */
   KK_ATTENDANCE_ERROR_FAILED,     /* the store failed: 500 */
+  KK_ATTENDANCE_ERROR_CONFLICT,   /* not in the current state: 409 */
+  KK_ATTENDANCE_ERROR_LIMITED,    /* too many attempts: 429 */
+  KK_ATTENDANCE_ERROR_GONE,       /* too late (an expired prompt): 410 */
 } KkAttendanceError;
 
 /**

@@ -9,6 +9,8 @@
  *   GET /host/{room}    the host's page (host.html); the host token travels
  *                       in the URL fragment, which never reaches a server
  *   GET /admin          the coordinator's page (admin.html)
+ *   GET /checkin/{room} checking in from one's own phone with the code a
+ *                       shared screen shows (checkin.html)
  *   GET /static/{file}  the scripts, the stylesheet and images
  *   GET /qr.svg?data=   a QR code of @data (kk-qr), for links people open
  *                       on their phones
@@ -126,6 +128,7 @@ kk_pages_register (SoupServer *server)
   kk_http_add_route (server, "GET", "/watch/{room}", page, "watch.html");
   kk_http_add_route (server, "GET", "/host/{room}", page, "host.html");
   kk_http_add_route (server, "GET", "/admin", page, "admin.html");
+  kk_http_add_route (server, "GET", "/checkin/{room}", page, "checkin.html");
   kk_http_add_route (server, "GET", "/qr.svg", qr_svg, NULL);
   kk_http_add_route (server, "GET", "/static/{file}", static_file, NULL);
 }

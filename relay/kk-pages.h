@@ -6,8 +6,8 @@
 
 G_BEGIN_DECLS
 
-/* Adds GET /watch/{room}, /host/{room}, /admin, /static/{file} and
- * /qr.svg (see kk-pages.c). */
+/* Adds GET /watch/{room}, /host/{room}, /admin, /checkin/{room},
+ * /static/{file} and /qr.svg (see kk-pages.c). */
 void kk_pages_register (SoupServer *server);
 
 G_END_DECLS

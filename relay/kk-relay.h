@@ -13,7 +13,10 @@
 #include "kk-fanout.h"
 #include "kk-lecture.h"
 #include "kk-metrics.h"
+#include "kk-presence.h"
+#include "kk-recordings.h"
 #include "kk-room.h"
+#include "kk-roster.h"
 #include "kk-store.h"
 
 G_BEGIN_DECLS
@@ -23,6 +26,9 @@ typedef struct {
   KkStore *store;
   KkRoomRegistry *registry;
   KkAttendanceLog *attendance;
+  KkRoster *roster;             /* pre-registration, access, check-in */
+  KkPresence *presence;         /* attendance codes and prompts */
+  KkRecordings *recordings;     /* recorded sessions, their files */
   KkFanout *fanout;
   KkMetrics *metrics;
   SoupServer *server;

@@ -151,6 +151,7 @@ struct _KkRoom {
   gboolean live;
   char *session_id;
   guint viewer_count;
+  KkRoomAccess access;
 };
 
 G_DEFINE_FINAL_TYPE (KkRoom, kk_room, G_TYPE_OBJECT)
@@ -340,6 +341,43 @@ kk_room_set_viewer_count (KkRoom *room, guint count)
     return;
   room->viewer_count = count;
   g_object_notify_by_pspec (G_OBJECT (room), room_props[PROP_VIEWER_COUNT]);
+}
+
+const char *
+kk_room_access_to_string (KkRoomAccess access)
+{
+  return access == KK_ROOM_ACCESS_INVITATION ? "invitation" : "open";
+}
+
+gboolean
+kk_room_access_from_string (const char *text, KkRoomAccess *access)
+{
+  if (g_strcmp0 (text, "open") == 0)
+    *access = KK_ROOM_ACCESS_OPEN;
+  else if (g_strcmp0 (text, "invitation") == 0)
+    *access = KK_ROOM_ACCESS_INVITATION;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+void
+kk_room_set_access (KkRoom *room, KkRoomAccess access)
+{
+  g_return_if_fail (KK_IS_ROOM (room));
+
+  if (room->access != access)
+    g_info ("room %s: access %s", room->config->id,
+        kk_room_access_to_string (access));
+  room->access = access;
+}
+
+KkRoomAccess
+kk_room_get_access (KkRoom *room)
+{
+  g_return_val_if_fail (KK_IS_ROOM (room), KK_ROOM_ACCESS_OPEN);
+
+  return room->access;
 }
 
 /* KkJoinResult. */
@@ -672,15 +710,23 @@ kk_room_registry_join_async (KkRoomRegistry *registry, const char *room_id,
   KkStoreParticipant *self;
   GError *error = NULL;
   JoinData *data;
+  KkRoom *room;
 
   g_return_if_fail (KK_IS_ROOM_REGISTRY (registry));
 
   task = g_task_new (registry, NULL, callback, user_data);
   g_task_set_source_tag (task, kk_room_registry_join_async);
 
-  if (kk_room_registry_lookup (registry, room_id) == NULL) {
+  room = kk_room_registry_lookup (registry, room_id);
+  if (room == NULL) {
     g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_NOT_FOUND,
         "no room %s", room_id);
+    return;
+  }
+  if (kk_room_get_access (room) == KK_ROOM_ACCESS_INVITATION) {
+    g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_FORBIDDEN,
+        "room %s is by invitation only: use the personal link you were sent",
+        room_id);
     return;
   }
   if (!kk_room_validate_text ("name", name, 1, KK_ROOM_NAME_MAX, &error)
@@ -763,6 +809,38 @@ kk_room_registry_check_viewer_token (KkRoomRegistry *registry,
   if (party_id != NULL)
     *party_id = g_strdup (party->id);
   return KK_TOKEN_OK;
+}
+
+void
+kk_room_registry_add_party (KkRoomRegistry *registry, const char *token_hash,
+    const char *party_id, const char *room_id)
+{
+  g_return_if_fail (KK_IS_ROOM_REGISTRY (registry));
+  g_return_if_fail (token_hash != NULL && party_id != NULL && room_id != NULL);
+
+  add_party (registry, token_hash, party_id, room_id);
+}
+
+gboolean
+kk_room_registry_remove_party (KkRoomRegistry *registry, const char *party_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_val_if_fail (KK_IS_ROOM_REGISTRY (registry), FALSE);
+
+  /* Keyed by token hash, which the caller need not know: a scan, but only
+   * on a coordinator's rare request. */
+  g_hash_table_iter_init (&iter, registry->parties);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    KkParty *party = value;
+
+    if (g_strcmp0 (party->id, party_id) == 0) {
+      g_hash_table_iter_remove (&iter);
+      return TRUE;
+    }
+  }
+  return FALSE;
 }
 
 static void

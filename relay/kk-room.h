@@ -30,6 +30,7 @@ typedef enum {
   KK_ROOM_ERROR_EXISTS,       /* room id taken: HTTP 409 */
   KK_ROOM_ERROR_NOT_FOUND,    /* no such room: HTTP 404 */
   KK_ROOM_ERROR_FAILED,       /* the store failed: HTTP 500 */
+  KK_ROOM_ERROR_FORBIDDEN,    /* the room does not allow it: HTTP 403 */
 } KkRoomError;
 
 #define KK_ROOM_ID_MAX 64
@@ -89,6 +90,19 @@ void kk_room_set_viewer_count (KkRoom *room, guint count);
 gboolean kk_room_get_live (KkRoom *room);
 const char *kk_room_get_session_id (KkRoom *room);    /* nullable */
 guint kk_room_get_viewer_count (KkRoom *room);
+
+/* Who may join. The coordinator changes it at run time (kk-roster keeps
+ * it in the store and sets it at startup); new rooms are open. */
+typedef enum {
+  KK_ROOM_ACCESS_OPEN,        /* anyone may join (self-registration) */
+  KK_ROOM_ACCESS_INVITATION,  /* join is refused: only pre-registered tokens */
+} KkRoomAccess;
+
+/* "open", "invitation". */
+const char *kk_room_access_to_string (KkRoomAccess access);
+gboolean kk_room_access_from_string (const char *text, KkRoomAccess *access);
+void kk_room_set_access (KkRoom *room, KkRoomAccess access);
+KkRoomAccess kk_room_get_access (KkRoom *room);
 
 typedef enum {
   KK_TOKEN_OK,
@@ -156,8 +170,8 @@ KkRoom *kk_room_registry_create_room_finish (KkRoomRegistry *registry,
  *
  * Creates a party (a viewer token) in @room_id with one participant for
  * the holder and one per colleague, stored before success is reported.
- * Fails with %KK_ROOM_ERROR_NOT_FOUND, %KK_ROOM_ERROR_INVALID or
- * %KK_ROOM_ERROR_FAILED.
+ * Fails with %KK_ROOM_ERROR_NOT_FOUND, %KK_ROOM_ERROR_FORBIDDEN (the room
+ * is by invitation only), %KK_ROOM_ERROR_INVALID or %KK_ROOM_ERROR_FAILED.
  */
 void kk_room_registry_join_async (KkRoomRegistry *registry,
     const char *room_id, const char *name, const char *workplace,
@@ -187,5 +201,15 @@ KkTokenResult kk_room_registry_check_viewer_token (KkRoomRegistry *registry,
  */
 KkTokenResult kk_room_registry_check_host_token (KkRoomRegistry *registry,
     const char *room_id, const char *token);
+
+/* For modules that store parties themselves (kk-roster: invitations,
+ * re-issued tokens, erasure): make a stored party's token valid, or
+ * forget a party so that its token is refused (401) from now on.
+ * Connections it already has are not affected. Remove returns FALSE if
+ * there was no such party. */
+void kk_room_registry_add_party (KkRoomRegistry *registry,
+    const char *token_hash, const char *party_id, const char *room_id);
+gboolean kk_room_registry_remove_party (KkRoomRegistry *registry,
+    const char *party_id);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
  * dialects and the CSV reader.
  */
 #include "kk-attendance.h"
+#include "kk-attendance-api.h"
 
 #include <string.h>
 
@@ -236,6 +237,87 @@ test_code_and_prompts (void)
 }
 
 static void
+test_prompt_schedule (void)
+{
+  KkAttendancePolicy policy;
+  gint64 previous = -1;
+
+  kk_attendance_policy_init (&policy);
+  g_assert_cmpint (policy.prompt_interval_us, ==, MIN_ (15));
+  /* Prompt k lies in the k-th interval, away from its first and last
+   * tenth: never two within two tenths of an interval. */
+  for (guint k = 0; k < 4; k++) {
+    gint64 low = kk_attendance_prompt_offset (&policy, k, 0);
+    gint64 high = kk_attendance_prompt_offset (&policy, k, G_MAXUINT32);
+    gint64 mid = kk_attendance_prompt_offset (&policy, k, 1u << 31);
+
+    g_assert_cmpint (low, ==, k * MIN_ (15) + S (90));
+    g_assert_cmpint (high, <, (k + 1) * MIN_ (15) - S (90));
+    g_assert_cmpint (high, >, (k + 1) * MIN_ (15) - S (91));
+    g_assert_cmpint (mid, ==, k * MIN_ (15) + S (450));
+    if (previous >= 0)
+      g_assert_cmpint (low - previous, >=, S (180) - 1);
+    previous = high;
+  }
+  /* Random bits spread over the span. */
+  {
+    gint64 seen_low = G_MAXINT64, seen_high = 0;
+
+    for (guint i = 0; i < 1000; i++) {
+      gint64 t = kk_attendance_prompt_offset (&policy, 0, g_random_int ());
+
+      seen_low = MIN (seen_low, t);
+      seen_high = MAX (seen_high, t);
+    }
+    g_assert_cmpint (seen_low, <, S (120));
+    g_assert_cmpint (seen_high, >, S (780));
+  }
+}
+
+static void
+test_settings_body (void)
+{
+  const char *full = "{\"completion_ratio\": 0.75, \"grace_seconds\": 30,"
+      " \"max_lateness_seconds\": 600, \"require_code\": true,"
+      " \"prompts\": 3, \"prompt_window_seconds\": 120,"
+      " \"prompt_interval_seconds\": 1200, \"retention_days\": 90}";
+  g_autofree KkAttendanceSettings *s = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *bad[] = {
+    "{\"prompts\": 21}", "{\"prompts\": -1}", "{\"require_code\": 1}",
+    "{\"prompt_window_seconds\": 9}", "{\"prompt_interval_seconds\": 5}",
+    "{\"prompt_interval_seconds\": 86401}", "{\"prompt\": 1}",
+  };
+
+  s = kk_attendance_api_parse_settings (full, strlen (full), &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (s->policy.completion_ratio, ==, 0.75);
+  g_assert_cmpint (s->policy.grace_us, ==, S (30));
+  g_assert_cmpint (s->policy.max_lateness_us, ==, S (600));
+  g_assert_true (s->policy.require_code);
+  g_assert_cmpuint (s->policy.prompts, ==, 3);
+  g_assert_cmpint (s->policy.prompt_window_us, ==, S (120));
+  g_assert_cmpint (s->policy.prompt_interval_us, ==, S (1200));
+  g_assert_cmpuint (s->retention_days, ==, 90);
+  g_clear_pointer (&s, g_free);
+
+  s = kk_attendance_api_parse_settings ("{}", 2, &error);
+  g_assert_no_error (error);
+  g_assert_false (s->policy.require_code);
+  g_assert_cmpuint (s->policy.prompts, ==, 0);
+  g_assert_cmpint (s->policy.prompt_interval_us, ==,
+      S (KK_ATTENDANCE_DEFAULT_PROMPT_INTERVAL_S));
+  g_clear_pointer (&s, g_free);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    s = kk_attendance_api_parse_settings (bad[i], strlen (bad[i]), &error);
+    g_assert_null (s);
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+  }
+}
+
+static void
 test_zero_length_session (void)
 {
   KkAttendancePolicy policy;
@@ -408,6 +490,8 @@ main (int argc, char **argv)
   g_test_add_func ("/attendance/completion/lateness", test_lateness);
   g_test_add_func ("/attendance/completion/code-and-prompts",
       test_code_and_prompts);
+  g_test_add_func ("/attendance/prompts/schedule", test_prompt_schedule);
+  g_test_add_func ("/attendance/settings-body", test_settings_body);
   g_test_add_func ("/attendance/completion/zero-length-session",
       test_zero_length_session);
   g_test_add_func ("/attendance/completion/clock-steps", test_clock_steps);

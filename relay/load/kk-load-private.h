@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kk-load-private: the load tool's run, viewers and receive threads, shared
+ * kk-load-private: the load tool's run, viewers and viewer threads, shared
  * by kk-load-viewer.c, kk-load-rx.c and kringkast-load.c.
  *
- * A viewer lives on the main thread (HTTP, libnice, DTLS) until DTLS is
- * done; then it is handed to one receive thread, which owns it (its
- * socket, SRTP contexts, sequence state) until the run ends. The only
- * figures the main thread reads meanwhile are the receive threads'
- * totals, through atomics, for the progress line.
+ * The main thread only paces the joins, runs Janus's session and long
+ * poll, shows progress and measures. Each viewer belongs, from its first
+ * HTTP request to its last packet, to one of a fixed number of viewer
+ * threads (kk-load-rx.c): its signalling goes through that thread's own
+ * SoupSession, its libnice agent and DTLS run on that thread's
+ * GMainContext, and once DTLS is done its socket joins that thread's epoll
+ * set. Nothing about a viewer is shared between threads except the run's
+ * counters (atomics), and Janus's handle table (under janus_lock). The
+ * main thread reads the viewers' results only after the threads stopped.
  */
 #pragma once
 
@@ -29,7 +33,7 @@ typedef enum {
   KK_LOAD_VIEWER_SIGNALLING,
   KK_LOAD_VIEWER_ICE,
   KK_LOAD_VIEWER_DTLS,
-  KK_LOAD_VIEWER_CONNECTED,   /* handed to a receive thread */
+  KK_LOAD_VIEWER_CONNECTED,   /* DTLS done; media */
   KK_LOAD_VIEWER_FAILED,
 } KkLoadViewerState;
 
@@ -47,27 +51,29 @@ typedef struct {
 
 typedef struct {
   KkLoadRun *run;
+  KkLoadRx *rx;               /* the thread that owns this viewer */
   guint index;
   KkLoadViewerState state;
   gint64 created_us;          /* started (joining, or attaching) */
   gint64 start_us;            /* offer POSTed, or Janus "watch" sent */
 
-  /* signalling (main thread) */
+  /* signalling */
   char *token;
   char *resource_url;
   guint64 janus_handle;
   KkLoadRemoteSdp *remote;
 
-  /* ICE and DTLS (main thread) */
+  /* ICE and DTLS, on the viewer's thread's GMainContext */
   NiceAgent *agent;
   guint stream_id;
   char *local_ufrag;
   char *local_pwd;
   KkDtls *dtls;
-  guint handoff_source;
+  GSource *handoff;
 
-  /* media: the main thread until handoff, then its receive thread */
+  /* media: through libnice until handoff, then our own socket */
   int fd;
+  gboolean timestamps;        /* SO_TIMESTAMPNS on until the first keyframe */
   struct sockaddr_storage remote_addr;
   socklen_t remote_addr_len;
   KkSrtp *srtp_in;
@@ -96,39 +102,48 @@ struct _KkLoadRun {
   double timeout_s;
   guint verify_every;
   guint n_rx;
+  gint64 batch_us;            /* see kk_load_rx_new() */
+  guint http_conns;           /* per viewer thread */
 
   GMainLoop *loop;
-  SoupSession *http;
-  KkDtlsContext *dtls;
+  SoupSession *http;          /* the main thread's: Janus's session */
+  KkDtlsContext *dtls;        /* thread-safe */
   char *fingerprint;          /* ours, for the SDP */
   KkLoadViewer *all;
   KkLoadRx **rx;
   gint64 t0_us;
-  guint started;
-  guint settled;              /* connected or failed */
-  guint connected;
-  guint failed;
+  guint started;              /* main thread */
+  /* written by the viewer threads, read by the main thread: atomics */
+  gint settled;               /* connected or failed */
+  gint connected;
+  gint failed;
+  gint threads_leaving;       /* viewer threads still sending DELETEs */
   guint64 janus_session;
+  GMutex janus_lock;
   GHashTable *janus_handles;  /* guint64 handle id -> KkLoadViewer */
-  guint pending_http;         /* teardown requests in flight */
+  guint pending_http;         /* main thread: Janus's destroy in flight */
 };
 
-/* kk-load-viewer.c */
+/* kk-load-viewer.c: all on the viewer's own thread. */
 void kk_load_viewer_start (KkLoadViewer *viewer);
-/* Called every few tens of ms on the main thread: DTLS retransmissions,
- * the connect timeout. */
+/* Called every few tens of ms: DTLS retransmissions, the connect
+ * timeout. */
 void kk_load_viewer_tick (KkLoadViewer *viewer, gint64 now);
-/* Leave: DELETE the WHEP resource (Janus: the session goes at once). */
-void kk_load_viewer_leave (KkLoadViewer *viewer);
+/* Leave: DELETE the WHEP resource (Janus: the session goes at once).
+ * Returns TRUE when a request went out; kk_load_rx_left_one() is called
+ * when it is done. */
+gboolean kk_load_viewer_leave (KkLoadViewer *viewer);
+/* Stops everything the viewer runs (agent, DTLS, socket) after filling
+ * viewer->result from its media state. */
+void kk_load_viewer_close (KkLoadViewer *viewer);
+/* Frees what is left, on any thread, once its thread has stopped. */
 void kk_load_viewer_clear (KkLoadViewer *viewer);
 void kk_load_viewer_fail (KkLoadViewer *viewer, const char *fmt, ...)
     G_GNUC_PRINTF (2, 3);
-/* Fills viewer->result from the media state (after the threads stopped). */
-void kk_load_viewer_finish (KkLoadViewer *viewer);
-/* One datagram from the server, on whichever thread owns the viewer. */
-void kk_load_viewer_handle_datagram (KkLoadViewer *viewer, KkLoadRx *rx,
-    guint8 *data, gsize len, gint64 now);
-/* Receiver reports, NACK timing and consent checks, when due. */
+/* One datagram from the server, received at @now (monotonic us). */
+void kk_load_viewer_handle_datagram (KkLoadViewer *viewer, guint8 *data,
+    gsize len, gint64 now);
+/* Receiver reports and consent checks, when due. */
 void kk_load_viewer_media_tick (KkLoadViewer *viewer, gint64 now);
 /* Janus mode: the long poll brought an event for this viewer's handle. */
 void kk_load_viewer_janus_event (KkLoadViewer *viewer,
@@ -142,15 +157,33 @@ typedef struct {
   guint64 recovered;
 } KkLoadRxTotals;
 
-KkLoadRx *kk_load_rx_new (guint index);
-/* Hands a connected viewer (fd set, DTLS done) to the thread. */
+/* Starts viewer thread @index of @run. Connected viewers' sockets are read
+ * every @run->batch_us while packets keep coming (0: at once, on every
+ * wakeup), so that one wakeup and one recvmmsg serve several packets.
+ * Returns: (transfer full) */
+KkLoadRx *kk_load_rx_new (KkLoadRun *run, guint index);
+/* From the main thread: the viewer (viewer->rx == @rx) starts on @rx. */
+void kk_load_rx_start (KkLoadRx *rx, KkLoadViewer *viewer);
+/* From the main thread: hands @event (transfer full) to the viewer. */
+void kk_load_rx_janus_event (KkLoadRx *rx, KkLoadViewer *viewer,
+    KkLoadJanusEvent *event);
+/* From the main thread: every viewer of @rx leaves; run->threads_leaving
+ * drops by one when their requests are done. */
+void kk_load_rx_leave (KkLoadRx *rx);
+/* On @rx's thread: */
+GMainContext *kk_load_rx_get_context (KkLoadRx *rx);
+SoupSession *kk_load_rx_get_http (KkLoadRx *rx);
+/* A connected viewer (fd set, DTLS done) joins the thread's epoll set. */
 void kk_load_rx_add (KkLoadRx *rx, KkLoadViewer *viewer);
-void kk_load_rx_totals (KkLoadRx *rx, KkLoadRxTotals *out);
-/* Counts one received packet in the thread's totals (the thread itself,
- * or the main thread before handoff; atomics either way). */
+/* One DELETE of kk_load_rx_leave() is done. */
+void kk_load_rx_left_one (KkLoadRx *rx);
+/* Counts one received packet in the thread's totals. */
 void kk_load_rx_count (KkLoadRx *rx, gsize bytes, guint64 gaps,
     guint64 recovered);
-/* Stops and joins the thread; its viewers stay as they are. */
+/* From any thread (relaxed atomics). */
+void kk_load_rx_totals (KkLoadRx *rx, KkLoadRxTotals *out);
+/* Closes the thread's viewers (kk_load_viewer_close()), stops and joins
+ * the thread. */
 void kk_load_rx_free (KkLoadRx *rx);
 
 G_END_DECLS

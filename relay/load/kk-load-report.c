@@ -66,6 +66,8 @@ kk_load_report_aggregate (KkLoadReport *report,
   for (guint i = 0; i < n; i++) {
     const KkLoadViewerResult *r = &results[i];
 
+    if (r->dtls_retransmits > 0)
+      report->dtls_retransmitted++;
     if (!r->connected) {
       const char *why = r->error != NULL ? r->error : "not connected";
       guint count = GPOINTER_TO_UINT (g_hash_table_lookup (report->errors,
@@ -107,17 +109,25 @@ kk_load_report_aggregate (KkLoadReport *report,
 
 void
 kk_load_report_set_server (KkLoadReport *report,
-    const KkLoadProcSample *before, const KkLoadProcSample *hold_start,
+    const KkLoadProcSample *before, const KkLoadProcSample *idle_end,
+    double idle_s, const KkLoadProcSample *hold_start,
     const KkLoadProcSample *hold_end, double hold_s, long ticks_per_s)
 {
   guint64 ticks = hold_end->cpu_ticks >= hold_start->cpu_ticks
       ? hold_end->cpu_ticks - hold_start->cpu_ticks : 0;
+  guint64 idle_ticks = idle_end->cpu_ticks >= before->cpu_ticks
+      ? idle_end->cpu_ticks - before->cpu_ticks : 0;
 
   report->has_server = TRUE;
   report->server_cpu_ms_per_s = hold_s > 0 && ticks_per_s > 0
       ? 1000.0 * ticks / ticks_per_s / hold_s : 0;
   report->server_cpu_ms_per_s_per_viewer = report->connected
       ? report->server_cpu_ms_per_s / report->connected : 0;
+  report->server_idle_cpu_ms_per_s = idle_s > 0 && ticks_per_s > 0
+      ? 1000.0 * idle_ticks / ticks_per_s / idle_s : 0;
+  report->server_marginal_cpu_ms_per_s_per_viewer = report->connected
+      ? (report->server_cpu_ms_per_s - report->server_idle_cpu_ms_per_s)
+      / report->connected : 0;
   report->server_rss_before_kib = before->rss_kib;
   report->server_rss_kib = hold_end->rss_kib;
   report->server_kib_per_viewer = report->connected
@@ -200,12 +210,16 @@ kk_load_report_to_json (const KkLoadReport *r)
   ADD_INT (b, "recovered_nacked", r->recovered_nacked);
   ADD_INT (b, "verified", r->verified);
   ADD_INT (b, "verify_failed", r->verify_failed);
+  ADD_INT (b, "dtls_retransmitted", r->dtls_retransmitted);
   json_builder_set_member_name (b, "server");
   if (r->has_server) {
     json_builder_begin_object (b);
     ADD_DOUBLE (b, "cpu_ms_per_s", r->server_cpu_ms_per_s);
     ADD_DOUBLE (b, "cpu_ms_per_s_per_viewer",
         r->server_cpu_ms_per_s_per_viewer);
+    ADD_DOUBLE (b, "idle_cpu_ms_per_s", r->server_idle_cpu_ms_per_s);
+    ADD_DOUBLE (b, "marginal_cpu_ms_per_s_per_viewer",
+        r->server_marginal_cpu_ms_per_s_per_viewer);
     ADD_INT (b, "rss_before_kib", r->server_rss_before_kib);
     ADD_INT (b, "rss_kib", r->server_rss_kib);
     ADD_DOUBLE (b, "kib_per_viewer", r->server_kib_per_viewer);
@@ -219,6 +233,7 @@ kk_load_report_to_json (const KkLoadReport *r)
   json_builder_begin_object (b);
   ADD_DOUBLE (b, "cpu_ms_per_s", r->self_cpu_ms_per_s);
   ADD_DOUBLE (b, "cpu_ms_per_s_per_viewer", r->self_cpu_ms_per_s_per_viewer);
+  ADD_DOUBLE (b, "join_cpu_ms_per_viewer", r->self_join_cpu_ms_per_viewer);
   json_builder_end_object (b);
   json_builder_end_object (b);
   return json_builder_get_root (b);
@@ -242,8 +257,8 @@ kk_load_report_to_text (const KkLoadReport *r)
           (const char *) key);
   }
   g_string_append_printf (s, "  connect         median %6.0f ms  p95 %6.0f ms"
-      "  max %6.0f ms\n", r->connect_ms.median, r->connect_ms.p95,
-      r->connect_ms.max);
+      "  max %6.0f ms  (%u retransmitted DTLS)\n", r->connect_ms.median,
+      r->connect_ms.p95, r->connect_ms.max, r->dtls_retransmitted);
   g_string_append_printf (s, "  first packet    median %6.0f ms  p95 %6.0f ms"
       "  max %6.0f ms\n", r->first_packet_ms.median, r->first_packet_ms.p95,
       r->first_packet_ms.max);
@@ -262,14 +277,16 @@ kk_load_report_to_text (const KkLoadReport *r)
       "%" G_GUINT64_FORMAT " failed\n", r->verified,
       r->verify_every <= 1 ? "every packet" : "a sample", r->verify_failed);
   if (r->has_server)
-    g_string_append_printf (s, "  server: %.1f ms CPU/s (%.3f per viewer), "
-        "RSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " KiB (%.1f KiB per "
-        "viewer), threads %u -> %u\n", r->server_cpu_ms_per_s,
-        r->server_cpu_ms_per_s_per_viewer, r->server_rss_before_kib,
+    g_string_append_printf (s, "  server: %.1f ms CPU/s (%.1f idle; %.3f per "
+        "viewer over idle), RSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT
+        " KiB (%.1f KiB per viewer), threads %u -> %u\n",
+        r->server_cpu_ms_per_s, r->server_idle_cpu_ms_per_s,
+        r->server_marginal_cpu_ms_per_s_per_viewer, r->server_rss_before_kib,
         r->server_rss_kib, r->server_kib_per_viewer, r->server_threads_before,
         r->server_threads);
-  g_string_append_printf (s, "  load tool: %.1f ms CPU/s (%.3f per viewer)\n",
-      r->self_cpu_ms_per_s, r->self_cpu_ms_per_s_per_viewer);
+  g_string_append_printf (s, "  load tool: %.1f ms CPU/s (%.3f per viewer); "
+      "joining cost %.2f ms CPU per viewer\n", r->self_cpu_ms_per_s,
+      r->self_cpu_ms_per_s_per_viewer, r->self_join_cpu_ms_per_viewer);
   return g_string_free (s, FALSE);
 }
 

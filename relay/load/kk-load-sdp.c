@@ -87,7 +87,7 @@ kk_load_sdp_parse (const char *text, gsize len, GError **error)
   g_autoptr (KkLoadRemoteSdp) sdp = g_new0 (KkLoadRemoteSdp, 1);
 
   sdp->candidates = g_ptr_array_new_with_free_func (g_free);
-  if (gst_sdp_message_new (&msg) != GST_SDP_OK
+  if (len == 0 || gst_sdp_message_new (&msg) != GST_SDP_OK
       || gst_sdp_message_parse_buffer ((const guint8 *) text, len, msg)
       != GST_SDP_OK) {
     g_set_error (error, KK_LOAD_ERROR, KK_LOAD_ERROR_SDP, "unparsable SDP");

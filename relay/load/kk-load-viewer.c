@@ -7,12 +7,13 @@
  * (attach, "watch", answer the offer in "start"). ICE is a full libnice
  * agent bound to --local-ip; DTLS is kk-dtls in the client role (we offer
  * actpass, the relay answers passive; Janus offers actpass and we answer
- * active). Until DTLS is done everything runs on the main context through
- * libnice. Then the viewer is handed off: the selected pair's socket is
- * duplicated, the agent and the DTLS state are freed (a connected viewer
- * keeps only its SRTP contexts and sequence state, a few KiB), and one of
- * the receive threads (kk-load-rx.c) takes the socket over. From there
- * the viewer itself sends what a browser would: receiver reports every
+ * active). All of it runs on the viewer's own thread (kk-load-rx.c): its
+ * SoupSession, and its GMainContext for libnice. Until DTLS is done media
+ * comes through libnice. Then the viewer is handed off: the selected
+ * pair's socket is duplicated, the agent and the DTLS state are freed (a
+ * connected viewer keeps only its SRTP contexts and sequence state, a few
+ * KiB), and the thread's epoll set takes the socket over. From there the
+ * viewer itself sends what a browser would: receiver reports every
  * second, NACKs at once for video gaps, and an RFC 7675 consent check
  * every 4-6 s; it answers the server's connectivity checks (Janus is a
  * full agent and may send them).
@@ -36,12 +37,6 @@
 #define REPORT_INTERVAL_US G_USEC_PER_SEC
 #define MAX_NACK 64
 #define RCVBUF_BYTES (1024 * 1024)
-
-static KkLoadRx *
-viewer_rx (KkLoadViewer *viewer)
-{
-  return viewer->run->rx[viewer->index % viewer->run->n_rx];
-}
 
 static const char *
 state_name (KkLoadViewerState state)
@@ -69,13 +64,18 @@ static void
 drop_agent (KkLoadViewer *viewer)
 {
   NiceAgent *agent = g_steal_pointer (&viewer->agent);
+  GMainContext *context;
+  GSource *idle;
 
   if (agent == NULL)
     return;
+  context = kk_load_rx_get_context (viewer->rx);
   g_signal_handlers_disconnect_by_data (agent, viewer);
-  nice_agent_attach_recv (agent, viewer->stream_id, 1,
-      g_main_context_default (), NULL, NULL);
-  g_idle_add (unref_later, agent);
+  nice_agent_attach_recv (agent, viewer->stream_id, 1, context, NULL, NULL);
+  idle = g_idle_source_new ();
+  g_source_set_callback (idle, unref_later, agent, NULL);
+  g_source_attach (idle, context);
+  g_source_unref (idle);
 }
 
 void
@@ -92,8 +92,8 @@ kk_load_viewer_fail (KkLoadViewer *viewer, const char *fmt, ...)
   g_debug ("viewer %u failed in %s: %s", viewer->index,
       state_name (viewer->state), viewer->result.error);
   viewer->state = KK_LOAD_VIEWER_FAILED;
-  viewer->run->failed++;
-  viewer->run->settled++;
+  g_atomic_int_inc (&viewer->run->failed);
+  g_atomic_int_inc (&viewer->run->settled);
   drop_agent (viewer);
   g_clear_pointer (&viewer->dtls, kk_dtls_free);
 }
@@ -118,11 +118,9 @@ http_finished (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) body = soup_session_send_and_read_finish (
       SOUP_SESSION (source), result, &error);
-  KkLoadRun *run = call->viewer->run;
 
   if (call->teardown) {
-    if (--run->pending_http == 0 && run->loop != NULL)
-      g_main_loop_quit (run->loop);
+    kk_load_rx_left_one (call->viewer->rx);
   } else if (body == NULL) {
     kk_load_viewer_fail (call->viewer, "HTTP: %s", error->message);
   } else if (call->viewer->state != KK_LOAD_VIEWER_FAILED) {
@@ -158,9 +156,7 @@ http (KkLoadViewer *viewer, const char *method, const char *url,
   call->viewer = viewer;
   call->done = done;
   call->teardown = teardown;
-  if (teardown)
-    viewer->run->pending_http++;
-  soup_session_send_and_read_async (viewer->run->http, msg,
+  soup_session_send_and_read_async (kk_load_rx_get_http (viewer->rx), msg,
       G_PRIORITY_DEFAULT, NULL, http_finished, call);
 }
 
@@ -339,8 +335,8 @@ verify (KkLoadViewer *viewer, KkLoadStream *stream, guint8 *data, gsize len,
 }
 
 void
-kk_load_viewer_handle_datagram (KkLoadViewer *viewer, KkLoadRx *rx,
-    guint8 *data, gsize len, gint64 now)
+kk_load_viewer_handle_datagram (KkLoadViewer *viewer, guint8 *data,
+    gsize len, gint64 now)
 {
   guint16 lost[MAX_NACK];
   guint n_lost = 0;
@@ -371,7 +367,7 @@ kk_load_viewer_handle_datagram (KkLoadViewer *viewer, KkLoadRx *rx,
       stream->video ? lost : NULL, &n_lost, MAX_NACK);
   viewer->result.packets++;
   viewer->result.bytes += len;
-  kk_load_rx_count (rx, len, stream->seq.gaps - gaps_before,
+  kk_load_rx_count (viewer->rx, len, stream->seq.gaps - gaps_before,
       result == KK_LOAD_SEQ_RECOVERED);
   if (n_lost > 0)
     send_nack (viewer, stream, lost, n_lost);
@@ -407,10 +403,9 @@ handoff (gpointer data)
   KkLoadViewer *viewer = data;
   g_autoptr (GSocket) socket = NULL;
   NiceCandidate *local = NULL, *remote = NULL;
-  int size = RCVBUF_BYTES;
   gint64 now = g_get_monotonic_time ();
 
-  viewer->handoff_source = 0;
+  g_clear_pointer (&viewer->handoff, g_source_unref);
   socket = nice_agent_get_selected_socket (viewer->agent, viewer->stream_id, 1);
   if (socket == NULL || !nice_agent_get_selected_pair (viewer->agent,
           viewer->stream_id, 1, &local, &remote)) {
@@ -433,13 +428,10 @@ handoff (gpointer data)
   if (connect (viewer->fd, (struct sockaddr *) &viewer->remote_addr,
           viewer->remote_addr_len) < 0)
     g_warning ("viewer %u: connect: %s", viewer->index, g_strerror (errno));
-  if (setsockopt (viewer->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size,
-          sizeof (size)) < 0)
-    setsockopt (viewer->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof (size));
   g_clear_pointer (&viewer->dtls, kk_dtls_free);
   viewer->next_report_us = now + REPORT_INTERVAL_US;
   viewer->next_consent_us = now + g_random_int_range (4000, 6000) * 1000;
-  kk_load_rx_add (viewer_rx (viewer), viewer);
+  kk_load_rx_add (viewer->rx, viewer);
   return G_SOURCE_REMOVE;
 }
 
@@ -459,9 +451,13 @@ dtls_connected (KkLoadViewer *viewer)
   viewer->srtp_in = kk_srtp_new (profile, remote_key, remote_salt);
   viewer->connected_us = g_get_monotonic_time ();
   viewer->state = KK_LOAD_VIEWER_CONNECTED;
-  viewer->run->connected++;
-  viewer->run->settled++;
-  viewer->handoff_source = g_idle_add (handoff, viewer);
+  g_atomic_int_inc (&viewer->run->connected);
+  g_atomic_int_inc (&viewer->run->settled);
+  /* Not from within libnice's callback, which the agent's end would
+   * pull from under us. */
+  viewer->handoff = g_idle_source_new ();
+  g_source_set_callback (viewer->handoff, handoff, viewer, NULL);
+  g_source_attach (viewer->handoff, kk_load_rx_get_context (viewer->rx));
 }
 
 static void
@@ -498,13 +494,33 @@ on_nice_recv (NiceAgent *agent, guint stream_id, guint component_id,
 
     handle_dtls_state (viewer, state, error);
   } else if (viewer->state == KK_LOAD_VIEWER_CONNECTED && len <= 1500) {
-    /* Media that comes before the handoff: same path, on this thread. */
+    /* Media that comes before the handoff: the same path. */
     guint8 copy[1500];
 
     memcpy (copy, buf, len);
-    kk_load_viewer_handle_datagram (viewer, viewer_rx (viewer), copy, len,
+    kk_load_viewer_handle_datagram (viewer, copy, len,
         g_get_monotonic_time ());
   }
+}
+
+/* The relay starts a viewer with a burst (the cached GOP) as soon as its
+ * DTLS is done, before our handoff: the socket must hold it from then.
+ * The default buffer (rmem_default, ~200 KiB of skb truesize, some 90
+ * full-size packets on loopback) would overflow, and the loss would be
+ * the tool's. */
+static void
+grow_receive_buffer (KkLoadViewer *viewer)
+{
+  g_autoptr (GSocket) socket = nice_agent_get_selected_socket (viewer->agent,
+      viewer->stream_id, 1);
+  int size = RCVBUF_BYTES;
+  int fd;
+
+  if (socket == NULL)
+    return;
+  fd = g_socket_get_fd (socket);
+  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof (size)) < 0)
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof (size));
 }
 
 static void
@@ -518,6 +534,7 @@ on_component_state (NiceAgent *agent, guint stream_id, guint component_id,
           || state == NICE_COMPONENT_STATE_READY)
       && viewer->state == KK_LOAD_VIEWER_ICE) {
     viewer->state = KK_LOAD_VIEWER_DTLS;
+    grow_receive_buffer (viewer);
     viewer->dtls = kk_dtls_new (viewer->run->dtls, FALSE,
         remote->fingerprint_hash, remote->fingerprint,
         remote->fingerprint_len, dtls_send, viewer);
@@ -596,7 +613,7 @@ start_ice (KkLoadViewer *viewer)
   KkLoadRun *run = viewer->run;
   NiceAddress address;
 
-  viewer->agent = nice_agent_new_full (g_main_context_default (),
+  viewer->agent = nice_agent_new_full (kk_load_rx_get_context (viewer->rx),
       NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_NONE);
   /* We offer to the relay and so control; Janus offers and controls. */
   g_object_set (viewer->agent, "controlling-mode", !run->janus,
@@ -615,7 +632,7 @@ start_ice (KkLoadViewer *viewer)
   g_signal_connect (viewer->agent, "component-state-changed",
       G_CALLBACK (on_component_state), viewer);
   nice_agent_attach_recv (viewer->agent, viewer->stream_id, 1,
-      g_main_context_default (), on_nice_recv, viewer);
+      kk_load_rx_get_context (viewer->rx), on_nice_recv, viewer);
   if (viewer->remote != NULL && !set_remote (viewer))
     return;
   if (!nice_agent_gather_candidates (viewer->agent, viewer->stream_id))
@@ -795,8 +812,10 @@ janus_attached (KkLoadViewer *viewer, SoupMessage *msg, GBytes *body)
     kk_load_viewer_fail (viewer, "attach: %s", error->message);
     return;
   }
+  g_mutex_lock (&viewer->run->janus_lock);
   g_hash_table_insert (viewer->run->janus_handles,
       &viewer->janus_handle, viewer);
+  g_mutex_unlock (&viewer->run->janus_lock);
   url = janus_handle_url (viewer);
   request = janus_body ("message", "watch", viewer->run->janus_mountpoint,
       NULL);
@@ -893,21 +912,29 @@ kk_load_viewer_tick (KkLoadViewer *viewer, gint64 now)
   if (viewer->dtls != NULL) {
     gint64 timeout = kk_dtls_get_timeout (viewer->dtls);
 
-    if (timeout != 0 && now >= timeout) {
+    /* Against the clock read now, not against @now: a timer that has run
+     * out reads as "the time of this call", which is always later than
+     * @now, and would never fire. Then a lost first flight (Janus drops a
+     * ClientHello that comes before it has started its own handshake)
+     * is never sent again. */
+    if (timeout != 0 && timeout <= g_get_monotonic_time ()) {
       g_autoptr (GError) error = NULL;
       KkDtlsState state = kk_dtls_handle_timeout (viewer->dtls, &error);
 
+      viewer->result.dtls_retransmits++;
       handle_dtls_state (viewer, state, error);
     }
   }
 }
 
-void
+gboolean
 kk_load_viewer_leave (KkLoadViewer *viewer)
 {
-  if (viewer->state == KK_LOAD_VIEWER_CONNECTED && !viewer->run->janus
-      && viewer->resource_url != NULL)
-    http (viewer, "DELETE", viewer->resource_url, NULL, NULL, NULL, TRUE);
+  if (viewer->state != KK_LOAD_VIEWER_CONNECTED || viewer->run->janus
+      || viewer->resource_url == NULL)
+    return FALSE;
+  http (viewer, "DELETE", viewer->resource_url, NULL, NULL, NULL, TRUE);
+  return TRUE;
 }
 
 static double
@@ -916,8 +943,8 @@ ms_since (gint64 start, gint64 t)
   return t != 0 && start != 0 ? (t - start) / 1000.0 : -1;
 }
 
-void
-kk_load_viewer_finish (KkLoadViewer *viewer)
+static void
+finish (KkLoadViewer *viewer)
 {
   KkLoadViewerResult *r = &viewer->result;
 
@@ -939,19 +966,32 @@ kk_load_viewer_finish (KkLoadViewer *viewer)
 }
 
 void
-kk_load_viewer_clear (KkLoadViewer *viewer)
+kk_load_viewer_close (KkLoadViewer *viewer)
 {
-  g_clear_handle_id (&viewer->handoff_source, g_source_remove);
+  if (viewer->state != KK_LOAD_VIEWER_CONNECTED
+      && viewer->state != KK_LOAD_VIEWER_FAILED)
+    kk_load_viewer_fail (viewer, "still in %s at the end",
+        state_name (viewer->state));
+  finish (viewer);
+  if (viewer->handoff != NULL) {
+    g_source_destroy (viewer->handoff);
+    g_clear_pointer (&viewer->handoff, g_source_unref);
+  }
   if (viewer->agent != NULL) {
     g_signal_handlers_disconnect_by_data (viewer->agent, viewer);
     g_clear_object (&viewer->agent);
   }
   g_clear_pointer (&viewer->dtls, kk_dtls_free);
-  g_clear_pointer (&viewer->srtp_in, kk_srtp_free);
-  g_clear_pointer (&viewer->srtp_out, kk_srtp_free);
   if (viewer->fd >= 0)
     close (viewer->fd);
   viewer->fd = -1;
+}
+
+void
+kk_load_viewer_clear (KkLoadViewer *viewer)
+{
+  g_clear_pointer (&viewer->srtp_in, kk_srtp_free);
+  g_clear_pointer (&viewer->srtp_out, kk_srtp_free);
   g_clear_pointer (&viewer->token, g_free);
   g_clear_pointer (&viewer->resource_url, g_free);
   g_clear_pointer (&viewer->local_ufrag, g_free);

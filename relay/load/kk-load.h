@@ -195,6 +195,7 @@ typedef struct {
   guint64 verified;         /* packets decrypted and authenticated */
   guint64 verify_failed;
   guint64 keyframes;        /* keyframe starts seen in verified packets */
+  guint dtls_retransmits;   /* our DTLS flights sent again (timer ran out) */
 } KkLoadViewerResult;
 
 void kk_load_viewer_result_clear (KkLoadViewerResult *result);
@@ -238,10 +239,15 @@ typedef struct {
   guint64 recovered_nacked;
   guint64 verified;
   guint64 verify_failed;
+  guint dtls_retransmitted; /* viewers whose DTLS needed a retransmission */
   /* the server, when --pid was given (has_server) */
   gboolean has_server;
   double server_cpu_ms_per_s;           /* during the hold */
   double server_cpu_ms_per_s_per_viewer;
+  double server_idle_cpu_ms_per_s;      /* before the first join */
+  /* (hold - idle) / viewers: what each viewer adds, without the cost of
+   * receiving the source, which would dominate at small counts */
+  double server_marginal_cpu_ms_per_s_per_viewer;
   guint64 server_rss_before_kib;
   guint64 server_rss_kib;
   double server_kib_per_viewer;
@@ -250,15 +256,19 @@ typedef struct {
   /* the load tool itself, during the hold */
   double self_cpu_ms_per_s;
   double self_cpu_ms_per_s_per_viewer;
+  /* and before it: CPU ms per viewer to join (HTTP, ICE, DTLS) */
+  double self_join_cpu_ms_per_viewer;
 } KkLoadReport;
 
 /* Fills the viewer figures of @report from @results. */
 void kk_load_report_aggregate (KkLoadReport *report,
     const KkLoadViewerResult *results, guint n);
-/* Fills the server figures from samples taken before the first join,
- * at the start of the hold and at its end. */
+/* Fills the server figures from samples taken @idle_s apart before the
+ * first join (@before, @idle_end), at the start of the hold and at its
+ * end. */
 void kk_load_report_set_server (KkLoadReport *report,
-    const KkLoadProcSample *before, const KkLoadProcSample *hold_start,
+    const KkLoadProcSample *before, const KkLoadProcSample *idle_end,
+    double idle_s, const KkLoadProcSample *hold_start,
     const KkLoadProcSample *hold_end, double hold_s, long ticks_per_s);
 void kk_load_report_clear (KkLoadReport *report);
 

@@ -46,6 +46,7 @@ const t = kkTranslator({
   "state.connecting": "Connecting…",
   "state.live": "Broadcasting",
   "state.stopped": "The broadcast has ended.",
+  "state.lost": "Connection lost",
   "error.media": "The camera or microphone cannot be used: {error}. Allow access in the browser and reload the page.",
   "error.busy": "Someone else is already broadcasting in this room. Trying again…",
   "error.token": "The host key is not valid for this room. Ask the course coordinator for a new host link.",
@@ -54,6 +55,7 @@ const t = kkTranslator({
   "error.network": "The network connection was lost. Reconnecting; the broadcast continues when it is back…",
   "error.unstable": "The network is unstable…",
   "error.recording": "The recording could not be changed: {error}",
+  "error.code": "The attendance code cannot be shown: {error}",
   "info.resumed": "The broadcast continues.",
 }, {
   "host.onair": "På lufta",
@@ -67,6 +69,7 @@ const t = kkTranslator({
   "state.connecting": "Kobler til …",
   "state.live": "Sender",
   "state.stopped": "Sendingen er avsluttet.",
+  "state.lost": "Forbindelsen er brutt",
   "error.media": "Kameraet eller mikrofonen kan ikke brukes: {error}. Gi nettleseren tilgang og last inn siden på nytt.",
   "error.busy": "Noen andre sender allerede i dette rommet. Prøver igjen …",
   "error.token": "Vertsnøkkelen gjelder ikke for dette rommet. Be kurskoordinatoren om en ny vertslenke.",
@@ -75,6 +78,7 @@ const t = kkTranslator({
   "error.network": "Nettverksforbindelsen ble brutt. Kobler til igjen; sendingen fortsetter når den er tilbake …",
   "error.unstable": "Nettverket er ustabilt …",
   "error.recording": "Opptaket kunne ikke endres: {error}",
+  "error.code": "Fremmøtekoden kan ikke vises: {error}",
   "info.resumed": "Sendingen fortsetter.",
 });
 
@@ -95,6 +99,8 @@ let wantLive = false;       /* the host pressed start and not stop */
 let retryTimer = null;
 let unstableTimer = null;
 let recordingPaused = false;
+let resuming = false;       /* replacing a broken connection */
+let relayLost = false;      /* the last look at the room failed */
 
 function message(text, kind) {
   $("message").textContent = text || "";
@@ -102,7 +108,9 @@ function message(text, kind) {
   $("message").className = `banner ${kind || "error"}`;
 }
 
+let onAirSince = 0;         /* when the connection last came up, or 0 */
 function setOnAir(onAir) {
+  onAirSince = onAir ? (onAirSince || performance.now()) : 0;
   $("onair").textContent = t(onAir ? "host.onair" : "host.offair");
   $("onair").classList.toggle("live", onAir);
   $("start").hidden = wantLive;
@@ -195,17 +203,20 @@ function reconnect(reason) {
   unstableTimer = null;
   if (client) client.stop(true);
   client = null;
+  resuming = true;
   message(t(reason));
   setOnAir(false);
   scheduleRetry(1000);
 }
 
 function onState(state) {
-  $("state").textContent = state === "connected" ? t("state.live") : state;
+  $("state").textContent = t({ connected: "state.live", connecting: "state.connecting", new: "state.connecting",
+    disconnected: "error.unstable", failed: "state.lost" }[state] || "state.lost");
   if (state === "connected") {
     clearTimeout(unstableTimer);
     unstableTimer = null;
-    if (!$("message").hidden) message(t("info.resumed"), "info");
+    if (resuming || !$("message").hidden) message(t("info.resumed"), "info");
+    resuming = false;
     setOnAir(true);
   } else if (state === "disconnected") {
     message(t("error.unstable"), "warn");
@@ -233,7 +244,9 @@ async function publish() {
     attempt.stop(true);
     if (!wantLive) return;
     if (error.status === 409) {
-      message(t("error.busy"), "warn");
+      /* While resuming, the 409 is our own broken connection, which the
+       * relay lets go once it has gone quiet. */
+      message(t(resuming ? "error.network" : "error.busy"), "warn");
       scheduleRetry(3000);
     } else if (error.status === 401 || error.status === 403) {
       wantLive = false;
@@ -259,6 +272,7 @@ function start() {
 
 function stop() {
   wantLive = false;
+  resuming = false;
   clearTimeout(retryTimer);
   clearTimeout(unstableTimer);
   unstableTimer = null;
@@ -271,10 +285,29 @@ function stop() {
   message("");
 }
 
+/* Browsers notice a dead path late when they only send; the relay's
+ * feedback stopping is the earlier sign. */
+let heard = { bytes: -1, at: 0 };
+function watchFeedback(s) {
+  const now = performance.now();
+  if (s.bytesReceived !== heard.bytes) {
+    heard = { bytes: s.bytesReceived, at: now };
+    if ($("message").textContent === t("error.unstable")) message("");
+    return;
+  }
+  if (now - heard.at > 10000) {
+    heard = { bytes: -1, at: 0 };
+    reconnect("error.network");
+  } else if (now - heard.at > 4000 && $("message").hidden) {
+    message(t("error.unstable"), "warn");
+  }
+}
+
 async function showStats() {
   if (!client) return;
   const s = await client.stats();
   if (!s) return;
+  if (client.pc?.connectionState === "connected") watchFeedback(s);
   $("bitrate").textContent = kkBitrate(s.bitrate);
   $("size").textContent = s.width ? `${s.width}×${s.height}${s.fps ? ` · ${Math.round(s.fps)} fps` : ""}${s.codec ? ` · ${s.codec}` : ""}` : "–";
   window.kringkastHostStats = s;   /* read by the end-to-end tests */
@@ -295,18 +328,41 @@ async function pollRoom() {
       $("workplaces-row").hidden = false;
       $("workplaces").textContent = info.live ? String(Array.isArray(info.workplaces) ? info.workplaces.length : info.workplaces) : "–";
     }
-    $("recording-card").hidden = !recordingAvailable || !info.live;
+    refreshRecording(info.live);
+    if (relayLost) {
+      relayLost = false;
+      message("");
+    }
+    /* The relay says the broadcast is not on although our connection has
+     * been up a while: it restarted, or gave up on us. Publish again at
+     * once rather than wait for the browser to notice. */
+    if (wantLive && client && onAirSince && performance.now() - onAirSince > 5000 && !info.live) {
+      reconnect("error.network");
+    }
   } catch (error) {
-    /* The banner already tells about the relay when publishing fails. */
+    if (wantLive) {
+      relayLost = true;
+      message(t("error.relay", { error: error.message }), "warn");
+    }
   }
 }
 
 let recordingAvailable = false;
-async function detectRecording() {
+let recordingInfo = null;   /* the relay's last word on the room's recording */
+
+/* The recording card shows while the broadcast is live and the room
+ * records: GET answers with the state; a 405 means the relay takes the
+ * POST but does not tell the state, so the card shows while live. */
+async function refreshRecording(live) {
   const reply = await kkApi("GET", api.recording(room), token).catch(() => null);
-  /* 405: the route exists for POST only; 200 may tell the state. */
-  recordingAvailable = !!reply && (reply.status === 405 || reply.ok);
-  if (reply?.ok && reply.data && typeof reply.data.paused === "boolean") recordingPaused = reply.data.paused;
+  if (!reply) return;
+  recordingAvailable = reply.ok || reply.status === 405;
+  if (reply.ok && reply.data) {
+    recordingInfo = reply.data;
+    if (typeof reply.data.paused === "boolean") recordingPaused = reply.data.paused;
+  }
+  const records = !recordingInfo || recordingInfo.record || recordingInfo.recording;
+  $("recording-card").hidden = !recordingAvailable || !live || !records;
   showRecording();
 }
 
@@ -319,11 +375,6 @@ function showRecording() {
 async function toggleRecording() {
   const reply = await kkApi("POST", api.recording(room), token, { paused: !recordingPaused })
     .catch((error) => ({ ok: false, status: 0, data: { error: error.message } }));
-  if (reply.status === 404 && !reply.data?.error?.includes("room")) {
-    recordingAvailable = false;
-    $("recording-card").hidden = true;
-    return;
-  }
   if (!reply.ok) {
     message(t("error.recording", { error: reply.data?.error || `HTTP ${reply.status}` }));
     return;
@@ -342,8 +393,13 @@ async function toggleCode() {
   if (shown) {
     $("code").hidden = true;
   } else {
-    const reply = await kkApi("GET", api.attendanceCode(room), token).catch(() => null);
-    if (!reply?.ok || !reply.data) return;
+    /* GET tells the code once revealed; POST reveals it (once a session). */
+    let reply = await kkApi("GET", api.attendanceCode(room), token).catch(() => null);
+    if (reply?.ok && !reply.data?.code) reply = await kkApi("POST", api.attendanceCode(room), token, {}).catch(() => null);
+    if (!reply?.ok || !reply.data?.code) {
+      message(t("error.code", { error: reply?.data?.error || `HTTP ${reply?.status}` }), "warn");
+      return;
+    }
     $("code").textContent = reply.data.code;
     $("code").hidden = false;
   }
@@ -367,7 +423,6 @@ async function enter() {
   pollRoom();
   setInterval(pollRoom, 3000);
   setInterval(showStats, 1000);
-  detectRecording();
   detectAttendanceCode();
   await openMedia();
 }

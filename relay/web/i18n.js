@@ -16,18 +16,22 @@ const kkEnglish = (() => {
 })();
 
 function kkTranslator(english, bokmal) {
+  /* The bokmål of keys the page's HTML carries, for strings set again at
+   * run time (a button whose label toggles). */
+  const html = {};
   const t = (key, vars) => {
-    let text = (kkEnglish ? english[key] : bokmal[key]) ?? english[key] ?? key;
+    let text = (kkEnglish ? english[key] : bokmal[key] ?? html[key]) ?? english[key] ?? key;
     for (const [name, value] of Object.entries(vars || {})) text = text.replaceAll(`{${name}}`, value);
     return text;
   };
   t.english = kkEnglish;
   t.translatePage = () => {
     document.documentElement.lang = kkEnglish ? "en" : "nb";
-    if (!kkEnglish) return;
     document.querySelectorAll("[data-i18n]").forEach((el) => {
-      if (english[el.dataset.i18n]) el.textContent = english[el.dataset.i18n];
+      html[el.dataset.i18n] ??= el.textContent;
+      if (kkEnglish && english[el.dataset.i18n]) el.textContent = english[el.dataset.i18n];
     });
+    if (!kkEnglish) return;
     document.querySelectorAll("[data-i18n-label]").forEach((el) => {
       if (english[el.dataset.i18nLabel]) el.setAttribute("aria-label", english[el.dataset.i18nLabel]);
     });

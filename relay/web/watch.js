@@ -29,6 +29,13 @@ const t = kkTranslator({
   "checkin.qr": "QR code for checking in",
   "presence.text": "Are you still there? Confirm that you are following the lecture.",
   "presence.yes": "Yes, I am here",
+  "code.heading": "Attendance code",
+  "code.label": "The code the lecturer shows",
+  "code.submit": "Send",
+  "code.ok": "Thank you, the code is registered.",
+  "code.wrong": "That is not the code. Try again.",
+  "code.busy": "Too many attempts. Wait a little.",
+  "code.none": "The lecturer has not shown a code yet.",
   waiting: "The lecture has not started yet. It will start here by itself.",
   connecting: "Connecting…",
   reconnecting: "The connection was lost. Reconnecting…",
@@ -46,6 +53,10 @@ const t = kkTranslator({
 }, {
   "player.mute": "Slå av lyd",
   "checkin.qr": "QR-kode for å registrere fremmøte",
+  "code.ok": "Takk, koden er registrert.",
+  "code.wrong": "Det er ikke koden. Prøv igjen.",
+  "code.busy": "For mange forsøk. Vent litt.",
+  "code.none": "Foreleseren har ikke vist noen kode ennå.",
   waiting: "Forelesningen har ikke startet ennå. Den starter her av seg selv.",
   connecting: "Kobler til …",
   reconnecting: "Forbindelsen ble brutt. Kobler til igjen …",
@@ -67,7 +78,8 @@ const api = {
   room: (room) => `/api/rooms/${encodeURIComponent(room)}`,
   join: (room) => `/api/rooms/${encodeURIComponent(room)}/join`,
   checkinCode: (room) => `/api/rooms/${encodeURIComponent(room)}/checkin-code`,
-  presence: (room) => `/api/rooms/${encodeURIComponent(room)}/presence-check`,
+  presence: (room) => `/api/rooms/${encodeURIComponent(room)}/prompt`,
+  attendanceCode: (room) => `/api/rooms/${encodeURIComponent(room)}/attendance-code`,
 };
 
 const room = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
@@ -241,10 +253,16 @@ async function updateQuality() {
   window.kringkastStats = s;   /* read by the end-to-end tests */
 }
 
-/* The code colleagues at the same screen check in with. */
+/* The code colleagues at the same screen check in with; it expires, so
+ * a fresh one is fetched when it does. */
+let checkinTimer = null;
 async function showCheckin() {
-  const reply = await kkApi("POST", api.checkinCode(room), token).catch(() => null);
+  clearTimeout(checkinTimer);
+  showCodeForm();
+  const reply = await kkApi("GET", api.checkinCode(room), token).catch(() => null);
   if (!reply?.ok || !reply.data?.code) return;
+  const expires = reply.data.expires_at ? Date.parse(reply.data.expires_at) - Date.now() : 0;
+  checkinTimer = setTimeout(showCheckin, Math.min(Math.max(expires, 10000), 300000));
   const link = reply.data.url ? new URL(reply.data.url, location.origin).toString()
     : `${location.origin}/checkin/${encodeURIComponent(room)}?code=${encodeURIComponent(reply.data.code)}`;
   $("checkin-code").textContent = reply.data.code;
@@ -253,6 +271,27 @@ async function showCheckin() {
   $("checkin").hidden = false;
   $("side").hidden = false;
   $("player").classList.add("with-side");
+}
+
+/* The attendance code the host reveals during the lecture: the form shows
+ * where the relay has the route (a viewer's GET is refused with 403 there,
+ * not 404). */
+async function showCodeForm() {
+  const reply = await kkApi("GET", api.attendanceCode(room), token).catch(() => null);
+  if (!reply || reply.status === 404 || reply.status === 405) return;
+  $("code-form").hidden = false;
+  $("side").hidden = false;
+  $("player").classList.add("with-side");
+}
+
+async function answerCode(event) {
+  event.preventDefault();
+  const reply = await kkApi("POST", `${api.attendanceCode(room)}/answer`, token, { code: $("code-input").value.trim() })
+    .catch(() => null);
+  const status = reply?.status ?? 0;
+  $("code-result").textContent = t(status === 204 || status === 200 ? "code.ok" : status === 422 ? "code.wrong"
+    : status === 429 ? "code.busy" : status === 409 ? "code.none" : "error.offline");
+  if (status === 204 || status === 200) $("code-input").value = "";
 }
 
 /* Presence checks: the relay asks now and then whether someone is still
@@ -310,6 +349,15 @@ function main() {
   $("overlay-sound").addEventListener("click", toggleSound);
   $("fullscreen").addEventListener("click", toggleFullscreen);
   $("video").addEventListener("dblclick", toggleFullscreen);
+  /* A browser may also pause a playing video the moment it is unmuted
+   * without a click: play on muted and ask for the click. */
+  $("video").addEventListener("pause", () => {
+    const video = $("video");
+    if (!client || leaving || video.muted) return;
+    video.muted = true;
+    video.play().catch(() => {});
+    showSound();
+  });
   $("video").addEventListener("keydown", (event) => {
     if (event.key === "f") toggleFullscreen();
     if (event.key === "m") toggleSound();
@@ -325,6 +373,7 @@ function main() {
     $("name").focus();
   });
   $("presence-yes").addEventListener("click", answerPresence);
+  $("code-form").addEventListener("submit", answerCode);
   window.addEventListener("pagehide", () => { if (client) client.stop(); });
   $("join").addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -94,14 +94,18 @@ class WhipClient {
   }
 
   /* Outgoing video: bit rate over the last interval, resolution, frame
-   * rate, and the codec actually sent. */
+   * rate, and the codec actually sent; and the bytes received back. */
   async stats() {
     if (!this.pc) return null;
     const report = await this.pc.getStats();
     const now = performance.now();
     let bytes = 0;
-    const result = { bitrate: 0, width: 0, height: 0, fps: 0, codec: "", bytesSent: 0, framesEncoded: 0 };
+    const result = { bitrate: 0, width: 0, height: 0, fps: 0, codec: "", bytesSent: 0, framesEncoded: 0, bytesReceived: 0 };
     report.forEach((s) => {
+      /* What comes back from the relay (RTCP, congestion feedback, STUN):
+       * when it stops, the path is dead even if the browser has not
+       * said so yet. */
+      if (s.type === "transport") result.bytesReceived += s.bytesReceived || 0;
       if (s.type === "outbound-rtp") {
         bytes += s.bytesSent || 0;
         if (s.kind === "video") {

@@ -190,7 +190,7 @@ export async function run(name, body) {
     async browser(options = {}) {
       const profile = fs.mkdtempSync(path.join(workdir, "profile-"));
       const context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+        executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...(options.args || [])],
         viewport: options.viewport || { width: 1280, height: 800 },
         locale: options.locale || "nb-NO",
         acceptDownloads: true,
@@ -202,14 +202,18 @@ export async function run(name, body) {
       page.on("pageerror", (e) => log(`[${options.label || "page"} error] ${e.message}`));
       return { context, page };
     },
-    async screenshot(page, shot) {
+    async screenshot(page, shot, options = {}) {
       const file = path.join(artifactsDir(), `${name}-${shot}.png`);
-      await page.screenshot({ path: file });
+      await page.screenshot({ path: file, fullPage: !!options.fullPage });
       log(`screenshot ${file}`);
       return file;
     },
   };
-  const guard = setTimeout(() => { log("FAIL: the test took longer than 150 s"); process.exit(1); }, 150000);
+  const guard = setTimeout(() => {
+    log(`FAIL: the test took longer than 200 s\ndaemon log tail:\n${daemon.logTail()}`);
+    daemon.proc?.kill("SIGKILL");
+    process.exit(1);   // Playwright kills the browsers it launched on exit
+  }, 200000);
   try {
     await daemon.start();
     await body(ctx);
@@ -221,6 +225,7 @@ export async function run(name, body) {
     log(`daemon log tail:\n${daemon.logTail()}`);
     log(`kept ${workdir}`);
   } finally {
+    setNetwork(true);
     for (const context of contexts) await context.close().catch(() => {});
     const code = await daemon.stop();
     if (status === 0 && code !== 0) { log(`FAIL: daemon exit status ${code}`); status = 1; }
@@ -230,18 +235,35 @@ export async function run(name, body) {
   process.exit(status);
 }
 
-// Takes loopback down for @ms inside the test's network namespace: every
-// packet between the browsers and the daemon is lost meanwhile. Only
-// possible inside netns-run (we are root there); returns false elsewhere.
-export async function dropNetwork(ms) {
+// Every visible control has an accessible name (a label, aria-label or
+// text), and nothing overflows the window sideways. Returns the problems.
+export async function checkPage(page) {
+  return page.evaluate(() => {
+    const problems = [];
+    for (const el of document.querySelectorAll("button, input, select, textarea, video, a[href]")) {
+      if (el.closest("[hidden]") || el.type === "hidden") continue;
+      const labelled = el.getAttribute("aria-label") || (el.id && document.querySelector(`label[for="${el.id}"]`))
+        || (el.tagName !== "INPUT" && el.tagName !== "SELECT" && el.tagName !== "TEXTAREA" && el.textContent.trim());
+      if (!labelled) problems.push(`no accessible name: ${el.outerHTML.slice(0, 80)}`);
+    }
+    if (document.documentElement.scrollWidth > window.innerWidth + 1) {
+      problems.push(`the page is ${document.documentElement.scrollWidth} px wide in a ${window.innerWidth} px window`);
+    }
+    return problems;
+  });
+}
+
+// Takes loopback down (or up again) inside the test's network namespace:
+// every packet between the browsers and the daemon is lost meanwhile.
+// Only possible inside netns-run (we are root there); returns false
+// elsewhere.
+export function setNetwork(up) {
   if (!inOwnNetns()) return false;
   try {
-    execFileSync("ip", ["link", "set", "lo", "down"], { stdio: "ignore" });
+    execFileSync("ip", ["link", "set", "lo", up ? "up" : "down"], { stdio: "ignore" });
   } catch (error) {
     return false;
   }
-  await sleep(ms);
-  execFileSync("ip", ["link", "set", "lo", "up"], { stdio: "ignore" });
   return true;
 }
 

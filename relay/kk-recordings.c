@@ -1,0 +1,1936 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-recordings: the daemon's recordings; see kk-recordings.h.
+ *
+ * Tables (times are wall-clock microseconds, like the store's):
+ *
+ *   recordings          one row per recorded session: file (relative to
+ *                       <data-dir>/recordings), content type, codecs,
+ *                       state, error, started/ended, duration, size
+ *   recording_pauses    the host's pauses: paused_at, resumed_at (NULL
+ *                       while paused)
+ *   recording_settings  a room's retention_days (absent: 0, keep)
+ *
+ * Every row is also held in memory (the daemon answers from there, and
+ * writes each change through to the store as a whole-row snapshot; jobs
+ * run in order, so the last snapshot wins). Rows are never dropped from
+ * memory while the daemon runs: deletion is a state, so pointers to rows
+ * stay valid.
+ *
+ * Per lecture, a follower holds at most one active recording: the
+ * recorder, the feed it taps, and its row. When the session closes the
+ * active recording is detached (tap removed, recorder stopped) into the
+ * "finishing" list and freed from an idle once the muxer has finished.
+ */
+#include "kk-recordings.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <kringkast/kk-rtp.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kk-attendance.h"
+#include "kk-http.h"
+#include "kk-recorder.h"
+
+GST_DEBUG_CATEGORY_STATIC (kk_recordings_debug);
+#define GST_CAT_DEFAULT kk_recordings_debug
+
+#define STORE_KEY "kk-recordings"
+#define DAY_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
+/* Of the course title, in the download's file name. */
+#define FILENAME_TITLE_MAX 80
+
+typedef enum {
+  REC_RECORDING,
+  REC_PAUSED,
+  REC_FINISHED,
+  REC_FAILED,
+  REC_EMPTY,
+  REC_DELETED,
+  REC_N_STATES
+} RecState;
+
+static const char *const state_names[REC_N_STATES] = {
+  [REC_RECORDING] = "recording",
+  [REC_PAUSED] = "paused",
+  [REC_FINISHED] = "finished",
+  [REC_FAILED] = "failed",
+  [REC_EMPTY] = "empty",
+  [REC_DELETED] = "deleted",
+};
+
+typedef struct {
+  gint64 from_us;
+  gint64 to_us;                 /* 0 while paused */
+} Pause;
+
+typedef struct _Active Active;
+
+typedef struct {
+  char *session_id;
+  char *room_id;
+  char *path;                   /* relative to the directory; nullable */
+  char *content_type;
+  char *video_codec;
+  char *audio_codec;
+  RecState state;
+  char *error;
+  gint64 started_at;
+  gint64 ended_at;              /* 0 while being written */
+  gint64 duration_us;
+  gint64 size;
+  GArray *pauses;               /* Pause, oldest first */
+  Active *active;               /* not owned: while its recorder writes */
+} Row;
+
+/* One recording being written. */
+struct _Active {
+  KkRecordings *recordings;     /* not a ref: the module outlives it */
+  KkFeed *feed;
+  KkRecorder *recorder;
+  Row *row;
+  gboolean tapped;
+  gboolean ended;
+};
+
+/* One watched lecture. */
+typedef struct {
+  KkRecordings *recordings;
+  KkLecture *lecture;
+  Active *active;               /* the open session's, if recorded */
+} Follower;
+
+struct _KkRecordings {
+  GObject parent;
+
+  KkStore *store;
+  KkRoomRegistry *registry;
+  KkMetrics *metrics;
+  char *directory;              /* absolute, symlinks resolved */
+  char *pipelines_dir;
+  guint8 admin_digest[32];
+
+  GHashTable *rows;             /* session id -> Row */
+  GHashTable *retention;        /* room id -> days (GUINT_TO_POINTER) */
+  GHashTable *followers;        /* room id -> Follower */
+  GPtrArray *finishing;         /* Active, detached, muxer finishing */
+  guint reap_idle;
+  guint expiry_timer;
+  GCancellable *cancellable;    /* the startup repairs */
+  gboolean shut_down;
+
+  /* Since the daemon started, for /metrics. */
+  guint64 finished_total;
+  guint64 failed_total;
+  guint64 bytes_done;           /* sizes of the files that ended */
+};
+
+G_DEFINE_FINAL_TYPE (KkRecordings, kk_recordings, G_TYPE_OBJECT)
+
+/* ---- rows ---- */
+
+static Row *
+row_new (const char *session_id, const char *room_id, gint64 started_at)
+{
+  Row *row = g_new0 (Row, 1);
+
+  row->session_id = g_strdup (session_id);
+  row->room_id = g_strdup (room_id);
+  row->started_at = started_at;
+  row->pauses = g_array_new (FALSE, FALSE, sizeof (Pause));
+  return row;
+}
+
+static void
+row_free (gpointer data)
+{
+  Row *row = data;
+
+  g_free (row->session_id);
+  g_free (row->room_id);
+  g_free (row->path);
+  g_free (row->content_type);
+  g_free (row->video_codec);
+  g_free (row->audio_codec);
+  g_free (row->error);
+  g_array_unref (row->pauses);
+  g_free (row);
+}
+
+/* A snapshot for the store's thread. */
+static Row *
+row_copy (const Row *row)
+{
+  Row *copy = row_new (row->session_id, row->room_id, row->started_at);
+
+  copy->path = g_strdup (row->path);
+  copy->content_type = g_strdup (row->content_type);
+  copy->video_codec = g_strdup (row->video_codec);
+  copy->audio_codec = g_strdup (row->audio_codec);
+  copy->state = row->state;
+  copy->error = g_strdup (row->error);
+  copy->ended_at = row->ended_at;
+  copy->duration_us = row->duration_us;
+  copy->size = row->size;
+  g_array_append_vals (copy->pauses, row->pauses->data, row->pauses->len);
+  return copy;
+}
+
+static gboolean
+row_is_open (const Row *row)
+{
+  return row->state == REC_RECORDING || row->state == REC_PAUSED;
+}
+
+/* Ends a pause still open, at @at_us. */
+static void
+row_close_pause (Row *row, gint64 at_us)
+{
+  Pause *last;
+
+  if (row->pauses->len == 0)
+    return;
+  last = &g_array_index (row->pauses, Pause, row->pauses->len - 1);
+  if (last->to_us == 0)
+    last->to_us = MAX (at_us, last->from_us);
+}
+
+static RecState
+state_from_string (const char *text)
+{
+  for (guint i = 0; i < REC_N_STATES; i++) {
+    if (g_strcmp0 (text, state_names[i]) == 0)
+      return i;
+  }
+  /* A state this build does not know: not being written, at least. */
+  return REC_FAILED;
+}
+
+/* ---- the store (its thread) ---- */
+
+static const char schema[] =
+  "CREATE TABLE IF NOT EXISTS recordings ("
+  "  session_id TEXT PRIMARY KEY,"
+  "  room_id TEXT NOT NULL,"
+  "  path TEXT,"
+  "  content_type TEXT,"
+  "  video_codec TEXT,"
+  "  audio_codec TEXT,"
+  "  state TEXT NOT NULL,"
+  "  error TEXT,"
+  "  started_at INTEGER NOT NULL,"
+  "  ended_at INTEGER,"
+  "  duration_us INTEGER NOT NULL DEFAULT 0,"
+  "  size INTEGER NOT NULL DEFAULT 0);"
+  "CREATE INDEX IF NOT EXISTS recordings_room"
+  "  ON recordings (room_id, started_at);"
+  "CREATE TABLE IF NOT EXISTS recording_pauses ("
+  "  session_id TEXT NOT NULL,"
+  "  paused_at INTEGER NOT NULL,"
+  "  resumed_at INTEGER,"
+  "  PRIMARY KEY (session_id, paused_at));"
+  "CREATE TABLE IF NOT EXISTS recording_settings ("
+  "  room_id TEXT PRIMARY KEY,"
+  "  retention_days INTEGER NOT NULL);";
+
+static gboolean
+exec_sql (sqlite3 *db, const char *sql, GError **error)
+{
+  if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return kk_store_set_error (db, "recordings", error);
+  return TRUE;
+}
+
+static sqlite3_stmt *
+prepare (sqlite3 *db, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+    kk_store_set_error (db, "recordings", error);
+    return NULL;
+  }
+  return stmt;
+}
+
+static gboolean
+step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "recordings", error);
+  return TRUE;
+}
+
+static void
+bind_text (sqlite3_stmt *stmt, int index, const char *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int index)
+{
+  const unsigned char *text = sqlite3_column_text (stmt, index);
+
+  return text != NULL ? g_strdup ((const char *) text) : NULL;
+}
+
+typedef struct {
+  GHashTable *rows;             /* session id -> Row */
+  GHashTable *retention;        /* room id -> days */
+} Loaded;
+
+static void
+loaded_free (gpointer data)
+{
+  Loaded *loaded = data;
+
+  g_hash_table_unref (loaded->rows);
+  g_hash_table_unref (loaded->retention);
+  g_free (loaded);
+}
+
+static gboolean
+load_rows (sqlite3 *db, Loaded *loaded, GError **error)
+{
+  sqlite3_stmt *stmt = prepare (db, "SELECT session_id, room_id, path,"
+      " content_type, video_codec, audio_codec, state, error, started_at,"
+      " ended_at, duration_us, size FROM recordings", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    g_autofree char *state = column_text (stmt, 6);
+    Row *row = row_new ((const char *) sqlite3_column_text (stmt, 0),
+        (const char *) sqlite3_column_text (stmt, 1),
+        sqlite3_column_int64 (stmt, 8));
+
+    row->path = column_text (stmt, 2);
+    row->content_type = column_text (stmt, 3);
+    row->video_codec = column_text (stmt, 4);
+    row->audio_codec = column_text (stmt, 5);
+    row->state = state_from_string (state);
+    row->error = column_text (stmt, 7);
+    row->ended_at = sqlite3_column_int64 (stmt, 9);
+    row->duration_us = sqlite3_column_int64 (stmt, 10);
+    row->size = sqlite3_column_int64 (stmt, 11);
+    g_hash_table_replace (loaded->rows, row->session_id, row);
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "recordings", error);
+
+  stmt = prepare (db, "SELECT session_id, paused_at, resumed_at"
+      " FROM recording_pauses ORDER BY session_id, paused_at", error);
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    Row *row = g_hash_table_lookup (loaded->rows,
+        sqlite3_column_text (stmt, 0));
+    Pause pause = {
+      .from_us = sqlite3_column_int64 (stmt, 1),
+      .to_us = sqlite3_column_int64 (stmt, 2),
+    };
+
+    if (row != NULL)
+      g_array_append_val (row->pauses, pause);
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "recordings", error);
+
+  stmt = prepare (db, "SELECT room_id, retention_days"
+      " FROM recording_settings", error);
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    g_hash_table_replace (loaded->retention, column_text (stmt, 0),
+        GUINT_TO_POINTER (CLAMP (sqlite3_column_int (stmt, 1), 0,
+                KK_RECORDINGS_RETENTION_MAX_DAYS)));
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    return kk_store_set_error (db, "recordings", error);
+  return TRUE;
+}
+
+static gpointer
+load_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  Loaded *loaded = g_new0 (Loaded, 1);
+
+  loaded->rows = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+      row_free);
+  loaded->retention = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  if (!exec_sql (db, schema, error) || !load_rows (db, loaded, error)) {
+    loaded_free (loaded);
+    return NULL;
+  }
+  return loaded;
+}
+
+static gpointer
+persist_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  Row *row = job_data;
+  sqlite3_stmt *stmt;
+  gboolean ok;
+
+  if (!exec_sql (db, "BEGIN IMMEDIATE", error))
+    return NULL;
+  stmt = prepare (db, "INSERT OR REPLACE INTO recordings (session_id,"
+      " room_id, path, content_type, video_codec, audio_codec, state, error,"
+      " started_at, ended_at, duration_us, size)"
+      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", error);
+  ok = stmt != NULL;
+  if (ok) {
+    bind_text (stmt, 1, row->session_id);
+    bind_text (stmt, 2, row->room_id);
+    bind_text (stmt, 3, row->path);
+    bind_text (stmt, 4, row->content_type);
+    bind_text (stmt, 5, row->video_codec);
+    bind_text (stmt, 6, row->audio_codec);
+    bind_text (stmt, 7, state_names[row->state]);
+    bind_text (stmt, 8, row->error);
+    sqlite3_bind_int64 (stmt, 9, row->started_at);
+    if (row->ended_at != 0)
+      sqlite3_bind_int64 (stmt, 10, row->ended_at);
+    else
+      sqlite3_bind_null (stmt, 10);
+    sqlite3_bind_int64 (stmt, 11, row->duration_us);
+    sqlite3_bind_int64 (stmt, 12, row->size);
+    ok = step_done (db, stmt, error);
+  }
+  if (ok) {
+    stmt = prepare (db, "DELETE FROM recording_pauses WHERE session_id = ?",
+        error);
+    ok = stmt != NULL;
+    if (ok) {
+      bind_text (stmt, 1, row->session_id);
+      ok = step_done (db, stmt, error);
+    }
+  }
+  for (guint i = 0; ok && i < row->pauses->len; i++) {
+    const Pause *pause = &g_array_index (row->pauses, Pause, i);
+
+    stmt = prepare (db, "INSERT OR REPLACE INTO recording_pauses (session_id,"
+        " paused_at, resumed_at) VALUES (?,?,?)", error);
+    ok = stmt != NULL;
+    if (ok) {
+      bind_text (stmt, 1, row->session_id);
+      sqlite3_bind_int64 (stmt, 2, pause->from_us);
+      if (pause->to_us != 0)
+        sqlite3_bind_int64 (stmt, 3, pause->to_us);
+      else
+        sqlite3_bind_null (stmt, 3);
+      ok = step_done (db, stmt, error);
+    }
+  }
+  if (!ok) {
+    sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+    return NULL;
+  }
+  exec_sql (db, "COMMIT", error);
+  return NULL;
+}
+
+typedef struct {
+  char *room_id;
+  guint days;
+} Retention;
+
+static void
+retention_free (gpointer data)
+{
+  Retention *retention = data;
+
+  g_free (retention->room_id);
+  g_free (retention);
+}
+
+static gpointer
+retention_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  Retention *retention = job_data;
+  sqlite3_stmt *stmt = prepare (db, "INSERT OR REPLACE INTO"
+      " recording_settings (room_id, retention_days) VALUES (?,?)", error);
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, retention->room_id);
+  sqlite3_bind_int (stmt, 2, retention->days);
+  step_done (db, stmt, error);
+  return NULL;
+}
+
+/* ---- writing rows through (main context) ---- */
+
+static void
+persist_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  kk_store_run_finish (KK_STORE (source), result, &error);
+  if (error != NULL)
+    g_warning ("recordings: a recording's row was not stored: %s",
+        error->message);
+}
+
+static void
+persist (KkRecordings *self, Row *row)
+{
+  kk_store_run_async (self->store, persist_job, row_copy (row), row_free,
+      NULL, persist_done, NULL);
+}
+
+static char *
+absolute_path (KkRecordings *self, const char *relative)
+{
+  /* Only a plain file name in the directory, as the recorder makes them. */
+  if (relative == NULL || *relative == '\0' || *relative == '.'
+      || strchr (relative, G_DIR_SEPARATOR) != NULL)
+    return NULL;
+  return g_build_filename (self->directory, relative, NULL);
+}
+
+static gint64
+file_size (const char *path)
+{
+  GStatBuf st;
+
+  if (path == NULL || g_stat (path, &st) != 0)
+    return 0;
+  return st.st_size;
+}
+
+static gint64
+row_file_size (KkRecordings *self, const Row *row)
+{
+  g_autofree char *path = absolute_path (self, row->path);
+
+  return file_size (path);
+}
+
+/* ---- recording a lecture ---- */
+
+static void
+tap_packet (KkPacket *packet, gpointer user_data)
+{
+  kk_recorder_push (user_data, packet);
+}
+
+static void
+untap (Active *active)
+{
+  if (!active->tapped)
+    return;
+  kk_feed_set_tap (active->feed, NULL, NULL);
+  active->tapped = FALSE;
+}
+
+static void
+on_recorder_started (KkRecorder *recorder, gpointer user_data)
+{
+  Active *active = user_data;
+  Row *row = active->row;
+
+  g_free (row->path);
+  row->path = g_path_get_basename (kk_recorder_get_path (recorder));
+  g_free (row->content_type);
+  row->content_type = g_strdup (kk_recorder_get_content_type (recorder));
+  g_free (row->video_codec);
+  row->video_codec = g_strdup (kk_recorder_get_video_codec (recorder));
+  g_free (row->audio_codec);
+  row->audio_codec = g_strdup (kk_recorder_get_audio_codec (recorder));
+  GST_INFO ("room %s: session %s is recorded to %s (%s, %s)", row->room_id,
+      row->session_id, row->path, row->video_codec, row->audio_codec);
+  persist (active->recordings, row);
+}
+
+static gboolean reap (gpointer user_data);
+
+static void
+reap_soon (KkRecordings *self)
+{
+  if (self->reap_idle == 0 && !self->shut_down)
+    self->reap_idle = g_idle_add (reap, self);
+}
+
+static void
+on_recorder_ended (KkRecorder *recorder, const GError *error,
+    gpointer user_data)
+{
+  Active *active = user_data;
+  KkRecordings *self = active->recordings;
+  Row *row = active->row;
+  gint64 now = g_get_real_time ();
+
+  active->ended = TRUE;
+  /* A recording that failed while the session goes on: stop feeding it. */
+  untap (active);
+  row->active = NULL;
+  row_close_pause (row, now);
+  row->ended_at = now;
+  row->duration_us = kk_recorder_get_duration_us (recorder);
+  row->size = row_file_size (self, row);
+  if (error == NULL) {
+    row->state = REC_FINISHED;
+    self->finished_total++;
+    GST_INFO ("room %s: recording of session %s finished: %.1f s, %"
+        G_GINT64_FORMAT " bytes", row->room_id, row->session_id,
+        row->duration_us / 1e6, row->size);
+  } else if (g_error_matches (error, KK_RECORDER_ERROR,
+          KK_RECORDER_ERROR_EMPTY)) {
+    row->state = REC_EMPTY;
+    g_clear_pointer (&row->path, g_free);
+    GST_INFO ("room %s: nothing of session %s was recorded: %s",
+        row->room_id, row->session_id, error->message);
+  } else {
+    row->state = REC_FAILED;
+    g_free (row->error);
+    row->error = g_strdup (error->message);
+    self->failed_total++;
+    g_warning ("room %s: the recording of session %s failed after %.1f s "
+        "(%" G_GINT64_FORMAT " bytes kept): %s", row->room_id,
+        row->session_id, row->duration_us / 1e6, row->size, error->message);
+  }
+  self->bytes_done += row->size;
+  persist (self, row);
+  reap_soon (self);
+}
+
+static void
+on_recorder_need_keyframe (KkRecorder *recorder, gpointer user_data)
+{
+  Active *active = user_data;
+
+  kk_feed_request_keyframe (active->feed);
+}
+
+static const KkRecorderCallbacks recorder_callbacks = {
+  .started = on_recorder_started,
+  .ended = on_recorder_ended,
+  .need_keyframe = on_recorder_need_keyframe,
+};
+
+static void
+active_free (Active *active)
+{
+  untap (active);
+  if (active->row->active == active)
+    active->row->active = NULL;
+  kk_recorder_free (active->recorder);
+  g_free (active);
+}
+
+/* Frees the finishing recordings whose muxer is done. */
+static gboolean
+reap (gpointer user_data)
+{
+  KkRecordings *self = user_data;
+
+  self->reap_idle = 0;
+  for (guint i = self->finishing->len; i > 0; i--) {
+    Active *active = self->finishing->pdata[i - 1];
+
+    if (active->ended)
+      g_ptr_array_remove_index (self->finishing, i - 1);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* The session ended: the file is finished from here on, without us. */
+static void
+detach (Follower *follower)
+{
+  Active *active = g_steal_pointer (&follower->active);
+
+  if (active == NULL)
+    return;
+  untap (active);
+  g_ptr_array_add (follower->recordings->finishing, active);
+  /* May report "ended" at once (nothing recorded yet). */
+  kk_recorder_stop (active->recorder);
+  reap_soon (follower->recordings);
+}
+
+/* Whether a recording can start with @gop. The feed restarts its GOP at
+ * every keyframe start, and for H.264 the SPS and the IDR slice after it
+ * both are one: a GOP taken after the IDR's first packet lacks the
+ * parameter sets, and h264parse would drop everything up to the next
+ * keyframe that has them (seconds, and the MP4's tracks would start
+ * apart). */
+static gboolean
+gop_is_decodable (GPtrArray *gop)
+{
+  KkPacket *first;
+  KkRtpHeader hdr;
+  guint8 type;
+
+  if (gop == NULL || gop->len == 0)
+    return FALSE;
+  first = gop->pdata[0];
+  if (first->codec != KK_CODEC_H264)
+    return TRUE;
+  if (!kk_rtp_parse (first->data, first->len, &hdr) || hdr.payload_len < 1)
+    return FALSE;
+  type = hdr.payload[0] & 0x1f;
+  /* An SPS alone, or first in a STAP-A (RFC 6184 5.7.1). */
+  return type == 7
+      || (type == 24 && hdr.payload_len >= 4 && (hdr.payload[3] & 0x1f) == 7);
+}
+
+static void
+on_session_opened (KkLecture *lecture, const char *session_id,
+    gint64 started_wall_us, gpointer user_data)
+{
+  Follower *follower = user_data;
+  KkRecordings *self = follower->recordings;
+  KkRoom *room = kk_lecture_get_room (lecture);
+  KkRecorderConfig config = {
+    .pipelines_dir = self->pipelines_dir,
+    .directory = self->directory,
+    .basename = session_id,
+  };
+  g_autoptr (GPtrArray) gop = NULL;
+  gint64 keyframe_age_us;
+  Active *active;
+  Row *row;
+
+  if (self->shut_down || !kk_room_get_record (room))
+    return;
+  if (g_hash_table_contains (self->rows, session_id)) {
+    g_warning ("room %s: session %s already has a recording",
+        kk_room_get_id (room), session_id);
+    return;
+  }
+  detach (follower);
+
+  row = row_new (session_id, kk_room_get_id (room), started_wall_us);
+  g_hash_table_replace (self->rows, row->session_id, row);
+  active = g_new0 (Active, 1);
+  active->recordings = self;
+  active->feed = kk_lecture_get_feed (lecture);
+  active->row = row;
+  row->active = active;
+  follower->active = active;
+  persist (self, row);
+
+  active->recorder = kk_recorder_new (&config, &recorder_callbacks, active);
+  /* Tap first, then the GOP: the recorder drops what both delivered. */
+  kk_feed_set_tap (active->feed, tap_packet, active->recorder);
+  active->tapped = TRUE;
+  gop = kk_feed_get_gop (active->feed, &keyframe_age_us);
+  if (!gop_is_decodable (gop)) {
+    /* The recorder then asks the publisher for a fresh keyframe. */
+    g_clear_pointer (&gop, g_ptr_array_unref);
+    keyframe_age_us = G_MAXINT64;
+  }
+  kk_recorder_prime (active->recorder, gop, keyframe_age_us);
+  GST_INFO ("room %s: recording session %s", row->room_id, session_id);
+}
+
+static void
+on_session_closed (KkLecture *lecture, const char *session_id,
+    gint64 ended_wall_us, gpointer user_data)
+{
+  Follower *follower = user_data;
+
+  if (follower->active != NULL
+      && g_str_equal (follower->active->row->session_id, session_id))
+    detach (follower);
+}
+
+static void
+follower_free (gpointer data)
+{
+  Follower *follower = data;
+
+  detach (follower);
+  g_signal_handlers_disconnect_by_data (follower->lecture, follower);
+  g_object_unref (follower->lecture);
+  g_free (follower);
+}
+
+void
+kk_recordings_watch (KkRecordings *self, KkLecture *lecture)
+{
+  Follower *follower;
+
+  g_return_if_fail (KK_IS_RECORDINGS (self));
+  g_return_if_fail (!self->shut_down);
+
+  follower = g_new0 (Follower, 1);
+  follower->recordings = self;
+  follower->lecture = g_object_ref (lecture);
+  g_signal_connect (lecture, "session-opened",
+      G_CALLBACK (on_session_opened), follower);
+  g_signal_connect (lecture, "session-closed",
+      G_CALLBACK (on_session_closed), follower);
+  g_hash_table_replace (self->followers,
+      g_strdup (kk_room_get_id (kk_lecture_get_room (lecture))), follower);
+}
+
+/* The room's recording being written now, if any. */
+static Active *
+room_active (KkRecordings *self, const char *room_id)
+{
+  Follower *follower = g_hash_table_lookup (self->followers, room_id);
+
+  if (follower == NULL || follower->active == NULL || follower->active->ended)
+    return NULL;
+  return follower->active;
+}
+
+static void
+set_paused (Active *active, gboolean paused)
+{
+  Row *row = active->row;
+  gint64 now = g_get_real_time ();
+
+  if ((row->state == REC_PAUSED) == paused)
+    return;
+  kk_recorder_set_paused (active->recorder, paused);
+  if (paused) {
+    Pause pause = { .from_us = now, .to_us = 0 };
+
+    g_array_append_val (row->pauses, pause);
+    row->state = REC_PAUSED;
+  } else {
+    row_close_pause (row, now);
+    row->state = REC_RECORDING;
+  }
+  GST_INFO ("room %s: recording of session %s %s", row->room_id,
+      row->session_id, paused ? "paused" : "resumed");
+  persist (active->recordings, row);
+}
+
+/* ---- what a crash left (a worker thread, then main) ---- */
+
+typedef struct {
+  char *session_id;
+  char *path;                   /* absolute; nullable: never started */
+  gboolean done;
+  RecState state;
+  char *error;
+  gint64 ended_at;
+  gint64 duration_us;
+  gint64 size;
+} Repair;
+
+static void
+repair_free (gpointer data)
+{
+  Repair *repair = data;
+
+  g_free (repair->session_id);
+  g_free (repair->path);
+  g_free (repair->error);
+  g_free (repair);
+}
+
+static void
+repair_one (Repair *repair)
+{
+  g_autoptr (GError) error = NULL;
+  GStatBuf st;
+
+  repair->done = TRUE;
+  if (repair->path == NULL) {
+    repair->state = REC_EMPTY;
+    return;
+  }
+  if (g_stat (repair->path, &st) != 0) {
+    int saved = errno;
+
+    repair->state = REC_FAILED;
+    repair->error = g_strdup_printf ("the file is gone: %s",
+        g_strerror (saved));
+    return;
+  }
+  /* The last write before the crash is as good an end as any. */
+  repair->ended_at = (gint64) st.st_mtime * G_USEC_PER_SEC;
+  if (st.st_size == 0) {
+    repair->state = REC_EMPTY;
+    g_unlink (repair->path);
+    return;
+  }
+  if (kk_recorder_repair (repair->path, &repair->duration_us, &error)) {
+    repair->state = REC_FINISHED;
+    repair->size = file_size (repair->path);
+  } else if (g_error_matches (error, KK_RECORDER_ERROR,
+          KK_RECORDER_ERROR_EMPTY)) {
+    repair->state = REC_EMPTY;
+    g_unlink (repair->path);
+  } else {
+    repair->state = REC_FAILED;
+    repair->error = g_strdup (error->message);
+    repair->size = st.st_size;
+  }
+}
+
+static void
+repair_thread (GTask *task, gpointer source, gpointer task_data,
+    GCancellable *cancellable)
+{
+  GPtrArray *repairs = task_data;
+
+  for (guint i = 0; i < repairs->len; i++) {
+    if (g_cancellable_is_cancelled (cancellable))
+      break;
+    repair_one (repairs->pdata[i]);
+  }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+repairs_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  KkRecordings *self = KK_RECORDINGS (source);
+  GPtrArray *repairs = g_task_get_task_data (G_TASK (result));
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
+  if (self->shut_down)
+    return;
+  for (guint i = 0; i < repairs->len; i++) {
+    Repair *repair = repairs->pdata[i];
+    Row *row = g_hash_table_lookup (self->rows, repair->session_id);
+
+    if (!repair->done || row == NULL || !row_is_open (row))
+      continue;
+    row->state = repair->state;
+    row->ended_at = MAX (repair->ended_at, row->started_at);
+    row_close_pause (row, row->ended_at);
+    row->duration_us = repair->duration_us;
+    row->size = repair->size;
+    g_free (row->error);
+    row->error = g_strdup (repair->error);
+    if (repair->state == REC_EMPTY)
+      g_clear_pointer (&row->path, g_free);
+    if (repair->state == REC_FINISHED) {
+      self->finished_total++;
+      g_message ("recordings: session %s (room %s) was cut off by an "
+          "unclean stop; %.1f s saved", row->session_id, row->room_id,
+          row->duration_us / 1e6);
+    } else if (repair->state == REC_EMPTY) {
+      g_message ("recordings: session %s (room %s) was cut off by an "
+          "unclean stop before anything was recorded", row->session_id,
+          row->room_id);
+    } else {
+      self->failed_total++;
+      g_warning ("recordings: session %s (room %s) was cut off by an "
+          "unclean stop and could not be saved: %s", row->session_id,
+          row->room_id, repair->error);
+    }
+    persist (self, row);
+  }
+}
+
+static void
+start_repairs (KkRecordings *self)
+{
+  g_autoptr (GPtrArray) repairs = g_ptr_array_new_with_free_func (
+      repair_free);
+  g_autoptr (GTask) task = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    Row *row = value;
+    Repair *repair;
+
+    if (!row_is_open (row))
+      continue;
+    repair = g_new0 (Repair, 1);
+    repair->session_id = g_strdup (row->session_id);
+    repair->path = absolute_path (self, row->path);
+    g_ptr_array_add (repairs, repair);
+  }
+  if (repairs->len == 0)
+    return;
+  g_message ("recordings: repairing %u recording(s) left unfinished by an "
+      "unclean stop", repairs->len);
+  task = g_task_new (self, self->cancellable, repairs_done, NULL);
+  g_task_set_task_data (task, g_ptr_array_ref (repairs),
+      (GDestroyNotify) g_ptr_array_unref);
+  g_task_run_in_thread (task, repair_thread);
+}
+
+/* ---- retention and deletion ---- */
+
+/* Removes the row's file; the row stays, as "deleted". */
+static gboolean
+delete_recording (KkRecordings *self, Row *row, const char *why,
+    GError **error)
+{
+  g_autofree char *path = absolute_path (self, row->path);
+
+  if (path != NULL && g_unlink (path) != 0 && errno != ENOENT) {
+    int saved = errno;
+
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+        "cannot delete %s: %s", path, g_strerror (saved));
+    return FALSE;
+  }
+  GST_INFO ("room %s: recording of session %s deleted (%s)", row->room_id,
+      row->session_id, why);
+  row->state = REC_DELETED;
+  persist (self, row);
+  return TRUE;
+}
+
+guint
+kk_recordings_expire (KkRecordings *self, gint64 now_wall_us)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint deleted = 0;
+
+  g_return_val_if_fail (KK_IS_RECORDINGS (self), 0);
+
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    Row *row = value;
+    guint days = GPOINTER_TO_UINT (g_hash_table_lookup (self->retention,
+            row->room_id));
+    gint64 end = row->ended_at != 0 ? row->ended_at : row->started_at;
+    g_autoptr (GError) error = NULL;
+
+    if (days == 0 || row_is_open (row) || row->state == REC_DELETED
+        || end + days * DAY_US > now_wall_us)
+      continue;
+    if (delete_recording (self, row, "retention", &error))
+      deleted++;
+    else
+      g_warning ("recordings: %s", error->message);
+  }
+  if (deleted > 0)
+    g_message ("recordings: %u recording(s) past their room's retention "
+        "deleted", deleted);
+  return deleted;
+}
+
+static gboolean
+on_expiry_timer (gpointer user_data)
+{
+  kk_recordings_expire (user_data, g_get_real_time ());
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- JSON ---- */
+
+static char *
+format_time (gint64 time_us)
+{
+  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (
+      time_us / G_USEC_PER_SEC);
+
+  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : NULL;
+}
+
+static void
+add_string_or_null (JsonBuilder *builder, const char *member,
+    const char *value)
+{
+  json_builder_set_member_name (builder, member);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+static void
+add_time_or_null (JsonBuilder *builder, const char *member, gint64 time_us)
+{
+  g_autofree char *text = time_us != 0 ? format_time (time_us) : NULL;
+
+  add_string_or_null (builder, member, text);
+}
+
+static gboolean
+row_has_file (const Row *row)
+{
+  return row->path != NULL
+      && (row->state == REC_FINISHED || row->state == REC_FAILED);
+}
+
+void
+kk_recordings_add_json (KkRecordings *self, JsonBuilder *builder,
+    const char *session_id)
+{
+  Row *row = self != NULL ? g_hash_table_lookup (self->rows, session_id)
+      : NULL;
+  g_autofree char *url = NULL;
+  gint64 duration_us, size;
+
+  if (row == NULL) {
+    json_builder_add_null_value (builder);
+    return;
+  }
+  if (row_has_file (row))
+    url = g_strdup_printf ("/api/sessions/%s/recording", row->session_id);
+  duration_us = row->duration_us;
+  size = row->size;
+  if (row->active != NULL) {
+    duration_us = kk_recorder_get_duration_us (row->active->recorder);
+    size = row_file_size (self, row);
+  }
+
+  json_builder_begin_object (builder);
+  add_string_or_null (builder, "url", url);
+  add_string_or_null (builder, "state", state_names[row->state]);
+  add_string_or_null (builder, "content_type", row->content_type);
+  add_string_or_null (builder, "video_codec", row->video_codec);
+  add_string_or_null (builder, "audio_codec", row->audio_codec);
+  json_builder_set_member_name (builder, "duration_seconds");
+  json_builder_add_double_value (builder, duration_us / 1000 / 1000.0);
+  json_builder_set_member_name (builder, "size_bytes");
+  json_builder_add_int_value (builder, size);
+  add_time_or_null (builder, "started_at", row->started_at);
+  add_time_or_null (builder, "ended_at", row->ended_at);
+  add_string_or_null (builder, "error", row->error);
+  json_builder_set_member_name (builder, "paused");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < row->pauses->len; i++) {
+    const Pause *pause = &g_array_index (row->pauses, Pause, i);
+    gint64 to = pause->to_us != 0 ? pause->to_us : g_get_real_time ();
+
+    json_builder_begin_object (builder);
+    add_time_or_null (builder, "from", pause->from_us);
+    add_time_or_null (builder, "to", pause->to_us);
+    json_builder_set_member_name (builder, "seconds");
+    json_builder_add_double_value (builder,
+        MAX (to - pause->from_us, 0) / 1000 / 1000.0);
+    json_builder_end_object (builder);
+  }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+}
+
+KkRecordings *
+kk_recordings_for_store (KkStore *store)
+{
+  return g_object_get_data (G_OBJECT (store), STORE_KEY);
+}
+
+/* ---- HTTP ---- */
+
+static void
+digest (const char *text, guint8 out[32])
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize len = 32;
+
+  g_checksum_update (checksum, (const guchar *) text, -1);
+  g_checksum_get_digest (checksum, out, &len);
+}
+
+/* Replies 401/403 and returns FALSE unless the caller is the coordinator
+ * or, when @room_id is given, that room's host. */
+static gboolean
+authorize (KkRecordings *self, SoupServerMessage *msg, const char *room_id,
+    gboolean *is_admin)
+{
+  g_autofree char *token = kk_http_get_bearer_token (msg);
+  KkTokenResult host;
+  guint8 have[32];
+
+  if (token == NULL) {
+    if (soup_message_headers_get_one (
+            soup_server_message_get_request_headers (msg), "Authorization"))
+      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
+    else
+      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
+          "the coordinator token is required (Authorization: Bearer)");
+    return FALSE;
+  }
+  digest (token, have);
+  if (CRYPTO_memcmp (have, self->admin_digest, sizeof have) == 0) {
+    *is_admin = TRUE;
+    return TRUE;
+  }
+  host = kk_room_registry_check_host_token (self->registry, room_id, token);
+  if (room_id != NULL && host == KK_TOKEN_OK) {
+    *is_admin = FALSE;
+    return TRUE;
+  }
+  if (host != KK_TOKEN_UNKNOWN || kk_room_registry_check_viewer_token (
+          self->registry, NULL, token, NULL) == KK_TOKEN_OK) {
+    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN, room_id != NULL
+        ? "only the coordinator or the room's host may do this"
+        : "only the coordinator may do this");
+    return FALSE;
+  }
+  kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
+  return FALSE;
+}
+
+/* The row of the route's session, or NULL after replying 404. */
+static Row *
+request_row (KkRecordings *self, KkHttpRequest *request)
+{
+  const char *id = kk_http_request_get_param (request, 0);
+  /* Only ids of the store's shape are looked up at all. */
+  Row *row = g_uuid_string_is_valid (id)
+      ? g_hash_table_lookup (self->rows, id) : NULL;
+
+  if (row == NULL)
+    kk_http_reply_error (kk_http_request_get_message (request),
+        SOUP_STATUS_NOT_FOUND, "this session has no recording");
+  return row;
+}
+
+/* Replies and returns FALSE unless @row has a file to read or delete. */
+static gboolean
+check_row_state (SoupServerMessage *msg, const Row *row)
+{
+  switch (row->state) {
+    case REC_RECORDING:
+    case REC_PAUSED:
+      kk_http_reply_error (msg, SOUP_STATUS_CONFLICT,
+          "the recording is still being written");
+      return FALSE;
+    case REC_DELETED:
+      kk_http_reply_error (msg, SOUP_STATUS_GONE,
+          "the recording was deleted");
+      return FALSE;
+    case REC_EMPTY:
+    case REC_FINISHED:
+    case REC_FAILED:
+    case REC_N_STATES:
+      break;
+  }
+  return TRUE;
+}
+
+/* @path resolved, if it lies inside the recordings directory. */
+static char *
+resolve_inside (KkRecordings *self, const char *path)
+{
+  g_autofree char *real = path != NULL ? realpath (path, NULL) : NULL;
+  gsize len = strlen (self->directory);
+
+  if (real == NULL || strncmp (real, self->directory, len) != 0
+      || real[len] != G_DIR_SEPARATOR)
+    return NULL;
+  return g_steal_pointer (&real);
+}
+
+static void
+get_recording (KkHttpRequest *request, gpointer user_data)
+{
+  KkRecordings *self = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  SoupMessageHeaders *request_headers =
+      soup_server_message_get_request_headers (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  g_autofree char *candidate = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *etag = NULL;
+  g_autofree char *disposition = NULL;
+  g_autoptr (GMappedFile) mapped = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *range;
+  const char *if_range;
+  const char *extension;
+  KkRoom *room;
+  gboolean is_admin;
+  guint64 size, start = 0, end = 0;
+  guint status = SOUP_STATUS_OK;
+  GStatBuf st;
+  Row *row;
+
+  if (!authorize (self, msg, NULL, &is_admin)
+      || (row = request_row (self, request)) == NULL
+      || !check_row_state (msg, row))
+    return;
+  candidate = absolute_path (self, row->path);
+  path = resolve_inside (self, candidate);
+  if (path == NULL || g_stat (path, &st) != 0 || st.st_size == 0) {
+    if (row->path != NULL)
+      g_warning ("recordings: the file of session %s (%s) is missing or "
+          "empty", row->session_id, row->path);
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND,
+        "there is no file for this recording");
+    return;
+  }
+  mapped = g_mapped_file_new (path, FALSE, &error);
+  if (mapped == NULL) {
+    g_warning ("recordings: %s", error->message);
+    kk_http_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+        "the recording cannot be read");
+    return;
+  }
+  bytes = g_mapped_file_get_bytes (mapped);
+  size = g_bytes_get_size (bytes);
+  if (size == 0) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND,
+        "there is no file for this recording");
+    return;
+  }
+
+  room = kk_room_registry_lookup (self->registry, row->room_id);
+  extension = strrchr (row->path, '.');
+  disposition = kk_recordings_content_disposition (
+      room != NULL ? kk_room_get_title (room) : row->room_id, row->started_at,
+      extension != NULL ? extension + 1 : "bin");
+  etag = g_strdup_printf ("\"%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER
+      "x-%" G_GINT64_MODIFIER "x\"", (gint64) st.st_ino, (gint64) size,
+      (gint64) st.st_mtime);
+
+  range = soup_message_headers_get_one (request_headers, "Range");
+  if_range = soup_message_headers_get_one (request_headers, "If-Range");
+  if (if_range != NULL && g_strcmp0 (if_range, etag) != 0)
+    range = NULL;
+  switch (kk_recordings_parse_range (range, size, &start, &end)) {
+    case KK_RANGE_PARTIAL:
+      status = SOUP_STATUS_PARTIAL_CONTENT;
+      body = g_bytes_new_from_bytes (bytes, start, end - start + 1);
+      soup_message_headers_set_content_range (headers, start, end, size);
+      break;
+    case KK_RANGE_UNSATISFIABLE: {
+      g_autofree char *unsatisfied = g_strdup_printf ("bytes */%"
+          G_GUINT64_FORMAT, size);
+
+      kk_http_reply_error (msg, SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE,
+          "the range is outside the recording (%" G_GUINT64_FORMAT
+          " bytes)", size);
+      soup_message_headers_replace (headers, "Content-Range", unsatisfied);
+      return;
+    }
+    case KK_RANGE_NONE:
+      /* libsoup would answer a Range it understands (several ranges, say)
+       * itself, from a flattened copy of the whole body: it is not
+       * asked. */
+      soup_message_headers_remove (request_headers, "Range");
+      body = g_bytes_ref (bytes);
+      break;
+  }
+
+  soup_message_headers_replace (headers, "Content-Type",
+      row->content_type != NULL ? row->content_type
+      : kk_recorder_content_type_for_path (row->path));
+  soup_message_headers_replace (headers, "Content-Disposition", disposition);
+  soup_message_headers_replace (headers, "Accept-Ranges", "bytes");
+  soup_message_headers_replace (headers, "ETag", etag);
+  soup_message_headers_replace (headers, "Cache-Control", "private, no-store");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_server_message_set_status (msg, status, NULL);
+  /* The mapping is read as it is sent; nothing is copied. */
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg),
+      body);
+}
+
+static void
+delete_recording_route (KkHttpRequest *request, gpointer user_data)
+{
+  KkRecordings *self = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GError) error = NULL;
+  gboolean is_admin;
+  Row *row;
+
+  if (!authorize (self, msg, NULL, &is_admin)
+      || (row = request_row (self, request)) == NULL
+      || !check_row_state (msg, row))
+    return;
+  if (!delete_recording (self, row, "by the coordinator", &error)) {
+    g_warning ("recordings: %s", error->message);
+    kk_http_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+        "the recording cannot be deleted");
+    return;
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+static void
+reply_room_status (KkRecordings *self, SoupServerMessage *msg, KkRoom *room)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  const char *room_id = kk_room_get_id (room);
+  Active *active = room_active (self, room_id);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "room");
+  json_builder_add_string_value (builder, room_id);
+  json_builder_set_member_name (builder, "record");
+  json_builder_add_boolean_value (builder, kk_room_get_record (room));
+  json_builder_set_member_name (builder, "recording");
+  json_builder_add_boolean_value (builder, active != NULL);
+  json_builder_set_member_name (builder, "paused");
+  json_builder_add_boolean_value (builder,
+      active != NULL && active->row->state == REC_PAUSED);
+  add_string_or_null (builder, "session_id",
+      active != NULL ? active->row->session_id : NULL);
+  json_builder_set_member_name (builder, "retention_days");
+  json_builder_add_int_value (builder, GPOINTER_TO_UINT (
+          g_hash_table_lookup (self->retention, room_id)));
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
+static KkRoom *
+request_room (KkRecordings *self, KkHttpRequest *request)
+{
+  KkRoom *room = kk_room_registry_lookup (self->registry,
+      kk_http_request_get_param (request, 0));
+
+  if (room == NULL)
+    kk_http_reply_error (kk_http_request_get_message (request),
+        SOUP_STATUS_NOT_FOUND, "no such room");
+  return room;
+}
+
+static void
+get_room_recording (KkHttpRequest *request, gpointer user_data)
+{
+  KkRecordings *self = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  gboolean is_admin;
+  KkRoom *room;
+
+  if (!authorize (self, msg, kk_http_request_get_param (request, 0),
+          &is_admin)
+      || (room = request_room (self, request)) == NULL)
+    return;
+  reply_room_status (self, msg, room);
+}
+
+typedef struct {
+  KkRecordings *recordings;
+  KkHttpRequest *request;
+  KkRoom *room;
+} RetentionReply;
+
+static void
+retention_stored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RetentionReply *reply = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (reply->request);
+  g_autoptr (GError) error = NULL;
+
+  kk_store_run_finish (KK_STORE (source), result, &error);
+  if (error != NULL) {
+    g_warning ("recordings: retention not stored: %s", error->message);
+    kk_http_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+        "the setting could not be stored");
+  } else {
+    if (!reply->recordings->shut_down)
+      kk_recordings_expire (reply->recordings, g_get_real_time ());
+    reply_room_status (reply->recordings, msg, reply->room);
+  }
+  kk_http_request_resume (reply->request);
+  g_object_unref (reply->recordings);
+  g_object_unref (reply->room);
+  g_free (reply);
+}
+
+/* Answers once stored: what the coordinator was told survives a restart. */
+static void
+store_retention (KkRecordings *self, KkHttpRequest *request, KkRoom *room,
+    guint days)
+{
+  Retention *retention = g_new0 (Retention, 1);
+  RetentionReply *reply = g_new0 (RetentionReply, 1);
+
+  retention->room_id = g_strdup (kk_room_get_id (room));
+  retention->days = days;
+  g_hash_table_replace (self->retention, g_strdup (retention->room_id),
+      GUINT_TO_POINTER (days));
+  reply->recordings = g_object_ref (self);
+  reply->request = request;
+  reply->room = g_object_ref (room);
+  kk_http_request_pause (request);
+  kk_store_run_async (self->store, retention_job, retention, retention_free,
+      NULL, retention_stored, reply);
+}
+
+static void
+post_room_recording (KkHttpRequest *request, gpointer user_data)
+{
+  KkRecordings *self = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkRecordingRequest change;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  Active *active;
+  gboolean is_admin;
+  KkRoom *room;
+
+  if (!authorize (self, msg, kk_http_request_get_param (request, 0),
+          &is_admin)
+      || (room = request_room (self, request)) == NULL
+      || !kk_http_check_content_type (msg, "application/json"))
+    return;
+  body = kk_http_request_get_body (request);
+  if (!kk_recordings_parse_request (g_bytes_get_data (body, NULL),
+          g_bytes_get_size (body), &change, &error)) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  if (change.set_retention && !is_admin) {
+    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+        "only the coordinator sets the retention");
+    return;
+  }
+  active = room_active (self, kk_room_get_id (room));
+  if (change.set_paused && active == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_CONFLICT,
+        "the room is not being recorded now");
+    return;
+  }
+
+  if (change.set_paused)
+    set_paused (active, change.paused);
+  if (change.set_retention)
+    store_retention (self, request, room, change.retention_days);
+  else
+    reply_room_status (self, msg, room);
+}
+
+void
+kk_recordings_register (KkRecordings *self, SoupServer *server)
+{
+  g_return_if_fail (KK_IS_RECORDINGS (self));
+
+  kk_http_add_route (server, "GET", "/api/sessions/{id}/recording",
+      get_recording, self);
+  kk_http_add_route (server, "DELETE", "/api/sessions/{id}/recording",
+      delete_recording_route, self);
+  kk_http_add_route (server, "GET", "/api/rooms/{room}/recording",
+      get_room_recording, self);
+  kk_http_add_route (server, "POST", "/api/rooms/{room}/recording",
+      post_room_recording, self);
+}
+
+/* ---- pure helpers ---- */
+
+/* Reads 1..18 digits (never overflows); -1 when there are more. */
+static int
+parse_digits (const char **p, guint64 *value)
+{
+  guint n = 0;
+
+  *value = 0;
+  while (g_ascii_isdigit (**p)) {
+    if (++n > 18)
+      return -1;
+    *value = *value * 10 + (**p - '0');
+    (*p)++;
+  }
+  return n > 0 ? 1 : 0;
+}
+
+static const char *
+skip_ows (const char *p)
+{
+  while (*p == ' ' || *p == '\t')
+    p++;
+  return p;
+}
+
+KkRangeResult
+kk_recordings_parse_range (const char *header, guint64 total, guint64 *start,
+    guint64 *end)
+{
+  const char *p = header;
+  guint64 first = 0, last = 0;
+  int have_first, have_last;
+
+  if (p == NULL)
+    return KK_RANGE_NONE;
+  p = skip_ows (p);
+  if (g_ascii_strncasecmp (p, "bytes", 5) != 0)
+    return KK_RANGE_NONE;
+  p = skip_ows (p + 5);
+  if (*p != '=')
+    return KK_RANGE_NONE;
+  p = skip_ows (p + 1);
+  have_first = parse_digits (&p, &first);
+  if (have_first < 0 || *p != '-')
+    return KK_RANGE_NONE;
+  p++;
+  have_last = parse_digits (&p, &last);
+  /* A second range (",") or anything else: the header is not used. */
+  if (have_last < 0 || *skip_ows (p) != '\0'
+      || (!have_first && !have_last)
+      || (have_first && have_last && last < first))
+    return KK_RANGE_NONE;
+
+  if (!have_first) {
+    /* The last @last bytes (RFC 9110 14.1.2); none of nothing. */
+    if (last == 0 || total == 0)
+      return KK_RANGE_UNSATISFIABLE;
+    *start = last >= total ? 0 : total - last;
+    *end = total - 1;
+    return KK_RANGE_PARTIAL;
+  }
+  if (first >= total)
+    return KK_RANGE_UNSATISFIABLE;
+  *start = first;
+  *end = have_last && last < total ? last : total - 1;
+  return KK_RANGE_PARTIAL;
+}
+
+/* RFC 5987 attr-char. */
+static gboolean
+is_attr_char (guchar c)
+{
+  return g_ascii_isalnum (c) || strchr ("!#$&+-.^_`|~", c) != NULL;
+}
+
+char *
+kk_recordings_content_disposition (const char *title, gint64 started_wall_us,
+    const char *extension)
+{
+  g_autofree char *local = kk_attendance_format_local_time (started_wall_us);
+  g_autofree char *date = g_strndup (local, 10);
+  g_autofree char *short_title = g_utf8_substring (title, 0,
+      MIN (g_utf8_strlen (title, -1), FILENAME_TITLE_MAX));
+  g_autofree char *ascii = g_str_to_ascii (short_title, "C");
+  g_autoptr (GString) safe = g_string_new (NULL);
+  g_autoptr (GString) name = g_string_new (NULL);
+  g_autoptr (GString) encoded = g_string_new (NULL);
+  g_autofree char *ascii_name = NULL;
+
+  /* The plain name: letters, digits, '_' and '.', everything else folded
+   * into single dashes, no dot or dash first (no hidden files). */
+  for (const char *p = ascii; *p != '\0'; p++) {
+    if (g_ascii_isalnum (*p) || *p == '_' || (*p == '.' && safe->len > 0))
+      g_string_append_c (safe, *p);
+    else if (safe->len > 0 && safe->str[safe->len - 1] != '-')
+      g_string_append_c (safe, '-');
+  }
+  while (safe->len > 0 && (safe->str[safe->len - 1] == '-'
+          || safe->str[safe->len - 1] == '.'))
+    g_string_truncate (safe, safe->len - 1);
+  if (safe->len == 0)
+    g_string_append (safe, "recording");
+  ascii_name = g_strdup_printf ("%s%s%s.%s", safe->str, *date ? "-" : "",
+      date, extension);
+
+  /* The UTF-8 name: the title as given, but never a path. */
+  for (const char *p = short_title; *p != '\0'; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+
+    if (c == '/' || c == '\\' || g_unichar_iscntrl (c)
+        || (name->len == 0 && c == '.'))
+      g_string_append_c (name, '-');
+    else
+      g_string_append_unichar (name, c);
+  }
+  g_string_append_printf (name, "%s%s.%s", *date ? " " : "", date, extension);
+  for (gsize i = 0; i < name->len; i++) {
+    guchar c = name->str[i];
+
+    if (is_attr_char (c))
+      g_string_append_c (encoded, c);
+    else
+      g_string_append_printf (encoded, "%%%02X", c);
+  }
+  return g_strdup_printf ("attachment; filename=\"%s\"; filename*=UTF-8''%s",
+      ascii_name, encoded->str);
+}
+
+gboolean
+kk_recordings_parse_request (const char *data, gsize length,
+    KkRecordingRequest *request, GError **error)
+{
+  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
+  g_autoptr (GList) members = NULL;
+  JsonObject *object;
+
+  memset (request, 0, sizeof *request);
+  if (root == NULL)
+    return FALSE;
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
+    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "the body must be a JSON object");
+    return FALSE;
+  }
+  object = json_node_get_object (root);
+  members = json_object_get_members (object);
+  for (GList *l = members; l != NULL; l = l->next) {
+    const char *member = l->data;
+    JsonNode *node = json_object_get_member (object, member);
+
+    if (g_str_equal (member, "paused")) {
+      if (json_node_get_value_type (node) != G_TYPE_BOOLEAN) {
+        g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+            "\"paused\" must be true or false");
+        return FALSE;
+      }
+      request->set_paused = TRUE;
+      request->paused = json_node_get_boolean (node);
+    } else if (g_str_equal (member, "retention_days")) {
+      gint64 days;
+
+      if (json_node_get_value_type (node) != G_TYPE_INT64
+          || (days = json_node_get_int (node)) < 0
+          || days > KK_RECORDINGS_RETENTION_MAX_DAYS) {
+        g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+            "\"retention_days\" must be a whole number from 0 (keep) to %d",
+            KK_RECORDINGS_RETENTION_MAX_DAYS);
+        return FALSE;
+      }
+      request->set_retention = TRUE;
+      request->retention_days = days;
+    } else {
+      g_autofree char *shown = g_utf8_substring (member, 0,
+          MIN (64, g_utf8_strlen (member, -1)));
+
+      g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+          "unknown member \"%s\"", shown);
+      return FALSE;
+    }
+  }
+  if (!request->set_paused && !request->set_retention) {
+    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "give \"paused\" or \"retention_days\"");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---- metrics ---- */
+
+static void
+collect (KkMetrics *metrics, gpointer user_data)
+{
+  KkRecordings *self = user_data;
+  guint64 bytes = self->bytes_done;
+  guint active = 0;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    Row *row = value;
+
+    if (row->active != NULL) {
+      active++;
+      bytes += row_file_size (self, row);
+    }
+  }
+  kk_metrics_sample (metrics, "kringkast_recordings_active", KK_METRIC_GAUGE,
+      "Recordings being written.", NULL, active);
+  kk_metrics_sample (metrics, "kringkast_recordings_finished_total",
+      KK_METRIC_COUNTER, "Recordings finished (also repaired after a crash).",
+      NULL, self->finished_total);
+  kk_metrics_sample (metrics, "kringkast_recordings_failed_total",
+      KK_METRIC_COUNTER, "Recordings that could not be written to the end "
+      "(disk full, ...).", NULL, self->failed_total);
+  kk_metrics_sample (metrics, "kringkast_recording_bytes_written_total",
+      KK_METRIC_COUNTER, "Bytes written to recording files.", NULL, bytes);
+}
+
+/* ---- lifecycle ---- */
+
+typedef struct {
+  gboolean done;
+  Loaded *loaded;
+  GError *error;
+} LoadWait;
+
+static void
+load_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LoadWait *wait = user_data;
+
+  wait->loaded = kk_store_run_finish (KK_STORE (source), result,
+      &wait->error);
+  wait->done = TRUE;
+}
+
+/* Blocks until the store has created and read the tables: nothing is
+ * answered about recordings before they are known. The result comes on a
+ * context of our own, so nothing else runs meanwhile. */
+static gboolean
+load (KkRecordings *self, GError **error)
+{
+  GMainContext *context = g_main_context_new ();
+  LoadWait wait = { 0 };
+
+  g_main_context_push_thread_default (context);
+  kk_store_run_async (self->store, load_job, NULL, NULL, loaded_free,
+      load_done, &wait);
+  while (!wait.done)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+
+  if (wait.loaded == NULL) {
+    g_propagate_prefixed_error (error, wait.error,
+        "cannot load the recordings: ");
+    return FALSE;
+  }
+  g_hash_table_unref (self->rows);
+  self->rows = g_hash_table_ref (wait.loaded->rows);
+  g_hash_table_unref (self->retention);
+  self->retention = g_hash_table_ref (wait.loaded->retention);
+  loaded_free (wait.loaded);
+  return TRUE;
+}
+
+KkRecordings *
+kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
+    KkMetrics *metrics, const KkConfig *config, GError **error)
+{
+  g_autoptr (KkRecordings) self = NULL;
+  g_autofree char *file_token = NULL;
+  g_autofree char *directory = NULL;
+  const char *admin_token = config->admin_token;
+
+  g_return_val_if_fail (KK_IS_STORE (store), NULL);
+  g_return_val_if_fail (kk_recordings_for_store (store) == NULL, NULL);
+
+  if (admin_token == NULL) {
+    file_token = kk_store_load_admin_token (kk_store_get_data_dir (store),
+        error);
+    if (file_token == NULL)
+      return NULL;
+    admin_token = file_token;
+  }
+  directory = g_build_filename (kk_store_get_data_dir (store), "recordings",
+      NULL);
+  if (g_mkdir_with_parents (directory, 0750) != 0) {
+    int saved = errno;
+
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+        "cannot make %s: %s", directory, g_strerror (saved));
+    return NULL;
+  }
+
+  self = g_object_new (KK_TYPE_RECORDINGS, NULL);
+  self->directory = realpath (directory, NULL);
+  if (self->directory == NULL) {
+    int saved = errno;
+
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+        "cannot resolve %s: %s", directory, g_strerror (saved));
+    return NULL;
+  }
+  self->store = g_object_ref (store);
+  self->registry = g_object_ref (registry);
+  self->pipelines_dir = g_strdup (config->pipelines_dir);
+  digest (admin_token, self->admin_digest);
+  if (!load (self, error))
+    return NULL;
+
+  g_object_set_data (G_OBJECT (store), STORE_KEY, self);
+  self->metrics = metrics;
+  kk_metrics_add_collector (metrics, collect, self);
+  start_repairs (self);
+  kk_recordings_expire (self, g_get_real_time ());
+  self->expiry_timer = g_timeout_add_seconds (KK_RECORDINGS_EXPIRY_INTERVAL_S,
+      on_expiry_timer, self);
+  GST_INFO ("recordings in %s: %u known", self->directory,
+      g_hash_table_size (self->rows));
+  return g_steal_pointer (&self);
+}
+
+void
+kk_recordings_shutdown (KkRecordings *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (KK_IS_RECORDINGS (self));
+  if (self->shut_down)
+    return;
+
+  /* EOS to every muxer first, so they finish side by side. */
+  g_hash_table_iter_init (&iter, self->followers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    detach (value);
+  self->shut_down = TRUE;
+  for (guint i = 0; i < self->finishing->len; i++)
+    kk_recorder_finish_sync (((Active *) self->finishing->pdata[i])->recorder);
+  g_ptr_array_set_size (self->finishing, 0);
+  if (self->reap_idle != 0) {
+    g_source_remove (self->reap_idle);
+    self->reap_idle = 0;
+  }
+  g_hash_table_remove_all (self->followers);
+
+  g_cancellable_cancel (self->cancellable);
+  if (self->expiry_timer != 0) {
+    g_source_remove (self->expiry_timer);
+    self->expiry_timer = 0;
+  }
+  if (self->metrics != NULL) {
+    kk_metrics_remove_collector (self->metrics, collect, self);
+    self->metrics = NULL;
+  }
+}
+
+static void
+kk_recordings_dispose (GObject *object)
+{
+  KkRecordings *self = KK_RECORDINGS (object);
+
+  if (self->store != NULL) {
+    kk_recordings_shutdown (self);
+    if (kk_recordings_for_store (self->store) == self)
+      g_object_set_data (G_OBJECT (self->store), STORE_KEY, NULL);
+  }
+  g_clear_object (&self->store);
+  g_clear_object (&self->registry);
+  G_OBJECT_CLASS (kk_recordings_parent_class)->dispose (object);
+}
+
+static void
+kk_recordings_finalize (GObject *object)
+{
+  KkRecordings *self = KK_RECORDINGS (object);
+
+  g_hash_table_unref (self->followers);
+  g_ptr_array_unref (self->finishing);
+  g_hash_table_unref (self->rows);
+  g_hash_table_unref (self->retention);
+  g_object_unref (self->cancellable);
+  OPENSSL_cleanse (self->admin_digest, sizeof self->admin_digest);
+  free (self->directory);
+  g_free (self->pipelines_dir);
+  G_OBJECT_CLASS (kk_recordings_parent_class)->finalize (object);
+}
+
+static void
+kk_recordings_class_init (KkRecordingsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = kk_recordings_dispose;
+  object_class->finalize = kk_recordings_finalize;
+  GST_DEBUG_CATEGORY_INIT (kk_recordings_debug, "kk-recordings", 0,
+      "Kringkast recordings (the daemon's)");
+}
+
+static void
+kk_recordings_init (KkRecordings *self)
+{
+  self->rows = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+      row_free);
+  self->retention = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  self->followers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      follower_free);
+  self->finishing = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) active_free);
+  self->cancellable = g_cancellable_new ();
+}

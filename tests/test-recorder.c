@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tests for kk-recorder: real encoded media (VP8 or H.264, and Opus,
+ * made here by GStreamer encoders and payloaders) goes through the
+ * recorder exactly as the feed's tap would deliver it, and the file that
+ * comes out is decoded in full: both streams present, the codec the
+ * publisher sent, the duration of what was sent (minus what was paused),
+ * and a file cut off mid-recording (as a SIGKILL leaves it) repaired.
+ */
+#include "kk-recorder.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <glib/gstdio.h>
+#include <kringkast/kk-rtp.h>
+#include <math.h>
+#include <string.h>
+
+#define FPS 15
+
+typedef struct {
+  char *dir;
+  GPtrArray *packets;         /* KkPacket, in send order */
+  KkRecorder *recorder;
+  gboolean started;
+  gboolean ended;
+  GError *error;
+  guint keyframe_requests;
+} Fixture;
+
+/* ---- making media ---- */
+
+static void
+pull_all (GstElement *sink, GPtrArray *out, KkTrackKind kind, KkCodec codec)
+{
+  GstSample *sample;
+
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink))) != NULL) {
+    GstBuffer *buffer = gst_sample_get_buffer (sample);
+    GstMapInfo map;
+    KkRtpHeader hdr;
+    KkPacket *packet;
+
+    g_assert_true (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    g_assert_true (kk_rtp_parse (map.data, map.size, &hdr));
+    g_assert_cmpuint (map.size, <=, KK_PACKET_MAX);
+    packet = g_new0 (KkPacket, 1);
+    packet->refcount = 1;
+    packet->kind = kind;
+    packet->codec = codec;
+    packet->seq = hdr.seq;
+    packet->timestamp = hdr.timestamp;
+    packet->len = map.size;
+    memcpy (packet->data, map.data, map.size);
+    /* The feed leaves a placeholder payload type. */
+    packet->data[1] &= 0x80;
+    if (kind == KK_TRACK_VIDEO)
+      packet->keyframe_start = codec == KK_CODEC_VP8
+          ? kk_rtp_vp8_is_keyframe_start (hdr.payload, hdr.payload_len)
+          : kk_rtp_h264_is_keyframe_start (hdr.payload, hdr.payload_len);
+    g_ptr_array_add (out, packet);
+    gst_buffer_unmap (buffer, &map);
+    gst_sample_unref (sample);
+  }
+}
+
+static gdouble
+packet_seconds (KkPacket *packet, guint32 first_ts)
+{
+  return (guint32) (packet->timestamp - first_ts)
+      / (packet->kind == KK_TRACK_VIDEO ? 90000.0 : 48000.0);
+}
+
+/* @seconds of media, interleaved by media time like a live publisher. */
+static GPtrArray *
+make_media (KkCodec codec, guint seconds)
+{
+  g_autofree char *description = g_strdup_printf (
+      "videotestsrc num-buffers=%u pattern=ball "
+      "! video/x-raw,width=160,height=120,framerate=%u/1 ! %s "
+      "! appsink name=v sync=false "
+      "audiotestsrc num-buffers=%u samplesperbuffer=960 "
+      "! audio/x-raw,rate=48000,channels=1 ! opusenc frame-size=20 "
+      "! rtpopuspay ! appsink name=a sync=false",
+      seconds * FPS, FPS, codec == KK_CODEC_VP8
+      ? "vp8enc deadline=1 keyframe-max-dist=15 ! rtpvp8pay mtu=1200"
+      : "x264enc tune=zerolatency key-int-max=15 speed-preset=ultrafast "
+      "! video/x-h264,profile=constrained-baseline "
+      "! rtph264pay mtu=1200 config-interval=-1",
+      seconds * 50);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (description, &error);
+  g_autoptr (GstElement) v = NULL;
+  g_autoptr (GstElement) a = NULL;
+  g_autoptr (GPtrArray) video = g_ptr_array_new ();
+  g_autoptr (GPtrArray) audio = g_ptr_array_new ();
+  GPtrArray *all = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_packet_unref);
+  guint i = 0, j = 0;
+
+  g_assert_no_error (error);
+  v = gst_bin_get_by_name (GST_BIN (pipeline), "v");
+  a = gst_bin_get_by_name (GST_BIN (pipeline), "a");
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  /* Pull both: appsink's queue is unbounded, so one can wait. */
+  pull_all (v, video, KK_TRACK_VIDEO, codec);
+  pull_all (a, audio, KK_TRACK_AUDIO, KK_CODEC_OPUS);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_assert_cmpuint (video->len, >=, seconds * FPS);
+  g_assert_cmpuint (audio->len, >=, seconds * 50);
+
+  while (i < video->len || j < audio->len) {
+    KkPacket *pv = i < video->len ? video->pdata[i] : NULL;
+    KkPacket *pa = j < audio->len ? audio->pdata[j] : NULL;
+
+    if (pa == NULL || (pv != NULL
+            && packet_seconds (pv, ((KkPacket *) video->pdata[0])->timestamp)
+            <= packet_seconds (pa, ((KkPacket *) audio->pdata[0])->timestamp))) {
+      g_ptr_array_add (all, pv);
+      i++;
+    } else {
+      g_ptr_array_add (all, pa);
+      j++;
+    }
+  }
+  return all;
+}
+
+/* ---- decoding what came out ---- */
+
+typedef struct {
+  GstClockTime video_end;
+  GstClockTime audio_end;
+  guint video_frames;
+  char *video_caps;
+} Decoded;
+
+static GstPadProbeReturn
+count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  Decoded *decoded = user_data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  gboolean video = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (pad),
+          "video"));
+  GstClockTime end = GST_BUFFER_PTS (buffer);
+
+  if (GST_BUFFER_DURATION_IS_VALID (buffer))
+    end += GST_BUFFER_DURATION (buffer);
+  if (video) {
+    decoded->video_frames++;
+    decoded->video_end = MAX (decoded->video_end, end);
+  } else {
+    decoded->audio_end = MAX (decoded->audio_end, end);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+demux_pad_added (GstElement *parsebin, GstPad *pad, gpointer user_data)
+{
+  Decoded *decoded = user_data;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  const char *name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+
+  if (g_str_has_prefix (name, "video/"))
+    decoded->video_caps = g_strdup (name);
+}
+
+static void
+decode_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
+{
+  Decoded *decoded = user_data;
+  GstElement *pipeline = GST_ELEMENT (gst_element_get_parent (decodebin));
+  GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  g_autoptr (GstPad) sinkpad = NULL;
+
+  g_object_set (sink, "sync", FALSE, NULL);
+  gst_bin_add (GST_BIN (pipeline), sink);
+  gst_element_sync_state_with_parent (sink);
+  sinkpad = gst_element_get_static_pad (sink, "sink");
+  g_assert_cmpint (gst_pad_link (pad, sinkpad), ==, GST_PAD_LINK_OK);
+  g_object_set_data (G_OBJECT (pad), "video", GINT_TO_POINTER (
+          g_str_has_prefix (gst_structure_get_name (
+                  gst_caps_get_structure (caps, 0)), "video/")));
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_probe, decoded,
+      NULL);
+  gst_object_unref (pipeline);
+}
+
+/* Decodes @path in full; fails the test on any error. */
+static void
+decode (const char *path, Decoded *decoded)
+{
+  g_autoptr (GstElement) pipeline = gst_pipeline_new (NULL);
+  GstElement *src = gst_element_factory_make ("filesrc", NULL);
+  GstElement *decodebin = gst_element_factory_make ("decodebin", NULL);
+  g_autoptr (GstBus) bus = NULL;
+  g_autoptr (GstMessage) message = NULL;
+
+  memset (decoded, 0, sizeof *decoded);
+  g_object_set (src, "location", path, NULL);
+  gst_bin_add_many (GST_BIN (pipeline), src, decodebin, NULL);
+  gst_element_link (src, decodebin);
+  g_signal_connect (decodebin, "pad-added", G_CALLBACK (decode_pad_added),
+      decoded);
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  message = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (message);
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) error = NULL;
+
+    gst_message_parse_error (message, &error, NULL);
+    g_error ("decoding %s: %s", path, error->message);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_test_message ("%s: %u video frames to %.3f s, audio to %.3f s", path,
+      decoded->video_frames, decoded->video_end / 1e9,
+      decoded->audio_end / 1e9);
+}
+
+/* The codec in the container, without decoding. */
+static char *
+container_video_codec (const char *path)
+{
+  g_autofree char *description = g_strdup_printf (
+      "filesrc location=\"%s\" ! parsebin name=p", path);
+  g_autoptr (GstElement) pipeline = gst_parse_launch (description, NULL);
+  g_autoptr (GstElement) parsebin = gst_bin_get_by_name (GST_BIN (pipeline),
+      "p");
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_autoptr (GstMessage) message = NULL;
+  Decoded decoded = { 0 };
+
+  g_signal_connect (parsebin, "pad-added", G_CALLBACK (demux_pad_added),
+      &decoded);
+  gst_element_set_state (pipeline, GST_STATE_PAUSED);
+  message = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+      GST_MESSAGE_ASYNC_DONE | GST_MESSAGE_ERROR);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  return decoded.video_caps;
+}
+
+/* ---- the fixture ---- */
+
+static void
+on_started (KkRecorder *recorder, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->started = TRUE;
+}
+
+static void
+on_ended (KkRecorder *recorder, const GError *error, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  g_assert_false (f->ended);
+  f->ended = TRUE;
+  if (error != NULL)
+    f->error = g_error_copy (error);
+}
+
+static void
+on_need_keyframe (KkRecorder *recorder, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->keyframe_requests++;
+}
+
+static const KkRecorderCallbacks callbacks = {
+  .started = on_started,
+  .ended = on_ended,
+  .need_keyframe = on_need_keyframe,
+};
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("kk-recorder-XXXXXX", &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
+  const char *name;
+
+  kk_recorder_free (f->recorder);
+  while ((name = g_dir_read_name (dir)) != NULL) {
+    g_autofree char *path = g_build_filename (f->dir, name, NULL);
+
+    g_unlink (path);
+  }
+  g_rmdir (f->dir);
+  g_free (f->dir);
+  g_clear_pointer (&f->packets, g_ptr_array_unref);
+  g_clear_error (&f->error);
+}
+
+static void
+spin_until (gboolean *flag)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (!*flag && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (*flag);
+}
+
+static void
+start_recorder (Fixture *f, const char *directory)
+{
+  KkRecorderConfig config = {
+    .pipelines_dir = g_test_get_filename (G_TEST_DIST, "..", "pipelines",
+        NULL),
+    .directory = directory,
+    .basename = "session",
+  };
+
+  f->recorder = kk_recorder_new (&config, &callbacks, f);
+}
+
+/* Pushes packets [@from, @to) of the media. */
+static void
+push_range (Fixture *f, guint from, guint to)
+{
+  for (guint i = from; i < to && i < f->packets->len; i++) {
+    kk_recorder_push (f->recorder, f->packets->pdata[i]);
+    /* Let the pipeline be built as soon as the keyframe asks for it. */
+    g_main_context_iteration (NULL, FALSE);
+  }
+}
+
+static guint
+index_at (Fixture *f, gdouble seconds)
+{
+  guint32 first[KK_TRACK_N];
+  gboolean seen[KK_TRACK_N] = { FALSE, FALSE };
+
+  for (guint i = 0; i < f->packets->len; i++) {
+    KkPacket *p = f->packets->pdata[i];
+
+    if (!seen[p->kind]) {
+      seen[p->kind] = TRUE;
+      first[p->kind] = p->timestamp;
+    }
+    if (packet_seconds (p, first[p->kind]) >= seconds)
+      return i;
+  }
+  return f->packets->len;
+}
+
+/* ---- tests ---- */
+
+static void
+test_record (Fixture *f, gconstpointer data)
+{
+  KkCodec codec = GPOINTER_TO_INT (data);
+  const char *suffix = codec == KK_CODEC_VP8 ? ".webm" : ".mp4";
+  Decoded decoded;
+  g_autofree char *caps = NULL;
+
+  f->packets = make_media (codec, 3);
+  start_recorder (f, f->dir);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  g_assert_cmpuint (f->keyframe_requests, ==, 1);
+  push_range (f, 0, f->packets->len);
+  spin_until (&f->started);
+  g_assert_true (g_str_has_suffix (kk_recorder_get_path (f->recorder),
+          suffix));
+  kk_recorder_stop (f->recorder);
+  spin_until (&f->ended);
+  g_assert_no_error (f->error);
+  g_assert_cmpint (kk_recorder_get_duration_us (f->recorder), >, 2900000);
+
+  decode (kk_recorder_get_path (f->recorder), &decoded);
+  g_assert_cmpuint (decoded.video_frames, ==, 3 * FPS);
+  g_assert_cmpfloat (fabs (decoded.video_end / 1e9 - 3.0), <, 0.15);
+  g_assert_cmpfloat (fabs (decoded.audio_end / 1e9 - 3.0), <, 0.15);
+  caps = container_video_codec (kk_recorder_get_path (f->recorder));
+  g_assert_cmpstr (caps, ==, codec == KK_CODEC_VP8
+      ? "video/x-vp8" : "video/x-h264");
+}
+
+/* One second, a paused second, one more second: two in the file. */
+static void
+test_pause (Fixture *f, gconstpointer data)
+{
+  Decoded decoded;
+
+  f->packets = make_media (KK_CODEC_VP8, 3);
+  start_recorder (f, f->dir);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  push_range (f, 0, index_at (f, 1.0));
+  kk_recorder_set_paused (f->recorder, TRUE);
+  g_assert_true (kk_recorder_get_paused (f->recorder));
+  push_range (f, index_at (f, 1.0), index_at (f, 1.5));
+  kk_recorder_set_paused (f->recorder, FALSE);
+  /* The resume asks for a keyframe; the encoder's next is at 2.0 s. */
+  g_assert_cmpuint (f->keyframe_requests, ==, 2);
+  push_range (f, index_at (f, 1.5), f->packets->len);
+  kk_recorder_stop (f->recorder);
+  spin_until (&f->ended);
+  g_assert_no_error (f->error);
+
+  decode (kk_recorder_get_path (f->recorder), &decoded);
+  g_assert_cmpfloat (fabs (decoded.video_end / 1e9 - 2.0), <, 0.2);
+  g_assert_cmpfloat (fabs (decoded.audio_end / 1e9 - 2.0), <, 0.2);
+  g_assert_cmpuint (decoded.video_frames, ==, 2 * FPS);
+}
+
+/* The GOP the feed had when the recording began comes first, and packets
+ * the tap delivered meanwhile are not written twice. */
+static void
+test_prime_gop (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) gop = g_ptr_array_new ();
+  guint start, overlap;
+  Decoded decoded;
+
+  f->packets = make_media (KK_CODEC_VP8, 2);
+  start = index_at (f, 1.0);
+  overlap = start + 10;
+
+  for (guint i = start; i < overlap; i++) {
+    KkPacket *p = f->packets->pdata[i];
+
+    if (p->kind == KK_TRACK_VIDEO)
+      g_ptr_array_add (gop, p);
+  }
+  g_assert_true (((KkPacket *) gop->pdata[0])->keyframe_start);
+  start_recorder (f, f->dir);
+  /* Delivered by the tap before the GOP was read: held, then deduplicated. */
+  push_range (f, start, overlap);
+  kk_recorder_prime (f->recorder, gop, 10000);
+  g_assert_cmpuint (f->keyframe_requests, ==, 0);
+  push_range (f, overlap, f->packets->len);
+  kk_recorder_stop (f->recorder);
+  spin_until (&f->ended);
+  g_assert_no_error (f->error);
+  decode (kk_recorder_get_path (f->recorder), &decoded);
+  g_assert_cmpuint (decoded.video_frames, ==, FPS);
+}
+
+/* What a SIGKILL leaves: the file as it is on disk mid-recording. */
+static void
+test_repair (Fixture *f, gconstpointer data)
+{
+  g_autofree char *copy = g_build_filename (f->dir, "killed.webm", NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
+  gint64 duration_us = 0;
+  g_autoptr (GError) error = NULL;
+  Decoded decoded;
+
+  f->packets = make_media (KK_CODEC_VP8, 4);
+  start_recorder (f, f->dir);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  push_range (f, 0, f->packets->len);
+  spin_until (&f->started);
+  /* Let the streaming threads write what they were given. */
+  g_usleep (500000);
+  g_assert_true (g_file_get_contents (kk_recorder_get_path (f->recorder),
+          &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (copy, contents, length, NULL));
+
+  g_assert_true (kk_recorder_repair (copy, &duration_us, &error));
+  g_assert_no_error (error);
+  g_test_message ("repaired: %.3f s of 4", duration_us / 1e6);
+  g_assert_cmpint (duration_us, >, 2000000);
+  decode (copy, &decoded);
+  g_assert_cmpuint (decoded.video_frames, >, 2 * FPS);
+  g_assert_cmpuint (decoded.audio_end, >, 2 * GST_SECOND);
+}
+
+static void
+test_unwritable (Fixture *f, gconstpointer data)
+{
+  g_autofree char *missing = g_build_filename (f->dir, "no", "such", NULL);
+
+  f->packets = make_media (KK_CODEC_VP8, 1);
+  start_recorder (f, missing);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  push_range (f, 0, f->packets->len);
+  spin_until (&f->ended);
+  g_assert_false (f->started);
+  g_assert_error (f->error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_WRITE);
+  g_assert_null (kk_recorder_get_path (f->recorder));
+}
+
+static void
+test_empty (Fixture *f, gconstpointer data)
+{
+  start_recorder (f, f->dir);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_stop (f->recorder);
+  g_assert_true (f->ended);
+  g_assert_error (f->error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_EMPTY);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/recorder/vp8-webm", Fixture, GINT_TO_POINTER (KK_CODEC_VP8),
+      fixture_setup, test_record, fixture_teardown);
+  g_test_add ("/recorder/h264-mp4", Fixture, GINT_TO_POINTER (KK_CODEC_H264),
+      fixture_setup, test_record, fixture_teardown);
+  g_test_add ("/recorder/pause", Fixture, NULL, fixture_setup, test_pause,
+      fixture_teardown);
+  g_test_add ("/recorder/prime-gop", Fixture, NULL, fixture_setup,
+      test_prime_gop, fixture_teardown);
+  g_test_add ("/recorder/repair", Fixture, NULL, fixture_setup, test_repair,
+      fixture_teardown);
+  g_test_add ("/recorder/unwritable", Fixture, NULL, fixture_setup,
+      test_unwritable, fixture_teardown);
+  g_test_add ("/recorder/empty", Fixture, NULL, fixture_setup, test_empty,
+      fixture_teardown);
+  ret = g_test_run ();
+  /* GStreamer's pooled threads would otherwise still be winding down while
+   * LeakSanitizer stops the world at exit, which it cannot always do. */
+  gst_deinit ();
+  return ret;
+}
