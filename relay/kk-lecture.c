@@ -688,6 +688,12 @@ kk_lecture_get_state (KkLecture *lecture)
   return lecture->state;
 }
 
+gboolean
+kk_lecture_has_live_source (KkLecture *lecture)
+{
+  return lecture->ingest != NULL && lecture->state == KK_LECTURE_LIVE;
+}
+
 void
 kk_lecture_stop (KkLecture *lecture)
 {

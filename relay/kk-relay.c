@@ -42,6 +42,34 @@ add_lecture (KkRelay *relay, KkRoom *room)
         kk_room_get_source (room), error->message);
 }
 
+/* Publishers: live sources, WHIP hosts apart from pipelines (cameras,
+ * the test lecture). */
+static void
+collect_publishers (KkMetrics *metrics, gpointer user_data)
+{
+  KkRelay *relay = user_data;
+  GHashTableIter iter;
+  gpointer value;
+  guint whip = 0, pipeline = 0;
+
+  g_hash_table_iter_init (&iter, relay->lectures);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    KkLecture *lecture = value;
+
+    if (!kk_lecture_has_live_source (lecture))
+      continue;
+    if (g_strcmp0 (kk_room_get_source (kk_lecture_get_room (lecture)),
+            "whip") == 0)
+      whip++;
+    else
+      pipeline++;
+  }
+  kk_metrics_sample (metrics, "kringkast_publishers", KK_METRIC_GAUGE,
+      "Sources sending a live lecture", "kind=\"whip\"", whip);
+  kk_metrics_sample (metrics, "kringkast_publishers", KK_METRIC_GAUGE,
+      "Sources sending a live lecture", "kind=\"pipeline\"", pipeline);
+}
+
 static void
 on_room_added (KkRoomRegistry *registry, KkRoom *room, gpointer user_data)
 {
@@ -92,6 +120,7 @@ kk_relay_new (const KkConfig *config, GError **error)
     goto error;
   kk_metrics_add_collector (relay->metrics, kk_fanout_collect_metrics,
       relay->fanout);
+  kk_metrics_add_collector (relay->metrics, collect_publishers, relay);
 
   rooms = kk_room_registry_list (relay->registry);
   for (guint i = 0; i < rooms->len; i++)
@@ -146,6 +175,7 @@ kk_relay_free (KkRelay *relay)
     kk_recordings_shutdown (relay->recordings);
   /* Delivers every viewer's leave before the lectures go. */
   if (relay->fanout != NULL) {
+    kk_metrics_remove_collector (relay->metrics, collect_publishers, relay);
     kk_metrics_remove_collector (relay->metrics, kk_fanout_collect_metrics,
         relay->fanout);
     kk_fanout_free (relay->fanout);

@@ -25,6 +25,8 @@ def test(ctx):
     harness.wait_until(lambda: d.metric("kringkast_viewers") == 2, 15,
                        "both viewers connected")
     check(d.room("lecture")["viewers"] == 2, "room shows 2 viewers")
+    check(d.metric("kringkast_publishers", {"kind": "pipeline"}) == 1,
+          "/metrics counts the pipeline source")
     ra, rg = a.wait(60), g.wait(60)
     for r in (ra, rg):
         check(r.ok, "%s: %s", r.name, r.error)

@@ -84,6 +84,8 @@ def publish_and_watch(ctx, d, room, codec, trickle):
         args.append("--trickle")
     pub = ctx.start_peer("whip_gst.py", *args)
     d.wait_live(room)
+    check(d.metric("kringkast_publishers", {"kind": "whip"}) == 1,
+          "/metrics counts the publisher")
     session = d.room(room)["session_id"]
     check(session, "a session id while live")
     r = ctx.run_peer("whep_aiortc.py", "--url", d.whep_url(room),
@@ -96,6 +98,8 @@ def publish_and_watch(ctx, d, room, codec, trickle):
     p = pub.stop()
     check(p.ok and p["connected"], "publisher: %s", p.error)
     d.wait_live(room, live=False, timeout=5)
+    check(d.metric("kringkast_publishers", {"kind": "whip"}) == 0,
+          "/metrics: the publisher is gone")
     sessions = d.sessions(room)
     check(len(sessions) == 1 and sessions[0]["ended_at"],
           "one session, ended by the host's DELETE: %s", sessions)
