@@ -653,7 +653,9 @@ tick (KkWorker *worker)
     if (viewer->dtls != NULL && viewer->have_transport) {
       gint64 timeout = kk_dtls_get_timeout (viewer->dtls);
 
-      if (timeout != 0 && now >= timeout) {
+      /* An expired timer reads as "due at the moment of the call", later
+       * than this tick's now: compare with the clock read after it. */
+      if (timeout != 0 && g_get_monotonic_time () >= timeout) {
         g_autoptr (GError) error = NULL;
         KkDtlsState state = kk_dtls_handle_timeout (viewer->dtls, &error);
 
