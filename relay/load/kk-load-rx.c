@@ -27,10 +27,10 @@
  * its arrival stamps on for the first such socket of the machine from a
  * workqueue, some time later, and off again with the last: each thread
  * keeps one idle socket with the option on for the whole run, so that a
- * viewer's socket never waits for that.) The same thread
- * sends each viewer's receiver reports, NACKs and consent checks. Nothing
- * takes a lock per packet, and the totals for the progress line are
- * relaxed atomics.
+ * viewer's socket never waits for that.) The same thread sends each
+ * viewer's receiver reports, NACKs and consent checks. Nothing takes a
+ * lock per packet, and the totals for the progress line are relaxed
+ * atomics.
  */
 #include "kk-load-private.h"
 

@@ -364,7 +364,8 @@ main (int argc, char **argv)
       "Viewer threads: signalling, ICE, DTLS and media (default 2)", "N" },
     { "batch-ms", 0, 0, G_OPTION_ARG_DOUBLE, &batch_ms,
       "While media flows, read the sockets every MS milliseconds rather "
-      "than at each packet (default 20; 0: at each packet)", "MS" },
+      "than at each packet (default 20, at most 100; 0: at each packet)",
+      "MS" },
     { "http-conns", 0, 0, G_OPTION_ARG_INT, &http_conns,
       "HTTP connections to the server per viewer thread (default 8)", "N" },
     { "local-ip", 0, 0, G_OPTION_ARG_STRING, &local_ip,
@@ -516,6 +517,7 @@ main (int argc, char **argv)
   for (guint i = 0; i < run->viewers; i++)
     kk_load_viewer_clear (&run->all[i]);
   kk_load_report_clear (&report);
+  /* Whatever this context still has to deliver: Janus's last replies. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_free (run->all);
