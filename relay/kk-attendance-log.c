@@ -29,6 +29,9 @@
 
 #include <string.h>
 
+/* The prefix of this module's SQL errors. */
+#define SQL_WHAT "attendance"
+
 #define RETENTION_PURGE_S 3600
 
 /* ---- events ---- */
@@ -113,46 +116,6 @@ steady_from_wall (KkAttendanceLog *log, gint64 wall_us)
 
 /* ---- SQL helpers (store thread) ---- */
 
-static gboolean
-exec_sql (sqlite3 *db, const char *sql, GError **error)
-{
-  if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK)
-    return kk_store_set_error (db, "attendance", error);
-  return TRUE;
-}
-
-static sqlite3_stmt *
-prepare (sqlite3 *db, const char *sql, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-
-  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-    kk_store_set_error (db, "attendance", error);
-    return NULL;
-  }
-  return stmt;
-}
-
-static gboolean
-step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
-{
-  int rc = sqlite3_step (stmt);
-
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "attendance", error);
-  return TRUE;
-}
-
-static void
-bind_text (sqlite3_stmt *stmt, int index, const char *text)
-{
-  if (text != NULL)
-    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (stmt, index);
-}
-
 static char *
 column_text (sqlite3_stmt *stmt, int index)
 {
@@ -165,7 +128,7 @@ static gboolean
 run_in_transaction (sqlite3 *db, gboolean ok, GError **error)
 {
   if (ok)
-    return exec_sql (db, "COMMIT", error);
+    return kk_store_sql_exec (db, SQL_WHAT, "COMMIT", error);
   sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
   return FALSE;
 }
@@ -291,7 +254,7 @@ ensure_column (sqlite3 *db, const char *table, const char *column,
   g_autofree char *query = g_strdup_printf ("SELECT 1 FROM pragma_table_info"
       " ('%s') WHERE name = '%s'", table, column);
   g_autofree char *alter = NULL;
-  sqlite3_stmt *stmt = prepare (db, query, error);
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, query, error);
   int rc;
 
   if (stmt == NULL)
@@ -304,7 +267,7 @@ ensure_column (sqlite3 *db, const char *table, const char *column,
     return kk_store_set_error (db, "attendance", error);
   alter = g_strdup_printf ("ALTER TABLE %s ADD COLUMN %s %s", table, column,
       declaration);
-  return exec_sql (db, alter, error);
+  return kk_store_sql_exec (db, SQL_WHAT, alter, error);
 }
 
 /* Closing what a crash left open: each connection and session ends at
@@ -333,22 +296,22 @@ setup_job (sqlite3 *db, gpointer job_data, GError **error)
   int open_rows = 0;
   gboolean ok;
 
-  if (!exec_sql (db, schema, error))
+  if (!kk_store_sql_exec (db, SQL_WHAT, schema, error))
     return NULL;
   for (guint i = 0; i < G_N_ELEMENTS (added_columns); i++)
     if (!ensure_column (db, added_columns[i][0], added_columns[i][1],
             added_columns[i][2], error))
       return NULL;
-  if (!exec_sql (db, "BEGIN", error))
+  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN", error))
     return NULL;
-  stmt = prepare (db, "SELECT count(*) FROM att_connections"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT count(*) FROM att_connections"
       " WHERE left_at IS NULL", error);
   ok = stmt != NULL;
   if (ok) {
     if (sqlite3_step (stmt) == SQLITE_ROW)
       open_rows = sqlite3_column_int (stmt, 0);
     sqlite3_finalize (stmt);
-    ok = exec_sql (db, recovery, error);
+    ok = kk_store_sql_exec (db, SQL_WHAT, recovery, error);
   }
   if (!run_in_transaction (db, ok, error))
     return NULL;
@@ -374,20 +337,20 @@ setup_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static gboolean
 insert_event (sqlite3 *db, const KkAttEvent *event, GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, "INSERT INTO att_events (room_id, kind,"
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_events (room_id, kind,"
       " subject, party_id, at, wall_at, detail) VALUES (?,?,?,?,?,?,?)",
       error);
 
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, event->room_id);
-  bind_text (stmt, 2, event_names[event->kind]);
-  bind_text (stmt, 3, event->subject);
-  bind_text (stmt, 4, event->party_id);
+  kk_store_sql_bind_text (stmt, 1, event->room_id);
+  kk_store_sql_bind_text (stmt, 2, event_names[event->kind]);
+  kk_store_sql_bind_text (stmt, 3, event->subject);
+  kk_store_sql_bind_text (stmt, 4, event->party_id);
   sqlite3_bind_int64 (stmt, 5, event->at_us);
   sqlite3_bind_int64 (stmt, 6, event->wall_us);
-  bind_text (stmt, 7, event->detail);
-  return step_done (db, stmt, error);
+  kk_store_sql_bind_text (stmt, 7, event->detail);
+  return kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
 }
 
 static gboolean
@@ -397,30 +360,30 @@ apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
 
   switch (event->kind) {
     case EV_CONNECT:
-      stmt = prepare (db, "INSERT OR IGNORE INTO att_connections"
+      stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_connections"
           " (resource_id, room_id, party_id, connected_at, alive_at)"
           " VALUES (?1, ?2, ?3, ?4, ?4)", error);
       if (stmt == NULL)
         return FALSE;
-      bind_text (stmt, 1, event->subject);
-      bind_text (stmt, 2, event->room_id);
-      bind_text (stmt, 3, event->party_id);
+      kk_store_sql_bind_text (stmt, 1, event->subject);
+      kk_store_sql_bind_text (stmt, 2, event->room_id);
+      kk_store_sql_bind_text (stmt, 3, event->party_id);
       sqlite3_bind_int64 (stmt, 4, event->at_us);
       break;
     case EV_LEAVE:
-      stmt = prepare (db, "UPDATE att_connections SET"
+      stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_connections SET"
           " left_at = max(?2, connected_at), alive_at = max(?2, connected_at),"
           " reason = ?3 WHERE resource_id = ?1 AND left_at IS NULL", error);
       if (stmt == NULL)
         return FALSE;
-      bind_text (stmt, 1, event->subject);
+      kk_store_sql_bind_text (stmt, 1, event->subject);
       sqlite3_bind_int64 (stmt, 2, event->at_us);
-      bind_text (stmt, 3, event->detail);
+      kk_store_sql_bind_text (stmt, 3, event->detail);
       break;
     case EV_SESSION_OPEN:
       /* The room's rules are frozen here, so changing them later never
        * changes this session's results. */
-      stmt = prepare (db, "INSERT OR IGNORE INTO att_sessions (id, room_id,"
+      stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_sessions (id, room_id,"
           " started_at, alive_at, completion_ratio, grace_s, max_lateness_s,"
           " require_code, prompts, prompt_window_s, prompt_interval_s)"
           " SELECT ?1, ?2, ?3, ?3,"
@@ -434,8 +397,8 @@ apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
           " LEFT JOIN att_settings s ON s.room_id = x.id", error);
       if (stmt == NULL)
         return FALSE;
-      bind_text (stmt, 1, event->subject);
-      bind_text (stmt, 2, event->room_id);
+      kk_store_sql_bind_text (stmt, 1, event->subject);
+      kk_store_sql_bind_text (stmt, 2, event->room_id);
       sqlite3_bind_int64 (stmt, 3, event->at_us);
       sqlite3_bind_double (stmt, 4, KK_ATTENDANCE_DEFAULT_RATIO);
       sqlite3_bind_int (stmt, 5, KK_ATTENDANCE_DEFAULT_GRACE_S);
@@ -443,69 +406,69 @@ apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
       sqlite3_bind_int (stmt, 7, KK_ATTENDANCE_DEFAULT_PROMPT_INTERVAL_S);
       break;
     case EV_CODE:
-      stmt = prepare (db, "INSERT OR IGNORE INTO att_codes (session_id,"
+      stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_codes (session_id,"
           " room_id, code, revealed_at) VALUES (?1, ?2, ?3, ?4)", error);
       if (stmt == NULL)
         return FALSE;
-      bind_text (stmt, 1, event->subject);
-      bind_text (stmt, 2, event->room_id);
-      bind_text (stmt, 3, event->detail);
+      kk_store_sql_bind_text (stmt, 1, event->subject);
+      kk_store_sql_bind_text (stmt, 2, event->room_id);
+      kk_store_sql_bind_text (stmt, 3, event->detail);
       sqlite3_bind_int64 (stmt, 4, event->at_us);
       break;
     case EV_PROMPT:
-      stmt = prepare (db, "INSERT OR IGNORE INTO att_prompts (id, session_id,"
+      stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_prompts (id, session_id,"
           " room_id, issued_at) VALUES (?1, ?2, ?3, ?4)", error);
       if (stmt == NULL)
         return FALSE;
-      bind_text (stmt, 1, event->subject);
-      bind_text (stmt, 2, event->detail);
-      bind_text (stmt, 3, event->room_id);
+      kk_store_sql_bind_text (stmt, 1, event->subject);
+      kk_store_sql_bind_text (stmt, 2, event->detail);
+      kk_store_sql_bind_text (stmt, 3, event->room_id);
       sqlite3_bind_int64 (stmt, 4, event->at_us);
       break;
     case EV_CODE_ANSWER:
     case EV_PROMPT_ANSWER:
-      stmt = prepare (db, event->kind == EV_CODE_ANSWER
+      stmt = kk_store_sql_prepare (db, SQL_WHAT, event->kind == EV_CODE_ANSWER
           ? "INSERT INTO att_code_answers (session_id, party_id,"
           " participant_id, answered_at) VALUES (?1, ?2, ?3, ?4)"
           : "INSERT INTO att_prompt_answers (prompt_id, party_id,"
           " participant_id, answered_at) VALUES (?1, ?2, ?3, ?4)", error);
       if (stmt == NULL)
         return FALSE;
-      bind_text (stmt, 1, event->subject);
-      bind_text (stmt, 2, event->party_id);
-      bind_text (stmt, 3, event->detail);
+      kk_store_sql_bind_text (stmt, 1, event->subject);
+      kk_store_sql_bind_text (stmt, 2, event->party_id);
+      kk_store_sql_bind_text (stmt, 3, event->detail);
       sqlite3_bind_int64 (stmt, 4, event->at_us);
       break;
     case EV_SESSION_CLOSE:
-      stmt = prepare (db, "UPDATE att_sessions SET"
+      stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_sessions SET"
           " ended_at = max(?2, started_at), alive_at = max(?2, started_at)"
           " WHERE id = ?1 AND ended_at IS NULL", error);
       if (stmt == NULL)
         return FALSE;
-      bind_text (stmt, 1, event->subject);
+      kk_store_sql_bind_text (stmt, 1, event->subject);
       sqlite3_bind_int64 (stmt, 2, event->at_us);
       break;
     case EV_ALIVE:
       /* A connection's stamp is the last time the relay knew it was
        * receiving (its last consent check or report), not the time of the
        * heartbeat: a viewer that vanished silently is not counted on. */
-      stmt = prepare (db, "UPDATE att_connections SET"
+      stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_connections SET"
           " alive_at = max(alive_at, ?2)"
           " WHERE resource_id = ?1 AND left_at IS NULL", error);
       if (stmt == NULL)
         return FALSE;
-      bind_text (stmt, 1, event->subject);
+      kk_store_sql_bind_text (stmt, 1, event->subject);
       sqlite3_bind_int64 (stmt, 2, event->at_us);
-      return step_done (db, stmt, error);
+      return kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
     case EV_HEARTBEAT:
-      stmt = prepare (db, "UPDATE att_sessions SET alive_at = ?1"
+      stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_sessions SET alive_at = ?1"
           " WHERE ended_at IS NULL", error);
       if (stmt == NULL)
         return FALSE;
       sqlite3_bind_int64 (stmt, 1, event->at_us);
-      return step_done (db, stmt, error);
+      return kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
   }
-  if (!step_done (db, stmt, error))
+  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
     return FALSE;
   return insert_event (db, event, error);
 }
@@ -516,7 +479,7 @@ write_job (sqlite3 *db, gpointer job_data, GError **error)
   GPtrArray *events = job_data;
   gboolean ok = TRUE;
 
-  if (!exec_sql (db, "BEGIN IMMEDIATE", error))
+  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
     return NULL;
   for (guint i = 0; ok && i < events->len; i++)
     ok = apply_event (db, events->pdata[i], error);
@@ -746,7 +709,7 @@ static gpointer
 purge_job (sqlite3 *db, gpointer job_data, GError **error)
 {
   gint64 now = *(gint64 *) job_data;
-  sqlite3_stmt *stmt = prepare (db, "DELETE FROM att_events WHERE rowid IN"
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "DELETE FROM att_events WHERE rowid IN"
       " (SELECT e.rowid FROM att_events e JOIN att_settings s"
       "  ON s.room_id = e.room_id"
       "  WHERE s.retention_days > 0"
@@ -755,7 +718,7 @@ purge_job (sqlite3 *db, gpointer job_data, GError **error)
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, now);
-  if (!step_done (db, stmt, error))
+  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
     return NULL;
   return GINT_TO_POINTER (sqlite3_changes (db) + 1);
 }
@@ -917,13 +880,13 @@ static gboolean
 load_prompts (sqlite3 *db, const KkAttendanceSession *session,
     GArray *prompts, GPtrArray *ids, GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, "SELECT id, issued_at FROM att_prompts"
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT id, issued_at FROM att_prompts"
       " WHERE session_id = ?1 ORDER BY issued_at, id", error);
   int rc;
 
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, session->id);
+  kk_store_sql_bind_text (stmt, 1, session->id);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
     KkPromptAnswer prompt = { sqlite3_column_int64 (stmt, 1), 0 };
 
@@ -946,9 +909,9 @@ load_answers (sqlite3 *db, const KkAttendanceSession *session,
   int rc;
 
   sqlite3_reset (code);
-  bind_text (code, 1, session->id);
-  bind_text (code, 2, row->party_id);
-  bind_text (code, 3, row->participant_id);
+  kk_store_sql_bind_text (code, 1, session->id);
+  kk_store_sql_bind_text (code, 2, row->party_id);
+  kk_store_sql_bind_text (code, 3, row->participant_id);
   rc = sqlite3_step (code);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return kk_store_set_error (db, "attendance report", error);
@@ -959,9 +922,9 @@ load_answers (sqlite3 *db, const KkAttendanceSession *session,
   if (prompts->len == 0)
     return TRUE;
   sqlite3_reset (answers);
-  bind_text (answers, 1, session->id);
-  bind_text (answers, 2, row->party_id);
-  bind_text (answers, 3, row->participant_id);
+  kk_store_sql_bind_text (answers, 1, session->id);
+  kk_store_sql_bind_text (answers, 2, row->party_id);
+  kk_store_sql_bind_text (answers, 3, row->participant_id);
   while ((rc = sqlite3_step (answers)) == SQLITE_ROW) {
     const char *id = (const char *) sqlite3_column_text (answers, 0);
 
@@ -991,7 +954,7 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
   gboolean ok;
   int rc;
 
-  stmt = prepare (db, "SELECT p.id, p.name, p.workplace,"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT p.id, p.name, p.workplace,"
       " coalesce (k.checked_in_at, 0), p.party_id, c.resource_id,"
       " c.party_id, c.connected_at, c.left_at, c.reason"
       " FROM att_connections c JOIN participants p ON p.party_id = c.party_id"
@@ -1002,7 +965,7 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
       " ORDER BY c.connected_at", error);
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, session->room_id);
+  kk_store_sql_bind_text (stmt, 1, session->room_id);
   sqlite3_bind_int64 (stmt, 2, session->started_us);
   sqlite3_bind_int64 (stmt, 3, session->live_end_us);
   sqlite3_bind_int64 (stmt, 4, now_us);
@@ -1030,13 +993,13 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
 
   /* Invited and never seen: a row that says so (absent, 0 s), rather than
    * nothing, so that the coordinator sees who did not come. */
-  stmt = prepare (db, "SELECT p.id, p.name, p.workplace, 0, p.party_id"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT p.id, p.name, p.workplace, 0, p.party_id"
       " FROM att_people a"
       " JOIN participants p ON p.id = a.participant_id"
       " WHERE a.room_id = ?1 AND a.invited_at <= ?2", error);
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, session->room_id);
+  kk_store_sql_bind_text (stmt, 1, session->room_id);
   sqlite3_bind_int64 (stmt, 2, session->live_end_us);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
     KkAttendanceRow *row;
@@ -1053,14 +1016,14 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
 
   if (!load_prompts (db, session, prompts, prompt_ids, error))
     return FALSE;
-  stmt = prepare (db, "SELECT completed, reason, decided_by, decided_at"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT completed, reason, decided_by, decided_at"
       " FROM att_overrides WHERE session_id = ?1 AND participant_id = ?2",
       error);
   ok = stmt != NULL
-      && (code = prepare (db, "SELECT 1 FROM att_code_answers"
+      && (code = kk_store_sql_prepare (db, SQL_WHAT, "SELECT 1 FROM att_code_answers"
           " WHERE session_id = ?1 AND party_id = ?2"
           " AND (participant_id IS NULL OR participant_id = ?3)", error))
-      && (answers = prepare (db, "SELECT a.prompt_id, min (a.answered_at)"
+      && (answers = kk_store_sql_prepare (db, SQL_WHAT, "SELECT a.prompt_id, min (a.answered_at)"
           " FROM att_prompt_answers a JOIN att_prompts p ON p.id = a.prompt_id"
           " WHERE p.session_id = ?1 AND a.party_id = ?2"
           " AND (a.participant_id IS NULL OR a.participant_id = ?3)"
@@ -1091,8 +1054,8 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
     row->completed = row->result.completed;
 
     sqlite3_reset (stmt);
-    bind_text (stmt, 1, session->id);
-    bind_text (stmt, 2, row->participant_id);
+    kk_store_sql_bind_text (stmt, 1, session->id);
+    kk_store_sql_bind_text (stmt, 2, row->participant_id);
     if (sqlite3_step (stmt) == SQLITE_ROW) {
       row->overridden = TRUE;
       row->completed = sqlite3_column_int (stmt, 0) != 0;
@@ -1124,17 +1087,17 @@ report_job (sqlite3 *db, gpointer job_data, GError **error)
   report->sessions = g_ptr_array_new_with_free_func (session_free);
   report->rows = g_ptr_array_new_with_free_func (row_free);
   if (query->session_id != NULL) {
-    stmt = prepare (db, "SELECT " SESSION_COLUMNS
+    stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT " SESSION_COLUMNS
         " FROM att_sessions WHERE id = ?1", error);
     if (stmt == NULL)
       return NULL;
-    bind_text (stmt, 1, query->session_id);
+    kk_store_sql_bind_text (stmt, 1, query->session_id);
   } else {
-    stmt = prepare (db, "SELECT " SESSION_COLUMNS
+    stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT " SESSION_COLUMNS
         " FROM att_sessions WHERE room_id = ?1 ORDER BY started_at", error);
     if (stmt == NULL)
       return NULL;
-    bind_text (stmt, 1, query->room_id);
+    kk_store_sql_bind_text (stmt, 1, query->room_id);
   }
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (report->sessions, read_session (stmt, query->now_us));
@@ -1198,13 +1161,13 @@ session_job (sqlite3 *db, gpointer job_data, GError **error)
 {
   SessionQuery *query = job_data;
   KkAttendanceSession *session = NULL;
-  sqlite3_stmt *stmt = prepare (db, "SELECT " SESSION_COLUMNS
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT " SESSION_COLUMNS
       " FROM att_sessions WHERE id = ?1", error);
   int rc;
 
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, query->session_id);
+  kk_store_sql_bind_text (stmt, 1, query->session_id);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     session = read_session (stmt, query->now_us);
@@ -1259,7 +1222,7 @@ get_settings_job (sqlite3 *db, gpointer job_data, GError **error)
 {
   SettingsJob *job = job_data;
   KkAttendanceSettings *settings = g_new0 (KkAttendanceSettings, 1);
-  sqlite3_stmt *stmt = prepare (db, "SELECT coalesce (completion_ratio, -1),"
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT coalesce (completion_ratio, -1),"
       " grace_s, coalesce (max_lateness_s, -1), require_code, prompts,"
       " prompt_window_s, retention_days, prompt_interval_s FROM att_settings"
       " WHERE room_id = ?1",
@@ -1271,7 +1234,7 @@ get_settings_job (sqlite3 *db, gpointer job_data, GError **error)
     g_free (settings);
     return NULL;
   }
-  bind_text (stmt, 1, job->room_id);
+  kk_store_sql_bind_text (stmt, 1, job->room_id);
   if (sqlite3_step (stmt) == SQLITE_ROW) {
     gint64 lateness_s = sqlite3_column_int64 (stmt, 2);
 
@@ -1316,14 +1279,14 @@ set_settings_job (sqlite3 *db, gpointer job_data, GError **error)
 {
   SettingsJob *job = job_data;
   const KkAttendancePolicy *policy = &job->settings.policy;
-  sqlite3_stmt *stmt = prepare (db, "INSERT OR REPLACE INTO att_settings"
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO att_settings"
       " (room_id, completion_ratio, grace_s, max_lateness_s, require_code,"
       " prompts, prompt_window_s, retention_days, prompt_interval_s)"
       " VALUES (?,?,?,?,?,?,?,?,?)", error);
 
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, job->room_id);
+  kk_store_sql_bind_text (stmt, 1, job->room_id);
   if (policy->completion_ratio >= 0)
     sqlite3_bind_double (stmt, 2, policy->completion_ratio);
   else
@@ -1338,7 +1301,7 @@ set_settings_job (sqlite3 *db, gpointer job_data, GError **error)
   sqlite3_bind_int64 (stmt, 7, policy->prompt_window_us / G_USEC_PER_SEC);
   sqlite3_bind_int (stmt, 8, job->settings.retention_days);
   sqlite3_bind_int64 (stmt, 9, policy->prompt_interval_us / G_USEC_PER_SEC);
-  if (!step_done (db, stmt, error))
+  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
     return NULL;
   return GINT_TO_POINTER (1);
 }
@@ -1389,12 +1352,12 @@ static gboolean
 row_exists (sqlite3 *db, const char *sql, const char *key, GError **error,
     gboolean *exists)
 {
-  sqlite3_stmt *stmt = prepare (db, sql, error);
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
   int rc;
 
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, key);
+  kk_store_sql_bind_text (stmt, 1, key);
   rc = sqlite3_step (stmt);
   sqlite3_finalize (stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -1420,10 +1383,10 @@ override_job (sqlite3 *db, gpointer job_data, GError **error)
         "no participant %s", job->participant_id);
     return NULL;
   }
-  stmt = prepare (db, "SELECT room_id FROM att_sessions WHERE id = ?1", error);
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT room_id FROM att_sessions WHERE id = ?1", error);
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, job->session_id);
+  kk_store_sql_bind_text (stmt, 1, job->session_id);
   if (sqlite3_step (stmt) == SQLITE_ROW)
     room_id = column_text (stmt, 0);
   sqlite3_finalize (stmt);
@@ -1433,36 +1396,36 @@ override_job (sqlite3 *db, gpointer job_data, GError **error)
     return NULL;
   }
 
-  if (!exec_sql (db, "BEGIN IMMEDIATE", error))
+  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
     return NULL;
-  stmt = prepare (db, "INSERT OR REPLACE INTO att_overrides (session_id,"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO att_overrides (session_id,"
       " participant_id, completed, reason, decided_by, decided_at)"
       " VALUES (?,?,?,?,?,?)", error);
   ok = stmt != NULL;
   if (ok) {
-    bind_text (stmt, 1, job->session_id);
-    bind_text (stmt, 2, job->participant_id);
+    kk_store_sql_bind_text (stmt, 1, job->session_id);
+    kk_store_sql_bind_text (stmt, 2, job->participant_id);
     sqlite3_bind_int (stmt, 3, job->completed ? 1 : 0);
-    bind_text (stmt, 4, job->reason);
-    bind_text (stmt, 5, job->by);
+    kk_store_sql_bind_text (stmt, 4, job->reason);
+    kk_store_sql_bind_text (stmt, 5, job->by);
     sqlite3_bind_int64 (stmt, 6, job->at_us);
-    ok = step_done (db, stmt, error);
+    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
   }
   if (ok) {
     detail = g_strdup_printf ("session %s: completed=%s by %s: %s",
         job->session_id, job->completed ? "true" : "false", job->by,
         job->reason);
-    stmt = prepare (db, "INSERT INTO att_events (room_id, kind, subject,"
+    stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_events (room_id, kind, subject,"
         " at, wall_at, detail) VALUES (?, 'override', ?, ?, ?, ?)", error);
     ok = stmt != NULL;
   }
   if (ok) {
-    bind_text (stmt, 1, room_id);
-    bind_text (stmt, 2, job->participant_id);
+    kk_store_sql_bind_text (stmt, 1, room_id);
+    kk_store_sql_bind_text (stmt, 2, job->participant_id);
     sqlite3_bind_int64 (stmt, 3, job->at_us);
     sqlite3_bind_int64 (stmt, 4, job->wall_us);
-    bind_text (stmt, 5, detail);
-    ok = step_done (db, stmt, error);
+    kk_store_sql_bind_text (stmt, 5, detail);
+    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
   }
   if (!run_in_transaction (db, ok, error))
     return NULL;

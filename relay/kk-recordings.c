@@ -36,6 +36,9 @@
 #include "kk-http.h"
 #include "kk-recorder.h"
 
+/* The prefix of this module's SQL errors. */
+#define SQL_WHAT "recordings"
+
 GST_DEBUG_CATEGORY_STATIC (kk_recordings_debug);
 #define GST_CAT_DEFAULT kk_recordings_debug
 
@@ -237,46 +240,6 @@ static const char schema[] =
   "  room_id TEXT PRIMARY KEY,"
   "  retention_days INTEGER NOT NULL);";
 
-static gboolean
-exec_sql (sqlite3 *db, const char *sql, GError **error)
-{
-  if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK)
-    return kk_store_set_error (db, "recordings", error);
-  return TRUE;
-}
-
-static sqlite3_stmt *
-prepare (sqlite3 *db, const char *sql, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-
-  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-    kk_store_set_error (db, "recordings", error);
-    return NULL;
-  }
-  return stmt;
-}
-
-static gboolean
-step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
-{
-  int rc = sqlite3_step (stmt);
-
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "recordings", error);
-  return TRUE;
-}
-
-static void
-bind_text (sqlite3_stmt *stmt, int index, const char *text)
-{
-  if (text != NULL)
-    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (stmt, index);
-}
-
 static char *
 column_text (sqlite3_stmt *stmt, int index)
 {
@@ -303,7 +266,7 @@ loaded_free (gpointer data)
 static gboolean
 load_rows (sqlite3 *db, Loaded *loaded, GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, "SELECT session_id, room_id, path,"
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT session_id, room_id, path,"
       " content_type, video_codec, audio_codec, state, error, started_at,"
       " ended_at, duration_us, size FROM recordings", error);
   int rc;
@@ -331,7 +294,7 @@ load_rows (sqlite3 *db, Loaded *loaded, GError **error)
   if (rc != SQLITE_DONE)
     return kk_store_set_error (db, "recordings", error);
 
-  stmt = prepare (db, "SELECT session_id, paused_at, resumed_at"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT session_id, paused_at, resumed_at"
       " FROM recording_pauses ORDER BY session_id, paused_at", error);
   if (stmt == NULL)
     return FALSE;
@@ -350,7 +313,7 @@ load_rows (sqlite3 *db, Loaded *loaded, GError **error)
   if (rc != SQLITE_DONE)
     return kk_store_set_error (db, "recordings", error);
 
-  stmt = prepare (db, "SELECT room_id, retention_days"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT room_id, retention_days"
       " FROM recording_settings", error);
   if (stmt == NULL)
     return FALSE;
@@ -374,7 +337,7 @@ load_job (sqlite3 *db, gpointer job_data, GError **error)
       row_free);
   loaded->retention = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       NULL);
-  if (!exec_sql (db, schema, error) || !load_rows (db, loaded, error)) {
+  if (!kk_store_sql_exec (db, SQL_WHAT, schema, error) || !load_rows (db, loaded, error)) {
     loaded_free (loaded);
     return NULL;
   }
@@ -388,22 +351,22 @@ persist_job (sqlite3 *db, gpointer job_data, GError **error)
   sqlite3_stmt *stmt;
   gboolean ok;
 
-  if (!exec_sql (db, "BEGIN IMMEDIATE", error))
+  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
     return NULL;
-  stmt = prepare (db, "INSERT OR REPLACE INTO recordings (session_id,"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO recordings (session_id,"
       " room_id, path, content_type, video_codec, audio_codec, state, error,"
       " started_at, ended_at, duration_us, size)"
       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", error);
   ok = stmt != NULL;
   if (ok) {
-    bind_text (stmt, 1, row->session_id);
-    bind_text (stmt, 2, row->room_id);
-    bind_text (stmt, 3, row->path);
-    bind_text (stmt, 4, row->content_type);
-    bind_text (stmt, 5, row->video_codec);
-    bind_text (stmt, 6, row->audio_codec);
-    bind_text (stmt, 7, state_names[row->state]);
-    bind_text (stmt, 8, row->error);
+    kk_store_sql_bind_text (stmt, 1, row->session_id);
+    kk_store_sql_bind_text (stmt, 2, row->room_id);
+    kk_store_sql_bind_text (stmt, 3, row->path);
+    kk_store_sql_bind_text (stmt, 4, row->content_type);
+    kk_store_sql_bind_text (stmt, 5, row->video_codec);
+    kk_store_sql_bind_text (stmt, 6, row->audio_codec);
+    kk_store_sql_bind_text (stmt, 7, state_names[row->state]);
+    kk_store_sql_bind_text (stmt, 8, row->error);
     sqlite3_bind_int64 (stmt, 9, row->started_at);
     if (row->ended_at != 0)
       sqlite3_bind_int64 (stmt, 10, row->ended_at);
@@ -411,38 +374,38 @@ persist_job (sqlite3 *db, gpointer job_data, GError **error)
       sqlite3_bind_null (stmt, 10);
     sqlite3_bind_int64 (stmt, 11, row->duration_us);
     sqlite3_bind_int64 (stmt, 12, row->size);
-    ok = step_done (db, stmt, error);
+    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
   }
   if (ok) {
-    stmt = prepare (db, "DELETE FROM recording_pauses WHERE session_id = ?",
+    stmt = kk_store_sql_prepare (db, SQL_WHAT, "DELETE FROM recording_pauses WHERE session_id = ?",
         error);
     ok = stmt != NULL;
     if (ok) {
-      bind_text (stmt, 1, row->session_id);
-      ok = step_done (db, stmt, error);
+      kk_store_sql_bind_text (stmt, 1, row->session_id);
+      ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
     }
   }
   for (guint i = 0; ok && i < row->pauses->len; i++) {
     const Pause *pause = &g_array_index (row->pauses, Pause, i);
 
-    stmt = prepare (db, "INSERT OR REPLACE INTO recording_pauses (session_id,"
+    stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO recording_pauses (session_id,"
         " paused_at, resumed_at) VALUES (?,?,?)", error);
     ok = stmt != NULL;
     if (ok) {
-      bind_text (stmt, 1, row->session_id);
+      kk_store_sql_bind_text (stmt, 1, row->session_id);
       sqlite3_bind_int64 (stmt, 2, pause->from_us);
       if (pause->to_us != 0)
         sqlite3_bind_int64 (stmt, 3, pause->to_us);
       else
         sqlite3_bind_null (stmt, 3);
-      ok = step_done (db, stmt, error);
+      ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
     }
   }
   if (!ok) {
     sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
     return NULL;
   }
-  exec_sql (db, "COMMIT", error);
+  kk_store_sql_exec (db, SQL_WHAT, "COMMIT", error);
   return NULL;
 }
 
@@ -464,14 +427,14 @@ static gpointer
 retention_job (sqlite3 *db, gpointer job_data, GError **error)
 {
   Retention *retention = job_data;
-  sqlite3_stmt *stmt = prepare (db, "INSERT OR REPLACE INTO"
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO"
       " recording_settings (room_id, retention_days) VALUES (?,?)", error);
 
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, retention->room_id);
+  kk_store_sql_bind_text (stmt, 1, retention->room_id);
   sqlite3_bind_int (stmt, 2, retention->days);
-  step_done (db, stmt, error);
+  kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
   return NULL;
 }
 

@@ -32,6 +32,9 @@
 
 #include "kk-http.h"
 
+/* The prefix of this module's SQL errors. */
+#define SQL_WHAT "roster"
+
 /* ---- validation ---- */
 
 static gboolean
@@ -443,27 +446,6 @@ kk_roster_person_free (KkRosterPerson *person)
 
 /* ---- SQL helpers (store thread) ---- */
 
-static sqlite3_stmt *
-prepare (sqlite3 *db, const char *sql, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-
-  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-    kk_store_set_error (db, "roster", error);
-    return NULL;
-  }
-  return stmt;
-}
-
-static void
-bind_text (sqlite3_stmt *stmt, int index, const char *text)
-{
-  if (text != NULL)
-    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (stmt, index);
-}
-
 static char *
 column_text (sqlite3_stmt *stmt, int index)
 {
@@ -486,29 +468,10 @@ step_reset (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
 }
 
 static gboolean
-step_done (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
-{
-  int rc = sqlite3_step (stmt);
-
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "roster", error);
-  return TRUE;
-}
-
-static gboolean
-exec_sql (sqlite3 *db, const char *sql, GError **error)
-{
-  if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK)
-    return kk_store_set_error (db, "roster", error);
-  return TRUE;
-}
-
-static gboolean
 finish_transaction (sqlite3 *db, gboolean ok, GError **error)
 {
   if (ok)
-    return exec_sql (db, "COMMIT", error);
+    return kk_store_sql_exec (db, SQL_WHAT, "COMMIT", error);
   sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
   return FALSE;
 }
@@ -518,13 +481,13 @@ static gboolean
 lookup_text (sqlite3 *db, const char *sql, const char *key, char **out,
     GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, sql, error);
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
   int rc;
 
   *out = NULL;
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, key);
+  kk_store_sql_bind_text (stmt, 1, key);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     *out = column_text (stmt, 0);
@@ -676,7 +639,7 @@ static gboolean
 load_rows (sqlite3 *db, const char *sql, guint n_columns, GPtrArray *out,
     GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, sql, error);
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
   int rc;
 
   if (stmt == NULL)
@@ -796,27 +759,27 @@ insert_invited (sqlite3 *db, const InviteJob *job, const InviteItem *item,
     sqlite3_stmt *party, sqlite3_stmt *person, sqlite3_stmt *people,
     GError **error)
 {
-  bind_text (party, 1, item->party_id);
-  bind_text (party, 2, job->room_id);
-  bind_text (party, 3, item->token_hash);
-  bind_text (party, 4, item->entry.name);
-  bind_text (party, 5, item->entry.workplace);
+  kk_store_sql_bind_text (party, 1, item->party_id);
+  kk_store_sql_bind_text (party, 2, job->room_id);
+  kk_store_sql_bind_text (party, 3, item->token_hash);
+  kk_store_sql_bind_text (party, 4, item->entry.name);
+  kk_store_sql_bind_text (party, 5, item->entry.workplace);
   sqlite3_bind_int64 (party, 6, job->wall_us);
   if (!step_reset (db, party, error))
     return FALSE;
-  bind_text (person, 1, item->participant_id);
-  bind_text (person, 2, item->party_id);
-  bind_text (person, 3, job->room_id);
-  bind_text (person, 4, item->entry.name);
-  bind_text (person, 5, item->entry.workplace);
+  kk_store_sql_bind_text (person, 1, item->participant_id);
+  kk_store_sql_bind_text (person, 2, item->party_id);
+  kk_store_sql_bind_text (person, 3, job->room_id);
+  kk_store_sql_bind_text (person, 4, item->entry.name);
+  kk_store_sql_bind_text (person, 5, item->entry.workplace);
   sqlite3_bind_int64 (person, 6, job->wall_us);
   if (!step_reset (db, person, error))
     return FALSE;
-  bind_text (people, 1, item->participant_id);
-  bind_text (people, 2, job->room_id);
-  bind_text (people, 3, item->party_id);
-  bind_text (people, 4, item->entry.email);
-  bind_text (people, 5, item->entry.hpr);
+  kk_store_sql_bind_text (people, 1, item->participant_id);
+  kk_store_sql_bind_text (people, 2, job->room_id);
+  kk_store_sql_bind_text (people, 3, item->party_id);
+  kk_store_sql_bind_text (people, 4, item->entry.email);
+  kk_store_sql_bind_text (people, 5, item->entry.hpr);
   sqlite3_bind_int64 (people, 6, job->now_us);
   return step_reset (db, people, error);
 }
@@ -834,8 +797,8 @@ find_existing (sqlite3 *db, sqlite3_stmt *by_hpr, sqlite3_stmt *by_email,
 
     if (keys[i] == NULL)
       continue;
-    bind_text (stmts[i], 1, job->room_id);
-    bind_text (stmts[i], 2, keys[i]);
+    kk_store_sql_bind_text (stmts[i], 1, job->room_id);
+    kk_store_sql_bind_text (stmts[i], 2, keys[i]);
     rc = sqlite3_step (stmts[i]);
     if (rc == SQLITE_ROW) {
       item->existing_id = column_text (stmts[i], 0);
@@ -860,19 +823,19 @@ invite_job (sqlite3 *db, gpointer job_data, GError **error)
   gboolean ok;
 
   if (!room_exists (db, job->room_id, error)
-      || !exec_sql (db, "BEGIN IMMEDIATE", error))
+      || !kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
     return NULL;
-  ok = (party = prepare (db, "INSERT INTO parties (id, room_id, token_hash,"
+  ok = (party = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO parties (id, room_id, token_hash,"
           " name, workplace, created_at) VALUES (?,?,?,?,?,?)", error))
-      && (person = prepare (db, "INSERT INTO participants (id, party_id,"
+      && (person = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO participants (id, party_id,"
           " room_id, ord, name, workplace, created_at)"
           " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)", error))
-      && (people = prepare (db, "INSERT INTO att_people (participant_id,"
+      && (people = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_people (participant_id,"
           " room_id, party_id, email, hpr, invited_at, token_issued_at)"
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)", error))
-      && (by_hpr = prepare (db, "SELECT participant_id FROM att_people"
+      && (by_hpr = kk_store_sql_prepare (db, SQL_WHAT, "SELECT participant_id FROM att_people"
           " WHERE room_id = ?1 AND hpr = ?2", error))
-      && (by_email = prepare (db, "SELECT participant_id FROM att_people"
+      && (by_email = kk_store_sql_prepare (db, SQL_WHAT, "SELECT participant_id FROM att_people"
           " WHERE room_id = ?1 AND lower (email) = lower (?2)", error));
 
   /* The lookups see the rows inserted earlier in this transaction, so
@@ -1031,13 +994,13 @@ reissue_job (sqlite3 *db, gpointer job_data, GError **error)
   gboolean ok;
   int rc;
 
-  stmt = prepare (db, "SELECT a.party_id, a.room_id, p.name, p.workplace,"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT a.party_id, a.room_id, p.name, p.workplace,"
       " a.email, a.hpr FROM att_people a"
       " JOIN participants p ON p.id = a.participant_id"
       " WHERE a.participant_id = ?1", error);
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, job->participant_id);
+  kk_store_sql_bind_text (stmt, 1, job->participant_id);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW) {
     job->party_id = column_text (stmt, 0);
@@ -1071,25 +1034,25 @@ reissue_job (sqlite3 *db, gpointer job_data, GError **error)
     return NULL;
   }
 
-  if (!exec_sql (db, "BEGIN IMMEDIATE", error))
+  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
     return NULL;
-  stmt = prepare (db, "UPDATE parties SET token_hash = ?2 WHERE id = ?1",
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE parties SET token_hash = ?2 WHERE id = ?1",
       error);
   ok = stmt != NULL;
   if (ok) {
-    bind_text (stmt, 1, job->party_id);
-    bind_text (stmt, 2, job->token_hash);
-    ok = step_done (db, stmt, error);
+    kk_store_sql_bind_text (stmt, 1, job->party_id);
+    kk_store_sql_bind_text (stmt, 2, job->token_hash);
+    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
   }
   if (ok) {
-    stmt = prepare (db, "UPDATE att_people SET token_issued_at = ?2"
+    stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_people SET token_issued_at = ?2"
         " WHERE participant_id = ?1", error);
     ok = stmt != NULL;
   }
   if (ok) {
-    bind_text (stmt, 1, job->participant_id);
+    kk_store_sql_bind_text (stmt, 1, job->participant_id);
     sqlite3_bind_int64 (stmt, 2, job->now_us);
-    ok = step_done (db, stmt, error);
+    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
   }
   if (!finish_transaction (db, ok, error))
     return NULL;
@@ -1184,7 +1147,7 @@ list_job (sqlite3 *db, gpointer job_data, GError **error)
 
   if (!room_exists (db, room_id, error))
     return NULL;
-  stmt = prepare (db, "SELECT p.id, p.party_id, p.name, p.workplace, p.ord,"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT p.id, p.party_id, p.name, p.workplace, p.ord,"
       " p.created_at, a.email, a.hpr, coalesce (a.token_issued_at, 0),"
       " a.participant_id IS NOT NULL,"
       " EXISTS (SELECT 1 FROM att_connections c"
@@ -1196,7 +1159,7 @@ list_job (sqlite3 *db, gpointer job_data, GError **error)
       " WHERE p.room_id = ?1", error);
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, room_id);
+  kk_store_sql_bind_text (stmt, 1, room_id);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
     KkRosterPerson *person = g_new0 (KkRosterPerson, 1);
 
@@ -1282,13 +1245,13 @@ access_job (sqlite3 *db, gpointer job_data, GError **error)
 
   if (!room_exists (db, job->room_id, error))
     return NULL;
-  stmt = prepare (db, "INSERT OR REPLACE INTO att_access (room_id, access)"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO att_access (room_id, access)"
       " VALUES (?1, ?2)", error);
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, job->room_id);
-  bind_text (stmt, 2, kk_room_access_to_string (job->access));
-  if (!step_done (db, stmt, error))
+  kk_store_sql_bind_text (stmt, 1, job->room_id);
+  kk_store_sql_bind_text (stmt, 2, kk_room_access_to_string (job->access));
+  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
     return NULL;
   return GINT_TO_POINTER (1);
 }
@@ -1535,13 +1498,13 @@ checkin_job (sqlite3 *db, gpointer job_data, GError **error)
   gboolean ok;
   int rc;
 
-  if (!exec_sql (db, "BEGIN IMMEDIATE", error))
+  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
     return NULL;
-  stmt = prepare (db, "SELECT count(*), coalesce (max (ord), -1)"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT count(*), coalesce (max (ord), -1)"
       " FROM participants WHERE party_id = ?1", error);
   ok = stmt != NULL;
   if (ok) {
-    bind_text (stmt, 1, job->party_id);
+    kk_store_sql_bind_text (stmt, 1, job->party_id);
     rc = sqlite3_step (stmt);
     if (rc == SQLITE_ROW) {
       count = sqlite3_column_int64 (stmt, 0);
@@ -1561,32 +1524,32 @@ checkin_job (sqlite3 *db, gpointer job_data, GError **error)
     ok = FALSE;
   }
   if (ok) {
-    stmt = prepare (db, "INSERT INTO participants (id, party_id, room_id,"
+    stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO participants (id, party_id, room_id,"
         " ord, name, workplace, created_at) VALUES (?,?,?,?,?,?,?)", error);
     ok = stmt != NULL;
   }
   if (ok) {
-    bind_text (stmt, 1, job->participant_id);
-    bind_text (stmt, 2, job->party_id);
-    bind_text (stmt, 3, job->room_id);
+    kk_store_sql_bind_text (stmt, 1, job->participant_id);
+    kk_store_sql_bind_text (stmt, 2, job->party_id);
+    kk_store_sql_bind_text (stmt, 3, job->room_id);
     sqlite3_bind_int64 (stmt, 4, last + 1);
-    bind_text (stmt, 5, job->name);
-    bind_text (stmt, 6, job->workplace);
+    kk_store_sql_bind_text (stmt, 5, job->name);
+    kk_store_sql_bind_text (stmt, 6, job->workplace);
     sqlite3_bind_int64 (stmt, 7, job->wall_us);
-    ok = step_done (db, stmt, error);
+    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
   }
   if (ok) {
-    stmt = prepare (db, "INSERT INTO att_checkins (participant_id, room_id,"
+    stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_checkins (participant_id, room_id,"
         " party_id, checked_in_at, receipt_hash) VALUES (?,?,?,?,?)", error);
     ok = stmt != NULL;
   }
   if (ok) {
-    bind_text (stmt, 1, job->participant_id);
-    bind_text (stmt, 2, job->room_id);
-    bind_text (stmt, 3, job->party_id);
+    kk_store_sql_bind_text (stmt, 1, job->participant_id);
+    kk_store_sql_bind_text (stmt, 2, job->room_id);
+    kk_store_sql_bind_text (stmt, 3, job->party_id);
     sqlite3_bind_int64 (stmt, 4, job->now_us);
-    bind_text (stmt, 5, job->receipt_hash);
-    ok = step_done (db, stmt, error);
+    kk_store_sql_bind_text (stmt, 5, job->receipt_hash);
+    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
   }
   if (!finish_transaction (db, ok, error))
     return NULL;
@@ -1760,12 +1723,12 @@ static gboolean
 delete_rows (sqlite3 *db, const char *sql, const char *key, guint *changes,
     GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, sql, error);
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
 
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, key);
-  if (!step_done (db, stmt, error))
+  kk_store_sql_bind_text (stmt, 1, key);
+  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
     return FALSE;
   if (changes != NULL)
     *changes += sqlite3_changes (db);
@@ -1776,12 +1739,12 @@ static gboolean
 count_rows (sqlite3 *db, const char *sql, const char *key, gint64 *count,
     GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, sql, error);
+  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
   int rc;
 
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, key);
+  kk_store_sql_bind_text (stmt, 1, key);
   rc = sqlite3_step (stmt);
   *count = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
   sqlite3_finalize (stmt);
@@ -1835,16 +1798,16 @@ erase_person (sqlite3 *db, EraseJob *job, gboolean alone, GError **error)
       return FALSE;
   }
 
-  stmt = prepare (db, "INSERT INTO att_events (room_id, kind, subject, at,"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_events (room_id, kind, subject, at,"
       " wall_at, detail) VALUES (?1, 'erasure', '', ?2, ?3, ?4)", error);
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, e->room_id);
+  kk_store_sql_bind_text (stmt, 1, e->room_id);
   sqlite3_bind_int64 (stmt, 2, job->now_us);
   sqlite3_bind_int64 (stmt, 3, job->wall_us);
-  bind_text (stmt, 4, alone ? "a participant and their connections erased "
+  kk_store_sql_bind_text (stmt, 4, alone ? "a participant and their connections erased "
       "on request" : "a participant erased on request");
-  return step_done (db, stmt, error);
+  return kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
 }
 
 static gpointer
@@ -1856,11 +1819,11 @@ erase_job (sqlite3 *db, gpointer job_data, GError **error)
   gboolean ok;
   int rc;
 
-  stmt = prepare (db, "SELECT party_id, room_id FROM participants"
+  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT party_id, room_id FROM participants"
       " WHERE id = ?1", error);
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, job->participant_id);
+  kk_store_sql_bind_text (stmt, 1, job->participant_id);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW) {
     job->party_id = column_text (stmt, 0);
@@ -1894,8 +1857,8 @@ erase_job (sqlite3 *db, gpointer job_data, GError **error)
   }
 
   /* Overwrite what is deleted, rather than leave it in free pages. */
-  if (!exec_sql (db, "PRAGMA secure_delete = ON", error)
-      || !exec_sql (db, "BEGIN IMMEDIATE", error))
+  if (!kk_store_sql_exec (db, SQL_WHAT, "PRAGMA secure_delete = ON", error)
+      || !kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
     return NULL;
   ok = erase_person (db, job, job->erasure->party_erased, error);
   if (!finish_transaction (db, ok, error))

@@ -214,4 +214,18 @@ gpointer kk_store_run_finish (KkStore *store, GAsyncResult *result,
  * @what. Always returns FALSE. */
 gboolean kk_store_set_error (sqlite3 *db, const char *what, GError **error);
 
+/* More helpers for job functions; errors are prefixed with @what (the
+ * calling module's name). */
+/* Returns: (transfer full) (nullable): the statement, or NULL with @error. */
+sqlite3_stmt *kk_store_sql_prepare (sqlite3 *db, const char *what,
+    const char *sql, GError **error);
+/* Runs SQL that returns no rows. */
+gboolean kk_store_sql_exec (sqlite3 *db, const char *what, const char *sql,
+    GError **error);
+/* Steps @stmt, which must return no rows, and finalizes it. */
+gboolean kk_store_sql_step_done (sqlite3 *db, const char *what,
+    sqlite3_stmt *stmt, GError **error);
+/* Binds @text, or NULL when @text is NULL. */
+void kk_store_sql_bind_text (sqlite3_stmt *stmt, int index, const char *text);
+
 G_END_DECLS
