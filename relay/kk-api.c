@@ -8,15 +8,15 @@
  * the handler answers 201; the request is paused meanwhile, so the main
  * loop keeps serving others.
  *
- * Roles come from the bearer token alone. The admin token is compared by
- * SHA-256 digest with CRYPTO_memcmp, so neither its content nor its length
- * leaks through timing; host and viewer tokens are checked by the
- * registry, which does the same.
+ * Roles come from the bearer token alone, checked by the registry (the
+ * coordinator's, hosts' and participants' tokens alike) by SHA-256 digest
+ * with CRYPTO_memcmp, so neither content nor length leaks through timing.
+ * kk_api_require_coordinator () is the one coordinator check every
+ * coordinator-only route of every module uses.
  */
 
 #include "kk-api.h"
 
-#include <openssl/crypto.h>
 #include <string.h>
 
 #include "kk-http.h"
@@ -36,7 +36,6 @@ typedef struct {
   KkRoomRegistry *registry;
   KkStore *store;
   KkMetrics *metrics;
-  guint8 admin_digest[32];
   GHashTable *responses;      /* status code → count, for /metrics */
 } KkApi;
 
@@ -235,44 +234,31 @@ kk_api_parse_join_request (const char *data, gsize length, GError **error)
 
 /* Auth. */
 
-static void
-digest (const char *text, guint8 out[32])
-{
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  gsize len = 32;
-
-  g_checksum_update (checksum, (const guchar *) text, -1);
-  g_checksum_get_digest (checksum, out, &len);
-}
-
 static KkRole
-identify (KkApi *api, SoupServerMessage *msg)
+identify (KkRoomRegistry *registry, SoupServerMessage *msg)
 {
   g_autofree char *token = kk_http_get_bearer_token (msg);
-  guint8 have[32];
 
   if (token == NULL) {
     return soup_message_headers_get_one (
         soup_server_message_get_request_headers (msg), "Authorization") != NULL
         ? KK_ROLE_INVALID : KK_ROLE_NONE;
   }
-  digest (token, have);
-  if (CRYPTO_memcmp (have, api->admin_digest, sizeof have) == 0)
+  if (kk_room_registry_check_admin_token (registry, token))
     return KK_ROLE_ADMIN;
-  if (kk_room_registry_check_host_token (api->registry, NULL, token)
+  if (kk_room_registry_check_host_token (registry, NULL, token)
       == KK_TOKEN_OK)
     return KK_ROLE_HOST;
-  if (kk_room_registry_check_viewer_token (api->registry, NULL, token, NULL)
+  if (kk_room_registry_check_viewer_token (registry, NULL, token, NULL)
       == KK_TOKEN_OK)
     return KK_ROLE_VIEWER;
   return KK_ROLE_INVALID;
 }
 
-/* Replies 401/403 and returns FALSE unless the caller is the coordinator. */
-static gboolean
-require_admin (KkApi *api, SoupServerMessage *msg)
+gboolean
+kk_api_require_coordinator (KkRoomRegistry *registry, SoupServerMessage *msg)
 {
-  switch (identify (api, msg)) {
+  switch (identify (registry, msg)) {
     case KK_ROLE_ADMIN:
       return TRUE;
     case KK_ROLE_NONE:
@@ -400,7 +386,7 @@ post_rooms (KkHttpRequest *request, gpointer user_data)
   g_autoptr (KkRoomConfig) room = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!require_admin (api, msg)
+  if (!kk_api_require_coordinator (api->registry, msg)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
 
@@ -424,7 +410,7 @@ get_rooms (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (GPtrArray) rooms = NULL;
-  KkRole role = identify (api, msg);
+  KkRole role = identify (api->registry, msg);
 
   if (role == KK_ROLE_INVALID) {
     kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
@@ -446,7 +432,7 @@ get_room (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   const char *id = kk_http_request_get_param (request, 0);
-  KkRole role = identify (api, msg);
+  KkRole role = identify (api->registry, msg);
   KkRoom *room;
 
   if (role == KK_ROLE_INVALID) {
@@ -575,7 +561,7 @@ get_sessions (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *room_id = kk_http_request_get_query (request, "room");
 
-  if (!require_admin (api, msg))
+  if (!kk_api_require_coordinator (api->registry, msg))
     return;
   if (room_id != NULL && kk_room_registry_lookup (api->registry, room_id)
       == NULL) {
@@ -683,8 +669,6 @@ gboolean
 kk_api_register (SoupServer *server, KkRoomRegistry *registry, KkStore *store,
     KkMetrics *metrics, const KkConfig *config, GError **error)
 {
-  g_autofree char *file_token = NULL;
-  const char *admin_token = config->admin_token;
   KkApi *api;
 
   g_return_val_if_fail (SOUP_IS_SERVER (server), FALSE);
@@ -694,20 +678,11 @@ kk_api_register (SoupServer *server, KkRoomRegistry *registry, KkStore *store,
   g_return_val_if_fail (g_object_get_data (G_OBJECT (server), KK_API_KEY)
       == NULL, FALSE);
 
-  if (admin_token == NULL) {
-    file_token = kk_store_load_admin_token (kk_store_get_data_dir (store),
-        error);
-    if (file_token == NULL)
-      return FALSE;
-    admin_token = file_token;
-  }
-
   api = g_new0 (KkApi, 1);
   api->registry = g_object_ref (registry);
   api->store = g_object_ref (store);
   api->metrics = metrics;
   api->responses = g_hash_table_new (g_direct_hash, g_direct_equal);
-  digest (admin_token, api->admin_digest);
   g_object_set_data_full (G_OBJECT (server), KK_API_KEY, api,
       (GDestroyNotify) api_free);
 

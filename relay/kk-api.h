@@ -63,6 +63,12 @@ KkRoomConfig *kk_api_parse_room_request (const char *data, gsize length,
 KkJoinRequest *kk_api_parse_join_request (const char *data, gsize length,
     GError **error);
 
+/* For every coordinator-only route: replies 401 (no or unknown token) or
+ * 403 (a host's or participant's token) and returns FALSE unless the
+ * request carries the coordinator's token. */
+gboolean kk_api_require_coordinator (KkRoomRegistry *registry,
+    SoupServerMessage *msg);
+
 /**
  * kk_api_register:
  * @server: from kk_http_server_new()
@@ -70,15 +76,15 @@ KkJoinRequest *kk_api_parse_join_request (const char *data, gsize length,
  * @store: (transfer none): a reference is kept
  * @metrics: must outlive @server; a collector for rooms and HTTP
  *   responses is added to it (and removed when @server is finalized)
- * @config: the coordinator token is @config->admin_token when set
- *   (KRINGKAST_ADMIN_TOKEN); otherwise it is read from, or at first start
- *   created in, `<data-dir>/admin-token` (see kk_store_load_admin_token())
+ * @config: the daemon's configuration
  *
  * Adds the routes `POST|GET /api/rooms`, `GET /api/rooms/{room}`,
  * `POST /api/rooms/{room}/join`, `GET /api/sessions`, `GET /healthz` and
  * `GET /metrics`.
  *
- * Returns: FALSE with @error if the admin token file cannot be read or made.
+ * The coordinator is recognised by @registry (kk_room_registry_check_admin_token()).
+ *
+ * Returns: FALSE with @error if registration fails.
  */
 gboolean kk_api_register (SoupServer *server, KkRoomRegistry *registry,
     KkStore *store, KkMetrics *metrics, const KkConfig *config,

@@ -11,9 +11,9 @@
  */
 #include "kk-attendance-api.h"
 
-#include <openssl/crypto.h>
 #include <string.h>
 
+#include "kk-api.h"
 #include "kk-http.h"
 
 #define KK_ATTENDANCE_API_KEY "kk-attendance-api"
@@ -21,7 +21,6 @@
 typedef struct {
   KkAttendanceLog *log;
   KkRoomRegistry *registry;
-  guint8 admin_digest[32];
 } KkAttendanceApi;
 
 static void
@@ -31,7 +30,6 @@ api_free (gpointer data)
 
   g_clear_object (&api->log);
   g_clear_object (&api->registry);
-  OPENSSL_cleanse (api->admin_digest, sizeof api->admin_digest);
   g_free (api);
 }
 
@@ -210,46 +208,6 @@ kk_attendance_api_parse_override (const char *data, gsize length,
   *reason = g_steal_pointer (&r);
   *by = g_steal_pointer (&b);
   return TRUE;
-}
-
-/* ---- auth ---- */
-
-static void
-digest (const char *text, guint8 out[32])
-{
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  gsize len = 32;
-
-  g_checksum_update (checksum, (const guchar *) text, -1);
-  g_checksum_get_digest (checksum, out, &len);
-}
-
-/* The contract's rules, as kk-api applies them: no or unknown token 401,
- * a host's or viewer's 403. */
-static gboolean
-require_admin (KkAttendanceApi *api, SoupServerMessage *msg)
-{
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-  guint8 have[32];
-
-  if (token == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
-        "the coordinator token is required (Authorization: Bearer)");
-    return FALSE;
-  }
-  digest (token, have);
-  if (CRYPTO_memcmp (have, api->admin_digest, sizeof have) == 0)
-    return TRUE;
-  if (kk_room_registry_check_host_token (api->registry, NULL, token)
-      == KK_TOKEN_OK
-      || kk_room_registry_check_viewer_token (api->registry, NULL, token,
-          NULL) == KK_TOKEN_OK) {
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "only the coordinator may see attendance");
-    return FALSE;
-  }
-  kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
-  return FALSE;
 }
 
 static guint
@@ -575,7 +533,7 @@ get_report (KkHttpRequest *request, KkAttendanceApi *api,
   const char *dialect = kk_http_request_get_query (request, "dialect");
   ReportCall *call;
 
-  if (!require_admin (api, msg))
+  if (!kk_api_require_coordinator (api->registry, msg))
     return;
   if (per_room && kk_room_registry_lookup (api->registry, id) == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
@@ -746,7 +704,7 @@ post_override (KkHttpRequest *request, gpointer user_data)
   gboolean completed;
   SettingsCall *call;
 
-  if (!require_admin (api, msg)
+  if (!kk_api_require_coordinator (api->registry, msg)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
@@ -769,7 +727,7 @@ get_settings (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   SettingsCall *call;
 
-  if (!require_admin (api, msg))
+  if (!kk_api_require_coordinator (api->registry, msg))
     return;
   if (kk_room_registry_lookup (api->registry,
           kk_http_request_get_param (request, 0)) == NULL) {
@@ -810,7 +768,7 @@ put_settings (KkHttpRequest *request, gpointer user_data)
   g_autofree KkAttendanceSettings *settings = NULL;
   SettingsCall *call;
 
-  if (!require_admin (api, msg))
+  if (!kk_api_require_coordinator (api->registry, msg))
     return;
   if (kk_room_registry_lookup (api->registry,
           kk_http_request_get_param (request, 0)) == NULL) {
@@ -836,23 +794,12 @@ kk_attendance_api_register (SoupServer *server, KkAttendanceLog *log,
     KkRoomRegistry *registry, const KkConfig *config, GError **error)
 {
   KkAttendanceApi *api;
-  g_autofree char *file_token = NULL;
-  const char *admin_token = config->admin_token;
 
   g_return_val_if_fail (g_object_get_data (G_OBJECT (server),
           KK_ATTENDANCE_API_KEY) == NULL, FALSE);
-  if (admin_token == NULL) {
-    file_token = kk_store_load_admin_token (config->data_dir, error);
-    if (file_token == NULL)
-      return FALSE;
-    admin_token = file_token;
-  }
   api = g_new0 (KkAttendanceApi, 1);
   api->log = g_object_ref (log);
   api->registry = g_object_ref (registry);
-  digest (admin_token, api->admin_digest);
-  if (file_token != NULL)
-    OPENSSL_cleanse (file_token, strlen (file_token));
   g_object_set_data_full (G_OBJECT (server), KK_ATTENDANCE_API_KEY, api,
       api_free);
 

@@ -28,7 +28,6 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <kringkast/kk-rtp.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +114,6 @@ struct _KkRecordings {
   KkMetrics *metrics;
   char *directory;              /* absolute, symlinks resolved */
   char *pipelines_dir;
-  guint8 admin_digest[32];
 
   GHashTable *rows;             /* session id -> Row */
   GHashTable *retention;        /* room id -> days (GUINT_TO_POINTER) */
@@ -1091,16 +1089,6 @@ kk_recordings_for_store (KkStore *store)
 
 /* ---- HTTP ---- */
 
-static void
-digest (const char *text, guint8 out[32])
-{
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  gsize len = 32;
-
-  g_checksum_update (checksum, (const guchar *) text, -1);
-  g_checksum_get_digest (checksum, out, &len);
-}
-
 /* Replies 401/403 and returns FALSE unless the caller is the coordinator
  * or, when @room_id is given, that room's host. */
 static gboolean
@@ -1109,7 +1097,6 @@ authorize (KkRecordings *self, SoupServerMessage *msg, const char *room_id,
 {
   g_autofree char *token = kk_http_get_bearer_token (msg);
   KkTokenResult host;
-  guint8 have[32];
 
   if (token == NULL) {
     if (soup_message_headers_get_one (
@@ -1120,8 +1107,7 @@ authorize (KkRecordings *self, SoupServerMessage *msg, const char *room_id,
           "the coordinator token is required (Authorization: Bearer)");
     return FALSE;
   }
-  digest (token, have);
-  if (CRYPTO_memcmp (have, self->admin_digest, sizeof have) == 0) {
+  if (kk_room_registry_check_admin_token (self->registry, token)) {
     *is_admin = TRUE;
     return TRUE;
   }
@@ -1755,20 +1741,11 @@ kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
     KkMetrics *metrics, const KkConfig *config, GError **error)
 {
   g_autoptr (KkRecordings) self = NULL;
-  g_autofree char *file_token = NULL;
   g_autofree char *directory = NULL;
-  const char *admin_token = config->admin_token;
 
   g_return_val_if_fail (KK_IS_STORE (store), NULL);
   g_return_val_if_fail (kk_recordings_for_store (store) == NULL, NULL);
 
-  if (admin_token == NULL) {
-    file_token = kk_store_load_admin_token (kk_store_get_data_dir (store),
-        error);
-    if (file_token == NULL)
-      return NULL;
-    admin_token = file_token;
-  }
   directory = g_build_filename (kk_store_get_data_dir (store), "recordings",
       NULL);
   if (g_mkdir_with_parents (directory, 0750) != 0) {
@@ -1791,7 +1768,6 @@ kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
   self->store = g_object_ref (store);
   self->registry = g_object_ref (registry);
   self->pipelines_dir = g_strdup (config->pipelines_dir);
-  digest (admin_token, self->admin_digest);
   if (!load (self, error))
     return NULL;
 
@@ -1867,7 +1843,6 @@ kk_recordings_finalize (GObject *object)
   g_hash_table_unref (self->rows);
   g_hash_table_unref (self->retention);
   g_object_unref (self->cancellable);
-  OPENSSL_cleanse (self->admin_digest, sizeof self->admin_digest);
   free (self->directory);
   g_free (self->pipelines_dir);
   G_OBJECT_CLASS (kk_recordings_parent_class)->finalize (object);

@@ -411,6 +411,16 @@ party_free (KkParty *party)
   g_free (party);
 }
 
+static void
+digest (const char *text, guint8 out[32])
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize len = 32;
+
+  g_checksum_update (checksum, (const guchar *) text, -1);
+  g_checksum_get_digest (checksum, out, &len);
+}
+
 struct _KkRoomRegistry {
   GObject parent_instance;
 
@@ -418,6 +428,7 @@ struct _KkRoomRegistry {
   GHashTable *rooms;            /* id → KkRoom (owned) */
   GHashTable *pending;          /* ids of rooms being stored (set) */
   GHashTable *parties;          /* token hash (hex) → KkParty (owned) */
+  guint8 admin_digest[32];      /* SHA-256 of the coordinator's token */
 };
 
 G_DEFINE_FINAL_TYPE (KkRoomRegistry, kk_room_registry, G_TYPE_OBJECT)
@@ -438,6 +449,7 @@ kk_room_registry_finalize (GObject *object)
   g_hash_table_unref (registry->pending);
   g_hash_table_unref (registry->parties);
   g_clear_object (&registry->store);
+  OPENSSL_cleanse (registry->admin_digest, sizeof registry->admin_digest);
 
   G_OBJECT_CLASS (kk_room_registry_parent_class)->finalize (object);
 }
@@ -500,6 +512,18 @@ kk_room_registry_new (KkStore *store, const KkConfig *config, GError **error)
 
   registry = g_object_new (KK_TYPE_ROOM_REGISTRY, NULL);
   registry->store = g_object_ref (store);
+
+  if (config->admin_token != NULL) {
+    digest (config->admin_token, registry->admin_digest);
+  } else {
+    g_autofree char *file_token = kk_store_load_admin_token (
+        kk_store_get_data_dir (store), error);
+
+    if (file_token == NULL)
+      return NULL;
+    digest (file_token, registry->admin_digest);
+    OPENSSL_cleanse (file_token, strlen (file_token));
+  }
 
   rooms = kk_store_load_rooms (store, error);
   if (rooms == NULL)
@@ -843,14 +867,18 @@ kk_room_registry_remove_party (KkRoomRegistry *registry, const char *party_id)
   return FALSE;
 }
 
-static void
-digest (const char *text, guint8 out[32])
+gboolean
+kk_room_registry_check_admin_token (KkRoomRegistry *registry,
+    const char *token)
 {
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  gsize len = 32;
+  guint8 have[32];
 
-  g_checksum_update (checksum, (const guchar *) text, -1);
-  g_checksum_get_digest (checksum, out, &len);
+  g_return_val_if_fail (KK_IS_ROOM_REGISTRY (registry), FALSE);
+
+  if (token == NULL)
+    return FALSE;
+  digest (token, have);
+  return CRYPTO_memcmp (have, registry->admin_digest, sizeof have) == 0;
 }
 
 KkTokenResult

@@ -193,6 +193,16 @@ KkTokenResult kk_room_registry_check_viewer_token (KkRoomRegistry *registry,
     const char *room_id, const char *token, char **party_id);
 
 /**
+ * kk_room_registry_check_admin_token:
+ *
+ * TRUE if @token is the coordinator's (KRINGKAST_ADMIN_TOKEN, or the one
+ * kept in the data directory), compared in constant time (CRYPTO_memcmp of
+ * SHA-256 digests). The registry loads it once, at creation.
+ */
+gboolean kk_room_registry_check_admin_token (KkRoomRegistry *registry,
+    const char *token);
+
+/**
  * kk_room_registry_check_host_token:
  * @room_id: (nullable): the room the token is used for; NULL for any room
  *

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
+#include "kk-api.h"
 #include "kk-http.h"
 
 #define KK_ROSTER_API_KEY "kk-roster-api"
@@ -20,7 +21,6 @@
 typedef struct {
   KkRoster *roster;
   KkRoomRegistry *registry;
-  guint8 admin_digest[32];
 } KkRosterApi;
 
 static void
@@ -30,48 +30,7 @@ api_free (gpointer data)
 
   g_clear_object (&api->roster);
   g_clear_object (&api->registry);
-  OPENSSL_cleanse (api->admin_digest, sizeof api->admin_digest);
   g_free (api);
-}
-
-/* ---- auth ---- */
-
-static void
-digest (const char *text, guint8 out[32])
-{
-  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  gsize len = 32;
-
-  g_checksum_update (checksum, (const guchar *) text, -1);
-  g_checksum_get_digest (checksum, out, &len);
-}
-
-/* The contract's rules: no or unknown token 401, a host's or viewer's
- * 403. */
-static gboolean
-require_admin (KkRosterApi *api, SoupServerMessage *msg)
-{
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-  guint8 have[32];
-
-  if (token == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
-        "the coordinator token is required (Authorization: Bearer)");
-    return FALSE;
-  }
-  digest (token, have);
-  if (CRYPTO_memcmp (have, api->admin_digest, sizeof have) == 0)
-    return TRUE;
-  if (kk_room_registry_check_host_token (api->registry, NULL, token)
-      == KK_TOKEN_OK
-      || kk_room_registry_check_viewer_token (api->registry, NULL, token,
-          NULL) == KK_TOKEN_OK) {
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "only the coordinator may do this");
-    return FALSE;
-  }
-  kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
-  return FALSE;
 }
 
 static guint
@@ -307,7 +266,7 @@ post_participants (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GError) error = NULL;
   Call *call;
 
-  if (!require_admin (api, msg) || !require_room (api, msg, room_id))
+  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id))
     return;
   if (format != NULL && !g_str_equal (format, "json")
       && !g_str_equal (format, "csv")) {
@@ -382,7 +341,7 @@ get_participants (KkHttpRequest *request, gpointer user_data)
   const char *room_id = kk_http_request_get_param (request, 0);
   Call *call;
 
-  if (!require_admin (api, msg) || !require_room (api, msg, room_id))
+  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id))
     return;
   call = call_new (request, api, room_id);
   kk_roster_list_async (api->roster, room_id, listed, call);
@@ -416,7 +375,7 @@ post_invitation (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   Call *call;
 
-  if (!require_admin (api, msg))
+  if (!kk_api_require_coordinator (api->registry, msg))
     return;
   call = call_new (request, api, NULL);
   kk_roster_reissue_async (api->roster, kk_http_request_get_param (request, 0),
@@ -462,7 +421,7 @@ delete_participant (KkHttpRequest *request, gpointer user_data)
   const char *id = kk_http_request_get_param (request, 0);
   Call *call;
 
-  if (!require_admin (api, msg))
+  if (!kk_api_require_coordinator (api->registry, msg))
     return;
   call = call_new (request, api, NULL);
   call->participant_id = g_strdup (id);
@@ -641,7 +600,7 @@ get_access (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *room_id = kk_http_request_get_param (request, 0);
 
-  if (!require_admin (api, msg) || !require_room (api, msg, room_id))
+  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id))
     return;
   reply_access (msg, kk_room_registry_lookup (api->registry, room_id));
 }
@@ -677,7 +636,7 @@ put_access (KkHttpRequest *request, gpointer user_data)
   JsonObject *object;
   JsonNode *node;
 
-  if (!require_admin (api, msg) || !require_room (api, msg, room_id)
+  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
@@ -706,23 +665,12 @@ kk_roster_api_register (SoupServer *server, KkRoster *roster,
     KkRoomRegistry *registry, const KkConfig *config, GError **error)
 {
   KkRosterApi *api;
-  g_autofree char *file_token = NULL;
-  const char *admin_token = config->admin_token;
 
   g_return_val_if_fail (g_object_get_data (G_OBJECT (server),
           KK_ROSTER_API_KEY) == NULL, FALSE);
-  if (admin_token == NULL) {
-    file_token = kk_store_load_admin_token (config->data_dir, error);
-    if (file_token == NULL)
-      return FALSE;
-    admin_token = file_token;
-  }
   api = g_new0 (KkRosterApi, 1);
   api->roster = g_object_ref (roster);
   api->registry = g_object_ref (registry);
-  digest (admin_token, api->admin_digest);
-  if (file_token != NULL)
-    OPENSSL_cleanse (file_token, strlen (file_token));
   g_object_set_data_full (G_OBJECT (server), KK_ROSTER_API_KEY, api,
       api_free);
 
