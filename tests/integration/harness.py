@@ -359,9 +359,13 @@ class Daemon:
         return r.json() if r.status < 300 else r
 
     def wait_live(self, room_id, live=True, timeout=15.0):
-        return wait_until(
-            lambda: self.room(room_id).get("live") == live, timeout,
-            "room %s live=%s" % (room_id, live))
+        # A room goes live at once; its session id follows when the store
+        # has written the session, a moment later.
+        def reached():
+            room = self.room(room_id)
+            return room.get("live") == live and (
+                not live or room.get("session_id") is not None)
+        return wait_until(reached, timeout, "room %s live=%s" % (room_id, live))
 
     def sessions(self, room_id):
         r = self.api("GET", "/api/sessions?room=" + room_id)
