@@ -53,6 +53,9 @@ G_DEFINE_QUARK (kk-dtls-error-quark, kk_dtls_error)
 /* Largest datagram OpenSSL may write (record headers included). */
 #define KK_DTLS_MTU 1200
 
+/* RFC 6347 §4.2.4.1: doubling, "up to no less than" 60 s; OpenSSL's cap. */
+#define KK_DTLS_MAX_TIMEOUT_US (60 * G_USEC_PER_SEC)
+
 /* RFC 5764 §4.2 */
 #define KK_DTLS_SRTP_EXPORTER_LABEL "EXTRACTOR-dtls_srtp"
 
@@ -106,6 +109,10 @@ struct _KkDtls
 
   KkDtlsSendFunc send;
   gpointer user_data;
+
+  /* A flight's first retransmission timeout, for kk_dtls_timer_cb (); only
+   * read once kk_dtls_set_initial_timeout () installed that. */
+  guint initial_timeout_us;
 
   /* Why we are FAILED or CLOSED; handed out again by every later call. */
   GError *failure;
@@ -701,6 +708,28 @@ kk_dtls_handle_timeout (KkDtls *dtls, GError **error)
     kk_dtls_buffers_release (dtls);
   }
   return kk_dtls_report (dtls, error);
+}
+
+/* OpenSSL asks with @timer_us 0 when it starts a flight's timer and with
+ * the last value when that timer expired. */
+static unsigned int
+kk_dtls_timer_cb (SSL *ssl, unsigned int timer_us)
+{
+  KkDtls *dtls = SSL_get_app_data (ssl);
+
+  if (timer_us == 0)
+    return dtls->initial_timeout_us;
+  return MIN ((guint64) timer_us * 2, KK_DTLS_MAX_TIMEOUT_US);
+}
+
+void
+kk_dtls_set_initial_timeout (KkDtls *dtls, guint timeout_ms)
+{
+  g_return_if_fail (timeout_ms > 0);
+
+  dtls->initial_timeout_us = MIN ((guint64) timeout_ms * 1000,
+      KK_DTLS_MAX_TIMEOUT_US);
+  DTLS_set_timer_cb (dtls->ssl, kk_dtls_timer_cb);
 }
 
 KkDtlsState

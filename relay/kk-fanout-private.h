@@ -64,8 +64,8 @@ gboolean kk_tcp_conn_send (KkTcpConn *conn, const guint8 *data, gsize len);
 
 typedef struct {
   KkTcpConn *tcp;                     /* NULL for UDP */
+  socklen_t addr_len;                 /* before addr: see struct _KkViewer */
   struct sockaddr_storage addr;       /* UDP destination as the socket wants it */
-  socklen_t addr_len;
 } KkTransport;
 
 typedef enum {
@@ -89,9 +89,28 @@ struct _KkFeed {
 };
 
 struct _KkViewer {
+  /* What the worker reads and writes for every packet it fans out, kept
+   * together at the start: a round of a few hundred viewers per packet
+   * leaves little of a viewer in cache for the next, so these are the
+   * cache lines each viewer costs per packet (see fan_out ()). feed, pt
+   * and sends are set before the viewer is published and never change;
+   * the rest is the worker's, stat_* read by anyone (relaxed atomics). */
+  KkFeed *feed;
+  KkSrtp *srtp_out;
+  KkViewerState state;
+  gboolean sends[KK_TRACK_N];
+  gint pt[KK_CODEC_OPUS + 1];          /* by KkCodec; -1 absent */
+  gboolean video_wait_keyframe;
+  gboolean video_skip;
+  guint16 video_skip_upto;
+  guint32 sent_packets[KK_TRACK_N];
+  guint32 sent_octets[KK_TRACK_N];
+  guint64 stat_packets;
+  guint64 stat_bytes;
+  KkTransport transport;               /* 44 bytes of it used */
+
   gint refcount;
   KkFanout *fanout;
-  KkFeed *feed;
   KkWorker *worker;
   char id[17];
   char ufrag[KK_ICE_UFRAG_LEN + 1];
@@ -101,8 +120,6 @@ struct _KkViewer {
   guint8 remote_fp[64];
   gsize remote_fp_len;
   char *remote_fp_hash;
-  gint pt[KK_CODEC_OPUS + 1];          /* by KkCodec; -1 absent */
-  gboolean sends[KK_TRACK_N];
   KkViewerCallbacks callbacks;
   gpointer user_data;
   gint64 created_mono_us;
@@ -119,30 +136,20 @@ struct _KkViewer {
   gboolean closing;
   gboolean finished;
 
-  /* Worker only. */
-  KkViewerState state;
+  /* Worker only (and the worker's fields at the start). */
   gboolean in_shard;
   gboolean have_transport;
-  KkTransport transport;
   KkDtls *dtls;
   gboolean dtls_started;
   gint64 connected_mono_us;
-  KkSrtp *srtp_out;
   KkSrtp *srtp_in;
   KkSrtpProfile profile;
   gint64 next_report_mono_us;
-  gboolean video_skip;
-  guint16 video_skip_upto;
-  gboolean video_wait_keyframe;
   guint32 sr_ntp_mid[KK_TRACK_N];      /* middle bits of our last SR, for RTT */
-  guint32 sent_packets[KK_TRACK_N];
-  guint32 sent_octets[KK_TRACK_N];
 
   /* Written by the worker, read by anyone (relaxed atomics). */
   gint stat_connected;
   gint stat_tcp;
-  guint64 stat_packets;
-  guint64 stat_bytes;
   guint stat_nacks;
   guint stat_retransmissions;
   guint stat_plis;
@@ -212,6 +219,7 @@ struct _KkWorker {
   GMutex lock;
   GArray *inbox;                /* KkWorkItem, under lock */
   gboolean sleeping;            /* under lock: write wake_fd only then */
+  gboolean sleeping_unbounded;  /* under lock: no tick will wake it */
   gboolean stopping;            /* under lock */
   gint n_viewers;               /* atomic: for placing new viewers */
 
@@ -223,6 +231,8 @@ struct _KkWorker {
   struct sockaddr_storage addrs[KK_SEND_BATCH];
   guint8 bufs[KK_SEND_BATCH][KK_SEND_BUF];
   guint n_batch;
+  gboolean dtls_released;       /* since the last trim_heap () */
+  gint64 next_trim_mono_us;
   KkCounters counters;
 };
 
@@ -285,6 +295,10 @@ void kk_worker_stop (KkWorker *worker);
 void kk_worker_free (KkWorker *worker);
 /* Takes ownership of the refs and data in @item. */
 void kk_worker_post (KkWorker *worker, KkWorkItem *item);
+/* The same without waking the worker for it: the item waits for the next
+ * wakeup, which packets or the worker's tick bring within 30 ms. For what
+ * can wait that long (a viewer's RTCP), so that it costs no wakeup. */
+void kk_worker_post_deferred (KkWorker *worker, KkWorkItem *item);
 void kk_worker_collect (KkWorker *worker, KkCounters *sum);
 
 G_END_DECLS

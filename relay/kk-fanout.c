@@ -21,6 +21,15 @@ GST_DEBUG_CATEGORY_STATIC (kk_fanout_debug);
 
 G_DEFINE_QUARK (kk-fanout-error-quark, kk_fanout_error)
 
+/* Our first DTLS retransmission timeout, doubling after. As the DTLS
+ * server (browsers make us that) we retransmit a flight only when the
+ * viewer's next one does not come, which the viewer's own timer covers as
+ * well; as the client, a lost ClientHello costs this long. Far above a
+ * viewer's round trip plus the time it takes to compute its flight, so
+ * that nothing is sent twice when nothing was lost, and well below
+ * OpenSSL's 1 s. */
+#define DTLS_INITIAL_TIMEOUT_MS 400
+
 /* ---- addresses as hash keys ---- */
 
 typedef struct {
@@ -571,6 +580,7 @@ kk_viewer_new (KkFeed *feed, const KkViewerOffer *offer,
   viewer->dtls = kk_dtls_new (fanout->dtls, viewer->dtls_server,
       viewer->remote_fp_hash, viewer->remote_fp, viewer->remote_fp_len,
       viewer_dtls_send, viewer);
+  kk_dtls_set_initial_timeout (viewer->dtls, DTLS_INITIAL_TIMEOUT_MS);
   viewer->worker = least_loaded_worker (fanout);
   g_atomic_int_inc (&viewer->worker->n_viewers);
 

@@ -471,7 +471,13 @@ handle_datagram (KkFanout *fanout, const guint8 *data, gsize len,
   item.viewer = viewer;
   item.data = g_memdup2 (data, len);
   item.len = len;
-  kk_worker_post (viewer->worker, &item);
+  /* DTLS is a handshake someone waits for; RTCP (reports every second,
+   * NACKs, PLIs) can wait for the worker's next wakeup, a few ms away
+   * while media flows, rather than cost a wakeup of its own per report. */
+  if (first >= 128)
+    kk_worker_post_deferred (viewer->worker, &item);
+  else
+    kk_worker_post (viewer->worker, &item);
 }
 
 static void

@@ -58,7 +58,9 @@
  * packet may not be longer than 2^16 blocks; no UDP datagram comes close. */
 #define MAX_PACKET_LEN (1 << 20)
 
-#define INLINE_STREAMS 8
+/* A viewer's context has two streams (our audio and video SSRCs) one way
+ * and one or two (its RTCP senders) the other. */
+#define INLINE_STREAMS 4
 /* SSRCs a peer may create by sending authenticated packets. */
 #define MAX_RX_STREAMS 256
 
@@ -95,6 +97,8 @@ typedef struct {
   guint64 rtcp_window[REPLAY_WORDS];
 } KkSrtpStream;
 
+/* In the order protecting RTP reads it: kk_srtp_prefetch () asks for the
+ * start (up to the first streams) and for the RTP transform's fields. */
 struct _KkSrtp {
   KkSrtpProfile profile;
   gboolean gcm;
@@ -102,12 +106,12 @@ struct _KkSrtp {
    * octet 2 for GCM (RFC 7714 §8.1); the index follows it. */
   gsize iv_ssrc_offset;
   gsize tag_len;
-  KkSrtpTransform rtp;
-  KkSrtpTransform rtcp;
   KkSrtpStream *streams;        /* inline_streams until it outgrows them */
   guint n_streams;
   guint n_allocated;
   KkSrtpStream inline_streams[INLINE_STREAMS];
+  KkSrtpTransform rtp;
+  KkSrtpTransform rtcp;
 };
 
 gsize
@@ -500,6 +504,18 @@ gcm_apply (KkSrtpTransform *t, gboolean encrypt, const guint8 iv[12],
   }
   return EVP_CIPHER_CTX_set_params (t->cipher, params)
       && EVP_CipherFinal_ex (t->cipher, data + len, &n) > 0;
+}
+
+void
+kk_srtp_prefetch (const KkSrtp *srtp)
+{
+  const guint8 *p = (const guint8 *) srtp;
+
+  /* The fields up to the first two streams, and the cipher's. */
+  __builtin_prefetch (p);
+  __builtin_prefetch (p + 64);
+  __builtin_prefetch (p + 128);
+  __builtin_prefetch (&srtp->rtp);
 }
 
 /* ---- SRTP ---- */

@@ -6,23 +6,35 @@
  * thread, viewers arriving and leaving, transports chosen by ICE. The
  * thread swaps the whole inbox out under its lock and works through it
  * without one, so a feed pushing a packet costs one short lock per worker,
- * not per viewer.
+ * not per viewer. A viewer's RTCP is posted without waking the worker: it
+ * waits for the next wakeup, which media brings within milliseconds.
  *
  * A packet is sent to each viewer of its feed in the shard: copied into a
  * batch slot, given the viewer's payload type, protected with the viewer's
- * SRTP context, and queued into one sendmmsg call for up to KK_SEND_BATCH
- * viewers. Nothing is kept per viewer: a packet the socket will not take
- * is dropped and counted, and the viewer's NACK can still fetch it from the
- * track's history.
+ * SRTP context, and queued. The batch goes out in one sendmmsg call when it
+ * holds KK_SEND_BATCH datagrams or when the inbox is empty and the worker
+ * is about to sleep, so the packets that came together (a video frame's,
+ * the audio beside them) share their calls. Nothing is kept per viewer: a
+ * packet the socket will not take is dropped and counted, and the viewer's
+ * NACK can still fetch it from the track's history.
  *
- * Everything else a viewer needs happens here too, on a 20 ms tick: DTLS
- * retransmissions, sender reports every second, consent freshness
- * (RFC 7675) and the expiry of viewers that never connected.
+ * Everything else a viewer needs happens here too, on a 20 ms tick that
+ * rides along with a wakeup media caused whenever it can: DTLS
+ * retransmissions, sender reports every second (batched with the media),
+ * consent freshness (RFC 7675), the expiry of viewers that never
+ * connected, and the release of finished handshakes' memory.
+ *
+ * In this VM a wakeup costs tens of µs and a sendmmsg a few µs per
+ * datagram, mostly the kernel's: what is left to the code here is not to
+ * add wakeups, system calls or cache misses per packet per viewer.
  */
 #include "kk-fanout-private.h"
 
 #include <kringkast/kk-rtp.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -32,11 +44,17 @@ GST_DEBUG_CATEGORY_STATIC (kk_worker_debug);
 #define GST_CAT_DEFAULT kk_worker_debug
 
 #define TICK_MS 20
+/* How early or late a tick may run, to share a wakeup with media. */
+#define TICK_SLACK_US (TICK_MS * 1000 / 2)
 #define REPORT_INTERVAL_US (1 * G_USEC_PER_SEC)
-/* The DTLS object is kept a while after the handshake: if the viewer's
- * last flight is lost it retransmits, and we must answer again. Then it
- * goes, which saves most of a viewer's memory. */
+/* The DTLS object is kept after the handshake until the viewer proves it
+ * finished its side (see release_dtls ()): until then, if our last flight
+ * was lost, the viewer retransmits its own and we must answer again. A
+ * viewer that sends no RTCP loses it after this long all the same. */
 #define DTLS_LINGER_US (10 * G_USEC_PER_SEC)
+/* How often at most a worker that freed DTLS objects hands the freed
+ * memory back to the system (see trim_heap ()). */
+#define TRIM_INTERVAL_US (1 * G_USEC_PER_SEC)
 /* A fast-start GOP whose keyframe is older than this gets a fresh keyframe
  * asked for as well, so the viewer is soon on a short path to live. */
 #define GOP_STALE_US (1 * G_USEC_PER_SEC)
@@ -104,8 +122,8 @@ kk_worker_new (KkFanout *fanout, guint index)
   return worker;
 }
 
-void
-kk_worker_post (KkWorker *worker, KkWorkItem *item)
+static void
+post (KkWorker *worker, KkWorkItem *item, gboolean wake_now)
 {
   gboolean wake;
 
@@ -116,8 +134,10 @@ kk_worker_post (KkWorker *worker, KkWorkItem *item)
     return;
   }
   g_array_append_vals (worker->inbox, item, 1);
-  wake = worker->sleeping;
-  worker->sleeping = FALSE;
+  /* A deferred item still wakes a worker that no tick would wake. */
+  wake = worker->sleeping && (wake_now || worker->sleeping_unbounded);
+  if (wake)
+    worker->sleeping = FALSE;
   g_mutex_unlock (&worker->lock);
 
   if (wake) {
@@ -127,6 +147,18 @@ kk_worker_post (KkWorker *worker, KkWorkItem *item)
       GST_WARNING ("worker %u: cannot wake: %s", worker->index,
           g_strerror (errno));
   }
+}
+
+void
+kk_worker_post (KkWorker *worker, KkWorkItem *item)
+{
+  post (worker, item, TRUE);
+}
+
+void
+kk_worker_post_deferred (KkWorker *worker, KkWorkItem *item)
+{
+  post (worker, item, FALSE);
 }
 
 /* ---- sending ---- */
@@ -154,44 +186,68 @@ flush_batch (KkWorker *worker)
   worker->n_batch = 0;
 }
 
-/* Protects @len bytes of RTP already in @buf for @viewer and sends or
- * batches it. @buf is a batch slot for UDP viewers. */
-static gboolean
-send_protected (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len,
-    gboolean batched)
+/* Where to build a datagram for @viewer: the next batch slot, or for an
+ * ICE-TCP viewer (sent at once) @tcp_buf. Ask again for each datagram:
+ * queueing one may send the batch and start a new one. */
+static guint8 *
+send_buffer (KkWorker *worker, KkViewer *viewer, guint8 *tcp_buf)
 {
+  return viewer->transport.tcp != NULL ? tcp_buf
+      : worker->bufs[worker->n_batch];
+}
+
+/* Sends the @len bytes that send_buffer () gave: over ICE-TCP at once, over
+ * UDP in the batch, which goes out when full or when the worker has
+ * worked through its inbox. FALSE if an ICE-TCP viewer is backed up. */
+static gboolean
+send_datagram (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len)
+{
+  guint i = worker->n_batch;
+
+  if (viewer->transport.tcp != NULL)
+    return kk_tcp_conn_send (viewer->transport.tcp, buf, len);
+
+  g_assert (buf == worker->bufs[i]);
+  memcpy (&worker->addrs[i], &viewer->transport.addr,
+      viewer->transport.addr_len);
+  worker->iovs[i].iov_base = buf;
+  worker->iovs[i].iov_len = len;
+  memset (&worker->msgs[i], 0, sizeof (worker->msgs[i]));
+  worker->msgs[i].msg_hdr.msg_name = &worker->addrs[i];
+  worker->msgs[i].msg_hdr.msg_namelen = viewer->transport.addr_len;
+  worker->msgs[i].msg_hdr.msg_iov = &worker->iovs[i];
+  worker->msgs[i].msg_hdr.msg_iovlen = 1;
+  worker->n_batch++;
+  if (worker->n_batch == KK_SEND_BATCH)
+    flush_batch (worker);
+  return TRUE;
+}
+
+/* Copies @packet into a send buffer with the viewer's payload type,
+ * protects it and sends it. */
+static gboolean
+forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
+{
+  gint pt = viewer->pt[packet->codec];
+  guint8 tcp_buf[KK_SEND_BUF];
+  guint8 *buf;
   gssize protected_len;
 
-  protected_len = kk_srtp_protect_rtp (viewer->srtp_out, buf, len,
+  if (pt < 0) {
+    KK_COUNT (&worker->counters, drop_no_codec, 1);
+    return FALSE;
+  }
+  buf = send_buffer (worker, viewer, tcp_buf);
+  memcpy (buf, packet->data, packet->len);
+  buf[1] = (buf[1] & 0x80) | (guint8) pt;
+  protected_len = kk_srtp_protect_rtp (viewer->srtp_out, buf, packet->len,
       KK_SEND_BUF - 2);
   if (protected_len < 0) {
     KK_COUNT (&worker->counters, drop_protect_failed, 1);
     return FALSE;
   }
-
-  if (viewer->transport.tcp != NULL) {
-    if (!kk_tcp_conn_send (viewer->transport.tcp, buf, protected_len)) {
-      KK_COUNT (&worker->counters, drop_tcp_backlog, 1);
-      return FALSE;
-    }
-  } else if (batched) {
-    guint i = worker->n_batch;
-
-    memcpy (&worker->addrs[i], &viewer->transport.addr,
-        viewer->transport.addr_len);
-    worker->iovs[i].iov_base = buf;
-    worker->iovs[i].iov_len = protected_len;
-    memset (&worker->msgs[i], 0, sizeof (worker->msgs[i]));
-    worker->msgs[i].msg_hdr.msg_name = &worker->addrs[i];
-    worker->msgs[i].msg_hdr.msg_namelen = viewer->transport.addr_len;
-    worker->msgs[i].msg_hdr.msg_iov = &worker->iovs[i];
-    worker->msgs[i].msg_hdr.msg_iovlen = 1;
-    worker->n_batch++;
-    if (worker->n_batch == KK_SEND_BATCH)
-      flush_batch (worker);
-  } else if (!kk_transport_send (worker->fanout, &viewer->transport, buf,
-          protected_len)) {
-    KK_COUNT (&worker->counters, drop_send_failed, 1);
+  if (!send_datagram (worker, viewer, buf, protected_len)) {
+    KK_COUNT (&worker->counters, drop_tcp_backlog, 1);
     return FALSE;
   }
 
@@ -199,28 +255,6 @@ send_protected (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len,
   KK_COUNT (&worker->counters, bytes_forwarded, protected_len);
   KK_COUNT (viewer, stat_packets, 1);
   KK_COUNT (viewer, stat_bytes, protected_len);
-  return TRUE;
-}
-
-/* Copies @packet into a send buffer with the viewer's payload type and
- * sends it. */
-static gboolean
-forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
-{
-  gint pt = viewer->pt[packet->codec];
-  guint8 *buf;
-  guint8 tcp_buf[KK_SEND_BUF];
-  gboolean batched = viewer->transport.tcp == NULL;
-
-  if (pt < 0) {
-    KK_COUNT (&worker->counters, drop_no_codec, 1);
-    return FALSE;
-  }
-  buf = batched ? worker->bufs[worker->n_batch] : tcp_buf;
-  memcpy (buf, packet->data, packet->len);
-  buf[1] = (buf[1] & 0x80) | (guint8) pt;
-  if (!send_protected (worker, viewer, buf, packet->len, batched))
-    return FALSE;
   viewer->sent_packets[packet->kind]++;
   viewer->sent_octets[packet->kind] += packet->len - KK_RTP_HEADER_LEN;
   return TRUE;
@@ -233,12 +267,37 @@ viewer_receives (KkViewer *viewer, KkFeed *feed, KkTrackKind kind)
       && viewer->sends[kind];
 }
 
+/* Asks for the cache lines of a viewer's per-packet fields (the start of
+ * KkViewer, ~140 bytes). */
+static inline void
+prefetch_viewer (const KkViewer *viewer)
+{
+  __builtin_prefetch (viewer);
+  __builtin_prefetch ((const guint8 *) viewer + 64);
+  __builtin_prefetch ((const guint8 *) viewer + 128);
+}
+
 static void
 fan_out (KkWorker *worker, KkFeed *feed, KkPacket *packet)
 {
-  for (guint i = 0; i < worker->viewers->len; i++) {
-    KkViewer *viewer = worker->viewers->pdata[i];
+  KkViewer **viewers = (KkViewer **) worker->viewers->pdata;
+  guint n = worker->viewers->len;
 
+  /* By the next packet most of the viewers' state has left the cache.
+   * While one viewer's copy is protected, the KkViewer two ahead is asked
+   * for, and the SRTP context of the next one, whose KkViewer (holding the
+   * pointer) was asked for one round earlier. Measured on a fan-out of one
+   * packet to 100 and 500 contexts and loopback sockets: 5 % and 10-17 %
+   * less CPU per packet and viewer. */
+  for (guint i = 0; i < MIN (n, 2); i++)
+    prefetch_viewer (viewers[i]);
+  for (guint i = 0; i < n; i++) {
+    KkViewer *viewer = viewers[i];
+
+    if (i + 2 < n)
+      prefetch_viewer (viewers[i + 2]);
+    if (i + 1 < n && viewers[i + 1]->srtp_out != NULL)
+      kk_srtp_prefetch (viewers[i + 1]->srtp_out);
     if (!viewer_receives (viewer, feed, packet->kind))
       continue;
     if (packet->kind == KK_TRACK_VIDEO) {
@@ -259,8 +318,43 @@ fan_out (KkWorker *worker, KkFeed *feed, KkPacket *packet)
   }
 }
 
+/* ---- memory ---- */
+
+/* A DTLS object with its handshake state is most of what a viewer costs
+ * (~40 KB, against ~6 KB of SRTP contexts), so it goes as soon as it
+ * cannot be needed. */
+static void
+release_dtls (KkWorker *worker, KkViewer *viewer)
+{
+  g_clear_pointer (&viewer->dtls, kk_dtls_free);
+  worker->dtls_released = TRUE;
+}
+
+/* Handshakes allocate much more than they keep, and the SRTP contexts each
+ * viewer keeps are allocated in between, so the memory freed with the DTLS
+ * objects is scattered over this thread's malloc arena in holes the size
+ * of a handshake: glibc reuses it for later handshakes but never returns
+ * it to the system on its own (it only shrinks an arena from the top).
+ * After a join burst that is tens of KB per viewer of resident memory
+ * nobody uses; malloc_trim () gives the whole pages in those holes back.
+ * It walks every arena, so at most once per TRIM_INTERVAL_US, and only
+ * after DTLS objects went. */
+static void
+trim_heap (KkWorker *worker, gint64 now)
+{
+  if (!worker->dtls_released || now < worker->next_trim_mono_us)
+    return;
+  worker->dtls_released = FALSE;
+  worker->next_trim_mono_us = now + TRIM_INTERVAL_US;
+#ifdef __GLIBC__
+  malloc_trim (0);
+#endif
+}
+
 /* ---- RTCP ---- */
 
+/* Protects the RTCP packet of @len bytes in @buf (from send_buffer ()) and
+ * sends it with the media. */
 static void
 send_rtcp (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len)
 {
@@ -269,7 +363,7 @@ send_rtcp (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len)
   protected_len = kk_srtp_protect_rtcp (viewer->srtp_out, buf, len,
       len + KK_SRTP_MAX_TRAILER);
   if (protected_len > 0)
-    kk_transport_send (worker->fanout, &viewer->transport, buf, protected_len);
+    send_datagram (worker, viewer, buf, protected_len);
 }
 
 /* A sender report per track, each with our CNAME, so that the viewer's
@@ -282,21 +376,21 @@ send_reports (KkWorker *worker, KkViewer *viewer)
 
   for (guint kind = 0; kind < KK_TRACK_N; kind++) {
     KkTrack *track = viewer->feed->tracks[kind];
-    guint8 buf[256];
+    guint8 tcp_buf[256];
+    guint8 *buf = send_buffer (worker, viewer, tcp_buf);
+    gsize capacity = sizeof (tcp_buf) - KK_SRTP_MAX_TRAILER;
     guint32 rtp_ts;
     gsize len, sdes;
 
     if (!viewer->sends[kind] || viewer->sent_packets[kind] == 0
         || !kk_track_rtp_time_at (track, now_wall, &rtp_ts))
       continue;
-    len = kk_rtcp_write_sr (buf, sizeof (buf) - KK_SRTP_MAX_TRAILER,
-        kk_track_get_ssrc (track), ntp, rtp_ts, viewer->sent_packets[kind],
-        viewer->sent_octets[kind]);
+    len = kk_rtcp_write_sr (buf, capacity, kk_track_get_ssrc (track), ntp,
+        rtp_ts, viewer->sent_packets[kind], viewer->sent_octets[kind]);
     if (len == 0)
       continue;
-    sdes = kk_rtcp_write_sdes_cname (buf + len,
-        sizeof (buf) - KK_SRTP_MAX_TRAILER - len, kk_track_get_ssrc (track),
-        viewer->feed->cname);
+    sdes = kk_rtcp_write_sdes_cname (buf + len, capacity - len,
+        kk_track_get_ssrc (track), viewer->feed->cname);
     if (sdes == 0)
       continue;
     viewer->sr_ntp_mid[kind] = (guint32) (ntp >> 16);
@@ -373,6 +467,11 @@ handle_rtcp (KkWorker *worker, KkViewer *viewer, guint8 *data, gsize len)
   /* An authenticated report is as good a sign of life as a check. */
   __atomic_store_n (&viewer->last_seen_mono_us, g_get_monotonic_time (),
       __ATOMIC_RELAXED);
+  /* And proof that the viewer finished its handshake: DTLS-SRTP keys are
+   * exported once the handshake is complete (RFC 5764 §4.2), so it has
+   * our last flight and will not retransmit its own. */
+  if (viewer->dtls != NULL)
+    release_dtls (worker, viewer);
 
   while (kk_rtcp_iter_next (&iter, &packet)) {
     gboolean known;
@@ -613,10 +712,9 @@ process_item (KkWorker *worker, KkWorkItem *item)
 }
 
 static void
-tick (KkWorker *worker)
+tick (KkWorker *worker, gint64 now)
 {
   KkFanout *fanout = worker->fanout;
-  gint64 now = g_get_monotonic_time ();
   gint64 consent_us = (gint64) fanout->config.consent_timeout_s * G_USEC_PER_SEC;
   gint64 connect_us = (gint64) fanout->config.connect_timeout_s * G_USEC_PER_SEC;
 
@@ -637,7 +735,7 @@ tick (KkWorker *worker)
         viewer->next_report_mono_us = now + REPORT_INTERVAL_US;
       }
       if (viewer->dtls != NULL && now - viewer->connected_mono_us > DTLS_LINGER_US)
-        g_clear_pointer (&viewer->dtls, kk_dtls_free);
+        release_dtls (worker, viewer);
       continue;
     }
 
@@ -663,6 +761,7 @@ tick (KkWorker *worker)
       }
     }
   }
+  trim_heap (worker, now);
 }
 
 static gpointer
@@ -674,6 +773,7 @@ worker_thread (gpointer data)
   for (;;) {
     GArray *items;
     gboolean stopping, idle;
+    gint64 now;
 
     g_mutex_lock (&worker->lock);
     items = worker->inbox;
@@ -684,6 +784,7 @@ worker_thread (gpointer data)
      * costs them nothing but the lock. */
     idle = items->len == 0 && !stopping;
     worker->sleeping = idle;
+    worker->sleeping_unbounded = idle && worker->viewers->len == 0;
     g_mutex_unlock (&worker->lock);
 
     for (guint i = 0; i < items->len; i++) {
@@ -693,27 +794,45 @@ worker_thread (gpointer data)
       work_item_clear (item);
     }
     g_array_set_size (items, 0);
-    flush_batch (worker);
 
-    if (stopping)
-      break;
-
-    if (g_get_monotonic_time () >= next_tick) {
-      tick (worker);
+    if (stopping) {
       flush_batch (worker);
-      next_tick = g_get_monotonic_time () + TICK_MS * 1000;
+      break;
+    }
+
+    /* While media flows, packets wake us every few milliseconds: the tick
+     * rides along with one of those wakeups rather than costing one of
+     * its own (a wakeup is a context switch, dear in a VM). It may run
+     * up to TICK_SLACK_US early here, and as late when we sleep. */
+    now = g_get_monotonic_time ();
+    if (now >= next_tick - TICK_SLACK_US) {
+      tick (worker, now);
+      next_tick = now + TICK_MS * 1000;
     }
 
     if (idle) {
       struct pollfd pfd = { .fd = worker->wake_fd, .events = POLLIN };
-      gint64 wait_ms = (next_tick - g_get_monotonic_time ()) / 1000;
       guint64 value;
+      int timeout_ms;
 
-      if (poll (&pfd, 1, CLAMP (wait_ms, 0, TICK_MS)) > 0
+      /* Whatever the packets that came together (a frame's, and the
+       * audio beside them) left in the batch goes in one sendmmsg. */
+      flush_batch (worker);
+
+      /* An empty shard has nothing to time out: sleep until posted to.
+       * Otherwise round up, since a timeout rounded down to 0 ms would
+       * spin through the last millisecond before every tick. */
+      if (worker->viewers->len == 0)
+        timeout_ms = -1;
+      else
+        timeout_ms = (int) CLAMP ((next_tick + TICK_SLACK_US - now + 999)
+            / 1000, 1, TICK_MS + TICK_SLACK_US / 1000);
+      if (poll (&pfd, 1, timeout_ms) > 0
           && read (worker->wake_fd, &value, sizeof (value)) < 0 && errno != EAGAIN)
         GST_WARNING ("worker %u: wake read failed", worker->index);
       g_mutex_lock (&worker->lock);
       worker->sleeping = FALSE;
+      worker->sleeping_unbounded = FALSE;
       g_mutex_unlock (&worker->lock);
     }
   }

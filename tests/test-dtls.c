@@ -547,6 +547,52 @@ test_lost_first_flight (void)
   endpoint_clear (&server);
 }
 
+/* A shorter first retransmission timeout (browsers start between 50 ms
+ * and 3 s; OpenSSL at 1 s): a lost ClientHello costs that long, and each
+ * retransmission of the same flight waits twice as long as the one before.
+ * The deadlines are read against a clock taken before the call that armed
+ * the timer, so they can only be later than the timeout, never earlier. */
+static void
+test_initial_timeout (void)
+{
+  Endpoint client = { 0 }, server = { 0 };
+  gint64 t0;
+
+  endpoint_init_kk_for (&server, "server", contexts.a, TRUE, contexts.b);
+  endpoint_init_kk_for (&client, "client", contexts.b, FALSE, contexts.a);
+  endpoint_link (&client, &server);
+  kk_dtls_set_initial_timeout (client.dtls, 200);
+  kk_dtls_set_initial_timeout (server.dtls, 200);
+
+  client.drop = TRUE;
+  t0 = g_get_monotonic_time ();
+  kk_dtls_start (client.dtls);
+  g_assert_cmpuint (client.dropped, ==, 1);
+  g_assert_cmpint (kk_dtls_get_timeout (client.dtls) - t0, >=, 199 * 1000);
+  g_assert_cmpint (kk_dtls_get_timeout (client.dtls) - t0, <,
+      KK_DTLS_DEFAULT_INITIAL_TIMEOUT_MS * 1000);
+
+  /* The ClientHello again, lost again: the next wait is doubled. */
+  while (kk_dtls_get_timeout (client.dtls) > g_get_monotonic_time ())
+    g_usleep (5 * 1000);
+  t0 = g_get_monotonic_time ();
+  endpoint_handle_timeout (&client);
+  g_assert_cmpuint (client.dropped, ==, 2);
+  g_assert_cmpint (kk_dtls_get_timeout (client.dtls) - t0, >=, 399 * 1000);
+  g_assert_cmpint (kk_dtls_get_timeout (client.dtls) - t0, <,
+      KK_DTLS_DEFAULT_INITIAL_TIMEOUT_MS * 1000);
+
+  /* The third one gets through, and so does the rest. */
+  client.drop = FALSE;
+  run_until_done (&client, &server);
+  g_assert_cmpuint (client.dropped, ==, 2);
+  g_assert_no_error (client.error);
+  g_assert_no_error (server.error);
+  assert_keys_crosswise (client.dtls, server.dtls, KK_SRTP_AEAD_AES_128_GCM);
+  endpoint_clear (&client);
+  endpoint_clear (&server);
+}
+
 /* The server's final flight (ChangeCipherSpec, Finished) is lost: the
  * server already is CONNECTED and must answer the client's retransmission
  * with its final flight again. */
@@ -1394,6 +1440,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dtls/fingerprint-hashes", test_fingerprint_hashes);
   g_test_add_func ("/dtls/lost-first-flight", test_lost_first_flight);
   g_test_add_func ("/dtls/lost-final-flight", test_lost_final_flight);
+  g_test_add_func ("/dtls/initial-timeout", test_initial_timeout);
   g_test_add_func ("/dtls/reordered", test_reordered);
   g_test_add_func ("/dtls/garbage", test_garbage);
   g_test_add_func ("/dtls/openssl-profiles", test_openssl_profiles);

@@ -563,17 +563,24 @@ test_report (void)
 
 /* ---- the viewer's DTLS timer ---- */
 
-static void
-count_flight (const guint8 *data, gsize len, gpointer user_data)
+/* Datagrams waiting on @fd, each read and counted. */
+static guint
+count_datagrams (int fd)
 {
-  (*(guint *) user_data)++;
+  guint8 buf[2048];
+  guint n = 0;
+
+  while (recv (fd, buf, sizeof (buf), MSG_DONTWAIT) > 0)
+    n++;
+  return n;
 }
 
 /* Janus ignores a ClientHello that arrives before it has started its own
- * handshake; the viewer must send it again when its timer runs out. The
- * viewer threads read the clock once per tick and then serve all their
- * viewers, so the @now a viewer gets is always a little old: the timer
- * must fire all the same. */
+ * handshake; the viewer must send it again when its timer runs out, and
+ * soon: after the run's first timeout (--dtls-timeout-ms), not OpenSSL's
+ * 1 s. The viewer threads read the clock once per tick and then serve all
+ * their viewers, so the @now a viewer gets is always a little old: the
+ * timer must fire all the same. */
 static void
 test_viewer_dtls_retransmits (void)
 {
@@ -581,38 +588,54 @@ test_viewer_dtls_retransmits (void)
   g_autoptr (KkDtlsContext) ctx = kk_dtls_context_new (&error);
   KkLoadRun run = { 0 };
   KkLoadViewer viewer = { 0 };
-  guint8 fingerprint[32] = { 0 };
-  guint sent = 0;
-  gint64 start;
+  KkLoadRemoteSdp *remote = g_new0 (KkLoadRemoteSdp, 1);
+  int fds[2];
+  guint sent;
+  gint64 start, elapsed;
 
   g_assert_no_error (error);
   run.timeout_s = 20;
+  run.dtls = ctx;
+  run.dtls_timeout_ms = 150;
+  remote->fingerprint_hash = g_strdup ("sha-256");
+  remote->fingerprint_len = 32;
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, fds),
+      ==, 0);
   viewer.run = &run;
-  viewer.fd = -1;
-  viewer.state = KK_LOAD_VIEWER_DTLS;
+  viewer.remote = remote;
+  viewer.fd = fds[0];
+  viewer.state = KK_LOAD_VIEWER_ICE;
   viewer.created_us = g_get_monotonic_time ();
-  viewer.dtls = kk_dtls_new (ctx, FALSE, "sha-256", fingerprint,
-      sizeof (fingerprint), count_flight, &sent);
-  kk_dtls_start (viewer.dtls);
+
+  kk_load_viewer_start_dtls (&viewer);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (viewer.state, ==, KK_LOAD_VIEWER_DTLS);
   /* the ClientHello, which nobody answers */
+  sent = count_datagrams (fds[1]);
   g_assert_cmpuint (sent, ==, 1);
 
-  start = g_get_monotonic_time ();
   while (sent < 2 && g_get_monotonic_time () - start < 4 * G_USEC_PER_SEC) {
     kk_load_viewer_tick (&viewer, g_get_monotonic_time () - 1000);
+    sent += count_datagrams (fds[1]);
     g_usleep (10 * 1000);
   }
-  g_test_message ("sent again after %.2f s",
-      (g_get_monotonic_time () - start) / 1e6);
+  elapsed = g_get_monotonic_time () - start;
+  g_test_message ("sent again after %.2f s", elapsed / 1e6);
   g_assert_cmpuint (sent, ==, 2);
   g_assert_cmpuint (viewer.result.dtls_retransmits, ==, 1);
   g_assert_cmpint (viewer.state, ==, KK_LOAD_VIEWER_DTLS);
+  /* Not before the timer (OpenSSL treats the last 15 ms of a timer as
+   * run out), and long before OpenSSL's default second. */
+  g_assert_cmpint (elapsed, >=, (150 - 15) * 1000);
+  g_assert_cmpint (elapsed, <, 800 * 1000);
 
   kk_load_viewer_close (&viewer);
   g_assert_null (viewer.dtls);
+  g_assert_cmpint (viewer.fd, ==, -1);
   g_assert_cmpint (g_atomic_int_get (&run.failed), ==, 1);
   g_assert_cmpstr (viewer.result.error, ==, "still in DTLS at the end");
   kk_load_viewer_clear (&viewer);
+  close (fds[1]);
 }
 
 /* ---- a viewer thread receiving ---- */

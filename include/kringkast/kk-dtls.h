@@ -76,6 +76,18 @@ KkDtlsState kk_dtls_receive (KkDtls *dtls, const guint8 *data, gsize len,
 gint64 kk_dtls_get_timeout (KkDtls *dtls);
 KkDtlsState kk_dtls_handle_timeout (KkDtls *dtls, GError **error);
 
+/* OpenSSL's first retransmission timeout unless told otherwise, as
+ * RFC 6347 §4.2.4.1 recommends. */
+#define KK_DTLS_DEFAULT_INITIAL_TIMEOUT_MS 1000
+
+/* Sets the retransmission timeout of each flight's first transmission, in
+ * milliseconds (at least 1); each retransmission of the flight doubles it,
+ * up to 60 s, as OpenSSL does. Browsers usually start lower (libwebrtc
+ * from the ICE round trip: 50 ms to 3 s), so that a lost ClientHello
+ * costs a fraction of a second. Applies from the next flight sent: call
+ * it before kk_dtls_start () or the first kk_dtls_receive (). */
+void kk_dtls_set_initial_timeout (KkDtls *dtls, guint timeout_ms);
+
 KkDtlsState kk_dtls_get_state (KkDtls *dtls);
 
 /* After CONNECTED: the negotiated profile and the keys (RFC 5764 §4.2).

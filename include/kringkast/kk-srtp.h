@@ -51,6 +51,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkSrtp, kk_srtp_free)
  * Returns the protected length, or -1 for a packet that is not RTP. */
 gssize kk_srtp_protect_rtp (KkSrtp *srtp, guint8 *buf, gsize len, gsize capacity);
 
+/* Asks the CPU to bring in what kk_srtp_protect_rtp () reads first, for a
+ * caller about to protect one packet under many contexts in turn (the
+ * forwarding core, once per viewer): it can fetch the next context while
+ * the current one works. A hint only. */
+void kk_srtp_prefetch (const KkSrtp *srtp);
+
 /* Verifies and decrypts in place. Returns the plaintext length, or -1 when the
  * packet is malformed, fails authentication or is a replay. Never reads
  * outside @buf[0..len). After a failed authentication @buf holds garbage

@@ -89,6 +89,12 @@ typedef struct {
   KkLoadViewerResult result;
 } KkLoadViewer;
 
+/* The first DTLS retransmission timeout, doubling after: a ClientHello
+ * the server dropped (Janus does, before it has started its side) costs
+ * this rather than OpenSSL's 1 s. Browsers start low too: libwebrtc
+ * derives its first timeout from the ICE round trip, 50 ms to 3 s. */
+#define KK_LOAD_DTLS_TIMEOUT_MS 200
+
 struct _KkLoadRun {
   /* options */
   char *url;                  /* WHEP URL, or Janus API base URL */
@@ -103,6 +109,7 @@ struct _KkLoadRun {
   guint verify_every;
   guint n_rx;
   gint64 batch_us;            /* see kk_load_rx_new() */
+  guint dtls_timeout_ms;      /* first DTLS retransmission timeout */
   guint http_conns;           /* per viewer thread */
 
   GMainLoop *loop;
@@ -126,6 +133,9 @@ struct _KkLoadRun {
 
 /* kk-load-viewer.c: all on the viewer's own thread. */
 void kk_load_viewer_start (KkLoadViewer *viewer);
+/* ICE is up: the viewer's DTLS client sends its ClientHello, with the
+ * run's first retransmission timeout. */
+void kk_load_viewer_start_dtls (KkLoadViewer *viewer);
 /* Called every few tens of ms: DTLS retransmissions, the connect
  * timeout. */
 void kk_load_viewer_tick (KkLoadViewer *viewer, gint64 now);

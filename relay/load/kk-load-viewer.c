@@ -523,22 +523,30 @@ grow_receive_buffer (KkLoadViewer *viewer)
     setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof (size));
 }
 
+void
+kk_load_viewer_start_dtls (KkLoadViewer *viewer)
+{
+  KkLoadRemoteSdp *remote = viewer->remote;
+
+  viewer->state = KK_LOAD_VIEWER_DTLS;
+  viewer->dtls = kk_dtls_new (viewer->run->dtls, FALSE,
+      remote->fingerprint_hash, remote->fingerprint,
+      remote->fingerprint_len, dtls_send, viewer);
+  kk_dtls_set_initial_timeout (viewer->dtls, viewer->run->dtls_timeout_ms);
+  kk_dtls_start (viewer->dtls);
+}
+
 static void
 on_component_state (NiceAgent *agent, guint stream_id, guint component_id,
     guint state, gpointer user_data)
 {
   KkLoadViewer *viewer = user_data;
-  KkLoadRemoteSdp *remote = viewer->remote;
 
   if ((state == NICE_COMPONENT_STATE_CONNECTED
           || state == NICE_COMPONENT_STATE_READY)
       && viewer->state == KK_LOAD_VIEWER_ICE) {
-    viewer->state = KK_LOAD_VIEWER_DTLS;
     grow_receive_buffer (viewer);
-    viewer->dtls = kk_dtls_new (viewer->run->dtls, FALSE,
-        remote->fingerprint_hash, remote->fingerprint,
-        remote->fingerprint_len, dtls_send, viewer);
-    kk_dtls_start (viewer->dtls);
+    kk_load_viewer_start_dtls (viewer);
   } else if (state == NICE_COMPONENT_STATE_FAILED) {
     kk_load_viewer_fail (viewer, "ICE failed");
   }

@@ -14,6 +14,8 @@ the replayer is the same process for both and costs both the same.
 For each viewer count, kringkast-load joins the viewers (WHEP, or Janus's
 HTTP API in its Janus mode), holds them, and reports the server's CPU and
 memory (from /proc/PID), loss and times to first packet and keyframe.
+Kringkast's viewers join once its packet history is full (see
+HISTORY_WARMUP_S), so that the idle memory sample includes it.
 Then a join storm (N viewers within 5 s), the 1000-viewer run (Kringkast
 only), and Kringkast with 1 and with 2 worker threads.
 
@@ -26,6 +28,8 @@ Usage (as root, for apt-get; from the source tree, after a build):
   /usr/bin/python3 tests/bench/janus-vs-kringkast.py --build /work/build-load
 Options: --counts 25,50,100,200,400  --storm 300  --big 1000  --hold 15
          --only kringkast|janus  --skip-big  --skip-scaling  --out FILE
+         --repeat N (then N alternating runs of both at --repeat-viewers,
+         default 100)
 It prints the tables and writes them (with the command line and the
 machine's load during the runs) to tests/bench/RESULTS.md, or --out. A
 section of that file headed "## Notes" (written by hand, after a run) is
@@ -240,6 +244,13 @@ def start_replay(lecture, logdir):
 
 # -- Kringkast ---------------------------------------------------------------
 
+# The relay keeps the last 1024 packets of each track for NACKs (~1.5 KB
+# each, ~3 MB in all), filled over the first ~20 s of a lecture: the
+# audio's 50 packets a second take longest. The idle memory sample comes
+# after that, or this per-lecture memory is charged to the viewers.
+HISTORY_WARMUP_S = 21
+
+
 class Kringkast:
     name = "kringkast"
 
@@ -273,6 +284,7 @@ class Kringkast:
             room = json.loads(wait_http(
                 "http://127.0.0.1:%d/api/rooms/bench" % self.http, 5))
             if room.get("live"):
+                time.sleep(HISTORY_WARMUP_S)
                 return
             time.sleep(0.3)
         raise RuntimeError("room bench never went live")
@@ -543,6 +555,33 @@ def table(results, counts):
     return "\n".join(rows)
 
 
+def repeat_table(repeats, viewers):
+    rows = ["## %d viewers again, both servers in turn" % viewers, "",
+            "Each row is a Kringkast run followed by a Janus run, so that "
+            "both see about the same machine; the ratio is per pair.", "",
+            "| run | Kringkast CPU ms/s per viewer | Janus CPU ms/s per "
+            "viewer | Kringkast/Janus | Kringkast KiB per viewer | "
+            "Janus KiB per viewer | others' CPU cores (K, J) |",
+            "|---|---|---|---|---|---|---|"]
+    ratios = []
+    for i, pair in enumerate(repeats):
+        k, j = figures(pair["kringkast"]), figures(pair["janus"])
+        if isinstance(k["cpu"], float) and k["cpu"] > 0 and j["cpu"]:
+            ratios.append(k["cpu"] / j["cpu"])
+        rows.append("| %d | %s | %s | %s | %s | %s | %s, %s |" % (
+            i + 1, fmt(k["cpu"], 3), fmt(j["cpu"], 3), ratio(k["cpu"], j["cpu"]),
+            fmt(k["kib"], 0), fmt(j["kib"], 0), fmt(k["others"], 2),
+            fmt(j["others"], 2)))
+    rows.append("")
+    if ratios:
+        ratios.sort()
+        rows += ["Median ratio of CPU per viewer over %d pairs: %.2f "
+                 "(range %.2f–%.2f)." % (len(ratios),
+                                          ratios[len(ratios) // 2],
+                                          ratios[0], ratios[-1]), ""]
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(REPO, "..", "build-load"))
@@ -555,6 +594,11 @@ def main():
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--skip-storm", action="store_true")
+    ap.add_argument("--repeat", type=int, default=0,
+                    help="then this many alternating runs of both servers "
+                    "at --repeat-viewers, so that one noisy run does not "
+                    "decide a ratio")
+    ap.add_argument("--repeat-viewers", type=int, default=100)
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = ap.parse_args()
 
@@ -593,6 +637,15 @@ def main():
             results[(s.name, key)] = run_one(
                 s, load_bin, lecture, args.storm, args.storm / 5.0,
                 args.hold, workdir, "storm")
+    repeats = []
+    if len(servers) == 2:
+        for i in range(args.repeat):
+            pair = {}
+            for s in servers:
+                pair[s.name] = run_one(
+                    s, load_bin, lecture, args.repeat_viewers, args.ramp,
+                    args.hold, workdir, "repeat%d" % (i + 1))
+            repeats.append(pair)
     extra = []
     if not args.skip_big and args.only != "janus":
         for workers in ((1, 2) if not args.skip_scaling else (None,)):
@@ -627,11 +680,13 @@ def main():
             "server at a time). Viewers join at %.0f/s (the storm: within "
             "5 s) and are held %.0f s; CPU is the server's during the hold, "
             "memory is the server's RSS growth over its idle RSS, both per "
-            "viewer connected; CPU per viewer is (total - idle) / viewers, "
+            "viewer connected (Kringkast's idle sample is taken %d s after "
+            "its source went live, once its per-track packet history for "
+            "NACKs is full); CPU per viewer is (total - idle) / viewers, "
             "idle being the server's CPU receiving the source before the "
             "first join. Loss is by RTP sequence numbers after NACK "
             "recovery. Janus: Debian's package, Streaming plugin, one RTP "
-            "mountpoint." % (args.ramp, args.hold), "",
+            "mountpoint." % (args.ramp, args.hold, HISTORY_WARMUP_S), "",
             table(results, keys), ""]
     if extra:
         text += ["## %d viewers, Kringkast, by worker threads" % args.big, "",
@@ -653,6 +708,8 @@ def main():
                             fmt(f["tool"], 3), fmt(f["load"], 1),
                             fmt(f["others"], 2), fmt(f["ksoftirqd"], 2)))
         text.append("")
+    if repeats:
+        text += repeat_table(repeats, args.repeat_viewers)
     failures = [(k, r["errors"]) for k, r in sorted(results.items())
                 if r.get("errors")]
     failures += [(("kringkast", "%d, %s workers" % (args.big, w)),
