@@ -20,7 +20,8 @@
 #include <string.h>
 
 #include "kk-http.h"
-#include "kk-recordings.h"
+#include "kk-schedule.h"
+#include "kk-roster-api.h"
 
 #define KK_API_KEY "kk-api"
 
@@ -33,6 +34,7 @@ typedef enum {
 } KkRole;
 
 typedef struct {
+  SoupServer *server;         /* not a ref: it owns this */
   KkRoomRegistry *registry;
   KkStore *store;
   KkMetrics *metrics;
@@ -123,15 +125,70 @@ get_string (JsonObject *object, const char *member, gboolean required,
   return TRUE;
 }
 
+/* The settings POST and PATCH share; each is left as it is when absent. */
+static gboolean
+get_boolean (JsonObject *object, const char *member, gboolean *set,
+    gboolean *out, GError **error)
+{
+  JsonNode *node = optional_member (object, member);
+
+  if (node == NULL)
+    return TRUE;
+  if (json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    return wrong_type (member, "true or false", error);
+  *set = TRUE;
+  *out = json_node_get_boolean (node);
+  return TRUE;
+}
+
+static gboolean
+get_ratio (JsonObject *object, gboolean *set, double *out, GError **error)
+{
+  JsonNode *node = optional_member (object, "completion_ratio");
+  GType type;
+
+  if (node == NULL)
+    return TRUE;
+  type = json_node_get_value_type (node);
+  if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64)
+    return wrong_type ("completion_ratio", "a number from 0 to 1", error);
+  *set = TRUE;
+  *out = json_node_get_double (node);
+  return TRUE;
+}
+
+static gboolean
+get_access (JsonObject *object, gboolean *set, KkRoomAccess *out,
+    GError **error)
+{
+  JsonNode *node = optional_member (object, "access");
+
+  if (node == NULL)
+    return TRUE;
+  if (json_node_get_value_type (node) != G_TYPE_STRING
+      || !kk_room_access_from_string (json_node_get_string (node), out))
+    return wrong_type ("access", "\"open\" or \"invitation\"", error);
+  *set = TRUE;
+  return TRUE;
+}
+
 KkRoomConfig *
 kk_api_parse_room_request (const char *data, gsize length, GError **error)
 {
+  return kk_api_parse_new_room (data, length, NULL, error);
+}
+
+KkRoomConfig *
+kk_api_parse_new_room (const char *data, gsize length, KkRoomAccess *access,
+    GError **error)
+{
   static const char *const allowed[] = {
-    "id", "title", "record", "completion_ratio", NULL
+    "id", "title", "record", "completion_ratio", "access", NULL
   };
   g_autoptr (JsonObject) object = parse_object (data, length, error);
   g_autoptr (KkRoomConfig) room = NULL;
-  JsonNode *node;
+  KkRoomAccess given = KK_ROOM_ACCESS_OPEN;
+  gboolean set = FALSE;
 
   if (object == NULL || !check_members (object, allowed, error))
     return NULL;
@@ -143,30 +200,61 @@ kk_api_parse_room_request (const char *data, gsize length, GError **error)
       || !get_string (object, "title", TRUE, &room->title, error))
     return NULL;
 
-  node = optional_member (object, "record");
-  if (node != NULL) {
-    if (json_node_get_value_type (node) != G_TYPE_BOOLEAN) {
-      wrong_type ("record", "true or false", error);
-      return NULL;
-    }
-    room->record = json_node_get_boolean (node);
-  }
-
-  node = optional_member (object, "completion_ratio");
-  if (node != NULL) {
-    GType type = json_node_get_value_type (node);
-
-    if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64) {
-      wrong_type ("completion_ratio", "a number", error);
-      return NULL;
-    }
-    room->completion_ratio = json_node_get_double (node);
-  }
+  if (!get_boolean (object, "record", &set, &room->record, error)
+      || !get_ratio (object, &set, &room->completion_ratio, error)
+      || !get_access (object, &set, &given, error))
+    return NULL;
 
   g_strstrip (room->title);
   if (!kk_room_config_validate (room, error))
     return NULL;
+  if (access != NULL)
+    *access = given;
   return g_steal_pointer (&room);
+}
+
+KkRoomEdit *
+kk_api_parse_room_edit (const char *data, gsize length, GError **error)
+{
+  static const char *const allowed[] = {
+    "title", "record", "completion_ratio", "access", NULL
+  };
+  g_autoptr (JsonObject) object = parse_object (data, length, error);
+  g_autoptr (KkRoomEdit) edit = NULL;
+
+  if (object == NULL)
+    return NULL;
+  /* A room's id is in every link sent out and every row kept: it stays. */
+  if (json_object_has_member (object, "id")) {
+    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "a room's id cannot be changed");
+    return NULL;
+  }
+  if (!check_members (object, allowed, error))
+    return NULL;
+  edit = g_new0 (KkRoomEdit, 1);
+  if (!get_string (object, "title", FALSE, &edit->title, error)
+      || !get_boolean (object, "record", &edit->set_record, &edit->record,
+          error)
+      || !get_ratio (object, &edit->set_completion_ratio,
+          &edit->completion_ratio, error)
+      || !get_access (object, &edit->set_access, &edit->access, error))
+    return NULL;
+  if (edit->title != NULL)
+    g_strstrip (edit->title);
+  if ((edit->title != NULL && !kk_room_validate_text ("title", edit->title, 1,
+              KK_ROOM_TITLE_MAX, error))
+      || (edit->set_completion_ratio && !kk_room_validate_completion_ratio (
+              edit->completion_ratio, error)))
+    return NULL;
+  if (edit->title == NULL && !edit->set_record && !edit->set_completion_ratio
+      && !edit->set_access) {
+    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "nothing to change: give \"title\", \"record\", "
+        "\"completion_ratio\" or \"access\"");
+    return NULL;
+  }
+  return g_steal_pointer (&edit);
 }
 
 KkJoinRequest *
@@ -279,15 +367,6 @@ kk_api_require_coordinator (KkRoomRegistry *registry, SoupServerMessage *msg)
 
 /* JSON. */
 
-static char *
-format_time (gint64 time_us)
-{
-  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (
-      time_us / G_USEC_PER_SEC);
-
-  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : NULL;
-}
-
 static void
 add_string_or_null (JsonBuilder *builder, const char *member,
     const char *value)
@@ -311,7 +390,14 @@ build_room (JsonBuilder *builder, KkRoom *room, gboolean full)
   json_builder_add_boolean_value (builder, kk_room_get_live (room));
   json_builder_set_member_name (builder, "viewers");
   json_builder_add_int_value (builder, kk_room_get_viewer_count (room));
+  /* Counts only, no names: public like "viewers", for the host's page. */
+  json_builder_set_member_name (builder, "workplaces");
+  json_builder_add_int_value (builder, kk_room_get_workplace_count (room));
+  json_builder_set_member_name (builder, "people");
+  json_builder_add_int_value (builder, kk_room_get_people_count (room));
   add_string_or_null (builder, "session_id", kk_room_get_session_id (room));
+  /* Public: the watch page says when the lecture starts. */
+  kk_schedule_add_next_session (builder, room);
   /* Public: the watch page shows the open form only when it can work. */
   json_builder_set_member_name (builder, "access");
   json_builder_add_string_value (builder,
@@ -343,6 +429,8 @@ room_error_status (const GError *error)
         return SOUP_STATUS_NOT_FOUND;
       case KK_ROOM_ERROR_FORBIDDEN:
         return SOUP_STATUS_FORBIDDEN;
+      case KK_ROOM_ERROR_CONFIGURED:
+        return SOUP_STATUS_CONFLICT;
       default:
         break;
     }
@@ -353,28 +441,140 @@ room_error_status (const GError *error)
 
 /* Handlers. */
 
+/* A POST or PATCH of a room, across its store writes. */
+typedef struct {
+  KkApi *api;
+  KkHttpRequest *request;
+  char *room_id;
+  KkRoomEdit *edit;           /* PATCH's; POST's access only */
+  KkRoster *roster;           /* when the access is to be stored */
+  guint status;               /* of the reply once all is stored */
+} RoomCall;
+
+/* @edit: (transfer full) (nullable). Replies 501 and returns NULL when
+ * @edit sets the access and no roster keeps it, before anything is
+ * stored. */
+static RoomCall *
+room_call_new (KkApi *api, KkHttpRequest *request, const char *room_id,
+    KkRoomEdit *edit, guint status)
+{
+  KkRoster *roster = kk_roster_api_get_roster (api->server);
+  RoomCall *call;
+
+  if (edit != NULL && edit->set_access && roster == NULL) {
+    kk_http_reply_error (kk_http_request_get_message (request),
+        SOUP_STATUS_NOT_IMPLEMENTED, "this relay does not keep access modes");
+    kk_room_edit_free (edit);
+    return NULL;
+  }
+  call = g_new0 (RoomCall, 1);
+  call->api = api;
+  call->roster = roster;
+  call->request = kk_http_request_ref (request);
+  call->room_id = g_strdup (room_id);
+  call->edit = edit;
+  call->status = status;
+  kk_http_request_pause (request);
+  return call;
+}
+
+static void
+room_call_finish (RoomCall *call)
+{
+  kk_http_request_resume (call->request);
+  kk_http_request_unref (call->request);
+  g_free (call->room_id);
+  kk_room_edit_free (call->edit);
+  g_free (call);
+}
+
+/* Replies with the room as the coordinator sees it. */
+static void
+reply_room (RoomCall *call)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (call->request);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  KkRoom *room = kk_room_registry_lookup (call->api->registry, call->room_id);
+
+  if (room == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
+    return;
+  }
+  build_room (builder, room, TRUE);
+  kk_http_reply_builder (msg, call->status, builder);
+  if (call->status == SOUP_STATUS_CREATED) {
+    g_autofree char *location = g_strdup_printf ("/api/rooms/%s",
+        call->room_id);
+
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (msg), "Location", location);
+  }
+}
+
+static void
+access_stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RoomCall *call = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (call->request);
+  g_autoptr (GError) error = NULL;
+
+  if (kk_roster_set_access_finish (KK_ROSTER (source), result, &error)) {
+    reply_room (call);
+  } else if (g_error_matches (error, KK_ATTENDANCE_ERROR,
+          KK_ATTENDANCE_ERROR_NOT_FOUND)) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "%s", error->message);
+  } else {
+    KkRoom *room = kk_room_registry_lookup (call->api->registry,
+        call->room_id);
+
+    /* A new room was shut to strangers before it could be found (see
+     * room_created_cb ()); with nothing stored it opens again, as it
+     * would after a restart. */
+    if (room != NULL && call->status == SOUP_STATUS_CREATED)
+      kk_room_set_access (room, KK_ROOM_ACCESS_OPEN);
+    g_warning ("api: room %s: storing access: %s", call->room_id,
+        error->message);
+    kk_http_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+        "room %s: its access could not be stored%s", call->room_id,
+        call->status == SOUP_STATUS_CREATED
+        ? " (the room was created, open to all)" : "");
+  }
+  room_call_finish (call);
+}
+
+/* The last step of a POST or PATCH: access, where the body set it. */
+static void
+store_access (RoomCall *call)
+{
+  if (call->edit == NULL || !call->edit->set_access) {
+    reply_room (call);
+    room_call_finish (call);
+    return;
+  }
+  kk_roster_set_access_async (call->roster, call->room_id,
+      call->edit->access, access_stored_cb, call);
+}
+
 static void
 room_created_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  KkHttpRequest *request = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  RoomCall *call = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (call->request);
   g_autoptr (KkRoom) room = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *location = NULL;
 
   room = kk_room_registry_create_room_finish (KK_ROOM_REGISTRY (source),
       result, &error);
   if (room == NULL) {
     kk_http_reply_error (msg, room_error_status (error), "%s", error->message);
-  } else {
-    build_room (builder, room, TRUE);
-    kk_http_reply_builder (msg, SOUP_STATUS_CREATED, builder);
-    location = g_strdup_printf ("/api/rooms/%s", kk_room_get_id (room));
-    soup_message_headers_replace (
-        soup_server_message_get_response_headers (msg), "Location", location);
+    room_call_finish (call);
+    return;
   }
-  kk_http_request_resume (request);
+  /* The room can be found from now on: shut it now, while its access is
+   * being stored, so that no stranger joins meanwhile. */
+  if (call->edit != NULL && call->edit->set_access)
+    kk_room_set_access (room, call->edit->access);
+  store_access (call);
 }
 
 static void
@@ -385,22 +585,88 @@ post_rooms (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (KkRoomConfig) room = NULL;
   g_autoptr (GError) error = NULL;
+  KkRoomAccess access = KK_ROOM_ACCESS_OPEN;
+  KkRoomEdit *edit = NULL;
+  RoomCall *call;
 
   if (!kk_api_require_coordinator (api->registry, msg)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
 
   body = kk_http_request_get_body (request);
-  room = kk_api_parse_room_request (g_bytes_get_data (body, NULL),
-      g_bytes_get_size (body), &error);
+  room = kk_api_parse_new_room (g_bytes_get_data (body, NULL),
+      g_bytes_get_size (body), &access, &error);
   if (room == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
     return;
   }
+  /* New rooms are open: only "invitation" has anything to store. */
+  if (access != KK_ROOM_ACCESS_OPEN) {
+    edit = g_new0 (KkRoomEdit, 1);
+    edit->set_access = TRUE;
+    edit->access = access;
+  }
 
-  kk_http_request_pause (request);
-  kk_room_registry_create_room_async (api->registry, room, room_created_cb,
-      request);
+  call = room_call_new (api, request, room->id, edit, SOUP_STATUS_CREATED);
+  if (call != NULL)
+    kk_room_registry_create_room_async (api->registry, room, room_created_cb,
+        call);
+}
+
+static void
+room_edited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RoomCall *call = user_data;
+  g_autoptr (KkRoom) room = NULL;
+  g_autoptr (GError) error = NULL;
+
+  room = kk_room_registry_edit_room_finish (KK_ROOM_REGISTRY (source), result,
+      &error);
+  if (room == NULL) {
+    kk_http_reply_error (kk_http_request_get_message (call->request),
+        room_error_status (error), "%s", error->message);
+    room_call_finish (call);
+    return;
+  }
+  store_access (call);
+}
+
+/* The room's settings first (one row, only the fields given), then its
+ * access (kk-roster's row): an error in the second leaves the first
+ * done, and says so with a 500. */
+static void
+patch_room (KkHttpRequest *request, gpointer user_data)
+{
+  KkApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *id = kk_http_request_get_param (request, 0);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (KkRoomEdit) edit = NULL;
+  g_autoptr (GError) error = NULL;
+  RoomCall *call;
+
+  if (!kk_api_require_coordinator (api->registry, msg))
+    return;
+  if (kk_room_registry_lookup (api->registry, id) == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
+    return;
+  }
+  if (!kk_http_check_content_type (msg, "application/json"))
+    return;
+
+  body = kk_http_request_get_body (request);
+  edit = kk_api_parse_room_edit (g_bytes_get_data (body, NULL),
+      g_bytes_get_size (body), &error);
+  if (edit == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+
+  call = room_call_new (api, request, id, g_steal_pointer (&edit),
+      SOUP_STATUS_OK);
+  if (call != NULL)
+    kk_room_registry_edit_room_async (api->registry, id, call->edit,
+        room_edited_cb, call);
 }
 
 static void
@@ -519,6 +785,7 @@ sessions_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (GPtrArray) sessions = NULL;
   g_autoptr (GError) error = NULL;
+  gint64 now = g_get_real_time ();
 
   sessions = kk_store_list_sessions_finish (KK_STORE (source), result, &error);
   if (sessions == NULL) {
@@ -530,25 +797,9 @@ sessions_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   }
 
   json_builder_begin_array (builder);
-  for (guint i = 0; i < sessions->len; i++) {
-    KkStoreSession *session = g_ptr_array_index (sessions, i);
-    g_autofree char *started = format_time (session->started_at);
-    g_autofree char *ended = session->ended_at != 0
-        ? format_time (session->ended_at) : NULL;
-
-    json_builder_begin_object (builder);
-    json_builder_set_member_name (builder, "id");
-    json_builder_add_string_value (builder, session->id);
-    json_builder_set_member_name (builder, "room");
-    json_builder_add_string_value (builder, session->room_id);
-    add_string_or_null (builder, "started_at", started);
-    add_string_or_null (builder, "ended_at", ended);
-    /* Its state, codecs, duration, pauses: kk-recordings knows them. */
-    json_builder_set_member_name (builder, "recording");
-    kk_recordings_add_json (kk_recordings_for_store (KK_STORE (source)),
-        builder, session->id);
-    json_builder_end_object (builder);
-  }
+  for (guint i = 0; i < sessions->len; i++)
+    kk_schedule_build_session (builder, KK_STORE (source),
+        g_ptr_array_index (sessions, i), now);
   json_builder_end_array (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
   kk_http_request_resume (request);
@@ -679,6 +930,7 @@ kk_api_register (SoupServer *server, KkRoomRegistry *registry, KkStore *store,
       == NULL, FALSE);
 
   api = g_new0 (KkApi, 1);
+  api->server = server;
   api->registry = g_object_ref (registry);
   api->store = g_object_ref (store);
   api->metrics = metrics;
@@ -693,6 +945,7 @@ kk_api_register (SoupServer *server, KkRoomRegistry *registry, KkStore *store,
   kk_http_add_route (server, "POST", "/api/rooms", post_rooms, api);
   kk_http_add_route (server, "GET", "/api/rooms", get_rooms, api);
   kk_http_add_route (server, "GET", "/api/rooms/{room}", get_room, api);
+  kk_http_add_route (server, "PATCH", "/api/rooms/{room}", patch_room, api);
   kk_http_add_route (server, "POST", "/api/rooms/{room}/join", post_join, api);
   kk_http_add_route (server, "GET", "/api/sessions", get_sessions, api);
   kk_http_add_route (server, "GET", "/healthz", get_healthz, api);

@@ -37,17 +37,37 @@ void kk_join_request_free (KkJoinRequest *request);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkJoinRequest, kk_join_request_free)
 
 /**
- * kk_api_parse_room_request:
+ * kk_api_parse_new_room:
+ * @access: (out) (optional): the "access" member, %KK_ROOM_ACCESS_OPEN
+ *   when absent
  *
  * Parses and validates a POST /api/rooms body:
  * `{"id": string, "title": string, "record": bool (default false),
- * "completion_ratio": number (default 0.8)}`. Unknown members are refused
- * so that a misspelt setting is not silently ignored.
+ * "completion_ratio": number (default 0.8), "access": "open" (default)
+ * or "invitation"}`. Unknown members are refused so that a misspelt
+ * setting is not silently ignored.
  *
  * Returns: (transfer full): the room (source "whip", no host token), or
  * NULL with an error that maps to 400.
  */
+KkRoomConfig *kk_api_parse_new_room (const char *data, gsize length,
+    KkRoomAccess *access, GError **error);
+/* The same, for callers that do not need the access. */
 KkRoomConfig *kk_api_parse_room_request (const char *data, gsize length,
+    GError **error);
+
+/**
+ * kk_api_parse_room_edit:
+ *
+ * Parses and validates a PATCH /api/rooms/{room} body: at least one of
+ * `{"title": string, "record": bool, "completion_ratio": number from 0
+ * to 1, "access": "open" or "invitation"}`; null is the same as absent.
+ * The id cannot be changed; unknown members are refused.
+ *
+ * Returns: (transfer full): the edit (title trimmed), or NULL with an
+ * error that maps to 400.
+ */
+KkRoomEdit *kk_api_parse_room_edit (const char *data, gsize length,
     GError **error);
 
 /**
@@ -78,9 +98,11 @@ gboolean kk_api_require_coordinator (KkRoomRegistry *registry,
  *   responses is added to it (and removed when @server is finalized)
  * @config: the daemon's configuration
  *
- * Adds the routes `POST|GET /api/rooms`, `GET /api/rooms/{room}`,
+ * Adds the routes `POST|GET /api/rooms`, `GET|PATCH /api/rooms/{room}`,
  * `POST /api/rooms/{room}/join`, `GET /api/sessions`, `GET /healthz` and
- * `GET /metrics`.
+ * `GET /metrics`. Access modes (POST and PATCH "access") are stored by
+ * the roster registered on @server (kk_roster_api_register (), before or
+ * after this); without one they are refused with 501.
  *
  * The coordinator is recognised by @registry (kk_room_registry_check_admin_token()).
  *

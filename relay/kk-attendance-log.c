@@ -10,7 +10,9 @@
  *                    (subject to the room's retention)
  *   att_connections  one row per WHEP connection: connected_at, alive_at
  *                    (the heartbeat), left_at and why
- *   att_sessions     one row per broadcast with its frozen policy and its
+ *   att_sessions     one row per broadcast with its frozen policy, its
+ *                    planned start if it was scheduled (the store's
+ *                    sessions row, moved onto the steady line), and its
  *                    own alive_at, so a crash ends it at the last stamp
  *   att_settings     a room's rules (absent: the defaults)
  *   att_overrides    the coordinator's decisions, latest per person
@@ -170,7 +172,8 @@ static const char schema[] =
   "  require_code INTEGER NOT NULL,"
   "  prompts INTEGER NOT NULL,"
   "  prompt_window_s INTEGER NOT NULL,"
-  "  prompt_interval_s INTEGER);"
+  "  prompt_interval_s INTEGER,"
+  "  scheduled_start INTEGER);"
   "CREATE INDEX IF NOT EXISTS att_sessions_room"
   "  ON att_sessions (room_id, started_at);"
   "CREATE TABLE IF NOT EXISTS att_settings ("
@@ -245,6 +248,7 @@ static const char schema[] =
 static const char *const added_columns[][3] = {
   { "att_sessions", "prompt_interval_s", "INTEGER" },
   { "att_settings", "prompt_interval_s", "INTEGER" },
+  { "att_sessions", "scheduled_start", "INTEGER" },
 };
 
 static gboolean
@@ -382,16 +386,21 @@ apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
       break;
     case EV_SESSION_OPEN:
       /* The room's rules are frozen here, so changing them later never
-       * changes this session's results. */
+       * changes this session's results. So is the planned start of a
+       * scheduled session (the store gave the broadcast that session
+       * before the lecture announced it): a wall time, moved onto the
+       * steady line by the event's own offset between the two. */
       stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_sessions (id, room_id,"
           " started_at, alive_at, completion_ratio, grace_s, max_lateness_s,"
-          " require_code, prompts, prompt_window_s, prompt_interval_s)"
+          " require_code, prompts, prompt_window_s, prompt_interval_s,"
+          " scheduled_start)"
           " SELECT ?1, ?2, ?3, ?3,"
           "  coalesce (s.completion_ratio, r.completion_ratio, ?4),"
           "  coalesce (s.grace_s, ?5), s.max_lateness_s,"
           "  coalesce (s.require_code, 0), coalesce (s.prompts, 0),"
           "  coalesce (s.prompt_window_s, ?6),"
-          "  coalesce (s.prompt_interval_s, ?7)"
+          "  coalesce (s.prompt_interval_s, ?7),"
+          "  (SELECT scheduled_start + (?3 - ?8) FROM sessions WHERE id = ?1)"
           " FROM (SELECT ?2 AS id) AS x"
           " LEFT JOIN rooms r ON r.id = x.id"
           " LEFT JOIN att_settings s ON s.room_id = x.id", error);
@@ -404,6 +413,7 @@ apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
       sqlite3_bind_int (stmt, 5, KK_ATTENDANCE_DEFAULT_GRACE_S);
       sqlite3_bind_int (stmt, 6, KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S);
       sqlite3_bind_int (stmt, 7, KK_ATTENDANCE_DEFAULT_PROMPT_INTERVAL_S);
+      sqlite3_bind_int64 (stmt, 8, event->wall_us);
       break;
     case EV_CODE:
       stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_codes (session_id,"
@@ -820,7 +830,8 @@ kk_attendance_report_free (KkAttendanceReport *report)
 
 #define SESSION_COLUMNS "id, room_id, started_at, coalesce (ended_at, 0)," \
   " completion_ratio, grace_s, coalesce (max_lateness_s, -1)," \
-  " require_code, prompts, prompt_window_s, prompt_interval_s"
+  " require_code, prompts, prompt_window_s, prompt_interval_s," \
+  " coalesce (scheduled_start, 0)"
 
 static KkAttendanceSession *
 read_session (sqlite3_stmt *stmt, gint64 now_us)
@@ -846,6 +857,7 @@ read_session (sqlite3_stmt *stmt, gint64 now_us)
   if (sqlite3_column_type (stmt, 10) != SQLITE_NULL)
     session->policy.prompt_interval_us = sqlite3_column_int64 (stmt, 10)
         * G_USEC_PER_SEC;
+  session->scheduled_start_us = sqlite3_column_int64 (stmt, 11);
   return session;
 }
 
@@ -1048,7 +1060,8 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
     if (!ok)
       break;
     kk_attendance_evaluate (&session->policy, session->started_us,
-        session->live_end_us, (KkInterval *) intervals->data, intervals->len,
+        session->live_end_us, session->scheduled_start_us,
+        (KkInterval *) intervals->data, intervals->len,
         row->code_given, (KkPromptAnswer *) prompts->data, prompts->len,
         &row->result);
     row->completed = row->result.completed;

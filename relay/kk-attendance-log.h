@@ -97,6 +97,7 @@ typedef struct {
   gint64 started_us;
   gint64 ended_us;                /* 0 while live */
   gint64 live_end_us;             /* ended_us, or now for a live session */
+  gint64 scheduled_start_us;      /* its planned start (steady); 0: ad hoc */
   KkAttendancePolicy policy;      /* as frozen at the start */
 } KkAttendanceSession;
 

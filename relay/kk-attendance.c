@@ -169,7 +169,7 @@ kk_attendance_verdict_to_string (KkAttendanceVerdict verdict)
 
 void
 kk_attendance_evaluate (const KkAttendancePolicy *policy,
-    gint64 live_start_us, gint64 live_end_us,
+    gint64 live_start_us, gint64 live_end_us, gint64 scheduled_start_us,
     const KkInterval *connections, guint n_connections,
     gboolean code_given, const KkPromptAnswer *prompts, guint n_prompts,
     KkAttendanceResult *result)
@@ -204,9 +204,13 @@ kk_attendance_evaluate (const KkAttendancePolicy *policy,
   kk_intervals_union (seen);
   kk_intervals_clip (seen, live_start_us, live_end_us);
   if (seen->len > 0) {
+    /* Whoever was there before the later of the two starts is on time:
+     * the planned start is when people were told to come. */
+    gint64 on_time_us = MAX (live_start_us, scheduled_start_us);
+
     result->rejoins = seen->len - 1;
-    result->lateness_us =
-        g_array_index (seen, KkInterval, 0).start_us - live_start_us;
+    result->lateness_us = MAX (0,
+        g_array_index (seen, KkInterval, 0).start_us - on_time_us);
   }
   kk_intervals_forgive_gaps (seen, policy->grace_us);
   result->attended_us = kk_intervals_total (seen);

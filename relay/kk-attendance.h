@@ -99,7 +99,10 @@ typedef struct {
                                * overlaps the session; 0: none */
   gint64 last_leave_us;       /* latest end of those */
   guint rejoins;              /* receiving stretches within the session, less one */
-  gint64 lateness_us;         /* first attended moment after the start; -1 absent */
+  gint64 lateness_us;         /* first attended moment after the moment
+                               * lateness counts from (see
+                               * kk_attendance_evaluate), at least 0;
+                               * -1 absent */
   guint prompts_seen;         /* prompts issued while attending */
   guint prompts_missed;       /* of those, not answered in the window */
   KkAttendanceVerdict verdict;
@@ -110,6 +113,8 @@ typedef struct {
  * kk_attendance_evaluate:
  * @live_start_us, @live_end_us: the session (an end before the start
  *   makes it empty)
+ * @scheduled_start_us: when the session was planned to start; 0 (or any
+ *   time not after @live_start_us) for an ad hoc session
  * @connections: (array length=n_connections): every interval in which a
  *   connection of this person received media (all visits, all devices;
  *   an open one ends "now")
@@ -122,9 +127,14 @@ typedef struct {
  * the attended share reaches the ratio (and is not zero), they were not
  * later than allowed, gave the code if required, and answered every
  * prompt issued while they were attending within its window.
+ *
+ * Lateness counts from the later of @scheduled_start_us and
+ * @live_start_us: a host who starts late does not make those who waited
+ * late, and one who starts early does not make those who come on time
+ * late either. The ratio stays relative to the live (broadcast) time.
  */
 void kk_attendance_evaluate (const KkAttendancePolicy *policy,
-    gint64 live_start_us, gint64 live_end_us,
+    gint64 live_start_us, gint64 live_end_us, gint64 scheduled_start_us,
     const KkInterval *connections, guint n_connections,
     gboolean code_given, const KkPromptAnswer *prompts, guint n_prompts,
     KkAttendanceResult *result);

@@ -760,7 +760,8 @@ kk_lecture_class_init (KkLectureClass *klass)
 
   /**
    * KkLecture::session-opened:
-   * @session_id: the new session, as stored
+   * @session_id: the session, as stored: the room's scheduled session
+   *   the broadcast took over, or a new, ad hoc one
    * @started_wall_us: when the broadcast went live (g_get_real_time)
    *
    * A broadcast went live. A host reconnecting within the grace period

@@ -5,7 +5,9 @@
  * viewers (WHEP resources), and the session: live from the first media of
  * a source until the source ends for good. A publisher who drops without
  * saying goodbye gets a grace period to come back; the session and the
- * viewers' streams simply continue when they do.
+ * viewers' streams simply continue when they do. The session is the
+ * room's scheduled one when the broadcast starts within its window, else
+ * a new, ad hoc one; the store decides (kk_store_session_start()).
  *
  * Main context only. Signals: session-opened, session-closed,
  * viewer-connected, viewer-left (see kk-lecture.c); attendance and

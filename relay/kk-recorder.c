@@ -21,6 +21,7 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (kk_recorder_debug);
@@ -28,15 +29,34 @@ GST_DEBUG_CATEGORY_STATIC (kk_recorder_debug);
 
 G_DEFINE_QUARK (kk-recorder-error-quark, kk_recorder_error)
 
-/* Held packets beyond this are dropped (oldest first): ~1 s of a lecture. */
+/* Held packets beyond this are dropped (oldest first): several seconds of
+ * a lecture (at 2 Mbit/s), about one of a 1080p one. */
 #define MAX_HELD 2048
 /* A GOP older than this is not used to start a recording: its start would
  * lie before the broadcast the recording is for. */
 #define MAX_GOP_AGE_US (5 * G_USEC_PER_SEC)
 /* Bound on what each appsrc queues; past it the oldest data goes. */
 #define APPSRC_MAX_BYTES (8 * 1024 * 1024)
+/* A repaired MP4's moov is read whole; ours are a few KiB. */
+#define MAX_MOOV_BYTES (16 * 1024 * 1024)
 /* The gap left in the timeline where a pause was cut out. */
 #define RESUME_GAP_NS (20 * GST_MSECOND)
+/* Lip sync (see "Timestamps" in kk-recorder.h): a track's lag is the
+ * least of its packets' over the last LAG_BUCKETS * LAG_BUCKET_NS of
+ * media, kept as one minimum per bucket. */
+#define LAG_BUCKET_NS (500 * GST_MSECOND)
+#define LAG_BUCKETS 20
+/* The start is written once the audio-video offset has held within
+ * SETTLE_TOLERANCE_NS for SETTLE_NS of media, or after SETTLE_MAX_NS. */
+#define SETTLE_TOLERANCE_NS (10 * GST_MSECOND)
+#define SETTLE_NS (GST_SECOND)
+#define SETTLE_MAX_NS (4 * GST_SECOND)
+/* Afterwards, video follows the offset by at most this per frame (far
+ * below what anyone sees in a frame's timing)... */
+#define SLEW_NS (2 * GST_MSECOND)
+/* ...unless it is off by more than this: then the track that must be
+ * later jumps ahead, leaving a gap, since neither may go back. */
+#define JUMP_NS (100 * GST_MSECOND)
 
 #define PT_VIDEO 96
 #define PT_AUDIO 111
@@ -58,6 +78,11 @@ typedef struct {
   gint64 ref_ext_ts;
   gint64 ref_mono_us;
   guint clock_rate;
+  /* Capture time minus raw time (ns): the least of each bucket of raw
+   * time (bucket[i] says which; G_MININT64 for none yet). */
+  gint64 lag[LAG_BUCKETS];
+  gint64 lag_bucket[LAG_BUCKETS];
+  gint64 last_bucket;
 } TrackClock;
 
 /* A packet held back: before kk_recorder_prime () with its arrival time
@@ -84,9 +109,15 @@ struct _KkRecorder {
   gboolean primed;
   gboolean paused;
   gboolean resuming;          /* paused, then resumed: waiting for a keyframe */
+  gboolean keyframe_wanted;   /* video was lost: ask once the lock is let go */
   GQueue held;                /* HeldPacket */
   KkCodec video_codec;
   TrackClock clocks[KK_TRACK_N];
+  gint64 start_ns;            /* raw time of the first keyframe */
+  gboolean settled;           /* the start's audio-video offset is known */
+  gint64 settle_offset_ns;    /* the offset the settling watches */
+  gint64 settle_since_ns;     /* raw video time it has held since */
+  gint64 shift_ns[KK_TRACK_N];  /* added to each track's raw times */
   gint64 offset_ns;           /* subtracted from raw times: start and pauses */
   gint64 written_end_ns;      /* largest timestamp written */
   GstAppSrc *srcs[KK_TRACK_N];
@@ -174,6 +205,11 @@ kk_recorder_new (const KkRecorderConfig *config,
   g_queue_init (&recorder->held);
   recorder->clocks[KK_TRACK_AUDIO].clock_rate = 48000;
   recorder->clocks[KK_TRACK_VIDEO].clock_rate = 90000;
+  for (guint i = 0; i < KK_TRACK_N; i++) {
+    recorder->clocks[i].last_bucket = G_MININT64;
+    for (guint j = 0; j < LAG_BUCKETS; j++)
+      recorder->clocks[i].lag_bucket[j] = G_MININT64;
+  }
   return recorder;
 }
 
@@ -213,10 +249,65 @@ update_clock (TrackClock *clock, KkPacket *packet, gint64 mono_us)
   return TRUE;
 }
 
+/* Notes how much later than its RTP timestamp says a packet was
+ * captured. Capture times come from the ingest's jitter buffer, which
+ * times packets by their arrival until the sender reports line the tracks
+ * up: a packet held up on its way (a publisher's backlog, a stalled
+ * network, a busy host) is stamped late, and none is stamped early. So
+ * the least lag over a few seconds is the track's own, and a late burst
+ * does not move it. */
+static void
+note_lag (TrackClock *clock, gint64 raw_ns, gint64 lag_ns)
+{
+  gint64 bucket = raw_ns >= 0 ? raw_ns / LAG_BUCKET_NS
+      : -((-raw_ns + LAG_BUCKET_NS - 1) / LAG_BUCKET_NS);
+  guint slot = (guint) (bucket % LAG_BUCKETS + LAG_BUCKETS) % LAG_BUCKETS;
+
+  if (clock->lag_bucket[slot] != bucket) {
+    clock->lag_bucket[slot] = bucket;
+    clock->lag[slot] = lag_ns;
+  } else if (lag_ns < clock->lag[slot]) {
+    clock->lag[slot] = lag_ns;
+  }
+  clock->last_bucket = MAX (clock->last_bucket, bucket);
+}
+
+/* The track's lag: the least over its recent buckets. */
+static gboolean
+track_lag (TrackClock *clock, gint64 *lag_ns)
+{
+  gboolean found = FALSE;
+
+  for (guint i = 0; i < LAG_BUCKETS; i++) {
+    if (clock->lag_bucket[i] == G_MININT64
+        || clock->lag_bucket[i] <= clock->last_bucket - LAG_BUCKETS)
+      continue;
+    if (!found || clock->lag[i] < *lag_ns)
+      *lag_ns = clock->lag[i];
+    found = TRUE;
+  }
+  return found;
+}
+
+/* How much later than audio video must be written, so that what was
+ * captured together plays together: FALSE until both tracks have had
+ * capture times. */
+static gboolean
+sync_offset (KkRecorder *recorder, gint64 *offset_ns)
+{
+  gint64 video = 0, audio = 0;
+
+  if (!track_lag (&recorder->clocks[KK_TRACK_VIDEO], &video)
+      || !track_lag (&recorder->clocks[KK_TRACK_AUDIO], &audio))
+    return FALSE;
+  *offset_ns = video - audio;
+  return TRUE;
+}
+
 static void
 write_packet (KkRecorder *recorder, KkPacket *packet, gint64 raw_ns)
 {
-  gint64 pts = raw_ns - recorder->offset_ns;
+  gint64 pts = raw_ns + recorder->shift_ns[packet->kind] - recorder->offset_ns;
   GstAppSrc *src = recorder->srcs[packet->kind];
   GstBuffer *buffer;
   guint8 *data;
@@ -235,6 +326,101 @@ write_packet (KkRecorder *recorder, KkPacket *packet, gint64 raw_ns)
     recorder->dropped++;
   if (pts > recorder->written_end_ns)
     recorder->written_end_ns = pts;
+}
+
+static void
+write_held (KkRecorder *recorder)
+{
+  HeldPacket *held;
+
+  while ((held = g_queue_pop_head (&recorder->held)) != NULL) {
+    write_packet (recorder, held->packet, held->time);
+    held_packet_free (held);
+  }
+}
+
+/* Fixes where the file starts: the first keyframe at 0, and video shifted
+ * by the audio-video offset known now (none without capture times). What
+ * was held is written if the pipeline runs, else once it does. */
+static void
+settle (KkRecorder *recorder, const char *why)
+{
+  gint64 offset = 0;
+
+  if (recorder->settled)
+    return;
+  recorder->settled = TRUE;
+  sync_offset (recorder, &offset);
+  recorder->shift_ns[KK_TRACK_AUDIO] = 0;
+  recorder->shift_ns[KK_TRACK_VIDEO] = offset;
+  recorder->offset_ns = recorder->start_ns + offset;
+  GST_INFO ("recording %s: starts with video %+.1f ms from audio (%s)",
+      recorder->basename, offset / 1e6, why);
+  if (recorder->state == STATE_RUNNING)
+    write_held (recorder);
+}
+
+/* Before the start is settled, on each video frame (@raw_ns): capture
+ * times are unreliable while the ingest's jitter buffers start (a
+ * publisher's backlog comes in a burst; lip sync needs both tracks' first
+ * RTCP sender reports), so the start waits, held, until the offset has
+ * stayed put for SETTLE_NS of media. */
+static void
+watch_settling (KkRecorder *recorder, gint64 raw_ns)
+{
+  gint64 offset;
+
+  if (raw_ns - recorder->start_ns >= SETTLE_MAX_NS) {
+    settle (recorder, "still moving; following it");
+    return;
+  }
+  if (!sync_offset (recorder, &offset))
+    return;
+  if (recorder->settle_since_ns == G_MININT64
+      || ABS (offset - recorder->settle_offset_ns) > SETTLE_TOLERANCE_NS) {
+    recorder->settle_offset_ns = offset;
+    recorder->settle_since_ns = raw_ns;
+  } else if (raw_ns - recorder->settle_since_ns >= SETTLE_NS) {
+    settle (recorder, "steady");
+  }
+}
+
+/* Unsettled, on each packet: the held queue is bounded, and its oldest
+ * packet is the first keyframe, so a full queue ends the wait. */
+static void
+wait_settling (KkRecorder *recorder, gboolean new_frame, gint64 raw_ns)
+{
+  if (new_frame)
+    watch_settling (recorder, raw_ns);
+  if (!recorder->settled && g_queue_get_length (&recorder->held) >= MAX_HELD)
+    settle (recorder, "no room to wait longer");
+}
+
+/* Once settled, on each video frame: follows the audio-video offset, so
+ * that a publisher whose audio clock runs apart from its video clock (a
+ * sound card's crystal against the system clock; its sender reports say
+ * so, and the ingest's capture times with them) does not drift out of
+ * sync over an hour. Audio is never slewed: a shifted sample is heard. */
+static void
+follow_sync (KkRecorder *recorder)
+{
+  gint64 *shift = recorder->shift_ns;
+  gint64 target, error;
+
+  if (!sync_offset (recorder, &target))
+    return;
+  error = target - (shift[KK_TRACK_VIDEO] - shift[KK_TRACK_AUDIO]);
+  if (error > JUMP_NS) {
+    shift[KK_TRACK_VIDEO] += error;
+  } else if (error < -JUMP_NS) {
+    shift[KK_TRACK_AUDIO] -= error;
+  } else {
+    shift[KK_TRACK_VIDEO] += CLAMP (error, -SLEW_NS, SLEW_NS);
+    return;
+  }
+  GST_INFO ("recording %s: video now %+.1f ms from audio: a gap of %.1f ms "
+      "in the %s", recorder->basename, target / 1e6, ABS (error) / 1e6,
+      error > 0 ? "video" : "audio");
 }
 
 static gboolean build_pipeline (gpointer data);
@@ -261,19 +447,35 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us)
   TrackClock *clock;
   gboolean keyframe = packet->kind == KK_TRACK_VIDEO
       && packet->keyframe_start;
+  gboolean new_frame;
   gint64 raw_ns;
 
   if (packet->kind >= KK_TRACK_N)
     return;
   /* Each track's clock is anchored on when its first packet was captured,
-   * in the publisher's lip-synced timeline, not on when it arrived: a host
-   * that sends a backlog in a burst would otherwise shift one track. */
+   * in the publisher's lip-synced timeline, not on when it arrived; its
+   * later packets' capture times say how far that anchor was off. */
   if (packet->capture_wall_us != 0)
     mono_us = packet->capture_wall_us - recorder->wall_minus_mono_us;
   clock = &recorder->clocks[packet->kind];
+  new_frame = packet->kind == KK_TRACK_VIDEO
+      && (!clock->have_seq || packet->timestamp != clock->last_ts);
+  /* Video the jitter buffer gave up on leaves every frame after it broken
+   * until the next keyframe, and a browser sends one only when asked: the
+   * viewers' decoders ask for theirs, but a lecture may have none. */
+  if (packet->kind == KK_TRACK_VIDEO && clock->have_seq
+      && kk_seq_diff (packet->seq, clock->last_seq) > 1
+      && recorder->state == STATE_RUNNING && !recorder->paused) {
+    GST_DEBUG ("recording %s: video lost before %u, asking for a keyframe",
+        recorder->basename, packet->seq);
+    recorder->keyframe_wanted = TRUE;
+  }
   if (!update_clock (clock, packet, mono_us))
     return;
   raw_ns = raw_time_ns (recorder, clock);
+  if (packet->capture_wall_us != 0)
+    note_lag (clock, raw_ns, (mono_us - recorder->base_mono_us) * GST_USECOND
+        - raw_ns);
 
   switch (recorder->state) {
     case STATE_WAITING:
@@ -285,10 +487,14 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us)
         return;
       }
       recorder->video_codec = packet->codec;
-      recorder->offset_ns = raw_ns;
+      recorder->start_ns = raw_ns;
+      recorder->settle_since_ns = G_MININT64;
       set_state (recorder, STATE_STARTING);
       /* Written once the pipeline runs, at its raw time. */
       hold (recorder, packet, raw_ns);
+      /* Without capture times there is nothing to wait for. */
+      if (packet->capture_wall_us == 0)
+        settle (recorder, "no capture times");
       recorder->build_source = g_idle_source_new ();
       g_source_set_callback (recorder->build_source, build_pipeline, recorder,
           NULL);
@@ -297,17 +503,28 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us)
     case STATE_STARTING:
       if (recorder->paused)
         return;
+      if (!recorder->settled)
+        wait_settling (recorder, new_frame, raw_ns);
       hold (recorder, packet, raw_ns);
       return;
     case STATE_RUNNING:
       if (recorder->paused)
         return;
+      if (!recorder->settled) {
+        wait_settling (recorder, new_frame, raw_ns);
+        if (!recorder->settled) {
+          hold (recorder, packet, raw_ns);
+          return;
+        }
+      } else if (new_frame) {
+        follow_sync (recorder);
+      }
       if (recorder->resuming) {
         if (!keyframe)
           return;
         /* Cut the pause out: the keyframe follows what was written last. */
-        recorder->offset_ns = raw_ns - recorder->written_end_ns
-            - RESUME_GAP_NS;
+        recorder->offset_ns = raw_ns + recorder->shift_ns[KK_TRACK_VIDEO]
+            - recorder->written_end_ns - RESUME_GAP_NS;
         recorder->resuming = FALSE;
         GST_INFO ("recording %s: resumed at %" GST_TIME_FORMAT,
             recorder->basename, GST_TIME_ARGS (recorder->written_end_ns));
@@ -325,13 +542,19 @@ void
 kk_recorder_push (KkRecorder *recorder, KkPacket *packet)
 {
   gint64 now = g_get_monotonic_time ();
+  gboolean keyframe_wanted;
 
   g_mutex_lock (&recorder->lock);
   if (!recorder->primed)
     hold (recorder, packet, now);
   else
     process (recorder, packet, now);
+  keyframe_wanted = recorder->keyframe_wanted;
+  recorder->keyframe_wanted = FALSE;
   g_mutex_unlock (&recorder->lock);
+
+  if (keyframe_wanted && recorder->callbacks.need_keyframe != NULL)
+    recorder->callbacks.need_keyframe (recorder, recorder->user_data);
 }
 
 void
@@ -376,6 +599,10 @@ kk_recorder_set_paused (KkRecorder *recorder, gboolean paused)
   if (recorder->paused != paused) {
     GST_INFO ("recording %s: %s", recorder->basename,
         paused ? "paused" : "resuming");
+    /* What was held before the pause is part of the recording. */
+    if (paused && (recorder->state == STATE_STARTING
+            || recorder->state == STATE_RUNNING))
+      settle (recorder, "paused");
     recorder->paused = paused;
     if (!paused && recorder->state == STATE_RUNNING) {
       recorder->resuming = TRUE;
@@ -617,7 +844,6 @@ build_pipeline (gpointer data)
   const char *extension = NULL;
   const char *content_type = NULL;
   g_autofree char *file = NULL;
-  HeldPacket *held;
   KkCodec codec;
 
   g_clear_pointer (&recorder->build_source, g_source_unref);
@@ -679,11 +905,9 @@ build_pipeline (gpointer data)
   recorder->srcs[KK_TRACK_AUDIO] = srcs[KK_TRACK_AUDIO];
   if (recorder->state == STATE_STARTING) {
     set_state (recorder, STATE_RUNNING);
-    /* Held packets carry their raw time already. */
-    while ((held = g_queue_pop_head (&recorder->held)) != NULL) {
-      write_packet (recorder, held->packet, held->time);
-      held_packet_free (held);
-    }
+    /* Held packets carry their raw time already; unsettled, they wait. */
+    if (recorder->settled)
+      write_held (recorder);
   }
   g_mutex_unlock (&recorder->lock);
 
@@ -786,6 +1010,7 @@ begin_stop (KkRecorder *recorder)
   g_mutex_lock (&recorder->lock);
   running = recorder->state == STATE_RUNNING;
   if (running) {
+    settle (recorder, "stopped");
     set_state (recorder, STATE_STOPPING);
     for (guint i = 0; i < KK_TRACK_N; i++)
       gst_app_src_end_of_stream (recorder->srcs[i]);
@@ -913,7 +1138,17 @@ repair_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   RepairState *state = user_data;
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-  GstClockTime end = GST_BUFFER_PTS (buffer);
+  GstClockTime end;
+
+  /* qtdemux gives the samples of a fragment cut off mid-write a DTS but
+   * no PTS, which mp4mux refuses; our streams have no B-frames, so the
+   * two are the same. */
+  if (!GST_BUFFER_PTS_IS_VALID (buffer) && GST_BUFFER_DTS_IS_VALID (buffer)) {
+    buffer = gst_buffer_make_writable (buffer);
+    GST_BUFFER_PTS (buffer) = GST_BUFFER_DTS (buffer);
+    GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  }
+  end = GST_BUFFER_PTS (buffer);
 
   if (GST_CLOCK_TIME_IS_VALID (end)) {
     if (GST_BUFFER_DURATION_IS_VALID (buffer))
@@ -955,6 +1190,167 @@ repair_pad_added (GstElement *parsebin, GstPad *pad, gpointer user_data)
       NULL);
 }
 
+/* A box of an ISO base media file (MP4): its type and where its body
+ * and the box end, as offsets into what was read. */
+typedef struct {
+  guint32 type;
+  gsize body;
+  gsize end;
+} Box;
+
+/* Big-endian fields at any alignment (GST_READ_* may load unaligned). */
+static guint64
+read_be (const guint8 *p, guint bytes)
+{
+  guint64 value = 0;
+
+  for (guint i = 0; i < bytes; i++)
+    value = value << 8 | p[i];
+  return value;
+}
+
+/* A box type as GST_MAKE_FOURCC () spells it. */
+static guint32
+read_fourcc (const guint8 *p)
+{
+  return GST_MAKE_FOURCC (p[0], p[1], p[2], p[3]);
+}
+
+/* Reads the box at @data + *@offset, which must end by @limit, and moves
+ * *@offset past it. FALSE at the end, or for a box that does not fit. */
+static gboolean
+read_box (const guint8 *data, gsize limit, gsize *offset, Box *box)
+{
+  gsize at = *offset;
+  guint64 size;
+  gsize header = 8;
+
+  if (at > limit || limit - at < 8)
+    return FALSE;
+  size = read_be (data + at, 4);
+  box->type = read_fourcc (data + at + 4);
+  if (size == 1) {
+    if (limit - at < 16)
+      return FALSE;
+    size = read_be (data + at + 8, 8);
+    header = 16;
+  } else if (size == 0) {
+    size = limit - at;
+  }
+  if (size < header || size > limit - at)
+    return FALSE;
+  box->body = at + header;
+  box->end = at + size;
+  *offset = box->end;
+  return TRUE;
+}
+
+/* The first child of @parent of @type. */
+static gboolean
+find_box (const guint8 *data, const Box *parent, guint32 type, Box *found)
+{
+  gsize offset = parent->body;
+
+  while (read_box (data, parent->end, &offset, found))
+    if (found->type == type)
+      return TRUE;
+  return FALSE;
+}
+
+/* Each edit that plays media in @moov (a whole moov box, read) is made
+ * to run to the end of its track: a segment_duration of 0 (ISO/IEC
+ * 14496-12, 8.6.6). Empty edits (a track that starts late) stay. */
+static void
+open_edit_lists (guint8 *moov, gsize length)
+{
+  Box box, trak, edts, elst;
+  gsize offset = 0;
+
+  if (!read_box (moov, length, &offset, &box))
+    return;
+  offset = box.body;
+  while (read_box (moov, box.end, &offset, &trak)) {
+    guint version, entry_size;
+    guint32 count;
+    guint8 *entry;
+
+    if (trak.type != GST_MAKE_FOURCC ('t', 'r', 'a', 'k')
+        || !find_box (moov, &trak, GST_MAKE_FOURCC ('e', 'd', 't', 's'), &edts)
+        || !find_box (moov, &edts, GST_MAKE_FOURCC ('e', 'l', 's', 't'), &elst)
+        || elst.end - elst.body < 8)
+      continue;
+    version = moov[elst.body];
+    entry_size = version == 1 ? 20 : 12;
+    count = read_be (moov + elst.body + 4, 4);
+    if (count > (elst.end - elst.body - 8) / entry_size)
+      continue;
+    entry = moov + elst.body + 8;
+    for (; count > 0; count--, entry += entry_size) {
+      /* Each entry: segment_duration, media_time (-1: an empty edit),
+       * media_rate; the first two of 8 bytes in version 1, else 4. */
+      if (version == 1 && read_be (entry + 8, 8) != G_MAXUINT64)
+        memset (entry, 0, 8);
+      else if (version != 1 && read_be (entry + 4, 4) != G_MAXUINT32)
+        memset (entry, 0, 4);
+    }
+  }
+}
+
+/* mp4mux writing fragments ("first-moov-then-finalise") puts the moov
+ * first, before any fragment, and it is only rewritten at the end: in a
+ * file cut off, its edit lists still say the tracks last as long as the
+ * first fragment, and qtdemux would end each track there (an audio track
+ * that starts a few ms after the video has one). So they are opened up,
+ * in place, before the file is remuxed. */
+static gboolean
+open_mp4_edit_lists (const char *path, GError **error)
+{
+  int fd = open (path, O_RDWR | O_CLOEXEC);
+  guint64 offset = 0;
+  guint8 header[16];
+  struct stat st;
+  gboolean ok = TRUE;
+
+  if (fd < 0 || fstat (fd, &st) != 0) {
+    int saved = errno;
+
+    g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_WRITE,
+        "cannot open %s: %s", path, g_strerror (saved));
+    if (fd >= 0)
+      close (fd);
+    return FALSE;
+  }
+  while (offset + 8 <= (guint64) st.st_size
+      && pread (fd, header, sizeof header, offset) >= 8) {
+    guint64 size = read_be (header, 4);
+
+    if (size == 1)
+      size = read_be (header + 8, 8);
+    else if (size == 0)
+      size = st.st_size - offset;
+    if (size < 8 || size > (guint64) st.st_size - offset)
+      break;
+    if (read_fourcc (header + 4) == GST_MAKE_FOURCC ('m', 'o', 'o', 'v')
+        && size <= MAX_MOOV_BYTES) {
+      g_autofree guint8 *moov = g_malloc (size);
+
+      if (pread (fd, moov, size, offset) != (gssize) size) {
+        ok = FALSE;
+      } else {
+        open_edit_lists (moov, size);
+        ok = pwrite (fd, moov, size, offset) == (gssize) size;
+      }
+      if (!ok)
+        g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_WRITE,
+            "cannot rewrite the index of %s: %s", path, g_strerror (errno));
+      break;
+    }
+    offset += size;
+  }
+  close (fd);
+  return ok;
+}
+
 gboolean
 kk_recorder_repair (const char *path, gint64 *duration_us, GError **error)
 {
@@ -972,6 +1368,8 @@ kk_recorder_repair (const char *path, gint64 *duration_us, GError **error)
     GST_DEBUG_CATEGORY_INIT (kk_recorder_debug, "kk-recorder", 0,
         "Kringkast recordings");
 
+  if (g_str_has_suffix (path, ".mp4") && !open_mp4_edit_lists (path, error))
+    return FALSE;
   src = gst_element_factory_make ("filesrc", NULL);
   parse = gst_element_factory_make ("parsebin", NULL);
   mux = gst_element_factory_make (muxer, NULL);

@@ -8,13 +8,24 @@
  * recorder opens, syncs to disk every few seconds, and owns).
  *
  * Timestamps. Each track's presentation time is its RTP timestamp, made
- * relative to a reference (the monotonic time its first packet was
- * seen): the RTP clocks, not arrival times, carry the timeline, so audio
- * and video do not drift apart, and a publisher's reconnect (which the
- * feed already bridges with continuous timestamps) is a gap at most. The
- * file starts at the first video keyframe. A pause drops every packet;
- * the recording resumes on the next keyframe, with the paused time cut
- * out of the timeline.
+ * relative to a reference (the capture time of its first packet): the RTP
+ * clocks, not arrival times, carry each track, so neither jitters, and a
+ * publisher's reconnect (which the feed already bridges with continuous
+ * timestamps) is a gap at most. Where the two tracks sit against each
+ * other comes from the packets' capture times (the ingest's jitter
+ * buffers, lip-synced by the publisher's sender reports where it can):
+ * for each track the least "capture time minus RTP time" of the last ten
+ * seconds, since a packet can be stamped late (held up on its way) but
+ * not early. The first packets are the least reliable (a backlog sent in
+ * a burst, no sender report yet), so the start of the file waits, held,
+ * until that offset has stayed put for a second of media (at most four).
+ * Afterwards video follows it, by at most 2 ms a frame, so that a host
+ * whose sound card clock drifts from its camera's stays in sync for
+ * hours; an offset that moves by more than 100 ms at once (a reconnect)
+ * becomes a gap in the track that must come later. Audio is never
+ * slewed. The file starts at the first video keyframe. A pause drops
+ * every packet; the recording resumes on the next keyframe, with the
+ * paused time cut out of the timeline.
  *
  * Threads: kk_recorder_push () runs on the ingest's streaming thread and
  * never blocks (appsrc queues are bounded and leak the oldest data rather
@@ -57,7 +68,8 @@ typedef struct {
    * there is no file (%KK_RECORDER_ERROR_EMPTY, or the pipeline failed). */
   void (*ended) (KkRecorder *recorder, const GError *error,
       gpointer user_data);
-  /* Any thread: the recording waits for a keyframe (start, resume). */
+  /* Any thread: the recording waits for a keyframe (start, resume), or
+   * video was lost and the frames after it do not decode until one. */
   void (*need_keyframe) (KkRecorder *recorder, gpointer user_data);
 } KkRecorderCallbacks;
 

@@ -21,6 +21,13 @@
  * recorder, the feed it taps, and its row. When the session closes the
  * active recording is detached (tap removed, recorder stopped) into the
  * "finishing" list and freed from an idle once the muxer has finished.
+ *
+ * Signed links: a <video src> or a plain download link cannot send the
+ * coordinator's bearer token, so the coordinator asks for a link that
+ * carries its own proof: ?expires=UNIX&sig=HEX, the HMAC-SHA256 of
+ * "<session id>\n<expires>" under a key drawn at each start. The key
+ * never leaves the process, so links die with it (and at their expiry);
+ * signatures are compared in constant time and never logged.
  */
 #include "kk-recordings.h"
 
@@ -28,6 +35,8 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <kringkast/kk-rtp.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +132,8 @@ struct _KkRecordings {
   guint expiry_timer;
   GCancellable *cancellable;    /* the startup repairs */
   gboolean shut_down;
+
+  guint8 link_key[32];          /* signs recording links; this run only */
 
   /* Since the daemon started, for /metrics. */
   guint64 finished_total;
@@ -856,6 +867,8 @@ repair_thread (GTask *task, gpointer source, gpointer task_data,
   g_task_return_boolean (task, TRUE);
 }
 
+static void sweep (KkRecordings *self);
+
 static void
 repairs_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -897,6 +910,8 @@ repairs_done (GObject *source, GAsyncResult *result, gpointer user_data)
     }
     persist (self, row);
   }
+  /* Finished now, they may be past their room's retention already. */
+  sweep (self);
 }
 
 static void
@@ -953,6 +968,20 @@ delete_recording (KkRecordings *self, Row *row, const char *why,
   return TRUE;
 }
 
+/* When the room's retention deletes the row's file; 0: never (no
+ * retention, still being written, or gone already). */
+static gint64
+row_expires_at (KkRecordings *self, const Row *row)
+{
+  guint days = GPOINTER_TO_UINT (g_hash_table_lookup (self->retention,
+          row->room_id));
+  gint64 end = row->ended_at != 0 ? row->ended_at : row->started_at;
+
+  if (days == 0 || row_is_open (row) || row->state == REC_DELETED)
+    return 0;
+  return end + days * DAY_US;
+}
+
 guint
 kk_recordings_expire (KkRecordings *self, gint64 now_wall_us)
 {
@@ -965,13 +994,10 @@ kk_recordings_expire (KkRecordings *self, gint64 now_wall_us)
   g_hash_table_iter_init (&iter, self->rows);
   while (g_hash_table_iter_next (&iter, NULL, &value)) {
     Row *row = value;
-    guint days = GPOINTER_TO_UINT (g_hash_table_lookup (self->retention,
-            row->room_id));
-    gint64 end = row->ended_at != 0 ? row->ended_at : row->started_at;
+    gint64 expires = row_expires_at (self, row);
     g_autoptr (GError) error = NULL;
 
-    if (days == 0 || row_is_open (row) || row->state == REC_DELETED
-        || end + days * DAY_US > now_wall_us)
+    if (expires == 0 || expires > now_wall_us)
       continue;
     if (delete_recording (self, row, "retention", &error))
       deleted++;
@@ -984,11 +1010,46 @@ kk_recordings_expire (KkRecordings *self, gint64 now_wall_us)
   return deleted;
 }
 
+static gboolean on_expiry_timer (gpointer user_data);
+
+/* Applies retention now, and again when the next recording comes due:
+ * within a second of its time, or an hour from now if that is sooner (a
+ * wall clock that jumps is caught up with; a file that could not be
+ * deleted is tried again in a minute). */
+static void
+sweep (KkRecordings *self)
+{
+  gint64 now = g_get_real_time ();
+  gint64 next = now
+      + (gint64) KK_RECORDINGS_EXPIRY_INTERVAL_S * G_USEC_PER_SEC;
+  gint64 delay_s;
+  GHashTableIter iter;
+  gpointer value;
+
+  kk_recordings_expire (self, now);
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    gint64 expires = row_expires_at (self, value);
+
+    if (expires != 0)
+      next = MIN (next, expires);
+  }
+  delay_s = next <= now ? 60 : (next - now + G_USEC_PER_SEC - 1)
+      / G_USEC_PER_SEC;
+  if (self->expiry_timer != 0)
+    g_source_remove (self->expiry_timer);
+  self->expiry_timer = g_timeout_add_seconds ((guint) delay_s,
+      on_expiry_timer, self);
+}
+
 static gboolean
 on_expiry_timer (gpointer user_data)
 {
-  kk_recordings_expire (user_data, g_get_real_time ());
-  return G_SOURCE_CONTINUE;
+  KkRecordings *self = user_data;
+
+  self->expiry_timer = 0;
+  sweep (self);
+  return G_SOURCE_REMOVE;
 }
 
 /* ---- JSON ---- */
@@ -1178,6 +1239,65 @@ resolve_inside (KkRecordings *self, const char *path)
   return g_steal_pointer (&real);
 }
 
+/* Returns: (transfer full): the lowercase hex HMAC-SHA256 of a link to
+ * @session_id valid until @expires (Unix seconds). */
+static char *
+link_signature (KkRecordings *self, const char *session_id, guint64 expires)
+{
+  g_autofree char *message = g_strdup_printf ("%s\n%" G_GUINT64_FORMAT,
+      session_id, expires);
+
+  return g_compute_hmac_for_string (G_CHECKSUM_SHA256, self->link_key,
+      sizeof self->link_key, message, -1);
+}
+
+/* Whether the request carries a signed link's query at all. */
+static gboolean
+is_signed_request (KkHttpRequest *request)
+{
+  return kk_http_request_get_query (request, "sig") != NULL
+      || kk_http_request_get_query (request, "expires") != NULL;
+}
+
+/* Replies 403 and returns FALSE unless the query is a link to the
+ * route's session signed by this process and not expired. Checked before
+ * the session is looked up, so strangers learn nothing of which exist. */
+static gboolean
+check_signed_link (KkRecordings *self, KkHttpRequest *request)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *session_id = kk_http_request_get_param (request, 0);
+  const char *expires_text = kk_http_request_get_query (request, "expires");
+  const char *sig = kk_http_request_get_query (request, "sig");
+  g_autofree char *wanted = NULL;
+  guint64 expires = 0;
+
+  /* Lengths are not secret: a hex HMAC-SHA256 is 64 characters. */
+  if (expires_text == NULL || sig == NULL || strlen (sig) != 64
+      || strlen (expires_text) > 12
+      || !g_ascii_string_to_unsigned (expires_text, 10, 1, G_MAXUINT64,
+          &expires, NULL)) {
+    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+        "this link is not valid: ask the course coordinator for a new one");
+    return FALSE;
+  }
+  wanted = link_signature (self, session_id, expires);
+  if (CRYPTO_memcmp (wanted, sig, 64) != 0) {
+    GST_INFO ("refused a recording link with a wrong signature");
+    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+        "this link is not valid: ask the course coordinator for a new one");
+    return FALSE;
+  }
+  if ((guint64) (g_get_real_time () / G_USEC_PER_SEC) > expires) {
+    GST_INFO ("session %s: refused an expired recording link", session_id);
+    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+        "this link has expired: open the recording again from the "
+        "course page");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 get_recording (KkHttpRequest *request, gpointer user_data)
 {
@@ -1204,10 +1324,17 @@ get_recording (KkHttpRequest *request, gpointer user_data)
   GStatBuf st;
   Row *row;
 
-  if (!authorize (self, msg, NULL, &is_admin)
+  /* A signed link stands in for the coordinator's token. */
+  if (is_signed_request (request)) {
+    if (!check_signed_link (self, request)
+        || (row = request_row (self, request)) == NULL
+        || !check_row_state (msg, row))
+      return;
+  } else if (!authorize (self, msg, NULL, &is_admin)
       || (row = request_row (self, request)) == NULL
-      || !check_row_state (msg, row))
+      || !check_row_state (msg, row)) {
     return;
+  }
   candidate = absolute_path (self, row->path);
   path = resolve_inside (self, candidate);
   if (path == NULL || g_stat (path, &st) != 0 || st.st_size == 0) {
@@ -1283,6 +1410,63 @@ get_recording (KkHttpRequest *request, gpointer user_data)
   /* The mapping is read as it is sent; nothing is copied. */
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg),
       body);
+}
+
+/* POST /api/sessions/{id}/recording/link {"expires_in": seconds}. */
+static void
+post_recording_link (KkHttpRequest *request, gpointer user_data)
+{
+  KkRecordings *self = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (GDateTime) until = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *sig = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *until_text = NULL;
+  guint lifetime = KK_RECORDINGS_LINK_LIFETIME_S;
+  guint64 expires;
+  gboolean is_admin;
+  Row *row;
+
+  if (!authorize (self, msg, NULL, &is_admin)
+      || (row = request_row (self, request)) == NULL
+      || !check_row_state (msg, row))
+    return;
+  if (!row_has_file (row)) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND,
+        "there is no file for this recording");
+    return;
+  }
+  body = kk_http_request_get_body (request);
+  if (g_bytes_get_size (body) > 0) {
+    if (!kk_http_check_content_type (msg, "application/json"))
+      return;
+    if (!kk_recordings_parse_link_request (g_bytes_get_data (body, NULL),
+            g_bytes_get_size (body), &lifetime, &error)) {
+      kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s",
+          error->message);
+      return;
+    }
+  }
+
+  expires = g_get_real_time () / G_USEC_PER_SEC + lifetime;
+  sig = link_signature (self, row->session_id, expires);
+  url = g_strdup_printf ("/api/sessions/%s/recording?expires=%"
+      G_GUINT64_FORMAT "&sig=%s", row->session_id, expires, sig);
+  until = g_date_time_new_from_unix_utc ((gint64) expires);
+  until_text = g_date_time_format (until, "%Y-%m-%dT%H:%M:%SZ");
+  GST_INFO ("session %s: a recording link valid for %u s issued",
+      row->session_id, lifetime);
+
+  json_builder_begin_object (builder);
+  add_string_or_null (builder, "url", url);
+  add_string_or_null (builder, "expires_at", until_text);
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+      "Cache-Control", "no-store");
 }
 
 static void
@@ -1380,7 +1564,7 @@ retention_stored (GObject *source, GAsyncResult *result, gpointer user_data)
         "the setting could not be stored");
   } else {
     if (!reply->recordings->shut_down)
-      kk_recordings_expire (reply->recordings, g_get_real_time ());
+      sweep (reply->recordings);
     reply_room_status (reply->recordings, msg, reply->room);
   }
   kk_http_request_resume (reply->request);
@@ -1461,6 +1645,8 @@ kk_recordings_register (KkRecordings *self, SoupServer *server)
       get_recording, self);
   kk_http_add_route (server, "DELETE", "/api/sessions/{id}/recording",
       delete_recording_route, self);
+  kk_http_add_route (server, "POST", "/api/sessions/{id}/recording/link",
+      post_recording_link, self);
   kk_http_add_route (server, "GET", "/api/rooms/{room}/recording",
       get_room_recording, self);
   kk_http_add_route (server, "POST", "/api/rooms/{room}/recording",
@@ -1656,6 +1842,39 @@ kk_recordings_parse_request (const char *data, gsize length,
   return TRUE;
 }
 
+gboolean
+kk_recordings_parse_link_request (const char *data, gsize length,
+    guint *lifetime_s, GError **error)
+{
+  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
+  JsonObject *object;
+  JsonNode *node;
+  gint64 seconds;
+
+  if (root == NULL)
+    return FALSE;
+  object = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  node = object != NULL ? json_object_get_member (object, "expires_in")
+      : NULL;
+  if (object == NULL || json_object_get_size (object) > (node != NULL ? 1 : 0)) {
+    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "the body must be {} or {\"expires_in\": seconds}");
+    return FALSE;
+  }
+  if (node == NULL)
+    return TRUE;
+  if (json_node_get_value_type (node) != G_TYPE_INT64
+      || (seconds = json_node_get_int (node)) < 1
+      || seconds > KK_RECORDINGS_LINK_MAX_S) {
+    g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+        "\"expires_in\" must be a whole number of seconds from 1 to %d",
+        KK_RECORDINGS_LINK_MAX_S);
+    return FALSE;
+  }
+  *lifetime_s = seconds;
+  return TRUE;
+}
+
 /* ---- metrics ---- */
 
 static void
@@ -1757,6 +1976,11 @@ kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
   }
 
   self = g_object_new (KK_TYPE_RECORDINGS, NULL);
+  if (RAND_bytes (self->link_key, sizeof self->link_key) != 1) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+        "no random bytes for the recording links' key");
+    return NULL;
+  }
   self->directory = realpath (directory, NULL);
   if (self->directory == NULL) {
     int saved = errno;
@@ -1775,9 +1999,7 @@ kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
   self->metrics = metrics;
   kk_metrics_add_collector (metrics, collect, self);
   start_repairs (self);
-  kk_recordings_expire (self, g_get_real_time ());
-  self->expiry_timer = g_timeout_add_seconds (KK_RECORDINGS_EXPIRY_INTERVAL_S,
-      on_expiry_timer, self);
+  sweep (self);
   GST_INFO ("recordings in %s: %u known", self->directory,
       g_hash_table_size (self->rows));
   return g_steal_pointer (&self);
@@ -1845,6 +2067,7 @@ kk_recordings_finalize (GObject *object)
   g_object_unref (self->cancellable);
   free (self->directory);
   g_free (self->pipelines_dir);
+  OPENSSL_cleanse (self->link_key, sizeof self->link_key);
   G_OBJECT_CLASS (kk_recordings_parent_class)->finalize (object);
 }
 

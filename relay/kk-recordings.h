@@ -25,7 +25,15 @@
  *
  *   GET    /api/sessions/{id}/recording   the file, with single-range
  *                                         Range support (206, 416); 409
- *                                         while it is being written
+ *                                         while it is being written.
+ *                                         Instead of the token, a signed
+ *                                         link's ?expires=&sig= (403 when
+ *                                         expired or forged)
+ *   POST   /api/sessions/{id}/recording/link
+ *                                         {"expires_in": s} (optional) →
+ *                                         {"url", "expires_at"}: a signed
+ *                                         link to the file, for a <video>
+ *                                         or a download without the token
  *   DELETE /api/sessions/{id}/recording   removes the file: "deleted"
  *   GET    /api/rooms/{room}/recording    host or coordinator: whether it
  *                                         records now, paused, retention
@@ -53,9 +61,15 @@
 
 G_BEGIN_DECLS
 
-/* How often retention is applied (also once at startup). */
+/* Retention is applied at startup, when a recording comes due, and at
+ * least this often. */
 #define KK_RECORDINGS_EXPIRY_INTERVAL_S 3600
 #define KK_RECORDINGS_RETENTION_MAX_DAYS 3650
+/* Signed links: how long one lasts unless asked otherwise, and at most.
+ * Short, because whoever holds one may fetch the file; a page playing a
+ * long recording asks for a new one when the old one runs out. */
+#define KK_RECORDINGS_LINK_LIFETIME_S 900
+#define KK_RECORDINGS_LINK_MAX_S 3600
 
 #define KK_TYPE_RECORDINGS (kk_recordings_get_type ())
 G_DECLARE_FINAL_TYPE (KkRecordings, kk_recordings, KK, RECORDINGS, GObject)
@@ -109,8 +123,8 @@ void kk_recordings_add_json (KkRecordings *recordings, JsonBuilder *builder,
 
 /* Deletes the files of recordings older than their room's retention
  * (ended before @now_wall_us minus retention_days; rooms with 0 keep
- * everything). Run every KK_RECORDINGS_EXPIRY_INTERVAL_S.
- * Returns: how many were deleted. */
+ * everything). The module runs it on its own (see
+ * KK_RECORDINGS_EXPIRY_INTERVAL_S). Returns: how many were deleted. */
 guint kk_recordings_expire (KkRecordings *recordings, gint64 now_wall_us);
 
 /* ---- pure helpers, public for the tests ---- */
@@ -158,5 +172,11 @@ typedef struct {
 /* Returns FALSE with an error that maps to 400. */
 gboolean kk_recordings_parse_request (const char *data, gsize length,
     KkRecordingRequest *request, GError **error);
+
+/* A POST /api/sessions/{id}/recording/link body: `{}` or `{"expires_in":
+ * 1..KK_RECORDINGS_LINK_MAX_S}`. Sets *@lifetime_s only when given;
+ * FALSE with an error that maps to 400. */
+gboolean kk_recordings_parse_link_request (const char *data, gsize length,
+    guint *lifetime_s, GError **error);
 
 G_END_DECLS

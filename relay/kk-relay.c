@@ -34,6 +34,8 @@ add_lecture (KkRelay *relay, KkRoom *room)
   kk_attendance_log_watch (relay->attendance, lecture);
   kk_presence_watch (relay->presence, lecture);
   kk_recordings_watch (relay->recordings, lecture);
+  kk_schedule_watch (relay->schedule, lecture);
+  kk_room_registry_follow_lecture (relay->registry, lecture);
   g_hash_table_insert (relay->lectures, g_strdup (kk_room_get_id (room)),
       lecture);
   if (g_strcmp0 (kk_room_get_source (room), "whip") != 0
@@ -109,6 +111,9 @@ kk_relay_new (const KkConfig *config, GError **error)
       relay->metrics, config, error);
   if (relay->recordings == NULL)
     goto error;
+  relay->schedule = kk_schedule_new (relay->store, relay->registry, error);
+  if (relay->schedule == NULL)
+    goto error;
 
   fanout_config.port = config->media_port;
   fanout_config.public_ips = config->public_ips;
@@ -142,6 +147,7 @@ kk_relay_new (const KkConfig *config, GError **error)
     goto error;
   kk_presence_register (relay->server, relay->presence);
   kk_recordings_register (relay->recordings, relay->server);
+  kk_schedule_register (relay->schedule, relay->server);
   kk_signalling_register (relay);
   kk_pages_register (relay->server);
   return relay;
@@ -187,6 +193,7 @@ kk_relay_free (KkRelay *relay)
   g_clear_object (&relay->presence);
   g_clear_object (&relay->roster);
   g_clear_object (&relay->recordings);
+  g_clear_object (&relay->schedule);
   g_clear_object (&relay->registry);
   /* After the viewers' last leaves, before the store's last jobs. */
   if (relay->attendance != NULL)

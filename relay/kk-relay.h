@@ -17,6 +17,7 @@
 #include "kk-recordings.h"
 #include "kk-room.h"
 #include "kk-roster.h"
+#include "kk-schedule.h"
 #include "kk-store.h"
 
 G_BEGIN_DECLS
@@ -29,6 +30,7 @@ typedef struct {
   KkRoster *roster;             /* pre-registration, access, check-in */
   KkPresence *presence;         /* attendance codes and prompts */
   KkRecordings *recordings;     /* recorded sessions, their files */
+  KkSchedule *schedule;         /* sessions planned ahead */
   KkFanout *fanout;
   KkMetrics *metrics;
   SoupServer *server;

@@ -2,9 +2,18 @@
 /*
  * kk-room: KkRoom, KkRoomRegistry and the field validators.
  *
- * A KkRoom's settings are fixed at construction; only its live state
- * (live, session, viewer count) changes, set by the media side on the main
- * thread and published as notifying properties.
+ * A KkRoom's settings change only through the registry's edit (stored
+ * first, like a creation); its live state (live, session, viewer count)
+ * is set by the media side on the main thread and published as notifying
+ * properties.
+ *
+ * The audience (how many workplaces and people are watching) is kept per
+ * room as a table of the parties with a receiving connection. The
+ * registry follows each lecture's viewer signals and, on a party's first
+ * connection, reads its people from the store (participants: the holder,
+ * colleagues named at the join, colleagues who checked in since), so the
+ * host's page can say "12 people at 5 workplaces" without a query per
+ * poll.
  *
  * The registry keeps rooms by id and viewer parties by the SHA-256 of
  * their token. Creating a room or a party is a store write first and a
@@ -23,8 +32,11 @@
 #include "kk-room.h"
 
 #include <math.h>
+#include <sqlite3.h>
 #include <openssl/crypto.h>
 #include <string.h>
+
+#include "kk-lecture.h"
 
 G_DEFINE_QUARK (kk-room-error-quark, kk_room_error)
 
@@ -144,6 +156,22 @@ kk_room_config_validate (const KkRoomConfig *room, GError **error)
 
 /* KkRoom. */
 
+/* A party with at least one connection receiving media. */
+typedef struct {
+  guint connections;
+  guint people;                 /* 0 until read from the store */
+  char **workplaces;            /* distinct, case-folded; NULL until read */
+} Watcher;
+
+static void
+watcher_free (gpointer data)
+{
+  Watcher *watcher = data;
+
+  g_strfreev (watcher->workplaces);
+  g_free (watcher);
+}
+
 struct _KkRoom {
   GObject parent_instance;
 
@@ -152,6 +180,7 @@ struct _KkRoom {
   char *session_id;
   guint viewer_count;
   KkRoomAccess access;
+  GHashTable *audience;         /* party id → Watcher (owned) */
 };
 
 G_DEFINE_FINAL_TYPE (KkRoom, kk_room, G_TYPE_OBJECT)
@@ -195,6 +224,7 @@ kk_room_finalize (GObject *object)
 
   kk_room_config_free (room->config);
   g_free (room->session_id);
+  g_hash_table_unref (room->audience);
 
   G_OBJECT_CLASS (kk_room_parent_class)->finalize (object);
 }
@@ -220,6 +250,8 @@ kk_room_class_init (KkRoomClass *klass)
 static void
 kk_room_init (KkRoom *room)
 {
+  room->audience = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      watcher_free);
 }
 
 KkRoom *
@@ -343,6 +375,84 @@ kk_room_set_viewer_count (KkRoom *room, guint count)
   g_object_notify_by_pspec (G_OBJECT (room), room_props[PROP_VIEWER_COUNT]);
 }
 
+/* A party's connection started receiving. Returns TRUE for its first,
+ * when its people are to be read. */
+static gboolean
+audience_add (KkRoom *room, const char *party_id)
+{
+  Watcher *watcher = g_hash_table_lookup (room->audience, party_id);
+
+  if (watcher != NULL) {
+    watcher->connections++;
+    return FALSE;
+  }
+  watcher = g_new0 (Watcher, 1);
+  watcher->connections = 1;
+  g_hash_table_insert (room->audience, g_strdup (party_id), watcher);
+  return TRUE;
+}
+
+static void
+audience_remove (KkRoom *room, const char *party_id)
+{
+  Watcher *watcher = g_hash_table_lookup (room->audience, party_id);
+
+  if (watcher != NULL && --watcher->connections == 0)
+    g_hash_table_remove (room->audience, party_id);
+}
+
+guint
+kk_room_get_workplace_count (KkRoom *room)
+{
+  g_autoptr (GHashTable) seen = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_val_if_fail (KK_IS_ROOM (room), 0);
+
+  /* A few hundred parties at most, each with a workplace or two: counted
+   * when asked, rather than kept up to date on every change. */
+  seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_iter_init (&iter, room->audience);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    Watcher *watcher = value;
+
+    for (guint i = 0; watcher->workplaces != NULL
+        && watcher->workplaces[i] != NULL; i++)
+      g_hash_table_add (seen, watcher->workplaces[i]);
+  }
+  return g_hash_table_size (seen);
+}
+
+guint
+kk_room_get_people_count (KkRoom *room)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint people = 0;
+
+  g_return_val_if_fail (KK_IS_ROOM (room), 0);
+
+  g_hash_table_iter_init (&iter, room->audience);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    people += MAX (((Watcher *) value)->people, 1);
+  return people;
+}
+
+/* Only what @edit sets; the registry has validated and stored it. */
+static void
+apply_edit (KkRoom *room, const KkRoomEdit *edit)
+{
+  if (edit->title != NULL) {
+    g_free (room->config->title);
+    room->config->title = g_strdup (edit->title);
+  }
+  if (edit->set_record)
+    room->config->record = edit->record;
+  if (edit->set_completion_ratio)
+    room->config->completion_ratio = edit->completion_ratio;
+}
+
 const char *
 kk_room_access_to_string (KkRoomAccess access)
 {
@@ -396,6 +506,15 @@ kk_join_result_free (KkJoinResult *result)
   g_free (result);
 }
 
+void
+kk_room_edit_free (KkRoomEdit *edit)
+{
+  if (edit == NULL)
+    return;
+  g_free (edit->title);
+  g_free (edit);
+}
+
 /* KkRoomRegistry. */
 
 typedef struct {
@@ -427,6 +546,7 @@ struct _KkRoomRegistry {
   KkStore *store;
   GHashTable *rooms;            /* id → KkRoom (owned) */
   GHashTable *pending;          /* ids of rooms being stored (set) */
+  GHashTable *configured;       /* ids of the config file's rooms (set) */
   GHashTable *parties;          /* token hash (hex) → KkParty (owned) */
   guint8 admin_digest[32];      /* SHA-256 of the coordinator's token */
 };
@@ -447,6 +567,7 @@ kk_room_registry_finalize (GObject *object)
 
   g_hash_table_unref (registry->rooms);
   g_hash_table_unref (registry->pending);
+  g_hash_table_unref (registry->configured);
   g_hash_table_unref (registry->parties);
   g_clear_object (&registry->store);
   OPENSSL_cleanse (registry->admin_digest, sizeof registry->admin_digest);
@@ -477,6 +598,8 @@ kk_room_registry_init (KkRoomRegistry *registry)
       g_object_unref);
   registry->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       NULL);
+  registry->configured = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, NULL);
   registry->parties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) party_free);
 }
@@ -541,6 +664,7 @@ kk_room_registry_new (KkStore *store, const KkConfig *config, GError **error)
     if (stored == NULL)
       return NULL;
     add_room (registry, kk_room_new (stored));
+    g_hash_table_add (registry->configured, g_strdup (wanted->id));
   }
 
   parties = kk_store_load_parties (store, error);
@@ -664,6 +788,114 @@ kk_room_registry_create_room_async (KkRoomRegistry *registry,
 
 KkRoom *
 kk_room_registry_create_room_finish (KkRoomRegistry *registry,
+    GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, registry), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Editing. */
+
+typedef struct {
+  char *room_id;
+  KkRoomEdit *edit;
+} EditData;
+
+static void
+edit_data_free (EditData *data)
+{
+  g_free (data->room_id);
+  kk_room_edit_free (data->edit);
+  g_free (data);
+}
+
+static void
+room_updated_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  KkRoomRegistry *registry = g_task_get_source_object (task);
+  EditData *data = g_task_get_task_data (task);
+  const char *room_id = data->room_id;
+  g_autoptr (GError) error = NULL;
+  KkRoom *room;
+
+  if (!kk_store_update_room_finish (KK_STORE (source), result, &error)) {
+    int code = g_error_matches (error, KK_STORE_ERROR,
+        KK_STORE_ERROR_NOT_FOUND) ? KK_ROOM_ERROR_NOT_FOUND
+        : KK_ROOM_ERROR_FAILED;
+
+    g_task_return_new_error (task, KK_ROOM_ERROR, code, "storing room %s: %s",
+        room_id, error->message);
+    return;
+  }
+  room = kk_room_registry_lookup (registry, room_id);
+  if (room == NULL) {
+    g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_NOT_FOUND,
+        "no room %s", room_id);
+    return;
+  }
+  apply_edit (room, data->edit);
+  g_info ("room %s: edited (title \"%s\", record %s, completion ratio %.2f)",
+      room_id, kk_room_get_title (room),
+      kk_room_get_record (room) ? "on" : "off",
+      kk_room_get_completion_ratio (room));
+  g_task_return_pointer (task, g_object_ref (room), g_object_unref);
+}
+
+void
+kk_room_registry_edit_room_async (KkRoomRegistry *registry,
+    const char *room_id, const KkRoomEdit *edit, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  EditData *data;
+  GError *error = NULL;
+  KkRoom *room;
+
+  g_return_if_fail (KK_IS_ROOM_REGISTRY (registry));
+  g_return_if_fail (edit != NULL);
+
+  task = g_task_new (registry, NULL, callback, user_data);
+  g_task_set_source_tag (task, kk_room_registry_edit_room_async);
+
+  room = kk_room_registry_lookup (registry, room_id);
+  if (room == NULL) {
+    g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_NOT_FOUND,
+        "no room %s", room_id);
+    return;
+  }
+  if ((edit->title != NULL && !kk_room_validate_text ("title", edit->title, 1,
+              KK_ROOM_TITLE_MAX, &error))
+      || (edit->set_completion_ratio && !kk_room_validate_completion_ratio (
+              edit->completion_ratio, &error))) {
+    g_task_return_error (task, error);
+    return;
+  }
+  if (edit->title == NULL && !edit->set_record && !edit->set_completion_ratio) {
+    g_task_return_pointer (task, g_object_ref (room), g_object_unref);
+    return;
+  }
+  if (g_hash_table_contains (registry->configured, room_id)) {
+    g_task_return_new_error (task, KK_ROOM_ERROR, KK_ROOM_ERROR_CONFIGURED,
+        "room %s is set in the config file ([room %s]); change it there",
+        room_id, room_id);
+    return;
+  }
+
+  data = g_new0 (EditData, 1);
+  data->room_id = g_strdup (room_id);
+  data->edit = g_memdup2 (edit, sizeof *edit);
+  data->edit->title = g_strdup (edit->title);
+  g_task_set_task_data (task, data, (GDestroyNotify) edit_data_free);
+  kk_store_update_room_async (registry->store, room_id, edit->title,
+      edit->set_record ? edit->record : -1,
+      edit->set_completion_ratio ? edit->completion_ratio : NAN,
+      room_updated_cb, g_steal_pointer (&task));
+}
+
+KkRoom *
+kk_room_registry_edit_room_finish (KkRoomRegistry *registry,
     GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, registry), NULL);
@@ -913,4 +1145,180 @@ kk_room_registry_check_host_token (KkRoomRegistry *registry,
   if (this_room)
     return KK_TOKEN_OK;
   return any_room ? KK_TOKEN_WRONG_ROOM : KK_TOKEN_UNKNOWN;
+}
+
+/* The audience. */
+
+/* One party's people, read on the store's thread. */
+typedef struct {
+  guint people;
+  char **workplaces;            /* distinct, case-folded */
+} PartyPeople;
+
+static void
+party_people_free (gpointer data)
+{
+  PartyPeople *people = data;
+
+  g_strfreev (people->workplaces);
+  g_free (people);
+}
+
+/* "Sengepost 3" and "sengepost  3 " are one workplace; "" is none. */
+static char *
+fold_workplace (const char *workplace)
+{
+  g_autofree char *normal = g_utf8_normalize (workplace, -1,
+      G_NORMALIZE_ALL_COMPOSE);
+  g_autofree char *folded = normal != NULL ? g_utf8_casefold (normal, -1)
+      : NULL;
+  g_auto (GStrv) words = folded != NULL ? g_strsplit_set (folded, " \t", -1)
+      : NULL;
+  g_autoptr (GString) joined = g_string_new (NULL);
+
+  for (guint i = 0; words != NULL && words[i] != NULL; i++) {
+    if (words[i][0] == '\0')
+      continue;
+    if (joined->len > 0)
+      g_string_append_c (joined, ' ');
+    g_string_append (joined, words[i]);
+  }
+  return joined->len > 0 ? g_string_free (g_steal_pointer (&joined), FALSE)
+      : NULL;
+}
+
+static gpointer
+read_party_job (sqlite3 *db, gpointer job_data, GError **error)
+{
+  const char *party_id = job_data;
+  g_autoptr (GPtrArray) workplaces = g_ptr_array_new_with_free_func (g_free);
+  PartyPeople *people;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = kk_store_sql_prepare (db, "rooms",
+      "SELECT workplace FROM participants WHERE party_id = ?1", error);
+  if (stmt == NULL)
+    return NULL;
+  kk_store_sql_bind_text (stmt, 1, party_id);
+  people = g_new0 (PartyPeople, 1);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+    const char *text = (const char *) sqlite3_column_text (stmt, 0);
+    char *folded = text != NULL ? fold_workplace (text) : NULL;
+
+    people->people++;
+    if (folded == NULL)
+      continue;
+    if (g_ptr_array_find_with_equal_func (workplaces, folded, g_str_equal,
+            NULL))
+      g_free (folded);
+    else
+      g_ptr_array_add (workplaces, folded);
+  }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE) {
+    party_people_free (people);
+    kk_store_set_error (db, "rooms: reading a party's people", error);
+    return NULL;
+  }
+  g_ptr_array_add (workplaces, NULL);
+  people->workplaces = (char **) g_ptr_array_free (
+      g_steal_pointer (&workplaces), FALSE);
+  return people;
+}
+
+typedef struct {
+  KkRoomRegistry *registry;
+  char *room_id;
+  char *party_id;
+} PartyRead;
+
+static void
+party_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PartyRead *read = user_data;
+  g_autoptr (GError) error = NULL;
+  PartyPeople *people;
+  KkRoom *room;
+  Watcher *watcher;
+
+  people = kk_store_run_finish (KK_STORE (source), result, &error);
+  room = kk_room_registry_lookup (read->registry, read->room_id);
+  watcher = room != NULL
+      ? g_hash_table_lookup (room->audience, read->party_id) : NULL;
+  if (people == NULL) {
+    /* The party then counts as one person: the count is a guide for the
+     * host, not the attendance record. */
+    g_warning ("room %s: party %s: %s", read->room_id, read->party_id,
+        error->message);
+  } else if (watcher != NULL) {
+    g_strfreev (watcher->workplaces);
+    watcher->workplaces = g_steal_pointer (&people->workplaces);
+    watcher->people = people->people;
+  }
+  if (people != NULL)
+    party_people_free (people);
+  g_object_unref (read->registry);
+  g_free (read->room_id);
+  g_free (read->party_id);
+  g_free (read);
+}
+
+static void
+read_party (KkRoomRegistry *registry, const char *room_id,
+    const char *party_id)
+{
+  PartyRead *read = g_new0 (PartyRead, 1);
+
+  read->registry = g_object_ref (registry);
+  read->room_id = g_strdup (room_id);
+  read->party_id = g_strdup (party_id);
+  kk_store_run_async (registry->store, read_party_job, g_strdup (party_id),
+      g_free, party_people_free, party_read_cb, read);
+}
+
+static void
+on_viewer_connected (KkLecture *lecture, const char *resource_id,
+    const char *party_id, gint64 wall_us, gpointer user_data)
+{
+  KkRoom *room = kk_lecture_get_room (lecture);
+
+  if (party_id != NULL && audience_add (room, party_id))
+    read_party (user_data, kk_room_get_id (room), party_id);
+}
+
+static void
+on_viewer_left (KkLecture *lecture, const char *resource_id,
+    const char *party_id, const char *reason, gint64 last_seen_wall_us,
+    gpointer user_data)
+{
+  if (party_id != NULL)
+    audience_remove (kk_lecture_get_room (lecture), party_id);
+}
+
+void
+kk_room_registry_follow_lecture (KkRoomRegistry *registry,
+    KkLecture *lecture)
+{
+  g_return_if_fail (KK_IS_ROOM_REGISTRY (registry));
+  g_return_if_fail (KK_IS_LECTURE (lecture));
+
+  g_signal_connect_object (lecture, "viewer-connected",
+      G_CALLBACK (on_viewer_connected), registry, 0);
+  g_signal_connect_object (lecture, "viewer-left",
+      G_CALLBACK (on_viewer_left), registry, 0);
+}
+
+void
+kk_room_registry_refresh_party (KkRoomRegistry *registry,
+    const char *room_id, const char *party_id)
+{
+  KkRoom *room;
+
+  g_return_if_fail (KK_IS_ROOM_REGISTRY (registry));
+
+  room = kk_room_registry_lookup (registry, room_id);
+  if (room != NULL && party_id != NULL
+      && g_hash_table_contains (room->audience, party_id))
+    read_party (registry, room_id, party_id);
 }

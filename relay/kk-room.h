@@ -31,6 +31,8 @@ typedef enum {
   KK_ROOM_ERROR_NOT_FOUND,    /* no such room: HTTP 404 */
   KK_ROOM_ERROR_FAILED,       /* the store failed: HTTP 500 */
   KK_ROOM_ERROR_FORBIDDEN,    /* the room does not allow it: HTTP 403 */
+  KK_ROOM_ERROR_CONFIGURED,   /* set by the config file, which wins at
+                               * every start: HTTP 409 */
 } KkRoomError;
 
 #define KK_ROOM_ID_MAX 64
@@ -64,6 +66,9 @@ gboolean kk_room_validate_source_uri (const char *uri, GError **error);
 /* All of the above for the fields of @room (host_token is not checked). */
 gboolean kk_room_config_validate (const KkRoomConfig *room, GError **error);
 
+/* Declared in kk-lecture.h, which includes this header. */
+typedef struct _KkLecture KkLecture;
+
 #define KK_TYPE_ROOM (kk_room_get_type ())
 G_DECLARE_FINAL_TYPE (KkRoom, kk_room, KK, ROOM, GObject)
 
@@ -71,8 +76,10 @@ G_DECLARE_FINAL_TYPE (KkRoom, kk_room, KK, ROOM, GObject)
  * host_token must be set. Not live, no viewers. */
 KkRoom *kk_room_new (const KkRoomConfig *config);
 
-/* Settings, fixed for the room's life. Strings: (transfer none), owned by
- * the room. */
+/* Settings. The coordinator changes title, record and completion ratio
+ * (kk_room_registry_edit_room_async ()); the rest is fixed for the room's
+ * life. Strings: (transfer none), owned by the room, valid until the next
+ * edit: copy them to keep them across a return to the main loop. */
 const char *kk_room_get_id (KkRoom *room);
 const char *kk_room_get_title (KkRoom *room);
 gboolean kk_room_get_record (KkRoom *room);
@@ -90,6 +97,16 @@ void kk_room_set_viewer_count (KkRoom *room, guint count);
 gboolean kk_room_get_live (KkRoom *room);
 const char *kk_room_get_session_id (KkRoom *room);    /* nullable */
 guint kk_room_get_viewer_count (KkRoom *room);
+
+/* The audience: of the parties with a connection receiving media, how
+ * many distinct workplaces their people gave (compared without case;
+ * people who gave none are not a workplace), and how many people they
+ * are (colleagues at a shared screen and those who checked in at it
+ * count). Kept by the registry (kk_room_registry_follow_lecture ()); a
+ * party whose people have not been read yet counts as one person and no
+ * workplace. */
+guint kk_room_get_workplace_count (KkRoom *room);
+guint kk_room_get_people_count (KkRoom *room);
 
 /* Who may join. The coordinator changes it at run time (kk-roster keeps
  * it in the store and sets it at startup); new rooms are open. */
@@ -120,6 +137,23 @@ typedef struct {
 
 void kk_join_result_free (KkJoinResult *result);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkJoinResult, kk_join_result_free)
+
+/* A change to a room's settings (PATCH /api/rooms/{room}); what is not
+ * set stays as it is. */
+typedef struct {
+  char *title;                /* nullable: unchanged */
+  gboolean set_record;
+  gboolean record;
+  gboolean set_completion_ratio;
+  double completion_ratio;
+  /* Access is kk-roster's to store (kk_roster_set_access_async ()); the
+   * registry's edit leaves it alone. */
+  gboolean set_access;
+  KkRoomAccess access;
+} KkRoomEdit;
+
+void kk_room_edit_free (KkRoomEdit *edit);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkRoomEdit, kk_room_edit_free)
 
 #define KK_TYPE_ROOM_REGISTRY (kk_room_registry_get_type ())
 G_DECLARE_FINAL_TYPE (KkRoomRegistry, kk_room_registry, KK, ROOM_REGISTRY,
@@ -160,6 +194,28 @@ void kk_room_registry_create_room_async (KkRoomRegistry *registry,
     gpointer user_data);
 /* Returns: (transfer full): the new room, or NULL with @error. */
 KkRoom *kk_room_registry_create_room_finish (KkRoomRegistry *registry,
+    GAsyncResult *result, GError **error);
+
+/**
+ * kk_room_registry_edit_room_async:
+ * @edit: the title, record and completion ratio to change (copied; its
+ *   access is ignored)
+ *
+ * Validates @edit, stores the changed fields of the room's row, then
+ * changes the room. Only the fields given are written, so two edits of
+ * different fields at once both hold. A session already live keeps the
+ * rules frozen into it; "record" applies from the next broadcast. Fails
+ * with %KK_ROOM_ERROR_NOT_FOUND, %KK_ROOM_ERROR_INVALID,
+ * %KK_ROOM_ERROR_CONFIGURED (the room is a [room] section of the config
+ * file, which would undo the change at the next start) or
+ * %KK_ROOM_ERROR_FAILED. An edit that changes none of the three succeeds
+ * at once, without writing.
+ */
+void kk_room_registry_edit_room_async (KkRoomRegistry *registry,
+    const char *room_id, const KkRoomEdit *edit, GAsyncReadyCallback callback,
+    gpointer user_data);
+/* Returns: (transfer full): the room, or NULL with @error. */
+KkRoom *kk_room_registry_edit_room_finish (KkRoomRegistry *registry,
     GAsyncResult *result, GError **error);
 
 /**
@@ -221,5 +277,21 @@ void kk_room_registry_add_party (KkRoomRegistry *registry,
     const char *token_hash, const char *party_id, const char *room_id);
 gboolean kk_room_registry_remove_party (KkRoomRegistry *registry,
     const char *party_id);
+
+/**
+ * kk_room_registry_follow_lecture:
+ *
+ * Keeps the audience of @lecture's room (kk_room_get_workplace_count ())
+ * from its viewer-connected and viewer-left signals: when a party's first
+ * connection starts receiving, its people and their workplaces are read
+ * from the store. Until the registry is finalized.
+ */
+void kk_room_registry_follow_lecture (KkRoomRegistry *registry,
+    KkLecture *lecture);
+
+/* Reads again the people of @party_id if it is watching @room_id: for
+ * modules that add people to a party (a colleague checking in). */
+void kk_room_registry_refresh_party (KkRoomRegistry *registry,
+    const char *room_id, const char *party_id);
 
 G_END_DECLS

@@ -509,6 +509,9 @@ checked_in (GObject *source, GAsyncResult *result, gpointer user_data)
     add_time (builder, "checked_in_at", checkin->checked_in_us);
     json_builder_end_object (builder);
     kk_http_reply_builder (msg, SOUP_STATUS_CREATED, builder);
+    /* One more person at that screen, for the host's audience count. */
+    kk_room_registry_refresh_party (call->api->registry, checkin->room_id,
+        checkin->party_id);
   }
   call_finish (call);
 }
@@ -658,6 +661,14 @@ put_access (KkHttpRequest *request, gpointer user_data)
   }
   kk_roster_set_access_async (api->roster, room_id, access, access_set,
       call_new (request, api, room_id));
+}
+
+KkRoster *
+kk_roster_api_get_roster (SoupServer *server)
+{
+  KkRosterApi *api = g_object_get_data (G_OBJECT (server), KK_ROSTER_API_KEY);
+
+  return api != NULL ? api->roster : NULL;
 }
 
 gboolean

@@ -52,4 +52,9 @@ G_BEGIN_DECLS
 gboolean kk_roster_api_register (SoupServer *server, KkRoster *roster,
     KkRoomRegistry *registry, const KkConfig *config, GError **error);
 
+/* Returns: (transfer none) (nullable): the roster whose routes are on
+ * @server, for other routes that set a room's access (kk-api's POST and
+ * PATCH /api/rooms). */
+KkRoster *kk_roster_api_get_roster (SoupServer *server);
+
 G_END_DECLS

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <openssl/rand.h>
 #include <string.h>
 #include <unistd.h>
@@ -110,6 +111,26 @@ static const char *const migrations[] = {
   "  ended_at INTEGER,"
   "  recording TEXT);"
   "CREATE INDEX sessions_room ON sessions (room_id, started_at);",
+  /* 2: sessions planned ahead. One not yet broadcast has no started_at,
+   * and SQLite cannot drop a NOT NULL in place: the table is rebuilt
+   * (no other table refers to it by foreign key, so dropping it deletes
+   * nothing else). */
+  "CREATE TABLE sessions_v2 ("
+  "  id TEXT PRIMARY KEY,"
+  "  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
+  "  started_at INTEGER,"
+  "  ended_at INTEGER,"
+  "  recording TEXT,"
+  "  scheduled_start INTEGER,"
+  "  scheduled_end INTEGER,"
+  "  CHECK ((scheduled_start IS NULL) = (scheduled_end IS NULL)),"
+  "  CHECK (started_at IS NOT NULL OR scheduled_start IS NOT NULL));"
+  "INSERT INTO sessions_v2 (id, room_id, started_at, ended_at, recording)"
+  "  SELECT id, room_id, started_at, ended_at, recording FROM sessions;"
+  "DROP TABLE sessions;"
+  "ALTER TABLE sessions_v2 RENAME TO sessions;"
+  "CREATE INDEX sessions_room ON sessions (room_id, started_at);"
+  "CREATE INDEX sessions_schedule ON sessions (room_id, scheduled_start);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == KK_STORE_SCHEMA_VERSION);
@@ -637,7 +658,7 @@ static gboolean
 close_stale_sessions (sqlite3 *db, GError **error)
 {
   sqlite3_stmt *stmt = prepare (db, "SELECT id, room_id FROM sessions "
-      "WHERE ended_at IS NULL", error);
+      "WHERE ended_at IS NULL AND started_at IS NOT NULL", error);
   int rc;
 
   if (stmt == NULL)
@@ -652,7 +673,7 @@ close_stale_sessions (sqlite3 *db, GError **error)
     return kk_store_set_error (db, "reading open sessions", error);
 
   return exec_sql (db, "UPDATE sessions SET ended_at = started_at "
-      "WHERE ended_at IS NULL", error);
+      "WHERE ended_at IS NULL AND started_at IS NOT NULL", error);
 }
 
 static gpointer
@@ -964,6 +985,73 @@ kk_store_insert_room_finish (KkStore *store, GAsyncResult *result,
   return finish_boolean (store, result, error);
 }
 
+typedef struct {
+  char *id;
+  char *title;
+  int record;
+  double completion_ratio;
+} RoomUpdate;
+
+static void
+room_update_free (RoomUpdate *update)
+{
+  g_free (update->id);
+  g_free (update->title);
+  g_free (update);
+}
+
+/* NULL binds leave a column as it is (COALESCE). */
+static gpointer
+update_room_job (sqlite3 *db, gpointer data, GError **error)
+{
+  RoomUpdate *update = data;
+  sqlite3_stmt *stmt = prepare (db, "UPDATE rooms SET "
+      "title = COALESCE (?2, title), record = COALESCE (?3, record), "
+      "completion_ratio = COALESCE (?4, completion_ratio) WHERE id = ?1",
+      error);
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, update->id);
+  bind_text (stmt, 2, update->title);
+  if (update->record >= 0)
+    sqlite3_bind_int (stmt, 3, update->record);
+  if (!isnan (update->completion_ratio))
+    sqlite3_bind_double (stmt, 4, update->completion_ratio);
+  if (!step_done (db, stmt, "updating room", error))
+    return NULL;
+  if (sqlite3_changes (db) == 0)
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_NOT_FOUND,
+        "no room %s", update->id);
+  return NULL;
+}
+
+void
+kk_store_update_room_async (KkStore *store, const char *room_id,
+    const char *title, int record, double completion_ratio,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  RoomUpdate *update;
+
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (room_id != NULL);
+
+  update = g_new0 (RoomUpdate, 1);
+  update->id = g_strdup (room_id);
+  update->title = g_strdup (title);
+  update->record = record < 0 ? -1 : record != 0;
+  update->completion_ratio = completion_ratio;
+  kk_store_run_async (store, update_room_job, update,
+      (GDestroyNotify) room_update_free, NULL, callback, user_data);
+}
+
+gboolean
+kk_store_update_room_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return finish_boolean (store, result, error);
+}
+
 /* Parties. */
 
 static gpointer
@@ -1106,7 +1194,6 @@ kk_store_insert_party_finish (KkStore *store, GAsyncResult *result,
 typedef struct {
   char *id;
   char *room_id;
-  char *text;
   gint64 time;
 } SessionData;
 
@@ -1115,17 +1202,73 @@ session_data_free (SessionData *data)
 {
   g_free (data->id);
   g_free (data->room_id);
-  g_free (data->text);
   g_free (data);
 }
 
-static gpointer
-session_start_job (sqlite3 *db, gpointer user_data, GError **error)
-{
-  SessionData *data = user_data;
-  sqlite3_stmt *stmt = prepare (db, "INSERT INTO sessions (id, room_id, "
-      "started_at) VALUES (?1, ?2, ?3)", error);
+#define SESSION_COLUMNS "id, room_id, started_at, ended_at, recording, " \
+  "scheduled_start, scheduled_end"
 
+static KkStoreSession *
+session_from_row (sqlite3_stmt *stmt)
+{
+  KkStoreSession *session = g_new0 (KkStoreSession, 1);
+
+  /* NULL columns read as 0, which is what the struct means by "none". */
+  session->id = column_strdup (stmt, 0);
+  session->room_id = column_strdup (stmt, 1);
+  session->started_at = sqlite3_column_int64 (stmt, 2);
+  session->ended_at = sqlite3_column_int64 (stmt, 3);
+  session->recording = column_strdup (stmt, 4);
+  session->scheduled_start = sqlite3_column_int64 (stmt, 5);
+  session->scheduled_end = sqlite3_column_int64 (stmt, 6);
+  return session;
+}
+
+/* The broadcast takes over the room's scheduled session whose window
+ * covers its start, or is a new ad hoc one: in one transaction, so a
+ * reschedule or cancel queued at the same moment sees either the planned
+ * session or the live one, never half of each. */
+static char *
+session_start (sqlite3 *db, const SessionData *data, GError **error)
+{
+  g_autofree char *planned = NULL;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = prepare (db, "SELECT id FROM sessions WHERE room_id = ?1 "
+      "AND started_at IS NULL AND scheduled_start - ?3 <= ?2 "
+      "AND ?2 < scheduled_end ORDER BY scheduled_start, id LIMIT 1", error);
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, data->room_id);
+  sqlite3_bind_int64 (stmt, 2, data->time);
+  sqlite3_bind_int64 (stmt, 3,
+      (gint64) KK_STORE_SCHEDULE_LEAD_S * G_USEC_PER_SEC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    planned = column_strdup (stmt, 0);
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    kk_store_set_error (db, "finding the scheduled session", error);
+    return NULL;
+  }
+
+  if (planned != NULL) {
+    stmt = prepare (db, "UPDATE sessions SET started_at = ?2 WHERE id = ?1",
+        error);
+    if (stmt == NULL)
+      return NULL;
+    bind_text (stmt, 1, planned);
+    sqlite3_bind_int64 (stmt, 2, data->time);
+    if (!step_done (db, stmt, "starting session", error))
+      return NULL;
+    g_info ("store: room %s: the broadcast is scheduled session %s",
+        data->room_id, planned);
+    return g_steal_pointer (&planned);
+  }
+
+  stmt = prepare (db, "INSERT INTO sessions (id, room_id, "
+      "started_at) VALUES (?1, ?2, ?3)", error);
   if (stmt == NULL)
     return NULL;
   bind_text (stmt, 1, data->id);
@@ -1134,6 +1277,19 @@ session_start_job (sqlite3 *db, gpointer user_data, GError **error)
   if (!step_done (db, stmt, "starting session", error))
     return NULL;
   return g_strdup (data->id);
+}
+
+static gpointer
+session_start_job (sqlite3 *db, gpointer user_data, GError **error)
+{
+  g_autofree char *id = NULL;
+
+  if (!begin (db, error))
+    return NULL;
+  id = session_start (db, user_data, error);
+  if (!commit_or_rollback (db, id != NULL, error))
+    return NULL;
+  return g_steal_pointer (&id);
 }
 
 void
@@ -1161,26 +1317,21 @@ kk_store_session_start_finish (KkStore *store, GAsyncResult *result,
 }
 
 static gpointer
-session_update_job (sqlite3 *db, gpointer user_data, GError **error)
+session_end_job (sqlite3 *db, gpointer user_data, GError **error)
 {
   SessionData *data = user_data;
-  const char *sql = data->text != NULL
-      ? "UPDATE sessions SET recording = ?2 WHERE id = ?1"
-      : "UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL";
-  sqlite3_stmt *stmt = prepare (db, sql, error);
+  sqlite3_stmt *stmt = prepare (db, "UPDATE sessions SET ended_at = ?2 "
+      "WHERE id = ?1 AND ended_at IS NULL", error);
 
   if (stmt == NULL)
     return NULL;
   bind_text (stmt, 1, data->id);
-  if (data->text != NULL)
-    bind_text (stmt, 2, data->text);
-  else
-    sqlite3_bind_int64 (stmt, 2, data->time);
+  sqlite3_bind_int64 (stmt, 2, data->time);
   if (!step_done (db, stmt, "updating session", error))
     return NULL;
   if (sqlite3_changes (db) == 0)
     g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_NOT_FOUND,
-        "no %ssession %s", data->text != NULL ? "" : "open ", data->id);
+        "no open session %s", data->id);
   return NULL;
 }
 
@@ -1196,35 +1347,12 @@ kk_store_session_end (KkStore *store, const char *session_id,
   data = g_new0 (SessionData, 1);
   data->id = g_strdup (session_id);
   data->time = ended_at_us;
-  kk_store_run_async (store, session_update_job, data,
+  kk_store_run_async (store, session_end_job, data,
       (GDestroyNotify) session_data_free, NULL, callback, user_data);
 }
 
 gboolean
 kk_store_session_end_finish (KkStore *store, GAsyncResult *result,
-    GError **error)
-{
-  return finish_boolean (store, result, error);
-}
-
-void
-kk_store_session_set_recording (KkStore *store, const char *session_id,
-    const char *path, GAsyncReadyCallback callback, gpointer user_data)
-{
-  SessionData *data;
-
-  g_return_if_fail (KK_IS_STORE (store));
-  g_return_if_fail (session_id != NULL && path != NULL);
-
-  data = g_new0 (SessionData, 1);
-  data->id = g_strdup (session_id);
-  data->text = g_strdup (path);
-  kk_store_run_async (store, session_update_job, data,
-      (GDestroyNotify) session_data_free, NULL, callback, user_data);
-}
-
-gboolean
-kk_store_session_set_recording_finish (KkStore *store, GAsyncResult *result,
     GError **error)
 {
   return finish_boolean (store, result, error);
@@ -1242,24 +1370,16 @@ list_sessions_job (sqlite3 *db, gpointer user_data, GError **error)
   SessionData *data = user_data;
   g_autoptr (GPtrArray) sessions = g_ptr_array_new_with_free_func (
       (GDestroyNotify) kk_store_session_free);
-  sqlite3_stmt *stmt = prepare (db, "SELECT id, room_id, started_at, "
-      "ended_at, recording FROM sessions "
-      "WHERE ?1 IS NULL OR room_id = ?1 ORDER BY started_at, id", error);
+  sqlite3_stmt *stmt = prepare (db, "SELECT " SESSION_COLUMNS
+      " FROM sessions WHERE ?1 IS NULL OR room_id = ?1"
+      " ORDER BY coalesce (scheduled_start, started_at), id", error);
   int rc;
 
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, data->room_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-    KkStoreSession *session = g_new0 (KkStoreSession, 1);
-
-    session->id = column_strdup (stmt, 0);
-    session->room_id = column_strdup (stmt, 1);
-    session->started_at = sqlite3_column_int64 (stmt, 2);
-    session->ended_at = sqlite3_column_int64 (stmt, 3);
-    session->recording = column_strdup (stmt, 4);
-    g_ptr_array_add (sessions, session);
-  }
+  kk_store_sql_bind_text (stmt, 1, data->room_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (sessions, session_from_row (stmt));
   sqlite3_finalize (stmt);
   if (rc != SQLITE_DONE) {
     kk_store_set_error (db, "listing sessions", error);
@@ -1288,4 +1408,303 @@ kk_store_list_sessions_finish (KkStore *store, GAsyncResult *result,
     GError **error)
 {
   return kk_store_run_finish (store, result, error);
+}
+
+/* Planned sessions. */
+
+typedef struct {
+  char *id;                     /* NULL for a new session */
+  char *room_id;
+  gint64 start;
+  gint64 end;
+} ScheduleData;
+
+static void
+schedule_data_free (ScheduleData *data)
+{
+  g_free (data->id);
+  g_free (data->room_id);
+  g_free (data);
+}
+
+static void
+session_result_free (gpointer data)
+{
+  kk_store_session_free (data);
+}
+
+/* Reads session @id; a NULL return without error means there is none. */
+static KkStoreSession *
+read_session (sqlite3 *db, const char *id, GError **error)
+{
+  KkStoreSession *session = NULL;
+  sqlite3_stmt *stmt = prepare (db, "SELECT " SESSION_COLUMNS
+      " FROM sessions WHERE id = ?1", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    session = session_from_row (stmt);
+  else if (rc != SQLITE_DONE)
+    kk_store_set_error (db, "reading session", error);
+  sqlite3_finalize (stmt);
+  return session;
+}
+
+/* The session @id, if it may still be changed: it exists (NOT_FOUND) and
+ * has not been broadcast (CONFLICT; an ad hoc session always was). */
+static KkStoreSession *
+read_planned_session (sqlite3 *db, const char *id, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (KkStoreSession) session = read_session (db, id, &local_error);
+
+  if (local_error != NULL) {
+    g_propagate_error (error, g_steal_pointer (&local_error));
+    return NULL;
+  }
+  if (session == NULL) {
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_NOT_FOUND,
+        "no session %s", id);
+    return NULL;
+  }
+  if (session->started_at != 0) {
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_CONFLICT,
+        "session %s has gone live", id);
+    return NULL;
+  }
+  return g_steal_pointer (&session);
+}
+
+/* Refuses planned times that overlap another session of the room: one
+ * room carries one lecture at a time. */
+static gboolean
+check_no_overlap (sqlite3 *db, const ScheduleData *data, GError **error)
+{
+  sqlite3_stmt *stmt = prepare (db, "SELECT id FROM sessions "
+      "WHERE room_id = ?1 AND id IS NOT ?2 "
+      "AND scheduled_start < ?4 AND scheduled_end > ?3 "
+      "ORDER BY scheduled_start LIMIT 1", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, data->room_id);
+  kk_store_sql_bind_text (stmt, 2, data->id);
+  sqlite3_bind_int64 (stmt, 3, data->start);
+  sqlite3_bind_int64 (stmt, 4, data->end);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_CONFLICT,
+        "the time overlaps session %s of room %s",
+        sqlite3_column_text (stmt, 0), data->room_id);
+  else if (rc != SQLITE_DONE)
+    kk_store_set_error (db, "checking the schedule", error);
+  sqlite3_finalize (stmt);
+  return rc == SQLITE_DONE;
+}
+
+static KkStoreSession *
+schedule (sqlite3 *db, ScheduleData *data, GError **error)
+{
+  g_autofree char *new_id = NULL;
+  sqlite3_stmt *stmt;
+
+  if (data->id != NULL) {
+    g_autoptr (KkStoreSession) planned = read_planned_session (db, data->id,
+        error);
+
+    if (planned == NULL)
+      return NULL;
+    data->room_id = g_strdup (planned->room_id);
+  }
+  if (!check_no_overlap (db, data, error))
+    return NULL;
+
+  if (data->id != NULL) {
+    stmt = prepare (db, "UPDATE sessions SET scheduled_start = ?2, "
+        "scheduled_end = ?3 WHERE id = ?1", error);
+  } else {
+    new_id = g_uuid_string_random ();
+    stmt = prepare (db, "INSERT INTO sessions (id, scheduled_start, "
+        "scheduled_end, room_id) VALUES (?1, ?2, ?3, ?4)", error);
+  }
+  if (stmt == NULL)
+    return NULL;
+  bind_text (stmt, 1, data->id != NULL ? data->id : new_id);
+  sqlite3_bind_int64 (stmt, 2, data->start);
+  sqlite3_bind_int64 (stmt, 3, data->end);
+  if (data->id == NULL)
+    bind_text (stmt, 4, data->room_id);
+  if (!step_done (db, stmt, "scheduling session", error))
+    return NULL;
+  return read_session (db, data->id != NULL ? data->id : new_id, error);
+}
+
+static gpointer
+schedule_job (sqlite3 *db, gpointer user_data, GError **error)
+{
+  g_autoptr (KkStoreSession) session = NULL;
+
+  if (!begin (db, error))
+    return NULL;
+  session = schedule (db, user_data, error);
+  if (!commit_or_rollback (db, session != NULL, error))
+    return NULL;
+  return g_steal_pointer (&session);
+}
+
+static void
+schedule_async (KkStore *store, const char *session_id, const char *room_id,
+    gint64 start_us, gint64 end_us, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  ScheduleData *data = g_new0 (ScheduleData, 1);
+
+  data->id = g_strdup (session_id);
+  data->room_id = g_strdup (room_id);
+  data->start = start_us;
+  data->end = end_us;
+  kk_store_run_async (store, schedule_job, data,
+      (GDestroyNotify) schedule_data_free, session_result_free, callback,
+      user_data);
+}
+
+void
+kk_store_schedule_session (KkStore *store, const char *room_id,
+    gint64 start_us, gint64 end_us, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (room_id != NULL);
+  g_return_if_fail (start_us < end_us);
+
+  schedule_async (store, NULL, room_id, start_us, end_us, callback,
+      user_data);
+}
+
+void
+kk_store_reschedule_session (KkStore *store, const char *session_id,
+    gint64 start_us, gint64 end_us, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (session_id != NULL);
+  g_return_if_fail (start_us < end_us);
+
+  schedule_async (store, session_id, NULL, start_us, end_us, callback,
+      user_data);
+}
+
+KkStoreSession *
+kk_store_schedule_session_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return kk_store_run_finish (store, result, error);
+}
+
+static gpointer
+cancel_job (sqlite3 *db, gpointer user_data, GError **error)
+{
+  g_autoptr (KkStoreSession) planned = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (!begin (db, error))
+    return NULL;
+  planned = read_planned_session (db, user_data, error);
+  if (planned != NULL)
+    stmt = prepare (db, "DELETE FROM sessions WHERE id = ?1", error);
+  ok = stmt != NULL;
+  if (ok) {
+    bind_text (stmt, 1, user_data);
+    ok = step_done (db, stmt, "cancelling session", error);
+  }
+  commit_or_rollback (db, ok, error);
+  return NULL;
+}
+
+void
+kk_store_cancel_session (KkStore *store, const char *session_id,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (session_id != NULL);
+
+  kk_store_run_async (store, cancel_job, g_strdup (session_id), g_free, NULL,
+      callback, user_data);
+}
+
+gboolean
+kk_store_cancel_session_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return finish_boolean (store, result, error);
+}
+
+static gpointer
+get_session_job (sqlite3 *db, gpointer user_data, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  KkStoreSession *session = read_session (db, user_data, &local_error);
+
+  if (local_error != NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  else if (session == NULL)
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_NOT_FOUND,
+        "no session %s", (const char *) user_data);
+  return session;
+}
+
+void
+kk_store_get_session (KkStore *store, const char *session_id,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (session_id != NULL);
+
+  kk_store_run_async (store, get_session_job, g_strdup (session_id), g_free,
+      session_result_free, callback, user_data);
+}
+
+KkStoreSession *
+kk_store_get_session_finish (KkStore *store, GAsyncResult *result,
+    GError **error)
+{
+  return kk_store_run_finish (store, result, error);
+}
+
+static gpointer
+load_scheduled_job (sqlite3 *db, gpointer user_data, GError **error)
+{
+  g_autoptr (GPtrArray) sessions = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_store_session_free);
+  sqlite3_stmt *stmt = prepare (db, "SELECT " SESSION_COLUMNS
+      " FROM sessions WHERE started_at IS NULL AND scheduled_end > ?1"
+      " ORDER BY scheduled_start, id", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, *(gint64 *) user_data);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (sessions, session_from_row (stmt));
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE) {
+    kk_store_set_error (db, "loading scheduled sessions", error);
+    return NULL;
+  }
+  return g_steal_pointer (&sessions);
+}
+
+GPtrArray *
+kk_store_load_scheduled (KkStore *store, gint64 now_us, GError **error)
+{
+  g_return_val_if_fail (KK_IS_STORE (store), NULL);
+
+  return run_sync (store, load_scheduled_job, g_memdup2 (&now_us,
+          sizeof now_us), g_free, error);
 }

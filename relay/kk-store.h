@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kk-store: the durable state (rooms, parties and their participants,
- * broadcast sessions) in SQLite, run on one dedicated worker thread.
+ * sessions: broadcast, and planned ahead) in SQLite, run on one dedicated
+ * worker thread.
  *
  * Every asynchronous call is answered on the GMainContext that was the
  * thread-default when it was made, through a GAsyncReadyCallback and a
@@ -32,10 +33,16 @@ typedef enum {
   KK_STORE_ERROR_EXISTS,      /* a unique key is taken */
   KK_STORE_ERROR_NOT_FOUND,   /* no such row */
   KK_STORE_ERROR_CLOSED,      /* kk_store_close() was called */
+  KK_STORE_ERROR_CONFLICT,    /* not in this state: a session that went
+                               * live, or planned times that overlap */
 } KkStoreError;
 
 /* The schema version this build writes; kept in table schema_version. */
-#define KK_STORE_SCHEMA_VERSION 1
+#define KK_STORE_SCHEMA_VERSION 2
+
+/* A broadcast that starts from this long before a scheduled session's
+ * start until its scheduled end becomes that session. */
+#define KK_STORE_SCHEDULE_LEAD_S 3600
 
 /* One person in a party; the party's own person comes first. */
 typedef struct {
@@ -53,12 +60,16 @@ typedef struct {
   GPtrArray *participants;    /* element-type KkStoreParticipant, >= 1 */
 } KkStoreParty;
 
+/* A session: a broadcast, a planned one (scheduled), or both once a
+ * planned one went live. */
 typedef struct {
   char *id;
   char *room_id;
-  gint64 started_at;
-  gint64 ended_at;            /* 0 while the broadcast is live */
+  gint64 started_at;          /* the broadcast's; 0 while not broadcast */
+  gint64 ended_at;            /* 0 while the broadcast is live, or before */
   char *recording;            /* nullable: the recording's file path */
+  gint64 scheduled_start;     /* 0: ad hoc (never planned) */
+  gint64 scheduled_end;       /* 0: ad hoc */
 } KkStoreSession;
 
 void kk_store_participant_free (KkStoreParticipant *participant);
@@ -145,6 +156,15 @@ void kk_store_insert_room_async (KkStore *store, const KkRoomConfig *room,
 gboolean kk_store_insert_room_finish (KkStore *store, GAsyncResult *result,
     GError **error);
 
+/* Changes a stored room's title (unless NULL), record (unless < 0) and
+ * completion ratio (unless NaN), leaving the other columns as they are;
+ * %KK_STORE_ERROR_NOT_FOUND if there is no room @room_id. */
+void kk_store_update_room_async (KkStore *store, const char *room_id,
+    const char *title, int record, double completion_ratio,
+    GAsyncReadyCallback callback, gpointer user_data);
+gboolean kk_store_update_room_finish (KkStore *store, GAsyncResult *result,
+    GError **error);
+
 /* Inserts a party and its participants in one transaction. @party is
  * copied; @party->created_at of 0 means now. */
 void kk_store_insert_party_async (KkStore *store, const KkStoreParty *party,
@@ -152,8 +172,16 @@ void kk_store_insert_party_async (KkStore *store, const KkStoreParty *party,
 gboolean kk_store_insert_party_finish (KkStore *store, GAsyncResult *result,
     GError **error);
 
-/* A broadcast of @room_id began. Finish returns: (transfer full): the new
- * session id. */
+/**
+ * kk_store_session_start:
+ *
+ * A broadcast of @room_id began at @started_at_us. It becomes the
+ * scheduled session of the room whose window covers that moment (from
+ * %KK_STORE_SCHEDULE_LEAD_S before its scheduled start until its
+ * scheduled end) and that has not been broadcast, the earliest scheduled
+ * first; without one, it is a new, ad hoc session. Finish returns:
+ * (transfer full): the session's id.
+ */
 void kk_store_session_start (KkStore *store, const char *room_id,
     gint64 started_at_us, GAsyncReadyCallback callback, gpointer user_data);
 char *kk_store_session_start_finish (KkStore *store, GAsyncResult *result,
@@ -166,19 +194,49 @@ void kk_store_session_end (KkStore *store, const char *session_id,
 gboolean kk_store_session_end_finish (KkStore *store, GAsyncResult *result,
     GError **error);
 
-/* Records where the session's recording was written. @callback may be
- * NULL. */
-void kk_store_session_set_recording (KkStore *store, const char *session_id,
-    const char *path, GAsyncReadyCallback callback, gpointer user_data);
-gboolean kk_store_session_set_recording_finish (KkStore *store,
-    GAsyncResult *result, GError **error);
-
-/* Sessions of @room_id (nullable: all rooms), oldest first. Finish
+/* Sessions of @room_id (nullable: all rooms), scheduled and broadcast,
+ * oldest first (by scheduled start, else broadcast start). Finish
  * returns: (transfer full) (element-type KkStoreSession). */
 void kk_store_list_sessions (KkStore *store, const char *room_id,
     GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray *kk_store_list_sessions_finish (KkStore *store,
     GAsyncResult *result, GError **error);
+
+/* Planned sessions. Times are microseconds since the epoch, start before
+ * end; the planned times of one room's sessions never overlap
+ * (%KK_STORE_ERROR_CONFLICT). Scheduling and rescheduling both finish
+ * with kk_store_schedule_session_finish(), which returns: (transfer full):
+ * the session as stored. */
+
+/* A new scheduled session of @room_id (%KK_STORE_ERROR_NOT_FOUND if there
+ * is no such room). */
+void kk_store_schedule_session (KkStore *store, const char *room_id,
+    gint64 start_us, gint64 end_us, GAsyncReadyCallback callback,
+    gpointer user_data);
+/* New times for a session not yet broadcast: %KK_STORE_ERROR_NOT_FOUND,
+ * or %KK_STORE_ERROR_CONFLICT once it has gone live (or was ad hoc). */
+void kk_store_reschedule_session (KkStore *store, const char *session_id,
+    gint64 start_us, gint64 end_us, GAsyncReadyCallback callback,
+    gpointer user_data);
+KkStoreSession *kk_store_schedule_session_finish (KkStore *store,
+    GAsyncResult *result, GError **error);
+/* Deletes a session not yet broadcast; errors as for rescheduling. */
+void kk_store_cancel_session (KkStore *store, const char *session_id,
+    GAsyncReadyCallback callback, gpointer user_data);
+gboolean kk_store_cancel_session_finish (KkStore *store,
+    GAsyncResult *result, GError **error);
+/* One session; %KK_STORE_ERROR_NOT_FOUND. Finish returns: (transfer
+ * full). */
+void kk_store_get_session (KkStore *store, const char *session_id,
+    GAsyncReadyCallback callback, gpointer user_data);
+KkStoreSession *kk_store_get_session_finish (KkStore *store,
+    GAsyncResult *result, GError **error);
+
+/* Startup load, synchronous. Returns: (transfer full) (element-type
+ * KkStoreSession): the scheduled sessions not broadcast whose scheduled
+ * end is after @now_us, earliest first; NULL with @error. */
+GPtrArray *kk_store_load_scheduled (KkStore *store, gint64 now_us,
+    GError **error);
 
 /**
  * KkStoreJobFunc:

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for kk-attendance: interval union, clipping and gap grace,
- * every completion rule with its edge cases, the CSV writer in both
- * dialects and the CSV reader.
+ * every completion rule with its edge cases (lateness of scheduled
+ * sessions among them), the CSV writer in both dialects and the CSV
+ * reader.
  */
 #include "kk-attendance.h"
 #include "kk-attendance-api.h"
@@ -93,8 +94,20 @@ evaluate (const KkAttendancePolicy *policy, gint64 start, gint64 end,
 {
   g_autoptr (GArray) a = make (pairs, n);
 
-  kk_attendance_evaluate (policy, start, end, (KkInterval *) a->data, a->len,
-      FALSE, NULL, 0, r);
+  /* Ad hoc: lateness counts from the broadcast's start. */
+  kk_attendance_evaluate (policy, start, end, start, (KkInterval *) a->data,
+      a->len, FALSE, NULL, 0, r);
+}
+
+static void
+evaluate_scheduled (const KkAttendancePolicy *policy, gint64 start,
+    gint64 end, gint64 scheduled, const gint64 *pairs, guint n,
+    KkAttendanceResult *r)
+{
+  g_autoptr (GArray) a = make (pairs, n);
+
+  kk_attendance_evaluate (policy, start, end, scheduled,
+      (KkInterval *) a->data, a->len, FALSE, NULL, 0, r);
 }
 
 static void
@@ -200,6 +213,126 @@ test_lateness (void)
   g_assert_false (r.completed);
 }
 
+/* A session planned for 0-60 min. Lateness counts from the later of the
+ * planned and the real start; the ratio from the real (live) time. */
+static void
+test_scheduled_host_late (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  /* The host starts 10 min late and goes on to 70 min. */
+  const gint64 waited[] = { MIN_ (-2), MIN_ (70) };
+  const gint64 at_broadcast[] = { MIN_ (10), MIN_ (70) };
+  const gint64 at_limit[] = { MIN_ (15), MIN_ (70) };
+  const gint64 past_limit[] = { MIN_ (15) + 1, MIN_ (70) };
+
+  kk_attendance_policy_init (&policy);
+  policy.max_lateness_us = MIN_ (5);
+
+  /* Waiting since before the planned start, or coming when the broadcast
+   * began: not late, though 10 min after the planned start. */
+  evaluate_scheduled (&policy, MIN_ (10), MIN_ (70), 0, waited, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, 0);
+  g_assert_cmpint (r.live_us, ==, MIN_ (60));
+  g_assert_cmpint (r.attended_us, ==, MIN_ (60));
+  g_assert_true (r.completed);
+  evaluate_scheduled (&policy, MIN_ (10), MIN_ (70), 0, at_broadcast, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, 0);
+  g_assert_true (r.completed);
+
+  /* The limit runs from the broadcast's start: exactly at it is on time,
+   * a microsecond past it is late. */
+  evaluate_scheduled (&policy, MIN_ (10), MIN_ (70), 0, at_limit, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, MIN_ (5));
+  g_assert_true (r.completed);
+  evaluate_scheduled (&policy, MIN_ (10), MIN_ (70), 0, past_limit, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, MIN_ (5) + 1);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_LATE);
+}
+
+static void
+test_scheduled_host_early (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  /* The host starts 10 min early and ends on time: 70 min live. */
+  const gint64 on_time[] = { MIN_ (0), MIN_ (60) };
+  const gint64 at_broadcast[] = { MIN_ (-10), MIN_ (60) };
+  const gint64 between[] = { MIN_ (-5), MIN_ (60) };
+  const gint64 at_limit[] = { MIN_ (5), MIN_ (60) };
+  const gint64 past_limit[] = { MIN_ (5) + 1, MIN_ (60) };
+
+  kk_attendance_policy_init (&policy);
+  policy.max_lateness_us = MIN_ (5);
+  policy.completion_ratio = 0.5;
+
+  /* Coming at the planned start is on time, not 10 min late as an ad hoc
+   * session would count it. */
+  evaluate_scheduled (&policy, MIN_ (-10), MIN_ (60), 0, on_time, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, 0);
+  g_assert_true (r.completed);
+  evaluate (&policy, MIN_ (-10), MIN_ (60), on_time, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, MIN_ (10));
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_LATE);
+
+  /* Before the planned start (from the broadcast's, or in between) is
+   * never negative lateness. */
+  evaluate_scheduled (&policy, MIN_ (-10), MIN_ (60), 0, at_broadcast, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, 0);
+  evaluate_scheduled (&policy, MIN_ (-10), MIN_ (60), 0, between, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, 0);
+  g_assert_true (r.completed);
+
+  evaluate_scheduled (&policy, MIN_ (-10), MIN_ (60), 0, at_limit, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, MIN_ (5));
+  g_assert_true (r.completed);
+  evaluate_scheduled (&policy, MIN_ (-10), MIN_ (60), 0, past_limit, 1, &r);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_LATE);
+
+  /* The ratio stays relative to the live time: the whole planned hour is
+   * 60 of 70 min, short of 0.9. */
+  policy.completion_ratio = 0.9;
+  evaluate_scheduled (&policy, MIN_ (-10), MIN_ (60), 0, on_time, 1, &r);
+  g_assert_cmpint (r.live_us, ==, MIN_ (70));
+  g_assert_cmpint (r.attended_us, ==, MIN_ (60));
+  g_assert_cmpfloat_with_epsilon (r.attended_ratio, 6.0 / 7.0, 1e-9);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_TOO_SHORT);
+}
+
+static void
+test_scheduled_edges (void)
+{
+  KkAttendancePolicy policy;
+  KkAttendanceResult r;
+  /* A broadcast that ended before its planned start (a host trying the
+   * camera): whoever watched it was not late. */
+  const gint64 rehearsal[] = { MIN_ (-8), MIN_ (-2) };
+  const gint64 c[] = { MIN_ (20), MIN_ (60) };
+
+  kk_attendance_policy_init (&policy);
+  policy.max_lateness_us = 0;
+  policy.completion_ratio = 0.5;
+  evaluate_scheduled (&policy, MIN_ (-10), MIN_ (-2), 0, rehearsal, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, 0);
+  g_assert_cmpint (r.attended_us, ==, MIN_ (6));
+  g_assert_true (r.completed);
+
+  /* Absent stays -1, whatever the plan. */
+  evaluate_scheduled (&policy, 0, MIN_ (60), MIN_ (10), NULL, 0, &r);
+  g_assert_cmpint (r.lateness_us, ==, -1);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_ABSENT);
+
+  /* A planned start long after the broadcast's end makes nobody late
+   * and changes no time. */
+  evaluate_scheduled (&policy, 0, MIN_ (60), MIN_ (600), c, 1, &r);
+  g_assert_cmpint (r.lateness_us, ==, 0);
+  g_assert_cmpint (r.attended_us, ==, MIN_ (40));
+  g_assert_true (r.completed);
+  /* An empty session stays empty. */
+  evaluate_scheduled (&policy, MIN_ (5), MIN_ (5), 0, c, 1, &r);
+  g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_EMPTY_SESSION);
+}
+
 static void
 test_code_and_prompts (void)
 {
@@ -216,21 +349,21 @@ test_code_and_prompts (void)
   kk_attendance_policy_init (&policy);
   policy.completion_ratio = 0.5;
   policy.require_code = TRUE;
-  kk_attendance_evaluate (&policy, 0, MIN_ (60), c, 2, FALSE, prompts, 3, &r);
+  kk_attendance_evaluate (&policy, 0, MIN_ (60), 0, c, 2, FALSE, prompts, 3, &r);
   g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_NO_CODE);
-  kk_attendance_evaluate (&policy, 0, MIN_ (60), c, 2, TRUE, prompts, 3, &r);
+  kk_attendance_evaluate (&policy, 0, MIN_ (60), 0, c, 2, TRUE, prompts, 3, &r);
   g_assert_cmpuint (r.prompts_seen, ==, 2);
   g_assert_cmpuint (r.prompts_missed, ==, 0);
   g_assert_true (r.completed);
 
   /* Late by a second. */
   prompts[2].answered_us++;
-  kk_attendance_evaluate (&policy, 0, MIN_ (60), c, 2, TRUE, prompts, 3, &r);
+  kk_attendance_evaluate (&policy, 0, MIN_ (60), 0, c, 2, TRUE, prompts, 3, &r);
   g_assert_cmpuint (r.prompts_missed, ==, 1);
   g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_MISSED_PROMPT);
   /* Never answered. */
   prompts[2].answered_us = 0;
-  kk_attendance_evaluate (&policy, 0, MIN_ (60), c, 2, TRUE, prompts, 3, &r);
+  kk_attendance_evaluate (&policy, 0, MIN_ (60), 0, c, 2, TRUE, prompts, 3, &r);
   g_assert_cmpint (r.verdict, ==, KK_ATTENDANCE_MISSED_PROMPT);
   g_assert_cmpstr (kk_attendance_verdict_to_string (r.verdict), ==,
       "missed-prompt");
@@ -488,6 +621,12 @@ main (int argc, char **argv)
   g_test_add_func ("/attendance/completion/viewer-before-start",
       test_viewer_before_start);
   g_test_add_func ("/attendance/completion/lateness", test_lateness);
+  g_test_add_func ("/attendance/completion/scheduled/host-late",
+      test_scheduled_host_late);
+  g_test_add_func ("/attendance/completion/scheduled/host-early",
+      test_scheduled_host_early);
+  g_test_add_func ("/attendance/completion/scheduled/edges",
+      test_scheduled_edges);
   g_test_add_func ("/attendance/completion/code-and-prompts",
       test_code_and_prompts);
   g_test_add_func ("/attendance/prompts/schedule", test_prompt_schedule);

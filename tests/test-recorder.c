@@ -5,7 +5,9 @@
  * recorder exactly as the feed's tap would deliver it, and the file that
  * comes out is decoded in full: both streams present, the codec the
  * publisher sent, the duration of what was sent (minus what was paused),
- * and a file cut off mid-recording (as a SIGKILL leaves it) repaired.
+ * a file cut off mid-recording (as a SIGKILL leaves it) repaired, and
+ * audio and video placed by the capture times the ingest gives packets
+ * (a backlog sent in a burst, a late excursion, a drifting sound card).
  */
 #include "kk-recorder.h"
 
@@ -450,18 +452,132 @@ test_prime_gop (Fixture *f, gconstpointer data)
   g_assert_cmpuint (decoded.video_frames, ==, FPS);
 }
 
+/* Gives every packet the capture time an ingest would: media time
+ * (audio's RTP clock running @drift fast, like a sound card's crystal),
+ * plus how late it came: the first second as a backlog sent at once
+ * (@backlog_video, @backlog_audio s late at its start, none at 1 s), and
+ * audio from 4 to 4.5 s held up by 150 ms. */
+static void
+stamp_capture_times (GPtrArray *packets, gdouble drift,
+    gdouble backlog_video, gdouble backlog_audio)
+{
+  gint64 base = g_get_real_time ();
+  guint32 first[KK_TRACK_N];
+  gboolean seen[KK_TRACK_N] = { FALSE, FALSE };
+
+  for (guint i = 0; i < packets->len; i++) {
+    KkPacket *p = packets->pdata[i];
+    gboolean audio = p->kind == KK_TRACK_AUDIO;
+    gdouble t, late;
+
+    if (!seen[p->kind]) {
+      seen[p->kind] = TRUE;
+      first[p->kind] = p->timestamp;
+    }
+    t = packet_seconds (p, first[p->kind]) / (audio ? 1.0 + drift : 1.0);
+    late = (audio ? backlog_audio : backlog_video) * MAX (0.0, 1.0 - t);
+    if (audio && t >= 4.0 && t < 4.5)
+      late += 0.150;
+    p->capture_wall_us = base + (gint64) ((t + late) * G_USEC_PER_SEC);
+  }
+}
+
+/* Records the media and returns where video ends minus where audio ends;
+ * again, if called again. */
+static gdouble
+record_end_offset (Fixture *f)
+{
+  Decoded decoded;
+
+  g_clear_pointer (&f->recorder, kk_recorder_free);
+  f->started = f->ended = FALSE;
+  start_recorder (f, f->dir);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  push_range (f, 0, f->packets->len);
+  kk_recorder_stop (f->recorder);
+  spin_until (&f->ended);
+  g_assert_no_error (f->error);
+  decode (kk_recorder_get_path (f->recorder), &decoded);
+  return ((gdouble) decoded.video_end - (gdouble) decoded.audio_end) / 1e9;
+}
+
+/* Video's first second came 1.2 s late, audio's 0.4 s: anchored on their
+ * first packets, video would be 0.8 s behind. The start waits until the
+ * capture times settle, and a later excursion does not move it: the ends
+ * of the tracks are where they are when every packet came on time. */
+static void
+test_sync_backlog (Fixture *f, gconstpointer data)
+{
+  gdouble on_time, offset;
+
+  f->packets = make_media (KK_CODEC_VP8, 6);
+  stamp_capture_times (f->packets, 0.0, 0.0, 0.0);
+  on_time = record_end_offset (f);
+  stamp_capture_times (f->packets, 0.0, 1.2, 0.4);
+  offset = record_end_offset (f);
+  g_test_message ("video ends %+.3f s from audio, %+.3f s if on time",
+      offset, on_time);
+  g_assert_cmpfloat (fabs (offset - on_time), <, 0.005);
+}
+
+/* Audio's clock runs 0.5 % fast: its 8 s of media took 7.96 s. Video
+ * follows audio's timeline, so it ends 40 ms later than by its own clock. */
+static void
+test_sync_drift (Fixture *f, gconstpointer data)
+{
+  gdouble steady, offset;
+
+  f->packets = make_media (KK_CODEC_VP8, 8);
+  stamp_capture_times (f->packets, 0.0, 0.0, 0.0);
+  steady = record_end_offset (f);
+  stamp_capture_times (f->packets, 0.005, 0.0, 0.0);
+  offset = record_end_offset (f);
+  g_test_message ("video ends %+.3f s from audio, %+.3f s without drift",
+      offset, steady);
+  g_assert_cmpfloat (offset - steady, >, 0.030);
+  g_assert_cmpfloat (offset - steady, <, 0.050);
+}
+
+/* A video packet that never comes (the jitter buffer gave up on it):
+ * what follows does not decode until a keyframe, so one is asked for. */
+static void
+test_loss (Fixture *f, gconstpointer data)
+{
+  guint lost;
+
+  f->packets = make_media (KK_CODEC_VP8, 2);
+  for (lost = index_at (f, 1.0); lost < f->packets->len; lost++) {
+    KkPacket *p = f->packets->pdata[lost];
+
+    if (p->kind == KK_TRACK_VIDEO && !p->keyframe_start)
+      break;
+  }
+  start_recorder (f, f->dir);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  push_range (f, 0, lost);
+  spin_until (&f->started);
+  g_assert_cmpuint (f->keyframe_requests, ==, 1);
+  push_range (f, lost + 1, f->packets->len);
+  g_assert_cmpuint (f->keyframe_requests, ==, 2);
+  kk_recorder_stop (f->recorder);
+  spin_until (&f->ended);
+  g_assert_no_error (f->error);
+}
+
 /* What a SIGKILL leaves: the file as it is on disk mid-recording. */
 static void
 test_repair (Fixture *f, gconstpointer data)
 {
-  g_autofree char *copy = g_build_filename (f->dir, "killed.webm", NULL);
+  KkCodec codec = GPOINTER_TO_INT (data);
+  g_autofree char *copy = g_build_filename (f->dir, codec == KK_CODEC_VP8
+      ? "killed.webm" : "killed.mp4", NULL);
   g_autofree char *contents = NULL;
   gsize length;
   gint64 duration_us = 0;
   g_autoptr (GError) error = NULL;
   Decoded decoded;
 
-  f->packets = make_media (KK_CODEC_VP8, 4);
+  f->packets = make_media (codec, 4);
   start_recorder (f, f->dir);
   kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
   push_range (f, 0, f->packets->len);
@@ -522,7 +638,17 @@ main (int argc, char **argv)
       fixture_teardown);
   g_test_add ("/recorder/prime-gop", Fixture, NULL, fixture_setup,
       test_prime_gop, fixture_teardown);
-  g_test_add ("/recorder/repair", Fixture, NULL, fixture_setup, test_repair,
+  g_test_add ("/recorder/sync-backlog", Fixture, NULL, fixture_setup,
+      test_sync_backlog, fixture_teardown);
+  g_test_add ("/recorder/sync-drift", Fixture, NULL, fixture_setup,
+      test_sync_drift, fixture_teardown);
+  g_test_add ("/recorder/loss", Fixture, NULL, fixture_setup, test_loss,
+      fixture_teardown);
+  g_test_add ("/recorder/repair-webm", Fixture,
+      GINT_TO_POINTER (KK_CODEC_VP8), fixture_setup, test_repair,
+      fixture_teardown);
+  g_test_add ("/recorder/repair-mp4", Fixture,
+      GINT_TO_POINTER (KK_CODEC_H264), fixture_setup, test_repair,
       fixture_teardown);
   g_test_add ("/recorder/unwritable", Fixture, NULL, fixture_setup,
       test_unwritable, fixture_teardown);

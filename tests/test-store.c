@@ -483,7 +483,6 @@ test_sessions (Fixture *f, gconstpointer data)
   g_autofree char *s3 = NULL;
   g_autoptr (GPtrArray) sessions = NULL;
   KkStoreSession *s;
-  Waiter waiter = { 0 };
 
   g_assert_true (insert_room (f->store, a, &error));
   g_assert_true (insert_room (f->store, b, &error));
@@ -510,13 +509,6 @@ test_sessions (Fixture *f, gconstpointer data)
   g_assert_error (error, KK_STORE_ERROR, KK_STORE_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
-  kk_store_session_set_recording (f->store, s1, "/rec/s1.webm", waiter_cb,
-      &waiter);
-  waiter_wait (&waiter, NULL);
-  g_assert_true (kk_store_session_set_recording_finish (f->store,
-          waiter.result, &error));
-  waiter_clear (&waiter);
-
   sessions = list_sessions (f->store, "room-a");
   g_assert_cmpuint (sessions->len, ==, 2);
   s = g_ptr_array_index (sessions, 0);
@@ -524,11 +516,9 @@ test_sessions (Fixture *f, gconstpointer data)
   g_assert_cmpstr (s->room_id, ==, "room-a");
   g_assert_cmpint (s->started_at, ==, 1000000);
   g_assert_cmpint (s->ended_at, ==, 1500000);
-  g_assert_cmpstr (s->recording, ==, "/rec/s1.webm");
   s = g_ptr_array_index (sessions, 1);
   g_assert_cmpstr (s->id, ==, s3);
   g_assert_cmpint (s->ended_at, ==, 0);
-  g_assert_null (s->recording);
   g_clear_pointer (&sessions, g_ptr_array_unref);
 
   sessions = list_sessions (f->store, NULL);

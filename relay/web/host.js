@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The host's page: pick camera and microphone, preview, and broadcast to
- * the room over WHIP. While live it shows the audience (from the room's
- * public state), the outgoing bit rate and resolution, and the controls
- * other modules offer when the relay has them (pausing the recording,
- * the attendance code): each is found by asking, and stays hidden when
- * the relay answers 404.
+ * the room over WHIP. While live it shows the audience (people,
+ * workplaces and screens, from the room's public state), the outgoing bit
+ * rate and resolution, and the controls other modules offer when the
+ * relay has them (pausing the recording, the attendance code): each is
+ * found by asking, and stays hidden when the relay answers 404.
  *
  * A broken connection is replaced without ending the broadcast: the old
  * WHIP resource is not deleted, so the relay's grace period keeps the
@@ -26,7 +26,8 @@ const t = kkTranslator({
   "host.start": "Start broadcast",
   "host.stop": "End broadcast",
   "host.audience": "Audience",
-  "host.viewers": "Viewers",
+  "host.viewers": "Screens",
+  "host.people": "People",
   "host.workplaces": "Workplaces",
   "host.outgoing": "Outgoing",
   "host.bitrate": "Bit rate",
@@ -39,6 +40,8 @@ const t = kkTranslator({
   "host.code": "Attendance code",
   "host.code.reveal": "Show the code",
   "host.code.hide": "Hide the code",
+  "host.code.required": "Participants must type this code on their page to complete the course.",
+  "host.code.optional": "Show it and ask participants to type it on their page.",
   "host.invite": "Open link for participants",
   "host.qr": "QR code for the open link",
   camera: "Camera {n}",
@@ -63,6 +66,8 @@ const t = kkTranslator({
   "host.recording.on": "Tar opp.",
   "host.recording.paused": "Opptaket er satt på pause.",
   "host.code.hide": "Skjul koden",
+  "host.code.required": "Deltakerne må skrive inn denne koden på siden sin for å få kurset godkjent.",
+  "host.code.optional": "Vis den, og be deltakerne skrive den inn på siden sin.",
   "host.qr": "QR-kode for den åpne lenken",
   camera: "Kamera {n}",
   microphone: "Mikrofon {n}",
@@ -324,11 +329,13 @@ async function pollRoom() {
     $("title").textContent = info.title || room;
     document.title = `${info.title || room} – Kringkast`;
     $("viewers").textContent = info.live ? String(info.viewers ?? 0) : "–";
-    if (info.workplaces !== undefined) {
-      $("workplaces-row").hidden = false;
-      $("workplaces").textContent = info.live ? String(Array.isArray(info.workplaces) ? info.workplaces.length : info.workplaces) : "–";
+    for (const key of ["people", "workplaces"]) {
+      if (typeof info[key] !== "number") continue;
+      $(`${key}-row`).hidden = false;
+      $(key).textContent = info.live ? String(info[key]) : "–";
     }
     refreshRecording(info.live);
+    refreshCode(info);
     if (relayLost) {
       relayLost = false;
       message("");
@@ -383,28 +390,48 @@ async function toggleRecording() {
   showRecording();
 }
 
-async function detectAttendanceCode() {
+/* The attendance code belongs to a live session: the card shows while
+ * the broadcast is on and the relay has codes (GET answers; 404 means it
+ * has none), and a code shown for an earlier session is taken away. */
+let codeSession = null;     /* the session of the code on screen */
+async function refreshCode(info) {
+  if (!info.live || !info.session_id) {
+    $("code-card").hidden = true;
+    showCode(null);
+    return;
+  }
   const reply = await kkApi("GET", api.attendanceCode(room), token).catch(() => null);
-  $("code-card").hidden = !reply || !reply.ok;
+  if (!reply) return;
+  if (reply.status === 404 || reply.status === 405) {
+    $("code-card").hidden = true;
+    return;
+  }
+  $("code-card").hidden = false;
+  $("code-hint").textContent = t(reply.data?.required ? "host.code.required" : "host.code.optional");
+  if (codeSession && reply.data?.session_id && codeSession !== reply.data.session_id) showCode(null);
 }
 
+function showCode(code, session) {
+  codeSession = code ? session : null;
+  $("code").textContent = code || "";
+  $("code").hidden = !code;
+  $("reveal").textContent = t(code ? "host.code.hide" : "host.code.reveal");
+  $("reveal").setAttribute("aria-expanded", String(!!code));
+}
+
+/* POST reveals the session's code: made the first time, the same after. */
 async function toggleCode() {
-  const shown = !$("code").hidden;
-  if (shown) {
-    $("code").hidden = true;
-  } else {
-    /* GET tells the code once revealed; POST reveals it (once a session). */
-    let reply = await kkApi("GET", api.attendanceCode(room), token).catch(() => null);
-    if (reply?.ok && !reply.data?.code) reply = await kkApi("POST", api.attendanceCode(room), token, {}).catch(() => null);
-    if (!reply?.ok || !reply.data?.code) {
-      message(t("error.code", { error: reply?.data?.error || `HTTP ${reply?.status}` }), "warn");
-      return;
-    }
-    $("code").textContent = reply.data.code;
-    $("code").hidden = false;
+  if (!$("code").hidden) {
+    showCode(null);
+    return;
   }
-  $("reveal").textContent = t(shown ? "host.code.reveal" : "host.code.hide");
-  $("reveal").setAttribute("aria-expanded", String(!shown));
+  const reply = await kkApi("POST", api.attendanceCode(room), token, {})
+    .catch((error) => ({ ok: false, status: 0, data: { error: error.message } }));
+  if (!reply.ok || !reply.data?.code) {
+    message(t("error.code", { error: reply.data?.error || `HTTP ${reply.status}` }), "warn");
+    return;
+  }
+  showCode(reply.data.code, reply.data.session_id);
 }
 
 function showInvite() {
@@ -423,7 +450,6 @@ async function enter() {
   pollRoom();
   setInterval(pollRoom, 3000);
   setInterval(showStats, 1000);
-  detectAttendanceCode();
   await openMedia();
 }
 

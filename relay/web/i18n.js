@@ -59,6 +59,15 @@ async function kkApi(method, path, token, body) {
   return { status: response.status, ok: response.ok, data };
 }
 
+/* A time from the relay (RFC 3339) as it is read in Norway: in
+ * Europe/Oslo whatever the browser's own zone, in the page's language
+ * ("tirsdag 4. mars kl. 10:00"). */
+function kkOsloTime(iso) {
+  return new Date(iso).toLocaleString(kkEnglish ? "en-GB" : "nb-NO", {
+    timeZone: "Europe/Oslo", weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
+  });
+}
+
 /* Human-readable bit rate. */
 function kkBitrate(bitsPerSecond) {
   if (bitsPerSecond >= 1e6) return `${(bitsPerSecond / 1e6).toFixed(1)} Mbit/s`;

@@ -37,6 +37,7 @@ const t = kkTranslator({
   "code.busy": "Too many attempts. Wait a little.",
   "code.none": "The lecturer has not shown a code yet.",
   waiting: "The lecture has not started yet. It will start here by itself.",
+  "waiting.at": "The lecture is scheduled to start {time}. It will start here by itself.",
   connecting: "Connecting…",
   reconnecting: "The connection was lost. Reconnecting…",
   ended: "The broadcast has paused or ended. It continues here by itself if the host comes back.",
@@ -50,6 +51,7 @@ const t = kkTranslator({
   "error.token": "This link is no longer valid. Ask the course coordinator for a new one.",
   "error.room": "This course room does not exist.",
   "error.offline": "No contact with the server. Trying again…",
+  "error.webrtc": "This browser cannot play the lecture. Open the link in a current Chrome, Edge, Firefox or Safari.",
 }, {
   "player.mute": "Slå av lyd",
   "checkin.qr": "QR-kode for å registrere fremmøte",
@@ -58,6 +60,7 @@ const t = kkTranslator({
   "code.busy": "For mange forsøk. Vent litt.",
   "code.none": "Foreleseren har ikke vist noen kode ennå.",
   waiting: "Forelesningen har ikke startet ennå. Den starter her av seg selv.",
+  "waiting.at": "Forelesningen skal etter planen starte {time}. Den starter her av seg selv.",
   connecting: "Kobler til …",
   reconnecting: "Forbindelsen ble brutt. Kobler til igjen …",
   ended: "Sendingen er stanset eller avsluttet. Den fortsetter her av seg selv hvis verten kommer tilbake.",
@@ -71,6 +74,7 @@ const t = kkTranslator({
   "error.token": "Denne lenken er ikke lenger gyldig. Be kurskoordinatoren om en ny.",
   "error.room": "Dette kursrommet finnes ikke.",
   "error.offline": "Ingen kontakt med serveren. Prøver igjen …",
+  "error.webrtc": "Denne nettleseren kan ikke spille av forelesningen. Åpne lenken i en oppdatert Chrome, Edge, Firefox eller Safari.",
 });
 
 /* Endpoints of the attendance module, feature-detected. */
@@ -196,7 +200,8 @@ async function watch() {
     document.title = `${info.title || room} – Kringkast`;
     if (!info.live) {
       dropClient();
-      show(t($("video").srcObject ? "ended" : "waiting"));
+      show($("video").srcObject ? t("ended") : info.next_session
+        ? t("waiting.at", { time: kkOsloTime(info.next_session.starts_at) }) : t("waiting"));
       $("switch").hidden = false;
       scheduleRetry(3000);
       return;
@@ -344,6 +349,17 @@ function main() {
     history.replaceState(null, "", location.pathname + location.search);
   }
   token = hashToken || localStorage.getItem(tokenKey);
+
+  /* A browser built without WebRTC (Debian's WebKitGTK) cannot play the
+   * lecture: say so, and which browsers can, instead of joining and then
+   * trying to connect again and again. */
+  if (typeof RTCPeerConnection !== "function") {
+    $("player").hidden = false;
+    $("leave").hidden = true;
+    $("fullscreen").hidden = true;
+    show(t("error.webrtc"));
+    return;
+  }
 
   $("unmute").addEventListener("click", toggleSound);
   $("overlay-sound").addEventListener("click", toggleSound);

@@ -100,12 +100,15 @@ class WhipClient {
     const report = await this.pc.getStats();
     const now = performance.now();
     let bytes = 0;
+    let pairBytes = 0;
     const result = { bitrate: 0, width: 0, height: 0, fps: 0, codec: "", bytesSent: 0, framesEncoded: 0, bytesReceived: 0 };
     report.forEach((s) => {
       /* What comes back from the relay (RTCP, congestion feedback, STUN):
        * when it stops, the path is dead even if the browser has not
        * said so yet. */
       if (s.type === "transport") result.bytesReceived += s.bytesReceived || 0;
+      /* Firefox counts them on the candidate pairs only. */
+      if (s.type === "candidate-pair") pairBytes += s.bytesReceived || 0;
       if (s.type === "outbound-rtp") {
         bytes += s.bytesSent || 0;
         if (s.kind === "video") {
@@ -119,6 +122,7 @@ class WhipClient {
       }
     });
     result.bytesSent = bytes;
+    if (!result.bytesReceived) result.bytesReceived = pairBytes;
     if (this.last && now > this.last.time) {
       result.bitrate = Math.max(0, (bytes - this.last.bytes) * 8000 / (now - this.last.time));
     }

@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..", "..");
 export const CHROMIUM = process.env.KK_CHROMIUM || "/usr/bin/chromium";
+export const FIREFOX = process.env.KK_FIREFOX || "/usr/bin/firefox-esr";
 export const ADMIN_TOKEN = "kk-e2e-admin-token";
 export const SKIP = 77;
 
@@ -59,7 +60,7 @@ function findBinary() {
 }
 
 // A port free on 127.0.0.1 for TCP and UDP both (the media port is both).
-async function freePort() {
+export async function freePort() {
   for (let i = 0; i < 50; i++) {
     const server = net.createServer();
     const port = await new Promise((resolve, reject) => {
@@ -162,6 +163,21 @@ export const CHROMIUM_ARGS = [
   "--allow-loopback-in-peer-connection",
 ];
 
+// Firefox as the tests drive it (Debian's ESR, through WebDriver BiDi).
+export const FIREFOX_PREFS = {
+  // A fake camera and microphone, and no permission prompt.
+  "media.navigator.streams.fake": true,
+  "media.navigator.permission.disabled": true,
+  // Loopback candidates, as Chromium's --allow-loopback-in-peer-connection.
+  "media.peerconnection.ice.loopback": true,
+  // Firefox's own autoplay policy: no sound before a click. Counted from
+  // real input events only, because Playwright's evaluations mark the
+  // page as activated, which the default (sticky activation) would take
+  // for a click.
+  "media.autoplay.default": 1,
+  "media.autoplay.blocking_policy": 2,
+};
+
 export function artifactsDir() {
   const dir = process.env.KK_E2E_ARTIFACTS || path.join(REPO, "tests", "artifacts");
   fs.mkdirSync(dir, { recursive: true });
@@ -173,9 +189,9 @@ export function artifactsDir() {
 // screenshot(page, name), workdir}.
 export async function run(name, body) {
   if (!fs.existsSync(CHROMIUM)) { log(`skip: no ${CHROMIUM}`); process.exit(SKIP); }
-  let chromium;
+  let chromium, playwright;
   try {
-    ({ chromium } = await import("playwright-core"));
+    ({ chromium, default: playwright } = await import("playwright-core"));
   } catch (error) {
     log(`skip: playwright-core is not installed in tests/e2e (npm ci there): ${error.message}`);
     process.exit(SKIP);
@@ -183,6 +199,7 @@ export async function run(name, body) {
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), `kk-e2e-${name}-`));
   const daemon = new Daemon(workdir);
   const contexts = [];
+  let firefoxLaunch = null;   // Firefox, started by the first ctx.firefox()
   let status = 1;
   const ctx = {
     daemon, workdir,
@@ -193,6 +210,9 @@ export async function run(name, body) {
         executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...(options.args || [])],
         viewport: options.viewport || { width: 1280, height: 800 },
         locale: options.locale || "nb-NO",
+        // The browser's own time zone (default: the machine's), to check
+        // pages that show Norwegian time whatever it is.
+        timezoneId: options.timezoneId,
         acceptDownloads: true,
       });
       contexts.push(context);
@@ -200,6 +220,20 @@ export async function run(name, body) {
       // 404s are the pages asking for features the relay may lack.
       page.on("console", (m) => { if ((m.type() === "error" || m.type() === "warning") && !/status of 404/.test(m.text())) log(`[${options.label || "page"} console] ${m.text()}`); });
       page.on("pageerror", (e) => log(`[${options.label || "page"} error] ${e.message}`));
+      return { context, page };
+    },
+    // A page in Firefox: one browser for the test (playwright-core's
+    // experimental _bidiFirefox, which speaks WebDriver BiDi to it), a
+    // fresh context (cookies, storage, permissions) each time.
+    async firefox(options = {}) {
+      firefoxLaunch ??= playwright._bidiFirefox.launch({ executablePath: FIREFOX, headless: true, firefoxUserPrefs: FIREFOX_PREFS });
+      const context = await (await firefoxLaunch).newContext({
+        viewport: options.viewport || { width: 1280, height: 800 }, locale: options.locale || "nb-NO",
+      });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.on("console", (m) => { if ((m.type() === "error" || m.type() === "warning") && !/status of 404/.test(m.text())) log(`[${options.label || "firefox"} console] ${m.text()}`); });
+      page.on("pageerror", (e) => log(`[${options.label || "firefox"} error] ${e.message}`));
       return { context, page };
     },
     async screenshot(page, shot, options = {}) {
@@ -227,6 +261,7 @@ export async function run(name, body) {
   } finally {
     setNetwork(true);
     for (const context of contexts) await context.close().catch(() => {});
+    if (firefoxLaunch) await firefoxLaunch.then((firefox) => firefox.close()).catch(() => {});
     const code = await daemon.stop();
     if (status === 0 && code !== 0) { log(`FAIL: daemon exit status ${code}`); status = 1; }
     if (status === 0) fs.rmSync(workdir, { recursive: true, force: true });
@@ -264,6 +299,26 @@ export function setNetwork(up) {
   } catch (error) {
     return false;
   }
+  // Taking loopback down took its routes with it.
+  if (up && loopbackDefault) routeDefaultToLoopback();
+  return true;
+}
+
+// Firefox gathers ICE candidates on the default route's interface only
+// when the page has no camera permission (a viewer; the fake camera does
+// not count either), and the test's namespace has no default route, so
+// it would find no address at all. A default route to loopback with
+// source 127.0.0.1 gives it the daemon's own address; nothing can leave
+// the namespace by it. Returns false outside a namespace of our own.
+let loopbackDefault = false;
+export function routeDefaultToLoopback() {
+  if (!inOwnNetns()) return false;
+  try {
+    execFileSync("ip", ["route", "replace", "default", "dev", "lo", "src", "127.0.0.1"], { stdio: "ignore" });
+  } catch (error) {
+    return false;
+  }
+  loopbackDefault = true;
   return true;
 }
 

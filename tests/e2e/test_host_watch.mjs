@@ -2,10 +2,29 @@
 // The host's page publishes over WHIP from Chromium's fake camera, and
 // nurses' pages play it: one from an invitation link opened before the
 // lecture starts (it waits, then starts by itself), one through the open
-// form (in English). Both decode frames; loopback is then cut for eight
-// seconds and both the host and the viewer must carry on by themselves;
-// leaving sends the WHEP DELETE; stopping ends the broadcast.
+// form (in English). Both decode frames, and the host's page counts the
+// people and workplaces watching (a colleague checking in from a phone
+// included). The host reveals the attendance code, the nurse gives it,
+// and her attendance row says so. Loopback is then cut for eight seconds
+// and both the host and the viewer must carry on by themselves; leaving
+// sends the WHEP DELETE; stopping ends the broadcast.
 import { run, check, waitFor, log, sleep, setNetwork, checkPage } from "./lib.mjs";
+
+// What the host's page shows in the audience card.
+async function audience(page) {
+  return page.evaluate(() => ({ people: document.getElementById("people").textContent,
+    workplaces: document.getElementById("workplaces").textContent, screens: document.getElementById("viewers").textContent }));
+}
+
+async function waitAudience(page, want, what) {
+  await waitFor(async () => {
+    const have = await audience(page);
+    return Object.entries(want).every(([key, value]) => have[key] === value);
+  }, 15000, what).catch(async (error) => {
+    log(`the host's audience: ${JSON.stringify(await audience(page))}`);
+    throw error;
+  });
+}
 
 const ROOM = "kurs1";
 
@@ -67,6 +86,7 @@ await run("host-watch", async ({ daemon, browser, screenshot }) => {
     "the QR code of the open link");
   const hostProblems = await checkPage(host.page);
   check(hostProblems.length === 0, `host page: ${hostProblems.join("; ")}`);
+  check(await host.page.locator("#code-card").isHidden(), "no attendance code before the broadcast");
   await screenshot(host.page, "host-ready");
   await host.page.click("#start");
   await waitFor(async () => (await daemon.room(ROOM)).live, 20000, "the room to go live");
@@ -99,6 +119,8 @@ await run("host-watch", async ({ daemon, browser, screenshot }) => {
     "the sound prompt");
   check(await nurse.page.locator("#overlay-sound").isVisible(), "the sound button on the picture");
   await screenshot(nurse.page, "watch-invited");
+  // One screen, one person, one workplace.
+  await waitAudience(host.page, { people: "1", workplaces: "1", screens: "1" }, "the host to see 1 person at 1 workplace");
   await nurse.page.click("#overlay-sound");
   await waitFor(() => nurse.page.evaluate(() => !document.getElementById("video").muted && !document.getElementById("video").paused),
     5000, "sound after the click");
@@ -138,7 +160,19 @@ await run("host-watch", async ({ daemon, browser, screenshot }) => {
 
   await waitFor(() => host.page.locator("#viewers").textContent().then((s) => s === "2"), 10000,
     "the host to see two viewers");
+  // Ola and his two colleagues at the Legevakt's screen.
+  await waitAudience(host.page, { people: "4", workplaces: "2" }, "the host to see 4 people at 2 workplaces");
   await screenshot(host.page, "host-live");
+  for (const [label, width, height] of [["laptop", 1366, 768], ["tv", 1920, 1080]]) {
+    await host.page.setViewportSize({ width, height });
+    await sleep(300);
+    const problems = await checkPage(host.page);
+    check(problems.length === 0, `host page (${label}): ${problems.join("; ")}`);
+    const stop = await host.page.locator("#stop").boundingBox();
+    check(stop && stop.y + stop.height <= height, `${label}: the stop button is below the fold (${JSON.stringify(stop)})`);
+    await screenshot(host.page, `host-live-${label}`);
+  }
+  await host.page.setViewportSize({ width: 1280, height: 800 });
 
   // A colleague at Kari's screen checks in from a phone with the code
   // (and QR) the screen shows, where the relay has check-in codes.
@@ -156,22 +190,30 @@ await run("host-watch", async ({ daemon, browser, screenshot }) => {
     await phone.page.locator("#done").waitFor({ state: "visible", timeout: 10000 });
     await screenshot(phone.page, "checkin-done");
     await phone.context.close();
+    // Per joins Kari's screen: one person more, the same workplace.
+    await waitAudience(host.page, { people: "5", workplaces: "2" }, "the host to count the colleague who checked in");
   } else {
     log(`no check-in codes in this relay (HTTP ${checkinApi.status})`);
   }
 
-  // The host reveals the attendance code; the nurse types it in.
-  if (await host.page.locator("#code-card").isVisible()) {
-    await host.page.click("#reveal");
-    await host.page.locator("#code").waitFor({ state: "visible", timeout: 5000 });
-    const code = await host.page.locator("#code").textContent();
-    await nurse.page.fill("#code-input", code);
-    await nurse.page.click("#code-form button[type=submit]");
-    await waitFor(() => nurse.page.locator("#code-result").textContent().then((s) => /registrert/.test(s)), 5000,
-      "the code to be accepted");
-  } else {
-    log("no attendance code in this relay");
-  }
+  // The host reveals the attendance code (the card shows while live);
+  // the nurse types it in, with the keyboard.
+  await host.page.locator("#code-card").waitFor({ state: "visible", timeout: 10000 });
+  const codeSession = (await daemon.room(ROOM)).session_id;
+  await host.page.focus("#reveal");
+  await host.page.keyboard.press("Enter");
+  await host.page.locator("#code").waitFor({ state: "visible", timeout: 5000 });
+  check(await host.page.locator("#reveal").getAttribute("aria-expanded") === "true", "the reveal button says the code is shown");
+  const code = await host.page.locator("#code").textContent();
+  check(/^[A-Z0-9]{4,8}$/.test(code), `the attendance code ${code}`);
+  const again = await daemon.api("GET", `/api/rooms/${ROOM}/attendance-code`, undefined, room.host_token);
+  check(again.data?.code === code, `the relay's code ${JSON.stringify(again.data)}`);
+  await screenshot(host.page, "host-code");
+  await nurse.page.locator("#code-form").waitFor({ state: "visible", timeout: 10000 });
+  await nurse.page.fill("#code-input", code.toLowerCase());
+  await nurse.page.press("#code-input", "Enter");
+  await waitFor(() => nurse.page.locator("#code-result").textContent().then((s) => /registrert/.test(s)), 5000,
+    "the code to be accepted");
 
   // Pausing and resuming the recording, where the relay records.
   const recording = await daemon.api("GET", `/api/rooms/${ROOM}/recording`);
@@ -240,6 +282,12 @@ await run("host-watch", async ({ daemon, browser, screenshot }) => {
   await waitFor(() => nurse.page.locator("#overlay-text").textContent().then((s) => /avsluttet/.test(s)), 15000,
     "the nurse's page to say the broadcast ended");
   await screenshot(host.page, "host-stopped");
+
+  // The attendance of the session the code was given in says so.
+  const rows = (await daemon.api("GET", `/api/sessions/${codeSession}/attendance`)).data;
+  const kari = Array.isArray(rows) ? rows.find((r) => r.name === "Kari Nordmann") : null;
+  check(kari?.code_given === true, `Kari's attendance row: ${JSON.stringify(kari)}`);
+  log(`Kari's row: code_given ${kari.code_given}, ${kari.attended_seconds} s`);
 
   const qr = await fetch(`${daemon.base}/qr.svg?data=${encodeURIComponent("https://example.invalid/x")}`);
   check(qr.status === 200 && qr.headers.get("content-type") === "image/svg+xml", `qr.svg: ${qr.status}`);

@@ -5,9 +5,12 @@ inspect() asks GStreamer's discoverer (GstPbutils, through gi) for the
 container's duration and streams, then decodes the whole file with
 decodebin and reports, per stream, how many buffers came out and the
 span of their timestamps: a file that is cut, unindexed or undecodable
-fails here, not just one with the wrong header.
+fails here, not just one with the wrong header. sync() measures audio
+against video in a recording of a whip_gst.py --markers publisher.
 """
 import os
+import statistics
+import sys
 import time
 
 import gi
@@ -18,6 +21,9 @@ from gi.repository import Gst, GstPbutils  # noqa: E402
 
 import harness  # noqa: E402
 from harness import check, check_eq  # noqa: E402
+
+sys.path.insert(0, harness.PEERS)
+import avmarkers  # noqa: E402
 
 Gst.init(None)
 
@@ -151,3 +157,49 @@ class Publish:
         harness.log("published: live %.2f s, publisher ran %.2f s",
                     self.live_span, self.run_s)
         return self
+
+
+# Frames per second of a --markers publisher, as sync() expects.
+MARKER_FPS = 30
+
+
+def sync(path, seconds, source_offsets_ms=None):
+    """Audio minus video at every marker of a recording of a whip_gst.py
+    --markers publisher that ran for at most `seconds`; source_offsets_ms
+    is what that publisher reported of its own (by marker index). Returns
+    a dict of lists, in file order: indices (of the markers in the
+    schedule), times (file time of each flash),
+    offsets (s, audio minus video in the file), added (s, that minus the
+    publisher's own, for the markers it reported) and added_times; and of
+    the added
+    offsets first, last, worst (largest magnitude), spread (max - min),
+    drift (a least-squares line's slope times the span); found (flashes,
+    beeps), span (s)."""
+    r = avmarkers.measure(path, MARKER_FPS, seconds + 60)
+    check(r["markers"], "no marker found in both tracks of %s: %s"
+          % (path, {k: v for k, v in r.items() if k != "markers"}))
+    source = {int(k): v / 1000 for k, v in (source_offsets_ms or {}).items()}
+    times = [t for _, t, _ in r["markers"]]
+    offsets = [o for _, _, o in r["markers"]]
+    added = [(t, o - source[i]) for i, t, o in r["markers"] if i in source]
+    check(added or not source, "no marker of the publisher's in %s" % path)
+    added_t = [t for t, _ in added] if added else times
+    added = [a for _, a in added] if added else offsets
+    drift = 0.0
+    if len(added_t) > 2 and added_t[-1] > added_t[0]:
+        slope = statistics.linear_regression(added_t, added).slope
+        drift = slope * (added_t[-1] - added_t[0])
+    out = {"indices": [i for i, _, _ in r["markers"]], "times": times,
+           "offsets": offsets, "added": added, "added_times": added_t,
+           "first": added[0], "last": added[-1],
+           "worst": max(added, key=abs), "spread": max(added) - min(added),
+           "drift": drift, "found": (r["video_onsets"], r["audio_onsets"]),
+           "span": times[-1] - times[0]}
+    harness.log("%s: %d markers over %.0f s; audio-video in the file "
+                "%+.1f..%+.1f ms; added by the relay: first %+.1f ms, last "
+                "%+.1f ms, worst %+.1f ms, spread %.1f ms, drift %+.1f ms",
+                os.path.basename(path), len(offsets), out["span"],
+                min(offsets) * 1000, max(offsets) * 1000, out["first"] * 1000,
+                out["last"] * 1000, out["worst"] * 1000,
+                out["spread"] * 1000, out["drift"] * 1000)
+    return out

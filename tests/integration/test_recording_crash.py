@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """SIGKILL while recording: the next start saves what was written.
 
-A VP8 host publishes; about 8 s after the room went live the daemon is
-killed with SIGKILL (no EOS, no index, the file as the kernel has it),
-the host is stopped, and the daemon restarts on the same data directory.
-While the file is being repaired it is not served; then the recording is
-"finished" and plays (discoverer and a full decode, both streams) up to
-within a few seconds of the kill. Then SIGTERM while recording: the
-daemon exits 0 within 5 s and the file it finished plays to the end.
+A VP8 host (WebM) and an H.264 host (fragmented MP4) publish side by
+side; about 8 s after the rooms went live the daemon is killed with
+SIGKILL (no EOS, no index, the files as the kernel has them), the hosts
+are stopped, and the daemon restarts on the same data directory. While
+a file is being repaired it is not served; then each recording is
+"finished" and plays (discoverer and a full decode, both streams, each
+of them) up to within a few seconds of the kill. Then SIGTERM while
+recording: the daemon exits 0 within 5 s and the file it finished plays
+to the end.
 """
 import os
 import signal
@@ -25,9 +27,13 @@ def test(ctx):
     d = ctx.daemon()
     room = "crash"
     token = d.create_room(room, record=True)["host_token"]
+    h264_token = d.create_room("crash-h264", record=True)["host_token"]
     t_start = time.monotonic()
     pub = rm.Publish(ctx, d, room, token, 60)
+    pub_h264 = rm.Publish(ctx, d, "crash-h264", h264_token, 60, "--codec",
+                          "h264")
     sid, rec = rm.wait_recording(d, room, states=("recording",))
+    sid_h264, _ = rm.wait_recording(d, "crash-h264", states=("recording",))
     check_eq(d.api("GET", "/api/sessions/%s/recording" % sid).status, 409,
              "not served while it is written")
     time.sleep(8 - (time.monotonic() - pub.t_live))
@@ -36,10 +42,13 @@ def test(ctx):
     d.proc.wait()
     d.proc = None
     pub.peer.kill()
+    pub_h264.peer.kill()
     kill_span = t_kill - pub.t_live
-    check(os.path.getsize(os.path.join(d.data_dir, "recordings",
-                                       sid + ".webm")) > 0,
-          "something was written before the kill")
+    kill_span_h264 = t_kill - pub_h264.t_live
+    for name in (sid + ".webm", sid_h264 + ".mp4"):
+        check(os.path.getsize(os.path.join(d.data_dir, "recordings",
+                                           name)) > 0,
+              "something was written to %s before the kill" % name)
 
     d.start()
     _, rec = rm.session_recording(d, room, sid)
@@ -59,9 +68,21 @@ def test(ctx):
     # the last few seconds.
     rm.check_media(info, "vp8", kill_span - LOSS_BOUND,
                    t_kill - t_start + 0.5)
-    check("cut off by an unclean stop" in d.log_text(), "the repair is logged")
-    check_eq(d.metric("kringkast_recordings_finished_total"), 1.0,
-             "the repaired recording is counted")
+    # The MP4 too, sound included to the end (its first index says the
+    # tracks last one fragment).
+    _, rec = rm.wait_recording(d, "crash-h264", session_id=sid_h264)
+    check_eq(rec["state"], "finished", "the MP4's state after the restart")
+    path = os.path.join(ctx.workdir, "crash.mp4")
+    check_eq(rm.download(d, rec["url"], path).status, 200, "GET the MP4")
+    info = rm.inspect(path)
+    harness.log("MP4 killed %.1f s after going live; %.1f s saved",
+                kill_span_h264, info["duration"])
+    rm.check_media(info, "h264", kill_span_h264 - LOSS_BOUND,
+                   t_kill - t_start + 0.5)
+    check_eq(d.log_text().count("cut off by an unclean stop"), 2,
+             "the repairs are logged")
+    check_eq(d.metric("kringkast_recordings_finished_total"), 2.0,
+             "the repaired recordings are counted")
 
     # SIGTERM while recording: the daemon finishes the file itself.
     pub = rm.Publish(ctx, d, room, token, 60)
@@ -75,7 +96,7 @@ def test(ctx):
     d.start()
     _, rec = rm.session_recording(d, room, sid2)
     check_eq(rec["state"], "finished", "finished by the shutdown, at once")
-    check_eq(d.log_text().count("cut off by an unclean stop"), 1,
+    check_eq(d.log_text().count("cut off by an unclean stop"), 2,
              "nothing to repair after SIGTERM")
     path = os.path.join(ctx.workdir, "term.webm")
     check_eq(rm.download(d, rec["url"], path).status, 200, "GET recording")

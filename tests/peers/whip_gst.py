@@ -13,6 +13,11 @@ candidates in its answer are all this peer's agent gets to connect to.
 
 It runs for --duration seconds after connecting (0: until SIGTERM/SIGINT),
 then DELETEs the resource unless --no-delete (a publisher that crashes).
+With --markers the picture is black and the sound silent except at
+known, irregular times, when both flash white and beep at the same
+running time (see avmarkers.py): what a recording's audio/video sync is
+measured with.
+
 Exit 0 when it connected and sent media.  The JSON line carries
 connected, the time to connect, and bytes/packets sent from get-stats.
 """
@@ -24,6 +29,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import avmarkers  # noqa: E402
 import peerlib  # noqa: E402
 
 import gi  # noqa: E402
@@ -57,19 +63,28 @@ def parse_args():
                         "viewers depend on PLI)")
     p.add_argument("--min-bytes", type=int, default=1,
                    help="fail unless at least this many bytes were sent")
+    p.add_argument("--markers", action="store_true",
+                   help="black and silent, with flashes and beeps at the "
+                        "same known times (avmarkers.py)")
     args = p.parse_args()
     if args.no_audio and args.no_video:
         p.error("nothing to send")
+    if args.markers and (args.no_audio or args.no_video):
+        p.error("--markers needs both audio and video")
     if args.duration == 0:
         args.timeout = args.timeout or 30.0
     return peerlib.finish_args(args)
 
 
 def video_branch(args):
-    raw = ("videotestsrc is-live=true pattern=ball ! "
-           "video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! "
-           "queue max-size-buffers=2 leaky=downstream ! "
-           % (args.width, args.height, args.fps))
+    if args.markers:
+        raw = avmarkers.video_source(args.width, args.height, args.fps)
+    else:
+        raw = ("videotestsrc is-live=true pattern=ball ! "
+               "video/x-raw,width=%d,height=%d,framerate=%d/1"
+               % (args.width, args.height, args.fps))
+    raw += (" ! videoconvert ! queue name=vqueue max-size-buffers=2 "
+            "leaky=downstream ! ")
     if args.codec == "vp8":
         enc = ("vp8enc deadline=1 cpu-used=8 target-bitrate=%d "
                "keyframe-max-dist=%d error-resilient=partitions ! "
@@ -89,8 +104,10 @@ def video_branch(args):
     return raw + enc + " ! pc."
 
 
-def audio_branch():
-    return ("audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! "
+def audio_branch(args):
+    raw = (avmarkers.audio_source() if args.markers
+           else "audiotestsrc is-live=true wave=sine freq=440")
+    return (raw + " ! audioconvert ! "
             "audioresample ! queue ! opusenc ! rtpopuspay pt=%d ! "
             "application/x-rtp,media=audio,encoding-name=OPUS,"
             "clock-rate=48000,payload=%d ! pc." % (AUDIO_PT, AUDIO_PT))
@@ -138,10 +155,18 @@ class Publisher:
         if not args.no_video:
             desc.append(video_branch(args))
         if not args.no_audio:
-            desc.append(audio_branch())
+            desc.append(audio_branch(args))
         desc.append("webrtcbin name=pc bundle-policy=max-bundle")
         self.pipe = Gst.parse_launch(" ".join(desc))
         self.pc = self.pipe.get_by_name("pc")
+        self.markers = None
+        if args.markers:
+            # Enough markers for the whole run (until a signal: 4 h).
+            seconds = (args.duration + args.timeout + 60 if args.duration > 0
+                       else 4 * 3600)
+            self.markers = avmarkers.Source(self.pipe, args.width,
+                                            args.height, args.fps, seconds,
+                                            video_tap="vqueue")
         peerlib.restrict_nice_agent(self.pc, args.local_ip)
         self.pc.connect("on-negotiation-needed", self.on_negotiation_needed)
         self.pc.connect("on-ice-candidate", self.on_ice_candidate)
@@ -376,6 +401,10 @@ class Publisher:
                 self.result["pli_received"] += s.get("pli-count", 0)
         self.result["bytes_sent"] = sent_bytes
         self.result["packets_sent"] = sent_packets
+        if self.markers is not None:
+            self.result["source_offsets_ms"] = {
+                str(i): round(o * 1000, 1)
+                for i, o in sorted(self.markers.offsets().items())}
 
     def run(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -390,7 +419,11 @@ class Publisher:
         if self.pipe.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             self.result["error"] = "pipeline would not start"
             return peerlib.EXIT_SETUP
+        if self.markers is not None:
+            self.markers.start()
         self.loop.run()
+        if self.markers is not None:
+            self.markers.stop()
         self.pipe.set_state(Gst.State.NULL)
         self.result["run_s"] = round(time.monotonic() - self.t_start, 3)
         if "error" in self.result:

@@ -1,0 +1,376 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Audio/video sync markers: made by a publisher, found in a recording.
+
+The publisher (whip_gst.py --markers) sends a black picture and silence;
+at known, irregular times the picture turns white for a few frames and,
+at the same running time, a 1 kHz beep starts. Both tracks are made
+here, frame by frame and buffer by buffer, and pushed into appsrcs at
+the pace of the pipeline clock, each buffer stamped with the running
+time it stands for, like a camera and a sound card would: so each marker
+sits exactly at its time in both tracks before anything is encoded (the
+picture flips on a frame, the beep on a sample).
+
+The gaps between markers are irregular (a fixed pseudo-random sequence,
+0.8 to 1.7 s): a track shifted by a whole gap cannot line up with the
+other one by accident, and a recording that starts anywhere in the
+schedule can still be placed in it.
+
+measure() decodes a file (any container GStreamer reads), finds every
+flash (the first all-white picture after an all-black one) and every
+beep (the first sample above a tenth of full scale after 50 ms of
+silence), places both series on the schedule, and returns per marker
+the audio onset minus the video onset: positive when the sound comes
+late.
+"""
+
+import array
+import bisect
+import math
+import random
+import threading
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
+
+SEED = 20240611
+GAP_MIN_S = 0.8
+GAP_MAX_S = 1.7
+FLASH_FRAMES = 3
+BEEP_S = 0.1
+BEEP_HZ = 1000
+BEEP_AMPLITUDE = 16384
+RATE = 48000
+AUDIO_BUFFER_S = 0.01
+# Matching a detected onset to the schedule: a marker found farther than
+# this from where the others say it should be is counted as unmatched.
+MATCH_TOLERANCE_S = 0.35
+
+
+def gaps_in_frames(fps, count):
+    """The schedule's gaps, in whole frames, always the same sequence."""
+    rng = random.Random(SEED)
+    lo, hi = round(GAP_MIN_S * fps), round(GAP_MAX_S * fps)
+    return [rng.randint(lo, hi) for _ in range(count)]
+
+
+def schedule_frames(fps, seconds):
+    """Marker times in frames from the schedule's origin (the first
+    marker is at 1 s)."""
+    out, frames = [], fps
+    for gap in gaps_in_frames(fps, int(seconds / GAP_MIN_S) + 2):
+        if frames / fps > seconds:
+            break
+        out.append(frames)
+        frames += gap
+    return out
+
+
+def schedule(fps, seconds):
+    """Marker times in seconds from the schedule's origin."""
+    return [f / fps for f in schedule_frames(fps, seconds)]
+
+
+# Like a capture device's ring buffer, each appsrc holds 100 ms and
+# drops the oldest when nobody reads (webrtcbin holds its input back
+# until it is connected): a device does not build up a backlog.
+APPSRC = ("appsrc is-live=true format=time do-timestamp=false "
+          "max-time=100000000 max-bytes=0 max-buffers=0 leaky-type=downstream")
+
+
+def video_source(width, height, fps):
+    """The publisher's raw video, for gst_parse_launch (name markv)."""
+    return ("%s name=markv caps=video/x-raw,format=I420,width=%d,height=%d,"
+            "framerate=%d/1" % (APPSRC, width, height, fps))
+
+
+def audio_source():
+    """The publisher's raw audio, for gst_parse_launch (name marka)."""
+    return ("%s name=marka caps=audio/x-raw,format=S16LE,rate=%d,channels=1,"
+            "layout=interleaved" % (APPSRC, RATE))
+
+
+class Source:
+    """Feeds a pipeline made with video_source () and audio_source ()
+    from start () (once it is PLAYING) until stop (). .sent holds the
+    markers' running times (s), and .emitted, per marker index, the
+    running times at which the video turned white and the audio loud as
+    seen on the src pads of the elements named video_tap and audio_tap
+    (the last raw ones before the encoders, so that a frame a leaky queue
+    drops counts): the publisher's own offsets, before encoding."""
+
+    def __init__(self, pipeline, width, height, fps, seconds,
+                 video_tap="markv", audio_tap="marka"):
+        self.pipeline = pipeline
+        self.fps = fps
+        self.seconds = seconds
+        self.video = pipeline.get_by_name("markv")
+        self.audio = pipeline.get_by_name("marka")
+        luma, chroma = width * height, (width // 2) * (height // 2)
+        self.black = bytes([16]) * luma + bytes([128]) * (2 * chroma)
+        self.white = bytes([235]) * luma + bytes([128]) * (2 * chroma)
+        self.sent = []
+        self.emitted = {}
+        self._white = True
+        self._loud = True
+        self._stopping = threading.Event()
+        self._thread = None
+        pipeline.get_by_name(video_tap).get_static_pad("src").add_probe(
+            Gst.PadProbeType.BUFFER, self._on_frame)
+        pipeline.get_by_name(audio_tap).get_static_pad("src").add_probe(
+            Gst.PadProbeType.BUFFER, self._on_samples)
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _running_time(self):
+        clock = self.pipeline.get_clock()
+        return clock.get_time() - self.pipeline.get_base_time()
+
+    def _run(self):
+        frame_ns = Gst.SECOND / self.fps
+        # The running time exists once the pipeline plays.
+        while self.pipeline.get_state(0)[1] != Gst.State.PLAYING:
+            if self._stopping.wait(0.01):
+                return
+        origin = self._running_time()
+        marks = [origin + round(f * frame_ns)
+                 for f in schedule_frames(self.fps, self.seconds)]
+        self.sent = [m / Gst.SECOND for m in marks]
+        flash_ns = round(FLASH_FRAMES * frame_ns)
+        beep_ns = int(BEEP_S * Gst.SECOND)
+        samples = int(AUDIO_BUFFER_S * RATE)
+        frame = sample = 0
+        while not self._stopping.is_set():
+            video_pts = origin + round(frame * frame_ns)
+            audio_pts = origin + sample * Gst.SECOND // RATE
+            # A camera delivers a frame at its time, a sound card a buffer
+            # once it is full.
+            video_due = video_pts
+            audio_due = audio_pts + samples * Gst.SECOND // RATE
+            due = min(video_due, audio_due)
+            wait = (due - self._running_time()) / Gst.SECOND
+            if wait > 0:
+                time.sleep(wait)
+            if video_due <= audio_due:
+                i = bisect.bisect_right(marks, video_pts) - 1
+                white = i >= 0 and video_pts < marks[i] + flash_ns
+                ok = self._push(self.video, self.white if white
+                                else self.black, video_pts, round(frame_ns))
+                frame += 1
+            else:
+                data = self._samples(marks, origin, sample, samples, beep_ns)
+                ok = self._push(self.audio, data, audio_pts,
+                                samples * Gst.SECOND // RATE)
+                sample += samples
+            if not ok:
+                return
+
+    @staticmethod
+    def _samples(marks, origin, first, count, beep_ns):
+        """S16 samples [first, first + count) of the audio (sample 0 at
+        running time origin): silence, and a sine wherever a beep is on."""
+        start_ns = origin + first * Gst.SECOND // RATE
+        end_ns = origin + (first + count) * Gst.SECOND // RATE
+        i = bisect.bisect_right(marks, end_ns)
+        on = [m for m in marks[max(0, i - 2):i]
+              if m < end_ns and m + beep_ns > start_ns]
+        if not on:
+            return bytes(2 * count)
+        out = array.array("h", bytes(2 * count))
+        for n in range(first, first + count):
+            t = origin + n * Gst.SECOND // RATE
+            if any(m <= t < m + beep_ns for m in on):
+                out[n - first] = int(BEEP_AMPLITUDE * math.sin(
+                    2 * math.pi * BEEP_HZ * n / RATE))
+        return out.tobytes()
+
+    @staticmethod
+    def _push(appsrc, data, pts, duration):
+        buf = Gst.Buffer.new_wrapped(data)
+        buf.pts = pts
+        buf.duration = duration
+        return appsrc.emit("push-buffer", buf) == Gst.FlowReturn.OK
+
+    def _note(self, kind, t):
+        if not self.sent:
+            return
+        i, marker = nearest(self.sent, t)
+        if abs(marker - t) < MATCH_TOLERANCE_S:
+            self.emitted.setdefault(i, [None, None])[kind] = t
+
+    def _on_frame(self, _pad, info):
+        buf = info.get_buffer()
+        ok, mapped = buf.map(Gst.MapFlags.READ)
+        if ok:
+            white = mapped.data[0] > 128
+            buf.unmap(mapped)
+            if white and not self._white:
+                self._note(0, buf.pts / Gst.SECOND)
+            self._white = white
+        return Gst.PadProbeReturn.OK
+
+    def _on_samples(self, _pad, info):
+        buf = info.get_buffer()
+        ok, mapped = buf.map(Gst.MapFlags.READ)
+        if ok:
+            samples = array.array("h", bytes(mapped.data))
+            buf.unmap(mapped)
+            first = first_loud(samples)
+            if first is not None and not self._loud:
+                self._note(1, buf.pts / Gst.SECOND + first / RATE)
+            self._loud = first is not None
+        return Gst.PadProbeReturn.OK
+
+    def offsets(self):
+        """The publisher's own audio-minus-video offsets (s), by marker
+        index, of the markers it emitted in both tracks."""
+        return {i: a - v for i, (v, a) in self.emitted.items()
+                if v is not None and a is not None}
+
+
+# -- finding the markers in a file ------------------------------------------
+
+LOUD = int(0.1 * 32767)
+
+
+def first_loud(samples):
+    """Index of the first sample of S16 samples above a tenth of full
+    scale, or None."""
+    if not samples or (max(samples) < LOUD and -min(samples) < LOUD):
+        return None
+    return next(i for i, x in enumerate(samples) if abs(x) >= LOUD)
+
+
+def find_onsets(path, timeout_s=3600):
+    """Decodes path; returns (video onsets, audio onsets) in seconds of
+    the file's timeline, and the number of video frames and audio
+    seconds decoded."""
+    pipeline = Gst.parse_launch(
+        "filesrc name=src ! decodebin name=dec "
+        "videoconvert name=vconv ! videoscale ! "
+        "video/x-raw,format=GRAY8,width=16,height=16 ! fakesink name=vsink "
+        "audioconvert name=aconv ! audioresample ! "
+        "audio/x-raw,format=S16LE,channels=1,rate=%d ! fakesink name=asink"
+        % RATE)
+    pipeline.get_by_name("src").set_property("location", path)
+    for sink in ("vsink", "asink"):
+        pipeline.get_by_name(sink).set_property("sync", False)
+    state = {"video": [], "audio": [], "frames": 0, "samples": 0,
+             "white": True, "loud": True, "quiet_since": None}
+
+    def on_video(_pad, info):
+        buf = info.get_buffer()
+        ok, mapped = buf.map(Gst.MapFlags.READ)
+        if not ok:
+            return Gst.PadProbeReturn.OK
+        thumb = bytes(mapped.data)
+        buf.unmap(mapped)
+        state["frames"] += 1
+        # A picture a lost packet broke is neither all white nor all
+        # black, and is not taken for either.
+        if min(thumb) > 180:
+            if not state["white"]:
+                state["video"].append(buf.pts / Gst.SECOND)
+            state["white"] = True
+        elif max(thumb) < 60:
+            state["white"] = False
+        return Gst.PadProbeReturn.OK
+
+    def on_audio(_pad, info):
+        buf = info.get_buffer()
+        ok, mapped = buf.map(Gst.MapFlags.READ)
+        if not ok:
+            return Gst.PadProbeReturn.OK
+        samples = array.array("h", bytes(mapped.data))
+        buf.unmap(mapped)
+        state["samples"] += len(samples)
+        first = first_loud(samples)
+        if first is None:
+            # Silence: a beep may start again after 50 ms of it.
+            if state["quiet_since"] is None:
+                state["quiet_since"] = buf.pts
+            if buf.pts + buf.duration - state["quiet_since"] >= \
+                    50 * Gst.MSECOND:
+                state["loud"] = False
+            return Gst.PadProbeReturn.OK
+        state["quiet_since"] = None
+        if not state["loud"]:
+            state["audio"].append(buf.pts / Gst.SECOND + first / RATE)
+        state["loud"] = True
+        return Gst.PadProbeReturn.OK
+
+    def pad_added(_dec, pad):
+        name = pad.get_current_caps().get_structure(0).get_name()
+        target = "vconv" if name.startswith("video/") else "aconv"
+        pad.link(pipeline.get_by_name(target).get_static_pad("sink"))
+
+    pipeline.get_by_name("dec").connect("pad-added", pad_added)
+    pipeline.get_by_name("vsink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, on_video)
+    pipeline.get_by_name("asink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, on_audio)
+    pipeline.set_state(Gst.State.PLAYING)
+    msg = pipeline.get_bus().timed_pop_filtered(
+        int(timeout_s * Gst.SECOND),
+        Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    pipeline.set_state(Gst.State.NULL)
+    if msg is None:
+        raise RuntimeError("decoding %s timed out" % path)
+    if msg.type == Gst.MessageType.ERROR:
+        err, dbg = msg.parse_error()
+        raise RuntimeError("decoding %s: %s (%s)" % (path, err.message, dbg))
+    return (state["video"], state["audio"], state["frames"],
+            state["samples"] / RATE)
+
+
+def place(onsets, times):
+    """Finds where a series of onsets sits in the schedule: the shift
+    that lines most of them up with marker times. Returns {marker index:
+    onset} for the onsets within MATCH_TOLERANCE_S of their marker."""
+    if not onsets:
+        return {}
+    best = (0, 0.0)
+    probe = onsets[:20]
+    for k in range(len(times)):
+        shift = onsets[0] - times[k]
+        hits = sum(1 for t in probe
+                   if abs(nearest(times, t - shift)[1] - (t - shift))
+                   < MATCH_TOLERANCE_S)
+        if hits > best[0]:
+            best = (hits, shift)
+    shift = best[1]
+    placed = {}
+    for t in onsets:
+        i, marker = nearest(times, t - shift)
+        if abs(marker - (t - shift)) < MATCH_TOLERANCE_S and i not in placed:
+            placed[i] = t
+    return placed
+
+
+def nearest(times, t):
+    i = bisect.bisect_left(times, t)
+    candidates = [j for j in (i - 1, i) if 0 <= j < len(times)]
+    j = min(candidates, key=lambda j: abs(times[j] - t))
+    return j, times[j]
+
+
+def measure(path, fps, seconds):
+    """Returns a dict: markers (list of (marker index, file time of the
+    flash, audio minus video in s)), video_onsets, audio_onsets (how many
+    were found), frames, audio_s (decoded)."""
+    video, audio, frames, audio_s = find_onsets(path)
+    times = schedule(fps, seconds)
+    v = place(video, times)
+    a = place(audio, times)
+    markers = [(i, v[i], a[i] - v[i]) for i in sorted(v) if i in a]
+    return {"markers": markers, "video_onsets": len(video),
+            "audio_onsets": len(audio), "frames": frames, "audio_s": audio_s}
