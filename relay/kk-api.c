@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "kk-http.h"
+#include "kk-presence.h"
 #include "kk-schedule.h"
 #include "kk-roster-api.h"
 
@@ -379,7 +380,7 @@ add_string_or_null (JsonBuilder *builder, const char *member,
 }
 
 static void
-build_room (JsonBuilder *builder, KkRoom *room, gboolean full)
+build_room (KkApi *api, JsonBuilder *builder, KkRoom *room, gboolean full)
 {
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "id");
@@ -398,6 +399,8 @@ build_room (JsonBuilder *builder, KkRoom *room, gboolean full)
   add_string_or_null (builder, "session_id", kk_room_get_session_id (room));
   /* Public: the watch page says when the lecture starts. */
   kk_schedule_add_next_session (builder, room);
+  /* Public: the watch page shows the attendance code form only then. */
+  kk_presence_add_room_state (builder, api->server, kk_room_get_id (room));
   /* Public: the watch page shows the open form only when it can work. */
   json_builder_set_member_name (builder, "access");
   json_builder_add_string_value (builder,
@@ -500,7 +503,7 @@ reply_room (RoomCall *call)
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
     return;
   }
-  build_room (builder, room, TRUE);
+  build_room (call->api, builder, room, TRUE);
   kk_http_reply_builder (msg, call->status, builder);
   if (call->status == SOUP_STATUS_CREATED) {
     g_autofree char *location = g_strdup_printf ("/api/rooms/%s",
@@ -686,7 +689,8 @@ get_rooms (KkHttpRequest *request, gpointer user_data)
   rooms = kk_room_registry_list (api->registry);
   json_builder_begin_array (builder);
   for (guint i = 0; i < rooms->len; i++)
-    build_room (builder, g_ptr_array_index (rooms, i), role == KK_ROLE_ADMIN);
+    build_room (api, builder, g_ptr_array_index (rooms, i),
+        role == KK_ROLE_ADMIN);
   json_builder_end_array (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
 }
@@ -710,7 +714,7 @@ get_room (KkHttpRequest *request, gpointer user_data)
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
     return;
   }
-  build_room (builder, room, role == KK_ROLE_ADMIN);
+  build_room (api, builder, room, role == KK_ROLE_ADMIN);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
 }
 

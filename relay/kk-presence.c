@@ -376,6 +376,20 @@ kk_presence_issue_prompt (KkPresence *presence, const char *room_id,
   return prompt != NULL ? g_strdup (prompt->id) : NULL;
 }
 
+void
+kk_presence_add_room_state (JsonBuilder *builder, SoupServer *server,
+    const char *room_id)
+{
+  KkPresence *presence = g_object_get_data (G_OBJECT (server),
+      KK_PRESENCE_KEY);
+  LiveSession *ls = presence != NULL
+      ? g_hash_table_lookup (presence->sessions, room_id) : NULL;
+
+  json_builder_set_member_name (builder, "attendance_code");
+  json_builder_add_boolean_value (builder, ls != NULL && (ls->code != NULL
+          || (ls->have_policy && ls->policy.require_code)));
+}
+
 static void
 disconnect_lectures (KkPresence *presence)
 {

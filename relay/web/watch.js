@@ -196,6 +196,7 @@ async function watch() {
   leaving = false;
   try {
     const info = await roomInfo();
+    showCodeForm(info);
     $("title").textContent = info.title || "Kringkast";
     document.title = `${info.title || room} – Kringkast`;
     if (!info.live) {
@@ -238,6 +239,7 @@ async function checkLive() {
   if (leaving || !client) return;
   try {
     const info = await roomInfo();
+    showCodeForm(info);
     if (!info.live) watch();
   } catch (error) { /* the connection state tells about network trouble */ }
 }
@@ -263,7 +265,6 @@ async function updateQuality() {
 let checkinTimer = null;
 async function showCheckin() {
   clearTimeout(checkinTimer);
-  showCodeForm();
   const reply = await kkApi("GET", api.checkinCode(room), token).catch(() => null);
   if (!reply?.ok || !reply.data?.code) return;
   const expires = reply.data.expires_at ? Date.parse(reply.data.expires_at) - Date.now() : 0;
@@ -279,12 +280,11 @@ async function showCheckin() {
 }
 
 /* The attendance code the host reveals during the lecture: the form shows
- * where the relay has the route (a viewer's GET is refused with 403 there,
- * not 404). */
-async function showCodeForm() {
-  const reply = await kkApi("GET", api.attendanceCode(room), token).catch(() => null);
-  if (!reply || reply.status === 404 || reply.status === 405) return;
-  $("code-form").hidden = false;
+ * while the live session asks for one (the room's "attendance_code"). */
+function showCodeForm(info) {
+  const wanted = Boolean(info?.attendance_code);
+  $("code-form").hidden = !wanted;
+  if (!wanted) return;
   $("side").hidden = false;
   $("player").classList.add("with-side");
 }

@@ -41,6 +41,8 @@ def test(ctx):
     code_path = "/api/rooms/%s/attendance-code" % ROOM
     check_eq(d.api("POST", code_path, token=host).status, 409,
              "no code before the broadcast")
+    check_eq(d.room(ROOM)["attendance_code"], False,
+             "the nurse's page shows no code form before the broadcast")
 
     a = d.join(ROOM, "Anne Først", "Gjøvik")
     b = d.join(ROOM, "Bjørn Annen", "Hamar")
@@ -53,6 +55,9 @@ def test(ctx):
     # Changed after the start: this session keeps what it froze.
     d.api("PUT", "/api/rooms/%s/attendance-settings" % ROOM,
           {"require_code": False, "prompts": 0})
+    harness.wait_until(lambda: d.room(ROOM)["attendance_code"], 10,
+                       "the room tells nurses' pages the session asks for "
+                       "the code (the frozen policy, not today's)")
 
     polls = {"a": [], "kari": []}
     va = ctx.start_peer("whep_aiortc.py", "--url", d.whep_url(ROOM),
