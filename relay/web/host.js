@@ -59,6 +59,8 @@ const t = kkTranslator({
   "error.unstable": "The network is unstable…",
   "error.recording": "The recording could not be changed: {error}",
   "error.code": "The attendance code cannot be shown: {error}",
+  "error.webrtc": "This browser cannot broadcast. Open the host link in a current Chrome, Edge, Firefox or Safari.",
+  "error.insecure": "The browser allows the camera only on secure pages: open the host link with https://.",
   "info.resumed": "The broadcast continues.",
 }, {
   "host.onair": "På lufta",
@@ -84,6 +86,8 @@ const t = kkTranslator({
   "error.unstable": "Nettverket er ustabilt …",
   "error.recording": "Opptaket kunne ikke endres: {error}",
   "error.code": "Fremmøtekoden kan ikke vises: {error}",
+  "error.webrtc": "Denne nettleseren kan ikke sende. Åpne vertslenken i en oppdatert Chrome, Edge, Firefox eller Safari.",
+  "error.insecure": "Nettleseren gir bare tilgang til kameraet på sikre sider: åpne vertslenken med https://.",
   "info.resumed": "Sendingen fortsetter.",
 });
 
@@ -464,6 +468,14 @@ function main() {
     history.replaceState(null, "", location.pathname + location.search);
   }
   token = hashToken || sessionStorage.getItem(key);
+
+  /* Without WebRTC (Debian's WebKitGTK) or outside a secure context (plain
+   * http from another machine: no navigator.mediaDevices) nothing here can
+   * work; say why instead of failing at the first button. */
+  if (typeof RTCPeerConnection !== "function" || !navigator.mediaDevices?.getUserMedia) {
+    message(t(window.isSecureContext === false ? "error.insecure" : "error.webrtc"));
+    return;
+  }
 
   $("start").addEventListener("click", start);
   $("stop").addEventListener("click", stop);

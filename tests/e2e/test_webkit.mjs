@@ -94,7 +94,7 @@ const STATE = `
     lang: document.documentElement.lang, text: document.body.innerText };`;
 
 await run("webkit", async ({ daemon }) => {
-  await daemon.createRoom(ROOM, "Hygiene");
+  const created = await daemon.createRoom(ROOM, "Hygiene");
   const invited = await daemon.join(ROOM, "Kari Nordmann", "Sengepost 3");
   const display = await startXvfb();
   const port = await freePort();
@@ -132,6 +132,18 @@ await run("webkit", async ({ daemon }) => {
     check(/Chrome, Edge, Firefox/.test(openState.overlay) && !openState.form,
       `the open link: ${JSON.stringify(openState)}`);
     await driver.screenshot("open");
+
+    // The host's page: the same plain answer, before any button is pressed.
+    await driver.goto(`${daemon.base}/host/${ROOM}#token=${created.host_token}`);
+    const hostMessage = await waitFor(async () => {
+      const text = await driver.run(
+        "const m = document.getElementById('message'); return m && !m.hidden ? m.textContent : null;");
+      return text || null;
+    }, 10000, "a message on the host's page");
+    log(`WebKit host page says: ${hostMessage}`);
+    check(/Chrome, Edge, Firefox (eller|or) Safari/.test(hostMessage),
+      `the host's page names the browsers that can broadcast: ${hostMessage}`);
+    await driver.screenshot("host");
 
     // Neither visit reached the relay as a viewer.
     const info = await daemon.room(ROOM);
