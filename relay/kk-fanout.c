@@ -497,8 +497,8 @@ viewer_dtls_send (const guint8 *data, gsize len, gpointer user_data)
 
 KkViewer *
 kk_viewer_new (KkFeed *feed, const KkViewerOffer *offer,
-    const KkViewerCallbacks *callbacks, gpointer user_data,
-    char **answer_sdp, GError **error)
+    gboolean local_peer, const KkViewerCallbacks *callbacks,
+    gpointer user_data, char **answer_sdp, GError **error)
 {
   KkFanout *fanout = feed->fanout;
   g_autoptr (KkViewer) viewer = NULL;
@@ -539,12 +539,21 @@ kk_viewer_new (KkFeed *feed, const KkViewerOffer *offer,
   viewer->last_seen_mono_us = viewer->created_mono_us;
   viewer->stat_rtt_ms = -1;
 
-  n_addresses = g_strv_length (fanout->addresses);
-  addresses = g_new0 (KkSdpAddress, n_addresses);
-  for (guint i = 0; i < n_addresses; i++) {
-    addresses[i].ip = fanout->addresses[i];
-    addresses[i].port = fanout->port;
+  addresses = g_new0 (KkSdpAddress, g_strv_length (fanout->addresses) + 2);
+  n_addresses = 0;
+  if (local_peer) {
+    addresses[n_addresses++].ip = "127.0.0.1";
+    if (fanout->udp_is_v6)
+      addresses[n_addresses++].ip = "::1";
   }
+  for (guint i = 0; fanout->addresses[i] != NULL; i++) {
+    if (local_peer && (strcmp (fanout->addresses[i], "127.0.0.1") == 0
+            || strcmp (fanout->addresses[i], "::1") == 0))
+      continue;
+    addresses[n_addresses++].ip = fanout->addresses[i];
+  }
+  for (guint i = 0; i < n_addresses; i++)
+    addresses[i].port = fanout->port;
   params.ice_ufrag = viewer->ufrag;
   params.ice_pwd = viewer->pwd;
   params.fingerprint = kk_dtls_context_get_fingerprint (fanout->dtls);

@@ -120,11 +120,14 @@ typedef struct {
 } KkViewerCallbacks;
 
 /* Creates a viewer of @feed from its offer and builds the SDP answer.
+ * @local_peer: the offer came from this machine (a loopback HTTP client):
+ * the answer then offers loopback candidates first, besides the host's
+ * addresses, which a client bound to loopback may not reach.
  * Returns: (transfer full): the viewer (the caller's reference; the core
  * holds its own until the viewer has left), or NULL with @error. */
 KkViewer *kk_viewer_new (KkFeed *feed, const KkViewerOffer *offer,
-    const KkViewerCallbacks *callbacks, gpointer user_data,
-    char **answer_sdp, GError **error);
+    gboolean local_peer, const KkViewerCallbacks *callbacks,
+    gpointer user_data, char **answer_sdp, GError **error);
 /* Ends the viewer; its left callback follows. Idempotent. */
 void kk_viewer_close (KkViewer *viewer);
 KkViewer *kk_viewer_ref (KkViewer *viewer);

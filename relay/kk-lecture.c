@@ -594,7 +594,8 @@ static const KkViewerCallbacks viewer_callbacks = {
 
 char *
 kk_lecture_add_viewer (KkLecture *lecture, const KkViewerOffer *offer,
-    const char *party_id, char **resource_id, GError **error)
+    gboolean local_peer, const char *party_id, char **resource_id,
+    GError **error)
 {
   KkLectureViewer *entry = g_new0 (KkLectureViewer, 1);
   char *answer = NULL;
@@ -602,8 +603,8 @@ kk_lecture_add_viewer (KkLecture *lecture, const KkViewerOffer *offer,
   entry->lecture = lecture;
   entry->resource_id = random_resource_id ();
   entry->party_id = g_strdup (party_id);
-  entry->viewer = kk_viewer_new (lecture->feed, offer, &viewer_callbacks,
-      entry, &answer, error);
+  entry->viewer = kk_viewer_new (lecture->feed, offer, local_peer,
+      &viewer_callbacks, entry, &answer, error);
   if (entry->viewer == NULL) {
     g_free (entry->resource_id);
     g_free (entry->party_id);

@@ -80,10 +80,11 @@ gboolean kk_lecture_publisher_trickle (KkLecture *lecture,
 gboolean kk_lecture_unpublish (KkLecture *lecture, const char *resource_id,
     GError **error);
 
-/* WHEP POST. Returns: (transfer full): the answer, and the resource id in
- * @resource_id, or NULL with @error. */
+/* WHEP POST; @local_peer: see kk_viewer_new(). Returns: (transfer full):
+ * the answer, and the resource id in @resource_id, or NULL with @error. */
 char *kk_lecture_add_viewer (KkLecture *lecture, const KkViewerOffer *offer,
-    const char *party_id, char **resource_id, GError **error);
+    gboolean local_peer, const char *party_id, char **resource_id,
+    GError **error);
 /* WHEP DELETE. */
 gboolean kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
     GError **error);

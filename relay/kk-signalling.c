@@ -258,6 +258,20 @@ whip_delete (KkHttpRequest *request, gpointer user_data)
 
 /* ---- WHEP ---- */
 
+/* A viewer on this machine (a browser or kringkast-load beside the demo)
+ * may only be able to use loopback; a reverse proxy on this machine makes
+ * every viewer look local, and then loopback candidates simply lose to
+ * the others' checks. */
+static gboolean
+from_loopback (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return G_IS_INET_SOCKET_ADDRESS (remote)
+      && g_inet_address_get_is_loopback (g_inet_socket_address_get_address
+      (G_INET_SOCKET_ADDRESS (remote)));
+}
+
 static void
 whep_post (KkHttpRequest *request, gpointer user_data)
 {
@@ -285,8 +299,8 @@ whep_post (KkHttpRequest *request, gpointer user_data)
     return;
   }
   lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
-  answer = kk_lecture_add_viewer (lecture, offer, party_id, &resource_id,
-      &error);
+  answer = kk_lecture_add_viewer (lecture, offer, from_loopback (msg),
+      party_id, &resource_id, &error);
   if (answer == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
     return;

@@ -199,8 +199,11 @@ class Daemon:
     """
 
     def __init__(self, workdir, admin_token=DEFAULT_ADMIN_TOKEN,
-                 extra_args=(), env=None, data_dir=None, name="kringkast"):
+                 extra_args=(), env=None, data_dir=None, name="kringkast",
+                 public_ip="127.0.0.1"):
         self.binary = find_binary()
+        # The address in the relay's candidates; None: what it detects.
+        self.public_ip = public_ip
         self.workdir = workdir
         self.name = name
         self.admin_token = admin_token
@@ -230,8 +233,9 @@ class Daemon:
         return [self.binary,
                 "--data-dir", self.data_dir,
                 "--http-port", str(self.http_port),
-                "--media-port", str(self.media_port),
-                "--public-ip", "127.0.0.1"] + self.extra_args
+                "--media-port", str(self.media_port)] + (
+                    ["--public-ip", self.public_ip] if self.public_ip
+                    else []) + self.extra_args
 
     def start(self, timeout=10.0):
         os.makedirs(self.data_dir, exist_ok=True)

@@ -7,8 +7,10 @@ kringkast; both must decode video frames and audio from the relay's one
 media port (ICE-lite, DTLS-SRTP, our SRTP), and /metrics must count what
 was forwarded.
 """
+import os
+
 import harness
-from harness import check
+from harness import check, check_eq
 from common import pipeline_daemon, viewer_token
 
 
@@ -42,6 +44,44 @@ def test(ctx):
           "forwarded %s packets", d.metric("kringkast_packets_forwarded_total"))
     check(d.metric("kringkast_stun_checks_answered_total") >= 2,
           "ICE checks answered")
+    check(d.stop() == 0, "daemon exit status")
+    local_candidates(ctx)
+
+
+def candidates(d, host):
+    """The addresses of the answer's candidates, in priority order, for an
+    offer sent to the relay's HTTP port at host."""
+    offer = open(os.path.join(harness.REPO, "tests", "sdp",
+                              "aiortc-recvonly.sdp")).read()
+    base = "http://%s:%d" % (host, d.http_port)
+    token = viewer_token(d, "lecture", "Per")
+    r = harness.http("POST", base + "/whep/lecture", body=offer.encode(),
+                     token=token, content_type="application/sdp")
+    check_eq(r.status, 201, "WHEP POST to %s (%s)" % (host, r.text[:200]))
+    found = sorted(((int(f[3]), f[4]) for f in
+                    (line.split() for line in r.text.splitlines()
+                     if line.startswith("a=candidate:"))), reverse=True)
+    harness.http("DELETE", base + r.headers["Location"], token=token)
+    return [address for _, address in found]
+
+
+def local_candidates(ctx):
+    """A relay left to find its own addresses leaves loopback out (here it
+    finds the namespace's veth address). A viewer on the relay's machine
+    (its HTTP request came over loopback) may be bound to loopback alone:
+    its answer offers loopback first. One from elsewhere gets none."""
+    conf = os.path.join(ctx.workdir, "kringkast.conf")
+    d = ctx.daemon(extra_args=["--config", conf], public_ip=None,
+                   name="detecting")
+    d.wait_live("lecture")
+    local = candidates(d, "127.0.0.1")
+    check(local and local[0] == "127.0.0.1",
+          "loopback first for a local viewer: %s" % local)
+    check("10.211.0.1" in local, "the detected address too: %s" % local)
+    remote = candidates(d, "10.211.0.1")
+    check("10.211.0.1" in remote and "127.0.0.1" not in remote
+          and "::1" not in remote,
+          "no loopback for a viewer from elsewhere: %s" % remote)
     check(d.stop() == 0, "daemon exit status")
 
 
