@@ -441,8 +441,11 @@ hold (KkRecorder *recorder, KkPacket *packet, gint64 time)
 }
 
 
+/* @arrival_us: when the tap gave us @packet (monotonic), or 0 when that
+ * says nothing (the GOP, read from the feed's cache). */
 static void
-process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us)
+process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us,
+    gint64 arrival_us)
 {
   TrackClock *clock;
   gboolean keyframe = packet->kind == KK_TRACK_VIDEO
@@ -473,9 +476,16 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us)
   if (!update_clock (clock, packet, mono_us))
     return;
   raw_ns = raw_time_ns (recorder, clock);
-  if (packet->capture_wall_us != 0)
-    note_lag (clock, raw_ns, (mono_us - recorder->base_mono_us) * GST_USECOND
+  /* A capture time later than the packet's arrival is no capture time:
+   * the ingest's jitter buffer stamps packets with their playout time,
+   * which lip sync by the host's sender reports may put ahead, by as much
+   * as those reports are wrong (a GStreamer host's were by 190 ms). */
+  if (packet->capture_wall_us != 0) {
+    gint64 seen_us = arrival_us != 0 ? MIN (mono_us, arrival_us) : mono_us;
+
+    note_lag (clock, raw_ns, (seen_us - recorder->base_mono_us) * GST_USECOND
         - raw_ns);
+  }
 
   switch (recorder->state) {
     case STATE_WAITING:
@@ -548,7 +558,7 @@ kk_recorder_push (KkRecorder *recorder, KkPacket *packet)
   if (!recorder->primed)
     hold (recorder, packet, now);
   else
-    process (recorder, packet, now);
+    process (recorder, packet, now, now);
   keyframe_wanted = recorder->keyframe_wanted;
   recorder->keyframe_wanted = FALSE;
   g_mutex_unlock (&recorder->lock);
@@ -576,11 +586,11 @@ kk_recorder_prime (KkRecorder *recorder, GPtrArray *gop,
     /* The keyframe was captured @keyframe_age_us ago; its followers are
      * placed from there by their RTP timestamps. */
     for (guint i = 0; i < gop->len; i++)
-      process (recorder, gop->pdata[i], now - keyframe_age_us);
+      process (recorder, gop->pdata[i], now - keyframe_age_us, 0);
   }
   /* Duplicates of GOP packets are skipped by sequence number. */
   while ((entry = g_queue_pop_head (&held)) != NULL) {
-    process (recorder, entry->packet, entry->time);
+    process (recorder, entry->packet, entry->time, entry->time);
     held_packet_free (entry);
   }
   need_keyframe = recorder->state == STATE_WAITING;

@@ -13,7 +13,8 @@
  * publisher's reconnect (which the feed already bridges with continuous
  * timestamps) is a gap at most. Where the two tracks sit against each
  * other comes from the packets' capture times (the ingest's jitter
- * buffers, lip-synced by the publisher's sender reports where it can):
+ * buffers, lip-synced by the publisher's sender reports where it can),
+ * or their arrival where that is earlier (a sender report can be wrong):
  * for each track the least "capture time minus RTP time" of the last ten
  * seconds, since a packet can be stamped late (held up on its way) but
  * not early. The first packets are the least reliable (a backlog sent in

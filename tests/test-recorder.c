@@ -456,12 +456,14 @@ test_prime_gop (Fixture *f, gconstpointer data)
  * (audio's RTP clock running @drift fast, like a sound card's crystal),
  * plus how late it came: the first second as a backlog sent at once
  * (@backlog_video, @backlog_audio s late at its start, none at 1 s), and
- * audio from 4 to 4.5 s held up by 150 ms. */
+ * audio from 4 to 4.5 s held up by 150 ms. All of it in the past: the
+ * packets are pushed at once, and a capture time after a packet's
+ * arrival would not count. */
 static void
 stamp_capture_times (GPtrArray *packets, gdouble drift,
     gdouble backlog_video, gdouble backlog_audio)
 {
-  gint64 base = g_get_real_time ();
+  gint64 base = g_get_real_time () - 30 * G_USEC_PER_SEC;
   guint32 first[KK_TRACK_N];
   gboolean seen[KK_TRACK_N] = { FALSE, FALSE };
 

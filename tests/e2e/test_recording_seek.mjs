@@ -24,7 +24,8 @@ const PYTHON = "/usr/bin/python3";
 function publish(ctx, room, token, codec, seconds) {
   const logPath = path.join(ctx.workdir, `${room}-whip_gst.log`);
   const out = fs.openSync(logPath, "a");
-  const proc = spawn(PYTHON, [WHIP_GST, "--url", `${ctx.daemon.base}/whip/${room}`, "--token", token,
+  // Tokens are base64url and may start with "-": glued on with "=".
+  const proc = spawn(PYTHON, [WHIP_GST, `--url=${ctx.daemon.base}/whip/${room}`, `--token=${token}`,
     "--duration", String(seconds), "--codec", codec, "--width", "320", "--height", "240"], {
     stdio: ["ignore", out, out],
   });
@@ -82,11 +83,26 @@ async function checkSeek(page, name, url, listed) {
   // 70 %: a point the first bytes cannot have told about.
   const target = duration * 0.7;
   const presented = await video.evaluate((v, t) => new Promise((resolve, reject) => {
+    const seen = { frames: [] };
     const timer = setTimeout(() => reject(new Error(`no frame presented after seeking: ${JSON.stringify(seen)}`)), 15000);
-    // The frame the seek presents may come before "seeked" fires.
-    const seen = {};
-    const done = () => { if (seen.seeked && seen.frame) { clearTimeout(timer); resolve({ time: seen.time, mediaTime: seen.frame }); } };
-    v.requestVideoFrameCallback((now, meta) => { seen.frame = meta.mediaTime; done(); });
+    const done = () => {
+      if (seen.seeked && seen.frame !== undefined) {
+        clearTimeout(timer);
+        resolve({ time: seen.time, mediaTime: seen.frame });
+      }
+    };
+    // The frame the seek presents may come before "seeked" fires, and one
+    // from before the seek (the first, at 0) may still be on its way.
+    const onFrame = (now, meta) => {
+      seen.frames.push(meta.mediaTime);
+      if (Math.abs(meta.mediaTime - t) < 1) {
+        seen.frame = meta.mediaTime;
+        done();
+      } else {
+        v.requestVideoFrameCallback(onFrame);
+      }
+    };
+    v.requestVideoFrameCallback(onFrame);
     v.addEventListener("seeked", () => { seen.seeked = true; seen.time = v.currentTime; done(); }, { once: true });
     v.currentTime = t;
   }), target);

@@ -18,9 +18,10 @@ there: a busy machine loses the odd packet on loopback too, and a
 picture broken until the next keyframe can hide a flash.
 
 The hosts publish one after the other: a host whose encoder is starved
-of CPU sends one track later than the other, and the relay, which times
-tracks by their arrival until sender reports line them up (GStreamer's
-are refused when the host lags by over a second), would record that.
+of CPU sends one track later than the other, and the relay, which lines
+tracks up by their arrival unless sender reports do (these hosts'
+reports run over a second ahead of their packets, and are refused or
+discounted), would record that.
 
 tests/bench/recording-av-sync.py runs the same for an hour.
 """
