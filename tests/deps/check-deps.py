@@ -420,8 +420,8 @@ def main():
         counts[thing.kind] = counts.get(thing.kind, 0) + 1
     summary = ", ".join("%d %s" % (n, k) for k, n in sorted(counts.items()))
     if failures:
-        print("deps: %d of the things relied on (%s) are not installed by "
-              "their profile" % (len(failures), summary))
+        print("deps: %d missing from the install profiles (checked: %s)"
+              % (len(failures), summary))
         return 1
     print("deps: every thing relied on (%s) comes from a package of its "
           "profile" % summary)
