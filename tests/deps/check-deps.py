@@ -36,6 +36,7 @@ import concurrent.futures
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -288,6 +289,49 @@ def owners(paths):
             for p in paths}
 
 
+def newer(a, b):
+    return subprocess.run(["dpkg", "--compare-versions", a, "gt", b]
+                          ).returncode == 0
+
+
+def foreign_versions(packages):
+    """{package: version} for those whose installed version is not
+    Debian's: no apt source knows the package, or it is newer than every
+    version they offer (a third-party repository since removed, a .deb
+    installed by hand), so a fresh machine gets something else. A Debian
+    version merely older than the archive's (not upgraded yet) is fine."""
+    r = subprocess.run(["apt-cache", "policy"] + sorted(packages),
+                       capture_output=True, text=True,
+                       env=dict(os.environ, LC_ALL="C"))
+    foreign = {}
+    package = installed_version = version = None
+    sources = {}
+    for line in r.stdout.splitlines() + [""]:
+        header = re.match(r"^(\S+?)(?::\w+)?:$", line)
+        if header or not line:
+            archive = [v for v, where in sources.items()
+                       if where - {"/var/lib/dpkg/status"}]
+            if (package and installed_version
+                    and installed_version not in archive
+                    and all(newer(installed_version, v) for v in archive)):
+                foreign[package] = installed_version
+            package = header.group(1) if header else None
+            installed_version = version = None
+            sources = {}
+            continue
+        m = re.match(r"^\s+Installed: (\S+)$", line)
+        if m and m.group(1) != "(none)":
+            installed_version = m.group(1)
+        m = re.match(r"^ (?:\*\*\*|   ) (\S+) -?\d+$", line)
+        if m:
+            version = m.group(1)
+            sources[version] = set()
+        m = re.match(r"^\s{8}-?\d+ (\S+)", line)
+        if m and version:
+            sources[version].add(m.group(1))
+    return foreign
+
+
 def read_list(root, path):
     with open(os.path.join(root, path), encoding="utf-8") as f:
         return [w for line in f for w in line.split("#", 1)[0].split()]
@@ -385,6 +429,7 @@ def main():
         locate(thing)
     package_of = owners([t.path for t in things.values() if t.path])
     base = base_system()
+    foreign = foreign_versions({p for p in package_of.values() if p})
 
     for thing in things.values():
         if args.verbose:
@@ -403,6 +448,14 @@ def main():
                             "(installed by hand?); use Debian's and add its "
                             "package to %s" % (describe(thing), thing.path,
                                                add))
+            continue
+        if package in foreign:
+            failures.append("%s: %s is in package %s %s, which is not "
+                            "Debian's (installed by hand?): a fresh machine "
+                            "gets another; install Debian's (apt-cache "
+                            "policy %s)"
+                            % (describe(thing), thing.path, package,
+                               foreign[package], package))
             continue
         closure = closures[thing.profile][0]
         if closure is None or package in closure or package in base:
