@@ -140,6 +140,9 @@ def find_needs(root):
     for path in rel("relay/**/*.c"):
         needs += [(RUN, n) for n in depscan.scan_c(path, read(path),
                                                    factory_names)]
+    for path in rel("tests/**/*.c"):
+        needs += [(TESTS, n) for n in depscan.scan_c(path, read(path),
+                                                     factory_names)]
     own_modules = {os.path.splitext(os.path.basename(p))[0]
                    for p in rel("tests/**/*.py")}
     for path in rel("tests/**/*.py"):

@@ -79,14 +79,17 @@ def pipeline_elements(description):
             if is_element_word(tok)]
 
 
-def looks_like_pipeline(text):
+def looks_like_pipeline(text, lone_element=True):
     """True when a string from code is (a piece of) a pipeline description:
-    it links with a free-standing '!' (not struct's "!HH"), or it is one
-    element with its properties ("webrtcbin name=pc bundle-policy=...")."""
+    it links with a free-standing '!' (not struct's "!HH"), or, with
+    lone_element, it is one element with its properties ("webrtcbin
+    name=pc bundle-policy=..."). C leaves lone_element out: its messages
+    read the same way ("duplicate a=mid:%s")."""
     if re.search(r"(^|\s)!(\s|$)", text):
         return True
     tokens = [tok for tok, _ in tokenize(text)]
-    return (len(tokens) >= 2 and is_element_word(tokens[0])
+    return (lone_element and len(tokens) >= 2
+            and is_element_word(tokens[0])
             and all("=" in tok for tok in tokens[1:]))
 
 
@@ -107,10 +110,12 @@ def scan_pipeline_file(path, text):
 # ---- C ----
 
 C_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+# A run of adjacent literals, which C joins into one string.
+C_STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"(?:\s*"(?:[^"\\\n]|\\.)*")*')
 C_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 C_MAKE = re.compile(r"\bgst_element_factory_make\s*\(\s*([A-Za-z_]\w*)?")
 C_PARSE = re.compile(r"\bgst_parse_(?:launch(?:_full)?|bin_from_description"
-                     r"(?:_full)?)\s*\(\s*\"")
+                     r"(?:_full)?)\s*\(\s*(?=\")")
 
 
 def strip_c_comments(text):
@@ -118,24 +123,21 @@ def strip_c_comments(text):
     return C_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
 
 
-def _c_literal_after(code, pos):
-    """The string literal at pos, with the literals next to it joined."""
-    parts = []
-    literal = re.compile(r'\s*"((?:[^"\\\n]|\\.)*)"')
-    m = literal.match(code, pos)
-    while m:
-        parts.append(m.group(1))
-        m = literal.match(code, m.end())
-    return "".join(parts)
+def c_string(run):
+    """The string a run of adjacent C literals makes, escapes undone."""
+    text = "".join(m.group(1) for m in C_STRING.finditer(run))
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(
+        m.group(1), m.group(1)), text)
 
 
 def scan_c(path, text, factory_names=frozenset()):
     """Elements named in C: literal and variable arguments of
     gst_element_factory_make (a variable's literals from its last
     assignment before the call, e.g. a muxer chosen by file name),
-    literal descriptions given to gst_parse_*, and any other string
-    literal that is the name of an element factory in factory_names (a
-    codec table, a comparison with a factory's name)."""
+    descriptions given to gst_parse_* or built with printf formats (any
+    string that reads as one), and any other string literal that is the
+    name of an element factory in factory_names (a codec table, a
+    comparison with a factory's name)."""
     code = strip_c_comments(text)
     needs = []
     seen = set()
@@ -145,6 +147,10 @@ def scan_c(path, text, factory_names=frozenset()):
         if key not in seen:
             seen.add(key)
             needs.append(Need("element", name, "%s:%d" % (path, key[1])))
+
+    def add_pipeline(string, offset):
+        for name, _ in pipeline_elements(string):
+            add(name, offset)
 
     for m in C_MAKE.finditer(code):
         if m.group(1) is None:
@@ -162,12 +168,14 @@ def scan_c(path, text, factory_names=frozenset()):
                 if is_element_word(lit.group(1)):
                     add(lit.group(1), m.start())
     for m in C_PARSE.finditer(code):
-        description = _c_literal_after(code, m.end() - 1)
-        for name, _ in pipeline_elements(description):
-            add(name, m.start())
-    for lit in C_STRING.finditer(code):
-        if lit.group(1) in factory_names:
-            add(lit.group(1), lit.start())
+        add_pipeline(c_string(C_STRINGS.match(code, m.end()).group(0)),
+                     m.start())
+    for run in C_STRINGS.finditer(code):
+        string = c_string(run.group(0))
+        if looks_like_pipeline(string, lone_element=False):
+            add_pipeline(string, run.start())
+        elif string in factory_names:
+            add(string, run.start())
     return needs
 
 

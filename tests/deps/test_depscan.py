@@ -75,6 +75,17 @@ class CTest(unittest.TestCase):
              ("matroskamux", "r.c:3"), ("qtmux", "r.c:6"),
              ("vp8enc", "r.c:5"), ("webmmux", "r.c:3")])
 
+    def test_printf_built_description(self):
+        text = ('desc = g_strdup_printf (\n'
+                '    "appsrc caps=application/x-dtls ! dtlssrtpdec name=dec "\n'
+                '    "dec.rtp_src ! appsink name=out "\n'
+                '    "filesrc location=\\"%s\\" ! parsebin", path);\n'
+                'g_warning ("filesrc, parsebin or %s is missing", m);\n'
+                'error ("duplicate a=mid:%s", mid);\n')
+        self.assertEqual(
+            [n.name for n in depscan.scan_c("t.c", text)],
+            ["appsrc", "dtlssrtpdec", "appsink", "filesrc", "parsebin"])
+
 
 class PythonTest(unittest.TestCase):
     SOURCE = '''
