@@ -166,17 +166,20 @@ def webrtc_needs(root):
     publishers. A failed run is a failure of its own."""
     probe = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                          "webrtc-elements.py")
-    r = subprocess.run([sys.executable, probe], capture_output=True,
-                       text=True, timeout=120)
+    try:
+        r = subprocess.run([sys.executable, probe], capture_output=True,
+                           text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, "no answer in 120 s"
     if r.returncode != 0:
-        return None, r.stderr.strip().splitlines()[-1:] or ["exit %d"
-                                                            % r.returncode]
+        lines = r.stderr.strip().splitlines()
+        return None, lines[-1] if lines else "exit %d" % r.returncode
     found = json.loads(r.stdout)
-    where = os.path.relpath(probe, root)
-    return ([(RUN, depscan.Need("element", n, where + " (relay ingest)"))
-             for n in found["receiver"]]
-            + [(TESTS, depscan.Need("element", n, where + " (publisher)"))
-               for n in found["sender"]]), None
+    run = "inside webrtcbin, by a run of %s" % os.path.relpath(probe, root)
+    return ([(RUN, depscan.Need("element", n, "relay/kk-ingest-webrtc.c: "
+                                + run)) for n in found["receiver"]]
+            + [(TESTS, depscan.Need("element", n, "tests/peers/whip_gst.py: "
+                                    + run)) for n in found["sender"]]), None
 
 
 def autoplug_needs():
@@ -409,7 +412,7 @@ def main():
     if probe_error:
         failures.append("webrtcbin's own elements unknown: "
                         "tests/deps/webrtc-elements.py failed: %s"
-                        % probe_error[0])
+                        % probe_error)
     needs += found or []
     for profile, (closure, error) in closures.items():
         if error:
