@@ -17,6 +17,7 @@ project relies on and follows each thing to the package that provides it:
                       -> the plugin file (GStreamer registry)
   programs            tests, browser tests, shell scripts -> PATH
   Python modules      imports in tests/ -> importlib's origin file
+  build dependencies  meson's dependency() -> the .pc file; the compiler
   GI namespaces       gi.require_version -> the typelib file
   the symbolizer      ASAN_SYMBOLIZER_PATH of the sanitizer run
 
@@ -154,6 +155,16 @@ def find_needs(root):
     for path in rel("tests/e2e/*.mjs"):
         needs += [(TESTS, n) for n in
                   depscan.scan_js(path, read(path), NAMED_PROGRAMS)]
+    # The build: scripts/demo builds too, so all but the tests' own
+    # meson files are RUN; meson compiles with cc unless told otherwise.
+    needs.append((RUN, depscan.Need("program", "cc", "meson.build")))
+    for path in rel("**/meson.build"):
+        profile = TESTS if path.startswith("tests/") else RUN
+        for n in depscan.scan_meson(path, read(path)):
+            # A program of the source tree (netns-run) is no package's.
+            if not os.path.exists(os.path.join(root, os.path.dirname(path),
+                                               n.name)):
+                needs.append((profile, n))
     for path, profile in SHELL_SCRIPTS.items():
         needs += [(profile, n) for n in depscan.scan_shell(path, read(path))
                   if not n.name.startswith(("scripts/", "build"))]
@@ -259,6 +270,12 @@ def locate(thing):
                 break
         else:
             thing.problem = "no typelib %s.typelib" % name
+    elif kind == "pkgconfig":
+        r = subprocess.run(["pkg-config", "--path", name],
+                           capture_output=True, text=True)
+        thing.path = r.stdout.strip() or None
+        if thing.path is None:
+            thing.problem = "pkg-config does not know it"
     elif kind == "symbolizer":
         if name and os.access(name, os.X_OK):
             thing.path = name
@@ -379,7 +396,8 @@ def describe(thing):
         where += " (and %d more)" % (len(thing.where) - 1)
     label = {"element": "GStreamer element", "autoplug": "auto-plugged",
              "program": "program", "module": "Python module",
-             "typelib": "GI typelib", "symbolizer": "symbolizer"}[thing.kind]
+             "typelib": "GI typelib", "symbolizer": "symbolizer",
+             "pkgconfig": "pkg-config module"}[thing.kind]
     return "%s %s (%s), needed by %s" % (thing.profile, thing.name, label,
                                          where)
 

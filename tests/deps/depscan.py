@@ -327,6 +327,26 @@ def scan_js(path, text, named_programs=()):
     return _unique(needs)
 
 
+# ---- meson ----
+
+# A literal name, not the start of one built with '+'.
+MESON_CALL = re.compile(
+    r"\b(dependency|find_program)\s*\(\s*'([^']+)'\s*[,)]")
+
+
+def scan_meson(path, text):
+    """What a meson.build asks for: pkg-config modules (dependency(); not
+    meson's own 'threads') and programs (find_program() by name)."""
+    needs = []
+    for m in MESON_CALL.finditer(text):
+        where = "%s:%d" % (path, line_of(text, m.start()))
+        if m.group(1) == "dependency" and m.group(2) != "threads":
+            needs.append(Need("pkgconfig", m.group(2), where))
+        elif m.group(1) == "find_program":
+            needs.append(Need("program", m.group(2), where))
+    return needs
+
+
 # ---- shell ----
 
 SHELL_WORDS = {

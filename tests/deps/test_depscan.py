@@ -130,6 +130,16 @@ def run(enc):
 
 
 class ScriptTest(unittest.TestCase):
+    def test_meson(self):
+        text = ("glib_dep = dependency('glib-2.0', version: '>= 2.74')\n"
+                "threads_dep = dependency('threads')\n"
+                "python3 = find_program('/usr/bin/python3', required: false)\n"
+                "sym = find_program('llvm-symbolizer-' + major)\n")
+        self.assertEqual(depscan.scan_meson("m", text),
+                         [depscan.Need("pkgconfig", "glib-2.0", "m:1"),
+                          depscan.Need("program", "/usr/bin/python3", "m:3")])
+
+
     def test_shell(self):
         text = ('#!/bin/sh\nset -eu\nif unshare --net -- true; then\n'
                 '  exec sh -c \'ip link set lo up\'\nfi\n'
