@@ -102,7 +102,7 @@ def line_of(text, offset):
 def scan_pipeline_file(path, text):
     """Elements of a pipelines/*.pipeline file; '#' lines are comments."""
     # Blank out comments rather than drop them, so offsets keep their lines.
-    body = re.sub(r"(?m)^\s*#.*$", lambda m: " " * len(m.group(0)), text)
+    body = re.sub(r"(?m)^[ \t]*#.*$", lambda m: " " * len(m.group(0)), text)
     return [Need("element", name, "%s:%d" % (path, line_of(body, off)))
             for name, off in pipeline_elements(body)]
 
@@ -112,15 +112,23 @@ def scan_pipeline_file(path, text):
 C_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 # A run of adjacent literals, which C joins into one string.
 C_STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"(?:\s*"(?:[^"\\\n]|\\.)*")*')
-C_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+# Strings and character literals are matched too, so that "*/*" or '"'
+# is not taken for the start of a comment or a string.
+C_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)+\''
+                       r"|/\*.*?\*/|//[^\n]*", re.S)
 C_MAKE = re.compile(r"\bgst_element_factory_make\s*\(\s*([A-Za-z_]\w*)?")
 C_PARSE = re.compile(r"\bgst_parse_(?:launch(?:_full)?|bin_from_description"
                      r"(?:_full)?)\s*\(\s*(?=\")")
 
 
 def strip_c_comments(text):
-    """Comments blanked to spaces (newlines kept, so lines stay right)."""
-    return C_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    """Comments and character literals blanked to spaces (newlines kept,
+    so lines stay right); strings kept."""
+    def blank(m):
+        if m.group(0).startswith('"'):
+            return m.group(0)
+        return re.sub(r"[^\n]", " ", m.group(0))
+    return C_COMMENT.sub(blank, text)
 
 
 def c_string(run):

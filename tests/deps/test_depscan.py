@@ -62,17 +62,18 @@ class PipelineTest(unittest.TestCase):
 class CTest(unittest.TestCase):
     def test_make_parse_and_tables(self):
         text = (
-            '/* gst_element_factory_make ("commented") */\n'
+            '/* gst_element_factory_make ("commented") */ c = \'"\';\n'
             'const char *muxer = webm ? "webmmux" : "matroskamux";\n'
             'mux = gst_element_factory_make (muxer, NULL);\n'
             'src = gst_element_factory_make ("filesrc", NULL);\n'
             'p = gst_parse_launch ("appsrc ! " "vp8enc", NULL);\n'
-            'if (g_str_equal (name, "qtmux")) ext = "mp4";\n')
+            'if (g_str_equal (name, "qtmux")) ext = "mp4"; /* "*/*" */\n'
+            'accept = "*/*"; e = gst_element_factory_make ("queue", NULL);\n')
         needs = depscan.scan_c("r.c", text, {"qtmux", "queue"})
         self.assertEqual(
             sorted((n.name, n.where) for n in needs),
             [("appsrc", "r.c:5"), ("filesrc", "r.c:4"),
-             ("matroskamux", "r.c:3"), ("qtmux", "r.c:6"),
+             ("matroskamux", "r.c:3"), ("qtmux", "r.c:6"), ("queue", "r.c:7"),
              ("vp8enc", "r.c:5"), ("webmmux", "r.c:3")])
 
     def test_printf_built_description(self):
