@@ -28,11 +28,14 @@ status: Depends and Pre-Depends, first alternatives, no Recommends), or
 part of every Debian system (Essential, Priority required). What the
 relay needs must be in RUN alone; what the tests need, in RUN + TESTS.
 
-Prints one line per missing thing and exits 1; exits 0 when all is
-covered. Run with Debian's /usr/bin/python3: the tests use it.
+A package of the right name whose installed version is not Debian's
+(from a third-party repository since removed) fails too: a fresh
+machine would get another. Prints one line per missing thing and exits
+1; exits 0 when all is covered. Run with Debian's /usr/bin/python3: the tests use it.
 """
 
 import argparse
+import collections
 import concurrent.futures
 import glob
 import json
@@ -384,12 +387,6 @@ def base_system():
             if len(f) == 3 and (f[1] == "yes" or f[2] == "required")}
 
 
-def installed(package):
-    r = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", package],
-                       capture_output=True, text=True)
-    return r.stdout.endswith(" installed")
-
-
 def describe(thing):
     where = thing.where[0]
     if len(thing.where) > 1:
@@ -400,6 +397,48 @@ def describe(thing):
              "pkgconfig": "pkg-config module"}[thing.kind]
     return "%s %s (%s), needed by %s" % (thing.profile, thing.name, label,
                                          where)
+
+
+def gather(needs):
+    """One Thing per (profile, kind, name), with every place that needs
+    it. What the relay needs the tests need too: that is checked once,
+    as RUN."""
+    things = {}
+    for profile, need in needs:
+        if need.kind == "program" and need.name in SELF_INSTALLED:
+            continue
+        key = (profile, need.kind, need.name)
+        if key in things:
+            things[key].where.append(need.where)
+        else:
+            things[key] = Thing(need.kind, need.name, profile, need.where)
+    return [t for k, t in things.items()
+            if not (k[0] == TESTS and (RUN,) + k[1:] in things)]
+
+
+def judge(thing, package, foreign, closure, base):
+    """The failure line for a thing, or None when its profile covers it.
+    package is the owner of thing.path; closure is None when apt could
+    not resolve the profile (reported once, on its own)."""
+    add = ADD_TO[thing.profile]
+    if thing.problem:
+        return ("%s: not installed (%s); install the package that provides "
+                "it and add it to %s" % (describe(thing), thing.problem, add))
+    if package is None:
+        return ("%s: %s is not from any Debian package (installed by "
+                "hand?); use Debian's and add its package to %s"
+                % (describe(thing), thing.path, add))
+    if package in foreign:
+        return ("%s: %s is in package %s %s, which is not Debian's "
+                "(installed by hand?): a fresh machine gets another; install "
+                "Debian's (apt-cache policy %s)"
+                % (describe(thing), thing.path, package, foreign[package],
+                   package))
+    if closure is None or package in closure or package in base:
+        return None
+    return ("%s: %s is in package %s, installed here but not in the %s "
+            "profile: add %s to %s" % (describe(thing), thing.path, package,
+                                       thing.profile, package, add))
 
 
 def main():
@@ -431,70 +470,30 @@ def main():
         failures.append("webrtcbin's own elements unknown: "
                         "tests/deps/webrtc-elements.py failed: %s"
                         % probe_error)
-    needs += found or []
     for profile, (closure, error) in closures.items():
         if error:
             failures.append("apt cannot install the %s profile (%s): %s"
                             % (profile, ", ".join(LISTS[profile]), error))
-
-    things = {}
-    for profile, need in needs:
-        if need.kind == "program" and need.name in SELF_INSTALLED:
-            continue
-        key = (profile, need.kind, need.name)
-        if key in things:
-            things[key].where.append(need.where)
-        else:
-            things[key] = Thing(need.kind, need.name, profile, need.where)
-    # What the relay needs, the tests need too: check it once, as RUN.
-    things = {k: t for k, t in things.items()
-              if not (k[0] == TESTS and (RUN,) + k[1:] in things)}
-    for thing in things.values():
+    things = gather(needs + (found or []))
+    for thing in things:
         locate(thing)
-    package_of = owners([t.path for t in things.values() if t.path])
-    base = base_system()
+    package_of = owners([t.path for t in things if t.path])
     foreign = foreign_versions({p for p in package_of.values() if p})
-
-    for thing in things.values():
+    base = base_system()
+    for thing in things:
+        package = package_of.get(thing.path)
         if args.verbose:
             print("%-5s %-10s %-24s %s (%s) <- %s" % (
-                thing.profile, thing.kind, thing.name, thing.path,
-                package_of.get(thing.path), thing.where[0]))
-        add = ADD_TO[thing.profile]
-        if thing.problem:
-            failures.append("%s: not installed (%s); install the package "
-                            "that provides it and add it to %s"
-                            % (describe(thing), thing.problem, add))
-            continue
-        package = package_of.get(thing.path)
-        if package is None:
-            failures.append("%s: %s is not from any Debian package "
-                            "(installed by hand?); use Debian's and add its "
-                            "package to %s" % (describe(thing), thing.path,
-                                               add))
-            continue
-        if package in foreign:
-            failures.append("%s: %s is in package %s %s, which is not "
-                            "Debian's (installed by hand?): a fresh machine "
-                            "gets another; install Debian's (apt-cache "
-                            "policy %s)"
-                            % (describe(thing), thing.path, package,
-                               foreign[package], package))
-            continue
-        closure = closures[thing.profile][0]
-        if closure is None or package in closure or package in base:
-            continue
-        failures.append("%s: %s is in package %s, %s but not in the %s "
-                        "profile: add %s to %s"
-                        % (describe(thing), thing.path, package,
-                           "installed here" if installed(package)
-                           else "not installed", thing.profile, package, add))
+                thing.profile, thing.kind, thing.name, thing.path, package,
+                thing.where[0]))
+        failure = judge(thing, package, foreign, closures[thing.profile][0],
+                        base)
+        if failure:
+            failures.append(failure)
 
     for line in sorted(failures):
         print("MISSING " + line)
-    counts = {}
-    for thing in things.values():
-        counts[thing.kind] = counts.get(thing.kind, 0) + 1
+    counts = collections.Counter(thing.kind for thing in things)
     summary = ", ".join("%d %s" % (n, k) for k, n in sorted(counts.items()))
     if failures:
         print("deps: %d missing from the install profiles (checked: %s)"
