@@ -31,7 +31,8 @@ relay needs must be in RUN alone; what the tests need, in RUN + TESTS.
 A package of the right name whose installed version is not Debian's
 (from a third-party repository since removed) fails too: a fresh
 machine would get another. Prints one line per missing thing and exits
-1; exits 0 when all is covered. Run with Debian's /usr/bin/python3: the tests use it.
+1; exits 0 when all is covered. Run with Debian's /usr/bin/python3:
+the tests use it.
 """
 
 import argparse

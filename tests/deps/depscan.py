@@ -360,8 +360,8 @@ def scan_meson(path, text):
 SHELL_WORDS = {
     "!", ".", ":", "[", "case", "cd", "command", "do", "done", "echo", "elif",
     "else", "esac", "eval", "exec", "exit", "export", "false", "fi", "for",
-    "if", "in", "local", "printf", "pwd", "read", "return", "set", "shift", "test",
-    "then", "trap", "true", "umask", "unset", "wait", "while",
+    "if", "in", "local", "printf", "pwd", "read", "return", "set", "shift",
+    "test", "then", "trap", "true", "umask", "unset", "wait", "while",
 }
 
 

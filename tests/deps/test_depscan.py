@@ -78,7 +78,7 @@ class CTest(unittest.TestCase):
 
     def test_printf_built_description(self):
         text = ('desc = g_strdup_printf (\n'
-                '    "appsrc caps=application/x-dtls ! dtlssrtpdec name=dec "\n'
+                '  "appsrc caps=application/x-dtls ! dtlssrtpdec name=dec "\n'
                 '    "dec.rtp_src ! appsink name=out "\n'
                 '    "filesrc location=\\"%s\\" ! parsebin", path);\n'
                 'g_warning ("filesrc, parsebin or %s is missing", m);\n'
@@ -115,8 +115,8 @@ def run(enc):
 
     def test_elements(self):
         self.assertEqual(sorted(set(names(self.needs, "element"))),
-                         ["appsrc", "audiotestsrc", "decodebin", "videotestsrc",
-                          "vp8enc"])
+                         ["appsrc", "audiotestsrc", "decodebin",
+                          "videotestsrc", "vp8enc"])
 
     def test_programs(self):
         self.assertEqual(sorted(set(names(self.needs, "program"))),
