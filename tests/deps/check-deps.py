@@ -131,8 +131,11 @@ def find_needs(root):
             return f.read()
 
     def rel(pattern):
-        return sorted(os.path.relpath(p, root) for p in
-                      glob.glob(os.path.join(root, pattern), recursive=True))
+        # Not what npm or a build put in the tree.
+        paths = (os.path.relpath(p, root) for p in
+                 glob.glob(os.path.join(root, pattern), recursive=True))
+        return sorted(p for p in paths if "node_modules" not in p.split("/")
+                      and not p.startswith("build"))
 
     for path in rel("pipelines/*.pipeline"):
         needs += [(RUN, n) for n in depscan.scan_pipeline_file(path,
