@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """Fails when the relay or its tests rely on something the install
 profiles do not install.
 

@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """Finds what the project's files rely on, without running anything.
 
 The half of the dependency check that reads source: GStreamer element

@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """Unit test of depscan.py: what it takes for an element, a program, a
 module, and what it must leave alone."""
 

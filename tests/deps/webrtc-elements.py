@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: MIT
+# SPDX-License-Identifier: Apache-2.0
 """Which elements webrtcbin really builds inside itself, found by a real run.
 
 webrtcbin chooses its transport (nicesrc/nicesink, dtlssrtpenc/dec and
