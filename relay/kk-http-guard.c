@@ -131,6 +131,8 @@ struct _KkGuardStream {
   GInputStream *input;          /* a KkGuardInput */
   GSocketAddress *remote;       /* carries us as qdata */
   GCancellable *wake;           /* cancelled: libsoup's read must run now */
+  SoupServerMessage *last_msg;  /* while WAITING after a request: see drop_idle() */
+  gboolean drop_scheduled;
   KkGuardPhase phase;
   gboolean answered;            /* a refusal was written */
   KkHttpHeadScan scan;
@@ -196,6 +198,8 @@ guard_received (KkGuardStream *stream, const void *buffer, gssize nread,
   if (nread <= 0 || stream->phase == PHASE_BODY)
     return nread;
   if (stream->phase == PHASE_WAITING) {
+    /* libsoup now treats this request as started: it ends it itself. */
+    g_clear_object (&stream->last_msg);
     stream->phase = PHASE_HEADERS;
     kk_http_head_scan_init (&stream->scan);
     stream->deadline_us = g_get_monotonic_time ()
@@ -203,8 +207,11 @@ guard_received (KkGuardStream *stream, const void *buffer, gssize nread,
   }
   kk_http_head_scan_feed (&stream->scan, buffer, nread);
   if (stream->scan.size > KK_HTTP_MAX_HEADER) {
-    refuse (stream, 431, "Request Header Fields Too Large",
-        "request header block over 32768 bytes", "header-too-large");
+    g_autofree char *message = g_strdup_printf (
+        "request header block over %d bytes", KK_HTTP_MAX_HEADER);
+
+    refuse (stream, 431, "Request Header Fields Too Large", message,
+        "header-too-large");
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
         "header block over %d bytes", KK_HTTP_MAX_HEADER);
     return -1;
@@ -224,6 +231,45 @@ refused (KkGuardStream *stream, GError **error)
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
       "connection refused by the HTTP guard");
   return TRUE;
+}
+
+/* libsoup 3.2 cannot end a kept-alive connection on which no request
+ * came: after a failed read it forgets the connection without closing it
+ * or letting SoupServer drop it (fixed in libsoup 3.3, "server: do not
+ * leak idle connections closed by the client"), so the socket and its
+ * objects would stay until shutdown. Stealing the connection through the
+ * last message on it makes SoupServer let go, and we close it. */
+static void
+drop_idle (KkGuardStream *stream)
+{
+  g_autoptr (SoupServerMessage) msg = g_steal_pointer (&stream->last_msg);
+  g_autoptr (GIOStream) stolen = NULL;
+
+  if (msg == NULL || stream->phase != PHASE_WAITING)
+    return;
+  stream->phase = PHASE_REFUSED;
+  stream->deadline_us = 0;
+  stolen = soup_server_message_steal_connection (msg);
+  if (stolen != NULL)
+    g_io_stream_close (stolen, NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (stream), NULL, NULL);
+}
+
+static gboolean
+drop_idle_cb (gpointer user_data)
+{
+  drop_idle (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_drop (KkGuardStream *stream)
+{
+  if (stream->drop_scheduled)
+    return;
+  stream->drop_scheduled = TRUE;
+  g_idle_add_full (G_PRIORITY_HIGH, drop_idle_cb, g_object_ref (stream),
+      g_object_unref);
 }
 
 /* ---- KkGuardInput ---- */
@@ -258,12 +304,30 @@ kk_guard_input_read_nonblocking (GPollableInputStream *stream, void *buffer,
     gsize count, GError **error)
 {
   KkGuardInput *input = KK_GUARD_INPUT (stream);
+  KkGuardStream *guarded = input->stream;
+  g_autoptr (GError) local_error = NULL;
+  gssize nread;
 
-  if (refused (input->stream, error))
+  if (refused (guarded, error))
     return -1;
-  return guard_received (input->stream, buffer,
-      g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (
-              base_input (input)), buffer, count, NULL, error), error);
+  nread = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (
+          base_input (input)), buffer, count, NULL, &local_error);
+  /* The client closed (or reset) a kept-alive connection between
+   * requests: libsoup would keep it (see drop_idle()), so it is dropped
+   * from the main loop, outside libsoup's read. */
+  if ((nread == 0 || (nread < 0 && !g_error_matches (local_error, G_IO_ERROR,
+                  G_IO_ERROR_WOULD_BLOCK)))
+      && guarded->phase == PHASE_WAITING && guarded->last_msg != NULL) {
+    schedule_drop (guarded);
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+        "closed by the client; dropped next");
+    return -1;
+  }
+  if (nread < 0) {
+    g_propagate_error (error, g_steal_pointer (&local_error));
+    return -1;
+  }
+  return guard_received (guarded, buffer, nread, error);
 }
 
 static gboolean
@@ -428,6 +492,7 @@ kk_guard_stream_close (GIOStream *io, GCancellable *cancellable,
   KkGuardStream *stream = KK_GUARD_STREAM (io);
 
   detach (stream);
+  g_clear_object (&stream->last_msg);
   if (stream->answered)
     linger_close (stream->base);
   else
@@ -523,17 +588,19 @@ request_done_cb (SoupServer *server, SoupServerMessage *msg,
 
   if (stream == NULL || stream->phase == PHASE_REFUSED)
     return;
+  g_set_object (&stream->last_msg, msg);
   stream->phase = PHASE_WAITING;
   stream->deadline_us = g_get_monotonic_time ()
       + KK_HTTP_IDLE_TIMEOUT_S * G_USEC_PER_SEC;
 }
 
-/* Once a second: refuse what overstayed. The refusal only wakes libsoup;
- * it closes the stream from its own handler, so iterating is safe. */
+/* Once a second: refuse what overstayed. Refusing closes streams, so the
+ * table is not iterated meanwhile. */
 static gboolean
 sweep_cb (gpointer user_data)
 {
   KkHttpGuard *guard = user_data;
+  g_autoptr (GPtrArray) due = g_ptr_array_new_with_free_func (g_object_unref);
   gint64 now = g_get_monotonic_time ();
   GHashTableIter iter;
   gpointer key;
@@ -542,14 +609,24 @@ sweep_cb (gpointer user_data)
   while (g_hash_table_iter_next (&iter, &key, NULL)) {
     KkGuardStream *stream = key;
 
-    if (stream->deadline_us == 0 || now < stream->deadline_us)
-      continue;
-    if (stream->phase == PHASE_HEADERS)
+    if (stream->deadline_us != 0 && now >= stream->deadline_us)
+      g_ptr_array_add (due, g_object_ref (stream));
+  }
+  for (guint i = 0; i < due->len; i++) {
+    KkGuardStream *stream = due->pdata[i];
+
+    if (stream->phase == PHASE_HEADERS) {
       refuse (stream, SOUP_STATUS_REQUEST_TIMEOUT, "Request Timeout",
           "the request's headers did not arrive in time", "header-timeout");
-    else
+      g_cancellable_cancel (stream->wake);
+    } else if (stream->last_msg != NULL) {
+      drop_idle (stream);
+    } else {
+      /* A new connection that never sent a byte: libsoup's first request
+       * ends the connection itself once its read fails. */
       refuse (stream, 0, NULL, NULL, "idle");
-    g_cancellable_cancel (stream->wake);
+      g_cancellable_cancel (stream->wake);
+    }
   }
   return G_SOURCE_CONTINUE;
 }
