@@ -33,16 +33,18 @@
  * Keep-alive: SoupServer keeps a connection open after a response only
  * while it has a listener of its own (request_finished() in
  * soup-server.c checks priv->listeners), and reports its URIs from them.
- * So SoupServer is given the listening socket too, but its listener is
- * created with a private main context pushed as thread-default, which
- * nobody runs: its accept source never fires and every connection comes
- * through here.
+ * So SoupServer is given the listening socket too (a dup of it), but its
+ * listener is created with a private main context pushed as
+ * thread-default, which nobody runs: its accept source never fires and
+ * every connection comes through here.
  */
 #include "kk-http-guard.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kk-build-config.h"
 
@@ -686,10 +688,27 @@ kk_http_guard_free (KkHttpGuard *guard)
 gboolean
 kk_http_guard_add_socket (KkHttpGuard *guard, GSocket *socket, GError **error)
 {
+  g_autoptr (GSocket) soup_socket = NULL;
+  int fd = dup (g_socket_get_fd (socket));
   gboolean ok;
 
+  /* SoupServer gets a socket of its own on the same port, so that its
+   * closing it (soup_server_disconnect()) never pulls the socket from
+   * under our pending accept. */
+  if (fd < 0) {
+    int saved = errno;
+
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+        "dup: %s", g_strerror (saved));
+    return FALSE;
+  }
+  soup_socket = g_socket_new_from_fd (fd, error);
+  if (soup_socket == NULL) {
+    close (fd);
+    return FALSE;
+  }
   g_main_context_push_thread_default (guard->unpolled);
-  ok = soup_server_listen_socket (guard->server, socket, 0, error);
+  ok = soup_server_listen_socket (guard->server, soup_socket, 0, error);
   g_main_context_pop_thread_default (guard->unpolled);
   return ok && g_socket_listener_add_socket (G_SOCKET_LISTENER (
           guard->service), socket, NULL, error);
