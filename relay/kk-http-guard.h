@@ -13,7 +13,8 @@
  *     one) for KK_HTTP_IDLE_TIMEOUT_S without a byte is closed quietly,
  *     as every server does with idle keep-alive connections.
  *
- * Each refusal is counted (kk_http_count_rejected()). The answered
+ * Each refusal is counted (kk_http_guard_count()). Everything runs on
+ * the default main context, like the daemon's SoupServer. The answered
  * connection is closed gently: our side stops sending, reads and drops
  * what the client still sends for a moment, then closes, so the client
  * reads the answer rather than a reset.
@@ -60,8 +61,7 @@ KkHttpGuard *kk_http_guard_new (SoupServer *server);
 /* Stops accepting and lets go of every connection. */
 void kk_http_guard_free (KkHttpGuard *guard);
 
-/* Accepts connections on @socket (bound and listening) from now on, on
- * the thread-default main context. */
+/* Accepts connections on @socket (bound and listening) from now on. */
 gboolean kk_http_guard_add_socket (KkHttpGuard *guard, GSocket *socket,
     GError **error);
 /* Stops accepting; connections already accepted stay SoupServer's. */
