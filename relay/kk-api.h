@@ -36,7 +36,8 @@ G_BEGIN_DECLS
  * the refill (60 a minute, 3600 an hour) is more than any number of
  * courses behind it can use, yet bounds what one client can store:
  * 3000 joins in 2 s become 200. Addresses kept at once are bounded by
- * KK_API_JOIN_CLIENTS_MAX (about 100 bytes each). */
+ * KK_API_JOIN_CLIENTS_MAX (about 100 bytes each). Clients on the relay's
+ * own machine (kk_http_is_local_client()) are not limited. */
 #define KK_API_JOIN_BURST 200
 #define KK_API_JOIN_INTERVAL_S 1
 #define KK_API_JOIN_CLIENTS_MAX 4096

@@ -387,6 +387,19 @@ kk_http_request_reply_limited (KkHttpRequest *request, const char *reason,
   kk_http_guard_count (get_guard (request->server), reason);
 }
 
+gboolean
+kk_http_is_local_client (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return G_IS_INET_SOCKET_ADDRESS (remote)
+      && g_inet_address_get_is_loopback (g_inet_socket_address_get_address (
+              G_INET_SOCKET_ADDRESS (remote)))
+      && soup_message_headers_get_one (
+          soup_server_message_get_request_headers (msg),
+          "X-Forwarded-For") == NULL;
+}
+
 char *
 kk_http_get_client_address (SoupServerMessage *msg)
 {

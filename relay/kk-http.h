@@ -125,6 +125,10 @@ void kk_http_request_reply_limited (KkHttpRequest *request,
  * machine, as in deploy/nginx.conf), the last X-Forwarded-For entry. */
 char *kk_http_get_client_address (SoupServerMessage *msg);
 
+/* Whether the request comes from this machine itself: a loopback peer
+ * that is not a proxy passing a client's address (no X-Forwarded-For). */
+gboolean kk_http_is_local_client (SoupServerMessage *msg);
+
 /* Replies `{"error": MESSAGE}` with @status. A 401 also carries
  * `WWW-Authenticate: Bearer realm="kringkast"` (RFC 6750). */
 void kk_http_reply_error (SoupServerMessage *msg, guint status,

@@ -6,7 +6,8 @@ Against the real daemon with a live pipeline lecture, one after another:
 
   whep     one participant token POSTs --whep offers (a canned offer that
            never connects) as fast as it can;
-  joins    one client address POSTs --joins joins to the open room;
+  joins    one client address (through a local proxy) POSTs --joins
+           joins to the open room;
   headers  --big requests with a 100 KB header;
   loris    --loris connections send half a request and stop;
   closed   --closed kept-alive connections are closed by the client.
@@ -75,9 +76,11 @@ def test(ctx, args):
     run("whep", d, lambda i: harness.http(
         "POST", d.whep_url("lecture"), body=SDP, token=tok,
         content_type="application/sdp").status, args.whep)
+    # As a remote client through the local proxy: programs on the relay's
+    # own machine are not limited.
     run("joins", d, lambda i: harness.http(
-        "POST", d.url("/api/rooms/lecture/join"),
-        body={"name": "Probe %d" % i}).status, args.joins)
+        "POST", d.url("/api/rooms/lecture/join"), body={"name": "Probe %d" % i},
+        headers={"X-Forwarded-For": "203.0.113.10"}).status, args.joins)
     run("headers", d, lambda i: raw(
         d, b"GET /healthz HTTP/1.1\r\nHost: r\r\nX-Big: " + b"a" * 100000
         + b"\r\n\r\n"), args.big)
