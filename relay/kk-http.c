@@ -15,6 +15,11 @@
  * its connection: SoupServer has no way to stop reading a body other than
  * taking the connection away from it.
  *
+ * Connections. kk-http-guard accepts them and hands them to SoupServer:
+ * header blocks are bounded (431), so is the time to send one (408), and
+ * idle connections are closed. Handlers refuse over their own bounds
+ * with kk_http_request_reply_limited(); both are counted for /metrics.
+ *
  * Routing. One SoupServer handler at "/" feeds a small router: routes are
  * method + pattern with `{name}` segments, matched against the path that
  * libsoup already percent-decoded and rid of dot segments. The router
