@@ -21,6 +21,7 @@
 
 #include "kk-http.h"
 #include "kk-presence.h"
+#include "kk-ratelimit.h"
 #include "kk-schedule.h"
 #include "kk-roster-api.h"
 
@@ -40,6 +41,7 @@ typedef struct {
   KkStore *store;
   KkMetrics *metrics;
   GHashTable *responses;      /* status code → count, for /metrics */
+  KkRateLimit *joins;         /* joins on open rooms, per client address */
 } KkApi;
 
 /* Body parsing, shared with the fuzzer. */
@@ -760,8 +762,9 @@ post_join (KkHttpRequest *request, gpointer user_data)
   g_autoptr (KkJoinRequest) join = NULL;
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
+  KkRoom *room = kk_room_registry_lookup (api->registry, id);
 
-  if (kk_room_registry_lookup (api->registry, id) == NULL) {
+  if (room == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
     return;
   }
@@ -774,6 +777,24 @@ post_join (KkHttpRequest *request, gpointer user_data)
   if (join == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
     return;
+  }
+  /* Only a join that will be stored counts: a room by invitation refuses
+   * it (403) without storing anything. Programs on the relay's own
+   * machine (kringkast-load, the benchmarks) join hundreds at once and
+   * are not limited; people come from elsewhere, or through a local
+   * proxy that names them in X-Forwarded-For. */
+  if (kk_room_get_access (room) == KK_ROOM_ACCESS_OPEN
+      && !kk_http_is_local_client (msg)) {
+    g_autofree char *client = kk_http_get_client_address (msg);
+    g_autofree char *key = kk_rate_limit_client_key (client);
+    gint64 wait = kk_rate_limit_take (api->joins, key,
+        g_get_monotonic_time ());
+
+    if (wait > 0) {
+      kk_http_request_reply_limited (request, "join-rate", wait,
+          "too many joins from this address; try again shortly");
+      return;
+    }
   }
 
   kk_http_request_pause (request);
@@ -915,6 +936,7 @@ api_free (KkApi *api)
 {
   kk_metrics_remove_collector (api->metrics, collect, api);
   g_hash_table_unref (api->responses);
+  kk_rate_limit_free (api->joins);
   g_clear_object (&api->registry);
   g_clear_object (&api->store);
   g_free (api);
@@ -939,6 +961,8 @@ kk_api_register (SoupServer *server, KkRoomRegistry *registry, KkStore *store,
   api->store = g_object_ref (store);
   api->metrics = metrics;
   api->responses = g_hash_table_new (g_direct_hash, g_direct_equal);
+  api->joins = kk_rate_limit_new (KK_API_JOIN_BURST,
+      KK_API_JOIN_INTERVAL_S * G_USEC_PER_SEC, KK_API_JOIN_CLIENTS_MAX);
   g_object_set_data_full (G_OBJECT (server), KK_API_KEY, api,
       (GDestroyNotify) api_free);
 

@@ -6,7 +6,8 @@
  *   - the coordinator (admin token) may do everything under /api/;
  *   - rooms are readable by anyone (public fields), the coordinator also
  *     sees host tokens and settings;
- *   - anyone may join a room, unless it is by invitation only (403).
+ *   - anyone may join a room, unless it is by invitation only (403), up
+ *     to KK_API_JOIN_BURST joins at once per client address (429).
  *
  * A missing, malformed or unknown token is 401. A valid token of a lesser
  * role (a host or viewer token on a coordinator route) is 403: it did
@@ -25,6 +26,21 @@
 #include "kk-store.h"
 
 G_BEGIN_DECLS
+
+/* Joins on open rooms per client address (kk-ratelimit): a burst of
+ * KK_API_JOIN_BURST, then one per KK_API_JOIN_INTERVAL_S; over it, 429
+ * with Retry-After. A whole hospital or municipality may sit behind one
+ * NAT address, and a course of up to ~100 people joins in the same few
+ * minutes (a reload keeps its token and does not join again): the burst
+ * lets two such courses start in the same minute from one address, and
+ * the refill (60 a minute, 3600 an hour) is more than any number of
+ * courses behind it can use, yet bounds what one client can store:
+ * 3000 joins in 2 s become 200. Addresses kept at once are bounded by
+ * KK_API_JOIN_CLIENTS_MAX (about 100 bytes each). Clients on the relay's
+ * own machine (kk_http_is_local_client()) are not limited. */
+#define KK_API_JOIN_BURST 200
+#define KK_API_JOIN_INTERVAL_S 1
+#define KK_API_JOIN_CLIENTS_MAX 4096
 
 /* A parsed POST /api/rooms/{room}/join body. */
 typedef struct {

@@ -15,6 +15,11 @@
  * its connection: SoupServer has no way to stop reading a body other than
  * taking the connection away from it.
  *
+ * Connections. kk-http-guard accepts them and hands them to SoupServer:
+ * header blocks are bounded (431), so is the time to send one (408), and
+ * idle connections are closed. Handlers refuse over their own bounds
+ * with kk_http_request_reply_limited(); both are counted for /metrics.
+ *
  * Routing. One SoupServer handler at "/" feeds a small router: routes are
  * method + pattern with `{name}` segments, matched against the path that
  * libsoup already percent-decoded and rid of dot segments. The router
@@ -33,10 +38,12 @@
 #include <string.h>
 
 #include "kk-build-config.h"
+#include "kk-http-guard.h"
 
 G_DEFINE_QUARK (kk-http-error-quark, kk_http_error)
 
 #define KK_HTTP_ROUTER_KEY "kk-http-router"
+#define KK_HTTP_GUARD_KEY "kk-http-guard"
 
 /* Per-message body accounting, as qdata on the SoupServerMessage. */
 typedef struct {
@@ -60,6 +67,7 @@ typedef struct {
 
 struct _KkHttpRequest {
   int ref_count;                /* main thread only */
+  SoupServer *server;           /* not a ref: it outlives its requests */
   SoupServerMessage *msg;
   char **params;
   GHashTable *query;            /* nullable */
@@ -267,11 +275,13 @@ request_gone_cb (SoupServerMessage *msg, KkHttpRequest *request)
 }
 
 static KkHttpRequest *
-request_new (SoupServerMessage *msg, GPtrArray *params, GHashTable *query)
+request_new (SoupServer *server, SoupServerMessage *msg, GPtrArray *params,
+    GHashTable *query)
 {
   KkHttpRequest *request = g_new0 (KkHttpRequest, 1);
 
   request->ref_count = 1;
+  request->server = server;
   request->msg = g_object_ref (msg);
   g_ptr_array_add (params, NULL);
   request->params = g_strdupv ((char **) params->pdata);
@@ -358,6 +368,66 @@ kk_http_request_resume (KkHttpRequest *request)
   if (!request->gone)
     soup_server_message_unpause (request->msg);
   kk_http_request_unref (request);
+}
+
+static KkHttpGuard *
+get_guard (SoupServer *server)
+{
+  return g_object_get_data (G_OBJECT (server), KK_HTTP_GUARD_KEY);
+}
+
+void
+kk_http_request_reply_limited (KkHttpRequest *request, const char *reason,
+    gint64 retry_after_us, const char *message)
+{
+  SoupServerMessage *msg = request->msg;
+  /* Whole seconds, rounded up: a client that waits exactly that long is
+   * let in. */
+  g_autofree char *after = g_strdup_printf ("%" G_GINT64_FORMAT,
+      MAX ((retry_after_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC, 1));
+
+  kk_http_reply_error (msg, KK_HTTP_STATUS_TOO_MANY_REQUESTS, "%s", message);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+      "Retry-After", after);
+  kk_http_guard_count (get_guard (request->server), reason);
+}
+
+gboolean
+kk_http_is_local_client (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return G_IS_INET_SOCKET_ADDRESS (remote)
+      && g_inet_address_get_is_loopback (g_inet_socket_address_get_address (
+              G_INET_SOCKET_ADDRESS (remote)))
+      && soup_message_headers_get_one (
+          soup_server_message_get_request_headers (msg),
+          "X-Forwarded-For") == NULL;
+}
+
+char *
+kk_http_get_client_address (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  const char *forwarded = soup_message_headers_get_list (
+      soup_server_message_get_request_headers (msg), "X-Forwarded-For");
+  GInetAddress *address;
+  const char *last;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return NULL;
+  address = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote));
+  /* A proxy on this machine (deploy/nginx.conf) appends the address it
+   * saw last; anything before that is what the client claimed. */
+  if (forwarded != NULL && g_inet_address_get_is_loopback (address)) {
+    g_autofree char *claimed = NULL;
+
+    last = strrchr (forwarded, ',');
+    claimed = g_strstrip (g_strdup (last != NULL ? last + 1 : forwarded));
+    if (g_hostname_is_ip_address (claimed))
+      return g_steal_pointer (&claimed);
+  }
+  return g_inet_address_to_string (address);
 }
 
 /* Body limit. */
@@ -547,7 +617,7 @@ router_dispatch (SoupServer *server, SoupServerMessage *msg,
 
     params = g_ptr_array_new ();
     route_matches_path (route, segments, params);
-    request = request_new (msg, params, query);
+    request = request_new (server, msg, params, query);
     route->func (request, route->user_data);
     kk_http_request_unref (request);
     return;
@@ -612,7 +682,7 @@ listen_on (SoupServer *server, GSocketAddress *address, GError **error)
   if (!g_socket_bind (socket, address, TRUE, error)
       || !g_socket_listen (socket, error))
     return FALSE;
-  return soup_server_listen_socket (server, socket, 0, error);
+  return kk_http_guard_add_socket (get_guard (server), socket, error);
 }
 
 static gboolean
@@ -644,6 +714,9 @@ kk_http_server_new (const KkConfig *config, GError **error)
   server = soup_server_new ("server-header", "kringkast/" KK_VERSION, NULL);
   g_signal_connect (server, "request-started",
       G_CALLBACK (request_started_cb), NULL);
+
+  g_object_set_data_full (G_OBJECT (server), KK_HTTP_GUARD_KEY,
+      kk_http_guard_new (server), (GDestroyNotify) kk_http_guard_free);
 
   router = g_new0 (KkHttpRouter, 1);
   router->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
@@ -681,4 +754,29 @@ kk_http_server_get_port (SoupServer *server)
     port = g_uri_get_port (uris->data);
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   return port;
+}
+
+void
+kk_http_server_disconnect (SoupServer *server)
+{
+  kk_http_guard_stop (get_guard (server));
+  soup_server_disconnect (server);
+}
+
+void
+kk_http_collect_metrics (KkMetrics *metrics, gpointer user_data)
+{
+  GHashTable *counts = kk_http_guard_get_counts (get_guard (user_data));
+  g_autoptr (GList) reasons = g_list_sort (g_hash_table_get_keys (counts),
+      (GCompareFunc) strcmp);
+
+  for (GList *l = reasons; l != NULL; l = l->next) {
+    g_autofree char *labels = g_strdup_printf ("reason=\"%s\"",
+        (const char *) l->data);
+
+    kk_metrics_sample (metrics, "kringkast_http_rejected_total",
+        KK_METRIC_COUNTER, "Requests and connections refused for crossing "
+        "a bound (429, 431, 408)", labels,
+        GPOINTER_TO_SIZE (g_hash_table_lookup (counts, l->data)));
+  }
 }

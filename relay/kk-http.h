@@ -4,6 +4,9 @@
  * uses: routes with path parameters, JSON replies and errors, bearer
  * tokens, Content-Type checks, bounded JSON parsing.
  *
+ * Connections come through kk-http-guard, which bounds header blocks
+ * (431) and the time to send them (408), and closes idle connections.
+ *
  * The server made by kk_http_server_new() refuses request bodies over
  * KK_HTTP_MAX_BODY bytes with 413 before buffering them (by Content-Length
  * as soon as the headers are in, and by counting as chunked bodies
@@ -21,6 +24,7 @@
 #include <libsoup/soup.h>
 
 #include "kk-config.h"
+#include "kk-metrics.h"
 
 G_BEGIN_DECLS
 
@@ -30,6 +34,9 @@ GQuark kk_http_error_quark (void);
 typedef enum {
   KK_HTTP_ERROR_BAD_REQUEST,    /* malformed input: HTTP 400 */
 } KkHttpError;
+
+/* libsoup 3.2 has no name for it (RFC 6585). */
+#define KK_HTTP_STATUS_TOO_MANY_REQUESTS 429
 
 /* Largest request body accepted; larger ones get 413. */
 #define KK_HTTP_MAX_BODY (64 * 1024)
@@ -55,6 +62,12 @@ SoupServer *kk_http_server_new (const KkConfig *config, GError **error);
 
 /* Returns: the port the server listens on (useful with port 0), or 0. */
 guint16 kk_http_server_get_port (SoupServer *server);
+/* Stops accepting connections and closes those open. */
+void kk_http_server_disconnect (SoupServer *server);
+/* A KkMetricsCollectFunc; @user_data is the server:
+ * kringkast_http_rejected_total{reason}, every refusal for crossing a
+ * bound (kk-http-guard.h, kk_http_request_reply_limited()). */
+void kk_http_collect_metrics (KkMetrics *metrics, gpointer user_data);
 
 typedef struct _KkHttpRequest KkHttpRequest;
 
@@ -100,6 +113,21 @@ void kk_http_request_pause (KkHttpRequest *request);
 /* Sends the reply set since the pause (unless the client has gone) and
  * drops the pause's reference. */
 void kk_http_request_resume (KkHttpRequest *request);
+
+/* Replies 429 `{"error": @message}` with Retry-After (@retry_after_us
+ * rounded up to whole seconds, at least 1) and counts it under
+ * kringkast_http_rejected_total{reason=@reason} (a static string). */
+void kk_http_request_reply_limited (KkHttpRequest *request,
+    const char *reason, gint64 retry_after_us, const char *message);
+
+/* Returns: (transfer full) (nullable): the client's IP address as text:
+ * the connection's, or, when that is loopback (a reverse proxy on this
+ * machine, as in deploy/nginx.conf), the last X-Forwarded-For entry. */
+char *kk_http_get_client_address (SoupServerMessage *msg);
+
+/* Whether the request comes from this machine itself: a loopback peer
+ * that is not a proxy passing a client's address (no X-Forwarded-For). */
+gboolean kk_http_is_local_client (SoupServerMessage *msg);
 
 /* Replies `{"error": MESSAGE}` with @status. A 401 also carries
  * `WWW-Authenticate: Bearer realm="kringkast"` (RFC 6750). */

@@ -38,6 +38,7 @@ typedef struct {
   char *resource_id;
   char *party_id;
   gboolean connected;
+  gint64 created_mono_us;
 } KkLectureViewer;
 
 struct _KkLecture {
@@ -603,6 +604,7 @@ kk_lecture_add_viewer (KkLecture *lecture, const KkViewerOffer *offer,
   entry->lecture = lecture;
   entry->resource_id = random_resource_id ();
   entry->party_id = g_strdup (party_id);
+  entry->created_mono_us = g_get_monotonic_time ();
   entry->viewer = kk_viewer_new (lecture->feed, offer, local_peer,
       &viewer_callbacks, entry, &answer, error);
   if (entry->viewer == NULL) {
@@ -629,6 +631,34 @@ kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
   }
   kk_viewer_close (entry->viewer);
   return TRUE;
+}
+
+gint64
+kk_lecture_party_wait_us (KkLecture *lecture, const char *party_id)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 connect_us = (gint64) lecture->config->whep_connect_timeout_s
+      * G_USEC_PER_SEC;
+  gint64 wait = (gint64) lecture->config->consent_timeout_s * G_USEC_PER_SEC;
+  guint count = 0;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, lecture->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    KkLectureViewer *entry = value;
+
+    if (g_strcmp0 (entry->party_id, party_id) != 0)
+      continue;
+    count++;
+    /* One not yet receiving expires by the connect timeout; otherwise a
+     * screen that went away leaves once its consent runs out. */
+    if (!entry->connected)
+      wait = MIN (wait, entry->created_mono_us + connect_us - now);
+  }
+  if (count < KK_LECTURE_MAX_VIEWERS_PER_PARTY)
+    return 0;
+  return MAX (wait, G_USEC_PER_SEC);
 }
 
 KkViewer *

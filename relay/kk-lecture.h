@@ -85,6 +85,22 @@ gboolean kk_lecture_unpublish (KkLecture *lecture, const char *resource_id,
 char *kk_lecture_add_viewer (KkLecture *lecture, const KkViewerOffer *offer,
     gboolean local_peer, const char *party_id, char **resource_id,
     GError **error);
+/* WHEP resources one participant token may hold at once in a room,
+ * receiving or not yet. A token is one person or one group at one screen;
+ * a person may watch on a PC and a phone, a page reload makes a new
+ * resource before the old one is deleted (or, if the page could not say
+ * goodbye, before it expires: 30 s), and a broken connection is replaced
+ * after 5 s. So 3 screens with a reload or two each stay well inside 10,
+ * while a token can no longer pile up resources (36 KiB each) that were
+ * never connected. Over the bound the new offer is refused (429): one
+ * already admitted is never evicted for it, and an unconnected one is not
+ * either (it may be a phone still connecting). */
+#define KK_LECTURE_MAX_VIEWERS_PER_PARTY 10
+
+/* Returns: 0 if @party_id may add a WHEP resource now, else roughly how
+ * long (microseconds, at least a second) until one of its resources
+ * that is not receiving expires, or the consent timeout if all are. */
+gint64 kk_lecture_party_wait_us (KkLecture *lecture, const char *party_id);
 /* WHEP DELETE. */
 gboolean kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
     GError **error);

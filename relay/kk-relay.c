@@ -136,6 +136,8 @@ kk_relay_new (const KkConfig *config, GError **error)
   relay->server = kk_http_server_new (config, error);
   if (relay->server == NULL)
     goto error;
+  kk_metrics_add_collector (relay->metrics, kk_http_collect_metrics,
+      relay->server);
   if (!kk_api_register (relay->server, relay->registry, relay->store,
           relay->metrics, config, error))
     goto error;
@@ -168,8 +170,11 @@ kk_relay_free (KkRelay *relay)
    * still connected. */
   if (relay->presence != NULL)
     kk_presence_shutdown (relay->presence);
-  if (relay->server != NULL)
-    soup_server_disconnect (relay->server);
+  if (relay->server != NULL) {
+    kk_metrics_remove_collector (relay->metrics, kk_http_collect_metrics,
+        relay->server);
+    kk_http_server_disconnect (relay->server);
+  }
   /* Stopping a lecture runs handlers that may iterate the main context:
    * stop from a snapshot, not while iterating the table. */
   lectures = g_hash_table_get_values (relay->lectures);

@@ -49,7 +49,7 @@ error_status (const GError *error)
       case KK_ATTENDANCE_ERROR_CONFLICT:
         return SOUP_STATUS_CONFLICT;
       case KK_ATTENDANCE_ERROR_LIMITED:
-        return 429;              /* libsoup 3.2 has no name for it */
+        return KK_HTTP_STATUS_TOO_MANY_REQUESTS;
       case KK_ATTENDANCE_ERROR_GONE:
         return SOUP_STATUS_GONE;
       case KK_ATTENDANCE_ERROR_FAILED:
@@ -490,15 +490,11 @@ checked_in (GObject *source, GAsyncResult *result, gpointer user_data)
   if (checkin == NULL) {
     guint status = error_status (error);
 
-    if (status == 429) {
-      g_autofree char *after = g_strdup_printf ("%d",
-          KK_CHECKIN_FAILURE_REFILL_S);
-
-      soup_message_headers_replace (
-          soup_server_message_get_response_headers (msg), "Retry-After",
-          after);
-    }
-    kk_http_reply_error (msg, status, "%s", error->message);
+    if (status == KK_HTTP_STATUS_TOO_MANY_REQUESTS)
+      kk_http_request_reply_limited (call->request, "checkin-rate",
+          KK_CHECKIN_FAILURE_REFILL_S * G_USEC_PER_SEC, error->message);
+    else
+      kk_http_reply_error (msg, status, "%s", error->message);
   } else {
     g_autoptr (JsonBuilder) builder = json_builder_new ();
 
@@ -530,7 +526,7 @@ post_checkin (KkHttpRequest *request, gpointer user_data)
   g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GList) members = NULL;
-  g_autofree char *name = NULL, *workplace = NULL;
+  g_autofree char *name = NULL, *workplace = NULL, *client = NULL;
   JsonObject *object;
 
   if (!require_room (api, msg, room_id)
@@ -576,8 +572,9 @@ post_checkin (KkHttpRequest *request, gpointer user_data)
   }
   name = g_strstrip (g_strdup (values[1]));
   workplace = g_strstrip (g_strdup (values[2]));
+  client = kk_http_get_client_address (msg);
   kk_roster_checkin_async (api->roster, room_id, values[0], name, workplace,
-      soup_server_message_get_remote_host (msg), checked_in,
+      client, checked_in,
       call_new (request, api, room_id));
 }
 

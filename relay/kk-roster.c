@@ -31,6 +31,10 @@
 #include <string.h>
 
 #include "kk-http.h"
+#include "kk-ratelimit.h"
+
+/* Clients whose wrong codes are remembered at once (kk-ratelimit). */
+#define FAILURE_CLIENTS_MAX 4096
 
 /* The prefix of this module's SQL errors. */
 #define SQL_WHAT "roster"
@@ -539,7 +543,7 @@ struct _KkRoster {
   KkAttendanceLog *log;
   GHashTable *codes;            /* code → CheckinCode (owned) */
   GHashTable *party_codes;      /* party id → code (borrowed from codes) */
-  GHashTable *failures;         /* client key → gint64* theoretical arrival */
+  KkRateLimit *failures;        /* wrong codes per client */
   GHashTable *receipts;         /* receipt hash → Receipt (owned) */
 };
 
@@ -573,7 +577,7 @@ kk_roster_finalize (GObject *object)
   g_clear_object (&roster->log);
   g_hash_table_unref (roster->party_codes);
   g_hash_table_unref (roster->codes);
-  g_hash_table_unref (roster->failures);
+  kk_rate_limit_free (roster->failures);
   g_hash_table_unref (roster->receipts);
   G_OBJECT_CLASS (kk_roster_parent_class)->finalize (object);
 }
@@ -590,8 +594,8 @@ kk_roster_init (KkRoster *roster)
   roster->codes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       (GDestroyNotify) checkin_code_free);
   roster->party_codes = g_hash_table_new (g_str_hash, g_str_equal);
-  roster->failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      g_free);
+  roster->failures = kk_rate_limit_new (KK_CHECKIN_FAILURE_BURST,
+      KK_CHECKIN_FAILURE_REFILL_S * G_USEC_PER_SEC, FAILURE_CLIENTS_MAX);
   roster->receipts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) receipt_free);
 }
@@ -1398,62 +1402,6 @@ kk_roster_get_checkin_code (KkRoster *roster, const char *room_id,
   return g_strdup (code->code);
 }
 
-/* What the rate limit counts a client by: its address, or the /64 of an
- * IPv6 one. */
-static char *
-client_key (const char *client)
-{
-  g_autoptr (GInetAddress) address = client != NULL
-      ? g_inet_address_new_from_string (client) : NULL;
-  const guint8 *bytes;
-
-  if (address == NULL || g_inet_address_get_family (address)
-      != G_SOCKET_FAMILY_IPV6 || g_inet_address_get_is_loopback (address))
-    return g_strdup (client != NULL ? client : "");
-  bytes = g_inet_address_to_bytes (address);
-  return g_strdup_printf ("%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64",
-      bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6],
-      bytes[7]);
-}
-
-#define FAILURE_INTERVAL_US (KK_CHECKIN_FAILURE_REFILL_S * G_USEC_PER_SEC)
-
-/* GCRA: each failure moves the client's theoretical arrival time one
- * interval on; a client whose time lies more than a burst less one
- * interval ahead has no attempt left and waits. */
-static gboolean
-client_limited (KkRoster *roster, const char *key, gint64 now)
-{
-  gint64 *tat = g_hash_table_lookup (roster->failures, key);
-
-  return tat != NULL
-      && *tat - now > (KK_CHECKIN_FAILURE_BURST - 1) * FAILURE_INTERVAL_US;
-}
-
-static void
-client_failed (KkRoster *roster, const char *key, gint64 now)
-{
-  gint64 *tat = g_hash_table_lookup (roster->failures, key);
-
-  if (tat == NULL) {
-    /* Before a new entry, forget those who have nothing left to wait
-     * for, so that the table stays as small as the attack is recent. */
-    if (g_hash_table_size (roster->failures) >= 1024) {
-      GHashTableIter iter;
-      gpointer value;
-
-      g_hash_table_iter_init (&iter, roster->failures);
-      while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (*(gint64 *) value <= now)
-          g_hash_table_iter_remove (&iter);
-    }
-    tat = g_new (gint64, 1);
-    *tat = now;
-    g_hash_table_insert (roster->failures, g_strdup (key), tat);
-  }
-  *tat = MAX (*tat, now) + FAILURE_INTERVAL_US;
-}
-
 char *
 kk_roster_normalise_code (const char *text)
 {
@@ -1586,7 +1534,7 @@ kk_roster_checkin_async (KkRoster *roster, const char *room_id,
     const char *client, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (roster, NULL, callback, user_data);
-  g_autofree char *key = client_key (client);
+  g_autofree char *key = kk_rate_limit_client_key (client);
   g_autofree char *text = kk_roster_normalise_code (code_text);
   g_autoptr (GError) local = NULL;
   gint64 now = g_get_monotonic_time ();
@@ -1603,7 +1551,7 @@ kk_roster_checkin_async (KkRoster *roster, const char *room_id,
         KK_ATTENDANCE_ERROR_INVALID, "%s", local->message);
     return;
   }
-  if (client_limited (roster, key, now)) {
+  if (kk_rate_limit_check (roster->failures, key, now) > 0) {
     g_task_return_new_error (task, KK_ATTENDANCE_ERROR,
         KK_ATTENDANCE_ERROR_LIMITED, "too many wrong codes from here; "
         "wait a minute and try again");
@@ -1612,7 +1560,7 @@ kk_roster_checkin_async (KkRoster *roster, const char *room_id,
   code = g_hash_table_lookup (roster->codes, text);
   if (code == NULL || code->expires_mono_us <= now
       || g_strcmp0 (code->room_id, room_id) != 0) {
-    client_failed (roster, key, now);
+    kk_rate_limit_charge (roster->failures, key, now);
     g_task_return_new_error (task, KK_ATTENDANCE_ERROR,
         KK_ATTENDANCE_ERROR_FORBIDDEN, "no such code here: type the code "
         "the screen shows now");

@@ -16,7 +16,8 @@
  * for a missing or unknown token, 403 for a token of another room, 404 for
  * an unknown room or resource, 409 for a second publisher, 413 for a huge
  * body (kk-http), 415 for another content type, 400 for an offer we cannot
- * use.
+ * use, 429 for a token that holds KK_LECTURE_MAX_VIEWERS_PER_PARTY
+ * resources already.
  */
 #include "kk-relay.h"
 
@@ -285,6 +286,7 @@ whep_post (KkHttpRequest *request, gpointer user_data)
   g_autofree char *resource_id = NULL;
   g_autofree char *answer = NULL;
   KkLecture *lecture;
+  gint64 wait;
   gsize len;
   const char *data;
 
@@ -299,6 +301,14 @@ whep_post (KkHttpRequest *request, gpointer user_data)
     return;
   }
   lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  wait = kk_lecture_party_wait_us (lecture, party_id);
+  if (wait > 0) {
+    kk_http_request_reply_limited (request, "whep-resources", wait,
+        "this token already holds " G_STRINGIFY (
+            KK_LECTURE_MAX_VIEWERS_PER_PARTY) " connections to the room; "
+        "end one (WHEP DELETE) or wait until an unused one expires");
+    return;
+  }
   answer = kk_lecture_add_viewer (lecture, offer, from_loopback (msg),
       party_id, &resource_id, &error);
   if (answer == NULL) {

@@ -358,7 +358,8 @@ main (int argc, char **argv)
     { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout,
       "Seconds a viewer may take to connect (default 20)", "S" },
     { "token", 't', 0, G_OPTION_ARG_STRING, &token,
-      "Participant token for every viewer (default: join one per viewer)",
+      "Participant token for every viewer (the relay lets one token hold "
+      "10 at once; default: join one per viewer)",
       "TOKEN" },
     { "verify-every", 0, 0, G_OPTION_ARG_INT, &verify_every,
       "Decrypt and check 1 packet in N per stream after the first keyframe "
