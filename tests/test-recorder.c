@@ -372,7 +372,7 @@ test_record (Fixture *f, gconstpointer data)
 
   f->packets = make_media (codec, 3);
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   g_assert_cmpuint (f->keyframe_requests, ==, 1);
   push_range (f, 0, f->packets->len);
   spin_until (&f->started);
@@ -400,7 +400,7 @@ test_pause (Fixture *f, gconstpointer data)
 
   f->packets = make_media (KK_CODEC_VP8, 3);
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, index_at (f, 1.0));
   kk_recorder_set_paused (f->recorder, TRUE);
   g_assert_true (kk_recorder_get_paused (f->recorder));
@@ -442,7 +442,7 @@ test_prime_gop (Fixture *f, gconstpointer data)
   start_recorder (f, f->dir);
   /* Delivered by the tap before the GOP was read: held, then deduplicated. */
   push_range (f, start, overlap);
-  kk_recorder_prime (f->recorder, gop, 10000);
+  kk_recorder_prime (f->recorder, gop, 10000, NULL);
   g_assert_cmpuint (f->keyframe_requests, ==, 0);
   push_range (f, overlap, f->packets->len);
   kk_recorder_stop (f->recorder);
@@ -494,7 +494,7 @@ record_end_offset (Fixture *f)
   g_clear_pointer (&f->recorder, kk_recorder_free);
   f->started = f->ended = FALSE;
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, f->packets->len);
   kk_recorder_stop (f->recorder);
   spin_until (&f->ended);
@@ -555,7 +555,7 @@ test_loss (Fixture *f, gconstpointer data)
       break;
   }
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, lost);
   spin_until (&f->started);
   g_assert_cmpuint (f->keyframe_requests, ==, 1);
@@ -581,7 +581,7 @@ test_repair (Fixture *f, gconstpointer data)
 
   f->packets = make_media (codec, 4);
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, f->packets->len);
   spin_until (&f->started);
   /* Let the streaming threads write what they were given. */
@@ -606,7 +606,7 @@ test_unwritable (Fixture *f, gconstpointer data)
 
   f->packets = make_media (KK_CODEC_VP8, 1);
   start_recorder (f, missing);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, f->packets->len);
   spin_until (&f->ended);
   g_assert_false (f->started);
@@ -618,7 +618,7 @@ static void
 test_empty (Fixture *f, gconstpointer data)
 {
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   kk_recorder_stop (f->recorder);
   g_assert_true (f->ended);
   g_assert_error (f->error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_EMPTY);
