@@ -15,7 +15,14 @@ magnitude (the issue's bound for an hour), and so must what the relay
 added to the publisher's own; the spread of the latter must be under
 40 ms. Nearly every marker between the first and the last must be
 there: a busy machine loses the odd packet on loopback too, and a
-picture broken until the next keyframe can hide a flash.
+picture broken until the next keyframe can hide a flash. Both tracks
+must start together (within 100 ms): a late MP4 track is only an empty
+edit, which many players ignore.
+
+It all runs with a busy loop per core (cpuload.py): a relay serving a
+lecture is a busy machine, and there a host's video arrives hundreds of
+ms behind the audio captured with it (the recorder once dropped that
+audio, and the MP4's audio started up to a second late).
 
 The hosts publish one after the other: a host whose encoder is starved
 of CPU sends one track later than the other, and the relay, which lines
