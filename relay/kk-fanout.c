@@ -435,6 +435,12 @@ kk_feed_get_gop (KkFeed *feed, gint64 *keyframe_age_us)
   return kk_track_get_gop (feed->tracks[KK_TRACK_VIDEO], keyframe_age_us);
 }
 
+GPtrArray *
+kk_feed_get_recent (KkFeed *feed, KkTrackKind kind, gint64 since_wall_us)
+{
+  return kk_track_get_recent (feed->tracks[kind], since_wall_us);
+}
+
 void
 kk_feed_reset_source (KkFeed *feed)
 {

@@ -85,6 +85,10 @@ void kk_feed_request_keyframe (KkFeed *feed);
 
 /* Returns: (transfer full): the current video GOP, see kk_track_get_gop (). */
 GPtrArray *kk_feed_get_gop (KkFeed *feed, gint64 *keyframe_age_us);
+/* Returns: (transfer full): a track's recent packets, see
+ * kk_track_get_recent (). */
+GPtrArray *kk_feed_get_recent (KkFeed *feed, KkTrackKind kind,
+    gint64 since_wall_us);
 
 /* Called on the ingest's streaming thread with every packet the feed sends
  * (after rewriting: continuous SSRC, sequence numbers and timestamps

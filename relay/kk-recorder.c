@@ -35,6 +35,8 @@ G_DEFINE_QUARK (kk-recorder-error-quark, kk_recorder_error)
 /* A GOP older than this is not used to start a recording: its start would
  * lie before the broadcast the recording is for. */
 #define MAX_GOP_AGE_US (5 * G_USEC_PER_SEC)
+/* Audio waiting for the first keyframe is kept for as long. */
+#define PREROLL_NS (KK_RECORDER_AUDIO_PREROLL_US * GST_USECOND)
 /* Bound on what each appsrc queues; past it the oldest data goes. */
 #define APPSRC_MAX_BYTES (8 * 1024 * 1024)
 /* A repaired MP4's moov is read whole; ours are a few KiB. */
@@ -385,8 +387,9 @@ watch_settling (KkRecorder *recorder, gint64 raw_ns)
   }
 }
 
-/* Unsettled, on each packet: the held queue is bounded, and its oldest
- * packet is the first keyframe, so a full queue ends the wait. */
+/* Unsettled, on each packet: the held queue is bounded, and past its
+ * audio pre-roll its oldest packet is the first keyframe, so a full queue
+ * ends the wait. */
 static void
 wait_settling (KkRecorder *recorder, gboolean new_frame, gint64 raw_ns)
 {
@@ -440,9 +443,26 @@ hold (KkRecorder *recorder, KkPacket *packet, gint64 time)
   g_queue_push_tail (&recorder->held, held);
 }
 
+/* Waiting for the first keyframe: audio is kept (as the head of the held
+ * queue) for PREROLL_NS of media, since the video captured with it can
+ * come much later: a busy host's video encoder runs hundreds of ms behind
+ * its audio. Dropped, the file's audio would start that much after its
+ * video, which MP4 says only in an edit list (an empty edit) that many
+ * players ignore, playing the whole recording out of sync. What turns
+ * out to precede the keyframe is dropped when written. */
+static void
+preroll_audio (KkRecorder *recorder, KkPacket *packet, gint64 raw_ns)
+{
+  HeldPacket *oldest;
+
+  hold (recorder, packet, raw_ns);
+  while ((oldest = g_queue_peek_head (&recorder->held)) != NULL
+      && raw_ns - oldest->time > PREROLL_NS)
+    held_packet_free (g_queue_pop_head (&recorder->held));
+}
 
 /* @arrival_us: when the tap gave us @packet (monotonic), or 0 when that
- * says nothing (the GOP, read from the feed's cache). */
+ * says nothing (the GOP or recent audio, read from the feed's cache). */
 static void
 process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us,
     gint64 arrival_us)
@@ -489,7 +509,11 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us,
 
   switch (recorder->state) {
     case STATE_WAITING:
-      if (recorder->paused || !keyframe)
+      if (recorder->paused)
+        return;
+      if (packet->kind == KK_TRACK_AUDIO)
+        preroll_audio (recorder, packet, raw_ns);
+      if (!keyframe)
         return;
       if (packet->codec != KK_CODEC_VP8 && packet->codec != KK_CODEC_H264) {
         GST_WARNING ("recording %s: no pipeline for video codec %u",
@@ -569,7 +593,7 @@ kk_recorder_push (KkRecorder *recorder, KkPacket *packet)
 
 void
 kk_recorder_prime (KkRecorder *recorder, GPtrArray *gop,
-    gint64 keyframe_age_us)
+    gint64 keyframe_age_us, GPtrArray *audio)
 {
   gint64 now = g_get_monotonic_time ();
   gboolean need_keyframe;
@@ -582,13 +606,16 @@ kk_recorder_prime (KkRecorder *recorder, GPtrArray *gop,
   held = recorder->held;
   g_queue_init (&recorder->held);
 
+  /* Before the keyframe, so that it is held as pre-roll. */
+  for (guint i = 0; audio != NULL && i < audio->len; i++)
+    process (recorder, audio->pdata[i], now, 0);
   if (gop != NULL && gop->len > 0 && keyframe_age_us <= MAX_GOP_AGE_US) {
     /* The keyframe was captured @keyframe_age_us ago; its followers are
      * placed from there by their RTP timestamps. */
     for (guint i = 0; i < gop->len; i++)
       process (recorder, gop->pdata[i], now - keyframe_age_us, 0);
   }
-  /* Duplicates of GOP packets are skipped by sequence number. */
+  /* Duplicates of cached packets are skipped by sequence number. */
   while ((entry = g_queue_pop_head (&held)) != NULL) {
     process (recorder, entry->packet, entry->time, entry->time);
     held_packet_free (entry);

@@ -24,7 +24,12 @@
  * whose sound card clock drifts from its camera's stays in sync for
  * hours; an offset that moves by more than 100 ms at once (a reconnect)
  * becomes a gap in the track that must come later. Audio is never
- * slewed. The file starts at the first video keyframe. A pause drops
+ * slewed. The file starts at the first video keyframe, and audio with
+ * it: audio that came before the keyframe is kept (from the feed's recent
+ * audio, then held while waiting) for KK_RECORDER_AUDIO_PREROLL_US, since
+ * a busy host's video can run a second behind its audio, and a track that
+ * starts late in an MP4 starts late only in an edit list, which not every
+ * player honours. A pause drops
  * every packet; the recording resumes on the next keyframe, with the
  * paused time cut out of the timeline.
  *
@@ -87,18 +92,25 @@ KkRecorder *kk_recorder_new (const KkRecorderConfig *config,
  * No callback runs after this. */
 void kk_recorder_free (KkRecorder *recorder);
 
+/* How much of the feed's recent audio kk_recorder_prime () can use. */
+#define KK_RECORDER_AUDIO_PREROLL_US (5 * G_USEC_PER_SEC)
+
 /**
  * kk_recorder_prime:
- * @gop: (transfer none) (element-type KkPacket): the feed's current GOP,
- *   taken after the tap was installed
+ * @gop: (transfer none) (nullable) (element-type KkPacket): the feed's
+ *   current GOP, taken after the tap was installed
  * @keyframe_age_us: how old its keyframe is
+ * @audio: (transfer none) (nullable) (element-type KkPacket): the feed's
+ *   audio of the last %KK_RECORDER_AUDIO_PREROLL_US, oldest first, taken
+ *   after the tap was installed
  *
- * Packets pushed before this are held back; this writes @gop first (when
- * its keyframe is recent), then what was held back, skipping what @gop
- * already had. Call once, right after installing the tap.
+ * Packets pushed before this are held back; this writes @audio and @gop
+ * first (@gop when its keyframe is recent), then what was held back,
+ * skipping what they already had. Call once, right after installing the
+ * tap.
  */
 void kk_recorder_prime (KkRecorder *recorder, GPtrArray *gop,
-    gint64 keyframe_age_us);
+    gint64 keyframe_age_us, GPtrArray *audio);
 
 /* The tap: any thread, never blocks. */
 void kk_recorder_push (KkRecorder *recorder, KkPacket *packet);

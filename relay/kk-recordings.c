@@ -677,6 +677,7 @@ on_session_opened (KkLecture *lecture, const char *session_id,
     .basename = session_id,
   };
   g_autoptr (GPtrArray) gop = NULL;
+  g_autoptr (GPtrArray) audio = NULL;
   gint64 keyframe_age_us;
   Active *active;
   Row *row;
@@ -701,17 +702,23 @@ on_session_opened (KkLecture *lecture, const char *session_id,
   persist (self, row);
 
   active->recorder = kk_recorder_new (&config, &recorder_callbacks, active);
-  /* Tap first, then the GOP: the recorder drops what both delivered. */
+  /* Tap first, then the GOP and the audio captured with it (which may
+   * have come well before it): the recorder drops what both delivered. */
   kk_feed_set_tap (active->feed, tap_packet, active->recorder);
   active->tapped = TRUE;
   gop = kk_feed_get_gop (active->feed, &keyframe_age_us);
+  audio = kk_feed_get_recent (active->feed, KK_TRACK_AUDIO,
+      g_get_real_time () - KK_RECORDER_AUDIO_PREROLL_US);
   if (!gop_is_decodable (gop)) {
     /* The recorder then asks the publisher for a fresh keyframe. */
     g_clear_pointer (&gop, g_ptr_array_unref);
     keyframe_age_us = G_MAXINT64;
   }
-  kk_recorder_prime (active->recorder, gop, keyframe_age_us);
-  GST_INFO ("room %s: recording session %s", row->room_id, session_id);
+  kk_recorder_prime (active->recorder, gop, keyframe_age_us, audio);
+  GST_INFO ("room %s: recording session %s (cached: %u audio packets, a GOP "
+      "of %u from %" G_GINT64_FORMAT " ms ago)", row->room_id, session_id,
+      audio->len, gop ? gop->len : 0,
+      gop ? keyframe_age_us / 1000 : -1);
 }
 
 static void

@@ -265,6 +265,34 @@ kk_track_get_gop (KkTrack *track, gint64 *keyframe_age_us)
   return copy;
 }
 
+GPtrArray *
+kk_track_get_recent (KkTrack *track, gint64 since_wall_us)
+{
+  GPtrArray *recent = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_packet_unref);
+
+  g_mutex_lock (&track->lock);
+  /* Back from the newest, while the history still has each packet. */
+  for (guint i = 0; track->sent_any && i < KK_TRACK_HISTORY; i++) {
+    guint16 seq = track->last_seq - i;
+    KkPacket *packet = track->history[seq % KK_TRACK_HISTORY];
+
+    if (packet == NULL || packet->seq != seq
+        || packet->capture_wall_us < since_wall_us)
+      break;
+    g_ptr_array_add (recent, kk_packet_ref (packet));
+  }
+  g_mutex_unlock (&track->lock);
+  /* Oldest first. */
+  for (guint i = 0; i < recent->len / 2; i++) {
+    gpointer newer = recent->pdata[i];
+
+    recent->pdata[i] = recent->pdata[recent->len - 1 - i];
+    recent->pdata[recent->len - 1 - i] = newer;
+  }
+  return recent;
+}
+
 gboolean
 kk_track_rtp_time_at (KkTrack *track, gint64 now_wall_us, guint32 *rtp_ts)
 {

@@ -91,6 +91,11 @@ KkPacket *kk_track_lookup (KkTrack *track, guint16 seq);
  * long ago the keyframe was captured (G_MAXINT64 if none). */
 GPtrArray *kk_track_get_gop (KkTrack *track, gint64 *keyframe_age_us);
 
+/* Returns: (transfer full): the packets of the history captured at or
+ * after @since_wall_us, oldest first, as far back as the history goes
+ * without a gap. */
+GPtrArray *kk_track_get_recent (KkTrack *track, gint64 since_wall_us);
+
 /* RTP timestamp of this track at wall-clock time @now_wall_us, for an SR.
  * FALSE before the first packet. */
 gboolean kk_track_rtp_time_at (KkTrack *track, gint64 now_wall_us,

@@ -133,6 +133,10 @@ make_media (KkCodec codec, guint seconds)
 typedef struct {
   GstClockTime video_end;
   GstClockTime audio_end;
+  /* Running time of each track's first buffer: where a player starts it
+   * (qtdemux puts an MP4's empty edit in the segment, not the PTS). */
+  GstClockTime video_start;
+  GstClockTime audio_start;
   guint video_frames;
   char *video_caps;
 } Decoded;
@@ -145,14 +149,24 @@ count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   gboolean video = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (pad),
           "video"));
   GstClockTime end = GST_BUFFER_PTS (buffer);
+  g_autoptr (GstEvent) event = gst_pad_get_sticky_event (pad,
+      GST_EVENT_SEGMENT, 0);
+  const GstSegment *segment = NULL;
+  GstClockTime start;
 
+  gst_event_parse_segment (event, &segment);
+  start = gst_segment_to_running_time (segment, GST_FORMAT_TIME, end);
   if (GST_BUFFER_DURATION_IS_VALID (buffer))
     end += GST_BUFFER_DURATION (buffer);
   if (video) {
     decoded->video_frames++;
     decoded->video_end = MAX (decoded->video_end, end);
+    if (!GST_CLOCK_TIME_IS_VALID (decoded->video_start))
+      decoded->video_start = start;
   } else {
     decoded->audio_end = MAX (decoded->audio_end, end);
+    if (!GST_CLOCK_TIME_IS_VALID (decoded->audio_start))
+      decoded->audio_start = start;
   }
   return GST_PAD_PROBE_OK;
 }
@@ -201,6 +215,7 @@ decode (const char *path, Decoded *decoded)
   g_autoptr (GstMessage) message = NULL;
 
   memset (decoded, 0, sizeof *decoded);
+  decoded->video_start = decoded->audio_start = GST_CLOCK_TIME_NONE;
   g_object_set (src, "location", path, NULL);
   gst_bin_add_many (GST_BIN (pipeline), src, decodebin, NULL);
   gst_element_link (src, decodebin);
@@ -218,9 +233,10 @@ decode (const char *path, Decoded *decoded)
     g_error ("decoding %s: %s", path, error->message);
   }
   gst_element_set_state (pipeline, GST_STATE_NULL);
-  g_test_message ("%s: %u video frames to %.3f s, audio to %.3f s", path,
-      decoded->video_frames, decoded->video_end / 1e9,
-      decoded->audio_end / 1e9);
+  g_test_message ("%s: %u video frames from %.3f s to %.3f s, audio from "
+      "%.3f s to %.3f s", path, decoded->video_frames,
+      decoded->video_start / 1e9, decoded->video_end / 1e9,
+      decoded->audio_start / 1e9, decoded->audio_end / 1e9);
 }
 
 /* The codec in the container, without decoding. */
@@ -372,7 +388,7 @@ test_record (Fixture *f, gconstpointer data)
 
   f->packets = make_media (codec, 3);
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   g_assert_cmpuint (f->keyframe_requests, ==, 1);
   push_range (f, 0, f->packets->len);
   spin_until (&f->started);
@@ -400,7 +416,7 @@ test_pause (Fixture *f, gconstpointer data)
 
   f->packets = make_media (KK_CODEC_VP8, 3);
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, index_at (f, 1.0));
   kk_recorder_set_paused (f->recorder, TRUE);
   g_assert_true (kk_recorder_get_paused (f->recorder));
@@ -442,7 +458,7 @@ test_prime_gop (Fixture *f, gconstpointer data)
   start_recorder (f, f->dir);
   /* Delivered by the tap before the GOP was read: held, then deduplicated. */
   push_range (f, start, overlap);
-  kk_recorder_prime (f->recorder, gop, 10000);
+  kk_recorder_prime (f->recorder, gop, 10000, NULL);
   g_assert_cmpuint (f->keyframe_requests, ==, 0);
   push_range (f, overlap, f->packets->len);
   kk_recorder_stop (f->recorder);
@@ -494,7 +510,7 @@ record_end_offset (Fixture *f)
   g_clear_pointer (&f->recorder, kk_recorder_free);
   f->started = f->ended = FALSE;
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, f->packets->len);
   kk_recorder_stop (f->recorder);
   spin_until (&f->ended);
@@ -540,6 +556,86 @@ test_sync_drift (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (offset - steady, <, 0.050);
 }
 
+/* The packets of @media in the order they reach the relay when video
+ * comes @video_late s behind the audio captured with it (a busy host's
+ * encoder): (transfer container). */
+static GPtrArray *
+video_behind (GPtrArray *media, gdouble video_late)
+{
+  GPtrArray *order = g_ptr_array_new ();
+  guint32 first[KK_TRACK_N];
+  gboolean seen[KK_TRACK_N] = { FALSE, FALSE };
+  g_autoptr (GArray) due = g_array_new (FALSE, FALSE, sizeof (gdouble));
+
+  for (guint i = 0; i < media->len; i++) {
+    KkPacket *p = media->pdata[i];
+    gdouble t;
+    guint at = order->len;
+
+    if (!seen[p->kind]) {
+      seen[p->kind] = TRUE;
+      first[p->kind] = p->timestamp;
+    }
+    t = packet_seconds (p, first[p->kind])
+        + (p->kind == KK_TRACK_VIDEO ? video_late : 0.0);
+    /* Stable: among packets due together, the earlier stays first. */
+    while (at > 0 && g_array_index (due, gdouble, at - 1) > t)
+      at--;
+    g_ptr_array_insert (order, at, p);
+    g_array_insert_val (due, at, t);
+  }
+  return order;
+}
+
+/* H.264's first keyframe comes 0.6 s after the audio captured with it.
+ * The file's audio still starts with its video: neither the audio held
+ * while waiting for the keyframe (@data NULL) nor the feed's recent audio
+ * given with a GOP is lost. In an MP4 a late track would be an empty
+ * edit, which many players ignore. */
+static void
+test_audio_before_keyframe (Fixture *f, gconstpointer data)
+{
+  gboolean primed = data != NULL;
+  g_autoptr (GPtrArray) order = NULL;
+  g_autoptr (GPtrArray) gop = g_ptr_array_new ();
+  g_autoptr (GPtrArray) audio = g_ptr_array_new ();
+  guint tapped = 0;
+  Decoded decoded;
+
+  f->packets = make_media (KK_CODEC_H264, 3);
+  stamp_capture_times (f->packets, 0.0, 0.0, 0.0);
+  order = video_behind (f->packets, 0.6);
+  g_assert_false (((KkPacket *) order->pdata[0])->kind == KK_TRACK_VIDEO);
+  start_recorder (f, f->dir);
+  if (primed) {
+    /* The feed has the first GOP's start and the audio before it. */
+    for (; tapped < order->len; tapped++) {
+      KkPacket *p = order->pdata[tapped];
+
+      if (p->kind == KK_TRACK_AUDIO)
+        g_ptr_array_add (audio, p);
+      else if (gop->len >= 10)
+        break;
+      /* Like the feed's, the GOP starts at the keyframe. */
+      else if (gop->len > 0 || p->keyframe_start)
+        g_ptr_array_add (gop, p);
+    }
+    g_assert_true (((KkPacket *) gop->pdata[0])->keyframe_start);
+  }
+  kk_recorder_prime (f->recorder, primed ? gop : NULL, 10000,
+      primed ? audio : NULL);
+  for (guint i = tapped; i < order->len; i++) {
+    kk_recorder_push (f->recorder, order->pdata[i]);
+    g_main_context_iteration (NULL, FALSE);
+  }
+  kk_recorder_stop (f->recorder);
+  spin_until (&f->ended);
+  g_assert_no_error (f->error);
+  decode (kk_recorder_get_path (f->recorder), &decoded);
+  g_assert_cmpuint (decoded.video_start, <, 10 * GST_MSECOND);
+  g_assert_cmpuint (decoded.audio_start, <, 30 * GST_MSECOND);
+}
+
 /* A video packet that never comes (the jitter buffer gave up on it):
  * what follows does not decode until a keyframe, so one is asked for. */
 static void
@@ -555,7 +651,7 @@ test_loss (Fixture *f, gconstpointer data)
       break;
   }
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, lost);
   spin_until (&f->started);
   g_assert_cmpuint (f->keyframe_requests, ==, 1);
@@ -581,7 +677,7 @@ test_repair (Fixture *f, gconstpointer data)
 
   f->packets = make_media (codec, 4);
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, f->packets->len);
   spin_until (&f->started);
   /* Let the streaming threads write what they were given. */
@@ -606,7 +702,7 @@ test_unwritable (Fixture *f, gconstpointer data)
 
   f->packets = make_media (KK_CODEC_VP8, 1);
   start_recorder (f, missing);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   push_range (f, 0, f->packets->len);
   spin_until (&f->ended);
   g_assert_false (f->started);
@@ -618,7 +714,7 @@ static void
 test_empty (Fixture *f, gconstpointer data)
 {
   start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
   kk_recorder_stop (f->recorder);
   g_assert_true (f->ended);
   g_assert_error (f->error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_EMPTY);
@@ -638,6 +734,10 @@ main (int argc, char **argv)
       fixture_setup, test_record, fixture_teardown);
   g_test_add ("/recorder/pause", Fixture, NULL, fixture_setup, test_pause,
       fixture_teardown);
+  g_test_add ("/recorder/audio-before-keyframe/held", Fixture, NULL,
+      fixture_setup, test_audio_before_keyframe, fixture_teardown);
+  g_test_add ("/recorder/audio-before-keyframe/primed", Fixture, "primed",
+      fixture_setup, test_audio_before_keyframe, fixture_teardown);
   g_test_add ("/recorder/prime-gop", Fixture, NULL, fixture_setup,
       test_prime_gop, fixture_teardown);
   g_test_add ("/recorder/sync-backlog", Fixture, NULL, fixture_setup,

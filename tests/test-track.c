@@ -165,6 +165,40 @@ test_history (void)
   kk_track_free (track);
 }
 
+/* What a recording starting now can still have of the audio: the
+ * packets captured since a time, oldest first, and no more than the
+ * history holds. */
+static void
+test_recent (void)
+{
+  KkTrack *track = kk_track_new (KK_TRACK_AUDIO, OUT_SSRC, 48000);
+  g_autoptr (GPtrArray) none = kk_track_get_recent (track, 0);
+  g_autoptr (GPtrArray) recent = NULL;
+  g_autoptr (GPtrArray) all = NULL;
+
+  g_assert_cmpuint (none->len, ==, 0);
+  /* Through a sequence-number wrap, 20 ms apart. */
+  for (guint i = 0; i < KK_TRACK_HISTORY + 100; i++)
+    kk_packet_unref (push (track, 1, 65000 + i, i * 960, vp8_delta,
+            sizeof (vp8_delta), 1000000 + i * 20000, KK_TRACK_PUSH_OK));
+
+  recent = kk_track_get_recent (track,
+      1000000 + (KK_TRACK_HISTORY + 50) * 20000);
+  g_assert_cmpuint (recent->len, ==, 50);
+  for (guint i = 0; i < recent->len; i++) {
+    KkPacket *p = recent->pdata[i];
+
+    g_assert_cmpint (p->capture_wall_us, ==,
+        1000000 + (KK_TRACK_HISTORY + 50 + i) * 20000);
+    if (i > 0)
+      g_assert_cmpint (kk_seq_diff (p->seq,
+              ((KkPacket *) recent->pdata[i - 1])->seq), ==, 1);
+  }
+  all = kk_track_get_recent (track, 0);
+  g_assert_cmpuint (all->len, ==, KK_TRACK_HISTORY);
+  kk_track_free (track);
+}
+
 static void
 test_gop (void)
 {
@@ -306,6 +340,7 @@ main (int argc, char **argv)
       test_rewrite_continues_across_publishers);
   g_test_add_func ("/track/history", test_history);
   g_test_add_func ("/track/gop", test_gop);
+  g_test_add_func ("/track/recent", test_recent);
   g_test_add_func ("/track/h264-gop-keeps-parameter-sets",
       test_h264_gop_keeps_parameter_sets);
   g_test_add_func ("/track/sender-report-clock", test_sender_report_clock);

@@ -128,7 +128,7 @@ main (int argc, char **argv)
 
   cpu = cpu_seconds ();
   recorder = kk_recorder_new (&config, &callbacks, NULL);
-  kk_recorder_prime (recorder, NULL, G_MAXINT64);
+  kk_recorder_prime (recorder, NULL, G_MAXINT64, NULL);
   /* Interleaved as a publisher sends: 3 audio packets per 2 video frames
    * is close enough for a muxer that queues by timestamp anyway. */
   while (i < video->len || j < audio->len) {

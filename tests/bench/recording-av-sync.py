@@ -15,15 +15,21 @@ what the relay added.
 
 It prints the offset at the start and at the end, the largest, the
 spread, the drift (a least-squares line through the offsets, over the
-whole span), and one line per --window minutes. It measures; it does
-not assert, and exits non-zero only if the run itself failed. Not part
-of CI.
+whole span), where each track starts in the file, and one line per
+--window minutes. It measures; it does not assert, and exits non-zero
+only if the run itself failed. Not part of CI.
+
+--load N runs N busy loops (tests/integration/cpuload.py) beside the
+daemon and the publisher for the whole run: the loaded variant, since a
+relay serving a lecture is a busy machine and the publisher's encoders
+fall behind on one.
 
 Usage (from the source tree, after a build; the network namespace keeps
 everything on a loopback of its own):
   tests/integration/netns-run /usr/bin/python3 \\
       tests/bench/recording-av-sync.py --build /work/build-x --minutes 60
-Options: --codec vp8|h264 --width 320 --height 240 --window 5 --json FILE
+Options: --codec vp8|h264 --width 320 --height 240 --window 5 --load N
+--json FILE
 """
 
 import argparse
@@ -36,6 +42,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+import cpuload  # noqa: E402
 import harness  # noqa: E402
 from harness import check  # noqa: E402
 import recording_media as rm  # noqa: E402
@@ -52,6 +59,8 @@ def parse_args():
     p.add_argument("--height", type=int, default=240)
     p.add_argument("--window", type=float, default=5.0,
                    help="minutes per line of the report")
+    p.add_argument("--load", type=int, default=0,
+                   help="busy-loop processes to run beside it (0: none)")
     p.add_argument("--json", help="also write the numbers here")
     return p.parse_args()
 
@@ -96,6 +105,7 @@ def run(ctx, args, out):
     out["span_s"] = round(s["span"], 1)
     out["file_offset_ms"] = {"min": round(min(s["offsets"]) * 1000, 1),
                              "max": round(max(s["offsets"]) * 1000, 1)}
+    out["starts_ms"] = {k: round(v * 1000, 1) for k, v in s["starts"].items()}
     out["added_ms"] = {"first": ms[0], "last": ms[-1],
                        "worst": round(s["worst"] * 1000, 1),
                        "spread": round(s["spread"] * 1000, 1),
@@ -123,8 +133,8 @@ def report(out):
             out["recording"]["duration_seconds"],
             out["recording"]["size_bytes"],
             out["recording"]["content_type"]),
-        "load average: %s at the start, %s at the end" % (out["load_start"],
-                                                          out["load_end"]),
+        "load: %d busy loops; load average %s at the start, %s at the end"
+        % (out["args"]["load"], out["load_start"], out["load_end"]),
         "markers: %d over %.0f s (decoded in %.0f s)" % (
             out["markers"], out["span_s"], out["decode_s"]),
         "publisher's own offsets: median %.1f ms (%.1f..%.1f)" % (
@@ -132,6 +142,9 @@ def report(out):
             out["publisher_own_ms"]["max"]),
         "audio minus video in the file: %+.1f..%+.1f ms" % (
             out["file_offset_ms"]["min"], out["file_offset_ms"]["max"]),
+        "tracks start at: video %.1f ms, audio %.1f ms" % (
+            out["starts_ms"].get("video", -1),
+            out["starts_ms"].get("audio", -1)),
         "added by the relay: start %+.1f ms, end %+.1f ms, worst %+.1f ms, "
         "spread %.1f ms, drift %+.1f ms" % (a["first"], a["last"], a["worst"],
                                             a["spread"], a["drift"]),
@@ -152,7 +165,8 @@ def main():
     out = {"args": vars(args)}
 
     def test(ctx):
-        run(ctx, args, out)
+        with cpuload.CpuLoad(args.load):
+            run(ctx, args, out)
         report(out)
         if args.json:
             with open(args.json, "w") as f:

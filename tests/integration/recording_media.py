@@ -174,7 +174,8 @@ def sync(path, seconds, source_offsets_ms=None):
     the added
     offsets first, last, worst (largest magnitude), spread (max - min),
     drift (a least-squares line's slope times the span); found (flashes,
-    beeps), span (s)."""
+    beeps), span (s), starts (s, where each track's first buffer plays:
+    {"video": ..., "audio": ...})."""
     r = avmarkers.measure(path, MARKER_FPS, seconds + 60)
     check(r["markers"], "no marker found in both tracks of %s: %s"
           % (path, {k: v for k, v in r.items() if k != "markers"}))
@@ -194,12 +195,14 @@ def sync(path, seconds, source_offsets_ms=None):
            "first": added[0], "last": added[-1],
            "worst": max(added, key=abs), "spread": max(added) - min(added),
            "drift": drift, "found": (r["video_onsets"], r["audio_onsets"]),
-           "span": times[-1] - times[0]}
+           "span": times[-1] - times[0], "starts": r["starts"]}
     harness.log("%s: %d markers over %.0f s; audio-video in the file "
                 "%+.1f..%+.1f ms; added by the relay: first %+.1f ms, last "
-                "%+.1f ms, worst %+.1f ms, spread %.1f ms, drift %+.1f ms",
+                "%+.1f ms, worst %+.1f ms, spread %.1f ms, drift %+.1f ms; "
+                "video starts at %.3f s, audio at %.3f s",
                 os.path.basename(path), len(offsets), out["span"],
                 min(offsets) * 1000, max(offsets) * 1000, out["first"] * 1000,
                 out["last"] * 1000, out["worst"] * 1000,
-                out["spread"] * 1000, out["drift"] * 1000)
+                out["spread"] * 1000, out["drift"] * 1000,
+                r["starts"].get("video", -1), r["starts"].get("audio", -1))
     return out

@@ -250,10 +250,21 @@ def first_loud(samples):
     return next(i for i, x in enumerate(samples) if abs(x) >= LOUD)
 
 
+def running_time(pad, pts):
+    """The time (ns) at which a player plays the buffer stamped pts on
+    pad: its running time. A demuxer that honours an MP4 edit list (a
+    track that starts late has an empty edit first) says so in the
+    segment, not in the timestamps."""
+    event = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
+    if event is None:
+        return pts
+    return event.parse_segment().to_running_time(Gst.Format.TIME, pts)
+
+
 def find_onsets(path, timeout_s=3600):
     """Decodes path; returns (video onsets, audio onsets) in seconds of
-    the file's timeline, and the number of video frames and audio
-    seconds decoded."""
+    the file's timeline (as a player plays it), the number of video
+    frames and audio seconds decoded, and where each track starts (s)."""
     pipeline = Gst.parse_launch(
         "filesrc name=src ! decodebin name=dec "
         "videoconvert name=vconv ! videoscale ! "
@@ -265,33 +276,38 @@ def find_onsets(path, timeout_s=3600):
     for sink in ("vsink", "asink"):
         pipeline.get_by_name(sink).set_property("sync", False)
     state = {"video": [], "audio": [], "frames": 0, "samples": 0,
-             "white": True, "loud": True, "quiet_since": None}
+             "white": True, "loud": True, "quiet_since": None,
+             "starts": {}}
 
-    def on_video(_pad, info):
+    def on_video(pad, info):
         buf = info.get_buffer()
         ok, mapped = buf.map(Gst.MapFlags.READ)
         if not ok:
             return Gst.PadProbeReturn.OK
         thumb = bytes(mapped.data)
         buf.unmap(mapped)
+        t = running_time(pad, buf.pts) / Gst.SECOND
+        state["starts"].setdefault("video", t)
         state["frames"] += 1
         # A picture a lost packet broke is neither all white nor all
         # black, and is not taken for either.
         if min(thumb) > 180:
             if not state["white"]:
-                state["video"].append(buf.pts / Gst.SECOND)
+                state["video"].append(t)
             state["white"] = True
         elif max(thumb) < 60:
             state["white"] = False
         return Gst.PadProbeReturn.OK
 
-    def on_audio(_pad, info):
+    def on_audio(pad, info):
         buf = info.get_buffer()
         ok, mapped = buf.map(Gst.MapFlags.READ)
         if not ok:
             return Gst.PadProbeReturn.OK
         samples = array.array("h", bytes(mapped.data))
         buf.unmap(mapped)
+        t = running_time(pad, buf.pts) / Gst.SECOND
+        state["starts"].setdefault("audio", t)
         state["samples"] += len(samples)
         first = first_loud(samples)
         if first is None:
@@ -304,7 +320,7 @@ def find_onsets(path, timeout_s=3600):
             return Gst.PadProbeReturn.OK
         state["quiet_since"] = None
         if not state["loud"]:
-            state["audio"].append(buf.pts / Gst.SECOND + first / RATE)
+            state["audio"].append(t + first / RATE)
         state["loud"] = True
         return Gst.PadProbeReturn.OK
 
@@ -329,7 +345,7 @@ def find_onsets(path, timeout_s=3600):
         err, dbg = msg.parse_error()
         raise RuntimeError("decoding %s: %s (%s)" % (path, err.message, dbg))
     return (state["video"], state["audio"], state["frames"],
-            state["samples"] / RATE)
+            state["samples"] / RATE, state["starts"])
 
 
 def place(onsets, times):
@@ -366,11 +382,13 @@ def nearest(times, t):
 def measure(path, fps, seconds):
     """Returns a dict: markers (list of (marker index, file time of the
     flash, audio minus video in s)), video_onsets, audio_onsets (how many
-    were found), frames, audio_s (decoded)."""
-    video, audio, frames, audio_s = find_onsets(path)
+    were found), frames, audio_s (decoded), starts ({"video": s, "audio":
+    s}: where each track's first buffer plays)."""
+    video, audio, frames, audio_s, starts = find_onsets(path)
     times = schedule(fps, seconds)
     v = place(video, times)
     a = place(audio, times)
     markers = [(i, v[i], a[i] - v[i]) for i in sorted(v) if i in a]
     return {"markers": markers, "video_onsets": len(video),
-            "audio_onsets": len(audio), "frames": frames, "audio_s": audio_s}
+            "audio_onsets": len(audio), "frames": frames, "audio_s": audio_s,
+            "starts": starts}
