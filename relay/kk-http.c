@@ -15,6 +15,15 @@
  * its connection: SoupServer has no way to stop reading a body other than
  * taking the connection away from it.
  *
+ * One request per connection. Every response says "Connection: close".
+ * libsoup 3.2 (Debian 12) never lets go of a kept-alive connection that
+ * the client closes while it is idle between requests: its socket stays
+ * open in CLOSE-WAIT and its objects stay in memory for good (fixed in
+ * libsoup 3.3 by "server: do not leak idle connections closed by the
+ * client"). Browsers close idle connections after a minute or two, so
+ * every page view would cost an fd and some KiB until the fd limit. A
+ * connection the server closes itself after its response is freed.
+ *
  * Routing. One SoupServer handler at "/" feeds a small router: routes are
  * method + pattern with `{name}` segments, matched against the path that
  * libsoup already percent-decoded and rid of dot segments. The router
@@ -427,6 +436,8 @@ request_started_cb (SoupServer *server, SoupServerMessage *msg,
 {
   g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers_cb), NULL);
   g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+      "Connection", "close");
 }
 
 /* Router. */

@@ -9,7 +9,9 @@
  * as soon as the headers are in, and by counting as chunked bodies
  * arrive), answers unknown paths with a JSON 404, and rejects paths with
  * empty, "." or ".." segments (404), or with control characters or
- * over-long segments (400), before any route sees them.
+ * over-long segments (400), before any route sees them. It closes each
+ * connection after its response (see kk-http.c: libsoup 3.2 leaks
+ * kept-alive connections).
  *
  * Handlers run on the main context. A handler that answers later (after a
  * store write, say) calls kk_http_request_pause(), replies when done, and
