@@ -253,6 +253,7 @@ on_answer_created (GstPromise *promise, gpointer user_data)
   GstWebRTCSessionDescription *answer = NULL;
   const char *error = reply_error (promise);
   GstWebRTCICEGatheringState state;
+  GstPromise *set_promise;
 
   if (error == NULL) {
     gst_structure_get (gst_promise_get_reply (promise), "answer",
@@ -265,7 +266,13 @@ on_answer_created (GstPromise *promise, gpointer user_data)
     finish_answer (ingest, error);
     return;
   }
-  g_signal_emit_by_name (ingest->webrtc, "set-local-description", answer, NULL);
+  /* A promise of our own even though nothing waits on it: webrtcbin 1.22,
+   * closed meanwhile (the host gone), replies with an error structure,
+   * and leaks it when there is no promise to take it. */
+  set_promise = gst_promise_new ();
+  g_signal_emit_by_name (ingest->webrtc, "set-local-description", answer,
+      set_promise);
+  gst_promise_unref (set_promise);
   gst_webrtc_session_description_free (answer);
 
   g_object_get (ingest->webrtc, "ice-gathering-state", &state, NULL);
