@@ -15,14 +15,20 @@
  * its connection: SoupServer has no way to stop reading a body other than
  * taking the connection away from it.
  *
- * One request per connection. Every response says "Connection: close".
- * libsoup 3.2 (Debian 12) never lets go of a kept-alive connection that
- * the client closes while it is idle between requests: its socket stays
- * open in CLOSE-WAIT and its objects stay in memory for good (fixed in
- * libsoup 3.3 by "server: do not leak idle connections closed by the
- * client"). Browsers close idle connections after a minute or two, so
- * every page view would cost an fd and some KiB until the fd limit. A
- * connection the server closes itself after its response is freed.
+ * Connections. libsoup 3.2 (Debian 12) leaks in two places that a relay
+ * serving a course for hours would feel, so the server accepts its
+ * connections itself (a GSocketService handing each one to
+ * soup_server_accept_iostream()) rather than through soup_server_listen:
+ * - its listener keeps a reference to every socket it accepts, ~340 bytes
+ *   per connection for good (fixed in libsoup 3.4, "soup-listener: Plug a
+ *   leak");
+ * - it never lets go of a kept-alive connection that the client closes
+ *   while idle between requests: the socket stays in CLOSE-WAIT and the
+ *   connection's objects in memory (fixed in 3.3, "server: do not leak
+ *   idle connections closed by the client").
+ * A server without listeners of its own closes each connection after its
+ * response, so there is no idle kept-alive connection to lose; every
+ * response says "Connection: close" so that clients know.
  *
  * Routing. One SoupServer handler at "/" feeds a small router: routes are
  * method + pattern with `{name}` segments, matched against the path that
@@ -46,6 +52,13 @@
 G_DEFINE_QUARK (kk-http-error-quark, kk_http_error)
 
 #define KK_HTTP_ROUTER_KEY "kk-http-router"
+#define KK_HTTP_LISTENER_KEY "kk-http-listener"
+
+/* The listening side, as data on the SoupServer (see "Connections"). */
+typedef struct {
+  GSocketService *service;
+  guint16 port;
+} KkHttpListener;
 
 /* Per-message body accounting, as qdata on the SoupServerMessage. */
 typedef struct {
@@ -606,10 +619,41 @@ kk_http_add_route (SoupServer *server, const char *method,
 #define LISTEN_BACKLOG 1024
 
 static gboolean
+incoming_cb (GSocketService *service, GSocketConnection *connection,
+    GObject *source, gpointer user_data)
+{
+  SoupServer *server = user_data;
+  g_autoptr (GSocketAddress) local = NULL;
+  g_autoptr (GSocketAddress) remote = NULL;
+  g_autoptr (GError) error = NULL;
+
+  local = g_socket_connection_get_local_address (connection, NULL);
+  remote = g_socket_connection_get_remote_address (connection, NULL);
+  /* No address: the client is gone already; dropping it closes it. */
+  if (local == NULL || remote == NULL)
+    return TRUE;
+  if (!soup_server_accept_iostream (server, G_IO_STREAM (connection), local,
+          remote, &error))
+    g_debug ("http: accepting a connection: %s", error->message);
+  return TRUE;
+}
+
+static void
+listener_free (KkHttpListener *listener)
+{
+  g_socket_service_stop (listener->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (listener->service));
+  g_object_unref (listener->service);
+  g_free (listener);
+}
+
+static gboolean
 listen_on (SoupServer *server, GSocketAddress *address, GError **error)
 {
   GSocketFamily family = g_socket_address_get_family (address);
+  KkHttpListener *listener;
   g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketAddress) bound = NULL;
 
   socket = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
       error);
@@ -623,7 +667,20 @@ listen_on (SoupServer *server, GSocketAddress *address, GError **error)
   if (!g_socket_bind (socket, address, TRUE, error)
       || !g_socket_listen (socket, error))
     return FALSE;
-  return soup_server_listen_socket (server, socket, 0, error);
+  bound = g_socket_get_local_address (socket, error);
+  if (bound == NULL)
+    return FALSE;
+
+  listener = g_new0 (KkHttpListener, 1);
+  listener->port = g_inet_socket_address_get_port (
+      G_INET_SOCKET_ADDRESS (bound));
+  listener->service = g_socket_service_new ();
+  g_object_set_data_full (G_OBJECT (server), KK_HTTP_LISTENER_KEY, listener,
+      (GDestroyNotify) listener_free);
+  g_signal_connect_object (listener->service, "incoming",
+      G_CALLBACK (incoming_cb), server, 0);
+  return g_socket_listener_add_socket (G_SOCKET_LISTENER (listener->service),
+      socket, NULL, error);
 }
 
 static gboolean
@@ -682,14 +739,22 @@ kk_http_server_new (const KkConfig *config, GError **error)
   return g_steal_pointer (&server);
 }
 
+void
+kk_http_server_disconnect (SoupServer *server)
+{
+  KkHttpListener *listener = g_object_get_data (G_OBJECT (server),
+      KK_HTTP_LISTENER_KEY);
+
+  if (listener != NULL)
+    g_socket_service_stop (listener->service);
+  soup_server_disconnect (server);
+}
+
 guint16
 kk_http_server_get_port (SoupServer *server)
 {
-  GSList *uris = soup_server_get_uris (server);
-  guint16 port = 0;
+  KkHttpListener *listener = g_object_get_data (G_OBJECT (server),
+      KK_HTTP_LISTENER_KEY);
 
-  if (uris != NULL)
-    port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  return port;
+  return listener != NULL ? listener->port : 0;
 }

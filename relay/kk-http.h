@@ -9,9 +9,9 @@
  * as soon as the headers are in, and by counting as chunked bodies
  * arrive), answers unknown paths with a JSON 404, and rejects paths with
  * empty, "." or ".." segments (404), or with control characters or
- * over-long segments (400), before any route sees them. It closes each
- * connection after its response (see kk-http.c: libsoup 3.2 leaks
- * kept-alive connections).
+ * over-long segments (400), before any route sees them. It accepts its
+ * connections itself and closes each after its response (see kk-http.c:
+ * libsoup 3.2's listener and kept-alive connections leak).
  *
  * Handlers run on the main context. A handler that answers later (after a
  * store write, say) calls kk_http_request_pause(), replies when done, and
@@ -57,6 +57,10 @@ SoupServer *kk_http_server_new (const KkConfig *config, GError **error);
 
 /* Returns: the port the server listens on (useful with port 0), or 0. */
 guint16 kk_http_server_get_port (SoupServer *server);
+
+/* Stops accepting connections and drops the current ones; use rather than
+ * soup_server_disconnect(), which does not know the server's listener. */
+void kk_http_server_disconnect (SoupServer *server);
 
 typedef struct _KkHttpRequest KkHttpRequest;
 

@@ -186,7 +186,7 @@ kk_relay_free (KkRelay *relay)
   if (relay->presence != NULL)
     kk_presence_shutdown (relay->presence);
   if (relay->server != NULL)
-    soup_server_disconnect (relay->server);
+    kk_http_server_disconnect (relay->server);
   /* Stopping a lecture runs handlers that may iterate the main context:
    * stop from a snapshot, not while iterating the table. */
   lectures = g_hash_table_get_values (relay->lectures);
