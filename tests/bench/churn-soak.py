@@ -17,6 +17,11 @@ relay counts no viewers, the script notes the relay's memory:
            /metrics), and what malloc holds free inside them
            (state="free"): fragmentation, not a leak
 
+Before the rounds it also makes --requests plain HTTP requests (GET
+/healthz, each on a connection of its own, as the relay closes each after
+its response) and prints the heap in use per request: what a page view's
+requests cost the relay for good, if anything.
+
 Rounds run until --rounds are done or --minutes have passed, whichever
 comes first. At the end it prints the table and a least-squares slope
 (KiB per round, bytes per join) over the last half of the rounds, for
@@ -64,6 +69,8 @@ def parse_args():
     p.add_argument("--settle", type=float, default=3,
                    help="seconds to wait after a round before measuring")
     p.add_argument("--pipeline", default="testsrc-small")
+    p.add_argument("--requests", type=int, default=1000,
+                   help="plain requests measured before the rounds (0: none)")
     p.add_argument("--json", help="also write the numbers here")
     return p.parse_args()
 
@@ -133,6 +140,15 @@ def run(ctx, args, out):
                             "relay", "load", "kringkast-load")
     check(os.access(load_bin, os.X_OK), "no %s", load_bin)
 
+    if args.requests > 0:
+        before = d.metric("kringkast_heap_bytes", {"state": "in-use"})
+        for _ in range(args.requests):
+            d.api("GET", "/healthz", token=None)
+        after = d.metric("kringkast_heap_bytes", {"state": "in-use"})
+        out["heap_bytes_per_request"] = (after - before) / args.requests
+        harness.log("%d requests: heap in use %+.0f bytes per request",
+                    args.requests, out["heap_bytes_per_request"])
+
     time.sleep(args.settle)
     rows = [sample(d, 0)]
     t0 = time.monotonic()
@@ -173,6 +189,9 @@ def report(out, args):
                          "%+.0f bytes per join" % (
                              key, half[0]["round"], half[-1]["round"], s,
                              s * 1024 / args.viewers))
+    if "heap_bytes_per_request" in out:
+        lines.append("heap in use per plain HTTP request: %+.0f bytes"
+                     % out["heap_bytes_per_request"])
     lines.append("%d rounds of %d viewers watching %.0f s; daemon exit %s"
                  % (len(done), args.viewers, args.watch,
                     out["daemon_exit_code"]))
