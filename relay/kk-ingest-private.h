@@ -39,6 +39,8 @@ struct _KkIngest {
   KkIngestAnswerFunc answered;
   gpointer answered_data;
   gint answer_sent;             /* atomic */
+  gint local_set;               /* atomic: webrtcbin has set the answer */
+  gint gather_done;             /* atomic: gathered, or out of time */
   char *answer_text;            /* under lock, until delivered */
   char *answer_error;           /* under lock, until delivered */
   guint gather_timeout;         /* main context */

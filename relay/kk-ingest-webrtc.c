@@ -193,6 +193,18 @@ finish_answer (KkIngest *ingest, const char *error_message)
   kk_ingest_invoke (ingest, deliver_answer);
 }
 
+/* Any thread. The answer goes out once webrtcbin has set it locally and
+ * has gathered its candidates or run out of time for them, in whichever
+ * order: on a busy machine setting the answer can outlast the gathering
+ * timeout, and answering before it is set would fail the publish. */
+static void
+answer_when_ready (KkIngest *ingest)
+{
+  if (g_atomic_int_get (&ingest->local_set)
+      && g_atomic_int_get (&ingest->gather_done))
+    finish_answer (ingest, NULL);
+}
+
 static gboolean
 on_gather_timeout (gpointer user_data)
 {
@@ -201,7 +213,8 @@ on_gather_timeout (gpointer user_data)
   ingest->gather_timeout = 0;
   GST_WARNING ("source %s: ICE gathering incomplete, answering anyway",
       ingest->name);
-  finish_answer (ingest, NULL);
+  g_atomic_int_set (&ingest->gather_done, 1);
+  answer_when_ready (ingest);
   return G_SOURCE_REMOVE;
 }
 
@@ -212,16 +225,9 @@ on_gathering_state (GstElement *webrtc, GParamSpec *pspec, gpointer user_data)
   GstWebRTCICEGatheringState state;
 
   g_object_get (webrtc, "ice-gathering-state", &state, NULL);
-  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE
-      && g_atomic_int_get (&ingest->answer_sent) == 0) {
-    GstWebRTCSessionDescription *local = NULL;
-
-    /* Gathering may complete before the answer is set locally. */
-    g_object_get (webrtc, "local-description", &local, NULL);
-    if (local != NULL) {
-      gst_webrtc_session_description_free (local);
-      finish_answer (ingest, NULL);
-    }
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE) {
+    g_atomic_int_set (&ingest->gather_done, 1);
+    answer_when_ready (ingest);
   }
 }
 
@@ -246,13 +252,29 @@ reply_error (GstPromise *promise)
   return NULL;
 }
 
+/* On webrtcbin's thread. Its reply also takes the error structure that
+ * webrtcbin 1.22, closed meanwhile (the host gone), leaks when
+ * set-local-description was given no promise. */
+static void
+on_local_set (GstPromise *promise, gpointer user_data)
+{
+  KkIngest *ingest = user_data;
+
+  if (reply_error (promise) != NULL) {
+    finish_answer (ingest, "webrtcbin could not set the answer");
+    return;
+  }
+  g_atomic_int_set (&ingest->local_set, 1);
+  answer_when_ready (ingest);
+}
+
 static void
 on_answer_created (GstPromise *promise, gpointer user_data)
 {
   KkIngest *ingest = user_data;
   GstWebRTCSessionDescription *answer = NULL;
   const char *error = reply_error (promise);
-  GstWebRTCICEGatheringState state;
+  GstPromise *set_promise;
 
   if (error == NULL) {
     gst_structure_get (gst_promise_get_reply (promise), "answer",
@@ -265,12 +287,12 @@ on_answer_created (GstPromise *promise, gpointer user_data)
     finish_answer (ingest, error);
     return;
   }
-  g_signal_emit_by_name (ingest->webrtc, "set-local-description", answer, NULL);
+  set_promise = gst_promise_new_with_change_func (on_local_set,
+      kk_ingest_ref (ingest), (GDestroyNotify) kk_ingest_unref);
+  g_signal_emit_by_name (ingest->webrtc, "set-local-description", answer,
+      set_promise);
+  gst_promise_unref (set_promise);
   gst_webrtc_session_description_free (answer);
-
-  g_object_get (ingest->webrtc, "ice-gathering-state", &state, NULL);
-  if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
-    finish_answer (ingest, NULL);
 }
 
 static void

@@ -12,6 +12,7 @@
 #include "kk-pages.h"
 #include "kk-roster-api.h"
 #include <gst/gst.h>
+#include <malloc.h>
 
 GST_DEBUG_CATEGORY_STATIC (kk_relay_debug);
 #define GST_CAT_DEFAULT kk_relay_debug
@@ -20,6 +21,21 @@ KkLecture *
 kk_relay_get_lecture (KkRelay *relay, const char *room_id)
 {
   return g_hash_table_lookup (relay->lectures, room_id);
+}
+
+/* glibc's malloc over all its arenas: what is handed out, and what it
+ * keeps free inside them. RSS alone cannot tell a leak (in use keeps
+ * growing) from fragmentation (free grows, in use does not). */
+static void
+collect_heap (KkMetrics *metrics, gpointer user_data)
+{
+  struct mallinfo2 info = mallinfo2 ();
+  const char *help = "Heap memory of the process's malloc, by state";
+
+  kk_metrics_sample (metrics, "kringkast_heap_bytes", KK_METRIC_GAUGE, help,
+      "state=\"in-use\"", (double) (info.uordblks + info.hblkhd));
+  kk_metrics_sample (metrics, "kringkast_heap_bytes", KK_METRIC_GAUGE, help,
+      "state=\"free\"", (double) info.fordblks);
 }
 
 static void
@@ -92,6 +108,7 @@ kk_relay_new (const KkConfig *config, GError **error)
   relay->lectures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       g_object_unref);
   relay->metrics = kk_metrics_new ();
+  kk_metrics_add_collector (relay->metrics, collect_heap, NULL);
 
   relay->store = kk_store_open (config->data_dir, error);
   if (relay->store == NULL)

@@ -360,6 +360,18 @@ raw_request (Fixture *f, const char *text, gsize extra_body)
   return status;
 }
 
+static guint
+count_open_fds (void)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
 /* Tests. */
 
 static void
@@ -373,6 +385,31 @@ test_healthz (Fixture *f, gconstpointer data)
   g_assert_cmpstr (json_string (&r, "status"), ==, "ok");
   g_assert_cmpuint (request (f, "HEAD", "/healthz", NULL, NULL, NULL, &head),
       ==, 200);
+}
+
+/* A client that asks to keep its connection and then closes it while idle
+ * (as browsers do) must not leave the server holding its socket: libsoup
+ * 3.2 would keep such a connection, and its memory, for good. */
+static void
+test_connection_released (Fixture *f, gconstpointer data)
+{
+  const char *get = "GET /healthz HTTP/1.1\r\nHost: relay\r\n"
+      "Connection: keep-alive\r\n\r\n";
+  gint64 deadline;
+  guint before;
+
+  /* The first request may set up what lives on (GLib's worker, say). */
+  g_assert_cmpuint (raw_request (f, get, 0), ==, 200);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  before = count_open_fds ();
+
+  for (guint i = 0; i < 5; i++)
+    g_assert_cmpuint (raw_request (f, get, 0), ==, 200);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (count_open_fds () > before && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (count_open_fds (), ==, before);
 }
 
 static void
@@ -1254,6 +1291,7 @@ main (int argc, char **argv)
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/api/healthz", test_healthz);
+  ADD ("/api/connection-released", test_connection_released);
   ADD ("/api/create-room", test_create_room);
   ADD ("/api/get-rooms", test_get_rooms);
   ADD ("/api/auth", test_auth);

@@ -215,6 +215,9 @@ class Daemon:
         self.http_port = None
         self.media_port = None
         self.exit_code = None
+        # Sanitizer reports (LeakSanitizer's at exit) from each run's log.
+        self.sanitizer_reports = []
+        self._log_start = 0
 
     @property
     def base_url(self):
@@ -254,6 +257,7 @@ class Daemon:
                 env.pop("KRINGKAST_ADMIN_TOKEN", None)
             env.update(self.extra_env)
             logf = open(self.log_path, "ab")
+            self._log_start = logf.tell()
             logf.write(("\n=== %s %s\n" % (time.strftime("%H:%M:%S"),
                                          " ".join(self.argv()))).encode())
             logf.flush()
@@ -322,7 +326,21 @@ class Daemon:
                 self.proc.wait()
         self.exit_code = self.proc.returncode
         self.proc = None
+        self._collect_sanitizer_report()
         return self.exit_code
+
+    def _collect_sanitizer_report(self):
+        """A sanitizer's report in this run's log: LeakSanitizer's comes at
+        exit, so only a stopped daemon can have one."""
+        with open(self.log_path, "r", errors="replace") as f:
+            f.seek(self._log_start)
+            text = f.read()
+        start = text.find("==ERROR: ")
+        if start >= 0:
+            start = text.rfind("\n", 0, start) + 1
+            end = text.find("SUMMARY: ", start)
+            end = len(text) if end < 0 else text.find("\n", end)
+            self.sanitizer_reports.append(text[start:end])
 
     def log_tail(self, lines=60):
         return tail(self.log_path, lines)
@@ -752,6 +770,12 @@ def main(test, name=None, needs_peers=True):
             ctx.cleanup()
         except Exception:
             log("cleanup failed:\n%s", traceback.format_exc())
+    # Any daemon's sanitizer report fails the test, whether or not the test
+    # looked at its exit status (a daemon stopped at cleanup, a restart).
+    for d in ctx.daemons:
+        for report in d.sanitizer_reports:
+            log("FAIL: %s reported:\n%s", d.name, report)
+            code = 1
     log("%s: %s in %.1f s", name,
         {0: "PASS", EXIT_SKIP: "SKIP"}.get(code, "FAIL"),
         time.monotonic() - t0)
