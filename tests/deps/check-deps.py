@@ -20,6 +20,8 @@ project relies on and follows each thing to the package that provides it:
   build dependencies  meson's dependency() -> the .pc file; the compiler
   GI namespaces       gi.require_version -> the typelib file
   the symbolizer      ASAN_SYMBOLIZER_PATH of the sanitizer run
+  debug symbols       a library whose local function names
+                      tests/lsan.supp uses -> its detached debug file
 
 then the file to its Debian package (dpkg -S), and checks that package
 is one apt installs for the profile: what apt-get would install for the
@@ -101,6 +103,8 @@ KINDS = {"decoder": Gst.ELEMENT_FACTORY_TYPE_DECODER,
          "depayloader": Gst.ELEMENT_FACTORY_TYPE_DEPAYLOADER,
          "parser": Gst.ELEMENT_FACTORY_TYPE_PARSER}
 
+# The dynamic loader, whose local symbols tests/lsan.supp names.
+LD_SO = "/lib64/ld-linux-x86-64.so.2"
 # Programs found by name rather than by path: where they live.
 NAMED_PROGRAMS = {"MiniBrowser": "/usr/lib/*/webkit2gtk-4.1/MiniBrowser"}
 # Programs a benchmark installs for itself when it runs.
@@ -283,11 +287,46 @@ def locate(thing):
         thing.path = r.stdout.strip() or None
         if thing.path is None:
             thing.problem = "pkg-config does not know it"
+    elif kind == "debug-symbols":
+        bid = build_id(os.path.realpath(name))
+        debug = bid and "/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2],
+                                                                  bid[2:])
+        if debug and os.path.exists(debug):
+            thing.path = debug
+        else:
+            thing.problem = ("no detached debug file for %s (build-id %s)"
+                             % (name, bid))
     elif kind == "symbolizer":
         if name and os.access(name, os.X_OK):
             thing.path = name
         else:
             thing.problem = "meson found no llvm-symbolizer"
+
+
+def build_id(path):
+    """The GNU build-id of an ELF file (hex), or None: its
+    .note.gnu.build-id section, read from the section headers."""
+    import struct
+    with open(path, "rb") as f:
+        elf = f.read()
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:  # 64-bit only
+        return None
+    end = "<" if elf[5] == 1 else ">"
+    shoff, = struct.unpack_from(end + "Q", elf, 0x28)
+    shentsize, shnum = struct.unpack_from(end + "HH", elf, 0x3a)
+    for i in range(shnum):
+        sh_type, = struct.unpack_from(end + "I", elf, shoff + i * shentsize + 4)
+        offset, size = struct.unpack_from(end + "QQ", elf,
+                                          shoff + i * shentsize + 0x18)
+        pos = offset
+        while sh_type == 7 and pos + 12 <= offset + size:  # SHT_NOTE
+            namesz, descsz, ntype = struct.unpack_from(end + "III", elf, pos)
+            name_at = pos + 12
+            desc_at = name_at + (namesz + 3) // 4 * 4
+            if ntype == 3 and elf[name_at:name_at + namesz] == b"GNU\0":
+                return elf[desc_at:desc_at + descsz].hex()
+            pos = desc_at + (descsz + 3) // 4 * 4
+    return None
 
 
 def variants(path):
@@ -383,12 +422,15 @@ def simulate(root, profile):
 
 
 def base_system():
-    """Packages every Debian system has (Essential, Priority required)."""
+    """Packages every Debian system has (Essential, Priority required, and
+    apt, which even a minimal debootstrap installs: it is how the others
+    get there)."""
     r = subprocess.run(["dpkg-query", "-W", "-f",
                         "${Package}\t${Essential}\t${Priority}\n"],
                        capture_output=True, text=True, check=True)
-    return {f[0] for f in (line.split("\t") for line in r.stdout.splitlines())
-            if len(f) == 3 and (f[1] == "yes" or f[2] == "required")}
+    return {"apt"} | {
+        f[0] for f in (line.split("\t") for line in r.stdout.splitlines())
+        if len(f) == 3 and (f[1] == "yes" or f[2] == "required")}
 
 
 def describe(thing):
@@ -398,6 +440,7 @@ def describe(thing):
     label = {"element": "GStreamer element", "autoplug": "auto-plugged",
              "program": "program", "module": "Python module",
              "typelib": "GI typelib", "symbolizer": "symbolizer",
+             "debug-symbols": "debug symbols",
              "pkgconfig": "pkg-config module"}[thing.kind]
     return "%s %s (%s), needed by %s" % (thing.profile, thing.name, label,
                                          where)
@@ -466,6 +509,11 @@ def main():
             needs.append((TESTS, depscan.Need(
                 "symbolizer", args.symbolizer or "llvm-symbolizer",
                 "tests/lsan.supp (its function names need a symbolizer)")))
+            # ld.so's _dl_init is a local symbol: only its detached debug
+            # file names it, and without it GLib's allocations under a
+            # library constructor are reported as leaks.
+            needs.append((TESTS, depscan.Need(
+                "debug-symbols", LD_SO, "tests/lsan.supp: leak:_dl_init")))
         found, probe_error = webrtc.result()
         closures = {p: f.result() for p, f in closures.items()}
 

@@ -65,7 +65,11 @@ await run("admin", async ({ daemon, browser, screenshot }) => {
   check(hostLink === `${daemon.base}/host/${ROOM}#token=${created.host_token}`, `host link ${hostLink}`);
   check(openLink === `${daemon.base}/watch/${ROOM}`, `open link ${openLink}`);
   await row.locator("td:nth-child(3) button").click();
-  check(await page.locator("#copied").textContent() !== "", "copying says so");
+  // The page says so once the clipboard's promise settles, not at the click.
+  const said = await page.waitForFunction(
+    () => document.getElementById("copied").textContent !== "", null, { timeout: 5000 })
+    .then(() => true, () => false);
+  check(said, "copying says so");
 
   // Participants imported as personal links (one request to
   // /participants), each with a copy button, downloadable.
