@@ -18,7 +18,7 @@ relay counts no viewers, the script notes the relay's memory:
            (state="free"): fragmentation, not a leak
 
 Before the rounds it also makes --requests plain HTTP requests (GET
-/healthz, each on a connection of its own, as the relay closes each after
+/healthz, each on a connection of its own, which it closes after
 its response) and prints the heap in use per request: what a page view's
 requests cost the relay for good, if anything.
 
