@@ -224,7 +224,10 @@ await run("host-watch", async ({ daemon, browser, screenshot }) => {
     await host.page.click("#recording");
     await waitFor(async () => (await daemon.api("GET", `/api/rooms/${ROOM}/recording`)).data.paused === true, 5000,
       "the recording to pause");
-    check(await host.page.locator("#recording-state").textContent() === "Opptaket er satt på pause.", "the paused state");
+    // The page says so when its own request's answer arrives, which may
+    // be after the relay already reports the pause.
+    await waitFor(() => host.page.locator("#recording-state").textContent()
+      .then((s) => s === "Opptaket er satt på pause."), 5000, "the paused state");
     await screenshot(host.page, "host-recording-paused");
     await host.page.click("#recording");
     await waitFor(async () => (await daemon.api("GET", `/api/rooms/${ROOM}/recording`)).data.paused === false, 5000,
