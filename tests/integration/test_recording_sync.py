@@ -86,9 +86,12 @@ def run(ctx):
         late = s["starts"]["audio"] - s["starts"]["video"]
         check(abs(late) < BOUND_S, "%s: audio starts %+.1f ms from video"
               % (codec, late * 1000))
-        for t, off in zip(s["times"], s["offsets"]):
-            check(abs(off) < BOUND_S, "%s: at %.2f s audio is %+.1f ms from "
-                  "video" % (codec, t, off * 1000))
+        # Every marker the publisher vouches for (not one of its start-up,
+        # whose frames may have gone missing before the wire).
+        for i, t, off in zip(s["indices"], s["times"], s["offsets"]):
+            if str(i) in source:
+                check(abs(off) < BOUND_S, "%s: at %.2f s audio is %+.1f ms "
+                      "from video" % (codec, t, off * 1000))
         check(abs(s["worst"]) < BOUND_S, "%s: the relay moved audio %+.1f ms "
               "from video" % (codec, s["worst"] * 1000))
         check(s["spread"] < SPREAD_S, "%s: what the relay added spreads "

@@ -230,11 +230,20 @@ class Source:
             self._loud = first is not None
         return Gst.PadProbeReturn.OK
 
-    def offsets(self):
+    def offsets(self, since=None):
         """The publisher's own audio-minus-video offsets (s), by marker
-        index, of the markers it emitted in both tracks."""
+        index, of the markers it emitted in both tracks (from running
+        time `since` on, when given)."""
         return {i: a - v for i, (v, a) in self.emitted.items()
-                if v is not None and a is not None}
+                if v is not None and a is not None
+                and (since is None or v >= since)}
+
+    def running_time(self):
+        """The pipeline's running time now (s), as the markers' times."""
+        clock = self.pipeline.get_clock()
+        if clock is None:
+            return None
+        return (clock.get_time() - self.pipeline.get_base_time()) / Gst.SECOND
 
 
 # -- finding the markers in a file ------------------------------------------

@@ -42,6 +42,9 @@ log = peerlib.log
 
 VIDEO_PT = 96
 AUDIO_PT = 111
+# With --markers: how long after the connection the media path is still
+# starting (see collect_stats).
+STARTUP_S = 1.0
 
 
 def parse_args():
@@ -160,6 +163,7 @@ class Publisher:
         self.pipe = Gst.parse_launch(" ".join(desc))
         self.pc = self.pipe.get_by_name("pc")
         self.markers = None
+        self.connected_rt = None
         if args.markers:
             # Enough markers for the whole run (until a signal: 4 h).
             seconds = (args.duration + args.timeout + 60 if args.duration > 0
@@ -351,6 +355,8 @@ class Publisher:
         if self.t_connected is not None:
             return False
         self.t_connected = time.monotonic()
+        if self.markers is not None:
+            self.connected_rt = self.markers.running_time()
         self.result["connected"] = True
         self.result["connect_ms"] = round((self.t_connected - self.t_post) * 1000)
         if self.args.duration > 0:
@@ -402,9 +408,22 @@ class Publisher:
         self.result["bytes_sent"] = sent_bytes
         self.result["packets_sent"] = sent_packets
         if self.markers is not None:
+            # What left before the connection was up, and in the moments
+            # after it, took the start-up path: webrtcbin holds media back
+            # until it is connected (the raw sources drop meanwhile, which
+            # the taps see), then the first keyframe, which a receiver
+            # that starts then asks for, comes out of a busy encoder. A
+            # marker there may reach the wire with frames missing past
+            # the tap, so it says nothing of the receiver: only markers
+            # from STARTUP_S after the connection are vouched for.
+            since = (self.connected_rt + STARTUP_S
+                     if self.connected_rt is not None else None)
+            everything = self.markers.offsets()
+            vouched = self.markers.offsets(since)
             self.result["source_offsets_ms"] = {
-                str(i): round(o * 1000, 1)
-                for i, o in sorted(self.markers.offsets().items())}
+                str(i): round(o * 1000, 1) for i, o in sorted(vouched.items())}
+            self.result["startup_markers"] = sorted(set(everything)
+                                                    - set(vouched))
 
     def run(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
