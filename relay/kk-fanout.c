@@ -479,6 +479,12 @@ kk_viewer_get_id (KkViewer *viewer)
   return viewer->id;
 }
 
+gint64
+kk_viewer_get_created_us (KkViewer *viewer)
+{
+  return viewer->created_mono_us;
+}
+
 static KkWorker *
 least_loaded_worker (KkFanout *fanout)
 {

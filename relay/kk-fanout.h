@@ -139,6 +139,9 @@ void kk_viewer_unref (KkViewer *viewer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkViewer, kk_viewer_unref)
 
 const char *kk_viewer_get_id (KkViewer *viewer);
+/* Returns: when the viewer was made (the offer), monotonic microseconds;
+ * an offer never connected expires connect_timeout_s after it. */
+gint64 kk_viewer_get_created_us (KkViewer *viewer);
 
 typedef struct {
   gboolean connected;

@@ -38,7 +38,6 @@ typedef struct {
   char *resource_id;
   char *party_id;
   gboolean connected;
-  gint64 created_mono_us;
 } KkLectureViewer;
 
 struct _KkLecture {
@@ -604,7 +603,6 @@ kk_lecture_add_viewer (KkLecture *lecture, const KkViewerOffer *offer,
   entry->lecture = lecture;
   entry->resource_id = random_resource_id ();
   entry->party_id = g_strdup (party_id);
-  entry->created_mono_us = g_get_monotonic_time ();
   entry->viewer = kk_viewer_new (lecture->feed, offer, local_peer,
       &viewer_callbacks, entry, &answer, error);
   if (entry->viewer == NULL) {
@@ -654,7 +652,8 @@ kk_lecture_party_wait_us (KkLecture *lecture, const char *party_id)
     /* One not yet receiving expires by the connect timeout; otherwise a
      * screen that went away leaves once its consent runs out. */
     if (!entry->connected)
-      wait = MIN (wait, entry->created_mono_us + connect_us - now);
+      wait = MIN (wait, kk_viewer_get_created_us (entry->viewer) + connect_us
+          - now);
   }
   if (count < KK_LECTURE_MAX_VIEWERS_PER_PARTY)
     return 0;
