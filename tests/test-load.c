@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tests for kringkast-load's own parsing and reporting (relay/load/):
+ * Tests for kringkast-load's own parsing and reporting (tools/load/):
  * sequence tracking (loss, NACK lists, recovery, wrap-around), the SDP it
  * writes (checked with the relay's own offer parser and with GstSDP) and
  * the SDP it reads (a real answer captured from kringkast, a Janus-style

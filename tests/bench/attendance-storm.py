@@ -249,7 +249,7 @@ def run(ctx, args, out):
     load = None
     load_json = os.path.join(ctx.workdir, "load.json")
     load_bin = os.path.join(os.path.dirname(os.path.dirname(d.binary)),
-                            "relay", "load", "kringkast-load")
+                            "tools", "load", "kringkast-load")
     if args.real > 0 and os.access(load_bin, os.X_OK):
         # Joins over the first half, holds a second, then all leave.
         ramp = max(1.0, args.real / (args.window / 2))

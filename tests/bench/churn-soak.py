@@ -137,7 +137,7 @@ def run(ctx, args, out):
     d = ctx.daemon(extra_args=["--config", conf])
     d.wait_live(ROOM, timeout=30)
     load_bin = os.path.join(os.path.dirname(os.path.dirname(d.binary)),
-                            "relay", "load", "kringkast-load")
+                            "tools", "load", "kringkast-load")
     check(os.access(load_bin, os.X_OK), "no %s", load_bin)
 
     if args.requests > 0:

@@ -603,7 +603,7 @@ def main():
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
-    load_bin = os.path.join(build, "relay", "load", "kringkast-load")
+    load_bin = os.path.join(build, "tools", "load", "kringkast-load")
     for b in (load_bin, os.path.join(build, "relay", "kringkast")):
         if not os.access(b, os.X_OK):
             sys.exit("missing %s: build first (meson setup %s "

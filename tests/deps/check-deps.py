@@ -74,10 +74,10 @@ ADD_TO = {RUN: "scripts/debian-packages.txt",
 AUTOPLUG = [
     (RUN, "pipelines/rtsp.pipeline:decodebin", "decoder",
      "audio/mpeg,mpegversion=4,stream-format=raw"),
-    (RUN, "relay/kk-recorder.c:parsebin", "demuxer", "video/webm"),
-    (RUN, "relay/kk-recorder.c:parsebin", "demuxer", "video/x-matroska"),
-    (RUN, "relay/kk-recorder.c:parsebin", "demuxer", "video/quicktime"),
-    (RUN, "relay/kk-recorder.c:parsebin", "parser",
+    (RUN, "relay/recording/kk-recorder.c:parsebin", "demuxer", "video/webm"),
+    (RUN, "relay/recording/kk-recorder.c:parsebin", "demuxer", "video/x-matroska"),
+    (RUN, "relay/recording/kk-recorder.c:parsebin", "demuxer", "video/quicktime"),
+    (RUN, "relay/recording/kk-recorder.c:parsebin", "parser",
      "video/x-h264,stream-format=avc"),
     (TESTS, "tests/peers/whep_gst.py:decodebin", "depayloader",
      "application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,"
@@ -198,7 +198,7 @@ def webrtc_needs(root):
         return None, lines[-1] if lines else "exit %d" % r.returncode
     found = json.loads(r.stdout)
     run = "inside webrtcbin, by a run of %s" % os.path.relpath(probe, root)
-    return ([(RUN, depscan.Need("element", n, "relay/kk-ingest-webrtc.c: "
+    return ([(RUN, depscan.Need("element", n, "relay/media/kk-ingest-webrtc.c: "
                                 + run)) for n in found["receiver"]]
             + [(TESTS, depscan.Need("element", n, "tests/peers/whip_gst.py: "
                                     + run)) for n in found["sender"]]), None

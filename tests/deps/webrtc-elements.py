@@ -9,7 +9,7 @@ written by hand would go stale with the next GStreamer; this instead
 connects two webrtcbins over loopback ICE, lets VP8 and Opus flow, and
 prints (JSON on stdout) the factory of every element inside each:
 
-  "receiver": a webrtcbin set up as relay/kk-ingest-webrtc.c sets up the
+  "receiver": a webrtcbin set up as relay/media/kk-ingest-webrtc.c sets up the
       relay's WHIP ingest (max-bundle, answers the publisher's offer,
       NACK on every transceiver, RTP out to appsinks);
   "sender": a publishing webrtcbin, as the tests' peers use.

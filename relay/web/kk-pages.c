@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kk-pages: the web pages people use, compiled into the binary with
- * GResource (relay/web/), so the daemon needs no files and no front-end
+ * GResource (relay/web/assets/), so the daemon needs no files and no front-end
  * build, and no page ever loads anything from another origin (the
  * Content-Security-Policy says so to the browser too).
  *
