@@ -712,12 +712,6 @@ kk_lecture_get_session_id (KkLecture *lecture)
   return lecture->session_open ? lecture->session_id : NULL;
 }
 
-KkLectureState
-kk_lecture_get_state (KkLecture *lecture)
-{
-  return lecture->state;
-}
-
 gboolean
 kk_lecture_has_live_source (KkLecture *lecture)
 {

@@ -55,7 +55,6 @@ KkRoom *kk_lecture_get_room (KkLecture *lecture);
 KkFeed *kk_lecture_get_feed (KkLecture *lecture);
 /* (transfer none) (nullable): the open session, once stored. */
 const char *kk_lecture_get_session_id (KkLecture *lecture);
-KkLectureState kk_lecture_get_state (KkLecture *lecture);
 /* TRUE while a source (a WHIP publisher or a pipeline) is sending media. */
 gboolean kk_lecture_has_live_source (KkLecture *lecture);
 

@@ -337,16 +337,10 @@ kk_feed_free (KkFeed *feed)
   g_free (feed);
 }
 
-guint32
-kk_feed_get_ssrc (KkFeed *feed, KkTrackKind kind)
+static guint32
+feed_ssrc (KkFeed *feed, KkTrackKind kind)
 {
   return kk_track_get_ssrc (feed->tracks[kind]);
-}
-
-const char *
-kk_feed_get_cname (KkFeed *feed)
-{
-  return feed->cname;
 }
 
 static gboolean
@@ -473,12 +467,6 @@ kk_viewer_unref (KkViewer *viewer)
   g_free (viewer);
 }
 
-const char *
-kk_viewer_get_id (KkViewer *viewer)
-{
-  return viewer->id;
-}
-
 gint64
 kk_viewer_get_created_us (KkViewer *viewer)
 {
@@ -572,8 +560,8 @@ kk_viewer_new (KkFeed *feed, const KkViewerOffer *offer,
   params.setup = viewer->dtls_server ? KK_DTLS_SETUP_PASSIVE : KK_DTLS_SETUP_ACTIVE;
   params.addresses = addresses;
   params.n_addresses = n_addresses;
-  params.audio_ssrc = kk_feed_get_ssrc (feed, KK_TRACK_AUDIO);
-  params.video_ssrc = kk_feed_get_ssrc (feed, KK_TRACK_VIDEO);
+  params.audio_ssrc = feed_ssrc (feed, KK_TRACK_AUDIO);
+  params.video_ssrc = feed_ssrc (feed, KK_TRACK_VIDEO);
   params.cname = feed->cname;
   params.stream_id = feed->name;
   params.offer_vp8 = TRUE;

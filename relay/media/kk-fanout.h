@@ -70,9 +70,6 @@ KkFeed *kk_feed_new (KkFanout *fanout, const char *name,
 /* The feed's viewers must all be removed first. */
 void kk_feed_free (KkFeed *feed);
 
-guint32 kk_feed_get_ssrc (KkFeed *feed, KkTrackKind kind);
-const char *kk_feed_get_cname (KkFeed *feed);
-
 /* From the ingest's streaming thread: see kk_track_push (). */
 void kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
     const guint8 *rtp, gsize len, gint64 capture_wall_us);
@@ -138,7 +135,6 @@ KkViewer *kk_viewer_ref (KkViewer *viewer);
 void kk_viewer_unref (KkViewer *viewer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkViewer, kk_viewer_unref)
 
-const char *kk_viewer_get_id (KkViewer *viewer);
 /* Returns: when the viewer was made (the offer), monotonic microseconds;
  * an offer never connected expires connect_timeout_s after it. */
 gint64 kk_viewer_get_created_us (KkViewer *viewer);

@@ -27,7 +27,6 @@ struct _KkIngest {
   GstElement *video_sink;       /* under lock: for keyframe requests */
   gint64 last_packet_mono_us;   /* atomic */
   gint media_started;           /* atomic */
-  gint video_codec;             /* atomic KkCodec */
   gboolean stopped;             /* main context */
   guint bus_watch;
   guint watchdog;

@@ -74,22 +74,10 @@ kk_ingest_unref (KkIngest *ingest)
   g_free (ingest);
 }
 
-const char *
-kk_ingest_get_name (KkIngest *ingest)
-{
-  return ingest->name;
-}
-
 gint64
 kk_ingest_get_last_packet_time (KkIngest *ingest)
 {
   return __atomic_load_n (&ingest->last_packet_mono_us, __ATOMIC_RELAXED);
-}
-
-KkCodec
-kk_ingest_get_video_codec (KkIngest *ingest)
-{
-  return g_atomic_int_get (&ingest->video_codec);
 }
 
 /* ---- hopping to the main context ---- */
@@ -266,8 +254,6 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
   if (caps != ctx->caps) {
     gst_caps_replace (&ctx->caps, caps);
     ctx->codec = codec_from_caps (caps);
-    if (ctx->kind == KK_TRACK_VIDEO)
-      g_atomic_int_set (&ingest->video_codec, ctx->codec);
     GST_INFO ("source %s: %s codec %d", ingest->name,
         ctx->kind == KK_TRACK_VIDEO ? "video" : "audio", ctx->codec);
   }

@@ -67,9 +67,6 @@ void kk_ingest_request_keyframe (KkIngest *ingest);
 
 /* Monotonic time of the last packet, 0 if none yet. Any thread. */
 gint64 kk_ingest_get_last_packet_time (KkIngest *ingest);
-const char *kk_ingest_get_name (KkIngest *ingest);
-/* The codec of the video being received, KK_CODEC_NONE before it is known. */
-KkCodec kk_ingest_get_video_codec (KkIngest *ingest);
 
 /* Stops the pipeline (synchronously) and frees it; no callback follows. */
 void kk_ingest_free (KkIngest *ingest);

@@ -91,12 +91,6 @@ kk_track_get_ssrc (KkTrack *track)
   return track->ssrc;
 }
 
-KkTrackKind
-kk_track_get_kind (KkTrack *track)
-{
-  return track->kind;
-}
-
 void
 kk_track_reset_source (KkTrack *track)
 {

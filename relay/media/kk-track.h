@@ -59,7 +59,6 @@ KkTrack *kk_track_new (KkTrackKind kind, guint32 ssrc, guint clock_rate);
 void kk_track_free (KkTrack *track);
 
 guint32 kk_track_get_ssrc (KkTrack *track);
-KkTrackKind kk_track_get_kind (KkTrack *track);
 
 typedef enum {
   KK_TRACK_PUSH_OK,

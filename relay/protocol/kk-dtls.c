@@ -30,7 +30,7 @@
  * off everything that costs per-connection state it does not need (session
  * cache, tickets, renegotiation), and the ~34 KB of record buffers OpenSSL
  * would keep in each SSL exist only while we are inside OpenSSL (see
- * kk_dtls_buffers_take()). A connected association then holds about 40 KB,
+ * dtls_buffers_take()). A connected association then holds about 40 KB,
  * half of it the handshake reassembly buffer OpenSSL keeps for DTLS over
  * UDP (to answer retransmissions) with no API to release it.
  *
@@ -110,7 +110,7 @@ struct _KkDtls
   KkDtlsSendFunc send;
   gpointer user_data;
 
-  /* A flight's first retransmission timeout, for kk_dtls_timer_cb (); only
+  /* A flight's first retransmission timeout, for dtls_timer_cb (); only
    * read once kk_dtls_set_initial_timeout () installed that. */
   guint initial_timeout_us;
 
@@ -121,7 +121,7 @@ struct _KkDtls
 /* ---- The datagram BIO ---------------------------------------------------- */
 
 static int
-kk_dtls_bio_write (BIO *bio, const char *data, int len)
+dtls_bio_write (BIO *bio, const char *data, int len)
 {
   KkDtls *dtls = BIO_get_data (bio);
 
@@ -133,7 +133,7 @@ kk_dtls_bio_write (BIO *bio, const char *data, int len)
 }
 
 static int
-kk_dtls_bio_read (BIO *bio, char *buf, int size)
+dtls_bio_read (BIO *bio, char *buf, int size)
 {
   KkDtls *dtls = BIO_get_data (bio);
   gsize n;
@@ -153,7 +153,7 @@ kk_dtls_bio_read (BIO *bio, char *buf, int size)
 }
 
 static long
-kk_dtls_bio_ctrl (BIO *bio, int cmd, long num, void *ptr)
+dtls_bio_ctrl (BIO *bio, int cmd, long num, void *ptr)
 {
   KkDtls *dtls = BIO_get_data (bio);
 
@@ -186,7 +186,7 @@ kk_dtls_bio_ctrl (BIO *bio, int cmd, long num, void *ptr)
 }
 
 static int
-kk_dtls_bio_create (BIO *bio)
+dtls_bio_create (BIO *bio)
 {
   BIO_set_init (bio, 1);
   return 1;
@@ -196,7 +196,7 @@ kk_dtls_bio_create (BIO *bio)
  * keeping it out of KkDtlsContext means an association never depends on the
  * context outliving it (its SSL holds its own reference to the SSL_CTX). */
 static BIO_METHOD *
-kk_dtls_bio_method (void)
+dtls_bio_method (void)
 {
   static gsize once = 0;
   static BIO_METHOD *method;
@@ -205,10 +205,10 @@ kk_dtls_bio_method (void)
     method = BIO_meth_new (BIO_get_new_index () | BIO_TYPE_SOURCE_SINK,
         "kk-dtls datagram");
     if (method != NULL) {
-      BIO_meth_set_write (method, kk_dtls_bio_write);
-      BIO_meth_set_read (method, kk_dtls_bio_read);
-      BIO_meth_set_ctrl (method, kk_dtls_bio_ctrl);
-      BIO_meth_set_create (method, kk_dtls_bio_create);
+      BIO_meth_set_write (method, dtls_bio_write);
+      BIO_meth_set_read (method, dtls_bio_read);
+      BIO_meth_set_ctrl (method, dtls_bio_ctrl);
+      BIO_meth_set_create (method, dtls_bio_create);
     }
     g_once_init_leave (&once, 1);
   }
@@ -220,7 +220,7 @@ kk_dtls_bio_method (void)
 /* The first error on this thread's OpenSSL error queue, which is then
  * emptied so that the next SSL_get_error() starts clean. */
 static char *
-kk_dtls_openssl_error_string (void)
+dtls_openssl_error_string (void)
 {
   unsigned long code = ERR_get_error ();
   char buf[256];
@@ -233,7 +233,7 @@ kk_dtls_openssl_error_string (void)
 }
 
 static void
-kk_dtls_fail (KkDtls *dtls, KkDtlsState state, KkDtlsError code,
+dtls_fail (KkDtls *dtls, KkDtlsState state, KkDtlsError code,
     const char *message)
 {
   dtls->state = state;
@@ -244,7 +244,7 @@ kk_dtls_fail (KkDtls *dtls, KkDtlsState state, KkDtlsError code,
 /* Returns the state, copying the stored reason into @error when the
  * association is over. */
 static KkDtlsState
-kk_dtls_report (KkDtls *dtls, GError **error)
+dtls_report (KkDtls *dtls, GError **error)
 {
   if ((dtls->state == KK_DTLS_STATE_FAILED
           || dtls->state == KK_DTLS_STATE_CLOSED) && dtls->failure != NULL)
@@ -254,31 +254,31 @@ kk_dtls_report (KkDtls *dtls, GError **error)
 
 /* Classifies what SSL_get_error() said after a failed SSL call. */
 static void
-kk_dtls_fail_from_ssl (KkDtls *dtls, int ssl_error)
+dtls_fail_from_ssl (KkDtls *dtls, int ssl_error)
 {
-  g_autofree char *reason = kk_dtls_openssl_error_string ();
+  g_autofree char *reason = dtls_openssl_error_string ();
   g_autofree char *message = NULL;
 
   if (dtls->fingerprint_mismatch) {
-    kk_dtls_fail (dtls, KK_DTLS_STATE_FAILED, KK_DTLS_ERROR_FINGERPRINT,
+    dtls_fail (dtls, KK_DTLS_STATE_FAILED, KK_DTLS_ERROR_FINGERPRINT,
         KK_DTLS_FINGERPRINT_MISMATCH);
     return;
   }
   if (ssl_error == SSL_ERROR_ZERO_RETURN) {
-    kk_dtls_fail (dtls, KK_DTLS_STATE_CLOSED, KK_DTLS_ERROR_CLOSED,
+    dtls_fail (dtls, KK_DTLS_STATE_CLOSED, KK_DTLS_ERROR_CLOSED,
         "peer sent close_notify");
     return;
   }
   message = g_strdup_printf ("DTLS %s failed: %s",
       dtls->state == KK_DTLS_STATE_HANDSHAKING ? "handshake" : "association",
       reason);
-  kk_dtls_fail (dtls, KK_DTLS_STATE_FAILED, KK_DTLS_ERROR_HANDSHAKE, message);
+  dtls_fail (dtls, KK_DTLS_STATE_FAILED, KK_DTLS_ERROR_HANDSHAKE, message);
 }
 
 /* ---- Certificates -------------------------------------------------------- */
 
 static const EVP_MD *
-kk_dtls_md_from_sdp_name (const char *name)
+dtls_md_from_sdp_name (const char *name)
 {
   /* RFC 8122 §5: hash function names from the IANA registry, compared
    * case-insensitively. MD5 and MD2 are deliberately not accepted. */
@@ -304,7 +304,7 @@ kk_dtls_md_from_sdp_name (const char *name)
 }
 
 static gboolean
-kk_dtls_certificate_matches (KkDtls *dtls, X509 *cert)
+dtls_certificate_matches (KkDtls *dtls, X509 *cert)
 {
   guint8 digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
@@ -318,7 +318,7 @@ kk_dtls_certificate_matches (KkDtls *dtls, X509 *cert)
 }
 
 static int
-kk_dtls_verify_callback (int preverify_ok, X509_STORE_CTX *store)
+dtls_verify_callback (int preverify_ok, X509_STORE_CTX *store)
 {
   SSL *ssl = X509_STORE_CTX_get_ex_data (store,
       SSL_get_ex_data_X509_STORE_CTX_idx ());
@@ -329,7 +329,7 @@ kk_dtls_verify_callback (int preverify_ok, X509_STORE_CTX *store)
    * are not what the fingerprint covers. Only the leaf decides. */
   if (X509_STORE_CTX_get_error_depth (store) != 0)
     return 1;
-  if (!kk_dtls_certificate_matches (dtls,
+  if (!dtls_certificate_matches (dtls,
           X509_STORE_CTX_get_current_cert (store))) {
     dtls->fingerprint_mismatch = TRUE;
     /* Makes OpenSSL send bad_certificate rather than unknown_ca. */
@@ -341,7 +341,7 @@ kk_dtls_verify_callback (int preverify_ok, X509_STORE_CTX *store)
 }
 
 static X509 *
-kk_dtls_make_certificate (EVP_PKEY *key)
+dtls_make_certificate (EVP_PKEY *key)
 {
   X509 *cert = X509_new ();
   X509_NAME *name = NULL;
@@ -388,7 +388,7 @@ kk_dtls_make_certificate (EVP_PKEY *key)
 }
 
 static char *
-kk_dtls_format_fingerprint (X509 *cert)
+dtls_format_fingerprint (X509 *cert)
 {
   guint8 digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
@@ -406,7 +406,7 @@ kk_dtls_format_fingerprint (X509 *cert)
 /* ---- Context ------------------------------------------------------------- */
 
 static SSL_CTX *
-kk_dtls_make_ssl_ctx (EVP_PKEY *key, X509 *cert)
+dtls_make_ssl_ctx (EVP_PKEY *key, X509 *cert)
 {
   SSL_CTX *ssl_ctx = SSL_CTX_new (DTLS_method ());
   gboolean ok;
@@ -438,7 +438,7 @@ kk_dtls_make_ssl_ctx (EVP_PKEY *key, X509 *cert)
    * the callback replaces CA verification by the fingerprint check. */
   SSL_CTX_set_verify (ssl_ctx,
       SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-      kk_dtls_verify_callback);
+      dtls_verify_callback);
   return ssl_ctx;
 }
 
@@ -450,7 +450,7 @@ kk_dtls_context_new (GError **error)
   X509 *cert = NULL;
 
   ERR_clear_error ();
-  if (kk_dtls_bio_method () == NULL) {
+  if (dtls_bio_method () == NULL) {
     g_set_error_literal (error, KK_DTLS_ERROR, KK_DTLS_ERROR_INIT,
         "cannot create the DTLS BIO method");
     return NULL;
@@ -458,17 +458,17 @@ kk_dtls_context_new (GError **error)
 
   key = EVP_EC_gen ("P-256");
   if (key != NULL)
-    cert = kk_dtls_make_certificate (key);
+    cert = dtls_make_certificate (key);
   if (cert != NULL) {
-    ctx->ssl_ctx = kk_dtls_make_ssl_ctx (key, cert);
-    ctx->fingerprint = kk_dtls_format_fingerprint (cert);
+    ctx->ssl_ctx = dtls_make_ssl_ctx (key, cert);
+    ctx->fingerprint = dtls_format_fingerprint (cert);
   }
   /* The SSL_CTX holds its own references to both. */
   X509_free (cert);
   EVP_PKEY_free (key);
 
   if (ctx->ssl_ctx == NULL || ctx->fingerprint == NULL) {
-    g_autofree char *reason = kk_dtls_openssl_error_string ();
+    g_autofree char *reason = dtls_openssl_error_string ();
 
     g_set_error (error, KK_DTLS_ERROR, KK_DTLS_ERROR_INIT,
         "cannot create the DTLS certificate and context: %s", reason);
@@ -511,7 +511,7 @@ kk_dtls_new (KkDtlsContext *ctx, gboolean is_server,
   /* A hash or length we cannot use is not an error here: the SDP is remote
    * input, and the handshake will then fail with KK_DTLS_ERROR_FINGERPRINT,
    * which is the truthful outcome. */
-  dtls->peer_md = kk_dtls_md_from_sdp_name (fingerprint_hash);
+  dtls->peer_md = dtls_md_from_sdp_name (fingerprint_hash);
   if (fingerprint != NULL && fingerprint_len <= sizeof dtls->peer_fingerprint) {
     memcpy (dtls->peer_fingerprint, fingerprint, fingerprint_len);
     dtls->peer_fingerprint_len = fingerprint_len;
@@ -519,7 +519,7 @@ kk_dtls_new (KkDtlsContext *ctx, gboolean is_server,
 
   /* These only fail when memory runs out, which GLib treats as fatal too. */
   dtls->ssl = SSL_new (ctx->ssl_ctx);
-  bio = BIO_new (kk_dtls_bio_method ());
+  bio = BIO_new (dtls_bio_method ());
   if (dtls->ssl == NULL || bio == NULL)
     g_error ("kk-dtls: out of memory creating an SSL object");
 
@@ -548,13 +548,13 @@ kk_dtls_free (KkDtls *dtls)
 /* The handshake just completed: check what it produced before we call it
  * connected. */
 static void
-kk_dtls_finish_handshake (KkDtls *dtls)
+dtls_finish_handshake (KkDtls *dtls)
 {
   const SRTP_PROTECTION_PROFILE *profile;
 
-  if (!kk_dtls_certificate_matches (dtls,
+  if (!dtls_certificate_matches (dtls,
           SSL_get0_peer_certificate (dtls->ssl))) {
-    kk_dtls_fail (dtls, KK_DTLS_STATE_FAILED, KK_DTLS_ERROR_FINGERPRINT,
+    dtls_fail (dtls, KK_DTLS_STATE_FAILED, KK_DTLS_ERROR_FINGERPRINT,
         KK_DTLS_FINGERPRINT_MISMATCH);
     return;
   }
@@ -564,7 +564,7 @@ kk_dtls_finish_handshake (KkDtls *dtls)
    * checked anyway, as the keys below depend on it. */
   if (profile == NULL
       || kk_srtp_profile_salt_length ((KkSrtpProfile) profile->id) == 0) {
-    kk_dtls_fail (dtls, KK_DTLS_STATE_FAILED, KK_DTLS_ERROR_NO_SRTP,
+    dtls_fail (dtls, KK_DTLS_STATE_FAILED, KK_DTLS_ERROR_NO_SRTP,
         "no common SRTP protection profile");
     return;
   }
@@ -575,7 +575,7 @@ kk_dtls_finish_handshake (KkDtls *dtls)
  * the peer (OpenSSL answers it with ours), alerts, close_notify. Any
  * application data is read and dropped. */
 static void
-kk_dtls_drain (KkDtls *dtls)
+dtls_drain (KkDtls *dtls)
 {
   guint8 scratch[2048];
 
@@ -589,7 +589,7 @@ kk_dtls_drain (KkDtls *dtls)
     ssl_error = SSL_get_error (dtls->ssl, n);
     if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE)
       return;
-    kk_dtls_fail_from_ssl (dtls, ssl_error);
+    dtls_fail_from_ssl (dtls, ssl_error);
     if (dtls->state == KK_DTLS_STATE_CLOSED) {
       /* RFC 5246 §7.2.1: answer close_notify with our own. */
       ERR_clear_error ();
@@ -608,7 +608,7 @@ kk_dtls_drain (KkDtls *dtls)
  * two. They must be allocated again first because OpenSSL's DTLS write
  * path, unlike its read path, does not recreate a released write buffer. */
 static void
-kk_dtls_buffers_take (KkDtls *dtls)
+dtls_buffers_take (KkDtls *dtls)
 {
   if (SSL_alloc_buffers (dtls->ssl) != 1)
     g_error ("kk-dtls: out of memory allocating DTLS record buffers");
@@ -616,7 +616,7 @@ kk_dtls_buffers_take (KkDtls *dtls)
 }
 
 static void
-kk_dtls_buffers_release (KkDtls *dtls)
+dtls_buffers_release (KkDtls *dtls)
 {
   /* 0 while a record is still half consumed: they go on a later call. */
   int released = SSL_free_buffers (dtls->ssl);
@@ -628,9 +628,9 @@ kk_dtls_buffers_release (KkDtls *dtls)
 /* Runs OpenSSL on whatever is pending (a received datagram, or nothing for
  * the ClientHello). */
 static void
-kk_dtls_advance (KkDtls *dtls)
+dtls_advance (KkDtls *dtls)
 {
-  kk_dtls_buffers_take (dtls);
+  dtls_buffers_take (dtls);
   if (dtls->state == KK_DTLS_STATE_HANDSHAKING) {
     int ret;
 
@@ -641,17 +641,17 @@ kk_dtls_advance (KkDtls *dtls)
 
       if (ssl_error != SSL_ERROR_WANT_READ
           && ssl_error != SSL_ERROR_WANT_WRITE)
-        kk_dtls_fail_from_ssl (dtls, ssl_error);
+        dtls_fail_from_ssl (dtls, ssl_error);
     } else {
-      kk_dtls_finish_handshake (dtls);
+      dtls_finish_handshake (dtls);
     }
   }
 
   /* A datagram can carry the peer's last handshake record followed by more
    * (close_notify, an alert): process the rest of it now. */
   if (dtls->state == KK_DTLS_STATE_CONNECTED)
-    kk_dtls_drain (dtls);
-  kk_dtls_buffers_release (dtls);
+    dtls_drain (dtls);
+  dtls_buffers_release (dtls);
 }
 
 void
@@ -659,7 +659,7 @@ kk_dtls_start (KkDtls *dtls)
 {
   if (dtls->is_server || dtls->state != KK_DTLS_STATE_HANDSHAKING)
     return;
-  kk_dtls_advance (dtls);
+  dtls_advance (dtls);
 }
 
 KkDtlsState
@@ -668,16 +668,16 @@ kk_dtls_receive (KkDtls *dtls, const guint8 *data, gsize len, GError **error)
   if (len == 0
       || (dtls->state != KK_DTLS_STATE_HANDSHAKING
           && dtls->state != KK_DTLS_STATE_CONNECTED))
-    return kk_dtls_report (dtls, error);
+    return dtls_report (dtls, error);
 
   dtls->rx_data = data;
   dtls->rx_len = len;
-  kk_dtls_advance (dtls);
+  dtls_advance (dtls);
   /* Never leave a pointer to the caller's buffer behind, e.g. when OpenSSL
    * stopped before reading (a failed state). */
   dtls->rx_data = NULL;
   dtls->rx_len = 0;
-  return kk_dtls_report (dtls, error);
+  return dtls_report (dtls, error);
 }
 
 gint64
@@ -701,19 +701,19 @@ kk_dtls_handle_timeout (KkDtls *dtls, GError **error)
 {
   if (dtls->state == KK_DTLS_STATE_HANDSHAKING
       || dtls->state == KK_DTLS_STATE_CONNECTED) {
-    kk_dtls_buffers_take (dtls);
+    dtls_buffers_take (dtls);
     /* -1 once OpenSSL gives up retransmitting (12 timeouts). */
     if (DTLSv1_handle_timeout (dtls->ssl) < 0)
-      kk_dtls_fail_from_ssl (dtls, SSL_ERROR_SSL);
-    kk_dtls_buffers_release (dtls);
+      dtls_fail_from_ssl (dtls, SSL_ERROR_SSL);
+    dtls_buffers_release (dtls);
   }
-  return kk_dtls_report (dtls, error);
+  return dtls_report (dtls, error);
 }
 
 /* OpenSSL asks with @timer_us 0 when it starts a flight's timer and with
  * the last value when that timer expired. */
 static unsigned int
-kk_dtls_timer_cb (SSL *ssl, unsigned int timer_us)
+dtls_timer_cb (SSL *ssl, unsigned int timer_us)
 {
   KkDtls *dtls = SSL_get_app_data (ssl);
 
@@ -729,7 +729,7 @@ kk_dtls_set_initial_timeout (KkDtls *dtls, guint timeout_ms)
 
   dtls->initial_timeout_us = MIN ((guint64) timeout_ms * 1000,
       KK_DTLS_MAX_TIMEOUT_US);
-  DTLS_set_timer_cb (dtls->ssl, kk_dtls_timer_cb);
+  DTLS_set_timer_cb (dtls->ssl, dtls_timer_cb);
 }
 
 KkDtlsState
@@ -790,13 +790,13 @@ kk_dtls_close (KkDtls *dtls)
 {
   if (dtls->state == KK_DTLS_STATE_CONNECTED) {
     /* Best effort: one close_notify, no waiting for the peer's. */
-    kk_dtls_buffers_take (dtls);
+    dtls_buffers_take (dtls);
     SSL_shutdown (dtls->ssl);
-    kk_dtls_buffers_release (dtls);
+    dtls_buffers_release (dtls);
   }
   if (dtls->state == KK_DTLS_STATE_CONNECTED
       || dtls->state == KK_DTLS_STATE_HANDSHAKING)
-    kk_dtls_fail (dtls, KK_DTLS_STATE_CLOSED, KK_DTLS_ERROR_CLOSED,
+    dtls_fail (dtls, KK_DTLS_STATE_CLOSED, KK_DTLS_ERROR_CLOSED,
         "association closed locally");
 }
 

@@ -254,8 +254,11 @@ kk_room_init (KkRoom *room)
       watcher_free);
 }
 
-KkRoom *
-kk_room_new (const KkRoomConfig *config)
+/* Returns: (transfer full): a room with the settings of @config, whose
+ * host_token must be set. Not live, no viewers. Only the registry makes
+ * rooms. */
+static KkRoom *
+room_new (const KkRoomConfig *config)
 {
   KkRoom *room;
 
@@ -652,7 +655,7 @@ kk_room_registry_new (KkStore *store, const KkConfig *config, GError **error)
   if (rooms == NULL)
     return NULL;
   for (guint i = 0; i < rooms->len; i++)
-    add_room (registry, kk_room_new (g_ptr_array_index (rooms, i)));
+    add_room (registry, room_new (g_ptr_array_index (rooms, i)));
 
   for (guint i = 0; config->rooms != NULL && i < config->rooms->len; i++) {
     const KkRoomConfig *wanted = g_ptr_array_index (config->rooms, i);
@@ -663,7 +666,7 @@ kk_room_registry_new (KkStore *store, const KkConfig *config, GError **error)
     stored = kk_store_ensure_room (store, wanted, error);
     if (stored == NULL)
       return NULL;
-    add_room (registry, kk_room_new (stored));
+    add_room (registry, room_new (stored));
     g_hash_table_add (registry->configured, g_strdup (wanted->id));
   }
 
@@ -741,7 +744,7 @@ room_stored_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
 
-  room = kk_room_new (config);
+  room = room_new (config);
   add_room (registry, room);
   g_info ("room %s: created (\"%s\")", config->id, config->title);
   g_signal_emit (registry, registry_signals[SIGNAL_ROOM_ADDED], 0, room);

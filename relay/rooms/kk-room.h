@@ -72,10 +72,6 @@ typedef struct _KkLecture KkLecture;
 #define KK_TYPE_ROOM (kk_room_get_type ())
 G_DECLARE_FINAL_TYPE (KkRoom, kk_room, KK, ROOM, GObject)
 
-/* Returns: (transfer full): a room with the settings of @config, whose
- * host_token must be set. Not live, no viewers. */
-KkRoom *kk_room_new (const KkRoomConfig *config);
-
 /* Settings. The coordinator changes title, record and completion ratio
  * (kk_room_registry_edit_room_async ()); the rest is fixed for the room's
  * life. Strings: (transfer none), owned by the room, valid until the next
