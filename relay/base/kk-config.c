@@ -9,7 +9,7 @@
  * Everything is validated here, once, before the daemon starts anything:
  * unknown groups and keys are errors (a typo must not silently fall back to
  * a default), numbers are range-checked, addresses parsed, and the [room ID]
- * sections go through the same validators (kk-room.h) that the HTTP API
+ * sections go through the same validators (kk-room-rules.h) that the HTTP API
  * uses for POST /api/rooms. Every message names where the bad value came
  * from: "FILE:LINE: [GROUP] KEY: ...", "KRINGKAST_X: ..." or "--option: ...".
  */
@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "kk-build-config.h"
-#include "kk-room.h"
+#include "kk-room-rules.h"
 
 G_DEFINE_QUARK (kk-config-error-quark, kk_config_error)
 

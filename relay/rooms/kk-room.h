@@ -9,61 +9,21 @@
  * change through the store before reporting success, so what a client was
  * told exists survives a restart.
  *
- * The validators below are the single definition of what a room id, a
- * title, a name, etc. may be; the config loader, the HTTP API and the
- * registry all use them.
+ * What a room id, a title, a name, etc. may be is defined once, in
+ * kk-room-rules.h (base layer), which this header includes.
  */
 #pragma once
 
 #include <gio/gio.h>
 
 #include "kk-config.h"
+#include "kk-room-rules.h"
 #include "kk-store.h"
 
 G_BEGIN_DECLS
 
-#define KK_ROOM_ERROR (kk_room_error_quark ())
-GQuark kk_room_error_quark (void);
-
-typedef enum {
-  KK_ROOM_ERROR_INVALID,      /* a value fails validation: HTTP 400 */
-  KK_ROOM_ERROR_EXISTS,       /* room id taken: HTTP 409 */
-  KK_ROOM_ERROR_NOT_FOUND,    /* no such room: HTTP 404 */
-  KK_ROOM_ERROR_FAILED,       /* the store failed: HTTP 500 */
-  KK_ROOM_ERROR_FORBIDDEN,    /* the room does not allow it: HTTP 403 */
-  KK_ROOM_ERROR_CONFIGURED,   /* set by the config file, which wins at
-                               * every start: HTTP 409 */
-} KkRoomError;
-
-#define KK_ROOM_ID_MAX 64
-#define KK_ROOM_TITLE_MAX 200
-#define KK_ROOM_NAME_MAX 200
-#define KK_ROOM_WORKPLACE_MAX 200
-#define KK_ROOM_COLLEAGUES_MAX 20
-#define KK_ROOM_SOURCE_URI_MAX 2048
-#define KK_ROOM_DEFAULT_COMPLETION_RATIO 0.8
-
-/* Source of a room fed by a WHIP publisher (the default). Any other source
- * names a pipeline in the pipelines directory. */
-#define KK_ROOM_SOURCE_WHIP "whip"
-/* The room --demo adds, and its test-pattern source. */
-#define KK_ROOM_DEMO_ID "demo"
-#define KK_ROOM_SOURCE_DEMO "testsrc"
-
-/* ^[a-z0-9][a-z0-9-]{0,63}$ */
-gboolean kk_room_validate_id (const char *id, GError **error);
-/* Valid UTF-8 without control characters, @min_chars..@max_chars
- * characters, and not only white space when @min_chars > 0. @what names
- * the field in the message. */
-gboolean kk_room_validate_text (const char *what, const char *text,
-    guint min_chars, guint max_chars, GError **error);
-/* A finite number in [0, 1]. */
-gboolean kk_room_validate_completion_ratio (double ratio, GError **error);
-/* "whip", or a pipeline name: [a-z0-9][a-z0-9_-]{0,63}. */
-gboolean kk_room_validate_source (const char *source, GError **error);
-/* An absolute URI of at most KK_ROOM_SOURCE_URI_MAX bytes. */
-gboolean kk_room_validate_source_uri (const char *uri, GError **error);
-/* All of the above for the fields of @room (host_token is not checked). */
+/* All of kk-room-rules.h for the fields of @room (host_token is not
+ * checked). */
 gboolean kk_room_config_validate (const KkRoomConfig *room, GError **error);
 
 /* Declared in kk-lecture.h, which includes this header. */
