@@ -38,6 +38,26 @@ collect_heap (KkMetrics *metrics, gpointer user_data)
       "state=\"free\"", (double) info.fordblks);
 }
 
+/* The audience of a room follows its lecture's viewers. Rooms sit below
+ * the lecture, so the lecture's signals are connected to the registry
+ * here, for as long as the registry lives. */
+static void
+on_viewer_connected (KkLecture *lecture, const char *resource_id,
+    const char *party_id, gint64 wall_us, gpointer user_data)
+{
+  kk_room_registry_viewer_connected (user_data, kk_lecture_get_room (lecture),
+      party_id);
+}
+
+static void
+on_viewer_left (KkLecture *lecture, const char *resource_id,
+    const char *party_id, const char *reason, gint64 last_seen_wall_us,
+    gpointer user_data)
+{
+  kk_room_registry_viewer_left (user_data, kk_lecture_get_room (lecture),
+      party_id);
+}
+
 static void
 add_lecture (KkRelay *relay, KkRoom *room)
 {
@@ -51,7 +71,10 @@ add_lecture (KkRelay *relay, KkRoom *room)
   kk_presence_watch (relay->presence, lecture);
   kk_recordings_watch (relay->recordings, lecture);
   kk_schedule_watch (relay->schedule, lecture);
-  kk_room_registry_follow_lecture (relay->registry, lecture);
+  g_signal_connect_object (lecture, "viewer-connected",
+      G_CALLBACK (on_viewer_connected), relay->registry, 0);
+  g_signal_connect_object (lecture, "viewer-left",
+      G_CALLBACK (on_viewer_left), relay->registry, 0);
   g_hash_table_insert (relay->lectures, g_strdup (kk_room_get_id (room)),
       lecture);
   if (g_strcmp0 (kk_room_get_source (room), "whip") != 0

@@ -10,7 +10,9 @@
  *
  * The audience (how many workplaces and people are watching) is kept per
  * room as a table of the parties with a receiving connection. The
- * registry follows each lecture's viewer signals and, on a party's first
+ * registry is told of each viewer connection that starts or stops
+ * receiving (kk-relay.c connects each lecture's viewer signals to it:
+ * rooms sit below the lecture and do not know it) and, on a party's first
  * connection, reads its people from the store (participants: the holder,
  * colleagues named at the join, colleagues who checked in since), so the
  * host's page can say "12 people at 5 workplaces" without a query per
@@ -35,8 +37,6 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <openssl/crypto.h>
-
-#include "kk-lecture.h"
 
 gboolean
 kk_room_config_validate (const KkRoomConfig *room, GError **error)
@@ -1176,36 +1176,26 @@ read_party (KkRoomRegistry *registry, const char *room_id,
       g_free, party_people_free, party_read_cb, read);
 }
 
-static void
-on_viewer_connected (KkLecture *lecture, const char *resource_id,
-    const char *party_id, gint64 wall_us, gpointer user_data)
+void
+kk_room_registry_viewer_connected (KkRoomRegistry *registry, KkRoom *room,
+    const char *party_id)
 {
-  KkRoom *room = kk_lecture_get_room (lecture);
+  g_return_if_fail (KK_IS_ROOM_REGISTRY (registry));
+  g_return_if_fail (KK_IS_ROOM (room));
 
   if (party_id != NULL && audience_add (room, party_id))
-    read_party (user_data, kk_room_get_id (room), party_id);
-}
-
-static void
-on_viewer_left (KkLecture *lecture, const char *resource_id,
-    const char *party_id, const char *reason, gint64 last_seen_wall_us,
-    gpointer user_data)
-{
-  if (party_id != NULL)
-    audience_remove (kk_lecture_get_room (lecture), party_id);
+    read_party (registry, kk_room_get_id (room), party_id);
 }
 
 void
-kk_room_registry_follow_lecture (KkRoomRegistry *registry,
-    KkLecture *lecture)
+kk_room_registry_viewer_left (KkRoomRegistry *registry, KkRoom *room,
+    const char *party_id)
 {
   g_return_if_fail (KK_IS_ROOM_REGISTRY (registry));
-  g_return_if_fail (KK_IS_LECTURE (lecture));
+  g_return_if_fail (KK_IS_ROOM (room));
 
-  g_signal_connect_object (lecture, "viewer-connected",
-      G_CALLBACK (on_viewer_connected), registry, 0);
-  g_signal_connect_object (lecture, "viewer-left",
-      G_CALLBACK (on_viewer_left), registry, 0);
+  if (party_id != NULL)
+    audience_remove (room, party_id);
 }
 
 void

@@ -26,9 +26,6 @@ G_BEGIN_DECLS
  * checked). */
 gboolean kk_room_config_validate (const KkRoomConfig *room, GError **error);
 
-/* Declared in kk-lecture.h, which includes this header. */
-typedef struct _KkLecture KkLecture;
-
 #define KK_TYPE_ROOM (kk_room_get_type ())
 G_DECLARE_FINAL_TYPE (KkRoom, kk_room, KK, ROOM, GObject)
 
@@ -58,7 +55,7 @@ guint kk_room_get_viewer_count (KkRoom *room);
  * many distinct workplaces their people gave (compared without case;
  * people who gave none are not a workplace), and how many people they
  * are (colleagues at a shared screen and those who checked in at it
- * count). Kept by the registry (kk_room_registry_follow_lecture ()); a
+ * count). Kept by the registry (kk_room_registry_viewer_connected ()); a
  * party whose people have not been read yet counts as one person and no
  * workplace. */
 guint kk_room_get_workplace_count (KkRoom *room);
@@ -235,15 +232,30 @@ gboolean kk_room_registry_remove_party (KkRoomRegistry *registry,
     const char *party_id);
 
 /**
- * kk_room_registry_follow_lecture:
+ * kk_room_registry_viewer_connected:
+ * @registry: the registry that holds @room
+ * @room: (transfer none): the room whose lecture the viewer receives
+ * @party_id: (nullable): the viewer's party; NULL is not counted
  *
- * Keeps the audience of @lecture's room (kk_room_get_workplace_count ())
- * from its viewer-connected and viewer-left signals: when a party's first
- * connection starts receiving, its people and their workplaces are read
- * from the store. Until the registry is finalized.
+ * Keeps the audience of @room (kk_room_get_workplace_count ()): a
+ * connection of @party_id started receiving (the lecture's
+ * viewer-connected signal). On the party's first connection its people
+ * and their workplaces are read from the store.
  */
-void kk_room_registry_follow_lecture (KkRoomRegistry *registry,
-    KkLecture *lecture);
+void kk_room_registry_viewer_connected (KkRoomRegistry *registry,
+    KkRoom *room, const char *party_id);
+/**
+ * kk_room_registry_viewer_left:
+ * @registry: the registry that holds @room
+ * @room: (transfer none): the room whose lecture the viewer left
+ * @party_id: (nullable): the viewer's party; NULL is not counted
+ *
+ * The lecture's viewer-left signal, following exactly one
+ * kk_room_registry_viewer_connected () for the same connection: the party
+ * leaves the audience with its last connection.
+ */
+void kk_room_registry_viewer_left (KkRoomRegistry *registry, KkRoom *room,
+    const char *party_id);
 
 /* Reads again the people of @party_id if it is watching @room_id: for
  * modules that add people to a party (a colleague checking in). */
