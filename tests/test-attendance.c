@@ -7,6 +7,7 @@
  */
 #include "kk-attendance.h"
 #include "kk-attendance-api.h"
+#include "kk-time.h"
 
 #include <string.h>
 
@@ -599,9 +600,9 @@ test_local_time (void)
 {
   /* 2025-01-15 12:00:00Z is 13:00 in Oslo (winter, +01:00); 2025-07-01
    * 12:00:00Z is 14:00 (summer, +02:00). */
-  g_autofree char *winter = kk_attendance_format_local_time (
+  g_autofree char *winter = kk_time_format_local (
       S (1736942400));
-  g_autofree char *summer = kk_attendance_format_local_time (
+  g_autofree char *summer = kk_time_format_local (
       S (1751371200));
 
   g_assert_cmpstr (winter, ==, "2025-01-15 13:00:00+01:00");

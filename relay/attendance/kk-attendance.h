@@ -196,8 +196,4 @@ typedef enum {
  */
 GPtrArray *kk_csv_parse (const char *data, gsize length, GError **error);
 
-/* "2025-03-04 13:05:00+01:00": @time_us in Europe/Oslo (UTC if the time
- * zone database lacks it), to the second. Returns: (transfer full). */
-char *kk_attendance_format_local_time (gint64 time_us);
-
 G_END_DECLS

@@ -40,9 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kk-attendance.h"
 #include "kk-http.h"
 #include "kk-recorder.h"
+#include "kk-time.h"
 
 /* The prefix of this module's SQL errors. */
 #define SQL_WHAT "recordings"
@@ -1740,7 +1740,7 @@ char *
 kk_recordings_content_disposition (const char *title, gint64 started_wall_us,
     const char *extension)
 {
-  g_autofree char *local = kk_attendance_format_local_time (started_wall_us);
+  g_autofree char *local = kk_time_format_local (started_wall_us);
   g_autofree char *date = g_strndup (local, 10);
   g_autofree char *short_title = g_utf8_substring (title, 0,
       MIN (g_utf8_strlen (title, -1), FILENAME_TITLE_MAX));

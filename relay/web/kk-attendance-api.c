@@ -15,6 +15,7 @@
 
 #include "kk-api.h"
 #include "kk-http.h"
+#include "kk-time.h"
 
 #define KK_ATTENDANCE_API_KEY "kk-attendance-api"
 
@@ -342,7 +343,7 @@ static void
 csv_time (KkCsvWriter *csv, gint64 time_us)
 {
   g_autofree char *text = time_us != 0
-      ? kk_attendance_format_local_time (time_us) : NULL;
+      ? kk_time_format_local (time_us) : NULL;
 
   kk_csv_writer_add (csv, text);
 }
