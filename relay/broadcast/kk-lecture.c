@@ -17,6 +17,7 @@
 #include "kk-lecture.h"
 
 #include "kk-ingest.h"
+#include "kk-pipeline-file.h"
 #include <gst/gst.h>
 #include <openssl/rand.h>
 
@@ -321,45 +322,21 @@ static const KkIngestCallbacks ingest_callbacks = {
   .stopped = on_source_stopped,
 };
 
-static char *
-load_pipeline (KkLecture *lecture, const char *name, GError **error)
-{
-  g_autofree char *file = g_strconcat (name, ".pipeline", NULL);
-  g_autofree char *path = g_build_filename (lecture->config->pipelines_dir,
-      file, NULL);
-  g_autofree char *text = NULL;
-  g_autoptr (GString) description = g_string_new (NULL);
-  g_auto (GStrv) lines = NULL;
-
-  if (!g_file_get_contents (path, &text, NULL, error))
-    return NULL;
-  /* '#' comments and line breaks are for people; gst_parse wants one line. */
-  lines = g_strsplit (text, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++) {
-    const char *line = g_strstrip (lines[i]);
-
-    if (*line == '\0' || *line == '#')
-      continue;
-    g_string_append (description, line);
-    g_string_append_c (description, ' ');
-  }
-  return g_string_free (g_steal_pointer (&description), FALSE);
-}
-
 gboolean
 kk_lecture_start_pipeline (KkLecture *lecture, GError **error)
 {
-  const char *source = kk_room_get_source (lecture->room);
-  g_autofree char *description = NULL;
+  g_autofree char *what = g_strconcat ("source ", room_id (lecture), NULL);
+  GstElement *pipeline;
   KkIngest *ingest;
 
   lecture->pipeline_source = TRUE;
-  description = load_pipeline (lecture, source, error);
-  if (description == NULL)
+  pipeline = kk_pipeline_file_load (lecture->config->pipelines_dir,
+      kk_room_get_source (lecture->room),
+      kk_room_get_source_uri (lecture->room), what, error);
+  if (pipeline == NULL)
     return FALSE;
-  ingest = kk_ingest_new_pipeline (room_id (lecture), description,
-      kk_room_get_source_uri (lecture->room), lecture->feed, &ingest_callbacks,
-      lecture, error);
+  ingest = kk_ingest_new_pipeline (room_id (lecture), pipeline, lecture->feed,
+      &ingest_callbacks, lecture, error);
   if (ingest == NULL)
     return FALSE;
   lecture->ingest = ingest;

@@ -391,36 +391,12 @@ kk_ingest_watch (KkIngest *ingest)
 /* ---- pipeline sources ---- */
 
 KkIngest *
-kk_ingest_new_pipeline (const char *name, const char *description,
-    const char *uri, KkFeed *feed, const KkIngestCallbacks *callbacks,
-    gpointer user_data, GError **error)
+kk_ingest_new_pipeline (const char *name, GstElement *pipeline,
+    KkFeed *feed, const KkIngestCallbacks *callbacks, gpointer user_data,
+    GError **error)
 {
   KkIngest *ingest;
-  g_autoptr (GstParseContext) parse_ctx = gst_parse_context_new ();
-  g_autofree char *text = NULL;
-  g_autoptr (GError) parse_error = NULL;
-  GstElement *pipeline;
   gboolean any_sink = FALSE;
-
-  if (uri != NULL) {
-    g_auto (GStrv) parts = g_strsplit (description, "{uri}", -1);
-
-    text = g_strjoinv (uri, parts);
-  } else {
-    text = g_strdup (description);
-  }
-
-  pipeline = gst_parse_launch_full (text, parse_ctx, GST_PARSE_FLAG_FATAL_ERRORS,
-      &parse_error);
-  if (pipeline == NULL) {
-    g_auto (GStrv) missing = gst_parse_context_get_missing_elements (parse_ctx);
-    g_autofree char *list = missing ? g_strjoinv (", ", missing) : NULL;
-
-    g_set_error (error, KK_INGEST_ERROR, KK_INGEST_ERROR_PIPELINE,
-        "source %s: %s%s%s", name, parse_error->message,
-        list ? "; missing elements: " : "", list ? list : "");
-    return NULL;
-  }
 
   ingest = kk_ingest_alloc (name, feed, callbacks, user_data);
   ingest->pipeline = pipeline;

@@ -20,7 +20,7 @@ G_BEGIN_DECLS
 GQuark kk_ingest_error_quark (void);
 
 typedef enum {
-  KK_INGEST_ERROR_PIPELINE,     /* a description that does not parse or run */
+  KK_INGEST_ERROR_PIPELINE,     /* a pipeline without its appsinks, or that does not run */
   KK_INGEST_ERROR_NEGOTIATION,  /* webrtcbin refused the offer */
 } KkIngestError;
 
@@ -34,13 +34,13 @@ typedef struct {
   void (*stopped) (KkIngest *ingest, const char *reason, gpointer user_data);
 } KkIngestCallbacks;
 
-/* A pipeline source. @description must contain appsinks named "video"
- * and/or "audio" that receive RTP (application/x-rtp); @uri, when not
- * NULL, replaces every "{uri}" in it.
+/* A pipeline source. @pipeline (transfer full), as kk_pipeline_file_load ()
+ * made it, must contain appsinks named "video" and/or "audio" that
+ * receive RTP (application/x-rtp); the ingest starts it.
  * Returns: (transfer full): the running ingest, or NULL with @error. */
-KkIngest *kk_ingest_new_pipeline (const char *name, const char *description,
-    const char *uri, KkFeed *feed, const KkIngestCallbacks *callbacks,
-    gpointer user_data, GError **error);
+KkIngest *kk_ingest_new_pipeline (const char *name, GstElement *pipeline,
+    KkFeed *feed, const KkIngestCallbacks *callbacks, gpointer user_data,
+    GError **error);
 
 typedef struct {
   guint latency_ms;             /* webrtcbin's jitter buffer */

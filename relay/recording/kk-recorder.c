@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kk-pipeline-file.h"
+
 GST_DEBUG_CATEGORY_STATIC (kk_recorder_debug);
 #define GST_CAT_DEFAULT kk_recorder_debug
 
@@ -704,28 +706,6 @@ stop_sync_thread (KkRecorder *recorder)
   g_thread_join (g_steal_pointer (&recorder->sync_thread));
 }
 
-static char *
-load_description (const char *path, GError **error)
-{
-  g_autofree char *text = NULL;
-  g_autoptr (GString) description = g_string_new (NULL);
-  g_auto (GStrv) lines = NULL;
-
-  if (!g_file_get_contents (path, &text, NULL, error))
-    return NULL;
-  /* '#' comments and line breaks are for people; gst_parse wants one line. */
-  lines = g_strsplit (text, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++) {
-    const char *line = g_strstrip (lines[i]);
-
-    if (*line == '\0' || *line == '#')
-      continue;
-    g_string_append (description, line);
-    g_string_append_c (description, ' ');
-  }
-  return g_string_free (g_steal_pointer (&description), FALSE);
-}
-
 /* The container follows from the muxer the operator put in the pipeline. */
 static gboolean
 container_for_muxer (GstElement *pipeline, const char **extension,
@@ -825,30 +805,15 @@ make_pipeline (KkRecorder *recorder, KkCodec codec, GstAppSrc **srcs,
     GstElement **sink, GError **error)
 {
   const char *name = codec == KK_CODEC_H264 ? "record-h264" : "record-vp8";
-  g_autofree char *file = g_strconcat (name, ".pipeline", NULL);
-  g_autofree char *path = g_build_filename (recorder->pipelines_dir, file,
-      NULL);
-  g_autofree char *description = load_description (path, error);
-  g_autoptr (GstParseContext) parse_context = gst_parse_context_new ();
+  g_autofree char *path = kk_pipeline_file_path (recorder->pipelines_dir,
+      name);
   g_autoptr (GstElement) pipeline = NULL;
-  g_autoptr (GError) parse_error = NULL;
   GstElement *video, *audio;
 
-  if (description == NULL)
+  pipeline = kk_pipeline_file_load (recorder->pipelines_dir, name, NULL, NULL,
+      error);
+  if (pipeline == NULL)
     return NULL;
-  pipeline = gst_parse_launch_full (description, parse_context,
-      GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
-  if (pipeline == NULL) {
-    g_auto (GStrv) missing = gst_parse_context_get_missing_elements (
-        parse_context);
-    g_autofree char *list = missing ? g_strjoinv (", ", missing) : NULL;
-
-    g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
-        "%s: %s%s%s", path, parse_error->message,
-        list ? "; missing elements: " : "", list ? list : "");
-    return NULL;
-  }
-  gst_object_ref_sink (pipeline);
   video = gst_bin_get_by_name (GST_BIN (pipeline), "video");
   audio = gst_bin_get_by_name (GST_BIN (pipeline), "audio");
   *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
