@@ -20,7 +20,8 @@ G_BEGIN_DECLS
 GQuark kk_ingest_error_quark (void);
 
 typedef enum {
-  KK_INGEST_ERROR_PIPELINE,     /* a pipeline without its appsinks, or that does not run */
+  KK_INGEST_ERROR_PIPELINE,     /* a pipeline without its appsinks, or
+                                 * that does not run */
   KK_INGEST_ERROR_NEGOTIATION,  /* webrtcbin refused the offer */
 } KkIngestError;
 
