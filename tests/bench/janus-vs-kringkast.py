@@ -29,7 +29,8 @@ Usage (as root, for apt-get; from the source tree, after a build):
 Options: --counts 25,50,100,200,400  --storm 300  --big 1000  --hold 15
          --only kringkast|janus  --skip-big  --skip-scaling  --out FILE
          --repeat N (then N alternating runs of both at --repeat-viewers,
-         default 100)
+         default 100)  --baseline BUILD (in those runs, also the kringkast
+         of another build dir, e.g. the commit before a refactor)
 It prints the tables and writes them (with the command line and the
 machine's load during the runs) to tests/bench/RESULTS.md, or --out. A
 section of that file headed "## Notes" (written by hand, after a run) is
@@ -254,8 +255,10 @@ HISTORY_WARMUP_S = 21
 class Kringkast:
     name = "kringkast"
 
-    def __init__(self, build, workdir, workers=None):
+    def __init__(self, build, workdir, workers=None, name=None):
         self.bin = os.path.join(build, "relay", "kringkast")
+        if name:
+            self.name = name
         self.workdir = workdir
         self.workers = workers
         self.proc = None
@@ -556,29 +559,59 @@ def table(results, counts):
 
 
 def repeat_table(repeats, viewers):
-    rows = ["## %d viewers again, both servers in turn" % viewers, "",
-            "Each row is a Kringkast run followed by a Janus run, so that "
-            "both see about the same machine; the ratio is per pair.", "",
-            "| run | Kringkast CPU ms/s per viewer | Janus CPU ms/s per "
-            "viewer | Kringkast/Janus | Kringkast KiB per viewer | "
-            "Janus KiB per viewer | others' CPU cores (K, J) |",
-            "|---|---|---|---|---|---|---|"]
-    ratios = []
-    for i, pair in enumerate(repeats):
-        k, j = figures(pair["kringkast"]), figures(pair["janus"])
-        if isinstance(k["cpu"], float) and k["cpu"] > 0 and j["cpu"]:
-            ratios.append(k["cpu"] / j["cpu"])
-        rows.append("| %d | %s | %s | %s | %s | %s | %s, %s |" % (
-            i + 1, fmt(k["cpu"], 3), fmt(j["cpu"], 3), ratio(k["cpu"], j["cpu"]),
-            fmt(k["kib"], 0), fmt(j["kib"], 0), fmt(k["others"], 2),
-            fmt(j["others"], 2)))
+    """The alternating runs: Kringkast and Janus, and with --baseline a
+    second Kringkast build (an earlier commit) between them."""
+    baseline = "baseline" in repeats[0]
+    order = "a Kringkast run, %sa Janus run" % (
+        "a run of the baseline build, " if baseline else "")
+    head = ["run", "Kringkast CPU ms/s per viewer"]
+    if baseline:
+        head += ["baseline CPU ms/s per viewer"]
+    head += ["Janus CPU ms/s per viewer", "Kringkast/Janus"]
+    if baseline:
+        head += ["baseline/Janus", "Kringkast/baseline"]
+    head += ["Kringkast KiB per viewer"]
+    if baseline:
+        head += ["baseline KiB per viewer"]
+    head += ["Janus KiB per viewer", "others' CPU cores"]
+    rows = ["## %d viewers again, the servers in turn" % viewers, "",
+            "Each row is %s, so that they see about the same machine; the "
+            "ratios are per row." % order, "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head)]
+    ratios = {"Kringkast/Janus": [], "baseline/Janus": [],
+              "Kringkast/baseline": []}
+
+    def cpu_ratio(key, a, b):
+        if isinstance(a, float) and a > 0 and isinstance(b, float) and b > 0:
+            ratios[key].append(a / b)
+        return ratio(a, b)
+
+    for i, row in enumerate(repeats):
+        k, j = figures(row["kringkast"]), figures(row["janus"])
+        b = figures(row["baseline"]) if baseline else None
+        cells = [str(i + 1), fmt(k["cpu"], 3)]
+        if baseline:
+            cells += [fmt(b["cpu"], 3)]
+        cells += [fmt(j["cpu"], 3), cpu_ratio("Kringkast/Janus", k["cpu"],
+                                              j["cpu"])]
+        if baseline:
+            cells += [cpu_ratio("baseline/Janus", b["cpu"], j["cpu"]),
+                      cpu_ratio("Kringkast/baseline", k["cpu"], b["cpu"])]
+        cells += [fmt(k["kib"], 0)]
+        if baseline:
+            cells += [fmt(b["kib"], 0)]
+        cells += [fmt(j["kib"], 0), ", ".join(
+            fmt(figures(row[name])["others"], 2) for name in row)]
+        rows.append("| " + " | ".join(cells) + " |")
     rows.append("")
-    if ratios:
-        ratios.sort()
-        rows += ["Median ratio of CPU per viewer over %d pairs: %.2f "
-                 "(range %.2f–%.2f)." % (len(ratios),
-                                          ratios[len(ratios) // 2],
-                                          ratios[0], ratios[-1]), ""]
+    for key, values in ratios.items():
+        if values:
+            values.sort()
+            rows += ["Median %s CPU per viewer over %d runs: %.2f "
+                     "(range %.2f–%.2f)." % (key, len(values),
+                                              values[len(values) // 2],
+                                              values[0], values[-1]), ""]
     return rows
 
 
@@ -599,6 +632,10 @@ def main():
                     "at --repeat-viewers, so that one noisy run does not "
                     "decide a ratio")
     ap.add_argument("--repeat-viewers", type=int, default=100)
+    ap.add_argument("--baseline", default=None,
+                    help="another build dir (an earlier commit): in the "
+                    "--repeat runs its kringkast runs between this build's "
+                    "and Janus, to compare two commits on one machine")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = ap.parse_args()
 
@@ -639,13 +676,17 @@ def main():
                 args.hold, workdir, "storm")
     repeats = []
     if len(servers) == 2:
+        in_turn = list(servers)
+        if args.baseline:
+            in_turn.insert(1, Kringkast(os.path.abspath(args.baseline),
+                                        workdir, name="baseline"))
         for i in range(args.repeat):
-            pair = {}
-            for s in servers:
-                pair[s.name] = run_one(
+            row = {}
+            for s in in_turn:
+                row[s.name] = run_one(
                     s, load_bin, lecture, args.repeat_viewers, args.ramp,
                     args.hold, workdir, "repeat%d" % (i + 1))
-            repeats.append(pair)
+            repeats.append(row)
     extra = []
     if not args.skip_big and args.only != "janus":
         for workers in ((1, 2) if not args.skip_scaling else (None,)):
