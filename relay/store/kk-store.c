@@ -25,6 +25,9 @@
 
 #include "kk-store.h"
 
+#include "kk-db-private.h"
+#include "kk-db-sqlite.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -50,13 +53,14 @@ struct _KkStore {
   GMutex lock;                  /* orders submissions against close */
   gboolean closed;              /* under @lock */
 
-  sqlite3 *db;                  /* worker thread only */
+  KkDb *db;                     /* worker thread only */
 };
 
 G_DEFINE_FINAL_TYPE (KkStore, kk_store, G_TYPE_OBJECT)
 
 typedef struct {
   KkStoreJobFunc func;
+  KkStoreDbJobFunc db_func;
   gpointer data;
   GDestroyNotify data_free;
   GDestroyNotify result_free;
@@ -494,15 +498,17 @@ worker_main (gpointer user_data)
     gboolean quit = job->quit;
 
     if (quit) {
-      if (store->db != NULL) {
-        sqlite3_close (store->db);
-        store->db = NULL;
-      }
+      g_clear_pointer (&store->db, kk_db_close);
       job_free (job);
       break;
     }
 
-    job->result = job->func (store->db, job->data, &job->error);
+    if (job->db_func != NULL)
+      job->result = job->db_func (store->db, job->data, &job->error);
+    else
+      job->result = job->func (store->db != NULL
+          ? kk_db_sqlite_get_handle (store->db) : NULL, job->data,
+          &job->error);
     if (job->data_free != NULL)
       job->data_free (job->data);
     job->data = NULL;
@@ -599,6 +605,32 @@ kk_store_run_async (KkStore *store, KkStoreJobFunc func, gpointer job_data,
   }
 }
 
+void
+kk_store_run_db_async (KkStore *store, KkStoreDbJobFunc func,
+    gpointer job_data, GDestroyNotify job_data_free,
+    GDestroyNotify result_free, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  KkStoreJob *job;
+
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (func != NULL);
+
+  job = g_new0 (KkStoreJob, 1);
+  job->db_func = func;
+  job->data = job_data;
+  job->data_free = job_data_free;
+  job->result_free = result_free;
+  job->task = g_task_new (store, NULL, callback, user_data);
+  g_task_set_source_tag (job->task, kk_store_run_async);
+
+  if (!submit (store, job)) {
+    g_task_return_new_error (job->task, KK_STORE_ERROR, KK_STORE_ERROR_CLOSED,
+        "the store is closed");
+    job_free (job);
+  }
+}
+
 gpointer
 kk_store_run_finish (KkStore *store, GAsyncResult *result, GError **error)
 {
@@ -682,46 +714,17 @@ open_job (sqlite3 *unused, gpointer data, GError **error)
   KkStore *store = data;
   g_autofree char *path = g_build_filename (store->data_dir, KK_STORE_DB_NAME,
       NULL);
-  sqlite3_stmt *stmt;
-  gboolean wal = FALSE;
-  sqlite3 *db = NULL;
+  KkDb *db = kk_db_sqlite_open (path, error);
 
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED, "%s: %s", path,
-        db != NULL ? sqlite3_errmsg (db) : "out of memory");
-    sqlite3_close (db);
+  if (db == NULL)
+    return NULL;
+  if (!migrate (kk_db_sqlite_get_handle (db), error)
+      || !close_stale_sessions (kk_db_sqlite_get_handle (db), error)) {
+    g_prefix_error (error, "%s: ", path);
+    kk_db_close (db);
     return NULL;
   }
-  sqlite3_extended_result_codes (db, 1);
-  /* Only an outside reader (sqlite3 CLI, a backup) can hold a lock on it. */
-  sqlite3_busy_timeout (db, 5000);
-
-  stmt = prepare (db, "PRAGMA journal_mode = WAL", error);
-  if (stmt == NULL)
-    goto error;
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    wal = g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0),
-        "wal") == 0;
-  sqlite3_finalize (stmt);
-  if (!wal) {
-    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
-        "%s: cannot switch to WAL journal mode", path);
-    goto error;
-  }
-  if (!exec_sql (db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
-          error))
-    goto error;
-  if (!migrate (db, error) || !close_stale_sessions (db, error)) {
-    g_prefix_error (error, "%s: ", path);
-    goto error;
-  }
-
   store->db = db;
-  return NULL;
-
-error:
-  sqlite3_close (db);
   return NULL;
 }
 

@@ -22,20 +22,9 @@
 #include <sqlite3.h>
 
 #include "kk-config.h"
+#include "kk-db.h"
 
 G_BEGIN_DECLS
-
-#define KK_STORE_ERROR (kk_store_error_quark ())
-GQuark kk_store_error_quark (void);
-
-typedef enum {
-  KK_STORE_ERROR_FAILED,      /* SQLite or file system error */
-  KK_STORE_ERROR_EXISTS,      /* a unique key is taken */
-  KK_STORE_ERROR_NOT_FOUND,   /* no such row */
-  KK_STORE_ERROR_CLOSED,      /* kk_store_close() was called */
-  KK_STORE_ERROR_CONFLICT,    /* not in this state: a session that went
-                               * live, or planned times that overlap */
-} KkStoreError;
 
 /* The schema version this build writes; kept in table schema_version. */
 #define KK_STORE_SCHEMA_VERSION 2
@@ -249,6 +238,15 @@ GPtrArray *kk_store_load_scheduled (KkStore *store, gint64 now_us,
  */
 typedef gpointer (*KkStoreJobFunc) (sqlite3 *db, gpointer job_data,
     GError **error);
+
+/* TRANSITIONAL (issue 11): the job functions of kk-db, which replace
+ * KkStoreJobFunc; same contract, but given the kk-db handle. */
+typedef gpointer (*KkStoreDbJobFunc) (KkDb *db, gpointer job_data,
+    GError **error);
+void kk_store_run_db_async (KkStore *store, KkStoreDbJobFunc func,
+    gpointer job_data, GDestroyNotify job_data_free,
+    GDestroyNotify result_free, GAsyncReadyCallback callback,
+    gpointer user_data);
 
 /**
  * kk_store_run_async:
