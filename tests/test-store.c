@@ -109,12 +109,12 @@ waiter_clear (Waiter *waiter)
 
 /* Runs @func as a store job from the test thread and returns its result. */
 static gpointer
-run_job (KkStore *store, KkStoreJobFunc func, gpointer data, GError **error)
+run_job (KkStore *store, KkStoreDbJobFunc func, gpointer data, GError **error)
 {
   Waiter waiter = { 0 };
   gpointer result;
 
-  kk_store_run_async (store, func, data, NULL, g_free, waiter_cb, &waiter);
+  kk_store_run_db_async (store, func, data, NULL, g_free, waiter_cb, &waiter);
   waiter_wait (&waiter, NULL);
   result = kk_store_run_finish (store, waiter.result, error);
   waiter_clear (&waiter);
@@ -122,7 +122,7 @@ run_job (KkStore *store, KkStoreJobFunc func, gpointer data, GError **error)
 }
 
 static gpointer
-record_thread_job (sqlite3 *db, gpointer data, GError **error)
+record_thread_job (KkDb *db, gpointer data, GError **error)
 {
   GThread **thread = data;
 
@@ -130,37 +130,15 @@ record_thread_job (sqlite3 *db, gpointer data, GError **error)
   return NULL;
 }
 
+/* Reads the first column of the first row of @data, an SQL query. */
 static gpointer
-pragma_job (sqlite3 *db, gpointer data, GError **error)
+query_job (KkDb *db, gpointer data, GError **error)
 {
-  g_autofree char *sql = g_strdup_printf ("PRAGMA %s", (const char *) data);
-  sqlite3_stmt *stmt = NULL;
-  char *value = NULL;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, data, error);
 
-  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-    kk_store_set_error (db, sql, error);
+  if (stmt == NULL || kk_db_step (stmt, error) != KK_DB_ROW)
     return NULL;
-  }
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    value = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
-  sqlite3_finalize (stmt);
-  return value;
-}
-
-static gpointer
-schema_version_job (sqlite3 *db, gpointer data, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-  char *value = NULL;
-
-  sqlite3_prepare_v2 (db, "SELECT version FROM schema_version", -1, &stmt,
-      NULL);
-  if (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
-    value = g_strdup_printf ("%d", sqlite3_column_int (stmt, 0));
-  else
-    kk_store_set_error (db, "schema_version", error);
-  sqlite3_finalize (stmt);
-  return value;
+  return kk_db_column_dup (stmt, 0);
 }
 
 static void
@@ -173,8 +151,8 @@ test_worker_thread (Fixture *f, gconstpointer data)
 
   /* A job called with @context as thread-default... */
   g_main_context_push_thread_default (context);
-  kk_store_run_async (f->store, record_thread_job, &job_thread, NULL, NULL,
-      waiter_cb, &waiter);
+  kk_store_run_db_async (f->store, record_thread_job, &job_thread, NULL,
+      NULL, waiter_cb, &waiter);
   g_main_context_pop_thread_default (context);
 
   /* ...is not delivered on the global default context, however long it is
@@ -211,8 +189,8 @@ other_thread_main (gpointer user_data)
 
   other->own_context = g_main_context_new ();
   g_main_context_push_thread_default (other->own_context);
-  kk_store_run_async (other->store, record_thread_job, &other->job_thread,
-      NULL, NULL, waiter_cb, &waiter);
+  kk_store_run_db_async (other->store, record_thread_job,
+      &other->job_thread, NULL, NULL, waiter_cb, &waiter);
   waiter_wait (&waiter, other->own_context);
   kk_store_run_finish (other->store, waiter.result, NULL);
   other->callback_thread = waiter.callback_thread;
@@ -256,14 +234,16 @@ test_pragmas (Fixture *f, gconstpointer data)
   g_autofree char *wal_path = g_build_filename (f->dir, "kringkast.db-wal",
       NULL);
 
-  journal = run_job (f->store, pragma_job, "journal_mode", &error);
+  journal = run_job (f->store, query_job, "PRAGMA journal_mode", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (journal, ==, "wal");
-  synchronous = run_job (f->store, pragma_job, "synchronous", &error);
+  synchronous = run_job (f->store, query_job, "PRAGMA synchronous", &error);
   g_assert_cmpstr (synchronous, ==, "2");   /* FULL */
-  foreign_keys = run_job (f->store, pragma_job, "foreign_keys", &error);
+  foreign_keys = run_job (f->store, query_job, "PRAGMA foreign_keys",
+      &error);
   g_assert_cmpstr (foreign_keys, ==, "1");
-  version = run_job (f->store, schema_version_job, NULL, &error);
+  version = run_job (f->store, query_job,
+      "SELECT version FROM schema_version", &error);
   g_assert_no_error (error);
   g_assert_cmpint (atoi (version), ==, KK_STORE_SCHEMA_VERSION);
   g_assert_true (g_file_test (wal_path, G_FILE_TEST_EXISTS));

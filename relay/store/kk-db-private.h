@@ -28,6 +28,8 @@ typedef struct {
   gboolean (*column_is_null) (KkDbStmt *stmt, int column);
   gboolean (*exec) (KkDb *db, const char *sql, GError **error);
   gint64 (*changes) (KkDb *db);
+  gboolean (*has_column) (KkDb *db, const char *table, const char *column,
+      gboolean *found, GError **error);
   /* Begins a transaction holding the write lock from its start. */
   gboolean (*begin) (KkDb *db, GError **error);
   gboolean (*commit) (KkDb *db, GError **error);

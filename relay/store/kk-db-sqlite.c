@@ -147,6 +147,31 @@ sqlite_changes (KkDb *db)
   return sqlite3_changes64 (DB (db));
 }
 
+/* pragma_table_info is SQLite's catalogue of a table's columns; the
+ * table name is a bound argument, so no name is pasted into SQL. */
+static gboolean
+sqlite_has_column (KkDb *db, const char *table, const char *column,
+    gboolean *found, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (DB (db), "SELECT 1 FROM pragma_table_info (?1) "
+          "WHERE name = ?2", -1, &stmt, NULL) != SQLITE_OK)
+    return set_error (DB (db), error);
+  sqlite3_bind_text (stmt, 1, table, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, column, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    set_error (DB (db), error);
+    sqlite3_finalize (stmt);
+    return FALSE;
+  }
+  sqlite3_finalize (stmt);
+  *found = rc == SQLITE_ROW;
+  return TRUE;
+}
+
 /* IMMEDIATE takes the write lock now: a deferred transaction that reads
  * first and writes later can fail with SQLITE_BUSY at its first write. */
 static gboolean
@@ -191,6 +216,7 @@ static const KkDbBackend sqlite_backend = {
   .column_is_null = sqlite_column_is_null,
   .exec = sqlite_exec,
   .changes = sqlite_changes,
+  .has_column = sqlite_has_column,
   .begin = sqlite_begin,
   .commit = sqlite_commit,
   .rollback = sqlite_rollback,

@@ -117,6 +117,16 @@ kk_db_changes (KkDb *db)
 }
 
 gboolean
+kk_db_has_column (KkDb *db, const char *table, const char *column,
+    gboolean *found, GError **error)
+{
+  g_return_val_if_fail (table != NULL && column != NULL && found != NULL,
+      FALSE);
+
+  return db->backend->has_column (db, table, column, found, error);
+}
+
+gboolean
 kk_db_transaction (KkDb *db, KkDbTransactionFunc func, gpointer user_data,
     GError **error)
 {

@@ -95,6 +95,19 @@ gboolean kk_db_exec (KkDb *db, const char *sql, GError **error);
 gint64 kk_db_changes (KkDb *db);
 
 /**
+ * kk_db_has_column:
+ * @found: (out): set to whether table @table has a column @column
+ *
+ * For migrations that bring a table made by an older build up to date:
+ * each backend keeps its catalogue its own way, so this is asked of the
+ * backend rather than written in SQL.
+ *
+ * Returns: FALSE with @error if the catalogue could not be read.
+ */
+gboolean kk_db_has_column (KkDb *db, const char *table, const char *column,
+    gboolean *found, GError **error);
+
+/**
  * KkDbTransactionFunc:
  *
  * Does the work of one transaction. Returns: TRUE to commit, FALSE (with
