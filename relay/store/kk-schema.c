@@ -269,15 +269,12 @@ add_missing_columns (KkDb *db, GError **error)
   return TRUE;
 }
 
-typedef struct {
-  int version;
-} Step;
-
+/* Migrates to version GPOINTER_TO_INT (@user_data) from the one before. */
 static gboolean
 run_migration (KkDb *db, gpointer user_data, GError **error)
 {
-  const Step *step = user_data;
-  const Migration *migration = &migrations[step->version - 1];
+  int version = GPOINTER_TO_INT (user_data);
+  const Migration *migration = &migrations[version - 1];
   g_autoptr (KkDbStmt) record = NULL;
 
   if (!kk_db_exec (db, migration->sql, error))
@@ -290,11 +287,12 @@ run_migration (KkDb *db, gpointer user_data, GError **error)
       "VALUES (?1)", error);
   if (record == NULL)
     return FALSE;
-  kk_db_bind_int64 (record, 1, step->version);
+  kk_db_bind_int64 (record, 1, version);
   return kk_db_step_done (record, error);
 }
 
-/* The version @db is at; 0 for a database without one. */
+/* Reads the version @db is at: 0 for a new database, for which table
+ * schema_version is made here. */
 static gboolean
 read_version (KkDb *db, int *version, GError **error)
 {
@@ -336,9 +334,7 @@ kk_schema_migrate (KkDb *db, GError **error)
   }
 
   for (int v = version + 1; v <= KK_STORE_SCHEMA_VERSION; v++) {
-    Step step = { v };
-
-    if (!kk_db_transaction (db, run_migration, &step, error)) {
+    if (!kk_db_transaction (db, run_migration, GINT_TO_POINTER (v), error)) {
       g_prefix_error (error, "migration to schema version %d: ", v);
       return FALSE;
     }
