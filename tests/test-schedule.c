@@ -12,6 +12,7 @@
  */
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <string.h>
 
 #include "kk-http.h"
@@ -511,16 +512,14 @@ static const char schema_v1[] =
   "INSERT INTO sessions VALUES ('s-open', 'old', 3000000, NULL, NULL);";
 
 static gpointer
-version_job (sqlite3 *db, gpointer data, GError **error)
+version_job (KkDb *db, gpointer data, GError **error)
 {
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, "test",
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db,
       "SELECT version FROM schema_version", error);
-  gpointer version = NULL;
 
-  if (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
-    version = GINT_TO_POINTER (sqlite3_column_int (stmt, 0));
-  sqlite3_finalize (stmt);
-  return version;
+  if (stmt == NULL || kk_db_step (stmt, error) != KK_DB_ROW)
+    return NULL;
+  return GINT_TO_POINTER (kk_db_column_int64 (stmt, 0));
 }
 
 static void
@@ -541,11 +540,11 @@ test_old_data_dir (Fixture *f, gconstpointer data)
   sqlite3_close (db);
 
   fixture_open (f);
-  kk_store_run_async (f->store, version_job, NULL, NULL, NULL, result_cb,
+  kk_store_run_db_async (f->store, version_job, NULL, NULL, NULL, result_cb,
       &result);
   g_assert_cmpint (GPOINTER_TO_INT (kk_store_run_finish (f->store,
               wait_result (&result), NULL)), ==, KK_STORE_SCHEMA_VERSION);
-  g_assert_cmpint (KK_STORE_SCHEMA_VERSION, ==, 2);
+  g_assert_cmpint (KK_STORE_SCHEMA_VERSION, ==, 3);
 
   /* Both sessions are there, as they were (the open one closed at its
    * start, as after any crash), ad hoc. */

@@ -30,6 +30,7 @@
 #include "kk-attendance-log.h"
 
 #include <string.h>
+#include <sqlite3.h> /* TRANSITIONAL (issue 11): until on kk-db */
 
 /* The prefix of this module's SQL errors. */
 #define SQL_WHAT "attendance"

@@ -28,6 +28,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <sqlite3.h> /* TRANSITIONAL (issue 11): until on kk-db */
 #include <string.h>
 
 #include "kk-http.h"

@@ -224,39 +224,6 @@ state_from_string (const char *text)
 
 /* ---- the store (its thread) ---- */
 
-static const char schema[] =
-  "CREATE TABLE IF NOT EXISTS recordings ("
-  "  session_id TEXT PRIMARY KEY,"
-  "  room_id TEXT NOT NULL,"
-  "  path TEXT,"
-  "  content_type TEXT,"
-  "  video_codec TEXT,"
-  "  audio_codec TEXT,"
-  "  state TEXT NOT NULL,"
-  "  error TEXT,"
-  "  started_at INTEGER NOT NULL,"
-  "  ended_at INTEGER,"
-  "  duration_us INTEGER NOT NULL DEFAULT 0,"
-  "  size INTEGER NOT NULL DEFAULT 0);"
-  "CREATE INDEX IF NOT EXISTS recordings_room"
-  "  ON recordings (room_id, started_at);"
-  "CREATE TABLE IF NOT EXISTS recording_pauses ("
-  "  session_id TEXT NOT NULL,"
-  "  paused_at INTEGER NOT NULL,"
-  "  resumed_at INTEGER,"
-  "  PRIMARY KEY (session_id, paused_at));"
-  "CREATE TABLE IF NOT EXISTS recording_settings ("
-  "  room_id TEXT PRIMARY KEY,"
-  "  retention_days INTEGER NOT NULL);";
-
-static char *
-column_text (sqlite3_stmt *stmt, int index)
-{
-  const unsigned char *text = sqlite3_column_text (stmt, index);
-
-  return text != NULL ? g_strdup ((const char *) text) : NULL;
-}
-
 typedef struct {
   GHashTable *rows;             /* session id -> Row */
   GHashTable *retention;        /* room id -> days */
@@ -273,72 +240,67 @@ loaded_free (gpointer data)
 }
 
 static gboolean
-load_rows (sqlite3 *db, Loaded *loaded, GError **error)
+load_rows (KkDb *db, Loaded *loaded, GError **error)
 {
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT session_id, room_id, path,"
-      " content_type, video_codec, audio_codec, state, error, started_at,"
-      " ended_at, duration_us, size FROM recordings", error);
-  int rc;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT session_id, room_id,"
+      " path, content_type, video_codec, audio_codec, state, error,"
+      " started_at, ended_at, duration_us, size FROM recordings", error);
+  KkDbStep step;
 
   if (stmt == NULL)
     return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-    g_autofree char *state = column_text (stmt, 6);
-    Row *row = row_new ((const char *) sqlite3_column_text (stmt, 0),
-        (const char *) sqlite3_column_text (stmt, 1),
-        sqlite3_column_int64 (stmt, 8));
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
+    Row *row = row_new (kk_db_column_text (stmt, 0),
+        kk_db_column_text (stmt, 1), kk_db_column_int64 (stmt, 8));
 
-    row->path = column_text (stmt, 2);
-    row->content_type = column_text (stmt, 3);
-    row->video_codec = column_text (stmt, 4);
-    row->audio_codec = column_text (stmt, 5);
-    row->state = state_from_string (state);
-    row->error = column_text (stmt, 7);
-    row->ended_at = sqlite3_column_int64 (stmt, 9);
-    row->duration_us = sqlite3_column_int64 (stmt, 10);
-    row->size = sqlite3_column_int64 (stmt, 11);
+    row->path = kk_db_column_dup (stmt, 2);
+    row->content_type = kk_db_column_dup (stmt, 3);
+    row->video_codec = kk_db_column_dup (stmt, 4);
+    row->audio_codec = kk_db_column_dup (stmt, 5);
+    row->state = state_from_string (kk_db_column_text (stmt, 6));
+    row->error = kk_db_column_dup (stmt, 7);
+    row->ended_at = kk_db_column_int64 (stmt, 9);
+    row->duration_us = kk_db_column_int64 (stmt, 10);
+    row->size = kk_db_column_int64 (stmt, 11);
     g_hash_table_replace (loaded->rows, row->session_id, row);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "recordings", error);
+  if (step == KK_DB_ERROR)
+    return FALSE;
+  g_clear_pointer (&stmt, kk_db_stmt_free);
 
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT session_id, paused_at, resumed_at"
+  stmt = kk_db_prepare (db, "SELECT session_id, paused_at, resumed_at"
       " FROM recording_pauses ORDER BY session_id, paused_at", error);
   if (stmt == NULL)
     return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
     Row *row = g_hash_table_lookup (loaded->rows,
-        sqlite3_column_text (stmt, 0));
+        kk_db_column_text (stmt, 0));
     Pause pause = {
-      .from_us = sqlite3_column_int64 (stmt, 1),
-      .to_us = sqlite3_column_int64 (stmt, 2),
+      .from_us = kk_db_column_int64 (stmt, 1),
+      .to_us = kk_db_column_int64 (stmt, 2),
     };
 
     if (row != NULL)
       g_array_append_val (row->pauses, pause);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "recordings", error);
+  if (step == KK_DB_ERROR)
+    return FALSE;
+  g_clear_pointer (&stmt, kk_db_stmt_free);
 
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT room_id, retention_days"
+  stmt = kk_db_prepare (db, "SELECT room_id, retention_days"
       " FROM recording_settings", error);
   if (stmt == NULL)
     return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-    g_hash_table_replace (loaded->retention, column_text (stmt, 0),
-        GUINT_TO_POINTER (CLAMP (sqlite3_column_int (stmt, 1), 0,
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
+    g_hash_table_replace (loaded->retention, kk_db_column_dup (stmt, 0),
+        GUINT_TO_POINTER (CLAMP (kk_db_column_int64 (stmt, 1), 0,
                 KK_RECORDINGS_RETENTION_MAX_DAYS)));
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "recordings", error);
-  return TRUE;
+  return step == KK_DB_DONE;
 }
 
 static gpointer
-load_job (sqlite3 *db, gpointer job_data, GError **error)
+load_job (KkDb *db, gpointer job_data, GError **error)
 {
   Loaded *loaded = g_new0 (Loaded, 1);
 
@@ -346,75 +308,89 @@ load_job (sqlite3 *db, gpointer job_data, GError **error)
       row_free);
   loaded->retention = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       NULL);
-  if (!kk_store_sql_exec (db, SQL_WHAT, schema, error) || !load_rows (db, loaded, error)) {
+  if (!load_rows (db, loaded, error)) {
+    g_prefix_error (error, "%s: ", SQL_WHAT);
     loaded_free (loaded);
     return NULL;
   }
   return loaded;
 }
 
-static gpointer
-persist_job (sqlite3 *db, gpointer job_data, GError **error)
+/* The row's snapshot replaces what was stored, pauses included. */
+static gboolean
+persist_row (KkDb *db, gpointer job_data, GError **error)
 {
   Row *row = job_data;
-  sqlite3_stmt *stmt;
-  gboolean ok;
+  g_autoptr (KkDbStmt) stmt = NULL;
 
-  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
-    return NULL;
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO recordings (session_id,"
-      " room_id, path, content_type, video_codec, audio_codec, state, error,"
+  stmt = kk_db_prepare (db, "INSERT INTO recordings (session_id, room_id,"
+      " path, content_type, video_codec, audio_codec, state, error,"
       " started_at, ended_at, duration_us, size)"
-      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", error);
-  ok = stmt != NULL;
-  if (ok) {
-    kk_store_sql_bind_text (stmt, 1, row->session_id);
-    kk_store_sql_bind_text (stmt, 2, row->room_id);
-    kk_store_sql_bind_text (stmt, 3, row->path);
-    kk_store_sql_bind_text (stmt, 4, row->content_type);
-    kk_store_sql_bind_text (stmt, 5, row->video_codec);
-    kk_store_sql_bind_text (stmt, 6, row->audio_codec);
-    kk_store_sql_bind_text (stmt, 7, state_names[row->state]);
-    kk_store_sql_bind_text (stmt, 8, row->error);
-    sqlite3_bind_int64 (stmt, 9, row->started_at);
-    if (row->ended_at != 0)
-      sqlite3_bind_int64 (stmt, 10, row->ended_at);
-    else
-      sqlite3_bind_null (stmt, 10);
-    sqlite3_bind_int64 (stmt, 11, row->duration_us);
-    sqlite3_bind_int64 (stmt, 12, row->size);
-    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-  }
-  if (ok) {
-    stmt = kk_store_sql_prepare (db, SQL_WHAT, "DELETE FROM recording_pauses WHERE session_id = ?",
-        error);
-    ok = stmt != NULL;
-    if (ok) {
-      kk_store_sql_bind_text (stmt, 1, row->session_id);
-      ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-    }
-  }
-  for (guint i = 0; ok && i < row->pauses->len; i++) {
+      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+      " ON CONFLICT (session_id) DO UPDATE SET room_id = excluded.room_id,"
+      " path = excluded.path, content_type = excluded.content_type,"
+      " video_codec = excluded.video_codec,"
+      " audio_codec = excluded.audio_codec, state = excluded.state,"
+      " error = excluded.error, started_at = excluded.started_at,"
+      " ended_at = excluded.ended_at, duration_us = excluded.duration_us,"
+      " size = excluded.size", error);
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, row->session_id);
+  kk_db_bind_text (stmt, 2, row->room_id);
+  kk_db_bind_text (stmt, 3, row->path);
+  kk_db_bind_text (stmt, 4, row->content_type);
+  kk_db_bind_text (stmt, 5, row->video_codec);
+  kk_db_bind_text (stmt, 6, row->audio_codec);
+  kk_db_bind_text (stmt, 7, state_names[row->state]);
+  kk_db_bind_text (stmt, 8, row->error);
+  kk_db_bind_int64 (stmt, 9, row->started_at);
+  if (row->ended_at != 0)
+    kk_db_bind_int64 (stmt, 10, row->ended_at);
+  else
+    kk_db_bind_null (stmt, 10);
+  kk_db_bind_int64 (stmt, 11, row->duration_us);
+  kk_db_bind_int64 (stmt, 12, row->size);
+  if (!kk_db_step_done (stmt, error))
+    return FALSE;
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+
+  stmt = kk_db_prepare (db, "DELETE FROM recording_pauses"
+      " WHERE session_id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, row->session_id);
+  if (!kk_db_step_done (stmt, error))
+    return FALSE;
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+
+  stmt = kk_db_prepare (db, "INSERT INTO recording_pauses (session_id,"
+      " paused_at, resumed_at) VALUES (?,?,?)"
+      " ON CONFLICT (session_id, paused_at)"
+      " DO UPDATE SET resumed_at = excluded.resumed_at", error);
+  if (stmt == NULL)
+    return FALSE;
+  for (guint i = 0; i < row->pauses->len; i++) {
     const Pause *pause = &g_array_index (row->pauses, Pause, i);
 
-    stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO recording_pauses (session_id,"
-        " paused_at, resumed_at) VALUES (?,?,?)", error);
-    ok = stmt != NULL;
-    if (ok) {
-      kk_store_sql_bind_text (stmt, 1, row->session_id);
-      sqlite3_bind_int64 (stmt, 2, pause->from_us);
-      if (pause->to_us != 0)
-        sqlite3_bind_int64 (stmt, 3, pause->to_us);
-      else
-        sqlite3_bind_null (stmt, 3);
-      ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-    }
+    kk_db_reset (stmt);
+    kk_db_bind_text (stmt, 1, row->session_id);
+    kk_db_bind_int64 (stmt, 2, pause->from_us);
+    if (pause->to_us != 0)
+      kk_db_bind_int64 (stmt, 3, pause->to_us);
+    else
+      kk_db_bind_null (stmt, 3);
+    if (!kk_db_step_done (stmt, error))
+      return FALSE;
   }
-  if (!ok) {
-    sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
-    return NULL;
-  }
-  kk_store_sql_exec (db, SQL_WHAT, "COMMIT", error);
+  return TRUE;
+}
+
+static gpointer
+persist_job (KkDb *db, gpointer job_data, GError **error)
+{
+  if (!kk_db_transaction (db, persist_row, job_data, error))
+    g_prefix_error (error, "%s: ", SQL_WHAT);
   return NULL;
 }
 
@@ -433,17 +409,20 @@ retention_free (gpointer data)
 }
 
 static gpointer
-retention_job (sqlite3 *db, gpointer job_data, GError **error)
+retention_job (KkDb *db, gpointer job_data, GError **error)
 {
   Retention *retention = job_data;
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO"
-      " recording_settings (room_id, retention_days) VALUES (?,?)", error);
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "INSERT INTO"
+      " recording_settings (room_id, retention_days) VALUES (?,?)"
+      " ON CONFLICT (room_id)"
+      " DO UPDATE SET retention_days = excluded.retention_days", error);
 
-  if (stmt == NULL)
-    return NULL;
-  kk_store_sql_bind_text (stmt, 1, retention->room_id);
-  sqlite3_bind_int (stmt, 2, retention->days);
-  kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
+  if (stmt != NULL) {
+    kk_db_bind_text (stmt, 1, retention->room_id);
+    kk_db_bind_int64 (stmt, 2, retention->days);
+    kk_db_step_done (stmt, error);
+  }
+  g_prefix_error (error, "%s: ", SQL_WHAT);
   return NULL;
 }
 
@@ -463,7 +442,7 @@ persist_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 persist (KkRecordings *self, Row *row)
 {
-  kk_store_run_async (self->store, persist_job, row_copy (row), row_free,
+  kk_store_run_db_async (self->store, persist_job, row_copy (row), row_free,
       NULL, persist_done, NULL);
 }
 
@@ -1596,7 +1575,7 @@ store_retention (KkRecordings *self, KkHttpRequest *request, KkRoom *room,
   reply->request = request;
   reply->room = g_object_ref (room);
   kk_http_request_pause (request);
-  kk_store_run_async (self->store, retention_job, retention, retention_free,
+  kk_store_run_db_async (self->store, retention_job, retention, retention_free,
       NULL, retention_stored, reply);
 }
 
@@ -1932,7 +1911,7 @@ load_done (GObject *source, GAsyncResult *result, gpointer user_data)
   wait->done = TRUE;
 }
 
-/* Blocks until the store has created and read the tables: nothing is
+/* Blocks until the store has read the tables: nothing is
  * answered about recordings before they are known. The result comes on a
  * context of our own, so nothing else runs meanwhile. */
 static gboolean
@@ -1942,7 +1921,7 @@ load (KkRecordings *self, GError **error)
   LoadWait wait = { 0 };
 
   g_main_context_push_thread_default (context);
-  kk_store_run_async (self->store, load_job, NULL, NULL, loaded_free,
+  kk_store_run_db_async (self->store, load_job, NULL, NULL, loaded_free,
       load_done, &wait);
   while (!wait.done)
     g_main_context_iteration (context, TRUE);

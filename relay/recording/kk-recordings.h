@@ -83,7 +83,7 @@ G_DECLARE_FINAL_TYPE (KkRecordings, kk_recordings, KK, RECORDINGS, GObject)
  *   kk_recordings_shutdown ()
  * @config: data_dir, pipelines_dir and the admin token (as for kk-api)
  *
- * Makes <data-dir>/recordings, creates and loads the module's tables
+ * Makes <data-dir>/recordings, loads the module's tables
  * (blocking until the store has done so), queues the repair of what a
  * crash left unfinished, applies retention and starts its timer.
  *

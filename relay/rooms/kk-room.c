@@ -35,7 +35,6 @@
 #include "kk-room.h"
 
 #include <math.h>
-#include <sqlite3.h>
 #include <openssl/crypto.h>
 
 gboolean
@@ -1087,22 +1086,24 @@ fold_workplace (const char *workplace)
 }
 
 static gpointer
-read_party_job (sqlite3 *db, gpointer job_data, GError **error)
+read_party_job (KkDb *db, gpointer job_data, GError **error)
 {
   const char *party_id = job_data;
   g_autoptr (GPtrArray) workplaces = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (KkDbStmt) stmt = NULL;
   PartyPeople *people;
-  sqlite3_stmt *stmt;
-  int rc;
+  KkDbStep step;
 
-  stmt = kk_store_sql_prepare (db, "rooms",
+  stmt = kk_db_prepare (db,
       "SELECT workplace FROM participants WHERE party_id = ?1", error);
-  if (stmt == NULL)
+  if (stmt == NULL) {
+    g_prefix_error (error, "rooms: ");
     return NULL;
-  kk_store_sql_bind_text (stmt, 1, party_id);
+  }
+  kk_db_bind_text (stmt, 1, party_id);
   people = g_new0 (PartyPeople, 1);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-    const char *text = (const char *) sqlite3_column_text (stmt, 0);
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
+    const char *text = kk_db_column_text (stmt, 0);
     char *folded = text != NULL ? fold_workplace (text) : NULL;
 
     people->people++;
@@ -1114,10 +1115,9 @@ read_party_job (sqlite3 *db, gpointer job_data, GError **error)
     else
       g_ptr_array_add (workplaces, folded);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE) {
+  if (step == KK_DB_ERROR) {
     party_people_free (people);
-    kk_store_set_error (db, "rooms: reading a party's people", error);
+    g_prefix_error (error, "rooms: reading a party's people: ");
     return NULL;
   }
   g_ptr_array_add (workplaces, NULL);
@@ -1172,7 +1172,7 @@ read_party (KkRoomRegistry *registry, const char *room_id,
   read->registry = g_object_ref (registry);
   read->room_id = g_strdup (room_id);
   read->party_id = g_strdup (party_id);
-  kk_store_run_async (registry->store, read_party_job, g_strdup (party_id),
+  kk_store_run_db_async (registry->store, read_party_job, g_strdup (party_id),
       g_free, party_people_free, party_read_cb, read);
 }
 

@@ -20,10 +20,15 @@
  *
  * Durability: WAL journal with synchronous=FULL, so a job whose callback
  * reported success survives a power cut; foreign keys enforced; schema
- * changes are numbered migrations recorded in table schema_version.
+ * changes are numbered migrations (kk-schema.c) recorded in table
+ * schema_version. Queries go through kk-db (kk-db.h), in the SQL dialect
+ * every backend accepts.
  */
 
 #include "kk-store.h"
+
+#include "kk-db-private.h"
+#include "kk-db-sqlite.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,13 +55,14 @@ struct _KkStore {
   GMutex lock;                  /* orders submissions against close */
   gboolean closed;              /* under @lock */
 
-  sqlite3 *db;                  /* worker thread only */
+  KkDb *db;                     /* worker thread only */
 };
 
 G_DEFINE_FINAL_TYPE (KkStore, kk_store, G_TYPE_OBJECT)
 
 typedef struct {
   KkStoreJobFunc func;
+  KkStoreDbJobFunc db_func;
   gpointer data;
   GDestroyNotify data_free;
   GDestroyNotify result_free;
@@ -71,69 +77,6 @@ typedef struct {
   GCond cond;
   gboolean done;
 } KkStoreJob;
-
-/* The schema, one entry per version. Never edit an entry once released:
- * add the next one. Times are microseconds since the Unix epoch. */
-static const char *const migrations[] = {
-  /* 1 */
-  "CREATE TABLE rooms ("
-  "  id TEXT PRIMARY KEY,"
-  "  title TEXT NOT NULL,"
-  "  record INTEGER NOT NULL DEFAULT 0,"
-  "  completion_ratio REAL NOT NULL,"
-  "  host_token TEXT NOT NULL,"
-  "  source TEXT NOT NULL DEFAULT 'whip',"
-  "  source_uri TEXT,"
-  "  created_at INTEGER NOT NULL);"
-  "CREATE TABLE parties ("
-  "  id TEXT PRIMARY KEY,"
-  "  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
-  "  token_hash TEXT NOT NULL UNIQUE,"
-  "  name TEXT NOT NULL,"
-  "  workplace TEXT NOT NULL DEFAULT '',"
-  "  created_at INTEGER NOT NULL);"
-  "CREATE INDEX parties_room ON parties (room_id);"
-  /* ord 0 is the party's own person, colleagues follow in the order given. */
-  "CREATE TABLE participants ("
-  "  id TEXT PRIMARY KEY,"
-  "  party_id TEXT NOT NULL REFERENCES parties (id) ON DELETE CASCADE,"
-  "  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
-  "  ord INTEGER NOT NULL,"
-  "  name TEXT NOT NULL,"
-  "  workplace TEXT NOT NULL DEFAULT '',"
-  "  created_at INTEGER NOT NULL,"
-  "  UNIQUE (party_id, ord));"
-  "CREATE INDEX participants_room ON participants (room_id);"
-  "CREATE TABLE sessions ("
-  "  id TEXT PRIMARY KEY,"
-  "  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
-  "  started_at INTEGER NOT NULL,"
-  "  ended_at INTEGER,"
-  "  recording TEXT);"
-  "CREATE INDEX sessions_room ON sessions (room_id, started_at);",
-  /* 2: sessions planned ahead. One not yet broadcast has no started_at,
-   * and SQLite cannot drop a NOT NULL in place: the table is rebuilt
-   * (no other table refers to it by foreign key, so dropping it deletes
-   * nothing else). */
-  "CREATE TABLE sessions_v2 ("
-  "  id TEXT PRIMARY KEY,"
-  "  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
-  "  started_at INTEGER,"
-  "  ended_at INTEGER,"
-  "  recording TEXT,"
-  "  scheduled_start INTEGER,"
-  "  scheduled_end INTEGER,"
-  "  CHECK ((scheduled_start IS NULL) = (scheduled_end IS NULL)),"
-  "  CHECK (started_at IS NOT NULL OR scheduled_start IS NOT NULL));"
-  "INSERT INTO sessions_v2 (id, room_id, started_at, ended_at, recording)"
-  "  SELECT id, room_id, started_at, ended_at, recording FROM sessions;"
-  "DROP TABLE sessions;"
-  "ALTER TABLE sessions_v2 RENAME TO sessions;"
-  "CREATE INDEX sessions_room ON sessions (room_id, started_at);"
-  "CREATE INDEX sessions_schedule ON sessions (room_id, scheduled_start);",
-};
-
-G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == KK_STORE_SCHEMA_VERSION);
 
 /* Plain data. */
 
@@ -322,135 +265,6 @@ kk_store_load_admin_token (const char *data_dir, GError **error)
   return g_steal_pointer (&token);
 }
 
-/* SQL helpers, worker thread only. */
-
-gboolean
-kk_store_set_error (sqlite3 *db, const char *what, GError **error)
-{
-  int code = sqlite3_extended_errcode (db);
-  int domain_code = KK_STORE_ERROR_FAILED;
-
-  if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE)
-    domain_code = KK_STORE_ERROR_EXISTS;
-  else if (code == SQLITE_CONSTRAINT_FOREIGNKEY)
-    domain_code = KK_STORE_ERROR_NOT_FOUND;
-
-  g_set_error (error, KK_STORE_ERROR, domain_code, "%s: %s", what,
-      sqlite3_errmsg (db));
-  return FALSE;
-}
-
-sqlite3_stmt *
-kk_store_sql_prepare (sqlite3 *db, const char *what, const char *sql,
-    GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-
-  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-    kk_store_set_error (db, what, error);
-    return NULL;
-  }
-  return stmt;
-}
-
-gboolean
-kk_store_sql_exec (sqlite3 *db, const char *what, const char *sql,
-    GError **error)
-{
-  if (sqlite3_exec (db, sql, NULL, NULL, NULL) != SQLITE_OK)
-    return kk_store_set_error (db, what, error);
-  return TRUE;
-}
-
-gboolean
-kk_store_sql_step_done (sqlite3 *db, const char *what, sqlite3_stmt *stmt,
-    GError **error)
-{
-  int rc = sqlite3_step (stmt);
-
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, what, error);
-  return TRUE;
-}
-
-void
-kk_store_sql_bind_text (sqlite3_stmt *stmt, int index, const char *text)
-{
-  if (text != NULL)
-    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (stmt, index);
-}
-
-static gboolean
-exec_sql (sqlite3 *db, const char *sql, GError **error)
-{
-  char *message = NULL;
-
-  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK) {
-    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED, "%s",
-        message != NULL ? message : sqlite3_errmsg (db));
-    sqlite3_free (message);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-static sqlite3_stmt *
-prepare (sqlite3 *db, const char *sql, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-
-  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-    kk_store_set_error (db, "prepare", error);
-    return NULL;
-  }
-  return stmt;
-}
-
-/* Runs a statement that returns no rows. Finalizes it. */
-static gboolean
-step_done (sqlite3 *db, sqlite3_stmt *stmt, const char *what, GError **error)
-{
-  int rc = sqlite3_step (stmt);
-
-  if (rc != SQLITE_DONE) {
-    kk_store_set_error (db, what, error);
-    sqlite3_finalize (stmt);
-    return FALSE;
-  }
-  sqlite3_finalize (stmt);
-  return TRUE;
-}
-
-static char *
-column_strdup (sqlite3_stmt *stmt, int column)
-{
-  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
-}
-
-static void
-bind_text (sqlite3_stmt *stmt, int index, const char *text)
-{
-  sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
-}
-
-static gboolean
-begin (sqlite3 *db, GError **error)
-{
-  return exec_sql (db, "BEGIN IMMEDIATE", error);
-}
-
-static gboolean
-commit_or_rollback (sqlite3 *db, gboolean ok, GError **error)
-{
-  if (ok)
-    return exec_sql (db, "COMMIT", error);
-  exec_sql (db, "ROLLBACK", NULL);
-  return FALSE;
-}
-
 /* The job queue. */
 
 static void
@@ -494,15 +308,17 @@ worker_main (gpointer user_data)
     gboolean quit = job->quit;
 
     if (quit) {
-      if (store->db != NULL) {
-        sqlite3_close (store->db);
-        store->db = NULL;
-      }
+      g_clear_pointer (&store->db, kk_db_close);
       job_free (job);
       break;
     }
 
-    job->result = job->func (store->db, job->data, &job->error);
+    if (job->db_func != NULL)
+      job->result = job->db_func (store->db, job->data, &job->error);
+    else
+      job->result = job->func (store->db != NULL
+          ? kk_db_sqlite_get_handle (store->db) : NULL, job->data,
+          &job->error);
     if (job->data_free != NULL)
       job->data_free (job->data);
     job->data = NULL;
@@ -540,13 +356,13 @@ submit (KkStore *store, KkStoreJob *job)
 }
 
 static gpointer
-run_sync (KkStore *store, KkStoreJobFunc func, gpointer data,
+run_sync (KkStore *store, KkStoreDbJobFunc func, gpointer data,
     GDestroyNotify data_free, GError **error)
 {
   KkStoreJob *job = g_new0 (KkStoreJob, 1);
   gpointer result;
 
-  job->func = func;
+  job->db_func = func;
   job->data = data;
   job->data_free = data_free;
   job->sync = TRUE;
@@ -599,6 +415,32 @@ kk_store_run_async (KkStore *store, KkStoreJobFunc func, gpointer job_data,
   }
 }
 
+void
+kk_store_run_db_async (KkStore *store, KkStoreDbJobFunc func,
+    gpointer job_data, GDestroyNotify job_data_free,
+    GDestroyNotify result_free, GAsyncReadyCallback callback,
+    gpointer user_data)
+{
+  KkStoreJob *job;
+
+  g_return_if_fail (KK_IS_STORE (store));
+  g_return_if_fail (func != NULL);
+
+  job = g_new0 (KkStoreJob, 1);
+  job->db_func = func;
+  job->data = job_data;
+  job->data_free = job_data_free;
+  job->result_free = result_free;
+  job->task = g_task_new (store, NULL, callback, user_data);
+  g_task_set_source_tag (job->task, kk_store_run_async);
+
+  if (!submit (store, job)) {
+    g_task_return_new_error (job->task, KK_STORE_ERROR, KK_STORE_ERROR_CLOSED,
+        "the store is closed");
+    job_free (job);
+  }
+}
+
 gpointer
 kk_store_run_finish (KkStore *store, GAsyncResult *result, GError **error)
 {
@@ -611,117 +453,49 @@ kk_store_run_finish (KkStore *store, GAsyncResult *result, GError **error)
 
 /* Opening, on the worker. */
 
-static gboolean
-migrate (sqlite3 *db, GError **error)
-{
-  sqlite3_stmt *stmt;
-  int version = 0;
-
-  if (!exec_sql (db, "CREATE TABLE IF NOT EXISTS schema_version ("
-          "version INTEGER NOT NULL)", error))
-    return FALSE;
-  stmt = prepare (db, "SELECT max(version) FROM schema_version", error);
-  if (stmt == NULL)
-    return FALSE;
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    version = sqlite3_column_int (stmt, 0);
-  sqlite3_finalize (stmt);
-
-  if (version > KK_STORE_SCHEMA_VERSION) {
-    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
-        "the database has schema version %d; this kringkast knows up to %d",
-        version, KK_STORE_SCHEMA_VERSION);
-    return FALSE;
-  }
-
-  for (int v = version + 1; v <= KK_STORE_SCHEMA_VERSION; v++) {
-    g_autofree char *record = g_strdup_printf (
-        "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)", v);
-    gboolean ok;
-
-    if (!begin (db, error))
-      return FALSE;
-    ok = exec_sql (db, migrations[v - 1], error) && exec_sql (db, record, error);
-    if (!commit_or_rollback (db, ok, error)) {
-      g_prefix_error (error, "migration to schema version %d: ", v);
-      return FALSE;
-    }
-    g_info ("store: database schema now at version %d", v);
-  }
-  return TRUE;
-}
-
 /* A session still open at startup was live when the previous process
  * died. Nothing tells when its broadcast really stopped, so it is closed
  * at its own start (zero length) rather than left open forever. */
 static gboolean
-close_stale_sessions (sqlite3 *db, GError **error)
+close_stale_sessions (KkDb *db, GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, "SELECT id, room_id FROM sessions "
-      "WHERE ended_at IS NULL AND started_at IS NOT NULL", error);
-  int rc;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT id, room_id "
+      "FROM sessions WHERE ended_at IS NULL AND started_at IS NOT NULL",
+      error);
+  KkDbStep step;
 
   if (stmt == NULL)
     return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
     g_message ("store: room %s: session %s was left open by an unclean stop; "
-        "closing it at its start time", sqlite3_column_text (stmt, 1),
-        sqlite3_column_text (stmt, 0));
+        "closing it at its start time", kk_db_column_text (stmt, 1),
+        kk_db_column_text (stmt, 0));
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "reading open sessions", error);
+  if (step == KK_DB_ERROR) {
+    g_prefix_error (error, "reading open sessions: ");
+    return FALSE;
+  }
 
-  return exec_sql (db, "UPDATE sessions SET ended_at = started_at "
+  return kk_db_exec (db, "UPDATE sessions SET ended_at = started_at "
       "WHERE ended_at IS NULL AND started_at IS NOT NULL", error);
 }
 
 static gpointer
-open_job (sqlite3 *unused, gpointer data, GError **error)
+open_job (KkDb *unused, gpointer data, GError **error)
 {
   KkStore *store = data;
   g_autofree char *path = g_build_filename (store->data_dir, KK_STORE_DB_NAME,
       NULL);
-  sqlite3_stmt *stmt;
-  gboolean wal = FALSE;
-  sqlite3 *db = NULL;
+  KkDb *db = kk_db_sqlite_open (path, error);
 
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED, "%s: %s", path,
-        db != NULL ? sqlite3_errmsg (db) : "out of memory");
-    sqlite3_close (db);
+  if (db == NULL)
+    return NULL;
+  if (!kk_schema_migrate (db, error) || !close_stale_sessions (db, error)) {
+    g_prefix_error (error, "%s: ", path);
+    kk_db_close (db);
     return NULL;
   }
-  sqlite3_extended_result_codes (db, 1);
-  /* Only an outside reader (sqlite3 CLI, a backup) can hold a lock on it. */
-  sqlite3_busy_timeout (db, 5000);
-
-  stmt = prepare (db, "PRAGMA journal_mode = WAL", error);
-  if (stmt == NULL)
-    goto error;
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    wal = g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0),
-        "wal") == 0;
-  sqlite3_finalize (stmt);
-  if (!wal) {
-    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
-        "%s: cannot switch to WAL journal mode", path);
-    goto error;
-  }
-  if (!exec_sql (db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
-          error))
-    goto error;
-  if (!migrate (db, error) || !close_stale_sessions (db, error)) {
-    g_prefix_error (error, "%s: ", path);
-    goto error;
-  }
-
   store->db = db;
-  return NULL;
-
-error:
-  sqlite3_close (db);
   return NULL;
 }
 
@@ -815,17 +589,17 @@ kk_store_init (KkStore *store)
 /* Rooms. */
 
 static KkRoomConfig *
-room_from_row (sqlite3_stmt *stmt)
+room_from_row (KkDbStmt *stmt)
 {
   KkRoomConfig *room = g_new0 (KkRoomConfig, 1);
 
-  room->id = column_strdup (stmt, 0);
-  room->title = column_strdup (stmt, 1);
-  room->record = sqlite3_column_int (stmt, 2) != 0;
-  room->completion_ratio = sqlite3_column_double (stmt, 3);
-  room->host_token = column_strdup (stmt, 4);
-  room->source = column_strdup (stmt, 5);
-  room->source_uri = column_strdup (stmt, 6);
+  room->id = kk_db_column_dup (stmt, 0);
+  room->title = kk_db_column_dup (stmt, 1);
+  room->record = kk_db_column_int64 (stmt, 2) != 0;
+  room->completion_ratio = kk_db_column_double (stmt, 3);
+  room->host_token = kk_db_column_dup (stmt, 4);
+  room->source = kk_db_column_dup (stmt, 5);
+  room->source_uri = kk_db_column_dup (stmt, 6);
   return room;
 }
 
@@ -833,21 +607,20 @@ room_from_row (sqlite3_stmt *stmt)
   "id, title, record, completion_ratio, host_token, source, source_uri"
 
 static gpointer
-load_rooms_job (sqlite3 *db, gpointer data, GError **error)
+load_rooms_job (KkDb *db, gpointer data, GError **error)
 {
   g_autoptr (GPtrArray) rooms = g_ptr_array_new_with_free_func (
       (GDestroyNotify) kk_room_config_free);
-  sqlite3_stmt *stmt = prepare (db, "SELECT " ROOM_COLUMNS " FROM rooms "
-      "ORDER BY id", error);
-  int rc;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT " ROOM_COLUMNS
+      " FROM rooms ORDER BY id", error);
+  KkDbStep step;
 
   if (stmt == NULL)
     return NULL;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW)
     g_ptr_array_add (rooms, room_from_row (stmt));
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE) {
-    kk_store_set_error (db, "loading rooms", error);
+  if (step == KK_DB_ERROR) {
+    g_prefix_error (error, "loading rooms: ");
     return NULL;
   }
   return g_steal_pointer (&rooms);
@@ -862,10 +635,10 @@ kk_store_load_rooms (KkStore *store, GError **error)
 }
 
 static gboolean
-insert_room (sqlite3 *db, const KkRoomConfig *room, gboolean upsert,
+insert_room (KkDb *db, const KkRoomConfig *room, gboolean upsert,
     gboolean token_given, GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, upsert
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, upsert
       ? "INSERT INTO rooms (" ROOM_COLUMNS ", created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
         "ON CONFLICT (id) DO UPDATE SET title = excluded.title, "
@@ -879,17 +652,21 @@ insert_room (sqlite3 *db, const KkRoomConfig *room, gboolean upsert,
 
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, room->id);
-  bind_text (stmt, 2, room->title);
-  sqlite3_bind_int (stmt, 3, room->record ? 1 : 0);
-  sqlite3_bind_double (stmt, 4, room->completion_ratio);
-  bind_text (stmt, 5, room->host_token);
-  bind_text (stmt, 6, room->source != NULL ? room->source : "whip");
-  bind_text (stmt, 7, room->source_uri);
-  sqlite3_bind_int64 (stmt, 8, g_get_real_time ());
+  kk_db_bind_text (stmt, 1, room->id);
+  kk_db_bind_text (stmt, 2, room->title);
+  kk_db_bind_int64 (stmt, 3, room->record ? 1 : 0);
+  kk_db_bind_double (stmt, 4, room->completion_ratio);
+  kk_db_bind_text (stmt, 5, room->host_token);
+  kk_db_bind_text (stmt, 6, room->source != NULL ? room->source : "whip");
+  kk_db_bind_text (stmt, 7, room->source_uri);
+  kk_db_bind_int64 (stmt, 8, g_get_real_time ());
   if (upsert)
-    sqlite3_bind_int (stmt, 9, token_given ? 1 : 0);
-  return step_done (db, stmt, "storing room", error);
+    kk_db_bind_int64 (stmt, 9, token_given ? 1 : 0);
+  if (!kk_db_step_done (stmt, error)) {
+    g_prefix_error (error, "storing room: ");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 typedef struct {
@@ -905,26 +682,33 @@ ensure_room_data_free (EnsureRoomData *data)
 }
 
 static gpointer
-ensure_room_job (sqlite3 *db, gpointer user_data, GError **error)
+ensure_room_job (KkDb *db, gpointer user_data, GError **error)
 {
   EnsureRoomData *data = user_data;
-  KkRoomConfig *stored = NULL;
-  sqlite3_stmt *stmt;
+  g_autoptr (KkDbStmt) stmt = NULL;
 
   if (!insert_room (db, data->room, TRUE, data->token_given, error))
     return NULL;
 
-  stmt = prepare (db, "SELECT " ROOM_COLUMNS " FROM rooms WHERE id = ?1",
-      error);
+  stmt = kk_db_prepare (db, "SELECT " ROOM_COLUMNS " FROM rooms "
+      "WHERE id = ?1", error);
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, data->room->id);
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    stored = room_from_row (stmt);
-  else
-    kk_store_set_error (db, "reading back room", error);
-  sqlite3_finalize (stmt);
-  return stored;
+  kk_db_bind_text (stmt, 1, data->room->id);
+  switch (kk_db_step (stmt, error)) {
+    case KK_DB_ROW:
+      return room_from_row (stmt);
+    case KK_DB_DONE:
+      /* The row was written just now, in this job: not finding it is a
+       * failure of the database, not a missing room. */
+      g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+          "not found");
+      G_GNUC_FALLTHROUGH;
+    case KK_DB_ERROR:
+    default:
+      g_prefix_error (error, "reading back room: ");
+      return NULL;
+  }
 }
 
 KkRoomConfig *
@@ -946,7 +730,7 @@ kk_store_ensure_room (KkStore *store, const KkRoomConfig *room,
 }
 
 static gpointer
-insert_room_job (sqlite3 *db, gpointer data, GError **error)
+insert_room_job (KkDb *db, gpointer data, GError **error)
 {
   insert_room (db, data, FALSE, TRUE, error);
   return NULL;
@@ -960,7 +744,7 @@ kk_store_insert_room_async (KkStore *store, const KkRoomConfig *room,
   g_return_if_fail (room != NULL && room->id != NULL && room->title != NULL);
   g_return_if_fail (room->host_token != NULL);
 
-  kk_store_run_async (store, insert_room_job, kk_room_config_copy (room),
+  kk_store_run_db_async (store, insert_room_job, kk_room_config_copy (room),
       (GDestroyNotify) kk_room_config_free, NULL, callback, user_data);
 }
 
@@ -1002,25 +786,31 @@ room_update_free (RoomUpdate *update)
 
 /* NULL binds leave a column as it is (COALESCE). */
 static gpointer
-update_room_job (sqlite3 *db, gpointer data, GError **error)
+update_room_job (KkDb *db, gpointer data, GError **error)
 {
   RoomUpdate *update = data;
-  sqlite3_stmt *stmt = prepare (db, "UPDATE rooms SET "
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "UPDATE rooms SET "
       "title = COALESCE (?2, title), record = COALESCE (?3, record), "
       "completion_ratio = COALESCE (?4, completion_ratio) WHERE id = ?1",
       error);
 
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, update->id);
-  bind_text (stmt, 2, update->title);
+  kk_db_bind_text (stmt, 1, update->id);
+  kk_db_bind_text (stmt, 2, update->title);
   if (update->record >= 0)
-    sqlite3_bind_int (stmt, 3, update->record);
+    kk_db_bind_int64 (stmt, 3, update->record);
+  else
+    kk_db_bind_null (stmt, 3);
   if (!isnan (update->completion_ratio))
-    sqlite3_bind_double (stmt, 4, update->completion_ratio);
-  if (!step_done (db, stmt, "updating room", error))
+    kk_db_bind_double (stmt, 4, update->completion_ratio);
+  else
+    kk_db_bind_null (stmt, 4);
+  if (!kk_db_step_done (stmt, error)) {
+    g_prefix_error (error, "updating room: ");
     return NULL;
-  if (sqlite3_changes (db) == 0)
+  }
+  if (kk_db_changes (db) == 0)
     g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_NOT_FOUND,
         "no room %s", update->id);
   return NULL;
@@ -1041,7 +831,7 @@ kk_store_update_room_async (KkStore *store, const char *room_id,
   update->title = g_strdup (title);
   update->record = record < 0 ? -1 : record != 0;
   update->completion_ratio = completion_ratio;
-  kk_store_run_async (store, update_room_job, update,
+  kk_store_run_db_async (store, update_room_job, update,
       (GDestroyNotify) room_update_free, NULL, callback, user_data);
 }
 
@@ -1055,54 +845,53 @@ kk_store_update_room_finish (KkStore *store, GAsyncResult *result,
 /* Parties. */
 
 static gpointer
-load_parties_job (sqlite3 *db, gpointer data, GError **error)
+load_parties_job (KkDb *db, gpointer data, GError **error)
 {
   g_autoptr (GPtrArray) parties = g_ptr_array_new_with_free_func (
       (GDestroyNotify) kk_store_party_free);
   g_autoptr (GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
-  sqlite3_stmt *stmt;
-  int rc;
+  g_autoptr (KkDbStmt) stmt = NULL;
+  KkDbStep step;
 
-  stmt = prepare (db, "SELECT id, room_id, token_hash, created_at "
+  stmt = kk_db_prepare (db, "SELECT id, room_id, token_hash, created_at "
       "FROM parties ORDER BY created_at, id", error);
   if (stmt == NULL)
     return NULL;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
     KkStoreParty *party = kk_store_party_new ();
 
-    party->id = column_strdup (stmt, 0);
-    party->room_id = column_strdup (stmt, 1);
-    party->token_hash = column_strdup (stmt, 2);
-    party->created_at = sqlite3_column_int64 (stmt, 3);
+    party->id = kk_db_column_dup (stmt, 0);
+    party->room_id = kk_db_column_dup (stmt, 1);
+    party->token_hash = kk_db_column_dup (stmt, 2);
+    party->created_at = kk_db_column_int64 (stmt, 3);
     g_ptr_array_add (parties, party);
     g_hash_table_insert (by_id, party->id, party);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE) {
-    kk_store_set_error (db, "loading parties", error);
+  if (step == KK_DB_ERROR) {
+    g_prefix_error (error, "loading parties: ");
     return NULL;
   }
+  g_clear_pointer (&stmt, kk_db_stmt_free);
 
-  stmt = prepare (db, "SELECT id, party_id, name, workplace "
+  stmt = kk_db_prepare (db, "SELECT id, party_id, name, workplace "
       "FROM participants ORDER BY party_id, ord", error);
   if (stmt == NULL)
     return NULL;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
     KkStoreParty *party = g_hash_table_lookup (by_id,
-        sqlite3_column_text (stmt, 1));
+        kk_db_column_text (stmt, 1));
     KkStoreParticipant *participant;
 
     if (party == NULL)
       continue;
     participant = g_new0 (KkStoreParticipant, 1);
-    participant->id = column_strdup (stmt, 0);
-    participant->name = column_strdup (stmt, 2);
-    participant->workplace = column_strdup (stmt, 3);
+    participant->id = kk_db_column_dup (stmt, 0);
+    participant->name = kk_db_column_dup (stmt, 2);
+    participant->workplace = kk_db_column_dup (stmt, 3);
     g_ptr_array_add (party->participants, participant);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE) {
-    kk_store_set_error (db, "loading participants", error);
+  if (step == KK_DB_ERROR) {
+    g_prefix_error (error, "loading participants: ");
     return NULL;
   }
   return g_steal_pointer (&parties);
@@ -1117,55 +906,60 @@ kk_store_load_parties (KkStore *store, GError **error)
 }
 
 static gboolean
-insert_party (sqlite3 *db, const KkStoreParty *party, GError **error)
+insert_party (KkDb *db, gpointer user_data, GError **error)
 {
+  const KkStoreParty *party = user_data;
   const KkStoreParticipant *self = g_ptr_array_index (party->participants, 0);
-  sqlite3_stmt *stmt;
+  g_autoptr (KkDbStmt) stmt = NULL;
 
-  stmt = prepare (db, "INSERT INTO parties (id, room_id, token_hash, name, "
-      "workplace, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", error);
+  stmt = kk_db_prepare (db, "INSERT INTO parties (id, room_id, token_hash, "
+      "name, workplace, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", error);
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, party->id);
-  bind_text (stmt, 2, party->room_id);
-  bind_text (stmt, 3, party->token_hash);
-  bind_text (stmt, 4, self->name);
-  bind_text (stmt, 5, self->workplace);
-  sqlite3_bind_int64 (stmt, 6, party->created_at);
-  if (!step_done (db, stmt, "storing party", error))
+  kk_db_bind_text (stmt, 1, party->id);
+  kk_db_bind_text (stmt, 2, party->room_id);
+  kk_db_bind_text (stmt, 3, party->token_hash);
+  kk_db_bind_text (stmt, 4, self->name);
+  kk_db_bind_text (stmt, 5, self->workplace);
+  kk_db_bind_int64 (stmt, 6, party->created_at);
+  if (!kk_db_step_done (stmt, error)) {
+    g_prefix_error (error, "storing party: ");
     return FALSE;
+  }
+  g_clear_pointer (&stmt, kk_db_stmt_free);
 
+  stmt = kk_db_prepare (db, "INSERT INTO participants (id, party_id, "
+      "room_id, ord, name, workplace, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", error);
+  if (stmt == NULL)
+    return FALSE;
   for (guint i = 0; i < party->participants->len; i++) {
     const KkStoreParticipant *p = g_ptr_array_index (party->participants, i);
 
-    stmt = prepare (db, "INSERT INTO participants (id, party_id, room_id, ord, "
-        "name, workplace, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        error);
-    if (stmt == NULL)
+    kk_db_reset (stmt);
+    kk_db_bind_text (stmt, 1, p->id);
+    kk_db_bind_text (stmt, 2, party->id);
+    kk_db_bind_text (stmt, 3, party->room_id);
+    kk_db_bind_int64 (stmt, 4, i);
+    kk_db_bind_text (stmt, 5, p->name);
+    kk_db_bind_text (stmt, 6, p->workplace);
+    kk_db_bind_int64 (stmt, 7, party->created_at);
+    if (!kk_db_step_done (stmt, error)) {
+      g_prefix_error (error, "storing participant: ");
       return FALSE;
-    bind_text (stmt, 1, p->id);
-    bind_text (stmt, 2, party->id);
-    bind_text (stmt, 3, party->room_id);
-    sqlite3_bind_int (stmt, 4, i);
-    bind_text (stmt, 5, p->name);
-    bind_text (stmt, 6, p->workplace);
-    sqlite3_bind_int64 (stmt, 7, party->created_at);
-    if (!step_done (db, stmt, "storing participant", error))
-      return FALSE;
+    }
   }
   return TRUE;
 }
 
 static gpointer
-insert_party_job (sqlite3 *db, gpointer data, GError **error)
+insert_party_job (KkDb *db, gpointer data, GError **error)
 {
   KkStoreParty *party = data;
 
   if (party->created_at == 0)
     party->created_at = g_get_real_time ();
-  if (!begin (db, error))
-    return NULL;
-  commit_or_rollback (db, insert_party (db, party, error), error);
+  kk_db_transaction (db, insert_party, party, error);
   return NULL;
 }
 
@@ -1178,7 +972,7 @@ kk_store_insert_party_async (KkStore *store, const KkStoreParty *party,
   g_return_if_fail (party->room_id != NULL && party->token_hash != NULL);
   g_return_if_fail (party->participants->len >= 1);
 
-  kk_store_run_async (store, insert_party_job, party_copy (party),
+  kk_store_run_db_async (store, insert_party_job, party_copy (party),
       (GDestroyNotify) kk_store_party_free, NULL, callback, user_data);
 }
 
@@ -1209,87 +1003,102 @@ session_data_free (SessionData *data)
   "scheduled_start, scheduled_end"
 
 static KkStoreSession *
-session_from_row (sqlite3_stmt *stmt)
+session_from_row (KkDbStmt *stmt)
 {
   KkStoreSession *session = g_new0 (KkStoreSession, 1);
 
   /* NULL columns read as 0, which is what the struct means by "none". */
-  session->id = column_strdup (stmt, 0);
-  session->room_id = column_strdup (stmt, 1);
-  session->started_at = sqlite3_column_int64 (stmt, 2);
-  session->ended_at = sqlite3_column_int64 (stmt, 3);
-  session->recording = column_strdup (stmt, 4);
-  session->scheduled_start = sqlite3_column_int64 (stmt, 5);
-  session->scheduled_end = sqlite3_column_int64 (stmt, 6);
+  session->id = kk_db_column_dup (stmt, 0);
+  session->room_id = kk_db_column_dup (stmt, 1);
+  session->started_at = kk_db_column_int64 (stmt, 2);
+  session->ended_at = kk_db_column_int64 (stmt, 3);
+  session->recording = kk_db_column_dup (stmt, 4);
+  session->scheduled_start = kk_db_column_int64 (stmt, 5);
+  session->scheduled_end = kk_db_column_int64 (stmt, 6);
   return session;
 }
+
+typedef struct {
+  const SessionData *data;
+  char *id;                     /* out: the session's id */
+} SessionStart;
 
 /* The broadcast takes over the room's scheduled session whose window
  * covers its start, or is a new ad hoc one: in one transaction, so a
  * reschedule or cancel queued at the same moment sees either the planned
  * session or the live one, never half of each. */
-static char *
-session_start (sqlite3 *db, const SessionData *data, GError **error)
+static gboolean
+session_start (KkDb *db, gpointer user_data, GError **error)
 {
+  SessionStart *start = user_data;
+  const SessionData *data = start->data;
   g_autofree char *planned = NULL;
-  sqlite3_stmt *stmt;
-  int rc;
+  g_autoptr (KkDbStmt) stmt = NULL;
 
-  stmt = prepare (db, "SELECT id FROM sessions WHERE room_id = ?1 "
+  stmt = kk_db_prepare (db, "SELECT id FROM sessions WHERE room_id = ?1 "
       "AND started_at IS NULL AND scheduled_start - ?3 <= ?2 "
       "AND ?2 < scheduled_end ORDER BY scheduled_start, id LIMIT 1", error);
   if (stmt == NULL)
-    return NULL;
-  bind_text (stmt, 1, data->room_id);
-  sqlite3_bind_int64 (stmt, 2, data->time);
-  sqlite3_bind_int64 (stmt, 3,
+    return FALSE;
+  kk_db_bind_text (stmt, 1, data->room_id);
+  kk_db_bind_int64 (stmt, 2, data->time);
+  kk_db_bind_int64 (stmt, 3,
       (gint64) KK_STORE_SCHEDULE_LEAD_S * G_USEC_PER_SEC);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    planned = column_strdup (stmt, 0);
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    kk_store_set_error (db, "finding the scheduled session", error);
-    return NULL;
+  switch (kk_db_step (stmt, error)) {
+    case KK_DB_ROW:
+      planned = kk_db_column_dup (stmt, 0);
+      break;
+    case KK_DB_DONE:
+      break;
+    case KK_DB_ERROR:
+    default:
+      g_prefix_error (error, "finding the scheduled session: ");
+      return FALSE;
   }
+  g_clear_pointer (&stmt, kk_db_stmt_free);
 
   if (planned != NULL) {
-    stmt = prepare (db, "UPDATE sessions SET started_at = ?2 WHERE id = ?1",
-        error);
+    stmt = kk_db_prepare (db, "UPDATE sessions SET started_at = ?2 "
+        "WHERE id = ?1", error);
     if (stmt == NULL)
-      return NULL;
-    bind_text (stmt, 1, planned);
-    sqlite3_bind_int64 (stmt, 2, data->time);
-    if (!step_done (db, stmt, "starting session", error))
-      return NULL;
+      return FALSE;
+    kk_db_bind_text (stmt, 1, planned);
+    kk_db_bind_int64 (stmt, 2, data->time);
+    if (!kk_db_step_done (stmt, error)) {
+      g_prefix_error (error, "starting session: ");
+      return FALSE;
+    }
     g_info ("store: room %s: the broadcast is scheduled session %s",
         data->room_id, planned);
-    return g_steal_pointer (&planned);
+    start->id = g_steal_pointer (&planned);
+    return TRUE;
   }
 
-  stmt = prepare (db, "INSERT INTO sessions (id, room_id, "
+  stmt = kk_db_prepare (db, "INSERT INTO sessions (id, room_id, "
       "started_at) VALUES (?1, ?2, ?3)", error);
   if (stmt == NULL)
-    return NULL;
-  bind_text (stmt, 1, data->id);
-  bind_text (stmt, 2, data->room_id);
-  sqlite3_bind_int64 (stmt, 3, data->time);
-  if (!step_done (db, stmt, "starting session", error))
-    return NULL;
-  return g_strdup (data->id);
+    return FALSE;
+  kk_db_bind_text (stmt, 1, data->id);
+  kk_db_bind_text (stmt, 2, data->room_id);
+  kk_db_bind_int64 (stmt, 3, data->time);
+  if (!kk_db_step_done (stmt, error)) {
+    g_prefix_error (error, "starting session: ");
+    return FALSE;
+  }
+  start->id = g_strdup (data->id);
+  return TRUE;
 }
 
 static gpointer
-session_start_job (sqlite3 *db, gpointer user_data, GError **error)
+session_start_job (KkDb *db, gpointer user_data, GError **error)
 {
-  g_autofree char *id = NULL;
+  SessionStart start = { user_data, NULL };
 
-  if (!begin (db, error))
+  if (!kk_db_transaction (db, session_start, &start, error)) {
+    g_free (start.id);
     return NULL;
-  id = session_start (db, user_data, error);
-  if (!commit_or_rollback (db, id != NULL, error))
-    return NULL;
-  return g_steal_pointer (&id);
+  }
+  return start.id;
 }
 
 void
@@ -1305,7 +1114,7 @@ kk_store_session_start (KkStore *store, const char *room_id,
   data->id = g_uuid_string_random ();
   data->room_id = g_strdup (room_id);
   data->time = started_at_us;
-  kk_store_run_async (store, session_start_job, data,
+  kk_store_run_db_async (store, session_start_job, data,
       (GDestroyNotify) session_data_free, g_free, callback, user_data);
 }
 
@@ -1317,19 +1126,21 @@ kk_store_session_start_finish (KkStore *store, GAsyncResult *result,
 }
 
 static gpointer
-session_end_job (sqlite3 *db, gpointer user_data, GError **error)
+session_end_job (KkDb *db, gpointer user_data, GError **error)
 {
   SessionData *data = user_data;
-  sqlite3_stmt *stmt = prepare (db, "UPDATE sessions SET ended_at = ?2 "
-      "WHERE id = ?1 AND ended_at IS NULL", error);
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "UPDATE sessions "
+      "SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL", error);
 
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, data->id);
-  sqlite3_bind_int64 (stmt, 2, data->time);
-  if (!step_done (db, stmt, "updating session", error))
+  kk_db_bind_text (stmt, 1, data->id);
+  kk_db_bind_int64 (stmt, 2, data->time);
+  if (!kk_db_step_done (stmt, error)) {
+    g_prefix_error (error, "updating session: ");
     return NULL;
-  if (sqlite3_changes (db) == 0)
+  }
+  if (kk_db_changes (db) == 0)
     g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_NOT_FOUND,
         "no open session %s", data->id);
   return NULL;
@@ -1347,7 +1158,7 @@ kk_store_session_end (KkStore *store, const char *session_id,
   data = g_new0 (SessionData, 1);
   data->id = g_strdup (session_id);
   data->time = ended_at_us;
-  kk_store_run_async (store, session_end_job, data,
+  kk_store_run_db_async (store, session_end_job, data,
       (GDestroyNotify) session_data_free, NULL, callback, user_data);
 }
 
@@ -1364,28 +1175,36 @@ session_list_free (gpointer data)
   g_ptr_array_unref (data);
 }
 
-static gpointer
-list_sessions_job (sqlite3 *db, gpointer user_data, GError **error)
+/* Runs @stmt and collects its rows as sessions; @what names the query in
+ * an error. */
+static GPtrArray *
+read_sessions (KkDbStmt *stmt, const char *what, GError **error)
 {
-  SessionData *data = user_data;
   g_autoptr (GPtrArray) sessions = g_ptr_array_new_with_free_func (
       (GDestroyNotify) kk_store_session_free);
-  sqlite3_stmt *stmt = prepare (db, "SELECT " SESSION_COLUMNS
-      " FROM sessions WHERE ?1 IS NULL OR room_id = ?1"
-      " ORDER BY coalesce (scheduled_start, started_at), id", error);
-  int rc;
+  KkDbStep step;
 
-  if (stmt == NULL)
-    return NULL;
-  kk_store_sql_bind_text (stmt, 1, data->room_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW)
     g_ptr_array_add (sessions, session_from_row (stmt));
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE) {
-    kk_store_set_error (db, "listing sessions", error);
+  if (step == KK_DB_ERROR) {
+    g_prefix_error (error, "%s: ", what);
     return NULL;
   }
   return g_steal_pointer (&sessions);
+}
+
+static gpointer
+list_sessions_job (KkDb *db, gpointer user_data, GError **error)
+{
+  SessionData *data = user_data;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
+      " FROM sessions WHERE ?1 IS NULL OR room_id = ?1"
+      " ORDER BY COALESCE (scheduled_start, started_at), id", error);
+
+  if (stmt == NULL)
+    return NULL;
+  kk_db_bind_text (stmt, 1, data->room_id);
+  return read_sessions (stmt, "listing sessions", error);
 }
 
 void
@@ -1398,7 +1217,7 @@ kk_store_list_sessions (KkStore *store, const char *room_id,
 
   data = g_new0 (SessionData, 1);
   data->room_id = g_strdup (room_id);
-  kk_store_run_async (store, list_sessions_job, data,
+  kk_store_run_db_async (store, list_sessions_job, data,
       (GDestroyNotify) session_data_free, session_list_free, callback,
       user_data);
 }
@@ -1417,6 +1236,7 @@ typedef struct {
   char *room_id;
   gint64 start;
   gint64 end;
+  KkStoreSession *session;      /* out: as stored */
 } ScheduleData;
 
 static void
@@ -1424,6 +1244,7 @@ schedule_data_free (ScheduleData *data)
 {
   g_free (data->id);
   g_free (data->room_id);
+  kk_store_session_free (data->session);
   g_free (data);
 }
 
@@ -1435,29 +1256,30 @@ session_result_free (gpointer data)
 
 /* Reads session @id; a NULL return without error means there is none. */
 static KkStoreSession *
-read_session (sqlite3 *db, const char *id, GError **error)
+read_session (KkDb *db, const char *id, GError **error)
 {
-  KkStoreSession *session = NULL;
-  sqlite3_stmt *stmt = prepare (db, "SELECT " SESSION_COLUMNS
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
       " FROM sessions WHERE id = ?1", error);
-  int rc;
 
   if (stmt == NULL)
     return NULL;
-  bind_text (stmt, 1, id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    session = session_from_row (stmt);
-  else if (rc != SQLITE_DONE)
-    kk_store_set_error (db, "reading session", error);
-  sqlite3_finalize (stmt);
-  return session;
+  kk_db_bind_text (stmt, 1, id);
+  switch (kk_db_step (stmt, error)) {
+    case KK_DB_ROW:
+      return session_from_row (stmt);
+    case KK_DB_DONE:
+      return NULL;
+    case KK_DB_ERROR:
+    default:
+      g_prefix_error (error, "reading session: ");
+      return NULL;
+  }
 }
 
 /* The session @id, if it may still be changed: it exists (NOT_FOUND) and
  * has not been broadcast (CONFLICT; an ad hoc session always was). */
 static KkStoreSession *
-read_planned_session (sqlite3 *db, const char *id, GError **error)
+read_planned_session (KkDb *db, const char *id, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   g_autoptr (KkStoreSession) session = read_session (db, id, &local_error);
@@ -1482,79 +1304,96 @@ read_planned_session (sqlite3 *db, const char *id, GError **error)
 /* Refuses planned times that overlap another session of the room: one
  * room carries one lecture at a time. */
 static gboolean
-check_no_overlap (sqlite3 *db, const ScheduleData *data, GError **error)
+check_no_overlap (KkDb *db, const ScheduleData *data, GError **error)
 {
-  sqlite3_stmt *stmt = prepare (db, "SELECT id FROM sessions "
-      "WHERE room_id = ?1 AND id IS NOT ?2 "
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT id FROM sessions "
+      "WHERE room_id = ?1 AND id IS DISTINCT FROM ?2 "
       "AND scheduled_start < ?4 AND scheduled_end > ?3 "
       "ORDER BY scheduled_start LIMIT 1", error);
-  int rc;
 
   if (stmt == NULL)
     return FALSE;
-  bind_text (stmt, 1, data->room_id);
-  kk_store_sql_bind_text (stmt, 2, data->id);
-  sqlite3_bind_int64 (stmt, 3, data->start);
-  sqlite3_bind_int64 (stmt, 4, data->end);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_CONFLICT,
-        "the time overlaps session %s of room %s",
-        sqlite3_column_text (stmt, 0), data->room_id);
-  else if (rc != SQLITE_DONE)
-    kk_store_set_error (db, "checking the schedule", error);
-  sqlite3_finalize (stmt);
-  return rc == SQLITE_DONE;
+  kk_db_bind_text (stmt, 1, data->room_id);
+  kk_db_bind_text (stmt, 2, data->id);
+  kk_db_bind_int64 (stmt, 3, data->start);
+  kk_db_bind_int64 (stmt, 4, data->end);
+  switch (kk_db_step (stmt, error)) {
+    case KK_DB_DONE:
+      return TRUE;
+    case KK_DB_ROW:
+      g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_CONFLICT,
+          "the time overlaps session %s of room %s",
+          kk_db_column_text (stmt, 0), data->room_id);
+      return FALSE;
+    case KK_DB_ERROR:
+    default:
+      g_prefix_error (error, "checking the schedule: ");
+      return FALSE;
+  }
 }
 
-static KkStoreSession *
-schedule (sqlite3 *db, ScheduleData *data, GError **error)
+static gboolean
+schedule (KkDb *db, gpointer user_data, GError **error)
 {
+  ScheduleData *data = user_data;
   g_autofree char *new_id = NULL;
-  sqlite3_stmt *stmt;
+  g_autoptr (KkDbStmt) stmt = NULL;
+  g_autoptr (GError) local_error = NULL;
 
   if (data->id != NULL) {
     g_autoptr (KkStoreSession) planned = read_planned_session (db, data->id,
         error);
 
     if (planned == NULL)
-      return NULL;
+      return FALSE;
     data->room_id = g_strdup (planned->room_id);
   }
   if (!check_no_overlap (db, data, error))
-    return NULL;
+    return FALSE;
 
   if (data->id != NULL) {
-    stmt = prepare (db, "UPDATE sessions SET scheduled_start = ?2, "
+    stmt = kk_db_prepare (db, "UPDATE sessions SET scheduled_start = ?2, "
         "scheduled_end = ?3 WHERE id = ?1", error);
   } else {
     new_id = g_uuid_string_random ();
-    stmt = prepare (db, "INSERT INTO sessions (id, scheduled_start, "
+    stmt = kk_db_prepare (db, "INSERT INTO sessions (id, scheduled_start, "
         "scheduled_end, room_id) VALUES (?1, ?2, ?3, ?4)", error);
   }
   if (stmt == NULL)
-    return NULL;
-  bind_text (stmt, 1, data->id != NULL ? data->id : new_id);
-  sqlite3_bind_int64 (stmt, 2, data->start);
-  sqlite3_bind_int64 (stmt, 3, data->end);
+    return FALSE;
+  kk_db_bind_text (stmt, 1, data->id != NULL ? data->id : new_id);
+  kk_db_bind_int64 (stmt, 2, data->start);
+  kk_db_bind_int64 (stmt, 3, data->end);
   if (data->id == NULL)
-    bind_text (stmt, 4, data->room_id);
-  if (!step_done (db, stmt, "scheduling session", error))
-    return NULL;
-  return read_session (db, data->id != NULL ? data->id : new_id, error);
+    kk_db_bind_text (stmt, 4, data->room_id);
+  if (!kk_db_step_done (stmt, error)) {
+    g_prefix_error (error, "scheduling session: ");
+    return FALSE;
+  }
+  data->session = read_session (db, data->id != NULL ? data->id : new_id,
+      &local_error);
+  if (local_error != NULL) {
+    g_propagate_error (error, g_steal_pointer (&local_error));
+    return FALSE;
+  }
+  /* Read back in the transaction that wrote it: a session that is not
+   * there is a failure of the database. */
+  if (data->session == NULL) {
+    g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+        "session %s vanished", data->id != NULL ? data->id : new_id);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static gpointer
-schedule_job (sqlite3 *db, gpointer user_data, GError **error)
+schedule_job (KkDb *db, gpointer user_data, GError **error)
 {
-  g_autoptr (KkStoreSession) session = NULL;
+  ScheduleData *data = user_data;
 
-  if (!begin (db, error))
+  if (!kk_db_transaction (db, schedule, data, error))
     return NULL;
-  session = schedule (db, user_data, error);
-  if (!commit_or_rollback (db, session != NULL, error))
-    return NULL;
-  return g_steal_pointer (&session);
+  return g_steal_pointer (&data->session);
 }
 
 static void
@@ -1568,7 +1407,7 @@ schedule_async (KkStore *store, const char *session_id, const char *room_id,
   data->room_id = g_strdup (room_id);
   data->start = start_us;
   data->end = end_us;
-  kk_store_run_async (store, schedule_job, data,
+  kk_store_run_db_async (store, schedule_job, data,
       (GDestroyNotify) schedule_data_free, session_result_free, callback,
       user_data);
 }
@@ -1606,24 +1445,30 @@ kk_store_schedule_session_finish (KkStore *store, GAsyncResult *result,
   return kk_store_run_finish (store, result, error);
 }
 
-static gpointer
-cancel_job (sqlite3 *db, gpointer user_data, GError **error)
+static gboolean
+cancel (KkDb *db, gpointer user_data, GError **error)
 {
-  g_autoptr (KkStoreSession) planned = NULL;
-  sqlite3_stmt *stmt = NULL;
-  gboolean ok;
+  const char *id = user_data;
+  g_autoptr (KkStoreSession) planned = read_planned_session (db, id, error);
+  g_autoptr (KkDbStmt) stmt = NULL;
 
-  if (!begin (db, error))
-    return NULL;
-  planned = read_planned_session (db, user_data, error);
-  if (planned != NULL)
-    stmt = prepare (db, "DELETE FROM sessions WHERE id = ?1", error);
-  ok = stmt != NULL;
-  if (ok) {
-    bind_text (stmt, 1, user_data);
-    ok = step_done (db, stmt, "cancelling session", error);
+  if (planned == NULL)
+    return FALSE;
+  stmt = kk_db_prepare (db, "DELETE FROM sessions WHERE id = ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, id);
+  if (!kk_db_step_done (stmt, error)) {
+    g_prefix_error (error, "cancelling session: ");
+    return FALSE;
   }
-  commit_or_rollback (db, ok, error);
+  return TRUE;
+}
+
+static gpointer
+cancel_job (KkDb *db, gpointer user_data, GError **error)
+{
+  kk_db_transaction (db, cancel, user_data, error);
   return NULL;
 }
 
@@ -1634,8 +1479,8 @@ kk_store_cancel_session (KkStore *store, const char *session_id,
   g_return_if_fail (KK_IS_STORE (store));
   g_return_if_fail (session_id != NULL);
 
-  kk_store_run_async (store, cancel_job, g_strdup (session_id), g_free, NULL,
-      callback, user_data);
+  kk_store_run_db_async (store, cancel_job, g_strdup (session_id), g_free,
+      NULL, callback, user_data);
 }
 
 gboolean
@@ -1646,7 +1491,7 @@ kk_store_cancel_session_finish (KkStore *store, GAsyncResult *result,
 }
 
 static gpointer
-get_session_job (sqlite3 *db, gpointer user_data, GError **error)
+get_session_job (KkDb *db, gpointer user_data, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   KkStoreSession *session = read_session (db, user_data, &local_error);
@@ -1666,8 +1511,8 @@ kk_store_get_session (KkStore *store, const char *session_id,
   g_return_if_fail (KK_IS_STORE (store));
   g_return_if_fail (session_id != NULL);
 
-  kk_store_run_async (store, get_session_job, g_strdup (session_id), g_free,
-      session_result_free, callback, user_data);
+  kk_store_run_db_async (store, get_session_job, g_strdup (session_id),
+      g_free, session_result_free, callback, user_data);
 }
 
 KkStoreSession *
@@ -1678,26 +1523,16 @@ kk_store_get_session_finish (KkStore *store, GAsyncResult *result,
 }
 
 static gpointer
-load_scheduled_job (sqlite3 *db, gpointer user_data, GError **error)
+load_scheduled_job (KkDb *db, gpointer user_data, GError **error)
 {
-  g_autoptr (GPtrArray) sessions = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) kk_store_session_free);
-  sqlite3_stmt *stmt = prepare (db, "SELECT " SESSION_COLUMNS
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
       " FROM sessions WHERE started_at IS NULL AND scheduled_end > ?1"
       " ORDER BY scheduled_start, id", error);
-  int rc;
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, *(gint64 *) user_data);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (sessions, session_from_row (stmt));
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE) {
-    kk_store_set_error (db, "loading scheduled sessions", error);
-    return NULL;
-  }
-  return g_steal_pointer (&sessions);
+  kk_db_bind_int64 (stmt, 1, *(gint64 *) user_data);
+  return read_sessions (stmt, "loading scheduled sessions", error);
 }
 
 GPtrArray *
