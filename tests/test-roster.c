@@ -423,26 +423,21 @@ typedef struct {
 } SqlJob;
 
 static gpointer
-sql_job (sqlite3 *db, gpointer data, GError **error)
+sql_job (KkDb *db, gpointer data, GError **error)
 {
   SqlJob *job = data;
-  sqlite3_stmt *stmt;
-  int rc;
+  g_autoptr (KkDbStmt) stmt = NULL;
 
   if (g_str_has_prefix (job->sql, "SELECT")) {
-    if (sqlite3_prepare_v2 (db, job->sql, -1, &stmt, NULL) != SQLITE_OK) {
-      kk_store_set_error (db, "test", error);
+    stmt = kk_db_prepare (db, job->sql, error);
+    if (stmt == NULL)
       return NULL;
-    }
-    rc = sqlite3_step (stmt);
-    job->value = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : -1;
-    sqlite3_finalize (stmt);
+    job->value = kk_db_step (stmt, NULL) == KK_DB_ROW
+        ? kk_db_column_int64 (stmt, 0) : -1;
     return GINT_TO_POINTER (1);
   }
-  if (sqlite3_exec (db, job->sql, NULL, NULL, NULL) != SQLITE_OK) {
-    kk_store_set_error (db, "test", error);
+  if (!kk_db_exec (db, job->sql, error))
     return NULL;
-  }
   return GINT_TO_POINTER (1);
 }
 
@@ -469,7 +464,8 @@ sql (Fixture *f, const char *format, ...)
   va_start (args, format);
   job.sql = g_strdup_vprintf (format, args);
   va_end (args);
-  kk_store_run_async (f->store, sql_job, &job, NULL, NULL, sql_done, &job);
+  kk_store_run_db_async (f->store, sql_job, &job, NULL, NULL, sql_done,
+      &job);
   while (!job.done)
     g_main_context_iteration (NULL, TRUE);
   g_free (job.sql);
