@@ -319,10 +319,11 @@ insert_event (KkDb *db, const KkAttEvent *event, GError **error)
 }
 
 /* What each event does to the connection, session and presence-check
- * rows. An event seen twice (a retried write) changes nothing the second
- * time: rows are inserted once (ON CONFLICT DO NOTHING) and closed once
- * (left_at / ended_at IS NULL). A close never goes back before the
- * opening; `CASE WHEN` is the larger of two values in every dialect. */
+ * rows. A row that exists already is left as it is (ON CONFLICT DO
+ * NOTHING), and one already closed is not closed again. A close never
+ * goes back before the opening, nor a stamp back in time: the `CASE WHEN`
+ * picks the larger of two values, which SQLite's two-argument max() and
+ * PostgreSQL's GREATEST() each do under their own name only. */
 static const char *const event_sql[] = {
   [EV_CONNECT] = "INSERT INTO att_connections"
       " (resource_id, room_id, party_id, connected_at, alive_at)"
