@@ -1153,12 +1153,14 @@ list_job (KkDb *db, gpointer job_data, GError **error)
 
   if (!room_exists (db, room_id, error))
     return NULL;
+  /* The flags are CASE expressions: a bare comparison is a boolean in
+   * PostgreSQL, not the common dialect's integer 0/1. */
   stmt = kk_db_prepare (db, "SELECT p.id, p.party_id, p.name, p.workplace,"
       " p.ord, p.created_at, a.email, a.hpr, coalesce (a.token_issued_at, 0),"
-      " a.participant_id IS NOT NULL,"
-      " EXISTS (SELECT 1 FROM att_connections c"
-      "   WHERE c.party_id = p.party_id),"
-      " k.participant_id IS NOT NULL"
+      " CASE WHEN a.participant_id IS NOT NULL THEN 1 ELSE 0 END,"
+      " CASE WHEN EXISTS (SELECT 1 FROM att_connections c"
+      "   WHERE c.party_id = p.party_id) THEN 1 ELSE 0 END,"
+      " CASE WHEN k.participant_id IS NOT NULL THEN 1 ELSE 0 END"
       " FROM participants p"
       " LEFT JOIN att_people a ON a.participant_id = p.id"
       " LEFT JOIN att_checkins k ON k.participant_id = p.id"
