@@ -30,10 +30,6 @@
 #include "kk-attendance-log.h"
 
 #include <string.h>
-#include <sqlite3.h> /* TRANSITIONAL (issue 11): until on kk-db */
-
-/* The prefix of this module's SQL errors. */
-#define SQL_WHAT "attendance"
 
 #define RETENTION_PURGE_S 3600
 
@@ -120,160 +116,14 @@ steady_from_wall (KkAttendanceLog *log, gint64 wall_us)
 /* ---- SQL helpers (store thread) ---- */
 
 static char *
-column_text (sqlite3_stmt *stmt, int index)
+column_text (KkDbStmt *stmt, int index)
 {
-  const unsigned char *text = sqlite3_column_text (stmt, index);
+  const char *text = kk_db_column_text (stmt, index);
 
-  return g_strdup (text != NULL ? (const char *) text : "");
+  return g_strdup (text != NULL ? text : "");
 }
 
-static gboolean
-run_in_transaction (sqlite3 *db, gboolean ok, GError **error)
-{
-  if (ok)
-    return kk_store_sql_exec (db, SQL_WHAT, "COMMIT", error);
-  sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
-  return FALSE;
-}
-
-/* ---- schema and recovery ---- */
-
-static const char schema[] =
-  "CREATE TABLE IF NOT EXISTS att_events ("
-  "  seq INTEGER PRIMARY KEY,"
-  "  room_id TEXT NOT NULL,"
-  "  kind TEXT NOT NULL,"
-  "  subject TEXT NOT NULL,"
-  "  party_id TEXT,"
-  "  at INTEGER NOT NULL,"
-  "  wall_at INTEGER NOT NULL,"
-  "  detail TEXT);"
-  "CREATE INDEX IF NOT EXISTS att_events_room ON att_events (room_id, at);"
-  "CREATE TABLE IF NOT EXISTS att_connections ("
-  "  resource_id TEXT PRIMARY KEY,"
-  "  room_id TEXT NOT NULL,"
-  "  party_id TEXT NOT NULL,"
-  "  connected_at INTEGER NOT NULL,"
-  "  alive_at INTEGER NOT NULL,"
-  "  left_at INTEGER,"
-  "  reason TEXT);"
-  "CREATE INDEX IF NOT EXISTS att_connections_room"
-  "  ON att_connections (room_id, connected_at);"
-  "CREATE INDEX IF NOT EXISTS att_connections_party"
-  "  ON att_connections (party_id);"
-  "CREATE TABLE IF NOT EXISTS att_sessions ("
-  "  id TEXT PRIMARY KEY,"
-  "  room_id TEXT NOT NULL,"
-  "  started_at INTEGER NOT NULL,"
-  "  ended_at INTEGER,"
-  "  alive_at INTEGER NOT NULL,"
-  "  completion_ratio REAL NOT NULL,"
-  "  grace_s INTEGER NOT NULL,"
-  "  max_lateness_s INTEGER,"
-  "  require_code INTEGER NOT NULL,"
-  "  prompts INTEGER NOT NULL,"
-  "  prompt_window_s INTEGER NOT NULL,"
-  "  prompt_interval_s INTEGER,"
-  "  scheduled_start INTEGER);"
-  "CREATE INDEX IF NOT EXISTS att_sessions_room"
-  "  ON att_sessions (room_id, started_at);"
-  "CREATE TABLE IF NOT EXISTS att_settings ("
-  "  room_id TEXT PRIMARY KEY,"
-  "  completion_ratio REAL,"
-  "  grace_s INTEGER NOT NULL,"
-  "  max_lateness_s INTEGER,"
-  "  require_code INTEGER NOT NULL,"
-  "  prompts INTEGER NOT NULL,"
-  "  prompt_window_s INTEGER NOT NULL,"
-  "  retention_days INTEGER NOT NULL,"
-  "  prompt_interval_s INTEGER);"
-  "CREATE TABLE IF NOT EXISTS att_overrides ("
-  "  session_id TEXT NOT NULL,"
-  "  participant_id TEXT NOT NULL,"
-  "  completed INTEGER NOT NULL,"
-  "  reason TEXT NOT NULL,"
-  "  decided_by TEXT NOT NULL,"
-  "  decided_at INTEGER NOT NULL,"
-  "  PRIMARY KEY (session_id, participant_id));"
-  /* kk-roster's: who may attend, beyond the store's parties. */
-  "CREATE TABLE IF NOT EXISTS att_access ("
-  "  room_id TEXT PRIMARY KEY,"
-  "  access TEXT NOT NULL);"
-  "CREATE TABLE IF NOT EXISTS att_people ("
-  "  participant_id TEXT PRIMARY KEY,"
-  "  room_id TEXT NOT NULL,"
-  "  party_id TEXT NOT NULL,"
-  "  email TEXT,"
-  "  hpr TEXT,"
-  "  invited_at INTEGER NOT NULL,"
-  "  token_issued_at INTEGER NOT NULL);"
-  "CREATE INDEX IF NOT EXISTS att_people_room ON att_people (room_id);"
-  "CREATE TABLE IF NOT EXISTS att_checkins ("
-  "  participant_id TEXT PRIMARY KEY,"
-  "  room_id TEXT NOT NULL,"
-  "  party_id TEXT NOT NULL,"
-  "  checked_in_at INTEGER NOT NULL,"
-  "  receipt_hash TEXT NOT NULL UNIQUE);"
-  "CREATE INDEX IF NOT EXISTS att_checkins_party ON att_checkins (party_id);"
-  /* kk-presence's: the presence checks of a session and their answers
-   * (participant_id NULL: the screen answered for everyone at it). */
-  "CREATE TABLE IF NOT EXISTS att_codes ("
-  "  session_id TEXT PRIMARY KEY,"
-  "  room_id TEXT NOT NULL,"
-  "  code TEXT NOT NULL,"
-  "  revealed_at INTEGER NOT NULL);"
-  "CREATE TABLE IF NOT EXISTS att_code_answers ("
-  "  session_id TEXT NOT NULL,"
-  "  party_id TEXT NOT NULL,"
-  "  participant_id TEXT,"
-  "  answered_at INTEGER NOT NULL);"
-  "CREATE INDEX IF NOT EXISTS att_code_answers_session"
-  "  ON att_code_answers (session_id, party_id);"
-  "CREATE TABLE IF NOT EXISTS att_prompts ("
-  "  id TEXT PRIMARY KEY,"
-  "  session_id TEXT NOT NULL,"
-  "  room_id TEXT NOT NULL,"
-  "  issued_at INTEGER NOT NULL);"
-  "CREATE INDEX IF NOT EXISTS att_prompts_session"
-  "  ON att_prompts (session_id, issued_at);"
-  "CREATE TABLE IF NOT EXISTS att_prompt_answers ("
-  "  prompt_id TEXT NOT NULL,"
-  "  party_id TEXT NOT NULL,"
-  "  participant_id TEXT,"
-  "  answered_at INTEGER NOT NULL);"
-  "CREATE INDEX IF NOT EXISTS att_prompt_answers_prompt"
-  "  ON att_prompt_answers (prompt_id, party_id);";
-
-/* Columns added since the tables were first made: a database of an
- * earlier build gets them here, NULL meaning "the default". */
-static const char *const added_columns[][3] = {
-  { "att_sessions", "prompt_interval_s", "INTEGER" },
-  { "att_settings", "prompt_interval_s", "INTEGER" },
-  { "att_sessions", "scheduled_start", "INTEGER" },
-};
-
-static gboolean
-ensure_column (sqlite3 *db, const char *table, const char *column,
-    const char *declaration, GError **error)
-{
-  g_autofree char *query = g_strdup_printf ("SELECT 1 FROM pragma_table_info"
-      " ('%s') WHERE name = '%s'", table, column);
-  g_autofree char *alter = NULL;
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, query, error);
-  int rc;
-
-  if (stmt == NULL)
-    return FALSE;
-  rc = sqlite3_step (stmt);
-  sqlite3_finalize (stmt);
-  if (rc == SQLITE_ROW)
-    return TRUE;
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "attendance", error);
-  alter = g_strdup_printf ("ALTER TABLE %s ADD COLUMN %s %s", table, column,
-      declaration);
-  return kk_store_sql_exec (db, SQL_WHAT, alter, error);
-}
+/* ---- recovery ---- */
 
 /* Closing what a crash left open: each connection and session ends at
  * its last heartbeat. The store closed the crashed broadcast's own
@@ -294,31 +144,28 @@ static const char recovery[] =
   "  WHERE id IN (SELECT id FROM att_sessions WHERE ended_at IS NULL);"
   "UPDATE att_sessions SET ended_at = alive_at WHERE ended_at IS NULL;";
 
-static gpointer
-setup_job (sqlite3 *db, gpointer job_data, GError **error)
+/* Counts the connections left open, and closes them and the sessions. */
+static gboolean
+recover (KkDb *db, gpointer user_data, GError **error)
 {
-  sqlite3_stmt *stmt;
-  int open_rows = 0;
-  gboolean ok;
+  int *open_rows = user_data;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT count(*)"
+      " FROM att_connections WHERE left_at IS NULL", error);
 
-  if (!kk_store_sql_exec (db, SQL_WHAT, schema, error))
-    return NULL;
-  for (guint i = 0; i < G_N_ELEMENTS (added_columns); i++)
-    if (!ensure_column (db, added_columns[i][0], added_columns[i][1],
-            added_columns[i][2], error))
-      return NULL;
-  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN", error))
-    return NULL;
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT count(*) FROM att_connections"
-      " WHERE left_at IS NULL", error);
-  ok = stmt != NULL;
-  if (ok) {
-    if (sqlite3_step (stmt) == SQLITE_ROW)
-      open_rows = sqlite3_column_int (stmt, 0);
-    sqlite3_finalize (stmt);
-    ok = kk_store_sql_exec (db, SQL_WHAT, recovery, error);
-  }
-  if (!run_in_transaction (db, ok, error))
+  if (stmt == NULL)
+    return FALSE;
+  if (kk_db_step (stmt, NULL) == KK_DB_ROW)
+    *open_rows = kk_db_column_int64 (stmt, 0);
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+  return kk_db_exec (db, recovery, error);
+}
+
+static gpointer
+setup_job (KkDb *db, gpointer job_data, GError **error)
+{
+  int open_rows = 0;
+
+  if (!kk_db_transaction (db, recover, &open_rows, error))
     return NULL;
   return GINT_TO_POINTER (open_rows + 1);
 }
@@ -330,7 +177,7 @@ setup_done (GObject *source, GAsyncResult *result, gpointer user_data)
   gpointer recovered = kk_store_run_finish (KK_STORE (source), result, &error);
 
   if (recovered == NULL)
-    g_warning ("attendance: cannot set up its tables: %s", error->message);
+    g_warning ("attendance: cannot recover open rows: %s", error->message);
   else if (GPOINTER_TO_INT (recovered) > 1)
     g_message ("attendance: %d connections left open by an unclean stop "
         "were closed at their last heartbeat",
@@ -340,161 +187,171 @@ setup_done (GObject *source, GAsyncResult *result, gpointer user_data)
 /* ---- writing events ---- */
 
 static gboolean
-insert_event (sqlite3 *db, const KkAttEvent *event, GError **error)
+insert_event (KkDb *db, const KkAttEvent *event, GError **error)
 {
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_events (room_id, kind,"
-      " subject, party_id, at, wall_at, detail) VALUES (?,?,?,?,?,?,?)",
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "INSERT INTO att_events"
+      " (room_id, kind, subject, party_id, at, wall_at, detail)"
+      " VALUES (?,?,?,?,?,?,?)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, event->room_id);
+  kk_db_bind_text (stmt, 2, event_names[event->kind]);
+  kk_db_bind_text (stmt, 3, event->subject);
+  kk_db_bind_text (stmt, 4, event->party_id);
+  kk_db_bind_int64 (stmt, 5, event->at_us);
+  kk_db_bind_int64 (stmt, 6, event->wall_us);
+  kk_db_bind_text (stmt, 7, event->detail);
+  return kk_db_step_done (stmt, error);
+}
+
+/* What each event does to the connection, session and presence-check
+ * rows. A row that exists already is left as it is (ON CONFLICT DO
+ * NOTHING), and one already closed is not closed again. A close never
+ * goes back before the opening, nor a stamp back in time: the `CASE WHEN`
+ * picks the larger of two values, which SQLite's two-argument max() and
+ * PostgreSQL's GREATEST() each do under their own name only. */
+static const char *const event_sql[] = {
+  [EV_CONNECT] = "INSERT INTO att_connections"
+      " (resource_id, room_id, party_id, connected_at, alive_at)"
+      " VALUES (?1, ?2, ?3, ?4, ?4)"
+      " ON CONFLICT (resource_id) DO NOTHING",
+  [EV_LEAVE] = "UPDATE att_connections SET"
+      " left_at = CASE WHEN ?2 > connected_at THEN ?2 ELSE connected_at END,"
+      " alive_at = CASE WHEN ?2 > connected_at THEN ?2 ELSE connected_at END,"
+      " reason = ?3 WHERE resource_id = ?1 AND left_at IS NULL",
+  /* The room's rules are frozen here, so changing them later never
+   * changes this session's results. So is the planned start of a
+   * scheduled session (the store gave the broadcast that session before
+   * the lecture announced it): a wall time, moved onto the steady line by
+   * the event's own offset between the two. The `WHERE true` tells the
+   * parser that the join's ON ends before the upsert's ON CONFLICT. */
+  [EV_SESSION_OPEN] = "INSERT INTO att_sessions (id, room_id,"
+      " started_at, alive_at, completion_ratio, grace_s, max_lateness_s,"
+      " require_code, prompts, prompt_window_s, prompt_interval_s,"
+      " scheduled_start)"
+      " SELECT ?1, ?2, ?3, ?3,"
+      "  coalesce (s.completion_ratio, r.completion_ratio, ?4),"
+      "  coalesce (s.grace_s, ?5), s.max_lateness_s,"
+      "  coalesce (s.require_code, 0), coalesce (s.prompts, 0),"
+      "  coalesce (s.prompt_window_s, ?6),"
+      "  coalesce (s.prompt_interval_s, ?7),"
+      "  (SELECT scheduled_start + (?3 - ?8) FROM sessions WHERE id = ?1)"
+      " FROM (SELECT ?2 AS id) AS x"
+      " LEFT JOIN rooms r ON r.id = x.id"
+      " LEFT JOIN att_settings s ON s.room_id = x.id"
+      " WHERE true"
+      " ON CONFLICT (id) DO NOTHING",
+  [EV_SESSION_CLOSE] = "UPDATE att_sessions SET"
+      " ended_at = CASE WHEN ?2 > started_at THEN ?2 ELSE started_at END,"
+      " alive_at = CASE WHEN ?2 > started_at THEN ?2 ELSE started_at END"
+      " WHERE id = ?1 AND ended_at IS NULL",
+  [EV_HEARTBEAT] = "UPDATE att_sessions SET alive_at = ?1"
+      " WHERE ended_at IS NULL",
+  /* A connection's stamp is the last time the relay knew it was
+   * receiving (its last consent check or report), not the time of the
+   * heartbeat: a viewer that vanished silently is not counted on. */
+  [EV_ALIVE] = "UPDATE att_connections SET"
+      " alive_at = CASE WHEN ?2 > alive_at THEN ?2 ELSE alive_at END"
+      " WHERE resource_id = ?1 AND left_at IS NULL",
+  [EV_CODE] = "INSERT INTO att_codes (session_id, room_id, code,"
+      " revealed_at) VALUES (?1, ?2, ?3, ?4)"
+      " ON CONFLICT (session_id) DO NOTHING",
+  [EV_CODE_ANSWER] = "INSERT INTO att_code_answers (session_id, party_id,"
+      " participant_id, answered_at) VALUES (?1, ?2, ?3, ?4)",
+  [EV_PROMPT] = "INSERT INTO att_prompts (id, session_id, room_id,"
+      " issued_at) VALUES (?1, ?2, ?3, ?4)"
+      " ON CONFLICT (id) DO NOTHING",
+  [EV_PROMPT_ANSWER] = "INSERT INTO att_prompt_answers (prompt_id,"
+      " party_id, participant_id, answered_at) VALUES (?1, ?2, ?3, ?4)",
+};
+
+static gboolean
+apply_event (KkDb *db, const KkAttEvent *event, GError **error)
+{
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, event_sql[event->kind],
       error);
 
   if (stmt == NULL)
     return FALSE;
-  kk_store_sql_bind_text (stmt, 1, event->room_id);
-  kk_store_sql_bind_text (stmt, 2, event_names[event->kind]);
-  kk_store_sql_bind_text (stmt, 3, event->subject);
-  kk_store_sql_bind_text (stmt, 4, event->party_id);
-  sqlite3_bind_int64 (stmt, 5, event->at_us);
-  sqlite3_bind_int64 (stmt, 6, event->wall_us);
-  kk_store_sql_bind_text (stmt, 7, event->detail);
-  return kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-}
-
-static gboolean
-apply_event (sqlite3 *db, const KkAttEvent *event, GError **error)
-{
-  sqlite3_stmt *stmt = NULL;
-
   switch (event->kind) {
     case EV_CONNECT:
-      stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_connections"
-          " (resource_id, room_id, party_id, connected_at, alive_at)"
-          " VALUES (?1, ?2, ?3, ?4, ?4)", error);
-      if (stmt == NULL)
-        return FALSE;
-      kk_store_sql_bind_text (stmt, 1, event->subject);
-      kk_store_sql_bind_text (stmt, 2, event->room_id);
-      kk_store_sql_bind_text (stmt, 3, event->party_id);
-      sqlite3_bind_int64 (stmt, 4, event->at_us);
+      kk_db_bind_text (stmt, 1, event->subject);
+      kk_db_bind_text (stmt, 2, event->room_id);
+      kk_db_bind_text (stmt, 3, event->party_id);
+      kk_db_bind_int64 (stmt, 4, event->at_us);
       break;
     case EV_LEAVE:
-      stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_connections SET"
-          " left_at = max(?2, connected_at), alive_at = max(?2, connected_at),"
-          " reason = ?3 WHERE resource_id = ?1 AND left_at IS NULL", error);
-      if (stmt == NULL)
-        return FALSE;
-      kk_store_sql_bind_text (stmt, 1, event->subject);
-      sqlite3_bind_int64 (stmt, 2, event->at_us);
-      kk_store_sql_bind_text (stmt, 3, event->detail);
+      kk_db_bind_text (stmt, 1, event->subject);
+      kk_db_bind_int64 (stmt, 2, event->at_us);
+      kk_db_bind_text (stmt, 3, event->detail);
       break;
     case EV_SESSION_OPEN:
-      /* The room's rules are frozen here, so changing them later never
-       * changes this session's results. So is the planned start of a
-       * scheduled session (the store gave the broadcast that session
-       * before the lecture announced it): a wall time, moved onto the
-       * steady line by the event's own offset between the two. */
-      stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_sessions (id, room_id,"
-          " started_at, alive_at, completion_ratio, grace_s, max_lateness_s,"
-          " require_code, prompts, prompt_window_s, prompt_interval_s,"
-          " scheduled_start)"
-          " SELECT ?1, ?2, ?3, ?3,"
-          "  coalesce (s.completion_ratio, r.completion_ratio, ?4),"
-          "  coalesce (s.grace_s, ?5), s.max_lateness_s,"
-          "  coalesce (s.require_code, 0), coalesce (s.prompts, 0),"
-          "  coalesce (s.prompt_window_s, ?6),"
-          "  coalesce (s.prompt_interval_s, ?7),"
-          "  (SELECT scheduled_start + (?3 - ?8) FROM sessions WHERE id = ?1)"
-          " FROM (SELECT ?2 AS id) AS x"
-          " LEFT JOIN rooms r ON r.id = x.id"
-          " LEFT JOIN att_settings s ON s.room_id = x.id", error);
-      if (stmt == NULL)
-        return FALSE;
-      kk_store_sql_bind_text (stmt, 1, event->subject);
-      kk_store_sql_bind_text (stmt, 2, event->room_id);
-      sqlite3_bind_int64 (stmt, 3, event->at_us);
-      sqlite3_bind_double (stmt, 4, KK_ATTENDANCE_DEFAULT_RATIO);
-      sqlite3_bind_int (stmt, 5, KK_ATTENDANCE_DEFAULT_GRACE_S);
-      sqlite3_bind_int (stmt, 6, KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S);
-      sqlite3_bind_int (stmt, 7, KK_ATTENDANCE_DEFAULT_PROMPT_INTERVAL_S);
-      sqlite3_bind_int64 (stmt, 8, event->wall_us);
+      kk_db_bind_text (stmt, 1, event->subject);
+      kk_db_bind_text (stmt, 2, event->room_id);
+      kk_db_bind_int64 (stmt, 3, event->at_us);
+      kk_db_bind_double (stmt, 4, KK_ATTENDANCE_DEFAULT_RATIO);
+      kk_db_bind_int64 (stmt, 5, KK_ATTENDANCE_DEFAULT_GRACE_S);
+      kk_db_bind_int64 (stmt, 6, KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S);
+      kk_db_bind_int64 (stmt, 7, KK_ATTENDANCE_DEFAULT_PROMPT_INTERVAL_S);
+      kk_db_bind_int64 (stmt, 8, event->wall_us);
       break;
     case EV_CODE:
-      stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_codes (session_id,"
-          " room_id, code, revealed_at) VALUES (?1, ?2, ?3, ?4)", error);
-      if (stmt == NULL)
-        return FALSE;
-      kk_store_sql_bind_text (stmt, 1, event->subject);
-      kk_store_sql_bind_text (stmt, 2, event->room_id);
-      kk_store_sql_bind_text (stmt, 3, event->detail);
-      sqlite3_bind_int64 (stmt, 4, event->at_us);
+      kk_db_bind_text (stmt, 1, event->subject);
+      kk_db_bind_text (stmt, 2, event->room_id);
+      kk_db_bind_text (stmt, 3, event->detail);
+      kk_db_bind_int64 (stmt, 4, event->at_us);
       break;
     case EV_PROMPT:
-      stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR IGNORE INTO att_prompts (id, session_id,"
-          " room_id, issued_at) VALUES (?1, ?2, ?3, ?4)", error);
-      if (stmt == NULL)
-        return FALSE;
-      kk_store_sql_bind_text (stmt, 1, event->subject);
-      kk_store_sql_bind_text (stmt, 2, event->detail);
-      kk_store_sql_bind_text (stmt, 3, event->room_id);
-      sqlite3_bind_int64 (stmt, 4, event->at_us);
+      kk_db_bind_text (stmt, 1, event->subject);
+      kk_db_bind_text (stmt, 2, event->detail);
+      kk_db_bind_text (stmt, 3, event->room_id);
+      kk_db_bind_int64 (stmt, 4, event->at_us);
       break;
     case EV_CODE_ANSWER:
     case EV_PROMPT_ANSWER:
-      stmt = kk_store_sql_prepare (db, SQL_WHAT, event->kind == EV_CODE_ANSWER
-          ? "INSERT INTO att_code_answers (session_id, party_id,"
-          " participant_id, answered_at) VALUES (?1, ?2, ?3, ?4)"
-          : "INSERT INTO att_prompt_answers (prompt_id, party_id,"
-          " participant_id, answered_at) VALUES (?1, ?2, ?3, ?4)", error);
-      if (stmt == NULL)
-        return FALSE;
-      kk_store_sql_bind_text (stmt, 1, event->subject);
-      kk_store_sql_bind_text (stmt, 2, event->party_id);
-      kk_store_sql_bind_text (stmt, 3, event->detail);
-      sqlite3_bind_int64 (stmt, 4, event->at_us);
+      kk_db_bind_text (stmt, 1, event->subject);
+      kk_db_bind_text (stmt, 2, event->party_id);
+      kk_db_bind_text (stmt, 3, event->detail);
+      kk_db_bind_int64 (stmt, 4, event->at_us);
       break;
     case EV_SESSION_CLOSE:
-      stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_sessions SET"
-          " ended_at = max(?2, started_at), alive_at = max(?2, started_at)"
-          " WHERE id = ?1 AND ended_at IS NULL", error);
-      if (stmt == NULL)
-        return FALSE;
-      kk_store_sql_bind_text (stmt, 1, event->subject);
-      sqlite3_bind_int64 (stmt, 2, event->at_us);
+      kk_db_bind_text (stmt, 1, event->subject);
+      kk_db_bind_int64 (stmt, 2, event->at_us);
       break;
     case EV_ALIVE:
-      /* A connection's stamp is the last time the relay knew it was
-       * receiving (its last consent check or report), not the time of the
-       * heartbeat: a viewer that vanished silently is not counted on. */
-      stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_connections SET"
-          " alive_at = max(alive_at, ?2)"
-          " WHERE resource_id = ?1 AND left_at IS NULL", error);
-      if (stmt == NULL)
-        return FALSE;
-      kk_store_sql_bind_text (stmt, 1, event->subject);
-      sqlite3_bind_int64 (stmt, 2, event->at_us);
-      return kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
+      kk_db_bind_text (stmt, 1, event->subject);
+      kk_db_bind_int64 (stmt, 2, event->at_us);
+      break;
     case EV_HEARTBEAT:
-      stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_sessions SET alive_at = ?1"
-          " WHERE ended_at IS NULL", error);
-      if (stmt == NULL)
-        return FALSE;
-      sqlite3_bind_int64 (stmt, 1, event->at_us);
-      return kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
+      kk_db_bind_int64 (stmt, 1, event->at_us);
+      break;
   }
-  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
+  if (!kk_db_step_done (stmt, error))
     return FALSE;
+  /* Stamps keep rows current; they are not evidence of their own. */
+  if (event->kind == EV_ALIVE || event->kind == EV_HEARTBEAT)
+    return TRUE;
   return insert_event (db, event, error);
 }
 
+static gboolean
+apply_events (KkDb *db, gpointer user_data, GError **error)
+{
+  GPtrArray *events = user_data;
+
+  for (guint i = 0; i < events->len; i++)
+    if (!apply_event (db, events->pdata[i], error))
+      return FALSE;
+  return TRUE;
+}
+
 static gpointer
-write_job (sqlite3 *db, gpointer job_data, GError **error)
+write_job (KkDb *db, gpointer job_data, GError **error)
 {
   GPtrArray *events = job_data;
-  gboolean ok = TRUE;
 
-  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
-    return NULL;
-  for (guint i = 0; ok && i < events->len; i++)
-    ok = apply_event (db, events->pdata[i], error);
-  if (!run_in_transaction (db, ok, error))
+  if (!kk_db_transaction (db, apply_events, events, error))
     return NULL;
   return GUINT_TO_POINTER (events->len);
 }
@@ -521,7 +378,7 @@ submit_pending (KkAttendanceLog *log)
 
   log->pending = g_ptr_array_new_with_free_func (att_event_free);
   log->in_flight = TRUE;
-  kk_store_run_async (log->store, write_job, events,
+  kk_store_run_db_async (log->store, write_job, events,
       (GDestroyNotify) g_ptr_array_unref, NULL, write_done,
       g_object_ref (log));
 }
@@ -717,21 +574,21 @@ on_heartbeat (gpointer user_data)
 /* ---- retention ---- */
 
 static gpointer
-purge_job (sqlite3 *db, gpointer job_data, GError **error)
+purge_job (KkDb *db, gpointer job_data, GError **error)
 {
   gint64 now = *(gint64 *) job_data;
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "DELETE FROM att_events WHERE rowid IN"
-      " (SELECT e.rowid FROM att_events e JOIN att_settings s"
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "DELETE FROM att_events"
+      " WHERE seq IN (SELECT e.seq FROM att_events e JOIN att_settings s"
       "  ON s.room_id = e.room_id"
       "  WHERE s.retention_days > 0"
       "  AND e.at < ?1 - s.retention_days * 86400000000)", error);
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, now);
-  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
+  kk_db_bind_int64 (stmt, 1, now);
+  if (!kk_db_step_done (stmt, error))
     return NULL;
-  return GINT_TO_POINTER (sqlite3_changes (db) + 1);
+  return GINT_TO_POINTER ((int) kk_db_changes (db) + 1);
 }
 
 static void
@@ -754,8 +611,8 @@ on_purge (gpointer user_data)
   gint64 *now = g_new (gint64, 1);
 
   *now = kk_attendance_log_now (log);
-  kk_store_run_async (log->store, purge_job, now, g_free, NULL, purge_done,
-      NULL);
+  kk_store_run_db_async (log->store, purge_job, now, g_free, NULL,
+      purge_done, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -835,30 +692,30 @@ kk_attendance_report_free (KkAttendanceReport *report)
   " coalesce (scheduled_start, 0)"
 
 static KkAttendanceSession *
-read_session (sqlite3_stmt *stmt, gint64 now_us)
+read_session (KkDbStmt *stmt, gint64 now_us)
 {
   KkAttendanceSession *session = g_new0 (KkAttendanceSession, 1);
-  gint64 lateness_s = sqlite3_column_int64 (stmt, 6);
+  gint64 lateness_s = kk_db_column_int64 (stmt, 6);
 
   session->id = column_text (stmt, 0);
   session->room_id = column_text (stmt, 1);
-  session->started_us = sqlite3_column_int64 (stmt, 2);
-  session->ended_us = sqlite3_column_int64 (stmt, 3);
+  session->started_us = kk_db_column_int64 (stmt, 2);
+  session->ended_us = kk_db_column_int64 (stmt, 3);
   session->live_end_us = session->ended_us != 0 ? session->ended_us
       : MAX (now_us, session->started_us);
   kk_attendance_policy_init (&session->policy);
-  session->policy.completion_ratio = sqlite3_column_double (stmt, 4);
-  session->policy.grace_us = sqlite3_column_int64 (stmt, 5) * G_USEC_PER_SEC;
+  session->policy.completion_ratio = kk_db_column_double (stmt, 4);
+  session->policy.grace_us = kk_db_column_int64 (stmt, 5) * G_USEC_PER_SEC;
   session->policy.max_lateness_us = lateness_s < 0 ? -1
       : lateness_s * G_USEC_PER_SEC;
-  session->policy.require_code = sqlite3_column_int (stmt, 7) != 0;
-  session->policy.prompts = sqlite3_column_int (stmt, 8);
-  session->policy.prompt_window_us = sqlite3_column_int64 (stmt, 9)
+  session->policy.require_code = kk_db_column_int64 (stmt, 7) != 0;
+  session->policy.prompts = kk_db_column_int64 (stmt, 8);
+  session->policy.prompt_window_us = kk_db_column_int64 (stmt, 9)
       * G_USEC_PER_SEC;
-  if (sqlite3_column_type (stmt, 10) != SQLITE_NULL)
-    session->policy.prompt_interval_us = sqlite3_column_int64 (stmt, 10)
+  if (!kk_db_column_is_null (stmt, 10))
+    session->policy.prompt_interval_us = kk_db_column_int64 (stmt, 10)
         * G_USEC_PER_SEC;
-  session->scheduled_start_us = sqlite3_column_int64 (stmt, 11);
+  session->scheduled_start_us = kk_db_column_int64 (stmt, 11);
   return session;
 }
 
@@ -873,7 +730,7 @@ compare_rows (gconstpointer a, gconstpointer b)
 }
 
 static KkAttendanceRow *
-row_new (const KkAttendanceSession *session, sqlite3_stmt *stmt)
+row_new (const KkAttendanceSession *session, KkDbStmt *stmt)
 {
   KkAttendanceRow *row = g_new0 (KkAttendanceRow, 1);
 
@@ -881,7 +738,7 @@ row_new (const KkAttendanceSession *session, sqlite3_stmt *stmt)
   row->participant_id = column_text (stmt, 0);
   row->name = column_text (stmt, 1);
   row->workplace = column_text (stmt, 2);
-  row->checked_in_us = sqlite3_column_int64 (stmt, 3);
+  row->checked_in_us = kk_db_column_int64 (stmt, 3);
   row->party_id = column_text (stmt, 4);
   row->connections = g_ptr_array_new_with_free_func (connection_free);
   return row;
@@ -890,100 +747,88 @@ row_new (const KkAttendanceSession *session, sqlite3_stmt *stmt)
 /* The session's prompts, oldest first, as KkPromptAnswer with nobody's
  * answers yet, and their ids in @ids. */
 static gboolean
-load_prompts (sqlite3 *db, const KkAttendanceSession *session,
+load_prompts (KkDb *db, const KkAttendanceSession *session,
     GArray *prompts, GPtrArray *ids, GError **error)
 {
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT id, issued_at FROM att_prompts"
-      " WHERE session_id = ?1 ORDER BY issued_at, id", error);
-  int rc;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT id, issued_at"
+      " FROM att_prompts WHERE session_id = ?1 ORDER BY issued_at, id",
+      error);
+  KkDbStep step;
 
   if (stmt == NULL)
     return FALSE;
-  kk_store_sql_bind_text (stmt, 1, session->id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-    KkPromptAnswer prompt = { sqlite3_column_int64 (stmt, 1), 0 };
+  kk_db_bind_text (stmt, 1, session->id);
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
+    KkPromptAnswer prompt = { kk_db_column_int64 (stmt, 1), 0 };
 
     g_array_append_val (prompts, prompt);
     g_ptr_array_add (ids, column_text (stmt, 0));
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "attendance report", error);
-  return TRUE;
+  return step == KK_DB_DONE;
 }
 
 /* The presence checks @row passed: the code (given by them, or by their
  * screen for everyone at it), and the earliest answer to each prompt. */
 static gboolean
-load_answers (sqlite3 *db, const KkAttendanceSession *session,
-    KkAttendanceRow *row, sqlite3_stmt *code, sqlite3_stmt *answers,
-    GArray *prompts, GPtrArray *ids, GError **error)
+load_answers (const KkAttendanceSession *session, KkAttendanceRow *row,
+    KkDbStmt *code, KkDbStmt *answers, GArray *prompts, GPtrArray *ids,
+    GError **error)
 {
-  int rc;
+  KkDbStep step;
 
-  sqlite3_reset (code);
-  kk_store_sql_bind_text (code, 1, session->id);
-  kk_store_sql_bind_text (code, 2, row->party_id);
-  kk_store_sql_bind_text (code, 3, row->participant_id);
-  rc = sqlite3_step (code);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return kk_store_set_error (db, "attendance report", error);
-  row->code_given = rc == SQLITE_ROW;
+  kk_db_reset (code);
+  kk_db_bind_text (code, 1, session->id);
+  kk_db_bind_text (code, 2, row->party_id);
+  kk_db_bind_text (code, 3, row->participant_id);
+  step = kk_db_step (code, error);
+  if (step == KK_DB_ERROR)
+    return FALSE;
+  row->code_given = step == KK_DB_ROW;
 
   for (guint i = 0; i < prompts->len; i++)
     g_array_index (prompts, KkPromptAnswer, i).answered_us = 0;
   if (prompts->len == 0)
     return TRUE;
-  sqlite3_reset (answers);
-  kk_store_sql_bind_text (answers, 1, session->id);
-  kk_store_sql_bind_text (answers, 2, row->party_id);
-  kk_store_sql_bind_text (answers, 3, row->participant_id);
-  while ((rc = sqlite3_step (answers)) == SQLITE_ROW) {
-    const char *id = (const char *) sqlite3_column_text (answers, 0);
+  kk_db_reset (answers);
+  kk_db_bind_text (answers, 1, session->id);
+  kk_db_bind_text (answers, 2, row->party_id);
+  kk_db_bind_text (answers, 3, row->participant_id);
+  while ((step = kk_db_step (answers, error)) == KK_DB_ROW) {
+    const char *id = kk_db_column_text (answers, 0);
 
     for (guint i = 0; i < ids->len; i++)
       if (g_strcmp0 (ids->pdata[i], id) == 0)
         g_array_index (prompts, KkPromptAnswer, i).answered_us =
-            sqlite3_column_int64 (answers, 1);
+            kk_db_column_int64 (answers, 1);
   }
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "attendance report", error);
-  return TRUE;
+  return step == KK_DB_DONE;
 }
 
-/* Everyone whose party had a connection overlapping @session, and every
- * person pre-registered for its room before it ended (connected or not),
- * with their verdicts, appended to @rows. */
+/* Everyone whose party had a connection overlapping @session, with each
+ * of those connections, into @people and @found. */
 static gboolean
-evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
-    gint64 now_us, GPtrArray *rows, GError **error)
+load_connected (KkDb *db, const KkAttendanceSession *session, gint64 now_us,
+    GHashTable *people, GPtrArray *found, GError **error)
 {
-  g_autoptr (GHashTable) people = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (row_free);
-  g_autoptr (GArray) prompts = g_array_new (FALSE, FALSE,
-      sizeof (KkPromptAnswer));
-  g_autoptr (GPtrArray) prompt_ids = g_ptr_array_new_with_free_func (g_free);
-  sqlite3_stmt *stmt, *code = NULL, *answers = NULL;
-  gboolean ok;
-  int rc;
-
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT p.id, p.name, p.workplace,"
-      " coalesce (k.checked_in_at, 0), p.party_id, c.resource_id,"
-      " c.party_id, c.connected_at, c.left_at, c.reason"
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT p.id, p.name,"
+      " p.workplace, coalesce (k.checked_in_at, 0), p.party_id,"
+      " c.resource_id, c.party_id, c.connected_at, c.left_at, c.reason"
       " FROM att_connections c JOIN participants p ON p.party_id = c.party_id"
       " LEFT JOIN att_checkins k ON k.participant_id = p.id"
       " WHERE c.room_id = ?1 AND c.connected_at <= ?3"
       " AND coalesce (c.left_at, ?4) >= ?2"
       " AND coalesce (c.left_at, ?4) >= coalesce (k.checked_in_at, 0)"
       " ORDER BY c.connected_at", error);
+  KkDbStep step;
+
   if (stmt == NULL)
     return FALSE;
-  kk_store_sql_bind_text (stmt, 1, session->room_id);
-  sqlite3_bind_int64 (stmt, 2, session->started_us);
-  sqlite3_bind_int64 (stmt, 3, session->live_end_us);
-  sqlite3_bind_int64 (stmt, 4, now_us);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-    const char *id = (const char *) sqlite3_column_text (stmt, 0);
+  kk_db_bind_text (stmt, 1, session->room_id);
+  kk_db_bind_int64 (stmt, 2, session->started_us);
+  kk_db_bind_int64 (stmt, 3, session->live_end_us);
+  kk_db_bind_int64 (stmt, 4, now_us);
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
+    const char *id = kk_db_column_text (stmt, 0);
     KkAttendanceRow *row = g_hash_table_lookup (people, id);
     KkAttendanceConnection *connection = g_new0 (KkAttendanceConnection, 1);
 
@@ -994,55 +839,83 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
     }
     connection->resource_id = column_text (stmt, 5);
     connection->party_id = column_text (stmt, 6);
-    connection->connected_us = sqlite3_column_int64 (stmt, 7);
-    connection->left_us = sqlite3_column_int64 (stmt, 8);
-    if (sqlite3_column_type (stmt, 9) != SQLITE_NULL)
+    connection->connected_us = kk_db_column_int64 (stmt, 7);
+    connection->left_us = kk_db_column_int64 (stmt, 8);
+    if (!kk_db_column_is_null (stmt, 9))
       connection->reason = column_text (stmt, 9);
     g_ptr_array_add (row->connections, connection);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "attendance report", error);
+  return step == KK_DB_DONE;
+}
 
-  /* Invited and never seen: a row that says so (absent, 0 s), rather than
-   * nothing, so that the coordinator sees who did not come. */
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT p.id, p.name, p.workplace, 0, p.party_id"
+/* Invited and never seen: a row that says so (absent, 0 s), rather than
+ * nothing, so that the coordinator sees who did not come. */
+static gboolean
+load_invited (KkDb *db, const KkAttendanceSession *session,
+    GHashTable *people, GPtrArray *found, GError **error)
+{
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT p.id, p.name,"
+      " p.workplace, 0, p.party_id"
       " FROM att_people a"
       " JOIN participants p ON p.id = a.participant_id"
       " WHERE a.room_id = ?1 AND a.invited_at <= ?2", error);
+  KkDbStep step;
+
   if (stmt == NULL)
     return FALSE;
-  kk_store_sql_bind_text (stmt, 1, session->room_id);
-  sqlite3_bind_int64 (stmt, 2, session->live_end_us);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+  kk_db_bind_text (stmt, 1, session->room_id);
+  kk_db_bind_int64 (stmt, 2, session->live_end_us);
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
     KkAttendanceRow *row;
 
-    if (g_hash_table_contains (people, sqlite3_column_text (stmt, 0)))
+    if (g_hash_table_contains (people, kk_db_column_text (stmt, 0)))
       continue;
     row = row_new (session, stmt);
     g_hash_table_insert (people, row->participant_id, row);
     g_ptr_array_add (found, row);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "attendance report", error);
+  return step == KK_DB_DONE;
+}
 
-  if (!load_prompts (db, session, prompts, prompt_ids, error))
+/* Everyone whose party had a connection overlapping @session, and every
+ * person pre-registered for its room before it ended (connected or not),
+ * with their verdicts, appended to @rows. */
+static gboolean
+evaluate_session (KkDb *db, const KkAttendanceSession *session,
+    gint64 now_us, GPtrArray *rows, GError **error)
+{
+  g_autoptr (GHashTable) people = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (row_free);
+  g_autoptr (GArray) prompts = g_array_new (FALSE, FALSE,
+      sizeof (KkPromptAnswer));
+  g_autoptr (GPtrArray) prompt_ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (KkDbStmt) override = NULL;
+  g_autoptr (KkDbStmt) code = NULL;
+  g_autoptr (KkDbStmt) answers = NULL;
+
+  if (!load_connected (db, session, now_us, people, found, error)
+      || !load_invited (db, session, people, found, error)
+      || !load_prompts (db, session, prompts, prompt_ids, error))
     return FALSE;
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT completed, reason, decided_by, decided_at"
-      " FROM att_overrides WHERE session_id = ?1 AND participant_id = ?2",
-      error);
-  ok = stmt != NULL
-      && (code = kk_store_sql_prepare (db, SQL_WHAT, "SELECT 1 FROM att_code_answers"
-          " WHERE session_id = ?1 AND party_id = ?2"
-          " AND (participant_id IS NULL OR participant_id = ?3)", error))
-      && (answers = kk_store_sql_prepare (db, SQL_WHAT, "SELECT a.prompt_id, min (a.answered_at)"
-          " FROM att_prompt_answers a JOIN att_prompts p ON p.id = a.prompt_id"
-          " WHERE p.session_id = ?1 AND a.party_id = ?2"
-          " AND (a.participant_id IS NULL OR a.participant_id = ?3)"
-          " GROUP BY a.prompt_id", error));
+  override = kk_db_prepare (db, "SELECT completed, reason, decided_by,"
+      " decided_at FROM att_overrides"
+      " WHERE session_id = ?1 AND participant_id = ?2", error);
+  if (override == NULL)
+    return FALSE;
+  code = kk_db_prepare (db, "SELECT 1 FROM att_code_answers"
+      " WHERE session_id = ?1 AND party_id = ?2"
+      " AND (participant_id IS NULL OR participant_id = ?3)", error);
+  if (code == NULL)
+    return FALSE;
+  answers = kk_db_prepare (db, "SELECT a.prompt_id, min (a.answered_at)"
+      " FROM att_prompt_answers a JOIN att_prompts p ON p.id = a.prompt_id"
+      " WHERE p.session_id = ?1 AND a.party_id = ?2"
+      " AND (a.participant_id IS NULL OR a.participant_id = ?3)"
+      " GROUP BY a.prompt_id", error);
+  if (answers == NULL)
+    return FALSE;
   g_ptr_array_sort (found, compare_rows);
-  for (guint i = 0; ok && i < found->len; i++) {
+  for (guint i = 0; i < found->len; i++) {
     KkAttendanceRow *row = found->pdata[i];
     g_autoptr (GArray) intervals = g_array_new (FALSE, FALSE,
         sizeof (KkInterval));
@@ -1056,10 +929,9 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
 
       g_array_append_val (intervals, interval);
     }
-    ok = load_answers (db, session, row, code, answers, prompts, prompt_ids,
-        error);
-    if (!ok)
-      break;
+    if (!load_answers (session, row, code, answers, prompts, prompt_ids,
+            error))
+      return FALSE;
     kk_attendance_evaluate (&session->policy, session->started_us,
         session->live_end_us, session->scheduled_start_us,
         (KkInterval *) intervals->data, intervals->len,
@@ -1067,22 +939,18 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
         &row->result);
     row->completed = row->result.completed;
 
-    sqlite3_reset (stmt);
-    kk_store_sql_bind_text (stmt, 1, session->id);
-    kk_store_sql_bind_text (stmt, 2, row->participant_id);
-    if (sqlite3_step (stmt) == SQLITE_ROW) {
+    /* A failure to read the override leaves the evaluated verdict. */
+    kk_db_reset (override);
+    kk_db_bind_text (override, 1, session->id);
+    kk_db_bind_text (override, 2, row->participant_id);
+    if (kk_db_step (override, NULL) == KK_DB_ROW) {
       row->overridden = TRUE;
-      row->completed = sqlite3_column_int (stmt, 0) != 0;
-      row->override_reason = column_text (stmt, 1);
-      row->override_by = column_text (stmt, 2);
-      row->override_at_us = sqlite3_column_int64 (stmt, 3);
+      row->completed = kk_db_column_int64 (override, 0) != 0;
+      row->override_reason = column_text (override, 1);
+      row->override_by = column_text (override, 2);
+      row->override_at_us = kk_db_column_int64 (override, 3);
     }
   }
-  sqlite3_finalize (stmt);
-  sqlite3_finalize (code);
-  sqlite3_finalize (answers);
-  if (!ok)
-    return FALSE;
   /* The rows change hands only now, all evaluated. */
   g_ptr_array_set_free_func (found, NULL);
   for (guint i = 0; i < found->len; i++)
@@ -1091,35 +959,33 @@ evaluate_session (sqlite3 *db, const KkAttendanceSession *session,
 }
 
 static gpointer
-report_job (sqlite3 *db, gpointer job_data, GError **error)
+report_job (KkDb *db, gpointer job_data, GError **error)
 {
   ReportQuery *query = job_data;
   g_autoptr (KkAttendanceReport) report = g_new0 (KkAttendanceReport, 1);
-  sqlite3_stmt *stmt;
-  int rc;
+  g_autoptr (KkDbStmt) stmt = NULL;
+  KkDbStep step;
 
   report->sessions = g_ptr_array_new_with_free_func (session_free);
   report->rows = g_ptr_array_new_with_free_func (row_free);
   if (query->session_id != NULL) {
-    stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT " SESSION_COLUMNS
+    stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
         " FROM att_sessions WHERE id = ?1", error);
     if (stmt == NULL)
       return NULL;
-    kk_store_sql_bind_text (stmt, 1, query->session_id);
+    kk_db_bind_text (stmt, 1, query->session_id);
   } else {
-    stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT " SESSION_COLUMNS
+    stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
         " FROM att_sessions WHERE room_id = ?1 ORDER BY started_at", error);
     if (stmt == NULL)
       return NULL;
-    kk_store_sql_bind_text (stmt, 1, query->room_id);
+    kk_db_bind_text (stmt, 1, query->room_id);
   }
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW)
     g_ptr_array_add (report->sessions, read_session (stmt, query->now_us));
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE) {
-    kk_store_set_error (db, "attendance report", error);
+  if (step != KK_DB_DONE)
     return NULL;
-  }
+  g_clear_pointer (&stmt, kk_db_stmt_free);
   if (query->session_id != NULL && report->sessions->len == 0) {
     g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
         "no attendance for session %s", query->session_id);
@@ -1145,7 +1011,7 @@ kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
    * everything received until now. */
   if (log->pending->len > 0 && !log->shut_down)
     submit_pending (log);
-  kk_store_run_async (log->store, report_job, query, report_query_free,
+  kk_store_run_db_async (log->store, report_job, query, report_query_free,
       (GDestroyNotify) kk_attendance_report_free, callback, user_data);
 }
 
@@ -1171,27 +1037,26 @@ session_query_free (gpointer data)
 }
 
 static gpointer
-session_job (sqlite3 *db, gpointer job_data, GError **error)
+session_job (KkDb *db, gpointer job_data, GError **error)
 {
   SessionQuery *query = job_data;
-  KkAttendanceSession *session = NULL;
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT " SESSION_COLUMNS
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
       " FROM att_sessions WHERE id = ?1", error);
-  int rc;
 
   if (stmt == NULL)
     return NULL;
-  kk_store_sql_bind_text (stmt, 1, query->session_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    session = read_session (stmt, query->now_us);
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    kk_store_set_error (db, "attendance", error);
-  else if (session == NULL)
-    g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
-        "no session %s", query->session_id);
-  return session;
+  kk_db_bind_text (stmt, 1, query->session_id);
+  switch (kk_db_step (stmt, error)) {
+    case KK_DB_ROW:
+      return read_session (stmt, query->now_us);
+    case KK_DB_DONE:
+      g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
+          "no session %s", query->session_id);
+      return NULL;
+    case KK_DB_ERROR:
+    default:
+      return NULL;
+  }
 }
 
 void
@@ -1204,7 +1069,7 @@ kk_attendance_log_get_session_async (KkAttendanceLog *log,
   query->now_us = kk_attendance_log_now (log);
   if (log->pending->len > 0 && !log->shut_down)
     submit_pending (log);
-  kk_store_run_async (log->store, session_job, query, session_query_free,
+  kk_store_run_db_async (log->store, session_job, query, session_query_free,
       session_free, callback, user_data);
 }
 
@@ -1232,41 +1097,40 @@ settings_job_free (gpointer data)
 }
 
 static gpointer
-get_settings_job (sqlite3 *db, gpointer job_data, GError **error)
+get_settings_job (KkDb *db, gpointer job_data, GError **error)
 {
   SettingsJob *job = job_data;
-  KkAttendanceSettings *settings = g_new0 (KkAttendanceSettings, 1);
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT coalesce (completion_ratio, -1),"
-      " grace_s, coalesce (max_lateness_s, -1), require_code, prompts,"
+  KkAttendanceSettings *settings;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT"
+      " coalesce (completion_ratio, -1), grace_s,"
+      " coalesce (max_lateness_s, -1), require_code, prompts,"
       " prompt_window_s, retention_days, prompt_interval_s FROM att_settings"
-      " WHERE room_id = ?1",
-      error);
+      " WHERE room_id = ?1", error);
 
+  if (stmt == NULL)
+    return NULL;
+  settings = g_new0 (KkAttendanceSettings, 1);
   kk_attendance_policy_init (&settings->policy);
   settings->policy.completion_ratio = -1;
-  if (stmt == NULL) {
-    g_free (settings);
-    return NULL;
-  }
-  kk_store_sql_bind_text (stmt, 1, job->room_id);
-  if (sqlite3_step (stmt) == SQLITE_ROW) {
-    gint64 lateness_s = sqlite3_column_int64 (stmt, 2);
+  kk_db_bind_text (stmt, 1, job->room_id);
+  /* No row (or none readable): the defaults. */
+  if (kk_db_step (stmt, NULL) == KK_DB_ROW) {
+    gint64 lateness_s = kk_db_column_int64 (stmt, 2);
 
-    settings->policy.completion_ratio = sqlite3_column_double (stmt, 0);
-    settings->policy.grace_us = sqlite3_column_int64 (stmt, 1)
+    settings->policy.completion_ratio = kk_db_column_double (stmt, 0);
+    settings->policy.grace_us = kk_db_column_int64 (stmt, 1)
         * G_USEC_PER_SEC;
     settings->policy.max_lateness_us = lateness_s < 0 ? -1
         : lateness_s * G_USEC_PER_SEC;
-    settings->policy.require_code = sqlite3_column_int (stmt, 3) != 0;
-    settings->policy.prompts = sqlite3_column_int (stmt, 4);
-    settings->policy.prompt_window_us = sqlite3_column_int64 (stmt, 5)
+    settings->policy.require_code = kk_db_column_int64 (stmt, 3) != 0;
+    settings->policy.prompts = kk_db_column_int64 (stmt, 4);
+    settings->policy.prompt_window_us = kk_db_column_int64 (stmt, 5)
         * G_USEC_PER_SEC;
-    settings->retention_days = sqlite3_column_int (stmt, 6);
-    if (sqlite3_column_type (stmt, 7) != SQLITE_NULL)
-      settings->policy.prompt_interval_us = sqlite3_column_int64 (stmt, 7)
+    settings->retention_days = kk_db_column_int64 (stmt, 6);
+    if (!kk_db_column_is_null (stmt, 7))
+      settings->policy.prompt_interval_us = kk_db_column_int64 (stmt, 7)
           * G_USEC_PER_SEC;
   }
-  sqlite3_finalize (stmt);
   return settings;
 }
 
@@ -1277,7 +1141,7 @@ kk_attendance_log_get_settings_async (KkAttendanceLog *log,
   SettingsJob *job = g_new0 (SettingsJob, 1);
 
   job->room_id = g_strdup (room_id);
-  kk_store_run_async (log->store, get_settings_job, job, settings_job_free,
+  kk_store_run_db_async (log->store, get_settings_job, job, settings_job_free,
       g_free, callback, user_data);
 }
 
@@ -1289,33 +1153,42 @@ kk_attendance_log_get_settings_finish (KkAttendanceLog *log,
 }
 
 static gpointer
-set_settings_job (sqlite3 *db, gpointer job_data, GError **error)
+set_settings_job (KkDb *db, gpointer job_data, GError **error)
 {
   SettingsJob *job = job_data;
   const KkAttendancePolicy *policy = &job->settings.policy;
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO att_settings"
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "INSERT INTO att_settings"
       " (room_id, completion_ratio, grace_s, max_lateness_s, require_code,"
       " prompts, prompt_window_s, retention_days, prompt_interval_s)"
-      " VALUES (?,?,?,?,?,?,?,?,?)", error);
+      " VALUES (?,?,?,?,?,?,?,?,?)"
+      " ON CONFLICT (room_id) DO UPDATE SET"
+      " completion_ratio = excluded.completion_ratio,"
+      " grace_s = excluded.grace_s,"
+      " max_lateness_s = excluded.max_lateness_s,"
+      " require_code = excluded.require_code,"
+      " prompts = excluded.prompts,"
+      " prompt_window_s = excluded.prompt_window_s,"
+      " retention_days = excluded.retention_days,"
+      " prompt_interval_s = excluded.prompt_interval_s", error);
 
   if (stmt == NULL)
     return NULL;
-  kk_store_sql_bind_text (stmt, 1, job->room_id);
+  kk_db_bind_text (stmt, 1, job->room_id);
   if (policy->completion_ratio >= 0)
-    sqlite3_bind_double (stmt, 2, policy->completion_ratio);
+    kk_db_bind_double (stmt, 2, policy->completion_ratio);
   else
-    sqlite3_bind_null (stmt, 2);
-  sqlite3_bind_int64 (stmt, 3, policy->grace_us / G_USEC_PER_SEC);
+    kk_db_bind_null (stmt, 2);
+  kk_db_bind_int64 (stmt, 3, policy->grace_us / G_USEC_PER_SEC);
   if (policy->max_lateness_us >= 0)
-    sqlite3_bind_int64 (stmt, 4, policy->max_lateness_us / G_USEC_PER_SEC);
+    kk_db_bind_int64 (stmt, 4, policy->max_lateness_us / G_USEC_PER_SEC);
   else
-    sqlite3_bind_null (stmt, 4);
-  sqlite3_bind_int (stmt, 5, policy->require_code ? 1 : 0);
-  sqlite3_bind_int (stmt, 6, policy->prompts);
-  sqlite3_bind_int64 (stmt, 7, policy->prompt_window_us / G_USEC_PER_SEC);
-  sqlite3_bind_int (stmt, 8, job->settings.retention_days);
-  sqlite3_bind_int64 (stmt, 9, policy->prompt_interval_us / G_USEC_PER_SEC);
-  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
+    kk_db_bind_null (stmt, 4);
+  kk_db_bind_int64 (stmt, 5, policy->require_code ? 1 : 0);
+  kk_db_bind_int64 (stmt, 6, policy->prompts);
+  kk_db_bind_int64 (stmt, 7, policy->prompt_window_us / G_USEC_PER_SEC);
+  kk_db_bind_int64 (stmt, 8, job->settings.retention_days);
+  kk_db_bind_int64 (stmt, 9, policy->prompt_interval_us / G_USEC_PER_SEC);
+  if (!kk_db_step_done (stmt, error))
     return NULL;
   return GINT_TO_POINTER (1);
 }
@@ -1329,7 +1202,7 @@ kk_attendance_log_set_settings_async (KkAttendanceLog *log,
 
   job->room_id = g_strdup (room_id);
   job->settings = *settings;
-  kk_store_run_async (log->store, set_settings_job, job, settings_job_free,
+  kk_store_run_db_async (log->store, set_settings_job, job, settings_job_free,
       NULL, callback, user_data);
 }
 
@@ -1348,6 +1221,7 @@ typedef struct {
   char *by;
   gint64 at_us;
   gint64 wall_us;
+  char *room_id;                /* set by the job: the session's room */
 } OverrideJob;
 
 static void
@@ -1359,35 +1233,75 @@ override_job_free (gpointer data)
   g_free (job->participant_id);
   g_free (job->reason);
   g_free (job->by);
+  g_free (job->room_id);
   g_free (job);
 }
 
 static gboolean
-row_exists (sqlite3 *db, const char *sql, const char *key, GError **error,
+row_exists (KkDb *db, const char *sql, const char *key, GError **error,
     gboolean *exists)
 {
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
-  int rc;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, sql, error);
+  KkDbStep step;
 
   if (stmt == NULL)
     return FALSE;
-  kk_store_sql_bind_text (stmt, 1, key);
-  rc = sqlite3_step (stmt);
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return kk_store_set_error (db, "attendance", error);
-  *exists = rc == SQLITE_ROW;
+  kk_db_bind_text (stmt, 1, key);
+  step = kk_db_step (stmt, error);
+  if (step == KK_DB_ERROR)
+    return FALSE;
+  *exists = step == KK_DB_ROW;
   return TRUE;
 }
 
+/* The decision, and its raw event (a later override does not erase the
+ * earlier one's trace), together. */
+static gboolean
+store_override (KkDb *db, gpointer user_data, GError **error)
+{
+  OverrideJob *job = user_data;
+  g_autofree char *detail = NULL;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "INSERT INTO att_overrides"
+      " (session_id, participant_id, completed, reason, decided_by,"
+      " decided_at) VALUES (?,?,?,?,?,?)"
+      " ON CONFLICT (session_id, participant_id) DO UPDATE SET"
+      " completed = excluded.completed, reason = excluded.reason,"
+      " decided_by = excluded.decided_by, decided_at = excluded.decided_at",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, job->session_id);
+  kk_db_bind_text (stmt, 2, job->participant_id);
+  kk_db_bind_int64 (stmt, 3, job->completed ? 1 : 0);
+  kk_db_bind_text (stmt, 4, job->reason);
+  kk_db_bind_text (stmt, 5, job->by);
+  kk_db_bind_int64 (stmt, 6, job->at_us);
+  if (!kk_db_step_done (stmt, error))
+    return FALSE;
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+
+  detail = g_strdup_printf ("session %s: completed=%s by %s: %s",
+      job->session_id, job->completed ? "true" : "false", job->by,
+      job->reason);
+  stmt = kk_db_prepare (db, "INSERT INTO att_events (room_id, kind, subject,"
+      " at, wall_at, detail) VALUES (?, 'override', ?, ?, ?, ?)", error);
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, job->room_id);
+  kk_db_bind_text (stmt, 2, job->participant_id);
+  kk_db_bind_int64 (stmt, 3, job->at_us);
+  kk_db_bind_int64 (stmt, 4, job->wall_us);
+  kk_db_bind_text (stmt, 5, detail);
+  return kk_db_step_done (stmt, error);
+}
+
 static gpointer
-override_job (sqlite3 *db, gpointer job_data, GError **error)
+override_job (KkDb *db, gpointer job_data, GError **error)
 {
   OverrideJob *job = job_data;
-  g_autofree char *detail = NULL;
-  g_autofree char *room_id = NULL;
-  sqlite3_stmt *stmt;
-  gboolean exists = FALSE, ok;
+  g_autoptr (KkDbStmt) stmt = NULL;
+  gboolean exists = FALSE;
 
   if (!row_exists (db, "SELECT 1 FROM participants WHERE id = ?1",
           job->participant_id, error, &exists))
@@ -1397,51 +1311,21 @@ override_job (sqlite3 *db, gpointer job_data, GError **error)
         "no participant %s", job->participant_id);
     return NULL;
   }
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT room_id FROM att_sessions WHERE id = ?1", error);
+  stmt = kk_db_prepare (db, "SELECT room_id FROM att_sessions WHERE id = ?1",
+      error);
   if (stmt == NULL)
     return NULL;
-  kk_store_sql_bind_text (stmt, 1, job->session_id);
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    room_id = column_text (stmt, 0);
-  sqlite3_finalize (stmt);
-  if (room_id == NULL) {
+  kk_db_bind_text (stmt, 1, job->session_id);
+  /* A session that cannot be read is not there to override. */
+  if (kk_db_step (stmt, NULL) == KK_DB_ROW)
+    job->room_id = column_text (stmt, 0);
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+  if (job->room_id == NULL) {
     g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
         "no session %s", job->session_id);
     return NULL;
   }
-
-  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
-    return NULL;
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO att_overrides (session_id,"
-      " participant_id, completed, reason, decided_by, decided_at)"
-      " VALUES (?,?,?,?,?,?)", error);
-  ok = stmt != NULL;
-  if (ok) {
-    kk_store_sql_bind_text (stmt, 1, job->session_id);
-    kk_store_sql_bind_text (stmt, 2, job->participant_id);
-    sqlite3_bind_int (stmt, 3, job->completed ? 1 : 0);
-    kk_store_sql_bind_text (stmt, 4, job->reason);
-    kk_store_sql_bind_text (stmt, 5, job->by);
-    sqlite3_bind_int64 (stmt, 6, job->at_us);
-    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-  }
-  if (ok) {
-    detail = g_strdup_printf ("session %s: completed=%s by %s: %s",
-        job->session_id, job->completed ? "true" : "false", job->by,
-        job->reason);
-    stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_events (room_id, kind, subject,"
-        " at, wall_at, detail) VALUES (?, 'override', ?, ?, ?, ?)", error);
-    ok = stmt != NULL;
-  }
-  if (ok) {
-    kk_store_sql_bind_text (stmt, 1, room_id);
-    kk_store_sql_bind_text (stmt, 2, job->participant_id);
-    sqlite3_bind_int64 (stmt, 3, job->at_us);
-    sqlite3_bind_int64 (stmt, 4, job->wall_us);
-    kk_store_sql_bind_text (stmt, 5, detail);
-    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-  }
-  if (!run_in_transaction (db, ok, error))
+  if (!kk_db_transaction (db, store_override, job, error))
     return NULL;
   return GINT_TO_POINTER (1);
 }
@@ -1461,8 +1345,8 @@ kk_attendance_log_override_async (KkAttendanceLog *log,
   job->by = g_strdup (by);
   job->at_us = kk_attendance_log_now (log);
   job->wall_us = g_get_real_time ();
-  kk_store_run_async (log->store, override_job, job, override_job_free, NULL,
-      callback, user_data);
+  kk_store_run_db_async (log->store, override_job, job, override_job_free,
+      NULL, callback, user_data);
 }
 
 gboolean
@@ -1507,7 +1391,8 @@ kk_attendance_log_new (KkStore *store)
   log->store = g_object_ref (store);
   log->anchor_wall_us = g_get_real_time ();
   log->anchor_mono_us = g_get_monotonic_time ();
-  kk_store_run_async (store, setup_job, NULL, NULL, NULL, setup_done, NULL);
+  kk_store_run_db_async (store, setup_job, NULL, NULL, NULL, setup_done,
+      NULL);
   on_purge (log);
   log->heartbeat_timer = g_timeout_add (KK_ATTENDANCE_HEARTBEAT_MS,
       on_heartbeat, log);

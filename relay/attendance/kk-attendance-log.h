@@ -5,8 +5,9 @@
  *
  * It follows every lecture's signals (viewer-connected, viewer-left,
  * session-opened, session-closed) and writes each as a raw event plus the
- * connection or session row it opens or closes, in the store's SQLite
- * (WAL, synchronous=FULL) on the store's thread: nothing here runs on the
+ * connection or session row it opens or closes, through the store's kk-db
+ * handle (SQLite by default: WAL, synchronous=FULL) on the store's thread,
+ * in the common SQL dialect of kk-db.h: nothing here runs on the
  * media path, and the main thread only queues. Events that arrive while a
  * write is in flight are committed together in the next transaction, so a
  * burst of hundreds of joins costs a few fsyncs, not hundreds.
@@ -21,8 +22,9 @@
  * advanced by the monotonic clock, so a wall-clock step while the daemon
  * runs does not stretch or shrink anyone's attendance.
  *
- * Its tables (att_*) are its own, created at startup. It reads the store's
- * rooms and participants tables for names and the room's ratio.
+ * Its tables (att_*) are created by the store's migrations
+ * (relay/store/kk-schema.c); their queries are here. It reads the store's rooms and participants tables for names and
+ * the room's ratio.
  */
 #pragma once
 
@@ -44,8 +46,8 @@ G_DECLARE_FINAL_TYPE (KkAttendanceLog, kk_attendance_log, KK,
  * kk_attendance_log_new:
  * @store: (transfer none): a reference is kept
  *
- * Queues the creation of the log's tables and the recovery of rows a
- * crash left open, ahead of every later store job, and starts the
+ * Queues the recovery of rows a crash left open, ahead of every later
+ * store job, and starts the
  * heartbeat on the thread-default main context.
  *
  * Returns: (transfer full)

@@ -28,7 +28,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <sqlite3.h> /* TRANSITIONAL (issue 11): until on kk-db */
 #include <string.h>
 
 #include "kk-http.h"
@@ -36,9 +35,6 @@
 
 /* Clients whose wrong codes are remembered at once (kk-ratelimit). */
 #define FAILURE_CLIENTS_MAX 4096
-
-/* The prefix of this module's SQL errors. */
-#define SQL_WHAT "roster"
 
 /* ---- validation ---- */
 
@@ -451,59 +447,58 @@ kk_roster_person_free (KkRosterPerson *person)
 
 /* ---- SQL helpers (store thread) ---- */
 
-static char *
-column_text (sqlite3_stmt *stmt, int index)
-{
-  const unsigned char *text = sqlite3_column_text (stmt, index);
-
-  return text != NULL ? g_strdup ((const char *) text) : NULL;
-}
-
 /* Steps @stmt once and resets it (for statements used in a loop). */
 static gboolean
-step_reset (sqlite3 *db, sqlite3_stmt *stmt, GError **error)
+step_reset (KkDbStmt *stmt, GError **error)
 {
-  int rc = sqlite3_step (stmt);
+  gboolean ok = kk_db_step_done (stmt, error);
 
-  sqlite3_reset (stmt);
-  sqlite3_clear_bindings (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "roster", error);
-  return TRUE;
+  kk_db_reset (stmt);
+  return ok;
 }
 
+/* Steps @stmt to the one row it must return (a count, say). */
 static gboolean
-finish_transaction (sqlite3 *db, gboolean ok, GError **error)
+step_row (KkDbStmt *stmt, GError **error)
 {
-  if (ok)
-    return kk_store_sql_exec (db, SQL_WHAT, "COMMIT", error);
-  sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
-  return FALSE;
+  switch (kk_db_step (stmt, error)) {
+    case KK_DB_ROW:
+      return TRUE;
+    case KK_DB_DONE:
+      g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+          "a query meant to return a row returned none");
+      return FALSE;
+    case KK_DB_ERROR:
+    default:
+      return FALSE;
+  }
 }
 
 /* The first column of the first row of @sql with ?1 = @key, or NULL. */
 static gboolean
-lookup_text (sqlite3 *db, const char *sql, const char *key, char **out,
+lookup_text (KkDb *db, const char *sql, const char *key, char **out,
     GError **error)
 {
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
-  int rc;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, sql, error);
 
   *out = NULL;
   if (stmt == NULL)
     return FALSE;
-  kk_store_sql_bind_text (stmt, 1, key);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    *out = column_text (stmt, 0);
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return kk_store_set_error (db, "roster", error);
-  return TRUE;
+  kk_db_bind_text (stmt, 1, key);
+  switch (kk_db_step (stmt, error)) {
+    case KK_DB_ROW:
+      *out = kk_db_column_dup (stmt, 0);
+      return TRUE;
+    case KK_DB_DONE:
+      return TRUE;
+    case KK_DB_ERROR:
+    default:
+      return FALSE;
+  }
 }
 
 static gboolean
-room_exists (sqlite3 *db, const char *room_id, GError **error)
+room_exists (KkDb *db, const char *room_id, GError **error)
 {
   g_autofree char *found = NULL;
 
@@ -622,14 +617,15 @@ sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
 /* Runs @func on the store's thread and waits for it, dispatching only a
  * private context meanwhile: startup only, before anything is served. */
 static gpointer
-run_sync (KkStore *store, KkStoreJobFunc func, GDestroyNotify result_free,
+run_sync (KkStore *store, KkStoreDbJobFunc func, GDestroyNotify result_free,
     GError **error)
 {
   GMainContext *context = g_main_context_new ();
   SyncWait wait = { FALSE, };
 
   g_main_context_push_thread_default (context);
-  kk_store_run_async (store, func, NULL, NULL, result_free, sync_done, &wait);
+  kk_store_run_db_async (store, func, NULL, NULL, result_free, sync_done,
+      &wait);
   while (!wait.done)
     g_main_context_iteration (context, TRUE);
   g_main_context_pop_thread_default (context);
@@ -641,27 +637,24 @@ run_sync (KkStore *store, KkStoreJobFunc func, GDestroyNotify result_free,
 
 /* Every row of @sql as @n_columns strings in a row, appended to @out. */
 static gboolean
-load_rows (sqlite3 *db, const char *sql, guint n_columns, GPtrArray *out,
+load_rows (KkDb *db, const char *sql, guint n_columns, GPtrArray *out,
     GError **error)
 {
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
-  int rc;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, sql, error);
+  KkDbStep step;
 
   if (stmt == NULL)
     return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW)
     for (guint i = 0; i < n_columns; i++)
-      g_ptr_array_add (out, column_text (stmt, i));
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE)
-    return kk_store_set_error (db, "roster: loading", error);
-  return TRUE;
+      g_ptr_array_add (out, kk_db_column_dup (stmt, i));
+  return step == KK_DB_DONE;
 }
 
 /* Access modes (room, access), then receipts (hash, participant, party,
  * room), with a NULL between. */
 static gpointer
-load_job (sqlite3 *db, gpointer job_data, GError **error)
+load_job (KkDb *db, gpointer job_data, GError **error)
 {
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (g_free);
 
@@ -760,104 +753,112 @@ invite_job_free (InviteJob *job)
 
 /* Inserts a party of one for @item, and its att_people row. */
 static gboolean
-insert_invited (sqlite3 *db, const InviteJob *job, const InviteItem *item,
-    sqlite3_stmt *party, sqlite3_stmt *person, sqlite3_stmt *people,
-    GError **error)
+insert_invited (const InviteJob *job, const InviteItem *item,
+    KkDbStmt *party, KkDbStmt *person, KkDbStmt *people, GError **error)
 {
-  kk_store_sql_bind_text (party, 1, item->party_id);
-  kk_store_sql_bind_text (party, 2, job->room_id);
-  kk_store_sql_bind_text (party, 3, item->token_hash);
-  kk_store_sql_bind_text (party, 4, item->entry.name);
-  kk_store_sql_bind_text (party, 5, item->entry.workplace);
-  sqlite3_bind_int64 (party, 6, job->wall_us);
-  if (!step_reset (db, party, error))
+  kk_db_bind_text (party, 1, item->party_id);
+  kk_db_bind_text (party, 2, job->room_id);
+  kk_db_bind_text (party, 3, item->token_hash);
+  kk_db_bind_text (party, 4, item->entry.name);
+  kk_db_bind_text (party, 5, item->entry.workplace);
+  kk_db_bind_int64 (party, 6, job->wall_us);
+  if (!step_reset (party, error))
     return FALSE;
-  kk_store_sql_bind_text (person, 1, item->participant_id);
-  kk_store_sql_bind_text (person, 2, item->party_id);
-  kk_store_sql_bind_text (person, 3, job->room_id);
-  kk_store_sql_bind_text (person, 4, item->entry.name);
-  kk_store_sql_bind_text (person, 5, item->entry.workplace);
-  sqlite3_bind_int64 (person, 6, job->wall_us);
-  if (!step_reset (db, person, error))
+  kk_db_bind_text (person, 1, item->participant_id);
+  kk_db_bind_text (person, 2, item->party_id);
+  kk_db_bind_text (person, 3, job->room_id);
+  kk_db_bind_text (person, 4, item->entry.name);
+  kk_db_bind_text (person, 5, item->entry.workplace);
+  kk_db_bind_int64 (person, 6, job->wall_us);
+  if (!step_reset (person, error))
     return FALSE;
-  kk_store_sql_bind_text (people, 1, item->participant_id);
-  kk_store_sql_bind_text (people, 2, job->room_id);
-  kk_store_sql_bind_text (people, 3, item->party_id);
-  kk_store_sql_bind_text (people, 4, item->entry.email);
-  kk_store_sql_bind_text (people, 5, item->entry.hpr);
-  sqlite3_bind_int64 (people, 6, job->now_us);
-  return step_reset (db, people, error);
+  kk_db_bind_text (people, 1, item->participant_id);
+  kk_db_bind_text (people, 2, job->room_id);
+  kk_db_bind_text (people, 3, item->party_id);
+  kk_db_bind_text (people, 4, item->entry.email);
+  kk_db_bind_text (people, 5, item->entry.hpr);
+  kk_db_bind_int64 (people, 6, job->now_us);
+  return step_reset (people, error);
 }
 
 /* An HPR number or e-mail address already in the room: that person. */
 static gboolean
-find_existing (sqlite3 *db, sqlite3_stmt *by_hpr, sqlite3_stmt *by_email,
-    const InviteJob *job, InviteItem *item, GError **error)
+find_existing (KkDbStmt *by_hpr, KkDbStmt *by_email, const InviteJob *job,
+    InviteItem *item, GError **error)
 {
-  sqlite3_stmt *stmts[] = { by_hpr, by_email };
+  KkDbStmt *stmts[] = { by_hpr, by_email };
   const char *keys[] = { item->entry.hpr, item->entry.email };
 
   for (guint i = 0; i < G_N_ELEMENTS (stmts); i++) {
-    int rc;
+    KkDbStep step;
 
     if (keys[i] == NULL)
       continue;
-    kk_store_sql_bind_text (stmts[i], 1, job->room_id);
-    kk_store_sql_bind_text (stmts[i], 2, keys[i]);
-    rc = sqlite3_step (stmts[i]);
-    if (rc == SQLITE_ROW) {
-      item->existing_id = column_text (stmts[i], 0);
+    kk_db_bind_text (stmts[i], 1, job->room_id);
+    kk_db_bind_text (stmts[i], 2, keys[i]);
+    step = kk_db_step (stmts[i], error);
+    if (step == KK_DB_ROW) {
+      item->existing_id = kk_db_column_dup (stmts[i], 0);
       item->skipped = i == 0 ? "already registered with this HPR number"
           : "already registered with this e-mail address";
     }
-    sqlite3_reset (stmts[i]);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-      return kk_store_set_error (db, "roster", error);
+    kk_db_reset (stmts[i]);
+    if (step == KK_DB_ERROR)
+      return FALSE;
     if (item->existing_id != NULL)
       break;
   }
   return TRUE;
 }
 
-static gpointer
-invite_job (sqlite3 *db, gpointer job_data, GError **error)
+/* The whole list, in one transaction: everyone or no one. */
+static gboolean
+invite_all (KkDb *db, gpointer user_data, GError **error)
 {
-  InviteJob *job = job_data;
-  sqlite3_stmt *party = NULL, *person = NULL, *people = NULL;
-  sqlite3_stmt *by_hpr = NULL, *by_email = NULL;
-  gboolean ok;
+  InviteJob *job = user_data;
+  g_autoptr (KkDbStmt) party = NULL;
+  g_autoptr (KkDbStmt) person = NULL;
+  g_autoptr (KkDbStmt) people = NULL;
+  g_autoptr (KkDbStmt) by_hpr = NULL;
+  g_autoptr (KkDbStmt) by_email = NULL;
 
-  if (!room_exists (db, job->room_id, error)
-      || !kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
-    return NULL;
-  ok = (party = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO parties (id, room_id, token_hash,"
-          " name, workplace, created_at) VALUES (?,?,?,?,?,?)", error))
-      && (person = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO participants (id, party_id,"
-          " room_id, ord, name, workplace, created_at)"
-          " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)", error))
-      && (people = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_people (participant_id,"
-          " room_id, party_id, email, hpr, invited_at, token_issued_at)"
-          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)", error))
-      && (by_hpr = kk_store_sql_prepare (db, SQL_WHAT, "SELECT participant_id FROM att_people"
-          " WHERE room_id = ?1 AND hpr = ?2", error))
-      && (by_email = kk_store_sql_prepare (db, SQL_WHAT, "SELECT participant_id FROM att_people"
-          " WHERE room_id = ?1 AND lower (email) = lower (?2)", error));
+  if (!(party = kk_db_prepare (db, "INSERT INTO parties (id, room_id,"
+              " token_hash, name, workplace, created_at)"
+              " VALUES (?,?,?,?,?,?)", error))
+      || !(person = kk_db_prepare (db, "INSERT INTO participants (id,"
+              " party_id, room_id, ord, name, workplace, created_at)"
+              " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)", error))
+      || !(people = kk_db_prepare (db, "INSERT INTO att_people"
+              " (participant_id, room_id, party_id, email, hpr, invited_at,"
+              " token_issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)", error))
+      || !(by_hpr = kk_db_prepare (db, "SELECT participant_id FROM att_people"
+              " WHERE room_id = ?1 AND hpr = ?2", error))
+      || !(by_email = kk_db_prepare (db, "SELECT participant_id"
+              " FROM att_people WHERE room_id = ?1"
+              " AND lower (email) = lower (?2)", error)))
+    return FALSE;
 
   /* The lookups see the rows inserted earlier in this transaction, so
    * the same person twice in one list is registered once too. */
-  for (guint i = 0; ok && i < job->items->len; i++) {
+  for (guint i = 0; i < job->items->len; i++) {
     InviteItem *item = job->items->pdata[i];
 
-    ok = find_existing (db, by_hpr, by_email, job, item, error);
-    if (ok && item->existing_id == NULL)
-      ok = insert_invited (db, job, item, party, person, people, error);
+    if (!find_existing (by_hpr, by_email, job, item, error))
+      return FALSE;
+    if (item->existing_id == NULL
+        && !insert_invited (job, item, party, person, people, error))
+      return FALSE;
   }
-  sqlite3_finalize (party);
-  sqlite3_finalize (person);
-  sqlite3_finalize (people);
-  sqlite3_finalize (by_hpr);
-  sqlite3_finalize (by_email);
-  if (!finish_transaction (db, ok, error))
+  return TRUE;
+}
+
+static gpointer
+invite_job (KkDb *db, gpointer job_data, GError **error)
+{
+  InviteJob *job = job_data;
+
+  if (!room_exists (db, job->room_id, error)
+      || !kk_db_transaction (db, invite_all, job, error))
     return NULL;
   return GINT_TO_POINTER (1);
 }
@@ -955,7 +956,7 @@ kk_roster_invite_async (KkRoster *roster, const char *room_id,
   g_task_set_task_data (task, call, (GDestroyNotify) invite_call_free);
   /* The job only reads the items and sets their results; the call keeps
    * them alive until the reply, so nothing is freed on the store side. */
-  kk_store_run_async (roster->store, invite_job, job, NULL, NULL,
+  kk_store_run_db_async (roster->store, invite_job, job, NULL, NULL,
       invite_stored, task);
 }
 
@@ -991,37 +992,57 @@ reissue_job_free (ReissueJob *job)
   g_free (job);
 }
 
+/* The new token's hash on the party, and when it was made. */
+static gboolean
+store_new_token (KkDb *db, gpointer user_data, GError **error)
+{
+  ReissueJob *job = user_data;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "UPDATE parties"
+      " SET token_hash = ?2 WHERE id = ?1", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, job->party_id);
+  kk_db_bind_text (stmt, 2, job->token_hash);
+  if (!kk_db_step_done (stmt, error))
+    return FALSE;
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+  stmt = kk_db_prepare (db, "UPDATE att_people SET token_issued_at = ?2"
+      " WHERE participant_id = ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, job->participant_id);
+  kk_db_bind_int64 (stmt, 2, job->now_us);
+  return kk_db_step_done (stmt, error);
+}
+
 static gpointer
-reissue_job (sqlite3 *db, gpointer job_data, GError **error)
+reissue_job (KkDb *db, gpointer job_data, GError **error)
 {
   ReissueJob *job = job_data;
-  sqlite3_stmt *stmt;
-  gboolean ok;
-  int rc;
-
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT a.party_id, a.room_id, p.name, p.workplace,"
-      " a.email, a.hpr FROM att_people a"
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT a.party_id,"
+      " a.room_id, p.name, p.workplace, a.email, a.hpr FROM att_people a"
       " JOIN participants p ON p.id = a.participant_id"
       " WHERE a.participant_id = ?1", error);
+  KkDbStep step;
+
   if (stmt == NULL)
     return NULL;
-  kk_store_sql_bind_text (stmt, 1, job->participant_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW) {
-    job->party_id = column_text (stmt, 0);
-    job->room_id = column_text (stmt, 1);
+  kk_db_bind_text (stmt, 1, job->participant_id);
+  step = kk_db_step (stmt, error);
+  if (step == KK_DB_ROW) {
+    job->party_id = kk_db_column_dup (stmt, 0);
+    job->room_id = kk_db_column_dup (stmt, 1);
     job->found = g_new0 (KkInvitation, 1);
     job->found->participant_id = g_strdup (job->participant_id);
-    job->found->name = column_text (stmt, 2);
-    job->found->workplace = column_text (stmt, 3);
-    job->found->email = column_text (stmt, 4);
-    job->found->hpr = column_text (stmt, 5);
+    job->found->name = kk_db_column_dup (stmt, 2);
+    job->found->workplace = kk_db_column_dup (stmt, 3);
+    job->found->email = kk_db_column_dup (stmt, 4);
+    job->found->hpr = kk_db_column_dup (stmt, 5);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    kk_store_set_error (db, "roster", error);
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+  if (step == KK_DB_ERROR)
     return NULL;
-  }
   if (job->found == NULL) {
     g_autofree char *exists = NULL;
 
@@ -1039,27 +1060,7 @@ reissue_job (sqlite3 *db, gpointer job_data, GError **error)
     return NULL;
   }
 
-  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
-    return NULL;
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE parties SET token_hash = ?2 WHERE id = ?1",
-      error);
-  ok = stmt != NULL;
-  if (ok) {
-    kk_store_sql_bind_text (stmt, 1, job->party_id);
-    kk_store_sql_bind_text (stmt, 2, job->token_hash);
-    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-  }
-  if (ok) {
-    stmt = kk_store_sql_prepare (db, SQL_WHAT, "UPDATE att_people SET token_issued_at = ?2"
-        " WHERE participant_id = ?1", error);
-    ok = stmt != NULL;
-  }
-  if (ok) {
-    kk_store_sql_bind_text (stmt, 1, job->participant_id);
-    sqlite3_bind_int64 (stmt, 2, job->now_us);
-    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-  }
-  if (!finish_transaction (db, ok, error))
+  if (!kk_db_transaction (db, store_new_token, job, error))
     return NULL;
   return GINT_TO_POINTER (1);
 }
@@ -1116,7 +1117,7 @@ kk_roster_reissue_async (KkRoster *roster, const char *participant_id,
   call->job->token_hash = kk_store_hash_token (call->token);
   call->job->now_us = kk_attendance_log_now (roster->log);
   g_task_set_task_data (task, call, (GDestroyNotify) reissue_call_free);
-  kk_store_run_async (roster->store, reissue_job, call->job, NULL, NULL,
+  kk_store_run_db_async (roster->store, reissue_job, call->job, NULL, NULL,
       reissue_stored, task);
 }
 
@@ -1142,56 +1143,55 @@ compare_people (gconstpointer a, gconstpointer b)
 }
 
 static gpointer
-list_job (sqlite3 *db, gpointer job_data, GError **error)
+list_job (KkDb *db, gpointer job_data, GError **error)
 {
   const char *room_id = job_data;
   g_autoptr (GPtrArray) people = g_ptr_array_new_with_free_func (
       (GDestroyNotify) kk_roster_person_free);
-  sqlite3_stmt *stmt;
-  int rc;
+  g_autoptr (KkDbStmt) stmt = NULL;
+  KkDbStep step;
 
   if (!room_exists (db, room_id, error))
     return NULL;
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT p.id, p.party_id, p.name, p.workplace, p.ord,"
-      " p.created_at, a.email, a.hpr, coalesce (a.token_issued_at, 0),"
-      " a.participant_id IS NOT NULL,"
-      " EXISTS (SELECT 1 FROM att_connections c"
-      "   WHERE c.party_id = p.party_id),"
-      " k.participant_id IS NOT NULL"
+  /* The flags are CASE expressions: a bare comparison is a boolean in
+   * PostgreSQL, not the common dialect's integer 0/1. */
+  stmt = kk_db_prepare (db, "SELECT p.id, p.party_id, p.name, p.workplace,"
+      " p.ord, p.created_at, a.email, a.hpr, coalesce (a.token_issued_at, 0),"
+      " CASE WHEN a.participant_id IS NOT NULL THEN 1 ELSE 0 END,"
+      " CASE WHEN EXISTS (SELECT 1 FROM att_connections c"
+      "   WHERE c.party_id = p.party_id) THEN 1 ELSE 0 END,"
+      " CASE WHEN k.participant_id IS NOT NULL THEN 1 ELSE 0 END"
       " FROM participants p"
       " LEFT JOIN att_people a ON a.participant_id = p.id"
       " LEFT JOIN att_checkins k ON k.participant_id = p.id"
       " WHERE p.room_id = ?1", error);
   if (stmt == NULL)
     return NULL;
-  kk_store_sql_bind_text (stmt, 1, room_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+  kk_db_bind_text (stmt, 1, room_id);
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
     KkRosterPerson *person = g_new0 (KkRosterPerson, 1);
 
-    person->participant_id = column_text (stmt, 0);
-    person->party_id = column_text (stmt, 1);
-    person->name = column_text (stmt, 2);
-    person->workplace = column_text (stmt, 3);
-    person->created_us = sqlite3_column_int64 (stmt, 5);
-    person->email = column_text (stmt, 6);
-    person->hpr = column_text (stmt, 7);
-    if (sqlite3_column_int (stmt, 9) != 0) {
+    person->participant_id = kk_db_column_dup (stmt, 0);
+    person->party_id = kk_db_column_dup (stmt, 1);
+    person->name = kk_db_column_dup (stmt, 2);
+    person->workplace = kk_db_column_dup (stmt, 3);
+    person->created_us = kk_db_column_int64 (stmt, 5);
+    person->email = kk_db_column_dup (stmt, 6);
+    person->hpr = kk_db_column_dup (stmt, 7);
+    if (kk_db_column_int64 (stmt, 9) != 0) {
       person->kind = "invited";
-      person->token_issued_us = sqlite3_column_int64 (stmt, 8);
-    } else if (sqlite3_column_int (stmt, 11) != 0) {
+      person->token_issued_us = kk_db_column_int64 (stmt, 8);
+    } else if (kk_db_column_int64 (stmt, 11) != 0) {
       person->kind = "checked-in";
     } else {
-      person->kind = sqlite3_column_int (stmt, 4) == 0 ? "joined"
+      person->kind = kk_db_column_int64 (stmt, 4) == 0 ? "joined"
           : "colleague";
     }
-    person->connected_ever = sqlite3_column_int (stmt, 10) != 0;
+    person->connected_ever = kk_db_column_int64 (stmt, 10) != 0;
     g_ptr_array_add (people, person);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_DONE) {
-    kk_store_set_error (db, "roster", error);
+  if (step != KK_DB_DONE)
     return NULL;
-  }
   g_ptr_array_sort (people, compare_people);
   return g_steal_pointer (&people);
 }
@@ -1215,7 +1215,7 @@ kk_roster_list_async (KkRoster *roster, const char *room_id,
 {
   GTask *task = g_task_new (roster, NULL, callback, user_data);
 
-  kk_store_run_async (roster->store, list_job, g_strdup (room_id), g_free,
+  kk_store_run_db_async (roster->store, list_job, g_strdup (room_id), g_free,
       (GDestroyNotify) g_ptr_array_unref, forward_result, task);
 }
 
@@ -1243,20 +1243,21 @@ access_job_free (AccessJob *job)
 }
 
 static gpointer
-access_job (sqlite3 *db, gpointer job_data, GError **error)
+access_job (KkDb *db, gpointer job_data, GError **error)
 {
   AccessJob *job = job_data;
-  sqlite3_stmt *stmt;
+  g_autoptr (KkDbStmt) stmt = NULL;
 
   if (!room_exists (db, job->room_id, error))
     return NULL;
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT OR REPLACE INTO att_access (room_id, access)"
-      " VALUES (?1, ?2)", error);
+  stmt = kk_db_prepare (db, "INSERT INTO att_access (room_id, access)"
+      " VALUES (?1, ?2)"
+      " ON CONFLICT (room_id) DO UPDATE SET access = excluded.access", error);
   if (stmt == NULL)
     return NULL;
-  kk_store_sql_bind_text (stmt, 1, job->room_id);
-  kk_store_sql_bind_text (stmt, 2, kk_room_access_to_string (job->access));
-  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
+  kk_db_bind_text (stmt, 1, job->room_id);
+  kk_db_bind_text (stmt, 2, kk_room_access_to_string (job->access));
+  if (!kk_db_step_done (stmt, error))
     return NULL;
   return GINT_TO_POINTER (1);
 }
@@ -1290,7 +1291,7 @@ kk_roster_set_access_async (KkRoster *roster, const char *room_id,
   job->room_id = g_strdup (room_id);
   job->access = access;
   g_task_set_task_data (task, job, (GDestroyNotify) access_job_free);
-  kk_store_run_async (roster->store, access_job, job, NULL, NULL,
+  kk_store_run_db_async (roster->store, access_job, job, NULL, NULL,
       access_stored, task);
 }
 
@@ -1438,69 +1439,71 @@ checkin_job_free (CheckinJob *job)
   g_free (job);
 }
 
-static gpointer
-checkin_job (sqlite3 *db, gpointer job_data, GError **error)
+/* The person joins the screen's party after its last member, unless the
+ * party is gone or full; read and write in one transaction, so two
+ * check-ins at one screen never take the same place. */
+static gboolean
+add_checked_in (KkDb *db, gpointer user_data, GError **error)
 {
-  CheckinJob *job = job_data;
-  sqlite3_stmt *stmt;
-  gint64 count = 0, last = -1;
-  gboolean ok;
-  int rc;
+  CheckinJob *job = user_data;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT count(*),"
+      " coalesce (max (ord), -1) FROM participants WHERE party_id = ?1",
+      error);
+  gint64 count, last;
 
-  if (!kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
-    return NULL;
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT count(*), coalesce (max (ord), -1)"
-      " FROM participants WHERE party_id = ?1", error);
-  ok = stmt != NULL;
-  if (ok) {
-    kk_store_sql_bind_text (stmt, 1, job->party_id);
-    rc = sqlite3_step (stmt);
-    if (rc == SQLITE_ROW) {
-      count = sqlite3_column_int64 (stmt, 0);
-      last = sqlite3_column_int64 (stmt, 1);
-    }
-    sqlite3_finalize (stmt);
-    ok = rc == SQLITE_ROW || kk_store_set_error (db, "roster", error);
-  }
-  if (ok && count == 0) {
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, job->party_id);
+  if (!step_row (stmt, error))
+    return FALSE;
+  count = kk_db_column_int64 (stmt, 0);
+  last = kk_db_column_int64 (stmt, 1);
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+  if (count == 0) {
     g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_FORBIDDEN,
         "the screen's code is no longer valid");
-    ok = FALSE;
-  } else if (ok && count >= KK_CHECKIN_MAX_PER_PARTY) {
+    return FALSE;
+  }
+  if (count >= KK_CHECKIN_MAX_PER_PARTY) {
     g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_CONFLICT,
         "at most %d people can be registered at one screen",
         KK_CHECKIN_MAX_PER_PARTY);
-    ok = FALSE;
+    return FALSE;
   }
-  if (ok) {
-    stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO participants (id, party_id, room_id,"
-        " ord, name, workplace, created_at) VALUES (?,?,?,?,?,?,?)", error);
-    ok = stmt != NULL;
-  }
-  if (ok) {
-    kk_store_sql_bind_text (stmt, 1, job->participant_id);
-    kk_store_sql_bind_text (stmt, 2, job->party_id);
-    kk_store_sql_bind_text (stmt, 3, job->room_id);
-    sqlite3_bind_int64 (stmt, 4, last + 1);
-    kk_store_sql_bind_text (stmt, 5, job->name);
-    kk_store_sql_bind_text (stmt, 6, job->workplace);
-    sqlite3_bind_int64 (stmt, 7, job->wall_us);
-    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-  }
-  if (ok) {
-    stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_checkins (participant_id, room_id,"
-        " party_id, checked_in_at, receipt_hash) VALUES (?,?,?,?,?)", error);
-    ok = stmt != NULL;
-  }
-  if (ok) {
-    kk_store_sql_bind_text (stmt, 1, job->participant_id);
-    kk_store_sql_bind_text (stmt, 2, job->room_id);
-    kk_store_sql_bind_text (stmt, 3, job->party_id);
-    sqlite3_bind_int64 (stmt, 4, job->now_us);
-    kk_store_sql_bind_text (stmt, 5, job->receipt_hash);
-    ok = kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
-  }
-  if (!finish_transaction (db, ok, error))
+
+  stmt = kk_db_prepare (db, "INSERT INTO participants (id, party_id,"
+      " room_id, ord, name, workplace, created_at) VALUES (?,?,?,?,?,?,?)",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, job->participant_id);
+  kk_db_bind_text (stmt, 2, job->party_id);
+  kk_db_bind_text (stmt, 3, job->room_id);
+  kk_db_bind_int64 (stmt, 4, last + 1);
+  kk_db_bind_text (stmt, 5, job->name);
+  kk_db_bind_text (stmt, 6, job->workplace);
+  kk_db_bind_int64 (stmt, 7, job->wall_us);
+  if (!kk_db_step_done (stmt, error))
+    return FALSE;
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+
+  stmt = kk_db_prepare (db, "INSERT INTO att_checkins (participant_id,"
+      " room_id, party_id, checked_in_at, receipt_hash) VALUES (?,?,?,?,?)",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, job->participant_id);
+  kk_db_bind_text (stmt, 2, job->room_id);
+  kk_db_bind_text (stmt, 3, job->party_id);
+  kk_db_bind_int64 (stmt, 4, job->now_us);
+  kk_db_bind_text (stmt, 5, job->receipt_hash);
+  return kk_db_step_done (stmt, error);
+}
+
+static gpointer
+checkin_job (KkDb *db, gpointer job_data, GError **error)
+{
+  if (!kk_db_transaction (db, add_checked_in, job_data, error))
     return NULL;
   return GINT_TO_POINTER (1);
 }
@@ -1596,7 +1599,7 @@ kk_roster_checkin_async (KkRoster *roster, const char *room_id,
   job->receipt_hash = kk_store_hash_token (checkin->receipt);
   job->now_us = kk_attendance_log_now (roster->log);
   job->wall_us = checkin->checked_in_us;
-  kk_store_run_async (roster->store, checkin_job, job,
+  kk_store_run_db_async (roster->store, checkin_job, job,
       (GDestroyNotify) checkin_job_free, NULL, checked_in,
       g_steal_pointer (&task));
 }
@@ -1669,46 +1672,49 @@ erase_job_free (EraseJob *job)
 
 /* Runs @sql with ?1 = @key and adds the rows it changed to @changes. */
 static gboolean
-delete_rows (sqlite3 *db, const char *sql, const char *key, guint *changes,
+delete_rows (KkDb *db, const char *sql, const char *key, guint *changes,
     GError **error)
 {
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, sql, error);
 
   if (stmt == NULL)
     return FALSE;
-  kk_store_sql_bind_text (stmt, 1, key);
-  if (!kk_store_sql_step_done (db, SQL_WHAT, stmt, error))
+  kk_db_bind_text (stmt, 1, key);
+  if (!kk_db_step_done (stmt, error))
     return FALSE;
   if (changes != NULL)
-    *changes += sqlite3_changes (db);
+    *changes += kk_db_changes (db);
   return TRUE;
 }
 
 static gboolean
-count_rows (sqlite3 *db, const char *sql, const char *key, gint64 *count,
+count_rows (KkDb *db, const char *sql, const char *key, gint64 *count,
     GError **error)
 {
-  sqlite3_stmt *stmt = kk_store_sql_prepare (db, SQL_WHAT, sql, error);
-  int rc;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, sql, error);
 
+  *count = 0;
   if (stmt == NULL)
     return FALSE;
-  kk_store_sql_bind_text (stmt, 1, key);
-  rc = sqlite3_step (stmt);
-  *count = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_ROW)
-    return kk_store_set_error (db, "roster", error);
+  kk_db_bind_text (stmt, 1, key);
+  if (!step_row (stmt, error))
+    return FALSE;
+  *count = kk_db_column_int64 (stmt, 0);
   return TRUE;
 }
 
+/* The person, and their screen's evidence when it was theirs alone, in
+ * one transaction; kept as a raw event that says what was erased (but not
+ * whom). */
 static gboolean
-erase_person (sqlite3 *db, EraseJob *job, gboolean alone, GError **error)
+erase_person (KkDb *db, gpointer user_data, GError **error)
 {
+  EraseJob *job = user_data;
   const char *pid = job->participant_id;
   const char *party = job->party_id;
   KkErasure *e = job->erasure;
-  sqlite3_stmt *stmt;
+  gboolean alone = e->party_erased;
+  g_autoptr (KkDbStmt) stmt = NULL;
 
   if (!delete_rows (db, "DELETE FROM att_overrides WHERE participant_id = ?1",
           pid, NULL, error)
@@ -1747,43 +1753,41 @@ erase_person (sqlite3 *db, EraseJob *job, gboolean alone, GError **error)
       return FALSE;
   }
 
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "INSERT INTO att_events (room_id, kind, subject, at,"
-      " wall_at, detail) VALUES (?1, 'erasure', '', ?2, ?3, ?4)", error);
+  stmt = kk_db_prepare (db, "INSERT INTO att_events (room_id, kind, subject,"
+      " at, wall_at, detail) VALUES (?1, 'erasure', '', ?2, ?3, ?4)", error);
   if (stmt == NULL)
     return FALSE;
-  kk_store_sql_bind_text (stmt, 1, e->room_id);
-  sqlite3_bind_int64 (stmt, 2, job->now_us);
-  sqlite3_bind_int64 (stmt, 3, job->wall_us);
-  kk_store_sql_bind_text (stmt, 4, alone ? "a participant and their connections erased "
-      "on request" : "a participant erased on request");
-  return kk_store_sql_step_done (db, SQL_WHAT, stmt, error);
+  kk_db_bind_text (stmt, 1, e->room_id);
+  kk_db_bind_int64 (stmt, 2, job->now_us);
+  kk_db_bind_int64 (stmt, 3, job->wall_us);
+  kk_db_bind_text (stmt, 4, alone ? "a participant and their connections "
+      "erased on request" : "a participant erased on request");
+  return kk_db_step_done (stmt, error);
 }
 
 static gpointer
-erase_job (sqlite3 *db, gpointer job_data, GError **error)
+erase_job (KkDb *db, gpointer job_data, GError **error)
 {
   EraseJob *job = job_data;
-  sqlite3_stmt *stmt;
+  g_autoptr (KkDbStmt) stmt = NULL;
+  g_autoptr (GError) checkpoint_error = NULL;
   gint64 people = 0, open = 0;
-  gboolean ok;
-  int rc;
+  KkDbStep step;
 
-  stmt = kk_store_sql_prepare (db, SQL_WHAT, "SELECT party_id, room_id FROM participants"
+  stmt = kk_db_prepare (db, "SELECT party_id, room_id FROM participants"
       " WHERE id = ?1", error);
   if (stmt == NULL)
     return NULL;
-  kk_store_sql_bind_text (stmt, 1, job->participant_id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW) {
-    job->party_id = column_text (stmt, 0);
+  kk_db_bind_text (stmt, 1, job->participant_id);
+  step = kk_db_step (stmt, error);
+  if (step == KK_DB_ROW) {
+    job->party_id = kk_db_column_dup (stmt, 0);
     job->erasure = g_new0 (KkErasure, 1);
-    job->erasure->room_id = column_text (stmt, 1);
+    job->erasure->room_id = kk_db_column_dup (stmt, 1);
   }
-  sqlite3_finalize (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    kk_store_set_error (db, "roster", error);
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+  if (step == KK_DB_ERROR)
     return NULL;
-  }
   if (job->erasure == NULL) {
     g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
         "no participant %s", job->participant_id);
@@ -1806,18 +1810,15 @@ erase_job (sqlite3 *db, gpointer job_data, GError **error)
   }
 
   /* Overwrite what is deleted, rather than leave it in free pages. */
-  if (!kk_store_sql_exec (db, SQL_WHAT, "PRAGMA secure_delete = ON", error)
-      || !kk_store_sql_exec (db, SQL_WHAT, "BEGIN IMMEDIATE", error))
+  if (!kk_db_secure_delete (db, error)
+      || !kk_db_transaction (db, erase_person, job, error))
     return NULL;
-  ok = erase_person (db, job, job->erasure->party_erased, error);
-  if (!finish_transaction (db, ok, error))
-    return NULL;
-  /* And out of the WAL, which still holds the pages as they were. A
-   * failure here leaves them until the next automatic checkpoint. */
-  if (sqlite3_exec (db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL)
-      != SQLITE_OK)
+  /* And out of the write-ahead log, which still holds the pages as they
+   * were. A failure here leaves them until the next automatic
+   * checkpoint. */
+  if (!kk_db_checkpoint (db, &checkpoint_error))
     g_warning ("roster: checkpoint after an erasure: %s",
-        sqlite3_errmsg (db));
+        checkpoint_error->message);
   return g_steal_pointer (&job->erasure);
 }
 
@@ -1871,7 +1872,7 @@ kk_roster_erase_async (KkRoster *roster, const char *participant_id,
   /* After every event received until now: a connection that just ended
    * is closed in the store by then. */
   kk_attendance_log_flush (roster->log);
-  kk_store_run_async (roster->store, erase_job, job, NULL,
+  kk_store_run_db_async (roster->store, erase_job, job, NULL,
       (GDestroyNotify) kk_erasure_free, erased, task);
 }
 

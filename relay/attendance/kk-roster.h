@@ -22,9 +22,9 @@
  * identity number is never accepted, in any field.
  *
  * Main thread. The data is in the store (parties and participants, as a
- * join makes them, plus att_people and att_access, created by
- * kk-attendance-log), written by jobs on the store's thread; the registry
- * learns of new, changed and removed tokens once they are on disk.
+ * join makes them, plus att_people and att_access, tables of the
+ * store's migration list), written by jobs on the store's thread; the
+ * registry learns of new, changed and removed tokens once they are on disk.
  */
 #pragma once
 
@@ -130,8 +130,7 @@ G_DECLARE_FINAL_TYPE (KkRoster, kk_roster, KK, ROSTER, GObject)
 
 /**
  * kk_roster_new:
- * @log: its tables must be queued for creation already (it was made
- *   first); its clock stamps invitations
+ * @log: its clock stamps invitations
  *
  * Loads every room's access mode from the store, synchronously (startup
  * only), and sets it on @registry's rooms.

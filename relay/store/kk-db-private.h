@@ -34,6 +34,8 @@ typedef struct {
   gboolean (*begin) (KkDb *db, GError **error);
   gboolean (*commit) (KkDb *db, GError **error);
   void (*rollback) (KkDb *db);
+  gboolean (*secure_delete) (KkDb *db, GError **error);
+  gboolean (*checkpoint) (KkDb *db, GError **error);
   void (*close) (KkDb *db);
 } KkDbBackend;
 

@@ -193,6 +193,20 @@ sqlite_rollback (KkDb *db)
     sqlite3_exec (DB (db), "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* The setting lasts as long as the connection. */
+static gboolean
+sqlite_secure_delete (KkDb *db, GError **error)
+{
+  return sqlite_exec (db, "PRAGMA secure_delete = ON", error);
+}
+
+/* TRUNCATE also empties the WAL file, rather than only rewinding it. */
+static gboolean
+sqlite_checkpoint (KkDb *db, GError **error)
+{
+  return sqlite_exec (db, "PRAGMA wal_checkpoint(TRUNCATE)", error);
+}
+
 static void
 sqlite_close (KkDb *db)
 {
@@ -220,6 +234,8 @@ static const KkDbBackend sqlite_backend = {
   .begin = sqlite_begin,
   .commit = sqlite_commit,
   .rollback = sqlite_rollback,
+  .secure_delete = sqlite_secure_delete,
+  .checkpoint = sqlite_checkpoint,
   .close = sqlite_close,
 };
 

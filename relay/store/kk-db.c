@@ -144,6 +144,18 @@ kk_db_transaction (KkDb *db, KkDbTransactionFunc func, gpointer user_data,
   return TRUE;
 }
 
+gboolean
+kk_db_secure_delete (KkDb *db, GError **error)
+{
+  return db->backend->secure_delete (db, error);
+}
+
+gboolean
+kk_db_checkpoint (KkDb *db, GError **error)
+{
+  return db->backend->checkpoint (db, error);
+}
+
 void
 kk_db_close (KkDb *db)
 {

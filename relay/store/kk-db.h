@@ -129,4 +129,13 @@ typedef gboolean (*KkDbTransactionFunc) (KkDb *db, gpointer user_data,
 gboolean kk_db_transaction (KkDb *db, KkDbTransactionFunc func,
     gpointer user_data, GError **error);
 
+/* For erasure on request (kk-roster): what is deleted must not stay
+ * readable in the files. kk_db_secure_delete() makes the content of rows
+ * deleted from then on on @db overwritten rather than left in free pages;
+ * kk_db_checkpoint() moves every committed change out of the backend's
+ * write-ahead log and empties it, so that the log no longer holds the
+ * rows as they were. */
+gboolean kk_db_secure_delete (KkDb *db, GError **error);
+gboolean kk_db_checkpoint (KkDb *db, GError **error);
+
 G_END_DECLS
