@@ -1055,7 +1055,7 @@ test_client_gone (Fixture *f, gconstpointer data)
 
   make_room (f, "gone");
   /* Hold the store's worker, so the join stays paused. */
-  kk_store_run_db_async (f->store, slow_job, NULL, NULL, NULL, wait_cb,
+  kk_store_run_async (f->store, slow_job, NULL, NULL, NULL, wait_cb,
       &slow);
   soup_message_set_request_body_from_bytes (msg, "application/json", body);
   soup_session_send_and_read_async (f->session, msg, G_PRIORITY_DEFAULT, NULL,

@@ -461,7 +461,7 @@ sql (Fixture *f, const char *format, ...)
   va_start (args, format);
   job.sql = g_strdup_vprintf (format, args);
   va_end (args);
-  kk_store_run_db_async (f->store, sql_job, &job, NULL, NULL, sql_done,
+  kk_store_run_async (f->store, sql_job, &job, NULL, NULL, sql_done,
       &job);
   while (!job.done)
     g_main_context_iteration (NULL, TRUE);

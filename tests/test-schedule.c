@@ -540,7 +540,7 @@ test_old_data_dir (Fixture *f, gconstpointer data)
   sqlite3_close (db);
 
   fixture_open (f);
-  kk_store_run_db_async (f->store, version_job, NULL, NULL, NULL, result_cb,
+  kk_store_run_async (f->store, version_job, NULL, NULL, NULL, result_cb,
       &result);
   g_assert_cmpint (GPOINTER_TO_INT (kk_store_run_finish (f->store,
               wait_result (&result), NULL)), ==, KK_STORE_SCHEMA_VERSION);

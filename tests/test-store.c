@@ -120,12 +120,12 @@ waiter_clear (Waiter *waiter)
 
 /* Runs @func as a store job from the test thread and returns its result. */
 static gpointer
-run_job (KkStore *store, KkStoreDbJobFunc func, gpointer data, GError **error)
+run_job (KkStore *store, KkStoreJobFunc func, gpointer data, GError **error)
 {
   Waiter waiter = { 0 };
   gpointer result;
 
-  kk_store_run_db_async (store, func, data, NULL, g_free, waiter_cb, &waiter);
+  kk_store_run_async (store, func, data, NULL, g_free, waiter_cb, &waiter);
   waiter_wait (&waiter, NULL);
   result = kk_store_run_finish (store, waiter.result, error);
   waiter_clear (&waiter);
@@ -162,7 +162,7 @@ test_worker_thread (Fixture *f, gconstpointer data)
 
   /* A job called with @context as thread-default... */
   g_main_context_push_thread_default (context);
-  kk_store_run_db_async (f->store, record_thread_job, &job_thread, NULL,
+  kk_store_run_async (f->store, record_thread_job, &job_thread, NULL,
       NULL, waiter_cb, &waiter);
   g_main_context_pop_thread_default (context);
 
@@ -200,7 +200,7 @@ other_thread_main (gpointer user_data)
 
   other->own_context = g_main_context_new ();
   g_main_context_push_thread_default (other->own_context);
-  kk_store_run_db_async (other->store, record_thread_job,
+  kk_store_run_async (other->store, record_thread_job,
       &other->job_thread, NULL, NULL, waiter_cb, &waiter);
   waiter_wait (&waiter, other->own_context);
   kk_store_run_finish (other->store, waiter.result, NULL);

@@ -378,7 +378,7 @@ submit_pending (KkAttendanceLog *log)
 
   log->pending = g_ptr_array_new_with_free_func (att_event_free);
   log->in_flight = TRUE;
-  kk_store_run_db_async (log->store, write_job, events,
+  kk_store_run_async (log->store, write_job, events,
       (GDestroyNotify) g_ptr_array_unref, NULL, write_done,
       g_object_ref (log));
 }
@@ -611,7 +611,7 @@ on_purge (gpointer user_data)
   gint64 *now = g_new (gint64, 1);
 
   *now = kk_attendance_log_now (log);
-  kk_store_run_db_async (log->store, purge_job, now, g_free, NULL,
+  kk_store_run_async (log->store, purge_job, now, g_free, NULL,
       purge_done, NULL);
   return G_SOURCE_CONTINUE;
 }
@@ -1011,7 +1011,7 @@ kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
    * everything received until now. */
   if (log->pending->len > 0 && !log->shut_down)
     submit_pending (log);
-  kk_store_run_db_async (log->store, report_job, query, report_query_free,
+  kk_store_run_async (log->store, report_job, query, report_query_free,
       (GDestroyNotify) kk_attendance_report_free, callback, user_data);
 }
 
@@ -1069,7 +1069,7 @@ kk_attendance_log_get_session_async (KkAttendanceLog *log,
   query->now_us = kk_attendance_log_now (log);
   if (log->pending->len > 0 && !log->shut_down)
     submit_pending (log);
-  kk_store_run_db_async (log->store, session_job, query, session_query_free,
+  kk_store_run_async (log->store, session_job, query, session_query_free,
       session_free, callback, user_data);
 }
 
@@ -1141,7 +1141,7 @@ kk_attendance_log_get_settings_async (KkAttendanceLog *log,
   SettingsJob *job = g_new0 (SettingsJob, 1);
 
   job->room_id = g_strdup (room_id);
-  kk_store_run_db_async (log->store, get_settings_job, job, settings_job_free,
+  kk_store_run_async (log->store, get_settings_job, job, settings_job_free,
       g_free, callback, user_data);
 }
 
@@ -1202,7 +1202,7 @@ kk_attendance_log_set_settings_async (KkAttendanceLog *log,
 
   job->room_id = g_strdup (room_id);
   job->settings = *settings;
-  kk_store_run_db_async (log->store, set_settings_job, job, settings_job_free,
+  kk_store_run_async (log->store, set_settings_job, job, settings_job_free,
       NULL, callback, user_data);
 }
 
@@ -1345,7 +1345,7 @@ kk_attendance_log_override_async (KkAttendanceLog *log,
   job->by = g_strdup (by);
   job->at_us = kk_attendance_log_now (log);
   job->wall_us = g_get_real_time ();
-  kk_store_run_db_async (log->store, override_job, job, override_job_free,
+  kk_store_run_async (log->store, override_job, job, override_job_free,
       NULL, callback, user_data);
 }
 
@@ -1391,7 +1391,7 @@ kk_attendance_log_new (KkStore *store)
   log->store = g_object_ref (store);
   log->anchor_wall_us = g_get_real_time ();
   log->anchor_mono_us = g_get_monotonic_time ();
-  kk_store_run_db_async (store, setup_job, NULL, NULL, NULL, setup_done,
+  kk_store_run_async (store, setup_job, NULL, NULL, NULL, setup_done,
       NULL);
   on_purge (log);
   log->heartbeat_timer = g_timeout_add (KK_ATTENDANCE_HEARTBEAT_MS,

@@ -617,14 +617,14 @@ sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
 /* Runs @func on the store's thread and waits for it, dispatching only a
  * private context meanwhile: startup only, before anything is served. */
 static gpointer
-run_sync (KkStore *store, KkStoreDbJobFunc func, GDestroyNotify result_free,
+run_sync (KkStore *store, KkStoreJobFunc func, GDestroyNotify result_free,
     GError **error)
 {
   GMainContext *context = g_main_context_new ();
   SyncWait wait = { FALSE, };
 
   g_main_context_push_thread_default (context);
-  kk_store_run_db_async (store, func, NULL, NULL, result_free, sync_done,
+  kk_store_run_async (store, func, NULL, NULL, result_free, sync_done,
       &wait);
   while (!wait.done)
     g_main_context_iteration (context, TRUE);
@@ -956,7 +956,7 @@ kk_roster_invite_async (KkRoster *roster, const char *room_id,
   g_task_set_task_data (task, call, (GDestroyNotify) invite_call_free);
   /* The job only reads the items and sets their results; the call keeps
    * them alive until the reply, so nothing is freed on the store side. */
-  kk_store_run_db_async (roster->store, invite_job, job, NULL, NULL,
+  kk_store_run_async (roster->store, invite_job, job, NULL, NULL,
       invite_stored, task);
 }
 
@@ -1117,7 +1117,7 @@ kk_roster_reissue_async (KkRoster *roster, const char *participant_id,
   call->job->token_hash = kk_store_hash_token (call->token);
   call->job->now_us = kk_attendance_log_now (roster->log);
   g_task_set_task_data (task, call, (GDestroyNotify) reissue_call_free);
-  kk_store_run_db_async (roster->store, reissue_job, call->job, NULL, NULL,
+  kk_store_run_async (roster->store, reissue_job, call->job, NULL, NULL,
       reissue_stored, task);
 }
 
@@ -1215,7 +1215,7 @@ kk_roster_list_async (KkRoster *roster, const char *room_id,
 {
   GTask *task = g_task_new (roster, NULL, callback, user_data);
 
-  kk_store_run_db_async (roster->store, list_job, g_strdup (room_id), g_free,
+  kk_store_run_async (roster->store, list_job, g_strdup (room_id), g_free,
       (GDestroyNotify) g_ptr_array_unref, forward_result, task);
 }
 
@@ -1291,7 +1291,7 @@ kk_roster_set_access_async (KkRoster *roster, const char *room_id,
   job->room_id = g_strdup (room_id);
   job->access = access;
   g_task_set_task_data (task, job, (GDestroyNotify) access_job_free);
-  kk_store_run_db_async (roster->store, access_job, job, NULL, NULL,
+  kk_store_run_async (roster->store, access_job, job, NULL, NULL,
       access_stored, task);
 }
 
@@ -1599,7 +1599,7 @@ kk_roster_checkin_async (KkRoster *roster, const char *room_id,
   job->receipt_hash = kk_store_hash_token (checkin->receipt);
   job->now_us = kk_attendance_log_now (roster->log);
   job->wall_us = checkin->checked_in_us;
-  kk_store_run_db_async (roster->store, checkin_job, job,
+  kk_store_run_async (roster->store, checkin_job, job,
       (GDestroyNotify) checkin_job_free, NULL, checked_in,
       g_steal_pointer (&task));
 }
@@ -1872,7 +1872,7 @@ kk_roster_erase_async (KkRoster *roster, const char *participant_id,
   /* After every event received until now: a connection that just ended
    * is closed in the store by then. */
   kk_attendance_log_flush (roster->log);
-  kk_store_run_db_async (roster->store, erase_job, job, NULL,
+  kk_store_run_async (roster->store, erase_job, job, NULL,
       (GDestroyNotify) kk_erasure_free, erased, task);
 }
 

@@ -442,7 +442,7 @@ persist_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 persist (KkRecordings *self, Row *row)
 {
-  kk_store_run_db_async (self->store, persist_job, row_copy (row), row_free,
+  kk_store_run_async (self->store, persist_job, row_copy (row), row_free,
       NULL, persist_done, NULL);
 }
 
@@ -1575,7 +1575,7 @@ store_retention (KkRecordings *self, KkHttpRequest *request, KkRoom *room,
   reply->request = request;
   reply->room = g_object_ref (room);
   kk_http_request_pause (request);
-  kk_store_run_db_async (self->store, retention_job, retention, retention_free,
+  kk_store_run_async (self->store, retention_job, retention, retention_free,
       NULL, retention_stored, reply);
 }
 
@@ -1921,7 +1921,7 @@ load (KkRecordings *self, GError **error)
   LoadWait wait = { 0 };
 
   g_main_context_push_thread_default (context);
-  kk_store_run_db_async (self->store, load_job, NULL, NULL, loaded_free,
+  kk_store_run_async (self->store, load_job, NULL, NULL, loaded_free,
       load_done, &wait);
   while (!wait.done)
     g_main_context_iteration (context, TRUE);

@@ -1172,7 +1172,7 @@ read_party (KkRoomRegistry *registry, const char *room_id,
   read->registry = g_object_ref (registry);
   read->room_id = g_strdup (room_id);
   read->party_id = g_strdup (party_id);
-  kk_store_run_db_async (registry->store, read_party_job, g_strdup (party_id),
+  kk_store_run_async (registry->store, read_party_job, g_strdup (party_id),
       g_free, party_people_free, party_read_cb, read);
 }
 

@@ -284,9 +284,3 @@ kk_db_sqlite_open (const char *path, GError **error)
   db->handle = handle;
   return &db->parent;
 }
-
-struct sqlite3 *
-kk_db_sqlite_get_handle (KkDb *db)
-{
-  return DB (db);
-}

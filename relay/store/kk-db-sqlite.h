@@ -22,9 +22,4 @@ G_BEGIN_DECLS
  */
 KkDb *kk_db_sqlite_open (const char *path, GError **error);
 
-/* TRANSITIONAL (issue 11, removed before it closes): the SQLite handle
- * under @db, for job functions not yet moved to kk-db. */
-struct sqlite3;
-struct sqlite3 *kk_db_sqlite_get_handle (KkDb *db);
-
 G_END_DECLS

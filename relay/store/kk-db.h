@@ -21,7 +21,7 @@
  *   backend's way to take the write lock up front.
  *
  * A KkDb and its statements belong to the store's worker thread: they are
- * handed to job functions (KkStoreDbJobFunc) and used only during the
+ * handed to job functions (KkStoreJobFunc) and used only during the
  * call. Errors are in the KK_STORE_ERROR domain: a unique or primary key
  * taken is %KK_STORE_ERROR_EXISTS, a foreign key that points nowhere is
  * %KK_STORE_ERROR_NOT_FOUND, anything else %KK_STORE_ERROR_FAILED.

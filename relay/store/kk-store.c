@@ -62,7 +62,6 @@ G_DEFINE_FINAL_TYPE (KkStore, kk_store, G_TYPE_OBJECT)
 
 typedef struct {
   KkStoreJobFunc func;
-  KkStoreDbJobFunc db_func;
   gpointer data;
   GDestroyNotify data_free;
   GDestroyNotify result_free;
@@ -313,12 +312,7 @@ worker_main (gpointer user_data)
       break;
     }
 
-    if (job->db_func != NULL)
-      job->result = job->db_func (store->db, job->data, &job->error);
-    else
-      job->result = job->func (store->db != NULL
-          ? kk_db_sqlite_get_handle (store->db) : NULL, job->data,
-          &job->error);
+    job->result = job->func (store->db, job->data, &job->error);
     if (job->data_free != NULL)
       job->data_free (job->data);
     job->data = NULL;
@@ -356,13 +350,13 @@ submit (KkStore *store, KkStoreJob *job)
 }
 
 static gpointer
-run_sync (KkStore *store, KkStoreDbJobFunc func, gpointer data,
+run_sync (KkStore *store, KkStoreJobFunc func, gpointer data,
     GDestroyNotify data_free, GError **error)
 {
   KkStoreJob *job = g_new0 (KkStoreJob, 1);
   gpointer result;
 
-  job->db_func = func;
+  job->func = func;
   job->data = data;
   job->data_free = data_free;
   job->sync = TRUE;
@@ -409,32 +403,6 @@ kk_store_run_async (KkStore *store, KkStoreJobFunc func, gpointer job_data,
   if (!submit (store, job)) {
     /* Returned in a later iteration (the task was made in this one), so
      * the callback never runs before this function returns. */
-    g_task_return_new_error (job->task, KK_STORE_ERROR, KK_STORE_ERROR_CLOSED,
-        "the store is closed");
-    job_free (job);
-  }
-}
-
-void
-kk_store_run_db_async (KkStore *store, KkStoreDbJobFunc func,
-    gpointer job_data, GDestroyNotify job_data_free,
-    GDestroyNotify result_free, GAsyncReadyCallback callback,
-    gpointer user_data)
-{
-  KkStoreJob *job;
-
-  g_return_if_fail (KK_IS_STORE (store));
-  g_return_if_fail (func != NULL);
-
-  job = g_new0 (KkStoreJob, 1);
-  job->db_func = func;
-  job->data = job_data;
-  job->data_free = job_data_free;
-  job->result_free = result_free;
-  job->task = g_task_new (store, NULL, callback, user_data);
-  g_task_set_source_tag (job->task, kk_store_run_async);
-
-  if (!submit (store, job)) {
     g_task_return_new_error (job->task, KK_STORE_ERROR, KK_STORE_ERROR_CLOSED,
         "the store is closed");
     job_free (job);
@@ -744,7 +712,7 @@ kk_store_insert_room_async (KkStore *store, const KkRoomConfig *room,
   g_return_if_fail (room != NULL && room->id != NULL && room->title != NULL);
   g_return_if_fail (room->host_token != NULL);
 
-  kk_store_run_db_async (store, insert_room_job, kk_room_config_copy (room),
+  kk_store_run_async (store, insert_room_job, kk_room_config_copy (room),
       (GDestroyNotify) kk_room_config_free, NULL, callback, user_data);
 }
 
@@ -831,7 +799,7 @@ kk_store_update_room_async (KkStore *store, const char *room_id,
   update->title = g_strdup (title);
   update->record = record < 0 ? -1 : record != 0;
   update->completion_ratio = completion_ratio;
-  kk_store_run_db_async (store, update_room_job, update,
+  kk_store_run_async (store, update_room_job, update,
       (GDestroyNotify) room_update_free, NULL, callback, user_data);
 }
 
@@ -972,7 +940,7 @@ kk_store_insert_party_async (KkStore *store, const KkStoreParty *party,
   g_return_if_fail (party->room_id != NULL && party->token_hash != NULL);
   g_return_if_fail (party->participants->len >= 1);
 
-  kk_store_run_db_async (store, insert_party_job, party_copy (party),
+  kk_store_run_async (store, insert_party_job, party_copy (party),
       (GDestroyNotify) kk_store_party_free, NULL, callback, user_data);
 }
 
@@ -1114,7 +1082,7 @@ kk_store_session_start (KkStore *store, const char *room_id,
   data->id = g_uuid_string_random ();
   data->room_id = g_strdup (room_id);
   data->time = started_at_us;
-  kk_store_run_db_async (store, session_start_job, data,
+  kk_store_run_async (store, session_start_job, data,
       (GDestroyNotify) session_data_free, g_free, callback, user_data);
 }
 
@@ -1158,7 +1126,7 @@ kk_store_session_end (KkStore *store, const char *session_id,
   data = g_new0 (SessionData, 1);
   data->id = g_strdup (session_id);
   data->time = ended_at_us;
-  kk_store_run_db_async (store, session_end_job, data,
+  kk_store_run_async (store, session_end_job, data,
       (GDestroyNotify) session_data_free, NULL, callback, user_data);
 }
 
@@ -1217,7 +1185,7 @@ kk_store_list_sessions (KkStore *store, const char *room_id,
 
   data = g_new0 (SessionData, 1);
   data->room_id = g_strdup (room_id);
-  kk_store_run_db_async (store, list_sessions_job, data,
+  kk_store_run_async (store, list_sessions_job, data,
       (GDestroyNotify) session_data_free, session_list_free, callback,
       user_data);
 }
@@ -1407,7 +1375,7 @@ schedule_async (KkStore *store, const char *session_id, const char *room_id,
   data->room_id = g_strdup (room_id);
   data->start = start_us;
   data->end = end_us;
-  kk_store_run_db_async (store, schedule_job, data,
+  kk_store_run_async (store, schedule_job, data,
       (GDestroyNotify) schedule_data_free, session_result_free, callback,
       user_data);
 }
@@ -1479,7 +1447,7 @@ kk_store_cancel_session (KkStore *store, const char *session_id,
   g_return_if_fail (KK_IS_STORE (store));
   g_return_if_fail (session_id != NULL);
 
-  kk_store_run_db_async (store, cancel_job, g_strdup (session_id), g_free,
+  kk_store_run_async (store, cancel_job, g_strdup (session_id), g_free,
       NULL, callback, user_data);
 }
 
@@ -1511,7 +1479,7 @@ kk_store_get_session (KkStore *store, const char *session_id,
   g_return_if_fail (KK_IS_STORE (store));
   g_return_if_fail (session_id != NULL);
 
-  kk_store_run_db_async (store, get_session_job, g_strdup (session_id),
+  kk_store_run_async (store, get_session_job, g_strdup (session_id),
       g_free, session_result_free, callback, user_data);
 }
 

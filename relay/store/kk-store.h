@@ -224,12 +224,6 @@ KkStoreSession *kk_store_get_session_finish (KkStore *store,
 GPtrArray *kk_store_load_scheduled (KkStore *store, gint64 now_us,
     GError **error);
 
-/* TRANSITIONAL (issue 11): SQLite's handle types, declared here without
- * <sqlite3.h> for the old job runner and its helpers below, which go
- * when the last job function has moved to kk-db. */
-struct sqlite3;
-struct sqlite3_stmt;
-
 /**
  * KkStoreJobFunc:
  * @db: the connection; valid only during the call
@@ -239,17 +233,8 @@ struct sqlite3_stmt;
  * @job_data. Returns: (transfer full) (nullable): the result, or NULL with
  * @error set on failure.
  */
-typedef gpointer (*KkStoreJobFunc) (struct sqlite3 *db, gpointer job_data,
+typedef gpointer (*KkStoreJobFunc) (KkDb *db, gpointer job_data,
     GError **error);
-
-/* TRANSITIONAL (issue 11): the job functions of kk-db, which replace
- * KkStoreJobFunc; same contract, but given the kk-db handle. */
-typedef gpointer (*KkStoreDbJobFunc) (KkDb *db, gpointer job_data,
-    GError **error);
-void kk_store_run_db_async (KkStore *store, KkStoreDbJobFunc func,
-    gpointer job_data, GDestroyNotify job_data_free,
-    GDestroyNotify result_free, GAsyncReadyCallback callback,
-    gpointer user_data);
 
 /**
  * kk_store_run_async:
@@ -267,27 +252,5 @@ void kk_store_run_async (KkStore *store, KkStoreJobFunc func,
 /* Returns: (transfer full) (nullable): the job's result. */
 gpointer kk_store_run_finish (KkStore *store, GAsyncResult *result,
     GError **error);
-
-/* TRANSITIONAL (issue 11; kk-store-sqlite-helpers.c), replaced by kk-db.h.
- * SQL helpers for job functions: set @error from @db's last error
- * (constraint violations become %KK_STORE_ERROR_EXISTS), prefixed with
- * @what. Always returns FALSE. */
-gboolean kk_store_set_error (struct sqlite3 *db, const char *what,
-    GError **error);
-
-/* More helpers for job functions; errors are prefixed with @what (the
- * calling module's name). */
-/* Returns: (transfer full) (nullable): the statement, or NULL with @error. */
-struct sqlite3_stmt *kk_store_sql_prepare (struct sqlite3 *db,
-    const char *what, const char *sql, GError **error);
-/* Runs SQL that returns no rows. */
-gboolean kk_store_sql_exec (struct sqlite3 *db, const char *what,
-    const char *sql, GError **error);
-/* Steps @stmt, which must return no rows, and finalizes it. */
-gboolean kk_store_sql_step_done (struct sqlite3 *db, const char *what,
-    struct sqlite3_stmt *stmt, GError **error);
-/* Binds @text, or NULL when @text is NULL. */
-void kk_store_sql_bind_text (struct sqlite3_stmt *stmt, int index,
-    const char *text);
 
 G_END_DECLS
