@@ -1278,7 +1278,7 @@ test_parsers (void)
 
   /* Embedded NUL within the given length. */
   g_assert_null (kk_api_parse_join_request ("{\"name\":\"a\"}\0x", 14, &error));
-  g_assert_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST);
+  g_assert_error (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID);
 }
 
 int

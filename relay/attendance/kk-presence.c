@@ -614,7 +614,7 @@ post_code_answer (KkHttpRequest *request, gpointer user_data)
     return;
   key = caller.person_key != NULL ? caller.person_key : caller.party_key;
   body = kk_http_request_get_body (request);
-  root = kk_http_parse_json (g_bytes_get_data (body, NULL),
+  root = kk_json_parse (g_bytes_get_data (body, NULL),
       g_bytes_get_size (body), &error);
   if (root == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);

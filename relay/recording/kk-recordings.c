@@ -1793,53 +1793,36 @@ gboolean
 kk_recordings_parse_request (const char *data, gsize length,
     KkRecordingRequest *request, GError **error)
 {
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
-  g_autoptr (GList) members = NULL;
-  JsonObject *object;
+  static const char *const allowed[] = { "paused", "retention_days", NULL };
+  g_autoptr (JsonObject) object = NULL;
+  JsonNode *node;
 
   memset (request, 0, sizeof *request);
-  if (root == NULL)
+  object = kk_json_parse_object (data, length, allowed, error);
+  if (object == NULL)
     return FALSE;
-  if (!JSON_NODE_HOLDS_OBJECT (root)) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "the body must be a JSON object");
-    return FALSE;
-  }
-  object = json_node_get_object (root);
-  members = json_object_get_members (object);
-  for (GList *l = members; l != NULL; l = l->next) {
-    const char *member = l->data;
-    JsonNode *node = json_object_get_member (object, member);
-
-    if (g_str_equal (member, "paused")) {
-      if (json_node_get_value_type (node) != G_TYPE_BOOLEAN) {
-        g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-            "\"paused\" must be true or false");
-        return FALSE;
-      }
-      request->set_paused = TRUE;
-      request->paused = json_node_get_boolean (node);
-    } else if (g_str_equal (member, "retention_days")) {
-      gint64 days;
-
-      if (json_node_get_value_type (node) != G_TYPE_INT64
-          || (days = json_node_get_int (node)) < 0
-          || days > KK_RECORDINGS_RETENTION_MAX_DAYS) {
-        g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-            "\"retention_days\" must be a whole number from 0 (keep) to %d",
-            KK_RECORDINGS_RETENTION_MAX_DAYS);
-        return FALSE;
-      }
-      request->set_retention = TRUE;
-      request->retention_days = days;
-    } else {
-      g_autofree char *shown = g_utf8_substring (member, 0,
-          MIN (64, g_utf8_strlen (member, -1)));
-
-      g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-          "unknown member \"%s\"", shown);
+  if ((node = json_object_get_member (object, "paused")) != NULL) {
+    if (json_node_get_value_type (node) != G_TYPE_BOOLEAN) {
+      g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+          "\"paused\" must be true or false");
       return FALSE;
     }
+    request->set_paused = TRUE;
+    request->paused = json_node_get_boolean (node);
+  }
+  if ((node = json_object_get_member (object, "retention_days")) != NULL) {
+    gint64 days;
+
+    if (json_node_get_value_type (node) != G_TYPE_INT64
+        || (days = json_node_get_int (node)) < 0
+        || days > KK_RECORDINGS_RETENTION_MAX_DAYS) {
+      g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
+          "\"retention_days\" must be a whole number from 0 (keep) to %d",
+          KK_RECORDINGS_RETENTION_MAX_DAYS);
+      return FALSE;
+    }
+    request->set_retention = TRUE;
+    request->retention_days = days;
   }
   if (!request->set_paused && !request->set_retention) {
     g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
@@ -1853,7 +1836,7 @@ gboolean
 kk_recordings_parse_link_request (const char *data, gsize length,
     guint *lifetime_s, GError **error)
 {
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
+  g_autoptr (JsonNode) root = kk_json_parse (data, length, error);
   JsonObject *object;
   JsonNode *node;
   gint64 seconds;

@@ -181,25 +181,12 @@ kk_schedule_parse_request (const char *data, gsize length, gboolean partial,
     gint64 *start_us, gint64 *end_us, GError **error)
 {
   static const char *const allowed[] = { "starts_at", "ends_at", NULL };
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
-  g_autoptr (GList) members = NULL;
-  JsonObject *object;
+  g_autoptr (JsonObject) object = NULL;
 
   *start_us = *end_us = 0;
-  if (root == NULL)
+  object = kk_json_parse_object (data, length, allowed, error);
+  if (object == NULL)
     return FALSE;
-  if (!JSON_NODE_HOLDS_OBJECT (root))
-    return bad_request (error, "the body must be a JSON object%s", "");
-  object = json_node_get_object (root);
-  members = json_object_get_members (object);
-  for (GList *l = members; l != NULL; l = l->next) {
-    if (!g_strv_contains (allowed, l->data)) {
-      g_autofree char *shown = g_utf8_substring (l->data, 0,
-          MIN (64, g_utf8_strlen (l->data, -1)));
-
-      return bad_request (error, "unknown member \"%s\"", shown);
-    }
-  }
   if (!parse_time (object, "starts_at", start_us, error)
       || !parse_time (object, "ends_at", end_us, error))
     return FALSE;

@@ -57,46 +57,12 @@ kk_join_request_free (KkJoinRequest *request)
   g_free (request);
 }
 
-static JsonObject *
-parse_object (const char *data, gsize length, GError **error)
-{
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
-
-  if (root == NULL)
-    return NULL;
-  if (!JSON_NODE_HOLDS_OBJECT (root)) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "the body must be a JSON object");
-    return NULL;
-  }
-  return json_object_ref (json_node_get_object (root));
-}
-
 static gboolean
 wrong_type (const char *member, const char *type, GError **error)
 {
   g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
       "\"%s\" must be %s", member, type);
   return FALSE;
-}
-
-static gboolean
-check_members (JsonObject *object, const char *const *allowed, GError **error)
-{
-  g_autoptr (GList) members = json_object_get_members (object);
-
-  for (GList *l = members; l != NULL; l = l->next) {
-    if (!g_strv_contains (allowed, l->data)) {
-      /* The body is valid UTF-8 already; just keep the echo short. */
-      g_autofree char *shown = g_utf8_substring (l->data, 0,
-          MIN (64, g_utf8_strlen (l->data, -1)));
-
-      g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-          "unknown member \"%s\"", shown);
-      return FALSE;
-    }
-  }
-  return TRUE;
 }
 
 /* Absent and null both mean "not given" for optional members. */
@@ -188,12 +154,13 @@ kk_api_parse_new_room (const char *data, gsize length, KkRoomAccess *access,
   static const char *const allowed[] = {
     "id", "title", "record", "completion_ratio", "access", NULL
   };
-  g_autoptr (JsonObject) object = parse_object (data, length, error);
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length,
+      allowed, error);
   g_autoptr (KkRoomConfig) room = NULL;
   KkRoomAccess given = KK_ROOM_ACCESS_OPEN;
   gboolean set = FALSE;
 
-  if (object == NULL || !check_members (object, allowed, error))
+  if (object == NULL)
     return NULL;
 
   room = g_new0 (KkRoomConfig, 1);
@@ -222,7 +189,9 @@ kk_api_parse_room_edit (const char *data, gsize length, GError **error)
   static const char *const allowed[] = {
     "title", "record", "completion_ratio", "access", NULL
   };
-  g_autoptr (JsonObject) object = parse_object (data, length, error);
+  /* Members are checked after "id", which has a message of its own. */
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length, NULL,
+      error);
   g_autoptr (KkRoomEdit) edit = NULL;
 
   if (object == NULL)
@@ -233,7 +202,7 @@ kk_api_parse_room_edit (const char *data, gsize length, GError **error)
         "a room's id cannot be changed");
     return NULL;
   }
-  if (!check_members (object, allowed, error))
+  if (!kk_json_check_members (object, allowed, error))
     return NULL;
   edit = g_new0 (KkRoomEdit, 1);
   if (!get_string (object, "title", FALSE, &edit->title, error)
@@ -266,12 +235,13 @@ kk_api_parse_join_request (const char *data, gsize length, GError **error)
   static const char *const allowed[] = {
     "name", "workplace", "colleagues", NULL
   };
-  g_autoptr (JsonObject) object = parse_object (data, length, error);
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length,
+      allowed, error);
   g_autoptr (KkJoinRequest) request = NULL;
   g_autoptr (GPtrArray) colleagues = g_ptr_array_new_with_free_func (g_free);
   JsonNode *node;
 
-  if (object == NULL || !check_members (object, allowed, error))
+  if (object == NULL)
     return NULL;
 
   request = g_new0 (KkJoinRequest, 1);

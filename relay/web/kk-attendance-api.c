@@ -43,34 +43,6 @@ bad_request (GError **error, const char *format, const char *member)
   return FALSE;
 }
 
-static JsonObject *
-parse_object (const char *data, gsize length, const char *const *allowed,
-    GError **error)
-{
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
-  g_autoptr (GList) members = NULL;
-  JsonObject *object;
-
-  if (root == NULL)
-    return NULL;
-  if (!JSON_NODE_HOLDS_OBJECT (root)) {
-    bad_request (error, "the body must be a JSON object%s", "");
-    return NULL;
-  }
-  object = json_node_get_object (root);
-  members = json_object_get_members (object);
-  for (GList *l = members; l != NULL; l = l->next) {
-    if (!g_strv_contains (allowed, l->data)) {
-      g_autofree char *shown = g_utf8_substring (l->data, 0,
-          MIN (64, g_utf8_strlen (l->data, -1)));
-
-      bad_request (error, "unknown member \"%s\"", shown);
-      return NULL;
-    }
-  }
-  return json_object_ref (object);
-}
-
 static JsonNode *
 member (JsonObject *object, const char *name)
 {
@@ -125,7 +97,8 @@ kk_attendance_api_parse_settings (const char *data, gsize length,
     "require_code", "prompts", "prompt_window_seconds",
     "prompt_interval_seconds", "retention_days", NULL
   };
-  g_autoptr (JsonObject) object = parse_object (data, length, allowed, error);
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length,
+      allowed, error);
   g_autofree KkAttendanceSettings *settings = NULL;
   gint64 grace = KK_ATTENDANCE_DEFAULT_GRACE_S, lateness = -1, prompts = 0;
   gint64 window = KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S, retention = 0;
@@ -197,7 +170,8 @@ kk_attendance_api_parse_override (const char *data, gsize length,
     gboolean *completed, char **reason, char **by, GError **error)
 {
   static const char *const allowed[] = { "completed", "reason", "by", NULL };
-  g_autoptr (JsonObject) object = parse_object (data, length, allowed, error);
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length,
+      allowed, error);
   g_autofree char *r = NULL, *b = NULL;
 
   if (object == NULL

@@ -42,6 +42,10 @@
 
 G_DEFINE_QUARK (kk-http-error-quark, kk_http_error)
 
+/* A body the server accepts is never refused by kk_json_parse() for its
+ * size alone. */
+G_STATIC_ASSERT (KK_HTTP_MAX_BODY <= KK_JSON_MAX_SIZE);
+
 #define KK_HTTP_ROUTER_KEY "kk-http-router"
 #define KK_HTTP_GUARD_KEY "kk-http-guard"
 
@@ -183,87 +187,6 @@ kk_http_check_content_type (SoupServerMessage *msg, const char *media_type)
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
       "Accept", media_type);
   return FALSE;
-}
-
-/* Checks what json-glib would not: its parser recurses per nesting level,
- * so the depth is bounded before it sees the text (brackets counted
- * outside strings); and it turns a \u0000 escape into a NUL that silently
- * cuts the C string short, so such escapes are refused. */
-static gboolean
-json_prescan (const char *data, gsize length, GError **error)
-{
-  gboolean in_string = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < length; i++) {
-    char c = data[i];
-
-    if (in_string) {
-      if (c == '\\') {
-        if (i + 5 < length && data[i + 1] == 'u'
-            && strncmp (data + i + 2, "0000", 4) == 0) {
-          g_set_error_literal (error, KK_HTTP_ERROR,
-              KK_HTTP_ERROR_BAD_REQUEST, "JSON strings may not contain NUL");
-          return FALSE;
-        }
-        i++;
-      } else if (c == '"') {
-        in_string = FALSE;
-      }
-    } else if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '[' || c == '{') {
-      if (++depth > KK_HTTP_MAX_JSON_DEPTH) {
-        g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-            "JSON nested deeper than %d", KK_HTTP_MAX_JSON_DEPTH);
-        return FALSE;
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      depth--;
-    }
-  }
-  return TRUE;
-}
-
-JsonNode *
-kk_http_parse_json (const char *data, gsize length, GError **error)
-{
-  g_autoptr (JsonParser) parser = NULL;
-  g_autoptr (GError) local_error = NULL;
-  JsonNode *root;
-
-  if (length > KK_HTTP_MAX_BODY) {
-    g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "body over %d bytes", KK_HTTP_MAX_BODY);
-    return NULL;
-  }
-  if (length == 0) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "empty body");
-    return NULL;
-  }
-  if (memchr (data, '\0', length) != NULL
-      || !g_utf8_validate_len (data, length, NULL)) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "the body is not UTF-8 text");
-    return NULL;
-  }
-  if (!json_prescan (data, length, error))
-    return NULL;
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, length, &local_error)) {
-    g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "malformed JSON: %s", local_error->message);
-    return NULL;
-  }
-  root = json_parser_get_root (parser);
-  if (root == NULL) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "empty JSON document");
-    return NULL;
-  }
-  return json_node_ref (root);
 }
 
 /* Requests. */

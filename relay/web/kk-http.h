@@ -2,7 +2,8 @@
 /*
  * kk-http: the daemon's SoupServer and the small toolkit every HTTP handler
  * uses: routes with path parameters, JSON replies and errors, bearer
- * tokens, Content-Type checks, bounded JSON parsing.
+ * tokens, Content-Type checks. Bodies are parsed with kk-json (relay/base),
+ * whose errors are answered with 400 like %KK_HTTP_ERROR_BAD_REQUEST.
  *
  * Connections come through kk-http-guard, which bounds header blocks
  * (431) and the time to send them (408), and closes idle connections.
@@ -24,6 +25,7 @@
 #include <libsoup/soup.h>
 
 #include "kk-config.h"
+#include "kk-json.h"
 #include "kk-metrics.h"
 
 G_BEGIN_DECLS
@@ -45,8 +47,6 @@ typedef enum {
 #define KK_HTTP_MAX_DISCARD (1024 * 1024)
 #define KK_HTTP_MAX_PATH 2048
 #define KK_HTTP_MAX_SEGMENT 128
-/* Nesting depth allowed in JSON bodies: ours need 2. */
-#define KK_HTTP_MAX_JSON_DEPTH 8
 
 /**
  * kk_http_server_new:
@@ -148,11 +148,5 @@ char *kk_http_get_bearer_token (SoupServerMessage *msg);
  * charset ignored). If not, replies 415 and returns FALSE. */
 gboolean kk_http_check_content_type (SoupServerMessage *msg,
     const char *media_type);
-
-/* Parses JSON from untrusted bytes: at most KK_HTTP_MAX_BODY bytes of
- * valid UTF-8 without NUL (raw or as \u0000), nested at most
- * KK_HTTP_MAX_JSON_DEPTH deep.
- * Returns: (transfer full): the root, or NULL with %KK_HTTP_ERROR_BAD_REQUEST. */
-JsonNode *kk_http_parse_json (const char *data, gsize length, GError **error);
 
 G_END_DECLS

@@ -36,7 +36,7 @@ api_free (gpointer data)
 static guint
 error_status (const GError *error)
 {
-  if (error->domain == KK_HTTP_ERROR)
+  if (error->domain == KK_HTTP_ERROR || error->domain == KK_JSON_ERROR)
     return SOUP_STATUS_BAD_REQUEST;
   if (error->domain == KK_ATTENDANCE_ERROR) {
     switch ((KkAttendanceError) error->code) {
@@ -525,7 +525,7 @@ post_checkin (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GList) members = NULL;
+  g_autofree char *unknown = NULL;
   g_autofree char *name = NULL, *workplace = NULL, *client = NULL;
   JsonObject *object;
 
@@ -533,7 +533,7 @@ post_checkin (KkHttpRequest *request, gpointer user_data)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
-  root = kk_http_parse_json (g_bytes_get_data (body, NULL),
+  root = kk_json_parse (g_bytes_get_data (body, NULL),
       g_bytes_get_size (body), &error);
   if (root == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
@@ -545,13 +545,11 @@ post_checkin (KkHttpRequest *request, gpointer user_data)
         "the body must be {\"code\", \"name\", \"workplace\"}");
     return;
   }
-  members = json_object_get_members (object);
-  for (GList *l = members; l != NULL; l = l->next) {
-    if (!g_strv_contains (allowed, l->data)) {
-      kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
-          "unknown member: only code, name and workplace");
-      return;
-    }
+  unknown = kk_json_find_unknown_member (object, allowed);
+  if (unknown != NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+        "unknown member: only code, name and workplace");
+    return;
   }
   for (guint i = 0; allowed[i] != NULL; i++) {
     JsonNode *node = json_object_get_member (object, allowed[i]);
@@ -640,7 +638,7 @@ put_access (KkHttpRequest *request, gpointer user_data)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
-  root = kk_http_parse_json (g_bytes_get_data (body, NULL),
+  root = kk_json_parse (g_bytes_get_data (body, NULL),
       g_bytes_get_size (body), &error);
   if (root == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
