@@ -26,8 +26,6 @@
 
 #include "kk-http.h"
 
-#define KK_PRESENCE_KEY "kk-presence"
-
 typedef struct {
   char *id;
   gint64 issued_us;             /* steady */
@@ -376,18 +374,16 @@ kk_presence_issue_prompt (KkPresence *presence, const char *room_id,
   return prompt != NULL ? g_strdup (prompt->id) : NULL;
 }
 
-void
-kk_presence_add_room_state (JsonBuilder *builder, SoupServer *server,
-    const char *room_id)
+gboolean
+kk_presence_asks_for_code (KkPresence *presence, const char *room_id)
 {
-  KkPresence *presence = g_object_get_data (G_OBJECT (server),
-      KK_PRESENCE_KEY);
-  LiveSession *ls = presence != NULL
-      ? g_hash_table_lookup (presence->sessions, room_id) : NULL;
+  LiveSession *ls;
 
-  json_builder_set_member_name (builder, "attendance_code");
-  json_builder_add_boolean_value (builder, ls != NULL && (ls->code != NULL
-          || (ls->have_policy && ls->policy.require_code)));
+  g_return_val_if_fail (KK_IS_PRESENCE (presence), FALSE);
+
+  ls = g_hash_table_lookup (presence->sessions, room_id);
+  return ls != NULL && (ls->code != NULL
+      || (ls->have_policy && ls->policy.require_code));
 }
 
 static void
@@ -774,11 +770,7 @@ post_prompt (KkHttpRequest *request, gpointer user_data)
 void
 kk_presence_register (SoupServer *server, KkPresence *presence)
 {
-  g_return_if_fail (g_object_get_data (G_OBJECT (server), KK_PRESENCE_KEY)
-      == NULL);
-
-  g_object_set_data_full (G_OBJECT (server), KK_PRESENCE_KEY,
-      g_object_ref (presence), g_object_unref);
+  kk_http_server_keep (server, g_object_ref (presence), g_object_unref);
   kk_http_add_route (server, "GET", "/api/rooms/{room}/attendance-code",
       get_code, presence);
   kk_http_add_route (server, "POST", "/api/rooms/{room}/attendance-code",

@@ -87,11 +87,11 @@ void kk_presence_session_closed (KkPresence *presence, const char *room_id);
 char *kk_presence_issue_prompt (KkPresence *presence, const char *room_id,
     GError **error);
 
-/* Adds "attendance_code" to a room's public JSON: TRUE while @room_id's
- * live session asks for one (its frozen policy requires it, or the host
- * has revealed one), so the nurse's page shows the code form only then.
- * FALSE when @server has no presence module. */
-void kk_presence_add_room_state (JsonBuilder *builder, SoupServer *server,
+/* Whether @room_id's live session asks for an attendance code (its
+ * frozen policy requires one, or the host has revealed one): a room's
+ * public JSON says so, and the nurse's page shows the code form only
+ * then. */
+gboolean kk_presence_asks_for_code (KkPresence *presence,
     const char *room_id);
 
 /* Ends every session here and answers every waiting poll (204). For the

@@ -50,7 +50,6 @@
 GST_DEBUG_CATEGORY_STATIC (kk_recordings_debug);
 #define GST_CAT_DEFAULT kk_recordings_debug
 
-#define STORE_KEY "kk-recordings"
 #define DAY_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
 /* Of the course title, in the download's file name. */
 #define FILENAME_TITLE_MAX 80
@@ -1149,12 +1148,6 @@ kk_recordings_add_json (KkRecordings *self, JsonBuilder *builder,
   json_builder_end_object (builder);
 }
 
-KkRecordings *
-kk_recordings_for_store (KkStore *store)
-{
-  return g_object_get_data (G_OBJECT (store), STORE_KEY);
-}
-
 /* ---- HTTP ---- */
 
 /* Replies 401/403 and returns FALSE unless the caller is the coordinator
@@ -1953,7 +1946,6 @@ kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
   g_autofree char *directory = NULL;
 
   g_return_val_if_fail (KK_IS_STORE (store), NULL);
-  g_return_val_if_fail (kk_recordings_for_store (store) == NULL, NULL);
 
   directory = g_build_filename (kk_store_get_data_dir (store), "recordings",
       NULL);
@@ -1985,7 +1977,6 @@ kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
   if (!load (self, error))
     return NULL;
 
-  g_object_set_data (G_OBJECT (store), STORE_KEY, self);
   self->metrics = metrics;
   kk_metrics_add_collector (metrics, collect, self);
   start_repairs (self);
@@ -2035,11 +2026,8 @@ kk_recordings_dispose (GObject *object)
 {
   KkRecordings *self = KK_RECORDINGS (object);
 
-  if (self->store != NULL) {
+  if (self->store != NULL)
     kk_recordings_shutdown (self);
-    if (kk_recordings_for_store (self->store) == self)
-      g_object_set_data (G_OBJECT (self->store), STORE_KEY, NULL);
-  }
   g_clear_object (&self->store);
   g_clear_object (&self->registry);
   G_OBJECT_CLASS (kk_recordings_parent_class)->dispose (object);

@@ -104,10 +104,6 @@ void kk_recordings_register (KkRecordings *recordings, SoupServer *server);
  * Call after the lectures have stopped and before kk_store_close (). */
 void kk_recordings_shutdown (KkRecordings *recordings);
 
-/* Returns: (transfer none) (nullable): the module made on @store, for
- * kk-api's session listing. */
-KkRecordings *kk_recordings_for_store (KkStore *store);
-
 /**
  * kk_recordings_add_json:
  * @recordings: (nullable)

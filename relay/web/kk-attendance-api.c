@@ -13,12 +13,10 @@
 
 #include <string.h>
 
-#include "kk-api.h"
 #include "kk-http.h"
 
-#define KK_ATTENDANCE_API_KEY "kk-attendance-api"
-
 typedef struct {
+  KkAuth *auth;
   KkAttendanceLog *log;
   KkRoomRegistry *registry;
 } KkAttendanceApi;
@@ -28,6 +26,7 @@ api_free (gpointer data)
 {
   KkAttendanceApi *api = data;
 
+  g_clear_object (&api->auth);
   g_clear_object (&api->log);
   g_clear_object (&api->registry);
   g_free (api);
@@ -507,7 +506,7 @@ get_report (KkHttpRequest *request, KkAttendanceApi *api,
   const char *dialect = kk_http_request_get_query (request, "dialect");
   ReportCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   if (per_room && kk_room_registry_lookup (api->registry, id) == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
@@ -678,7 +677,7 @@ post_override (KkHttpRequest *request, gpointer user_data)
   gboolean completed;
   SettingsCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg)
+  if (!kk_auth_require_coordinator (api->auth, msg)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
@@ -701,7 +700,7 @@ get_settings (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   SettingsCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   if (kk_room_registry_lookup (api->registry,
           kk_http_request_get_param (request, 0)) == NULL) {
@@ -742,7 +741,7 @@ put_settings (KkHttpRequest *request, gpointer user_data)
   g_autofree KkAttendanceSettings *settings = NULL;
   SettingsCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   if (kk_room_registry_lookup (api->registry,
           kk_http_request_get_param (request, 0)) == NULL) {
@@ -764,18 +763,18 @@ put_settings (KkHttpRequest *request, gpointer user_data)
 }
 
 gboolean
-kk_attendance_api_register (SoupServer *server, KkAttendanceLog *log,
-    KkRoomRegistry *registry, const KkConfig *config, GError **error)
+kk_attendance_api_register (SoupServer *server, KkAuth *auth,
+    KkAttendanceLog *log, KkRoomRegistry *registry, GError **error)
 {
   KkAttendanceApi *api;
 
-  g_return_val_if_fail (g_object_get_data (G_OBJECT (server),
-          KK_ATTENDANCE_API_KEY) == NULL, FALSE);
+  g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
+
   api = g_new0 (KkAttendanceApi, 1);
+  api->auth = g_object_ref (auth);
   api->log = g_object_ref (log);
   api->registry = g_object_ref (registry);
-  g_object_set_data_full (G_OBJECT (server), KK_ATTENDANCE_API_KEY, api,
-      api_free);
+  kk_http_server_keep (server, api, api_free);
 
   kk_http_add_route (server, "GET", "/api/sessions/{id}/attendance",
       get_session_attendance, api);

@@ -65,8 +65,15 @@ typedef struct {
   gpointer user_data;
 } KkHttpRoute;
 
+/* Route module data kept for the server's lifetime. */
+typedef struct {
+  gpointer data;
+  GDestroyNotify destroy;
+} KkHttpKept;
+
 typedef struct {
   GPtrArray *routes;            /* element-type KkHttpRoute */
+  GArray *kept;                 /* element-type KkHttpKept */
 } KkHttpRouter;
 
 struct _KkHttpRequest {
@@ -436,6 +443,13 @@ static void
 router_free (KkHttpRouter *router)
 {
   g_ptr_array_unref (router->routes);
+  /* Last kept, first freed: a module may use what an earlier one kept. */
+  for (guint i = router->kept->len; i > 0; i--) {
+    KkHttpKept *kept = &g_array_index (router->kept, KkHttpKept, i - 1);
+
+    kept->destroy (kept->data);
+  }
+  g_array_unref (router->kept);
   g_free (router);
 }
 
@@ -580,6 +594,21 @@ kk_http_add_route (SoupServer *server, const char *method,
   g_ptr_array_add (router->routes, route);
 }
 
+void
+kk_http_server_keep (SoupServer *server, gpointer data,
+    GDestroyNotify destroy)
+{
+  KkHttpRouter *router;
+  KkHttpKept kept = { data, destroy };
+
+  g_return_if_fail (SOUP_IS_SERVER (server));
+  g_return_if_fail (destroy != NULL);
+
+  router = g_object_get_data (G_OBJECT (server), KK_HTTP_ROUTER_KEY);
+  g_return_if_fail (router != NULL);
+  g_array_append_val (router->kept, kept);
+}
+
 /* Server. */
 
 /* GSocket's default listen backlog is 10: a join storm (a course's start,
@@ -643,6 +672,7 @@ kk_http_server_new (const KkConfig *config, GError **error)
 
   router = g_new0 (KkHttpRouter, 1);
   router->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
+  router->kept = g_array_new (FALSE, FALSE, sizeof (KkHttpKept));
   g_object_set_data_full (G_OBJECT (server), KK_HTTP_ROUTER_KEY, router,
       (GDestroyNotify) router_free);
   soup_server_add_handler (server, "/", router_dispatch, router, NULL);

@@ -69,6 +69,29 @@ void kk_http_server_disconnect (SoupServer *server);
  * bound (kk-http-guard.h, kk_http_request_reply_limited()). */
 void kk_http_collect_metrics (KkMetrics *metrics, gpointer user_data);
 
+/*
+ * Route modules (kk-api, kk-attendance-api, kk-presence-api,
+ * kk-recordings-api, kk-roster-api, kk-schedule-api, kk-signalling,
+ * kk-pages) all have one shape:
+ *
+ *   gboolean kk_<x>_register (SoupServer *server, KkAuth *auth,
+ *       <what its handlers use>..., GError **error);
+ *
+ * (kk-pages, whose routes are public, has no @auth.)
+ * A module is handed everything its handlers use, once, here; it never
+ * finds another module through the server or through object data, and it
+ * asks kk-auth who may call (none of them decides 401 or 403 itself). It
+ * makes its route data, gives it to kk_http_server_keep() so that the data
+ * lives exactly as long as the routes, and adds its routes with
+ * kk_http_add_route(). relay/kk-relay.c calls every register function, in
+ * the order routes should match.
+ */
+
+/* Frees @data with @destroy when @server is finalized: a route module's
+ * data, which its routes use for as long as the server has them. */
+void kk_http_server_keep (SoupServer *server, gpointer data,
+    GDestroyNotify destroy);
+
 typedef struct _KkHttpRequest KkHttpRequest;
 
 /**

@@ -13,12 +13,10 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
-#include "kk-api.h"
 #include "kk-http.h"
 
-#define KK_ROSTER_API_KEY "kk-roster-api"
-
 typedef struct {
+  KkAuth *auth;
   KkRoster *roster;
   KkRoomRegistry *registry;
 } KkRosterApi;
@@ -28,6 +26,7 @@ api_free (gpointer data)
 {
   KkRosterApi *api = data;
 
+  g_clear_object (&api->auth);
   g_clear_object (&api->roster);
   g_clear_object (&api->registry);
   g_free (api);
@@ -266,7 +265,8 @@ post_participants (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GError) error = NULL;
   Call *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id))
+  if (!kk_auth_require_coordinator (api->auth, msg)
+      || !require_room (api, msg, room_id))
     return;
   if (format != NULL && !g_str_equal (format, "json")
       && !g_str_equal (format, "csv")) {
@@ -341,7 +341,8 @@ get_participants (KkHttpRequest *request, gpointer user_data)
   const char *room_id = kk_http_request_get_param (request, 0);
   Call *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id))
+  if (!kk_auth_require_coordinator (api->auth, msg)
+      || !require_room (api, msg, room_id))
     return;
   call = call_new (request, api, room_id);
   kk_roster_list_async (api->roster, room_id, listed, call);
@@ -375,7 +376,7 @@ post_invitation (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   Call *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   call = call_new (request, api, NULL);
   kk_roster_reissue_async (api->roster, kk_http_request_get_param (request, 0),
@@ -421,7 +422,7 @@ delete_participant (KkHttpRequest *request, gpointer user_data)
   const char *id = kk_http_request_get_param (request, 0);
   Call *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   call = call_new (request, api, NULL);
   call->participant_id = g_strdup (id);
@@ -429,30 +430,6 @@ delete_participant (KkHttpRequest *request, gpointer user_data)
 }
 
 /* ---- check-in ---- */
-
-/* The party of a viewer token for @room_id, or a 401/403 reply. */
-static char *
-require_viewer (KkRosterApi *api, SoupServerMessage *msg,
-    const char *room_id)
-{
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-  char *party_id = NULL;
-
-  switch (kk_room_registry_check_viewer_token (api->registry, room_id, token,
-          &party_id)) {
-    case KK_TOKEN_OK:
-      return party_id;
-    case KK_TOKEN_WRONG_ROOM:
-      kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-          "this participant token is for another room");
-      return NULL;
-    case KK_TOKEN_UNKNOWN:
-      break;
-  }
-  kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
-      "the screen's participant token is required (Authorization: Bearer)");
-  return NULL;
-}
 
 static void
 get_checkin_code (KkHttpRequest *request, gpointer user_data)
@@ -466,7 +443,9 @@ get_checkin_code (KkHttpRequest *request, gpointer user_data)
   gint64 expires;
 
   if (!require_room (api, msg, room_id)
-      || (party_id = require_viewer (api, msg, room_id)) == NULL)
+      || !kk_auth_require_participant (api->auth, msg, room_id, FALSE,
+          "the screen's participant token is required "
+          "(Authorization: Bearer)", &party_id, NULL))
     return;
   code = kk_roster_get_checkin_code (api->roster, room_id, party_id,
       &expires);
@@ -598,7 +577,8 @@ get_access (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *room_id = kk_http_request_get_param (request, 0);
 
-  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id))
+  if (!kk_auth_require_coordinator (api->auth, msg)
+      || !require_room (api, msg, room_id))
     return;
   reply_access (msg, kk_room_registry_lookup (api->registry, room_id));
 }
@@ -634,7 +614,8 @@ put_access (KkHttpRequest *request, gpointer user_data)
   JsonObject *object;
   JsonNode *node;
 
-  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id)
+  if (!kk_auth_require_coordinator (api->auth, msg)
+      || !require_room (api, msg, room_id)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
@@ -658,27 +639,19 @@ put_access (KkHttpRequest *request, gpointer user_data)
       call_new (request, api, room_id));
 }
 
-KkRoster *
-kk_roster_api_get_roster (SoupServer *server)
-{
-  KkRosterApi *api = g_object_get_data (G_OBJECT (server), KK_ROSTER_API_KEY);
-
-  return api != NULL ? api->roster : NULL;
-}
-
 gboolean
-kk_roster_api_register (SoupServer *server, KkRoster *roster,
-    KkRoomRegistry *registry, const KkConfig *config, GError **error)
+kk_roster_api_register (SoupServer *server, KkAuth *auth, KkRoster *roster,
+    KkRoomRegistry *registry, GError **error)
 {
   KkRosterApi *api;
 
-  g_return_val_if_fail (g_object_get_data (G_OBJECT (server),
-          KK_ROSTER_API_KEY) == NULL, FALSE);
+  g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
+
   api = g_new0 (KkRosterApi, 1);
+  api->auth = g_object_ref (auth);
   api->roster = g_object_ref (roster);
   api->registry = g_object_ref (registry);
-  g_object_set_data_full (G_OBJECT (server), KK_ROSTER_API_KEY, api,
-      api_free);
+  kk_http_server_keep (server, api, api_free);
 
   kk_http_add_route (server, "POST", "/api/rooms/{room}/participants",
       post_participants, api);
