@@ -10,6 +10,7 @@
 #include "kk-attendance-api.h"
 #include "kk-http.h"
 #include "kk-pages.h"
+#include "kk-presence-api.h"
 #include "kk-roster-api.h"
 #include "kk-schedule-api.h"
 #include "kk-signalling.h"
@@ -141,8 +142,7 @@ kk_relay_new (const KkConfig *config, GError **error)
       relay->attendance, error);
   if (relay->roster == NULL)
     goto error;
-  relay->presence = kk_presence_new (relay->attendance, relay->registry,
-      relay->roster);
+  relay->presence = kk_presence_new (relay->attendance, relay->roster);
   relay->recordings = kk_recordings_new (relay->store, relay->registry,
       relay->metrics, config, error);
   if (relay->recordings == NULL)
@@ -184,7 +184,9 @@ kk_relay_new (const KkConfig *config, GError **error)
       || !kk_roster_api_register (relay->server, relay->auth, relay->roster,
           relay->registry, error))
     goto error;
-  kk_presence_register (relay->server, relay->presence);
+  if (!kk_presence_api_register (relay->server, relay->auth, relay->registry,
+          relay->presence, error))
+    goto error;
   kk_recordings_register (relay->recordings, relay->server);
   if (!kk_schedule_api_register (relay->server, relay->auth, relay->registry,
           relay->store, relay->schedule, relay->recordings, error)

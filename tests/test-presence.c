@@ -13,7 +13,7 @@
 #include "kk-api.h"
 #include "kk-attendance-api.h"
 #include "kk-http.h"
-#include "kk-presence.h"
+#include "kk-presence-api.h"
 #include "kk-roster-api.h"
 
 #define ADMIN_TOKEN "test-admin-token-presence"
@@ -45,7 +45,7 @@ start (Fixture *f)
   f->log = kk_attendance_log_new (f->store);
   f->roster = kk_roster_new (f->store, f->registry, f->log, &error);
   g_assert_no_error (error);
-  f->presence = kk_presence_new (f->log, f->registry, f->roster);
+  f->presence = kk_presence_new (f->log, f->roster);
   f->metrics = kk_metrics_new ();
   f->server = kk_http_server_new (f->config, &error);
   g_assert_no_error (error);
@@ -56,7 +56,8 @@ start (Fixture *f)
           f->registry, &error));
   g_assert_true (kk_roster_api_register (f->server, auth, f->roster,
           f->registry, &error));
-  kk_presence_register (f->server, f->presence);
+  g_assert_true (kk_presence_api_register (f->server, auth, f->registry,
+          f->presence, &error));
   g_assert_no_error (error);
   f->port = kk_http_server_get_port (f->server);
   f->session = soup_session_new ();
