@@ -11,6 +11,7 @@
 #include "kk-http.h"
 #include "kk-pages.h"
 #include "kk-presence-api.h"
+#include "kk-recordings-api.h"
 #include "kk-roster-api.h"
 #include "kk-schedule-api.h"
 #include "kk-signalling.h"
@@ -143,8 +144,8 @@ kk_relay_new (const KkConfig *config, GError **error)
   if (relay->roster == NULL)
     goto error;
   relay->presence = kk_presence_new (relay->attendance, relay->roster);
-  relay->recordings = kk_recordings_new (relay->store, relay->registry,
-      relay->metrics, config, error);
+  relay->recordings = kk_recordings_new (relay->store, relay->metrics,
+      config, error);
   if (relay->recordings == NULL)
     goto error;
   relay->schedule = kk_schedule_new (relay->store, error);
@@ -185,10 +186,10 @@ kk_relay_new (const KkConfig *config, GError **error)
           relay->registry, error))
     goto error;
   if (!kk_presence_api_register (relay->server, relay->auth, relay->registry,
-          relay->presence, error))
-    goto error;
-  kk_recordings_register (relay->recordings, relay->server);
-  if (!kk_schedule_api_register (relay->server, relay->auth, relay->registry,
+          relay->presence, error)
+      || !kk_recordings_api_register (relay->server, relay->auth,
+          relay->registry, relay->recordings, error)
+      || !kk_schedule_api_register (relay->server, relay->auth, relay->registry,
           relay->store, relay->schedule, relay->recordings, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,
           lookup_lecture, relay, error)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kk-http.h"
+#include "kk-recordings-api.h"
 
 /* "2025-03-04T10:00:00.123456789+01:00" is 35; room for nothing more. */
 #define KK_SCHEDULE_TIME_MAX 40
@@ -61,7 +62,7 @@ kk_schedule_api_build_session (JsonBuilder *builder, KkRecordings *recordings,
   add_time (builder, "ended_at", session->ended_at);
   /* Its state, codecs, duration, pauses: kk-recordings knows them. */
   json_builder_set_member_name (builder, "recording");
-  kk_recordings_add_json (recordings, builder, session->id);
+  kk_recordings_api_add_json (builder, recordings, session->id);
   json_builder_end_object (builder);
 }
 
