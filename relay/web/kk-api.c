@@ -722,7 +722,7 @@ post_join (KkHttpRequest *request, gpointer user_data)
 
 /* A GET /api/sessions across its store read. */
 typedef struct {
-  KkApi *api;
+  KkRecordings *recordings;   /* nullable */
   KkHttpRequest *request;
 } SessionsCall;
 
@@ -730,6 +730,7 @@ static void
 sessions_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autofree SessionsCall *call = user_data;
+  g_autoptr (KkRecordings) recordings = call->recordings;
   KkHttpRequest *request = call->request;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
@@ -748,7 +749,7 @@ sessions_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   json_builder_begin_array (builder);
   for (guint i = 0; i < sessions->len; i++)
-    kk_schedule_api_build_session (builder, call->api->recordings,
+    kk_schedule_api_build_session (builder, recordings,
         g_ptr_array_index (sessions, i), now);
   json_builder_end_array (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
@@ -772,7 +773,8 @@ get_sessions (KkHttpRequest *request, gpointer user_data)
   }
 
   call = g_new0 (SessionsCall, 1);
-  call->api = api;
+  call->recordings = api->recordings != NULL
+      ? g_object_ref (api->recordings) : NULL;
   call->request = request;
   kk_http_request_pause (request);
   kk_store_list_sessions (api->store, room_id, sessions_listed_cb, call);

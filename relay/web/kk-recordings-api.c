@@ -431,14 +431,14 @@ delete_recording_route (KkHttpRequest *request, gpointer user_data)
 }
 
 static void
-reply_room_status (KkRecordingsApi *api, SoupServerMessage *msg,
+reply_room_status (KkRecordings *recordings, SoupServerMessage *msg,
     KkRoom *room)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   const char *room_id = kk_room_get_id (room);
   KkRecordingRoom now;
 
-  kk_recordings_get_room (api->recordings, room_id, &now);
+  kk_recordings_get_room (recordings, room_id, &now);
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "room");
   json_builder_add_string_value (builder, room_id);
@@ -479,11 +479,11 @@ get_room_recording (KkHttpRequest *request, gpointer user_data)
           kk_http_request_get_param (request, 0), &is_coordinator)
       || (room = request_room (api, request)) == NULL)
     return;
-  reply_room_status (api, msg, room);
+  reply_room_status (api->recordings, msg, room);
 }
 
 typedef struct {
-  KkRecordingsApi *api;
+  KkRecordings *recordings;
   KkHttpRequest *request;
   KkRoom *room;
 } RetentionReply;
@@ -500,8 +500,9 @@ retention_stored (GObject *source, GAsyncResult *result, gpointer user_data)
     kk_http_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
         "the setting could not be stored");
   else
-    reply_room_status (reply->api, msg, reply->room);
+    reply_room_status (reply->recordings, msg, reply->room);
   kk_http_request_resume (reply->request);
+  g_object_unref (reply->recordings);
   g_object_unref (reply->room);
   g_free (reply);
 }
@@ -513,7 +514,7 @@ store_retention (KkRecordingsApi *api, KkHttpRequest *request, KkRoom *room,
 {
   RetentionReply *reply = g_new0 (RetentionReply, 1);
 
-  reply->api = api;
+  reply->recordings = g_object_ref (api->recordings);
   reply->request = request;
   reply->room = g_object_ref (room);
   kk_http_request_pause (request);
@@ -562,7 +563,7 @@ post_room_recording (KkHttpRequest *request, gpointer user_data)
   if (change.set_retention)
     store_retention (api, request, room, change.retention_days);
   else
-    reply_room_status (api, msg, room);
+    reply_room_status (api->recordings, msg, room);
 }
 
 gboolean

@@ -220,9 +220,12 @@ api_free (KkScheduleApi *api)
   g_free (api);
 }
 
+/* A request across its store jobs. It holds what its callbacks use, since
+ * a job may finish after the server (and so the routes' data) has gone. */
 typedef struct {
-  KkScheduleApi *api;
+  KkStore *store;
   KkSchedule *schedule;
+  KkRecordings *recordings;     /* nullable */
   KkHttpRequest *request;
   gboolean create;              /* POST: 201 with a Location */
   gint64 start_us;              /* PATCH: what the body gave (0: keep) */
@@ -234,8 +237,10 @@ call_new (KkScheduleApi *api, KkHttpRequest *request)
 {
   KkScheduleCall *call = g_new0 (KkScheduleCall, 1);
 
-  call->api = api;
+  call->store = g_object_ref (api->store);
   call->schedule = g_object_ref (api->schedule);
+  call->recordings = api->recordings != NULL
+      ? g_object_ref (api->recordings) : NULL;
   call->request = request;
   kk_http_request_pause (request);
   return call;
@@ -245,7 +250,9 @@ static void
 call_finish (KkScheduleCall *call)
 {
   kk_http_request_resume (call->request);
+  g_object_unref (call->store);
   g_object_unref (call->schedule);
+  g_clear_object (&call->recordings);
   g_free (call);
 }
 
@@ -266,12 +273,12 @@ reply_store_error (SoupServerMessage *msg, const GError *error)
 }
 
 static void
-reply_session (KkScheduleApi *api, SoupServerMessage *msg, guint status,
+reply_session (KkScheduleCall *call, SoupServerMessage *msg, guint status,
     const KkStoreSession *session)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
 
-  kk_schedule_api_build_session (builder, api->recordings, session,
+  kk_schedule_api_build_session (builder, call->recordings, session,
       g_get_real_time ());
   kk_http_reply_builder (msg, status, builder);
 }
@@ -300,7 +307,7 @@ scheduled_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_info ("schedule: room %s: session %s %s for %s to %s",
         session->room_id, session->id,
         created ? "scheduled" : "rescheduled", start, end);
-    reply_session (call->api, msg,
+    reply_session (call, msg,
         created ? SOUP_STATUS_CREATED : SOUP_STATUS_OK, session);
     if (created)
       soup_message_headers_replace (
@@ -355,7 +362,7 @@ got_session_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (session == NULL)
     reply_store_error (msg, error);
   else
-    reply_session (call->api, msg, SOUP_STATUS_OK, session);
+    reply_session (call, msg, SOUP_STATUS_OK, session);
   call_finish (call);
 }
 
@@ -404,7 +411,7 @@ patch_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     call_finish (call);
     return;
   }
-  kk_store_reschedule_session (call->api->store, session->id,
+  kk_store_reschedule_session (call->store, session->id,
       call->start_us, call->end_us, scheduled_cb, call);
 }
 
