@@ -57,16 +57,16 @@ test_range (void)
       KK_RANGE_PARTIAL);
   g_assert_cmpuint (s, ==, 90);
   g_assert_cmpuint (e, ==, 99);
-  g_assert_cmpint (kk_recordings_api_parse_range ("bytes=-500", 100, &s, &e), ==,
-      KK_RANGE_PARTIAL);
+  g_assert_cmpint (kk_recordings_api_parse_range ("bytes=-500", 100, &s,
+          &e), ==, KK_RANGE_PARTIAL);
   g_assert_cmpuint (s, ==, 0);
   g_assert_cmpint (kk_recordings_api_parse_range (" Bytes = 5-5 ", 100, &s, &e),
       ==, KK_RANGE_PARTIAL);
   g_assert_cmpuint (s, ==, 5);
   g_assert_cmpuint (e, ==, 5);
 
-  g_assert_cmpint (kk_recordings_api_parse_range ("bytes=100-", 100, &s, &e), ==,
-      KK_RANGE_UNSATISFIABLE);
+  g_assert_cmpint (kk_recordings_api_parse_range ("bytes=100-", 100, &s,
+          &e), ==, KK_RANGE_UNSATISFIABLE);
   g_assert_cmpint (kk_recordings_api_parse_range ("bytes=-0", 100, &s, &e), ==,
       KK_RANGE_UNSATISFIABLE);
 
@@ -77,8 +77,8 @@ test_range (void)
     "", "bytes=", "bytes=--5",
   };
   for (guint i = 0; i < G_N_ELEMENTS (ignored); i++)
-    g_assert_cmpint (kk_recordings_api_parse_range (ignored[i], 100, &s, &e), ==,
-        KK_RANGE_NONE);
+    g_assert_cmpint (kk_recordings_api_parse_range (ignored[i], 100, &s,
+            &e), ==, KK_RANGE_NONE);
 }
 
 static void
@@ -90,7 +90,8 @@ test_content_disposition (void)
   g_autofree char *a = kk_recordings_api_content_disposition (TITLE, t, "webm");
   g_autofree char *b = kk_recordings_api_content_disposition (
       "../etc/passwd \"x\"\\", t, "mp4");
-  g_autofree char *c = kk_recordings_api_content_disposition ("ææ", t, "webm");
+  g_autofree char *c = kk_recordings_api_content_disposition ("ææ", t,
+      "webm");
 
   g_test_message ("%s", a);
   g_assert_cmpstr (a, ==, "attachment; "
@@ -126,8 +127,8 @@ test_request_body (void)
     g_assert_true (error->domain == KK_JSON_ERROR
         || g_error_matches (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST));
   }
-  g_assert_true (kk_recordings_api_parse_request ("{\"paused\": true}", 16, &req,
-          NULL));
+  g_assert_true (kk_recordings_api_parse_request ("{\"paused\": true}", 16,
+          &req, NULL));
   g_assert_true (req.set_paused && req.paused && !req.set_retention);
   g_assert_true (kk_recordings_api_parse_request (
           "{\"retention_days\": 30, \"paused\": false}", 39, &req, NULL));

@@ -55,8 +55,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
               && access != KK_ROOM_ACCESS_INVITATION)))
     abort ();
 
-  if (kk_recordings_api_parse_link_request ((const char *) data, size, &lifetime,
-          &link_error)) {
+  if (kk_recordings_api_parse_link_request ((const char *) data, size,
+          &lifetime, &link_error)) {
     if (link_error != NULL || lifetime > KK_RECORDINGS_LINK_MAX_S)
       abort ();
   } else if (link_error == NULL) {

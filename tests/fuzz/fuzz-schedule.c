@@ -20,8 +20,8 @@ check (const guint8 *data, size_t size, gboolean partial)
   gint64 start, end;
   gboolean ok;
 
-  ok = kk_schedule_api_parse_request ((const char *) data, size, partial, &start,
-      &end, &error);
+  ok = kk_schedule_api_parse_request ((const char *) data, size, partial,
+      &start, &end, &error);
   if (ok == (error != NULL))
     abort ();
   if (!ok)
