@@ -46,9 +46,6 @@ G_DEFINE_QUARK (kk-http-error-quark, kk_http_error)
  * size alone. */
 G_STATIC_ASSERT (KK_HTTP_MAX_BODY <= KK_JSON_MAX_SIZE);
 
-#define KK_HTTP_ROUTER_KEY "kk-http-router"
-#define KK_HTTP_GUARD_KEY "kk-http-guard"
-
 /* Per-message body accounting, as qdata on the SoupServerMessage. */
 typedef struct {
   gsize received;
@@ -75,6 +72,19 @@ typedef struct {
   GPtrArray *routes;            /* element-type KkHttpRoute */
   GArray *kept;                 /* element-type KkHttpKept */
 } KkHttpRouter;
+
+/* The server kk_http_server_new() makes: a SoupServer that holds what
+ * this module keeps per server, its router and its connection guard. */
+#define KK_TYPE_HTTP_SERVER (kk_http_server_get_type ())
+G_DECLARE_FINAL_TYPE (KkHttpServer, kk_http_server, KK, HTTP_SERVER,
+    SoupServer)
+
+struct _KkHttpServer {
+  SoupServer parent;
+
+  KkHttpRouter *router;
+  KkHttpGuard *guard;
+};
 
 struct _KkHttpRequest {
   int ref_count;                /* main thread only */
@@ -303,7 +313,7 @@ kk_http_request_resume (KkHttpRequest *request)
 static KkHttpGuard *
 get_guard (SoupServer *server)
 {
-  return g_object_get_data (G_OBJECT (server), KK_HTTP_GUARD_KEY);
+  return KK_HTTP_SERVER (server)->guard;
 }
 
 void
@@ -581,9 +591,9 @@ kk_http_add_route (SoupServer *server, const char *method,
   g_return_if_fail (method != NULL && func != NULL);
   g_return_if_fail (pattern != NULL && pattern[0] == '/');
 
-  router = g_object_get_data (G_OBJECT (server), KK_HTTP_ROUTER_KEY);
-  g_return_if_fail (router != NULL);
+  g_return_if_fail (KK_IS_HTTP_SERVER (server));
 
+  router = KK_HTTP_SERVER (server)->router;
   route = g_new0 (KkHttpRoute, 1);
   route->method = g_strdup (method);
   route->segments = pattern[1] != '\0'
@@ -604,12 +614,40 @@ kk_http_server_keep (SoupServer *server, gpointer data,
   g_return_if_fail (SOUP_IS_SERVER (server));
   g_return_if_fail (destroy != NULL);
 
-  router = g_object_get_data (G_OBJECT (server), KK_HTTP_ROUTER_KEY);
-  g_return_if_fail (router != NULL);
+  g_return_if_fail (KK_IS_HTTP_SERVER (server));
+
+  router = KK_HTTP_SERVER (server)->router;
   g_array_append_val (router->kept, kept);
 }
 
 /* Server. */
+
+G_DEFINE_FINAL_TYPE (KkHttpServer, kk_http_server, SOUP_TYPE_SERVER)
+
+static void
+kk_http_server_finalize (GObject *object)
+{
+  KkHttpServer *self = KK_HTTP_SERVER (object);
+  KkHttpGuard *guard = g_steal_pointer (&self->guard);
+  KkHttpRouter *router = g_steal_pointer (&self->router);
+
+  /* SoupServer finishes first: the guard and the routes' data outlive
+   * it, as they would as object data. */
+  G_OBJECT_CLASS (kk_http_server_parent_class)->finalize (object);
+  kk_http_guard_free (guard);
+  router_free (router);
+}
+
+static void
+kk_http_server_class_init (KkHttpServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = kk_http_server_finalize;
+}
+
+static void
+kk_http_server_init (KkHttpServer *self)
+{
+}
 
 /* GSocket's default listen backlog is 10: a join storm (a course's start,
  * hundreds of nurses opening their links in the same minute) would see
@@ -655,6 +693,7 @@ SoupServer *
 kk_http_server_new (const KkConfig *config, GError **error)
 {
   g_autoptr (SoupServer) server = NULL;
+  KkHttpServer *self;
   KkHttpRouter *router;
   gboolean ok;
 
@@ -663,18 +702,18 @@ kk_http_server_new (const KkConfig *config, GError **error)
   if (body_state_quark == 0)
     body_state_quark = g_quark_from_static_string ("kk-http-body-state");
 
-  server = soup_server_new ("server-header", "kringkast/" KK_VERSION, NULL);
+  server = g_object_new (KK_TYPE_HTTP_SERVER,
+      "server-header", "kringkast/" KK_VERSION, NULL);
+  self = KK_HTTP_SERVER (server);
   g_signal_connect (server, "request-started",
       G_CALLBACK (request_started_cb), NULL);
 
-  g_object_set_data_full (G_OBJECT (server), KK_HTTP_GUARD_KEY,
-      kk_http_guard_new (server), (GDestroyNotify) kk_http_guard_free);
+  self->guard = kk_http_guard_new (server);
 
   router = g_new0 (KkHttpRouter, 1);
   router->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
   router->kept = g_array_new (FALSE, FALSE, sizeof (KkHttpKept));
-  g_object_set_data_full (G_OBJECT (server), KK_HTTP_ROUTER_KEY, router,
-      (GDestroyNotify) router_free);
+  self->router = router;
   soup_server_add_handler (server, "/", router_dispatch, router, NULL);
 
   if (config->http_address != NULL) {
