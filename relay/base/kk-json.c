@@ -137,3 +137,23 @@ kk_json_parse_object (const char *data, gsize length,
     return NULL;
   return json_object_ref (object);
 }
+
+char *
+kk_json_parse_one_string (const char *data, gsize length,
+    const char *member, const char *shape, GError **error)
+{
+  g_autoptr (JsonNode) root = kk_json_parse (data, length, error);
+  JsonObject *object;
+  JsonNode *node;
+
+  if (root == NULL)
+    return NULL;
+  object = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  node = object != NULL ? json_object_get_member (object, member) : NULL;
+  if (node == NULL || json_object_get_size (object) != 1
+      || json_node_get_value_type (node) != G_TYPE_STRING) {
+    g_set_error_literal (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID, shape);
+    return NULL;
+  }
+  return g_strdup (json_node_get_string (node));
+}

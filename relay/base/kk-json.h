@@ -72,4 +72,19 @@ gboolean kk_json_check_members (JsonObject *object,
 JsonObject *kk_json_parse_object (const char *data, gsize length,
     const char *const *allowed, GError **error);
 
+/**
+ * kk_json_parse_one_string:
+ * @member: the one member the object must have
+ * @shape: the error message when the text is JSON but not
+ *   `{"@member": string}`
+ *
+ * For bodies of a single string, such as `{"code": "..."}`.
+ *
+ * Returns: (transfer full): the string, or NULL with
+ * %KK_JSON_ERROR_INVALID: kk_json_parse()'s message for text that is not
+ * JSON, else @shape.
+ */
+char *kk_json_parse_one_string (const char *data, gsize length,
+    const char *member, const char *shape, GError **error);
+
 G_END_DECLS

@@ -287,17 +287,6 @@ kk_api_parse_join_request (const char *data, gsize length, GError **error)
 /* JSON. */
 
 static void
-add_string_or_null (JsonBuilder *builder, const char *member,
-    const char *value)
-{
-  json_builder_set_member_name (builder, member);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
 build_room (KkApi *api, JsonBuilder *builder, KkRoom *room, gboolean full)
 {
   json_builder_begin_object (builder);
@@ -314,7 +303,8 @@ build_room (KkApi *api, JsonBuilder *builder, KkRoom *room, gboolean full)
   json_builder_add_int_value (builder, kk_room_get_workplace_count (room));
   json_builder_set_member_name (builder, "people");
   json_builder_add_int_value (builder, kk_room_get_people_count (room));
-  add_string_or_null (builder, "session_id", kk_room_get_session_id (room));
+  kk_http_json_add_string (builder, "session_id",
+      kk_room_get_session_id (room));
   /* Public: the watch page says when the lecture starts. */
   kk_schedule_api_add_next_session (builder, api->schedule, room);
   /* Public: the watch page shows the attendance code form only then. */
@@ -332,7 +322,8 @@ build_room (KkApi *api, JsonBuilder *builder, KkRoom *room, gboolean full)
     json_builder_add_double_value (builder, kk_room_get_completion_ratio (room));
     json_builder_set_member_name (builder, "source");
     json_builder_add_string_value (builder, kk_room_get_source (room));
-    add_string_or_null (builder, "source_uri", kk_room_get_source_uri (room));
+    kk_http_json_add_string (builder, "source_uri",
+        kk_room_get_source_uri (room));
     json_builder_set_member_name (builder, "host_token");
     json_builder_add_string_value (builder, kk_room_get_host_token (room));
   }

@@ -221,16 +221,6 @@ add_time (JsonBuilder *builder, const char *name, gint64 time_us)
 }
 
 static void
-add_string (JsonBuilder *builder, const char *name, const char *value)
-{
-  json_builder_set_member_name (builder, name);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
 add_int (JsonBuilder *builder, const char *name, gint64 value)
 {
   json_builder_set_member_name (builder, name);
@@ -255,9 +245,9 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
   const KkAttendanceResult *r = &row->result;
 
   json_builder_begin_object (builder);
-  add_string (builder, "participant_id", row->participant_id);
-  add_string (builder, "name", row->name);
-  add_string (builder, "workplace", row->workplace);
+  kk_http_json_add_string (builder, "participant_id", row->participant_id);
+  kk_http_json_add_string (builder, "name", row->name);
+  kk_http_json_add_string (builder, "workplace", row->workplace);
   add_time (builder, "first_join", r->first_join_us);
   add_time (builder, "last_leave", r->last_leave_us);
   add_int (builder, "attended_seconds", rounded_seconds (r->attended_us));
@@ -267,7 +257,7 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
   json_builder_set_member_name (builder, "completed");
   json_builder_add_boolean_value (builder, row->completed);
   /* The evidence and the reasoning behind the contract's fields. */
-  add_string (builder, "session_id", row->session->id);
+  kk_http_json_add_string (builder, "session_id", row->session->id);
   add_time (builder, "checked_in_at", row->checked_in_us);
   add_int (builder, "live_seconds", rounded_seconds (r->live_us));
   add_int (builder, "rejoins", r->rejoins);
@@ -276,7 +266,8 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
     json_builder_add_int_value (builder, rounded_seconds (r->lateness_us));
   else
     json_builder_add_null_value (builder);
-  add_string (builder, "verdict", kk_attendance_verdict_to_string (r->verdict));
+  kk_http_json_add_string (builder, "verdict",
+      kk_attendance_verdict_to_string (r->verdict));
   json_builder_set_member_name (builder, "code_given");
   json_builder_add_boolean_value (builder, row->code_given);
   add_int (builder, "prompts_seen", r->prompts_seen);
@@ -286,8 +277,8 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
     json_builder_begin_object (builder);
     json_builder_set_member_name (builder, "completed");
     json_builder_add_boolean_value (builder, row->completed);
-    add_string (builder, "reason", row->override_reason);
-    add_string (builder, "by", row->override_by);
+    kk_http_json_add_string (builder, "reason", row->override_reason);
+    kk_http_json_add_string (builder, "by", row->override_by);
     add_time (builder, "at", row->override_at_us);
     json_builder_end_object (builder);
   } else {
@@ -299,12 +290,12 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
     const KkAttendanceConnection *c = row->connections->pdata[i];
 
     json_builder_begin_object (builder);
-    add_string (builder, "connection_id", c->resource_id);
+    kk_http_json_add_string (builder, "connection_id", c->resource_id);
     add_time (builder, "connected_at", c->connected_us);
     add_time (builder, "left_at", c->left_us);
     add_int (builder, "seconds",
         rounded_seconds (connection_end (c, now_us) - c->connected_us));
-    add_string (builder, "reason", c->reason);
+    kk_http_json_add_string (builder, "reason", c->reason);
     json_builder_end_object (builder);
   }
   json_builder_end_array (builder);
@@ -409,17 +400,17 @@ connections_json (JsonBuilder *builder, const KkAttendanceReport *report,
       const KkAttendanceConnection *c = row->connections->pdata[j];
 
       json_builder_begin_object (builder);
-      add_string (builder, "session_id", row->session->id);
-      add_string (builder, "participant_id", row->participant_id);
-      add_string (builder, "name", row->name);
-      add_string (builder, "workplace", row->workplace);
-      add_string (builder, "party_id", c->party_id);
-      add_string (builder, "connection_id", c->resource_id);
+      kk_http_json_add_string (builder, "session_id", row->session->id);
+      kk_http_json_add_string (builder, "participant_id", row->participant_id);
+      kk_http_json_add_string (builder, "name", row->name);
+      kk_http_json_add_string (builder, "workplace", row->workplace);
+      kk_http_json_add_string (builder, "party_id", c->party_id);
+      kk_http_json_add_string (builder, "connection_id", c->resource_id);
       add_time (builder, "connected_at", c->connected_us);
       add_time (builder, "left_at", c->left_us);
       add_int (builder, "seconds",
           rounded_seconds (connection_end (c, now_us) - c->connected_us));
-      add_string (builder, "end_reason", c->reason);
+      kk_http_json_add_string (builder, "end_reason", c->reason);
       json_builder_end_object (builder);
     }
   }

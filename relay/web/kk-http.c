@@ -135,6 +135,17 @@ kk_http_reply_builder (SoupServerMessage *msg, guint status,
 }
 
 void
+kk_http_json_add_string (JsonBuilder *builder, const char *member,
+    const char *value)
+{
+  json_builder_set_member_name (builder, member);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+void
 kk_http_reply_error (SoupServerMessage *msg, guint status, const char *format,
     ...)
 {

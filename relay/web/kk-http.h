@@ -161,6 +161,10 @@ void kk_http_reply_error (SoupServerMessage *msg, guint status,
 void kk_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node);
 void kk_http_reply_builder (SoupServerMessage *msg, guint status,
     JsonBuilder *builder);
+/* Sets @member of the object @builder is building to @value, or to null
+ * when @value is NULL: our JSON shows a missing value as null. */
+void kk_http_json_add_string (JsonBuilder *builder, const char *member,
+    const char *value);
 
 /* Returns: (transfer full) (nullable): the token of an
  * `Authorization: Bearer TOKEN` header, or NULL if there is none or it is

@@ -169,31 +169,22 @@ post_code_answer (KkHttpRequest *request, gpointer user_data)
   const char *room_id = require_viewer (api, request, &party_id,
       &participant_id);
   g_autoptr (GBytes) body = NULL;
-  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
-  JsonObject *object;
-  JsonNode *node;
+  g_autofree char *typed = NULL;
   guint tries_left = 0;
 
   if (room_id == NULL || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
-  root = kk_json_parse (g_bytes_get_data (body, NULL),
-      g_bytes_get_size (body), &error);
-  if (root == NULL) {
+  typed = kk_json_parse_one_string (g_bytes_get_data (body, NULL),
+      g_bytes_get_size (body), "code", "the body must be {\"code\": \"...\"}",
+      &error);
+  if (typed == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
     return;
   }
-  object = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  node = object != NULL ? json_object_get_member (object, "code") : NULL;
-  if (node == NULL || json_object_get_size (object) != 1
-      || json_node_get_value_type (node) != G_TYPE_STRING) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
-        "the body must be {\"code\": \"...\"}");
-    return;
-  }
   switch (kk_presence_answer_code (api->presence, room_id, party_id,
-          participant_id, json_node_get_string (node), &tries_left)) {
+          participant_id, typed, &tries_left)) {
     case KK_PRESENCE_CODE_ACCEPTED:
       soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
       break;

@@ -65,22 +65,11 @@ format_time (gint64 time_us)
 }
 
 static void
-add_string_or_null (JsonBuilder *builder, const char *member,
-    const char *value)
-{
-  json_builder_set_member_name (builder, member);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
 add_time_or_null (JsonBuilder *builder, const char *member, gint64 time_us)
 {
   g_autofree char *text = time_us != 0 ? format_time (time_us) : NULL;
 
-  add_string_or_null (builder, member, text);
+  kk_http_json_add_string (builder, member, text);
 }
 
 void
@@ -99,18 +88,18 @@ kk_recordings_api_add_json (JsonBuilder *builder, KkRecordings *recordings,
     url = g_strdup_printf ("/api/sessions/%s/recording", rec.session_id);
 
   json_builder_begin_object (builder);
-  add_string_or_null (builder, "url", url);
-  add_string_or_null (builder, "state", rec.state_name);
-  add_string_or_null (builder, "content_type", rec.content_type);
-  add_string_or_null (builder, "video_codec", rec.video_codec);
-  add_string_or_null (builder, "audio_codec", rec.audio_codec);
+  kk_http_json_add_string (builder, "url", url);
+  kk_http_json_add_string (builder, "state", rec.state_name);
+  kk_http_json_add_string (builder, "content_type", rec.content_type);
+  kk_http_json_add_string (builder, "video_codec", rec.video_codec);
+  kk_http_json_add_string (builder, "audio_codec", rec.audio_codec);
   json_builder_set_member_name (builder, "duration_seconds");
   json_builder_add_double_value (builder, rec.duration_us / 1000 / 1000.0);
   json_builder_set_member_name (builder, "size_bytes");
   json_builder_add_int_value (builder, rec.size);
   add_time_or_null (builder, "started_at", rec.started_at);
   add_time_or_null (builder, "ended_at", rec.ended_at);
-  add_string_or_null (builder, "error", rec.error);
+  kk_http_json_add_string (builder, "error", rec.error);
   json_builder_set_member_name (builder, "paused");
   json_builder_begin_array (builder);
   for (guint i = 0; i < rec.n_pauses; i++) {
@@ -400,8 +389,8 @@ post_recording_link (KkHttpRequest *request, gpointer user_data)
       rec.session_id, lifetime);
 
   json_builder_begin_object (builder);
-  add_string_or_null (builder, "url", url);
-  add_string_or_null (builder, "expires_at", until_text);
+  kk_http_json_add_string (builder, "url", url);
+  kk_http_json_add_string (builder, "expires_at", until_text);
   json_builder_end_object (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
@@ -448,7 +437,7 @@ reply_room_status (KkRecordings *recordings, SoupServerMessage *msg,
   json_builder_add_boolean_value (builder, now.recording);
   json_builder_set_member_name (builder, "paused");
   json_builder_add_boolean_value (builder, now.paused);
-  add_string_or_null (builder, "session_id", now.session_id);
+  kk_http_json_add_string (builder, "session_id", now.session_id);
   json_builder_set_member_name (builder, "retention_days");
   json_builder_add_int_value (builder, now.retention_days);
   json_builder_end_object (builder);

@@ -62,16 +62,6 @@ error_status (const GError *error)
 /* ---- JSON ---- */
 
 static void
-add_string (JsonBuilder *builder, const char *name, const char *value)
-{
-  json_builder_set_member_name (builder, name);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
 add_time (JsonBuilder *builder, const char *name, gint64 time_us)
 {
   g_autoptr (GDateTime) time = time_us > 0
@@ -79,7 +69,7 @@ add_time (JsonBuilder *builder, const char *name, gint64 time_us)
   g_autofree char *text = time != NULL
       ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : NULL;
 
-  add_string (builder, name, text);
+  kk_http_json_add_string (builder, name, text);
 }
 
 /* Tokens are base64url and room ids [a-z0-9-]: nothing to escape. */
@@ -97,19 +87,20 @@ build_invitation (JsonBuilder *builder, const char *room_id,
       ? invitation_link (room_id, invitation->token) : NULL;
 
   json_builder_begin_object (builder);
-  add_string (builder, "room", room_id);
-  add_string (builder, "participant_id", invitation->participant_id);
-  add_string (builder, "name", invitation->name);
-  add_string (builder, "workplace", invitation->workplace);
-  add_string (builder, "email", invitation->email);
-  add_string (builder, "hpr", invitation->hpr);
-  add_string (builder, "token", invitation->token);
-  add_string (builder, "link", link);
+  kk_http_json_add_string (builder, "room", room_id);
+  kk_http_json_add_string (builder, "participant_id",
+      invitation->participant_id);
+  kk_http_json_add_string (builder, "name", invitation->name);
+  kk_http_json_add_string (builder, "workplace", invitation->workplace);
+  kk_http_json_add_string (builder, "email", invitation->email);
+  kk_http_json_add_string (builder, "hpr", invitation->hpr);
+  kk_http_json_add_string (builder, "token", invitation->token);
+  kk_http_json_add_string (builder, "link", link);
   if (invitation->line > 0) {
     json_builder_set_member_name (builder, "line");
     json_builder_add_int_value (builder, invitation->line);
   }
-  add_string (builder, "skipped", invitation->skipped);
+  kk_http_json_add_string (builder, "skipped", invitation->skipped);
   json_builder_end_object (builder);
   if (link != NULL)
     OPENSSL_cleanse (link, strlen (link));
@@ -226,7 +217,7 @@ invited (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr (JsonBuilder) builder = json_builder_new ();
 
     json_builder_begin_object (builder);
-    add_string (builder, "room", call->room_id);
+    kk_http_json_add_string (builder, "room", call->room_id);
     json_builder_set_member_name (builder, "invited");
     json_builder_add_int_value (builder, added);
     json_builder_set_member_name (builder, "skipped");
@@ -315,13 +306,13 @@ listed (GObject *source, GAsyncResult *result, gpointer user_data)
     const KkRosterPerson *person = people->pdata[i];
 
     json_builder_begin_object (builder);
-    add_string (builder, "participant_id", person->participant_id);
-    add_string (builder, "name", person->name);
-    add_string (builder, "workplace", person->workplace);
-    add_string (builder, "email", person->email);
-    add_string (builder, "hpr", person->hpr);
-    add_string (builder, "kind", person->kind);
-    add_string (builder, "party_id", person->party_id);
+    kk_http_json_add_string (builder, "participant_id", person->participant_id);
+    kk_http_json_add_string (builder, "name", person->name);
+    kk_http_json_add_string (builder, "workplace", person->workplace);
+    kk_http_json_add_string (builder, "email", person->email);
+    kk_http_json_add_string (builder, "hpr", person->hpr);
+    kk_http_json_add_string (builder, "kind", person->kind);
+    kk_http_json_add_string (builder, "party_id", person->party_id);
     add_time (builder, "created_at", person->created_us);
     add_time (builder, "invitation_issued_at", person->token_issued_us);
     json_builder_set_member_name (builder, "connected");
@@ -400,8 +391,8 @@ erased (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr (JsonBuilder) builder = json_builder_new ();
 
     json_builder_begin_object (builder);
-    add_string (builder, "participant_id", call->participant_id);
-    add_string (builder, "room", erasure->room_id);
+    kk_http_json_add_string (builder, "participant_id", call->participant_id);
+    kk_http_json_add_string (builder, "room", erasure->room_id);
     json_builder_set_member_name (builder, "party_erased");
     json_builder_add_boolean_value (builder, erasure->party_erased);
     json_builder_set_member_name (builder, "connections_erased");
@@ -450,8 +441,8 @@ get_checkin_code (KkHttpRequest *request, gpointer user_data)
   code = kk_roster_get_checkin_code (api->roster, room_id, party_id,
       &expires);
   json_builder_begin_object (builder);
-  add_string (builder, "room", room_id);
-  add_string (builder, "code", code);
+  kk_http_json_add_string (builder, "room", room_id);
+  kk_http_json_add_string (builder, "code", code);
   add_time (builder, "expires_at", expires);
   json_builder_end_object (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
@@ -478,9 +469,10 @@ checked_in (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr (JsonBuilder) builder = json_builder_new ();
 
     json_builder_begin_object (builder);
-    add_string (builder, "room", checkin->room_id);
-    add_string (builder, "participant_id", checkin->participant_id);
-    add_string (builder, "receipt", checkin->receipt);
+    kk_http_json_add_string (builder, "room", checkin->room_id);
+    kk_http_json_add_string (builder, "participant_id",
+        checkin->participant_id);
+    kk_http_json_add_string (builder, "receipt", checkin->receipt);
     add_time (builder, "checked_in_at", checkin->checked_in_us);
     json_builder_end_object (builder);
     kk_http_reply_builder (msg, SOUP_STATUS_CREATED, builder);
@@ -563,8 +555,8 @@ reply_access (SoupServerMessage *msg, KkRoom *room)
   g_autoptr (JsonBuilder) builder = json_builder_new ();
 
   json_builder_begin_object (builder);
-  add_string (builder, "room", kk_room_get_id (room));
-  add_string (builder, "access",
+  kk_http_json_add_string (builder, "room", kk_room_get_id (room));
+  kk_http_json_add_string (builder, "access",
       kk_room_access_to_string (kk_room_get_access (room)));
   json_builder_end_object (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
@@ -607,32 +599,23 @@ put_access (KkHttpRequest *request, gpointer user_data)
   KkRosterApi *api = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *room_id = kk_http_request_get_param (request, 0);
+  static const char shape[] = "the body must be {\"access\": \"open\"} or "
+      "{\"access\": \"invitation\"}";
   g_autoptr (GBytes) body = NULL;
-  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *value = NULL;
   KkRoomAccess access;
-  JsonObject *object;
-  JsonNode *node;
 
   if (!kk_auth_require_coordinator (api->auth, msg)
       || !require_room (api, msg, room_id)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
-  root = kk_json_parse (g_bytes_get_data (body, NULL),
-      g_bytes_get_size (body), &error);
-  if (root == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-    return;
-  }
-  object = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  node = object != NULL ? json_object_get_member (object, "access") : NULL;
-  if (node == NULL || json_object_get_size (object) != 1
-      || json_node_get_value_type (node) != G_TYPE_STRING
-      || !kk_room_access_from_string (json_node_get_string (node), &access)) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
-        "the body must be {\"access\": \"open\"} or "
-        "{\"access\": \"invitation\"}");
+  value = kk_json_parse_one_string (g_bytes_get_data (body, NULL),
+      g_bytes_get_size (body), "access", shape, &error);
+  if (value == NULL || !kk_room_access_from_string (value, &access)) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s",
+        value == NULL ? error->message : shape);
     return;
   }
   kk_roster_set_access_async (api->roster, room_id, access, access_set,
