@@ -10,7 +10,11 @@
 #include "kk-attendance-api.h"
 #include "kk-http.h"
 #include "kk-pages.h"
+#include "kk-presence-api.h"
+#include "kk-recordings-api.h"
 #include "kk-roster-api.h"
+#include "kk-schedule-api.h"
+#include "kk-signalling.h"
 #include <gst/gst.h>
 #include <malloc.h>
 
@@ -21,6 +25,22 @@ KkLecture *
 kk_relay_get_lecture (KkRelay *relay, const char *room_id)
 {
   return g_hash_table_lookup (relay->lectures, room_id);
+}
+
+/* A KkSignallingLookupFunc: the signalling routes act on our lectures. */
+static KkLecture *
+lookup_lecture (const char *room_id, gpointer user_data)
+{
+  return kk_relay_get_lecture (user_data, room_id);
+}
+
+/* A session that goes live is no room's next planned session any more
+ * (the store made it live already). */
+static void
+on_session_opened (KkLecture *lecture, const char *session_id,
+    gint64 started_wall_us, gpointer user_data)
+{
+  kk_schedule_forget (user_data, session_id);
 }
 
 /* glibc's malloc over all its arenas: what is handed out, and what it
@@ -70,7 +90,8 @@ add_lecture (KkRelay *relay, KkRoom *room)
   kk_attendance_log_watch (relay->attendance, lecture);
   kk_presence_watch (relay->presence, lecture);
   kk_recordings_watch (relay->recordings, lecture);
-  kk_schedule_watch (relay->schedule, lecture);
+  g_signal_connect_object (lecture, "session-opened",
+      G_CALLBACK (on_session_opened), relay->schedule, 0);
   g_signal_connect_object (lecture, "viewer-connected",
       G_CALLBACK (on_viewer_connected), relay->registry, 0);
   g_signal_connect_object (lecture, "viewer-left",
@@ -145,13 +166,12 @@ kk_relay_new (const KkConfig *config, GError **error)
       relay->attendance, error);
   if (relay->roster == NULL)
     goto error;
-  relay->presence = kk_presence_new (relay->attendance, relay->registry,
-      relay->roster);
-  relay->recordings = kk_recordings_new (relay->store, relay->registry,
-      relay->metrics, config, error);
+  relay->presence = kk_presence_new (relay->attendance, relay->roster);
+  relay->recordings = kk_recordings_new (relay->store, relay->metrics,
+      config, error);
   if (relay->recordings == NULL)
     goto error;
-  relay->schedule = kk_schedule_new (relay->store, relay->registry, error);
+  relay->schedule = kk_schedule_new (relay->store, error);
   if (relay->schedule == NULL)
     goto error;
 
@@ -178,20 +198,26 @@ kk_relay_new (const KkConfig *config, GError **error)
     goto error;
   kk_metrics_add_collector (relay->metrics, kk_http_collect_metrics,
       relay->server);
-  if (!kk_api_register (relay->server, relay->registry, relay->store,
-          relay->metrics, config, error))
+  /* Every route module is handed what it uses (kk-http.h). */
+  relay->auth = kk_auth_new (relay->registry, relay->roster);
+  if (!kk_api_register (relay->server, relay->auth, relay->registry,
+          relay->store, relay->metrics, relay->presence, relay->roster,
+          relay->schedule, relay->recordings, error)
+      || !kk_attendance_api_register (relay->server, relay->auth,
+          relay->attendance, relay->registry, error)
+      || !kk_roster_api_register (relay->server, relay->auth, relay->roster,
+          relay->registry, error))
     goto error;
-  if (!kk_attendance_api_register (relay->server, relay->attendance,
-          relay->registry, config, error))
+  if (!kk_presence_api_register (relay->server, relay->auth, relay->registry,
+          relay->presence, error)
+      || !kk_recordings_api_register (relay->server, relay->auth,
+          relay->registry, relay->recordings, error)
+      || !kk_schedule_api_register (relay->server, relay->auth, relay->registry,
+          relay->store, relay->schedule, relay->recordings, error)
+      || !kk_signalling_register (relay->server, relay->auth, relay->registry,
+          lookup_lecture, relay, error)
+      || !kk_pages_register (relay->server, error))
     goto error;
-  if (!kk_roster_api_register (relay->server, relay->roster, relay->registry,
-          config, error))
-    goto error;
-  kk_presence_register (relay->server, relay->presence);
-  kk_recordings_register (relay->recordings, relay->server);
-  kk_schedule_register (relay->schedule, relay->server);
-  kk_signalling_register (relay);
-  kk_pages_register (relay->server);
   return relay;
 
 error:
@@ -235,6 +261,7 @@ kk_relay_free (KkRelay *relay)
   if (relay->registry != NULL)
     g_signal_handlers_disconnect_by_data (relay->registry, relay);
   g_clear_object (&relay->server);
+  g_clear_object (&relay->auth);
   g_clear_object (&relay->presence);
   g_clear_object (&relay->roster);
   g_clear_object (&relay->recordings);

@@ -9,6 +9,7 @@
 
 #include <libsoup/soup.h>
 #include "kk-attendance-log.h"
+#include "kk-auth.h"
 #include "kk-config.h"
 #include "kk-fanout.h"
 #include "kk-lecture.h"
@@ -34,6 +35,7 @@ typedef struct {
   KkFanout *fanout;
   KkMetrics *metrics;
   SoupServer *server;
+  KkAuth *auth;                 /* who may call which route */
   GHashTable *lectures;         /* room id -> KkLecture */
 } KkRelay;
 
@@ -46,8 +48,5 @@ void kk_relay_free (KkRelay *relay);
 
 /* Returns: (transfer none) (nullable) */
 KkLecture *kk_relay_get_lecture (KkRelay *relay, const char *room_id);
-
-/* kk-signalling.c: the WHIP and WHEP routes. */
-void kk_signalling_register (KkRelay *relay);
 
 G_END_DECLS

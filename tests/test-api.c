@@ -43,6 +43,7 @@ static void
 start (Fixture *f)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (KkAuth) auth = NULL;
 
   f->store = kk_store_open (f->dir, &error);
   g_assert_no_error (error);
@@ -52,8 +53,10 @@ start (Fixture *f)
   f->metrics = kk_metrics_new ();
   f->server = kk_http_server_new (f->config, &error);
   g_assert_no_error (error);
-  g_assert_true (kk_api_register (f->server, f->registry, f->store,
-          f->metrics, f->config, &error));
+  /* No presence, roster, schedule or recordings: the API alone. */
+  auth = kk_auth_new (f->registry, NULL);
+  g_assert_true (kk_api_register (f->server, auth, f->registry, f->store,
+          f->metrics, NULL, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
   f->port = kk_http_server_get_port (f->server);
   g_assert_cmpuint (f->port, >, 0);
@@ -1279,7 +1282,7 @@ test_parsers (void)
 
   /* Embedded NUL within the given length. */
   g_assert_null (kk_api_parse_join_request ("{\"name\":\"a\"}\0x", 14, &error));
-  g_assert_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST);
+  g_assert_error (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID);
 }
 
 int

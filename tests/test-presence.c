@@ -13,7 +13,7 @@
 #include "kk-api.h"
 #include "kk-attendance-api.h"
 #include "kk-http.h"
-#include "kk-presence.h"
+#include "kk-presence-api.h"
 #include "kk-roster-api.h"
 
 #define ADMIN_TOKEN "test-admin-token-presence"
@@ -36,6 +36,7 @@ static void
 start (Fixture *f)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (KkAuth) auth = NULL;
 
   f->store = kk_store_open (f->dir, &error);
   g_assert_no_error (error);
@@ -44,17 +45,19 @@ start (Fixture *f)
   f->log = kk_attendance_log_new (f->store);
   f->roster = kk_roster_new (f->store, f->registry, f->log, &error);
   g_assert_no_error (error);
-  f->presence = kk_presence_new (f->log, f->registry, f->roster);
+  f->presence = kk_presence_new (f->log, f->roster);
   f->metrics = kk_metrics_new ();
   f->server = kk_http_server_new (f->config, &error);
   g_assert_no_error (error);
-  g_assert_true (kk_api_register (f->server, f->registry, f->store,
-          f->metrics, f->config, &error));
-  g_assert_true (kk_attendance_api_register (f->server, f->log, f->registry,
-          f->config, &error));
-  g_assert_true (kk_roster_api_register (f->server, f->roster, f->registry,
-          f->config, &error));
-  kk_presence_register (f->server, f->presence);
+  auth = kk_auth_new (f->registry, f->roster);
+  g_assert_true (kk_api_register (f->server, auth, f->registry, f->store,
+          f->metrics, f->presence, f->roster, NULL, NULL, &error));
+  g_assert_true (kk_attendance_api_register (f->server, auth, f->log,
+          f->registry, &error));
+  g_assert_true (kk_roster_api_register (f->server, auth, f->roster,
+          f->registry, &error));
+  g_assert_true (kk_presence_api_register (f->server, auth, f->registry,
+          f->presence, &error));
   g_assert_no_error (error);
   f->port = kk_http_server_get_port (f->server);
   f->session = soup_session_new ();

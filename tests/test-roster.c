@@ -224,6 +224,7 @@ static void
 start (Fixture *f)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (KkAuth) auth = NULL;
 
   f->store = kk_store_open (f->dir, &error);
   g_assert_no_error (error);
@@ -235,12 +236,13 @@ start (Fixture *f)
   f->metrics = kk_metrics_new ();
   f->server = kk_http_server_new (f->config, &error);
   g_assert_no_error (error);
-  g_assert_true (kk_api_register (f->server, f->registry, f->store,
-          f->metrics, f->config, &error));
-  g_assert_true (kk_attendance_api_register (f->server, f->log, f->registry,
-          f->config, &error));
-  g_assert_true (kk_roster_api_register (f->server, f->roster, f->registry,
-          f->config, &error));
+  auth = kk_auth_new (f->registry, f->roster);
+  g_assert_true (kk_api_register (f->server, auth, f->registry, f->store,
+          f->metrics, NULL, f->roster, NULL, NULL, &error));
+  g_assert_true (kk_attendance_api_register (f->server, auth, f->log,
+          f->registry, &error));
+  g_assert_true (kk_roster_api_register (f->server, auth, f->roster,
+          f->registry, &error));
   g_assert_no_error (error);
   f->port = kk_http_server_get_port (f->server);
   f->session = soup_session_new ();

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "kk-http.h"
-#include "kk-schedule.h"
+#include "kk-schedule-api.h"
 #include "kk-store.h"
 
 #define S(x) ((gint64) (x) * G_USEC_PER_SEC)
@@ -31,8 +31,8 @@ static gboolean
 parse (const char *body, gboolean partial, gint64 *start, gint64 *end,
     GError **error)
 {
-  return kk_schedule_parse_request (body, strlen (body), partial, start, end,
-      error);
+  return kk_schedule_api_parse_request (body, strlen (body), partial, start,
+      end, error);
 }
 
 static void
@@ -93,26 +93,31 @@ test_validate (void)
   g_autoptr (GError) error = NULL;
   gint64 now = T0;
 
-  g_assert_true (kk_schedule_validate_times (now, now + H (1), now, &error));
+  g_assert_true (kk_schedule_api_validate_times (now, now + H (1), now,
+          &error));
   g_assert_no_error (error);
   /* A plan of the past, entered late; the bounds, exactly. */
-  g_assert_true (kk_schedule_validate_times (now - H (3), now - H (2), now,
+  g_assert_true (kk_schedule_api_validate_times (now - H (3), now - H (2), now,
           NULL));
-  g_assert_true (kk_schedule_validate_times (now, now + S (60), now, NULL));
-  g_assert_true (kk_schedule_validate_times (now, now + H (24), now, NULL));
-  g_assert_true (kk_schedule_validate_times (now - H (366 * 24),
+  g_assert_true (kk_schedule_api_validate_times (now, now + S (60), now,
+          NULL));
+  g_assert_true (kk_schedule_api_validate_times (now, now + H (24), now,
+          NULL));
+  g_assert_true (kk_schedule_api_validate_times (now - H (366 * 24),
           now - H (366 * 24) + H (1), now, NULL));
 
-  g_assert_false (kk_schedule_validate_times (now, now, now, &error));
+  g_assert_false (kk_schedule_api_validate_times (now, now, now, &error));
   g_assert_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST);
   g_clear_error (&error);
-  g_assert_false (kk_schedule_validate_times (now, now - H (1), now, NULL));
-  g_assert_false (kk_schedule_validate_times (now, now + S (59), now, NULL));
-  g_assert_false (kk_schedule_validate_times (now, now + H (24) + 1, now,
+  g_assert_false (kk_schedule_api_validate_times (now, now - H (1), now,
           NULL));
-  g_assert_false (kk_schedule_validate_times (now - H (366 * 24) - 1,
+  g_assert_false (kk_schedule_api_validate_times (now, now + S (59), now,
+          NULL));
+  g_assert_false (kk_schedule_api_validate_times (now, now + H (24) + 1, now,
+          NULL));
+  g_assert_false (kk_schedule_api_validate_times (now - H (366 * 24) - 1,
           now + H (1), now, NULL));
-  g_assert_false (kk_schedule_validate_times (now + H (3 * 366 * 24) + 1,
+  g_assert_false (kk_schedule_api_validate_times (now + H (3 * 366 * 24) + 1,
           now + H (3 * 366 * 24 + 1), now, NULL));
 }
 

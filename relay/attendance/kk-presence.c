@@ -10,10 +10,10 @@
  * random moment of the k-th interval after the start
  * (kk_attendance_prompt_offset()), each one timer ahead.
  *
- * A viewer's page asks for the open prompt with a long poll: the request
- * is paused until a prompt is issued, the session ends, or its wait is
- * over, and then answered 200 or 204. So a few hundred idle screens cost
- * a few hundred paused requests, not a stream of polls.
+ * A viewer's page asks for the open prompt with a long poll
+ * (kk-presence-api): a waiter here is called back when a prompt is
+ * issued, the session ends, or its wait is over. So a few hundred idle
+ * screens cost a few hundred paused requests, not a stream of polls.
  *
  * Who answered is remembered per caller: "party:ID" for a screen's
  * viewer token, "person:ID" for a check-in receipt. A screen's answer
@@ -23,10 +23,6 @@
 #include "kk-presence.h"
 
 #include <string.h>
-
-#include "kk-http.h"
-
-#define KK_PRESENCE_KEY "kk-presence"
 
 typedef struct {
   char *id;
@@ -38,10 +34,9 @@ typedef struct {
 typedef struct _LiveSession LiveSession;
 
 typedef struct {
-  KkHttpRequest *request;
+  KkPresencePromptFunc func;
+  gpointer user_data;
   LiveSession *session;
-  char *party_key;
-  char *person_key;             /* nullable */
   guint timer;
 } Waiter;
 
@@ -65,7 +60,6 @@ struct _KkPresence {
   GObject parent;
 
   KkAttendanceLog *log;
-  KkRoomRegistry *registry;
   KkRoster *roster;
   GHashTable *sessions;         /* room id → LiveSession (owned) */
   GPtrArray *lectures;          /* watched, for disconnecting */
@@ -90,6 +84,21 @@ caller_clear (Caller *caller)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Caller, caller_clear)
 
 static void
+caller_init (Caller *caller, const char *party_id, const char *participant_id)
+{
+  caller->party_key = g_strconcat ("party:", party_id, NULL);
+  if (participant_id != NULL)
+    caller->person_key = g_strconcat ("person:", participant_id, NULL);
+}
+
+/* Who answers for @caller: the person where known, else the screen. */
+static const char *
+caller_key (const Caller *caller)
+{
+  return caller->person_key != NULL ? caller->person_key : caller->party_key;
+}
+
+static void
 prompt_free (Prompt *prompt)
 {
   g_free (prompt->id);
@@ -105,39 +114,24 @@ answered (Prompt *prompt, const char *party_key, const char *person_key)
               person_key));
 }
 
-/* ---- replies ---- */
+/* ---- what callers are told ---- */
 
-static char *
-wall_time (KkPresence *presence, gint64 steady_us)
+static gint64
+wall_us (KkPresence *presence, gint64 steady_us)
 {
-  gint64 wall_us = steady_us + (g_get_real_time ()
+  return steady_us + (g_get_real_time ()
       - kk_attendance_log_now (presence->log));
-  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (
-      wall_us / G_USEC_PER_SEC);
-
-  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ")
-      : g_strdup ("");
 }
 
 static void
-reply_prompt (KkPresence *presence, SoupServerMessage *msg, Prompt *prompt)
+describe_prompt (KkPresence *presence, Prompt *prompt,
+    KkPresencePrompt *out)
 {
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *issued = wall_time (presence, prompt->issued_us);
-  g_autofree char *expires = wall_time (presence, prompt->expires_us);
-  gint64 left = prompt->expires_us - kk_attendance_log_now (presence->log);
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, prompt->id);
-  json_builder_set_member_name (builder, "issued_at");
-  json_builder_add_string_value (builder, issued);
-  json_builder_set_member_name (builder, "expires_at");
-  json_builder_add_string_value (builder, expires);
-  json_builder_set_member_name (builder, "seconds_left");
-  json_builder_add_int_value (builder, MAX (left, 0) / G_USEC_PER_SEC);
-  json_builder_end_object (builder);
-  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+  out->id = prompt->id;
+  out->issued_wall_us = wall_us (presence, prompt->issued_us);
+  out->expires_wall_us = wall_us (presence, prompt->expires_us);
+  out->left_us = MAX (prompt->expires_us
+      - kk_attendance_log_now (presence->log), 0);
 }
 
 /* ---- waiting polls ---- */
@@ -146,19 +140,14 @@ static void
 waiter_finish (Waiter *waiter, Prompt *prompt)
 {
   LiveSession *ls = waiter->session;
-  SoupServerMessage *msg = kk_http_request_get_message (waiter->request);
+  KkPresencePrompt told;
 
   if (waiter->timer != 0)
     g_source_remove (waiter->timer);
   if (prompt != NULL)
-    reply_prompt (ls->presence, msg, prompt);
-  else
-    soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
-  kk_http_request_resume (waiter->request);
-  kk_http_request_unref (waiter->request);
+    describe_prompt (ls->presence, prompt, &told);
+  waiter->func (prompt != NULL ? &told : NULL, waiter->user_data);
   ls->presence->n_waiters--;
-  g_free (waiter->party_key);
-  g_free (waiter->person_key);
   g_free (waiter);
 }
 
@@ -173,7 +162,7 @@ waiter_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Answers every waiting poll of @ls: with @prompt, or 204 if NULL. */
+/* Calls every waiter of @ls back: with @prompt, or NULL for none. */
 static void
 wake_waiters (LiveSession *ls, Prompt *prompt)
 {
@@ -376,18 +365,209 @@ kk_presence_issue_prompt (KkPresence *presence, const char *room_id,
   return prompt != NULL ? g_strdup (prompt->id) : NULL;
 }
 
-void
-kk_presence_add_room_state (JsonBuilder *builder, SoupServer *server,
-    const char *room_id)
+gboolean
+kk_presence_asks_for_code (KkPresence *presence, const char *room_id)
 {
-  KkPresence *presence = g_object_get_data (G_OBJECT (server),
-      KK_PRESENCE_KEY);
-  LiveSession *ls = presence != NULL
-      ? g_hash_table_lookup (presence->sessions, room_id) : NULL;
+  LiveSession *ls;
 
-  json_builder_set_member_name (builder, "attendance_code");
-  json_builder_add_boolean_value (builder, ls != NULL && (ls->code != NULL
-          || (ls->have_policy && ls->policy.require_code)));
+  g_return_val_if_fail (KK_IS_PRESENCE (presence), FALSE);
+
+  ls = g_hash_table_lookup (presence->sessions, room_id);
+  return ls != NULL && (ls->code != NULL
+      || (ls->have_policy && ls->policy.require_code));
+}
+
+/* ---- codes ---- */
+
+/* The ids a caller's key stands for, for the log. */
+static const char *
+key_id (const char *key)
+{
+  return key != NULL ? strchr (key, ':') + 1 : NULL;
+}
+
+void
+kk_presence_get_code (KkPresence *presence, const char *room_id,
+    KkPresenceCode *out)
+{
+  LiveSession *ls;
+
+  g_return_if_fail (KK_IS_PRESENCE (presence));
+
+  ls = g_hash_table_lookup (presence->sessions, room_id);
+  out->session_id = ls != NULL ? ls->session_id : NULL;
+  out->code = ls != NULL ? ls->code : NULL;
+  out->required = ls != NULL && ls->have_policy && ls->policy.require_code;
+}
+
+gboolean
+kk_presence_reveal_code (KkPresence *presence, const char *room_id,
+    gboolean *revealed_now, GError **error)
+{
+  LiveSession *ls;
+
+  g_return_val_if_fail (KK_IS_PRESENCE (presence), FALSE);
+
+  ls = g_hash_table_lookup (presence->sessions, room_id);
+  if (ls == NULL) {
+    g_set_error_literal (error, KK_ATTENDANCE_ERROR,
+        KK_ATTENDANCE_ERROR_CONFLICT,
+        "the room is not live: a code belongs to a live session");
+    return FALSE;
+  }
+  *revealed_now = ls->code == NULL;
+  if (ls->code != NULL)
+    return TRUE;
+  ls->code = kk_roster_random_code (KK_PRESENCE_CODE_LENGTH);
+  kk_attendance_log_record_code (presence->log, ls->room_id, ls->session_id,
+      ls->code, kk_attendance_log_now (presence->log));
+  g_info ("room %s: attendance code revealed (session %s)", ls->room_id,
+      ls->session_id);
+  return TRUE;
+}
+
+KkPresenceCodeAnswer
+kk_presence_answer_code (KkPresence *presence, const char *room_id,
+    const char *party_id, const char *participant_id, const char *typed,
+    guint *tries_left)
+{
+  g_auto (Caller) caller = { 0 };
+  g_autofree char *normalised = NULL;
+  const char *key;
+  LiveSession *ls;
+  guint wrong;
+
+  g_return_val_if_fail (KK_IS_PRESENCE (presence),
+      KK_PRESENCE_CODE_NOT_REVEALED);
+
+  caller_init (&caller, party_id, participant_id);
+  key = caller_key (&caller);
+  ls = g_hash_table_lookup (presence->sessions, room_id);
+  if (ls == NULL || ls->code == NULL)
+    return KK_PRESENCE_CODE_NOT_REVEALED;
+  if (g_hash_table_contains (ls->code_given, key))
+    return KK_PRESENCE_CODE_ACCEPTED;
+  wrong = GPOINTER_TO_UINT (g_hash_table_lookup (ls->wrong, key));
+  if (wrong >= KK_PRESENCE_MAX_WRONG_CODES)
+    return KK_PRESENCE_CODE_TOO_MANY_WRONG;
+  normalised = kk_roster_normalise_code (typed);
+  if (!g_str_equal (normalised, ls->code)) {
+    g_hash_table_replace (ls->wrong, g_strdup (key),
+        GUINT_TO_POINTER (wrong + 1));
+    *tries_left = KK_PRESENCE_MAX_WRONG_CODES - wrong - 1;
+    return KK_PRESENCE_CODE_WRONG;
+  }
+  g_hash_table_add (ls->code_given, g_strdup (key));
+  kk_attendance_log_record_code_answer (presence->log, ls->room_id,
+      ls->session_id, key_id (caller.party_key), key_id (caller.person_key),
+      kk_attendance_log_now (presence->log));
+  return KK_PRESENCE_CODE_ACCEPTED;
+}
+
+/* ---- prompts ---- */
+
+static Prompt *
+find_prompt (LiveSession *ls, const char *prompt_id)
+{
+  Prompt *prompt = NULL;
+
+  for (guint i = 0; ls != NULL && i < ls->prompts->len; i++)
+    if (g_str_equal (((Prompt *) ls->prompts->pdata[i])->id, prompt_id))
+      prompt = ls->prompts->pdata[i];
+  return prompt;
+}
+
+gboolean
+kk_presence_get_prompt (KkPresence *presence, const char *room_id,
+    const char *prompt_id, KkPresencePrompt *out)
+{
+  Prompt *prompt;
+
+  g_return_val_if_fail (KK_IS_PRESENCE (presence), FALSE);
+
+  prompt = find_prompt (g_hash_table_lookup (presence->sessions, room_id),
+      prompt_id);
+  if (prompt == NULL)
+    return FALSE;
+  describe_prompt (presence, prompt, out);
+  return TRUE;
+}
+
+gboolean
+kk_presence_find_open_prompt (KkPresence *presence, const char *room_id,
+    const char *party_id, const char *participant_id, KkPresencePrompt *out)
+{
+  g_auto (Caller) caller = { 0 };
+  gint64 now = kk_attendance_log_now (presence->log);
+  LiveSession *ls;
+
+  g_return_val_if_fail (KK_IS_PRESENCE (presence), FALSE);
+
+  caller_init (&caller, party_id, participant_id);
+  ls = g_hash_table_lookup (presence->sessions, room_id);
+  for (guint i = 0; ls != NULL && i < ls->prompts->len; i++) {
+    Prompt *prompt = ls->prompts->pdata[i];
+
+    if (prompt->expires_us > now
+        && !answered (prompt, caller.party_key, caller.person_key)) {
+      describe_prompt (presence, prompt, out);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+gboolean
+kk_presence_wait_prompt (KkPresence *presence, const char *room_id,
+    guint wait_s, KkPresencePromptFunc func, gpointer user_data)
+{
+  LiveSession *ls;
+  Waiter *waiter;
+
+  g_return_val_if_fail (KK_IS_PRESENCE (presence), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+
+  ls = g_hash_table_lookup (presence->sessions, room_id);
+  if (ls == NULL || wait_s == 0
+      || presence->n_waiters >= KK_PRESENCE_MAX_WAITERS)
+    return FALSE;
+  waiter = g_new0 (Waiter, 1);
+  waiter->func = func;
+  waiter->user_data = user_data;
+  waiter->session = ls;
+  waiter->timer = g_timeout_add_seconds (wait_s, waiter_timeout, waiter);
+  g_ptr_array_add (ls->waiters, waiter);
+  presence->n_waiters++;
+  return TRUE;
+}
+
+KkPresencePromptAnswer
+kk_presence_answer_prompt (KkPresence *presence, const char *room_id,
+    const char *prompt_id, const char *party_id, const char *participant_id)
+{
+  g_auto (Caller) caller = { 0 };
+  gint64 now = kk_attendance_log_now (presence->log);
+  const char *key;
+  LiveSession *ls;
+  Prompt *prompt;
+
+  g_return_val_if_fail (KK_IS_PRESENCE (presence),
+      KK_PRESENCE_PROMPT_UNKNOWN);
+
+  caller_init (&caller, party_id, participant_id);
+  key = caller_key (&caller);
+  ls = g_hash_table_lookup (presence->sessions, room_id);
+  prompt = find_prompt (ls, prompt_id);
+  if (prompt == NULL)
+    return KK_PRESENCE_PROMPT_UNKNOWN;
+  if (g_hash_table_contains (prompt->answered, key))
+    return KK_PRESENCE_PROMPT_ANSWERED;
+  /* A late answer is evidence too (of when they came back). */
+  g_hash_table_add (prompt->answered, g_strdup (key));
+  kk_attendance_log_record_prompt_answer (presence->log, ls->room_id,
+      prompt->id, key_id (caller.party_key), key_id (caller.person_key), now);
+  return now > prompt->expires_us ? KK_PRESENCE_PROMPT_LATE
+      : KK_PRESENCE_PROMPT_ANSWERED;
 }
 
 static void
@@ -428,7 +608,6 @@ kk_presence_finalize (GObject *object)
   g_hash_table_unref (presence->sessions);
   g_ptr_array_unref (presence->lectures);
   g_clear_object (&presence->log);
-  g_clear_object (&presence->registry);
   g_clear_object (&presence->roster);
   G_OBJECT_CLASS (kk_presence_parent_class)->finalize (object);
 }
@@ -451,344 +630,12 @@ kk_presence_init (KkPresence *presence)
 }
 
 KkPresence *
-kk_presence_new (KkAttendanceLog *log, KkRoomRegistry *registry,
-    KkRoster *roster)
+kk_presence_new (KkAttendanceLog *log, KkRoster *roster)
 {
   KkPresence *presence = g_object_new (KK_TYPE_PRESENCE, NULL);
 
   presence->log = g_object_ref (log);
-  presence->registry = g_object_ref (registry);
   presence->roster = g_object_ref (roster);
   return presence;
 }
 
-/* ---- routes ---- */
-
-static gboolean
-token_refused (SoupServerMessage *msg, KkTokenResult result, const char *role)
-{
-  if (result == KK_TOKEN_OK)
-    return FALSE;
-  if (result == KK_TOKEN_WRONG_ROOM)
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "this %s token is for another room", role);
-  else
-    kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
-        "a valid %s token is required (Authorization: Bearer)", role);
-  return TRUE;
-}
-
-/* The room, if it exists and the caller holds its host token; otherwise
- * a 404/401/403 reply and NULL. */
-static const char *
-require_host (KkPresence *presence, KkHttpRequest *request)
-{
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  const char *room_id = kk_http_request_get_param (request, 0);
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-
-  if (kk_room_registry_lookup (presence->registry, room_id) == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
-    return NULL;
-  }
-  if (token_refused (msg, kk_room_registry_check_host_token (
-              presence->registry, room_id, token), "host"))
-    return NULL;
-  return room_id;
-}
-
-/* A screen (viewer token) or a person at one (check-in receipt). */
-static const char *
-require_viewer (KkPresence *presence, KkHttpRequest *request, Caller *caller)
-{
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  const char *room_id = kk_http_request_get_param (request, 0);
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-  g_autofree char *party_id = NULL, *participant_id = NULL;
-  KkTokenResult result;
-
-  if (kk_room_registry_lookup (presence->registry, room_id) == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
-    return NULL;
-  }
-  result = kk_room_registry_check_viewer_token (presence->registry, room_id,
-      token, &party_id);
-  if (result == KK_TOKEN_UNKNOWN)
-    result = kk_roster_check_receipt (presence->roster, room_id, token,
-        &participant_id, &party_id);
-  if (token_refused (msg, result, "participant"))
-    return NULL;
-  caller->party_key = g_strconcat ("party:", party_id, NULL);
-  if (participant_id != NULL)
-    caller->person_key = g_strconcat ("person:", participant_id, NULL);
-  return room_id;
-}
-
-/* The ids a caller's key stands for, for the log. */
-static const char *
-key_id (const char *key)
-{
-  return key != NULL ? strchr (key, ':') + 1 : NULL;
-}
-
-static void
-reply_code (SoupServerMessage *msg, guint status, LiveSession *ls)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "code");
-  if (ls != NULL && ls->code != NULL)
-    json_builder_add_string_value (builder, ls->code);
-  else
-    json_builder_add_null_value (builder);
-  json_builder_set_member_name (builder, "session_id");
-  if (ls != NULL)
-    json_builder_add_string_value (builder, ls->session_id);
-  else
-    json_builder_add_null_value (builder);
-  json_builder_set_member_name (builder, "required");
-  json_builder_add_boolean_value (builder, ls != NULL && ls->have_policy
-      && ls->policy.require_code);
-  json_builder_end_object (builder);
-  kk_http_reply_builder (msg, status, builder);
-}
-
-static void
-get_code (KkHttpRequest *request, gpointer user_data)
-{
-  KkPresence *presence = user_data;
-  const char *room_id = require_host (presence, request);
-
-  if (room_id != NULL)
-    reply_code (kk_http_request_get_message (request), SOUP_STATUS_OK,
-        g_hash_table_lookup (presence->sessions, room_id));
-}
-
-static void
-post_code (KkHttpRequest *request, gpointer user_data)
-{
-  KkPresence *presence = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  const char *room_id = require_host (presence, request);
-  LiveSession *ls;
-
-  if (room_id == NULL)
-    return;
-  ls = g_hash_table_lookup (presence->sessions, room_id);
-  if (ls == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_CONFLICT,
-        "the room is not live: a code belongs to a live session");
-    return;
-  }
-  if (ls->code != NULL) {
-    reply_code (msg, SOUP_STATUS_OK, ls);
-    return;
-  }
-  ls->code = kk_roster_random_code (KK_PRESENCE_CODE_LENGTH);
-  kk_attendance_log_record_code (presence->log, ls->room_id, ls->session_id,
-      ls->code, kk_attendance_log_now (presence->log));
-  g_info ("room %s: attendance code revealed (session %s)", ls->room_id,
-      ls->session_id);
-  reply_code (msg, SOUP_STATUS_CREATED, ls);
-}
-
-static void
-post_code_answer (KkHttpRequest *request, gpointer user_data)
-{
-  KkPresence *presence = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_auto (Caller) caller = { 0 };
-  const char *room_id = require_viewer (presence, request, &caller);
-  const char *key;
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (JsonNode) root = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *typed = NULL;
-  JsonObject *object;
-  JsonNode *node;
-  LiveSession *ls;
-  guint wrong;
-
-  if (room_id == NULL || !kk_http_check_content_type (msg, "application/json"))
-    return;
-  key = caller.person_key != NULL ? caller.person_key : caller.party_key;
-  body = kk_http_request_get_body (request);
-  root = kk_http_parse_json (g_bytes_get_data (body, NULL),
-      g_bytes_get_size (body), &error);
-  if (root == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-    return;
-  }
-  object = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  node = object != NULL ? json_object_get_member (object, "code") : NULL;
-  if (node == NULL || json_object_get_size (object) != 1
-      || json_node_get_value_type (node) != G_TYPE_STRING) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
-        "the body must be {\"code\": \"...\"}");
-    return;
-  }
-  ls = g_hash_table_lookup (presence->sessions, room_id);
-  if (ls == NULL || ls->code == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_CONFLICT,
-        "no attendance code has been given in this lecture yet");
-    return;
-  }
-  if (g_hash_table_contains (ls->code_given, key)) {
-    soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
-    return;
-  }
-  wrong = GPOINTER_TO_UINT (g_hash_table_lookup (ls->wrong, key));
-  if (wrong >= KK_PRESENCE_MAX_WRONG_CODES) {
-    kk_http_reply_error (msg, 429, "too many wrong codes; the course "
-        "coordinator can still confirm your attendance");
-    return;
-  }
-  typed = kk_roster_normalise_code (json_node_get_string (node));
-  if (!g_str_equal (typed, ls->code)) {
-    g_hash_table_replace (ls->wrong, g_strdup (key),
-        GUINT_TO_POINTER (wrong + 1));
-    kk_http_reply_error (msg, SOUP_STATUS_UNPROCESSABLE_ENTITY,
-        "that is not the code; %u tries left",
-        KK_PRESENCE_MAX_WRONG_CODES - wrong - 1);
-    return;
-  }
-  g_hash_table_add (ls->code_given, g_strdup (key));
-  kk_attendance_log_record_code_answer (presence->log, ls->room_id,
-      ls->session_id, key_id (caller.party_key), key_id (caller.person_key),
-      kk_attendance_log_now (presence->log));
-  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
-}
-
-static void
-get_prompt (KkHttpRequest *request, gpointer user_data)
-{
-  KkPresence *presence = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_auto (Caller) caller = { 0 };
-  const char *room_id = require_viewer (presence, request, &caller);
-  const char *wait_text = kk_http_request_get_query (request, "wait");
-  gint64 now = kk_attendance_log_now (presence->log);
-  guint64 wait = 0;
-  LiveSession *ls;
-  Waiter *waiter;
-
-  if (room_id == NULL)
-    return;
-  if (wait_text != NULL && (!g_ascii_string_to_unsigned (wait_text, 10, 0,
-              KK_PRESENCE_MAX_WAIT_S, &wait, NULL))) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
-        "wait must be a whole number of seconds from 0 to %d",
-        KK_PRESENCE_MAX_WAIT_S);
-    return;
-  }
-  ls = g_hash_table_lookup (presence->sessions, room_id);
-  for (guint i = 0; ls != NULL && i < ls->prompts->len; i++) {
-    Prompt *prompt = ls->prompts->pdata[i];
-
-    if (prompt->expires_us > now
-        && !answered (prompt, caller.party_key, caller.person_key)) {
-      reply_prompt (presence, msg, prompt);
-      return;
-    }
-  }
-  if (ls == NULL || wait == 0
-      || presence->n_waiters >= KK_PRESENCE_MAX_WAITERS) {
-    soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
-    return;
-  }
-  waiter = g_new0 (Waiter, 1);
-  waiter->request = kk_http_request_ref (request);
-  waiter->session = ls;
-  waiter->party_key = g_steal_pointer (&caller.party_key);
-  waiter->person_key = g_steal_pointer (&caller.person_key);
-  waiter->timer = g_timeout_add_seconds ((guint) wait, waiter_timeout,
-      waiter);
-  g_ptr_array_add (ls->waiters, waiter);
-  presence->n_waiters++;
-  kk_http_request_pause (request);
-}
-
-static void
-post_prompt_answer (KkHttpRequest *request, gpointer user_data)
-{
-  KkPresence *presence = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_auto (Caller) caller = { 0 };
-  const char *room_id = require_viewer (presence, request, &caller);
-  const char *id = kk_http_request_get_param (request, 1);
-  const char *key;
-  gint64 now = kk_attendance_log_now (presence->log);
-  Prompt *prompt = NULL;
-  LiveSession *ls;
-
-  if (room_id == NULL)
-    return;
-  key = caller.person_key != NULL ? caller.person_key : caller.party_key;
-  ls = g_hash_table_lookup (presence->sessions, room_id);
-  for (guint i = 0; ls != NULL && i < ls->prompts->len; i++)
-    if (g_str_equal (((Prompt *) ls->prompts->pdata[i])->id, id))
-      prompt = ls->prompts->pdata[i];
-  if (prompt == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND,
-        "no such prompt in the live session");
-    return;
-  }
-  if (g_hash_table_contains (prompt->answered, key)) {
-    soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
-    return;
-  }
-  /* A late answer is evidence too (of when they came back). */
-  g_hash_table_add (prompt->answered, g_strdup (key));
-  kk_attendance_log_record_prompt_answer (presence->log, ls->room_id,
-      prompt->id, key_id (caller.party_key), key_id (caller.person_key), now);
-  if (now > prompt->expires_us)
-    kk_http_reply_error (msg, SOUP_STATUS_GONE,
-        "the time to answer this prompt is over");
-  else
-    soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
-}
-
-static void
-post_prompt (KkHttpRequest *request, gpointer user_data)
-{
-  KkPresence *presence = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  const char *room_id = require_host (presence, request);
-  g_autoptr (GError) error = NULL;
-  g_autofree char *id = NULL;
-  LiveSession *ls;
-
-  if (room_id == NULL)
-    return;
-  id = kk_presence_issue_prompt (presence, room_id, &error);
-  if (id == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_CONFLICT, "%s", error->message);
-    return;
-  }
-  ls = g_hash_table_lookup (presence->sessions, room_id);
-  reply_prompt (presence, msg, ls->prompts->pdata[ls->prompts->len - 1]);
-  soup_server_message_set_status (msg, SOUP_STATUS_CREATED, NULL);
-}
-
-void
-kk_presence_register (SoupServer *server, KkPresence *presence)
-{
-  g_return_if_fail (g_object_get_data (G_OBJECT (server), KK_PRESENCE_KEY)
-      == NULL);
-
-  g_object_set_data_full (G_OBJECT (server), KK_PRESENCE_KEY,
-      g_object_ref (presence), g_object_unref);
-  kk_http_add_route (server, "GET", "/api/rooms/{room}/attendance-code",
-      get_code, presence);
-  kk_http_add_route (server, "POST", "/api/rooms/{room}/attendance-code",
-      post_code, presence);
-  kk_http_add_route (server, "POST",
-      "/api/rooms/{room}/attendance-code/answer", post_code_answer, presence);
-  kk_http_add_route (server, "GET", "/api/rooms/{room}/prompt", get_prompt,
-      presence);
-  kk_http_add_route (server, "POST", "/api/rooms/{room}/prompt", post_prompt,
-      presence);
-  kk_http_add_route (server, "POST", "/api/rooms/{room}/prompt/{id}",
-      post_prompt_answer, presence);
-}

@@ -19,27 +19,12 @@
  * needs to answer quickly (the code, open prompts, who answered, viewers
  * waiting for the next prompt).
  *
- * Routes (room ids as in /api/rooms/{room}):
- *
- *   POST /api/rooms/{room}/attendance-code         host: reveal → {"code"}
- *   GET  /api/rooms/{room}/attendance-code         host: {"code" or null}
- *   POST /api/rooms/{room}/attendance-code/answer  viewer: {"code"} → 204,
- *                                                  422 wrong, 429 too many
- *                                                  wrong, 409 none revealed
- *   GET  /api/rooms/{room}/prompt[?wait=S]         viewer: the open prompt
- *                                                  → 200 {"id", ...}, or
- *                                                  204; waits up to S
- *                                                  (<= 30) s for one
- *   POST /api/rooms/{room}/prompt/{id}             viewer: answer → 204,
- *                                                  410 after the window
- *   POST /api/rooms/{room}/prompt                  host: a prompt now
+ * The routes that reveal codes, answer them and poll for prompts are
+ * kk-presence-api's (relay/web); this module knows nothing of HTTP.
  *
  * Main thread only.
  */
 #pragma once
-
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
 
 #include "kk-attendance-log.h"
 #include "kk-lecture.h"
@@ -60,9 +45,9 @@ G_BEGIN_DECLS
 #define KK_TYPE_PRESENCE (kk_presence_get_type ())
 G_DECLARE_FINAL_TYPE (KkPresence, kk_presence, KK, PRESENCE, GObject)
 
-/* Returns: (transfer full). References to all three are kept. */
-KkPresence *kk_presence_new (KkAttendanceLog *log, KkRoomRegistry *registry,
-    KkRoster *roster);
+/* Returns: (transfer full). References to both are kept: the log takes
+ * the evidence, the roster makes and normalises codes. */
+KkPresence *kk_presence_new (KkAttendanceLog *log, KkRoster *roster);
 
 /* Follows @lecture's sessions (session-opened, session-closed). */
 void kk_presence_watch (KkPresence *presence, KkLecture *lecture);
@@ -87,18 +72,110 @@ void kk_presence_session_closed (KkPresence *presence, const char *room_id);
 char *kk_presence_issue_prompt (KkPresence *presence, const char *room_id,
     GError **error);
 
-/* Adds "attendance_code" to a room's public JSON: TRUE while @room_id's
- * live session asks for one (its frozen policy requires it, or the host
- * has revealed one), so the nurse's page shows the code form only then.
- * FALSE when @server has no presence module. */
-void kk_presence_add_room_state (JsonBuilder *builder, SoupServer *server,
+/* Whether @room_id's live session asks for an attendance code (its
+ * frozen policy requires one, or the host has revealed one): a room's
+ * public JSON says so, and the nurse's page shows the code form only
+ * then. */
+gboolean kk_presence_asks_for_code (KkPresence *presence,
     const char *room_id);
 
-/* Ends every session here and answers every waiting poll (204). For the
- * relay's teardown, before the HTTP server goes. */
+/* Ends every session here and calls every waiter back with no prompt.
+ * For the relay's teardown, before the HTTP server goes. */
 void kk_presence_shutdown (KkPresence *presence);
 
-/* Adds the routes above to @server. */
-void kk_presence_register (SoupServer *server, KkPresence *presence);
+/* ---- the attendance code ---- */
+
+/* A room's code, as the host sees it. The strings belong to the live
+ * session: valid until it changes. */
+typedef struct {
+  const char *session_id;       /* NULL when the room is not live */
+  const char *code;             /* NULL until the host reveals it */
+  gboolean required;            /* by the session's frozen policy */
+} KkPresenceCode;
+
+void kk_presence_get_code (KkPresence *presence, const char *room_id,
+    KkPresenceCode *out);
+
+/**
+ * kk_presence_reveal_code:
+ * @revealed_now: (out): FALSE when it had been revealed already (the same
+ *   code is shown again)
+ *
+ * Reveals @room_id's code for its live session (recorded in the log).
+ * Fails with %KK_ATTENDANCE_ERROR_CONFLICT when the room is not live.
+ */
+gboolean kk_presence_reveal_code (KkPresence *presence, const char *room_id,
+    gboolean *revealed_now, GError **error);
+
+typedef enum {
+  KK_PRESENCE_CODE_ACCEPTED,    /* now, or before */
+  KK_PRESENCE_CODE_NOT_REVEALED, /* not live, or no code yet */
+  KK_PRESENCE_CODE_TOO_MANY_WRONG, /* KK_PRESENCE_MAX_WRONG_CODES tried */
+  KK_PRESENCE_CODE_WRONG,       /* counted against the caller */
+} KkPresenceCodeAnswer;
+
+/**
+ * kk_presence_answer_code:
+ * @party_id: the screen that answers
+ * @participant_id: (nullable): the person at it, when they answer with a
+ *   check-in receipt (for themselves only)
+ * @typed: the code as typed (normalised here)
+ * @tries_left: (out): on %KK_PRESENCE_CODE_WRONG, the tries left
+ */
+KkPresenceCodeAnswer kk_presence_answer_code (KkPresence *presence,
+    const char *room_id, const char *party_id, const char *participant_id,
+    const char *typed, guint *tries_left);
+
+/* ---- prompts ---- */
+
+/* A prompt, as a viewer is told it. @id belongs to the live session. */
+typedef struct {
+  const char *id;
+  gint64 issued_wall_us;
+  gint64 expires_wall_us;
+  gint64 left_us;               /* until it expires; 0 after */
+} KkPresencePrompt;
+
+/* @prompt_id in @room_id's live session, if there is one. */
+gboolean kk_presence_get_prompt (KkPresence *presence, const char *room_id,
+    const char *prompt_id, KkPresencePrompt *out);
+
+/* The oldest prompt of @room_id's live session that is still open and
+ * that this caller (@party_id, or @participant_id where given) has not
+ * answered. */
+gboolean kk_presence_find_open_prompt (KkPresence *presence,
+    const char *room_id, const char *party_id, const char *participant_id,
+    KkPresencePrompt *out);
+
+/**
+ * KkPresencePromptFunc:
+ * @prompt: (nullable): the prompt just issued, or NULL when the wait is
+ *   over or the session ended; valid during the call
+ */
+typedef void (*KkPresencePromptFunc) (const KkPresencePrompt *prompt,
+    gpointer user_data);
+
+/**
+ * kk_presence_wait_prompt:
+ *
+ * Calls @func once, with the next prompt of @room_id's live session or
+ * with NULL after @wait_s seconds or when the session ends. Refused
+ * (FALSE, @func never called) when the room is not live, @wait_s is 0, or
+ * KK_PRESENCE_MAX_WAITERS wait already.
+ */
+gboolean kk_presence_wait_prompt (KkPresence *presence, const char *room_id,
+    guint wait_s, KkPresencePromptFunc func, gpointer user_data);
+
+typedef enum {
+  KK_PRESENCE_PROMPT_ANSWERED,  /* now, or before */
+  KK_PRESENCE_PROMPT_LATE,      /* recorded, but after its window */
+  KK_PRESENCE_PROMPT_UNKNOWN,   /* no such prompt in the live session */
+} KkPresencePromptAnswer;
+
+/* Records the caller's answer to @prompt_id (see
+ * kk_presence_answer_code() for @party_id and @participant_id). */
+KkPresencePromptAnswer kk_presence_answer_prompt (KkPresence *presence,
+    const char *room_id, const char *prompt_id, const char *party_id,
+    const char *participant_id);
 
 G_END_DECLS

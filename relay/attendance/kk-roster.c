@@ -30,7 +30,7 @@
 #include <openssl/rand.h>
 #include <string.h>
 
-#include "kk-http.h"
+#include "kk-json.h"
 #include "kk-ratelimit.h"
 
 /* Clients whose wrong codes are remembered at once (kk-ratelimit). */
@@ -201,7 +201,7 @@ kk_roster_parse_json (const char *data, gsize length, GError **error)
   static const char *const allowed[] = {
     "name", "workplace", "email", "hpr", NULL
   };
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
+  g_autoptr (JsonNode) root = kk_json_parse (data, length, error);
   g_autoptr (GPtrArray) entries = NULL;
   JsonArray *list = NULL;
 
@@ -234,23 +234,18 @@ kk_roster_parse_json (const char *data, gsize length, GError **error)
     JsonNode *node = json_array_get_element (list, i);
     KkRosterEntry *entry;
     JsonObject *object;
-    g_autoptr (GList) members = NULL;
+    g_autofree char *unknown = NULL;
 
     if (!JSON_NODE_HOLDS_OBJECT (node)) {
       invalid (error, "participant %u: must be an object", i + 1);
       return NULL;
     }
     object = json_node_get_object (node);
-    members = json_object_get_members (object);
-    for (GList *l = members; l != NULL; l = l->next) {
-      if (!g_strv_contains (allowed, l->data)) {
-        g_autofree char *shown = g_utf8_substring (l->data, 0,
-            MIN (64, g_utf8_strlen (l->data, -1)));
-
-        invalid (error, "participant %u: unknown member \"%s\" (name, "
-            "workplace, email and hpr are known)", i + 1, shown);
-        return NULL;
-      }
+    unknown = kk_json_find_unknown_member (object, allowed);
+    if (unknown != NULL) {
+      invalid (error, "participant %u: unknown member \"%s\" (name, "
+          "workplace, email and hpr are known)", i + 1, unknown);
+      return NULL;
     }
     entry = g_new0 (KkRosterEntry, 1);
     entry->line = i + 1;

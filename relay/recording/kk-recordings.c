@@ -22,12 +22,9 @@
  * active recording is detached (tap removed, recorder stopped) into the
  * "finishing" list and freed from an idle once the muxer has finished.
  *
- * Signed links: a <video src> or a plain download link cannot send the
- * coordinator's bearer token, so the coordinator asks for a link that
- * carries its own proof: ?expires=UNIX&sig=HEX, the HMAC-SHA256 of
- * "<session id>\n<expires>" under a key drawn at each start. The key
- * never leaves the process, so links die with it (and at their expiry);
- * signatures are compared in constant time and never logged.
+ * The routes (kk-recordings-api, relay/web) read rows through
+ * kk_recordings_lookup () and act through the few functions below; the
+ * module itself knows nothing of HTTP.
  */
 #include "kk-recordings.h"
 
@@ -35,14 +32,10 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <kringkast/kk-rtp.h>
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kk-http.h"
 #include "kk-recorder.h"
-#include "kk-time.h"
 
 /* The prefix of this module's SQL errors. */
 #define SQL_WHAT "recordings"
@@ -50,10 +43,7 @@
 GST_DEBUG_CATEGORY_STATIC (kk_recordings_debug);
 #define GST_CAT_DEFAULT kk_recordings_debug
 
-#define STORE_KEY "kk-recordings"
 #define DAY_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
-/* Of the course title, in the download's file name. */
-#define FILENAME_TITLE_MAX 80
 
 typedef enum {
   REC_RECORDING,
@@ -74,10 +64,7 @@ static const char *const state_names[REC_N_STATES] = {
   [REC_DELETED] = "deleted",
 };
 
-typedef struct {
-  gint64 from_us;
-  gint64 to_us;                 /* 0 while paused */
-} Pause;
+typedef KkRecordingPause Pause;
 
 typedef struct _Active Active;
 
@@ -119,7 +106,6 @@ struct _KkRecordings {
   GObject parent;
 
   KkStore *store;
-  KkRoomRegistry *registry;
   KkMetrics *metrics;
   char *directory;              /* absolute, symlinks resolved */
   char *pipelines_dir;
@@ -132,8 +118,6 @@ struct _KkRecordings {
   guint expiry_timer;
   GCancellable *cancellable;    /* the startup repairs */
   gboolean shut_down;
-
-  guint8 link_key[32];          /* signs recording links; this run only */
 
   /* Since the daemon started, for /metrics. */
   guint64 finished_total;
@@ -1038,35 +1022,7 @@ on_expiry_timer (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* ---- JSON ---- */
-
-static char *
-format_time (gint64 time_us)
-{
-  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (
-      time_us / G_USEC_PER_SEC);
-
-  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : NULL;
-}
-
-static void
-add_string_or_null (JsonBuilder *builder, const char *member,
-    const char *value)
-{
-  json_builder_set_member_name (builder, member);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
-add_time_or_null (JsonBuilder *builder, const char *member, gint64 time_us)
-{
-  g_autofree char *text = time_us != 0 ? format_time (time_us) : NULL;
-
-  add_string_or_null (builder, member, text);
-}
+/* ---- what the routes use ---- */
 
 static gboolean
 row_has_file (const Row *row)
@@ -1075,790 +1031,171 @@ row_has_file (const Row *row)
       && (row->state == REC_FINISHED || row->state == REC_FAILED);
 }
 
-void
-kk_recordings_add_json (KkRecordings *self, JsonBuilder *builder,
-    const char *session_id)
+static KkRecordingState
+public_state (RecState state)
 {
-  Row *row = self != NULL ? g_hash_table_lookup (self->rows, session_id)
-      : NULL;
-  g_autofree char *url = NULL;
-  gint64 duration_us, size;
-
-  if (row == NULL) {
-    json_builder_add_null_value (builder);
-    return;
-  }
-  if (row_has_file (row))
-    url = g_strdup_printf ("/api/sessions/%s/recording", row->session_id);
-  duration_us = row->duration_us;
-  size = row->size;
-  if (row->active != NULL) {
-    duration_us = kk_recorder_get_duration_us (row->active->recorder);
-    size = row_file_size (self, row);
-  }
-
-  json_builder_begin_object (builder);
-  add_string_or_null (builder, "url", url);
-  add_string_or_null (builder, "state", state_names[row->state]);
-  add_string_or_null (builder, "content_type", row->content_type);
-  add_string_or_null (builder, "video_codec", row->video_codec);
-  add_string_or_null (builder, "audio_codec", row->audio_codec);
-  json_builder_set_member_name (builder, "duration_seconds");
-  json_builder_add_double_value (builder, duration_us / 1000 / 1000.0);
-  json_builder_set_member_name (builder, "size_bytes");
-  json_builder_add_int_value (builder, size);
-  add_time_or_null (builder, "started_at", row->started_at);
-  add_time_or_null (builder, "ended_at", row->ended_at);
-  add_string_or_null (builder, "error", row->error);
-  json_builder_set_member_name (builder, "paused");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < row->pauses->len; i++) {
-    const Pause *pause = &g_array_index (row->pauses, Pause, i);
-    gint64 to = pause->to_us != 0 ? pause->to_us : g_get_real_time ();
-
-    json_builder_begin_object (builder);
-    add_time_or_null (builder, "from", pause->from_us);
-    add_time_or_null (builder, "to", pause->to_us);
-    json_builder_set_member_name (builder, "seconds");
-    json_builder_add_double_value (builder,
-        MAX (to - pause->from_us, 0) / 1000 / 1000.0);
-    json_builder_end_object (builder);
-  }
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-}
-
-KkRecordings *
-kk_recordings_for_store (KkStore *store)
-{
-  return g_object_get_data (G_OBJECT (store), STORE_KEY);
-}
-
-/* ---- HTTP ---- */
-
-/* Replies 401/403 and returns FALSE unless the caller is the coordinator
- * or, when @room_id is given, that room's host. */
-static gboolean
-authorize (KkRecordings *self, SoupServerMessage *msg, const char *room_id,
-    gboolean *is_admin)
-{
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-  KkTokenResult host;
-
-  if (token == NULL) {
-    if (soup_message_headers_get_one (
-            soup_server_message_get_request_headers (msg), "Authorization"))
-      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
-    else
-      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
-          "the coordinator token is required (Authorization: Bearer)");
-    return FALSE;
-  }
-  if (kk_room_registry_check_admin_token (self->registry, token)) {
-    *is_admin = TRUE;
-    return TRUE;
-  }
-  host = kk_room_registry_check_host_token (self->registry, room_id, token);
-  if (room_id != NULL && host == KK_TOKEN_OK) {
-    *is_admin = FALSE;
-    return TRUE;
-  }
-  if (host != KK_TOKEN_UNKNOWN || kk_room_registry_check_viewer_token (
-          self->registry, NULL, token, NULL) == KK_TOKEN_OK) {
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN, room_id != NULL
-        ? "only the coordinator or the room's host may do this"
-        : "only the coordinator may do this");
-    return FALSE;
-  }
-  kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
-  return FALSE;
-}
-
-/* The row of the route's session, or NULL after replying 404. */
-static Row *
-request_row (KkRecordings *self, KkHttpRequest *request)
-{
-  const char *id = kk_http_request_get_param (request, 0);
-  /* Only ids of the store's shape are looked up at all. */
-  Row *row = g_uuid_string_is_valid (id)
-      ? g_hash_table_lookup (self->rows, id) : NULL;
-
-  if (row == NULL)
-    kk_http_reply_error (kk_http_request_get_message (request),
-        SOUP_STATUS_NOT_FOUND, "this session has no recording");
-  return row;
-}
-
-/* Replies and returns FALSE unless @row has a file to read or delete. */
-static gboolean
-check_row_state (SoupServerMessage *msg, const Row *row)
-{
-  switch (row->state) {
+  switch (state) {
     case REC_RECORDING:
+      return KK_RECORDING_RECORDING;
     case REC_PAUSED:
-      kk_http_reply_error (msg, SOUP_STATUS_CONFLICT,
-          "the recording is still being written");
-      return FALSE;
-    case REC_DELETED:
-      kk_http_reply_error (msg, SOUP_STATUS_GONE,
-          "the recording was deleted");
-      return FALSE;
-    case REC_EMPTY:
+      return KK_RECORDING_PAUSED;
     case REC_FINISHED:
+      return KK_RECORDING_FINISHED;
     case REC_FAILED:
+      return KK_RECORDING_FAILED;
+    case REC_DELETED:
+      return KK_RECORDING_DELETED;
+    case REC_EMPTY:
     case REC_N_STATES:
       break;
   }
+  return KK_RECORDING_EMPTY;
+}
+
+/* Only ids of the store's shape are looked up at all. */
+static Row *
+lookup_row (KkRecordings *self, const char *session_id)
+{
+  return g_uuid_string_is_valid (session_id)
+      ? g_hash_table_lookup (self->rows, session_id) : NULL;
+}
+
+gboolean
+kk_recordings_lookup (KkRecordings *self, const char *session_id,
+    KkRecording *out)
+{
+  Row *row;
+
+  g_return_val_if_fail (KK_IS_RECORDINGS (self), FALSE);
+
+  row = lookup_row (self, session_id);
+  if (row == NULL)
+    return FALSE;
+  out->session_id = row->session_id;
+  out->room_id = row->room_id;
+  out->file = row->path;
+  out->content_type = row->content_type;
+  out->video_codec = row->video_codec;
+  out->audio_codec = row->audio_codec;
+  out->error = row->error;
+  out->state = public_state (row->state);
+  out->state_name = state_names[row->state];
+  out->has_file = row_has_file (row);
+  out->started_at = row->started_at;
+  out->ended_at = row->ended_at;
+  out->duration_us = row->duration_us;
+  out->size = row->size;
+  if (row->active != NULL) {
+    out->duration_us = kk_recorder_get_duration_us (row->active->recorder);
+    out->size = row_file_size (self, row);
+  }
+  out->pauses = (const KkRecordingPause *) row->pauses->data;
+  out->n_pauses = row->pauses->len;
   return TRUE;
 }
 
-/* @path resolved, if it lies inside the recordings directory. */
-static char *
-resolve_inside (KkRecordings *self, const char *path)
+const char *
+kk_recordings_get_directory (KkRecordings *self)
 {
-  g_autofree char *real = path != NULL ? realpath (path, NULL) : NULL;
-  gsize len = strlen (self->directory);
+  g_return_val_if_fail (KK_IS_RECORDINGS (self), NULL);
 
-  if (real == NULL || strncmp (real, self->directory, len) != 0
-      || real[len] != G_DIR_SEPARATOR)
-    return NULL;
-  return g_steal_pointer (&real);
+  return self->directory;
 }
 
-/* Returns: (transfer full): the lowercase hex HMAC-SHA256 of a link to
- * @session_id valid until @expires (Unix seconds). */
-static char *
-link_signature (KkRecordings *self, const char *session_id, guint64 expires)
+char *
+kk_recordings_get_path (KkRecordings *self, const KkRecording *recording)
 {
-  g_autofree char *message = g_strdup_printf ("%s\n%" G_GUINT64_FORMAT,
-      session_id, expires);
+  g_return_val_if_fail (KK_IS_RECORDINGS (self), NULL);
 
-  return g_compute_hmac_for_string (G_CHECKSUM_SHA256, self->link_key,
-      sizeof self->link_key, message, -1);
+  return absolute_path (self, recording->file);
 }
 
-/* Whether the request carries a signed link's query at all. */
-static gboolean
-is_signed_request (KkHttpRequest *request)
+gboolean
+kk_recordings_delete (KkRecordings *self, const char *session_id,
+    const char *why, GError **error)
 {
-  return kk_http_request_get_query (request, "sig") != NULL
-      || kk_http_request_get_query (request, "expires") != NULL;
+  Row *row;
+
+  g_return_val_if_fail (KK_IS_RECORDINGS (self), FALSE);
+
+  row = lookup_row (self, session_id);
+  g_return_val_if_fail (row != NULL, FALSE);
+  return delete_recording (self, row, why, error);
 }
 
-/* Replies 403 and returns FALSE unless the query is a link to the
- * route's session signed by this process and not expired. Checked before
- * the session is looked up, so strangers learn nothing of which exist. */
-static gboolean
-check_signed_link (KkRecordings *self, KkHttpRequest *request)
+void
+kk_recordings_get_room (KkRecordings *self, const char *room_id,
+    KkRecordingRoom *out)
 {
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  const char *session_id = kk_http_request_get_param (request, 0);
-  const char *expires_text = kk_http_request_get_query (request, "expires");
-  const char *sig = kk_http_request_get_query (request, "sig");
-  g_autofree char *wanted = NULL;
-  guint64 expires = 0;
+  Active *active;
 
-  /* Lengths are not secret: a hex HMAC-SHA256 is 64 characters. */
-  if (expires_text == NULL || sig == NULL || strlen (sig) != 64
-      || strlen (expires_text) > 12
-      || !g_ascii_string_to_unsigned (expires_text, 10, 1, G_MAXUINT64,
-          &expires, NULL)) {
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "this link is not valid: ask the course coordinator for a new one");
+  g_return_if_fail (KK_IS_RECORDINGS (self));
+
+  active = room_active (self, room_id);
+  out->recording = active != NULL;
+  out->paused = active != NULL && active->row->state == REC_PAUSED;
+  out->session_id = active != NULL ? active->row->session_id : NULL;
+  out->retention_days = GPOINTER_TO_UINT (g_hash_table_lookup (
+          self->retention, room_id));
+}
+
+gboolean
+kk_recordings_set_paused (KkRecordings *self, const char *room_id,
+    gboolean paused)
+{
+  Active *active;
+
+  g_return_val_if_fail (KK_IS_RECORDINGS (self), FALSE);
+
+  active = room_active (self, room_id);
+  if (active == NULL)
     return FALSE;
-  }
-  wanted = link_signature (self, session_id, expires);
-  if (CRYPTO_memcmp (wanted, sig, 64) != 0) {
-    GST_INFO ("refused a recording link with a wrong signature");
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "this link is not valid: ask the course coordinator for a new one");
-    return FALSE;
-  }
-  if ((guint64) (g_get_real_time () / G_USEC_PER_SEC) > expires) {
-    GST_INFO ("session %s: refused an expired recording link", session_id);
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "this link has expired: open the recording again from the "
-        "course page");
-    return FALSE;
-  }
+  set_paused (active, paused);
   return TRUE;
 }
-
-static void
-get_recording (KkHttpRequest *request, gpointer user_data)
-{
-  KkRecordings *self = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  SoupMessageHeaders *request_headers =
-      soup_server_message_get_request_headers (msg);
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-  g_autofree char *candidate = NULL;
-  g_autofree char *path = NULL;
-  g_autofree char *etag = NULL;
-  g_autofree char *disposition = NULL;
-  g_autoptr (GMappedFile) mapped = NULL;
-  g_autoptr (GBytes) bytes = NULL;
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (GError) error = NULL;
-  const char *range;
-  const char *if_range;
-  const char *extension;
-  KkRoom *room;
-  gboolean is_admin;
-  guint64 size, start = 0, end = 0;
-  guint status = SOUP_STATUS_OK;
-  GStatBuf st;
-  Row *row;
-
-  /* A signed link stands in for the coordinator's token. */
-  if (is_signed_request (request)) {
-    if (!check_signed_link (self, request)
-        || (row = request_row (self, request)) == NULL
-        || !check_row_state (msg, row))
-      return;
-  } else if (!authorize (self, msg, NULL, &is_admin)
-      || (row = request_row (self, request)) == NULL
-      || !check_row_state (msg, row)) {
-    return;
-  }
-  candidate = absolute_path (self, row->path);
-  path = resolve_inside (self, candidate);
-  if (path == NULL || g_stat (path, &st) != 0 || st.st_size == 0) {
-    if (row->path != NULL)
-      g_warning ("recordings: the file of session %s (%s) is missing or "
-          "empty", row->session_id, row->path);
-    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND,
-        "there is no file for this recording");
-    return;
-  }
-  mapped = g_mapped_file_new (path, FALSE, &error);
-  if (mapped == NULL) {
-    g_warning ("recordings: %s", error->message);
-    kk_http_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
-        "the recording cannot be read");
-    return;
-  }
-  bytes = g_mapped_file_get_bytes (mapped);
-  size = g_bytes_get_size (bytes);
-  if (size == 0) {
-    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND,
-        "there is no file for this recording");
-    return;
-  }
-
-  room = kk_room_registry_lookup (self->registry, row->room_id);
-  extension = strrchr (row->path, '.');
-  disposition = kk_recordings_content_disposition (
-      room != NULL ? kk_room_get_title (room) : row->room_id, row->started_at,
-      extension != NULL ? extension + 1 : "bin");
-  etag = g_strdup_printf ("\"%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER
-      "x-%" G_GINT64_MODIFIER "x\"", (gint64) st.st_ino, (gint64) size,
-      (gint64) st.st_mtime);
-
-  range = soup_message_headers_get_one (request_headers, "Range");
-  if_range = soup_message_headers_get_one (request_headers, "If-Range");
-  if (if_range != NULL && g_strcmp0 (if_range, etag) != 0)
-    range = NULL;
-  switch (kk_recordings_parse_range (range, size, &start, &end)) {
-    case KK_RANGE_PARTIAL:
-      status = SOUP_STATUS_PARTIAL_CONTENT;
-      body = g_bytes_new_from_bytes (bytes, start, end - start + 1);
-      soup_message_headers_set_content_range (headers, start, end, size);
-      break;
-    case KK_RANGE_UNSATISFIABLE: {
-      g_autofree char *unsatisfied = g_strdup_printf ("bytes */%"
-          G_GUINT64_FORMAT, size);
-
-      kk_http_reply_error (msg, SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE,
-          "the range is outside the recording (%" G_GUINT64_FORMAT
-          " bytes)", size);
-      soup_message_headers_replace (headers, "Content-Range", unsatisfied);
-      return;
-    }
-    case KK_RANGE_NONE:
-      /* libsoup would answer a Range it understands (several ranges, say)
-       * itself, from a flattened copy of the whole body: it is not
-       * asked. */
-      soup_message_headers_remove (request_headers, "Range");
-      body = g_bytes_ref (bytes);
-      break;
-  }
-
-  soup_message_headers_replace (headers, "Content-Type",
-      row->content_type != NULL ? row->content_type
-      : kk_recorder_content_type_for_path (row->path));
-  soup_message_headers_replace (headers, "Content-Disposition", disposition);
-  soup_message_headers_replace (headers, "Accept-Ranges", "bytes");
-  soup_message_headers_replace (headers, "ETag", etag);
-  soup_message_headers_replace (headers, "Cache-Control", "private, no-store");
-  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
-  soup_server_message_set_status (msg, status, NULL);
-  /* The mapping is read as it is sent; nothing is copied. */
-  soup_message_body_append_bytes (soup_server_message_get_response_body (msg),
-      body);
-}
-
-/* POST /api/sessions/{id}/recording/link {"expires_in": seconds}. */
-static void
-post_recording_link (KkHttpRequest *request, gpointer user_data)
-{
-  KkRecordings *self = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (GDateTime) until = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *sig = NULL;
-  g_autofree char *url = NULL;
-  g_autofree char *until_text = NULL;
-  guint lifetime = KK_RECORDINGS_LINK_LIFETIME_S;
-  guint64 expires;
-  gboolean is_admin;
-  Row *row;
-
-  if (!authorize (self, msg, NULL, &is_admin)
-      || (row = request_row (self, request)) == NULL
-      || !check_row_state (msg, row))
-    return;
-  if (!row_has_file (row)) {
-    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND,
-        "there is no file for this recording");
-    return;
-  }
-  body = kk_http_request_get_body (request);
-  if (g_bytes_get_size (body) > 0) {
-    if (!kk_http_check_content_type (msg, "application/json"))
-      return;
-    if (!kk_recordings_parse_link_request (g_bytes_get_data (body, NULL),
-            g_bytes_get_size (body), &lifetime, &error)) {
-      kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s",
-          error->message);
-      return;
-    }
-  }
-
-  expires = g_get_real_time () / G_USEC_PER_SEC + lifetime;
-  sig = link_signature (self, row->session_id, expires);
-  url = g_strdup_printf ("/api/sessions/%s/recording?expires=%"
-      G_GUINT64_FORMAT "&sig=%s", row->session_id, expires, sig);
-  until = g_date_time_new_from_unix_utc ((gint64) expires);
-  until_text = g_date_time_format (until, "%Y-%m-%dT%H:%M:%SZ");
-  GST_INFO ("session %s: a recording link valid for %u s issued",
-      row->session_id, lifetime);
-
-  json_builder_begin_object (builder);
-  add_string_or_null (builder, "url", url);
-  add_string_or_null (builder, "expires_at", until_text);
-  json_builder_end_object (builder);
-  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-      "Cache-Control", "no-store");
-}
-
-static void
-delete_recording_route (KkHttpRequest *request, gpointer user_data)
-{
-  KkRecordings *self = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autoptr (GError) error = NULL;
-  gboolean is_admin;
-  Row *row;
-
-  if (!authorize (self, msg, NULL, &is_admin)
-      || (row = request_row (self, request)) == NULL
-      || !check_row_state (msg, row))
-    return;
-  if (!delete_recording (self, row, "by the coordinator", &error)) {
-    g_warning ("recordings: %s", error->message);
-    kk_http_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
-        "the recording cannot be deleted");
-    return;
-  }
-  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
-}
-
-static void
-reply_room_status (KkRecordings *self, SoupServerMessage *msg, KkRoom *room)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  const char *room_id = kk_room_get_id (room);
-  Active *active = room_active (self, room_id);
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "room");
-  json_builder_add_string_value (builder, room_id);
-  json_builder_set_member_name (builder, "record");
-  json_builder_add_boolean_value (builder, kk_room_get_record (room));
-  json_builder_set_member_name (builder, "recording");
-  json_builder_add_boolean_value (builder, active != NULL);
-  json_builder_set_member_name (builder, "paused");
-  json_builder_add_boolean_value (builder,
-      active != NULL && active->row->state == REC_PAUSED);
-  add_string_or_null (builder, "session_id",
-      active != NULL ? active->row->session_id : NULL);
-  json_builder_set_member_name (builder, "retention_days");
-  json_builder_add_int_value (builder, GPOINTER_TO_UINT (
-          g_hash_table_lookup (self->retention, room_id)));
-  json_builder_end_object (builder);
-  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
-}
-
-static KkRoom *
-request_room (KkRecordings *self, KkHttpRequest *request)
-{
-  KkRoom *room = kk_room_registry_lookup (self->registry,
-      kk_http_request_get_param (request, 0));
-
-  if (room == NULL)
-    kk_http_reply_error (kk_http_request_get_message (request),
-        SOUP_STATUS_NOT_FOUND, "no such room");
-  return room;
-}
-
-static void
-get_room_recording (KkHttpRequest *request, gpointer user_data)
-{
-  KkRecordings *self = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  gboolean is_admin;
-  KkRoom *room;
-
-  if (!authorize (self, msg, kk_http_request_get_param (request, 0),
-          &is_admin)
-      || (room = request_room (self, request)) == NULL)
-    return;
-  reply_room_status (self, msg, room);
-}
-
-typedef struct {
-  KkRecordings *recordings;
-  KkHttpRequest *request;
-  KkRoom *room;
-} RetentionReply;
 
 static void
 retention_stored (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  RetentionReply *reply = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (reply->request);
-  g_autoptr (GError) error = NULL;
+  g_autoptr (GTask) task = user_data;
+  KkRecordings *self = g_task_get_source_object (task);
+  GError *error = NULL;
 
   kk_store_run_finish (KK_STORE (source), result, &error);
   if (error != NULL) {
     g_warning ("recordings: retention not stored: %s", error->message);
-    kk_http_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
-        "the setting could not be stored");
-  } else {
-    if (!reply->recordings->shut_down)
-      sweep (reply->recordings);
-    reply_room_status (reply->recordings, msg, reply->room);
-  }
-  kk_http_request_resume (reply->request);
-  g_object_unref (reply->recordings);
-  g_object_unref (reply->room);
-  g_free (reply);
-}
-
-/* Answers once stored: what the coordinator was told survives a restart. */
-static void
-store_retention (KkRecordings *self, KkHttpRequest *request, KkRoom *room,
-    guint days)
-{
-  Retention *retention = g_new0 (Retention, 1);
-  RetentionReply *reply = g_new0 (RetentionReply, 1);
-
-  retention->room_id = g_strdup (kk_room_get_id (room));
-  retention->days = days;
-  g_hash_table_replace (self->retention, g_strdup (retention->room_id),
-      GUINT_TO_POINTER (days));
-  reply->recordings = g_object_ref (self);
-  reply->request = request;
-  reply->room = g_object_ref (room);
-  kk_http_request_pause (request);
-  kk_store_run_async (self->store, retention_job, retention, retention_free,
-      NULL, retention_stored, reply);
-}
-
-static void
-post_room_recording (KkHttpRequest *request, gpointer user_data)
-{
-  KkRecordings *self = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  KkRecordingRequest change;
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (GError) error = NULL;
-  Active *active;
-  gboolean is_admin;
-  KkRoom *room;
-
-  if (!authorize (self, msg, kk_http_request_get_param (request, 0),
-          &is_admin)
-      || (room = request_room (self, request)) == NULL
-      || !kk_http_check_content_type (msg, "application/json"))
-    return;
-  body = kk_http_request_get_body (request);
-  if (!kk_recordings_parse_request (g_bytes_get_data (body, NULL),
-          g_bytes_get_size (body), &change, &error)) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    g_task_return_error (task, error);
     return;
   }
-  if (change.set_retention && !is_admin) {
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "only the coordinator sets the retention");
-    return;
-  }
-  active = room_active (self, kk_room_get_id (room));
-  if (change.set_paused && active == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_CONFLICT,
-        "the room is not being recorded now");
-    return;
-  }
-
-  if (change.set_paused)
-    set_paused (active, change.paused);
-  if (change.set_retention)
-    store_retention (self, request, room, change.retention_days);
-  else
-    reply_room_status (self, msg, room);
+  if (!self->shut_down)
+    sweep (self);
+  g_task_return_boolean (task, TRUE);
 }
 
 void
-kk_recordings_register (KkRecordings *self, SoupServer *server)
+kk_recordings_set_retention_async (KkRecordings *self, const char *room_id,
+    guint days, GAsyncReadyCallback callback, gpointer user_data)
 {
+  Retention *retention;
+
   g_return_if_fail (KK_IS_RECORDINGS (self));
 
-  kk_http_add_route (server, "GET", "/api/sessions/{id}/recording",
-      get_recording, self);
-  kk_http_add_route (server, "DELETE", "/api/sessions/{id}/recording",
-      delete_recording_route, self);
-  kk_http_add_route (server, "POST", "/api/sessions/{id}/recording/link",
-      post_recording_link, self);
-  kk_http_add_route (server, "GET", "/api/rooms/{room}/recording",
-      get_room_recording, self);
-  kk_http_add_route (server, "POST", "/api/rooms/{room}/recording",
-      post_room_recording, self);
-}
-
-/* ---- pure helpers ---- */
-
-/* Reads 1..18 digits (never overflows); -1 when there are more. */
-static int
-parse_digits (const char **p, guint64 *value)
-{
-  guint n = 0;
-
-  *value = 0;
-  while (g_ascii_isdigit (**p)) {
-    if (++n > 18)
-      return -1;
-    *value = *value * 10 + (**p - '0');
-    (*p)++;
-  }
-  return n > 0 ? 1 : 0;
-}
-
-static const char *
-skip_ows (const char *p)
-{
-  while (*p == ' ' || *p == '\t')
-    p++;
-  return p;
-}
-
-KkRangeResult
-kk_recordings_parse_range (const char *header, guint64 total, guint64 *start,
-    guint64 *end)
-{
-  const char *p = header;
-  guint64 first = 0, last = 0;
-  int have_first, have_last;
-
-  if (p == NULL)
-    return KK_RANGE_NONE;
-  p = skip_ows (p);
-  if (g_ascii_strncasecmp (p, "bytes", 5) != 0)
-    return KK_RANGE_NONE;
-  p = skip_ows (p + 5);
-  if (*p != '=')
-    return KK_RANGE_NONE;
-  p = skip_ows (p + 1);
-  have_first = parse_digits (&p, &first);
-  if (have_first < 0 || *p != '-')
-    return KK_RANGE_NONE;
-  p++;
-  have_last = parse_digits (&p, &last);
-  /* A second range (",") or anything else: the header is not used. */
-  if (have_last < 0 || *skip_ows (p) != '\0'
-      || (!have_first && !have_last)
-      || (have_first && have_last && last < first))
-    return KK_RANGE_NONE;
-
-  if (!have_first) {
-    /* The last @last bytes (RFC 9110 14.1.2); none of nothing. */
-    if (last == 0 || total == 0)
-      return KK_RANGE_UNSATISFIABLE;
-    *start = last >= total ? 0 : total - last;
-    *end = total - 1;
-    return KK_RANGE_PARTIAL;
-  }
-  if (first >= total)
-    return KK_RANGE_UNSATISFIABLE;
-  *start = first;
-  *end = have_last && last < total ? last : total - 1;
-  return KK_RANGE_PARTIAL;
-}
-
-/* RFC 5987 attr-char. */
-static gboolean
-is_attr_char (guchar c)
-{
-  return g_ascii_isalnum (c) || strchr ("!#$&+-.^_`|~", c) != NULL;
-}
-
-char *
-kk_recordings_content_disposition (const char *title, gint64 started_wall_us,
-    const char *extension)
-{
-  g_autofree char *local = kk_time_format_local (started_wall_us);
-  g_autofree char *date = g_strndup (local, 10);
-  g_autofree char *short_title = g_utf8_substring (title, 0,
-      MIN (g_utf8_strlen (title, -1), FILENAME_TITLE_MAX));
-  g_autofree char *ascii = g_str_to_ascii (short_title, "C");
-  g_autoptr (GString) safe = g_string_new (NULL);
-  g_autoptr (GString) name = g_string_new (NULL);
-  g_autoptr (GString) encoded = g_string_new (NULL);
-  g_autofree char *ascii_name = NULL;
-
-  /* The plain name: letters, digits, '_' and '.', everything else folded
-   * into single dashes, no dot or dash first (no hidden files). */
-  for (const char *p = ascii; *p != '\0'; p++) {
-    if (g_ascii_isalnum (*p) || *p == '_' || (*p == '.' && safe->len > 0))
-      g_string_append_c (safe, *p);
-    else if (safe->len > 0 && safe->str[safe->len - 1] != '-')
-      g_string_append_c (safe, '-');
-  }
-  while (safe->len > 0 && (safe->str[safe->len - 1] == '-'
-          || safe->str[safe->len - 1] == '.'))
-    g_string_truncate (safe, safe->len - 1);
-  if (safe->len == 0)
-    g_string_append (safe, "recording");
-  ascii_name = g_strdup_printf ("%s%s%s.%s", safe->str, *date ? "-" : "",
-      date, extension);
-
-  /* The UTF-8 name: the title as given, but never a path. */
-  for (const char *p = short_title; *p != '\0'; p = g_utf8_next_char (p)) {
-    gunichar c = g_utf8_get_char (p);
-
-    if (c == '/' || c == '\\' || g_unichar_iscntrl (c)
-        || (name->len == 0 && c == '.'))
-      g_string_append_c (name, '-');
-    else
-      g_string_append_unichar (name, c);
-  }
-  g_string_append_printf (name, "%s%s.%s", *date ? " " : "", date, extension);
-  for (gsize i = 0; i < name->len; i++) {
-    guchar c = name->str[i];
-
-    if (is_attr_char (c))
-      g_string_append_c (encoded, c);
-    else
-      g_string_append_printf (encoded, "%%%02X", c);
-  }
-  return g_strdup_printf ("attachment; filename=\"%s\"; filename*=UTF-8''%s",
-      ascii_name, encoded->str);
+  retention = g_new0 (Retention, 1);
+  retention->room_id = g_strdup (room_id);
+  retention->days = days;
+  g_hash_table_replace (self->retention, g_strdup (retention->room_id),
+      GUINT_TO_POINTER (days));
+  kk_store_run_async (self->store, retention_job, retention, retention_free,
+      NULL, retention_stored, g_task_new (self, NULL, callback, user_data));
 }
 
 gboolean
-kk_recordings_parse_request (const char *data, gsize length,
-    KkRecordingRequest *request, GError **error)
+kk_recordings_set_retention_finish (KkRecordings *self, GAsyncResult *result,
+    GError **error)
 {
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
-  g_autoptr (GList) members = NULL;
-  JsonObject *object;
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
-  memset (request, 0, sizeof *request);
-  if (root == NULL)
-    return FALSE;
-  if (!JSON_NODE_HOLDS_OBJECT (root)) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "the body must be a JSON object");
-    return FALSE;
-  }
-  object = json_node_get_object (root);
-  members = json_object_get_members (object);
-  for (GList *l = members; l != NULL; l = l->next) {
-    const char *member = l->data;
-    JsonNode *node = json_object_get_member (object, member);
-
-    if (g_str_equal (member, "paused")) {
-      if (json_node_get_value_type (node) != G_TYPE_BOOLEAN) {
-        g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-            "\"paused\" must be true or false");
-        return FALSE;
-      }
-      request->set_paused = TRUE;
-      request->paused = json_node_get_boolean (node);
-    } else if (g_str_equal (member, "retention_days")) {
-      gint64 days;
-
-      if (json_node_get_value_type (node) != G_TYPE_INT64
-          || (days = json_node_get_int (node)) < 0
-          || days > KK_RECORDINGS_RETENTION_MAX_DAYS) {
-        g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-            "\"retention_days\" must be a whole number from 0 (keep) to %d",
-            KK_RECORDINGS_RETENTION_MAX_DAYS);
-        return FALSE;
-      }
-      request->set_retention = TRUE;
-      request->retention_days = days;
-    } else {
-      g_autofree char *shown = g_utf8_substring (member, 0,
-          MIN (64, g_utf8_strlen (member, -1)));
-
-      g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-          "unknown member \"%s\"", shown);
-      return FALSE;
-    }
-  }
-  if (!request->set_paused && !request->set_retention) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "give \"paused\" or \"retention_days\"");
-    return FALSE;
-  }
-  return TRUE;
-}
-
-gboolean
-kk_recordings_parse_link_request (const char *data, gsize length,
-    guint *lifetime_s, GError **error)
-{
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
-  JsonObject *object;
-  JsonNode *node;
-  gint64 seconds;
-
-  if (root == NULL)
-    return FALSE;
-  object = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  node = object != NULL ? json_object_get_member (object, "expires_in")
-      : NULL;
-  if (object == NULL || json_object_get_size (object) > (node != NULL ? 1 : 0)) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "the body must be {} or {\"expires_in\": seconds}");
-    return FALSE;
-  }
-  if (node == NULL)
-    return TRUE;
-  if (json_node_get_value_type (node) != G_TYPE_INT64
-      || (seconds = json_node_get_int (node)) < 1
-      || seconds > KK_RECORDINGS_LINK_MAX_S) {
-    g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "\"expires_in\" must be a whole number of seconds from 1 to %d",
-        KK_RECORDINGS_LINK_MAX_S);
-    return FALSE;
-  }
-  *lifetime_s = seconds;
-  return TRUE;
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* ---- metrics ---- */
@@ -1942,14 +1279,13 @@ load (KkRecordings *self, GError **error)
 }
 
 KkRecordings *
-kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
-    KkMetrics *metrics, const KkConfig *config, GError **error)
+kk_recordings_new (KkStore *store, KkMetrics *metrics,
+    const KkConfig *config, GError **error)
 {
   g_autoptr (KkRecordings) self = NULL;
   g_autofree char *directory = NULL;
 
   g_return_val_if_fail (KK_IS_STORE (store), NULL);
-  g_return_val_if_fail (kk_recordings_for_store (store) == NULL, NULL);
 
   directory = g_build_filename (kk_store_get_data_dir (store), "recordings",
       NULL);
@@ -1962,11 +1298,6 @@ kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
   }
 
   self = g_object_new (KK_TYPE_RECORDINGS, NULL);
-  if (RAND_bytes (self->link_key, sizeof self->link_key) != 1) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-        "no random bytes for the recording links' key");
-    return NULL;
-  }
   self->directory = realpath (directory, NULL);
   if (self->directory == NULL) {
     int saved = errno;
@@ -1976,12 +1307,10 @@ kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
     return NULL;
   }
   self->store = g_object_ref (store);
-  self->registry = g_object_ref (registry);
   self->pipelines_dir = g_strdup (config->pipelines_dir);
   if (!load (self, error))
     return NULL;
 
-  g_object_set_data (G_OBJECT (store), STORE_KEY, self);
   self->metrics = metrics;
   kk_metrics_add_collector (metrics, collect, self);
   start_repairs (self);
@@ -2031,13 +1360,9 @@ kk_recordings_dispose (GObject *object)
 {
   KkRecordings *self = KK_RECORDINGS (object);
 
-  if (self->store != NULL) {
+  if (self->store != NULL)
     kk_recordings_shutdown (self);
-    if (kk_recordings_for_store (self->store) == self)
-      g_object_set_data (G_OBJECT (self->store), STORE_KEY, NULL);
-  }
   g_clear_object (&self->store);
-  g_clear_object (&self->registry);
   G_OBJECT_CLASS (kk_recordings_parent_class)->dispose (object);
 }
 
@@ -2053,7 +1378,6 @@ kk_recordings_finalize (GObject *object)
   g_object_unref (self->cancellable);
   free (self->directory);
   g_free (self->pipelines_dir);
-  OPENSSL_cleanse (self->link_key, sizeof self->link_key);
   G_OBJECT_CLASS (kk_recordings_parent_class)->finalize (object);
 }
 

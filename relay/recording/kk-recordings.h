@@ -21,42 +21,16 @@
  * "paused" are remuxed (kk_recorder_repair (), on a worker thread) into
  * files that play, and marked "finished".
  *
- * Routes (the admin token, except where the room's host token is said):
- *
- *   GET    /api/sessions/{id}/recording   the file, with single-range
- *                                         Range support (206, 416); 409
- *                                         while it is being written.
- *                                         Instead of the token, a signed
- *                                         link's ?expires=&sig= (403 when
- *                                         expired or forged)
- *   POST   /api/sessions/{id}/recording/link
- *                                         {"expires_in": s} (optional) →
- *                                         {"url", "expires_at"}: a signed
- *                                         link to the file, for a <video>
- *                                         or a download without the token
- *   DELETE /api/sessions/{id}/recording   removes the file: "deleted"
- *   GET    /api/rooms/{room}/recording    host or coordinator: whether it
- *                                         records now, paused, retention
- *   POST   /api/rooms/{room}/recording    host or coordinator:
- *                                         {"paused": bool}; coordinator
- *                                         only: {"retention_days": n}
- *
- * Files are served from a read-only mapping wrapped in a GBytes, so a
- * large recording is never copied into memory, also not for a Range
- * request: libsoup 3.2's own Range support flattens the body into one
- * heap copy, so ranges are answered here instead.
+ * The routes that serve, link, delete, pause and set retention are
+ * kk-recordings-api's (relay/web); they call the functions below.
  *
  * Main context only.
  */
 #pragma once
 
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
-
 #include "kk-config.h"
 #include "kk-lecture.h"
 #include "kk-metrics.h"
-#include "kk-room.h"
 #include "kk-store.h"
 
 G_BEGIN_DECLS
@@ -65,11 +39,6 @@ G_BEGIN_DECLS
  * least this often. */
 #define KK_RECORDINGS_EXPIRY_INTERVAL_S 3600
 #define KK_RECORDINGS_RETENTION_MAX_DAYS 3650
-/* Signed links: how long one lasts unless asked otherwise, and at most.
- * Short, because whoever holds one may fetch the file; a page playing a
- * long recording asks for a new one when the old one runs out. */
-#define KK_RECORDINGS_LINK_LIFETIME_S 900
-#define KK_RECORDINGS_LINK_MAX_S 3600
 
 #define KK_TYPE_RECORDINGS (kk_recordings_get_type ())
 G_DECLARE_FINAL_TYPE (KkRecordings, kk_recordings, KK, RECORDINGS, GObject)
@@ -77,11 +46,9 @@ G_DECLARE_FINAL_TYPE (KkRecordings, kk_recordings, KK, RECORDINGS, GObject)
 /**
  * kk_recordings_new:
  * @store: (transfer none): a reference is kept
- * @registry: (transfer none): rooms (record, title, host token); a
- *   reference is kept
  * @metrics: must outlive the module; a collector is added until
  *   kk_recordings_shutdown ()
- * @config: data_dir, pipelines_dir and the admin token (as for kk-api)
+ * @config: data_dir and pipelines_dir
  *
  * Makes <data-dir>/recordings, loads the module's tables
  * (blocking until the store has done so), queues the repair of what a
@@ -89,37 +56,17 @@ G_DECLARE_FINAL_TYPE (KkRecordings, kk_recordings, KK, RECORDINGS, GObject)
  *
  * Returns: (transfer full): the module, or NULL with @error.
  */
-KkRecordings *kk_recordings_new (KkStore *store, KkRoomRegistry *registry,
-    KkMetrics *metrics, const KkConfig *config, GError **error);
+KkRecordings *kk_recordings_new (KkStore *store, KkMetrics *metrics,
+    const KkConfig *config, GError **error);
 
 /* Records @lecture's sessions (when its room's "record" is set) until
  * kk_recordings_shutdown (). */
 void kk_recordings_watch (KkRecordings *recordings, KkLecture *lecture);
 
-/* Adds the routes listed above to @server (from kk_http_server_new ()). */
-void kk_recordings_register (KkRecordings *recordings, SoupServer *server);
-
 /* Finishes every recording (kk_recorder_finish_sync (): the files play),
  * queues their last rows, and lets go of the lectures and the metrics.
  * Call after the lectures have stopped and before kk_store_close (). */
 void kk_recordings_shutdown (KkRecordings *recordings);
-
-/* Returns: (transfer none) (nullable): the module made on @store, for
- * kk-api's session listing. */
-KkRecordings *kk_recordings_for_store (KkStore *store);
-
-/**
- * kk_recordings_add_json:
- * @recordings: (nullable)
- *
- * Adds the recording of @session_id as the next value of @builder: null
- * when there is none, else `{"url", "state", "content_type",
- * "video_codec", "audio_codec", "duration_seconds", "size_bytes",
- * "started_at", "ended_at", "error", "paused": [{"from", "to",
- * "seconds"}]}` ("url" is null when there is no file to fetch).
- */
-void kk_recordings_add_json (KkRecordings *recordings, JsonBuilder *builder,
-    const char *session_id);
 
 /* Deletes the files of recordings older than their room's retention
  * (ended before @now_wall_us minus retention_days; rooms with 0 keep
@@ -127,56 +74,85 @@ void kk_recordings_add_json (KkRecordings *recordings, JsonBuilder *builder,
  * KK_RECORDINGS_EXPIRY_INTERVAL_S). Returns: how many were deleted. */
 guint kk_recordings_expire (KkRecordings *recordings, gint64 now_wall_us);
 
-/* ---- pure helpers, public for the tests ---- */
+/* ---- what the routes use ---- */
 
 typedef enum {
-  KK_RANGE_NONE,              /* no usable Range: the whole file (200) */
-  KK_RANGE_PARTIAL,           /* [*start, *end] inclusive (206) */
-  KK_RANGE_UNSATISFIABLE,     /* 416 */
-} KkRangeResult;
+  KK_RECORDING_RECORDING,       /* being written */
+  KK_RECORDING_PAUSED,          /* being written, paused by the host */
+  KK_RECORDING_FINISHED,
+  KK_RECORDING_FAILED,          /* what was written before the error */
+  KK_RECORDING_EMPTY,           /* no keyframe ever came: no file */
+  KK_RECORDING_DELETED,
+} KkRecordingState;
 
-/**
- * kk_recordings_parse_range:
- * @header: (nullable): the Range header's value
- * @total: the file's size
- *
- * One "bytes=" range (first-last, first-, or -suffix). Several ranges, a
- * malformed header or another unit are ignored (RFC 9110 14.2 allows it).
- */
-KkRangeResult kk_recordings_parse_range (const char *header, guint64 total,
-    guint64 *start, guint64 *end);
-
-/**
- * kk_recordings_content_disposition:
- * @title: the course title (UTF-8)
- * @started_wall_us: when the broadcast began (its date, in Europe/Oslo)
- * @extension: "webm", "mp4", ...
- *
- * Returns: (transfer full): `attachment; filename="ASCII"; filename*=UTF-8''…`
- * (RFC 6266, RFC 5987), e.g. for "Legemiddelhåndtering" on 4 March 2025:
- * filename="Legemiddelhandtering-2025-03-04.webm".
- */
-char *kk_recordings_content_disposition (const char *title,
-    gint64 started_wall_us, const char *extension);
-
-/* A POST /api/rooms/{room}/recording body: `{"paused": bool,
- * "retention_days": 0..KK_RECORDINGS_RETENTION_MAX_DAYS}`, at least one
- * of them, nothing else. */
 typedef struct {
-  gboolean set_paused;
+  gint64 from_us;               /* wall clock */
+  gint64 to_us;                 /* 0 while paused */
+} KkRecordingPause;
+
+/* One recording as the module holds it. The strings and @pauses belong
+ * to the module: valid until it next changes (main context). */
+typedef struct {
+  const char *session_id;
+  const char *room_id;
+  const char *file;             /* in the directory; nullable */
+  const char *content_type;     /* nullable, also below */
+  const char *video_codec;
+  const char *audio_codec;
+  const char *error;
+  KkRecordingState state;
+  const char *state_name;       /* "recording", "paused", "finished", ... */
+  gboolean has_file;            /* finished or failed, with a file */
+  gint64 started_at;            /* wall clock */
+  gint64 ended_at;              /* 0 while being written */
+  gint64 duration_us;           /* so far, while being written */
+  gint64 size;                  /* likewise */
+  const KkRecordingPause *pauses; /* oldest first */
+  guint n_pauses;
+} KkRecording;
+
+/* The recording of @session_id, if there is one (ids not shaped like the
+ * store's are never looked up). */
+gboolean kk_recordings_lookup (KkRecordings *recordings,
+    const char *session_id, KkRecording *out);
+
+/* Returns: (transfer none): the recordings directory, absolute, with
+ * symlinks resolved: every file served must resolve to inside it. */
+const char *kk_recordings_get_directory (KkRecordings *recordings);
+
+/* Returns: (transfer full) (nullable): the absolute path of
+ * @recording's file (not resolved), or NULL if it names none. */
+char *kk_recordings_get_path (KkRecordings *recordings,
+    const KkRecording *recording);
+
+/* Deletes the file of @session_id's recording (which must exist); the
+ * row stays, as "deleted". @why goes to the log. */
+gboolean kk_recordings_delete (KkRecordings *recordings,
+    const char *session_id, const char *why, GError **error);
+
+/* What a room's recording is doing now. */
+typedef struct {
+  gboolean recording;           /* a recording is being written */
   gboolean paused;
-  gboolean set_retention;
-  guint retention_days;
-} KkRecordingRequest;
+  const char *session_id;       /* of that recording, or NULL */
+  guint retention_days;         /* 0: keep */
+} KkRecordingRoom;
 
-/* Returns FALSE with an error that maps to 400. */
-gboolean kk_recordings_parse_request (const char *data, gsize length,
-    KkRecordingRequest *request, GError **error);
+void kk_recordings_get_room (KkRecordings *recordings, const char *room_id,
+    KkRecordingRoom *out);
 
-/* A POST /api/sessions/{id}/recording/link body: `{}` or `{"expires_in":
- * 1..KK_RECORDINGS_LINK_MAX_S}`. Sets *@lifetime_s only when given;
- * FALSE with an error that maps to 400. */
-gboolean kk_recordings_parse_link_request (const char *data, gsize length,
-    guint *lifetime_s, GError **error);
+/* Pauses or resumes the recording being written in @room_id; FALSE when
+ * none is. */
+gboolean kk_recordings_set_paused (KkRecordings *recordings,
+    const char *room_id, gboolean paused);
+
+/* Sets @room_id's retention (0: keep) at once, and stores it; once
+ * stored, retention is applied. Finishes with an error if it could not
+ * be stored. */
+void kk_recordings_set_retention_async (KkRecordings *recordings,
+    const char *room_id, guint days, GAsyncReadyCallback callback,
+    gpointer user_data);
+gboolean kk_recordings_set_retention_finish (KkRecordings *recordings,
+    GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -11,16 +11,8 @@
  * never broadcast is "missed" once its scheduled end has passed; that is
  * derived from the times, not stored.
  *
- * Routes, all for the coordinator's token only (401 without a valid
- * token, 403 for a host's or participant's):
- *
- *   POST   /api/rooms/{room}/sessions   {"starts_at","ends_at"} → 201
- *   GET    /api/sessions/{id}           one session → 200
- *   PATCH  /api/sessions/{id}           new times → 200 (409 once live)
- *   DELETE /api/sessions/{id}           cancels it → 204 (409 once live)
- *
- * Times are RFC 3339 with an offset ("2025-03-04T10:00:00+01:00"); the
- * relay answers in UTC ("2025-03-04T09:00:00Z").
+ * The routes that plan, move and cancel sessions are kk-schedule-api's
+ * (relay/web); they tell this module what the store answered.
  *
  * The sessions not yet broadcast are also kept in memory (loaded at
  * startup, updated by every change and every broadcast start), so that a
@@ -29,11 +21,6 @@
  */
 #pragma once
 
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
-
-#include "kk-lecture.h"
-#include "kk-room.h"
 #include "kk-store.h"
 
 G_BEGIN_DECLS
@@ -59,72 +46,38 @@ const char *kk_session_state_to_string (KkSessionState state);
 KkSessionState kk_session_state (const KkStoreSession *session,
     gint64 now_us);
 
-/**
- * kk_schedule_parse_request:
- * @partial: TRUE for a PATCH body, where either member may be left out
- *   (at least one must be there)
- * @start_us: (out): the start in microseconds since the epoch, whole
- *   seconds (fractions are dropped); 0 when left out
- * @end_us: (out): the end, likewise
- *
- * Parses `{"starts_at": RFC 3339 time, "ends_at": RFC 3339 time}`. The
- * times must carry an offset (`Z` or `±hh:mm`): a time without one means
- * different things on the coordinator's machine and the relay's. Unknown
- * members are refused.
- *
- * Returns: FALSE with an error that maps to 400.
- */
-gboolean kk_schedule_parse_request (const char *data, gsize length,
-    gboolean partial, gint64 *start_us, gint64 *end_us, GError **error);
-
-/* Checks @start_us and @end_us against the bounds above, as of @now_us.
- * Returns: FALSE with an error that maps to 400. */
-gboolean kk_schedule_validate_times (gint64 start_us, gint64 end_us,
-    gint64 now_us, GError **error);
-
-/**
- * kk_schedule_build_session:
- * @store: for the session's recording (kk-recordings)
- *
- * One session as the API shows it: `{"id", "room", "state",
- * "scheduled_start", "scheduled_end", "started_at", "ended_at",
- * "recording"}`; the times in UTC, null where there is none (an ad hoc
- * session has no schedule, a planned one no broadcast yet).
- */
-void kk_schedule_build_session (JsonBuilder *builder, KkStore *store,
-    const KkStoreSession *session, gint64 now_us);
-
 #define KK_TYPE_SCHEDULE (kk_schedule_get_type ())
 G_DECLARE_FINAL_TYPE (KkSchedule, kk_schedule, KK, SCHEDULE, GObject)
 
 /**
  * kk_schedule_new:
- * @store: (transfer none): a reference is kept
- * @registry: (transfer none): a reference is kept; for rooms and tokens
+ * @store: (transfer none): read once, now
  *
  * Loads the sessions not yet broadcast, synchronously (startup only).
  *
  * Returns: (transfer full): the schedule, or NULL with @error.
  */
-KkSchedule *kk_schedule_new (KkStore *store, KkRoomRegistry *registry,
-    GError **error);
+KkSchedule *kk_schedule_new (KkStore *store, GError **error);
 
-/* Follows @lecture's broadcasts (a session that goes live is no longer
- * next), and lets its room's JSON find the schedule (see
- * kk_schedule_add_next_session()). */
-void kk_schedule_watch (KkSchedule *schedule, KkLecture *lecture);
+/* Mirrors what the store now holds for @session: kept while it is
+ * planned and not yet broadcast, forgotten otherwise. */
+void kk_schedule_remember (KkSchedule *schedule,
+    const KkStoreSession *session);
 
-/* Adds the routes above to @server (from kk_http_server_new()). */
-void kk_schedule_register (KkSchedule *schedule, SoupServer *server);
+/* Forgets @session_id: it went live (the store made it so when its
+ * broadcast started; relay/kk-relay.c calls this on the lecture's
+ * "session-opened") or it was cancelled. Either way it is nobody's next
+ * session now. */
+void kk_schedule_forget (KkSchedule *schedule, const char *session_id);
 
 /**
- * kk_schedule_add_next_session:
+ * kk_schedule_next_session:
  *
- * Adds the member `"next_session"` to the object @builder is building:
- * `{"id", "starts_at", "ends_at"}` of @room's earliest session not yet
- * broadcast whose scheduled end is still ahead, or null (also for a room
- * no schedule watches).
+ * Returns: (transfer none) (nullable): @room_id's earliest session not yet
+ * broadcast whose scheduled end is still ahead; valid until the schedule
+ * next changes.
  */
-void kk_schedule_add_next_session (JsonBuilder *builder, KkRoom *room);
+const KkStoreSession *kk_schedule_next_session (KkSchedule *schedule,
+    const char *room_id);
 
 G_END_DECLS

@@ -8,11 +8,10 @@
  * the handler answers 201; the request is paused meanwhile, so the main
  * loop keeps serving others.
  *
- * Roles come from the bearer token alone, checked by the registry (the
- * coordinator's, hosts' and participants' tokens alike) by SHA-256 digest
- * with CRYPTO_memcmp, so neither content nor length leaks through timing.
- * kk_api_require_coordinator () is the one coordinator check every
- * coordinator-only route of every module uses.
+ * Roles come from kk-auth. A room's JSON also says what other modules
+ * know of it (the next planned session, whether the live session asks
+ * for an attendance code): those modules are handed to kk_api_register()
+ * and asked directly.
  */
 
 #include "kk-api.h"
@@ -20,26 +19,18 @@
 #include <string.h>
 
 #include "kk-http.h"
-#include "kk-presence.h"
 #include "kk-ratelimit.h"
-#include "kk-schedule.h"
-#include "kk-roster-api.h"
-
-#define KK_API_KEY "kk-api"
-
-typedef enum {
-  KK_ROLE_NONE,               /* no Authorization header */
-  KK_ROLE_INVALID,            /* a token we do not know, or malformed */
-  KK_ROLE_VIEWER,
-  KK_ROLE_HOST,
-  KK_ROLE_ADMIN,
-} KkRole;
+#include "kk-schedule-api.h"
 
 typedef struct {
-  SoupServer *server;         /* not a ref: it owns this */
+  KkAuth *auth;
   KkRoomRegistry *registry;
   KkStore *store;
   KkMetrics *metrics;
+  KkPresence *presence;       /* nullable */
+  KkRoster *roster;           /* nullable: access modes are not kept */
+  KkSchedule *schedule;       /* nullable */
+  KkRecordings *recordings;   /* nullable */
   GHashTable *responses;      /* status code → count, for /metrics */
   KkRateLimit *joins;         /* joins on open rooms, per client address */
 } KkApi;
@@ -57,46 +48,12 @@ kk_join_request_free (KkJoinRequest *request)
   g_free (request);
 }
 
-static JsonObject *
-parse_object (const char *data, gsize length, GError **error)
-{
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
-
-  if (root == NULL)
-    return NULL;
-  if (!JSON_NODE_HOLDS_OBJECT (root)) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "the body must be a JSON object");
-    return NULL;
-  }
-  return json_object_ref (json_node_get_object (root));
-}
-
 static gboolean
 wrong_type (const char *member, const char *type, GError **error)
 {
   g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
       "\"%s\" must be %s", member, type);
   return FALSE;
-}
-
-static gboolean
-check_members (JsonObject *object, const char *const *allowed, GError **error)
-{
-  g_autoptr (GList) members = json_object_get_members (object);
-
-  for (GList *l = members; l != NULL; l = l->next) {
-    if (!g_strv_contains (allowed, l->data)) {
-      /* The body is valid UTF-8 already; just keep the echo short. */
-      g_autofree char *shown = g_utf8_substring (l->data, 0,
-          MIN (64, g_utf8_strlen (l->data, -1)));
-
-      g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-          "unknown member \"%s\"", shown);
-      return FALSE;
-    }
-  }
-  return TRUE;
 }
 
 /* Absent and null both mean "not given" for optional members. */
@@ -188,12 +145,13 @@ kk_api_parse_new_room (const char *data, gsize length, KkRoomAccess *access,
   static const char *const allowed[] = {
     "id", "title", "record", "completion_ratio", "access", NULL
   };
-  g_autoptr (JsonObject) object = parse_object (data, length, error);
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length,
+      allowed, error);
   g_autoptr (KkRoomConfig) room = NULL;
   KkRoomAccess given = KK_ROOM_ACCESS_OPEN;
   gboolean set = FALSE;
 
-  if (object == NULL || !check_members (object, allowed, error))
+  if (object == NULL)
     return NULL;
 
   room = g_new0 (KkRoomConfig, 1);
@@ -222,7 +180,9 @@ kk_api_parse_room_edit (const char *data, gsize length, GError **error)
   static const char *const allowed[] = {
     "title", "record", "completion_ratio", "access", NULL
   };
-  g_autoptr (JsonObject) object = parse_object (data, length, error);
+  /* Members are checked after "id", which has a message of its own. */
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length, NULL,
+      error);
   g_autoptr (KkRoomEdit) edit = NULL;
 
   if (object == NULL)
@@ -233,7 +193,7 @@ kk_api_parse_room_edit (const char *data, gsize length, GError **error)
         "a room's id cannot be changed");
     return NULL;
   }
-  if (!check_members (object, allowed, error))
+  if (!kk_json_check_members (object, allowed, error))
     return NULL;
   edit = g_new0 (KkRoomEdit, 1);
   if (!get_string (object, "title", FALSE, &edit->title, error)
@@ -266,12 +226,13 @@ kk_api_parse_join_request (const char *data, gsize length, GError **error)
   static const char *const allowed[] = {
     "name", "workplace", "colleagues", NULL
   };
-  g_autoptr (JsonObject) object = parse_object (data, length, error);
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length,
+      allowed, error);
   g_autoptr (KkJoinRequest) request = NULL;
   g_autoptr (GPtrArray) colleagues = g_ptr_array_new_with_free_func (g_free);
   JsonNode *node;
 
-  if (object == NULL || !check_members (object, allowed, error))
+  if (object == NULL)
     return NULL;
 
   request = g_new0 (KkJoinRequest, 1);
@@ -323,63 +284,7 @@ kk_api_parse_join_request (const char *data, gsize length, GError **error)
   return g_steal_pointer (&request);
 }
 
-/* Auth. */
-
-static KkRole
-identify (KkRoomRegistry *registry, SoupServerMessage *msg)
-{
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-
-  if (token == NULL) {
-    return soup_message_headers_get_one (
-        soup_server_message_get_request_headers (msg), "Authorization") != NULL
-        ? KK_ROLE_INVALID : KK_ROLE_NONE;
-  }
-  if (kk_room_registry_check_admin_token (registry, token))
-    return KK_ROLE_ADMIN;
-  if (kk_room_registry_check_host_token (registry, NULL, token)
-      == KK_TOKEN_OK)
-    return KK_ROLE_HOST;
-  if (kk_room_registry_check_viewer_token (registry, NULL, token, NULL)
-      == KK_TOKEN_OK)
-    return KK_ROLE_VIEWER;
-  return KK_ROLE_INVALID;
-}
-
-gboolean
-kk_api_require_coordinator (KkRoomRegistry *registry, SoupServerMessage *msg)
-{
-  switch (identify (registry, msg)) {
-    case KK_ROLE_ADMIN:
-      return TRUE;
-    case KK_ROLE_NONE:
-      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
-          "the coordinator token is required (Authorization: Bearer)");
-      return FALSE;
-    case KK_ROLE_INVALID:
-      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
-      return FALSE;
-    case KK_ROLE_HOST:
-    case KK_ROLE_VIEWER:
-      kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-          "only the coordinator may do this");
-      return FALSE;
-  }
-  g_return_val_if_reached (FALSE);
-}
-
 /* JSON. */
-
-static void
-add_string_or_null (JsonBuilder *builder, const char *member,
-    const char *value)
-{
-  json_builder_set_member_name (builder, member);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
 
 static void
 build_room (KkApi *api, JsonBuilder *builder, KkRoom *room, gboolean full)
@@ -398,11 +303,14 @@ build_room (KkApi *api, JsonBuilder *builder, KkRoom *room, gboolean full)
   json_builder_add_int_value (builder, kk_room_get_workplace_count (room));
   json_builder_set_member_name (builder, "people");
   json_builder_add_int_value (builder, kk_room_get_people_count (room));
-  add_string_or_null (builder, "session_id", kk_room_get_session_id (room));
+  kk_http_json_add_string (builder, "session_id",
+      kk_room_get_session_id (room));
   /* Public: the watch page says when the lecture starts. */
-  kk_schedule_add_next_session (builder, room);
+  kk_schedule_api_add_next_session (builder, api->schedule, room);
   /* Public: the watch page shows the attendance code form only then. */
-  kk_presence_add_room_state (builder, api->server, kk_room_get_id (room));
+  json_builder_set_member_name (builder, "attendance_code");
+  json_builder_add_boolean_value (builder, api->presence != NULL
+      && kk_presence_asks_for_code (api->presence, kk_room_get_id (room)));
   /* Public: the watch page shows the open form only when it can work. */
   json_builder_set_member_name (builder, "access");
   json_builder_add_string_value (builder,
@@ -414,7 +322,8 @@ build_room (KkApi *api, JsonBuilder *builder, KkRoom *room, gboolean full)
     json_builder_add_double_value (builder, kk_room_get_completion_ratio (room));
     json_builder_set_member_name (builder, "source");
     json_builder_add_string_value (builder, kk_room_get_source (room));
-    add_string_or_null (builder, "source_uri", kk_room_get_source_uri (room));
+    kk_http_json_add_string (builder, "source_uri",
+        kk_room_get_source_uri (room));
     json_builder_set_member_name (builder, "host_token");
     json_builder_add_string_value (builder, kk_room_get_host_token (room));
   }
@@ -463,7 +372,7 @@ static RoomCall *
 room_call_new (KkApi *api, KkHttpRequest *request, const char *room_id,
     KkRoomEdit *edit, guint status)
 {
-  KkRoster *roster = kk_roster_api_get_roster (api->server);
+  KkRoster *roster = api->roster;
   RoomCall *call;
 
   if (edit != NULL && edit->set_access && roster == NULL) {
@@ -594,7 +503,7 @@ post_rooms (KkHttpRequest *request, gpointer user_data)
   KkRoomEdit *edit = NULL;
   RoomCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg)
+  if (!kk_auth_require_coordinator (api->auth, msg)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
 
@@ -650,7 +559,7 @@ patch_room (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GError) error = NULL;
   RoomCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   if (kk_room_registry_lookup (api->registry, id) == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
@@ -681,9 +590,9 @@ get_rooms (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (GPtrArray) rooms = NULL;
-  KkRole role = identify (api->registry, msg);
+  KkAuthRole role = kk_auth_identify (api->auth, msg);
 
-  if (role == KK_ROLE_INVALID) {
+  if (role == KK_AUTH_INVALID) {
     kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
     return;
   }
@@ -692,7 +601,7 @@ get_rooms (KkHttpRequest *request, gpointer user_data)
   json_builder_begin_array (builder);
   for (guint i = 0; i < rooms->len; i++)
     build_room (api, builder, g_ptr_array_index (rooms, i),
-        role == KK_ROLE_ADMIN);
+        role == KK_AUTH_COORDINATOR);
   json_builder_end_array (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
 }
@@ -704,10 +613,10 @@ get_room (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   const char *id = kk_http_request_get_param (request, 0);
-  KkRole role = identify (api->registry, msg);
+  KkAuthRole role = kk_auth_identify (api->auth, msg);
   KkRoom *room;
 
-  if (role == KK_ROLE_INVALID) {
+  if (role == KK_AUTH_INVALID) {
     kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
     return;
   }
@@ -716,7 +625,7 @@ get_room (KkHttpRequest *request, gpointer user_data)
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
     return;
   }
-  build_room (api, builder, room, role == KK_ROLE_ADMIN);
+  build_room (api, builder, room, role == KK_AUTH_COORDINATOR);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
 }
 
@@ -802,10 +711,18 @@ post_join (KkHttpRequest *request, gpointer user_data)
       (const char *const *) join->colleagues, joined_cb, request);
 }
 
+/* A GET /api/sessions across its store read. */
+typedef struct {
+  KkRecordings *recordings;   /* nullable */
+  KkHttpRequest *request;
+} SessionsCall;
+
 static void
 sessions_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  KkHttpRequest *request = user_data;
+  g_autofree SessionsCall *call = user_data;
+  g_autoptr (KkRecordings) recordings = call->recordings;
+  KkHttpRequest *request = call->request;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (GPtrArray) sessions = NULL;
@@ -823,7 +740,7 @@ sessions_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   json_builder_begin_array (builder);
   for (guint i = 0; i < sessions->len; i++)
-    kk_schedule_build_session (builder, KK_STORE (source),
+    kk_schedule_api_build_session (builder, recordings,
         g_ptr_array_index (sessions, i), now);
   json_builder_end_array (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
@@ -836,8 +753,9 @@ get_sessions (KkHttpRequest *request, gpointer user_data)
   KkApi *api = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *room_id = kk_http_request_get_query (request, "room");
+  SessionsCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   if (room_id != NULL && kk_room_registry_lookup (api->registry, room_id)
       == NULL) {
@@ -845,8 +763,12 @@ get_sessions (KkHttpRequest *request, gpointer user_data)
     return;
   }
 
+  call = g_new0 (SessionsCall, 1);
+  call->recordings = api->recordings != NULL
+      ? g_object_ref (api->recordings) : NULL;
+  call->request = request;
   kk_http_request_pause (request);
-  kk_store_list_sessions (api->store, room_id, sessions_listed_cb, request);
+  kk_store_list_sessions (api->store, room_id, sessions_listed_cb, call);
 }
 
 static void
@@ -937,34 +859,43 @@ api_free (KkApi *api)
   kk_metrics_remove_collector (api->metrics, collect, api);
   g_hash_table_unref (api->responses);
   kk_rate_limit_free (api->joins);
+  g_clear_object (&api->auth);
   g_clear_object (&api->registry);
   g_clear_object (&api->store);
+  g_clear_object (&api->presence);
+  g_clear_object (&api->roster);
+  g_clear_object (&api->schedule);
+  g_clear_object (&api->recordings);
   g_free (api);
 }
 
 gboolean
-kk_api_register (SoupServer *server, KkRoomRegistry *registry, KkStore *store,
-    KkMetrics *metrics, const KkConfig *config, GError **error)
+kk_api_register (SoupServer *server, KkAuth *auth, KkRoomRegistry *registry,
+    KkStore *store, KkMetrics *metrics, KkPresence *presence,
+    KkRoster *roster, KkSchedule *schedule, KkRecordings *recordings,
+    GError **error)
 {
   KkApi *api;
 
   g_return_val_if_fail (SOUP_IS_SERVER (server), FALSE);
+  g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
   g_return_val_if_fail (KK_IS_ROOM_REGISTRY (registry), FALSE);
   g_return_val_if_fail (KK_IS_STORE (store), FALSE);
   g_return_val_if_fail (metrics != NULL, FALSE);
-  g_return_val_if_fail (g_object_get_data (G_OBJECT (server), KK_API_KEY)
-      == NULL, FALSE);
 
   api = g_new0 (KkApi, 1);
-  api->server = server;
+  api->auth = g_object_ref (auth);
   api->registry = g_object_ref (registry);
   api->store = g_object_ref (store);
   api->metrics = metrics;
+  api->presence = presence != NULL ? g_object_ref (presence) : NULL;
+  api->roster = roster != NULL ? g_object_ref (roster) : NULL;
+  api->schedule = schedule != NULL ? g_object_ref (schedule) : NULL;
+  api->recordings = recordings != NULL ? g_object_ref (recordings) : NULL;
   api->responses = g_hash_table_new (g_direct_hash, g_direct_equal);
   api->joins = kk_rate_limit_new (KK_API_JOIN_BURST,
       KK_API_JOIN_INTERVAL_S * G_USEC_PER_SEC, KK_API_JOIN_CLIENTS_MAX);
-  g_object_set_data_full (G_OBJECT (server), KK_API_KEY, api,
-      (GDestroyNotify) api_free);
+  kk_http_server_keep (server, api, (GDestroyNotify) api_free);
 
   kk_metrics_add_collector (metrics, collect, api);
   g_signal_connect (server, "request-finished", G_CALLBACK (request_done_cb),

@@ -9,9 +9,8 @@
  *   - anyone may join a room, unless it is by invitation only (403), up
  *     to KK_API_JOIN_BURST joins at once per client address (429).
  *
- * A missing, malformed or unknown token is 401. A valid token of a lesser
- * role (a host or viewer token on a coordinator route) is 403: it did
- * authenticate, it is just not allowed there (RFC 9110 15.5.4).
+ * A missing, malformed or unknown token is 401, a valid token of a lesser
+ * role 403 (kk-auth decides).
  *
  * The body parsers are public so the fuzzer exercises exactly what the
  * handlers run.
@@ -20,9 +19,13 @@
 
 #include <libsoup/soup.h>
 
-#include "kk-config.h"
+#include "kk-auth.h"
 #include "kk-metrics.h"
+#include "kk-presence.h"
+#include "kk-recordings.h"
 #include "kk-room.h"
+#include "kk-roster.h"
+#include "kk-schedule.h"
 #include "kk-store.h"
 
 G_BEGIN_DECLS
@@ -99,33 +102,33 @@ KkRoomEdit *kk_api_parse_room_edit (const char *data, gsize length,
 KkJoinRequest *kk_api_parse_join_request (const char *data, gsize length,
     GError **error);
 
-/* For every coordinator-only route: replies 401 (no or unknown token) or
- * 403 (a host's or participant's token) and returns FALSE unless the
- * request carries the coordinator's token. */
-gboolean kk_api_require_coordinator (KkRoomRegistry *registry,
-    SoupServerMessage *msg);
-
 /**
  * kk_api_register:
  * @server: from kk_http_server_new()
+ * @auth: (transfer none): a reference is kept; who may call
  * @registry: (transfer none): a reference is kept
  * @store: (transfer none): a reference is kept
  * @metrics: must outlive @server; a collector for rooms and HTTP
  *   responses is added to it (and removed when @server is finalized)
- * @config: the daemon's configuration
+ * @presence: (transfer none) (nullable): a reference is kept; says
+ *   whether a room's live session asks for an attendance code
+ * @roster: (transfer none) (nullable): a reference is kept; stores access
+ *   modes (POST and PATCH "access"); without one they are refused with
+ *   501
+ * @schedule: (transfer none) (nullable): a reference is kept; a room's
+ *   next planned session
+ * @recordings: (transfer none) (nullable): a reference is kept; the
+ *   recording of each listed session
  *
  * Adds the routes `POST|GET /api/rooms`, `GET|PATCH /api/rooms/{room}`,
  * `POST /api/rooms/{room}/join`, `GET /api/sessions`, `GET /healthz` and
- * `GET /metrics`. Access modes (POST and PATCH "access") are stored by
- * the roster registered on @server (kk_roster_api_register (), before or
- * after this); without one they are refused with 501.
- *
- * The coordinator is recognised by @registry (kk_room_registry_check_admin_token()).
+ * `GET /metrics` (the route module shape of kk-http.h).
  *
  * Returns: FALSE with @error if registration fails.
  */
-gboolean kk_api_register (SoupServer *server, KkRoomRegistry *registry,
-    KkStore *store, KkMetrics *metrics, const KkConfig *config,
-    GError **error);
+gboolean kk_api_register (SoupServer *server, KkAuth *auth,
+    KkRoomRegistry *registry, KkStore *store, KkMetrics *metrics,
+    KkPresence *presence, KkRoster *roster, KkSchedule *schedule,
+    KkRecordings *recordings, GError **error);
 
 G_END_DECLS

@@ -13,13 +13,11 @@
 
 #include <string.h>
 
-#include "kk-api.h"
 #include "kk-http.h"
 #include "kk-time.h"
 
-#define KK_ATTENDANCE_API_KEY "kk-attendance-api"
-
 typedef struct {
+  KkAuth *auth;
   KkAttendanceLog *log;
   KkRoomRegistry *registry;
 } KkAttendanceApi;
@@ -29,6 +27,7 @@ api_free (gpointer data)
 {
   KkAttendanceApi *api = data;
 
+  g_clear_object (&api->auth);
   g_clear_object (&api->log);
   g_clear_object (&api->registry);
   g_free (api);
@@ -42,34 +41,6 @@ bad_request (GError **error, const char *format, const char *member)
   g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST, format,
       member);
   return FALSE;
-}
-
-static JsonObject *
-parse_object (const char *data, gsize length, const char *const *allowed,
-    GError **error)
-{
-  g_autoptr (JsonNode) root = kk_http_parse_json (data, length, error);
-  g_autoptr (GList) members = NULL;
-  JsonObject *object;
-
-  if (root == NULL)
-    return NULL;
-  if (!JSON_NODE_HOLDS_OBJECT (root)) {
-    bad_request (error, "the body must be a JSON object%s", "");
-    return NULL;
-  }
-  object = json_node_get_object (root);
-  members = json_object_get_members (object);
-  for (GList *l = members; l != NULL; l = l->next) {
-    if (!g_strv_contains (allowed, l->data)) {
-      g_autofree char *shown = g_utf8_substring (l->data, 0,
-          MIN (64, g_utf8_strlen (l->data, -1)));
-
-      bad_request (error, "unknown member \"%s\"", shown);
-      return NULL;
-    }
-  }
-  return json_object_ref (object);
 }
 
 static JsonNode *
@@ -126,7 +97,8 @@ kk_attendance_api_parse_settings (const char *data, gsize length,
     "require_code", "prompts", "prompt_window_seconds",
     "prompt_interval_seconds", "retention_days", NULL
   };
-  g_autoptr (JsonObject) object = parse_object (data, length, allowed, error);
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length,
+      allowed, error);
   g_autofree KkAttendanceSettings *settings = NULL;
   gint64 grace = KK_ATTENDANCE_DEFAULT_GRACE_S, lateness = -1, prompts = 0;
   gint64 window = KK_ATTENDANCE_DEFAULT_PROMPT_WINDOW_S, retention = 0;
@@ -198,7 +170,8 @@ kk_attendance_api_parse_override (const char *data, gsize length,
     gboolean *completed, char **reason, char **by, GError **error)
 {
   static const char *const allowed[] = { "completed", "reason", "by", NULL };
-  g_autoptr (JsonObject) object = parse_object (data, length, allowed, error);
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, length,
+      allowed, error);
   g_autofree char *r = NULL, *b = NULL;
 
   if (object == NULL
@@ -249,16 +222,6 @@ add_time (JsonBuilder *builder, const char *name, gint64 time_us)
 }
 
 static void
-add_string (JsonBuilder *builder, const char *name, const char *value)
-{
-  json_builder_set_member_name (builder, name);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
 add_int (JsonBuilder *builder, const char *name, gint64 value)
 {
   json_builder_set_member_name (builder, name);
@@ -283,9 +246,9 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
   const KkAttendanceResult *r = &row->result;
 
   json_builder_begin_object (builder);
-  add_string (builder, "participant_id", row->participant_id);
-  add_string (builder, "name", row->name);
-  add_string (builder, "workplace", row->workplace);
+  kk_http_json_add_string (builder, "participant_id", row->participant_id);
+  kk_http_json_add_string (builder, "name", row->name);
+  kk_http_json_add_string (builder, "workplace", row->workplace);
   add_time (builder, "first_join", r->first_join_us);
   add_time (builder, "last_leave", r->last_leave_us);
   add_int (builder, "attended_seconds", rounded_seconds (r->attended_us));
@@ -295,7 +258,7 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
   json_builder_set_member_name (builder, "completed");
   json_builder_add_boolean_value (builder, row->completed);
   /* The evidence and the reasoning behind the contract's fields. */
-  add_string (builder, "session_id", row->session->id);
+  kk_http_json_add_string (builder, "session_id", row->session->id);
   add_time (builder, "checked_in_at", row->checked_in_us);
   add_int (builder, "live_seconds", rounded_seconds (r->live_us));
   add_int (builder, "rejoins", r->rejoins);
@@ -304,7 +267,8 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
     json_builder_add_int_value (builder, rounded_seconds (r->lateness_us));
   else
     json_builder_add_null_value (builder);
-  add_string (builder, "verdict", kk_attendance_verdict_to_string (r->verdict));
+  kk_http_json_add_string (builder, "verdict",
+      kk_attendance_verdict_to_string (r->verdict));
   json_builder_set_member_name (builder, "code_given");
   json_builder_add_boolean_value (builder, row->code_given);
   add_int (builder, "prompts_seen", r->prompts_seen);
@@ -314,8 +278,8 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
     json_builder_begin_object (builder);
     json_builder_set_member_name (builder, "completed");
     json_builder_add_boolean_value (builder, row->completed);
-    add_string (builder, "reason", row->override_reason);
-    add_string (builder, "by", row->override_by);
+    kk_http_json_add_string (builder, "reason", row->override_reason);
+    kk_http_json_add_string (builder, "by", row->override_by);
     add_time (builder, "at", row->override_at_us);
     json_builder_end_object (builder);
   } else {
@@ -327,12 +291,12 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
     const KkAttendanceConnection *c = row->connections->pdata[i];
 
     json_builder_begin_object (builder);
-    add_string (builder, "connection_id", c->resource_id);
+    kk_http_json_add_string (builder, "connection_id", c->resource_id);
     add_time (builder, "connected_at", c->connected_us);
     add_time (builder, "left_at", c->left_us);
     add_int (builder, "seconds",
         rounded_seconds (connection_end (c, now_us) - c->connected_us));
-    add_string (builder, "reason", c->reason);
+    kk_http_json_add_string (builder, "reason", c->reason);
     json_builder_end_object (builder);
   }
   json_builder_end_array (builder);
@@ -437,17 +401,17 @@ connections_json (JsonBuilder *builder, const KkAttendanceReport *report,
       const KkAttendanceConnection *c = row->connections->pdata[j];
 
       json_builder_begin_object (builder);
-      add_string (builder, "session_id", row->session->id);
-      add_string (builder, "participant_id", row->participant_id);
-      add_string (builder, "name", row->name);
-      add_string (builder, "workplace", row->workplace);
-      add_string (builder, "party_id", c->party_id);
-      add_string (builder, "connection_id", c->resource_id);
+      kk_http_json_add_string (builder, "session_id", row->session->id);
+      kk_http_json_add_string (builder, "participant_id", row->participant_id);
+      kk_http_json_add_string (builder, "name", row->name);
+      kk_http_json_add_string (builder, "workplace", row->workplace);
+      kk_http_json_add_string (builder, "party_id", c->party_id);
+      kk_http_json_add_string (builder, "connection_id", c->resource_id);
       add_time (builder, "connected_at", c->connected_us);
       add_time (builder, "left_at", c->left_us);
       add_int (builder, "seconds",
           rounded_seconds (connection_end (c, now_us) - c->connected_us));
-      add_string (builder, "end_reason", c->reason);
+      kk_http_json_add_string (builder, "end_reason", c->reason);
       json_builder_end_object (builder);
     }
   }
@@ -534,7 +498,7 @@ get_report (KkHttpRequest *request, KkAttendanceApi *api,
   const char *dialect = kk_http_request_get_query (request, "dialect");
   ReportCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   if (per_room && kk_room_registry_lookup (api->registry, id) == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");
@@ -705,7 +669,7 @@ post_override (KkHttpRequest *request, gpointer user_data)
   gboolean completed;
   SettingsCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg)
+  if (!kk_auth_require_coordinator (api->auth, msg)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
@@ -728,7 +692,7 @@ get_settings (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   SettingsCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   if (kk_room_registry_lookup (api->registry,
           kk_http_request_get_param (request, 0)) == NULL) {
@@ -769,7 +733,7 @@ put_settings (KkHttpRequest *request, gpointer user_data)
   g_autofree KkAttendanceSettings *settings = NULL;
   SettingsCall *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   if (kk_room_registry_lookup (api->registry,
           kk_http_request_get_param (request, 0)) == NULL) {
@@ -791,18 +755,18 @@ put_settings (KkHttpRequest *request, gpointer user_data)
 }
 
 gboolean
-kk_attendance_api_register (SoupServer *server, KkAttendanceLog *log,
-    KkRoomRegistry *registry, const KkConfig *config, GError **error)
+kk_attendance_api_register (SoupServer *server, KkAuth *auth,
+    KkAttendanceLog *log, KkRoomRegistry *registry, GError **error)
 {
   KkAttendanceApi *api;
 
-  g_return_val_if_fail (g_object_get_data (G_OBJECT (server),
-          KK_ATTENDANCE_API_KEY) == NULL, FALSE);
+  g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
+
   api = g_new0 (KkAttendanceApi, 1);
+  api->auth = g_object_ref (auth);
   api->log = g_object_ref (log);
   api->registry = g_object_ref (registry);
-  g_object_set_data_full (G_OBJECT (server), KK_ATTENDANCE_API_KEY, api,
-      api_free);
+  kk_http_server_keep (server, api, api_free);
 
   kk_http_add_route (server, "GET", "/api/sessions/{id}/attendance",
       get_session_attendance, api);

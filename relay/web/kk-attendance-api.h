@@ -22,7 +22,7 @@
 #include <libsoup/soup.h>
 
 #include "kk-attendance-log.h"
-#include "kk-config.h"
+#include "kk-auth.h"
 #include "kk-room.h"
 
 G_BEGIN_DECLS
@@ -54,14 +54,15 @@ gboolean kk_attendance_api_parse_override (const char *data, gsize length,
 
 /**
  * kk_attendance_api_register:
+ * @auth: (transfer none): a reference is kept; who may call
  * @log: (transfer none): a reference is kept
- * @registry: (transfer none): for rooms and for telling host and viewer
- *   tokens (403) from unknown ones (401)
- * @config: the admin token is @config->admin_token, else the one in the
- *   data directory (see kk_store_load_admin_token())
+ * @registry: (transfer none): a reference is kept; for rooms
+ *
+ * Adds the routes above to @server (the route module shape of kk-http.h).
+ *
+ * Returns: FALSE with @error if registration fails.
  */
-gboolean kk_attendance_api_register (SoupServer *server,
-    KkAttendanceLog *log, KkRoomRegistry *registry, const KkConfig *config,
-    GError **error);
+gboolean kk_attendance_api_register (SoupServer *server, KkAuth *auth,
+    KkAttendanceLog *log, KkRoomRegistry *registry, GError **error);
 
 G_END_DECLS

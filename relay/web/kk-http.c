@@ -42,8 +42,9 @@
 
 G_DEFINE_QUARK (kk-http-error-quark, kk_http_error)
 
-#define KK_HTTP_ROUTER_KEY "kk-http-router"
-#define KK_HTTP_GUARD_KEY "kk-http-guard"
+/* A body the server accepts is never refused by kk_json_parse() for its
+ * size alone. */
+G_STATIC_ASSERT (KK_HTTP_MAX_BODY <= KK_JSON_MAX_SIZE);
 
 /* Per-message body accounting, as qdata on the SoupServerMessage. */
 typedef struct {
@@ -61,9 +62,29 @@ typedef struct {
   gpointer user_data;
 } KkHttpRoute;
 
+/* Route module data kept for the server's lifetime. */
+typedef struct {
+  gpointer data;
+  GDestroyNotify destroy;
+} KkHttpKept;
+
 typedef struct {
   GPtrArray *routes;            /* element-type KkHttpRoute */
+  GArray *kept;                 /* element-type KkHttpKept */
 } KkHttpRouter;
+
+/* The server kk_http_server_new() makes: a SoupServer that holds what
+ * this module keeps per server, its router and its connection guard. */
+#define KK_TYPE_HTTP_SERVER (kk_http_server_get_type ())
+G_DECLARE_FINAL_TYPE (KkHttpServer, kk_http_server, KK, HTTP_SERVER,
+    SoupServer)
+
+struct _KkHttpServer {
+  SoupServer parent;
+
+  KkHttpRouter *router;
+  KkHttpGuard *guard;
+};
 
 struct _KkHttpRequest {
   int ref_count;                /* main thread only */
@@ -111,6 +132,17 @@ kk_http_reply_builder (SoupServerMessage *msg, guint status,
   g_autoptr (JsonNode) root = json_builder_get_root (builder);
 
   kk_http_reply_json (msg, status, root);
+}
+
+void
+kk_http_json_add_string (JsonBuilder *builder, const char *member,
+    const char *value)
+{
+  json_builder_set_member_name (builder, member);
+  if (value != NULL)
+    json_builder_add_string_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
 }
 
 void
@@ -183,87 +215,6 @@ kk_http_check_content_type (SoupServerMessage *msg, const char *media_type)
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
       "Accept", media_type);
   return FALSE;
-}
-
-/* Checks what json-glib would not: its parser recurses per nesting level,
- * so the depth is bounded before it sees the text (brackets counted
- * outside strings); and it turns a \u0000 escape into a NUL that silently
- * cuts the C string short, so such escapes are refused. */
-static gboolean
-json_prescan (const char *data, gsize length, GError **error)
-{
-  gboolean in_string = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < length; i++) {
-    char c = data[i];
-
-    if (in_string) {
-      if (c == '\\') {
-        if (i + 5 < length && data[i + 1] == 'u'
-            && strncmp (data + i + 2, "0000", 4) == 0) {
-          g_set_error_literal (error, KK_HTTP_ERROR,
-              KK_HTTP_ERROR_BAD_REQUEST, "JSON strings may not contain NUL");
-          return FALSE;
-        }
-        i++;
-      } else if (c == '"') {
-        in_string = FALSE;
-      }
-    } else if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '[' || c == '{') {
-      if (++depth > KK_HTTP_MAX_JSON_DEPTH) {
-        g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-            "JSON nested deeper than %d", KK_HTTP_MAX_JSON_DEPTH);
-        return FALSE;
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      depth--;
-    }
-  }
-  return TRUE;
-}
-
-JsonNode *
-kk_http_parse_json (const char *data, gsize length, GError **error)
-{
-  g_autoptr (JsonParser) parser = NULL;
-  g_autoptr (GError) local_error = NULL;
-  JsonNode *root;
-
-  if (length > KK_HTTP_MAX_BODY) {
-    g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "body over %d bytes", KK_HTTP_MAX_BODY);
-    return NULL;
-  }
-  if (length == 0) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "empty body");
-    return NULL;
-  }
-  if (memchr (data, '\0', length) != NULL
-      || !g_utf8_validate_len (data, length, NULL)) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "the body is not UTF-8 text");
-    return NULL;
-  }
-  if (!json_prescan (data, length, error))
-    return NULL;
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, length, &local_error)) {
-    g_set_error (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "malformed JSON: %s", local_error->message);
-    return NULL;
-  }
-  root = json_parser_get_root (parser);
-  if (root == NULL) {
-    g_set_error_literal (error, KK_HTTP_ERROR, KK_HTTP_ERROR_BAD_REQUEST,
-        "empty JSON document");
-    return NULL;
-  }
-  return json_node_ref (root);
 }
 
 /* Requests. */
@@ -373,7 +324,7 @@ kk_http_request_resume (KkHttpRequest *request)
 static KkHttpGuard *
 get_guard (SoupServer *server)
 {
-  return g_object_get_data (G_OBJECT (server), KK_HTTP_GUARD_KEY);
+  return KK_HTTP_SERVER (server)->guard;
 }
 
 void
@@ -513,6 +464,13 @@ static void
 router_free (KkHttpRouter *router)
 {
   g_ptr_array_unref (router->routes);
+  /* Last kept, first freed: a module may use what an earlier one kept. */
+  for (guint i = router->kept->len; i > 0; i--) {
+    KkHttpKept *kept = &g_array_index (router->kept, KkHttpKept, i - 1);
+
+    kept->destroy (kept->data);
+  }
+  g_array_unref (router->kept);
   g_free (router);
 }
 
@@ -644,9 +602,9 @@ kk_http_add_route (SoupServer *server, const char *method,
   g_return_if_fail (method != NULL && func != NULL);
   g_return_if_fail (pattern != NULL && pattern[0] == '/');
 
-  router = g_object_get_data (G_OBJECT (server), KK_HTTP_ROUTER_KEY);
-  g_return_if_fail (router != NULL);
+  g_return_if_fail (KK_IS_HTTP_SERVER (server));
 
+  router = KK_HTTP_SERVER (server)->router;
   route = g_new0 (KkHttpRoute, 1);
   route->method = g_strdup (method);
   route->segments = pattern[1] != '\0'
@@ -657,7 +615,50 @@ kk_http_add_route (SoupServer *server, const char *method,
   g_ptr_array_add (router->routes, route);
 }
 
+void
+kk_http_server_keep (SoupServer *server, gpointer data,
+    GDestroyNotify destroy)
+{
+  KkHttpRouter *router;
+  KkHttpKept kept = { data, destroy };
+
+  g_return_if_fail (SOUP_IS_SERVER (server));
+  g_return_if_fail (destroy != NULL);
+
+  g_return_if_fail (KK_IS_HTTP_SERVER (server));
+
+  router = KK_HTTP_SERVER (server)->router;
+  g_array_append_val (router->kept, kept);
+}
+
 /* Server. */
+
+G_DEFINE_FINAL_TYPE (KkHttpServer, kk_http_server, SOUP_TYPE_SERVER)
+
+static void
+kk_http_server_finalize (GObject *object)
+{
+  KkHttpServer *self = KK_HTTP_SERVER (object);
+  KkHttpGuard *guard = g_steal_pointer (&self->guard);
+  KkHttpRouter *router = g_steal_pointer (&self->router);
+
+  /* SoupServer finishes first: the guard and the routes' data outlive
+   * it, as they would as object data. */
+  G_OBJECT_CLASS (kk_http_server_parent_class)->finalize (object);
+  kk_http_guard_free (guard);
+  router_free (router);
+}
+
+static void
+kk_http_server_class_init (KkHttpServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = kk_http_server_finalize;
+}
+
+static void
+kk_http_server_init (KkHttpServer *self)
+{
+}
 
 /* GSocket's default listen backlog is 10: a join storm (a course's start,
  * hundreds of nurses opening their links in the same minute) would see
@@ -703,6 +704,7 @@ SoupServer *
 kk_http_server_new (const KkConfig *config, GError **error)
 {
   g_autoptr (SoupServer) server = NULL;
+  KkHttpServer *self;
   KkHttpRouter *router;
   gboolean ok;
 
@@ -711,17 +713,18 @@ kk_http_server_new (const KkConfig *config, GError **error)
   if (body_state_quark == 0)
     body_state_quark = g_quark_from_static_string ("kk-http-body-state");
 
-  server = soup_server_new ("server-header", "kringkast/" KK_VERSION, NULL);
+  server = g_object_new (KK_TYPE_HTTP_SERVER,
+      "server-header", "kringkast/" KK_VERSION, NULL);
+  self = KK_HTTP_SERVER (server);
   g_signal_connect (server, "request-started",
       G_CALLBACK (request_started_cb), NULL);
 
-  g_object_set_data_full (G_OBJECT (server), KK_HTTP_GUARD_KEY,
-      kk_http_guard_new (server), (GDestroyNotify) kk_http_guard_free);
+  self->guard = kk_http_guard_new (server);
 
   router = g_new0 (KkHttpRouter, 1);
   router->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
-  g_object_set_data_full (G_OBJECT (server), KK_HTTP_ROUTER_KEY, router,
-      (GDestroyNotify) router_free);
+  router->kept = g_array_new (FALSE, FALSE, sizeof (KkHttpKept));
+  self->router = router;
   soup_server_add_handler (server, "/", router_dispatch, router, NULL);
 
   if (config->http_address != NULL) {

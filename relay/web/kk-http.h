@@ -2,7 +2,8 @@
 /*
  * kk-http: the daemon's SoupServer and the small toolkit every HTTP handler
  * uses: routes with path parameters, JSON replies and errors, bearer
- * tokens, Content-Type checks, bounded JSON parsing.
+ * tokens, Content-Type checks. Bodies are parsed with kk-json (relay/base),
+ * whose errors are answered with 400 like %KK_HTTP_ERROR_BAD_REQUEST.
  *
  * Connections come through kk-http-guard, which bounds header blocks
  * (431) and the time to send them (408), and closes idle connections.
@@ -24,6 +25,7 @@
 #include <libsoup/soup.h>
 
 #include "kk-config.h"
+#include "kk-json.h"
 #include "kk-metrics.h"
 
 G_BEGIN_DECLS
@@ -45,8 +47,6 @@ typedef enum {
 #define KK_HTTP_MAX_DISCARD (1024 * 1024)
 #define KK_HTTP_MAX_PATH 2048
 #define KK_HTTP_MAX_SEGMENT 128
-/* Nesting depth allowed in JSON bodies: ours need 2. */
-#define KK_HTTP_MAX_JSON_DEPTH 8
 
 /**
  * kk_http_server_new:
@@ -68,6 +68,29 @@ void kk_http_server_disconnect (SoupServer *server);
  * kringkast_http_rejected_total{reason}, every refusal for crossing a
  * bound (kk-http-guard.h, kk_http_request_reply_limited()). */
 void kk_http_collect_metrics (KkMetrics *metrics, gpointer user_data);
+
+/*
+ * Route modules (kk-api, kk-attendance-api, kk-presence-api,
+ * kk-recordings-api, kk-roster-api, kk-schedule-api, kk-signalling,
+ * kk-pages) all have one shape:
+ *
+ *   gboolean kk_<x>_register (SoupServer *server, KkAuth *auth,
+ *       <what its handlers use>..., GError **error);
+ *
+ * (kk-pages, whose routes are public, has no @auth.)
+ * A module is handed everything its handlers use, once, here; it never
+ * finds another module through the server or through object data, and it
+ * asks kk-auth who may call (none of them decides 401 or 403 itself). It
+ * makes its route data, gives it to kk_http_server_keep() so that the data
+ * lives exactly as long as the routes, and adds its routes with
+ * kk_http_add_route(). relay/kk-relay.c calls every register function, in
+ * the order routes should match.
+ */
+
+/* Frees @data with @destroy when @server is finalized: a route module's
+ * data, which its routes use for as long as the server has them. */
+void kk_http_server_keep (SoupServer *server, gpointer data,
+    GDestroyNotify destroy);
 
 typedef struct _KkHttpRequest KkHttpRequest;
 
@@ -138,6 +161,10 @@ void kk_http_reply_error (SoupServerMessage *msg, guint status,
 void kk_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node);
 void kk_http_reply_builder (SoupServerMessage *msg, guint status,
     JsonBuilder *builder);
+/* Sets @member of the object @builder is building to @value, or to null
+ * when @value is NULL: our JSON shows a missing value as null. */
+void kk_http_json_add_string (JsonBuilder *builder, const char *member,
+    const char *value);
 
 /* Returns: (transfer full) (nullable): the token of an
  * `Authorization: Bearer TOKEN` header, or NULL if there is none or it is
@@ -148,11 +175,5 @@ char *kk_http_get_bearer_token (SoupServerMessage *msg);
  * charset ignored). If not, replies 415 and returns FALSE. */
 gboolean kk_http_check_content_type (SoupServerMessage *msg,
     const char *media_type);
-
-/* Parses JSON from untrusted bytes: at most KK_HTTP_MAX_BODY bytes of
- * valid UTF-8 without NUL (raw or as \u0000), nested at most
- * KK_HTTP_MAX_JSON_DEPTH deep.
- * Returns: (transfer full): the root, or NULL with %KK_HTTP_ERROR_BAD_REQUEST. */
-JsonNode *kk_http_parse_json (const char *data, gsize length, GError **error);
 
 G_END_DECLS

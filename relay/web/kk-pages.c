@@ -121,8 +121,8 @@ static_file (KkHttpRequest *request, gpointer user_data)
   serve_resource (kk_http_request_get_message (request), name);
 }
 
-void
-kk_pages_register (SoupServer *server)
+gboolean
+kk_pages_register (SoupServer *server, GError **error)
 {
   g_resources_register (kk_web_get_resource ());
   kk_http_add_route (server, "GET", "/watch/{room}", page, "watch.html");
@@ -131,4 +131,5 @@ kk_pages_register (SoupServer *server)
   kk_http_add_route (server, "GET", "/checkin/{room}", page, "checkin.html");
   kk_http_add_route (server, "GET", "/qr.svg", qr_svg, NULL);
   kk_http_add_route (server, "GET", "/static/{file}", static_file, NULL);
+  return TRUE;
 }

@@ -13,12 +13,10 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
-#include "kk-api.h"
 #include "kk-http.h"
 
-#define KK_ROSTER_API_KEY "kk-roster-api"
-
 typedef struct {
+  KkAuth *auth;
   KkRoster *roster;
   KkRoomRegistry *registry;
 } KkRosterApi;
@@ -28,6 +26,7 @@ api_free (gpointer data)
 {
   KkRosterApi *api = data;
 
+  g_clear_object (&api->auth);
   g_clear_object (&api->roster);
   g_clear_object (&api->registry);
   g_free (api);
@@ -36,7 +35,7 @@ api_free (gpointer data)
 static guint
 error_status (const GError *error)
 {
-  if (error->domain == KK_HTTP_ERROR)
+  if (error->domain == KK_HTTP_ERROR || error->domain == KK_JSON_ERROR)
     return SOUP_STATUS_BAD_REQUEST;
   if (error->domain == KK_ATTENDANCE_ERROR) {
     switch ((KkAttendanceError) error->code) {
@@ -63,16 +62,6 @@ error_status (const GError *error)
 /* ---- JSON ---- */
 
 static void
-add_string (JsonBuilder *builder, const char *name, const char *value)
-{
-  json_builder_set_member_name (builder, name);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
 add_time (JsonBuilder *builder, const char *name, gint64 time_us)
 {
   g_autoptr (GDateTime) time = time_us > 0
@@ -80,7 +69,7 @@ add_time (JsonBuilder *builder, const char *name, gint64 time_us)
   g_autofree char *text = time != NULL
       ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : NULL;
 
-  add_string (builder, name, text);
+  kk_http_json_add_string (builder, name, text);
 }
 
 /* Tokens are base64url and room ids [a-z0-9-]: nothing to escape. */
@@ -98,19 +87,20 @@ build_invitation (JsonBuilder *builder, const char *room_id,
       ? invitation_link (room_id, invitation->token) : NULL;
 
   json_builder_begin_object (builder);
-  add_string (builder, "room", room_id);
-  add_string (builder, "participant_id", invitation->participant_id);
-  add_string (builder, "name", invitation->name);
-  add_string (builder, "workplace", invitation->workplace);
-  add_string (builder, "email", invitation->email);
-  add_string (builder, "hpr", invitation->hpr);
-  add_string (builder, "token", invitation->token);
-  add_string (builder, "link", link);
+  kk_http_json_add_string (builder, "room", room_id);
+  kk_http_json_add_string (builder, "participant_id",
+      invitation->participant_id);
+  kk_http_json_add_string (builder, "name", invitation->name);
+  kk_http_json_add_string (builder, "workplace", invitation->workplace);
+  kk_http_json_add_string (builder, "email", invitation->email);
+  kk_http_json_add_string (builder, "hpr", invitation->hpr);
+  kk_http_json_add_string (builder, "token", invitation->token);
+  kk_http_json_add_string (builder, "link", link);
   if (invitation->line > 0) {
     json_builder_set_member_name (builder, "line");
     json_builder_add_int_value (builder, invitation->line);
   }
-  add_string (builder, "skipped", invitation->skipped);
+  kk_http_json_add_string (builder, "skipped", invitation->skipped);
   json_builder_end_object (builder);
   if (link != NULL)
     OPENSSL_cleanse (link, strlen (link));
@@ -227,7 +217,7 @@ invited (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr (JsonBuilder) builder = json_builder_new ();
 
     json_builder_begin_object (builder);
-    add_string (builder, "room", call->room_id);
+    kk_http_json_add_string (builder, "room", call->room_id);
     json_builder_set_member_name (builder, "invited");
     json_builder_add_int_value (builder, added);
     json_builder_set_member_name (builder, "skipped");
@@ -266,7 +256,8 @@ post_participants (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GError) error = NULL;
   Call *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id))
+  if (!kk_auth_require_coordinator (api->auth, msg)
+      || !require_room (api, msg, room_id))
     return;
   if (format != NULL && !g_str_equal (format, "json")
       && !g_str_equal (format, "csv")) {
@@ -315,13 +306,13 @@ listed (GObject *source, GAsyncResult *result, gpointer user_data)
     const KkRosterPerson *person = people->pdata[i];
 
     json_builder_begin_object (builder);
-    add_string (builder, "participant_id", person->participant_id);
-    add_string (builder, "name", person->name);
-    add_string (builder, "workplace", person->workplace);
-    add_string (builder, "email", person->email);
-    add_string (builder, "hpr", person->hpr);
-    add_string (builder, "kind", person->kind);
-    add_string (builder, "party_id", person->party_id);
+    kk_http_json_add_string (builder, "participant_id", person->participant_id);
+    kk_http_json_add_string (builder, "name", person->name);
+    kk_http_json_add_string (builder, "workplace", person->workplace);
+    kk_http_json_add_string (builder, "email", person->email);
+    kk_http_json_add_string (builder, "hpr", person->hpr);
+    kk_http_json_add_string (builder, "kind", person->kind);
+    kk_http_json_add_string (builder, "party_id", person->party_id);
     add_time (builder, "created_at", person->created_us);
     add_time (builder, "invitation_issued_at", person->token_issued_us);
     json_builder_set_member_name (builder, "connected");
@@ -341,7 +332,8 @@ get_participants (KkHttpRequest *request, gpointer user_data)
   const char *room_id = kk_http_request_get_param (request, 0);
   Call *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id))
+  if (!kk_auth_require_coordinator (api->auth, msg)
+      || !require_room (api, msg, room_id))
     return;
   call = call_new (request, api, room_id);
   kk_roster_list_async (api->roster, room_id, listed, call);
@@ -375,7 +367,7 @@ post_invitation (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   Call *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   call = call_new (request, api, NULL);
   kk_roster_reissue_async (api->roster, kk_http_request_get_param (request, 0),
@@ -399,8 +391,8 @@ erased (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr (JsonBuilder) builder = json_builder_new ();
 
     json_builder_begin_object (builder);
-    add_string (builder, "participant_id", call->participant_id);
-    add_string (builder, "room", erasure->room_id);
+    kk_http_json_add_string (builder, "participant_id", call->participant_id);
+    kk_http_json_add_string (builder, "room", erasure->room_id);
     json_builder_set_member_name (builder, "party_erased");
     json_builder_add_boolean_value (builder, erasure->party_erased);
     json_builder_set_member_name (builder, "connections_erased");
@@ -421,7 +413,7 @@ delete_participant (KkHttpRequest *request, gpointer user_data)
   const char *id = kk_http_request_get_param (request, 0);
   Call *call;
 
-  if (!kk_api_require_coordinator (api->registry, msg))
+  if (!kk_auth_require_coordinator (api->auth, msg))
     return;
   call = call_new (request, api, NULL);
   call->participant_id = g_strdup (id);
@@ -429,30 +421,6 @@ delete_participant (KkHttpRequest *request, gpointer user_data)
 }
 
 /* ---- check-in ---- */
-
-/* The party of a viewer token for @room_id, or a 401/403 reply. */
-static char *
-require_viewer (KkRosterApi *api, SoupServerMessage *msg,
-    const char *room_id)
-{
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-  char *party_id = NULL;
-
-  switch (kk_room_registry_check_viewer_token (api->registry, room_id, token,
-          &party_id)) {
-    case KK_TOKEN_OK:
-      return party_id;
-    case KK_TOKEN_WRONG_ROOM:
-      kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-          "this participant token is for another room");
-      return NULL;
-    case KK_TOKEN_UNKNOWN:
-      break;
-  }
-  kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
-      "the screen's participant token is required (Authorization: Bearer)");
-  return NULL;
-}
 
 static void
 get_checkin_code (KkHttpRequest *request, gpointer user_data)
@@ -466,13 +434,15 @@ get_checkin_code (KkHttpRequest *request, gpointer user_data)
   gint64 expires;
 
   if (!require_room (api, msg, room_id)
-      || (party_id = require_viewer (api, msg, room_id)) == NULL)
+      || !kk_auth_require_participant (api->auth, msg, room_id, FALSE,
+          "the screen's participant token is required "
+          "(Authorization: Bearer)", &party_id, NULL))
     return;
   code = kk_roster_get_checkin_code (api->roster, room_id, party_id,
       &expires);
   json_builder_begin_object (builder);
-  add_string (builder, "room", room_id);
-  add_string (builder, "code", code);
+  kk_http_json_add_string (builder, "room", room_id);
+  kk_http_json_add_string (builder, "code", code);
   add_time (builder, "expires_at", expires);
   json_builder_end_object (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
@@ -499,9 +469,10 @@ checked_in (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr (JsonBuilder) builder = json_builder_new ();
 
     json_builder_begin_object (builder);
-    add_string (builder, "room", checkin->room_id);
-    add_string (builder, "participant_id", checkin->participant_id);
-    add_string (builder, "receipt", checkin->receipt);
+    kk_http_json_add_string (builder, "room", checkin->room_id);
+    kk_http_json_add_string (builder, "participant_id",
+        checkin->participant_id);
+    kk_http_json_add_string (builder, "receipt", checkin->receipt);
     add_time (builder, "checked_in_at", checkin->checked_in_us);
     json_builder_end_object (builder);
     kk_http_reply_builder (msg, SOUP_STATUS_CREATED, builder);
@@ -525,7 +496,7 @@ post_checkin (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GList) members = NULL;
+  g_autofree char *unknown = NULL;
   g_autofree char *name = NULL, *workplace = NULL, *client = NULL;
   JsonObject *object;
 
@@ -533,7 +504,7 @@ post_checkin (KkHttpRequest *request, gpointer user_data)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
-  root = kk_http_parse_json (g_bytes_get_data (body, NULL),
+  root = kk_json_parse (g_bytes_get_data (body, NULL),
       g_bytes_get_size (body), &error);
   if (root == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
@@ -545,13 +516,11 @@ post_checkin (KkHttpRequest *request, gpointer user_data)
         "the body must be {\"code\", \"name\", \"workplace\"}");
     return;
   }
-  members = json_object_get_members (object);
-  for (GList *l = members; l != NULL; l = l->next) {
-    if (!g_strv_contains (allowed, l->data)) {
-      kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
-          "unknown member: only code, name and workplace");
-      return;
-    }
+  unknown = kk_json_find_unknown_member (object, allowed);
+  if (unknown != NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+        "unknown member: only code, name and workplace");
+    return;
   }
   for (guint i = 0; allowed[i] != NULL; i++) {
     JsonNode *node = json_object_get_member (object, allowed[i]);
@@ -586,8 +555,8 @@ reply_access (SoupServerMessage *msg, KkRoom *room)
   g_autoptr (JsonBuilder) builder = json_builder_new ();
 
   json_builder_begin_object (builder);
-  add_string (builder, "room", kk_room_get_id (room));
-  add_string (builder, "access",
+  kk_http_json_add_string (builder, "room", kk_room_get_id (room));
+  kk_http_json_add_string (builder, "access",
       kk_room_access_to_string (kk_room_get_access (room)));
   json_builder_end_object (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
@@ -600,7 +569,8 @@ get_access (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *room_id = kk_http_request_get_param (request, 0);
 
-  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id))
+  if (!kk_auth_require_coordinator (api->auth, msg)
+      || !require_room (api, msg, room_id))
     return;
   reply_access (msg, kk_room_registry_lookup (api->registry, room_id));
 }
@@ -629,58 +599,42 @@ put_access (KkHttpRequest *request, gpointer user_data)
   KkRosterApi *api = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *room_id = kk_http_request_get_param (request, 0);
+  static const char shape[] = "the body must be {\"access\": \"open\"} or "
+      "{\"access\": \"invitation\"}";
   g_autoptr (GBytes) body = NULL;
-  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *value = NULL;
   KkRoomAccess access;
-  JsonObject *object;
-  JsonNode *node;
 
-  if (!kk_api_require_coordinator (api->registry, msg) || !require_room (api, msg, room_id)
+  if (!kk_auth_require_coordinator (api->auth, msg)
+      || !require_room (api, msg, room_id)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
-  root = kk_http_parse_json (g_bytes_get_data (body, NULL),
-      g_bytes_get_size (body), &error);
-  if (root == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-    return;
-  }
-  object = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  node = object != NULL ? json_object_get_member (object, "access") : NULL;
-  if (node == NULL || json_object_get_size (object) != 1
-      || json_node_get_value_type (node) != G_TYPE_STRING
-      || !kk_room_access_from_string (json_node_get_string (node), &access)) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
-        "the body must be {\"access\": \"open\"} or "
-        "{\"access\": \"invitation\"}");
+  value = kk_json_parse_one_string (g_bytes_get_data (body, NULL),
+      g_bytes_get_size (body), "access", shape, &error);
+  if (value == NULL || !kk_room_access_from_string (value, &access)) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s",
+        value == NULL ? error->message : shape);
     return;
   }
   kk_roster_set_access_async (api->roster, room_id, access, access_set,
       call_new (request, api, room_id));
 }
 
-KkRoster *
-kk_roster_api_get_roster (SoupServer *server)
-{
-  KkRosterApi *api = g_object_get_data (G_OBJECT (server), KK_ROSTER_API_KEY);
-
-  return api != NULL ? api->roster : NULL;
-}
-
 gboolean
-kk_roster_api_register (SoupServer *server, KkRoster *roster,
-    KkRoomRegistry *registry, const KkConfig *config, GError **error)
+kk_roster_api_register (SoupServer *server, KkAuth *auth, KkRoster *roster,
+    KkRoomRegistry *registry, GError **error)
 {
   KkRosterApi *api;
 
-  g_return_val_if_fail (g_object_get_data (G_OBJECT (server),
-          KK_ROSTER_API_KEY) == NULL, FALSE);
+  g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
+
   api = g_new0 (KkRosterApi, 1);
+  api->auth = g_object_ref (auth);
   api->roster = g_object_ref (roster);
   api->registry = g_object_ref (registry);
-  g_object_set_data_full (G_OBJECT (server), KK_ROSTER_API_KEY, api,
-      api_free);
+  kk_http_server_keep (server, api, api_free);
 
   kk_http_add_route (server, "POST", "/api/rooms/{room}/participants",
       post_participants, api);

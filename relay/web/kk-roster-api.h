@@ -37,24 +37,22 @@
 
 #include <libsoup/soup.h>
 
-#include "kk-config.h"
+#include "kk-auth.h"
 #include "kk-roster.h"
 
 G_BEGIN_DECLS
 
 /**
  * kk_roster_api_register:
+ * @auth: (transfer none): a reference is kept; who may call
  * @roster: (transfer none): a reference is kept
- * @registry: (transfer none): rooms, and host and viewer tokens (403)
- * @config: the admin token is @config->admin_token, else the one in the
- *   data directory (see kk_store_load_admin_token())
+ * @registry: (transfer none): a reference is kept; for rooms
+ *
+ * Adds the routes above to @server (the route module shape of kk-http.h).
+ *
+ * Returns: FALSE with @error if registration fails.
  */
-gboolean kk_roster_api_register (SoupServer *server, KkRoster *roster,
-    KkRoomRegistry *registry, const KkConfig *config, GError **error);
-
-/* Returns: (transfer none) (nullable): the roster whose routes are on
- * @server, for other routes that set a room's access (kk-api's POST and
- * PATCH /api/rooms). */
-KkRoster *kk_roster_api_get_roster (SoupServer *server);
+gboolean kk_roster_api_register (SoupServer *server, KkAuth *auth,
+    KkRoster *roster, KkRoomRegistry *registry, GError **error);
 
 G_END_DECLS

@@ -17,15 +17,37 @@
  * an unknown room or resource, 409 for a second publisher, 413 for a huge
  * body (kk-http), 415 for another content type, 400 for an offer we cannot
  * use, 429 for a token that holds KK_LECTURE_MAX_VIEWERS_PER_PARTY
- * resources already.
+ * resources already (kk-auth decides 401 and 403).
  */
-#include "kk-relay.h"
+#include "kk-signalling.h"
 
 #include "kk-http.h"
 #include <kringkast/kk-sdp.h>
 
 #define SDP_TYPE "application/sdp"
 #define TRICKLE_TYPE "application/trickle-ice-sdpfrag"
+
+/* The routes' data, kept by the server. */
+typedef struct {
+  KkAuth *auth;
+  KkRoomRegistry *registry;
+  KkSignallingLookupFunc lookup;
+  gpointer lookup_data;
+} KkSignalling;
+
+static void
+signalling_free (KkSignalling *signalling)
+{
+  g_clear_object (&signalling->auth);
+  g_clear_object (&signalling->registry);
+  g_free (signalling);
+}
+
+static KkLecture *
+get_lecture (KkSignalling *signalling, KkRoom *room)
+{
+  return signalling->lookup (kk_room_get_id (room), signalling->lookup_data);
+}
 
 static void
 add_cors (SoupServerMessage *msg)
@@ -40,11 +62,11 @@ add_cors (SoupServerMessage *msg)
 }
 
 static KkRoom *
-find_room (KkRelay *relay, KkHttpRequest *request)
+find_room (KkSignalling *signalling, KkHttpRequest *request)
 {
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *id = kk_http_request_get_param (request, 0);
-  KkRoom *room = kk_room_registry_lookup (relay->registry, id);
+  KkRoom *room = kk_room_registry_lookup (signalling->registry, id);
 
   add_cors (msg);
   if (room == NULL)
@@ -53,49 +75,20 @@ find_room (KkRelay *relay, KkHttpRequest *request)
 }
 
 static gboolean
-reply_token_result (SoupServerMessage *msg, KkTokenResult result,
-    const char *role)
+check_host (KkSignalling *signalling, KkHttpRequest *request, KkRoom *room)
 {
-  switch (result) {
-    case KK_TOKEN_OK:
-      return TRUE;
-    case KK_TOKEN_WRONG_ROOM:
-      kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-          "this %s token is for another room", role);
-      return FALSE;
-    case KK_TOKEN_UNKNOWN:
-    default:
-      kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED,
-          "a valid %s token is required", role);
-      return FALSE;
-  }
+  return kk_auth_require_host (signalling->auth,
+      kk_http_request_get_message (request), kk_room_get_id (room),
+      "a valid host token is required");
 }
 
 static gboolean
-check_host (KkRelay *relay, KkHttpRequest *request, KkRoom *room)
-{
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-  KkTokenResult result = KK_TOKEN_UNKNOWN;
-
-  if (token != NULL)
-    result = kk_room_registry_check_host_token (relay->registry,
-        kk_room_get_id (room), token);
-  return reply_token_result (msg, result, "host");
-}
-
-static gboolean
-check_viewer (KkRelay *relay, KkHttpRequest *request, KkRoom *room,
+check_viewer (KkSignalling *signalling, KkHttpRequest *request, KkRoom *room,
     char **party_id)
 {
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autofree char *token = kk_http_get_bearer_token (msg);
-  KkTokenResult result = KK_TOKEN_UNKNOWN;
-
-  if (token != NULL)
-    result = kk_room_registry_check_viewer_token (relay->registry,
-        kk_room_get_id (room), token, party_id);
-  return reply_token_result (msg, result, "participant");
+  return kk_auth_require_participant (signalling->auth,
+      kk_http_request_get_message (request), kk_room_get_id (room), FALSE,
+      "a valid participant token is required", party_id, NULL);
 }
 
 static void
@@ -143,9 +136,9 @@ on_published (KkLecture *lecture, const char *resource_id,
 static void
 whip_post (KkHttpRequest *request, gpointer user_data)
 {
-  KkRelay *relay = user_data;
+  KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
-  KkRoom *room = find_room (relay, request);
+  KkRoom *room = find_room (signalling, request);
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   GstSDPMessage *offer;
@@ -154,7 +147,7 @@ whip_post (KkHttpRequest *request, gpointer user_data)
   gsize len;
   const char *data;
 
-  if (room == NULL || !check_host (relay, request, room)
+  if (room == NULL || !check_host (signalling, request, room)
       || !kk_http_check_content_type (msg, SDP_TYPE))
     return;
   body = kk_http_request_get_body (request);
@@ -165,7 +158,7 @@ whip_post (KkHttpRequest *request, gpointer user_data)
     return;
   }
 
-  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  lecture = get_lecture (signalling, room);
   pending = g_new0 (KkPendingPublish, 1);
   pending->request = request;
   pending->room_id = g_strdup (kk_room_get_id (room));
@@ -218,17 +211,17 @@ read_fragment (KkHttpRequest *request)
 static void
 whip_patch (KkHttpRequest *request, gpointer user_data)
 {
-  KkRelay *relay = user_data;
+  KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
-  KkRoom *room = find_room (relay, request);
+  KkRoom *room = find_room (signalling, request);
   g_autoptr (GError) error = NULL;
   g_autoptr (KkTrickleFragment) fragment = NULL;
   KkLecture *lecture;
 
-  if (room == NULL || !check_host (relay, request, room)
+  if (room == NULL || !check_host (signalling, request, room)
       || (fragment = read_fragment (request)) == NULL)
     return;
-  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  lecture = get_lecture (signalling, room);
   if (!kk_lecture_publisher_trickle (lecture,
           kk_http_request_get_param (request, 1), fragment, &error)) {
     reply_lecture_error (msg, error);
@@ -240,15 +233,15 @@ whip_patch (KkHttpRequest *request, gpointer user_data)
 static void
 whip_delete (KkHttpRequest *request, gpointer user_data)
 {
-  KkRelay *relay = user_data;
+  KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
-  KkRoom *room = find_room (relay, request);
+  KkRoom *room = find_room (signalling, request);
   g_autoptr (GError) error = NULL;
   KkLecture *lecture;
 
-  if (room == NULL || !check_host (relay, request, room))
+  if (room == NULL || !check_host (signalling, request, room))
     return;
-  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  lecture = get_lecture (signalling, room);
   if (!kk_lecture_unpublish (lecture, kk_http_request_get_param (request, 1),
           &error)) {
     reply_lecture_error (msg, error);
@@ -276,9 +269,9 @@ from_loopback (SoupServerMessage *msg)
 static void
 whep_post (KkHttpRequest *request, gpointer user_data)
 {
-  KkRelay *relay = user_data;
+  KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
-  KkRoom *room = find_room (relay, request);
+  KkRoom *room = find_room (signalling, request);
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (KkViewerOffer) offer = NULL;
@@ -290,7 +283,7 @@ whep_post (KkHttpRequest *request, gpointer user_data)
   gsize len;
   const char *data;
 
-  if (room == NULL || !check_viewer (relay, request, room, &party_id)
+  if (room == NULL || !check_viewer (signalling, request, room, &party_id)
       || !kk_http_check_content_type (msg, SDP_TYPE))
     return;
   body = kk_http_request_get_body (request);
@@ -300,7 +293,7 @@ whep_post (KkHttpRequest *request, gpointer user_data)
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
     return;
   }
-  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  lecture = get_lecture (signalling, room);
   wait = kk_lecture_party_wait_us (lecture, party_id);
   if (wait > 0) {
     kk_http_request_reply_limited (request, "whep-resources", wait,
@@ -320,17 +313,17 @@ whep_post (KkHttpRequest *request, gpointer user_data)
 
 /* The viewer's own token ends its resource; nobody else's does. */
 static KkLecture *
-check_viewer_resource (KkRelay *relay, KkHttpRequest *request)
+check_viewer_resource (KkSignalling *signalling, KkHttpRequest *request)
 {
   SoupServerMessage *msg = kk_http_request_get_message (request);
-  KkRoom *room = find_room (relay, request);
+  KkRoom *room = find_room (signalling, request);
   g_autofree char *party_id = NULL;
   KkLecture *lecture;
   const char *owner;
 
-  if (room == NULL || !check_viewer (relay, request, room, &party_id))
+  if (room == NULL || !check_viewer (signalling, request, room, &party_id))
     return NULL;
-  lecture = kk_relay_get_lecture (relay, kk_room_get_id (room));
+  lecture = get_lecture (signalling, room);
   owner = kk_lecture_get_viewer_party (lecture,
       kk_http_request_get_param (request, 1));
   if (owner == NULL) {
@@ -348,11 +341,11 @@ check_viewer_resource (KkRelay *relay, KkHttpRequest *request)
 static void
 whep_patch (KkHttpRequest *request, gpointer user_data)
 {
-  KkRelay *relay = user_data;
+  KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (KkTrickleFragment) fragment = NULL;
 
-  if (check_viewer_resource (relay, request) == NULL
+  if (check_viewer_resource (signalling, request) == NULL
       || (fragment = read_fragment (request)) == NULL)
     return;
   /* Parsed only to refuse malformed bodies: an ICE-lite agent learns the
@@ -365,9 +358,9 @@ whep_patch (KkHttpRequest *request, gpointer user_data)
 static void
 whep_get (KkHttpRequest *request, gpointer user_data)
 {
-  KkRelay *relay = user_data;
+  KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
-  KkLecture *lecture = check_viewer_resource (relay, request);
+  KkLecture *lecture = check_viewer_resource (signalling, request);
   g_autoptr (JsonBuilder) builder = NULL;
   KkViewerStats stats;
   KkViewer *viewer;
@@ -412,10 +405,10 @@ whep_get (KkHttpRequest *request, gpointer user_data)
 static void
 whep_delete (KkHttpRequest *request, gpointer user_data)
 {
-  KkRelay *relay = user_data;
+  KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (GError) error = NULL;
-  KkLecture *lecture = check_viewer_resource (relay, request);
+  KkLecture *lecture = check_viewer_resource (signalling, request);
 
   if (lecture == NULL)
     return;
@@ -443,20 +436,38 @@ preflight (KkHttpRequest *request, gpointer user_data)
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
-void
-kk_signalling_register (KkRelay *relay)
+gboolean
+kk_signalling_register (SoupServer *server, KkAuth *auth,
+    KkRoomRegistry *registry, KkSignallingLookupFunc lookup,
+    gpointer lookup_data, GError **error)
 {
-  SoupServer *server = relay->server;
+  KkSignalling *signalling;
 
-  kk_http_add_route (server, "POST", "/whip/{room}", whip_post, relay);
-  kk_http_add_route (server, "PATCH", "/whip/{room}/{id}", whip_patch, relay);
-  kk_http_add_route (server, "DELETE", "/whip/{room}/{id}", whip_delete, relay);
-  kk_http_add_route (server, "POST", "/whep/{room}", whep_post, relay);
-  kk_http_add_route (server, "PATCH", "/whep/{room}/{id}", whep_patch, relay);
-  kk_http_add_route (server, "GET", "/whep/{room}/{id}", whep_get, relay);
-  kk_http_add_route (server, "DELETE", "/whep/{room}/{id}", whep_delete, relay);
-  kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, relay);
-  kk_http_add_route (server, "OPTIONS", "/whip/{room}/{id}", preflight, relay);
-  kk_http_add_route (server, "OPTIONS", "/whep/{room}", preflight, relay);
-  kk_http_add_route (server, "OPTIONS", "/whep/{room}/{id}", preflight, relay);
+  g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
+  g_return_val_if_fail (lookup != NULL, FALSE);
+
+  signalling = g_new0 (KkSignalling, 1);
+  signalling->auth = g_object_ref (auth);
+  signalling->registry = g_object_ref (registry);
+  signalling->lookup = lookup;
+  signalling->lookup_data = lookup_data;
+  kk_http_server_keep (server, signalling, (GDestroyNotify) signalling_free);
+
+  kk_http_add_route (server, "POST", "/whip/{room}", whip_post, signalling);
+  kk_http_add_route (server, "PATCH", "/whip/{room}/{id}", whip_patch,
+      signalling);
+  kk_http_add_route (server, "DELETE", "/whip/{room}/{id}", whip_delete,
+      signalling);
+  kk_http_add_route (server, "POST", "/whep/{room}", whep_post, signalling);
+  kk_http_add_route (server, "PATCH", "/whep/{room}/{id}", whep_patch,
+      signalling);
+  kk_http_add_route (server, "GET", "/whep/{room}/{id}", whep_get,
+      signalling);
+  kk_http_add_route (server, "DELETE", "/whep/{room}/{id}", whep_delete,
+      signalling);
+  kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, NULL);
+  kk_http_add_route (server, "OPTIONS", "/whip/{room}/{id}", preflight, NULL);
+  kk_http_add_route (server, "OPTIONS", "/whep/{room}", preflight, NULL);
+  kk_http_add_route (server, "OPTIONS", "/whep/{room}/{id}", preflight, NULL);
+  return TRUE;
 }

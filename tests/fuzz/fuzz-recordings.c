@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target for what kk-recordings takes from a request: the Range
- * header (kk_recordings_parse_range, against several file sizes), the
- * POST /api/rooms/{room}/recording body (kk_recordings_parse_request),
+ * header (kk_recordings_api_parse_range, against several file sizes), the
+ * POST /api/rooms/{room}/recording body (kk_recordings_api_parse_request),
  * and a course title as it goes into Content-Disposition. A range must
  * lie inside the file; a body's values inside their bounds; the header
  * must stay one line, its plain file name free of quotes, separators and
  * anything but ASCII letters, digits and "._-".
  */
-#include "kk-recordings.h"
+#include "kk-recordings-api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 static void
 check_disposition (const char *title)
 {
-  g_autofree char *header = kk_recordings_content_disposition (title,
+  g_autofree char *header = kk_recordings_api_content_disposition (title,
       (gint64) 1741046400 * G_USEC_PER_SEC, "webm");
   const char *name, *end;
 
@@ -52,7 +52,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   for (guint i = 0; i < G_N_ELEMENTS (totals); i++) {
     guint64 start = G_MAXUINT64, end = G_MAXUINT64;
 
-    switch (kk_recordings_parse_range (text, totals[i], &start, &end)) {
+    switch (kk_recordings_api_parse_range (text, totals[i], &start, &end)) {
       case KK_RANGE_PARTIAL:
         if (start > end || end >= totals[i])
           abort ();
@@ -65,7 +65,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     }
   }
 
-  if (kk_recordings_parse_request ((const char *) data, size, &request,
+  if (kk_recordings_api_parse_request ((const char *) data, size, &request,
           &error)) {
     if (error != NULL || (!request.set_paused && !request.set_retention)
         || request.retention_days > KK_RECORDINGS_RETENTION_MAX_DAYS)

@@ -4,13 +4,13 @@
  * input is given, as is, to the parsers PATCH /api/rooms/{room}
  * (kk_api_parse_room_edit), POST /api/rooms with its access
  * (kk_api_parse_new_room) and POST /api/sessions/{id}/recording/link
- * (kk_recordings_parse_link_request) run. Each either fails with an
+ * (kk_recordings_api_parse_link_request) run. Each either fails with an
  * error or returns values inside their bounds: an edit that changes
  * something, a title the validators accept, a ratio in [0, 1], a known
  * access mode, a link lifetime of 1 s to the maximum.
  */
 #include "kk-api.h"
-#include "kk-recordings.h"
+#include "kk-recordings-api.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -55,8 +55,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
               && access != KK_ROOM_ACCESS_INVITATION)))
     abort ();
 
-  if (kk_recordings_parse_link_request ((const char *) data, size, &lifetime,
-          &link_error)) {
+  if (kk_recordings_api_parse_link_request ((const char *) data, size,
+          &lifetime, &link_error)) {
     if (link_error != NULL || lifetime > KK_RECORDINGS_LINK_MAX_S)
       abort ();
   } else if (link_error == NULL) {

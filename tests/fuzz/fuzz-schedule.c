@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target for the body of POST /api/rooms/{room}/sessions and PATCH
- * /api/sessions/{id}: the input goes, as is, to kk_schedule_parse_request
+ * /api/sessions/{id}: the input goes, as is, to kk_schedule_api_parse_request
  * (both as a full and as a partial body) and what it accepts to
- * kk_schedule_validate_times, as the handlers do. It must fail with an
+ * kk_schedule_api_validate_times, as the handlers do. It must fail with an
  * error or succeed without one, and what it accepts must be whole seconds
  * after 1970, each time given or left out as the body said.
  */
-#include "kk-schedule.h"
+#include "kk-schedule-api.h"
 
 #include <stdlib.h>
 
@@ -20,8 +20,8 @@ check (const guint8 *data, size_t size, gboolean partial)
   gint64 start, end;
   gboolean ok;
 
-  ok = kk_schedule_parse_request ((const char *) data, size, partial, &start,
-      &end, &error);
+  ok = kk_schedule_api_parse_request ((const char *) data, size, partial,
+      &start, &end, &error);
   if (ok == (error != NULL))
     abort ();
   if (!ok)
@@ -34,7 +34,7 @@ check (const guint8 *data, size_t size, gboolean partial)
   if (partial && start == 0 && end == 0)
     abort ();
   if (start != 0 && end != 0) {
-    ok = kk_schedule_validate_times (start, end, start, &error);
+    ok = kk_schedule_api_validate_times (start, end, start, &error);
     if (ok == (error != NULL) || (ok && end <= start))
       abort ();
   }

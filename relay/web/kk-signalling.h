@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-signalling: the WHIP and WHEP routes (the routes and their statuses
+ * are listed at the top of kk-signalling.c). Each acts on the lecture of
+ * its room, which the caller's lookup function finds: the lectures are
+ * made and kept above this layer (relay/kk-relay.c).
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "kk-auth.h"
+#include "kk-lecture.h"
+#include "kk-room.h"
+
+G_BEGIN_DECLS
+
+/* Returns: (transfer none) (nullable): the lecture of @room_id. */
+typedef KkLecture *(*KkSignallingLookupFunc) (const char *room_id,
+    gpointer user_data);
+
+/**
+ * kk_signalling_register:
+ * @auth: (transfer none): a reference is kept; hosts publish, participants
+ *   watch
+ * @registry: (transfer none): a reference is kept; for rooms
+ * @lookup: finds a room's lecture
+ * @lookup_data: for @lookup; must outlive @server's routes
+ *
+ * Adds the WHIP and WHEP routes to @server (the route module shape of
+ * kk-http.h).
+ *
+ * Returns: FALSE with @error if registration fails.
+ */
+gboolean kk_signalling_register (SoupServer *server, KkAuth *auth,
+    KkRoomRegistry *registry, KkSignallingLookupFunc lookup,
+    gpointer lookup_data, GError **error);
+
+G_END_DECLS
