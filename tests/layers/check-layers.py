@@ -12,13 +12,17 @@ resolved to a file and judged. The check fails, naming both files, on
     module is a .c file with its header and its -private.h: kk-config.c
     including kk-room.h while kk-room.h includes kk-config.h is a cycle
     even though no single file reaches itself;
-  - a folder in relay/ that is no known layer.
+  - a folder in relay/ that is no known layer;
+  - a system header that belongs to one layer, included elsewhere: the
+    database library only in relay/store (everything else goes through
+    kk-db.h), libsoup and libqrencode only in relay/web (and the top,
+    which wires the server).
 
 The layer order is not written here: it is read from relay/*/meson.build,
 where each folder builds kk_<layer>_lib with `dependencies: [kk_x_dep,
 ...]`, so the build and this check cannot disagree. Files directly in
 relay/ (kk-relay.c, main.c) are the top and may include everything.
-Generated headers and system headers (<...>) are not judged.
+Generated headers and other system headers (<...>) are not judged.
 
 Usage: check-layers.py [--root SOURCE_ROOT]
 Exit status 0 when the tree is clean, 1 with one line per fault.
@@ -38,7 +42,16 @@ EXTRA_DIRS = {os.path.join("include", "kringkast"): "protocol"}
 
 TOP = "top"
 
+# System headers (a name, or a folder ending in /) that only some layers
+# may include, and why.
+OWNED_SYSTEM_HEADERS = [
+    ("sqlite3.h", {"store"}, "the database stays behind relay/store's kk-db.h"),
+    ("libsoup/", {"web", TOP}, "HTTP is relay/web's"),
+    ("qrencode.h", {"web"}, "QR codes are drawn for relay/web's pages"),
+]
+
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+SYSTEM_INCLUDE_RE = re.compile(r'^\s*#\s*include\s+<([^>]+)>')
 LIB_RE = re.compile(r"\bkk_(\w+)_lib\s*=\s*static_library\s*\(")
 DEP_RE = re.compile(r"\bkk_(\w+)_dep\b")
 
@@ -267,6 +280,17 @@ def shortest_cycle(start, group, edges):
     return [start, start]
 
 
+def check_system_header(path, number, name, layer, faults):
+    for owned, layers, why in OWNED_SYSTEM_HEADERS:
+        if (name == owned or (owned.endswith("/")
+                              and name.startswith(owned))) \
+                and layer not in layers:
+            faults.add("%s:%d: includes <%s>: only %s may (%s)" % (
+                path, number, name, " and ".join(
+                    "the top (relay/)" if l == TOP else "layer " + l
+                    for l in sorted(layers)), why))
+
+
 def check(root):
     faults = Faults()
     folders, uses = read_layers(root, faults)
@@ -289,6 +313,11 @@ def check(root):
                   errors="replace") as f:
             lines = f.read().split("\n")
         for number, line in enumerate(lines, 1):
+            system = SYSTEM_INCLUDE_RE.match(line)
+            if system is not None:
+                check_system_header(path, number, system.group(1),
+                                    files[path], faults)
+                continue
             match = INCLUDE_RE.match(line)
             if match is None:
                 continue

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Self-test of check-layers.py: on small trees made for each case, it
 passes a clean tree and fails, with the right message, on an upward
-include, a sideways include between siblings, a cycle, an unknown folder
-and an include that names no file; and it takes the layer order from the
+include, a sideways include between siblings, a cycle, an unknown folder,
+an include that names no file, and a layer's own system header (the
+database's, HTTP's) included by another; and it takes the layer order from the
 meson.build files."""
 
 import os
@@ -151,6 +152,23 @@ class CheckLayersTest(unittest.TestCase):
         self.assert_fails_with(
             root, "include cycle: relay/base/kk-a -> relay/protocol/kk-p -> "
             "relay/base/kk-b -> relay/base/kk-a")
+
+    def test_database_header_outside_the_store(self):
+        root = self.make_tree({"relay/attendance/kk-att.c":
+                               '#include "kk-att.h"\n#include <sqlite3.h>\n'})
+        self.assert_fails_with(
+            root, "relay/attendance/kk-att.c:2: includes <sqlite3.h>: only "
+            "layer store may")
+
+    def test_http_header_below_the_web(self):
+        root = self.make_tree({"relay/recording/kk-rec.h":
+                               '#include <libsoup/soup.h>\n'})
+        self.assert_fails_with(
+            root, "relay/recording/kk-rec.h:1: includes <libsoup/soup.h>: "
+            "only the top (relay/) and layer web may")
+        code, out = self.run_check(self.make_tree(
+            {"relay/kk-top.h": '#include <libsoup/soup.h>\n'}))
+        self.assertEqual(code, 0, out)
 
     def test_unknown_folder(self):
         root = self.make_tree({"relay/extra/kk-x.c": '#include "kk-a.h"\n'})
