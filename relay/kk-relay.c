@@ -34,15 +34,6 @@ lookup_lecture (const char *room_id, gpointer user_data)
   return kk_relay_get_lecture (user_data, room_id);
 }
 
-/* A session that goes live is no room's next planned session any more
- * (the store made it live already). */
-static void
-on_session_opened (KkLecture *lecture, const char *session_id,
-    gint64 started_wall_us, gpointer user_data)
-{
-  kk_schedule_forget (user_data, session_id);
-}
-
 /* glibc's malloc over all its arenas: what is handed out, and what it
  * keeps free inside them. RSS alone cannot tell a leak (in use keeps
  * growing) from fragmentation (free grows, in use does not). */
@@ -58,9 +49,18 @@ collect_heap (KkMetrics *metrics, gpointer user_data)
       "state=\"free\"", (double) info.fordblks);
 }
 
-/* The audience of a room follows its lecture's viewers. Rooms sit below
- * the lecture, so the lecture's signals are connected to the registry
- * here, for as long as the registry lives. */
+/* Rooms and the schedule sit below the lecture, so the lecture's signals
+ * are connected to them here. A session that goes live is no room's next
+ * planned session any more (the store made it live already). */
+static void
+on_session_opened (KkLecture *lecture, const char *session_id,
+    gint64 started_wall_us, gpointer user_data)
+{
+  kk_schedule_forget (user_data, session_id);
+}
+
+/* The audience of a room follows its lecture's viewers, for as long as
+ * the registry lives. */
 static void
 on_viewer_connected (KkLecture *lecture, const char *resource_id,
     const char *party_id, gint64 wall_us, gpointer user_data)
@@ -199,17 +199,17 @@ kk_relay_new (const KkConfig *config, GError **error)
   kk_metrics_add_collector (relay->metrics, kk_http_collect_metrics,
       relay->server);
   /* Every route module is handed what it uses (kk-http.h). */
-  relay->auth = kk_auth_new (relay->registry, relay->roster);
-  if (!kk_api_register (relay->server, relay->auth, relay->registry,
+  relay->auth = kk_auth_new (relay->registry, relay->roster, error);
+  if (relay->auth == NULL
+      || !kk_api_register (relay->server, relay->auth, relay->registry,
           relay->store, relay->metrics, relay->presence, relay->roster,
           relay->schedule, relay->recordings, error)
       || !kk_attendance_api_register (relay->server, relay->auth,
           relay->attendance, relay->registry, error)
       || !kk_roster_api_register (relay->server, relay->auth, relay->roster,
-          relay->registry, error))
-    goto error;
-  if (!kk_presence_api_register (relay->server, relay->auth, relay->registry,
-          relay->presence, error)
+          relay->registry, error)
+      || !kk_presence_api_register (relay->server, relay->auth,
+          relay->registry, relay->presence, error)
       || !kk_recordings_api_register (relay->server, relay->auth,
           relay->registry, relay->recordings, error)
       || !kk_schedule_api_register (relay->server, relay->auth, relay->registry,

@@ -54,7 +54,8 @@ start (Fixture *f)
   f->server = kk_http_server_new (f->config, &error);
   g_assert_no_error (error);
   /* No presence, roster, schedule or recordings: the API alone. */
-  auth = kk_auth_new (f->registry, NULL);
+  auth = kk_auth_new (f->registry, NULL, &error);
+  g_assert_no_error (error);
   g_assert_true (kk_api_register (f->server, auth, f->registry, f->store,
           f->metrics, NULL, NULL, NULL, NULL, &error));
   g_assert_no_error (error);

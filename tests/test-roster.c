@@ -236,7 +236,8 @@ start (Fixture *f)
   f->metrics = kk_metrics_new ();
   f->server = kk_http_server_new (f->config, &error);
   g_assert_no_error (error);
-  auth = kk_auth_new (f->registry, f->roster);
+  auth = kk_auth_new (f->registry, f->roster, &error);
+  g_assert_no_error (error);
   g_assert_true (kk_api_register (f->server, auth, f->registry, f->store,
           f->metrics, NULL, f->roster, NULL, NULL, &error));
   g_assert_true (kk_attendance_api_register (f->server, auth, f->log,

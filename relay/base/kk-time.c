@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kk-time: the Oslo wall-clock formatter; see kk-time.h.
+ * kk-time: see kk-time.h.
  *
  * The zone is looked up once and kept for the life of the process: the
  * attendance CSV formats a time per cell, and a zone lookup reads and
@@ -8,6 +8,16 @@
  */
 
 #include "kk-time.h"
+
+char *
+kk_time_format_utc (gint64 time_us)
+{
+  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (
+      time_us / G_USEC_PER_SEC);
+
+  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ")
+      : NULL;
+}
 
 char *
 kk_time_format_local (gint64 time_us)

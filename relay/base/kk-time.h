@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kk-time: times written for people in Norway. The attendance CSV and the
- * names of downloaded recordings show a moment as it was on the wall
+ * kk-time: moments as text. The JSON API writes every moment in UTC
+ * (kk_time_format_utc()). The attendance CSV and the names of downloaded
+ * recordings, which people read, show a moment as it was on the wall
  * clock in Oslo, whatever the zone of the machine the relay runs on; both
- * use this one formatter, so a session's date reads the same in either.
+ * use one formatter, so a session's date reads the same in either.
  */
 #pragma once
 
@@ -15,5 +16,9 @@ G_BEGIN_DECLS
  * epoch) in Europe/Oslo (UTC if the time zone database lacks it), to the
  * second; "" if it is out of GDateTime's range. Returns: (transfer full). */
 char *kk_time_format_local (gint64 time_us);
+
+/* "2025-03-04T12:05:00Z": @time_us in UTC, to the second. Returns:
+ * (transfer full) (nullable): NULL if out of GDateTime's range. */
+char *kk_time_format_utc (gint64 time_us);
 
 G_END_DECLS

@@ -590,12 +590,10 @@ get_rooms (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (GPtrArray) rooms = NULL;
-  KkAuthRole role = kk_auth_identify (api->auth, msg);
+  KkAuthRole role;
 
-  if (role == KK_AUTH_INVALID) {
-    kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
+  if (!kk_auth_require_known (api->auth, msg, &role))
     return;
-  }
 
   rooms = kk_room_registry_list (api->registry);
   json_builder_begin_array (builder);
@@ -613,13 +611,11 @@ get_room (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   const char *id = kk_http_request_get_param (request, 0);
-  KkAuthRole role = kk_auth_identify (api->auth, msg);
+  KkAuthRole role;
   KkRoom *room;
 
-  if (role == KK_AUTH_INVALID) {
-    kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
+  if (!kk_auth_require_known (api->auth, msg, &role))
     return;
-  }
   room = kk_room_registry_lookup (api->registry, id);
   if (room == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such room");

@@ -199,28 +199,6 @@ error_status (const GError *error)
 
 /* ---- formatting ---- */
 
-static char *
-utc_time (gint64 time_us)
-{
-  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (
-      time_us / G_USEC_PER_SEC);
-
-  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ")
-      : NULL;
-}
-
-static void
-add_time (JsonBuilder *builder, const char *name, gint64 time_us)
-{
-  g_autofree char *text = time_us != 0 ? utc_time (time_us) : NULL;
-
-  json_builder_set_member_name (builder, name);
-  if (text != NULL)
-    json_builder_add_string_value (builder, text);
-  else
-    json_builder_add_null_value (builder);
-}
-
 static void
 add_int (JsonBuilder *builder, const char *name, gint64 value)
 {
@@ -249,8 +227,8 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
   kk_http_json_add_string (builder, "participant_id", row->participant_id);
   kk_http_json_add_string (builder, "name", row->name);
   kk_http_json_add_string (builder, "workplace", row->workplace);
-  add_time (builder, "first_join", r->first_join_us);
-  add_time (builder, "last_leave", r->last_leave_us);
+  kk_http_json_add_time (builder, "first_join", r->first_join_us);
+  kk_http_json_add_time (builder, "last_leave", r->last_leave_us);
   add_int (builder, "attended_seconds", rounded_seconds (r->attended_us));
   json_builder_set_member_name (builder, "attended_ratio");
   json_builder_add_double_value (builder,
@@ -259,7 +237,7 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
   json_builder_add_boolean_value (builder, row->completed);
   /* The evidence and the reasoning behind the contract's fields. */
   kk_http_json_add_string (builder, "session_id", row->session->id);
-  add_time (builder, "checked_in_at", row->checked_in_us);
+  kk_http_json_add_time (builder, "checked_in_at", row->checked_in_us);
   add_int (builder, "live_seconds", rounded_seconds (r->live_us));
   add_int (builder, "rejoins", r->rejoins);
   json_builder_set_member_name (builder, "lateness_seconds");
@@ -280,7 +258,7 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
     json_builder_add_boolean_value (builder, row->completed);
     kk_http_json_add_string (builder, "reason", row->override_reason);
     kk_http_json_add_string (builder, "by", row->override_by);
-    add_time (builder, "at", row->override_at_us);
+    kk_http_json_add_time (builder, "at", row->override_at_us);
     json_builder_end_object (builder);
   } else {
     json_builder_add_null_value (builder);
@@ -292,8 +270,8 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
 
     json_builder_begin_object (builder);
     kk_http_json_add_string (builder, "connection_id", c->resource_id);
-    add_time (builder, "connected_at", c->connected_us);
-    add_time (builder, "left_at", c->left_us);
+    kk_http_json_add_time (builder, "connected_at", c->connected_us);
+    kk_http_json_add_time (builder, "left_at", c->left_us);
     add_int (builder, "seconds",
         rounded_seconds (connection_end (c, now_us) - c->connected_us));
     kk_http_json_add_string (builder, "reason", c->reason);
@@ -407,8 +385,8 @@ connections_json (JsonBuilder *builder, const KkAttendanceReport *report,
       kk_http_json_add_string (builder, "workplace", row->workplace);
       kk_http_json_add_string (builder, "party_id", c->party_id);
       kk_http_json_add_string (builder, "connection_id", c->resource_id);
-      add_time (builder, "connected_at", c->connected_us);
-      add_time (builder, "left_at", c->left_us);
+      kk_http_json_add_time (builder, "connected_at", c->connected_us);
+      kk_http_json_add_time (builder, "left_at", c->left_us);
       add_int (builder, "seconds",
           rounded_seconds (connection_end (c, now_us) - c->connected_us));
       kk_http_json_add_string (builder, "end_reason", c->reason);

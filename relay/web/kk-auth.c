@@ -1,18 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kk-auth: the one place that turns a bearer token into a role and a
- * refusal into 401 or 403; see kk-auth.h. It holds no state of its own:
- * the registry and the roster know the tokens.
+ * kk-auth: the one place that turns a bearer token or a signed link into
+ * a role and a refusal into 401 or 403; see kk-auth.h. The registry and
+ * the roster know the tokens; the only secret of its own is the key of
+ * recording links.
  */
 #include "kk-auth.h"
 
+#include <gst/gst.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <string.h>
+
 #include "kk-http.h"
+
+GST_DEBUG_CATEGORY_STATIC (kk_auth_debug);
+#define GST_CAT_DEFAULT kk_auth_debug
 
 struct _KkAuth {
   GObject parent;
 
   KkRoomRegistry *registry;
   KkRoster *roster;             /* nullable */
+  guint8 link_key[32];          /* signs recording links; this run only */
 };
 
 G_DEFINE_FINAL_TYPE (KkAuth, kk_auth, G_TYPE_OBJECT)
@@ -48,12 +58,11 @@ room_token_allowed (SoupServerMessage *msg, KkTokenResult result,
   return FALSE;
 }
 
-KkAuthRole
-kk_auth_identify (KkAuth *auth, SoupServerMessage *msg)
+/* The caller's role over all rooms. */
+static KkAuthRole
+identify (KkAuth *auth, SoupServerMessage *msg)
 {
   g_autofree char *token = kk_http_get_bearer_token (msg);
-
-  g_return_val_if_fail (KK_IS_AUTH (auth), KK_AUTH_INVALID);
 
   if (token == NULL) {
     return soup_message_headers_get_one (
@@ -72,9 +81,23 @@ kk_auth_identify (KkAuth *auth, SoupServerMessage *msg)
 }
 
 gboolean
+kk_auth_require_known (KkAuth *auth, SoupServerMessage *msg,
+    KkAuthRole *role)
+{
+  g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
+
+  *role = identify (auth, msg);
+  if (*role == KK_AUTH_INVALID) {
+    kk_http_reply_error (msg, SOUP_STATUS_UNAUTHORIZED, "invalid token");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
 kk_auth_require_coordinator (KkAuth *auth, SoupServerMessage *msg)
 {
-  KkAuthRole role = kk_auth_identify (auth, msg);
+  KkAuthRole role = identify (auth, msg);
 
   switch (role) {
     case KK_AUTH_COORDINATOR:
@@ -164,11 +187,60 @@ kk_auth_require_participant (KkAuth *auth, SoupServerMessage *msg,
   return TRUE;
 }
 
+char *
+kk_auth_sign_recording_link (KkAuth *auth, const char *session_id,
+    guint64 expires)
+{
+  g_autofree char *message = g_strdup_printf ("%s\n%" G_GUINT64_FORMAT,
+      session_id, expires);
+
+  g_return_val_if_fail (KK_IS_AUTH (auth), NULL);
+
+  return g_compute_hmac_for_string (G_CHECKSUM_SHA256, auth->link_key,
+      sizeof auth->link_key, message, -1);
+}
+
+gboolean
+kk_auth_require_recording_link (KkAuth *auth, SoupServerMessage *msg,
+    const char *session_id, const char *expires_text, const char *sig)
+{
+  g_autofree char *wanted = NULL;
+  guint64 expires = 0;
+
+  g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
+
+  /* Lengths are not secret: a hex HMAC-SHA256 is 64 characters. */
+  if (expires_text == NULL || sig == NULL || strlen (sig) != 64
+      || strlen (expires_text) > 12
+      || !g_ascii_string_to_unsigned (expires_text, 10, 1, G_MAXUINT64,
+          &expires, NULL)) {
+    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+        "this link is not valid: ask the course coordinator for a new one");
+    return FALSE;
+  }
+  wanted = kk_auth_sign_recording_link (auth, session_id, expires);
+  if (CRYPTO_memcmp (wanted, sig, 64) != 0) {
+    GST_INFO ("refused a recording link with a wrong signature");
+    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+        "this link is not valid: ask the course coordinator for a new one");
+    return FALSE;
+  }
+  if ((guint64) (g_get_real_time () / G_USEC_PER_SEC) > expires) {
+    GST_INFO ("session %s: refused an expired recording link", session_id);
+    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+        "this link has expired: open the recording again from the "
+        "course page");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 kk_auth_finalize (GObject *object)
 {
   KkAuth *auth = KK_AUTH (object);
 
+  OPENSSL_cleanse (auth->link_key, sizeof auth->link_key);
   g_clear_object (&auth->registry);
   g_clear_object (&auth->roster);
   G_OBJECT_CLASS (kk_auth_parent_class)->finalize (object);
@@ -186,15 +258,24 @@ kk_auth_init (KkAuth *auth)
 }
 
 KkAuth *
-kk_auth_new (KkRoomRegistry *registry, KkRoster *roster)
+kk_auth_new (KkRoomRegistry *registry, KkRoster *roster, GError **error)
 {
-  KkAuth *auth;
+  g_autoptr (KkAuth) auth = NULL;
 
   g_return_val_if_fail (KK_IS_ROOM_REGISTRY (registry), NULL);
   g_return_val_if_fail (roster == NULL || KK_IS_ROSTER (roster), NULL);
 
+  if (kk_auth_debug == NULL)
+    GST_DEBUG_CATEGORY_INIT (kk_auth_debug, "kk-auth", 0,
+        "Kringkast authorisation");
+
   auth = g_object_new (KK_TYPE_AUTH, NULL);
+  if (RAND_bytes (auth->link_key, sizeof auth->link_key) != 1) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+        "no random bytes for the recording links' key");
+    return NULL;
+  }
   auth->registry = g_object_ref (registry);
   auth->roster = roster != NULL ? g_object_ref (roster) : NULL;
-  return auth;
+  return g_steal_pointer (&auth);
 }

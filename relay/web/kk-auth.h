@@ -54,13 +54,22 @@ G_DECLARE_FINAL_TYPE (KkAuth, kk_auth, KK, AUTH, GObject)
  *   check-in receipts (kk_auth_require_participant() with
  *   @accept_receipt); without one, receipts are unknown tokens
  *
- * Returns: (transfer full): the authority every route module is handed.
+ * Draws the key that signs recording links (kk_auth_sign_recording_link()):
+ * it lives in memory only, so every link dies with the process.
+ *
+ * Returns: (transfer full): the authority every route module is handed,
+ * or NULL with @error when there are no random bytes for the key.
  */
-KkAuth *kk_auth_new (KkRoomRegistry *registry, KkRoster *roster);
+KkAuth *kk_auth_new (KkRoomRegistry *registry, KkRoster *roster,
+    GError **error);
 
-/* The caller's role over all rooms, for routes that show more to some
- * (a room's JSON: settings and host tokens for the coordinator only). */
-KkAuthRole kk_auth_identify (KkAuth *auth, SoupServerMessage *msg);
+/* For routes open to anyone that show more to some (a room's JSON:
+ * settings and host tokens for the coordinator only): sets @role, the
+ * caller's role over all rooms (%KK_AUTH_ANONYMOUS without a token).
+ * Replies 401 and returns FALSE when a token is sent that nobody holds:
+ * a mistyped token must not look like a successful anonymous call. */
+gboolean kk_auth_require_known (KkAuth *auth, SoupServerMessage *msg,
+    KkAuthRole *role);
 
 /* For every coordinator-only route: replies 401 (no or unknown token) or
  * 403 (a host's or participant's token) unless the request carries the
@@ -100,5 +109,24 @@ gboolean kk_auth_require_host (KkAuth *auth, SoupServerMessage *msg,
 gboolean kk_auth_require_participant (KkAuth *auth, SoupServerMessage *msg,
     const char *room_id, gboolean accept_receipt, const char *required,
     char **party_id, char **participant_id);
+
+/**
+ * kk_auth_sign_recording_link:
+ * @expires: the link's last valid second (Unix time)
+ *
+ * A signed link stands in for the coordinator's token for one session's
+ * recording, for a <video> element or a download that cannot send a
+ * header: `?expires=@expires&sig=<this>`.
+ *
+ * Returns: (transfer full): the signature, 64 lowercase hex digits.
+ */
+char *kk_auth_sign_recording_link (KkAuth *auth, const char *session_id,
+    guint64 expires);
+
+/* Replies 403 and returns FALSE unless @expires_text and @sig (the link's
+ * query, either may be NULL) are a link to @session_id's recording signed
+ * by this process and not expired. */
+gboolean kk_auth_require_recording_link (KkAuth *auth, SoupServerMessage *msg,
+    const char *session_id, const char *expires_text, const char *sig);
 
 G_END_DECLS

@@ -39,6 +39,7 @@
 
 #include "kk-build-config.h"
 #include "kk-http-guard.h"
+#include "kk-time.h"
 
 G_DEFINE_QUARK (kk-http-error-quark, kk_http_error)
 
@@ -143,6 +144,15 @@ kk_http_json_add_string (JsonBuilder *builder, const char *member,
     json_builder_add_string_value (builder, value);
   else
     json_builder_add_null_value (builder);
+}
+
+void
+kk_http_json_add_time (JsonBuilder *builder, const char *member,
+    gint64 time_us)
+{
+  g_autofree char *text = time_us != 0 ? kk_time_format_utc (time_us) : NULL;
+
+  kk_http_json_add_string (builder, member, text);
 }
 
 void

@@ -165,6 +165,10 @@ void kk_http_reply_builder (SoupServerMessage *msg, guint status,
  * when @value is NULL: our JSON shows a missing value as null. */
 void kk_http_json_add_string (JsonBuilder *builder, const char *member,
     const char *value);
+/* Sets @member to @time_us (microseconds since the Unix epoch) in UTC
+ * (kk_time_format_utc()), or to null for 0: not happened (yet). */
+void kk_http_json_add_time (JsonBuilder *builder, const char *member,
+    gint64 time_us);
 
 /* Returns: (transfer full) (nullable): the token of an
  * `Authorization: Bearer TOKEN` header, or NULL if there is none or it is

@@ -29,30 +29,16 @@ api_free (KkPresenceApi *api)
 
 /* ---- replies ---- */
 
-static char *
-format_wall (gint64 wall_us)
-{
-  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (
-      wall_us / G_USEC_PER_SEC);
-
-  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ")
-      : g_strdup ("");
-}
-
 static void
 reply_prompt (SoupServerMessage *msg, const KkPresencePrompt *prompt)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autofree char *issued = format_wall (prompt->issued_wall_us);
-  g_autofree char *expires = format_wall (prompt->expires_wall_us);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "id");
   json_builder_add_string_value (builder, prompt->id);
-  json_builder_set_member_name (builder, "issued_at");
-  json_builder_add_string_value (builder, issued);
-  json_builder_set_member_name (builder, "expires_at");
-  json_builder_add_string_value (builder, expires);
+  kk_http_json_add_time (builder, "issued_at", prompt->issued_wall_us);
+  kk_http_json_add_time (builder, "expires_at", prompt->expires_wall_us);
   json_builder_set_member_name (builder, "seconds_left");
   json_builder_add_int_value (builder, prompt->left_us / G_USEC_PER_SEC);
   json_builder_end_object (builder);

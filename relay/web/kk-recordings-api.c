@@ -20,8 +20,6 @@
 
 #include <glib/gstdio.h>
 #include <gst/gst.h>
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,13 +38,11 @@ typedef struct {
   KkAuth *auth;
   KkRoomRegistry *registry;
   KkRecordings *recordings;
-  guint8 link_key[32];          /* signs recording links; this run only */
 } KkRecordingsApi;
 
 static void
 api_free (KkRecordingsApi *api)
 {
-  OPENSSL_cleanse (api->link_key, sizeof api->link_key);
   g_clear_object (&api->auth);
   g_clear_object (&api->registry);
   g_clear_object (&api->recordings);
@@ -54,23 +50,6 @@ api_free (KkRecordingsApi *api)
 }
 
 /* ---- JSON ---- */
-
-static char *
-format_time (gint64 time_us)
-{
-  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (
-      time_us / G_USEC_PER_SEC);
-
-  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : NULL;
-}
-
-static void
-add_time_or_null (JsonBuilder *builder, const char *member, gint64 time_us)
-{
-  g_autofree char *text = time_us != 0 ? format_time (time_us) : NULL;
-
-  kk_http_json_add_string (builder, member, text);
-}
 
 void
 kk_recordings_api_add_json (JsonBuilder *builder, KkRecordings *recordings,
@@ -97,8 +76,8 @@ kk_recordings_api_add_json (JsonBuilder *builder, KkRecordings *recordings,
   json_builder_add_double_value (builder, rec.duration_us / 1000 / 1000.0);
   json_builder_set_member_name (builder, "size_bytes");
   json_builder_add_int_value (builder, rec.size);
-  add_time_or_null (builder, "started_at", rec.started_at);
-  add_time_or_null (builder, "ended_at", rec.ended_at);
+  kk_http_json_add_time (builder, "started_at", rec.started_at);
+  kk_http_json_add_time (builder, "ended_at", rec.ended_at);
   kk_http_json_add_string (builder, "error", rec.error);
   json_builder_set_member_name (builder, "paused");
   json_builder_begin_array (builder);
@@ -107,8 +86,8 @@ kk_recordings_api_add_json (JsonBuilder *builder, KkRecordings *recordings,
     gint64 to = pause->to_us != 0 ? pause->to_us : g_get_real_time ();
 
     json_builder_begin_object (builder);
-    add_time_or_null (builder, "from", pause->from_us);
-    add_time_or_null (builder, "to", pause->to_us);
+    kk_http_json_add_time (builder, "from", pause->from_us);
+    kk_http_json_add_time (builder, "to", pause->to_us);
     json_builder_set_member_name (builder, "seconds");
     json_builder_add_double_value (builder,
         MAX (to - pause->from_us, 0) / 1000 / 1000.0);
@@ -168,64 +147,12 @@ resolve_inside (KkRecordingsApi *api, const char *path)
   return g_steal_pointer (&real);
 }
 
-/* Returns: (transfer full): the lowercase hex HMAC-SHA256 of a link to
- * @session_id valid until @expires (Unix seconds). */
-static char *
-link_signature (KkRecordingsApi *api, const char *session_id,
-    guint64 expires)
-{
-  g_autofree char *message = g_strdup_printf ("%s\n%" G_GUINT64_FORMAT,
-      session_id, expires);
-
-  return g_compute_hmac_for_string (G_CHECKSUM_SHA256, api->link_key,
-      sizeof api->link_key, message, -1);
-}
-
 /* Whether the request carries a signed link's query at all. */
 static gboolean
 is_signed_request (KkHttpRequest *request)
 {
   return kk_http_request_get_query (request, "sig") != NULL
       || kk_http_request_get_query (request, "expires") != NULL;
-}
-
-/* Replies 403 and returns FALSE unless the query is a link to the
- * route's session signed by this process and not expired. Checked before
- * the session is looked up, so strangers learn nothing of which exist. */
-static gboolean
-check_signed_link (KkRecordingsApi *api, KkHttpRequest *request)
-{
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  const char *session_id = kk_http_request_get_param (request, 0);
-  const char *expires_text = kk_http_request_get_query (request, "expires");
-  const char *sig = kk_http_request_get_query (request, "sig");
-  g_autofree char *wanted = NULL;
-  guint64 expires = 0;
-
-  /* Lengths are not secret: a hex HMAC-SHA256 is 64 characters. */
-  if (expires_text == NULL || sig == NULL || strlen (sig) != 64
-      || strlen (expires_text) > 12
-      || !g_ascii_string_to_unsigned (expires_text, 10, 1, G_MAXUINT64,
-          &expires, NULL)) {
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "this link is not valid: ask the course coordinator for a new one");
-    return FALSE;
-  }
-  wanted = link_signature (api, session_id, expires);
-  if (CRYPTO_memcmp (wanted, sig, 64) != 0) {
-    GST_INFO ("refused a recording link with a wrong signature");
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "this link is not valid: ask the course coordinator for a new one");
-    return FALSE;
-  }
-  if ((guint64) (g_get_real_time () / G_USEC_PER_SEC) > expires) {
-    GST_INFO ("session %s: refused an expired recording link", session_id);
-    kk_http_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-        "this link has expired: open the recording again from the "
-        "course page");
-    return FALSE;
-  }
-  return TRUE;
 }
 
 static void
@@ -255,7 +182,12 @@ get_recording (KkHttpRequest *request, gpointer user_data)
 
   /* A signed link stands in for the coordinator's token. */
   if (is_signed_request (request)) {
-    if (!check_signed_link (api, request)
+    /* Checked before the session is looked up, so strangers learn
+     * nothing of which exist. */
+    if (!kk_auth_require_recording_link (api->auth, msg,
+            kk_http_request_get_param (request, 0),
+            kk_http_request_get_query (request, "expires"),
+            kk_http_request_get_query (request, "sig"))
         || !request_row (api, request, &rec)
         || !check_row_state (msg, &rec))
       return;
@@ -349,7 +281,6 @@ post_recording_link (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (GBytes) body = NULL;
   g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (GDateTime) until = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *sig = NULL;
   g_autofree char *url = NULL;
@@ -380,11 +311,10 @@ post_recording_link (KkHttpRequest *request, gpointer user_data)
   }
 
   expires = g_get_real_time () / G_USEC_PER_SEC + lifetime;
-  sig = link_signature (api, rec.session_id, expires);
+  sig = kk_auth_sign_recording_link (api->auth, rec.session_id, expires);
   url = g_strdup_printf ("/api/sessions/%s/recording?expires=%"
       G_GUINT64_FORMAT "&sig=%s", rec.session_id, expires, sig);
-  until = g_date_time_new_from_unix_utc ((gint64) expires);
-  until_text = g_date_time_format (until, "%Y-%m-%dT%H:%M:%SZ");
+  until_text = kk_time_format_utc ((gint64) expires * G_USEC_PER_SEC);
   GST_INFO ("session %s: a recording link valid for %u s issued",
       rec.session_id, lifetime);
 
@@ -559,7 +489,7 @@ gboolean
 kk_recordings_api_register (SoupServer *server, KkAuth *auth,
     KkRoomRegistry *registry, KkRecordings *recordings, GError **error)
 {
-  g_autofree KkRecordingsApi *api = NULL;
+  KkRecordingsApi *api;
 
   g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
   g_return_val_if_fail (KK_IS_RECORDINGS (recordings), FALSE);
@@ -569,11 +499,6 @@ kk_recordings_api_register (SoupServer *server, KkAuth *auth,
         "Kringkast recording routes");
 
   api = g_new0 (KkRecordingsApi, 1);
-  if (RAND_bytes (api->link_key, sizeof api->link_key) != 1) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-        "no random bytes for the recording links' key");
-    return FALSE;
-  }
   api->auth = g_object_ref (auth);
   api->registry = g_object_ref (registry);
   api->recordings = g_object_ref (recordings);
@@ -589,7 +514,6 @@ kk_recordings_api_register (SoupServer *server, KkAuth *auth,
       get_room_recording, api);
   kk_http_add_route (server, "POST", "/api/rooms/{room}/recording",
       post_room_recording, api);
-  g_steal_pointer (&api);
   return TRUE;
 }
 /* ---- pure helpers ---- */

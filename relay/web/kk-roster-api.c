@@ -61,17 +61,6 @@ error_status (const GError *error)
 
 /* ---- JSON ---- */
 
-static void
-add_time (JsonBuilder *builder, const char *name, gint64 time_us)
-{
-  g_autoptr (GDateTime) time = time_us > 0
-      ? g_date_time_new_from_unix_utc (time_us / G_USEC_PER_SEC) : NULL;
-  g_autofree char *text = time != NULL
-      ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : NULL;
-
-  kk_http_json_add_string (builder, name, text);
-}
-
 /* Tokens are base64url and room ids [a-z0-9-]: nothing to escape. */
 static char *
 invitation_link (const char *room_id, const char *token)
@@ -313,8 +302,8 @@ listed (GObject *source, GAsyncResult *result, gpointer user_data)
     kk_http_json_add_string (builder, "hpr", person->hpr);
     kk_http_json_add_string (builder, "kind", person->kind);
     kk_http_json_add_string (builder, "party_id", person->party_id);
-    add_time (builder, "created_at", person->created_us);
-    add_time (builder, "invitation_issued_at", person->token_issued_us);
+    kk_http_json_add_time (builder, "created_at", person->created_us);
+    kk_http_json_add_time (builder, "invitation_issued_at", person->token_issued_us);
     json_builder_set_member_name (builder, "connected");
     json_builder_add_boolean_value (builder, person->connected_ever);
     json_builder_end_object (builder);
@@ -443,7 +432,7 @@ get_checkin_code (KkHttpRequest *request, gpointer user_data)
   json_builder_begin_object (builder);
   kk_http_json_add_string (builder, "room", room_id);
   kk_http_json_add_string (builder, "code", code);
-  add_time (builder, "expires_at", expires);
+  kk_http_json_add_time (builder, "expires_at", expires);
   json_builder_end_object (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
 }
@@ -473,7 +462,7 @@ checked_in (GObject *source, GAsyncResult *result, gpointer user_data)
     kk_http_json_add_string (builder, "participant_id",
         checkin->participant_id);
     kk_http_json_add_string (builder, "receipt", checkin->receipt);
-    add_time (builder, "checked_in_at", checkin->checked_in_us);
+    kk_http_json_add_time (builder, "checked_in_at", checkin->checked_in_us);
     json_builder_end_object (builder);
     kk_http_reply_builder (msg, SOUP_STATUS_CREATED, builder);
     /* One more person at that screen, for the host's audience count. */

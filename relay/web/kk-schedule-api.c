@@ -13,36 +13,12 @@
 
 #include "kk-http.h"
 #include "kk-recordings-api.h"
+#include "kk-time.h"
 
 /* "2025-03-04T10:00:00.123456789+01:00" is 35; room for nothing more. */
 #define KK_SCHEDULE_TIME_MAX 40
 
 /* ---- JSON ---- */
-
-/* Returns: (transfer full) (nullable): @time_us in UTC, NULL for 0
- * (none). */
-static char *
-format_utc (gint64 time_us)
-{
-  g_autoptr (GDateTime) time = time_us != 0
-      ? g_date_time_new_from_unix_utc (time_us / G_USEC_PER_SEC) : NULL;
-
-  return time != NULL ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ")
-      : NULL;
-}
-
-/* A time member in UTC, or null. */
-static void
-add_time (JsonBuilder *builder, const char *member, gint64 time_us)
-{
-  g_autofree char *text = format_utc (time_us);
-
-  json_builder_set_member_name (builder, member);
-  if (text != NULL)
-    json_builder_add_string_value (builder, text);
-  else
-    json_builder_add_null_value (builder);
-}
 
 void
 kk_schedule_api_build_session (JsonBuilder *builder, KkRecordings *recordings,
@@ -56,10 +32,10 @@ kk_schedule_api_build_session (JsonBuilder *builder, KkRecordings *recordings,
   json_builder_set_member_name (builder, "state");
   json_builder_add_string_value (builder,
       kk_session_state_to_string (kk_session_state (session, now_us)));
-  add_time (builder, "scheduled_start", session->scheduled_start);
-  add_time (builder, "scheduled_end", session->scheduled_end);
-  add_time (builder, "started_at", session->started_at);
-  add_time (builder, "ended_at", session->ended_at);
+  kk_http_json_add_time (builder, "scheduled_start", session->scheduled_start);
+  kk_http_json_add_time (builder, "scheduled_end", session->scheduled_end);
+  kk_http_json_add_time (builder, "started_at", session->started_at);
+  kk_http_json_add_time (builder, "ended_at", session->ended_at);
   /* Its state, codecs, duration, pauses: kk-recordings knows them. */
   json_builder_set_member_name (builder, "recording");
   kk_recordings_api_add_json (builder, recordings, session->id);
@@ -81,8 +57,8 @@ kk_schedule_api_add_next_session (JsonBuilder *builder, KkSchedule *schedule,
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "id");
   json_builder_add_string_value (builder, next->id);
-  add_time (builder, "starts_at", next->scheduled_start);
-  add_time (builder, "ends_at", next->scheduled_end);
+  kk_http_json_add_time (builder, "starts_at", next->scheduled_start);
+  kk_http_json_add_time (builder, "ends_at", next->scheduled_end);
   json_builder_end_object (builder);
 }
 
@@ -300,8 +276,8 @@ scheduled_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   } else {
     g_autofree char *location = g_strconcat ("/api/sessions/", session->id,
         NULL);
-    g_autofree char *start = format_utc (session->scheduled_start);
-    g_autofree char *end = format_utc (session->scheduled_end);
+    g_autofree char *start = kk_time_format_utc (session->scheduled_start);
+    g_autofree char *end = kk_time_format_utc (session->scheduled_end);
 
     kk_schedule_remember (call->schedule, session);
     g_info ("schedule: room %s: session %s %s for %s to %s",
