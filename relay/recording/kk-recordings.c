@@ -952,8 +952,12 @@ row_expires_at (KkRecordings *self, const Row *row)
   return end + days * DAY_US;
 }
 
-guint
-kk_recordings_expire (KkRecordings *self, gint64 now_wall_us)
+/* Deletes the files of recordings older than their room's retention
+ * (ended before @now_wall_us minus retention_days; rooms with 0 keep
+ * everything), at startup, when one comes due, and every
+ * KK_RECORDINGS_EXPIRY_INTERVAL_S. Returns: how many were deleted. */
+static guint
+expire (KkRecordings *self, gint64 now_wall_us)
 {
   GHashTableIter iter;
   gpointer value;
@@ -996,7 +1000,7 @@ sweep (KkRecordings *self)
   GHashTableIter iter;
   gpointer value;
 
-  kk_recordings_expire (self, now);
+  expire (self, now);
   g_hash_table_iter_init (&iter, self->rows);
   while (g_hash_table_iter_next (&iter, NULL, &value)) {
     gint64 expires = row_expires_at (self, value);

@@ -68,12 +68,6 @@ void kk_recordings_watch (KkRecordings *recordings, KkLecture *lecture);
  * Call after the lectures have stopped and before kk_store_close (). */
 void kk_recordings_shutdown (KkRecordings *recordings);
 
-/* Deletes the files of recordings older than their room's retention
- * (ended before @now_wall_us minus retention_days; rooms with 0 keep
- * everything). The module runs it on its own (see
- * KK_RECORDINGS_EXPIRY_INTERVAL_S). Returns: how many were deleted. */
-guint kk_recordings_expire (KkRecordings *recordings, gint64 now_wall_us);
-
 /* ---- what the routes use ---- */
 
 typedef enum {

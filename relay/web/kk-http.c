@@ -108,8 +108,8 @@ set_no_store (SoupServerMessage *msg)
       "Cache-Control", "no-store");
 }
 
-void
-kk_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
+static void
+reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
 {
   g_autoptr (JsonGenerator) generator = json_generator_new ();
   char *text;
@@ -132,7 +132,7 @@ kk_http_reply_builder (SoupServerMessage *msg, guint status,
 {
   g_autoptr (JsonNode) root = json_builder_get_root (builder);
 
-  kk_http_reply_json (msg, status, root);
+  reply_json (msg, status, root);
 }
 
 void

@@ -156,9 +156,8 @@ gboolean kk_http_is_local_client (SoupServerMessage *msg);
  * `WWW-Authenticate: Bearer realm="kringkast"` (RFC 6750). */
 void kk_http_reply_error (SoupServerMessage *msg, guint status,
     const char *format, ...) G_GNUC_PRINTF (3, 4);
-/* Replies @node as application/json, with Cache-Control: no-store (our
- * JSON may carry tokens). */
-void kk_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node);
+/* Replies what @builder built as application/json, with Cache-Control:
+ * no-store (our JSON may carry tokens). */
 void kk_http_reply_builder (SoupServerMessage *msg, guint status,
     JsonBuilder *builder);
 /* Sets @member of the object @builder is building to @value, or to null
