@@ -632,10 +632,8 @@ kk_http_server_keep (SoupServer *server, gpointer data,
   KkHttpRouter *router;
   KkHttpKept kept = { data, destroy };
 
-  g_return_if_fail (SOUP_IS_SERVER (server));
-  g_return_if_fail (destroy != NULL);
-
   g_return_if_fail (KK_IS_HTTP_SERVER (server));
+  g_return_if_fail (destroy != NULL);
 
   router = KK_HTTP_SERVER (server)->router;
   g_array_append_val (router->kept, kept);
