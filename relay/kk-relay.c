@@ -166,7 +166,7 @@ kk_relay_new (const KkConfig *config, GError **error)
       relay->attendance, error);
   if (relay->roster == NULL)
     goto error;
-  relay->presence = kk_presence_new (relay->attendance, relay->roster);
+  relay->presence = kk_presence_new (relay->attendance);
   relay->recordings = kk_recordings_new (relay->store, relay->metrics,
       config, error);
   if (relay->recordings == NULL)

@@ -45,7 +45,7 @@ start (Fixture *f)
   f->log = kk_attendance_log_new (f->store);
   f->roster = kk_roster_new (f->store, f->registry, f->log, &error);
   g_assert_no_error (error);
-  f->presence = kk_presence_new (f->log, f->roster);
+  f->presence = kk_presence_new (f->log);
   f->metrics = kk_metrics_new ();
   f->server = kk_http_server_new (f->config, &error);
   g_assert_no_error (error);

@@ -60,7 +60,6 @@ struct _KkPresence {
   GObject parent;
 
   KkAttendanceLog *log;
-  KkRoster *roster;
   GHashTable *sessions;         /* room id → LiveSession (owned) */
   GPtrArray *lectures;          /* watched, for disconnecting */
   guint n_waiters;
@@ -608,7 +607,6 @@ kk_presence_finalize (GObject *object)
   g_hash_table_unref (presence->sessions);
   g_ptr_array_unref (presence->lectures);
   g_clear_object (&presence->log);
-  g_clear_object (&presence->roster);
   G_OBJECT_CLASS (kk_presence_parent_class)->finalize (object);
 }
 
@@ -630,12 +628,11 @@ kk_presence_init (KkPresence *presence)
 }
 
 KkPresence *
-kk_presence_new (KkAttendanceLog *log, KkRoster *roster)
+kk_presence_new (KkAttendanceLog *log)
 {
   KkPresence *presence = g_object_new (KK_TYPE_PRESENCE, NULL);
 
   presence->log = g_object_ref (log);
-  presence->roster = g_object_ref (roster);
   return presence;
 }
 

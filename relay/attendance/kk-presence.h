@@ -45,9 +45,9 @@ G_BEGIN_DECLS
 #define KK_TYPE_PRESENCE (kk_presence_get_type ())
 G_DECLARE_FINAL_TYPE (KkPresence, kk_presence, KK, PRESENCE, GObject)
 
-/* Returns: (transfer full). References to both are kept: the log takes
- * the evidence, the roster makes and normalises codes. */
-KkPresence *kk_presence_new (KkAttendanceLog *log, KkRoster *roster);
+/* Returns: (transfer full). A reference to @log is kept: it takes the
+ * evidence. */
+KkPresence *kk_presence_new (KkAttendanceLog *log);
 
 /* Follows @lecture's sessions (session-opened, session-closed). */
 void kk_presence_watch (KkPresence *presence, KkLecture *lecture);

@@ -3,7 +3,8 @@
  * kk-auth: the one place that turns a bearer token or a signed link into
  * a role and a refusal into 401 or 403; see kk-auth.h. The registry and
  * the roster know the tokens; the only secret of its own is the key of
- * recording links.
+ * recording links, drawn at each start and never written anywhere. A
+ * link's signature is compared in constant time and never logged.
  */
 #include "kk-auth.h"
 

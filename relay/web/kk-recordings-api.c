@@ -6,10 +6,9 @@
  * Signed links: a <video src> or a plain download link cannot send the
  * coordinator's bearer token, so the coordinator asks for a link that
  * carries its own proof: ?expires=UNIX&sig=HEX, the HMAC-SHA256 of
- * "<session id>\n<expires>" under a key drawn when the routes are
- * registered, at each start. The key never leaves the process, so links
- * die with it (and at their expiry); signatures are compared in constant
- * time and never logged.
+ * "<session id>\n<expires>" under a key kk-auth draws at each start and
+ * never lets out of the process, so links die with it (and at their
+ * expiry). kk-auth signs and checks them; the routes here only ask.
  *
  * Files are served from a read-only mapping wrapped in a GBytes, so a
  * large recording is never copied into memory, also not for a Range

@@ -48,8 +48,7 @@ G_BEGIN_DECLS
  * @registry: (transfer none): a reference is kept; rooms and their titles
  * @recordings: (transfer none): a reference is kept
  *
- * Adds the routes above to @server (the route module shape of kk-http.h)
- * and draws the key of this run's signed links.
+ * Adds the routes above to @server (the route module shape of kk-http.h).
  *
  * Returns: FALSE with @error if registration fails.
  */
