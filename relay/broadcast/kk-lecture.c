@@ -326,15 +326,19 @@ gboolean
 kk_lecture_start_pipeline (KkLecture *lecture, GError **error)
 {
   g_autofree char *what = g_strconcat ("source ", room_id (lecture), NULL);
+  g_autoptr (GError) load_error = NULL;
   GstElement *pipeline;
   KkIngest *ingest;
 
   lecture->pipeline_source = TRUE;
   pipeline = kk_pipeline_file_load (lecture->config->pipelines_dir,
       kk_room_get_source (lecture->room),
-      kk_room_get_source_uri (lecture->room), what, error);
-  if (pipeline == NULL)
+      kk_room_get_source_uri (lecture->room), what, &load_error);
+  if (pipeline == NULL) {
+    g_set_error_literal (error, KK_INGEST_ERROR, KK_INGEST_ERROR_PIPELINE,
+        load_error->message);
     return FALSE;
+  }
   ingest = kk_ingest_new_pipeline (room_id (lecture), pipeline, lecture->feed,
       &ingest_callbacks, lecture, error);
   if (ingest == NULL)

@@ -808,12 +808,16 @@ make_pipeline (KkRecorder *recorder, KkCodec codec, GstAppSrc **srcs,
   g_autofree char *path = kk_pipeline_file_path (recorder->pipelines_dir,
       name);
   g_autoptr (GstElement) pipeline = NULL;
+  g_autoptr (GError) load_error = NULL;
   GstElement *video, *audio;
 
   pipeline = kk_pipeline_file_load (recorder->pipelines_dir, name, NULL, NULL,
-      error);
-  if (pipeline == NULL)
+      &load_error);
+  if (pipeline == NULL) {
+    g_set_error_literal (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
+        load_error->message);
     return NULL;
+  }
   video = gst_bin_get_by_name (GST_BIN (pipeline), "video");
   audio = gst_bin_get_by_name (GST_BIN (pipeline), "audio");
   *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");

@@ -11,9 +11,9 @@
  *     lecture;
  *   - a participant (a screen's viewer token, or, where a route allows
  *     it, a person's check-in receipt) watches and answers in that room;
- *   - a signed link (kk-recordings-api) stands in for the coordinator on
- *     one recording; it is checked there, since only that module holds
- *     the key.
+ *   - a signed link stands in for the coordinator on one recording
+ *     (kk_auth_sign_recording_link()); the key that signs it is kk-auth's
+ *     own, drawn at each start.
  *
  * A missing, malformed or unknown token is 401, with
  * `WWW-Authenticate: Bearer realm="kringkast"` (kk_http_reply_error()). A

@@ -80,7 +80,7 @@ void kk_http_collect_metrics (KkMetrics *metrics, gpointer user_data);
  * (kk-pages, whose routes are public, has no @auth.)
  * A module is handed everything its handlers use, once, here; it never
  * finds another module through the server or through object data, and it
- * asks kk-auth who may call (none of them decides 401 or 403 itself). It
+ * asks kk-auth who may call (none of them decides on a token itself). It
  * makes its route data, gives it to kk_http_server_keep() so that the data
  * lives exactly as long as the routes, and adds its routes with
  * kk_http_add_route(). relay/kk-relay.c calls every register function, in

@@ -17,7 +17,9 @@
  * an unknown room or resource, 409 for a second publisher, 413 for a huge
  * body (kk-http), 415 for another content type, 400 for an offer we cannot
  * use, 429 for a token that holds KK_LECTURE_MAX_VIEWERS_PER_PARTY
- * resources already (kk-auth decides 401 and 403).
+ * resources already. Whether a token may publish or watch is kk-auth's
+ * to say (401, 403); a viewer's resource belonging to another party is
+ * a 403 of this module's own.
  */
 #include "kk-signalling.h"
 
