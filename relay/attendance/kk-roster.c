@@ -452,23 +452,6 @@ step_reset (KkDbStmt *stmt, GError **error)
   return ok;
 }
 
-/* Steps @stmt to the one row it must return (a count, say). */
-static gboolean
-step_row (KkDbStmt *stmt, GError **error)
-{
-  switch (kk_db_step (stmt, error)) {
-    case KK_DB_ROW:
-      return TRUE;
-    case KK_DB_DONE:
-      g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
-          "a query meant to return a row returned none");
-      return FALSE;
-    case KK_DB_ERROR:
-    default:
-      return FALSE;
-  }
-}
-
 /* The first column of the first row of @sql with ?1 = @key, or NULL. */
 static gboolean
 lookup_text (KkDb *db, const char *sql, const char *key, char **out,
@@ -1449,7 +1432,7 @@ add_checked_in (KkDb *db, gpointer user_data, GError **error)
   if (stmt == NULL)
     return FALSE;
   kk_db_bind_text (stmt, 1, job->party_id);
-  if (!step_row (stmt, error))
+  if (!kk_db_step_row (stmt, error))
     return FALSE;
   count = kk_db_column_int64 (stmt, 0);
   last = kk_db_column_int64 (stmt, 1);
@@ -1692,7 +1675,7 @@ count_rows (KkDb *db, const char *sql, const char *key, gint64 *count,
   if (stmt == NULL)
     return FALSE;
   kk_db_bind_text (stmt, 1, key);
-  if (!step_row (stmt, error))
+  if (!kk_db_step_row (stmt, error))
     return FALSE;
   *count = kk_db_column_int64 (stmt, 0);
   return TRUE;

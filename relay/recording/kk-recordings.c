@@ -45,23 +45,14 @@ GST_DEBUG_CATEGORY_STATIC (kk_recordings_debug);
 
 #define DAY_US ((gint64) 24 * 3600 * G_USEC_PER_SEC)
 
-typedef enum {
-  REC_RECORDING,
-  REC_PAUSED,
-  REC_FINISHED,
-  REC_FAILED,
-  REC_EMPTY,
-  REC_DELETED,
-  REC_N_STATES
-} RecState;
-
-static const char *const state_names[REC_N_STATES] = {
-  [REC_RECORDING] = "recording",
-  [REC_PAUSED] = "paused",
-  [REC_FINISHED] = "finished",
-  [REC_FAILED] = "failed",
-  [REC_EMPTY] = "empty",
-  [REC_DELETED] = "deleted",
+/* The states as stored and as the API names them. */
+static const char *const state_names[] = {
+  [KK_RECORDING_RECORDING] = "recording",
+  [KK_RECORDING_PAUSED] = "paused",
+  [KK_RECORDING_FINISHED] = "finished",
+  [KK_RECORDING_FAILED] = "failed",
+  [KK_RECORDING_EMPTY] = "empty",
+  [KK_RECORDING_DELETED] = "deleted",
 };
 
 typedef KkRecordingPause Pause;
@@ -75,7 +66,7 @@ typedef struct {
   char *content_type;
   char *video_codec;
   char *audio_codec;
-  RecState state;
+  KkRecordingState state;
   char *error;
   gint64 started_at;
   gint64 ended_at;              /* 0 while being written */
@@ -179,7 +170,7 @@ row_copy (const Row *row)
 static gboolean
 row_is_open (const Row *row)
 {
-  return row->state == REC_RECORDING || row->state == REC_PAUSED;
+  return row->state == KK_RECORDING_RECORDING || row->state == KK_RECORDING_PAUSED;
 }
 
 /* Ends a pause still open, at @at_us. */
@@ -195,15 +186,15 @@ row_close_pause (Row *row, gint64 at_us)
     last->to_us = MAX (at_us, last->from_us);
 }
 
-static RecState
+static KkRecordingState
 state_from_string (const char *text)
 {
-  for (guint i = 0; i < REC_N_STATES; i++) {
+  for (guint i = 0; i < G_N_ELEMENTS (state_names); i++) {
     if (g_strcmp0 (text, state_names[i]) == 0)
       return i;
   }
   /* A state this build does not know: not being written, at least. */
-  return REC_FAILED;
+  return KK_RECORDING_FAILED;
 }
 
 /* ---- the store (its thread) ---- */
@@ -521,19 +512,19 @@ on_recorder_ended (KkRecorder *recorder, const GError *error,
   row->duration_us = kk_recorder_get_duration_us (recorder);
   row->size = row_file_size (self, row);
   if (error == NULL) {
-    row->state = REC_FINISHED;
+    row->state = KK_RECORDING_FINISHED;
     self->finished_total++;
     GST_INFO ("room %s: recording of session %s finished: %.1f s, %"
         G_GINT64_FORMAT " bytes", row->room_id, row->session_id,
         row->duration_us / 1e6, row->size);
   } else if (g_error_matches (error, KK_RECORDER_ERROR,
           KK_RECORDER_ERROR_EMPTY)) {
-    row->state = REC_EMPTY;
+    row->state = KK_RECORDING_EMPTY;
     g_clear_pointer (&row->path, g_free);
     GST_INFO ("room %s: nothing of session %s was recorded: %s",
         row->room_id, row->session_id, error->message);
   } else {
-    row->state = REC_FAILED;
+    row->state = KK_RECORDING_FAILED;
     g_free (row->error);
     row->error = g_strdup (error->message);
     self->failed_total++;
@@ -742,17 +733,17 @@ set_paused (Active *active, gboolean paused)
   Row *row = active->row;
   gint64 now = g_get_real_time ();
 
-  if ((row->state == REC_PAUSED) == paused)
+  if ((row->state == KK_RECORDING_PAUSED) == paused)
     return;
   kk_recorder_set_paused (active->recorder, paused);
   if (paused) {
     Pause pause = { .from_us = now, .to_us = 0 };
 
     g_array_append_val (row->pauses, pause);
-    row->state = REC_PAUSED;
+    row->state = KK_RECORDING_PAUSED;
   } else {
     row_close_pause (row, now);
-    row->state = REC_RECORDING;
+    row->state = KK_RECORDING_RECORDING;
   }
   GST_INFO ("room %s: recording of session %s %s", row->room_id,
       row->session_id, paused ? "paused" : "resumed");
@@ -765,7 +756,7 @@ typedef struct {
   char *session_id;
   char *path;                   /* absolute; nullable: never started */
   gboolean done;
-  RecState state;
+  KkRecordingState state;
   char *error;
   gint64 ended_at;
   gint64 duration_us;
@@ -791,13 +782,13 @@ repair_one (Repair *repair)
 
   repair->done = TRUE;
   if (repair->path == NULL) {
-    repair->state = REC_EMPTY;
+    repair->state = KK_RECORDING_EMPTY;
     return;
   }
   if (g_stat (repair->path, &st) != 0) {
     int saved = errno;
 
-    repair->state = REC_FAILED;
+    repair->state = KK_RECORDING_FAILED;
     repair->error = g_strdup_printf ("the file is gone: %s",
         g_strerror (saved));
     return;
@@ -805,19 +796,19 @@ repair_one (Repair *repair)
   /* The last write before the crash is as good an end as any. */
   repair->ended_at = (gint64) st.st_mtime * G_USEC_PER_SEC;
   if (st.st_size == 0) {
-    repair->state = REC_EMPTY;
+    repair->state = KK_RECORDING_EMPTY;
     g_unlink (repair->path);
     return;
   }
   if (kk_recorder_repair (repair->path, &repair->duration_us, &error)) {
-    repair->state = REC_FINISHED;
+    repair->state = KK_RECORDING_FINISHED;
     repair->size = file_size (repair->path);
   } else if (g_error_matches (error, KK_RECORDER_ERROR,
           KK_RECORDER_ERROR_EMPTY)) {
-    repair->state = REC_EMPTY;
+    repair->state = KK_RECORDING_EMPTY;
     g_unlink (repair->path);
   } else {
-    repair->state = REC_FAILED;
+    repair->state = KK_RECORDING_FAILED;
     repair->error = g_strdup (error->message);
     repair->size = st.st_size;
   }
@@ -861,14 +852,14 @@ repairs_done (GObject *source, GAsyncResult *result, gpointer user_data)
     row->size = repair->size;
     g_free (row->error);
     row->error = g_strdup (repair->error);
-    if (repair->state == REC_EMPTY)
+    if (repair->state == KK_RECORDING_EMPTY)
       g_clear_pointer (&row->path, g_free);
-    if (repair->state == REC_FINISHED) {
+    if (repair->state == KK_RECORDING_FINISHED) {
       self->finished_total++;
       g_message ("recordings: session %s (room %s) was cut off by an "
           "unclean stop; %.1f s saved", row->session_id, row->room_id,
           row->duration_us / 1e6);
-    } else if (repair->state == REC_EMPTY) {
+    } else if (repair->state == KK_RECORDING_EMPTY) {
       g_message ("recordings: session %s (room %s) was cut off by an "
           "unclean stop before anything was recorded", row->session_id,
           row->room_id);
@@ -933,7 +924,7 @@ delete_recording (KkRecordings *self, Row *row, const char *why,
   }
   GST_INFO ("room %s: recording of session %s deleted (%s)", row->room_id,
       row->session_id, why);
-  row->state = REC_DELETED;
+  row->state = KK_RECORDING_DELETED;
   persist (self, row);
   return TRUE;
 }
@@ -947,7 +938,7 @@ row_expires_at (KkRecordings *self, const Row *row)
           row->room_id));
   gint64 end = row->ended_at != 0 ? row->ended_at : row->started_at;
 
-  if (days == 0 || row_is_open (row) || row->state == REC_DELETED)
+  if (days == 0 || row_is_open (row) || row->state == KK_RECORDING_DELETED)
     return 0;
   return end + days * DAY_US;
 }
@@ -1032,28 +1023,7 @@ static gboolean
 row_has_file (const Row *row)
 {
   return row->path != NULL
-      && (row->state == REC_FINISHED || row->state == REC_FAILED);
-}
-
-static KkRecordingState
-public_state (RecState state)
-{
-  switch (state) {
-    case REC_RECORDING:
-      return KK_RECORDING_RECORDING;
-    case REC_PAUSED:
-      return KK_RECORDING_PAUSED;
-    case REC_FINISHED:
-      return KK_RECORDING_FINISHED;
-    case REC_FAILED:
-      return KK_RECORDING_FAILED;
-    case REC_DELETED:
-      return KK_RECORDING_DELETED;
-    case REC_EMPTY:
-    case REC_N_STATES:
-      break;
-  }
-  return KK_RECORDING_EMPTY;
+      && (row->state == KK_RECORDING_FINISHED || row->state == KK_RECORDING_FAILED);
 }
 
 /* Only ids of the store's shape are looked up at all. */
@@ -1082,7 +1052,7 @@ kk_recordings_lookup (KkRecordings *self, const char *session_id,
   out->video_codec = row->video_codec;
   out->audio_codec = row->audio_codec;
   out->error = row->error;
-  out->state = public_state (row->state);
+  out->state = row->state;
   out->state_name = state_names[row->state];
   out->has_file = row_has_file (row);
   out->started_at = row->started_at;
@@ -1137,7 +1107,7 @@ kk_recordings_get_room (KkRecordings *self, const char *room_id,
 
   active = room_active (self, room_id);
   out->recording = active != NULL;
-  out->paused = active != NULL && active->row->state == REC_PAUSED;
+  out->paused = active != NULL && active->row->state == KK_RECORDING_PAUSED;
   out->session_id = active != NULL ? active->row->session_id : NULL;
   out->retention_days = GPOINTER_TO_UINT (g_hash_table_lookup (
           self->retention, room_id));

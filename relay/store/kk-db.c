@@ -68,6 +68,22 @@ kk_db_step_done (KkDbStmt *stmt, GError **error)
   }
 }
 
+gboolean
+kk_db_step_row (KkDbStmt *stmt, GError **error)
+{
+  switch (kk_db_step (stmt, error)) {
+    case KK_DB_ROW:
+      return TRUE;
+    case KK_DB_DONE:
+      g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+          "a query meant to return a row returned none");
+      return FALSE;
+    case KK_DB_ERROR:
+    default:
+      return FALSE;
+  }
+}
+
 void
 kk_db_reset (KkDbStmt *stmt)
 {

@@ -74,6 +74,9 @@ void kk_db_bind_null (KkDbStmt *stmt, int index);
 KkDbStep kk_db_step (KkDbStmt *stmt, GError **error);
 /* Runs @stmt, which must return no rows, to its end. */
 gboolean kk_db_step_done (KkDbStmt *stmt, GError **error);
+/* Steps @stmt to the row it must return (a count, an aggregate); no row
+ * is an error. Read the row with kk_db_column_*(). */
+gboolean kk_db_step_row (KkDbStmt *stmt, GError **error);
 /* Makes @stmt ready to run again, its bindings cleared. */
 void kk_db_reset (KkDbStmt *stmt);
 

@@ -305,18 +305,11 @@ read_version (KkDb *db, int *version, GError **error)
       error);
   if (stmt == NULL)
     return FALSE;
-  switch (kk_db_step (stmt, error)) {
-    case KK_DB_ROW:
-      /* MAX() of no rows is NULL, which reads as 0. */
-      *version = (int) kk_db_column_int64 (stmt, 0);
-      return TRUE;
-    case KK_DB_DONE:
-      *version = 0;
-      return TRUE;
-    case KK_DB_ERROR:
-    default:
-      return FALSE;
-  }
+  if (!kk_db_step_row (stmt, error))
+    return FALSE;
+  /* MAX() of no rows is NULL, which reads as 0. */
+  *version = (int) kk_db_column_int64 (stmt, 0);
+  return TRUE;
 }
 
 gboolean
