@@ -680,9 +680,11 @@ async function plansChanged() {
 
 /* Back on the session's button once the dialog is gone, however it went
  * (saved, closed, Escape). The list may have been redrawn meanwhile, so
- * not the element that opened it. */
+ * not the element that opened it. The close event comes a task later:
+ * Escape then Enter on the focused button opens the dialog again before
+ * it arrives, and that second opening must keep its session. */
 function rescheduleClosed() {
-  if (!rescheduling) return;
+  if (!rescheduling || $("reschedule").open) return;
   $("sessions-table").querySelector(`tr[data-session="${CSS.escape(rescheduling.id)}"] button.reschedule`)?.focus();
   rescheduling = null;
 }
