@@ -75,6 +75,13 @@ typedef enum {
   KK_VIEWER_DEAD,           /* left; waiting for the main thread to finish it */
 } KkViewerState;
 
+/* One of a feed's taps (kk_feed_add_tap). */
+typedef struct {
+  guint id;
+  KkFeedTapFunc func;
+  gpointer user_data;
+} FeedTap;
+
 struct _KkFeed {
   KkFanout *fanout;
   char *name;
@@ -83,9 +90,9 @@ struct _KkFeed {
   KkFeedCallbacks callbacks;
   gpointer user_data;
   gint64 last_keyframe_request_mono_us;   /* atomic */
-  GMutex tap_lock;                         /* held while the tap runs */
-  KkFeedTapFunc tap;
-  gpointer tap_data;
+  GMutex tap_lock;                         /* held while the taps run */
+  GArray *taps;                            /* FeedTap, under tap_lock */
+  guint next_tap_id;
 };
 
 struct _KkViewer {

@@ -321,6 +321,7 @@ kk_feed_new (KkFanout *fanout, const char *name,
   feed->user_data = user_data;
   feed->last_keyframe_request_mono_us = G_MININT64 / 2;
   g_mutex_init (&feed->tap_lock);
+  feed->taps = g_array_new (FALSE, FALSE, sizeof (FeedTap));
   return feed;
 }
 
@@ -331,6 +332,7 @@ kk_feed_free (KkFeed *feed)
     return;
   for (guint i = 0; i < KK_TRACK_N; i++)
     kk_track_free (feed->tracks[i]);
+  g_array_unref (feed->taps);
   g_mutex_clear (&feed->tap_lock);
   g_free (feed->cname);
   g_free (feed->name);
@@ -394,10 +396,12 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
   if (need_keyframe)
     kk_feed_request_keyframe (feed);
 
-  /* Uncontended except while the tap is being changed. */
+  /* Uncontended except while a tap is being added or removed. */
   g_mutex_lock (&feed->tap_lock);
-  if (feed->tap != NULL)
-    feed->tap (packet, feed->tap_data);
+  for (guint i = 0; i < feed->taps->len; i++) {
+    const FeedTap *tap = &g_array_index (feed->taps, FeedTap, i);
+    tap->func (packet, tap->user_data);
+  }
   g_mutex_unlock (&feed->tap_lock);
 
   for (guint i = 0; i < fanout->n_workers; i++) {
@@ -414,12 +418,29 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
   kk_packet_unref (packet);
 }
 
+guint
+kk_feed_add_tap (KkFeed *feed, KkFeedTapFunc func, gpointer user_data)
+{
+  FeedTap tap = { .func = func, .user_data = user_data };
+
+  g_return_val_if_fail (func != NULL, 0);
+  g_mutex_lock (&feed->tap_lock);
+  tap.id = ++feed->next_tap_id;
+  g_array_append_val (feed->taps, tap);
+  g_mutex_unlock (&feed->tap_lock);
+  return tap.id;
+}
+
 void
-kk_feed_set_tap (KkFeed *feed, KkFeedTapFunc func, gpointer user_data)
+kk_feed_remove_tap (KkFeed *feed, guint tap_id)
 {
   g_mutex_lock (&feed->tap_lock);
-  feed->tap = func;
-  feed->tap_data = user_data;
+  for (guint i = 0; i < feed->taps->len; i++) {
+    if (g_array_index (feed->taps, FeedTap, i).id == tap_id) {
+      g_array_remove_index (feed->taps, i);
+      break;
+    }
+  }
   g_mutex_unlock (&feed->tap_lock);
 }
 

@@ -93,9 +93,11 @@ GPtrArray *kk_feed_get_recent (KkFeed *feed, KkTrackKind kind,
  * It must be quick and must not block: it runs before the fan-out. */
 typedef void (*KkFeedTapFunc) (KkPacket *packet, gpointer user_data);
 
-/* Installs (or with @func NULL, removes) the one tap of the feed. After it
- * returns, the previous tap is not running and will not be called. */
-void kk_feed_set_tap (KkFeed *feed, KkFeedTapFunc func, gpointer user_data);
+/* Adds a tap (a recorder, a segmenter...); taps run in the order added.
+ * Returns: its id for kk_feed_remove_tap (), never 0. */
+guint kk_feed_add_tap (KkFeed *feed, KkFeedTapFunc func, gpointer user_data);
+/* After it returns, the tap is not running and will not be called again. */
+void kk_feed_remove_tap (KkFeed *feed, guint tap_id);
 
 /* ---- viewers ---- */
 

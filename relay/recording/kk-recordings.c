@@ -82,7 +82,7 @@ struct _Active {
   KkFeed *feed;
   KkRecorder *recorder;
   Row *row;
-  gboolean tapped;
+  guint tap_id;                 /* 0 when not tapping the feed */
   gboolean ended;
 };
 
@@ -460,10 +460,10 @@ tap_packet (KkPacket *packet, gpointer user_data)
 static void
 untap (Active *active)
 {
-  if (!active->tapped)
+  if (active->tap_id == 0)
     return;
-  kk_feed_set_tap (active->feed, NULL, NULL);
-  active->tapped = FALSE;
+  kk_feed_remove_tap (active->feed, active->tap_id);
+  active->tap_id = 0;
 }
 
 static void
@@ -658,8 +658,7 @@ on_session_opened (KkLecture *lecture, const char *session_id,
   active->recorder = kk_recorder_new (&config, &recorder_callbacks, active);
   /* Tap first, then the GOP and the audio captured with it (which may
    * have come well before it): the recorder drops what both delivered. */
-  kk_feed_set_tap (active->feed, tap_packet, active->recorder);
-  active->tapped = TRUE;
+  active->tap_id = kk_feed_add_tap (active->feed, tap_packet, active->recorder);
   gop = kk_feed_get_gop (active->feed, &keyframe_age_us);
   audio = kk_feed_get_recent (active->feed, KK_TRACK_AUDIO,
       g_get_real_time () - KK_RECORDER_AUDIO_PREROLL_US);
