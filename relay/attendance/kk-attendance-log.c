@@ -964,6 +964,23 @@ evaluate_session (KkDb *db, const KkAttendanceSession *session,
   return TRUE;
 }
 
+/* The query's session by its id, or else its room's sessions that
+ * @room_where (a condition on ?1, the room's id) picks. */
+static KkDbStmt *
+select_sessions (KkDb *db, const ReportQuery *query, const char *room_where,
+    GError **error)
+{
+  g_autofree char *sql = g_strconcat ("SELECT " SESSION_COLUMNS
+      " FROM att_sessions WHERE ", query->session_id != NULL ? "id = ?1"
+      : room_where, NULL);
+  KkDbStmt *stmt = kk_db_prepare (db, sql, error);
+
+  if (stmt != NULL)
+    kk_db_bind_text (stmt, 1, query->session_id != NULL ? query->session_id
+        : query->room_id);
+  return stmt;
+}
+
 static gpointer
 report_job (KkDb *db, gpointer job_data, GError **error)
 {
@@ -974,19 +991,10 @@ report_job (KkDb *db, gpointer job_data, GError **error)
 
   report->sessions = g_ptr_array_new_with_free_func (session_free);
   report->rows = g_ptr_array_new_with_free_func (row_free);
-  if (query->session_id != NULL) {
-    stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
-        " FROM att_sessions WHERE id = ?1", error);
-    if (stmt == NULL)
-      return NULL;
-    kk_db_bind_text (stmt, 1, query->session_id);
-  } else {
-    stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
-        " FROM att_sessions WHERE room_id = ?1 ORDER BY started_at", error);
-    if (stmt == NULL)
-      return NULL;
-    kk_db_bind_text (stmt, 1, query->room_id);
-  }
+  stmt = select_sessions (db, query, "room_id = ?1 ORDER BY started_at",
+      error);
+  if (stmt == NULL)
+    return NULL;
   while ((step = kk_db_step (stmt, error)) == KK_DB_ROW)
     g_ptr_array_add (report->sessions, read_session (stmt, query->now_us));
   if (step != KK_DB_DONE)
@@ -1004,9 +1012,11 @@ report_job (KkDb *db, gpointer job_data, GError **error)
   return g_steal_pointer (&report);
 }
 
-void
-kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
-    const char *room_id, GAsyncReadyCallback callback, gpointer user_data)
+/* Queues @job on a ReportQuery of @session_id and @room_id. */
+static void
+run_report_query (KkAttendanceLog *log, KkStoreJobFunc job,
+    GDestroyNotify free_result, const char *session_id, const char *room_id,
+    GAsyncReadyCallback callback, gpointer user_data)
 {
   ReportQuery *query = g_new0 (ReportQuery, 1);
 
@@ -1017,8 +1027,17 @@ kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
    * everything received until now. */
   if (log->pending->len > 0 && !log->shut_down)
     submit_pending (log);
-  kk_store_run_async (log->store, report_job, query, report_query_free,
-      (GDestroyNotify) kk_attendance_report_free, callback, user_data);
+  kk_store_run_async (log->store, job, query, report_query_free,
+      free_result, callback, user_data);
+}
+
+void
+kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
+    const char *room_id, GAsyncReadyCallback callback, gpointer user_data)
+{
+  run_report_query (log, report_job,
+      (GDestroyNotify) kk_attendance_report_free, session_id, room_id,
+      callback, user_data);
 }
 
 KkAttendanceReport *
@@ -1088,22 +1107,6 @@ kk_attendance_log_get_session_finish (KkAttendanceLog *log,
 
 /* ---- the audience over time ---- */
 
-typedef struct {
-  char *session_id;             /* or NULL: the room's live session */
-  char *room_id;
-  gint64 now_us;
-} AudienceQuery;
-
-static void
-audience_query_free (gpointer data)
-{
-  AudienceQuery *query = data;
-
-  g_free (query->session_id);
-  g_free (query->room_id);
-  g_free (query);
-}
-
 void
 kk_attendance_audience_free (KkAttendanceAudience *audience)
 {
@@ -1164,30 +1167,21 @@ audience_of (const KkAttendanceSession *session, GPtrArray *rows,
       session->live_end_us);
 }
 
+/* A ReportQuery whose session_id NULL means the room's live session. */
 static gpointer
 audience_job (KkDb *db, gpointer job_data, GError **error)
 {
-  AudienceQuery *query = job_data;
+  ReportQuery *query = job_data;
   g_autoptr (KkDbStmt) stmt = NULL;
   g_autoptr (KkAttendanceAudience) audience = NULL;
   g_autoptr (GHashTable) people = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (row_free);
   KkDbStep step;
 
-  if (query->session_id != NULL) {
-    stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
-        " FROM att_sessions WHERE id = ?1", error);
-    if (stmt == NULL)
-      return NULL;
-    kk_db_bind_text (stmt, 1, query->session_id);
-  } else {
-    stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
-        " FROM att_sessions WHERE room_id = ?1 AND ended_at IS NULL"
-        " ORDER BY started_at DESC LIMIT 1", error);
-    if (stmt == NULL)
-      return NULL;
-    kk_db_bind_text (stmt, 1, query->room_id);
-  }
+  stmt = select_sessions (db, query, "room_id = ?1 AND ended_at IS NULL"
+      " ORDER BY started_at DESC LIMIT 1", error);
+  if (stmt == NULL)
+    return NULL;
   step = kk_db_step (stmt, error);
   if (step == KK_DB_ERROR)
     return NULL;
@@ -1212,15 +1206,8 @@ kk_attendance_log_audience_async (KkAttendanceLog *log,
     const char *session_id, const char *room_id,
     GAsyncReadyCallback callback, gpointer user_data)
 {
-  AudienceQuery *query = g_new0 (AudienceQuery, 1);
-
-  query->session_id = g_strdup (session_id);
-  query->room_id = g_strdup (room_id);
-  query->now_us = kk_attendance_log_now (log);
-  if (log->pending->len > 0 && !log->shut_down)
-    submit_pending (log);
-  kk_store_run_async (log->store, audience_job, query, audience_query_free,
-      audience_free, callback, user_data);
+  run_report_query (log, audience_job, audience_free, session_id, room_id,
+      callback, user_data);
 }
 
 KkAttendanceAudience *
