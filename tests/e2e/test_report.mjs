@@ -8,16 +8,22 @@
 // one that comes late and stays to the end. The host's page shows the
 // audience chart, and it follows the first viewer's arrival by itself.
 //
+// The host pauses the recording for a few seconds, and 45 invited people
+// never come (absent rows, so the printed table runs over a page).
+//
 // After the broadcast the coordinator opens the report from the admin
 // page's session list. Its chart must be the step series the connection
 // log (GET /api/sessions/{id}/connections, computed here independently)
 // gives, read back from the SVG's points (their data and their place on
 // the axes); each person's bar must be the union of their connections
 // over the live time (from GET /api/sessions/{id}/attendance), with the
-// verdict beside it. Printed to PDF (A4), page 1 turned into PNG by
-// pdftoppm must carry the title (pdftotext) and a drawn chart (its line
-// colours in the picture, across the page). The report route's 401, 403
-// and 404 are checked too. The PDF and PNGs are kept as artifacts.
+// verdict beside it; the pause is listed. Printed to PDF (A4), page 1
+// turned into PNG by pdftoppm must carry the title (pdftotext) and a
+// drawn chart (its line colours in the picture, across the page); the
+// table's head is repeated on the next pages and no row is cut across
+// two. The report opened on its own in English asks for the token. The
+// report route's 401, 403 and 404 are checked too. The PDF and PNGs are
+// kept as artifacts.
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -30,6 +36,7 @@ const WHEP_GST = path.resolve(HERE, "..", "peers", "whep_gst.py");
 const PYTHON = "/usr/bin/python3";
 const ROOM = "rapport";
 const TITLE = "Legemiddelhåndtering";
+const INVITED = 45;
 
 // A WHEP viewer for @seconds, until it exits or is killed.
 function watch(ctx, token, seconds, label) {
@@ -138,6 +145,11 @@ await run("report", async (ctx) => {
     const a = await daemon.join(ROOM, "Kari Nordmann", "Sengepost 3", ["Ola Hansen"]);
     const b = await daemon.join(ROOM, "Per Berg", "Hjemmetjenesten");
     const c = await daemon.join(ROOM, "Lise Dahl", "Legevakten");
+    // Invited people who never come: rows of their own (absent), enough
+    // of them for the printed table to run over onto a second page.
+    const invited = Array.from({ length: INVITED }, (_, i) => ({ name: `Gjest ${String(i + 1).padStart(2, "0")}`, workplace: "Sone 1" }));
+    const imported = await daemon.api("POST", `/api/rooms/${ROOM}/participants`, invited);
+    check(imported.status === 201, `pre-registration: ${imported.status} ${JSON.stringify(imported.data).slice(0, 200)}`);
 
     // The API: who may read a report.
     const unknown = await daemon.api("GET", "/api/sessions/no-such-session/report");
@@ -186,6 +198,13 @@ await run("report", async (ctx) => {
     viewers.push(watch(ctx, b.token, 5, "viewer-b1"));             // 4 .. ~9
     await at(8);
     viewers.push(watch(ctx, c.token, 40, "viewer-c"));             // 8 .. the end: late
+    // The host pauses the recording for a few seconds.
+    await at(10);
+    await host.page.click("#recording");
+    await waitFor(async () => (await daemon.api("GET", `/api/rooms/${ROOM}/recording`, undefined, room.host_token)).data.paused,
+      10000, "the recording paused");
+    await at(13);
+    await host.page.click("#recording");
     await at(14);
     viewers.push(watch(ctx, b.token, 5, "viewer-b2"));             // 14 .. ~19: a gap before
     await at(27);
@@ -208,7 +227,7 @@ await run("report", async (ctx) => {
     // line, which may differ from the wall clock's by a fraction).
     const { live } = (await daemon.api("GET", `/api/sessions/${session}/report`)).data;
     log(`connections: ${JSON.stringify(connections.map((x) => [x.name, x.party_id.slice(0, 6), x.connected_at, x.left_at]))}`);
-    check(attendance.length === 4, `four people: ${JSON.stringify(attendance.map((r) => r.name))}`);
+    check(attendance.length === 4 + INVITED, `four people and the invited: ${JSON.stringify(attendance.map((r) => r.name))}`);
     const from = sec(live.from), to = sec(live.to);
     check(Math.abs(from - sec(info.started_at)) <= 1 && Math.abs(to - sec(info.ended_at)) <= 1,
       `the live time ${JSON.stringify(live)} is the session's ${info.started_at}–${info.ended_at}`);
@@ -290,6 +309,10 @@ await run("report", async (ctx) => {
     check(sec(bars["Kari Nordmann"].at(-1).to) <= to - 4, "Kari left early");
     check(JSON.stringify(bars["Ola Hansen"]) === JSON.stringify(bars["Kari Nordmann"]), "Ola watched at Kari's screen");
 
+    // The recording's pause is in the facts.
+    const pauses = await page.locator("#facts ul.pauses li").count();
+    check(pauses === 1 && info.recording.paused.length === 1, `one pause listed: ${pauses}, ${JSON.stringify(info.recording.paused)}`);
+
     // The recording plays in the report.
     await waitFor(() => page.evaluate(() => document.getElementById("recording-video")?.readyState >= 1), 15000,
       "the recording's player to load");
@@ -302,6 +325,20 @@ await run("report", async (ctx) => {
     check(text.includes("Sendingsrapport") && text.includes(TITLE), `page 1's text:\n${text.slice(0, 400)}`);
     check(!text.includes("Skriv ut") && !text.includes("Tilbake"), "nothing interactive is printed");
     const pages = Number(/Pages:\s+(\d+)/.exec(execFileSync("pdfinfo", [pdf]).toString())[1]);
+    // The table runs over: its head again on the next page, and no row
+    // cut across two (each absent guest's name and verdict on one line
+    // of one page).
+    check(pages >= 2, `the report of ${attendance.length} people printed on ${pages} page(s)`);
+    const pageText = Array.from({ length: pages }, (_, i) =>
+      execFileSync("pdftotext", ["-f", String(i + 1), "-l", String(i + 1), "-layout", pdf, "-"]).toString());
+    for (let i = 1; i < pages; i++) {
+      if (!/Gjest \d\d/.test(pageText[i])) continue;
+      check(/Navn\s+Arbeidssted\s+Så på/.test(pageText[i]), `the table's head on page ${i + 1}:\n${pageText[i].slice(0, 300)}`);
+    }
+    for (const guest of invited) {
+      const lines = pageText.flatMap((text, i) => text.split("\n").filter((l) => l.includes(guest.name)).map((l) => [i, l]));
+      check(lines.length === 1 && lines[0][1].includes("Fraværende"), `${guest.name}: ${JSON.stringify(lines)}`);
+    }
     const size = /Page size:\s+([\d.]+) x ([\d.]+)/.exec(execFileSync("pdfinfo", [pdf]).toString());
     check(Math.abs(Number(size[1]) - 595.28) < 2 && Math.abs(Number(size[2]) - 841.89) < 2, `A4 pages: ${size[0]}`);
     execFileSync("pdftoppm", ["-png", "-r", "80", pdf, path.join(dir, "report-page")]);
@@ -323,6 +360,16 @@ await run("report", async (ctx) => {
     log(`page 1 of ${pages}: ${png.width}x${png.height}, ${green} pixels of the screens line from x ${minX} to ${maxX}, ${Math.round(white / (png.width * png.height) * 100)} % white`);
     check(green > 100 && maxX - minX > png.width * 0.5, "a drawn chart across page 1");
     check(white > png.width * png.height * 0.5, "printed black on white");
+
+    // In English, opened on its own: the page asks for the token itself.
+    const english = await browser({ label: "report-en", locale: "en-GB" });
+    await english.page.goto(`${daemon.base}/report/${session}`);
+    await english.page.fill("#admin-token", ADMIN_TOKEN);
+    await english.page.click("#signin button[type=submit]");
+    await waitFor(() => english.page.evaluate((id) => document.body.dataset.loaded === id, session), 15000, "the English report");
+    check((await english.page.locator("#report-title").textContent()).startsWith("Session report"), "the English title");
+    check((await english.page.locator("#attendance-table").textContent()).includes("Absent"), "English verdicts");
+    await screenshot(english.page, "page-en", { fullPage: true });
   } finally {
     for (const viewer of viewers) await viewer.kill();
   }

@@ -64,11 +64,16 @@ function kkDrawAudienceChart(svg, series, labels, size = { width: 800, height: 2
     grid.append(kkSvg("line", { x1: margin.left, x2: width - margin.right, y1: y(c), y2: y(c) }),
       kkSvg("text", { x: margin.left - 6, y: y(c) + 4, "text-anchor": "end" }, document.createTextNode(String(c))));
   }
+  /* The start and the end are always named, at the ends of the axis;
+   * round times between them where they do not crowd those two. */
   const minute = 60000;
   const timeStep = kkNiceStep(to - from, 6, [1, 2, 5, 10, 15, 30, 60, 120, 240].map((m) => m * minute));
+  const timeLabel = (ms, anchor) => kkSvg("text", { x: x(ms), y: height - 8, "text-anchor": anchor },
+    document.createTextNode(kkOsloClock(ms)));
+  grid.append(timeLabel(from, "start"), timeLabel(to, "end"));
   for (let ms = Math.ceil(from / timeStep) * timeStep; ms <= to; ms += timeStep) {
-    grid.append(kkSvg("line", { class: "tick", x1: x(ms), x2: x(ms), y1: margin.top + plotH, y2: margin.top + plotH + 5 }),
-      kkSvg("text", { x: x(ms), y: height - 8, "text-anchor": "middle" }, document.createTextNode(kkOsloClock(ms))));
+    grid.append(kkSvg("line", { class: "tick", x1: x(ms), x2: x(ms), y1: margin.top + plotH, y2: margin.top + plotH + 5 }));
+    if (x(ms) - x(from) > 60 && x(to) - x(ms) > 60) grid.append(timeLabel(ms, "middle"));
   }
   grid.append(kkSvg("line", { class: "axis", x1: margin.left, x2: width - margin.right, y1: margin.top + plotH, y2: margin.top + plotH }));
   svg.append(grid);

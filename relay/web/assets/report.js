@@ -29,7 +29,6 @@ const t = kkTranslator({
   "facts.broadcast": "Broadcast",
   "facts.running": "still on air",
   "facts.duration": "Live time",
-  "facts.minutes": "{n} min",
   "facts.rule": "Completed at",
   "facts.rule.value": "{percent} % of the live time (gaps under {grace} s forgiven)",
   "facts.completed": "Completed",
@@ -64,7 +63,7 @@ const t = kkTranslator({
   "recording.none": "This session was not recorded.",
   "recording.state.recording": "Being recorded",
   "recording.state.paused": "Being recorded (paused)",
-  "recording.state.finished": "Finished, {minutes} min",
+  "recording.state.finished": "Finished, {duration}",
   "recording.state.failed": "Failed: {error}",
   "recording.state.empty": "Empty (no picture ever came)",
   "recording.state.deleted": "Deleted",
@@ -81,7 +80,6 @@ const t = kkTranslator({
   "facts.broadcast": "Sendt",
   "facts.running": "sendes fortsatt",
   "facts.duration": "Sendetid",
-  "facts.minutes": "{n} min",
   "facts.rule": "Fullført ved",
   "facts.rule.value": "{percent} % av sendetiden (avbrudd under {grace} s tilgis)",
   "facts.completed": "Fullført",
@@ -116,7 +114,7 @@ const t = kkTranslator({
   "recording.none": "Denne sendingen ble ikke tatt opp.",
   "recording.state.recording": "Tas opp",
   "recording.state.paused": "Tas opp (på pause)",
-  "recording.state.finished": "Ferdig, {minutes} min",
+  "recording.state.finished": "Ferdig, {duration}",
   "recording.state.failed": "Feilet: {error}",
   "recording.state.empty": "Tomt (det kom aldri bilde)",
   "recording.state.deleted": "Slettet",
@@ -164,8 +162,8 @@ function span(fromIso, toIso) {
 
 function minutes(ms) { return Math.round(ms / 60000); }
 
-/* How long someone watched: seconds while under a minute, so a short
- * visit does not read as nothing. */
+/* How long someone watched (or a pause, a recording lasted): seconds
+ * while under a minute, so a short visit does not read as nothing. */
 function watched(seconds) {
   return seconds < 60 ? `${seconds} s` : `${minutes(seconds * 1000)} min`;
 }
@@ -178,7 +176,7 @@ function fact(term, ...value) {
 
 function recordingText(r) {
   if (!r) return t("none");
-  return t(`recording.state.${r.state}`, { minutes: minutes(r.duration_seconds * 1000), error: r.error || "" });
+  return t(`recording.state.${r.state}`, { duration: watched(Math.round(r.duration_seconds)), error: r.error || "" });
 }
 
 function factsSection(r) {
@@ -192,13 +190,13 @@ function factsSection(r) {
       fact(t("facts.course"), r.title),
       fact(t("facts.planned"), s.scheduled_start ? span(s.scheduled_start, s.scheduled_end) : t("facts.unplanned")),
       fact(t("facts.broadcast"), s.ended_at ? span(s.started_at, s.ended_at) : `${when(s.started_at)}, ${t("facts.running")}`),
-      fact(t("facts.duration"), t("facts.minutes", { n: minutes(live) })),
+      fact(t("facts.duration"), watched(Math.round(live / 1000))),
       fact(t("facts.rule"), t("facts.rule.value", { percent: Math.round(r.completion_ratio * 100), grace: r.grace_seconds })),
       fact(t("facts.completed"), t("facts.completed.value", { done: people.filter((p) => p.completed).length, all: people.length })),
       fact(t("facts.peak"), t("facts.peak.value", { people: peak.people, screens: peak.screens })),
       fact(t("facts.recording"), recordingText(s.recording)),
       fact(t("facts.pauses"), pauses.length === 0 ? t("none")
-        : el("ul", { class: "pauses" }, pauses.map((p) => el("li", {}, `${span(p.from, p.to)} (${minutes(p.seconds * 1000)} min)`))))));
+        : el("ul", { class: "pauses" }, pauses.map((p) => el("li", {}, `${span(p.from, p.to)} (${watched(Math.round(p.seconds))})`))))));
 }
 
 function audienceSection(r) {
