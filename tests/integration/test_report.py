@@ -3,7 +3,7 @@
 """The session report's and the host's live chart's routes, against the
 real daemon with independent viewers.
 
-A WHIP host broadcasts (recorded). A screen watches from early on
+A WHIP host broadcasts (recorded) the session planned for now. A screen watches from early on
 (webrtcbin) and a colleague checks in at it a few seconds later from her
 phone; a second screen (aiortc) watches for a while in the middle. While
 live, the host's GET /api/rooms/{room}/audience must show the screen
@@ -11,7 +11,7 @@ alone (one person), then with the colleague (two people at one screen),
 then both screens. Afterwards GET /api/sessions/{id}/report must give:
 the audience series that the connection log and the check-in times give
 when re-done here; each person's intervals (the colleague's from her
-check-in); the plan, the course's title, the recording with a signed
+check-in); the planned times, the course's title, the recording with a signed
 link that plays without a token. And who may ask: 401 without a token,
 403 for a viewer or another room's host, 404 for an unknown session or
 room. The daemon must then stop cleanly (LeakSanitizer checks it).
@@ -29,6 +29,11 @@ TITLE = "Smittevern i hjemmetjenesten"
 def sec(text):
     return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
         tzinfo=datetime.timezone.utc).timestamp())
+
+
+def utc(ts):
+    return datetime.datetime.fromtimestamp(
+        ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def counts(spans, start, end):
@@ -76,6 +81,13 @@ def test(ctx):
              "audience for another room's host")
     check_eq(d.api("GET", "/api/rooms/nope/audience").status, 404,
              "audience of an unknown room")
+    # The session is planned ahead (starting in two minutes, for an hour):
+    # the broadcast that starts now, within the lead time, becomes it.
+    now = int(time.time())
+    plan = {"starts_at": utc(now + 120), "ends_at": utc(now + 3720)}
+    r = d.api("POST", "/api/rooms/%s/sessions" % ROOM, plan)
+    check_eq(r.status, 201, "the plan (%s)" % r.text[:200])
+    planned = r.json()["id"]
     idle = live_points(d, info["host_token"])
     check(idle["session_id"] is None and idle["audience"] == [],
           "nothing live: an empty series (%s)" % idle)
@@ -85,6 +97,7 @@ def test(ctx):
                          "--width", "320", "--height", "240")
     d.wait_live(ROOM)
     session = d.room(ROOM)["session_id"]
+    check_eq(session, planned, "the broadcast is the planned session")
     host = info["host_token"]
 
     def last(want_screens, want_people):
@@ -127,7 +140,9 @@ def test(ctx):
     report = r.json()
     check_eq(report["title"], TITLE, "the course's title")
     check_eq(report["session"]["id"], session, "the session")
-    check(report["session"]["scheduled_start"] is None, "an ad hoc session")
+    check_eq((report["session"]["scheduled_start"],
+              report["session"]["scheduled_end"]),
+             (plan["starts_at"], plan["ends_at"]), "the planned times")
     check_eq(report["completion_ratio"], 0.8, "the frozen rule")
     check(not report["live"]["running"], "ended")
     start, end = sec(report["live"]["from"]), sec(report["live"]["to"])
