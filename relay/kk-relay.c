@@ -12,6 +12,7 @@
 #include "kk-pages.h"
 #include "kk-presence-api.h"
 #include "kk-recordings-api.h"
+#include "kk-report-api.h"
 #include "kk-roster-api.h"
 #include "kk-schedule-api.h"
 #include "kk-signalling.h"
@@ -214,6 +215,9 @@ kk_relay_new (const KkConfig *config, GError **error)
           relay->registry, relay->recordings, error)
       || !kk_schedule_api_register (relay->server, relay->auth, relay->registry,
           relay->store, relay->schedule, relay->recordings, error)
+      || !kk_report_api_register (relay->server, relay->auth,
+          relay->attendance, relay->registry, relay->store,
+          relay->recordings, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,
           lookup_lecture, relay, error)
       || !kk_pages_register (relay->server, error))

@@ -673,6 +673,7 @@ row_free (gpointer data)
   g_free (row->override_reason);
   g_free (row->override_by);
   g_ptr_array_unref (row->connections);
+  g_clear_pointer (&row->intervals, g_array_unref);
   g_free (row);
 }
 
@@ -938,6 +939,11 @@ evaluate_session (KkDb *db, const KkAttendanceSession *session,
         row->code_given, (KkPromptAnswer *) prompts->data, prompts->len,
         &row->result);
     row->completed = row->result.completed;
+    /* What the report draws: when they watched, gaps and all. */
+    row->intervals = g_array_copy (intervals);
+    kk_intervals_union (row->intervals);
+    kk_intervals_clip (row->intervals, session->started_us,
+        session->live_end_us);
 
     /* A failure to read the override leaves the evaluated verdict. */
     kk_db_reset (override);
@@ -958,6 +964,23 @@ evaluate_session (KkDb *db, const KkAttendanceSession *session,
   return TRUE;
 }
 
+/* The query's session by its id, or else its room's sessions that
+ * @room_where (a condition on ?1, the room's id) picks. */
+static KkDbStmt *
+select_sessions (KkDb *db, const ReportQuery *query, const char *room_where,
+    GError **error)
+{
+  g_autofree char *sql = g_strconcat ("SELECT " SESSION_COLUMNS
+      " FROM att_sessions WHERE ", query->session_id != NULL ? "id = ?1"
+      : room_where, NULL);
+  KkDbStmt *stmt = kk_db_prepare (db, sql, error);
+
+  if (stmt != NULL)
+    kk_db_bind_text (stmt, 1, query->session_id != NULL ? query->session_id
+        : query->room_id);
+  return stmt;
+}
+
 static gpointer
 report_job (KkDb *db, gpointer job_data, GError **error)
 {
@@ -968,19 +991,10 @@ report_job (KkDb *db, gpointer job_data, GError **error)
 
   report->sessions = g_ptr_array_new_with_free_func (session_free);
   report->rows = g_ptr_array_new_with_free_func (row_free);
-  if (query->session_id != NULL) {
-    stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
-        " FROM att_sessions WHERE id = ?1", error);
-    if (stmt == NULL)
-      return NULL;
-    kk_db_bind_text (stmt, 1, query->session_id);
-  } else {
-    stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
-        " FROM att_sessions WHERE room_id = ?1 ORDER BY started_at", error);
-    if (stmt == NULL)
-      return NULL;
-    kk_db_bind_text (stmt, 1, query->room_id);
-  }
+  stmt = select_sessions (db, query, "room_id = ?1 ORDER BY started_at",
+      error);
+  if (stmt == NULL)
+    return NULL;
   while ((step = kk_db_step (stmt, error)) == KK_DB_ROW)
     g_ptr_array_add (report->sessions, read_session (stmt, query->now_us));
   if (step != KK_DB_DONE)
@@ -998,9 +1012,11 @@ report_job (KkDb *db, gpointer job_data, GError **error)
   return g_steal_pointer (&report);
 }
 
-void
-kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
-    const char *room_id, GAsyncReadyCallback callback, gpointer user_data)
+/* Queues @job on a ReportQuery of @session_id and @room_id. */
+static void
+run_report_query (KkAttendanceLog *log, KkStoreJobFunc job,
+    GDestroyNotify free_result, const char *session_id, const char *room_id,
+    GAsyncReadyCallback callback, gpointer user_data)
 {
   ReportQuery *query = g_new0 (ReportQuery, 1);
 
@@ -1011,8 +1027,17 @@ kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
    * everything received until now. */
   if (log->pending->len > 0 && !log->shut_down)
     submit_pending (log);
-  kk_store_run_async (log->store, report_job, query, report_query_free,
-      (GDestroyNotify) kk_attendance_report_free, callback, user_data);
+  kk_store_run_async (log->store, job, query, report_query_free,
+      free_result, callback, user_data);
+}
+
+void
+kk_attendance_log_report_async (KkAttendanceLog *log, const char *session_id,
+    const char *room_id, GAsyncReadyCallback callback, gpointer user_data)
+{
+  run_report_query (log, report_job,
+      (GDestroyNotify) kk_attendance_report_free, session_id, room_id,
+      callback, user_data);
 }
 
 KkAttendanceReport *
@@ -1075,6 +1100,118 @@ kk_attendance_log_get_session_async (KkAttendanceLog *log,
 
 KkAttendanceSession *
 kk_attendance_log_get_session_finish (KkAttendanceLog *log,
+    GAsyncResult *result, GError **error)
+{
+  return kk_store_run_finish (log->store, result, error);
+}
+
+/* ---- the audience over time ---- */
+
+void
+kk_attendance_audience_free (KkAttendanceAudience *audience)
+{
+  if (audience == NULL)
+    return;
+  kk_attendance_session_free (audience->session);
+  g_clear_pointer (&audience->points, g_array_unref);
+  g_free (audience);
+}
+
+static void
+audience_free (gpointer data)
+{
+  kk_attendance_audience_free (data);
+}
+
+/* The screens' and the people's spans of @rows (load_connected's): a
+ * screen watches while any of its connections is open, a person from
+ * their check-in on. Every row lists its screen's connections, so a
+ * screen's spans come once per person at it; they overlap, and
+ * kk_audience_series counts the screen once. */
+static GArray *
+audience_of (const KkAttendanceSession *session, GPtrArray *rows,
+    gint64 now_us)
+{
+  g_autoptr (GHashTable) screen_keys = g_hash_table_new (g_str_hash,
+      g_str_equal);
+  g_autoptr (GArray) screens = g_array_new (FALSE, FALSE,
+      sizeof (KkAudienceSpan));
+  g_autoptr (GArray) people = g_array_new (FALSE, FALSE,
+      sizeof (KkAudienceSpan));
+
+  for (guint i = 0; i < rows->len; i++) {
+    const KkAttendanceRow *row = rows->pdata[i];
+
+    for (guint j = 0; j < row->connections->len; j++) {
+      const KkAttendanceConnection *c = row->connections->pdata[j];
+      gpointer key;
+      KkAudienceSpan screen, person;
+
+      if (!g_hash_table_lookup_extended (screen_keys, c->party_id, NULL,
+              &key)) {
+        key = GUINT_TO_POINTER (g_hash_table_size (screen_keys));
+        g_hash_table_insert (screen_keys, c->party_id, key);
+      }
+      screen.key = GPOINTER_TO_UINT (key);
+      screen.start_us = c->connected_us;
+      screen.end_us = c->left_us != 0 ? c->left_us : now_us;
+      person.key = i;
+      person.start_us = MAX (c->connected_us, row->checked_in_us);
+      person.end_us = screen.end_us;
+      g_array_append_val (screens, screen);
+      g_array_append_val (people, person);
+    }
+  }
+  return kk_audience_series ((KkAudienceSpan *) screens->data, screens->len,
+      (KkAudienceSpan *) people->data, people->len, session->started_us,
+      session->live_end_us);
+}
+
+/* A ReportQuery whose session_id NULL means the room's live session. */
+static gpointer
+audience_job (KkDb *db, gpointer job_data, GError **error)
+{
+  ReportQuery *query = job_data;
+  g_autoptr (KkDbStmt) stmt = NULL;
+  g_autoptr (KkAttendanceAudience) audience = NULL;
+  g_autoptr (GHashTable) people = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (row_free);
+  KkDbStep step;
+
+  stmt = select_sessions (db, query, "room_id = ?1 AND ended_at IS NULL"
+      " ORDER BY started_at DESC LIMIT 1", error);
+  if (stmt == NULL)
+    return NULL;
+  step = kk_db_step (stmt, error);
+  if (step == KK_DB_ERROR)
+    return NULL;
+  if (step == KK_DB_DONE) {
+    g_set_error (error, KK_ATTENDANCE_ERROR, KK_ATTENDANCE_ERROR_NOT_FOUND,
+        query->session_id != NULL ? "no session %s" : "%s is not live",
+        query->session_id != NULL ? query->session_id : query->room_id);
+    return NULL;
+  }
+  audience = g_new0 (KkAttendanceAudience, 1);
+  audience->session = read_session (stmt, query->now_us);
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+  if (!load_connected (db, audience->session, query->now_us, people, rows,
+          error))
+    return NULL;
+  audience->points = audience_of (audience->session, rows, query->now_us);
+  return g_steal_pointer (&audience);
+}
+
+void
+kk_attendance_log_audience_async (KkAttendanceLog *log,
+    const char *session_id, const char *room_id,
+    GAsyncReadyCallback callback, gpointer user_data)
+{
+  run_report_query (log, audience_job, audience_free, session_id, room_id,
+      callback, user_data);
+}
+
+KkAttendanceAudience *
+kk_attendance_log_audience_finish (KkAttendanceLog *log,
     GAsyncResult *result, GError **error)
 {
   return kk_store_run_finish (log->store, result, error);

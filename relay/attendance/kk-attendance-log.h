@@ -31,6 +31,7 @@
 #include <gio/gio.h>
 
 #include "kk-attendance.h"
+#include "kk-audience.h"
 #include "kk-lecture.h"
 #include "kk-store.h"
 
@@ -128,6 +129,10 @@ typedef struct {
   char *override_by;
   gint64 override_at_us;
   GPtrArray *connections;         /* element-type KkAttendanceConnection */
+  GArray *intervals;              /* element-type KkInterval: when they
+                                   * watched within the live time (the
+                                   * union, gaps not forgiven), for the
+                                   * session report's bars */
 } KkAttendanceRow;
 
 typedef struct {
@@ -168,6 +173,34 @@ void kk_attendance_log_report_async (KkAttendanceLog *log,
     GAsyncReadyCallback callback, gpointer user_data);
 /* Returns: (transfer full): the report, or NULL with @error. */
 KkAttendanceReport *kk_attendance_log_report_finish (KkAttendanceLog *log,
+    GAsyncResult *result, GError **error);
+
+/* The audience of one session over its live time (kk-audience). */
+typedef struct {
+  KkAttendanceSession *session;
+  GArray *points;                 /* element-type KkAudiencePoint */
+} KkAttendanceAudience;
+
+void kk_attendance_audience_free (KkAttendanceAudience *audience);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkAttendanceAudience,
+    kk_attendance_audience_free)
+
+/**
+ * kk_attendance_log_audience_async:
+ * @session_id: (nullable): one session
+ * @room_id: (nullable): the session of @room_id live now, when
+ *   @session_id is NULL
+ *
+ * How many screens and people watched, over the session's live time (so
+ * far, for a live one), from the stored evidence, queued after every
+ * event already received. %KK_ATTENDANCE_ERROR_NOT_FOUND when there is no
+ * such session, or @room_id is not live.
+ */
+void kk_attendance_log_audience_async (KkAttendanceLog *log,
+    const char *session_id, const char *room_id,
+    GAsyncReadyCallback callback, gpointer user_data);
+/* Returns: (transfer full): the audience, or NULL with @error. */
+KkAttendanceAudience *kk_attendance_log_audience_finish (KkAttendanceLog *log,
     GAsyncResult *result, GError **error);
 
 /* A room's attendance settings; the policy part is frozen into each of

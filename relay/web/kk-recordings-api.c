@@ -272,6 +272,20 @@ get_recording (KkHttpRequest *request, gpointer user_data)
       body);
 }
 
+char *
+kk_recordings_api_signed_url (KkAuth *auth, const char *session_id,
+    guint lifetime_s, char **expires_at)
+{
+  guint64 expires = g_get_real_time () / G_USEC_PER_SEC
+      + MIN (lifetime_s, KK_RECORDINGS_LINK_MAX_S);
+  g_autofree char *sig = kk_auth_sign_recording_link (auth, session_id,
+      expires);
+
+  *expires_at = kk_time_format_utc ((gint64) expires * G_USEC_PER_SEC);
+  return g_strdup_printf ("/api/sessions/%s/recording?expires=%"
+      G_GUINT64_FORMAT "&sig=%s", session_id, expires, sig);
+}
+
 /* POST /api/sessions/{id}/recording/link {"expires_in": seconds}. */
 static void
 post_recording_link (KkHttpRequest *request, gpointer user_data)
@@ -281,11 +295,9 @@ post_recording_link (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (GError) error = NULL;
-  g_autofree char *sig = NULL;
   g_autofree char *url = NULL;
   g_autofree char *until_text = NULL;
   guint lifetime = KK_RECORDINGS_LINK_LIFETIME_S;
-  guint64 expires;
   KkRecording rec;
 
   if (!kk_auth_require_coordinator (api->auth, msg)
@@ -309,11 +321,8 @@ post_recording_link (KkHttpRequest *request, gpointer user_data)
     }
   }
 
-  expires = g_get_real_time () / G_USEC_PER_SEC + lifetime;
-  sig = kk_auth_sign_recording_link (api->auth, rec.session_id, expires);
-  url = g_strdup_printf ("/api/sessions/%s/recording?expires=%"
-      G_GUINT64_FORMAT "&sig=%s", rec.session_id, expires, sig);
-  until_text = kk_time_format_utc ((gint64) expires * G_USEC_PER_SEC);
+  url = kk_recordings_api_signed_url (api->auth, rec.session_id, lifetime,
+      &until_text);
   GST_INFO ("session %s: a recording link valid for %u s issued",
       rec.session_id, lifetime);
 

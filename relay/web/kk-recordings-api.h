@@ -68,6 +68,20 @@ gboolean kk_recordings_api_register (SoupServer *server, KkAuth *auth,
 void kk_recordings_api_add_json (JsonBuilder *builder,
     KkRecordings *recordings, const char *session_id);
 
+/**
+ * kk_recordings_api_signed_url:
+ * @lifetime_s: how long the link lasts, at most %KK_RECORDINGS_LINK_MAX_S
+ * @expires_at: (out) (transfer full): its last valid second, as UTC text
+ *
+ * A signed link to @session_id's recording (see kk_auth_sign_recording_link()),
+ * as POST /api/sessions/{id}/recording/link gives it; for the routes of
+ * other pages that show the recording (the session report).
+ *
+ * Returns: (transfer full): the link's path and query.
+ */
+char *kk_recordings_api_signed_url (KkAuth *auth, const char *session_id,
+    guint lifetime_s, char **expires_at);
+
 /* ---- pure helpers, public for the tests ---- */
 
 typedef enum {

@@ -76,6 +76,7 @@ const t = kkTranslator({
   "col.state": "Status", "col.planned": "Planned",
   live: "Live · {n} screens", "live.one": "Live · 1 screen", offair: "Off air", copy: "Copy", copied: "Copied to the clipboard.",
   manage: "Participants and settings", play: "Play", show: "Show", none: "–", running: "running",
+  report: "Report", "report.label": "Session report: {session}",
   yes: "Yes", no: "No", reason: "Reason", "override.set": "Mark completed", "override.unset": "Mark not completed",
   skipped: "Already registered: no new link", invitation: "invited only",
   "error.token": "That key is not the coordinator key.",
@@ -115,6 +116,7 @@ const t = kkTranslator({
 }, {
   live: "På lufta · {n} skjermer", "live.one": "På lufta · 1 skjerm", offair: "Ikke på lufta", copy: "Kopier", copied: "Kopiert til utklippstavlen.",
   manage: "Deltakere og innstillinger", play: "Spill av", show: "Vis", none: "–", running: "pågår",
+  report: "Rapport", "report.label": "Sendingsrapport: {session}",
   yes: "Ja", no: "Nei", reason: "Begrunnelse", "override.set": "Sett som fullført", "override.unset": "Sett som ikke fullført",
   skipped: "Allerede registrert: ingen ny lenke", invitation: "bare inviterte",
   "error.token": "Det er ikke koordinatornøkkelen.",
@@ -571,7 +573,11 @@ function sessionRow(s) {
     el("td", {}, !broadcast ? t("none") : recordingOf(s)?.url
       ? el("button", { type: "button", class: "secondary play", onclick: () => openSession(s, true) }, t("play"))
       : recordingOf(s) ? t(`recording.${recordingOf(s).state}`) : t("none")),
-    el("td", {}, broadcast ? el("button", { type: "button", class: "secondary attendance", onclick: () => openSession(s, false) }, t("show")) : t("none")));
+    el("td", {}, broadcast ? el("button", { type: "button", class: "secondary attendance", onclick: () => openSession(s, false) }, t("show")) : t("none"),
+      /* The printable report, in this tab: it reads the token from this
+       * tab's session storage. */
+      broadcast ? el("a", { class: "report-link", href: `/report/${encodeURIComponent(s.id)}`,
+        "aria-label": t("report.label", { session: `${roomTitle(s.room)}, ${formatTime(s.started_at)}` }) }, t("report")) : null));
 }
 
 /* Planning. */

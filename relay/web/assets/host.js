@@ -44,6 +44,8 @@ const t = kkTranslator({
   "host.code.optional": "Show it and ask participants to type it on their page.",
   "host.invite": "Open link for participants",
   "host.qr": "QR code for the open link",
+  "chart.heading": "Audience over time",
+  "chart.waiting": "The chart starts when the broadcast does.",
   camera: "Camera {n}",
   microphone: "Microphone {n}",
   "state.connecting": "Connecting…",
@@ -71,6 +73,7 @@ const t = kkTranslator({
   "host.code.required": "Deltakerne må skrive inn denne koden på siden sin for å få kurset godkjent.",
   "host.code.optional": "Vis den, og be deltakerne skrive den inn på siden sin.",
   "host.qr": "QR-kode for den åpne lenken",
+  "chart.waiting": "Diagrammet starter når sendingen gjør det.",
   camera: "Kamera {n}",
   microphone: "Mikrofon {n}",
   "state.connecting": "Kobler til …",
@@ -454,6 +457,7 @@ async function enter() {
   pollRoom();
   setInterval(pollRoom, 3000);
   setInterval(showStats, 1000);
+  kkFollowLiveAudience(room, () => token, t);
   await openMedia();
 }
 
