@@ -408,6 +408,18 @@ out_frames (Fixture *f, KkCodec codec)
   return frames;
 }
 
+static guint64
+out_bytes (Fixture *f)
+{
+  guint64 bytes = 0;
+
+  g_mutex_lock (&f->lock);
+  for (guint i = 0; i < f->out->len; i++)
+    bytes += ((OutPacket *) f->out->pdata[i])->len;
+  g_mutex_unlock (&f->lock);
+  return bytes;
+}
+
 /* Decodes what came out with a depayloader and decoder of the test's own.
  * Returns the number of frames decoded; each must be 640x360. */
 static guint
@@ -513,7 +525,7 @@ test_output (Fixture *f, gconstpointer data)
   g_autoptr (GArray) frames = NULL;
   g_autoptr (GArray) indices = NULL;
   KkLightLayerStats s;
-  gdouble fps;
+  gdouble fps, kbits;
 
   start_layer (f, codec);
   for (guint i = 0; i < m->frames->len; i++) {
@@ -552,6 +564,11 @@ test_output (Fixture *f, gconstpointer data)
   g_assert_cmpuint (s.keyframes_out, >=, 2);
   g_assert_cmpuint (s.keyframes_out, <=, 3);
   g_assert_cmpuint (decode_output (f, codec), ==, frames->len);
+  /* Room for audio and retransmissions on a 500 kbit/s link. */
+  kbits = out_bytes (f) * 8.0 / SECONDS / 1000;
+  g_test_message ("%.0f kbit/s", kbits);
+  g_assert_cmpfloat (kbits, >, 100);
+  g_assert_cmpfloat (kbits, <, 420);
 }
 
 /* A keyframe asked for is the next frame out, or the one after. */

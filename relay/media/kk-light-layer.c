@@ -228,6 +228,29 @@ thin_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return keep ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
+/* On the decoder's output, for its caps: a stream decoded from RTP says
+ * its frame rate is variable ("0/1"), and encoders then assume one of
+ * their own (x264 25 fps, spending a 15 fps layer's bitrate as if on 25
+ * frames: 40 % short). After thinning it runs at KK_LIGHT_LAYER_MAX_FPS,
+ * or below it for a slower lecture, so that is what it says. */
+static GstPadProbeReturn
+caps_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  GstCaps *caps;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  gst_event_parse_caps (event, &caps);
+  caps = gst_caps_copy (caps);
+  gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION,
+      KK_LIGHT_LAYER_MAX_FPS, 1, NULL);
+  GST_PAD_PROBE_INFO_DATA (info) = gst_event_new_caps (caps);
+  gst_caps_unref (caps);
+  gst_event_unref (event);
+  return GST_PAD_PROBE_OK;
+}
+
 /* On the encoder's input: what the leaky queue before it let through. */
 static GstPadProbeReturn
 encoder_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
@@ -467,12 +490,12 @@ find_video_element (GstElement *pipeline, const char *klass)
 }
 
 static void
-add_probe (GstElement *element, const char *pad_name,
+add_probe (GstElement *element, const char *pad_name, GstPadProbeType type,
     GstPadProbeCallback probe, KkLightLayer *layer)
 {
   g_autoptr (GstPad) pad = gst_element_get_static_pad (element, pad_name);
 
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, probe, layer, NULL);
+  gst_pad_add_probe (pad, type, probe, layer, NULL);
 }
 
 /* Loads and checks the pipeline and hooks the layer into it. */
@@ -527,9 +550,13 @@ build_pipeline (KkLightLayer *layer, const char *pipelines_dir,
       "block", FALSE, "max-bytes", (guint64) 0, NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (layer->sink), &sink_callbacks,
       layer, NULL);
-  add_probe (GST_ELEMENT (layer->src), "src", taken_probe, layer);
-  add_probe (decoder, "src", thin_probe, layer);
-  add_probe (encoder, "sink", encoder_probe, layer);
+  add_probe (GST_ELEMENT (layer->src), "src", GST_PAD_PROBE_TYPE_BUFFER,
+      taken_probe, layer);
+  add_probe (decoder, "src", GST_PAD_PROBE_TYPE_BUFFER, thin_probe, layer);
+  add_probe (decoder, "src", GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, caps_probe,
+      layer);
+  add_probe (encoder, "sink", GST_PAD_PROBE_TYPE_BUFFER, encoder_probe,
+      layer);
 
   bus = gst_element_get_bus (layer->pipeline);
   layer->bus_source = gst_bus_create_watch (bus);
