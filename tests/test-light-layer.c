@@ -123,7 +123,10 @@ media_retime (Media *m)
     frame.count++;
     p->timestamp = frame.timestamp;
     p->capture_wall_us = frame.capture_wall_us;
-    GST_WRITE_UINT32_BE (p->data + 4, frame.timestamp);
+    p->data[4] = frame.timestamp >> 24;
+    p->data[5] = frame.timestamp >> 16;
+    p->data[6] = frame.timestamp >> 8;
+    p->data[7] = frame.timestamp;
   }
   g_array_append_val (m->frames, frame);
   g_rand_free (rand);
@@ -359,7 +362,7 @@ h264_has_sps (const guint8 *payload, gsize len)
   if ((payload[0] & 0x1f) != 24)
     return is_constrained_baseline_sps (payload, len);
   while (off + 2 < len) {
-    gsize size = GST_READ_UINT16_BE (payload + off);
+    gsize size = payload[off] << 8 | payload[off + 1];
 
     off += 2;
     if (size > len - off)
@@ -448,9 +451,12 @@ decode_output (Fixture *f, KkCodec codec)
   for (guint i = 0; i < f->out->len; i++) {
     OutPacket *p = f->out->pdata[i];
     GstBuffer *buffer = gst_buffer_new_memdup (p->data, p->len);
-    guint32 ts = GST_READ_UINT32_BE (p->data + 4);
+    KkRtpHeader hdr;
+    guint32 ts;
     GstMapInfo map;
 
+    g_assert_true (kk_rtp_parse (p->data, p->len, &hdr));
+    ts = hdr.timestamp;
     if (i == 0)
       first_ts = ts;
     gst_buffer_map (buffer, &map, GST_MAP_WRITE);

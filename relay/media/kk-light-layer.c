@@ -117,6 +117,16 @@ find_frame (KkLightLayer *layer, GstClockTime pts)
   return NULL;
 }
 
+/* At any alignment (GST_WRITE_* may store unaligned words). */
+static void
+write_be32 (guint8 *p, guint32 value)
+{
+  p[0] = value >> 24;
+  p[1] = value >> 16;
+  p[2] = value >> 8;
+  p[3] = value;
+}
+
 static gboolean
 is_keyframe_start (KkCodec codec, const guint8 *rtp, gsize len)
 {
@@ -158,7 +168,7 @@ send_packet (KkLightLayer *layer, GstBuffer *buffer, GstClockTime pts)
   }
   /* The full layer's timestamp, so that a viewer switching layers keeps
    * its timeline. */
-  GST_WRITE_UINT32_BE (data + 4, frame->rtp_ts);
+  write_be32 (data + 4, frame->rtp_ts);
   capture_wall_us = frame->capture_wall_us;
   new_frame = pts != layer->last_out_pts;
   layer->last_out_pts = pts;
