@@ -673,6 +673,50 @@ test_loss (Fixture *f, gconstpointer data)
   g_assert_cmpuint (decode_output (f, codec), ==, frames->len);
 }
 
+/* Made in the middle of a GOP: it asks for a keyframe at once, makes
+ * nothing until the next one comes, and asks again each second it waits
+ * (a browser sends a keyframe only when asked, and a request can be
+ * lost). */
+static void
+test_start_mid_gop (Fixture *f, gconstpointer data)
+{
+  KkCodec codec = GPOINTER_TO_INT (data);
+  Media *m = get_media (codec);
+  guint start = 5;
+  guint first_key = next_keyframe (m, start);
+  guint second_key = next_keyframe (m, first_key + 1);
+  g_autoptr (GArray) frames = NULL;
+  g_autoptr (GArray) indices = NULL;
+
+  start_layer (f, codec);
+  push_frame (f, m, start, -1);
+  g_assert_cmpint (g_atomic_int_get (&f->keyframe_asks), ==, 1);
+  for (guint i = start + 1; i < first_key; i++)
+    push_frame (f, m, i, -1);
+  /* Less than a second of media since the first ask. */
+  g_assert_cmpuint (first_key - start, <, FPS);
+  g_assert_cmpint (g_atomic_int_get (&f->keyframe_asks), ==, 1);
+  for (guint i = first_key; i < second_key; i++) {
+    push_frame (f, m, i, -1);
+    wait_caught_up (f, 0);
+  }
+  g_assert_cmpint (g_atomic_int_get (&f->keyframe_asks), ==, 1);
+  frames = out_frames (f, codec);
+  indices = check_timeline (m, frames);
+  g_assert_cmpuint (indices->len, >, 0);
+  g_assert_cmpint (g_array_index (indices, gint, 0), ==, first_key);
+  g_assert_cmpuint (decode_output (f, codec), ==, frames->len);
+
+  /* Without keyframes (every later one lost with its packets), asked for
+   * again after each second of media. */
+  g_atomic_int_set (&f->keyframe_asks, 0);
+  for (guint i = second_key; i < m->frames->len; i++)
+    if (!frame_at (m, i)->keyframe)
+      push_frame (f, m, i, -1);
+  g_assert_cmpint (g_atomic_int_get (&f->keyframe_asks), ==,
+      (m->frames->len - second_key - 1) / FPS + 1);
+}
+
 /* The whole lecture pushed at once, far faster than it can be decoded:
  * the layer drops input up to keyframes instead of queueing it, and
  * carries on decodably once the input comes at its pace again. */
@@ -857,6 +901,8 @@ main (int argc, char **argv)
       test_keyframe_request);
   add ("/light-layer/vp8/loss", KK_CODEC_VP8, test_loss);
   add ("/light-layer/h264/loss", KK_CODEC_H264, test_loss);
+  add ("/light-layer/vp8/start-mid-gop", KK_CODEC_VP8, test_start_mid_gop);
+  add ("/light-layer/h264/start-mid-gop", KK_CODEC_H264, test_start_mid_gop);
   add ("/light-layer/vp8/burst", KK_CODEC_VP8, test_burst);
   add ("/light-layer/h264/burst", KK_CODEC_H264, test_burst);
   add ("/light-layer/vp8/free-running", KK_CODEC_VP8, test_free_running);

@@ -52,6 +52,9 @@ G_DEFINE_QUARK (kk-light-layer-error-quark, kk_light_layer_error)
  * after the last one kept: a 30 fps lecture's RTP timestamps jitter by a
  * few ms, and every other frame must still pass. */
 #define THIN_TOLERANCE 8
+/* While waiting for a keyframe, it is asked for again after this much
+ * media: a browser sends one only when asked, and a request can be lost. */
+#define ASK_INTERVAL_NS GST_SECOND
 
 typedef enum {
   INPUT_WAITING,
@@ -87,6 +90,7 @@ struct _KkLightLayer {
   GstClockTime pts_base;
   GstClockTime last_pts;
   GstClockTime last_fed_pts;  /* of the last frame given to the appsrc */
+  GstClockTime asked_pts;     /* waiting: when a keyframe was last asked */
   gboolean discont;
 
   /* Output: the encoder's and the appsink's streaming threads. */
@@ -300,6 +304,7 @@ set_input_state (KkLightLayer *layer, InputState state, const char *why)
 {
   if (layer->state == state)
     return;
+  layer->asked_pts = GST_CLOCK_TIME_NONE;
   GST_INFO ("light layer %s: %s -> %s (%s)",
       layer->codec == KK_CODEC_H264 ? "H264" : "VP8",
       input_state_name (layer->state), input_state_name (state), why);
@@ -337,12 +342,31 @@ frame_pts (KkLightLayer *layer, guint32 ts, GstClockTime *pts)
   return TRUE;
 }
 
-static void
-lose_input (KkLightLayer *layer, const char *why, gboolean *ask_keyframe)
+/* Waiting, on a frame that cannot be used: TRUE if a keyframe should be
+ * asked for now. */
+static gboolean
+should_ask (KkLightLayer *layer, GstClockTime pts)
 {
-  if (layer->state == INPUT_RUNNING)
-    *ask_keyframe = TRUE;
-  set_input_state (layer, INPUT_WAITING, why);
+  if (GST_CLOCK_TIME_IS_VALID (layer->asked_pts)
+      && pts < layer->asked_pts + ASK_INTERVAL_NS)
+    return FALSE;
+  layer->asked_pts = pts;
+  return TRUE;
+}
+
+/* Returns: the decoder's backlog, media time pushed but not yet taken. */
+static GstClockTime
+get_backlog (KkLightLayer *layer)
+{
+  GstClockTime backlog = 0;
+
+  g_mutex_lock (&layer->lock);
+  if (GST_CLOCK_TIME_IS_VALID (layer->taken_pts)
+      && GST_CLOCK_TIME_IS_VALID (layer->last_fed_pts)
+      && layer->last_fed_pts > layer->taken_pts)
+    backlog = layer->last_fed_pts - layer->taken_pts;
+  g_mutex_unlock (&layer->lock);
+  return backlog;
 }
 
 /* Lock held. */
@@ -357,13 +381,48 @@ note_frame (KkLightLayer *layer, GstClockTime pts, KkPacket *packet)
   layer->ring_next = (layer->ring_next + 1) % RING_FRAMES;
 }
 
+/* The first packet of a frame (timestamp @ts): decides whether the frame
+ * goes to the decoder. Returns TRUE if it does, with its PTS in @pts;
+ * @ask_keyframe is set when a keyframe should be asked for. */
+static gboolean
+take_frame (KkLightLayer *layer, KkPacket *packet, GstClockTime *pts,
+    gboolean *ask_keyframe)
+{
+  GstClockTime backlog = get_backlog (layer);
+  gboolean forward;
+
+  if (!frame_pts (layer, packet->timestamp, pts))
+    set_input_state (layer, INPUT_WAITING, "timestamp went back");
+  if (backlog > MAX_BACKLOG_NS)
+    set_input_state (layer, INPUT_WAITING, "the decoder is behind");
+  else if (layer->state == INPUT_WAITING && packet->keyframe_start)
+    set_input_state (layer, INPUT_RUNNING, "keyframe");
+  forward = layer->state == INPUT_RUNNING;
+  if (!forward)
+    *ask_keyframe = should_ask (layer, *pts);
+
+  g_mutex_lock (&layer->lock);
+  layer->stats.frames_in++;
+  if (forward) {
+    note_frame (layer, *pts, packet);
+    layer->last_fed_pts = *pts;
+    /* Until the depayloader takes one, the first is its progress. */
+    if (!GST_CLOCK_TIME_IS_VALID (layer->taken_pts))
+      layer->taken_pts = *pts;
+  } else {
+    layer->stats.frames_lost++;
+  }
+  g_mutex_unlock (&layer->lock);
+  layer->last_pts = *pts;
+  return forward;
+}
+
 void
 kk_light_layer_push (KkLightLayer *layer, KkPacket *packet)
 {
   gboolean ask_keyframe = FALSE;
-  gboolean new_frame, forward = TRUE;
   GstClockTime pts = layer->last_pts;
-  GstClockTime backlog = 0;
+  gboolean forward;
   GstBuffer *buffer;
   guint8 *data;
 
@@ -374,44 +433,16 @@ kk_light_layer_push (KkLightLayer *layer, KkPacket *packet)
   if (layer->have_seq && kk_seq_diff (packet->seq, layer->last_seq) <= 0)
     return;
   if (layer->have_seq && kk_seq_diff (packet->seq, layer->last_seq) > 1) {
-    lose_input (layer, "packets lost", &ask_keyframe);
+    set_input_state (layer, INPUT_WAITING, "packets lost");
     layer->discont = TRUE;
   }
   layer->have_seq = TRUE;
   layer->last_seq = packet->seq;
 
-  new_frame = !layer->have_ts || packet->timestamp != layer->last_ts;
-  if (new_frame) {
-    if (!frame_pts (layer, packet->timestamp, &pts))
-      lose_input (layer, "timestamp went back", &ask_keyframe);
-    g_mutex_lock (&layer->lock);
-    if (GST_CLOCK_TIME_IS_VALID (layer->taken_pts)
-        && GST_CLOCK_TIME_IS_VALID (layer->last_fed_pts)
-        && layer->last_fed_pts > layer->taken_pts)
-      backlog = layer->last_fed_pts - layer->taken_pts;
-    g_mutex_unlock (&layer->lock);
-    if (backlog > MAX_BACKLOG_NS)
-      lose_input (layer, "the decoder is behind", &ask_keyframe);
-    if (layer->state == INPUT_WAITING && packet->keyframe_start
-        && backlog <= MAX_BACKLOG_NS)
-      set_input_state (layer, INPUT_RUNNING, "keyframe");
+  if (!layer->have_ts || packet->timestamp != layer->last_ts)
+    forward = take_frame (layer, packet, &pts, &ask_keyframe);
+  else
     forward = layer->state == INPUT_RUNNING;
-    g_mutex_lock (&layer->lock);
-    layer->stats.frames_in++;
-    if (forward) {
-      note_frame (layer, pts, packet);
-      layer->last_fed_pts = pts;
-      /* Until the depayloader takes one, the first is its progress. */
-      if (!GST_CLOCK_TIME_IS_VALID (layer->taken_pts))
-        layer->taken_pts = pts;
-    } else {
-      layer->stats.frames_lost++;
-    }
-    g_mutex_unlock (&layer->lock);
-    layer->last_pts = pts;
-  } else {
-    forward = layer->state == INPUT_RUNNING;
-  }
 
   if (forward) {
     data = g_malloc (packet->len);
@@ -558,6 +589,9 @@ build_pipeline (KkLightLayer *layer, const char *pipelines_dir,
    * and drops whole stretches up to a keyframe rather than packets. */
   g_object_set (layer->src, "format", GST_FORMAT_TIME, "is-live", FALSE,
       "block", FALSE, "max-bytes", (guint64) 0, NULL);
+  /* Packets leave as soon as they are made: the viewers' pacing is the
+   * workers' business, not the pipeline clock's. */
+  g_object_set (layer->sink, "sync", FALSE, NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (layer->sink), &sink_callbacks,
       layer, NULL);
   add_probe (GST_ELEMENT (layer->src), "src", GST_PAD_PROBE_TYPE_BUFFER,
@@ -610,6 +644,7 @@ kk_light_layer_new (const char *pipelines_dir, KkCodec codec,
   layer->state = INPUT_WAITING;
   layer->last_pts = 0;
   layer->last_fed_pts = GST_CLOCK_TIME_NONE;
+  layer->asked_pts = GST_CLOCK_TIME_NONE;
   layer->last_kept_pts = GST_CLOCK_TIME_NONE;
   layer->last_out_pts = GST_CLOCK_TIME_NONE;
   layer->taken_pts = GST_CLOCK_TIME_NONE;

@@ -21,8 +21,8 @@
  * decoder that falls behind loses input (then waits for the next
  * keyframe) rather than letting the queue grow; a slow encoder loses
  * decoded frames in a leaky queue. Lost or missing input never wedges it:
- * after a gap it waits for the next keyframe of the full layer, and asks
- * for one.
+ * before its first keyframe and after a gap it waits for the next
+ * keyframe of the full layer, and asks for one.
  *
  * Threads: push () on the ingest's streaming thread; the packet callback
  * on the pipeline's streaming thread; errors on the GMainContext that was
@@ -59,8 +59,10 @@ typedef struct {
       gpointer user_data);
   /* Main context: the encoder failed; the layer is unusable. */
   void (*error) (const GError *error, gpointer user_data);
-  /* (nullable) Any thread, the ingest's included: the layer lost input
-   * and waits for a keyframe of the full layer; ask the publisher. */
+  /* (nullable) From within kk_light_layer_push (): the layer cannot use
+   * what it is given (it started mid-GOP, or lost input) and waits for a
+   * keyframe of the full layer; ask the publisher. Called on the first
+   * frame it cannot use and again after each second of media waiting. */
   void (*need_keyframe) (gpointer user_data);
 } KkLightLayerCallbacks;
 
@@ -111,8 +113,9 @@ void kk_light_layer_request_keyframe (KkLightLayer *layer);
 /* Any thread. */
 void kk_light_layer_get_stats (KkLightLayer *layer, KkLightLayerStats *out);
 
-/* Stops the pipeline; no callback runs once it returns. Not while
- * push () may run (remove the feed tap first). */
+/* On the main context the layer was made on: stops the pipeline; no
+ * callback runs once it returns. Not while push () may run (remove the
+ * feed tap first). */
 void kk_light_layer_free (KkLightLayer *layer);
 
 G_END_DECLS
