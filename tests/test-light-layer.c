@@ -2,8 +2,8 @@
 /*
  * Tests for kk-light-layer: real 720p30 VP8 and H.264 RTP (made here by
  * GStreamer's encoders and payloaders, with the timestamp jitter of a
- * browser's capture clock) goes through the light layer as a feed tap
- * would deliver it, and what comes out is decoded by a depayloader and
+ * browser's capture clock, and made into KkPackets by a real KkTrack)
+ * goes through the light layer as a feed tap would deliver it, and what comes out is decoded by a depayloader and
  * decoder of the test's own: 640x360, 15 frames per second, every frame's
  * RTP timestamp and capture time those of the full-layer frame it was
  * made from, VP8 picture ids 15-bit and continuous, H.264 constrained
@@ -17,6 +17,8 @@
  * makes them slower, not wrong.
  */
 #include "kk-light-layer.h"
+
+#include "feed-media.h"
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
@@ -66,70 +68,25 @@ static Media media[2];        /* VP8, H.264 */
 
 /* ---- making media ---- */
 
-static void
-media_add_packet (Media *m, GstBuffer *buffer, KkCodec codec)
-{
-  KkPacket *packet = g_new0 (KkPacket, 1);
-  GstMapInfo map;
-  KkRtpHeader hdr;
-
-  g_assert_true (gst_buffer_map (buffer, &map, GST_MAP_READ));
-  g_assert_true (kk_rtp_parse (map.data, map.size, &hdr));
-  g_assert_cmpuint (map.size, <=, KK_PACKET_MAX);
-  packet->refcount = 1;
-  packet->kind = KK_TRACK_VIDEO;
-  packet->codec = codec;
-  packet->seq = hdr.seq;
-  packet->timestamp = hdr.timestamp;
-  packet->len = map.size;
-  memcpy (packet->data, map.data, map.size);
-  /* The feed leaves a placeholder payload type. */
-  packet->data[1] &= 0x80;
-  packet->keyframe_start = codec == KK_CODEC_VP8
-      ? kk_rtp_vp8_is_keyframe_start (hdr.payload, hdr.payload_len)
-      : kk_rtp_h264_is_keyframe_start (hdr.payload, hdr.payload_len);
-  gst_buffer_unmap (buffer, &map);
-  g_ptr_array_add (m->packets, packet);
-}
-
-/* Gives frame @index a timestamp off the 30 fps grid by up to ±3 ms, as
+/* Gives frame @frame a timestamp off the 30 fps grid by up to ±3 ms, as
  * a browser's capture clock does, and a capture time of its own. */
+typedef struct {
+  GRand *rand;
+  guint32 first_ts;
+} Retime;
+
 static void
-media_retime (Media *m)
+retime_frame (guint frame, guint32 *timestamp, gint64 *capture_wall_us,
+    gpointer user_data)
 {
-  GRand *rand = g_rand_new_with_seed (13);
-  guint32 first_ts = ((KkPacket *) m->packets->pdata[0])->timestamp;
-  guint32 last_in = first_ts;
-  Frame frame = { 0 };
+  Retime *retime = user_data;
 
-  for (guint i = 0; i < m->packets->len; i++) {
-    KkPacket *p = m->packets->pdata[i];
-
-    if (i == 0 || p->timestamp != last_in) {
-      guint index;
-
-      if (i > 0)
-        g_array_append_val (m->frames, frame);
-      index = m->frames->len;
-      last_in = p->timestamp;
-      frame.first = i;
-      frame.count = 0;
-      frame.timestamp = first_ts + index * (90000 / FPS)
-          + (index > 0 ? g_rand_int_range (rand, -270, 271) : 0);
-      frame.capture_wall_us = WALL_BASE_US + index * (G_USEC_PER_SEC / FPS)
-          + g_rand_int_range (rand, 0, 5000);
-      frame.keyframe = p->keyframe_start;
-    }
-    frame.count++;
-    p->timestamp = frame.timestamp;
-    p->capture_wall_us = frame.capture_wall_us;
-    p->data[4] = frame.timestamp >> 24;
-    p->data[5] = frame.timestamp >> 16;
-    p->data[6] = frame.timestamp >> 8;
-    p->data[7] = frame.timestamp;
-  }
-  g_array_append_val (m->frames, frame);
-  g_rand_free (rand);
+  if (frame == 0)
+    retime->first_ts = *timestamp;
+  *timestamp = retime->first_ts + frame * (90000 / FPS)
+      + (frame > 0 ? g_rand_int_range (retime->rand, -270, 271) : 0);
+  *capture_wall_us = WALL_BASE_US + frame * (G_USEC_PER_SEC / FPS)
+      + g_rand_int_range (retime->rand, 0, 5000);
 }
 
 /* SECONDS of a 720p30 lecture with a keyframe every second, made once
@@ -140,15 +97,16 @@ get_media (KkCodec codec)
 {
   Media *m = &media[codec == KK_CODEC_H264];
   g_autofree char *description = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) pipeline = NULL;
-  g_autoptr (GstElement) sink = NULL;
-  GstSample *sample;
+  Retime retime = { .rand = g_rand_new_with_seed (13) };
+  Frame frame = { 0 };
 
-  if (m->packets != NULL)
+  if (m->packets != NULL) {
+    g_rand_free (retime.rand);
     return m;
-  description = g_strdup_printf ("videotestsrc num-buffers=%u pattern=zone-plate "
-      "kx2=20 ky2=20 kt=1 ! video/x-raw,width=1280,height=720,framerate=%u/1 "
+  }
+  description = g_strdup_printf ("videotestsrc num-buffers=%u "
+      "pattern=zone-plate kx2=20 ky2=20 kt=1 "
+      "! video/x-raw,width=1280,height=720,framerate=%u/1 "
       "! %s ! appsink name=v sync=false", SECONDS * FPS, FPS,
       codec == KK_CODEC_VP8
       ? "vp8enc deadline=1 cpu-used=16 target-bitrate=1500000 "
@@ -156,19 +114,27 @@ get_media (KkCodec codec)
       : "x264enc tune=zerolatency speed-preset=ultrafast bitrate=1500 "
       "key-int-max=30 ! video/x-h264,profile=constrained-baseline "
       "! rtph264pay mtu=1200 config-interval=-1 aggregate-mode=zero-latency");
-  pipeline = gst_parse_launch (description, &error);
-  g_assert_no_error (error);
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), "v");
-  m->packets = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) kk_packet_unref);
+  m->packets = kk_feed_media_make (description, codec, retime_frame,
+      &retime);
+  g_rand_free (retime.rand);
+
   m->frames = g_array_new (FALSE, FALSE, sizeof (Frame));
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink))) != NULL) {
-    media_add_packet (m, gst_sample_get_buffer (sample), codec);
-    gst_sample_unref (sample);
+  for (guint i = 0; i < m->packets->len; i++) {
+    KkPacket *p = m->packets->pdata[i];
+
+    if (i > 0 && p->timestamp != frame.timestamp) {
+      g_array_append_val (m->frames, frame);
+      frame.count = 0;
+    }
+    if (frame.count == 0) {
+      frame.first = i;
+      frame.timestamp = p->timestamp;
+      frame.capture_wall_us = p->capture_wall_us;
+      frame.keyframe = p->keyframe_start;
+    }
+    frame.count++;
   }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  media_retime (m);
+  g_array_append_val (m->frames, frame);
   g_assert_cmpuint (m->frames->len, ==, SECONDS * FPS);
   g_assert_true (g_array_index (m->frames, Frame, 0).keyframe);
   return m;
@@ -288,10 +254,10 @@ push_frame (Fixture *f, Media *m, guint index, gint skip_packet)
 }
 
 /* Waits until every whole frame the layer took in has been decoded, and
- * every decoded frame kept has left as RTP: the layer holds no frame back
- * (@incomplete: frames the test fed only in part, which never decode).
- * With @leaky, frames the encoder's leaky queue dropped are not waited
- * for. */
+ * every decoded frame kept has been scaled and has either left as RTP or
+ * been dropped by the leaky queue before the encoder: the layer holds no
+ * frame back (@incomplete: frames the test fed only in part, which never
+ * decode). Without @leaky, the queue must have dropped none. */
 static void
 wait_until_caught_up (Fixture *f, guint incomplete, gboolean leaky)
 {
@@ -300,19 +266,21 @@ wait_until_caught_up (Fixture *f, guint incomplete, gboolean leaky)
 
   for (;;) {
     kk_light_layer_get_stats (f->layer, &s);
-    if (s.frames_decoded + incomplete >= s.frames_in - s.frames_lost
-        && s.frames_out >= s.frames_encoded
-        && (leaky || s.frames_encoded >= s.frames_decoded - s.frames_thinned))
-      return;
-    if (g_get_monotonic_time () > deadline)
+    if (kk_feed_media_light_layer_idle (&s, incomplete))
       break;
+    if (g_get_monotonic_time () > deadline)
+      g_error ("the light layer holds frames back: in %" G_GUINT64_FORMAT
+          ", lost %" G_GUINT64_FORMAT ", decoded %" G_GUINT64_FORMAT
+          ", thinned %" G_GUINT64_FORMAT ", scaled %" G_GUINT64_FORMAT
+          ", waiting %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT
+          ", encoded %" G_GUINT64_FORMAT ", out %" G_GUINT64_FORMAT,
+          s.frames_in, s.frames_lost, s.frames_decoded, s.frames_thinned,
+          s.frames_scaled, s.frames_waiting, s.frames_dropped,
+          s.frames_encoded, s.frames_out);
     g_usleep (1000);
   }
-  g_error ("the light layer holds frames back: in %" G_GUINT64_FORMAT
-      ", lost %" G_GUINT64_FORMAT ", decoded %" G_GUINT64_FORMAT
-      ", thinned %" G_GUINT64_FORMAT ", encoded %" G_GUINT64_FORMAT
-      ", out %" G_GUINT64_FORMAT, s.frames_in, s.frames_lost,
-      s.frames_decoded, s.frames_thinned, s.frames_encoded, s.frames_out);
+  if (!leaky)
+    g_assert_cmpuint (s.frames_dropped, ==, 0);
 }
 
 static void
@@ -757,8 +725,101 @@ test_burst (Fixture *f, gconstpointer data)
    * was given come out (a busy machine's encoder may drop a few more). */
   kk_light_layer_get_stats (f->layer, &s);
   g_assert_cmpuint (s.frames_out, ==, s.frames_encoded);
+  g_test_message ("the encoder's queue dropped %" G_GUINT64_FORMAT
+      " frames", s.frames_dropped);
   g_assert_cmpuint (s.frames_out - out_after_burst, >=,
       (m->frames->len - next_keyframe (m, half)) / 3);
+}
+
+static char *
+write_pipelines (const char *name, const char *description)
+{
+  g_autoptr (GError) error = NULL;
+  char *dir = g_dir_make_tmp ("kk-light-XXXXXX", &error);
+  g_autofree char *path = NULL;
+
+  g_assert_no_error (error);
+  path = g_build_filename (dir, name, NULL);
+  g_file_set_contents (path, description, -1, &error);
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+remove_pipelines (char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (dir);
+}
+
+/* The real pipeline file of @codec, with @what inserted before its
+ * payloader, in a new directory. Returns: (transfer full): the directory. */
+static char *
+write_variant (KkCodec codec, const char *what)
+{
+  const char *file = codec == KK_CODEC_VP8 ? "light-vp8.pipeline"
+      : "light-h264.pipeline";
+  const char *payloader = codec == KK_CODEC_VP8 ? "! rtpvp8pay"
+      : "! rtph264pay";
+  g_autofree char *path = g_build_filename (pipelines_dir (), file, NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *inserted = g_strconcat ("! ", what, " ", payloader, NULL);
+  g_auto (GStrv) parts = NULL;
+  g_autofree char *variant = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  parts = g_strsplit (text, payloader, -1);
+  g_assert_cmpuint (g_strv_length (parts), ==, 2);
+  variant = g_strjoinv (inserted, parts);
+  return write_pipelines (file, variant);
+}
+
+/* An encoder slower than the frames come (held up 200 ms a frame): the
+ * leaky queue before it drops frames, counted, instead of queueing them;
+ * what does come out is whole and on the full layer's timeline. */
+static void
+test_slow_encoder (Fixture *f, gconstpointer data)
+{
+  KkCodec codec = GPOINTER_TO_INT (data);
+  Media *m = get_media (codec);
+  char *dir = write_variant (codec, "identity sleep-time=200000");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) frames = NULL;
+  gint64 deadline = g_get_monotonic_time () + DEADLINE_US;
+  KkLightLayerStats s;
+
+  f->layer = kk_light_layer_new (dir, codec, &callbacks, f, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < FPS; i++) {
+    push_frame (f, m, i, -1);
+    /* The decoder keeps up (no input dropped); the encoder does not. */
+    do {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+      kk_light_layer_get_stats (f->layer, &s);
+    } while (s.frames_decoded < s.frames_in - s.frames_lost
+        || s.frames_scaled < s.frames_decoded - s.frames_thinned);
+  }
+  wait_until_caught_up (f, 0, TRUE);
+  kk_light_layer_get_stats (f->layer, &s);
+  g_test_message ("%" G_GUINT64_FORMAT " frames scaled, %" G_GUINT64_FORMAT
+      " dropped, %" G_GUINT64_FORMAT " encoded", s.frames_scaled,
+      s.frames_dropped, s.frames_encoded);
+  g_assert_cmpuint (s.frames_lost, ==, 0);
+  g_assert_cmpuint (s.frames_dropped, >, 0);
+  g_assert_cmpuint (s.frames_encoded + s.frames_dropped, ==, s.frames_scaled);
+  g_assert_cmpuint (s.frames_out, ==, s.frames_encoded);
+  frames = out_frames (f, codec);
+  g_assert_cmpuint (frames->len, ==, s.frames_out);
+  g_array_unref (check_timeline (m, frames));
+  if (codec == KK_CODEC_VP8)
+    check_picture_ids (frames);
+  g_assert_cmpuint (decode_output (f, codec), ==, frames->len);
+  remove_pipelines (dir, codec == KK_CODEC_VP8 ? "light-vp8.pipeline"
+      : "light-h264.pipeline");
 }
 
 /* Freed with frames in every stage: no callback afterwards, and nothing
@@ -788,30 +849,6 @@ test_free_running (Fixture *f, gconstpointer data)
 }
 
 /* ---- errors ---- */
-
-static char *
-write_pipelines (const char *name, const char *description)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("kk-light-XXXXXX", &error);
-  g_autofree char *path = NULL;
-
-  g_assert_no_error (error);
-  path = g_build_filename (dir, name, NULL);
-  g_file_set_contents (path, description, -1, &error);
-  g_assert_no_error (error);
-  return dir;
-}
-
-static void
-remove_pipelines (char *dir, const char *name)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-
-  g_unlink (path);
-  g_rmdir (dir);
-  g_free (dir);
-}
 
 /* An error while running reaches the error callback on the main context,
  * and the layer then takes no more input. */
@@ -905,6 +942,8 @@ main (int argc, char **argv)
   add ("/light-layer/h264/start-mid-gop", KK_CODEC_H264, test_start_mid_gop);
   add ("/light-layer/vp8/burst", KK_CODEC_VP8, test_burst);
   add ("/light-layer/h264/burst", KK_CODEC_H264, test_burst);
+  add ("/light-layer/vp8/slow-encoder", KK_CODEC_VP8, test_slow_encoder);
+  add ("/light-layer/h264/slow-encoder", KK_CODEC_H264, test_slow_encoder);
   add ("/light-layer/vp8/free-running", KK_CODEC_VP8, test_free_running);
   add ("/light-layer/h264/free-running", KK_CODEC_H264, test_free_running);
   add ("/light-layer/runtime-error", KK_CODEC_VP8, test_runtime_error);

@@ -42,6 +42,9 @@ G_DEFINE_QUARK (kk-light-layer-error-quark, kk_light_layer_error)
 /* Frames in flight between push () and the appsink: the decoder's backlog
  * and the leaky queue bound them far below this. */
 #define RING_FRAMES 128
+/* Frames between the scaler and the encoder: the queue's two, and room
+ * for an operator's larger one. */
+#define QUEUED_MAX 64
 /* Media time queued for the decoder beyond which input is dropped: the
  * decoder is not keeping up, and a light layer late by more than this is
  * of no use to a viewer switching to it. */
@@ -102,6 +105,12 @@ struct _KkLightLayer {
   FrameEntry ring[RING_FRAMES];
   guint ring_next;
   GstClockTime taken_pts;     /* last PTS the depayloader took */
+  /* Frames scaled and not yet at the encoder, oldest first: the leaky
+   * queue before the encoder drops its oldest, so a frame reaching the
+   * encoder tells that those before it were dropped. */
+  GstClockTime queued[QUEUED_MAX];
+  guint queued_head;
+  guint queued_len;
   KkLightLayerStats stats;
 };
 
@@ -121,28 +130,6 @@ find_frame (KkLightLayer *layer, GstClockTime pts)
   return NULL;
 }
 
-/* At any alignment (GST_WRITE_* may store unaligned words). */
-static void
-write_be32 (guint8 *p, guint32 value)
-{
-  p[0] = value >> 24;
-  p[1] = value >> 16;
-  p[2] = value >> 8;
-  p[3] = value;
-}
-
-static gboolean
-is_keyframe_start (KkCodec codec, const guint8 *rtp, gsize len)
-{
-  KkRtpHeader hdr;
-
-  if (!kk_rtp_parse (rtp, len, &hdr))
-    return FALSE;
-  return codec == KK_CODEC_H264
-      ? kk_rtp_h264_is_keyframe_start (hdr.payload, hdr.payload_len)
-      : kk_rtp_vp8_is_keyframe_start (hdr.payload, hdr.payload_len);
-}
-
 /* @pts: the running time of @buffer, which is the PTS it went in with:
  * an encoder may move its timestamps and segment together (x264enc puts
  * them 1000 hours later, to leave room for B-frames' DTS). */
@@ -154,13 +141,14 @@ send_packet (KkLightLayer *layer, GstBuffer *buffer, GstClockTime pts)
   gint64 capture_wall_us;
   gboolean new_frame;
   gsize len = gst_buffer_get_size (buffer);
+  KkRtpHeader hdr;
 
-  if (len < 12 || len > sizeof data) {
-    GST_WARNING ("light layer: dropping an RTP packet of %" G_GSIZE_FORMAT
-        " bytes", len);
+  if (len > sizeof data || gst_buffer_extract (buffer, 0, data, len) != len
+      || !kk_rtp_parse (data, len, &hdr)) {
+    GST_WARNING ("light layer: dropping a packet of %" G_GSIZE_FORMAT
+        " bytes that is not RTP or too big", len);
     return;
   }
-  gst_buffer_extract (buffer, 0, data, len);
 
   g_mutex_lock (&layer->lock);
   frame = find_frame (layer, pts);
@@ -170,22 +158,23 @@ send_packet (KkLightLayer *layer, GstBuffer *buffer, GstClockTime pts)
         "; packet dropped", GST_TIME_ARGS (pts));
     return;
   }
-  /* The full layer's timestamp, so that a viewer switching layers keeps
-   * its timeline. */
-  write_be32 (data + 4, frame->rtp_ts);
   capture_wall_us = frame->capture_wall_us;
   new_frame = pts != layer->last_out_pts;
   layer->last_out_pts = pts;
   layer->stats.packets_out++;
   if (new_frame) {
     layer->stats.frames_out++;
-    if (is_keyframe_start (layer->codec, data, len))
+    if (layer->codec == KK_CODEC_H264
+        ? kk_rtp_h264_is_keyframe_start (hdr.payload, hdr.payload_len)
+        : kk_rtp_vp8_is_keyframe_start (hdr.payload, hdr.payload_len))
       layer->stats.keyframes_out++;
   }
+  /* The full layer's timestamp, so that a viewer switching layers keeps
+   * its timeline; a placeholder payload type, the worker's to set. */
+  len = kk_rtp_write_stripped (&hdr, 0, hdr.seq, frame->rtp_ts, hdr.ssrc,
+      data, sizeof data);
   g_mutex_unlock (&layer->lock);
 
-  /* Keep the marker bit; the payload type is the worker's to set. */
-  data[1] &= 0x80;
   layer->callbacks.packet (data, len, capture_wall_us, layer->user_data);
 }
 
@@ -265,14 +254,44 @@ caps_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Into the element that feeds the encoder (the leaky queue). */
+static GstPadProbeReturn
+scaled_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  KkLightLayer *layer = user_data;
+
+  g_mutex_lock (&layer->lock);
+  layer->stats.frames_scaled++;
+  if (layer->queued_len == QUEUED_MAX) {
+    layer->queued_head = (layer->queued_head + 1) % QUEUED_MAX;
+    layer->queued_len--;
+    layer->stats.frames_dropped++;
+  }
+  layer->queued[(layer->queued_head + layer->queued_len++) % QUEUED_MAX] =
+      GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+  g_mutex_unlock (&layer->lock);
+  return GST_PAD_PROBE_OK;
+}
+
 /* On the encoder's input: what the leaky queue before it let through. */
 static GstPadProbeReturn
 encoder_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   KkLightLayer *layer = user_data;
 
+  GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+
   g_mutex_lock (&layer->lock);
   layer->stats.frames_encoded++;
+  while (layer->queued_len > 0) {
+    GstClockTime oldest = layer->queued[layer->queued_head];
+
+    layer->queued_head = (layer->queued_head + 1) % QUEUED_MAX;
+    layer->queued_len--;
+    if (oldest == pts)
+      break;
+    layer->stats.frames_dropped++;
+  }
   g_mutex_unlock (&layer->lock);
   return GST_PAD_PROBE_OK;
 }
@@ -480,6 +499,7 @@ kk_light_layer_get_stats (KkLightLayer *layer, KkLightLayerStats *out)
 {
   g_mutex_lock (&layer->lock);
   *out = layer->stats;
+  out->frames_waiting = layer->queued_len;
   g_mutex_unlock (&layer->lock);
 }
 
@@ -530,6 +550,17 @@ find_video_element (GstElement *pipeline, const char *klass)
   return found;
 }
 
+/* Returns: (transfer full) (nullable): the element that feeds @encoder
+ * (the leaky queue). */
+static GstElement *
+find_feeder (GstElement *encoder)
+{
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (encoder, "sink");
+  g_autoptr (GstPad) peer = sink ? gst_pad_get_peer (sink) : NULL;
+
+  return peer ? gst_pad_get_parent_element (peer) : NULL;
+}
+
 static void
 add_probe (GstElement *element, const char *pad_name, GstPadProbeType type,
     GstPadProbeCallback probe, KkLightLayer *layer)
@@ -551,6 +582,7 @@ build_pipeline (KkLightLayer *layer, const char *pipelines_dir,
   g_autoptr (GstElement) src = NULL;
   g_autoptr (GstElement) decoder = NULL;
   g_autoptr (GstElement) encoder = NULL;
+  g_autoptr (GstElement) feeder = NULL;
   g_autoptr (GstCaps) caps = NULL;
   g_autoptr (GstBus) bus = NULL;
   GstAppSinkCallbacks sink_callbacks = { .new_sample = on_new_sample };
@@ -566,8 +598,10 @@ build_pipeline (KkLightLayer *layer, const char *pipelines_dir,
   layer->sink = gst_bin_get_by_name (GST_BIN (layer->pipeline), "light");
   decoder = find_video_element (layer->pipeline, "Decoder");
   encoder = find_video_element (layer->pipeline, "Encoder");
+  if (encoder != NULL)
+    feeder = find_feeder (encoder);
   if (!GST_IS_APP_SRC (src) || !GST_IS_APP_SINK (layer->sink)
-      || decoder == NULL || encoder == NULL) {
+      || decoder == NULL || encoder == NULL || feeder == NULL) {
     g_set_error (error, KK_LIGHT_LAYER_ERROR, KK_LIGHT_LAYER_ERROR_PIPELINE,
         "%s: needs an appsrc named \"full\", a video decoder, a video "
         "encoder and an appsink named \"light\"", path);
@@ -598,6 +632,8 @@ build_pipeline (KkLightLayer *layer, const char *pipelines_dir,
       taken_probe, layer);
   add_probe (decoder, "src", GST_PAD_PROBE_TYPE_BUFFER, thin_probe, layer);
   add_probe (decoder, "src", GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, caps_probe,
+      layer);
+  add_probe (feeder, "sink", GST_PAD_PROBE_TYPE_BUFFER, scaled_probe,
       layer);
   add_probe (encoder, "sink", GST_PAD_PROBE_TYPE_BUFFER, encoder_probe,
       layer);

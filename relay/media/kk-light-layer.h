@@ -73,9 +73,12 @@ typedef struct {
                                * while waiting for a keyframe */
   guint64 frames_decoded;     /* frames out of the decoder */
   guint64 frames_thinned;     /* decoded frames left out for the rate */
-  guint64 frames_encoded;     /* frames into the encoder; the rest of
-                               * those decoded and not thinned were lost
-                               * to a slow encoder */
+  guint64 frames_scaled;      /* decoded, kept and scaled: into the queue
+                               * before the encoder */
+  guint64 frames_waiting;     /* scaled, not yet at the encoder */
+  guint64 frames_dropped;     /* dropped by that queue: the encoder was
+                               * too slow for them */
+  guint64 frames_encoded;     /* frames into the encoder */
   guint64 frames_out;         /* frames of the light layer sent */
   guint64 packets_out;
   guint64 keyframes_out;

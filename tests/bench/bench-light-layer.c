@@ -25,6 +25,8 @@
  */
 #include "kk-light-layer.h"
 
+#include "../feed-media.h"
+
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
@@ -77,46 +79,9 @@ make_full_layer (KkCodec codec, const char *source, guint seconds,
       : "x264enc tune=zerolatency speed-preset=ultrafast bitrate=1500 "
       "key-int-max=60 ! video/x-h264,profile=constrained-baseline "
       "! rtph264pay mtu=1200 config-interval=-1 aggregate-mode=zero-latency");
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) pipeline = NULL;
-  g_autoptr (GstElement) sink = NULL;
-  GPtrArray *packets = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) kk_packet_unref);
-  GstSample *sample;
   gdouble start = cpu_seconds ();
-  gint64 wall = G_GINT64_CONSTANT (1700000000000000);
+  GPtrArray *packets = kk_feed_media_make (description, codec, NULL, NULL);
 
-  pipeline = gst_parse_launch (description, &error);
-  if (pipeline == NULL)
-    g_error ("%s", error->message);
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), "v");
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink))) != NULL) {
-    GstBuffer *buffer = gst_sample_get_buffer (sample);
-    KkPacket *packet = g_new0 (KkPacket, 1);
-    GstMapInfo map;
-    KkRtpHeader hdr;
-
-    gst_buffer_map (buffer, &map, GST_MAP_READ);
-    if (map.size > KK_PACKET_MAX || !kk_rtp_parse (map.data, map.size, &hdr))
-      g_error ("the payloader made a packet the feed would refuse");
-    packet->refcount = 1;
-    packet->kind = KK_TRACK_VIDEO;
-    packet->codec = codec;
-    packet->seq = hdr.seq;
-    packet->timestamp = hdr.timestamp;
-    packet->capture_wall_us = wall + GST_BUFFER_PTS (buffer) / 1000;
-    packet->len = map.size;
-    memcpy (packet->data, map.data, map.size);
-    packet->data[1] &= 0x80;
-    packet->keyframe_start = codec == KK_CODEC_VP8
-        ? kk_rtp_vp8_is_keyframe_start (hdr.payload, hdr.payload_len)
-        : kk_rtp_h264_is_keyframe_start (hdr.payload, hdr.payload_len);
-    g_ptr_array_add (packets, packet);
-    gst_buffer_unmap (buffer, &map);
-    gst_sample_unref (sample);
-  }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
   *cpu = cpu_seconds () - start;
   return packets;
 }
@@ -148,9 +113,7 @@ wait_caught_up (KkLightLayer *layer)
 
   for (;;) {
     kk_light_layer_get_stats (layer, &s);
-    if (s.frames_decoded >= s.frames_in - s.frames_lost
-        && s.frames_encoded >= s.frames_decoded - s.frames_thinned
-        && s.frames_out >= s.frames_encoded)
+    if (kk_feed_media_light_layer_idle (&s, 0))
       return;
     g_usleep (200);
   }
