@@ -47,6 +47,7 @@ typedef struct {
   gboolean freed;
   GError *error;
   gboolean error_on_main;
+  gboolean free_on_error;     /* the error callback frees the layer */
   KkLightLayer *layer;
 } Fixture;
 
@@ -194,6 +195,8 @@ on_error (const GError *error, gpointer user_data)
   f->error_on_main = g_main_context_is_owner (g_main_context_default ());
   g_clear_error (&f->error);
   f->error = g_error_copy (error);
+  if (f->free_on_error)
+    g_clear_pointer (&f->layer, kk_light_layer_free);
 }
 
 static void
@@ -851,38 +854,44 @@ test_free_running (Fixture *f, gconstpointer data)
 /* ---- errors ---- */
 
 /* An error while running reaches the error callback on the main context,
- * and the layer then takes no more input. */
+ * and the layer then takes no more input; the callback may free it. */
 static void
 test_runtime_error (Fixture *f, gconstpointer data)
 {
   Media *m = get_media (KK_CODEC_VP8);
   char *dir = write_pipelines ("light-vp8.pipeline",
       "appsrc name=full ! rtpvp8depay ! vp8dec ! identity error-after=3\n"
-      "  ! videoconvert ! vp8enc deadline=1 ! rtpvp8pay\n"
+      "  ! videoconvert ! queue ! vp8enc deadline=1 ! rtpvp8pay\n"
       "  ! appsink name=light sync=false\n");
-  g_autoptr (GError) error = NULL;
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_US;
-  KkLightLayerStats s;
-  guint pushed = 0;
 
-  f->layer = kk_light_layer_new (dir, KK_CODEC_VP8, &callbacks, f, &error);
-  g_assert_no_error (error);
-  while (f->error == NULL && g_get_monotonic_time () < deadline) {
-    if (pushed < m->frames->len)
-      push_frame (f, m, pushed++, -1);
-    g_main_context_iteration (NULL, FALSE);
-    g_usleep (1000);
-  }
-  g_assert_error (f->error, KK_LIGHT_LAYER_ERROR,
-      KK_LIGHT_LAYER_ERROR_FAILED);
-  g_assert_true (f->error_on_main);
-  kk_light_layer_get_stats (f->layer, &s);
-  push_frame (f, m, pushed < m->frames->len ? pushed : 0, -1);
-  {
-    KkLightLayerStats after;
+  for (guint run = 0; run < 2; run++) {
+    g_autoptr (GError) error = NULL;
+    gint64 deadline = g_get_monotonic_time () + DEADLINE_US;
+    KkLightLayerStats before, after;
+    guint pushed = 0;
 
+    g_clear_error (&f->error);
+    f->free_on_error = run == 1;
+    f->layer = kk_light_layer_new (dir, KK_CODEC_VP8, &callbacks, f, &error);
+    g_assert_no_error (error);
+    while (f->error == NULL && g_get_monotonic_time () < deadline) {
+      if (pushed < m->frames->len)
+        push_frame (f, m, pushed++, -1);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+    g_assert_error (f->error, KK_LIGHT_LAYER_ERROR,
+        KK_LIGHT_LAYER_ERROR_FAILED);
+    g_assert_true (f->error_on_main);
+    if (f->free_on_error) {
+      g_assert_null (f->layer);
+      continue;
+    }
+    kk_light_layer_get_stats (f->layer, &before);
+    push_frame (f, m, pushed < m->frames->len ? pushed : 0, -1);
     kk_light_layer_get_stats (f->layer, &after);
-    g_assert_cmpuint (after.frames_in, ==, s.frames_in);
+    g_assert_cmpuint (after.frames_in, ==, before.frames_in);
+    g_clear_pointer (&f->layer, kk_light_layer_free);
   }
   remove_pipelines (dir, "light-vp8.pipeline");
 }

@@ -96,9 +96,9 @@ struct _KkLightLayer {
   GstClockTime asked_pts;     /* waiting: when a keyframe was last asked */
   gboolean discont;
 
-  /* Output: the encoder's and the appsink's streaming threads. */
-  GstClockTime last_kept_pts;   /* decoder's thread */
-  GstClockTime last_out_pts;    /* appsink's thread */
+  /* Output: each of these is touched by one streaming thread only. */
+  GstClockTime last_kept_pts;   /* the decoder's */
+  GstClockTime last_out_pts;    /* the appsink's */
 
   /* Under lock: the ring, the decoder's progress and the stats. */
   GMutex lock;
@@ -278,7 +278,6 @@ static GstPadProbeReturn
 encoder_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   KkLightLayer *layer = user_data;
-
   GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
 
   g_mutex_lock (&layer->lock);
