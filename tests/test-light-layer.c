@@ -244,6 +244,7 @@ start_layer (Fixture *f, KkCodec codec)
       &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->layer);
+  kk_light_layer_set_name (f->layer, g_test_get_path ());
 }
 
 static void

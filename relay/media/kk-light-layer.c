@@ -72,6 +72,7 @@ typedef struct {
 
 struct _KkLightLayer {
   KkCodec codec;
+  char *name;                 /* for the log: "room ID, VP8" */
   KkLightLayerCallbacks callbacks;
   gpointer user_data;
   GMainContext *context;
@@ -145,8 +146,8 @@ send_packet (KkLightLayer *layer, GstBuffer *buffer, GstClockTime pts)
 
   if (len > sizeof data || gst_buffer_extract (buffer, 0, data, len) != len
       || !kk_rtp_parse (data, len, &hdr)) {
-    GST_WARNING ("light layer: dropping a packet of %" G_GSIZE_FORMAT
-        " bytes that is not RTP or too big", len);
+    GST_WARNING ("light layer %s: dropping a packet of %" G_GSIZE_FORMAT
+        " bytes that is not RTP or too big", layer->name, len);
     return;
   }
 
@@ -154,8 +155,8 @@ send_packet (KkLightLayer *layer, GstBuffer *buffer, GstClockTime pts)
   frame = find_frame (layer, pts);
   if (frame == NULL) {
     g_mutex_unlock (&layer->lock);
-    GST_WARNING ("light layer: no full-layer frame at %" GST_TIME_FORMAT
-        "; packet dropped", GST_TIME_ARGS (pts));
+    GST_WARNING ("light layer %s: no full-layer frame at %" GST_TIME_FORMAT
+        "; packet dropped", layer->name, GST_TIME_ARGS (pts));
     return;
   }
   capture_wall_us = frame->capture_wall_us;
@@ -323,8 +324,7 @@ set_input_state (KkLightLayer *layer, InputState state, const char *why)
   if (layer->state == state)
     return;
   layer->asked_pts = GST_CLOCK_TIME_NONE;
-  GST_INFO ("light layer %s: %s -> %s (%s)",
-      layer->codec == KK_CODEC_H264 ? "H264" : "VP8",
+  GST_INFO ("light layer %s: %s -> %s (%s)", layer->name,
       input_state_name (layer->state), input_state_name (state), why);
   layer->state = state;
 }
@@ -494,6 +494,16 @@ kk_light_layer_request_keyframe (KkLightLayer *layer)
 }
 
 void
+kk_light_layer_set_name (KkLightLayer *layer, const char *name)
+{
+  char *old = layer->name;
+
+  layer->name = g_strdup_printf ("%s, %s", name,
+      layer->codec == KK_CODEC_H264 ? "H264" : "VP8");
+  g_free (old);
+}
+
+void
 kk_light_layer_get_stats (KkLightLayer *layer, KkLightLayerStats *out)
 {
   g_mutex_lock (&layer->lock);
@@ -513,7 +523,7 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
   if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ERROR)
     return G_SOURCE_CONTINUE;
   gst_message_parse_error (message, &gst_error, &debug);
-  GST_WARNING ("light layer: %s (%s)", gst_error->message,
+  GST_WARNING ("light layer %s: %s (%s)", layer->name, gst_error->message,
       debug ? debug : "");
   GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (layer->pipeline),
       GST_DEBUG_GRAPH_SHOW_ALL, "kk-light-layer-error");
@@ -673,6 +683,7 @@ kk_light_layer_new (const char *pipelines_dir, KkCodec codec,
 
   layer = g_new0 (KkLightLayer, 1);
   layer->codec = codec;
+  layer->name = g_strdup (codec == KK_CODEC_H264 ? "H264" : "VP8");
   layer->callbacks = *callbacks;
   layer->user_data = user_data;
   layer->context = g_main_context_ref_thread_default ();
@@ -691,8 +702,7 @@ kk_light_layer_new (const char *pipelines_dir, KkCodec codec,
     kk_light_layer_free (layer);
     return NULL;
   }
-  GST_INFO ("light layer %s: started", codec == KK_CODEC_H264 ? "H264"
-      : "VP8");
+  GST_INFO ("light layer %s: started", layer->name);
   return layer;
 }
 
@@ -714,5 +724,6 @@ kk_light_layer_free (KkLightLayer *layer)
   g_clear_object (&layer->pipeline);
   g_main_context_unref (layer->context);
   g_mutex_clear (&layer->lock);
+  g_free (layer->name);
   g_free (layer);
 }

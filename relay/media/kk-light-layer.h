@@ -113,6 +113,10 @@ void kk_light_layer_push (KkLightLayer *layer, KkPacket *full_video_packet);
 /* Any thread: the next frame encoded is a keyframe. */
 void kk_light_layer_request_keyframe (KkLightLayer *layer);
 
+/* Names the layer in its log lines ("room aud1"). Right after
+ * kk_light_layer_new (), before the first push (). */
+void kk_light_layer_set_name (KkLightLayer *layer, const char *name);
+
 /* Any thread. */
 void kk_light_layer_get_stats (KkLightLayer *layer, KkLightLayerStats *out);
 
