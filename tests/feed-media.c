@@ -5,6 +5,7 @@
 #include "feed-media.h"
 
 #include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <kringkast/kk-rtp.h>
 
@@ -84,4 +85,47 @@ kk_feed_media_light_layer_idle (const KkLightLayerStats *s, guint incomplete)
       && s->frames_waiting == 0
       && s->frames_out >= s->frames_encoded
       && s->frames_encoded + s->frames_dropped >= s->frames_scaled;
+}
+
+GstElement *
+kk_feed_media_decode (KkCodec codec, GPtrArray *packets, guint32 first_ts,
+    const char *after)
+{
+  g_autofree char *description = g_strdup_printf (
+      "appsrc name=src format=time caps=application/x-rtp,media=video,"
+      "clock-rate=90000,encoding-name=%s,payload=96 ! %s %s "
+      "! appsink name=sink sync=false max-buffers=2",
+      codec == KK_CODEC_VP8 ? "VP8" : "H264",
+      codec == KK_CODEC_VP8 ? "rtpvp8depay ! vp8dec"
+      : "rtph264depay ! avdec_h264", after != NULL ? after : "");
+  g_autoptr (GError) error = NULL;
+  GstElement *pipeline = gst_parse_launch_full (description, NULL,
+      GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  g_autoptr (GstElement) src = NULL;
+
+  if (pipeline == NULL)
+    g_error ("%s: %s", description, error->message);
+  src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  g_object_set (src, "max-bytes", (guint64) 0, NULL);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  for (guint i = 0; i < packets->len; i++) {
+    gsize len;
+    const guint8 *rtp = g_bytes_get_data (packets->pdata[i], &len);
+    g_autofree guint8 *copy = g_memdup2 (rtp, len);
+    GstBuffer *buffer;
+    KkRtpHeader hdr;
+
+    if (!kk_rtp_parse (copy, len, &hdr))
+      g_error ("packet %u is not RTP", i);
+    /* The payload type the caps say, instead of the relay's placeholder. */
+    len = kk_rtp_write_stripped (&hdr, 96, hdr.seq, hdr.timestamp, hdr.ssrc,
+        copy, len);
+    buffer = gst_buffer_new_wrapped (g_steal_pointer (&copy), len);
+    GST_BUFFER_PTS (buffer) = gst_util_uint64_scale_int (
+        (guint32) (hdr.timestamp - first_ts), GST_SECOND, 90000);
+    if (gst_app_src_push_buffer (GST_APP_SRC (src), buffer) != GST_FLOW_OK)
+      g_error ("the decoder refused packet %u", i);
+  }
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  return pipeline;
 }

@@ -10,6 +10,8 @@
  */
 #pragma once
 
+#include <gst/gst.h>
+
 #include "kk-light-layer.h"
 #include "kk-track.h"
 
@@ -33,6 +35,22 @@ typedef void (*KkFeedMediaRetime) (guint frame, guint32 *timestamp,
  */
 GPtrArray *kk_feed_media_make (const char *description, KkCodec codec,
     KkFeedMediaRetime retime, gpointer user_data);
+
+/**
+ * kk_feed_media_decode:
+ * @codec: %KK_CODEC_VP8 or %KK_CODEC_H264
+ * @packets: (element-type GBytes): RTP of @codec (any payload type)
+ * @first_ts: the RTP timestamp that becomes PTS 0
+ * @after: (nullable): elements after the decoder, from "! " on
+ *
+ * Starts a depayloader and decoder of @codec on @packets, all given at
+ * once and then EOS, ending in an appsink named "sink" that holds at most
+ * two frames, to be pulled one at a time.
+ *
+ * Returns: (transfer full): the pipeline, playing.
+ */
+GstElement *kk_feed_media_decode (KkCodec codec, GPtrArray *packets,
+    guint32 first_ts, const char *after);
 
 /* TRUE when a light layer holds no frame back: every whole frame taken in
  * decoded (@incomplete: frames given only in part, which never decode),

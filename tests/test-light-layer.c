@@ -400,47 +400,26 @@ out_bytes (Fixture *f)
 static guint
 decode_output (Fixture *f, KkCodec codec)
 {
-  g_autofree char *description = g_strdup_printf (
-      "appsrc name=src format=time caps=application/x-rtp,media=video,"
-      "clock-rate=90000,encoding-name=%s,payload=96 ! %s "
-      "! appsink name=sink sync=false",
-      codec == KK_CODEC_VP8 ? "VP8" : "H264",
-      codec == KK_CODEC_VP8 ? "rtpvp8depay ! vp8dec"
-      : "rtph264depay ! avdec_h264");
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) pipeline = gst_parse_launch (description, &error);
-  g_autoptr (GstElement) src = NULL;
+  g_autoptr (GPtrArray) packets = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) g_bytes_unref);
+  g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GstElement) sink = NULL;
   GstSample *sample;
-  guint32 first_ts = 0;
+  KkRtpHeader first;
   guint decoded = 0;
 
-  g_assert_no_error (error);
-  src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
   g_mutex_lock (&f->lock);
   for (guint i = 0; i < f->out->len; i++) {
     OutPacket *p = f->out->pdata[i];
-    GstBuffer *buffer = gst_buffer_new_memdup (p->data, p->len);
-    KkRtpHeader hdr;
-    guint32 ts;
-    GstMapInfo map;
 
-    g_assert_true (kk_rtp_parse (p->data, p->len, &hdr));
-    ts = hdr.timestamp;
-    if (i == 0)
-      first_ts = ts;
-    gst_buffer_map (buffer, &map, GST_MAP_WRITE);
-    map.data[1] = (map.data[1] & 0x80) | 96;
-    gst_buffer_unmap (buffer, &map);
-    GST_BUFFER_PTS (buffer) = gst_util_uint64_scale_int (
-        (guint32) (ts - first_ts), GST_SECOND, 90000);
-    g_assert_cmpint (gst_app_src_push_buffer (GST_APP_SRC (src), buffer),
-        ==, GST_FLOW_OK);
+    g_ptr_array_add (packets, g_bytes_new (p->data, p->len));
   }
   g_mutex_unlock (&f->lock);
-  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  g_assert_cmpuint (packets->len, >, 0);
+  g_assert_true (kk_rtp_parse (g_bytes_get_data (packets->pdata[0], NULL),
+          g_bytes_get_size (packets->pdata[0]), &first));
+  pipeline = kk_feed_media_decode (codec, packets, first.timestamp, NULL);
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink))) != NULL) {
     GstStructure *s = gst_caps_get_structure (gst_sample_get_caps (sample),
         0);

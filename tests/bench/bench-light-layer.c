@@ -33,8 +33,7 @@
 #include <gst/video/video.h>
 #include <kringkast/kk-rtp.h>
 #include <math.h>
-#include <string.h>
-#include <sys/resource.h>
+#include <time.h>
 
 #define FPS 30
 
@@ -55,14 +54,11 @@ static const char *const contents[][2] = {
         "! video/x-raw,width=1280,height=720,framerate=30/1" },
 };
 
+/* The process's CPU time, every thread's, user and system. */
 static gdouble
 cpu_seconds (void)
 {
-  struct rusage usage;
-
-  getrusage (RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6
-      + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+  return (gdouble) clock () / CLOCKS_PER_SEC;
 }
 
 /* The 720p30 full layer: its packets as the feed makes them. */
@@ -120,51 +116,6 @@ wait_caught_up (KkLightLayer *layer)
 }
 
 /* ---- quality ---- */
-
-/* A decoder of @codec's RTP, fed @packets (GBytes) at once, its frames
- * (I420, @scale: at 640x360, Lanczos) taken from the appsink "sink" one
- * at a time; PTS from the RTP timestamp, from @first_ts. */
-static GstElement *
-start_decoder (KkCodec codec, GPtrArray *packets, guint32 first_ts,
-    gboolean scale)
-{
-  g_autofree char *description = g_strdup_printf (
-      "appsrc name=src format=time caps=application/x-rtp,media=video,"
-      "clock-rate=90000,encoding-name=%s,payload=96 ! %s ! videoconvert "
-      "%s ! appsink name=sink sync=false max-buffers=2",
-      codec == KK_CODEC_VP8 ? "VP8" : "H264",
-      codec == KK_CODEC_VP8 ? "rtpvp8depay ! vp8dec"
-      : "rtph264depay ! avdec_h264", scale
-      ? "! videoscale method=lanczos ! video/x-raw,format=I420,width=640,"
-      "height=360" : "! video/x-raw,format=I420");
-  g_autoptr (GError) error = NULL;
-  GstElement *pipeline = gst_parse_launch_full (description, NULL,
-      GST_PARSE_FLAG_FATAL_ERRORS, &error);
-  g_autoptr (GstElement) src = NULL;
-
-  if (pipeline == NULL)
-    g_error ("%s", error->message);
-  src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
-  g_object_set (src, "max-bytes", (guint64) 0, NULL);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  for (guint i = 0; i < packets->len; i++) {
-    gsize len;
-    const guint8 *rtp = g_bytes_get_data (packets->pdata[i], &len);
-    GstBuffer *buffer = gst_buffer_new_memdup (rtp, len);
-    KkRtpHeader hdr;
-    GstMapInfo map;
-
-    kk_rtp_parse (rtp, len, &hdr);
-    gst_buffer_map (buffer, &map, GST_MAP_WRITE);
-    map.data[1] = (map.data[1] & 0x80) | 96;
-    gst_buffer_unmap (buffer, &map);
-    GST_BUFFER_PTS (buffer) = gst_util_uint64_scale_int (
-        (guint32) (hdr.timestamp - first_ts), GST_SECOND, 90000);
-    gst_app_src_push_buffer (GST_APP_SRC (src), buffer);
-  }
-  gst_app_src_end_of_stream (GST_APP_SRC (src));
-  return pipeline;
-}
 
 /* Mean SSIM of two luma planes over 8x8 windows, 4 apart. */
 static gdouble
@@ -263,8 +214,11 @@ measure_quality (KkCodec codec, GPtrArray *full, GPtrArray *light,
 
     g_ptr_array_add (full_bytes, g_bytes_new (packet->data, packet->len));
   }
-  reference = start_decoder (codec, full_bytes, first_ts, TRUE);
-  decoded = start_decoder (codec, light, first_ts, FALSE);
+  reference = kk_feed_media_decode (codec, full_bytes, first_ts,
+      "! videoconvert ! videoscale method=lanczos "
+      "! video/x-raw,format=I420,width=640,height=360");
+  decoded = kk_feed_media_decode (codec, light, first_ts,
+      "! videoconvert ! video/x-raw,format=I420");
   while (pull_frame (decoded, &light_sample, &light_frame)) {
     GstClockTime pts = GST_BUFFER_PTS (gst_sample_get_buffer (light_sample));
     gboolean found = FALSE;
