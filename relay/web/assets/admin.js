@@ -289,6 +289,7 @@ async function loadRooms() {
   const reply = await call("GET", "/api/rooms");
   if (!reply.ok) return;
   rooms = reply.data;
+  questions?.update(rooms);
   const body = $("rooms-table").tBodies[0];
   body.replaceChildren(...rooms.map((room) => el("tr", { "data-room": room.id },
     el("td", {}, el("strong", {}, room.title), el("br"),
@@ -846,8 +847,10 @@ async function downloadRecording() {
 /* Signing in and out. */
 
 let refreshTimer = null;
+let questions = null;       /* the co-host's questions (questions.js) */
 async function enter() {
   $("signin").hidden = true;
+  questions ??= new KkQuestionsCoHost({ token, section: $("questions-admin") });
   $("console").hidden = false;
   $("signout").hidden = false;
   await loadRooms();
@@ -860,6 +863,8 @@ function signOut(reason) {
   sessionStorage.removeItem(tokenKey);
   token = null;
   clearInterval(refreshTimer);
+  questions?.stop();
+  questions = null;
   /* A modal dialog left open inside the hidden console would keep the
    * sign-in form inert. */
   if ($("reschedule").open) $("reschedule").close();
