@@ -508,7 +508,7 @@ stream_send (Stream *stream, char *text)
   }
   if (stream->queued + length > KK_QUESTIONS_STREAM_MAX_QUEUED) {
     g_free (text);
-    g_info ("questions: room %s: a stream that does not read is cut off",
+    g_message ("questions: room %s: a stream that does not read is cut off",
         stream->room_id);
     stream_ref (stream);
     stream_close (stream);

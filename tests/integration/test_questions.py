@@ -25,6 +25,7 @@ import io
 import json
 import os
 import queue
+import socket
 import sqlite3
 import threading
 import time
@@ -50,6 +51,7 @@ class Stream:
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
         self.conn.request("GET", url.path, headers=headers)
+        self.sock = self.conn.sock
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.events = queue.Queue()
@@ -80,7 +82,8 @@ class Stream:
                         event["data"] += value
                     else:
                         event[name] = value
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
+            # Closed by the test (the response's file is gone).
             pass
         self.events.put(None)
 
@@ -92,6 +95,11 @@ class Stream:
         return ev
 
     def close(self):
+        # The reader thread holds the response's file: end its read first.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.conn.close()
 
 
@@ -235,6 +243,71 @@ def test(ctx):
     check_eq(len(ev["data"]["questions"]), 5, "all of it")
     stale.close()
 
+    # Bounds: streams per address, and a reader that does not read. The
+    # relay learns that a client closed its stream when writing to it
+    # fails: the second write after the close (or heartbeat, at the
+    # latest 15 s later). Two events make those writes now.
+    def flush_closed():
+        for _ in range(2):
+            check_eq(set_state(d, host, q_pal["id"], "answering").status,
+                     200, "an event to every stream")
+        time.sleep(0.3)
+
+    flush_closed()
+    streams = [Stream(d, ROOM, ola["token"]) for _ in range(64)]
+    check_eq([st.status for st in streams], [200] * 64, "64 streams from one address")
+    extra = Stream(d, ROOM, ola["token"])
+    check_eq(extra.status, 429, "the 65th is refused")
+    check(d.metric("kringkast_http_rejected_total",
+                   {"reason": "question-streams"}) >= 1, "and counted")
+    for st in streams:
+        st.close()
+    flush_closed()
+    again = Stream(d, ROOM, ola["token"])
+    check_eq(again.status, 200, "closed streams are let go")
+    again.close()
+    # The kernel takes up to a few MiB into the socket's send buffer
+    # (tcp_wmem) before the relay's own queue starts to fill: big events
+    # get there sooner.
+    r = ask(d, pal["token"], "Langt spørsmål " + "y" * 580)
+    check_eq(r.status, 201, "a question of the longest kind")
+    q_long = r.json()
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", d.http_port))
+    stuck.sendall(("GET /api/rooms/%s/questions/events HTTP/1.1\r\n"
+                   "Host: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                   % (ROOM, host)).encode())
+    toggles = 0
+    while "does not read is cut off" not in d.log_text() and toggles < 12000:
+        for state in ("answered", "open"):
+            check_eq(set_state(d, host, q_long["id"], state).status, 200,
+                     "toggle")
+            toggles += 1
+    check("does not read is cut off" in d.log_text(),
+          "a stream that does not read is cut off (%d events)" % toggles)
+    harness.log("a reader that did not read was cut off after %d events"
+                " (~%d KiB)", toggles, toggles * len(r.text) // 1024)
+    # It reads what the kernel held, then the end: the events the relay
+    # had queued for it are gone, not kept for a reader that never
+    # reads.
+    stuck.settimeout(10)
+    received = b""
+    try:
+        while True:
+            chunk = stuck.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    except ConnectionResetError:
+        pass
+    got = received.count(b"\nevent: question\n")
+    harness.log("it got %d of the %d events (%d KiB), then the end", got,
+                toggles, len(received) // 1024)
+    check(0 < got < toggles, "the rest was dropped (%d of %d)"
+          % (got, toggles))
+    stuck.close()
+
     r = set_state(d, host, q_pal["id"], "hidden")
     check_eq(r.status, 200, "the host hides Pål's")
     check(q_pal["id"] not in [q["id"] for q in listed(d, ola["token"])],
@@ -256,7 +329,7 @@ def test(ctx):
     check("Gjelder dette også barn?" in text, "questions in the CSV")
     rows = list(csv.reader(io.StringIO(text.split("\r\n\r\n", 1)[1]),
                            delimiter=";"))
-    check_eq(len(rows), 1 + 5, "a header and the five questions: %s" % rows)
+    check_eq(len(rows), 1 + 6, "a header and the six questions: %s" % rows)
 
     # Erasure: Pål's question and his support go with him.
     check_eq(support(d, pal["token"], q_ola["id"]).status, 200,
