@@ -178,6 +178,7 @@ kk_relay_new (const KkConfig *config, GError **error)
     goto error;
   relay->questions = kk_questions_new (relay->store);
   kk_roster_add_eraser (relay->roster, kk_questions_erase_person);
+  kk_attendance_log_add_purger (relay->attendance, kk_questions_purge);
 
   fanout_config.port = config->media_port;
   fanout_config.public_ips = config->public_ips;

@@ -16,10 +16,6 @@
 
 G_DEFINE_QUARK (kk-questions-error-quark, kk_questions_error)
 
-/* How often retention is applied, as kk-attendance-log does for the raw
- * events whose age it follows. */
-#define RETENTION_PURGE_S 3600
-
 static const char *const state_names[] = {
   [KK_QUESTION_OPEN] = "open",
   [KK_QUESTION_ANSWERING] = "answering",
@@ -246,7 +242,6 @@ struct _KkQuestions {
   GHashTable *rooms;            /* room id → RoomLog (owned) */
   GPtrArray *subscribers;       /* Subscriber (owned) */
   guint next_subscriber;
-  guint purge_timer;
 };
 
 G_DEFINE_FINAL_TYPE (KkQuestions, kk_questions, G_TYPE_OBJECT)
@@ -271,8 +266,6 @@ kk_questions_finalize (GObject *object)
 {
   KkQuestions *questions = KK_QUESTIONS (object);
 
-  if (questions->purge_timer != 0)
-    g_source_remove (questions->purge_timer);
   g_hash_table_unref (questions->rooms);
   g_ptr_array_unref (questions->subscribers);
   g_clear_object (&questions->store);
@@ -478,8 +471,9 @@ typedef struct {
   gboolean anonymous;
   KkQuestionState state;
   gint64 now_us;
-  /* Set by set_state_job: the question that was answering before, now
-   * answered, to be published too. */
+  KkDbTransactionFunc work;     /* the change, in one transaction */
+  /* Set by state_in_transaction: the question that was answering before,
+   * now answered, to be published too. */
   KkQuestion *previous;
 } ChangeJob;
 
@@ -496,6 +490,24 @@ change_job_free (ChangeJob *job)
   g_free (job);
 }
 
+/* The first column of @sql's first row with ?1 = @key, into @value (NULL
+ * without a row). */
+static gboolean
+select_text (KkDb *db, const char *sql, const char *key, char **value,
+    GError **error)
+{
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, sql, error);
+  KkDbStep step;
+
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, key);
+  step = kk_db_step (stmt, error);
+  if (step == KK_DB_ROW)
+    *value = kk_db_column_dup (stmt, 0);
+  return step != KK_DB_ERROR;
+}
+
 static gboolean
 ask_in_transaction (KkDb *db, gpointer user_data, GError **error)
 {
@@ -504,23 +516,11 @@ ask_in_transaction (KkDb *db, gpointer user_data, GError **error)
   g_autofree char *participant_id = g_strdup (job->participant_id);
 
   /* Signed with the name given at the join: the screen's own person. */
-  if (participant_id == NULL) {
-    stmt = kk_db_prepare (db, "SELECT id FROM participants"
-        " WHERE party_id = ?1 AND ord = 0", error);
-    if (stmt == NULL)
-      return FALSE;
-    kk_db_bind_text (stmt, 1, job->party_id);
-    switch (kk_db_step (stmt, error)) {
-      case KK_DB_ROW:
-        participant_id = kk_db_column_dup (stmt, 0);
-        break;
-      case KK_DB_DONE:
-        break;
-      case KK_DB_ERROR:
-        return FALSE;
-    }
-    g_clear_pointer (&stmt, kk_db_stmt_free);
-  }
+  if (participant_id == NULL
+      && !select_text (db, "SELECT id FROM participants"
+          " WHERE party_id = ?1 AND ord = 0", job->party_id, &participant_id,
+          error))
+    return FALSE;
   stmt = kk_db_prepare (db, "INSERT INTO questions (id, session_id, room_id,"
       " party_id, participant_id, anonymous, text, state, asked_at, state_at)"
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?8)", error);
@@ -535,16 +535,6 @@ ask_in_transaction (KkDb *db, gpointer user_data, GError **error)
   kk_db_bind_text (stmt, 7, job->text);
   kk_db_bind_int64 (stmt, 8, job->now_us);
   return kk_db_step_done (stmt, error);
-}
-
-static gpointer
-ask_job (KkDb *db, gpointer job_data, GError **error)
-{
-  ChangeJob *job = job_data;
-
-  if (!kk_db_transaction (db, ask_in_transaction, job, error))
-    return NULL;
-  return load_question (db, job->question_id, error);
 }
 
 static gboolean
@@ -589,16 +579,6 @@ support_in_transaction (KkDb *db, gpointer user_data, GError **error)
   return FALSE;
 }
 
-static gpointer
-support_job (KkDb *db, gpointer job_data, GError **error)
-{
-  ChangeJob *job = job_data;
-
-  if (!kk_db_transaction (db, support_in_transaction, job, error))
-    return NULL;
-  return load_question (db, job->question_id, error);
-}
-
 static gboolean
 state_in_transaction (KkDb *db, gpointer user_data, GError **error)
 {
@@ -622,21 +602,10 @@ state_in_transaction (KkDb *db, gpointer user_data, GError **error)
   if (job->state == KK_QUESTION_ANSWERING) {
     g_autofree char *previous_id = NULL;
 
-    stmt = kk_db_prepare (db, "SELECT id FROM questions WHERE session_id = ?1"
-        " AND state = 'answering'", error);
-    if (stmt == NULL)
+    if (!select_text (db, "SELECT id FROM questions WHERE session_id = ?1"
+            " AND state = 'answering'", question->session_id, &previous_id,
+            error))
       return FALSE;
-    kk_db_bind_text (stmt, 1, question->session_id);
-    switch (kk_db_step (stmt, error)) {
-      case KK_DB_ROW:
-        previous_id = kk_db_column_dup (stmt, 0);
-        break;
-      case KK_DB_DONE:
-        break;
-      case KK_DB_ERROR:
-        return FALSE;
-    }
-    g_clear_pointer (&stmt, kk_db_stmt_free);
     if (previous_id != NULL) {
       stmt = kk_db_prepare (db, "UPDATE questions SET state = 'answered',"
           " state_at = ?2 WHERE id = ?1", error);
@@ -662,12 +631,14 @@ state_in_transaction (KkDb *db, gpointer user_data, GError **error)
   return kk_db_step_done (stmt, error);
 }
 
+/* Every change: its work in one transaction, then the question as it
+ * now is. */
 static gpointer
-state_job (KkDb *db, gpointer job_data, GError **error)
+change_job (KkDb *db, gpointer job_data, GError **error)
 {
   ChangeJob *job = job_data;
 
-  if (!kk_db_transaction (db, state_in_transaction, job, error))
+  if (!kk_db_transaction (db, job->work, job, error))
     return NULL;
   return load_question (db, job->question_id, error);
 }
@@ -699,30 +670,45 @@ change_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_task_return_pointer (task, question, (GDestroyNotify) kk_question_free);
 }
 
+/* Queues @job (taken) for @callback. */
 static void
-run_change (KkQuestions *questions, KkStoreJobFunc func, ChangeJob *job,
+run_change (KkQuestions *questions, ChangeJob *job,
     GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (questions, NULL, callback, user_data);
 
   job->now_us = g_get_real_time ();
   g_task_set_task_data (task, job, (GDestroyNotify) change_job_free);
-  kk_store_run_async (questions->store, func, job, NULL,
+  kk_store_run_async (questions->store, change_job, job, NULL,
       (GDestroyNotify) kk_question_free, change_done, task);
 }
 
-/* Returns: TRUE, or FALSE after answering @callback with NOT_LIVE. */
-static gboolean
-require_live (KkQuestions *questions, const char *room_id,
-    GAsyncReadyCallback callback, gpointer user_data, const char **session_id)
+/* A change a screen makes in @room_id's live session; NULL after
+ * answering @callback with NOT_LIVE when there is none. */
+static ChangeJob *
+screen_change_new (KkQuestions *questions, const char *room_id,
+    const char *party_id, const char *participant_id,
+    KkDbTransactionFunc work, GAsyncReadyCallback callback,
+    gpointer user_data)
 {
-  *session_id = kk_questions_get_live_session (questions, room_id);
-  if (*session_id != NULL)
-    return TRUE;
-  g_task_report_new_error (questions, callback, user_data, require_live,
-      KK_QUESTIONS_ERROR, KK_QUESTIONS_ERROR_NOT_LIVE,
-      "the lecture is not live: questions can be asked during the session");
-  return FALSE;
+  const char *session_id = kk_questions_get_live_session (questions,
+      room_id);
+  ChangeJob *job;
+
+  if (session_id == NULL) {
+    g_task_report_new_error (questions, callback, user_data,
+        screen_change_new, KK_QUESTIONS_ERROR, KK_QUESTIONS_ERROR_NOT_LIVE,
+        "the lecture is not live: questions can be asked during the "
+        "session");
+    return NULL;
+  }
+  job = g_new0 (ChangeJob, 1);
+  job->room_id = g_strdup (room_id);
+  job->session_id = g_strdup (session_id);
+  job->party_id = g_strdup (party_id);
+  job->participant_id = g_strdup (participant_id);
+  job->work = work;
+  return job;
 }
 
 void
@@ -730,20 +716,15 @@ kk_questions_ask_async (KkQuestions *questions, const char *room_id,
     const char *party_id, const char *participant_id, const char *text,
     gboolean anonymous, GAsyncReadyCallback callback, gpointer user_data)
 {
-  const char *session_id;
-  ChangeJob *job;
+  ChangeJob *job = screen_change_new (questions, room_id, party_id,
+      participant_id, ask_in_transaction, callback, user_data);
 
-  if (!require_live (questions, room_id, callback, user_data, &session_id))
+  if (job == NULL)
     return;
-  job = g_new0 (ChangeJob, 1);
-  job->room_id = g_strdup (room_id);
-  job->session_id = g_strdup (session_id);
   job->question_id = g_uuid_string_random ();
-  job->party_id = g_strdup (party_id);
-  job->participant_id = g_strdup (participant_id);
   job->text = g_strdup (text);
   job->anonymous = anonymous;
-  run_change (questions, ask_job, job, callback, user_data);
+  run_change (questions, job, callback, user_data);
 }
 
 void
@@ -752,18 +733,13 @@ kk_questions_support_async (KkQuestions *questions, const char *room_id,
     const char *participant_id, GAsyncReadyCallback callback,
     gpointer user_data)
 {
-  const char *session_id;
-  ChangeJob *job;
+  ChangeJob *job = screen_change_new (questions, room_id, party_id,
+      participant_id, support_in_transaction, callback, user_data);
 
-  if (!require_live (questions, room_id, callback, user_data, &session_id))
+  if (job == NULL)
     return;
-  job = g_new0 (ChangeJob, 1);
-  job->room_id = g_strdup (room_id);
-  job->session_id = g_strdup (session_id);
   job->question_id = g_strdup (question_id);
-  job->party_id = g_strdup (party_id);
-  job->participant_id = g_strdup (participant_id);
-  run_change (questions, support_job, job, callback, user_data);
+  run_change (questions, job, callback, user_data);
 }
 
 void
@@ -776,7 +752,8 @@ kk_questions_set_state_async (KkQuestions *questions, const char *room_id,
   job->room_id = g_strdup (room_id);
   job->question_id = g_strdup (question_id);
   job->state = state;
-  run_change (questions, state_job, job, callback, user_data);
+  job->work = state_in_transaction;
+  run_change (questions, job, callback, user_data);
 }
 
 KkQuestion *
@@ -944,10 +921,9 @@ kk_questions_erase_person (KkDb *db, const char *participant_id,
 /* The room's retention is the attendance's (att_settings, kk-attendance-
  * log's table, read here only): a question is kept as long as the raw
  * events of the moment it was asked. */
-static gpointer
-purge_job (KkDb *db, gpointer job_data, GError **error)
+gint64
+kk_questions_purge (KkDb *db, gint64 now_us, GError **error)
 {
-  gint64 now = *(gint64 *) job_data;
   g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "DELETE FROM questions"
       " WHERE id IN (SELECT q.id FROM questions q JOIN att_settings s"
       "  ON s.room_id = q.room_id"
@@ -955,36 +931,11 @@ purge_job (KkDb *db, gpointer job_data, GError **error)
       "  AND q.asked_at < ?1 - s.retention_days * 86400000000)", error);
 
   if (stmt == NULL)
-    return NULL;
-  kk_db_bind_int64 (stmt, 1, now);
+    return -1;
+  kk_db_bind_int64 (stmt, 1, now_us);
   if (!kk_db_step_done (stmt, error))
-    return NULL;
-  return GINT_TO_POINTER ((int) kk_db_changes (db) + 1);
-}
-
-static void
-purge_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (GError) error = NULL;
-  gpointer deleted = kk_store_run_finish (KK_STORE (source), result, &error);
-
-  if (deleted == NULL)
-    g_warning ("questions: retention purge failed: %s", error->message);
-  else if (GPOINTER_TO_INT (deleted) > 1)
-    g_info ("questions: %d questions past their room's retention deleted",
-        GPOINTER_TO_INT (deleted) - 1);
-}
-
-static gboolean
-on_purge (gpointer user_data)
-{
-  KkQuestions *questions = user_data;
-  gint64 *now = g_new (gint64, 1);
-
-  *now = g_get_real_time ();
-  kk_store_run_async (questions->store, purge_job, now, g_free, NULL,
-      purge_done, NULL);
-  return G_SOURCE_CONTINUE;
+    return -1;
+  return kk_db_changes (db);
 }
 
 KkQuestions *
@@ -993,8 +944,5 @@ kk_questions_new (KkStore *store)
   KkQuestions *questions = g_object_new (KK_TYPE_QUESTIONS, NULL);
 
   questions->store = g_object_ref (store);
-  on_purge (questions);
-  questions->purge_timer = g_timeout_add_seconds (RETENTION_PURGE_S,
-      on_purge, questions);
   return questions;
 }

@@ -24,7 +24,7 @@
  * The erasure of a person (kk_questions_erase_person(), handed to
  * kk-roster) deletes their questions and supports; the retention of a
  * room's raw attendance events deletes its questions of the same age
- * (checked at start and every hour).
+ * (kk_questions_purge(), handed to kk-attendance-log).
  *
  * Main context only, except the functions on a KkDb, which run on the
  * store's thread.
@@ -138,7 +138,7 @@ void kk_questions_event_free (KkQuestionsEvent *event);
 G_DECLARE_FINAL_TYPE (KkQuestions, kk_questions, KK, QUESTIONS, GObject)
 
 /* Returns: (transfer full): questions kept in @store (a reference is
- * kept); applies retention now and every hour. */
+ * kept). */
 KkQuestions *kk_questions_new (KkStore *store);
 
 /* Follows @lecture's sessions: questions may be asked while one is open. */
@@ -230,5 +230,15 @@ guint64 kk_questions_last_seq (KkQuestions *questions, const char *room_id);
  */
 gboolean kk_questions_erase_person (KkDb *db, const char *participant_id,
     const char *party_id, gboolean party_erased, GError **error);
+
+/**
+ * kk_questions_purge:
+ * @now_us: the attendance log's now
+ *
+ * Store thread, a KkAttendancePurgeFunc (kk-attendance-log.h): deletes
+ * the questions (and their supports) of rooms with a retention, asked
+ * longer ago than it. Returns: the questions deleted, or -1 with @error.
+ */
+gint64 kk_questions_purge (KkDb *db, gint64 now_us, GError **error);
 
 G_END_DECLS

@@ -154,6 +154,17 @@ require_room (KkQuestionsApi *api, SoupServerMessage *msg,
 static const char *const viewer_required =
     "a valid participant token is required (Authorization: Bearer)";
 
+/* A screen of the room (viewer token or check-in receipt): its party and
+ * the person whose receipt it was, or a 404/401/403 reply and FALSE. */
+static gboolean
+require_screen (KkQuestionsApi *api, SoupServerMessage *msg,
+    const char *room_id, char **party_id, char **participant_id)
+{
+  return require_room (api, msg, room_id)
+      && kk_auth_require_participant (api->auth, msg, room_id, TRUE,
+          viewer_required, party_id, participant_id);
+}
+
 /* A screen of the room, or its host, or the coordinator: sets @viewer
  * (@party_id holds the screen's party). */
 static gboolean
@@ -171,8 +182,7 @@ require_reader (KkQuestionsApi *api, SoupServerMessage *msg,
   if (viewer->privileged)
     return kk_auth_require_coordinator_or_host (api->auth, msg, room_id,
         &is_coordinator);
-  if (!kk_auth_require_participant (api->auth, msg, room_id, TRUE,
-          viewer_required, party_id, participant_id))
+  if (!require_screen (api, msg, room_id, party_id, participant_id))
     return FALSE;
   viewer->party_id = *party_id;
   return TRUE;
@@ -334,9 +344,7 @@ post_question (KkHttpRequest *request, gpointer user_data)
   gint64 wait;
   ChangeCall *call;
 
-  if (!require_room (api, msg, room_id)
-      || !kk_auth_require_participant (api->auth, msg, room_id, TRUE,
-          viewer_required, &party_id, &participant_id)
+  if (!require_screen (api, msg, room_id, &party_id, &participant_id)
       || !kk_http_check_content_type (msg, "application/json"))
     return;
   body = kk_http_request_get_body (request);
@@ -373,9 +381,7 @@ post_support (KkHttpRequest *request, gpointer user_data)
   g_autofree char *party_id = NULL, *participant_id = NULL;
   ChangeCall *call;
 
-  if (!require_room (api, msg, room_id)
-      || !kk_auth_require_participant (api->auth, msg, room_id, TRUE,
-          viewer_required, &party_id, &participant_id))
+  if (!require_screen (api, msg, room_id, &party_id, &participant_id))
     return;
   call = change_call_new (request, SOUP_STATUS_OK, FALSE,
       g_strdup (party_id));

@@ -823,7 +823,8 @@ async function override(person, completed, reasonInput) {
 }
 
 async function downloadAttendance(format) {
-  const path = `/api/sessions/${encodeURIComponent(currentSession.id)}/attendance${format === "csv" ? "?format=csv" : ""}`;
+  /* The CSV the coordinator archives carries the session's questions after the rows. */
+  const path = `/api/sessions/${encodeURIComponent(currentSession.id)}/attendance${format === "csv" ? "?format=csv&include=questions" : ""}`;
   try {
     saveBlob(await fetchBlob(path), `attendance-${currentSession.room}-${currentSession.id}.${format}`);
   } catch (error) {
