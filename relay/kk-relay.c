@@ -220,7 +220,7 @@ kk_relay_new (const KkConfig *config, GError **error)
       || !kk_schedule_api_register (relay->server, relay->auth, relay->registry,
           relay->store, relay->schedule, relay->recordings, error)
       || !kk_questions_api_register (relay->server, relay->auth,
-          relay->registry, relay->questions, error)
+          relay->registry, relay->questions, relay->metrics, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,
           lookup_lecture, relay, error)
       || !kk_pages_register (relay->server, error))

@@ -26,9 +26,11 @@ typedef struct {
   KkAuth *auth;
   KkRoomRegistry *registry;
   KkQuestions *questions;
+  KkMetrics *metrics;           /* not a ref: it outlives the server */
   KkRateLimit *asks;            /* per screen (party id) */
   GHashTable *streams;          /* Stream set, open ones */
   GHashTable *per_address;      /* client key → open streams (GUINT) */
+  guint64 streams_cut;          /* closed for not reading */
 } KkQuestionsApi;
 
 /* Who reads: a screen sees what other screens may see; the host and the
@@ -516,6 +518,7 @@ stream_send (Stream *stream, char *text)
     g_free (text);
     g_message ("questions: room %s: a stream that does not read is cut off",
         stream->room_id);
+    stream->api->streams_cut++;
     stream_ref (stream);
     stream_close (stream);
     connection = soup_server_message_steal_connection (stream->msg);
@@ -731,9 +734,24 @@ get_events (KkHttpRequest *request, gpointer user_data)
 /* ---- registration ---- */
 
 static void
+collect (KkMetrics *metrics, gpointer user_data)
+{
+  KkQuestionsApi *api = user_data;
+
+  kk_metrics_sample (metrics, "kringkast_question_streams", KK_METRIC_GAUGE,
+      "Question event streams open (one per page).", NULL,
+      g_hash_table_size (api->streams));
+  kk_metrics_sample (metrics, "kringkast_question_streams_cut_total",
+      KK_METRIC_COUNTER, "Question event streams closed because their "
+      "client left too much unread.", NULL, api->streams_cut);
+}
+
+static void
 api_free (KkQuestionsApi *api)
 {
   GList *streams = g_hash_table_get_keys (api->streams);
+
+  kk_metrics_remove_collector (api->metrics, collect, api);
 
   for (GList *l = streams; l != NULL; l = l->next)
     stream_close (l->data);
@@ -749,7 +767,8 @@ api_free (KkQuestionsApi *api)
 
 gboolean
 kk_questions_api_register (SoupServer *server, KkAuth *auth,
-    KkRoomRegistry *registry, KkQuestions *questions, GError **error)
+    KkRoomRegistry *registry, KkQuestions *questions, KkMetrics *metrics,
+    GError **error)
 {
   KkQuestionsApi *api = g_new0 (KkQuestionsApi, 1);
 
@@ -763,7 +782,9 @@ kk_questions_api_register (SoupServer *server, KkAuth *auth,
       (GDestroyNotify) stream_unref, NULL);
   api->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       NULL);
+  api->metrics = metrics;
   kk_http_server_keep (server, api, (GDestroyNotify) api_free);
+  kk_metrics_add_collector (metrics, collect, api);
 
   kk_http_add_route (server, "GET", "/api/rooms/{room}/questions/events",
       get_events, api);

@@ -63,12 +63,16 @@ G_BEGIN_DECLS
  * @auth: (transfer none): a reference is kept
  * @registry: (transfer none): a reference is kept; for rooms
  * @questions: (transfer none): a reference is kept
+ * @metrics: (transfer none): must outlive @server; samples
+ *   kringkast_question_streams (open) and
+ *   kringkast_question_streams_cut_total (closed for not reading)
  *
  * Adds the routes above to @server (the route module shape of kk-http.h).
  *
  * Returns: TRUE.
  */
 gboolean kk_questions_api_register (SoupServer *server, KkAuth *auth,
-    KkRoomRegistry *registry, KkQuestions *questions, GError **error);
+    KkRoomRegistry *registry, KkQuestions *questions, KkMetrics *metrics,
+    GError **error);
 
 G_END_DECLS

@@ -56,6 +56,7 @@ class Stream:
         self.status = self.resp.status
         self.events = queue.Queue()
         self.last_id = None
+        self.comments = 0
         if self.status == 200:
             threading.Thread(target=self._read, daemon=True).start()
 
@@ -74,7 +75,7 @@ class Stream:
                         self.events.put(event)
                     event = {"data": ""}
                 elif line.startswith(":"):
-                    continue
+                    self.comments += 1
                 else:
                     name, _, value = line.partition(":")
                     value = value[1:] if value.startswith(" ") else value
@@ -147,6 +148,10 @@ def test(ctx):
              "list with another room's token")
     check_eq(d.api("GET", "/api/sessions/%s/questions" % session,
                    token=host).status, 403, "a session's list is the coordinator's")
+
+    # A stream read at the end for its heartbeat comments.
+    quiet = Stream(d, ROOM, host)
+    quiet_opened = time.monotonic()
 
     # The host's stream starts with the (empty) list.
     host_stream = Stream(d, ROOM, host)
@@ -254,8 +259,11 @@ def test(ctx):
         time.sleep(0.3)
 
     flush_closed()
-    streams = [Stream(d, ROOM, ola["token"]) for _ in range(64)]
-    check_eq([st.status for st in streams], [200] * 64, "64 streams from one address")
+    # The quiet stream is open too: 64 with it.
+    streams = [Stream(d, ROOM, ola["token"]) for _ in range(63)]
+    check_eq([st.status for st in streams], [200] * 63,
+             "64 streams from one address")
+    check_eq(d.metric("kringkast_question_streams"), 64, "counted as open")
     extra = Stream(d, ROOM, ola["token"])
     check_eq(extra.status, 429, "the 65th is refused")
     check(d.metric("kringkast_http_rejected_total",
@@ -286,6 +294,8 @@ def test(ctx):
             toggles += 1
     check("does not read is cut off" in d.log_text(),
           "a stream that does not read is cut off (%d events)" % toggles)
+    check_eq(d.metric("kringkast_question_streams_cut_total"), 1,
+             "counted")
     harness.log("a reader that did not read was cut off after %d events"
                 " (~%d KiB)", toggles, toggles * len(r.text) // 1024)
     # It reads what the kernel held, then the end: the events the relay
@@ -339,6 +349,12 @@ def test(ctx):
     seen = {q["id"]: q for q in listed(d, host)}
     check(q_pal["id"] not in seen, "his question is gone")
     check_eq(seen[q_ola["id"]]["supports"], 1, "and his support")
+
+    # The quiet stream got a comment every 15 s, so proxies keep it open.
+    time.sleep(max(0, quiet_opened + 16 - time.monotonic()))
+    check(quiet.comments >= 2, "a heartbeat comment after the first one"
+          " (%d)" % quiet.comments)
+    quiet.close()
     check_eq(d.stop(), 0, "daemon exit status")
     db = sqlite3.connect(os.path.join(d.data_dir, "kringkast.db"))
     check_eq(db.execute("SELECT COUNT(*) FROM questions WHERE text LIKE"
