@@ -20,88 +20,19 @@ session's questions; erasing Pål erases his question and his support; the
 room's retention deletes aged questions at the next start.
 """
 import csv
-import http.client
 import io
-import json
 import os
-import queue
 import socket
 import sqlite3
-import threading
 import time
-import urllib.parse
 
 import harness
 from harness import check, check_eq
 from common import pipeline_daemon
+from sse import Stream
 
 ROOM = "spm"
 DAY_US = 86400 * 1000000
-
-
-class Stream:
-    """One Server-Sent Events stream, read on a thread into a queue."""
-
-    def __init__(self, d, room, token, last_event_id=None):
-        url = urllib.parse.urlsplit(d.url("/api/rooms/%s/questions/events"
-                                          % room))
-        self.conn = http.client.HTTPConnection(url.hostname, url.port,
-                                               timeout=30)
-        headers = {"Authorization": "Bearer " + token}
-        if last_event_id:
-            headers["Last-Event-ID"] = last_event_id
-        self.conn.request("GET", url.path, headers=headers)
-        self.sock = self.conn.sock
-        self.resp = self.conn.getresponse()
-        self.status = self.resp.status
-        self.events = queue.Queue()
-        self.last_id = None
-        self.comments = 0
-        if self.status == 200:
-            threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        event = {"data": ""}
-        try:
-            while True:
-                line = self.resp.fp.readline()
-                if not line:
-                    break
-                line = line.decode("utf-8").rstrip("\r\n")
-                if line == "":
-                    if "event" in event:
-                        event["data"] = json.loads(event["data"])
-                        event["at"] = time.monotonic()
-                        self.events.put(event)
-                    event = {"data": ""}
-                elif line.startswith(":"):
-                    self.comments += 1
-                else:
-                    name, _, value = line.partition(":")
-                    value = value[1:] if value.startswith(" ") else value
-                    if name == "data":
-                        event["data"] += value
-                    else:
-                        event[name] = value
-        except (OSError, ValueError, AttributeError):
-            # Closed by the test (the response's file is gone).
-            pass
-        self.events.put(None)
-
-    def next(self, timeout=5.0):
-        ev = self.events.get(timeout=timeout)
-        check(ev is not None, "the stream ended")
-        if "id" in ev:
-            self.last_id = ev["id"]
-        return ev
-
-    def close(self):
-        # The reader thread holds the response's file: end its read first.
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.conn.close()
 
 
 def ask(d, token, text, anonymous=False):
@@ -150,11 +81,11 @@ def test(ctx):
                    token=host).status, 403, "a session's list is the coordinator's")
 
     # A stream read at the end for its heartbeat comments.
-    quiet = Stream(d, ROOM, host)
+    quiet = Stream(d.base_url, ROOM, host)
     quiet_opened = time.monotonic()
 
     # The host's stream starts with the (empty) list.
-    host_stream = Stream(d, ROOM, host)
+    host_stream = Stream(d.base_url, ROOM, host)
     check_eq(host_stream.status, 200, "host's stream")
     ev = host_stream.next()
     check_eq((ev["event"], ev["data"]["questions"]), ("reset", []),
@@ -235,14 +166,14 @@ def test(ctx):
     r = d.api("PUT", "/api/rooms/%s/questions/%s/state" % (ROOM, q_pal["id"]),
               {"state": "answering"}, token=d.admin_token)
     check_eq(r.status, 200, "the coordinator answers Pål's now")
-    resumed = Stream(d, ROOM, host, last_event_id=missed_after)
+    resumed = Stream(d.base_url, ROOM, host, last_event_id=missed_after)
     got = [resumed.next(timeout=1.0), resumed.next(timeout=1.0)]
     check_eq(sorted((e["data"]["id"], e["data"]["state"]) for e in got),
              sorted([(q_ola["id"], "answered"), (q_pal["id"], "answering")]),
              "the resumed stream gets what it missed: one answering at a time")
     check(resumed.events.empty(), "and nothing else")
     resumed.close()
-    stale = Stream(d, ROOM, pal["token"], last_event_id="old-session:3")
+    stale = Stream(d.base_url, ROOM, pal["token"], last_event_id="old-session:3")
     ev = stale.next(timeout=2.0)
     check_eq(ev["event"], "reset", "an unknown Last-Event-ID gets the list")
     check_eq(len(ev["data"]["questions"]), 5, "all of it")
@@ -260,18 +191,18 @@ def test(ctx):
 
     flush_closed()
     # The quiet stream is open too: 64 with it.
-    streams = [Stream(d, ROOM, ola["token"]) for _ in range(63)]
+    streams = [Stream(d.base_url, ROOM, ola["token"]) for _ in range(63)]
     check_eq([st.status for st in streams], [200] * 63,
              "64 streams from one address")
     check_eq(d.metric("kringkast_question_streams"), 64, "counted as open")
-    extra = Stream(d, ROOM, ola["token"])
+    extra = Stream(d.base_url, ROOM, ola["token"])
     check_eq(extra.status, 429, "the 65th is refused")
     check(d.metric("kringkast_http_rejected_total",
                    {"reason": "question-streams"}) >= 1, "and counted")
     for st in streams:
         st.close()
     flush_closed()
-    again = Stream(d, ROOM, ola["token"])
+    again = Stream(d.base_url, ROOM, ola["token"])
     check_eq(again.status, 200, "closed streams are let go")
     again.close()
     # The kernel takes up to a few MiB into the socket's send buffer
