@@ -24,8 +24,8 @@ const kkQuestionsT = kkTranslator({
   "q.notlive": "Questions can be asked while the lecture is on.",
   "q.metoo": "Me too",
   "q.supported": "You support this",
-  "q.supports": "{n} support",
-  "q.supports.one": "1 supports",
+  "q.supports": "{n} support this",
+  "q.supports.one": "1 supports this",
   "q.yours": "Your question",
   "q.anon": "Name not shown",
   "q.anon.host": "{name} (name not shown to others)",
@@ -92,9 +92,9 @@ class KkQuestionsPanel {
    * host or the coordinator (names and buttons), else a screen; panel:
    * the element the list goes in; answering: (screens) where the
    * question being answered is shown; onvisible: called once the panel
-   * has something to show. */
-  constructor({ room, token, privileged, panel, answering, onvisible }) {
-    Object.assign(this, { room, token, privileged, panel, answering, onvisible });
+   * has something to show; heading: false where the page heads it. */
+  constructor({ room, token, privileged, panel, answering, onvisible, heading = true }) {
+    Object.assign(this, { room, token, privileged, panel, answering, onvisible, heading });
     this.questions = new Map();
     this.sessionId = null;
     this.live = false;
@@ -111,9 +111,11 @@ class KkQuestionsPanel {
   build() {
     const t = kkQuestionsT;
     const id = `q-${Math.random().toString(36).slice(2, 8)}`;
-    this.list = kkQuestionsEl("ol", { class: "questions-list", "aria-live": "polite" });
+    /* Not a live region: the list is drawn again on every change, and a
+     * screen reader would read all of it each time. */
+    this.list = kkQuestionsEl("ol", { class: "questions-list" });
     this.empty = kkQuestionsEl("p", { class: "status questions-empty" }, t("q.none"));
-    const parts = [kkQuestionsEl("h2", { id: `${id}-heading` }, t("q.heading"))];
+    const parts = this.heading ? [kkQuestionsEl("h2", { id: `${id}-heading` }, t("q.heading"))] : [];
     if (!this.privileged) {
       this.text = kkQuestionsEl("textarea", { id: `${id}-text`, rows: 3, class: "questions-text" });
       this.anonymous = kkQuestionsEl("input", { id: `${id}-anon`, type: "checkbox", class: "questions-anonymous" });
@@ -129,7 +131,7 @@ class KkQuestionsPanel {
       this.showCount();
     }
     parts.push(this.empty, this.list);
-    this.panel.setAttribute("aria-labelledby", `${id}-heading`);
+    if (this.heading) this.panel.setAttribute("aria-labelledby", `${id}-heading`);
     this.panel.replaceChildren(...parts);
     this.panel.hidden = false;
     this.onvisible?.();
@@ -377,7 +379,7 @@ class KkQuestionsCoHost {
     this.panel?.stop();
     this.panel = null;
     this.panelEl.replaceChildren();
-    if (room) this.panel = new KkQuestionsPanel({ room, token: this.token, privileged: true, panel: this.panelEl });
+    if (room) this.panel = new KkQuestionsPanel({ room, token: this.token, privileged: true, panel: this.panelEl, heading: false });
   }
 
   stop() { this.open(null); }
