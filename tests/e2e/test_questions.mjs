@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Questions to the lecturer, in the pages. The host's page (Chromium)
-// broadcasts; Ola watches in Firefox (over WebDriver BiDi), Kari in
+// Questions to the lecturer, in the pages. Ola opens her page (Firefox,
+// over WebDriver BiDi) before the lecture and cannot ask yet; the host's
+// page (Chromium) goes live and her page lets her ask. Kari watches in
 // Chromium through a TCP relay the test controls. Each asks a question,
 // Kari's without her name shown to others; Ola supports Kari's. The
 // host's page shows both within a second of being asked, Kari's first
@@ -12,7 +13,8 @@
 // moves on to her question and Ola asks another: when it is back, her
 // page resumes the stream with Last-Event-ID and shows both. The
 // coordinator's page lists the same questions as a co-host and can hide
-// one, which the nurses' pages then drop.
+// one, which the nurses' pages then drop. When the host stops, the
+// nurses' pages stop asking and show nothing being answered.
 import fs from "node:fs";
 import net from "node:net";
 import { run, check, waitFor, log, sleep, checkPage, routeDefaultToLoopback, FIREFOX, ADMIN_TOKEN } from "./lib.mjs";
@@ -133,19 +135,23 @@ await run("questions", async ({ daemon, browser, firefox, screenshot }) => {
   const ola = await daemon.join(ROOM, "Ola Nordmann", "Gjøvik helsestasjon");
   const kari = await daemon.join(ROOM, "Kari Hansen", "Hamar sykehjem");
 
+  // Ola (in Firefox when it can play here, else in Chromium) opens her
+  // page before the lecture: no asking yet.
+  const useFirefox = fs.existsSync(FIREFOX) && routeDefaultToLoopback();
+  if (!useFirefox) log("Firefox is not usable here: Ola's page runs in Chromium");
+  const olaPage = (await (useFirefox ? firefox({ label: "ola" }) : browser({ label: "ola" }))).page;
+  await olaPage.context().addInitScript(instrument);
+  await olaPage.goto(`${daemon.base}/watch/${ROOM}#token=${ola.token}`);
+  await waitFor(() => olaPage.locator("#questions .questions-result").textContent().then((s) => /mens forelesningen pågår/.test(s)),
+    10000, "Ola's page: questions once the lecture is on");
+  check(await olaPage.locator("#questions button[type=submit]").isDisabled(), "no asking before the lecture");
+
   const host = await browser({ label: "host" });
   await host.context.addInitScript(instrument);
   await host.page.goto(`${daemon.base}/host/${ROOM}#token=${room.host_token}`);
   await waitFor(() => host.page.locator("#start").isEnabled(), 20000, "the host's camera");
   await host.page.click("#start");
   await waitFor(async () => (await daemon.room(ROOM)).live, 20000, "the room to go live");
-
-  // Ola in Firefox when it can play here, else in Chromium.
-  const useFirefox = fs.existsSync(FIREFOX) && routeDefaultToLoopback();
-  if (!useFirefox) log("Firefox is not usable here: Ola's page runs in Chromium");
-  const olaPage = (await (useFirefox ? firefox({ label: "ola" }) : browser({ label: "ola" }))).page;
-  await olaPage.context().addInitScript(instrument);
-  await olaPage.goto(`${daemon.base}/watch/${ROOM}#token=${ola.token}`);
 
   const cut = new Cut(daemon.httpPort);
   const kariBase = await cut.listen();
@@ -248,6 +254,14 @@ await run("questions", async ({ daemon, browser, firefox, screenshot }) => {
   for (const [name, page] of [["host", host.page], ["ola", olaPage], ["kari", kariPage], ["admin", admin.page]]) {
     const problems = await checkPage(page);
     check(problems.length === 0, `${name}'s page: ${problems.join("; ")}`);
+  }
+
+  // The lecture ends: no more asking, nothing being answered.
+  await host.page.click("#stop");
+  for (const [name, page] of [["Ola", olaPage], ["Kari", kariPage]]) {
+    await waitFor(() => page.locator("#questions button[type=submit]").isDisabled(), 5000,
+      `${name}'s page stops asking at the end`);
+    check(await page.locator("#answering-now").isHidden(), `${name}'s page answers nothing after the end`);
   }
   cut.close();
 });
