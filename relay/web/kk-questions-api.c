@@ -168,7 +168,9 @@ require_screen (KkQuestionsApi *api, SoupServerMessage *msg,
 }
 
 /* A screen of the room, or its host, or the coordinator: sets @viewer
- * (@party_id holds the screen's party). */
+ * (@party_id holds the screen's party). The role is found first with
+ * kk_auth_require_known(), which knows viewer, host and admin tokens but
+ * not check-in receipts: the list and the stream are the screen's. */
 static gboolean
 require_reader (KkQuestionsApi *api, SoupServerMessage *msg,
     const char *room_id, Viewer *viewer, char **party_id,

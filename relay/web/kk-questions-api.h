@@ -17,8 +17,10 @@
  *                                                  Server-Sent Events
  *   GET  /api/sessions/{session}/questions         coordinator: any session's
  *
- * "viewer" is a screen's participant token or a check-in receipt of that
- * room. A viewer sees the asker's name only of questions not asked
+ * "viewer" is a screen's participant token, or, to ask and support, a
+ * check-in receipt of that room (the list and the stream are the
+ * screen's: kk-auth knows receipts only where a route asks for a
+ * participant). A viewer sees the asker's name only of questions not asked
  * anonymously, and no hidden question; the host and the coordinator see
  * every question with its asker.
  *
