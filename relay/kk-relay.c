@@ -11,6 +11,7 @@
 #include "kk-http.h"
 #include "kk-pages.h"
 #include "kk-presence-api.h"
+#include "kk-questions-api.h"
 #include "kk-recordings-api.h"
 #include "kk-report-api.h"
 #include "kk-roster-api.h"
@@ -91,6 +92,7 @@ add_lecture (KkRelay *relay, KkRoom *room)
   kk_attendance_log_watch (relay->attendance, lecture);
   kk_presence_watch (relay->presence, lecture);
   kk_recordings_watch (relay->recordings, lecture);
+  kk_questions_watch (relay->questions, lecture);
   g_signal_connect_object (lecture, "session-opened",
       G_CALLBACK (on_session_opened), relay->schedule, 0);
   g_signal_connect_object (lecture, "viewer-connected",
@@ -175,6 +177,9 @@ kk_relay_new (const KkConfig *config, GError **error)
   relay->schedule = kk_schedule_new (relay->store, error);
   if (relay->schedule == NULL)
     goto error;
+  relay->questions = kk_questions_new (relay->store);
+  kk_roster_add_eraser (relay->roster, kk_questions_erase_person);
+  kk_attendance_log_add_purger (relay->attendance, kk_questions_purge);
 
   fanout_config.port = config->media_port;
   fanout_config.public_ips = config->public_ips;
@@ -206,7 +211,7 @@ kk_relay_new (const KkConfig *config, GError **error)
           relay->store, relay->metrics, relay->presence, relay->roster,
           relay->schedule, relay->recordings, error)
       || !kk_attendance_api_register (relay->server, relay->auth,
-          relay->attendance, relay->registry, error)
+          relay->attendance, relay->registry, relay->questions, error)
       || !kk_roster_api_register (relay->server, relay->auth, relay->roster,
           relay->registry, error)
       || !kk_presence_api_register (relay->server, relay->auth,
@@ -218,6 +223,8 @@ kk_relay_new (const KkConfig *config, GError **error)
       || !kk_report_api_register (relay->server, relay->auth,
           relay->attendance, relay->registry, relay->store,
           relay->recordings, error)
+      || !kk_questions_api_register (relay->server, relay->auth,
+          relay->registry, relay->questions, relay->metrics, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,
           lookup_lecture, relay, error)
       || !kk_pages_register (relay->server, error))
@@ -270,6 +277,7 @@ kk_relay_free (KkRelay *relay)
   g_clear_object (&relay->roster);
   g_clear_object (&relay->recordings);
   g_clear_object (&relay->schedule);
+  g_clear_object (&relay->questions);
   g_clear_object (&relay->registry);
   /* After the viewers' last leaves, before the store's last jobs. */
   if (relay->attendance != NULL)

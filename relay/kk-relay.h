@@ -15,6 +15,7 @@
 #include "kk-lecture.h"
 #include "kk-metrics.h"
 #include "kk-presence.h"
+#include "kk-questions.h"
 #include "kk-recordings.h"
 #include "kk-room.h"
 #include "kk-roster.h"
@@ -32,6 +33,7 @@ typedef struct {
   KkPresence *presence;         /* attendance codes and prompts */
   KkRecordings *recordings;     /* recorded sessions, their files */
   KkSchedule *schedule;         /* sessions planned ahead */
+  KkQuestions *questions;       /* questions asked in live sessions */
   KkFanout *fanout;
   KkMetrics *metrics;
   SoupServer *server;

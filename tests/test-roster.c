@@ -241,7 +241,7 @@ start (Fixture *f)
   g_assert_true (kk_api_register (f->server, auth, f->registry, f->store,
           f->metrics, NULL, f->roster, NULL, NULL, &error));
   g_assert_true (kk_attendance_api_register (f->server, auth, f->log,
-          f->registry, &error));
+          f->registry, NULL, &error));
   g_assert_true (kk_roster_api_register (f->server, auth, f->roster,
           f->registry, &error));
   g_assert_no_error (error);

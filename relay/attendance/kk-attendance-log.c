@@ -96,6 +96,7 @@ struct _KkAttendanceLog {
   guint purge_timer;
   guint open_connections;
   GPtrArray *lectures;          /* watched, for disconnecting */
+  GArray *purgers;              /* KkAttendancePurgeFunc of modules above */
 };
 
 G_DEFINE_FINAL_TYPE (KkAttendanceLog, kk_attendance_log, G_TYPE_OBJECT)
@@ -573,22 +574,48 @@ on_heartbeat (gpointer user_data)
 
 /* ---- retention ---- */
 
+typedef struct {
+  gint64 now;
+  gboolean events;              /* our raw events too, not just purgers' */
+  GArray *purgers;              /* a copy: the store thread reads it */
+} PurgeJob;
+
+static void
+purge_job_free (PurgeJob *job)
+{
+  g_array_unref (job->purgers);
+  g_free (job);
+}
+
 static gpointer
 purge_job (KkDb *db, gpointer job_data, GError **error)
 {
-  gint64 now = *(gint64 *) job_data;
-  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "DELETE FROM att_events"
-      " WHERE seq IN (SELECT e.seq FROM att_events e JOIN att_settings s"
-      "  ON s.room_id = e.room_id"
-      "  WHERE s.retention_days > 0"
-      "  AND e.at < ?1 - s.retention_days * 86400000000)", error);
+  PurgeJob *job = job_data;
+  int deleted = 0;
 
-  if (stmt == NULL)
-    return NULL;
-  kk_db_bind_int64 (stmt, 1, now);
-  if (!kk_db_step_done (stmt, error))
-    return NULL;
-  return GINT_TO_POINTER ((int) kk_db_changes (db) + 1);
+  if (job->events) {
+    g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "DELETE FROM att_events"
+        " WHERE seq IN (SELECT e.seq FROM att_events e JOIN att_settings s"
+        "  ON s.room_id = e.room_id"
+        "  WHERE s.retention_days > 0"
+        "  AND e.at < ?1 - s.retention_days * 86400000000)", error);
+
+    if (stmt == NULL)
+      return NULL;
+    kk_db_bind_int64 (stmt, 1, job->now);
+    if (!kk_db_step_done (stmt, error))
+      return NULL;
+    deleted = (int) kk_db_changes (db);
+  }
+  for (guint i = 0; i < job->purgers->len; i++) {
+    gint64 rows = g_array_index (job->purgers, KkAttendancePurgeFunc, i) (db,
+        job->now, error);
+
+    if (rows < 0)
+      return NULL;
+    deleted += (int) rows;
+  }
+  return GINT_TO_POINTER (deleted + 1);
 }
 
 static void
@@ -600,20 +627,40 @@ purge_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (deleted == NULL)
     g_warning ("attendance: retention purge failed: %s", error->message);
   else if (GPOINTER_TO_INT (deleted) > 1)
-    g_info ("attendance: %d raw events past their room's retention deleted",
+    g_info ("attendance: %d rows past their room's retention deleted",
         GPOINTER_TO_INT (deleted) - 1);
+}
+
+static void
+queue_purge (KkAttendanceLog *log, gboolean events, GArray *purgers)
+{
+  PurgeJob *job = g_new0 (PurgeJob, 1);
+
+  job->now = kk_attendance_log_now (log);
+  job->events = events;
+  job->purgers = purgers;
+  kk_store_run_async (log->store, purge_job, job,
+      (GDestroyNotify) purge_job_free, NULL, purge_done, NULL);
 }
 
 static gboolean
 on_purge (gpointer user_data)
 {
   KkAttendanceLog *log = user_data;
-  gint64 *now = g_new (gint64, 1);
 
-  *now = kk_attendance_log_now (log);
-  kk_store_run_async (log->store, purge_job, now, g_free, NULL,
-      purge_done, NULL);
+  queue_purge (log, TRUE, g_array_copy (log->purgers));
   return G_SOURCE_CONTINUE;
+}
+
+void
+kk_attendance_log_add_purger (KkAttendanceLog *log,
+    KkAttendancePurgeFunc func)
+{
+  GArray *one = g_array_new (FALSE, FALSE, sizeof (KkAttendancePurgeFunc));
+
+  g_array_append_val (log->purgers, func);
+  g_array_append_val (one, func);
+  queue_purge (log, FALSE, one);
 }
 
 /* ---- reports (store thread) ---- */
@@ -1561,6 +1608,7 @@ kk_attendance_log_finalize (GObject *object)
         "kk_attendance_log_shutdown()", log->pending->len);
   g_ptr_array_unref (log->pending);
   g_ptr_array_unref (log->lectures);
+  g_array_unref (log->purgers);
   g_clear_object (&log->store);
   G_OBJECT_CLASS (kk_attendance_log_parent_class)->finalize (object);
 }
@@ -1579,4 +1627,5 @@ kk_attendance_log_init (KkAttendanceLog *log)
 {
   log->pending = g_ptr_array_new_with_free_func (att_event_free);
   log->lectures = g_ptr_array_new_with_free_func (g_object_unref);
+  log->purgers = g_array_new (FALSE, FALSE, sizeof (KkAttendancePurgeFunc));
 }

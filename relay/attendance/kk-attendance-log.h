@@ -70,6 +70,24 @@ gint64 kk_attendance_log_now (KkAttendanceLog *log);
  * this call runs after their writes (kk-roster's erasure does). */
 void kk_attendance_log_flush (KkAttendanceLog *log);
 
+/**
+ * KkAttendancePurgeFunc:
+ * @now_us: the steady time line's now (kk_attendance_log_now())
+ *
+ * Deletes what a module above keeps of a room for as long as its raw
+ * events (the room's retention_days in att_settings; 0: keep). Runs on
+ * the store's thread, so it touches nothing but @db. Returns: the rows
+ * deleted, or -1 with @error.
+ */
+typedef gint64 (*KkAttendancePurgeFunc) (KkDb *db, gint64 now_us,
+    GError **error);
+
+/* Runs @func with every retention purge from now on (at startup and
+ * hourly), and once at once, so that it misses nothing of the startup
+ * purge that already went. */
+void kk_attendance_log_add_purger (KkAttendanceLog *log,
+    KkAttendancePurgeFunc func);
+
 /* ---- presence checks (kk-presence) ----
  *
  * Evidence of the checks a session made and who passed them, written like

@@ -519,6 +519,7 @@ struct _KkRoster {
   GHashTable *party_codes;      /* party id → code (borrowed from codes) */
   KkRateLimit *failures;        /* wrong codes per client */
   GHashTable *receipts;         /* receipt hash → Receipt (owned) */
+  GArray *erasers;              /* KkRosterEraseFunc: modules above */
 };
 
 static void
@@ -553,6 +554,7 @@ kk_roster_finalize (GObject *object)
   g_hash_table_unref (roster->codes);
   kk_rate_limit_free (roster->failures);
   g_hash_table_unref (roster->receipts);
+  g_array_unref (roster->erasers);
   G_OBJECT_CLASS (kk_roster_parent_class)->finalize (object);
 }
 
@@ -572,6 +574,7 @@ kk_roster_init (KkRoster *roster)
       KK_CHECKIN_FAILURE_REFILL_S * G_USEC_PER_SEC, FAILURE_CLIENTS_MAX);
   roster->receipts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) receipt_free);
+  roster->erasers = g_array_new (FALSE, FALSE, sizeof (KkRosterEraseFunc));
 }
 
 /* ---- startup ---- */
@@ -1634,6 +1637,7 @@ typedef struct {
   char *participant_id;
   gint64 now_us;                /* steady */
   gint64 wall_us;
+  GArray *erasers;              /* the roster's, as when queued */
   /* Set by the job: */
   char *party_id;
   KkErasure *erasure;
@@ -1644,6 +1648,7 @@ erase_job_free (EraseJob *job)
 {
   g_free (job->participant_id);
   g_free (job->party_id);
+  g_array_unref (job->erasers);
   kk_erasure_free (job->erasure);
   g_free (job);
 }
@@ -1730,6 +1735,10 @@ erase_person (KkDb *db, gpointer user_data, GError **error)
             " WHERE id = ?1", party, NULL, error))
       return FALSE;
   }
+  for (guint i = 0; i < job->erasers->len; i++)
+    if (!g_array_index (job->erasers, KkRosterEraseFunc, i) (db, pid, party,
+            alone, error))
+      return FALSE;
 
   stmt = kk_db_prepare (db, "INSERT INTO att_events (room_id, kind, subject,"
       " at, wall_at, detail) VALUES (?1, 'erasure', '', ?2, ?3, ?4)", error);
@@ -1844,6 +1853,7 @@ kk_roster_erase_async (KkRoster *roster, const char *participant_id,
   EraseJob *job = g_new0 (EraseJob, 1);
 
   job->participant_id = g_strdup (participant_id);
+  job->erasers = g_array_copy (roster->erasers);
   job->now_us = kk_attendance_log_now (roster->log);
   job->wall_us = g_get_real_time ();
   g_task_set_task_data (task, job, (GDestroyNotify) erase_job_free);
@@ -1852,6 +1862,12 @@ kk_roster_erase_async (KkRoster *roster, const char *participant_id,
   kk_attendance_log_flush (roster->log);
   kk_store_run_async (roster->store, erase_job, job, NULL,
       (GDestroyNotify) kk_erasure_free, erased, task);
+}
+
+void
+kk_roster_add_eraser (KkRoster *roster, KkRosterEraseFunc func)
+{
+  g_array_append_val (roster->erasers, func);
 }
 
 KkErasure *

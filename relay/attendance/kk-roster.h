@@ -295,6 +295,21 @@ KkErasure *kk_roster_erase_finish (KkRoster *roster, GAsyncResult *result,
 void kk_erasure_free (KkErasure *erasure);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkErasure, kk_erasure_free)
 
+/**
+ * KkRosterEraseFunc:
+ * @party_erased: the person's screen was theirs alone and goes too
+ *
+ * Erases what a module above the roster keeps of @participant_id (and of
+ * @party_id when @party_erased). Runs on the store's thread inside the
+ * erasure's transaction, so it touches nothing but @db: returning FALSE
+ * with @error rolls the whole erasure back.
+ */
+typedef gboolean (*KkRosterEraseFunc) (KkDb *db, const char *participant_id,
+    const char *party_id, gboolean party_erased, GError **error);
+
+/* Adds @func to every erasure from now on (at startup, in kk-relay.c). */
+void kk_roster_add_eraser (KkRoster *roster, KkRosterEraseFunc func);
+
 /* ---- access ---- */
 
 /* Stores @room_id's access mode, then sets it on the room. */

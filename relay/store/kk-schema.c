@@ -12,6 +12,7 @@
  *   att_prompt_answers                        kk-presence
  *   recordings, recording_pauses,
  *   recording_settings                        kk-recordings
+ *   questions, question_supports              kk-questions
  * The modules' own files say what their rows mean.
  *
  * A migration is SQL, then optionally a function for what SQL alone
@@ -230,6 +231,34 @@ static const Migration migrations[] = {
     "  room_id TEXT PRIMARY KEY,"
     "  retention_days INTEGER NOT NULL);",
     add_missing_columns,
+  },
+  /* 4: questions asked during a live session, by a screen (party_id) in
+   * the name of a person (participant_id: the party's own person, or the
+   * one whose check-in receipt was used; erasing that person deletes the
+   * question), and the screens that support each, once each. Times are
+   * wall-clock microseconds. */
+  {
+    "CREATE TABLE questions ("
+    "  id TEXT PRIMARY KEY,"
+    "  session_id TEXT NOT NULL,"
+    "  room_id TEXT NOT NULL,"
+    "  party_id TEXT NOT NULL,"
+    "  participant_id TEXT,"
+    "  anonymous INTEGER NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  asked_at INTEGER NOT NULL,"
+    "  state_at INTEGER NOT NULL);"
+    "CREATE INDEX questions_session ON questions (session_id, asked_at);"
+    "CREATE INDEX questions_party ON questions (party_id);"
+    "CREATE INDEX questions_participant ON questions (participant_id);"
+    "CREATE TABLE question_supports ("
+    "  question_id TEXT NOT NULL REFERENCES questions (id) ON DELETE CASCADE,"
+    "  party_id TEXT NOT NULL,"
+    "  participant_id TEXT,"
+    "  supported_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (question_id, party_id));"
+    "CREATE INDEX question_supports_party ON question_supports (party_id);",
   },
 };
 

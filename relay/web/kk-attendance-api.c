@@ -20,6 +20,7 @@ typedef struct {
   KkAuth *auth;
   KkAttendanceLog *log;
   KkRoomRegistry *registry;
+  KkQuestions *questions;       /* nullable */
 } KkAttendanceApi;
 
 static void
@@ -30,6 +31,7 @@ api_free (gpointer data)
   g_clear_object (&api->auth);
   g_clear_object (&api->log);
   g_clear_object (&api->registry);
+  g_clear_object (&api->questions);
   g_free (api);
 }
 
@@ -290,8 +292,66 @@ csv_time (KkCsvWriter *csv, gint64 time_us)
   kk_csv_writer_add (csv, text);
 }
 
+/* A session's questions after its attendance, below an empty row, for
+ * the coordinator who archives the one file (?include=questions). */
+static void
+questions_csv (KkCsvWriter *csv, GPtrArray *questions)
+{
+  static const char *const header[] = {
+    "question_id", "asked_at", "participant_id", "asker", "anonymous",
+    "text", "supports", "state", "state_at", NULL
+  };
+
+  kk_csv_writer_end_row (csv);
+  for (guint i = 0; header[i] != NULL; i++)
+    kk_csv_writer_add (csv, header[i]);
+  kk_csv_writer_end_row (csv);
+  for (guint i = 0; i < questions->len; i++) {
+    const KkQuestion *q = questions->pdata[i];
+
+    kk_csv_writer_add (csv, q->id);
+    csv_time (csv, q->asked_at);
+    kk_csv_writer_add (csv, q->participant_id);
+    kk_csv_writer_add (csv, q->asker);
+    kk_csv_writer_add (csv, q->anonymous ? "yes" : "no");
+    kk_csv_writer_add (csv, q->text);
+    kk_csv_writer_add_int (csv, q->supports);
+    kk_csv_writer_add (csv, kk_question_state_to_string (q->state));
+    csv_time (csv, q->state_at);
+    kk_csv_writer_end_row (csv);
+  }
+}
+
+static void
+questions_json (JsonBuilder *builder, GPtrArray *questions)
+{
+  json_builder_set_member_name (builder, "questions");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < questions->len; i++) {
+    const KkQuestion *q = questions->pdata[i];
+
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "id");
+    json_builder_add_string_value (builder, q->id);
+    kk_http_json_add_time (builder, "asked_at", q->asked_at);
+    kk_http_json_add_string (builder, "participant_id", q->participant_id);
+    kk_http_json_add_string (builder, "party_id", q->party_id);
+    kk_http_json_add_string (builder, "asker", q->asker);
+    json_builder_set_member_name (builder, "anonymous");
+    json_builder_add_boolean_value (builder, q->anonymous);
+    kk_http_json_add_string (builder, "text", q->text);
+    add_int (builder, "supports", q->supports);
+    kk_http_json_add_string (builder, "state",
+        kk_question_state_to_string (q->state));
+    kk_http_json_add_time (builder, "state_at", q->state_at);
+    json_builder_end_object (builder);
+  }
+  json_builder_end_array (builder);
+}
+
 static GBytes *
-attendance_csv (const KkAttendanceReport *report, KkCsvDialect dialect)
+attendance_csv (const KkAttendanceReport *report, KkCsvDialect dialect,
+    GPtrArray *questions)
 {
   static const char *const header[] = {
     "session_id", "session_start", "participant_id", "name", "workplace",
@@ -328,6 +388,8 @@ attendance_csv (const KkAttendanceReport *report, KkCsvDialect dialect)
     kk_csv_writer_add (csv, row->override_reason);
     kk_csv_writer_end_row (csv);
   }
+  if (questions != NULL)
+    questions_csv (csv, questions);
   return kk_csv_writer_finish (csv);
 }
 
@@ -405,6 +467,8 @@ typedef struct {
   gboolean csv;
   KkCsvDialect dialect;
   char *file_name;
+  char *session_id;             /* with its questions: ?include=questions */
+  KkAttendanceReport *report;   /* waiting for those */
 } ReportCall;
 
 static void
@@ -412,6 +476,8 @@ report_call_free (ReportCall *call)
 {
   kk_http_request_unref (call->request);
   g_free (call->file_name);
+  g_free (call->session_id);
+  g_clear_pointer (&call->report, kk_attendance_report_free);
   g_free (call);
 }
 
@@ -431,22 +497,18 @@ reply_csv (SoupServerMessage *msg, GBytes *bytes, const char *file_name)
       SOUP_MEMORY_COPY, data, size);
 }
 
+/* Replies @report, with @questions after it when asked for. */
 static void
-report_done (GObject *source, GAsyncResult *result, gpointer user_data)
+reply_report (ReportCall *call, const KkAttendanceReport *report,
+    GPtrArray *questions)
 {
-  ReportCall *call = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (call->request);
-  g_autoptr (KkAttendanceReport) report = NULL;
-  g_autoptr (GError) error = NULL;
   gint64 now_us = kk_attendance_log_now (call->api->log);
 
-  report = kk_attendance_log_report_finish (call->api->log, result, &error);
-  if (report == NULL) {
-    kk_http_reply_error (msg, error_status (error), "%s", error->message);
-  } else if (call->csv) {
+  if (call->csv) {
     g_autoptr (GBytes) bytes = call->connections
         ? connections_csv (report, call->dialect, now_us)
-        : attendance_csv (report, call->dialect);
+        : attendance_csv (report, call->dialect, questions);
 
     reply_csv (msg, bytes, call->file_name);
   } else {
@@ -455,12 +517,60 @@ report_done (GObject *source, GAsyncResult *result, gpointer user_data)
     if (call->connections) {
       connections_json (builder, report, now_us);
     } else {
+      /* The contract's list stays a list; with its questions it becomes
+       * {"attendance": [...], "questions": [...]}. */
+      if (questions != NULL) {
+        json_builder_begin_object (builder);
+        json_builder_set_member_name (builder, "attendance");
+      }
       json_builder_begin_array (builder);
       for (guint i = 0; i < report->rows->len; i++)
         build_row (builder, report->rows->pdata[i], now_us);
       json_builder_end_array (builder);
+      if (questions != NULL) {
+        questions_json (builder, questions);
+        json_builder_end_object (builder);
+      }
     }
     kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+  }
+}
+
+static void
+questions_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ReportCall *call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) questions = kk_questions_list_finish (
+      KK_QUESTIONS (source), result, &error);
+
+  if (questions == NULL)
+    kk_http_reply_error (kk_http_request_get_message (call->request),
+        SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", error->message);
+  else
+    reply_report (call, call->report, questions);
+  kk_http_request_resume (call->request);
+  report_call_free (call);
+}
+
+static void
+report_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ReportCall *call = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (call->request);
+  g_autoptr (KkAttendanceReport) report = NULL;
+  g_autoptr (GError) error = NULL;
+
+  report = kk_attendance_log_report_finish (call->api->log, result, &error);
+  if (report == NULL) {
+    kk_http_reply_error (msg, error_status (error), "%s", error->message);
+  } else if (call->session_id != NULL) {
+    call->report = g_steal_pointer (&report);
+    kk_questions_list_async (call->api->questions, call->session_id, NULL,
+        questions_done, call);
+    return;
+  } else {
+    reply_report (call, report, NULL);
   }
   kk_http_request_resume (call->request);
   report_call_free (call);
@@ -474,6 +584,7 @@ get_report (KkHttpRequest *request, KkAttendanceApi *api,
   const char *id = kk_http_request_get_param (request, 0);
   const char *format = kk_http_request_get_query (request, "format");
   const char *dialect = kk_http_request_get_query (request, "dialect");
+  const char *include = kk_http_request_get_query (request, "include");
   ReportCall *call;
 
   if (!kk_auth_require_coordinator (api->auth, msg))
@@ -499,6 +610,16 @@ get_report (KkHttpRequest *request, KkAttendanceApi *api,
         "dialect must be excel or rfc4180");
     g_free (call);
     return;
+  }
+  if (include != NULL) {
+    if (!g_str_equal (include, "questions") || per_room || connections
+        || api->questions == NULL) {
+      kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+          "include=questions is for one session's attendance");
+      g_free (call);
+      return;
+    }
+    call->session_id = g_strdup (id);
   }
   /* Ids are [A-Za-z0-9_-] (rooms) or the store's session ids; either way
    * checked path segments, but keep the header value plain. */
@@ -734,7 +855,8 @@ put_settings (KkHttpRequest *request, gpointer user_data)
 
 gboolean
 kk_attendance_api_register (SoupServer *server, KkAuth *auth,
-    KkAttendanceLog *log, KkRoomRegistry *registry, GError **error)
+    KkAttendanceLog *log, KkRoomRegistry *registry, KkQuestions *questions,
+    GError **error)
 {
   KkAttendanceApi *api;
 
@@ -744,6 +866,7 @@ kk_attendance_api_register (SoupServer *server, KkAuth *auth,
   api->auth = g_object_ref (auth);
   api->log = g_object_ref (log);
   api->registry = g_object_ref (registry);
+  api->questions = questions != NULL ? g_object_ref (questions) : NULL;
   kk_http_server_keep (server, api, api_free);
 
   kk_http_add_route (server, "GET", "/api/sessions/{id}/attendance",

@@ -4,7 +4,9 @@
  * admin token (401 without a valid token, 403 for a host or viewer token):
  *
  *   GET  /api/sessions/{id}/attendance       one row per person (JSON, or
- *                                            ?format=csv[&dialect=rfc4180])
+ *                                            ?format=csv[&dialect=rfc4180]);
+ *                                            &include=questions adds the
+ *                                            session's questions
  *   GET  /api/sessions/{id}/connections      the connection log: every
  *                                            interval, for appeals (same
  *                                            formats)
@@ -23,6 +25,7 @@
 
 #include "kk-attendance-log.h"
 #include "kk-auth.h"
+#include "kk-questions.h"
 #include "kk-room.h"
 
 G_BEGIN_DECLS
@@ -57,12 +60,15 @@ gboolean kk_attendance_api_parse_override (const char *data, gsize length,
  * @auth: (transfer none): a reference is kept; who may call
  * @log: (transfer none): a reference is kept
  * @registry: (transfer none): a reference is kept; for rooms
+ * @questions: (transfer none) (nullable): a reference is kept; for a
+ *   session's questions with its attendance (?include=questions)
  *
  * Adds the routes above to @server (the route module shape of kk-http.h).
  *
  * Returns: FALSE with @error if registration fails.
  */
 gboolean kk_attendance_api_register (SoupServer *server, KkAuth *auth,
-    KkAttendanceLog *log, KkRoomRegistry *registry, GError **error);
+    KkAttendanceLog *log, KkRoomRegistry *registry, KkQuestions *questions,
+    GError **error);
 
 G_END_DECLS

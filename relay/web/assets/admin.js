@@ -291,6 +291,7 @@ async function loadRooms() {
   const reply = await call("GET", "/api/rooms");
   if (!reply.ok) return;
   rooms = reply.data;
+  questions?.update(rooms);
   const body = $("rooms-table").tBodies[0];
   body.replaceChildren(...rooms.map((room) => el("tr", { "data-room": room.id },
     el("td", {}, el("strong", {}, room.title), el("br"),
@@ -828,7 +829,8 @@ async function override(person, completed, reasonInput) {
 }
 
 async function downloadAttendance(format) {
-  const path = `/api/sessions/${encodeURIComponent(currentSession.id)}/attendance${format === "csv" ? "?format=csv" : ""}`;
+  /* The CSV the coordinator archives carries the session's questions after the rows. */
+  const path = `/api/sessions/${encodeURIComponent(currentSession.id)}/attendance${format === "csv" ? "?format=csv&include=questions" : ""}`;
   try {
     saveBlob(await fetchBlob(path), `attendance-${currentSession.room}-${currentSession.id}.${format}`);
   } catch (error) {
@@ -852,8 +854,10 @@ async function downloadRecording() {
 /* Signing in and out. */
 
 let refreshTimer = null;
+let questions = null;       /* the co-host's questions (questions.js) */
 async function enter() {
   $("signin").hidden = true;
+  questions ??= new KkQuestionsCoHost({ token, section: $("questions-admin") });
   $("console").hidden = false;
   $("signout").hidden = false;
   await loadRooms();
@@ -866,6 +870,8 @@ function signOut(reason) {
   sessionStorage.removeItem(tokenKey);
   token = null;
   clearInterval(refreshTimer);
+  questions?.stop();
+  questions = null;
   /* A modal dialog left open inside the hidden console would keep the
    * sign-in form inert. */
   if ($("reschedule").open) $("reschedule").close();

@@ -453,6 +453,7 @@ async function enter() {
   $("token-form").hidden = true;
   $("studio").hidden = false;
   showInvite();
+  new KkQuestionsPanel({ room, token, privileged: true, panel: $("questions") });
   setOnAir(false);
   pollRoom();
   setInterval(pollRoom, 3000);

@@ -96,6 +96,7 @@ let retryTimer = null;
 let stallTimer = null;
 let soundWanted = true;     /* the nurse has not turned sound off */
 let presenceAvailable = true;
+let questions = null;       /* the questions panel (questions.js) */
 
 function show(text, withSound) {
   $("overlay-text").textContent = text || "";
@@ -191,6 +192,8 @@ function onState(state) {
 async function watch() {
   $("join").hidden = true;
   $("player").hidden = false;
+  questions ??= new KkQuestionsPanel({ room, token, panel: $("questions"), answering: $("answering-now"),
+    onvisible: () => { $("side").hidden = false; $("player").classList.add("with-side"); } });
   $("rejoin").hidden = true;
   $("leave").hidden = false;
   leaving = false;
@@ -384,6 +387,8 @@ function main() {
     leave();
     localStorage.removeItem(tokenKey);
     token = null;
+    questions?.stop();
+    questions = null;
     $("player").hidden = true;
     $("join").hidden = false;
     $("name").focus();

@@ -1,0 +1,316 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Questions to the lecturer: asked, supported, handled, pushed, kept.
+
+A pipeline lecture is live. Three screens join: Pål, Gro (with a
+colleague) and Ola. Over the HTTP API: who may ask, support, list and
+handle (401 without a token, 403 with another room's or a lesser role's);
+an over-long question is refused (413), one with markup is kept as the
+text it is, control characters go; a screen that asks too often gets 429;
+a screen supports once, and not its own question; the list is ordered by
+support then time; an anonymous question shows its asker to the host and
+the coordinator only; one question at a time is "answering now".
+
+The event stream (Server-Sent Events): the host's stream gets a new
+question within a second; a stream that resumes with Last-Event-ID gets
+exactly what it missed; an unknown Last-Event-ID gets the whole list.
+
+Then what is kept: the attendance export (JSON and CSV) carries the
+session's questions; erasing Pål erases his question and his support; the
+room's retention deletes aged questions at the next start.
+"""
+import csv
+import io
+import os
+import socket
+import sqlite3
+import time
+
+import harness
+from harness import check, check_eq
+from common import pipeline_daemon
+from sse import Stream
+
+ROOM = "spm"
+DAY_US = 86400 * 1000000
+
+
+def ask(d, token, text, anonymous=False):
+    return d.api("POST", "/api/rooms/%s/questions" % ROOM,
+                 {"text": text, "anonymous": anonymous}, token=token)
+
+
+def support(d, token, qid):
+    return d.api("POST", "/api/rooms/%s/questions/%s/support" % (ROOM, qid),
+                 token=token)
+
+
+def set_state(d, token, qid, state):
+    return d.api("PUT", "/api/rooms/%s/questions/%s/state" % (ROOM, qid),
+                 {"state": state}, token=token)
+
+
+def listed(d, token):
+    r = d.api("GET", "/api/rooms/%s/questions" % ROOM, token=token)
+    check_eq(r.status, 200, "list (%s)" % r.text[:200])
+    return r.json()["questions"]
+
+
+def test(ctx):
+    d = pipeline_daemon(ctx, room=ROOM)
+    session = harness.wait_until(lambda: d.room(ROOM)["session_id"], 10,
+                                 "the session is stored")
+    host = d.room(ROOM)["host_token"]
+    d.create_room("other")
+    pal = d.join(ROOM, "Pål Spørsmål", "Sletteby")
+    gro = d.join(ROOM, "Gro Gruppe", "Lillehammer", colleagues=["Kåre Kollega"])
+    ola = d.join(ROOM, "Ola Anonym", "Hamar")
+    stranger = d.join("other", "Siri Annenrom", "Elverum")
+
+    # Who may.
+    check_eq(ask(d, None, "Hei?").status, 401, "ask without a token")
+    check_eq(ask(d, "not-a-token", "Hei?").status, 401, "ask, unknown token")
+    check_eq(ask(d, stranger["token"], "Hei?").status, 403,
+             "ask with another room's token")
+    check_eq(d.api("GET", "/api/rooms/%s/questions" % ROOM, token=None).status,
+             401, "list without a token")
+    check_eq(d.api("GET", "/api/rooms/%s/questions" % ROOM,
+                   token=stranger["token"]).status, 403,
+             "list with another room's token")
+    check_eq(d.api("GET", "/api/sessions/%s/questions" % session,
+                   token=host).status, 403, "a session's list is the coordinator's")
+
+    # A stream read at the end for its heartbeat comments.
+    quiet = Stream(d.base_url, ROOM, host)
+    quiet_opened = time.monotonic()
+
+    # The host's stream starts with the (empty) list.
+    host_stream = Stream(d.base_url, ROOM, host)
+    check_eq(host_stream.status, 200, "host's stream")
+    ev = host_stream.next()
+    check_eq((ev["event"], ev["data"]["questions"]), ("reset", []),
+             "the stream starts with the list")
+
+    # Asking.
+    r = ask(d, pal["token"], "Hva er\x07 <script>alert(1)</script>\n dosen?")
+    check_eq(r.status, 201, "Pål asks (%s)" % r.text[:200])
+    q_pal = r.json()
+    check_eq(q_pal["text"], "Hva er <script>alert(1)</script> dosen?",
+             "control characters removed, markup kept as text")
+    check_eq(q_pal["asker"], "Pål Spørsmål", "signed with the join's name")
+    ev = host_stream.next(timeout=1.0)
+    check_eq((ev["event"], ev["data"]["id"]), ("question", q_pal["id"]),
+             "the host's stream has it within a second")
+    check_eq(ev["data"]["asker"], "Pål Spørsmål", "with its asker")
+
+    r = ask(d, ola["token"], "Gjelder dette også barn?", anonymous=True)
+    check_eq(r.status, 201, "Ola asks anonymously (%s)" % r.text[:200])
+    q_ola = r.json()
+    check_eq(r.json()["asker"], None, "the asker's own copy shows no name")
+    check(r.json()["mine"], "but it is his")
+    check_eq(host_stream.next(timeout=1.0)["data"]["asker"], "Ola Anonym",
+             "the host sees who asked")
+    check_eq(ask(d, gro["token"], "x" * 601).status, 413, "over-long")
+    check_eq(ask(d, gro["token"], " \n\t ").status, 400, "empty")
+    check_eq(d.api("POST", "/api/rooms/%s/questions" % ROOM,
+                   {"text": "hei", "html": True}, token=gro["token"]).status,
+             400, "unknown member")
+
+    # Support: once per screen, never one's own.
+    r = support(d, gro["token"], q_ola["id"])
+    check_eq(r.status, 200, "Gro supports Ola's question (%s)" % r.text[:200])
+    check_eq((r.json()["supports"], r.json()["supported"]), (1, True),
+             "counted")
+    check_eq(support(d, gro["token"], q_ola["id"]).status, 409, "only once")
+    check_eq(support(d, ola["token"], q_ola["id"]).status, 409, "not his own")
+    check_eq(support(d, gro["token"], "no-such").status, 404, "unknown")
+    check_eq(host_stream.next(timeout=1.0)["data"]["supports"], 1,
+             "the support is pushed")
+
+    # Order and names as each sees them.
+    seen = listed(d, pal["token"])
+    check_eq([q["id"] for q in seen], [q_ola["id"], q_pal["id"]],
+             "more support first")
+    check_eq(seen[0]["asker"], None, "another screen sees no name")
+    check_eq(seen[1]["mine"], True, "Pål's own")
+    seen = listed(d, host)
+    check_eq([q["asker"] for q in seen], ["Ola Anonym", "Pål Spørsmål"],
+             "the host sees both askers")
+    r = d.api("GET", "/api/sessions/%s/questions" % session)
+    check_eq([q["asker"] for q in r.json()["questions"]],
+             ["Ola Anonym", "Pål Spørsmål"], "so does the coordinator")
+
+    # Rate: three at once, then 429.
+    statuses = [ask(d, gro["token"], "Spørsmål %d" % i).status
+                for i in range(4)]
+    check_eq(statuses, [201, 201, 201, 429], "a few a minute, then 429")
+    for _ in range(3):
+        host_stream.next(timeout=1.0)
+
+    # Handling: host and coordinator; viewers may not.
+    check_eq(set_state(d, pal["token"], q_ola["id"], "answering").status, 403,
+             "a viewer may not handle questions")
+    check_eq(set_state(d, None, q_ola["id"], "answering").status, 401,
+             "nor may anyone without a token")
+    check_eq(set_state(d, host, q_ola["id"], "done").status, 400,
+             "unknown state")
+    r = set_state(d, host, q_ola["id"], "answering")
+    check_eq((r.status, r.json()["state"]), (200, "answering"),
+             "the host answers Ola's now")
+    check_eq(host_stream.next(timeout=1.0)["data"]["state"], "answering",
+             "pushed")
+
+    # Resume: a stream cut off misses what comes meanwhile.
+    missed_after = host_stream.last_id
+    host_stream.close()
+    r = d.api("PUT", "/api/rooms/%s/questions/%s/state" % (ROOM, q_pal["id"]),
+              {"state": "answering"}, token=d.admin_token)
+    check_eq(r.status, 200, "the coordinator answers Pål's now")
+    resumed = Stream(d.base_url, ROOM, host, last_event_id=missed_after)
+    got = [resumed.next(timeout=1.0), resumed.next(timeout=1.0)]
+    check_eq(sorted((e["data"]["id"], e["data"]["state"]) for e in got),
+             sorted([(q_ola["id"], "answered"), (q_pal["id"], "answering")]),
+             "the resumed stream gets what it missed: one answering at a time")
+    check(resumed.events.empty(), "and nothing else")
+    resumed.close()
+    stale = Stream(d.base_url, ROOM, pal["token"], last_event_id="old-session:3")
+    ev = stale.next(timeout=2.0)
+    check_eq(ev["event"], "reset", "an unknown Last-Event-ID gets the list")
+    check_eq(len(ev["data"]["questions"]), 5, "all of it")
+    stale.close()
+
+    # Bounds: streams per address, and a reader that does not read. The
+    # relay learns that a client closed its stream when writing to it
+    # fails: the second write after the close (or heartbeat, at the
+    # latest 15 s later). Two events make those writes now.
+    def flush_closed():
+        for _ in range(2):
+            check_eq(set_state(d, host, q_pal["id"], "answering").status,
+                     200, "an event to every stream")
+        time.sleep(0.3)
+
+    flush_closed()
+    # The quiet stream is open too: 64 with it.
+    streams = [Stream(d.base_url, ROOM, ola["token"]) for _ in range(63)]
+    check_eq([st.status for st in streams], [200] * 63,
+             "64 streams from one address")
+    check_eq(d.metric("kringkast_question_streams"), 64, "counted as open")
+    extra = Stream(d.base_url, ROOM, ola["token"])
+    check_eq(extra.status, 429, "the 65th is refused")
+    check(d.metric("kringkast_http_rejected_total",
+                   {"reason": "question-streams"}) >= 1, "and counted")
+    for st in streams:
+        st.close()
+    flush_closed()
+    again = Stream(d.base_url, ROOM, ola["token"])
+    check_eq(again.status, 200, "closed streams are let go")
+    again.close()
+    # The kernel takes up to a few MiB into the socket's send buffer
+    # (tcp_wmem) before the relay's own queue starts to fill: big events
+    # get there sooner.
+    r = ask(d, pal["token"], "Langt spørsmål " + "y" * 580)
+    check_eq(r.status, 201, "a question of the longest kind")
+    q_long = r.json()
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", d.http_port))
+    stuck.sendall(("GET /api/rooms/%s/questions/events HTTP/1.1\r\n"
+                   "Host: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                   % (ROOM, host)).encode())
+    toggles = 0
+    while "does not read is cut off" not in d.log_text() and toggles < 12000:
+        for state in ("answered", "open"):
+            check_eq(set_state(d, host, q_long["id"], state).status, 200,
+                     "toggle")
+            toggles += 1
+    check("does not read is cut off" in d.log_text(),
+          "a stream that does not read is cut off (%d events)" % toggles)
+    check_eq(d.metric("kringkast_question_streams_cut_total"), 1,
+             "counted")
+    harness.log("a reader that did not read was cut off after %d events"
+                " (~%d KiB)", toggles, toggles * len(r.text) // 1024)
+    # It reads what the kernel held, then the end: the events the relay
+    # had queued for it are gone, not kept for a reader that never
+    # reads.
+    stuck.settimeout(10)
+    received = b""
+    try:
+        while True:
+            chunk = stuck.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    except ConnectionResetError:
+        pass
+    got = received.count(b"\nevent: question\n")
+    harness.log("it got %d of the %d events (%d KiB), then the end", got,
+                toggles, len(received) // 1024)
+    check(0 < got < toggles, "the rest was dropped (%d of %d)"
+          % (got, toggles))
+    stuck.close()
+
+    r = set_state(d, host, q_pal["id"], "hidden")
+    check_eq(r.status, 200, "the host hides Pål's")
+    check(q_pal["id"] not in [q["id"] for q in listed(d, ola["token"])],
+          "screens no longer see it")
+    check(q_pal["id"] in [q["id"] for q in listed(d, host)],
+          "the host still does")
+
+    # Export with the attendance.
+    r = d.api("GET", "/api/sessions/%s/attendance?include=questions" % session)
+    check_eq(r.status, 200, "attendance JSON")
+    exported = {q["id"]: q for q in r.json()["questions"]}
+    check_eq(exported[q_ola["id"]]["asker"], "Ola Anonym", "asker exported")
+    check_eq(exported[q_ola["id"]]["anonymous"], True, "with its flag")
+    check_eq(exported[q_pal["id"]]["state"], "hidden", "and its state")
+    r = d.api("GET", "/api/sessions/%s/attendance?format=csv"
+              "&include=questions" % session)
+    check_eq(r.status, 200, "attendance CSV")
+    text = r.body.decode("utf-8-sig")
+    check("Gjelder dette også barn?" in text, "questions in the CSV")
+    rows = list(csv.reader(io.StringIO(text.split("\r\n\r\n", 1)[1]),
+                           delimiter=";"))
+    check_eq(len(rows), 1 + 6, "a header and the six questions: %s" % rows)
+
+    # Erasure: Pål's question and his support go with him.
+    check_eq(support(d, pal["token"], q_ola["id"]).status, 200,
+             "Pål supports Ola's")
+    r = d.api("DELETE", "/api/participants/%s" % pal["participant_id"])
+    check_eq(r.status, 200, "erase Pål (%s)" % r.text[:200])
+    seen = {q["id"]: q for q in listed(d, host)}
+    check(q_pal["id"] not in seen, "his question is gone")
+    check_eq(seen[q_ola["id"]]["supports"], 1, "and his support")
+
+    # The quiet stream got a comment every 15 s, so proxies keep it open.
+    time.sleep(max(0, quiet_opened + 16 - time.monotonic()))
+    check(quiet.comments >= 2, "a heartbeat comment after the first one"
+          " (%d)" % quiet.comments)
+    quiet.close()
+    check_eq(d.stop(), 0, "daemon exit status")
+    db = sqlite3.connect(os.path.join(d.data_dir, "kringkast.db"))
+    check_eq(db.execute("SELECT COUNT(*) FROM questions WHERE text LIKE"
+                        " '%dosen%'").fetchone()[0], 0, "not in the database")
+
+    # Retention: the room keeps its raw events (and questions) a day.
+    with db:
+        db.execute("INSERT INTO att_settings (room_id, grace_s, require_code,"
+                   " prompts, prompt_window_s, retention_days) VALUES"
+                   " (?, 60, 0, 0, 60, 1) ON CONFLICT (room_id) DO UPDATE"
+                   " SET retention_days = 1", (ROOM,))
+        db.execute("UPDATE questions SET asked_at = asked_at - 3 * ?"
+                   " WHERE id = ?", (DAY_US, q_ola["id"]))
+        kept = db.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
+    db.close()
+    d.start()
+    d.wait_live(ROOM)
+    check_eq(d.stop(), 0, "daemon exit status after the purge")
+    db = sqlite3.connect(os.path.join(d.data_dir, "kringkast.db"))
+    ids = [row[0] for row in db.execute("SELECT id FROM questions")]
+    check(q_ola["id"] not in ids, "the aged question is purged")
+    check_eq(len(ids), kept - 1, "the recent ones stay")
+    check_eq(db.execute("SELECT COUNT(*) FROM question_supports"
+                        ).fetchone()[0], 0, "its supports went with it")
+    db.close()
+
+
+harness.main(test, needs_peers=False)
