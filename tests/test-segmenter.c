@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tests for kk-segmenter and kk-webm-split: real encoded media (VP8 and
+ * Opus, made here by GStreamer's encoders and payloaders) goes through a
+ * segmenter exactly as the feed's tap delivers it, and what comes out is
+ * checked as a player would take it: an initialization segment, then
+ * media segments that each start on a keyframe and are whole Clusters
+ * with their sizes known, so that the init segment followed by any later
+ * run of segments decodes from its first frame. The window stays within
+ * its bounds, keyframes are asked for when the publisher's GOP is longer
+ * than a segment should be, and the splitter gives the same pieces
+ * however the bytes arrive, and refuses what is not WebM.
+ */
+#include "kk-segmenter.h"
+#include "kk-webm-split.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <glib/gstdio.h>
+#include <kringkast/kk-rtp.h>
+#include <string.h>
+
+#define FPS 15
+
+typedef struct {
+  KkSegmenter *segmenter;
+  guint keyframe_requests;
+} Fixture;
+
+/* ---- making media ---- */
+
+static void
+pull_all (GstElement *sink, GPtrArray *out, KkTrackKind kind, KkCodec codec)
+{
+  GstSample *sample;
+
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink))) != NULL) {
+    GstBuffer *buffer = gst_sample_get_buffer (sample);
+    GstMapInfo map;
+    KkRtpHeader hdr;
+    KkPacket *packet;
+
+    g_assert_true (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    g_assert_true (kk_rtp_parse (map.data, map.size, &hdr));
+    g_assert_cmpuint (map.size, <=, KK_PACKET_MAX);
+    packet = g_new0 (KkPacket, 1);
+    packet->refcount = 1;
+    packet->kind = kind;
+    packet->codec = codec;
+    packet->seq = hdr.seq;
+    packet->timestamp = hdr.timestamp;
+    packet->len = map.size;
+    memcpy (packet->data, map.data, map.size);
+    /* The feed leaves a placeholder payload type. */
+    packet->data[1] &= 0x80;
+    if (kind == KK_TRACK_VIDEO)
+      packet->keyframe_start = kk_rtp_vp8_is_keyframe_start (hdr.payload,
+          hdr.payload_len);
+    g_ptr_array_add (out, packet);
+    gst_buffer_unmap (buffer, &map);
+    gst_sample_unref (sample);
+  }
+}
+
+static gdouble
+packet_seconds (KkPacket *packet, guint32 first_ts)
+{
+  return (guint32) (packet->timestamp - first_ts)
+      / (packet->kind == KK_TRACK_VIDEO ? 90000.0 : 48000.0);
+}
+
+/* @seconds of VP8 and Opus with a keyframe every @gop frames, interleaved
+ * by media time like a live publisher's, each packet stamped with the
+ * capture time a live ingest would give it (from @start_wall_us). */
+static GPtrArray *
+make_media (guint seconds, guint gop, gint64 start_wall_us)
+{
+  g_autofree char *description = g_strdup_printf (
+      "videotestsrc num-buffers=%u pattern=ball "
+      "! video/x-raw,width=160,height=120,framerate=%u/1 "
+      "! vp8enc deadline=1 keyframe-max-dist=%u ! rtpvp8pay mtu=1200 "
+      "! appsink name=v sync=false "
+      "audiotestsrc num-buffers=%u samplesperbuffer=960 "
+      "! audio/x-raw,rate=48000,channels=1 ! opusenc frame-size=20 "
+      "! rtpopuspay ! appsink name=a sync=false",
+      seconds * FPS, FPS, gop, seconds * 50);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (description, &error);
+  g_autoptr (GstElement) v = NULL;
+  g_autoptr (GstElement) a = NULL;
+  g_autoptr (GPtrArray) video = g_ptr_array_new ();
+  g_autoptr (GPtrArray) audio = g_ptr_array_new ();
+  GPtrArray *all = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_packet_unref);
+  guint i = 0, j = 0;
+
+  g_assert_no_error (error);
+  v = gst_bin_get_by_name (GST_BIN (pipeline), "v");
+  a = gst_bin_get_by_name (GST_BIN (pipeline), "a");
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  pull_all (v, video, KK_TRACK_VIDEO, KK_CODEC_VP8);
+  pull_all (a, audio, KK_TRACK_AUDIO, KK_CODEC_OPUS);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_assert_cmpuint (video->len, >=, seconds * FPS);
+  g_assert_cmpuint (audio->len, >=, seconds * 50);
+
+  while (i < video->len || j < audio->len) {
+    KkPacket *pv = i < video->len ? video->pdata[i] : NULL;
+    KkPacket *pa = j < audio->len ? audio->pdata[j] : NULL;
+    gdouble tv = pv ? packet_seconds (pv,
+        ((KkPacket *) video->pdata[0])->timestamp) : 0;
+    gdouble ta = pa ? packet_seconds (pa,
+        ((KkPacket *) audio->pdata[0])->timestamp) : 0;
+
+    if (pa == NULL || (pv != NULL && tv <= ta)) {
+      pv->capture_wall_us = start_wall_us + (gint64) (tv * G_USEC_PER_SEC);
+      g_ptr_array_add (all, pv);
+      i++;
+    } else {
+      pa->capture_wall_us = start_wall_us + (gint64) (ta * G_USEC_PER_SEC);
+      g_ptr_array_add (all, pa);
+      j++;
+    }
+  }
+  return all;
+}
+
+/* ---- the segmenter ---- */
+
+static void
+on_need_keyframe (KkSegmenter *segmenter, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  g_atomic_int_inc (&f->keyframe_requests);
+}
+
+static const KkSegmenterCallbacks callbacks = { on_need_keyframe };
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->segmenter = kk_segmenter_new (g_test_get_filename (G_TEST_DIST, "..",
+          "pipelines", NULL), "test", &callbacks, f);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  kk_segmenter_free (f->segmenter);
+}
+
+/* Pushes the packets as the tap would, letting the main context build the
+ * pipeline meanwhile, then waits until the muxer has cut every segment
+ * it can (the last one ends only with the next). */
+static void
+push_all (Fixture *f, GPtrArray *packets)
+{
+  gint64 deadline;
+  guint last = G_MAXUINT, stable = 0;
+
+  for (guint i = 0; i < packets->len; i++) {
+    kk_segmenter_push (f->segmenter, packets->pdata[i]);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+  }
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (stable < 20 && g_get_monotonic_time () < deadline) {
+    g_autoptr (GPtrArray) list = kk_segmenter_list (f->segmenter);
+    guint64 newest = list->len > 0
+        ? ((KkSegment *) list->pdata[list->len - 1])->seq : G_MAXUINT;
+
+    stable = newest == last ? stable + 1 : 0;
+    last = newest;
+    g_main_context_iteration (NULL, FALSE);
+    g_usleep (20 * 1000);
+  }
+}
+
+static guint64
+read_be (const guint8 *data, guint len)
+{
+  guint64 v = 0;
+
+  for (guint i = 0; i < len; i++)
+    v = (v << 8) | data[i];
+  return v;
+}
+
+/* Decodes @bytes (a WebM stream) in full; returns the decoded video
+ * frames, and the PTS of the first one and the number of audio buffers. */
+static guint
+decode (GBytes *bytes, GstClockTime *first_video_pts, guint *audio_buffers)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *description = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = NULL;
+  g_autoptr (GstElement) v = NULL;
+  g_autoptr (GstElement) a = NULL;
+  GstSample *sample;
+  guint frames = 0;
+  int fd = g_file_open_tmp ("kk-segments-XXXXXX.webm", &path, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
+          g_bytes_get_size (bytes), NULL));
+  close (fd);
+  description = g_strdup_printf ("filesrc location=%s ! matroskademux name=d "
+      "d.video_0 ! queue ! vp8dec ! appsink name=v sync=false "
+      "d.audio_0 ! queue ! opusdec ! appsink name=a sync=false", path);
+  pipeline = gst_parse_launch (description, &error);
+  g_assert_no_error (error);
+  v = gst_bin_get_by_name (GST_BIN (pipeline), "v");
+  a = gst_bin_get_by_name (GST_BIN (pipeline), "a");
+  /* Unbounded appsink queues: one track can be pulled after the other. */
+  g_object_set (v, "max-buffers", 0, NULL);
+  g_object_set (a, "max-buffers", 0, NULL);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  *first_video_pts = GST_CLOCK_TIME_NONE;
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (v))) != NULL) {
+    if (frames++ == 0)
+      *first_video_pts = GST_BUFFER_PTS (gst_sample_get_buffer (sample));
+    gst_sample_unref (sample);
+  }
+  *audio_buffers = 0;
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (a))) != NULL) {
+    (*audio_buffers)++;
+    gst_sample_unref (sample);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_unlink (path);
+  return frames;
+}
+
+static void
+test_segments (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) packets = make_media (6, FPS, g_get_real_time ());
+  g_autoptr (GPtrArray) list = NULL;
+  g_autoptr (GBytes) init = NULL;
+  g_autoptr (GByteArray) tail = g_byte_array_new ();
+  g_autoptr (GBytes) stream = NULL;
+  const guint8 *bytes;
+  GstClockTime first_pts;
+  guint frames, audio, from;
+
+  g_assert_null (kk_segmenter_get_init (f->segmenter));
+  push_all (f, packets);
+  g_assert_true (kk_segmenter_is_healthy (f->segmenter, NULL));
+  g_assert_cmpstr (kk_segmenter_get_mime_type (f->segmenter), ==,
+      "video/webm; codecs=\"vp8,opus\"");
+  g_assert_cmpint (kk_segmenter_get_zero_wall_us (f->segmenter), >, 0);
+
+  /* The initialization segment: the EBML header, then the Segment. */
+  init = kk_segmenter_get_init (f->segmenter);
+  g_assert_nonnull (init);
+  bytes = g_bytes_get_data (init, NULL);
+  g_assert_cmphex (read_be (bytes, 4), ==, 0x1A45DFA3);
+
+  /* A segment a second (one GOP each); the last is still open. */
+  list = kk_segmenter_list (f->segmenter);
+  g_assert_cmpuint (list->len, >=, 4);
+  g_assert_cmpuint (list->len, <=, 6);
+  for (guint i = 0; i < list->len; i++) {
+    KkSegment *segment = list->pdata[i];
+    gsize size;
+    const guint8 *c = g_bytes_get_data (segment->bytes, &size);
+
+    g_assert_cmpuint (segment->seq, ==, i);
+    g_assert_true (segment->keyframe);
+    /* A Cluster whose 8-byte size is now known and right. */
+    g_assert_cmphex (read_be (c, 4), ==, 0x1F43B675);
+    g_assert_cmphex (c[4], ==, 0x01);
+    g_assert_cmpuint (read_be (c + 5, 7), ==, size - 12);
+    g_assert_cmpint (ABS (segment->start_us - (gint64) i * G_USEC_PER_SEC),
+        <, 100 * 1000);
+    g_assert_cmpint (segment->duration_us, >, 800 * 1000);
+    g_assert_cmpint (segment->duration_us, <, 1200 * 1000);
+  }
+
+  /* A viewer that comes in late: the init, then segments from the
+   * second: it decodes from that segment's first frame on, both tracks. */
+  from = 2;
+  g_byte_array_append (tail, bytes, g_bytes_get_size (init));
+  for (guint i = from; i < list->len; i++) {
+    KkSegment *segment = list->pdata[i];
+
+    g_byte_array_append (tail, g_bytes_get_data (segment->bytes, NULL),
+        g_bytes_get_size (segment->bytes));
+  }
+  stream = g_byte_array_free_to_bytes (g_steal_pointer (&tail));
+  frames = decode (stream, &first_pts, &audio);
+  g_assert_cmpuint (frames, >=, (list->len - from) * FPS - 1);
+  g_assert_cmpint (ABS ((gint64) (first_pts / GST_USECOND)
+          - ((KkSegment *) list->pdata[from])->start_us), <, 1000);
+  g_assert_cmpuint (audio, >=, (list->len - from) * 45);
+
+  /* Each segment by its number; none after the window. */
+  g_assert_nonnull (kk_segmenter_lookup (f->segmenter, 1));
+  kk_segment_free (kk_segmenter_lookup (f->segmenter, 1));
+  g_assert_null (kk_segmenter_lookup (f->segmenter, 999));
+}
+
+/* A GOP of 4 s: the segmenter asks for keyframes (the publisher here
+ * cannot give them, so the segments stay as long as the GOP). */
+static void
+test_keyframe_requests (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) packets = make_media (9, 4 * FPS, g_get_real_time ());
+  g_autoptr (GPtrArray) list = NULL;
+  guint at_start = g_atomic_int_get (&f->keyframe_requests);
+
+  /* One at once, to start soon. */
+  g_assert_cmpuint (at_start, ==, 1);
+  push_all (f, packets);
+  /* In each GOP, from 1 s after its keyframe, at most two a second. */
+  g_assert_cmpuint (f->keyframe_requests - at_start, >=, 2);
+  g_assert_cmpuint (f->keyframe_requests - at_start, <=, 2 * 9);
+  list = kk_segmenter_list (f->segmenter);
+  g_assert_cmpuint (list->len, ==, 2);
+}
+
+/* An hour would not fit: the window keeps its bounds. */
+static void
+test_window (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) packets = make_media (30, FPS / 3,
+      g_get_real_time ());
+  g_autoptr (GPtrArray) list = NULL;
+  KkSegment *oldest, *newest;
+
+  push_all (f, packets);
+  list = kk_segmenter_list (f->segmenter);
+  g_assert_cmpuint (list->len, <=, KK_SEGMENTER_MAX_SEGMENTS);
+  oldest = list->pdata[0];
+  newest = list->pdata[list->len - 1];
+  g_assert_cmpint (newest->start_us - oldest->start_us, <=,
+      KK_SEGMENTER_WINDOW_US);
+  /* 90 segments were made; the first ones are gone. */
+  g_assert_cmpuint (newest->seq, >=, 80);
+  g_assert_cmpuint (oldest->seq, >, 0);
+  g_assert_null (kk_segmenter_lookup (f->segmenter, 0));
+}
+
+/* ---- the splitter alone ---- */
+
+typedef struct {
+  GBytes *init;
+  GPtrArray *clusters;        /* GBytes */
+} Pieces;
+
+static void
+on_split_init (GBytes *bytes, gpointer user_data)
+{
+  Pieces *pieces = user_data;
+
+  g_assert_null (pieces->init);
+  pieces->init = g_bytes_ref (bytes);
+}
+
+static void
+on_split_cluster (GBytes *bytes, const KkWebmClusterInfo *info,
+    gpointer user_data)
+{
+  Pieces *pieces = user_data;
+
+  g_ptr_array_add (pieces->clusters, g_bytes_ref (bytes));
+}
+
+static const KkWebmSplitCallbacks split_callbacks = {
+  on_split_init, on_split_cluster
+};
+
+/* What webmmux writes live (unknown sizes), made here. */
+static GBytes *
+live_webm (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (
+      "videotestsrc num-buffers=45 ! video/x-raw,width=64,height=48,"
+      "framerate=15/1 ! vp8enc deadline=1 keyframe-max-dist=15 ! m. "
+      "audiotestsrc num-buffers=150 samplesperbuffer=960 ! opusenc ! m. "
+      "webmmux name=m streamable=true min-cluster-duration=0 "
+      "! appsink name=s sync=false", &error);
+  g_autoptr (GstElement) sink = NULL;
+  GByteArray *out = g_byte_array_new ();
+  GstSample *sample;
+
+  g_assert_no_error (error);
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "s");
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink))) != NULL) {
+    GstMapInfo map;
+
+    gst_buffer_map (gst_sample_get_buffer (sample), &map, GST_MAP_READ);
+    g_byte_array_append (out, map.data, map.size);
+    gst_buffer_unmap (gst_sample_get_buffer (sample), &map);
+    gst_sample_unref (sample);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  return g_byte_array_free_to_bytes (out);
+}
+
+static void
+split (GBytes *stream, gsize piece, gsize max, Pieces *pieces,
+    GError **error)
+{
+  g_autoptr (KkWebmSplit) split = kk_webm_split_new (max, &split_callbacks,
+      pieces);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (stream, &size);
+
+  pieces->init = NULL;
+  pieces->clusters = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) g_bytes_unref);
+  for (gsize at = 0; at < size; at += piece)
+    if (!kk_webm_split_push (split, data + at, MIN (piece, size - at),
+            error))
+      return;
+  kk_webm_split_finish (split, error);
+}
+
+static void
+pieces_clear (Pieces *pieces)
+{
+  g_clear_pointer (&pieces->init, g_bytes_unref);
+  g_clear_pointer (&pieces->clusters, g_ptr_array_unref);
+}
+
+static void
+test_split (void)
+{
+  g_autoptr (GBytes) stream = live_webm ();
+  g_autoptr (GByteArray) joined = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  Pieces whole, bytewise;
+  gsize total = 0;
+
+  split (stream, G_MAXSIZE, 1 << 20, &whole, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (whole.init);
+  g_assert_cmpuint (whole.clusters->len, ==, 3);
+  /* Only the sizes changed: every byte is in a piece, in order. */
+  total = g_bytes_get_size (whole.init);
+  for (guint i = 0; i < whole.clusters->len; i++)
+    total += g_bytes_get_size (whole.clusters->pdata[i]);
+  g_assert_cmpuint (total, ==, g_bytes_get_size (stream));
+
+  /* One byte at a time: the same pieces. */
+  split (stream, 1, 1 << 20, &bytewise, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (whole.init, bytewise.init));
+  g_assert_cmpuint (bytewise.clusters->len, ==, whole.clusters->len);
+  for (guint i = 0; i < whole.clusters->len; i++)
+    g_assert_true (g_bytes_equal (whole.clusters->pdata[i],
+            bytewise.clusters->pdata[i]));
+  pieces_clear (&bytewise);
+
+  /* A Cluster over the bound is refused, not buffered. */
+  split (stream, 4096, 1000, &bytewise, &error);
+  g_assert_error (error, KK_WEBM_SPLIT_ERROR, KK_WEBM_SPLIT_ERROR_TOO_BIG);
+  g_clear_error (&error);
+  pieces_clear (&bytewise);
+  pieces_clear (&whole);
+}
+
+static void
+test_split_invalid (void)
+{
+  static const guint8 not_webm[] = "GET / HTTP/1.1\r\n\r\n";
+  g_autoptr (KkWebmSplit) split = kk_webm_split_new (1 << 20,
+      &split_callbacks, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (kk_webm_split_push (split, not_webm, sizeof not_webm,
+          &error));
+  g_assert_error (error, KK_WEBM_SPLIT_ERROR, KK_WEBM_SPLIT_ERROR_INVALID);
+  g_clear_error (&error);
+  /* And nothing more after that. */
+  g_assert_false (kk_webm_split_push (split, not_webm, 1, &error));
+  g_assert_error (error, KK_WEBM_SPLIT_ERROR, KK_WEBM_SPLIT_ERROR_INVALID);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/segmenter/segments", Fixture, NULL, fixture_setup,
+      test_segments, fixture_teardown);
+  g_test_add ("/segmenter/keyframe-requests", Fixture, NULL, fixture_setup,
+      test_keyframe_requests, fixture_teardown);
+  g_test_add ("/segmenter/window", Fixture, NULL, fixture_setup,
+      test_window, fixture_teardown);
+  g_test_add_func ("/webm-split/pieces", test_split);
+  g_test_add_func ("/webm-split/invalid", test_split_invalid);
+  return g_test_run ();
+}
