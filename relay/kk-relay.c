@@ -14,6 +14,7 @@
 #include "kk-recordings-api.h"
 #include "kk-roster-api.h"
 #include "kk-schedule-api.h"
+#include "kk-segments-api.h"
 #include "kk-signalling.h"
 #include <gst/gst.h>
 #include <malloc.h>
@@ -174,6 +175,7 @@ kk_relay_new (const KkConfig *config, GError **error)
   relay->schedule = kk_schedule_new (relay->store, error);
   if (relay->schedule == NULL)
     goto error;
+  relay->segments = kk_segments_new (config->pipelines_dir);
 
   fanout_config.port = config->media_port;
   fanout_config.public_ips = config->public_ips;
@@ -216,6 +218,8 @@ kk_relay_new (const KkConfig *config, GError **error)
           relay->store, relay->schedule, relay->recordings, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,
           lookup_lecture, relay, error)
+      || !kk_segments_api_register (relay->server, relay->auth,
+          relay->segments, lookup_lecture, relay, error)
       || !kk_pages_register (relay->server, error))
     goto error;
   return relay;
@@ -250,6 +254,9 @@ kk_relay_free (KkRelay *relay)
   /* The lectures' sessions closed: their recordings finish now. */
   if (relay->recordings != NULL)
     kk_recordings_shutdown (relay->recordings);
+  /* HTTPS viewers leave, and the segmenters' taps go, while the lectures
+   * and their feeds are still there. */
+  g_clear_pointer (&relay->segments, kk_segments_free);
   /* Delivers every viewer's leave before the lectures go. */
   if (relay->fanout != NULL) {
     kk_metrics_remove_collector (relay->metrics, collect_publishers, relay);

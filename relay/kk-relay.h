@@ -19,6 +19,7 @@
 #include "kk-room.h"
 #include "kk-roster.h"
 #include "kk-schedule.h"
+#include "kk-segments.h"
 #include "kk-store.h"
 
 G_BEGIN_DECLS
@@ -32,6 +33,7 @@ typedef struct {
   KkPresence *presence;         /* attendance codes and prompts */
   KkRecordings *recordings;     /* recorded sessions, their files */
   KkSchedule *schedule;         /* sessions planned ahead */
+  KkSegments *segments;         /* the lectures over plain HTTPS */
   KkFanout *fanout;
   KkMetrics *metrics;
   SoupServer *server;

@@ -207,6 +207,14 @@ kk_segments_want (KkSegments *segments, KkLecture *lecture)
   return entry->segmenter;
 }
 
+KkSegmenter *
+kk_segments_peek (KkSegments *segments, KkLecture *lecture)
+{
+  LectureEntry *entry = g_hash_table_lookup (segments->lectures, lecture);
+
+  return entry != NULL ? entry->segmenter : NULL;
+}
+
 void
 kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
     const char *party_id, const KkSegment *segment)

@@ -59,6 +59,10 @@ void kk_segments_free (KkSegments *segments);
  */
 KkSegmenter *kk_segments_want (KkSegments *segments, KkLecture *lecture);
 
+/* Returns: (transfer none) (nullable): @lecture's running segmenter, if
+ * any; does not start one. */
+KkSegmenter *kk_segments_peek (KkSegments *segments, KkLecture *lecture);
+
 /**
  * kk_segments_note_fetch:
  * @party_id: the token that fetched @segment
