@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Tests for kk-segmenter and kk-webm-split: real encoded media (VP8 and
- * Opus, made here by GStreamer's encoders and payloaders) goes through a
- * segmenter exactly as the feed's tap delivers it, and what comes out is
- * checked as a player would take it: an initialization segment, then
- * media segments that each start on a keyframe and are whole Clusters
- * with their sizes known, so that the init segment followed by any later
- * run of segments decodes from its first frame. The window stays within
- * its bounds, keyframes are asked for when the publisher's GOP is longer
- * than a segment should be, and the splitter gives the same pieces
- * however the bytes arrive, and refuses what is not WebM.
+ * Tests for kk-segmenter, kk-webm-split and kk-mp4-split: real encoded
+ * media (VP8 or H.264, and Opus, made here by GStreamer's encoders and
+ * payloaders) goes through a segmenter exactly as the feed's tap delivers
+ * it, and what comes out is checked as a player would take it: an
+ * initialization segment, then media segments that each start on a
+ * keyframe and are complete (WebM Clusters with their sizes known, MP4
+ * fragments from a keyframe's moof), so that the init segment followed by
+ * any later run of segments decodes from its first frame. The window
+ * stays within its bounds, keyframes are asked for when the publisher's
+ * GOP is longer than a segment should be, and the splitters give the
+ * same pieces however the bytes arrive, and refuse what is not theirs.
  */
+#include "kk-mp4-split.h"
 #include "kk-segmenter.h"
 #include "kk-webm-split.h"
 
@@ -54,8 +56,9 @@ pull_all (GstElement *sink, GPtrArray *out, KkTrackKind kind, KkCodec codec)
     /* The feed leaves a placeholder payload type. */
     packet->data[1] &= 0x80;
     if (kind == KK_TRACK_VIDEO)
-      packet->keyframe_start = kk_rtp_vp8_is_keyframe_start (hdr.payload,
-          hdr.payload_len);
+      packet->keyframe_start = codec == KK_CODEC_VP8
+          ? kk_rtp_vp8_is_keyframe_start (hdr.payload, hdr.payload_len)
+          : kk_rtp_h264_is_keyframe_start (hdr.payload, hdr.payload_len);
     g_ptr_array_add (out, packet);
     gst_buffer_unmap (buffer, &map);
     gst_sample_unref (sample);
@@ -69,21 +72,27 @@ packet_seconds (KkPacket *packet, guint32 first_ts)
       / (packet->kind == KK_TRACK_VIDEO ? 90000.0 : 48000.0);
 }
 
-/* @seconds of VP8 and Opus with a keyframe every @gop frames, interleaved
- * by media time like a live publisher's, each packet stamped with the
- * capture time a live ingest would give it (from @start_wall_us). */
+/* @seconds of VP8 or H.264 and Opus with a keyframe every @gop frames,
+ * interleaved by media time like a live publisher's, each packet stamped
+ * with the capture time a live ingest would give it (from
+ * @start_wall_us). */
 static GPtrArray *
-make_media (guint seconds, guint gop, gint64 start_wall_us)
+make_media (KkCodec codec, guint seconds, guint gop, gint64 start_wall_us)
 {
+  g_autofree char *encoder = codec == KK_CODEC_VP8
+      ? g_strdup_printf ("vp8enc deadline=1 keyframe-max-dist=%u "
+          "! rtpvp8pay mtu=1200", gop)
+      : g_strdup_printf ("x264enc tune=zerolatency key-int-max=%u "
+          "speed-preset=ultrafast ! video/x-h264,profile=constrained-baseline "
+          "! rtph264pay mtu=1200 config-interval=-1", gop);
   g_autofree char *description = g_strdup_printf (
       "videotestsrc num-buffers=%u pattern=ball "
-      "! video/x-raw,width=160,height=120,framerate=%u/1 "
-      "! vp8enc deadline=1 keyframe-max-dist=%u ! rtpvp8pay mtu=1200 "
+      "! video/x-raw,width=160,height=120,framerate=%u/1 ! %s "
       "! appsink name=v sync=false "
       "audiotestsrc num-buffers=%u samplesperbuffer=960 "
       "! audio/x-raw,rate=48000,channels=1 ! opusenc frame-size=20 "
       "! rtpopuspay ! appsink name=a sync=false",
-      seconds * FPS, FPS, gop, seconds * 50);
+      seconds * FPS, FPS, encoder, seconds * 50);
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) pipeline = gst_parse_launch (description, &error);
   g_autoptr (GstElement) v = NULL;
@@ -98,7 +107,7 @@ make_media (guint seconds, guint gop, gint64 start_wall_us)
   v = gst_bin_get_by_name (GST_BIN (pipeline), "v");
   a = gst_bin_get_by_name (GST_BIN (pipeline), "a");
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  pull_all (v, video, KK_TRACK_VIDEO, KK_CODEC_VP8);
+  pull_all (v, video, KK_TRACK_VIDEO, codec);
   pull_all (a, audio, KK_TRACK_AUDIO, KK_CODEC_OPUS);
   gst_element_set_state (pipeline, GST_STATE_NULL);
   g_assert_cmpuint (video->len, >=, seconds * FPS);
@@ -187,76 +196,125 @@ read_be (const guint8 *data, guint len)
   return v;
 }
 
-/* Decodes @bytes (a WebM stream) in full; returns the decoded video
- * frames, and the PTS of the first one and the number of audio buffers. */
-static guint
-decode (GBytes *bytes, GstClockTime *first_video_pts, guint *audio_buffers)
+typedef struct {
+  guint video_frames;
+  guint audio_buffers;
+  GstClockTime first_video_pts;
+} Decoded;
+
+static GstPadProbeReturn
+count_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  Decoded *decoded = user_data;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  if (GPOINTER_TO_INT (g_object_get_data (G_OBJECT (pad), "video"))) {
+    if (decoded->video_frames++ == 0)
+      decoded->first_video_pts = GST_BUFFER_PTS (buffer);
+  } else {
+    decoded->audio_buffers++;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+decode_pad_added (GstElement *decodebin, GstPad *pad, gpointer user_data)
+{
+  GstElement *pipeline = GST_ELEMENT (gst_element_get_parent (decodebin));
+  GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  g_autoptr (GstPad) sinkpad = NULL;
+
+  g_object_set (sink, "sync", FALSE, NULL);
+  gst_bin_add (GST_BIN (pipeline), sink);
+  gst_element_sync_state_with_parent (sink);
+  sinkpad = gst_element_get_static_pad (sink, "sink");
+  g_assert_cmpint (gst_pad_link (pad, sinkpad), ==, GST_PAD_LINK_OK);
+  g_object_set_data (G_OBJECT (pad), "video", GINT_TO_POINTER (
+          g_str_has_prefix (gst_structure_get_name (
+                  gst_caps_get_structure (caps, 0)), "video/")));
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_probe, user_data,
+      NULL);
+  gst_object_unref (pipeline);
+}
+
+/* Decodes @bytes (a WebM or MP4 stream) in full; fails the test on any
+ * error. */
+static void
+decode (GBytes *bytes, Decoded *decoded)
 {
   g_autofree char *path = NULL;
-  g_autofree char *description = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) pipeline = NULL;
-  g_autoptr (GstElement) v = NULL;
-  g_autoptr (GstElement) a = NULL;
-  GstSample *sample;
-  guint frames = 0;
-  int fd = g_file_open_tmp ("kk-segments-XXXXXX.webm", &path, &error);
+  g_autoptr (GstElement) pipeline = gst_pipeline_new (NULL);
+  GstElement *src = gst_element_factory_make ("filesrc", NULL);
+  GstElement *decodebin = gst_element_factory_make ("decodebin", NULL);
+  g_autoptr (GstBus) bus = NULL;
+  g_autoptr (GstMessage) message = NULL;
+  int fd = g_file_open_tmp ("kk-segments-XXXXXX", &path, &error);
 
   g_assert_no_error (error);
   g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
           g_bytes_get_size (bytes), NULL));
   close (fd);
-  description = g_strdup_printf ("filesrc location=%s ! matroskademux name=d "
-      "d.video_0 ! queue ! vp8dec ! appsink name=v sync=false "
-      "d.audio_0 ! queue ! opusdec ! appsink name=a sync=false", path);
-  pipeline = gst_parse_launch (description, &error);
-  g_assert_no_error (error);
-  v = gst_bin_get_by_name (GST_BIN (pipeline), "v");
-  a = gst_bin_get_by_name (GST_BIN (pipeline), "a");
-  /* Unbounded appsink queues: one track can be pulled after the other. */
-  g_object_set (v, "max-buffers", 0, NULL);
-  g_object_set (a, "max-buffers", 0, NULL);
+  memset (decoded, 0, sizeof *decoded);
+  decoded->first_video_pts = GST_CLOCK_TIME_NONE;
+  g_object_set (src, "location", path, NULL);
+  gst_bin_add_many (GST_BIN (pipeline), src, decodebin, NULL);
+  gst_element_link (src, decodebin);
+  g_signal_connect (decodebin, "pad-added", G_CALLBACK (decode_pad_added),
+      decoded);
+  bus = gst_element_get_bus (pipeline);
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  *first_video_pts = GST_CLOCK_TIME_NONE;
-  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (v))) != NULL) {
-    if (frames++ == 0)
-      *first_video_pts = GST_BUFFER_PTS (gst_sample_get_buffer (sample));
-    gst_sample_unref (sample);
-  }
-  *audio_buffers = 0;
-  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (a))) != NULL) {
-    (*audio_buffers)++;
-    gst_sample_unref (sample);
+  message = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (message);
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) gst_error = NULL;
+
+    gst_message_parse_error (message, &gst_error, NULL);
+    g_error ("decoding the segments: %s", gst_error->message);
   }
   gst_element_set_state (pipeline, GST_STATE_NULL);
   g_unlink (path);
-  return frames;
 }
 
 static void
 test_segments (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GPtrArray) packets = make_media (6, FPS, g_get_real_time ());
+  KkCodec codec = GPOINTER_TO_INT (data);
+  g_autoptr (GPtrArray) packets = make_media (codec, 6, FPS,
+      g_get_real_time ());
+  g_autofree char *mime_type = NULL;
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GBytes) init = NULL;
   g_autoptr (GByteArray) tail = g_byte_array_new ();
   g_autoptr (GBytes) stream = NULL;
   const guint8 *bytes;
-  GstClockTime first_pts;
-  guint frames, audio, from;
+  Decoded decoded;
+  guint from;
 
   g_assert_null (kk_segmenter_get_init (f->segmenter));
   push_all (f, packets);
   g_assert_true (kk_segmenter_is_healthy (f->segmenter, NULL));
-  g_assert_cmpstr (kk_segmenter_get_mime_type (f->segmenter), ==,
-      "video/webm; codecs=\"vp8,opus\"");
+  mime_type = kk_segmenter_get_mime_type (f->segmenter);
+  if (codec == KK_CODEC_VP8)
+    g_assert_cmpstr (mime_type, ==, "video/webm; codecs=\"vp8,opus\"");
+  else
+    /* Constrained baseline (42, constraints e0 or c0), its level. */
+    g_assert_true (g_str_has_prefix (mime_type,
+            "video/mp4; codecs=\"avc1.42")
+        && g_str_has_suffix (mime_type, ",opus\""));
   g_assert_cmpint (kk_segmenter_get_zero_wall_us (f->segmenter), >, 0);
 
-  /* The initialization segment: the EBML header, then the Segment. */
+  /* The initialization segment: the EBML header, then the Segment; or
+   * ftyp, then moov. */
   init = kk_segmenter_get_init (f->segmenter);
   g_assert_nonnull (init);
   bytes = g_bytes_get_data (init, NULL);
-  g_assert_cmphex (read_be (bytes, 4), ==, 0x1A45DFA3);
+  if (codec == KK_CODEC_VP8)
+    g_assert_cmphex (read_be (bytes, 4), ==, 0x1A45DFA3);
+  else
+    g_assert_cmphex (read_be (bytes + 4, 4), ==, 0x66747970);   /* ftyp */
 
   /* A segment a second (one GOP each); the last is still open. */
   list = kk_segmenter_list (f->segmenter);
@@ -269,10 +327,15 @@ test_segments (Fixture *f, gconstpointer data)
 
     g_assert_cmpuint (segment->seq, ==, i);
     g_assert_true (segment->keyframe);
-    /* A Cluster whose 8-byte size is now known and right. */
-    g_assert_cmphex (read_be (c, 4), ==, 0x1F43B675);
-    g_assert_cmphex (c[4], ==, 0x01);
-    g_assert_cmpuint (read_be (c + 5, 7), ==, size - 12);
+    if (codec == KK_CODEC_VP8) {
+      /* A Cluster whose 8-byte size is now known and right. */
+      g_assert_cmphex (read_be (c, 4), ==, 0x1F43B675);
+      g_assert_cmphex (c[4], ==, 0x01);
+      g_assert_cmpuint (read_be (c + 5, 7), ==, size - 12);
+    } else {
+      /* Fragments, from a keyframe's moof. */
+      g_assert_cmphex (read_be (c + 4, 4), ==, 0x6D6F6F66);     /* moof */
+    }
     g_assert_cmpint (ABS (segment->start_us - (gint64) i * G_USEC_PER_SEC),
         <, 100 * 1000);
     g_assert_cmpint (segment->duration_us, >, 800 * 1000);
@@ -290,11 +353,14 @@ test_segments (Fixture *f, gconstpointer data)
         g_bytes_get_size (segment->bytes));
   }
   stream = g_byte_array_free_to_bytes (g_steal_pointer (&tail));
-  frames = decode (stream, &first_pts, &audio);
-  g_assert_cmpuint (frames, >=, (list->len - from) * FPS - 1);
-  g_assert_cmpint (ABS ((gint64) (first_pts / GST_USECOND)
+  decode (stream, &decoded);
+  g_test_message ("%u video frames from %.3f s, %u audio buffers",
+      decoded.video_frames, decoded.first_video_pts / 1e9,
+      decoded.audio_buffers);
+  g_assert_cmpuint (decoded.video_frames, >=, (list->len - from) * FPS - 1);
+  g_assert_cmpint (ABS ((gint64) (decoded.first_video_pts / GST_USECOND)
           - ((KkSegment *) list->pdata[from])->start_us), <, 1000);
-  g_assert_cmpuint (audio, >=, (list->len - from) * 45);
+  g_assert_cmpuint (decoded.audio_buffers, >=, (list->len - from) * 45);
 
   /* Each segment by its number; none after the window. */
   g_assert_nonnull (kk_segmenter_lookup (f->segmenter, 1));
@@ -307,7 +373,8 @@ test_segments (Fixture *f, gconstpointer data)
 static void
 test_keyframe_requests (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GPtrArray) packets = make_media (9, 4 * FPS, g_get_real_time ());
+  g_autoptr (GPtrArray) packets = make_media (KK_CODEC_VP8, 9, 4 * FPS,
+      g_get_real_time ());
   g_autoptr (GPtrArray) list = NULL;
   guint at_start = g_atomic_int_get (&f->keyframe_requests);
 
@@ -325,7 +392,7 @@ test_keyframe_requests (Fixture *f, gconstpointer data)
 static void
 test_window (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GPtrArray) packets = make_media (30, FPS / 3,
+  g_autoptr (GPtrArray) packets = make_media (KK_CODEC_VP8, 30, FPS / 3,
       g_get_real_time ());
   g_autoptr (GPtrArray) list = NULL;
   KkSegment *oldest, *newest;
@@ -482,19 +549,178 @@ test_split_invalid (void)
   g_assert_error (error, KK_WEBM_SPLIT_ERROR, KK_WEBM_SPLIT_ERROR_INVALID);
 }
 
+/* What mp4mux writes live (fragmented, streamable), made here. */
+static GBytes *
+live_mp4 (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (
+      "videotestsrc num-buffers=45 ! video/x-raw,width=64,height=48,"
+      "framerate=15/1 ! x264enc key-int-max=15 speed-preset=ultrafast "
+      "tune=zerolatency ! h264parse ! m. "
+      "audiotestsrc num-buffers=150 samplesperbuffer=960 ! opusenc ! m. "
+      "mp4mux name=m fragment-duration=200 streamable=true "
+      "! appsink name=s sync=false", &error);
+  g_autoptr (GstElement) sink = NULL;
+  GByteArray *out = g_byte_array_new ();
+  GstSample *sample;
+
+  g_assert_no_error (error);
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "s");
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink))) != NULL) {
+    GstMapInfo map;
+
+    gst_buffer_map (gst_sample_get_buffer (sample), &map, GST_MAP_READ);
+    g_byte_array_append (out, map.data, map.size);
+    gst_buffer_unmap (gst_sample_get_buffer (sample), &map);
+    gst_sample_unref (sample);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  return g_byte_array_free_to_bytes (out);
+}
+
+typedef struct {
+  GBytes *init;
+  GPtrArray *segments;        /* GBytes */
+  GArray *infos;              /* KkMp4SegmentInfo */
+} Mp4Pieces;
+
+static void
+on_mp4_init (GBytes *bytes, gpointer user_data)
+{
+  Mp4Pieces *pieces = user_data;
+
+  g_assert_null (pieces->init);
+  pieces->init = g_bytes_ref (bytes);
+}
+
+static void
+on_mp4_segment (GBytes *bytes, const KkMp4SegmentInfo *info,
+    gpointer user_data)
+{
+  Mp4Pieces *pieces = user_data;
+
+  g_ptr_array_add (pieces->segments, g_bytes_ref (bytes));
+  g_array_append_val (pieces->infos, *info);
+}
+
+static const KkMp4SplitCallbacks mp4_callbacks = {
+  on_mp4_init, on_mp4_segment
+};
+
+static void
+mp4_split (GBytes *stream, gsize piece, gsize max, Mp4Pieces *pieces,
+    GError **error)
+{
+  g_autoptr (KkMp4Split) split = kk_mp4_split_new (max, &mp4_callbacks,
+      pieces);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (stream, &size);
+
+  pieces->init = NULL;
+  pieces->segments = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) g_bytes_unref);
+  pieces->infos = g_array_new (FALSE, FALSE, sizeof (KkMp4SegmentInfo));
+  for (gsize at = 0; at < size; at += piece)
+    if (!kk_mp4_split_push (split, data + at, MIN (piece, size - at),
+            error))
+      return;
+  kk_mp4_split_finish (split, error);
+}
+
+static void
+mp4_pieces_clear (Mp4Pieces *pieces)
+{
+  g_clear_pointer (&pieces->init, g_bytes_unref);
+  g_clear_pointer (&pieces->segments, g_ptr_array_unref);
+  g_clear_pointer (&pieces->infos, g_array_unref);
+}
+
+static void
+test_mp4_split (void)
+{
+  g_autoptr (GBytes) stream = live_mp4 ();
+  g_autoptr (GError) error = NULL;
+  Mp4Pieces whole, bytewise;
+
+  mp4_split (stream, G_MAXSIZE, 1 << 20, &whole, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (whole.init);
+  /* A keyframe a second for three seconds: three segments, each a
+   * second from its keyframe. */
+  g_assert_cmpuint (whole.segments->len, ==, 3);
+  for (guint i = 0; i < whole.infos->len; i++) {
+    KkMp4SegmentInfo *info = &g_array_index (whole.infos, KkMp4SegmentInfo,
+        i);
+
+    g_assert_true (info->keyframe);
+    g_assert_cmpint (info->start_us, ==, i * G_USEC_PER_SEC);
+    g_assert_cmpint (info->duration_us, ==, G_USEC_PER_SEC);
+  }
+
+  /* One byte at a time: the same pieces. */
+  mp4_split (stream, 1, 1 << 20, &bytewise, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (whole.init, bytewise.init));
+  g_assert_cmpuint (bytewise.segments->len, ==, whole.segments->len);
+  for (guint i = 0; i < whole.segments->len; i++)
+    g_assert_true (g_bytes_equal (whole.segments->pdata[i],
+            bytewise.segments->pdata[i]));
+  mp4_pieces_clear (&bytewise);
+
+  /* A segment over the bound is refused, not buffered. */
+  mp4_split (stream, 4096, 8000, &bytewise, &error);
+  g_assert_error (error, KK_MP4_SPLIT_ERROR, KK_MP4_SPLIT_ERROR_TOO_BIG);
+  g_clear_error (&error);
+  mp4_pieces_clear (&bytewise);
+  mp4_pieces_clear (&whole);
+}
+
+static void
+test_mp4_split_invalid (void)
+{
+  /* A box claiming to be smaller than its own header. */
+  static const guint8 not_mp4[] = { 0, 0, 0, 4, 'f', 't', 'y', 'p' };
+  /* A moof before any moov: no track to read it with. */
+  static const guint8 early_moof[] = { 0, 0, 0, 8, 'm', 'o', 'o', 'f' };
+  g_autoptr (KkMp4Split) split = kk_mp4_split_new (1 << 20, &mp4_callbacks,
+      NULL);
+  g_autoptr (KkMp4Split) early = kk_mp4_split_new (1 << 20, &mp4_callbacks,
+      NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (kk_mp4_split_push (split, not_mp4, sizeof not_mp4,
+          &error));
+  g_assert_error (error, KK_MP4_SPLIT_ERROR, KK_MP4_SPLIT_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (kk_mp4_split_push (split, not_mp4, 1, &error));
+  g_assert_error (error, KK_MP4_SPLIT_ERROR, KK_MP4_SPLIT_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (kk_mp4_split_push (early, early_moof, sizeof early_moof,
+          &error));
+  g_assert_error (error, KK_MP4_SPLIT_ERROR, KK_MP4_SPLIT_ERROR_INVALID);
+}
+
 int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add ("/segmenter/segments", Fixture, NULL, fixture_setup,
-      test_segments, fixture_teardown);
+  g_test_add ("/segmenter/vp8-webm", Fixture,
+      GINT_TO_POINTER (KK_CODEC_VP8), fixture_setup, test_segments,
+      fixture_teardown);
+  g_test_add ("/segmenter/h264-mp4", Fixture,
+      GINT_TO_POINTER (KK_CODEC_H264), fixture_setup, test_segments,
+      fixture_teardown);
   g_test_add ("/segmenter/keyframe-requests", Fixture, NULL, fixture_setup,
       test_keyframe_requests, fixture_teardown);
   g_test_add ("/segmenter/window", Fixture, NULL, fixture_setup,
       test_window, fixture_teardown);
   g_test_add_func ("/webm-split/pieces", test_split);
   g_test_add_func ("/webm-split/invalid", test_split_invalid);
+  g_test_add_func ("/mp4-split/pieces", test_mp4_split);
+  g_test_add_func ("/mp4-split/invalid", test_mp4_split_invalid);
   return g_test_run ();
 }

@@ -17,8 +17,10 @@
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
+#include <gst/pbutils/pbutils.h>
 #include <string.h>
 
+#include "kk-mp4-split.h"
 #include "kk-pipeline-file.h"
 #include "kk-webm-split.h"
 
@@ -71,14 +73,18 @@ struct _KkSegmenter {
   GError *failure;
   GQueue held;              /* KkPacket, while STARTING */
   KkCodec codec;
-  const char *mime_type;
+  const char *extension;    /* "webm" or "mp4" */
+  const char *content_type;
+  char *mime_type;          /* with the codecs, once the init is there */
   TrackClock clocks[KK_TRACK_N];
   gint64 zero_wall_us;      /* capture time of media time 0 */
   gint64 last_keyframe_us;  /* media time of the last keyframe pushed */
   gint64 last_request_us;   /* media time of the last keyframe request */
   gboolean keyframe_wanted;
   GstAppSrc *srcs[KK_TRACK_N];
-  KkWebmSplit *split;
+  KkWebmSplit *webm_split;  /* VP8: one of the two splitters */
+  KkMp4Split *mp4_split;    /* H.264 */
+  GstElement *mux;          /* whose inputs' caps name the codecs */
   GBytes *init;
   GQueue window;            /* KkSegment, oldest first */
   gsize window_bytes;
@@ -264,15 +270,17 @@ process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
     case STATE_WAITING:
       if (!keyframe)
         return;
-      if (packet->codec != KK_CODEC_VP8) {
+      if (packet->codec != KK_CODEC_VP8 && packet->codec != KK_CODEC_H264) {
         g_set_error (&segmenter->failure, KK_SEGMENTER_ERROR,
             KK_SEGMENTER_ERROR_CODEC,
-            "HTTPS segments are made of VP8 video only");
+            "HTTPS segments are made of VP8 or H.264 video only");
         set_state (segmenter, STATE_FAILED);
         return;
       }
       segmenter->codec = packet->codec;
-      segmenter->mime_type = "video/webm; codecs=\"vp8,opus\"";
+      segmenter->extension = packet->codec == KK_CODEC_VP8 ? "webm" : "mp4";
+      segmenter->content_type = packet->codec == KK_CODEC_VP8 ? "video/webm"
+          : "video/mp4";
       segmenter->zero_wall_us = track_wall_us (clock);
       segmenter->last_keyframe_us = 0;
       set_state (segmenter, STATE_STARTING);
@@ -314,6 +322,43 @@ kk_segmenter_push (KkSegmenter *segmenter, KkPacket *packet)
 
 /* ---- the muxer's output (a streaming thread, lock held) ---- */
 
+/* The MSE type: the container, and the codecs as RFC 6381 names them
+ * (for H.264 the profile and level: "avc1.42e01f"), from what the muxer
+ * was given. WebM's codec names are plain (GStreamer's "vp08" is the MP4
+ * one). */
+static char *
+mime_type_of (KkSegmenter *segmenter)
+{
+  g_autoptr (GPtrArray) codecs = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GstIterator) pads = gst_element_iterate_sink_pads (
+      segmenter->mux);
+  GValue item = G_VALUE_INIT;
+  g_autofree char *joined = NULL;
+
+  if (segmenter->codec == KK_CODEC_VP8)
+    return g_strdup ("video/webm; codecs=\"vp8,opus\"");
+  while (gst_iterator_next (pads, &item) == GST_ITERATOR_OK) {
+    g_autoptr (GstCaps) caps = gst_pad_get_current_caps (
+        g_value_get_object (&item));
+    char *codec = caps != NULL ? gst_codec_utils_caps_get_mime_codec (caps)
+        : NULL;
+
+    /* Video first, as players list them. */
+    if (codec != NULL && caps != NULL && g_str_has_prefix (
+            gst_structure_get_name (gst_caps_get_structure (caps, 0)),
+            "video/"))
+      g_ptr_array_insert (codecs, 0, codec);
+    else if (codec != NULL)
+      g_ptr_array_add (codecs, codec);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  g_ptr_array_add (codecs, NULL);
+  joined = g_strjoinv (",", (char **) codecs->pdata);
+  return g_strdup_printf ("%s; codecs=\"%s\"", segmenter->content_type,
+      joined);
+}
+
 static void
 on_init (GBytes *bytes, gpointer user_data)
 {
@@ -321,6 +366,9 @@ on_init (GBytes *bytes, gpointer user_data)
 
   g_clear_pointer (&segmenter->init, g_bytes_unref);
   segmenter->init = g_bytes_ref (bytes);
+  g_free (segmenter->mime_type);
+  segmenter->mime_type = mime_type_of (segmenter);
+  GST_INFO ("segments %s: %s", segmenter->name, segmenter->mime_type);
 }
 
 /* The window: dropped from its oldest end until within every bound. */
@@ -342,17 +390,16 @@ trim_window (KkSegmenter *segmenter)
 }
 
 static void
-on_cluster (GBytes *bytes, const KkWebmClusterInfo *info, gpointer user_data)
+add_segment (KkSegmenter *segmenter, GBytes *bytes, gint64 start_us,
+    gint64 duration_us, gboolean keyframe)
 {
-  KkSegmenter *segmenter = user_data;
   KkSegment *segment = g_new0 (KkSegment, 1);
 
   segment->seq = segmenter->next_seq++;
   segment->bytes = g_bytes_ref (bytes);
-  /* webmmux's TimecodeScale is 1 ms. */
-  segment->start_us = info->timecode * 1000;
-  segment->duration_us = info->span * 1000 + FRAME_US;
-  segment->keyframe = info->keyframe;
+  segment->start_us = start_us;
+  segment->duration_us = duration_us;
+  segment->keyframe = keyframe;
   segment->made_wall_us = g_get_real_time ();
   g_queue_push_tail (&segmenter->window, segment);
   segmenter->window_bytes += g_bytes_get_size (bytes);
@@ -361,6 +408,23 @@ on_cluster (GBytes *bytes, const KkWebmClusterInfo *info, gpointer user_data)
       "%zu bytes%s", segmenter->name, segment->seq, segment->start_us / 1e6,
       segment->duration_us / 1e6, g_bytes_get_size (bytes),
       segment->keyframe ? ", keyframe" : "");
+}
+
+static void
+on_cluster (GBytes *bytes, const KkWebmClusterInfo *info, gpointer user_data)
+{
+  /* webmmux's TimecodeScale is 1 ms; a Cluster lasts to its last frame,
+   * and that frame's length. */
+  add_segment (user_data, bytes, info->timecode * 1000,
+      info->span * 1000 + FRAME_US, info->keyframe);
+}
+
+static void
+on_mp4_segment (GBytes *bytes, const KkMp4SegmentInfo *info,
+    gpointer user_data)
+{
+  add_segment (user_data, bytes, info->start_us, info->duration_us,
+      info->keyframe);
 }
 
 static GstFlowReturn
@@ -376,8 +440,11 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
   if (buffer == NULL || !gst_buffer_map (buffer, &map, GST_MAP_READ))
     return GST_FLOW_OK;
   g_mutex_lock (&segmenter->lock);
-  if (segmenter->split != NULL)
-    ok = kk_webm_split_push (segmenter->split, map.data, map.size, &error);
+  if (segmenter->webm_split != NULL)
+    ok = kk_webm_split_push (segmenter->webm_split, map.data, map.size,
+        &error);
+  else if (segmenter->mp4_split != NULL)
+    ok = kk_mp4_split_push (segmenter->mp4_split, map.data, map.size, &error);
   if (!ok) {
     GST_WARNING ("segments %s: %s", segmenter->name, error->message);
     g_clear_error (&segmenter->failure);
@@ -440,14 +507,16 @@ static GstElement *
 make_pipeline (KkSegmenter *segmenter, GstAppSrc **srcs, GstAppSink **sink,
     GError **error)
 {
+  const char *name = segmenter->codec == KK_CODEC_H264 ? "segments-h264"
+      : "segments-vp8";
   g_autofree char *path = kk_pipeline_file_path (segmenter->pipelines_dir,
-      "segments-vp8");
+      name);
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GError) load_error = NULL;
-  GstElement *video, *audio, *appsink;
+  GstElement *video, *audio, *appsink, *mux;
 
-  pipeline = kk_pipeline_file_load (segmenter->pipelines_dir, "segments-vp8",
-      NULL, NULL, &load_error);
+  pipeline = kk_pipeline_file_load (segmenter->pipelines_dir, name, NULL,
+      NULL, &load_error);
   if (pipeline == NULL) {
     g_set_error_literal (error, KK_SEGMENTER_ERROR,
         KK_SEGMENTER_ERROR_PIPELINE, load_error->message);
@@ -456,16 +525,19 @@ make_pipeline (KkSegmenter *segmenter, GstAppSrc **srcs, GstAppSink **sink,
   video = gst_bin_get_by_name (GST_BIN (pipeline), "video");
   audio = gst_bin_get_by_name (GST_BIN (pipeline), "audio");
   appsink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
   if (!GST_IS_APP_SRC (video) || !GST_IS_APP_SRC (audio)
-      || !GST_IS_APP_SINK (appsink)) {
+      || !GST_IS_APP_SINK (appsink) || mux == NULL) {
     g_set_error (error, KK_SEGMENTER_ERROR, KK_SEGMENTER_ERROR_PIPELINE,
-        "%s: needs appsrcs named \"video\" and \"audio\" and an appsink "
-        "named \"sink\"", path);
+        "%s: needs appsrcs named \"video\" and \"audio\", a muxer named "
+        "\"mux\" and an appsink named \"sink\"", path);
     g_clear_object (&video);
     g_clear_object (&audio);
     g_clear_object (&appsink);
+    g_clear_object (&mux);
     return NULL;
   }
+  segmenter->mux = mux;
   srcs[KK_TRACK_VIDEO] = GST_APP_SRC (video);
   srcs[KK_TRACK_AUDIO] = GST_APP_SRC (audio);
   *sink = GST_APP_SINK (appsink);
@@ -476,7 +548,8 @@ static gboolean
 build_pipeline (gpointer data)
 {
   KkSegmenter *segmenter = data;
-  static const KkWebmSplitCallbacks split_callbacks = { on_init, on_cluster };
+  static const KkWebmSplitCallbacks webm_callbacks = { on_init, on_cluster };
+  static const KkMp4SplitCallbacks mp4_callbacks = { on_init, on_mp4_segment };
   GstAppSinkCallbacks sink_callbacks = { .new_sample = on_new_sample };
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) pipeline = NULL;
@@ -495,8 +568,9 @@ build_pipeline (gpointer data)
   }
   video_caps = gst_caps_new_simple ("application/x-rtp",
       "media", G_TYPE_STRING, "video", "clock-rate", G_TYPE_INT, 90000,
-      "encoding-name", G_TYPE_STRING, "VP8", "payload", G_TYPE_INT, PT_VIDEO,
-      NULL);
+      "encoding-name", G_TYPE_STRING,
+      segmenter->codec == KK_CODEC_H264 ? "H264" : "VP8",
+      "payload", G_TYPE_INT, PT_VIDEO, NULL);
   audio_caps = gst_caps_new_simple ("application/x-rtp",
       "media", G_TYPE_STRING, "audio", "clock-rate", G_TYPE_INT, 48000,
       "encoding-name", G_TYPE_STRING, "OPUS", "payload", G_TYPE_INT, PT_AUDIO,
@@ -508,8 +582,12 @@ build_pipeline (gpointer data)
   gst_app_sink_set_callbacks (sink, &sink_callbacks, segmenter, NULL);
 
   g_mutex_lock (&segmenter->lock);
-  segmenter->split = kk_webm_split_new (KK_SEGMENTER_MAX_SEGMENT_BYTES,
-      &split_callbacks, segmenter);
+  if (segmenter->codec == KK_CODEC_H264)
+    segmenter->mp4_split = kk_mp4_split_new (KK_SEGMENTER_MAX_SEGMENT_BYTES,
+        &mp4_callbacks, segmenter);
+  else
+    segmenter->webm_split = kk_webm_split_new (
+        KK_SEGMENTER_MAX_SEGMENT_BYTES, &webm_callbacks, segmenter);
   g_mutex_unlock (&segmenter->lock);
 
   bus = gst_element_get_bus (pipeline);
@@ -565,7 +643,10 @@ kk_segmenter_free (KkSegmenter *segmenter)
     g_clear_object (&segmenter->srcs[i]);
   g_queue_clear_full (&segmenter->held, (GDestroyNotify) kk_packet_unref);
   g_queue_clear_full (&segmenter->window, (GDestroyNotify) kk_segment_free);
-  g_clear_pointer (&segmenter->split, kk_webm_split_free);
+  g_clear_pointer (&segmenter->webm_split, kk_webm_split_free);
+  g_clear_pointer (&segmenter->mp4_split, kk_mp4_split_free);
+  g_clear_object (&segmenter->mux);
+  g_free (segmenter->mime_type);
   g_clear_pointer (&segmenter->init, g_bytes_unref);
   g_clear_error (&segmenter->failure);
   g_main_context_unref (segmenter->context);
@@ -584,15 +665,37 @@ kk_segmenter_get_id (KkSegmenter *segmenter)
   return segmenter->id;
 }
 
-const char *
+char *
 kk_segmenter_get_mime_type (KkSegmenter *segmenter)
 {
-  const char *mime_type;
+  char *mime_type;
 
   g_mutex_lock (&segmenter->lock);
-  mime_type = segmenter->mime_type;
+  mime_type = g_strdup (segmenter->mime_type);
   g_mutex_unlock (&segmenter->lock);
   return mime_type;
+}
+
+const char *
+kk_segmenter_get_extension (KkSegmenter *segmenter)
+{
+  const char *extension;
+
+  g_mutex_lock (&segmenter->lock);
+  extension = segmenter->extension;
+  g_mutex_unlock (&segmenter->lock);
+  return extension;
+}
+
+const char *
+kk_segmenter_get_content_type (KkSegmenter *segmenter)
+{
+  const char *content_type;
+
+  g_mutex_lock (&segmenter->lock);
+  content_type = segmenter->content_type;
+  g_mutex_unlock (&segmenter->lock);
+  return content_type;
 }
 
 GBytes *

@@ -6,13 +6,17 @@
  *
  * It is a feed's tap, like a recorder: the packets the WebRTC viewers get
  * are depayloaded and muxed, never re-encoded, by a pipeline read from
- * pipelines/segments-<codec>.pipeline (appsrcs "video" and "audio", an
- * appsink "sink"). The muxer (webmmux, streamable) starts a Cluster at
- * every video keyframe; kk-webm-split cuts its output into one
- * initialization segment and one media segment per Cluster, so each
- * segment starts on a keyframe and is a complete element that Media
- * Source Extensions append in turn, and a proxy that buffers whole
- * responses passes whole. The segments are immutable GBytes: an HTTP
+ * pipelines/segments-<codec>.pipeline (appsrcs "video" and "audio", a
+ * muxer "mux", an appsink "sink"). VP8 and Opus go into live WebM
+ * (webmmux, streamable), whose Clusters start at every video keyframe;
+ * kk-webm-split cuts it into one initialization segment and one media
+ * segment per Cluster. H.264 and Opus go into fragmented MP4 (mp4mux,
+ * fragments of a fraction of a second, a new video fragment at every
+ * keyframe); kk-mp4-split cuts it into the initialization segment (ftyp,
+ * moov) and one media segment from each keyframe's fragment to the next.
+ * So each segment starts on a keyframe and is complete, Media Source
+ * Extensions append them in turn, and a proxy that buffers whole
+ * responses passes each whole. The segments are immutable GBytes: an HTTP
  * reply shares them, a slow reader holds a reference, never a copy.
  *
  * Keyframes. A segment is as long as the publisher's GOP, and a viewer
@@ -65,7 +69,7 @@ typedef enum {
 
 typedef struct {
   guint64 seq;              /* 0, 1, 2... in the order made */
-  GBytes *bytes;            /* the segment: a complete WebM Cluster */
+  GBytes *bytes;            /* the segment: a WebM Cluster, or MP4 fragments */
   gint64 start_us;          /* media time of its first frame */
   gint64 duration_us;       /* to its last frame, plus one frame */
   gboolean keyframe;        /* starts on a video keyframe */
@@ -108,9 +112,14 @@ void kk_segmenter_push (KkSegmenter *segmenter, KkPacket *packet);
  * each segmenter, so that a URL of an earlier one is never taken for a
  * segment of this one. */
 const char *kk_segmenter_get_id (KkSegmenter *segmenter);
-/* Returns: (transfer none) (nullable): the MSE type of the segments,
- * e.g. `video/webm; codecs="vp8,opus"`, once the codec is known. */
-const char *kk_segmenter_get_mime_type (KkSegmenter *segmenter);
+/* Returns: (transfer full) (nullable): the MSE type of the segments,
+ * e.g. `video/webm; codecs="vp8,opus"`, once the init segment is there. */
+char *kk_segmenter_get_mime_type (KkSegmenter *segmenter);
+/* Returns: (transfer none) (nullable): the segments' file extension
+ * ("webm", "mp4") and content type ("video/webm", "video/mp4"), once the
+ * codec is known. */
+const char *kk_segmenter_get_extension (KkSegmenter *segmenter);
+const char *kk_segmenter_get_content_type (KkSegmenter *segmenter);
 /* Returns: (transfer full) (nullable): the initialization segment, once
  * the muxer wrote it. */
 GBytes *kk_segmenter_get_init (KkSegmenter *segmenter);

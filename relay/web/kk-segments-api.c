@@ -3,8 +3,9 @@
  * kk-segments-api: the routes of the HTTPS segments; see
  * kk-segments-api.h.
  *
- * Segment names carry the segmenter's id ("<id>-init.webm",
- * "<id>-<seq>.webm"): a segmenter stopped and started again (nobody
+ * Segment names carry the segmenter's id ("<id>-init.<ext>",
+ * "<id>-<seq>.<ext>", ext "webm" or "mp4" as the codec has it): a
+ * segmenter stopped and started again (nobody
  * watched for a while, or its pipeline failed) numbers from 0 again, and
  * a URL of the old one must be a 404, never another segment.
  *
@@ -65,8 +66,10 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GBytes) init = NULL;
   g_autofree char *init_url = NULL;
+  g_autofree char *mime_type = NULL;
   KkSegmenter *segmenter;
   const char *id;
+  const char *extension;
   gint64 zero_wall_us;
 
   if (lecture == NULL)
@@ -76,9 +79,11 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   init = kk_segmenter_get_init (segmenter);
   list = kk_segmenter_list (segmenter);
   zero_wall_us = kk_segmenter_get_zero_wall_us (segmenter);
+  mime_type = kk_segmenter_get_mime_type (segmenter);
+  extension = kk_segmenter_get_extension (segmenter);
   if (init != NULL)
-    init_url = g_strdup_printf ("/api/rooms/%s/segments/%s-init.webm",
-        room_id, id);
+    init_url = g_strdup_printf ("/api/rooms/%s/segments/%s-init.%s",
+        room_id, id, extension);
 
   builder = json_builder_new ();
   json_builder_begin_object (builder);
@@ -86,8 +91,7 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   json_builder_add_boolean_value (builder,
       kk_lecture_has_live_source (lecture));
   kk_http_json_add_string (builder, "id", id);
-  kk_http_json_add_string (builder, "mime_type",
-      kk_segmenter_get_mime_type (segmenter));
+  kk_http_json_add_string (builder, "mime_type", mime_type);
   kk_http_json_add_string (builder, "init", init_url);
   json_builder_set_member_name (builder, "target_duration");
   json_builder_add_double_value (builder, KK_SEGMENTER_TARGET_MS / 1000.0);
@@ -102,8 +106,8 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   for (guint i = 0; init != NULL && i < list->len; i++) {
     KkSegment *segment = list->pdata[i];
     g_autofree char *url = g_strdup_printf (
-        "/api/rooms/%s/segments/%s-%" G_GUINT64_FORMAT ".webm", room_id, id,
-        segment->seq);
+        "/api/rooms/%s/segments/%s-%" G_GUINT64_FORMAT ".%s", room_id, id,
+        segment->seq, extension);
 
     json_builder_begin_object (builder);
     json_builder_set_member_name (builder, "seq");
@@ -123,26 +127,27 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
 }
 
-/* "<id>-init.webm" (@seq G_MAXUINT64) or "<id>-<seq>.webm" of segmenter
- * @id; FALSE for anything else. */
+/* "<id>-init.<ext>" (@seq G_MAXUINT64) or "<id>-<seq>.<ext>" of
+ * segmenter @id, whose segments have extension @ext; FALSE for anything
+ * else. */
 static gboolean
-parse_name (const char *name, const char *id, guint64 *seq)
+parse_name (const char *name, const char *id, const char *ext, guint64 *seq)
 {
   gsize id_len = strlen (id);
   const char *rest;
   char *end;
 
-  if (strncmp (name, id, id_len) != 0 || name[id_len] != '-')
+  if (ext == NULL || strncmp (name, id, id_len) != 0 || name[id_len] != '-')
     return FALSE;
   rest = name + id_len + 1;
-  if (g_str_equal (rest, "init.webm")) {
+  if (g_str_has_prefix (rest, "init.") && g_str_equal (rest + 5, ext)) {
     *seq = G_MAXUINT64;
     return TRUE;
   }
   if (!g_ascii_isdigit (rest[0]))
     return FALSE;
   *seq = g_ascii_strtoull (rest, &end, 10);
-  return g_str_equal (end, ".webm") && end - rest <= 19;
+  return end - rest <= 19 && end[0] == '.' && g_str_equal (end + 1, ext);
 }
 
 static void
@@ -165,7 +170,8 @@ get_segment (KkHttpRequest *request, gpointer user_data)
    * start one. */
   segmenter = kk_segments_peek (api->segments, lecture);
   if (segmenter == NULL
-      || !parse_name (name, kk_segmenter_get_id (segmenter), &seq)) {
+      || !parse_name (name, kk_segmenter_get_id (segmenter),
+          kk_segmenter_get_extension (segmenter), &seq)) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no segment %s", name);
     return;
   }
@@ -191,7 +197,8 @@ get_segment (KkHttpRequest *request, gpointer user_data)
   soup_message_headers_replace (headers, "Cache-Control",
       "private, max-age=60, immutable");
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_message_headers_set_content_type (headers, "video/webm", NULL);
+  soup_message_headers_set_content_type (headers,
+      kk_segmenter_get_content_type (segmenter), NULL);
   /* The reply shares the segment's bytes: libsoup writes from them. */
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg),
       bytes);
