@@ -23,47 +23,16 @@ import os
 import socket
 import time
 
-import gi
-
-gi.require_version("Gst", "1.0")
-from gi.repository import Gst  # noqa: E402
-
-import harness  # noqa: E402
-from harness import check, check_eq, log, wait_until  # noqa: E402
-from common import pipeline_daemon, viewer_token  # noqa: E402
+import harness
+from harness import check, check_eq, log, wait_until
+from common import pipeline_daemon, viewer_token
+from segments_media import decode
 
 PLAYLIST = "/api/rooms/lecture/segments"
 
 
 def get(d, path, token):
     return harness.http("GET", d.url(path), token=token)
-
-
-def decode(data, workdir):
-    """Decodes a WebM stream: (video frames, first video PTS s, audio buffers)."""
-    path = os.path.join(workdir, "segments.webm")
-    with open(path, "wb") as f:
-        f.write(data)
-    Gst.init(None)
-    p = Gst.parse_launch(
-        "filesrc location=%s ! matroskademux name=d "
-        "d.video_0 ! queue ! vp8dec ! appsink name=v sync=false "
-        "max-buffers=0 d.audio_0 ! queue ! opusdec ! appsink name=a "
-        "sync=false max-buffers=0" % path)
-    p.set_state(Gst.State.PLAYING)
-    frames, first, audio = 0, None, 0
-    v, a = p.get_by_name("v"), p.get_by_name("a")
-    while True:
-        s = v.emit("pull-sample")
-        if s is None:
-            break
-        if first is None:
-            first = s.get_buffer().pts / Gst.SECOND
-        frames += 1
-    while a.emit("pull-sample") is not None:
-        audio += 1
-    p.set_state(Gst.State.NULL)
-    return frames, first, audio
 
 
 def check_auth(d, tok, other_tok, name):
@@ -149,7 +118,7 @@ def test(ctx):
     # first frame (testsrc-small: 15 fps, a keyframe a second).
     start = seqs[3]
     data = init.body + b"".join(fetched[s][1] for s in seqs[3:])
-    frames, first, audio = decode(data, ctx.workdir)
+    frames, first, audio = decode(data, ctx.workdir, "webm")
     want = sum(fetched[s][0]["duration"] for s in seqs[3:])
     log("decoded %d frames and %d audio buffers of %.1f s, first frame at "
         "%.3f s (segment at %.3f s)", frames, audio, want, first,
