@@ -659,6 +659,17 @@ test_mp4_split (void)
     g_assert_cmpint (info->duration_us, ==, G_USEC_PER_SEC);
   }
 
+  /* The Opus header as ISOBMFF has it (big-endian InputSampleRate),
+   * whatever byte order the muxer wrote it in. */
+  {
+    gsize size;
+    const guint8 *init = g_bytes_get_data (whole.init, &size);
+    const guint8 *dops = memmem (init, size, "dOps", 4);
+
+    g_assert_nonnull (dops);
+    g_assert_cmpuint (read_be (dops + 4 + 4, 4), ==, 48000);
+  }
+
   /* One byte at a time: the same pieces. */
   mp4_split (stream, 1, 1 << 20, &bytewise, &error);
   g_assert_no_error (error);

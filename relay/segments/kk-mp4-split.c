@@ -191,6 +191,83 @@ read_moov (KkMp4Split *split, const Box *moov)
   }
 }
 
+/* The sample rates Opus knows (RFC 7845's input sample rates). */
+static gboolean
+is_opus_rate (guint32 rate)
+{
+  return rate == 8000 || rate == 12000 || rate == 16000 || rate == 24000
+      || rate == 48000;
+}
+
+static void
+swap_bytes (guint8 *p, gsize len)
+{
+  for (gsize i = 0; i < len / 2; i++) {
+    guint8 t = p[i];
+
+    p[i] = p[len - 1 - i];
+    p[len - 1 - i] = t;
+  }
+}
+
+/* GStreamer 1.22's mp4mux writes the Opus track's dOps box with its
+ * fields little-endian, as Ogg's OpusHead has them, where Opus in ISOBMFF
+ * (the "Encapsulation of Opus in ISO Base Media File Format", 4.3.2) says
+ * big-endian; Chromium refuses such a stream ("Opus AudioSampleEntry sample
+ * rate mismatches OpusSpecificBox"). Where InputSampleRate read big-endian
+ * is no Opus rate and read little-endian is one, PreSkip, InputSampleRate
+ * and OutputGain are turned around in place in @moov (a whole moov box),
+ * so a muxer that writes them right is left alone. */
+static void
+fix_opus_header (guint8 *moov, gsize size)
+{
+  const guint32 path[] = { FOURCC ('t', 'r', 'a', 'k'), FOURCC ('m', 'd', 'i', 'a'),
+    FOURCC ('m', 'i', 'n', 'f'), FOURCC ('s', 't', 'b', 'l'),
+    FOURCC ('s', 't', 's', 'd') };
+  Box top, trak, box, inner_box, entry, dops;
+  gsize offset = 0, children;
+  guint8 *p;
+
+  if (read_box_header (moov, size, &top) != 1 || top.size != size)
+    return;
+  while (next_child (&top, &offset, &trak)) {
+    if (trak.type != path[0])
+      continue;
+    box = trak;
+    for (guint i = 1; i < G_N_ELEMENTS (path); i++) {
+      if (!find_child (&box, path[i], &inner_box))
+        break;
+      box = inner_box;
+    }
+    /* stsd: version, flags and an entry count before its entries; an
+     * AudioSampleEntry has 28 bytes before its own boxes. */
+    if (box.type != path[G_N_ELEMENTS (path) - 1])
+      continue;
+    children = 8;
+    while (next_child (&box, &children, &entry)) {
+      gsize inner = 28;
+
+      if (entry.type != FOURCC ('O', 'p', 'u', 's'))
+        continue;
+      while (next_child (&entry, &inner, &dops)) {
+        if (dops.type != FOURCC ('d', 'O', 'p', 's')
+            || !body_has (&dops, 10))
+          continue;
+        /* Version, OutputChannelCount, PreSkip, InputSampleRate,
+         * OutputGain. */
+        p = moov + (dops.data - (const guint8 *) moov) + dops.header;
+        if (is_opus_rate (be32 (p + 4)) || !is_opus_rate (
+                (guint32) p[4] | (guint32) p[5] << 8 | (guint32) p[6] << 16
+                | (guint32) p[7] << 24))
+          continue;
+        swap_bytes (p + 2, 2);
+        swap_bytes (p + 4, 4);
+        swap_bytes (p + 8, 2);
+      }
+    }
+  }
+}
+
 typedef struct {
   gboolean video;
   gboolean have_time;
@@ -414,9 +491,13 @@ parse (KkMp4Split *split, GError **error)
       split->callbacks.init (init, split->user_data);
     }
     if (!split->media) {
-      if (box.type == FOURCC ('m', 'o', 'o', 'v'))
-        read_moov (split, &box);
+      gsize at = split->init->len;
+
       g_byte_array_append (split->init, data, box.size);
+      if (box.type == FOURCC ('m', 'o', 'o', 'v')) {
+        read_moov (split, &box);
+        fix_opus_header (split->init->data + at, box.size);
+      }
     } else {
       if (box.type == FOURCC ('m', 'o', 'o', 'v')
           || box.type == FOURCC ('f', 't', 'y', 'p'))

@@ -3,7 +3,8 @@
 // a nurse's browser that reaches nothing but the proxy falls back from
 // WebRTC to the relay's media segments by itself, plays within a few
 // seconds, stays within about 4 s of live, says which path it is on, and
-// her attendance counts the time she watched.
+// her attendance counts the time she watched. An H.264 lecture (a
+// webrtcbin publisher over WHIP) plays the same way, from fragmented MP4.
 //
 // Namespaces (made here, inside the test's own from netns-run):
 //
@@ -27,6 +28,8 @@ import { run, check, log, waitFor, sleep, inOwnNetns, CHROMIUM, CHROMIUM_ARGS, F
   from "./lib.mjs";
 
 const ROOM = "lecture";
+const H264_ROOM = "h264";
+const HERE = path.dirname(new URL(import.meta.url).pathname);
 const VIEWER_NS = `kk-seg-viewer-${process.pid}`;
 const PROXY_NS = `kk-seg-proxy-${process.pid}`;
 const RELAY_ADDRESS = "10.213.0.1";
@@ -151,21 +154,24 @@ async function playing(page) {
 
 /* How far behind live the page plays, on the relay's clock: the live
  * edge (read by the test) minus the video's position, sampled together. */
-async function behindLive(daemon, page, token) {
+async function behindLive(daemon, page, token, room) {
   const [list, state] = await Promise.all([
-    daemon.api("GET", `/api/rooms/${ROOM}/segments`, undefined, token),
+    daemon.api("GET", `/api/rooms/${room}/segments`, undefined, token),
     playing(page),
   ]);
   return list.data.live_edge - state.time;
 }
 
-async function watchOverProxy(daemon, page, token, label) {
+async function watchOverProxy(daemon, page, token, label, room = ROOM) {
   const started = Date.now();
-  await page.goto(`http://${RELAY_ADDRESS}:${daemon.httpPort}/watch/${ROOM}#token=${token}`);
+  await page.goto(`http://${RELAY_ADDRESS}:${daemon.httpPort}/watch/${room}#token=${token}`);
   const first = await waitFor(async () => {
     const state = await playing(page);
     return state.stats?.transport === "https" && state.time > 0 && !state.paused ? state : null;
-  }, PLAY_WITHIN_MS + 8000, `${label} playing over HTTPS`);
+  }, PLAY_WITHIN_MS + 8000, `${label} playing over HTTPS`).catch(async (error) => {
+    log(`${label}: ${JSON.stringify(await playing(page))}`);
+    throw error;
+  });
   const playsAfter = (Date.now() - started) / 1000;
   log(`${label}: playing over HTTPS ${playsAfter.toFixed(1)} s after opening the page (${first.quality})`);
   check(playsAfter * 1000 <= PLAY_WITHIN_MS, `${label} took ${playsAfter.toFixed(1)} s to play`);
@@ -175,12 +181,12 @@ async function watchOverProxy(daemon, page, token, label) {
 
 /* Samples the distance from live every second for @seconds; the picture
  * must keep moving too. */
-async function followLive(daemon, page, token, seconds, label) {
+async function followLive(daemon, page, token, seconds, label, room = ROOM) {
   const samples = [];
   const before = await playing(page);
   for (let i = 0; i < seconds; i++) {
     await sleep(1000);
-    samples.push(await behindLive(daemon, page, token));
+    samples.push(await behindLive(daemon, page, token, room));
   }
   const after = await playing(page);
   const max = Math.max(...samples);
@@ -194,8 +200,13 @@ async function followLive(daemon, page, token, seconds, label) {
 }
 
 let squid = null;
+let publisher = null;
 // run() ends the process: what this test made outside it goes then.
-process.on("exit", () => { stopSquid(squid); removeNetwork(); });
+process.on("exit", () => {
+  if (publisher && publisher.exitCode === null) publisher.kill("SIGTERM");
+  stopSquid(squid);
+  removeNetwork();
+});
 buildNetwork();
 await run("segments", async ({ daemon, workdir, screenshot }) => {
   const { chromium, default: playwright } = await import("playwright-core");
@@ -255,6 +266,28 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   await ffContext.close();
   await firefoxBrowser.close();
 
+  // An H.264 lecture, from a WHIP publisher, in Chromium in the viewer's
+  // namespace again.
+  const h264 = await daemon.createRoom(H264_ROOM, "Håndhygiene");
+  publisher = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
+    "--url", `${daemon.base}/whip/${H264_ROOM}`, "--token", h264.host_token, "--codec", "h264",
+    "--duration", "0"], { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
+  await waitFor(async () => (await daemon.room(H264_ROOM))?.live, 20000, "the H.264 lecture live");
+  const ola = await daemon.join(H264_ROOM, "Ola Nordmann", "Sengepost 5");
+  const h264Context = await chromium.launchPersistentContext(path.join(workdir, "profile-h264"), {
+    executablePath: wrapper, headless: true, locale: "nb-NO",
+    args: [...CHROMIUM_ARGS, `--proxy-server=http://${PROXY_FOR_VIEWER}:${PROXY_PORT}`],
+  });
+  const h264Page = h264Context.pages()[0] || await h264Context.newPage();
+  h264Page.on("pageerror", (e) => log(`[h264 error] ${e.message}`));
+  await watchOverProxy(daemon, h264Page, ola.token, "Chromium H.264", H264_ROOM);
+  const mime = (await daemon.api("GET", `/api/rooms/${H264_ROOM}/segments`, undefined, ola.token)).data.mime_type;
+  check(mime.startsWith("video/mp4; codecs=\"avc1."), `H.264 segments as ${mime}`);
+  const h264Live = await followLive(daemon, h264Page, ola.token, 10, "Chromium H.264", H264_ROOM);
+  await screenshot(h264Page, "chromium-h264-over-https");
+  await h264Context.close();
+  publisher.kill("SIGTERM");
+
   // Attendance: Kari's HTTPS connection, closed, about as long as she
   // watched.
   const session = (await daemon.api("GET", `/api/sessions?room=${ROOM}`)).data[0].id;
@@ -266,5 +299,6 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   log(`attendance: ${JSON.stringify(connection)}; she watched about ${watched.toFixed(1)} s`);
   check(Math.abs(connection.seconds - watched) <= 4, `attendance counts ${connection.seconds} s of ${watched.toFixed(1)} s`);
   log(`summary: Chromium played after ${chromiumStart.toFixed(1)} s, behind live mean ${chromiumLive.mean.toFixed(2)} s `
-    + `max ${chromiumLive.max.toFixed(2)} s; Firefox behind live mean ${firefoxLive.mean.toFixed(2)} s max ${firefoxLive.max.toFixed(2)} s`);
+    + `max ${chromiumLive.max.toFixed(2)} s; Firefox behind live mean ${firefoxLive.mean.toFixed(2)} s max ${firefoxLive.max.toFixed(2)} s; `
+    + `Chromium H.264 mean ${h264Live.mean.toFixed(2)} s max ${h264Live.max.toFixed(2)} s`);
 });
