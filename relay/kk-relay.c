@@ -176,6 +176,8 @@ kk_relay_new (const KkConfig *config, GError **error)
   if (relay->schedule == NULL)
     goto error;
   relay->segments = kk_segments_new (config->pipelines_dir);
+  kk_metrics_add_collector (relay->metrics, kk_segments_collect_metrics,
+      relay->segments);
 
   fanout_config.port = config->media_port;
   fanout_config.public_ips = config->public_ips;
@@ -256,6 +258,9 @@ kk_relay_free (KkRelay *relay)
     kk_recordings_shutdown (relay->recordings);
   /* HTTPS viewers leave, and the segmenters' taps go, while the lectures
    * and their feeds are still there. */
+  if (relay->segments != NULL)
+    kk_metrics_remove_collector (relay->metrics, kk_segments_collect_metrics,
+        relay->segments);
   g_clear_pointer (&relay->segments, kk_segments_free);
   /* Delivers every viewer's leave before the lectures go. */
   if (relay->fanout != NULL) {

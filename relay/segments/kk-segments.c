@@ -36,6 +36,7 @@ struct _KkSegments {
   char *pipelines_dir;
   GHashTable *lectures;     /* KkLecture * -> LectureEntry */
   guint tick;
+  guint64 served;           /* media segments fetched */
 };
 
 static void
@@ -224,6 +225,7 @@ kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
   gint64 now_wall = g_get_real_time ();
 
   entry->wanted_us = g_get_monotonic_time ();
+  segments->served++;
   if (viewer == NULL) {
     guint32 random[2] = { g_random_int (), g_random_int () };
 
@@ -255,4 +257,26 @@ kk_segments_count_viewers (KkSegments *segments)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     count += g_hash_table_size (((LectureEntry *) value)->viewers);
   return count;
+}
+
+void
+kk_segments_collect_metrics (KkMetrics *metrics, gpointer user_data)
+{
+  KkSegments *segments = user_data;
+  GHashTableIter iter;
+  gpointer value;
+  guint running = 0;
+
+  g_hash_table_iter_init (&iter, segments->lectures);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((LectureEntry *) value)->segmenter != NULL)
+      running++;
+  kk_metrics_sample (metrics, "kringkast_viewers", KK_METRIC_GAUGE,
+      "Viewers whose media is flowing", "transport=\"https\"",
+      kk_segments_count_viewers (segments));
+  kk_metrics_sample (metrics, "kringkast_https_segmenters", KK_METRIC_GAUGE,
+      "Rooms whose lecture is being cut into HTTPS segments", NULL, running);
+  kk_metrics_sample (metrics, "kringkast_https_segments_served_total",
+      KK_METRIC_COUNTER, "Media segments fetched by HTTPS viewers", NULL,
+      segments->served);
 }

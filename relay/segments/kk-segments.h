@@ -26,6 +26,7 @@
 
 #include <glib.h>
 #include "kk-lecture.h"
+#include "kk-metrics.h"
 #include "kk-segmenter.h"
 
 G_BEGIN_DECLS
@@ -73,7 +74,13 @@ KkSegmenter *kk_segments_peek (KkSegments *segments, KkLecture *lecture);
 void kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
     const char *party_id, const KkSegment *segment);
 
-/* HTTPS viewers watching now (for tests and metrics). */
+/* HTTPS viewers watching now. */
 guint kk_segments_count_viewers (KkSegments *segments);
+
+/* A KkMetricsCollectFunc; @user_data is the KkSegments:
+ * kringkast_viewers{transport="https"} (beside the fan-out's udp and
+ * tcp), kringkast_https_segmenters (rooms making segments now) and
+ * kringkast_https_segments_served_total. */
+void kk_segments_collect_metrics (KkMetrics *metrics, gpointer user_data);
 
 G_END_DECLS

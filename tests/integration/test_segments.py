@@ -14,7 +14,8 @@ a player would (the playlist every half second, each new segment once):
 - how fresh: a segment is listed within about a segment's length of
   the live edge;
 - attendance: the time she fetched segments counts, as a connection with
-  transport "https", ended where the fetched media ended;
+  transport "https", ended where the fetched media ended; /metrics counts
+  her among the viewers with transport "https";
 - a slow reader: pipelined requests read one byte a second are cut off
   by the guard (send-timeout) while everyone else is served at once, and
   the daemon lets the connection go.
@@ -110,6 +111,12 @@ def test(ctx):
         "max %.2f s, mean %.2f s", len(fetched), max(lags),
         sum(lags) / len(lags))
     check(len(fetched) >= 10, "segments fetched: %d", len(fetched))
+    # She is one HTTPS viewer in /metrics, beside the WebRTC transports.
+    check_eq(d.metric("kringkast_viewers", {"transport": "https"}), 1,
+             "HTTPS viewers")
+    check((d.metric("kringkast_https_segments_served_total") or 0)
+          >= len(fetched), "segments served counted")
+    check_eq(d.metric("kringkast_https_segmenters"), 1, "segmenters")
     check(max(lags) < 2.2, "segments listed late: %.2f s", max(lags))
     seqs = sorted(fetched)
     check_eq(seqs, list(range(seqs[0], seqs[-1] + 1)), "no segment missed")
