@@ -35,8 +35,6 @@ G_DEFINE_QUARK (kk-segmenter-error-quark, kk_segmenter_error)
 #define APPSRC_MAX_BYTES (4 * 1024 * 1024)
 /* Keyframes are asked for at most this often. */
 #define KEYFRAME_REQUEST_INTERVAL_US (500 * G_USEC_PER_SEC / 1000)
-/* A frame's length, added to a segment's last frame for its duration. */
-#define FRAME_US (G_USEC_PER_SEC / 30)
 
 #define PT_VIDEO 96
 #define PT_AUDIO 111
@@ -413,10 +411,9 @@ add_segment (KkSegmenter *segmenter, GBytes *bytes, gint64 start_us,
 static void
 on_cluster (GBytes *bytes, const KkWebmClusterInfo *info, gpointer user_data)
 {
-  /* webmmux's TimecodeScale is 1 ms; a Cluster lasts to its last frame,
-   * and that frame's length. */
+  /* webmmux's TimecodeScale is 1 ms. */
   add_segment (user_data, bytes, info->timecode * 1000,
-      info->span * 1000 + FRAME_US, info->keyframe);
+      info->duration * 1000, info->keyframe);
 }
 
 static void

@@ -55,6 +55,8 @@ struct _KkWebmSplit {
   gsize cluster_len;
   guint size_len;
   gboolean seen_video;       /* the Cluster's first video block was read */
+  gint16 last_video;         /* the newest video block's relative time */
+  gint16 frame;              /* the least step between video blocks */
   guint64 video_track;       /* from Tracks; 0: none */
   KkWebmClusterInfo info;
 };
@@ -286,18 +288,25 @@ on_block_group_child (const Element *child, const guint8 *body, gpointer data)
     group->referenced = TRUE;
 }
 
-/* A block of the Cluster: the last one says how long the Cluster lasts,
- * the first of the video track whether a player can start with it. */
+/* A block of the Cluster: the first of the video track says whether a
+ * player can start with it; the video's last, and the step between its
+ * frames, how long the Cluster lasts. */
 static void
 note_block (KkWebmSplit *split, guint64 track, gint16 relative,
     gboolean keyframe)
 {
-  if (relative > 0 && (guint64) relative > split->info.span)
-    split->info.span = relative;
-  if (track == split->video_track && !split->seen_video) {
+  if (track != split->video_track)
+    return;
+  if (!split->seen_video) {
     split->seen_video = TRUE;
     split->info.keyframe = keyframe;
+  } else if (relative > split->last_video && (split->frame == 0
+          || relative - split->last_video < split->frame)) {
+    split->frame = relative - split->last_video;
   }
+  split->last_video = relative;
+  if (relative >= 0)
+    split->info.duration = (guint64) relative + split->frame;
 }
 
 /* A child of the Cluster: its Timecode, or a block (a SimpleBlock is a
@@ -360,6 +369,8 @@ start_cluster (KkWebmSplit *split, const Element *element)
   split->cluster_len = element->header_len;
   split->size_len = element->size_len;
   split->seen_video = FALSE;
+  split->last_video = 0;
+  split->frame = 0;
   memset (&split->info, 0, sizeof split->info);
 }
 

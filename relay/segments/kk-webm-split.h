@@ -35,7 +35,9 @@ typedef struct {
   guint64 timecode;         /* the Cluster's Timecode (in TimecodeScale units) */
   gboolean keyframe;        /* the video track's first block in it is a
                              * keyframe (FALSE without video) */
-  guint64 span;             /* its last block's timecode, relative to it */
+  guint64 duration;         /* its video: to its last frame's timecode,
+                             * relative to it, plus one frame (in
+                             * TimecodeScale units); 0 without video */
 } KkWebmClusterInfo;
 
 typedef struct {
