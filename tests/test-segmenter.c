@@ -146,6 +146,7 @@ test_segments (Fixture *f, gconstpointer data)
   g_autoptr (GBytes) stream = NULL;
   const guint8 *bytes;
   KkTestDecoded decoded;
+  g_autoptr (KkSegment) found = NULL;
   KkSegment *last;
   guint from;
 
@@ -219,8 +220,9 @@ test_segments (Fixture *f, gconstpointer data)
   g_free (decoded.video_caps);
 
   /* Each segment by its number; none after the window. */
-  g_assert_nonnull (kk_segmenter_lookup (f->segmenter, 1));
-  kk_segment_free (kk_segmenter_lookup (f->segmenter, 1));
+  found = kk_segmenter_lookup (f->segmenter, 1);
+  g_assert_nonnull (found);
+  g_assert_cmpuint (found->seq, ==, 1);
   g_assert_null (kk_segmenter_lookup (f->segmenter, 999));
 }
 
