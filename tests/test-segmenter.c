@@ -246,6 +246,32 @@ test_keyframe_requests (Fixture *f, gconstpointer data)
   g_assert_cmpuint (list->len, ==, 2);
 }
 
+/* The publisher paused for 20 s: the feed's RTP timestamps run on
+ * without the pause, the capture times do not. Live, in media time, is
+ * where the newest packets are, not 20 s ahead. */
+static void
+test_live_after_pause (Fixture *f, gconstpointer data)
+{
+  gint64 start = g_get_real_time () - 30 * G_USEC_PER_SEC;
+  g_autoptr (GPtrArray) packets = make_media (KK_CODEC_VP8, 6, FPS, start);
+  guint32 first[KK_TRACK_N];
+  gboolean seen[KK_TRACK_N] = { FALSE, FALSE };
+
+  for (guint i = 0; i < packets->len; i++) {
+    KkPacket *packet = packets->pdata[i];
+
+    if (!seen[packet->kind]) {
+      seen[packet->kind] = TRUE;
+      first[packet->kind] = packet->timestamp;
+    }
+    if (kk_test_media_seconds (packet, first[packet->kind]) >= 3)
+      packet->capture_wall_us += 20 * G_USEC_PER_SEC;
+  }
+  push_all (f, packets);
+  g_assert_cmpint (ABS (kk_segmenter_get_zero_wall_us (f->segmenter)
+          - (start + 20 * G_USEC_PER_SEC)), <, 100 * 1000);
+}
+
 /* An hour would not fit: the window keeps its bounds. */
 static void
 test_window (Fixture *f, gconstpointer data)
@@ -575,6 +601,8 @@ main (int argc, char **argv)
       test_keyframe_requests, fixture_teardown);
   g_test_add ("/segmenter/window", Fixture, NULL, fixture_setup,
       test_window, fixture_teardown);
+  g_test_add ("/segmenter/live-after-pause", Fixture, NULL, fixture_setup,
+      test_live_after_pause, fixture_teardown);
   g_test_add_func ("/webm-split/pieces", test_split);
   g_test_add_func ("/webm-split/invalid", test_split_invalid);
   g_test_add_func ("/mp4-split/pieces", test_mp4_split);

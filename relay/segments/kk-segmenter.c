@@ -75,7 +75,8 @@ struct _KkSegmenter {
   const char *content_type;
   char *mime_type;          /* with the codecs, once the init is there */
   TrackClock clocks[KK_TRACK_N];
-  gint64 zero_wall_us;      /* capture time of media time 0 */
+  gint64 zero_wall_us;      /* capture time of media time 0 (the start) */
+  gint64 live_zero_wall_us; /* the same, as the newest video packet has it */
   gint64 last_keyframe_us;  /* media time of the last keyframe pushed */
   gint64 last_request_us;   /* media time of the last keyframe request */
   gboolean keyframe_wanted;
@@ -218,6 +219,9 @@ push_packet (KkSegmenter *segmenter, KkPacket *packet)
     return;
   if (packet->kind == KK_TRACK_VIDEO && packet->keyframe_start)
     segmenter->last_keyframe_us = pts_us;
+  if (packet->kind == KK_TRACK_VIDEO)
+    segmenter->live_zero_wall_us = (packet->capture_wall_us != 0
+        ? packet->capture_wall_us : g_get_real_time ()) - pts_us;
   data = g_malloc (packet->len);
   memcpy (data, packet->data, packet->len);
   /* Keep the marker bit, set the payload type the caps announce. */
@@ -743,7 +747,9 @@ kk_segmenter_get_zero_wall_us (KkSegmenter *segmenter)
   gint64 zero;
 
   g_mutex_lock (&segmenter->lock);
-  zero = segmenter->state == STATE_WAITING ? 0 : segmenter->zero_wall_us;
+  zero = segmenter->state == STATE_WAITING ? 0
+      : segmenter->live_zero_wall_us != 0 ? segmenter->live_zero_wall_us
+      : segmenter->zero_wall_us;
   g_mutex_unlock (&segmenter->lock);
   return zero;
 }

@@ -32,9 +32,12 @@
  *
  * Timestamps: each track's media time is its RTP timestamp, anchored on
  * the capture time of its first packet (the feed's clock, shared by both
- * tracks), counted from the first video keyframe: media time 0 is the
- * wall-clock time kk_segmenter_get_zero_wall_us () says, so a viewer's
- * distance from live is measured by the relay's own clock.
+ * tracks), counted from the first video keyframe. Where live is, in media
+ * time, follows the newest video packet: its capture time (or arrival)
+ * less its media time gives kk_segmenter_get_zero_wall_us (), so a
+ * viewer's distance from live is measured by the relay's own clock, also
+ * after a publisher's pause, which the feed bridges with continuous RTP
+ * timestamps that then run behind the wall clock.
  *
  * Threads: kk_segmenter_push () runs on the ingest's streaming thread and
  * never blocks; the muxer's output arrives on a GStreamer thread; the
@@ -129,7 +132,8 @@ GPtrArray *kk_segmenter_list (KkSegmenter *segmenter);
 /* Returns: (transfer full) (nullable): segment @seq, if still in the
  * window. */
 KkSegment *kk_segmenter_lookup (KkSegmenter *segmenter, guint64 seq);
-/* The wall-clock time (g_get_real_time) of media time 0; 0 before the
+/* The wall-clock time (g_get_real_time) of media time 0, as the newest
+ * video packet has it: live is at media time now - this. 0 before the
  * first keyframe. */
 gint64 kk_segmenter_get_zero_wall_us (KkSegmenter *segmenter);
 /* Returns: FALSE once the pipeline failed (with @error set to why): the
