@@ -88,7 +88,7 @@ struct _KkSegmenter {
   GQueue window;            /* KkSegment, oldest first */
   gsize window_bytes;
   guint64 next_seq;
-  guint64 dropped;
+  guint64 dropped;          /* packets lost: held too long, or refused by an appsrc */
 
   /* Main context only. */
   GSource *build_source;
@@ -402,7 +402,6 @@ add_segment (KkSegmenter *segmenter, GBytes *bytes, gint64 start_us,
   segment->start_us = start_us;
   segment->duration_us = duration_us;
   segment->keyframe = keyframe;
-  segment->made_wall_us = g_get_real_time ();
   g_queue_push_tail (&segmenter->window, segment);
   segmenter->window_bytes += g_bytes_get_size (bytes);
   trim_window (segmenter);
@@ -628,6 +627,9 @@ kk_segmenter_free (KkSegmenter *segmenter)
 
   if (segmenter == NULL)
     return;
+  GST_INFO ("segments %s: %" G_GUINT64_FORMAT " segments made, %"
+      G_GUINT64_FORMAT " packets dropped", segmenter->name,
+      segmenter->next_seq, segmenter->dropped);
   if (segmenter->build_source != NULL) {
     g_source_destroy (segmenter->build_source);
     g_clear_pointer (&segmenter->build_source, g_source_unref);

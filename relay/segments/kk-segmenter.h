@@ -76,7 +76,6 @@ typedef struct {
   gint64 start_us;          /* media time of its first frame */
   gint64 duration_us;       /* to its last frame, plus one frame */
   gboolean keyframe;        /* starts on a video keyframe */
-  gint64 made_wall_us;      /* when it was complete (g_get_real_time) */
 } KkSegment;
 
 /* Returns: (transfer full): a copy of @segment, sharing its bytes. */
