@@ -144,7 +144,16 @@ class KkSegmentsPlayer {
     }
     for (const segment of segments) {
       if (segment.seq < this.next || this.stopped) continue;
-      const data = await this.get(segment.url, false);
+      let data;
+      try {
+        data = await this.get(segment.url, false);
+      } catch (error) {
+        /* Gone from the window meanwhile (a slow network): start again
+         * from the newest. */
+        if (error.status !== 404) throw error;
+        this.next = null;
+        return;
+      }
       await this.trim();
       await this.append(data);
       this.next = segment.seq + 1;
