@@ -390,7 +390,6 @@ static void
 test_split (void)
 {
   g_autoptr (GBytes) stream = live_webm ();
-  g_autoptr (GByteArray) joined = g_byte_array_new ();
   g_autoptr (GError) error = NULL;
   Pieces whole, bytewise;
   gsize total = 0;
