@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """What a viewer over HTTPS segments costs the relay, beside the UDP figure.
 
-Against the real daemon with the built-in 720p test lecture (VP8 ~1.5
-Mbit/s, Opus; pipelines/testsrc.pipeline), the relay's CPU (from
-/proc/PID/stat) is measured over --seconds in three states:
+Against the real daemon with a live 720p lecture (VP8 ~1.5 Mbit/s with a
+keyframe a second, as the segmenter asks for, and Opus 64 kbit/s),
+encoded by a gst-launch-1.0 process of its own and sent as RTP to the
+daemon's pipelines/rtp-in.pipeline, so that the relay's CPU is the
+relay's, not an encoder's. The relay's CPU (from /proc/PID/stat) is
+measured over --seconds in three states:
 
   idle       the lecture only: no segments are made;
   1 viewer   one HTTPS viewer: the segmenter (depayload, mux, cut) plus
@@ -27,6 +30,7 @@ import argparse
 import http.client
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -38,6 +42,21 @@ import harness  # noqa: E402
 from common import pipeline_daemon  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+ENCODER = [
+    "gst-launch-1.0", "-q",
+    "videotestsrc", "is-live=true", "pattern=ball", "motion=wavy",
+    "!", "video/x-raw,width=1280,height=720,framerate=30/1",
+    "!", "vp8enc", "deadline=1", "cpu-used=16", "threads=2",
+    "target-bitrate=1500000", "keyframe-max-dist=30", "end-usage=cbr",
+    "!", "rtpvp8pay", "pt=96", "mtu=1200", "picture-id-mode=15-bit",
+    "!", "udpsink", "host=127.0.0.1", "port=5004",
+    "audiotestsrc", "is-live=true", "wave=ticks",
+    "!", "audio/x-raw,rate=48000,channels=2",
+    "!", "opusenc", "bitrate=64000", "frame-size=20",
+    "!", "rtpopuspay", "pt=111", "!", "udpsink", "host=127.0.0.1",
+    "port=5006"]
 
 
 def cpu_ms(pid):
@@ -120,7 +139,16 @@ def main():
     out = {}
 
     def bench(ctx):
-        d = pipeline_daemon(ctx, source="testsrc")
+        encoder = subprocess.Popen(ENCODER, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            run_bench(ctx)
+        finally:
+            encoder.terminate()
+            encoder.wait()
+
+    def run_bench(ctx):
+        d = pipeline_daemon(ctx, source="rtp-in")
         tokens = [d.join("lecture", "Viewer %d" % i, "Bench")["token"]
                   for i in range(args.viewers)]
         time.sleep(3)
