@@ -11,6 +11,12 @@
  * bounded queue and pushed in order once it runs, so the first segment
  * starts on the keyframe that started the segmenter and the tap never
  * waits for GStreamer.
+ *
+ * Two locks, so that the tap (which runs before the fan-out, on the
+ * packet path of every WebRTC viewer) never waits while the muxer's
+ * output is cut and a segment copied: @lock guards what the tap uses,
+ * @window_lock the cutter, the init segment and the window, which the
+ * muxer's thread and the HTTP readers use.
  */
 #include "kk-segmenter.h"
 
@@ -59,6 +65,7 @@ typedef struct {
 
 struct _KkSegmenter {
   GMutex lock;
+  GMutex window_lock;
   char *pipelines_dir;
   char *name;
   char *id;
@@ -70,10 +77,9 @@ struct _KkSegmenter {
   SegmenterState state;
   GError *failure;
   GQueue held;              /* KkPacket, while STARTING */
-  KkCodec codec;
+  KkCodec codec;            /* these three are set before the pipeline is */
   const char *extension;    /* "webm" or "mp4" */
   const char *content_type;
-  char *mime_type;          /* with the codecs, once the init is there */
   TrackClock clocks[KK_TRACK_N];
   gint64 zero_wall_us;      /* capture time of media time 0 (the start) */
   gint64 live_zero_wall_us; /* the same, as the newest video packet has it */
@@ -81,14 +87,19 @@ struct _KkSegmenter {
   gint64 last_request_us;   /* media time of the last keyframe request */
   gboolean keyframe_wanted;
   GstAppSrc *srcs[KK_TRACK_N];
+  guint64 dropped;          /* packets lost: held too long, or refused by an appsrc */
+
+  /* Under window_lock. */
   KkWebmSplit *webm_split;  /* VP8: one of the two splitters */
   KkMp4Split *mp4_split;    /* H.264 */
-  GstElement *mux;          /* whose inputs' caps name the codecs */
+  char *mime_type;          /* with the codecs, once the init is there */
   GBytes *init;
   GQueue window;            /* KkSegment, oldest first */
   gsize window_bytes;
   guint64 next_seq;
-  guint64 dropped;          /* packets lost: held too long, or refused by an appsrc */
+
+  /* Set before the pipeline runs. */
+  GstElement *mux;          /* whose inputs' caps name the codecs */
 
   /* Main context only. */
   GSource *build_source;
@@ -153,6 +164,7 @@ kk_segmenter_new (const char *pipelines_dir, const char *name,
         "Kringkast HTTPS segments");
 
   g_mutex_init (&segmenter->lock);
+  g_mutex_init (&segmenter->window_lock);
   segmenter->pipelines_dir = g_strdup (pipelines_dir);
   segmenter->name = g_strdup (name);
   /* Not a secret (the segments need the participant's token): only
@@ -322,7 +334,7 @@ kk_segmenter_push (KkSegmenter *segmenter, KkPacket *packet)
     segmenter->callbacks.need_keyframe (segmenter, segmenter->user_data);
 }
 
-/* ---- the muxer's output (a streaming thread, lock held) ---- */
+/* ---- the muxer's output (a streaming thread, window_lock held) ---- */
 
 /* The MSE type: the container, and the codecs as RFC 6381 names them
  * (for H.264 the profile and level: "avc1.42e01f"), from what the muxer
@@ -439,21 +451,23 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
 
   if (buffer == NULL || !gst_buffer_map (buffer, &map, GST_MAP_READ))
     return GST_FLOW_OK;
-  g_mutex_lock (&segmenter->lock);
+  g_mutex_lock (&segmenter->window_lock);
   if (segmenter->webm_split != NULL)
     ok = kk_webm_split_push (segmenter->webm_split, map.data, map.size,
         &error);
   else if (segmenter->mp4_split != NULL)
     ok = kk_mp4_split_push (segmenter->mp4_split, map.data, map.size, &error);
+  g_mutex_unlock (&segmenter->window_lock);
+  gst_buffer_unmap (buffer, &map);
   if (!ok) {
     GST_WARNING ("segments %s: %s", segmenter->name, error->message);
+    g_mutex_lock (&segmenter->lock);
     g_clear_error (&segmenter->failure);
     segmenter->failure = g_error_new (KK_SEGMENTER_ERROR,
         KK_SEGMENTER_ERROR_FAILED, "the muxer's output: %s", error->message);
     set_state (segmenter, STATE_FAILED);
+    g_mutex_unlock (&segmenter->lock);
   }
-  g_mutex_unlock (&segmenter->lock);
-  gst_buffer_unmap (buffer, &map);
   return ok ? GST_FLOW_OK : GST_FLOW_ERROR;
 }
 
@@ -581,14 +595,14 @@ build_pipeline (gpointer data)
   g_object_set (sink, "sync", FALSE, NULL);
   gst_app_sink_set_callbacks (sink, &sink_callbacks, segmenter, NULL);
 
-  g_mutex_lock (&segmenter->lock);
+  g_mutex_lock (&segmenter->window_lock);
   if (segmenter->codec == KK_CODEC_H264)
     segmenter->mp4_split = kk_mp4_split_new (KK_SEGMENTER_MAX_SEGMENT_BYTES,
         &mp4_callbacks, segmenter);
   else
     segmenter->webm_split = kk_webm_split_new (
         KK_SEGMENTER_MAX_SEGMENT_BYTES, &webm_callbacks, segmenter);
-  g_mutex_unlock (&segmenter->lock);
+  g_mutex_unlock (&segmenter->window_lock);
 
   bus = gst_element_get_bus (pipeline);
   segmenter->bus_watch = gst_bus_add_watch (bus, on_bus_message, segmenter);
@@ -654,6 +668,7 @@ kk_segmenter_free (KkSegmenter *segmenter)
   g_clear_error (&segmenter->failure);
   g_main_context_unref (segmenter->context);
   g_mutex_clear (&segmenter->lock);
+  g_mutex_clear (&segmenter->window_lock);
   g_free (segmenter->pipelines_dir);
   g_free (segmenter->name);
   g_free (segmenter->id);
@@ -673,9 +688,9 @@ kk_segmenter_get_mime_type (KkSegmenter *segmenter)
 {
   char *mime_type;
 
-  g_mutex_lock (&segmenter->lock);
+  g_mutex_lock (&segmenter->window_lock);
   mime_type = g_strdup (segmenter->mime_type);
-  g_mutex_unlock (&segmenter->lock);
+  g_mutex_unlock (&segmenter->window_lock);
   return mime_type;
 }
 
@@ -706,9 +721,9 @@ kk_segmenter_get_init (KkSegmenter *segmenter)
 {
   GBytes *init;
 
-  g_mutex_lock (&segmenter->lock);
+  g_mutex_lock (&segmenter->window_lock);
   init = segmenter->init != NULL ? g_bytes_ref (segmenter->init) : NULL;
-  g_mutex_unlock (&segmenter->lock);
+  g_mutex_unlock (&segmenter->window_lock);
   return init;
 }
 
@@ -718,10 +733,10 @@ kk_segmenter_list (KkSegmenter *segmenter)
   GPtrArray *list = g_ptr_array_new_with_free_func (
       (GDestroyNotify) kk_segment_free);
 
-  g_mutex_lock (&segmenter->lock);
+  g_mutex_lock (&segmenter->window_lock);
   for (GList *l = segmenter->window.head; l != NULL; l = l->next)
     g_ptr_array_add (list, kk_segment_copy (l->data));
-  g_mutex_unlock (&segmenter->lock);
+  g_mutex_unlock (&segmenter->window_lock);
   return list;
 }
 
@@ -730,7 +745,7 @@ kk_segmenter_lookup (KkSegmenter *segmenter, guint64 seq)
 {
   KkSegment *found = NULL;
 
-  g_mutex_lock (&segmenter->lock);
+  g_mutex_lock (&segmenter->window_lock);
   for (GList *l = segmenter->window.head; l != NULL; l = l->next) {
     KkSegment *segment = l->data;
 
@@ -739,7 +754,7 @@ kk_segmenter_lookup (KkSegmenter *segmenter, guint64 seq)
       break;
     }
   }
-  g_mutex_unlock (&segmenter->lock);
+  g_mutex_unlock (&segmenter->window_lock);
   return found;
 }
 

@@ -41,8 +41,8 @@
  *
  * Threads: kk_segmenter_push () runs on the ingest's streaming thread and
  * never blocks; the muxer's output arrives on a GStreamer thread; the
- * rest on the main context the segmenter was made on. One mutex guards
- * the window.
+ * rest on the main context the segmenter was made on. The readers of the
+ * window may run on any thread.
  */
 #pragma once
 
