@@ -296,9 +296,12 @@ test_window (Fixture *f, gconstpointer data)
 
 /* ---- the splitter alone ---- */
 
+/* What a cutter handed out: the init segment, the segments, and (MP4)
+ * what it said of each. */
 typedef struct {
   GBytes *init;
-  GPtrArray *clusters;        /* GBytes */
+  GPtrArray *segments;        /* GBytes */
+  GArray *infos;              /* KkMp4SegmentInfo */
 } Pieces;
 
 static void
@@ -316,11 +319,24 @@ on_split_cluster (GBytes *bytes, const KkWebmClusterInfo *info,
 {
   Pieces *pieces = user_data;
 
-  g_ptr_array_add (pieces->clusters, g_bytes_ref (bytes));
+  g_ptr_array_add (pieces->segments, g_bytes_ref (bytes));
 }
 
-static const KkWebmSplitCallbacks split_callbacks = {
+static void
+on_split_segment (GBytes *bytes, const KkMp4SegmentInfo *info,
+    gpointer user_data)
+{
+  Pieces *pieces = user_data;
+
+  g_ptr_array_add (pieces->segments, g_bytes_ref (bytes));
+  g_array_append_val (pieces->infos, *info);
+}
+
+static const KkWebmSplitCallbacks webm_callbacks = {
   on_split_init, on_split_cluster
+};
+static const KkMp4SplitCallbacks mp4_callbacks = {
+  on_split_init, on_split_segment
 };
 
 /* What a muxer writes live: the appsink "s" of @description's pipeline,
@@ -360,30 +376,57 @@ live_webm (void)
       "! appsink name=s sync=false");
 }
 
+/* Cuts @stream (fragmented MP4 if @mp4, else WebM), fed in pieces of
+ * @piece bytes, with elements bounded by @max. */
 static void
-split (GBytes *stream, gsize piece, gsize max, Pieces *pieces,
+split (gboolean mp4, GBytes *stream, gsize piece, gsize max, Pieces *pieces,
     GError **error)
 {
-  g_autoptr (KkWebmSplit) split = kk_webm_split_new (max, &split_callbacks,
-      pieces);
+  g_autoptr (KkWebmSplit) webm = mp4 ? NULL
+      : kk_webm_split_new (max, &webm_callbacks, pieces);
+  g_autoptr (KkMp4Split) fmp4 = mp4 ? kk_mp4_split_new (max, &mp4_callbacks,
+      pieces) : NULL;
   gsize size;
   const guint8 *data = g_bytes_get_data (stream, &size);
 
   pieces->init = NULL;
-  pieces->clusters = g_ptr_array_new_with_free_func (
+  pieces->segments = g_ptr_array_new_with_free_func (
       (GDestroyNotify) g_bytes_unref);
+  pieces->infos = g_array_new (FALSE, FALSE, sizeof (KkMp4SegmentInfo));
   for (gsize at = 0; at < size; at += piece)
-    if (!kk_webm_split_push (split, data + at, MIN (piece, size - at),
-            error))
+    if (!(mp4 ? kk_mp4_split_push (fmp4, data + at, MIN (piece, size - at),
+                error) : kk_webm_split_push (webm, data + at,
+                MIN (piece, size - at), error)))
       return;
-  kk_webm_split_finish (split, error);
+  if (mp4)
+    kk_mp4_split_finish (fmp4, error);
+  else
+    kk_webm_split_finish (webm, error);
 }
 
 static void
 pieces_clear (Pieces *pieces)
 {
   g_clear_pointer (&pieces->init, g_bytes_unref);
-  g_clear_pointer (&pieces->clusters, g_ptr_array_unref);
+  g_clear_pointer (&pieces->segments, g_ptr_array_unref);
+  g_clear_pointer (&pieces->infos, g_array_unref);
+}
+
+/* @stream cut one byte at a time gives the same pieces as @whole. */
+static void
+assert_bytewise_same (gboolean mp4, GBytes *stream, Pieces *whole)
+{
+  g_autoptr (GError) error = NULL;
+  Pieces bytewise;
+
+  split (mp4, stream, 1, 1 << 20, &bytewise, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (whole->init, bytewise.init));
+  g_assert_cmpuint (bytewise.segments->len, ==, whole->segments->len);
+  for (guint i = 0; i < whole->segments->len; i++)
+    g_assert_true (g_bytes_equal (whole->segments->pdata[i],
+            bytewise.segments->pdata[i]));
+  pieces_clear (&bytewise);
 }
 
 static void
@@ -391,34 +434,24 @@ test_split (void)
 {
   g_autoptr (GBytes) stream = live_webm ();
   g_autoptr (GError) error = NULL;
-  Pieces whole, bytewise;
+  Pieces whole, bounded;
   gsize total = 0;
 
-  split (stream, G_MAXSIZE, 1 << 20, &whole, &error);
+  split (FALSE, stream, G_MAXSIZE, 1 << 20, &whole, &error);
   g_assert_no_error (error);
   g_assert_nonnull (whole.init);
-  g_assert_cmpuint (whole.clusters->len, ==, 3);
+  g_assert_cmpuint (whole.segments->len, ==, 3);
   /* Only the sizes changed: every byte is in a piece, in order. */
   total = g_bytes_get_size (whole.init);
-  for (guint i = 0; i < whole.clusters->len; i++)
-    total += g_bytes_get_size (whole.clusters->pdata[i]);
+  for (guint i = 0; i < whole.segments->len; i++)
+    total += g_bytes_get_size (whole.segments->pdata[i]);
   g_assert_cmpuint (total, ==, g_bytes_get_size (stream));
-
-  /* One byte at a time: the same pieces. */
-  split (stream, 1, 1 << 20, &bytewise, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_bytes_equal (whole.init, bytewise.init));
-  g_assert_cmpuint (bytewise.clusters->len, ==, whole.clusters->len);
-  for (guint i = 0; i < whole.clusters->len; i++)
-    g_assert_true (g_bytes_equal (whole.clusters->pdata[i],
-            bytewise.clusters->pdata[i]));
-  pieces_clear (&bytewise);
+  assert_bytewise_same (FALSE, stream, &whole);
 
   /* A Cluster over the bound is refused, not buffered. */
-  split (stream, 4096, 1000, &bytewise, &error);
+  split (FALSE, stream, 4096, 1000, &bounded, &error);
   g_assert_error (error, KK_WEBM_SPLIT_ERROR, KK_WEBM_SPLIT_ERROR_TOO_BIG);
-  g_clear_error (&error);
-  pieces_clear (&bytewise);
+  pieces_clear (&bounded);
   pieces_clear (&whole);
 }
 
@@ -427,7 +460,7 @@ test_split_invalid (void)
 {
   static const guint8 not_webm[] = "GET / HTTP/1.1\r\n\r\n";
   g_autoptr (KkWebmSplit) split = kk_webm_split_new (1 << 20,
-      &split_callbacks, NULL);
+      &webm_callbacks, NULL);
   g_autoptr (GError) error = NULL;
 
   g_assert_false (kk_webm_split_push (split, not_webm, sizeof not_webm,
@@ -451,71 +484,16 @@ live_mp4 (void)
       "! appsink name=s sync=false");
 }
 
-typedef struct {
-  GBytes *init;
-  GPtrArray *segments;        /* GBytes */
-  GArray *infos;              /* KkMp4SegmentInfo */
-} Mp4Pieces;
-
-static void
-on_mp4_init (GBytes *bytes, gpointer user_data)
-{
-  Mp4Pieces *pieces = user_data;
-
-  g_assert_null (pieces->init);
-  pieces->init = g_bytes_ref (bytes);
-}
-
-static void
-on_mp4_segment (GBytes *bytes, const KkMp4SegmentInfo *info,
-    gpointer user_data)
-{
-  Mp4Pieces *pieces = user_data;
-
-  g_ptr_array_add (pieces->segments, g_bytes_ref (bytes));
-  g_array_append_val (pieces->infos, *info);
-}
-
-static const KkMp4SplitCallbacks mp4_callbacks = {
-  on_mp4_init, on_mp4_segment
-};
-
-static void
-mp4_split (GBytes *stream, gsize piece, gsize max, Mp4Pieces *pieces,
-    GError **error)
-{
-  g_autoptr (KkMp4Split) split = kk_mp4_split_new (max, &mp4_callbacks,
-      pieces);
-  gsize size;
-  const guint8 *data = g_bytes_get_data (stream, &size);
-
-  pieces->init = NULL;
-  pieces->segments = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) g_bytes_unref);
-  pieces->infos = g_array_new (FALSE, FALSE, sizeof (KkMp4SegmentInfo));
-  for (gsize at = 0; at < size; at += piece)
-    if (!kk_mp4_split_push (split, data + at, MIN (piece, size - at),
-            error))
-      return;
-  kk_mp4_split_finish (split, error);
-}
-
-static void
-mp4_pieces_clear (Mp4Pieces *pieces)
-{
-  g_clear_pointer (&pieces->init, g_bytes_unref);
-  g_clear_pointer (&pieces->segments, g_ptr_array_unref);
-  g_clear_pointer (&pieces->infos, g_array_unref);
-}
-
 static void
 test_mp4_split (void)
 {
   g_autoptr (GBytes) stream = live_mp4 ();
   g_autoptr (GError) error = NULL;
-  Mp4Pieces whole, bytewise;
+  Pieces whole, bounded;
+  const guint8 *init, *dops;
+  gsize size;
 
-  mp4_split (stream, G_MAXSIZE, 1 << 20, &whole, &error);
+  split (TRUE, stream, G_MAXSIZE, 1 << 20, &whole, &error);
   g_assert_no_error (error);
   g_assert_nonnull (whole.init);
   /* A keyframe a second for three seconds: three segments, each a
@@ -529,34 +507,19 @@ test_mp4_split (void)
     g_assert_cmpint (info->start_us, ==, i * G_USEC_PER_SEC);
     g_assert_cmpint (info->duration_us, ==, G_USEC_PER_SEC);
   }
-
   /* The Opus header as ISOBMFF has it (big-endian InputSampleRate),
    * whatever byte order the muxer wrote it in. */
-  {
-    gsize size;
-    const guint8 *init = g_bytes_get_data (whole.init, &size);
-    const guint8 *dops = memmem (init, size, "dOps", 4);
-
-    g_assert_nonnull (dops);
-    g_assert_cmpuint (read_be (dops + 4 + 4, 4), ==, 48000);
-  }
-
-  /* One byte at a time: the same pieces. */
-  mp4_split (stream, 1, 1 << 20, &bytewise, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_bytes_equal (whole.init, bytewise.init));
-  g_assert_cmpuint (bytewise.segments->len, ==, whole.segments->len);
-  for (guint i = 0; i < whole.segments->len; i++)
-    g_assert_true (g_bytes_equal (whole.segments->pdata[i],
-            bytewise.segments->pdata[i]));
-  mp4_pieces_clear (&bytewise);
+  init = g_bytes_get_data (whole.init, &size);
+  dops = memmem (init, size, "dOps", 4);
+  g_assert_nonnull (dops);
+  g_assert_cmpuint (read_be (dops + 4 + 4, 4), ==, 48000);
+  assert_bytewise_same (TRUE, stream, &whole);
 
   /* A segment over the bound is refused, not buffered. */
-  mp4_split (stream, 4096, 8000, &bytewise, &error);
+  split (TRUE, stream, 4096, 8000, &bounded, &error);
   g_assert_error (error, KK_MP4_SPLIT_ERROR, KK_MP4_SPLIT_ERROR_TOO_BIG);
-  g_clear_error (&error);
-  mp4_pieces_clear (&bytewise);
-  mp4_pieces_clear (&whole);
+  pieces_clear (&bounded);
+  pieces_clear (&whole);
 }
 
 static void
