@@ -16,6 +16,7 @@
 #include "kk-report-api.h"
 #include "kk-roster-api.h"
 #include "kk-schedule-api.h"
+#include "kk-segments-api.h"
 #include "kk-signalling.h"
 #include <gst/gst.h>
 #include <malloc.h>
@@ -180,6 +181,9 @@ kk_relay_new (const KkConfig *config, GError **error)
   relay->questions = kk_questions_new (relay->store);
   kk_roster_add_eraser (relay->roster, kk_questions_erase_person);
   kk_attendance_log_add_purger (relay->attendance, kk_questions_purge);
+  relay->segments = kk_segments_new (config->pipelines_dir);
+  kk_metrics_add_collector (relay->metrics, kk_segments_collect_metrics,
+      relay->segments);
 
   fanout_config.port = config->media_port;
   fanout_config.public_ips = config->public_ips;
@@ -227,6 +231,8 @@ kk_relay_new (const KkConfig *config, GError **error)
           relay->registry, relay->questions, relay->metrics, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,
           lookup_lecture, relay, error)
+      || !kk_segments_api_register (relay->server, relay->auth,
+          relay->segments, lookup_lecture, relay, error)
       || !kk_pages_register (relay->server, error))
     goto error;
   return relay;
@@ -261,6 +267,12 @@ kk_relay_free (KkRelay *relay)
   /* The lectures' sessions closed: their recordings finish now. */
   if (relay->recordings != NULL)
     kk_recordings_shutdown (relay->recordings);
+  /* HTTPS viewers leave, and the segmenters' taps go, while the lectures
+   * and their feeds are still there. */
+  if (relay->segments != NULL)
+    kk_metrics_remove_collector (relay->metrics, kk_segments_collect_metrics,
+        relay->segments);
+  g_clear_pointer (&relay->segments, kk_segments_free);
   /* Delivers every viewer's leave before the lectures go. */
   if (relay->fanout != NULL) {
     kk_metrics_remove_collector (relay->metrics, collect_publishers, relay);

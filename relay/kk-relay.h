@@ -20,6 +20,7 @@
 #include "kk-room.h"
 #include "kk-roster.h"
 #include "kk-schedule.h"
+#include "kk-segments.h"
 #include "kk-store.h"
 
 G_BEGIN_DECLS
@@ -34,6 +35,7 @@ typedef struct {
   KkRecordings *recordings;     /* recorded sessions, their files */
   KkSchedule *schedule;         /* sessions planned ahead */
   KkQuestions *questions;       /* questions asked in live sessions */
+  KkSegments *segments;         /* the lectures over plain HTTPS */
   KkFanout *fanout;
   KkMetrics *metrics;
   SoupServer *server;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kk-http.h"
+#include "kk-segments.h"
 #include "kk-time.h"
 
 typedef struct {
@@ -220,6 +221,15 @@ connection_end (const KkAttendanceConnection *c, gint64 now_us)
   return c->left_us != 0 ? c->left_us : MAX (now_us, c->connected_us);
 }
 
+/* How a connection received the lecture: HTTPS segments (kk-segments
+ * names those connections), or WebRTC. */
+static const char *
+connection_transport (const KkAttendanceConnection *c)
+{
+  return g_str_has_prefix (c->resource_id, KK_SEGMENTS_RESOURCE_PREFIX)
+      ? "https" : "webrtc";
+}
+
 static void
 build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
 {
@@ -272,6 +282,7 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
 
     json_builder_begin_object (builder);
     kk_http_json_add_string (builder, "connection_id", c->resource_id);
+    kk_http_json_add_string (builder, "transport", connection_transport (c));
     kk_http_json_add_time (builder, "connected_at", c->connected_us);
     kk_http_json_add_time (builder, "left_at", c->left_us);
     add_int (builder, "seconds",
@@ -447,6 +458,8 @@ connections_json (JsonBuilder *builder, const KkAttendanceReport *report,
       kk_http_json_add_string (builder, "workplace", row->workplace);
       kk_http_json_add_string (builder, "party_id", c->party_id);
       kk_http_json_add_string (builder, "connection_id", c->resource_id);
+      kk_http_json_add_string (builder, "transport",
+          connection_transport (c));
       kk_http_json_add_time (builder, "connected_at", c->connected_us);
       kk_http_json_add_time (builder, "left_at", c->left_us);
       add_int (builder, "seconds",

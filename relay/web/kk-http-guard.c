@@ -139,6 +139,7 @@ struct _KkGuardStream {
   gboolean answered;            /* a refusal was written */
   KkHttpHeadScan scan;
   gint64 deadline_us;           /* monotonic; 0: none */
+  gint64 send_deadline_us;      /* a response's; 0: none */
 };
 
 struct _KkGuardInput {
@@ -591,6 +592,7 @@ request_done_cb (SoupServer *server, SoupServerMessage *msg,
   if (stream == NULL || stream->phase == PHASE_REFUSED)
     return;
   g_set_object (&stream->last_msg, msg);
+  stream->send_deadline_us = 0;
   stream->phase = PHASE_WAITING;
   stream->deadline_us = g_get_monotonic_time ()
       + KK_HTTP_IDLE_TIMEOUT_S * G_USEC_PER_SEC;
@@ -611,13 +613,23 @@ sweep_cb (gpointer user_data)
   while (g_hash_table_iter_next (&iter, &key, NULL)) {
     KkGuardStream *stream = key;
 
-    if (stream->deadline_us != 0 && now >= stream->deadline_us)
+    if ((stream->deadline_us != 0 && now >= stream->deadline_us)
+        || (stream->send_deadline_us != 0 && now >= stream->send_deadline_us))
       g_ptr_array_add (due, g_object_ref (stream));
   }
   for (guint i = 0; i < due->len; i++) {
     KkGuardStream *stream = due->pdata[i];
 
-    if (stream->phase == PHASE_HEADERS) {
+    if (stream->send_deadline_us != 0 && now >= stream->send_deadline_us) {
+      /* libsoup's write under way fails, and it lets the connection and
+       * the message (and the response it holds) go. */
+      stream->send_deadline_us = 0;
+      refuse (stream, 0, NULL, NULL, "send-timeout");
+      kk_http_guard_count (guard, "send-timeout");
+      g_socket_shutdown (g_socket_connection_get_socket (stream->base), TRUE,
+          TRUE, NULL);
+      g_cancellable_cancel (stream->wake);
+    } else if (stream->phase == PHASE_HEADERS) {
       refuse (stream, SOUP_STATUS_REQUEST_TIMEOUT, "Request Timeout",
           "the request's headers did not arrive in time", "header-timeout");
       g_cancellable_cancel (stream->wake);
@@ -631,6 +643,19 @@ sweep_cb (gpointer user_data)
     }
   }
   return G_SOURCE_CONTINUE;
+}
+
+void
+kk_http_guard_limit_response (SoupServerMessage *msg, guint seconds)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  KkGuardStream *stream = remote != NULL
+      ? g_object_get_qdata (G_OBJECT (remote), stream_quark) : NULL;
+
+  if (stream == NULL || stream->phase == PHASE_REFUSED)
+    return;
+  stream->send_deadline_us = g_get_monotonic_time ()
+      + seconds * G_USEC_PER_SEC;
 }
 
 KkHttpGuard *

@@ -67,6 +67,13 @@ gboolean kk_http_guard_add_socket (KkHttpGuard *guard, GSocket *socket,
 /* Stops accepting; connections already accepted stay SoupServer's. */
 void kk_http_guard_stop (KkHttpGuard *guard);
 
+/* Bounds the time @msg's response may take to be written, from now: past
+ * @seconds the connection is shut down (counted as "send-timeout"), so a
+ * client that reads slowly cannot hold a large response, or the
+ * connection, for longer. For routes that send media; no effect on a
+ * connection the guard did not accept. */
+void kk_http_guard_limit_response (SoupServerMessage *msg, guint seconds);
+
 /* Counts a refusal under kringkast_http_rejected_total{reason=@reason};
  * @reason must be a static string. */
 void kk_http_guard_count (KkHttpGuard *guard, const char *reason);

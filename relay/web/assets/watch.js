@@ -171,7 +171,18 @@ async function join(form) {
   return reply.data.token;
 }
 
+/* No WebRTC path connected here: the lecture over plain HTTPS
+ * (watch-segments.js). */
+function useSegments() {
+  dropClient();
+  const player = new KkSegmentsPlayer(room, token, $("video"));
+  client = player;
+  player.onstate = (state) => { if (client === player) onState(state); };
+  player.start();
+}
+
 function onState(state) {
+  if (client instanceof WhepClient && kkSegmentsShouldFallBack(client, state)) { useSegments(); return; }
   if (state === "connected") {
     clearTimeout(stallTimer);
     stallTimer = null;
@@ -221,6 +232,7 @@ async function watch() {
     };
     attempt.onstate = (state) => { if (client === attempt) onState(state); };
     await attempt.start();
+    kkSegmentsWatch(attempt, () => client === attempt, useSegments);
     showCheckin();
   } catch (error) {
     dropClient();
@@ -258,7 +270,7 @@ async function updateQuality() {
   const stalled = previous && s.framesDecoded === previous.framesDecoded;
   const level = stalled || loss >= 0.05 || (s.rtt !== null && s.rtt > 0.8) ? "poor"
     : loss >= 0.01 || (s.rtt !== null && s.rtt > 0.3) ? "fair" : "good";
-  $("quality").textContent = `${t("quality." + level)}${s.width ? ` · ${s.width}×${s.height}` : ""}`;
+  $("quality").textContent = `${s.path ? `${s.path} · ` : ""}${t("quality." + level)}${s.width ? ` · ${s.width}×${s.height}` : ""}`;
   $("quality").className = `status quality-${level}`;
   window.kringkastStats = s;   /* read by the end-to-end tests */
 }

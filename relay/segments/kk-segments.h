@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-segments: the HTTPS segments of every lecture, made only while
+ * someone watches that way, and the people who watch them.
+ *
+ * A lecture's segmenter (kk-segmenter) is started by the first request
+ * for its playlist and tapped onto the lecture's feed; it is stopped (the
+ * tap removed) when nobody has asked for its playlist or a segment for
+ * KK_SEGMENTS_IDLE_S. A segmenter whose pipeline failed is replaced at
+ * the next request.
+ *
+ * Attendance. Each segment a participant's token fetches is viewing:
+ * fetches of one party that follow each other within
+ * KK_SEGMENTS_VIEWER_GAP_S make one connection, which the lecture's own
+ * viewer-connected and viewer-left signals announce, exactly as a WHEP
+ * viewer's, so the attendance log, the room's audience and everything
+ * else that follows a lecture's viewers count it with no second path. Its
+ * resource id starts with KK_SEGMENTS_RESOURCE_PREFIX. It starts when the
+ * first segment was fetched and ends where the last fetched segment's
+ * media ends (its fetch plus its duration): what was fetched, not how
+ * long a page stayed open.
+ *
+ * Main context only.
+ */
+#pragma once
+
+#include <glib.h>
+#include "kk-lecture.h"
+#include "kk-metrics.h"
+#include "kk-segmenter.h"
+
+G_BEGIN_DECLS
+
+/* A segmenter nobody asked anything of for this long is stopped. */
+#define KK_SEGMENTS_IDLE_S 30
+/* A party that fetched no segment for this long has stopped watching. */
+#define KK_SEGMENTS_VIEWER_GAP_S 10
+/* The resource ids of HTTPS viewers. */
+#define KK_SEGMENTS_RESOURCE_PREFIX "https-"
+
+typedef struct _KkSegments KkSegments;
+
+/* @pipelines_dir: where segments-<codec>.pipeline files are.
+ * Returns: (transfer full) */
+KkSegments *kk_segments_new (const char *pipelines_dir);
+/* Ends every HTTPS viewer (viewer-left "closed") and every segmenter.
+ * Call while the attendance log still takes events. Idempotent. */
+void kk_segments_shutdown (KkSegments *segments);
+void kk_segments_free (KkSegments *segments);
+
+/**
+ * kk_segments_want:
+ * @lecture: (transfer none): a reference is kept while its segmenter runs
+ *
+ * Someone wants @lecture's segments now: starts its segmenter if none
+ * runs (or the last one failed) and keeps it running.
+ *
+ * Returns: (transfer none): the segmenter, valid until the next turn of
+ *   the main loop at least.
+ */
+KkSegmenter *kk_segments_want (KkSegments *segments, KkLecture *lecture);
+
+/* Returns: (transfer none) (nullable): @lecture's running segmenter, if
+ * any; does not start one. */
+KkSegmenter *kk_segments_peek (KkSegments *segments, KkLecture *lecture);
+
+/**
+ * kk_segments_note_fetch:
+ * @party_id: the token that fetched @segment
+ *
+ * @party_id fetched @segment of @lecture's segmenter: counted as viewing
+ * (see above).
+ */
+void kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
+    const char *party_id, const KkSegment *segment);
+
+/* HTTPS viewers watching now. */
+guint kk_segments_count_viewers (KkSegments *segments);
+
+/* A KkMetricsCollectFunc; @user_data is the KkSegments:
+ * kringkast_viewers{transport="https"} (beside the fan-out's udp and
+ * tcp), kringkast_https_segmenters (rooms making segments now) and
+ * kringkast_https_segments_served_total. */
+void kk_segments_collect_metrics (KkMetrics *metrics, gpointer user_data);
+
+G_END_DECLS

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The lecture over plain HTTPS, the nurse's page's last resort: when no
+ * WebRTC path connects within a few seconds (a workplace network that lets
+ * nothing out but HTTP(S), often through a proxy), the page plays the
+ * relay's media segments with Media Source Extensions instead
+ * (GET /api/rooms/{room}/segments and the segments it lists, with the
+ * participant's token).
+ *
+ * KkSegmentsPlayer has the shape of WhepClient (start, stop, stats,
+ * onstate), so watch.js treats it as one more client. It starts with the
+ * newest segment (each starts on a keyframe), fetches every later one
+ * once, in order, and keeps the picture close to live: the playlist says
+ * where live is on the relay's clock (live_edge), and a player that falls
+ * more than KK_SEGMENTS_MAX_BEHIND_S behind jumps ahead, one a little
+ * behind plays slightly faster until it has caught up. */
+"use strict";
+
+const kkSegmentsText = kkTranslator({
+  "path.https": "Over HTTPS (fallback)",
+}, {
+  "path.https": "Over HTTPS (reserveløsning)",
+});
+
+/* A WebRTC attempt not connected after this long gives way to HTTPS. */
+const KK_WEBRTC_CONNECT_MS = 5000;
+/* How often the playlist is read; a segment lasts about a second. */
+const KK_SEGMENTS_POLL_MS = 500;
+/* Behind live by more than this: jump to KK_SEGMENTS_JUMP_S before the
+ * end of what is buffered. */
+const KK_SEGMENTS_MAX_BEHIND_S = 3.5;
+const KK_SEGMENTS_JUMP_S = 1.5;
+/* Behind by more than this: play a little faster. */
+const KK_SEGMENTS_CATCH_UP_S = 2.8;
+const KK_SEGMENTS_CATCH_UP_RATE = 1.08;
+/* Media kept behind the playing position. */
+const KK_SEGMENTS_KEEP_S = 10;
+
+/* Watches a WebRTC attempt: @fallBack runs if it has not connected after
+ * KK_WEBRTC_CONNECT_MS while @isCurrent. */
+function kkSegmentsWatch(attempt, isCurrent, fallBack) {
+  clearTimeout(attempt.kkConnectTimer);
+  attempt.kkConnectTimer = setTimeout(() => {
+    if (isCurrent() && !attempt.kkConnected) fallBack();
+  }, KK_WEBRTC_CONNECT_MS);
+}
+
+/* For every state of a WebRTC attempt: TRUE when it failed without ever
+ * connecting, so no WebRTC path works here and HTTPS should take over. */
+function kkSegmentsShouldFallBack(attempt, state) {
+  if (state === "connected") {
+    attempt.kkConnected = true;
+    clearTimeout(attempt.kkConnectTimer);
+  }
+  return state === "failed" && !attempt.kkConnected;
+}
+
+class KkSegmentsPlayer {
+  constructor(room, token, video) {
+    this.playlist = `/api/rooms/${encodeURIComponent(room)}/segments`;
+    this.token = token;
+    this.video = video;
+    this.onstate = null;
+    this.stopped = false;
+    this.playing = false;
+    this.id = null;             /* the relay's segmenter */
+    this.next = null;           /* the next segment to fetch */
+    this.fetched = 0;
+    this.behindLive = null;     /* seconds, measured on the relay's clock */
+    this.edge = null;           /* {media: live_edge, at: performance.now()} */
+  }
+
+  start() {
+    this.run().catch((error) => {
+      if (this.stopped) return;
+      this.error = error;
+      if (this.onstate) this.onstate("failed");
+    });
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.url) {
+      this.video.removeAttribute("src");
+      this.video.load();
+      URL.revokeObjectURL(this.url);
+      this.url = null;
+    }
+  }
+
+  async get(path, json) {
+    const response = await fetch(path, {
+      headers: { Authorization: `Bearer ${this.token}` }, cache: json ? "no-store" : "default",
+    });
+    if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status}`), { status: response.status });
+    return json ? response.json() : response.arrayBuffer();
+  }
+
+  async open() {
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.mediaSource = new MediaSource();
+    this.buffer = null;
+    this.playing = false;
+    this.video.srcObject = null;
+    this.url = URL.createObjectURL(this.mediaSource);
+    this.video.src = this.url;
+    await new Promise((resolve) => this.mediaSource.addEventListener("sourceopen", resolve, { once: true }));
+  }
+
+  async run() {
+    if (typeof MediaSource !== "function") throw new Error("no Media Source Extensions");
+    await this.open();
+    while (!this.stopped) {
+      const started = performance.now();
+      const list = await this.get(this.playlist, true);
+      if (this.stopped) return;
+      if (list.live_edge !== null) this.edge = { media: list.live_edge, at: performance.now() };
+      await this.follow(list);
+      this.keepUp();
+      const wait = KK_SEGMENTS_POLL_MS - (performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+    }
+  }
+
+  /* Appends what the playlist has that this player has not. */
+  async follow(list) {
+    const segments = list.segments;
+    if (!list.init || !list.mime_type || segments.length === 0) return;
+    if (this.id !== list.id) {
+      /* A new segmenter on the relay numbers and times from zero again. */
+      if (this.id !== null) await this.open();
+      if (!MediaSource.isTypeSupported(list.mime_type)) throw new Error(`cannot play ${list.mime_type}`);
+      this.id = list.id;
+      this.next = null;
+      this.buffer = this.mediaSource.addSourceBuffer(list.mime_type);
+      await this.append(await this.get(list.init, false));
+    }
+    const first = segments[0].seq;
+    const last = segments[segments.length - 1].seq;
+    if (this.next === null || this.next < first || this.next > last + 1) {
+      /* Start (or start over, if the window moved past us) with the
+       * newest segment a player can start with. */
+      const start = [...segments].reverse().find((s) => s.keyframe) || segments[segments.length - 1];
+      this.next = start.seq;
+    }
+    for (const segment of segments) {
+      if (segment.seq < this.next || this.stopped) continue;
+      let data;
+      try {
+        data = await this.get(segment.url, false);
+      } catch (error) {
+        /* Gone from the window meanwhile (a slow network): start again
+         * from the newest. */
+        if (error.status !== 404) throw error;
+        this.next = null;
+        return;
+      }
+      await this.trim();
+      await this.append(data);
+      this.next = segment.seq + 1;
+      this.fetched++;
+    }
+  }
+
+  update(action) {
+    return new Promise((resolve, reject) => {
+      const buffer = this.buffer;
+      const done = () => { buffer.removeEventListener("error", failed); resolve(); };
+      const failed = () => { buffer.removeEventListener("updateend", done); reject(new Error("the browser refused a segment")); };
+      buffer.addEventListener("updateend", done, { once: true });
+      buffer.addEventListener("error", failed, { once: true });
+      action(buffer);
+    });
+  }
+
+  append(data) {
+    return this.update((buffer) => buffer.appendBuffer(data));
+  }
+
+  /* What was played long ago goes, so the browser's quota is never hit. */
+  async trim() {
+    const buffered = this.buffer.buffered;
+    const until = this.video.currentTime - KK_SEGMENTS_KEEP_S;
+    if (buffered.length > 0 && until > buffered.start(0)) {
+      await this.update((buffer) => buffer.remove(0, until));
+    }
+  }
+
+  /* Starts playing, and stays close to live. */
+  keepUp() {
+    const buffered = this.buffer ? this.buffer.buffered : null;
+    if (!buffered || buffered.length === 0) return;
+    const video = this.video;
+    const newest = buffered.length - 1;
+    const end = buffered.end(newest);
+    let inside = false;
+    for (let i = 0; i < buffered.length; i++) {
+      if (video.currentTime >= buffered.start(i) - 0.1 && video.currentTime < buffered.end(i)) inside = true;
+    }
+    /* The start, or a gap (the relay dropped a segment before we had it):
+     * go on where the newest media is. */
+    if (!inside) video.currentTime = buffered.start(newest);
+    if (!this.playing) {
+      this.playing = true;
+      if (this.onstate) this.onstate("connected");
+    }
+    if (!this.edge) return;
+    const live = this.edge.media + (performance.now() - this.edge.at) / 1000;
+    this.behindLive = live - video.currentTime;
+    if (this.behindLive > KK_SEGMENTS_MAX_BEHIND_S) {
+      video.currentTime = Math.max(buffered.start(newest), end - KK_SEGMENTS_JUMP_S);
+      video.playbackRate = 1;
+    } else {
+      video.playbackRate = this.behindLive > KK_SEGMENTS_CATCH_UP_S ? KK_SEGMENTS_CATCH_UP_RATE : 1;
+    }
+  }
+
+  /* The shape of WhepClient.stats(), plus which path this is and how far
+   * behind live it plays. */
+  async stats() {
+    const quality = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
+    return {
+      framesDecoded: quality ? quality.totalVideoFrames - quality.droppedVideoFrames : 0,
+      packetsLost: 0,
+      packetsReceived: this.fetched,
+      rtt: null,
+      width: this.video.videoWidth,
+      height: this.video.videoHeight,
+      transport: "https",
+      path: kkSegmentsText("path.https"),
+      behindLive: this.behindLive,
+      segmentsFetched: this.fetched,
+    };
+  }
+}

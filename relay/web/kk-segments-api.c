@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-segments-api: the routes of the HTTPS segments; see
+ * kk-segments-api.h.
+ *
+ * Segment names carry the segmenter's id ("<id>-init.<ext>",
+ * "<id>-<seq>.<ext>", ext "webm" or "mp4" as the codec has it): a
+ * segmenter stopped and started again (nobody
+ * watched for a while, or its pipeline failed) numbers from 0 again, and
+ * a URL of the old one must be a 404, never another segment.
+ *
+ * The playlist gives each segment's media time and, in live_edge, the
+ * media time of "now" on the relay's clock, so the page can tell how far
+ * behind live it plays and catch up.
+ */
+#include "kk-segments-api.h"
+
+#include <stdlib.h>
+
+#include "kk-http-guard.h"
+#include "kk-http.h"
+
+/* The routes' data, kept by the server. */
+typedef struct {
+  KkAuth *auth;
+  KkSegments *segments;
+  KkSegmentsLookupFunc lookup;
+  gpointer lookup_data;
+} KkSegmentsApi;
+
+static void
+api_free (KkSegmentsApi *api)
+{
+  g_clear_object (&api->auth);
+  g_free (api);
+}
+
+/* The lecture of the request's room, for its participant; replies 404,
+ * 401 or 403 and returns NULL otherwise. */
+static KkLecture *
+require_viewer (KkSegmentsApi *api, KkHttpRequest *request, char **party_id)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *room_id = kk_http_request_get_param (request, 0);
+  KkLecture *lecture = api->lookup (room_id, api->lookup_data);
+
+  if (lecture == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no room %s", room_id);
+    return NULL;
+  }
+  if (!kk_auth_require_participant (api->auth, msg, room_id, FALSE,
+          "a valid participant token is required (Authorization: Bearer)",
+          party_id, NULL))
+    return NULL;
+  return lecture;
+}
+
+static void
+get_playlist (KkHttpRequest *request, gpointer user_data)
+{
+  KkSegmentsApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *room_id = kk_http_request_get_param (request, 0);
+  KkLecture *lecture = require_viewer (api, request, NULL);
+  g_autoptr (JsonBuilder) builder = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  g_autoptr (GBytes) init = NULL;
+  g_autofree char *init_url = NULL;
+  g_autofree char *mime_type = NULL;
+  KkSegmenter *segmenter;
+  const char *id;
+  const char *extension;
+  gint64 zero_wall_us;
+
+  if (lecture == NULL)
+    return;
+  segmenter = kk_segments_want (api->segments, lecture);
+  id = kk_segmenter_get_id (segmenter);
+  init = kk_segmenter_get_init (segmenter);
+  list = kk_segmenter_list (segmenter);
+  zero_wall_us = kk_segmenter_get_zero_wall_us (segmenter);
+  mime_type = kk_segmenter_get_mime_type (segmenter);
+  extension = kk_segmenter_get_extension (segmenter);
+  if (init != NULL)
+    init_url = g_strdup_printf ("/api/rooms/%s/segments/%s-init.%s",
+        room_id, id, extension);
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "live");
+  json_builder_add_boolean_value (builder,
+      kk_lecture_has_live_source (lecture));
+  kk_http_json_add_string (builder, "id", id);
+  kk_http_json_add_string (builder, "mime_type", mime_type);
+  kk_http_json_add_string (builder, "init", init_url);
+  json_builder_set_member_name (builder, "target_duration");
+  json_builder_add_double_value (builder, KK_SEGMENTER_TARGET_MS / 1000.0);
+  json_builder_set_member_name (builder, "live_edge");
+  if (zero_wall_us != 0)
+    json_builder_add_double_value (builder,
+        (g_get_real_time () - zero_wall_us) / 1e6);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "segments");
+  json_builder_begin_array (builder);
+  for (guint i = 0; init != NULL && i < list->len; i++) {
+    KkSegment *segment = list->pdata[i];
+    g_autofree char *url = g_strdup_printf (
+        "/api/rooms/%s/segments/%s-%" G_GUINT64_FORMAT ".%s", room_id, id,
+        segment->seq, extension);
+
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "seq");
+    json_builder_add_int_value (builder, segment->seq);
+    kk_http_json_add_string (builder, "url", url);
+    json_builder_set_member_name (builder, "start");
+    json_builder_add_double_value (builder, segment->start_us / 1e6);
+    json_builder_set_member_name (builder, "duration");
+    json_builder_add_double_value (builder, segment->duration_us / 1e6);
+    json_builder_set_member_name (builder, "keyframe");
+    json_builder_add_boolean_value (builder, segment->keyframe);
+    json_builder_end_object (builder);
+  }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  /* no-store: a proxy must never answer with an old list. */
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
+/* "<id>-init.<ext>" (@seq G_MAXUINT64) or "<id>-<seq>.<ext>" of
+ * segmenter @id, whose segments have extension @ext; FALSE for anything
+ * else. */
+static gboolean
+parse_name (const char *name, const char *id, const char *ext, guint64 *seq)
+{
+  gsize id_len = strlen (id);
+  const char *rest;
+  char *end;
+
+  if (ext == NULL || strncmp (name, id, id_len) != 0 || name[id_len] != '-')
+    return FALSE;
+  rest = name + id_len + 1;
+  if (g_str_has_prefix (rest, "init.") && g_str_equal (rest + 5, ext)) {
+    *seq = G_MAXUINT64;
+    return TRUE;
+  }
+  if (!g_ascii_isdigit (rest[0]))
+    return FALSE;
+  *seq = g_ascii_strtoull (rest, &end, 10);
+  return end - rest <= 19 && end[0] == '.' && g_str_equal (end + 1, ext);
+}
+
+static void
+get_segment (KkHttpRequest *request, gpointer user_data)
+{
+  KkSegmentsApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *name = kk_http_request_get_param (request, 1);
+  g_autofree char *party_id = NULL;
+  KkLecture *lecture = require_viewer (api, request, &party_id);
+  g_autoptr (KkSegment) segment = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  KkSegmenter *segmenter;
+  SoupMessageHeaders *headers;
+  guint64 seq;
+
+  if (lecture == NULL)
+    return;
+  /* Only a segmenter someone is watching: a segment URL alone does not
+   * start one. */
+  segmenter = kk_segments_peek (api->segments, lecture);
+  if (segmenter == NULL
+      || !parse_name (name, kk_segmenter_get_id (segmenter),
+          kk_segmenter_get_extension (segmenter), &seq)) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no segment %s", name);
+    return;
+  }
+  if (seq == G_MAXUINT64) {
+    bytes = kk_segmenter_get_init (segmenter);
+  } else {
+    segment = kk_segmenter_lookup (segmenter, seq);
+    if (segment != NULL)
+      bytes = g_bytes_ref (segment->bytes);
+  }
+  if (bytes == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND,
+        "no segment %s (any more)", name);
+    return;
+  }
+  if (segment != NULL
+      && !g_str_equal (soup_server_message_get_method (msg), "HEAD"))
+    kk_segments_note_fetch (api->segments, lecture, party_id, segment);
+
+  headers = soup_server_message_get_response_headers (msg);
+  /* Immutable, but only for this token: private keeps it out of shared
+   * caches (a workplace proxy), which would hand it to anyone. */
+  soup_message_headers_replace (headers, "Cache-Control",
+      "private, max-age=60, immutable");
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_set_content_type (headers,
+      kk_segmenter_get_content_type (segmenter), NULL);
+  /* The reply shares the segment's bytes: libsoup writes from them. */
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg),
+      bytes);
+  kk_http_guard_limit_response (msg, KK_SEGMENTS_API_SEND_TIMEOUT_S);
+}
+
+gboolean
+kk_segments_api_register (SoupServer *server, KkAuth *auth,
+    KkSegments *segments, KkSegmentsLookupFunc lookup, gpointer lookup_data,
+    GError **error)
+{
+  KkSegmentsApi *api = g_new0 (KkSegmentsApi, 1);
+
+  api->auth = g_object_ref (auth);
+  api->segments = segments;
+  api->lookup = lookup;
+  api->lookup_data = lookup_data;
+  kk_http_server_keep (server, api, (GDestroyNotify) api_free);
+
+  kk_http_add_route (server, "GET", "/api/rooms/{room}/segments",
+      get_playlist, api);
+  kk_http_add_route (server, "GET", "/api/rooms/{room}/segments/{name}",
+      get_segment, api);
+  return TRUE;
+}

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: Apache-2.0
+// The lecture over plain HTTPS, through a real workplace proxy (squid):
+// a nurse's browser that reaches nothing but the proxy falls back from
+// WebRTC to the relay's media segments by itself, plays within a few
+// seconds, stays within about 4 s of live, says which path it is on, and
+// her attendance counts the time she watched. An H.264 lecture (a
+// webrtcbin publisher over WHIP) plays the same way, from fragmented MP4.
+//
+// Namespaces (made here, inside the test's own from netns-run):
+//
+//   viewer 10.212.0.2 -- 10.212.0.1 proxy 10.213.0.2 -- 10.213.0.1 test
+//   (Chromium)                      (squid :3128)           (the relay)
+//
+// The viewer's namespace has no route but to the proxy, and the proxy's
+// forwards nothing at the IP level: only squid's HTTP passes. The relay
+// offers its media at 192.0.2.1 (TEST-NET-1, reached by nobody), so no
+// WebRTC path can connect from anywhere here; Firefox, which playwright
+// drives over a loopback WebSocket and so cannot be moved into the
+// viewer's namespace, runs in the test's own, configured to use the same
+// proxy, and must fall back the same way. Distance from live is measured
+// against the relay's clock: the playlist's live_edge (read directly by
+// the test) minus the video element's currentTime.
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { run, check, log, waitFor, sleep, inOwnNetns, CHROMIUM, CHROMIUM_ARGS, FIREFOX, FIREFOX_PREFS, SKIP }
+  from "./lib.mjs";
+
+const ROOM = "lecture";
+const H264_ROOM = "h264";
+const HERE = path.dirname(new URL(import.meta.url).pathname);
+const VIEWER_NS = `kk-seg-viewer-${process.pid}`;
+const PROXY_NS = `kk-seg-proxy-${process.pid}`;
+const RELAY_ADDRESS = "10.213.0.1";
+const PROXY_FOR_RELAY_SIDE = "10.213.0.2";
+const PROXY_FOR_VIEWER = "10.212.0.1";
+const PROXY_PORT = 3128;
+const UNREACHABLE_MEDIA_IP = "192.0.2.1";
+/* The page falls back after 5 s without WebRTC; then a segment or two. */
+const PLAY_WITHIN_MS = 12000;
+const MAX_BEHIND_S = 4.0;
+
+if (!inOwnNetns()) {
+  log("skip: the proxy test builds network namespaces inside the test's own (netns-run)");
+  process.exit(SKIP);
+}
+if (!fs.existsSync("/usr/sbin/squid")) {
+  log("skip: squid is not installed (TESTS profile)");
+  process.exit(SKIP);
+}
+
+function ip(...args) {
+  execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function buildNetwork() {
+  ip("netns", "add", VIEWER_NS);
+  ip("netns", "add", PROXY_NS);
+  ip("link", "add", "kkseg-t", "type", "veth", "peer", "name", "kkseg-pt");
+  ip("link", "set", "kkseg-pt", "netns", PROXY_NS);
+  ip("addr", "add", `${RELAY_ADDRESS}/24`, "dev", "kkseg-t");
+  ip("link", "set", "kkseg-t", "up");
+  ip("-n", PROXY_NS, "addr", "add", `${PROXY_FOR_RELAY_SIDE}/24`, "dev", "kkseg-pt");
+  ip("-n", PROXY_NS, "link", "set", "kkseg-pt", "up");
+  ip("-n", PROXY_NS, "link", "add", "kkseg-pv", "type", "veth", "peer", "name", "kkseg-v");
+  ip("-n", PROXY_NS, "link", "set", "kkseg-v", "netns", VIEWER_NS);
+  ip("-n", PROXY_NS, "addr", "add", `${PROXY_FOR_VIEWER}/24`, "dev", "kkseg-pv");
+  ip("-n", PROXY_NS, "link", "set", "kkseg-pv", "up");
+  ip("-n", PROXY_NS, "link", "set", "lo", "up");
+  ip("-n", VIEWER_NS, "addr", "add", "10.212.0.2/24", "dev", "kkseg-v");
+  ip("-n", VIEWER_NS, "link", "set", "kkseg-v", "up");
+  ip("-n", VIEWER_NS, "link", "set", "lo", "up");
+}
+
+function removeNetwork() {
+  for (const ns of [VIEWER_NS, PROXY_NS]) {
+    try { execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" }); } catch (error) { /* not made */ }
+  }
+  try { execFileSync("ip", ["link", "del", "kkseg-t"], { stdio: "ignore" }); } catch (error) { /* gone with its peer */ }
+}
+
+/* squid in the proxy's namespace: it passes plain HTTP to the relay's
+ * HTTP port only, and refuses CONNECT (no tunnel to the media port). */
+async function startSquid(workdir, relayPort) {
+  const dir = path.join(workdir, "squid");
+  // squid drops to its own user before it opens its logs.
+  fs.chmodSync(workdir, 0o711);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+  fs.chmodSync(dir, 0o777);
+  const conf = path.join(dir, "squid.conf");
+  fs.writeFileSync(conf, [
+    `http_port ${PROXY_PORT}`,
+    "acl workplace src 10.212.0.0/24 10.213.0.1/32",
+    `acl relay dst ${RELAY_ADDRESS}/32`,
+    `acl relay_http port ${relayPort}`,
+    "acl CONNECT method CONNECT",
+    "http_access deny CONNECT",
+    "http_access allow workplace relay relay_http",
+    "http_access deny all",
+    "cache_mem 16 MB",
+    `access_log stdio:${dir}/access.log`,
+    `cache_log ${dir}/cache.log`,
+    `pid_filename ${dir}/squid.pid`,
+    `coredump_dir ${dir}`,
+    "visible_hostname kk-workplace-proxy",
+    "shutdown_lifetime 1 seconds",
+    "",
+  ].join("\n"));
+  const squid = spawn("ip", ["netns", "exec", PROXY_NS, "squid", "-N", "-f", conf],
+    { stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "stderr.log"), "a")] });
+  await waitFor(() => new Promise((resolve) => {
+    const socket = net.connect(PROXY_PORT, PROXY_FOR_RELAY_SIDE, () => { socket.destroy(); resolve(true); });
+    socket.on("error", () => resolve(false));
+  }), 15000, "squid listening");
+  return { process: squid, accessLog: path.join(dir, "access.log") };
+}
+
+function stopSquid(squid) {
+  if (squid && squid.process.exitCode === null) squid.process.kill("SIGTERM");
+}
+
+/* The daemon again, now with a pipeline lecture and media offered where
+ * nobody reaches it. */
+async function restartDaemon(daemon, workdir) {
+  await daemon.stop();
+  const conf = path.join(workdir, "kringkast.conf");
+  fs.writeFileSync(conf, `[room ${ROOM}]\ntitle=Smittevern\nsource=testsrc-small\n`);
+  const wrapper = path.join(workdir, "kringkast-unreachable-media.sh");
+  fs.writeFileSync(wrapper, `#!/bin/sh
+# The daemon as lib.mjs starts it, but with its media at ${UNREACHABLE_MEDIA_IP}.
+for arg; do
+  shift
+  if [ "$arg" = 127.0.0.1 ]; then set -- "$@" ${UNREACHABLE_MEDIA_IP}; else set -- "$@" "$arg"; fi
+done
+exec "${daemon.bin}" --config "${conf}" "$@"
+`, { mode: 0o755 });
+  daemon.bin = wrapper;
+  await daemon.start();
+  await waitFor(async () => (await daemon.room(ROOM))?.live, 15000, "the lecture live");
+}
+
+/* What the page plays: its stats (watch.js), the video's time. */
+async function playing(page) {
+  return page.evaluate(() => {
+    const video = document.getElementById("video");
+    return {
+      stats: window.kringkastStats || null, time: video.currentTime, paused: video.paused,
+      quality: document.getElementById("quality").textContent, width: video.videoWidth,
+      frames: video.getVideoPlaybackQuality().totalVideoFrames,
+    };
+  });
+}
+
+/* How far behind live the page plays, on the relay's clock: the live
+ * edge (read by the test) minus the video's position, sampled together. */
+async function behindLive(daemon, page, token, room) {
+  const [list, state] = await Promise.all([
+    daemon.api("GET", `/api/rooms/${room}/segments`, undefined, token),
+    playing(page),
+  ]);
+  return list.data.live_edge - state.time;
+}
+
+async function watchOverProxy(daemon, page, token, label, room = ROOM) {
+  const started = Date.now();
+  await page.goto(`http://${RELAY_ADDRESS}:${daemon.httpPort}/watch/${room}#token=${token}`);
+  const first = await waitFor(async () => {
+    const state = await playing(page);
+    return state.stats?.transport === "https" && state.time > 0 && !state.paused ? state : null;
+  }, PLAY_WITHIN_MS + 8000, `${label} playing over HTTPS`).catch(async (error) => {
+    log(`${label}: ${JSON.stringify(await playing(page))}`);
+    throw error;
+  });
+  const playsAfter = (Date.now() - started) / 1000;
+  log(`${label}: playing over HTTPS ${playsAfter.toFixed(1)} s after opening the page (${first.quality})`);
+  check(playsAfter * 1000 <= PLAY_WITHIN_MS, `${label} took ${playsAfter.toFixed(1)} s to play`);
+  check(/Over HTTPS/.test(first.quality), `${label} does not say which path: "${first.quality}"`);
+  return playsAfter;
+}
+
+/* Samples the distance from live every second for @seconds; the picture
+ * must keep moving too. */
+async function followLive(daemon, page, token, seconds, label, room = ROOM) {
+  const samples = [];
+  const before = await playing(page);
+  for (let i = 0; i < seconds; i++) {
+    await sleep(1000);
+    samples.push(await behindLive(daemon, page, token, room));
+  }
+  const after = await playing(page);
+  const max = Math.max(...samples);
+  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+  log(`${label}: behind live over ${seconds} s: mean ${mean.toFixed(2)} s, max ${max.toFixed(2)} s; `
+    + `page says ${after.stats.behindLive?.toFixed(2)} s; ${after.frames - before.frames} frames`);
+  check(max <= MAX_BEHIND_S, `${label} fell ${max.toFixed(2)} s behind live`);
+  check(after.time - before.time >= seconds - 2, `${label} played ${(after.time - before.time).toFixed(1)} s of ${seconds}`);
+  check(after.frames > before.frames + seconds * 10, `${label} presented too few frames`);
+  return { mean, max };
+}
+
+let squid = null;
+let publisher = null;
+// run() ends the process: what this test made outside it goes then.
+process.on("exit", () => {
+  if (publisher && publisher.exitCode === null) publisher.kill("SIGTERM");
+  stopSquid(squid);
+  removeNetwork();
+});
+buildNetwork();
+await run("segments", async ({ daemon, workdir, screenshot }) => {
+  const { chromium, default: playwright } = await import("playwright-core");
+  await restartDaemon(daemon, workdir);
+  squid = await startSquid(workdir, daemon.httpPort);
+  const kari = await daemon.join(ROOM, "Kari Nordmann", "Sengepost 3");
+
+  // Chromium in the viewer's namespace, through the proxy.
+  const wrapper = path.join(workdir, "chromium-in-viewer-ns.sh");
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${VIEWER_NS} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  const context = await chromium.launchPersistentContext(path.join(workdir, "profile-viewer"), {
+    executablePath: wrapper, headless: true, locale: "nb-NO",
+    args: [...CHROMIUM_ARGS, `--proxy-server=http://${PROXY_FOR_VIEWER}:${PROXY_PORT}`],
+  });
+  const page = context.pages()[0] || await context.newPage();
+  page.on("pageerror", (e) => log(`[viewer error] ${e.message}`));
+  // Nothing but the proxy: the viewer's namespace has no route to the
+  // relay (nor to its media address).
+  for (const address of [RELAY_ADDRESS, UNREACHABLE_MEDIA_IP]) {
+    let routed = true;
+    try { execFileSync("ip", ["-n", VIEWER_NS, "route", "get", address], { stdio: "ignore" }); } catch (e) { routed = false; }
+    check(!routed, `the viewer's namespace has a route to ${address}`);
+  }
+
+  const openedAt = Date.now();
+  const chromiumStart = await watchOverProxy(daemon, page, kari.token, "Chromium");
+  const chromiumLive = await followLive(daemon, page, kari.token, 20, "Chromium");
+  await screenshot(page, "chromium-over-https");
+  // The proxy carried it all: the page, the WHEP attempt, the segments.
+  const access = fs.readFileSync(squid.accessLog, "utf8");
+  const segments = access.split("\n").filter((l) => /\/segments\/[0-9a-f]+-\d+\.webm/.test(l)).length;
+  log(`squid passed ${segments} segment requests`);
+  check(segments >= 15, `squid passed only ${segments} segment requests`);
+  check(/POST http:\/\/[^ ]*\/whep\//.test(access), "the WHEP offer did not go through the proxy");
+  // She closes the page; her HTTPS connection ends where her media ended.
+  await context.close();
+  const watched = (Date.now() - openedAt) / 1000 - chromiumStart;
+
+  // Firefox, through the same proxy.
+  const firefoxBrowser = await playwright._bidiFirefox.launch({
+    executablePath: FIREFOX, headless: true, firefoxUserPrefs: {
+      ...FIREFOX_PREFS,
+      "network.proxy.type": 1,
+      "network.proxy.http": PROXY_FOR_RELAY_SIDE,
+      "network.proxy.http_port": PROXY_PORT,
+      "network.proxy.no_proxies_on": "",
+      "network.proxy.allow_hijacking_localhost": true,
+    },
+  });
+  const per = await daemon.join(ROOM, "Per Olsen", "Sengepost 4");
+  const ffContext = await firefoxBrowser.newContext({ locale: "en-GB" });
+  const ffPage = await ffContext.newPage();
+  ffPage.on("pageerror", (e) => log(`[firefox error] ${e.message}`));
+  await watchOverProxy(daemon, ffPage, per.token, "Firefox");
+  const firefoxLive = await followLive(daemon, ffPage, per.token, 12, "Firefox");
+  await screenshot(ffPage, "firefox-over-https");
+  await ffContext.close();
+  await firefoxBrowser.close();
+
+  // An H.264 lecture, from a WHIP publisher, in Chromium in the viewer's
+  // namespace again.
+  const h264 = await daemon.createRoom(H264_ROOM, "Håndhygiene");
+  publisher = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
+    "--url", `${daemon.base}/whip/${H264_ROOM}`, "--token", h264.host_token, "--codec", "h264",
+    "--duration", "0"], { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
+  await waitFor(async () => (await daemon.room(H264_ROOM))?.live, 20000, "the H.264 lecture live");
+  const ola = await daemon.join(H264_ROOM, "Ola Nordmann", "Sengepost 5");
+  const h264Context = await chromium.launchPersistentContext(path.join(workdir, "profile-h264"), {
+    executablePath: wrapper, headless: true, locale: "nb-NO",
+    args: [...CHROMIUM_ARGS, `--proxy-server=http://${PROXY_FOR_VIEWER}:${PROXY_PORT}`],
+  });
+  const h264Page = h264Context.pages()[0] || await h264Context.newPage();
+  h264Page.on("pageerror", (e) => log(`[h264 error] ${e.message}`));
+  await watchOverProxy(daemon, h264Page, ola.token, "Chromium H.264", H264_ROOM);
+  const mime = (await daemon.api("GET", `/api/rooms/${H264_ROOM}/segments`, undefined, ola.token)).data.mime_type;
+  check(mime.startsWith("video/mp4; codecs=\"avc1."), `H.264 segments as ${mime}`);
+  const h264Live = await followLive(daemon, h264Page, ola.token, 10, "Chromium H.264", H264_ROOM);
+  await screenshot(h264Page, "chromium-h264-over-https");
+  await h264Context.close();
+  publisher.kill("SIGTERM");
+
+  // Attendance: Kari's HTTPS connection, closed, about as long as she
+  // watched.
+  const session = (await daemon.api("GET", `/api/sessions?room=${ROOM}`)).data[0].id;
+  const connection = await waitFor(async () => {
+    const rows = (await daemon.api("GET", `/api/sessions/${session}/attendance`)).data;
+    const row = rows.find((r) => r.name === "Kari Nordmann");
+    return row?.connections.find((c) => c.transport === "https" && c.left_at);
+  }, 30000, "Kari's HTTPS connection in the attendance report", 1000);
+  log(`attendance: ${JSON.stringify(connection)}; she watched about ${watched.toFixed(1)} s`);
+  check(Math.abs(connection.seconds - watched) <= 4, `attendance counts ${connection.seconds} s of ${watched.toFixed(1)} s`);
+  log(`summary: Chromium played after ${chromiumStart.toFixed(1)} s, behind live mean ${chromiumLive.mean.toFixed(2)} s `
+    + `max ${chromiumLive.max.toFixed(2)} s; Firefox behind live mean ${firefoxLive.mean.toFixed(2)} s max ${firefoxLive.max.toFixed(2)} s; `
+    + `Chromium H.264 mean ${h264Live.mean.toFixed(2)} s max ${h264Live.max.toFixed(2)} s`);
+});
