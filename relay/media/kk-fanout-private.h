@@ -19,6 +19,7 @@
 #pragma once
 
 #include "kk-fanout.h"
+#include "kk-splice.h"
 
 #include <kringkast/kk-icetcp.h>
 #include <kringkast/kk-srtp.h>
@@ -93,7 +94,25 @@ struct _KkFeed {
   GMutex tap_lock;                         /* held while the taps run */
   GArray *taps;                            /* FeedTap, under tap_lock */
   guint next_tap_id;
+
+  /* The light video layer: its own sequence numbers, history and GOP,
+   * the video track's SSRC and timeline. */
+  KkTrack *light;
+  gint64 light_pushed_mono_us;             /* atomic: its last packet */
+  gint64 last_light_keyframe_request_mono_us;   /* atomic */
+  gint light_users;                        /* atomic: viewers needing it */
+  /* Main thread only. */
+  gboolean light_wanted;                   /* as last told */
+  guint light_linger_source;
 };
+
+/* The light layer counts as flowing for a viewer to switch to while its
+ * last packet is at most this old (it runs at 15 frames a second). */
+#define KK_FEED_LIGHT_FLOWING_US (G_USEC_PER_SEC / 2)
+gboolean kk_feed_light_flowing (KkFeed *feed, gint64 now_mono_us);
+/* Worker threads: a viewer started (+1) or stopped (-1) needing the
+ * light layer; the main context learns of the first and the last. */
+void kk_feed_add_light_user (KkFeed *feed, gint delta);
 
 struct _KkViewer {
   /* What the worker reads and writes for every packet it fans out, kept
@@ -110,6 +129,10 @@ struct _KkViewer {
   gboolean video_wait_keyframe;
   gboolean video_skip;
   guint16 video_skip_upto;
+  /* Once the viewer is given a layer other than the full one it stays
+   * spliced (kk-splice) for the rest of its life: its video is then
+   * rewritten per packet. Viewers that never are cost one test of it. */
+  gboolean video_spliced;
   guint32 sent_packets[KK_TRACK_N];
   guint32 sent_octets[KK_TRACK_N];
   guint64 stat_packets;
@@ -153,6 +176,10 @@ struct _KkViewer {
   KkSrtpProfile profile;
   gint64 next_report_mono_us;
   guint32 sr_ntp_mid[KK_TRACK_N];      /* middle bits of our last SR, for RTT */
+  KkQuality quality;
+  KkSplice splice;                     /* valid once video_spliced */
+  gint64 target_since_mono_us;         /* when splice.target was last set */
+  gboolean uses_light;                 /* counted in feed->light_users */
 
   /* Written by the worker, read by anyone (relaxed atomics). */
   gint stat_connected;
@@ -164,6 +191,9 @@ struct _KkViewer {
   gint stat_cumulative_lost;
   guint stat_jitter_ms;
   gint stat_rtt_ms;
+  gint stat_layer;
+  guint stat_layer_switches;
+  gint stat_quality;
 };
 
 typedef enum {
@@ -173,6 +203,7 @@ typedef enum {
   KK_ITEM_REMOVE_VIEWER,    /* viewer */
   KK_ITEM_TRANSPORT,        /* viewer, transport: where to send from now on */
   KK_ITEM_TCP_CLOSED,       /* viewer, transport.tcp */
+  KK_ITEM_QUALITY,          /* viewer, value: KkQuality */
 } KkWorkItemType;
 
 typedef struct {
@@ -183,6 +214,7 @@ typedef struct {
   guint8 *data;             /* owned */
   gsize len;
   KkTransport transport;    /* transport.tcp holds a ref */
+  guint value;
 } KkWorkItem;
 
 /* Counters of one thread, summed at scrape time. Written only by the owning
@@ -202,6 +234,7 @@ typedef struct {
   guint64 rtp_from_viewer;      /* viewers are receive-only */
   guint64 dtls_failed;
   guint64 gop_packets_sent;     /* fast-start bursts */
+  guint64 layer_switches;       /* viewers moved between layers */
   /* port thread */
   guint64 stun_answered;
   guint64 stun_unknown_ufrag;

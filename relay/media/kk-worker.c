@@ -224,9 +224,12 @@ send_datagram (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len)
 }
 
 /* Copies @packet into a send buffer with the viewer's payload type,
- * protects it and sends it. */
-static gboolean
-forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
+ * rewrites the copy with @offsets if the viewer is spliced (nullable),
+ * protects it and sends it. Inlined into both callers, so that the common
+ * one (NULL) pays nothing for the rewriting. */
+static inline gboolean
+forward_copy (KkWorker *worker, KkViewer *viewer, const KkPacket *packet,
+    const KkSpliceOffsets *offsets)
 {
   gint pt = viewer->pt[packet->codec];
   guint8 tcp_buf[KK_SEND_BUF];
@@ -240,6 +243,8 @@ forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
   buf = send_buffer (worker, viewer, tcp_buf);
   memcpy (buf, packet->data, packet->len);
   buf[1] = (buf[1] & 0x80) | (guint8) pt;
+  if (offsets != NULL)
+    kk_splice_rewrite (buf, packet->len, packet->codec, offsets);
   protected_len = kk_srtp_protect_rtp (viewer->srtp_out, buf, packet->len,
       KK_SEND_BUF - 2);
   if (protected_len < 0) {
@@ -258,6 +263,52 @@ forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
   viewer->sent_packets[packet->kind]++;
   viewer->sent_octets[packet->kind] += packet->len - KK_RTP_HEADER_LEN;
   return TRUE;
+}
+
+static gboolean
+forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
+{
+  return forward_copy (worker, viewer, packet, NULL);
+}
+
+static void
+set_uses_light (KkViewer *viewer, gboolean uses)
+{
+  if (viewer->uses_light == uses)
+    return;
+  viewer->uses_light = uses;
+  kk_feed_add_light_user (viewer->feed, uses ? 1 : -1);
+}
+
+/* A video packet (of either layer) for a viewer that has been given a
+ * layer other than the full one (or a light packet for one that never
+ * was, which it does not get). */
+static void
+forward_spliced (KkWorker *worker, KkViewer *viewer, KkPacket *packet)
+{
+  KkSpliceOffsets offsets;
+  gboolean switched;
+
+  if (!viewer->video_spliced)
+    return;
+  /* Full packets the fast-start burst already carried, unchanged. */
+  if (viewer->video_skip && packet->layer == KK_LAYER_FULL) {
+    if (kk_seq_diff (packet->seq, viewer->video_skip_upto) <= 0)
+      return;
+    viewer->video_skip = FALSE;
+  }
+  if (kk_splice_packet (&viewer->splice, packet, &offsets, &switched))
+    forward_copy (worker, viewer, packet, &offsets);
+  if (switched) {
+    GST_DEBUG ("viewer %s: now on the %s layer", viewer->id,
+        kk_layer_to_string (viewer->splice.layer));
+    KK_COUNT (&worker->counters, layer_switches, 1);
+    __atomic_store_n (&viewer->stat_layer, viewer->splice.layer, __ATOMIC_RELAXED);
+    __atomic_store_n (&viewer->stat_layer_switches, viewer->splice.switches,
+        __ATOMIC_RELAXED);
+    set_uses_light (viewer, viewer->splice.target == KK_LAYER_LIGHT
+        || viewer->splice.layer == KK_LAYER_LIGHT);
+  }
 }
 
 static gboolean
@@ -301,6 +352,11 @@ fan_out (KkWorker *worker, KkFeed *feed, KkPacket *packet)
     if (!viewer_receives (viewer, feed, packet->kind))
       continue;
     if (packet->kind == KK_TRACK_VIDEO) {
+      /* One test for the viewers that only ever get the full layer. */
+      if (G_UNLIKELY (viewer->video_spliced | packet->layer)) {
+        forward_spliced (worker, viewer, packet);
+        continue;
+      }
       /* Deltas before the first keyframe only make the decoder complain. */
       if (viewer->video_wait_keyframe) {
         if (!packet->keyframe_start)
@@ -414,15 +470,31 @@ kind_of_ssrc (KkViewer *viewer, guint32 ssrc, gboolean *known)
 static void
 retransmit (KkWorker *worker, KkViewer *viewer, KkTrackKind kind, guint16 seq)
 {
-  g_autoptr (KkPacket) packet = kk_track_lookup (viewer->feed->tracks[kind], seq);
+  g_autoptr (KkPacket) packet = NULL;
+  KkSpliceOffsets offsets;
+  gboolean spliced = kind == KK_TRACK_VIDEO && viewer->video_spliced;
+  gboolean sent;
 
   KK_COUNT (&worker->counters, nacks_received, 1);
   KK_COUNT (viewer, stat_nacks, 1);
+  if (spliced) {
+    KkLayer layer;
+    guint16 layer_seq;
+
+    /* The viewer's number, back to the layer it was sent from. */
+    if (kk_splice_map (&viewer->splice, seq, &layer, &layer_seq, &offsets))
+      packet = kk_track_lookup (layer == KK_LAYER_LIGHT ? viewer->feed->light
+          : viewer->feed->tracks[KK_TRACK_VIDEO], layer_seq);
+  } else {
+    packet = kk_track_lookup (viewer->feed->tracks[kind], seq);
+  }
   if (packet == NULL) {
     KK_COUNT (&worker->counters, nacks_missed, 1);
     return;
   }
-  if (forward_packet (worker, viewer, packet)) {
+  sent = spliced ? forward_copy (worker, viewer, packet, &offsets)
+      : forward_packet (worker, viewer, packet);
+  if (sent) {
     KK_COUNT (&worker->counters, nacks_served, 1);
     KK_COUNT (viewer, stat_retransmissions, 1);
   }
@@ -505,7 +577,12 @@ handle_rtcp (KkWorker *worker, KkViewer *viewer, guint8 *data, gsize len)
       case KK_RTCP_FIR:
         KK_COUNT (&worker->counters, plis_received, 1);
         KK_COUNT (viewer, stat_plis, 1);
-        kk_feed_request_keyframe (viewer->feed);
+        /* The keyframe of the layer it is on; one waiting to switch gets
+         * the one it waits for anyway (see update_layer ()). */
+        if (viewer->video_spliced && viewer->splice.layer == KK_LAYER_LIGHT)
+          kk_feed_request_light_keyframe (viewer->feed);
+        else if (!viewer->video_spliced || viewer->splice.layer == KK_LAYER_FULL)
+          kk_feed_request_keyframe (viewer->feed);
         break;
       default:
         break;
@@ -530,6 +607,7 @@ drop_from_shard (KkWorker *worker, KkViewer *viewer)
 static void
 viewer_dies (KkWorker *worker, KkViewer *viewer, KkViewerLeft reason)
 {
+  set_uses_light (viewer, FALSE);
   set_state (viewer, KK_VIEWER_DEAD);
   kk_viewer_dispatch_left (viewer, reason);
   drop_from_shard (worker, viewer);
@@ -670,6 +748,71 @@ handle_transport (KkWorker *worker, KkViewer *viewer, KkTransport *transport)
   }
 }
 
+/* ---- layers ---- */
+
+/* How long a viewer waiting to move up to the full layer waits for the
+ * host's own next keyframe before one is asked for: a keyframe asked of
+ * the host goes to every viewer, so hosts that send them regularly (OBS,
+ * cameras) are left to, and browsers, which send them only when asked,
+ * are asked after this. */
+#define FULL_KEYFRAME_PATIENCE_US (3 * G_USEC_PER_SEC)
+
+static KkLayer
+wanted_layer (KkViewer *viewer)
+{
+  switch (viewer->quality) {
+    case KK_QUALITY_SAVE_DATA:
+      return KK_LAYER_LIGHT;
+    case KK_QUALITY_SOUND_ONLY:
+      return KK_LAYER_AUDIO_ONLY;
+    case KK_QUALITY_AUTO:
+    case KK_QUALITY_BEST:
+      break;
+  }
+  return KK_LAYER_FULL;
+}
+
+/* On the tick: moves the viewer towards the layer it should have, and
+ * asks for the keyframe it waits for. */
+static void
+update_layer (KkViewer *viewer, gint64 now)
+{
+  KkLayer wanted = wanted_layer (viewer);
+  KkLayer target = wanted;
+
+  /* It needs the light layer even while that is not there yet. */
+  set_uses_light (viewer, wanted == KK_LAYER_LIGHT
+      || (viewer->video_spliced && viewer->splice.layer == KK_LAYER_LIGHT));
+  if (!viewer->sends[KK_TRACK_VIDEO])
+    return;
+  /* Until the light layer flows (it is started when first wanted), and
+   * should it stop, the full picture is better than none. */
+  if (wanted == KK_LAYER_LIGHT && !kk_feed_light_flowing (viewer->feed, now))
+    target = KK_LAYER_FULL;
+  if (!viewer->video_spliced) {
+    if (target == KK_LAYER_FULL)
+      return;
+    /* A viewer still waiting for its first keyframe has no video yet. */
+    kk_splice_init (&viewer->splice, viewer->video_wait_keyframe
+        ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL);
+    viewer->video_wait_keyframe = FALSE;
+    viewer->video_spliced = TRUE;
+  }
+  if (viewer->splice.target != target) {
+    GST_INFO ("viewer %s: %s -> %s layer", viewer->id,
+        kk_layer_to_string (viewer->splice.layer), kk_layer_to_string (target));
+    kk_splice_set_target (&viewer->splice, target);
+    viewer->target_since_mono_us = now;
+  }
+  if (!kk_splice_waiting (&viewer->splice))
+    return;
+  if (target == KK_LAYER_LIGHT)
+    kk_feed_request_light_keyframe (viewer->feed);
+  else if (target == KK_LAYER_FULL
+      && now - viewer->target_since_mono_us > FULL_KEYFRAME_PATIENCE_US)
+    kk_feed_request_keyframe (viewer->feed);
+}
+
 static void
 process_item (KkWorker *worker, KkWorkItem *item)
 {
@@ -697,6 +840,9 @@ process_item (KkWorker *worker, KkWorkItem *item)
     case KK_ITEM_TRANSPORT:
       if (viewer->in_shard && viewer->state != KK_VIEWER_DEAD)
         handle_transport (worker, viewer, &item->transport);
+      break;
+    case KK_ITEM_QUALITY:
+      viewer->quality = item->value;
       break;
     case KK_ITEM_TCP_CLOSED:
       /* Nothing left to send over; consent expiry ends the viewer unless
@@ -734,6 +880,7 @@ tick (KkWorker *worker, gint64 now)
         send_reports (worker, viewer);
         viewer->next_report_mono_us = now + REPORT_INTERVAL_US;
       }
+      update_layer (viewer, now);
       if (viewer->dtls != NULL && now - viewer->connected_mono_us > DTLS_LINGER_US)
         release_dtls (worker, viewer);
       continue;
@@ -900,5 +1047,6 @@ kk_worker_collect (KkWorker *worker, KkCounters *sum)
   ADD (rtp_from_viewer);
   ADD (dtls_failed);
   ADD (gop_packets_sent);
+  ADD (layer_switches);
 #undef ADD
 }
