@@ -19,6 +19,7 @@
 #pragma once
 
 #include "kk-fanout.h"
+#include "kk-layer-rules.h"
 #include "kk-splice.h"
 
 #include <kringkast/kk-icetcp.h>
@@ -101,6 +102,9 @@ struct _KkFeed {
   gint64 light_pushed_mono_us;             /* atomic: its last packet */
   gint64 last_light_keyframe_request_mono_us;   /* atomic */
   gint light_users;                        /* atomic: viewers needing it */
+  /* Bytes pushed per layer (audio in KK_LAYER_AUDIO_ONLY's place), for
+   * the rates a probe must match. Atomic. */
+  guint64 bytes_pushed[KK_LAYER_N];
   /* Main thread only. */
   gboolean light_wanted;                   /* as last told */
   guint light_linger_source;
@@ -180,6 +184,21 @@ struct _KkViewer {
   KkSplice splice;                     /* valid once video_spliced */
   gint64 target_since_mono_us;         /* when splice.target was last set */
   gboolean uses_light;                 /* counted in feed->light_users */
+  /* The switching rules and what they are fed, window by window. */
+  KkLayerRules rules;
+  gint64 next_rules_mono_us;
+  guint64 rules_packets_at;            /* stat_packets at the window's start */
+  guint rules_nacks_at;                /* stat_nacks at the window's start */
+  guint tcp_dropped;                   /* ICE-TCP packets dropped, ever */
+  guint rules_tcp_dropped_at;
+  guint reports;                       /* receiver reports on our SSRCs, ever */
+  guint rules_reports_at;
+  /* Probing: the feed's bytes per layer at the window's start, the rate
+   * the step up would add, and what is left to send of it. */
+  guint64 probe_feed_bytes_at[KK_LAYER_N];
+  gint64 probe_bytes_per_s;
+  gint64 probe_budget;
+  gint64 probe_last_mono_us;
 
   /* Written by the worker, read by anyone (relaxed atomics). */
   gint stat_connected;
@@ -235,6 +254,7 @@ typedef struct {
   guint64 dtls_failed;
   guint64 gop_packets_sent;     /* fast-start bursts */
   guint64 layer_switches;       /* viewers moved between layers */
+  guint64 probe_packets;        /* copies sent to probe a link before moving up */
   /* port thread */
   guint64 stun_answered;
   guint64 stun_unknown_ufrag;

@@ -523,6 +523,8 @@ kk_feed_push_light (KkFeed *feed, KkCodec codec, const guint8 *rtp,
   }
   __atomic_store_n (&feed->light_pushed_mono_us, g_get_monotonic_time (),
       __ATOMIC_RELAXED);
+  __atomic_fetch_add (&feed->bytes_pushed[KK_LAYER_LIGHT], packet->len,
+      __ATOMIC_RELAXED);
   if (need_keyframe)
     kk_feed_request_light_keyframe (feed);
   post_packet (feed, packet);
@@ -546,6 +548,8 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
     return;
   }
   __atomic_fetch_add (&fanout->ingest_packets, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&feed->bytes_pushed[kind == KK_TRACK_AUDIO
+          ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL], packet->len, __ATOMIC_RELAXED);
   if (need_keyframe)
     kk_feed_request_keyframe (feed);
 
@@ -791,6 +795,8 @@ kk_viewer_new (KkFeed *feed, const KkViewerOffer *offer,
     viewer->pt[KK_CODEC_H264] = m->pt_h264;
     viewer->sends[KK_TRACK_VIDEO] = m->can_receive;
   }
+  viewer->stat_layer = viewer->sends[KK_TRACK_VIDEO] ? KK_LAYER_FULL
+      : KK_LAYER_AUDIO_ONLY;
 
   viewer->dtls = kk_dtls_new (fanout->dtls, viewer->dtls_server,
       viewer->remote_fp_hash, viewer->remote_fp, viewer->remote_fp_len,
@@ -986,6 +992,9 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
   kk_metrics_sample (metrics, "kringkast_layer_switches_total",
       KK_METRIC_COUNTER, "Viewers moved from one layer to another", NULL,
       sum.layer_switches);
+  kk_metrics_sample (metrics, "kringkast_probe_packets_total",
+      KK_METRIC_COUNTER, "Copies sent to probe a viewer's link before moving "
+      "it up a layer", NULL, sum.probe_packets);
   kk_metrics_sample (metrics, "kringkast_viewers_pending", KK_METRIC_GAUGE,
       "Viewers answered but not yet connected",
       NULL, g_hash_table_size (fanout->viewers) - connected);

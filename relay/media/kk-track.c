@@ -271,6 +271,21 @@ kk_track_lookup (KkTrack *track, guint16 seq)
   return packet;
 }
 
+KkPacket *
+kk_track_get_newest (KkTrack *track)
+{
+  KkPacket *packet = NULL;
+
+  g_mutex_lock (&track->lock);
+  if (track->sent_any) {
+    packet = track->history[track->last_seq % KK_TRACK_HISTORY];
+    if (packet != NULL)
+      kk_packet_ref (packet);
+  }
+  g_mutex_unlock (&track->lock);
+  return packet;
+}
+
 GPtrArray *
 kk_track_get_gop (KkTrack *track, gint64 *keyframe_age_us)
 {

@@ -105,6 +105,9 @@ void kk_track_reset_source (KkTrack *track);
  * if it is still in the history. */
 KkPacket *kk_track_lookup (KkTrack *track, guint16 seq);
 
+/* Returns: (transfer full) (nullable): the newest packet, if any. */
+KkPacket *kk_track_get_newest (KkTrack *track);
+
 /* Returns: (transfer full): the packets of the current GOP in order, from
  * its keyframe; empty when there is none. @keyframe_age_us receives how
  * long ago the keyframe was captured (G_MAXINT64 if none). */

@@ -225,10 +225,11 @@ send_datagram (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len)
 
 /* Copies @packet into a send buffer with the viewer's payload type,
  * rewrites the copy with @offsets if the viewer is spliced (nullable),
- * protects it and sends it. Inlined into both callers, so that the common
- * one (NULL) pays nothing for the rewriting. */
-static inline gboolean
-forward_copy (KkWorker *worker, KkViewer *viewer, const KkPacket *packet,
+ * protects it and sends it. Returns: the bytes sent, or -1 (counted) if
+ * it was dropped. Inlined into its callers, so that the common one (NULL)
+ * pays nothing for the rewriting. */
+static inline gssize
+send_copy (KkWorker *worker, KkViewer *viewer, const KkPacket *packet,
     const KkSpliceOffsets *offsets)
 {
   gint pt = viewer->pt[packet->codec];
@@ -238,7 +239,7 @@ forward_copy (KkWorker *worker, KkViewer *viewer, const KkPacket *packet,
 
   if (pt < 0) {
     KK_COUNT (&worker->counters, drop_no_codec, 1);
-    return FALSE;
+    return -1;
   }
   buf = send_buffer (worker, viewer, tcp_buf);
   memcpy (buf, packet->data, packet->len);
@@ -249,13 +250,27 @@ forward_copy (KkWorker *worker, KkViewer *viewer, const KkPacket *packet,
       KK_SEND_BUF - 2);
   if (protected_len < 0) {
     KK_COUNT (&worker->counters, drop_protect_failed, 1);
-    return FALSE;
+    return -1;
   }
   if (!send_datagram (worker, viewer, buf, protected_len)) {
     KK_COUNT (&worker->counters, drop_tcp_backlog, 1);
-    return FALSE;
+    /* What the switching rules read for an ICE-TCP viewer. */
+    viewer->tcp_dropped++;
+    return -1;
   }
+  return protected_len;
+}
 
+/* send_copy (), counted as media the viewer got (and its sender reports
+ * report). */
+static inline gboolean
+forward_copy (KkWorker *worker, KkViewer *viewer, const KkPacket *packet,
+    const KkSpliceOffsets *offsets)
+{
+  gssize protected_len = send_copy (worker, viewer, packet, offsets);
+
+  if (protected_len < 0)
+    return FALSE;
   KK_COUNT (&worker->counters, packets_forwarded, 1);
   KK_COUNT (&worker->counters, bytes_forwarded, protected_len);
   KK_COUNT (viewer, stat_packets, 1);
@@ -509,6 +524,7 @@ handle_report_block (KkViewer *viewer, const KkRtcpReportBlock *block)
 
   if (!known)
     return;
+  viewer->reports++;
   __atomic_store_n (&viewer->stat_fraction_lost, block->fraction_lost, __ATOMIC_RELAXED);
   __atomic_store_n (&viewer->stat_cumulative_lost, block->cumulative_lost, __ATOMIC_RELAXED);
   __atomic_store_n (&viewer->stat_jitter_ms,
@@ -588,6 +604,193 @@ handle_rtcp (KkWorker *worker, KkViewer *viewer, guint8 *data, gsize len)
         break;
     }
   }
+}
+
+/* ---- layers ---- */
+
+/* How long a viewer waiting to move up to the full layer waits for the
+ * host's own next keyframe before one is asked for: a keyframe asked of
+ * the host goes to every viewer, so hosts that send them regularly (OBS,
+ * cameras) are left to, and browsers, which send them only when asked,
+ * are asked after this. */
+#define FULL_KEYFRAME_PATIENCE_US (3 * G_USEC_PER_SEC)
+
+/* The best layer a quality allows; "best" and "sound only" are not left
+ * to the rules at all. */
+static KkLayer
+quality_ceiling (KkQuality quality)
+{
+  switch (quality) {
+    case KK_QUALITY_SAVE_DATA:
+      return KK_LAYER_LIGHT;
+    case KK_QUALITY_SOUND_ONLY:
+      return KK_LAYER_AUDIO_ONLY;
+    case KK_QUALITY_AUTO:
+    case KK_QUALITY_BEST:
+      break;
+  }
+  return KK_LAYER_FULL;
+}
+
+static KkLayer
+wanted_layer (KkViewer *viewer)
+{
+  if (viewer->quality == KK_QUALITY_BEST)
+    return KK_LAYER_FULL;
+  return viewer->rules.layer;
+}
+
+static void
+set_quality (KkViewer *viewer, KkQuality quality)
+{
+  viewer->quality = quality;
+  kk_layer_rules_set_ceiling (&viewer->rules, quality_ceiling (quality),
+      g_get_monotonic_time ());
+}
+
+static guint64
+feed_bytes (KkFeed *feed, KkLayer layer)
+{
+  return __atomic_load_n (&feed->bytes_pushed[layer], __ATOMIC_RELAXED);
+}
+
+/* One window of the switching rules: what the link did since the last. */
+static void
+run_rules (KkViewer *viewer, gint64 now)
+{
+  guint64 packets = KK_READ (viewer, stat_packets);
+  guint nacks = KK_READ (viewer, stat_nacks);
+  KkLinkSample sample = {
+    .now_us = now,
+    .packets_sent = packets - viewer->rules_packets_at,
+    .nacked = nacks - viewer->rules_nacks_at,
+    .tcp_dropped = viewer->tcp_dropped - viewer->rules_tcp_dropped_at,
+    .report = viewer->reports != viewer->rules_reports_at,
+    .fraction_lost = KK_READ (viewer, stat_fraction_lost),
+    .jitter_ms = KK_READ (viewer, stat_jitter_ms),
+    .rtt_ms = KK_READ (viewer, stat_rtt_ms),
+  };
+  KkLayerRulesState before = viewer->rules.state;
+  gint64 elapsed = now - (viewer->next_rules_mono_us - KK_LAYER_RULES_WINDOW_US);
+
+  viewer->rules_packets_at = packets;
+  viewer->rules_nacks_at = nacks;
+  viewer->rules_tcp_dropped_at = viewer->tcp_dropped;
+  viewer->rules_reports_at = viewer->reports;
+  viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
+  kk_layer_rules_sample (&viewer->rules, &sample);
+  if (viewer->rules.state != before)
+    GST_DEBUG ("viewer %s: switching rules %s -> %s (on %s)", viewer->id,
+        kk_layer_rules_state_to_string (before),
+        kk_layer_rules_state_to_string (viewer->rules.state),
+        kk_layer_to_string (viewer->rules.layer));
+
+  /* A probe adds what the step up adds: the feed's rate of the layer
+   * above minus that of the one the viewer has, as pushed this window. */
+  viewer->probe_bytes_per_s = 0;
+  if (kk_layer_rules_probing (&viewer->rules) && elapsed > 0) {
+    KkLayer from = viewer->rules.layer;
+    KkLayer to = kk_layer_rules_probe_target (&viewer->rules);
+    gint64 from_bytes = feed_bytes (viewer->feed, from)
+        - viewer->probe_feed_bytes_at[from];
+    gint64 to_bytes = feed_bytes (viewer->feed, to)
+        - viewer->probe_feed_bytes_at[to];
+
+    if (from == KK_LAYER_AUDIO_ONLY)
+      from_bytes = 0;       /* the audio goes on either way */
+    viewer->probe_bytes_per_s = MAX (0, to_bytes - from_bytes) * G_USEC_PER_SEC
+        / elapsed;
+  } else {
+    viewer->probe_budget = 0;
+  }
+  for (guint layer = 0; layer < KK_LAYER_N; layer++)
+    viewer->probe_feed_bytes_at[layer] = feed_bytes (viewer->feed, layer);
+}
+
+/* Probe copies are at most this many per tick, so that a probe is spread
+ * over the window like the media it stands for, not sent in bursts. */
+#define PROBE_MAX_PER_TICK 16
+
+/* Copies of the newest packet the viewer has (its layer's video, or its
+ * audio), which it discards as duplicates: bytes on its link at the rate
+ * the step up would add, without a change to its picture. */
+static void
+send_probe (KkWorker *worker, KkViewer *viewer, gint64 now)
+{
+  KkLayer layer = viewer->rules.layer;
+  g_autoptr (KkPacket) packet = NULL;
+  const KkSpliceOffsets *offsets = NULL;
+  gint64 elapsed = now - viewer->probe_last_mono_us;
+
+  viewer->probe_last_mono_us = now;
+  if (viewer->probe_bytes_per_s == 0)
+    return;
+  if (layer == KK_LAYER_LIGHT && viewer->video_spliced
+      && viewer->splice.layer == KK_LAYER_LIGHT) {
+    packet = kk_track_get_newest (viewer->feed->light);
+    offsets = &viewer->splice.offsets;
+  } else if (layer == KK_LAYER_AUDIO_ONLY && viewer->sends[KK_TRACK_AUDIO]) {
+    packet = kk_track_get_newest (viewer->feed->tracks[KK_TRACK_AUDIO]);
+  }
+  if (packet == NULL)
+    return;
+  viewer->probe_budget = MIN (viewer->probe_budget
+      + viewer->probe_bytes_per_s * MIN (elapsed, G_USEC_PER_SEC / 10)
+      / G_USEC_PER_SEC, viewer->probe_bytes_per_s / 10);
+  for (guint i = 0; i < PROBE_MAX_PER_TICK
+      && viewer->probe_budget >= packet->len; i++) {
+    viewer->probe_budget -= packet->len;
+    if (send_copy (worker, viewer, packet, offsets) > 0)
+      KK_COUNT (&worker->counters, probe_packets, 1);
+  }
+}
+
+/* On the tick: moves the viewer towards the layer it should have, and
+ * asks for the keyframe it waits for. */
+static void
+update_layer (KkWorker *worker, KkViewer *viewer, gint64 now)
+{
+  KkLayer wanted, target;
+
+  /* Sound is all it asked for in its offer: nothing to switch. */
+  if (!viewer->sends[KK_TRACK_VIDEO])
+    return;
+  if (viewer->quality != KK_QUALITY_BEST && now >= viewer->next_rules_mono_us)
+    run_rules (viewer, now);
+  if (kk_layer_rules_probing (&viewer->rules))
+    send_probe (worker, viewer, now);
+  wanted = wanted_layer (viewer);
+  target = wanted;
+
+  /* It needs the light layer even while that is not there yet. */
+  set_uses_light (viewer, wanted == KK_LAYER_LIGHT
+      || (viewer->video_spliced && viewer->splice.layer == KK_LAYER_LIGHT));
+  /* Until the light layer flows (it is started when first wanted), and
+   * should it stop, the full picture is better than none. */
+  if (wanted == KK_LAYER_LIGHT && !kk_feed_light_flowing (viewer->feed, now))
+    target = KK_LAYER_FULL;
+  if (!viewer->video_spliced) {
+    if (target == KK_LAYER_FULL)
+      return;
+    /* A viewer still waiting for its first keyframe has no video yet. */
+    kk_splice_init (&viewer->splice, viewer->video_wait_keyframe
+        ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL);
+    viewer->video_wait_keyframe = FALSE;
+    viewer->video_spliced = TRUE;
+  }
+  if (viewer->splice.target != target) {
+    GST_INFO ("viewer %s: %s -> %s layer", viewer->id,
+        kk_layer_to_string (viewer->splice.layer), kk_layer_to_string (target));
+    kk_splice_set_target (&viewer->splice, target);
+    viewer->target_since_mono_us = now;
+  }
+  if (!kk_splice_waiting (&viewer->splice))
+    return;
+  if (target == KK_LAYER_LIGHT)
+    kk_feed_request_light_keyframe (viewer->feed);
+  else if (target == KK_LAYER_FULL
+      && now - viewer->target_since_mono_us > FULL_KEYFRAME_PATIENCE_US)
+    kk_feed_request_keyframe (viewer->feed);
 }
 
 /* ---- viewer lifecycle on the worker ---- */
@@ -671,6 +874,10 @@ dtls_connected (KkWorker *worker, KkViewer *viewer)
   }
   viewer->connected_mono_us = now;
   viewer->next_report_mono_us = now + REPORT_INTERVAL_US / 2;
+  kk_layer_rules_init (&viewer->rules, KK_LAYER_FULL,
+      quality_ceiling (viewer->quality), now);
+  viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
+  viewer->rules_packets_at = KK_READ (viewer, stat_packets);
   set_state (viewer, KK_VIEWER_CONNECTED);
   __atomic_store_n (&viewer->stat_connected, 1, __ATOMIC_RELAXED);
   __atomic_store_n (&viewer->stat_tcp, viewer->transport.tcp != NULL,
@@ -748,71 +955,6 @@ handle_transport (KkWorker *worker, KkViewer *viewer, KkTransport *transport)
   }
 }
 
-/* ---- layers ---- */
-
-/* How long a viewer waiting to move up to the full layer waits for the
- * host's own next keyframe before one is asked for: a keyframe asked of
- * the host goes to every viewer, so hosts that send them regularly (OBS,
- * cameras) are left to, and browsers, which send them only when asked,
- * are asked after this. */
-#define FULL_KEYFRAME_PATIENCE_US (3 * G_USEC_PER_SEC)
-
-static KkLayer
-wanted_layer (KkViewer *viewer)
-{
-  switch (viewer->quality) {
-    case KK_QUALITY_SAVE_DATA:
-      return KK_LAYER_LIGHT;
-    case KK_QUALITY_SOUND_ONLY:
-      return KK_LAYER_AUDIO_ONLY;
-    case KK_QUALITY_AUTO:
-    case KK_QUALITY_BEST:
-      break;
-  }
-  return KK_LAYER_FULL;
-}
-
-/* On the tick: moves the viewer towards the layer it should have, and
- * asks for the keyframe it waits for. */
-static void
-update_layer (KkViewer *viewer, gint64 now)
-{
-  KkLayer wanted = wanted_layer (viewer);
-  KkLayer target = wanted;
-
-  /* It needs the light layer even while that is not there yet. */
-  set_uses_light (viewer, wanted == KK_LAYER_LIGHT
-      || (viewer->video_spliced && viewer->splice.layer == KK_LAYER_LIGHT));
-  if (!viewer->sends[KK_TRACK_VIDEO])
-    return;
-  /* Until the light layer flows (it is started when first wanted), and
-   * should it stop, the full picture is better than none. */
-  if (wanted == KK_LAYER_LIGHT && !kk_feed_light_flowing (viewer->feed, now))
-    target = KK_LAYER_FULL;
-  if (!viewer->video_spliced) {
-    if (target == KK_LAYER_FULL)
-      return;
-    /* A viewer still waiting for its first keyframe has no video yet. */
-    kk_splice_init (&viewer->splice, viewer->video_wait_keyframe
-        ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL);
-    viewer->video_wait_keyframe = FALSE;
-    viewer->video_spliced = TRUE;
-  }
-  if (viewer->splice.target != target) {
-    GST_INFO ("viewer %s: %s -> %s layer", viewer->id,
-        kk_layer_to_string (viewer->splice.layer), kk_layer_to_string (target));
-    kk_splice_set_target (&viewer->splice, target);
-    viewer->target_since_mono_us = now;
-  }
-  if (!kk_splice_waiting (&viewer->splice))
-    return;
-  if (target == KK_LAYER_LIGHT)
-    kk_feed_request_light_keyframe (viewer->feed);
-  else if (target == KK_LAYER_FULL
-      && now - viewer->target_since_mono_us > FULL_KEYFRAME_PATIENCE_US)
-    kk_feed_request_keyframe (viewer->feed);
-}
-
 static void
 process_item (KkWorker *worker, KkWorkItem *item)
 {
@@ -842,7 +984,7 @@ process_item (KkWorker *worker, KkWorkItem *item)
         handle_transport (worker, viewer, &item->transport);
       break;
     case KK_ITEM_QUALITY:
-      viewer->quality = item->value;
+      set_quality (viewer, item->value);
       break;
     case KK_ITEM_TCP_CLOSED:
       /* Nothing left to send over; consent expiry ends the viewer unless
@@ -880,7 +1022,7 @@ tick (KkWorker *worker, gint64 now)
         send_reports (worker, viewer);
         viewer->next_report_mono_us = now + REPORT_INTERVAL_US;
       }
-      update_layer (viewer, now);
+      update_layer (worker, viewer, now);
       if (viewer->dtls != NULL && now - viewer->connected_mono_us > DTLS_LINGER_US)
         release_dtls (worker, viewer);
       continue;
