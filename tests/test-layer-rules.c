@@ -285,8 +285,9 @@ test_judge (void)
   g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
 }
 
-/* "Save data": never above light, even on a perfect link; back to
- * automatic, the viewer probes up to full. */
+/* "Save data": never above light, even on a perfect link. Back to
+ * automatic, and sound only, and automatic again: the viewer is where
+ * the nurse asked at once, whatever it had before. */
 static void
 test_ceiling (void)
 {
@@ -297,10 +298,17 @@ test_ceiling (void)
   g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
   g_assert_cmpuint (link.probes, ==, 0);
   kk_layer_rules_set_ceiling (&link.rules, KK_LAYER_FULL, link.now);
-  g_assert_cmpint (time_to_layer (&link, KK_LAYER_FULL, 20 * S), <=,
-      KK_LAYER_RULES_UP_WAIT_US + KK_LAYER_RULES_PROBE_US + WINDOW);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_FULL);
+  kk_layer_rules_set_ceiling (&link.rules, KK_LAYER_AUDIO_ONLY, link.now);
+  run_for (&link, 10 * S);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_AUDIO_ONLY);
+  g_assert_cmpuint (link.probes, ==, 0);
   kk_layer_rules_set_ceiling (&link.rules, KK_LAYER_LIGHT, link.now);
   g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
+  kk_layer_rules_set_ceiling (&link.rules, KK_LAYER_FULL, link.now);
+  /* On a weak link, the rules take it down at once all the same. */
+  link.capacity_kbps = 500;
+  g_assert_cmpint (time_to_layer (&link, KK_LAYER_LIGHT, 10 * S), <=, 2 * S);
 }
 
 int

@@ -105,7 +105,10 @@ struct _KkFeed {
   /* Bytes pushed per layer (audio in KK_LAYER_AUDIO_ONLY's place), for
    * the rates a probe must match. Atomic. */
   guint64 bytes_pushed[KK_LAYER_N];
-  /* Main thread only. */
+  /* Main thread only. The context is the fan-out's, kept by the feed
+   * because the fan-out may go first (kk-relay takes it down before the
+   * lectures that own the feeds). */
+  GMainContext *main_context;
   gboolean light_wanted;                   /* as last told */
   guint light_linger_source;
 };

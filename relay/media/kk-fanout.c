@@ -306,7 +306,7 @@ cancel_light_linger (KkFeed *feed)
 
   if (feed->light_linger_source == 0)
     return;
-  source = g_main_context_find_source_by_id (feed->fanout->main_context,
+  source = g_main_context_find_source_by_id (feed->main_context,
       feed->light_linger_source);
   if (source != NULL)
     g_source_destroy (source);
@@ -332,6 +332,7 @@ kk_feed_new (KkFanout *fanout, const char *name,
   feed->tracks[KK_TRACK_VIDEO] = kk_track_new (KK_TRACK_VIDEO, video_ssrc, 90000);
   /* One SSRC for the viewer's video, whichever layer it comes from. */
   feed->light = kk_track_new_light (video_ssrc);
+  feed->main_context = g_main_context_ref (fanout->main_context);
   feed->light_pushed_mono_us = G_MININT64 / 2;
   feed->last_light_keyframe_request_mono_us = G_MININT64 / 2;
   if (callbacks != NULL)
@@ -352,6 +353,7 @@ kk_feed_free (KkFeed *feed)
     kk_track_free (feed->tracks[i]);
   kk_track_free (feed->light);
   cancel_light_linger (feed);
+  g_main_context_unref (feed->main_context);
   g_array_unref (feed->taps);
   g_mutex_clear (&feed->tap_lock);
   g_free (feed->cname);
@@ -469,8 +471,7 @@ light_users_changed (gpointer data)
     GSource *source = g_timeout_source_new_seconds (KK_FEED_LIGHT_LINGER_S);
 
     g_source_set_callback (source, light_linger_done, feed, NULL);
-    feed->light_linger_source = g_source_attach (source,
-        feed->fanout->main_context);
+    feed->light_linger_source = g_source_attach (source, feed->main_context);
     g_source_unref (source);
   }
   return G_SOURCE_REMOVE;

@@ -54,15 +54,18 @@ kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
   rules->failed_ups = 0;
 }
 
+/* The nurse's own choice is taken as it is: the viewer starts at the new
+ * ceiling, up or down, and the rules move it down again at once (no
+ * settling) if its link cannot carry that. */
 void
 kk_layer_rules_set_ceiling (KkLayerRules *rules, KkLayer ceiling,
     gint64 now_us)
 {
   rules->ceiling = ceiling;
-  if (rules->layer < ceiling) {
-    rules->layer = ceiling;
-    rules->last_down_us = now_us;
-  }
+  rules->layer = ceiling;
+  rules->last_down_us = now_us - KK_LAYER_RULES_SETTLE_US;
+  rules->history = 0;
+  rules->clean_since_us = 0;
   rules->state = KK_LAYER_RULES_STEADY;
   rules->state_since_us = now_us;
 }

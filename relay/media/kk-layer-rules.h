@@ -82,7 +82,8 @@ typedef struct {
 /* A viewer that starts on @layer and may get at best @ceiling. */
 void kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
     gint64 now_us);
-/* The viewer chose another quality: its best layer is now @ceiling. */
+/* The viewer chose another quality: its best layer is now @ceiling, and
+ * it starts there. */
 void kk_layer_rules_set_ceiling (KkLayerRules *rules, KkLayer ceiling,
     gint64 now_us);
 

@@ -20,6 +20,7 @@ Prints one JSON line, e.g.
 """
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -40,6 +41,10 @@ def parse_args():
                    help="offer video only")
     p.add_argument("--no-delete", action="store_true",
                    help="leave without DELETE (a viewer that vanishes)")
+    p.add_argument("--quality", action="append", default=[],
+                   metavar="SECONDS:QUALITY",
+                   help="this many seconds after the answer, PATCH the "
+                   "resource with {\"quality\": QUALITY}; repeatable")
     return peerlib.finish_args(p.parse_args())
 
 
@@ -63,6 +68,62 @@ def bundle_safe_extmap():
             ext.id = 3
 
 
+def vp8_picture_id(payload):
+    """The picture id of a VP8 payload descriptor (RFC 7741), or None."""
+    if len(payload) < 3 or not payload[0] & 0x80 or not payload[1] & 0x80:
+        return None
+    if payload[2] & 0x80:
+        return ((payload[2] & 0x7f) << 8) | payload[3] if len(payload) > 3 else None
+    return payload[2]
+
+
+class VideoRtp:
+    """The video RTP stream as it arrives, checked for what a relay that
+    splices layers must keep: sequence numbers that continue (a gap is a
+    packet never sent, or lost: on loopback, never sent), timestamps that
+    never go back, VP8 picture ids +1 per new picture."""
+
+    def __init__(self):
+        self.packets = 0
+        self.ssrcs = set()
+        self.highest = None
+        self.seq_gaps = 0
+        self.last_ts = None
+        self.ts_backwards = 0
+        self.last_pid = None
+        self.pid_gaps = 0
+        self.pid_bits = 15
+
+    def add(self, packet):
+        self.packets += 1
+        self.ssrcs.add(packet.ssrc)
+        seq = packet.sequence_number
+        if self.highest is not None:
+            delta = (seq - self.highest) & 0xffff
+            if delta == 0 or delta >= 0x8000:
+                return      # a duplicate or a retransmission of an old one
+            if delta > 1:
+                self.seq_gaps += 1
+                log.info("video sequence gap %d -> %d", self.highest, seq)
+        self.highest = seq
+        if self.last_ts is not None and ((packet.timestamp - self.last_ts) & 0xffffffff) >= 0x80000000:
+            self.ts_backwards += 1
+        new_picture = self.last_ts is None or packet.timestamp != self.last_ts
+        self.last_ts = packet.timestamp
+        pid = vp8_picture_id(packet.payload)
+        if pid is not None and new_picture:
+            mask = 0x7fff if packet.payload[2] & 0x80 else 0x7f
+            if self.last_pid is not None and pid != (self.last_pid + 1) & mask:
+                self.pid_gaps += 1
+                log.info("picture id %d after %d", pid, self.last_pid)
+            self.last_pid = pid
+
+    def report(self):
+        return {"packets": self.packets, "ssrcs": len(self.ssrcs),
+                "seq_gaps": self.seq_gaps, "ts_backwards": self.ts_backwards,
+                "picture_id_gaps": self.pid_gaps}
+
+
 class Counters:
     def __init__(self):
         self.video_frames = 0
@@ -79,6 +140,7 @@ class Counters:
         self.video_timeline = []
         self.payload_types = {}
         self.codec_names = {}
+        self.video_rtp = VideoRtp()
 
 
 async def consume(track, c, t_post):
@@ -120,9 +182,12 @@ def count_payload_types(pc, c):
         receiver = transceiver.receiver
         original = receiver._handle_rtp_packet
 
-        async def counting(packet, arrival_time_ms, original=original):
+        async def counting(packet, arrival_time_ms, original=original,
+                           kind=transceiver.kind):
             c.payload_types[packet.payload_type] = (
                 c.payload_types.get(packet.payload_type, 0) + 1)
+            if kind == "video":
+                c.video_rtp.add(packet)
             return await original(packet, arrival_time_ms)
         receiver._handle_rtp_packet = counting
 
@@ -202,6 +267,9 @@ async def session(args, result):
 
     t_answer = time.monotonic()
     deadline = state["t_post"] + args.timeout
+    schedule = sorted((float(at), quality) for at, quality in
+                      (item.split(":", 1) for item in args.quality))
+    result["quality_replies"] = []
 
     def satisfied():
         return (c.video_frames >= args.min_video_frames
@@ -220,6 +288,14 @@ async def session(args, result):
         if tasks and len(c.ended) == len(tasks):
             log.info("all tracks ended")
             break
+        if schedule and now - t_answer >= schedule[0][0]:
+            _, quality = schedule.pop(0)
+            body = '{"quality": "%s"}' % quality
+            q = await loop.run_in_executor(
+                None, lambda: peerlib.http("PATCH", location, body,
+                                           "application/json", args.token))
+            log.info("quality %s -> %d %s", quality, q.status, q.body[:100])
+            result["quality_replies"].append(q.status)
         await asyncio.sleep(0.05)
 
     result["receive_s"] = round(time.monotonic() - t_answer, 3)
@@ -231,6 +307,11 @@ async def session(args, result):
     except Exception as e:
         log.warning("getStats: %s", e)
 
+    if location:
+        g = await loop.run_in_executor(
+            None, lambda: peerlib.http("GET", location, token=args.token))
+        if g.status == 200:
+            result["relay_stats"] = json.loads(g.body)
     if location and not args.no_delete:
         d = await loop.run_in_executor(
             None, lambda: peerlib.http("DELETE", location, token=args.token))
@@ -245,6 +326,7 @@ async def session(args, result):
 
     result["video_frames"] = c.video_frames
     result["video_timeline"] = c.video_timeline
+    result["video_rtp"] = c.video_rtp.report()
     result["received_codecs"] = {
         c.codec_names.get(pt, str(pt)): n for pt, n in c.payload_types.items()}
     result["width"] = c.width
