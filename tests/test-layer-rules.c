@@ -9,7 +9,9 @@
  * layer (full 1500 kbit/s, light 400, sound 40, in 1200-byte packets,
  * audio in 100-byte ones) plus any probe; what exceeds the link's rate is
  * lost, the viewer NACKs each lost video packet, sends a receiver report
- * every second with the loss fraction of that second, and its round trip
+ * every second with the loss fraction of that second (retransmissions
+ * into a link that full are lost alike, so repair changes little), and
+ * its round trip
  * grows by the queue (up to 300 ms) while the link is full. The rest are
  * short hand-written sequences: a single burst, a trial that goes wrong,
  * an ICE-TCP viewer whose backlog overflows, a choice of quality.
@@ -179,7 +181,8 @@ test_burst_is_not_enough (void)
   KkLayerRules rules;
   gint64 now = 100 * S;
   KkLinkSample clean = { .packets_sent = 100, .rtt_ms = 30 };
-  KkLinkSample burst = { .packets_sent = 100, .nacked = 30, .rtt_ms = 30 };
+  KkLinkSample burst = { .packets_sent = 100, .nacked = 30, .report = TRUE,
+    .fraction_lost = 20, .rtt_ms = 30 };
 
   kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, now);
   for (guint round = 0; round < 20; round++) {
@@ -207,7 +210,7 @@ test_trial_falls_back (void)
   KkLayerRules rules;
   gint64 now = 100 * S, probe_at = 0, second_probe_at = 0;
   KkLinkSample clean = { .packets_sent = 50, .rtt_ms = 30 };
-  KkLinkSample bad = { .packets_sent = 100, .nacked = 20, .rtt_ms = 400 };
+  KkLinkSample bad = { .packets_sent = 100, .nacked = 30, .rtt_ms = 400 };
 
   kk_layer_rules_init (&rules, KK_LAYER_LIGHT, KK_LAYER_FULL, now);
   while (!kk_layer_rules_probing (&rules)) {
@@ -265,12 +268,23 @@ test_judge (void)
 
   kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, 0);
   g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_CLEAN);
-  s.nacked = 10;
+  /* A few NACKs a window (a busy receiver, repaired at once) are fine;
+   * a quarter of the packets is a link too narrow. */
+  s.nacked = 100;
   g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_CLEAN);
-  s.nacked = 11;
+  s.nacked = 101;
   g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_UNSURE);
-  s.nacked = 51;
+  s.nacked = 251;
   g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
+  /* Lost for good, as the report says: stricter. */
+  s.nacked = 0;
+  s.report = TRUE;
+  s.fraction_lost = 3;          /* 1.2 % */
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_UNSURE);
+  s.fraction_lost = 8;          /* 3.1 % */
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
+  s.fraction_lost = 0;
+  s.report = FALSE;
   s.nacked = 0;
   s.rtt_ms = 260;
   g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_UNSURE);

@@ -4,22 +4,30 @@
  * decide and why; the thresholds are here.
  *
  * A window is bad when the link visibly fails to carry what is sent: more
- * than 5 % of the packets lost (as the viewer's report says, or as its
- * NACKs count), more than 2 % dropped at an ICE-TCP backlog, a queue of
- * 400 ms above the lowest round trip seen, or a jitter of 100 ms. It is
- * clean when there is next to nothing of that: at most 1 % lost, no
- * drops, less than 150 ms of queue, less than 40 ms of jitter. Browsers
- * NACK every gap at once, so a loss shows within one round trip of it,
- * well inside a window. Layers are ordered full (0), light, sound only:
- * down is +1.
+ * than 3 % of the packets lost for good (the viewer's report: we
+ * retransmit on the same SSRC, so what it counts lost is what even a
+ * retransmission did not bring), more than a quarter of them NACKed (lost
+ * on the way, before repair), more than 2 % dropped at an ICE-TCP
+ * backlog, a queue of 400 ms above the lowest round trip seen, or a
+ * jitter of 100 ms. It is clean when there is little of that: at most 1 %
+ * lost for good and 10 % NACKed, no drops, less than 150 ms of queue,
+ * less than 40 ms of jitter. NACKs alone are judged leniently because a
+ * busy receiver (a browser on a loaded machine, even over loopback)
+ * misses a few packets of every keyframe burst and has them repaired in
+ * one round trip; a link that is too narrow loses far more. Browsers NACK
+ * every gap at once, so a loss shows within one round trip of it, well
+ * inside a window. Layers are ordered full (0), light, sound only: down
+ * is +1.
  */
 #include "kk-layer-rules.h"
 
-#define BAD_LOSS_PERMILLE 50
+#define BAD_LOSS_PERMILLE 30
+#define BAD_NACK_PERMILLE 250
 #define BAD_DROP_PERMILLE 20
 #define BAD_QUEUE_MS 400
 #define BAD_JITTER_MS 100
 #define CLEAN_LOSS_PERMILLE 10
+#define CLEAN_NACK_PERMILLE 100
 #define CLEAN_QUEUE_MS 150
 #define CLEAN_JITTER_MS 40
 
@@ -73,13 +81,13 @@ kk_layer_rules_set_ceiling (KkLayerRules *rules, KkLayer ceiling,
 KkLinkVerdict
 kk_layer_rules_judge (KkLayerRules *rules, const KkLinkSample *sample)
 {
-  guint loss = 0, drops = 0;
+  guint loss = 0, nacked = 0, drops = 0;
   gint32 queue_ms = 0;
 
   if (sample->packets_sent > 0)
-    loss = sample->nacked * 1000 / sample->packets_sent;
+    nacked = sample->nacked * 1000 / sample->packets_sent;
   if (sample->report)
-    loss = MAX (loss, sample->fraction_lost * 1000u / 256);
+    loss = sample->fraction_lost * 1000u / 256;
   if (sample->tcp_dropped > 0)
     drops = sample->tcp_dropped * 1000
         / (sample->packets_sent + sample->tcp_dropped);
@@ -88,11 +96,12 @@ kk_layer_rules_judge (KkLayerRules *rules, const KkLinkSample *sample)
       rules->min_rtt_ms = sample->rtt_ms;
     queue_ms = sample->rtt_ms - rules->min_rtt_ms;
   }
-  if (loss > BAD_LOSS_PERMILLE || drops > BAD_DROP_PERMILLE
-      || queue_ms > BAD_QUEUE_MS
+  if (loss > BAD_LOSS_PERMILLE || nacked > BAD_NACK_PERMILLE
+      || drops > BAD_DROP_PERMILLE || queue_ms > BAD_QUEUE_MS
       || (sample->report && sample->jitter_ms > BAD_JITTER_MS))
     return KK_LINK_BAD;
-  if (loss <= CLEAN_LOSS_PERMILLE && drops == 0 && queue_ms < CLEAN_QUEUE_MS
+  if (loss <= CLEAN_LOSS_PERMILLE && nacked <= CLEAN_NACK_PERMILLE
+      && drops == 0 && queue_ms < CLEAN_QUEUE_MS
       && (!sample->report || sample->jitter_ms < CLEAN_JITTER_MS))
     return KK_LINK_CLEAN;
   return KK_LINK_UNSURE;
@@ -133,6 +142,7 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
   if (sample->packets_sent == 0 && sample->tcp_dropped == 0 && !sample->report)
     return rules->layer;
   verdict = kk_layer_rules_judge (rules, sample);
+  rules->verdict = verdict;
   rules->history = (rules->history << 1) | (verdict == KK_LINK_BAD);
   if (verdict != KK_LINK_CLEAN)
     rules->clean_since_us = 0;

@@ -77,6 +77,7 @@ typedef struct {
   gint32 min_rtt_ms;        /* -1 until known */
   gint64 up_wait_us;
   guint failed_ups;
+  KkLinkVerdict verdict;    /* of the last window, for the logs */
 } KkLayerRules;
 
 /* A viewer that starts on @layer and may get at best @ceiling. */

@@ -679,6 +679,12 @@ run_rules (KkViewer *viewer, gint64 now)
   viewer->rules_reports_at = viewer->reports;
   viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
   kk_layer_rules_sample (&viewer->rules, &sample);
+  if (viewer->rules.verdict == KK_LINK_BAD)
+    GST_DEBUG ("viewer %s: a bad window: %u packets, %u NACKed, %u dropped, "
+        "report %d (lost %u/256, jitter %u ms), RTT %d ms (lowest %d)",
+        viewer->id, sample.packets_sent, sample.nacked, sample.tcp_dropped,
+        sample.report, sample.fraction_lost, sample.jitter_ms, sample.rtt_ms,
+        viewer->rules.min_rtt_ms);
   if (viewer->rules.state != before)
     GST_DEBUG ("viewer %s: switching rules %s -> %s (on %s)", viewer->id,
         kk_layer_rules_state_to_string (before),
@@ -777,6 +783,8 @@ update_layer (KkWorker *worker, KkViewer *viewer, gint64 now)
         ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL);
     viewer->video_wait_keyframe = FALSE;
     viewer->video_spliced = TRUE;
+    __atomic_store_n (&viewer->stat_layer, viewer->splice.layer,
+        __ATOMIC_RELAXED);
   }
   if (viewer->splice.target != target) {
     GST_INFO ("viewer %s: %s -> %s layer", viewer->id,
