@@ -468,7 +468,9 @@ light_users_changed (gpointer data)
     cancel_light_linger (feed);
     set_light_wanted (feed, TRUE);
   } else if (feed->light_wanted && feed->light_linger_source == 0) {
-    GSource *source = g_timeout_source_new_seconds (KK_FEED_LIGHT_LINGER_S);
+    guint linger_ms = feed->fanout->config.light_linger_ms;
+    GSource *source = linger_ms > 0 ? g_timeout_source_new (linger_ms)
+        : g_timeout_source_new_seconds (KK_FEED_LIGHT_LINGER_S);
 
     g_source_set_callback (source, light_linger_done, feed, NULL);
     feed->light_linger_source = g_source_attach (source, feed->main_context);

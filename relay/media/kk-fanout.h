@@ -36,6 +36,7 @@ typedef struct {
   guint workers;               /* 0 = one per core */
   guint consent_timeout_s;     /* RFC 7675: 30 */
   guint connect_timeout_s;     /* an offer never connected expires */
+  guint light_linger_ms;       /* 0 = KK_FEED_LIGHT_LINGER_S */
 } KkFanoutConfig;
 
 typedef struct _KkFanout KkFanout;
@@ -62,7 +63,8 @@ typedef struct {
   void (*request_keyframe) (KkFeed *feed, gpointer user_data);
   /* Main context. The light layer (kk_feed_push_light) became wanted: a
    * viewer needs it; or unwanted: none has for KK_FEED_LIGHT_LINGER_S.
-   * Called only on a change, starting from unwanted. Nullable. */
+   * Called only on a change, starting from unwanted. Nullable. The
+   * linger is light_linger_ms of the fan-out's config if set. */
   void (*light_wanted) (KkFeed *feed, gboolean wanted, gpointer user_data);
   /* Main context. A viewer needs a keyframe of the light layer; folded
    * and rate-limited like request_keyframe. Nullable. */
