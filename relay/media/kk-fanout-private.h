@@ -102,6 +102,7 @@ struct _KkFeed {
   gint64 light_pushed_mono_us;             /* atomic: its last packet */
   gint64 last_light_keyframe_request_mono_us;   /* atomic */
   gint light_users;                        /* atomic: viewers needing it */
+  gint video_codec;                        /* atomic: KkCodec, last pushed */
   /* Bytes pushed per layer (audio in KK_LAYER_AUDIO_ONLY's place), for
    * the rates a probe must match. Atomic. */
   guint64 bytes_pushed[KK_LAYER_N];

@@ -427,6 +427,12 @@ kk_feed_request_light_keyframe (KkFeed *feed)
       invoke_light_keyframe_request, feed);
 }
 
+KkCodec
+kk_feed_get_video_codec (KkFeed *feed)
+{
+  return __atomic_load_n (&feed->video_codec, __ATOMIC_RELAXED);
+}
+
 gboolean
 kk_feed_light_flowing (KkFeed *feed, gint64 now_mono_us)
 {
@@ -553,6 +559,8 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
   __atomic_fetch_add (&fanout->ingest_packets, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add (&feed->bytes_pushed[kind == KK_TRACK_AUDIO
           ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL], packet->len, __ATOMIC_RELAXED);
+  if (kind == KK_TRACK_VIDEO)
+    __atomic_store_n (&feed->video_codec, codec, __ATOMIC_RELAXED);
   if (need_keyframe)
     kk_feed_request_keyframe (feed);
 

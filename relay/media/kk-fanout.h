@@ -98,6 +98,9 @@ void kk_feed_push_light (KkFeed *feed, KkCodec codec, const guint8 *rtp,
 /* Any thread. Asks the light layer for a keyframe (request_light_keyframe),
  * folded like kk_feed_request_keyframe (). */
 void kk_feed_request_light_keyframe (KkFeed *feed);
+/* Any thread: the codec of the last video packet pushed, or
+ * KK_CODEC_NONE before the first. */
+KkCodec kk_feed_get_video_codec (KkFeed *feed);
 
 /* Any thread. Asks the publisher for a keyframe, folded with every other
  * request into at most one per KK_FANOUT_KEYFRAME_INTERVAL_MS. */

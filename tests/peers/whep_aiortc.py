@@ -141,6 +141,7 @@ class Counters:
         self.payload_types = {}
         self.codec_names = {}
         self.video_rtp = VideoRtp()
+        self.sizes = []
 
 
 async def consume(track, c, t_post):
@@ -156,6 +157,10 @@ async def consume(track, c, t_post):
                 while len(c.video_timeline) <= second:
                     c.video_timeline.append(0)
                 c.video_timeline[second] += 1
+                if (frame.width, frame.height) != (c.width, c.height):
+                    # When the picture changed size (a layer switch).
+                    c.sizes.append([round(now - t_post, 1), frame.width,
+                                    frame.height])
                 c.width, c.height = frame.width, frame.height
                 if c.first_video is None:
                     c.first_video = now - t_post
@@ -327,6 +332,7 @@ async def session(args, result):
     result["video_frames"] = c.video_frames
     result["video_timeline"] = c.video_timeline
     result["video_rtp"] = c.video_rtp.report()
+    result["video_sizes"] = c.sizes
     result["received_codecs"] = {
         c.codec_names.get(pt, str(pt)): n for pt, n in c.payload_types.items()}
     result["width"] = c.width
