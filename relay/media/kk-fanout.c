@@ -377,18 +377,27 @@ invoke_keyframe_request (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Any thread. TRUE for the one call per KK_FANOUT_KEYFRAME_INTERVAL_MS
+ * that may ask, with *@last_mono_us (atomic) the time of the last. */
+static gboolean
+fold_request (gint64 *last_mono_us)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 last = __atomic_load_n (last_mono_us, __ATOMIC_ACQUIRE);
+
+  if (now - last < KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000)
+    return FALSE;
+  return __atomic_compare_exchange_n (last_mono_us, &last, now, FALSE,
+      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 /* Any thread. Folds the requests of all viewers into at most one per
  * interval: a room of 500 nurses on a lossy network must not make the
  * host's encoder send nothing but keyframes. */
 void
 kk_feed_request_keyframe (KkFeed *feed)
 {
-  gint64 now = g_get_monotonic_time ();
-  gint64 last = __atomic_load_n (&feed->last_keyframe_request_mono_us, __ATOMIC_ACQUIRE);
-  if (now - last < KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000)
-    return;
-  if (!__atomic_compare_exchange_n (&feed->last_keyframe_request_mono_us,
-          &last, now, FALSE, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+  if (!fold_request (&feed->last_keyframe_request_mono_us))
     return;
   __atomic_fetch_add (&feed->fanout->keyframe_requests, 1, __ATOMIC_RELAXED);
   GST_DEBUG ("feed %s: asking the publisher for a keyframe", feed->name);
@@ -413,14 +422,7 @@ invoke_light_keyframe_request (gpointer data)
 void
 kk_feed_request_light_keyframe (KkFeed *feed)
 {
-  gint64 now = g_get_monotonic_time ();
-  gint64 last = __atomic_load_n (&feed->last_light_keyframe_request_mono_us,
-      __ATOMIC_ACQUIRE);
-
-  if (now - last < KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000)
-    return;
-  if (!__atomic_compare_exchange_n (&feed->last_light_keyframe_request_mono_us,
-          &last, now, FALSE, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+  if (!fold_request (&feed->last_light_keyframe_request_mono_us))
     return;
   GST_DEBUG ("feed %s: asking the light layer for a keyframe", feed->name);
   g_main_context_invoke (feed->fanout->main_context,
