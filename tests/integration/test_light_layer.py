@@ -9,7 +9,10 @@ light layer (pipelines/light-vp8.pipeline) and the viewer decodes it at
 640x360; "best picture" after 8 s takes it back to the host's 320x240,
 "save data" after 12 s to the light layer again. Across the three
 switches its RTP keeps one SSRC, sequence numbers without a gap,
-timestamps that never go back and VP8 picture ids +1 per picture. The
+timestamps that never go back and VP8 picture ids +1 per picture. It
+drops every 25th video packet as a lossy link would: each NACK, of
+either layer and across the switches, brings back the very packet it
+lost. The
 second viewer, watching all along, sees no change: the host's picture,
 no gap, no switch. A while after the first viewer left, the room stops
 the light layer (its linger, 20 s, is longer than this test: it is
@@ -28,7 +31,7 @@ def test(ctx):
     r = ctx.run_peer("whep_aiortc.py", "--url", d.whep_url("lecture"),
                      "--token", viewer_token(d, "lecture"),
                      "--duration", "17", "--min-video-frames", "100",
-                     "--min-audio-ms", "15000",
+                     "--min-audio-ms", "15000", "--drop-every", "25",
                      "--quality", "2:save-data", "--quality", "8:best",
                      "--quality", "12:save-data")
     check(r.ok, "switching viewer: %s", r.error)
@@ -43,6 +46,14 @@ def test(ctx):
           "switch times %s", times)
     check_one_stream(r["video_rtp"], "switching viewer")
     stats = r["relay_stats"]
+    rtp = r["video_rtp"]
+    check(rtp["dropped"] >= 8, "packets dropped: %s", rtp["dropped"])
+    check_eq(rtp["mismatched"], 0, "retransmissions that were not the packet lost")
+    check_eq(rtp["unrecovered"], 0, "packets dropped and never retransmitted")
+    check(rtp["recovered"] >= rtp["dropped"] - 2, "recovered %s of %s",
+          rtp["recovered"], rtp["dropped"])
+    check(stats["retransmissions"] >= rtp["recovered"], "the relay's count %s",
+          stats["retransmissions"])
     check_eq(stats["layer"], "light", "the relay's layer at the end")
     check_eq(stats["layer_switches"], 3, "the relay's switch count")
     check(min(r["video_timeline"][1:16]) >= 5,

@@ -41,6 +41,10 @@ def parse_args():
                    help="offer video only")
     p.add_argument("--no-delete", action="store_true",
                    help="leave without DELETE (a viewer that vanishes)")
+    p.add_argument("--drop-every", type=int, default=0, metavar="N",
+                   help="drop every Nth video packet on arrival, as a lossy "
+                   "link would: aiortc NACKs it, and the retransmission "
+                   "must be the very packet dropped")
     p.add_argument("--quality", action="append", default=[],
                    metavar="SECONDS:QUALITY",
                    help="this many seconds after the answer, PATCH the "
@@ -83,9 +87,16 @@ class VideoRtp:
     packet never sent, or lost: on loopback, never sent), timestamps that
     never go back, VP8 picture ids +1 per new picture."""
 
-    def __init__(self):
+    def __init__(self, drop_every=0):
         self.packets = 0
         self.ssrcs = set()
+        self.drop_every = drop_every
+        self.dropped = {}       # seq -> (monotonic time, SRTP bytes)
+        self.ever_dropped = set()
+        self.raw_video = 0
+        self.drops = 0
+        self.recovered = 0
+        self.mismatched = 0
         self.highest = None
         self.seq_gaps = 0
         self.last_ts = None
@@ -94,17 +105,55 @@ class VideoRtp:
         self.pid_gaps = 0
         self.pid_bits = 15
 
+    def drop_raw(self, data, video_pt):
+        """Decides for one datagram as it arrives, before SRTP: True to
+        lose it (every drop_every-th video packet, the first time). A
+        retransmission of one lost must be the very same SRTP packet: the
+        same sequence number, rewritten the same way, encrypted under the
+        same index."""
+        if not self.drop_every or len(data) < 12 or not 127 < data[0] < 192:
+            return False
+        if data[1] & 0x7f != video_pt or 192 <= data[1] <= 223:
+            return False
+        seq = (data[2] << 8) | data[3]
+        if seq in self.dropped:
+            _, lost = self.dropped.pop(seq)
+            if data == lost:
+                self.recovered += 1
+            else:
+                self.mismatched += 1
+                log.info("retransmission of %d is not the packet dropped", seq)
+            return False
+        if seq in self.ever_dropped:
+            return False
+        self.raw_video += 1
+        if self.raw_video % self.drop_every == 0:
+            self.dropped[seq] = (time.monotonic(), bytes(data))
+            self.ever_dropped.add(seq)
+            self.drops += 1
+            return True
+        return False
+
     def add(self, packet):
         self.packets += 1
         self.ssrcs.add(packet.ssrc)
+        self.check(packet)
+
+    def check(self, packet):
         seq = packet.sequence_number
         if self.highest is not None:
             delta = (seq - self.highest) & 0xffff
             if delta == 0 or delta >= 0x8000:
-                return      # a duplicate or a retransmission of an old one
+                return False    # a duplicate or a retransmission of an old one
             if delta > 1:
-                self.seq_gaps += 1
-                log.info("video sequence gap %d -> %d", self.highest, seq)
+                missing = {(self.highest + i) & 0xffff for i in range(1, delta)}
+                if missing <= self.ever_dropped:
+                    # Lost on purpose (--drop-every): not the relay's gap;
+                    # a whole picture may be among them.
+                    self.last_pid = None
+                else:
+                    self.seq_gaps += 1
+                    log.info("video sequence gap %d -> %d", self.highest, seq)
         self.highest = seq
         if self.last_ts is not None and ((packet.timestamp - self.last_ts) & 0xffffffff) >= 0x80000000:
             self.ts_backwards += 1
@@ -117,11 +166,17 @@ class VideoRtp:
                 self.pid_gaps += 1
                 log.info("picture id %d after %d", pid, self.last_pid)
             self.last_pid = pid
+        return True
 
     def report(self):
+        # Dropped in the last second: their NACK may still be on its way.
+        now = time.monotonic()
+        unrecovered = sum(1 for t, _ in self.dropped.values() if now - t > 1.0)
         return {"packets": self.packets, "ssrcs": len(self.ssrcs),
                 "seq_gaps": self.seq_gaps, "ts_backwards": self.ts_backwards,
-                "picture_id_gaps": self.pid_gaps}
+                "picture_id_gaps": self.pid_gaps, "dropped": self.drops,
+                "recovered": self.recovered, "mismatched": self.mismatched,
+                "unrecovered": unrecovered}
 
 
 class Counters:
@@ -197,11 +252,28 @@ def count_payload_types(pc, c):
         receiver._handle_rtp_packet = counting
 
 
+def lose_video(pc, c):
+    """Loses video packets as they arrive, before SRTP (see
+    VideoRtp.drop_raw): a lossy link, in the peer."""
+    video_pt = next(pt for pt, name in c.codec_names.items()
+                    if name.upper() in ("VP8", "H264"))
+    ice = pc.getTransceivers()[0].receiver.transport.transport
+    recv = ice._recv
+
+    async def lossy_recv():
+        while True:
+            data = await recv()
+            if not c.video_rtp.drop_raw(data, video_pt):
+                return data
+    ice._recv = lossy_recv
+
+
 async def session(args, result):
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
     loop = asyncio.get_running_loop()
     c = Counters()
+    c.video_rtp.drop_every = args.drop_every
     pc = RTCPeerConnection()
     tasks = []
     kinds = ["video"] if args.no_audio else (
@@ -265,6 +337,8 @@ async def session(args, result):
         await pc.setRemoteDescription(
             RTCSessionDescription(sdp=r.body, type="answer"))
         count_payload_types(pc, c)
+        if args.drop_every:
+            lose_video(pc, c)
     except Exception as e:  # aiortc raises plain ValueError etc.
         result["error"] = "setRemoteDescription: %s" % e
         await pc.close()
