@@ -325,6 +325,26 @@ test_ceiling (void)
   g_assert_cmpint (time_to_layer (&link, KK_LAYER_LIGHT, 10 * S), <=, 2 * S);
 }
 
+/* A screen that had the light layer last time starts there and moves up
+ * only through a probe; with "save data" it stays there. */
+static void
+test_start_at (void)
+{
+  Link link;
+  gint64 t_up;
+
+  link_init (&link, KK_LAYER_FULL);
+  kk_layer_rules_start_at (&link.rules, KK_LAYER_LIGHT, link.now);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
+  t_up = time_to_layer (&link, KK_LAYER_FULL, 30 * S);
+  g_assert_cmpint (t_up, >=, KK_LAYER_RULES_UP_WAIT_US + KK_LAYER_RULES_PROBE_US);
+  g_assert_cmpuint (link.probes, ==, 1);
+
+  link_init (&link, KK_LAYER_LIGHT);
+  kk_layer_rules_start_at (&link.rules, KK_LAYER_FULL, link.now);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -336,5 +356,6 @@ main (int argc, char **argv)
   g_test_add_func ("/layer-rules/tcp-backlog", test_tcp_backlog);
   g_test_add_func ("/layer-rules/judge", test_judge);
   g_test_add_func ("/layer-rules/ceiling", test_ceiling);
+  g_test_add_func ("/layer-rules/start-at", test_start_at);
   return g_test_run ();
 }

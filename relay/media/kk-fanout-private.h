@@ -185,6 +185,7 @@ struct _KkViewer {
   gint64 next_report_mono_us;
   guint32 sr_ntp_mid[KK_TRACK_N];      /* middle bits of our last SR, for RTT */
   KkQuality quality;
+  KkLayer start_layer;                 /* where its rules start */
   KkSplice splice;                     /* valid once video_spliced */
   gint64 target_since_mono_us;         /* when splice.target was last set */
   gboolean uses_light;                 /* counted in feed->light_users */
@@ -226,7 +227,7 @@ typedef enum {
   KK_ITEM_REMOVE_VIEWER,    /* viewer */
   KK_ITEM_TRANSPORT,        /* viewer, transport: where to send from now on */
   KK_ITEM_TCP_CLOSED,       /* viewer, transport.tcp */
-  KK_ITEM_QUALITY,          /* viewer, value: KkQuality */
+  KK_ITEM_QUALITY,          /* viewer, value: KkQuality, len: start KkLayer */
 } KkWorkItemType;
 
 typedef struct {

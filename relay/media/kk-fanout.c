@@ -677,7 +677,7 @@ kk_quality_from_string (const char *name, KkQuality *quality)
 }
 
 void
-kk_viewer_set_quality (KkViewer *viewer, KkQuality quality)
+kk_viewer_set_quality (KkViewer *viewer, KkQuality quality, KkLayer start)
 {
   KkWorkItem item = { 0 };
 
@@ -687,6 +687,7 @@ kk_viewer_set_quality (KkViewer *viewer, KkQuality quality)
   item.type = KK_ITEM_QUALITY;
   item.viewer = kk_viewer_ref (viewer);
   item.value = quality;
+  item.len = start;
   kk_worker_post (viewer->worker, &item);
 }
 

@@ -175,8 +175,12 @@ const char *kk_quality_to_string (KkQuality quality);
 /* FALSE for anything but the names kk_quality_to_string () gives. */
 gboolean kk_quality_from_string (const char *name, KkQuality *quality);
 
-/* Main context. Takes effect on the viewer's worker within a tick. */
-void kk_viewer_set_quality (KkViewer *viewer, KkQuality quality);
+/* Main context. Takes effect on the viewer's worker within a tick.
+ * @start: KK_LAYER_LIGHT for a screen that had the light layer last time
+ * (automatic and save-data only): it starts there, and moves up only as
+ * its link proves it can; else KK_LAYER_FULL. */
+void kk_viewer_set_quality (KkViewer *viewer, KkQuality quality,
+    KkLayer start);
 
 /* Returns: when the viewer was made (the offer), monotonic microseconds;
  * an offer never connected expires connect_timeout_s after it. */

@@ -78,6 +78,15 @@ kk_layer_rules_set_ceiling (KkLayerRules *rules, KkLayer ceiling,
   rules->state_since_us = now_us;
 }
 
+void
+kk_layer_rules_start_at (KkLayerRules *rules, KkLayer layer, gint64 now_us)
+{
+  rules->layer = MAX (layer, rules->ceiling);
+  rules->clean_since_us = 0;
+  rules->state = KK_LAYER_RULES_STEADY;
+  rules->state_since_us = now_us;
+}
+
 KkLinkVerdict
 kk_layer_rules_judge (KkLayerRules *rules, const KkLinkSample *sample)
 {

@@ -88,6 +88,11 @@ void kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
 void kk_layer_rules_set_ceiling (KkLayerRules *rules, KkLayer ceiling,
     gint64 now_us);
 
+/* The viewer starts on @layer, below its ceiling (its screen had that
+ * layer last time): it moves up only as a probe proves the link. */
+void kk_layer_rules_start_at (KkLayerRules *rules, KkLayer layer,
+    gint64 now_us);
+
 /* How one window looks; exposed for the tests. */
 KkLinkVerdict kk_layer_rules_judge (KkLayerRules *rules,
     const KkLinkSample *sample);

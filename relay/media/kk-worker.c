@@ -641,11 +641,14 @@ wanted_layer (KkViewer *viewer)
 }
 
 static void
-set_quality (KkViewer *viewer, KkQuality quality)
+set_quality (KkViewer *viewer, KkQuality quality, KkLayer start)
 {
+  gint64 now = g_get_monotonic_time ();
+
   viewer->quality = quality;
-  kk_layer_rules_set_ceiling (&viewer->rules, quality_ceiling (quality),
-      g_get_monotonic_time ());
+  viewer->start_layer = start;
+  kk_layer_rules_set_ceiling (&viewer->rules, quality_ceiling (quality), now);
+  kk_layer_rules_start_at (&viewer->rules, start, now);
 }
 
 static guint64
@@ -834,6 +837,20 @@ fast_start (KkWorker *worker, KkViewer *viewer)
 
   if (!viewer->sends[KK_TRACK_VIDEO])
     return;
+  /* A screen that had the light layer last time starts on it, on its
+   * next keyframe (asked for now): no burst of the full layer's GOP on a
+   * link that may not carry it. */
+  if (wanted_layer (viewer) == KK_LAYER_LIGHT
+      && kk_feed_light_flowing (viewer->feed, g_get_monotonic_time ())) {
+    kk_splice_init (&viewer->splice, KK_LAYER_AUDIO_ONLY);
+    kk_splice_set_target (&viewer->splice, KK_LAYER_LIGHT);
+    viewer->video_spliced = TRUE;
+    __atomic_store_n (&viewer->stat_layer, KK_LAYER_AUDIO_ONLY,
+        __ATOMIC_RELAXED);
+    set_uses_light (viewer, TRUE);
+    kk_feed_request_light_keyframe (viewer->feed);
+    return;
+  }
   gop = kk_track_get_gop (viewer->feed->tracks[KK_TRACK_VIDEO], &age_us);
   if (gop->len == 0 || gop->len > GOP_REPLAY_MAX_PACKETS
       || age_us > GOP_REPLAY_MAX_AGE_US) {
@@ -882,7 +899,7 @@ dtls_connected (KkWorker *worker, KkViewer *viewer)
   }
   viewer->connected_mono_us = now;
   viewer->next_report_mono_us = now + REPORT_INTERVAL_US / 2;
-  kk_layer_rules_init (&viewer->rules, KK_LAYER_FULL,
+  kk_layer_rules_init (&viewer->rules, viewer->start_layer,
       quality_ceiling (viewer->quality), now);
   viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
   viewer->rules_packets_at = KK_READ (viewer, stat_packets);
@@ -992,7 +1009,7 @@ process_item (KkWorker *worker, KkWorkItem *item)
         handle_transport (worker, viewer, &item->transport);
       break;
     case KK_ITEM_QUALITY:
-      set_quality (viewer, item->value);
+      set_quality (viewer, item->value, item->len);
       break;
     case KK_ITEM_TCP_CLOSED:
       /* Nothing left to send over; consent expiry ends the viewer unless

@@ -343,26 +343,64 @@ check_viewer_resource (KkSignalling *signalling, KkHttpRequest *request)
   return lecture;
 }
 
+#define QUALITY_SHAPE "the body must be {\"quality\": \"auto\", \"best\", " \
+    "\"save-data\" or \"sound-only\", \"start\": \"full\" or \"light\" " \
+    "(optional)}"
+
+/* The string member @name of @object, or NULL with @error if it is there
+ * and not a string (or missing and @required). */
+static gboolean
+get_string_member (JsonObject *object, const char *name, gboolean required,
+    const char **value, GError **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  *value = NULL;
+  if (node == NULL && !required)
+    return TRUE;
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING) {
+    g_set_error_literal (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID,
+        QUALITY_SHAPE);
+    return FALSE;
+  }
+  *value = json_node_get_string (node);
+  return TRUE;
+}
+
 gboolean
 kk_signalling_parse_quality (const char *data, gsize len, KkQuality *quality,
-    GError **error)
+    KkLayer *start, GError **error)
 {
-  g_autofree char *name = kk_json_parse_one_string (data, len, "quality",
-      "the body must be {\"quality\": \"auto\", \"best\", \"save-data\" "
-      "or \"sound-only\"}", error);
+  static const char *const allowed[] = { "quality", "start", NULL };
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, len, allowed,
+      error);
+  const char *name, *start_name;
 
-  if (name == NULL)
+  if (object == NULL
+      || !get_string_member (object, "quality", TRUE, &name, error)
+      || !get_string_member (object, "start", FALSE, &start_name, error))
     return FALSE;
   if (!kk_quality_from_string (name, quality)) {
     g_set_error (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID,
         "unknown quality \"%s\": auto, best, save-data or sound-only", name);
     return FALSE;
   }
+  if (start_name == NULL || g_strcmp0 (start_name, "full") == 0) {
+    *start = KK_LAYER_FULL;
+  } else if (g_strcmp0 (start_name, "light") == 0) {
+    *start = KK_LAYER_LIGHT;
+  } else {
+    g_set_error (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID,
+        "unknown start \"%s\": full or light", start_name);
+    return FALSE;
+  }
   return TRUE;
 }
 
 /* The nurse's choice of quality (her page keeps it per screen and sends
- * it each time it connects). */
+ * it each time it connects), with the layer the screen had last time
+ * when that was the light one: it starts there. */
 static void
 set_quality (KkHttpRequest *request, KkLecture *lecture)
 {
@@ -371,15 +409,16 @@ set_quality (KkHttpRequest *request, KkLecture *lecture)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonBuilder) builder = NULL;
   KkQuality quality;
+  KkLayer start;
   gsize len;
   const char *data = g_bytes_get_data (body, &len);
 
-  if (!kk_signalling_parse_quality (data, len, &quality, &error)) {
+  if (!kk_signalling_parse_quality (data, len, &quality, &start, &error)) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
     return;
   }
   kk_viewer_set_quality (kk_lecture_get_viewer (lecture,
-          kk_http_request_get_param (request, 1)), quality);
+          kk_http_request_get_param (request, 1)), quality, start);
   builder = json_builder_new ();
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "quality");

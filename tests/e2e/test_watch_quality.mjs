@@ -2,9 +2,10 @@
 // The nurse chooses her picture on the watch page: "sound only" stops the
 // picture (the sound goes on) and the page says so in plain words; back
 // to "automatic", the full picture returns; the choice is kept for the
-// screen, so after a reload the page asks for it again by itself. The
-// host is the host page in Chromium, which sends keyframes only when
-// asked.
+// screen, so after a reload the page asks for it again by itself. "Save
+// data" gives the reduced picture (the room's light layer), and a screen
+// that had it starts on it next time. The host is the host page in
+// Chromium, which sends keyframes only when asked.
 import { run, check, waitFor, log, sleep, checkPage } from "./lib.mjs";
 
 const ROOM = "kvalitet";
@@ -68,7 +69,23 @@ await run("watch-quality", async ({ daemon, browser, screenshot }) => {
   await waitFor(async () => (await decodedOver(nurse.page, 1000)) >= 5, 15000, "frames again");
   log(`after the choices: ${JSON.stringify(await layerNote(nurse.page))}`);
   await screenshot(nurse.page, "full-again");
+  // "Save data": the room makes its light layer and the screen gets it.
+  await nurse.page.selectOption("#quality-choice", "save-data");
+  await waitFor(async () => (await layerNote(nurse.page)).text === "Redusert bilde", 20000,
+    "the reduced picture named");
+  await waitFor(async () => (await frames(nurse.page)) > 0 && (await decodedOver(nurse.page, 1000)) >= 5, 15000,
+    "frames of the reduced picture");
+  await screenshot(nurse.page, "reduced");
+  // Next time, back on automatic, the screen starts where it was: on the
+  // light layer (an automatic viewer on a good link would otherwise get
+  // the full picture), and moves up only once its link has proved able.
+  await nurse.page.evaluate(() => localStorage.setItem("kringkast.quality", "auto"));
+  await nurse.page.reload();
+  check(await nurse.page.inputValue("#quality-choice") === "auto", "automatic again");
+  await waitFor(async () => (await layerNote(nurse.page)).layer === "light", 20000,
+    "the reduced picture at the start");
+
   const metrics = await (await fetch(`${daemon.base}/metrics`)).text();
   check(/kringkast_layer_switches_total [1-9]/.test(metrics), "switches in /metrics");
-  check(/kringkast_viewers_by_layer\{layer="full"\} 1/.test(metrics), `viewers by layer:\n${metrics.split("\n").filter((l) => /by_layer/.test(l)).join("\n")}`);
+  check(/kringkast_viewers_by_layer\{layer="light"\} 1/.test(metrics), `viewers by layer:\n${metrics.split("\n").filter((l) => /by_layer/.test(l)).join("\n")}`);
 });

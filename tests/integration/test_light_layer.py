@@ -16,8 +16,12 @@ lost. The
 second viewer, watching all along, sees no change: the host's picture,
 no gap, no switch. A while after the first viewer left, the room stops
 the light layer (its linger, 20 s, is longer than this test: it is
-checked in the unit tests).
+checked in the unit tests). A third viewer, a screen that had the light
+layer last time (its page says so when it connects), joins while the room
+has it and starts on it: its first picture is the light one.
 """
+import time
+
 import harness
 from harness import check, check_eq
 from common import check_one_stream, pipeline_daemon, viewer_token
@@ -28,12 +32,30 @@ def test(ctx):
     other = ctx.start_peer("whep_aiortc.py", "--url", d.whep_url("lecture"),
                            "--token", viewer_token(d, "lecture", "Ola Hansen"),
                            "--duration", "19", "--min-video-frames", "150")
-    r = ctx.run_peer("whep_aiortc.py", "--url", d.whep_url("lecture"),
-                     "--token", viewer_token(d, "lecture"),
-                     "--duration", "17", "--min-video-frames", "100",
-                     "--min-audio-ms", "15000", "--drop-every", "25",
-                     "--quality", "2:save-data", "--quality", "8:best",
-                     "--quality", "12:save-data")
+    switching = ctx.start_peer(
+        "whep_aiortc.py", "--url", d.whep_url("lecture"),
+        "--token", viewer_token(d, "lecture"),
+        "--duration", "17", "--min-video-frames", "100",
+        "--min-audio-ms", "15000", "--drop-every", "25",
+        "--quality", "2:save-data", "--quality", "8:best",
+        "--quality", "12:save-data")
+    # A screen that had the light layer last time joins while the room has
+    # it: it starts on it, no full picture first.
+    time.sleep(5)
+    s = ctx.run_peer("whep_aiortc.py", "--url", d.whep_url("lecture"),
+                     "--token", viewer_token(d, "lecture", "Anne Berg"),
+                     "--start-layer", "light", "--duration", "3",
+                     "--min-video-frames", "20")
+    check(s.ok, "viewer starting on light: %s", s.error)
+    harness.log("viewer starting on light: sizes %s, rtp %s, relay %s",
+                s["video_sizes"], s["video_rtp"], s["relay_stats"])
+    check_eq(s["start_reply"], 200, "its PATCH")
+    check_eq([(w, h) for _, w, h in s["video_sizes"]], [(640, 360)],
+             "its picture sizes")
+    check_eq(s["relay_stats"]["layer"], "light", "its layer")
+    check_one_stream(s["video_rtp"], "viewer starting on light")
+
+    r = switching.wait(40)
     check(r.ok, "switching viewer: %s", r.error)
     harness.log("switching viewer: sizes %s, timeline %s, rtp %s, relay %s",
                 r["video_sizes"], r["video_timeline"], r["video_rtp"],
@@ -70,7 +92,8 @@ def test(ctx):
     check_eq(o["relay_stats"]["layer_switches"], 0, "other viewer's switches")
     check(min(o["video_timeline"][2:18]) >= 10,
           "other viewer's picture never stopped: %s", o["video_timeline"])
-    check_eq(d.metric("kringkast_layer_switches_total"), 3, "metrics: switches")
+    # The switching viewer's three, and the start on light.
+    check_eq(d.metric("kringkast_layer_switches_total"), 4, "metrics: switches")
     check_eq(d.stop(), 0, "daemon exit status")
 
 

@@ -45,6 +45,10 @@ def parse_args():
                    help="drop every Nth video packet on arrival, as a lossy "
                    "link would: aiortc NACKs it, and the retransmission "
                    "must be the very packet dropped")
+    p.add_argument("--start-layer", choices=["full", "light"],
+                   help="right after the answer, before connecting, PATCH "
+                   "{\"quality\": \"auto\", \"start\": LAYER}: a screen "
+                   "that had this layer last time")
     p.add_argument("--quality", action="append", default=[],
                    metavar="SECONDS:QUALITY",
                    help="this many seconds after the answer, PATCH the "
@@ -331,6 +335,12 @@ async def session(args, result):
     if not location:
         log.warning("201 without Location")
     peerlib.log_sdp("answer", r.body)
+    if args.start_layer:
+        body = '{"quality": "auto", "start": "%s"}' % args.start_layer
+        q = await loop.run_in_executor(
+            None, lambda: peerlib.http("PATCH", location, body,
+                                       "application/json", args.token))
+        result["start_reply"] = q.status
     c.codec_names = peerlib.sdp_payload_codecs(r.body)
     result["codecs"] = peerlib.sdp_media_codecs(r.body)
     try:

@@ -3,7 +3,8 @@
  * screen (full picture, reduced picture or sound only, in plain words) and
  * her choice of automatic, best picture, save data or sound only. The
  * choice is kept in this browser (per screen) and sent to the relay each
- * time the page connects, as a PATCH of its WHEP resource; what the
+ * time the page connects, as a PATCH of its WHEP resource, with the layer
+ * the screen had last when that was the light one; what the
  * screen gets is read from the resource's statistics every few seconds.
  * watch.js calls kkQualityConnected (client) once a WHEP client has
  * started. */
@@ -29,6 +30,9 @@ const kkQualityT = kkTranslator({
 });
 
 const kkQualityKey = "kringkast.quality";
+/* The layer this screen had last: one that had the light layer starts on
+ * it next time (the relay moves it up when its link proves able). */
+const kkLayerKey = "kringkast.layer";
 const kkQualities = ["auto", "best", "save-data", "sound-only"];
 let kkQualityClient = null;
 let kkQualityTimer = null;
@@ -49,9 +53,10 @@ async function kkQualityRequest(client, method, body) {
   return response.ok ? response.json() : null;
 }
 
-async function kkQualitySend(quality) {
+async function kkQualitySend(quality, start) {
   const client = kkQualityClient;
-  if (client) await kkQualityRequest(client, "PATCH", { quality }).catch(() => {});
+  const body = start ? { quality, start } : { quality };
+  if (client) await kkQualityRequest(client, "PATCH", body).catch(() => {});
 }
 
 async function kkQualityShowLayer() {
@@ -62,6 +67,9 @@ async function kkQualityShowLayer() {
   if (client !== kkQualityClient || !stats) return;
   note.textContent = stats.connected ? kkQualityT(`layer.${stats.layer}`) : "";
   note.dataset.layer = stats.layer;
+  if (stats.connected && (stats.layer === "full" || stats.layer === "light")) {
+    localStorage.setItem(kkLayerKey, stats.layer);
+  }
   window.kringkastLayer = stats;   /* read by the end-to-end tests */
 }
 
@@ -69,7 +77,8 @@ async function kkQualityShowLayer() {
  * kept for this screen. */
 function kkQualityConnected(client) {
   kkQualityClient = client;
-  if (kkQualityChosen() !== "auto") kkQualitySend(kkQualityChosen());
+  const start = localStorage.getItem(kkLayerKey) === "light" ? "light" : null;
+  if (kkQualityChosen() !== "auto" || start) kkQualitySend(kkQualityChosen(), start);
   clearInterval(kkQualityTimer);
   kkQualityTimer = setInterval(kkQualityShowLayer, 4000);
   setTimeout(kkQualityShowLayer, 1500);
