@@ -135,8 +135,14 @@ struct _KkViewer {
   gboolean sends[KK_TRACK_N];
   gint pt[KK_CODEC_OPUS + 1];          /* by KkCodec; -1 absent */
   gboolean video_wait_keyframe;
+  /* Fast start (see replay_slice ()): while replaying, the worker sends
+   * the full layer's history from replay_next up to video_skip_upto a
+   * slice per tick, and live packets only move video_skip_upto on; after
+   * it, live packets up to video_skip_upto were sent already. */
   gboolean video_skip;
   guint16 video_skip_upto;
+  gboolean replaying;
+  guint16 replay_next;
   /* Once the viewer is given a layer other than the full one it stays
    * spliced (kk-splice) for the rest of its life: its video is then
    * rewritten per packet. Viewers that never are cost one test of it. */

@@ -65,6 +65,12 @@ GST_DEBUG_CATEGORY_STATIC (kk_worker_debug);
  * GOPs. */
 #define GOP_REPLAY_MAX_PACKETS 400
 #define GOP_REPLAY_MAX_AGE_US (3 * G_USEC_PER_SEC)
+/* The replay is paced: this many packets per tick (20 ms), 500 a second,
+ * ~5 Mbit/s of a 1.5 Mbit/s lecture's packets. The keyframe (a few dozen
+ * packets) is out within a tick or two and a long GOP catches up with
+ * the live stream within a second, without a burst of hundreds of packets
+ * that a weak link or a small socket buffer would lose. */
+#define REPLAY_SLICE 10
 
 static const char *
 state_name (KkViewerState state)
@@ -295,6 +301,22 @@ set_uses_light (KkViewer *viewer, gboolean uses)
   kk_feed_add_light_user (viewer->feed, uses ? 1 : -1);
 }
 
+/* While the fast start replays, a live full-layer packet is left to the
+ * replay (which reads it from the history in turn); after it, one the
+ * replay already sent is not sent again. */
+static inline gboolean
+skipped_by_replay (KkViewer *viewer, const KkPacket *packet)
+{
+  if (kk_seq_diff (packet->seq, viewer->video_skip_upto) <= 0)
+    return TRUE;
+  if (viewer->replaying) {
+    viewer->video_skip_upto = packet->seq;
+    return TRUE;
+  }
+  viewer->video_skip = FALSE;
+  return FALSE;
+}
+
 /* A video packet (of either layer) for a viewer that has been given a
  * layer other than the full one (or a light packet for one that never
  * was, which it does not get). */
@@ -306,12 +328,10 @@ forward_spliced (KkWorker *worker, KkViewer *viewer, KkPacket *packet)
 
   if (!viewer->video_spliced)
     return;
-  /* Full packets the fast-start burst already carried, unchanged. */
-  if (viewer->video_skip && packet->layer == KK_LAYER_FULL) {
-    if (kk_seq_diff (packet->seq, viewer->video_skip_upto) <= 0)
-      return;
-    viewer->video_skip = FALSE;
-  }
+  /* Full packets the fast start carried or will carry, unchanged. */
+  if (viewer->video_skip && packet->layer == KK_LAYER_FULL
+      && skipped_by_replay (viewer, packet))
+    return;
   if (kk_splice_packet (&viewer->splice, packet, &offsets, &switched))
     forward_copy (worker, viewer, packet, &offsets);
   if (switched) {
@@ -378,12 +398,9 @@ fan_out (KkWorker *worker, KkFeed *feed, KkPacket *packet)
           continue;
         viewer->video_wait_keyframe = FALSE;
       }
-      /* Packets the fast-start burst already carried. */
-      if (viewer->video_skip) {
-        if (kk_seq_diff (packet->seq, viewer->video_skip_upto) <= 0)
-          continue;
-        viewer->video_skip = FALSE;
-      }
+      /* Packets the fast start carried or will carry. */
+      if (viewer->video_skip && skipped_by_replay (viewer, packet))
+        continue;
     }
     forward_packet (worker, viewer, packet);
   }
@@ -764,6 +781,9 @@ update_layer (KkWorker *worker, KkViewer *viewer, gint64 now)
   /* Sound is all it asked for in its offer: nothing to switch. */
   if (!viewer->sends[KK_TRACK_VIDEO])
     return;
+  /* Its fast start sends the full layer as it is; a switch waits. */
+  if (viewer->replaying)
+    return;
   if (viewer->quality != KK_QUALITY_BEST && now >= viewer->next_rules_mono_us)
     run_rules (viewer, now);
   if (kk_layer_rules_probing (&viewer->rules))
@@ -827,8 +847,41 @@ viewer_dies (KkWorker *worker, KkViewer *viewer, KkViewerLeft reason)
   drop_from_shard (worker, viewer);
 }
 
+/* Sends the next slice of a fast start: the full layer's packets from
+ * its history, in order, until the replay has caught up with what the
+ * worker has seen live. No queue of the viewer's own: the history is the
+ * track's, shared, and the replay is two numbers. */
+static void
+replay_slice (KkWorker *worker, KkViewer *viewer)
+{
+  KkTrack *track = viewer->feed->tracks[KK_TRACK_VIDEO];
+
+  for (guint i = 0; i < REPLAY_SLICE; i++) {
+    g_autoptr (KkPacket) packet = NULL;
+
+    if (kk_seq_diff (viewer->replay_next, viewer->video_skip_upto) > 0) {
+      viewer->replaying = FALSE;
+      return;
+    }
+    packet = kk_track_lookup (track, viewer->replay_next);
+    if (packet == NULL) {
+      /* Overwritten in the history meanwhile (a replay far behind): start
+       * over on the next keyframe instead. */
+      viewer->replaying = FALSE;
+      viewer->video_skip = FALSE;
+      viewer->video_wait_keyframe = TRUE;
+      kk_feed_request_keyframe (viewer->feed);
+      return;
+    }
+    if (forward_packet (worker, viewer, packet))
+      KK_COUNT (&worker->counters, gop_packets_sent, 1);
+    viewer->replay_next++;
+  }
+}
+
 /* The new viewer's video starts with the GOP so far, so its decoder has a
- * keyframe at once whatever the publisher's keyframe interval. */
+ * keyframe at once whatever the publisher's keyframe interval; the rest
+ * of the GOP follows a slice per tick (replay_slice ()). */
 static void
 fast_start (KkWorker *worker, KkViewer *viewer)
 {
@@ -858,19 +911,11 @@ fast_start (KkWorker *worker, KkViewer *viewer)
     kk_feed_request_keyframe (viewer->feed);
     return;
   }
-  for (guint i = 0; i < gop->len; i++) {
-    KkPacket *packet = gop->pdata[i];
-
-    if (forward_packet (worker, viewer, packet))
-      KK_COUNT (&worker->counters, gop_packets_sent, 1);
-  }
-  flush_batch (worker);
-  if (gop->len > 0) {
-    KkPacket *last = gop->pdata[gop->len - 1];
-
-    viewer->video_skip = TRUE;
-    viewer->video_skip_upto = last->seq;
-  }
+  viewer->replaying = TRUE;
+  viewer->replay_next = ((KkPacket *) gop->pdata[0])->seq;
+  viewer->video_skip = TRUE;
+  viewer->video_skip_upto = ((KkPacket *) gop->pdata[gop->len - 1])->seq;
+  replay_slice (worker, viewer);
   if (age_us > GOP_STALE_US)
     kk_feed_request_keyframe (viewer->feed);
 }
@@ -1043,6 +1088,8 @@ tick (KkWorker *worker, gint64 now)
         viewer_dies (worker, viewer, KK_VIEWER_LEFT_CONSENT);
         continue;
       }
+      if (viewer->replaying)
+        replay_slice (worker, viewer);
       if (now >= viewer->next_report_mono_us) {
         send_reports (worker, viewer);
         viewer->next_report_mono_us = now + REPORT_INTERVAL_US;
