@@ -254,6 +254,56 @@ test_vp8 (void)
   }
 }
 
+/* Picture ids read and written back: 15 bits with TL0PICIDX, 7 bits
+ * without, none at all; the rest of the payload untouched; a truncated
+ * descriptor refused at every prefix. */
+static void
+test_vp8_ids (void)
+{
+  static const guint8 short_pid[] = { 0x90, 0x80, 0x7f, 0x50 };
+  static const guint8 no_ids[] = { 0x10, 0x50, 0x02 };
+  guint8 buf[sizeof (vp8_keyframe)];
+  KkVp8Ids ids;
+
+  g_assert_true (kk_rtp_vp8_parse_ids (vp8_keyframe, sizeof (vp8_keyframe), &ids));
+  g_assert_cmpuint (ids.picture_id_bits, ==, 15);
+  g_assert_cmphex (ids.picture_id, ==, 0x0123);
+  g_assert_true (ids.has_tl0picidx);
+  g_assert_cmpuint (ids.tl0picidx, ==, 5);
+  memcpy (buf, vp8_keyframe, sizeof (buf));
+  kk_rtp_vp8_write_ids (buf, &ids, 0x7ffe, 0xff);
+  g_assert_true (kk_rtp_vp8_parse_ids (buf, sizeof (buf), &ids));
+  g_assert_cmphex (ids.picture_id, ==, 0x7ffe);
+  g_assert_cmpuint (ids.tl0picidx, ==, 0xff);
+  /* Only the ids changed: still the same key frame. */
+  g_assert_cmpmem (buf, 2, vp8_keyframe, 2);
+  g_assert_cmpmem (buf + 5, sizeof (buf) - 5, vp8_keyframe + 5, sizeof (buf) - 5);
+  g_assert_true (kk_rtp_vp8_is_keyframe_start (buf, sizeof (buf)));
+  /* A 15-bit id wraps at 2^15. */
+  kk_rtp_vp8_write_ids (buf, &ids, 0x8001, 0);
+  g_assert_true (kk_rtp_vp8_parse_ids (buf, sizeof (buf), &ids));
+  g_assert_cmphex (ids.picture_id, ==, 1);
+
+  memcpy (buf, short_pid, sizeof (short_pid));
+  g_assert_true (kk_rtp_vp8_parse_ids (buf, sizeof (short_pid), &ids));
+  g_assert_cmpuint (ids.picture_id_bits, ==, 7);
+  g_assert_cmpuint (ids.picture_id, ==, 0x7f);
+  g_assert_false (ids.has_tl0picidx);
+  kk_rtp_vp8_write_ids (buf, &ids, 0x0181, 9);
+  g_assert_cmphex (buf[2], ==, 0x01);
+  g_assert_cmphex (buf[3], ==, 0x50);
+
+  g_assert_true (kk_rtp_vp8_parse_ids (no_ids, sizeof (no_ids), &ids));
+  g_assert_cmpuint (ids.picture_id_bits, ==, 0);
+  g_assert_false (ids.has_tl0picidx);
+
+  for (gsize len = 0; len < 5; len++) {
+    g_autofree guint8 *prefix = heap_prefix (vp8_keyframe, len);
+
+    g_assert_false (kk_rtp_vp8_parse_ids (prefix, len, &ids));
+  }
+}
+
 /* ---- H.264 (RFC 6184) ---- */
 
 /* STAP-A as Chrome and GStreamer send a key frame's start: SPS
@@ -834,6 +884,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rtp/parse/truncations", test_parse_truncations);
   g_test_add_func ("/rtp/write-stripped", test_write_stripped);
   g_test_add_func ("/rtp/keyframe/vp8", test_vp8);
+  g_test_add_func ("/rtp/vp8/ids", test_vp8_ids);
   g_test_add_func ("/rtp/keyframe/h264", test_h264);
   g_test_add_func ("/rtcp/chrome-compound", test_rtcp_chrome_compound);
   g_test_add_func ("/rtcp/truncations", test_rtcp_truncations);

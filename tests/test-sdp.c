@@ -503,6 +503,60 @@ test_publisher (void)
   g_assert_null (msg);
 }
 
+/* Chromium's simulcast offer (three rids on the video m-line) is a valid
+ * publisher offer; dropping its simulcast leaves one plain encoding: no
+ * a=rid, a=simulcast or rid header extension, everything else as it was. */
+static void
+test_publisher_simulcast (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstSDPMessage) msg = NULL;
+  g_autofree char *text = NULL;
+  const GstSDPMedia *audio, *video;
+  guint video_attrs;
+  gsize len;
+
+  text = load ("chrome-simulcast.sdp", &len);
+  msg = kk_sdp_check_publisher_offer (text, len, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (msg);
+  audio = gst_sdp_message_get_media (msg, 0);
+  video = gst_sdp_message_get_media (msg, 1);
+  g_assert_cmpstr (gst_sdp_media_get_attribute_val (video, "simulcast"), ==,
+      "send f;h;q");
+  video_attrs = gst_sdp_media_attributes_len (video);
+
+  /* No simulcast in the audio m-line: nothing changes there. */
+  g_assert_false (kk_sdp_media_drop_simulcast ((GstSDPMedia *) audio));
+  g_assert_true (kk_sdp_media_drop_simulcast ((GstSDPMedia *) video));
+  /* Three rids, the simulcast line, two header extensions. */
+  g_assert_cmpuint (gst_sdp_media_attributes_len (video), ==, video_attrs - 6);
+  for (guint i = 0; i < gst_sdp_media_attributes_len (video); i++) {
+    const GstSDPAttribute *attr = gst_sdp_media_get_attribute (video, i);
+
+    g_assert_cmpstr (attr->key, !=, "rid");
+    g_assert_cmpstr (attr->key, !=, "simulcast");
+    if (g_strcmp0 (attr->key, "extmap") == 0)
+      g_assert_null (strstr (attr->value, "stream-id"));
+  }
+  /* The mid extension, which demultiplexes the bundle, stays. */
+  g_assert_nonnull (gst_sdp_media_get_attribute_val (video, "mid"));
+  {
+    gboolean mid_ext = FALSE;
+
+    for (guint i = 0; i < gst_sdp_media_attributes_len (video); i++) {
+      const GstSDPAttribute *attr = gst_sdp_media_get_attribute (video, i);
+
+      if (g_strcmp0 (attr->key, "extmap") == 0
+          && strstr (attr->value, "sdes:mid") != NULL)
+        mid_ext = TRUE;
+    }
+    g_assert_true (mid_ext);
+  }
+  /* Done once, nothing is left to drop. */
+  g_assert_false (kk_sdp_media_drop_simulcast ((GstSDPMedia *) video));
+}
+
 /* ---- variations on real offers ---- */
 
 static void
@@ -1008,6 +1062,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/offer/aiortc", test_aiortc);
   g_test_add_func ("/sdp/offer/webrtcbin", test_webrtcbin);
   g_test_add_func ("/sdp/offer/publisher", test_publisher);
+  g_test_add_func ("/sdp/offer/publisher-simulcast", test_publisher_simulcast);
   g_test_add_func ("/sdp/offer/rejected-lines", test_rejected_lines);
   g_test_add_func ("/sdp/offer/viewer-sendonly", test_viewer_sendonly);
   g_test_add_func ("/sdp/offer/no-bundle", test_no_bundle);

@@ -54,6 +54,26 @@ gsize kk_rtp_write_stripped (const KkRtpHeader *in, guint8 payload_type,
 gboolean kk_rtp_vp8_is_keyframe_start (const guint8 *payload, gsize len);
 gboolean kk_rtp_h264_is_keyframe_start (const guint8 *payload, gsize len);
 
+/* The picture ids of a VP8 payload descriptor (RFC 7741 §4.2), where a
+ * forwarder that splices two encodings into one stream rewrites them so
+ * that the receiver sees them continue. Offsets are into the payload. */
+typedef struct {
+  guint8 picture_id_bits;     /* 0 (absent), 7 or 15 */
+  guint16 picture_id;
+  gsize picture_id_offset;
+  gboolean has_tl0picidx;
+  guint8 tl0picidx;
+  gsize tl0picidx_offset;
+} KkVp8Ids;
+
+/* Reads the picture id and TL0PICIDX of a VP8 payload. FALSE when the
+ * descriptor is truncated. */
+gboolean kk_rtp_vp8_parse_ids (const guint8 *payload, gsize len, KkVp8Ids *out);
+/* Writes @picture_id (modulo the width the payload has) and @tl0picidx
+ * into the fields @ids found in @payload; fields it lacks are left out. */
+void kk_rtp_vp8_write_ids (guint8 *payload, const KkVp8Ids *ids,
+    guint16 picture_id, guint8 tl0picidx);
+
 /* ---- RTCP ---- */
 
 typedef enum {

@@ -142,6 +142,17 @@ char *kk_sdp_build_viewer_answer (const KkViewerOffer *offer,
 GstSDPMessage *kk_sdp_check_publisher_offer (const char *sdp, gsize len,
     GError **error);
 
+/* Simulcast (RFC 8853) in a publisher's m-line: the relay does not take
+ * the host's own layers (webrtcbin 1.22 matches an SSRC without a=ssrc
+ * lines to no m-line, and its pads do not say which rid they carry), so
+ * such an offer is answered as one of a single encoding. This removes the
+ * a=rid and a=simulcast lines and the header extensions that carry rids
+ * from @media, before webrtcbin sees the offer: its answer then accepts
+ * no simulcast, and the browser sends its first encoding alone (JSEP,
+ * RFC 8829 §5.3.1).
+ * Returns: TRUE if there was anything to remove. */
+gboolean kk_sdp_media_drop_simulcast (GstSDPMedia *media);
+
 /* One candidate line from a trickle-ice-sdpfrag (RFC 8840) body. */
 typedef struct {
   char *mid;                /* the a=mid it belongs to; nullable */

@@ -17,6 +17,7 @@
 #include "kk-lecture.h"
 
 #include "kk-ingest.h"
+#include "kk-light-layer.h"
 #include "kk-pipeline-file.h"
 #include <gst/gst.h>
 #include <openssl/rand.h>
@@ -32,6 +33,9 @@ G_DEFINE_QUARK (kk-lecture-error-quark, kk_lecture_error)
 #define PUBLISHER_CONNECTING_US (5 * G_USEC_PER_SEC)
 /* A failed pipeline source is started again after this. */
 #define PIPELINE_RETRY_S 2
+/* While the light layer is wanted but cannot be made yet (no video to
+ * know its codec by), it is tried again this often. */
+#define LIGHT_RETRY_S 1
 
 typedef struct {
   KkLecture *lecture;           /* not a ref: the lecture outlives its viewers */
@@ -67,6 +71,15 @@ struct _KkLecture {
 
   GHashTable *viewers;          /* resource id -> KkLectureViewer */
   guint connected_viewers;
+
+  /* The light layer (kk-light-layer), made while the feed wants it. */
+  gboolean light_wanted;
+  KkLightLayer *light;
+  KkCodec light_codec;
+  guint light_tap;
+  gboolean light_primed;        /* the tap's (streaming thread) */
+  gboolean light_failed;        /* until it is unwanted */
+  guint light_retry_timer;
 };
 
 G_DEFINE_FINAL_TYPE (KkLecture, kk_lecture, G_TYPE_OBJECT)
@@ -270,6 +283,7 @@ on_grace_expired (gpointer user_data)
 }
 
 static gboolean on_retry_pipeline (gpointer user_data);
+static void update_light (KkLecture *lecture);
 
 static void
 on_media_started (KkIngest *ingest, gpointer user_data)
@@ -281,6 +295,7 @@ on_media_started (KkIngest *ingest, gpointer user_data)
   clear_timer (&lecture->grace_timer);
   open_session (lecture);
   set_state (lecture, KK_LECTURE_LIVE);
+  update_light (lecture);
 }
 
 static void
@@ -315,6 +330,149 @@ on_keyframe_wanted (KkFeed *feed, gpointer user_data)
 
   if (lecture->ingest != NULL)
     kk_ingest_request_keyframe (lecture->ingest);
+}
+
+/* ---- the light layer ---- */
+
+/* The full layer's packets, on the ingest's streaming thread. The first
+ * call hands the layer the cached GOP, so that it starts from its
+ * keyframe at once instead of asking the host for another, which every
+ * viewer would get (the packet itself is in that GOP: the layer skips it
+ * the second time). */
+static void
+light_tap (KkPacket *packet, gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  if (packet->kind != KK_TRACK_VIDEO)
+    return;
+  if (!lecture->light_primed) {
+    gint64 age_us;
+    g_autoptr (GPtrArray) gop = kk_feed_get_gop (lecture->feed, &age_us);
+
+    for (guint i = 0; i < gop->len; i++)
+      kk_light_layer_push (lecture->light, gop->pdata[i]);
+    lecture->light_primed = TRUE;
+  }
+  kk_light_layer_push (lecture->light, packet);
+}
+
+/* The light layer's streaming thread. */
+static void
+on_light_packet (const guint8 *rtp, gsize len, gint64 capture_wall_us,
+    gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  kk_feed_push_light (lecture->feed, lecture->light_codec, rtp, len,
+      capture_wall_us);
+}
+
+/* From within kk_light_layer_push (): folded with the viewers' requests. */
+static void
+on_light_needs_keyframe (gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  kk_feed_request_keyframe (lecture->feed);
+}
+
+static void
+stop_light (KkLecture *lecture)
+{
+  clear_timer (&lecture->light_retry_timer);
+  if (lecture->light == NULL)
+    return;
+  /* After this the tap is not running and will not run again. */
+  kk_feed_remove_tap (lecture->feed, lecture->light_tap);
+  lecture->light_tap = 0;
+  g_clear_pointer (&lecture->light, kk_light_layer_free);
+  GST_INFO ("room %s: light layer stopped", room_id (lecture));
+}
+
+static void on_light_error (const GError *error, gpointer user_data);
+static gboolean on_light_retry (gpointer user_data);
+
+static const KkLightLayerCallbacks light_callbacks = {
+  .packet = on_light_packet,
+  .error = on_light_error,
+  .need_keyframe = on_light_needs_keyframe,
+};
+
+/* Makes the light layer if it is wanted, in the codec of the video the
+ * room has now (again, should the host come back with another). */
+static void
+update_light (KkLecture *lecture)
+{
+  g_autoptr (GError) error = NULL;
+  KkCodec codec = kk_feed_get_video_codec (lecture->feed);
+
+  if (!lecture->light_wanted || lecture->light_failed) {
+    stop_light (lecture);
+    return;
+  }
+  if (lecture->light != NULL && lecture->light_codec == codec)
+    return;
+  stop_light (lecture);
+  if (codec == KK_CODEC_NONE) {
+    lecture->light_retry_timer = g_timeout_add_seconds (LIGHT_RETRY_S,
+        on_light_retry, lecture);
+    return;
+  }
+  lecture->light_codec = codec;
+  lecture->light = kk_light_layer_new (lecture->config->pipelines_dir, codec,
+      &light_callbacks, lecture, &error);
+  if (lecture->light == NULL) {
+    GST_WARNING ("room %s: no light layer: %s", room_id (lecture),
+        error->message);
+    lecture->light_failed = TRUE;
+    return;
+  }
+  lecture->light_primed = FALSE;
+  lecture->light_tap = kk_feed_add_tap (lecture->feed, light_tap, lecture);
+  GST_INFO ("room %s: light layer started", room_id (lecture));
+}
+
+static gboolean
+on_light_retry (gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  lecture->light_retry_timer = 0;
+  update_light (lecture);
+  return G_SOURCE_REMOVE;
+}
+
+/* The viewers it served fall back to the full picture or sound only. */
+static void
+on_light_error (const GError *error, gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  GST_WARNING ("room %s: light layer failed: %s", room_id (lecture),
+      error->message);
+  lecture->light_failed = TRUE;
+  stop_light (lecture);
+}
+
+static void
+on_light_wanted (KkFeed *feed, gboolean wanted, gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  lecture->light_wanted = wanted;
+  if (!wanted)
+    lecture->light_failed = FALSE;
+  update_light (lecture);
+}
+
+static void
+on_light_keyframe_wanted (KkFeed *feed, gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  if (lecture->light != NULL)
+    kk_light_layer_request_keyframe (lecture->light);
 }
 
 static const KkIngestCallbacks ingest_callbacks = {
@@ -728,7 +886,11 @@ kk_lecture_new (KkRoom *room, KkFanout *fanout, KkStore *store,
     const KkConfig *config)
 {
   KkLecture *lecture = g_object_new (KK_TYPE_LECTURE, NULL);
-  KkFeedCallbacks feed_callbacks = { .request_keyframe = on_keyframe_wanted };
+  KkFeedCallbacks feed_callbacks = {
+    .request_keyframe = on_keyframe_wanted,
+    .light_wanted = on_light_wanted,
+    .request_light_keyframe = on_light_keyframe_wanted,
+  };
 
   lecture->room = g_object_ref (room);
   lecture->fanout = fanout;
@@ -746,6 +908,7 @@ kk_lecture_finalize (GObject *object)
 
   clear_timer (&lecture->grace_timer);
   clear_timer (&lecture->retry_timer);
+  stop_light (lecture);
   retire_ingest (lecture, FALSE);
   g_hash_table_unref (lecture->viewers);
   kk_feed_free (lecture->feed);

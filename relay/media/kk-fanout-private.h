@@ -19,6 +19,8 @@
 #pragma once
 
 #include "kk-fanout.h"
+#include "kk-layer-rules.h"
+#include "kk-splice.h"
 
 #include <kringkast/kk-icetcp.h>
 #include <kringkast/kk-srtp.h>
@@ -93,7 +95,32 @@ struct _KkFeed {
   GMutex tap_lock;                         /* held while the taps run */
   GArray *taps;                            /* FeedTap, under tap_lock */
   guint next_tap_id;
+
+  /* The light video layer: its own sequence numbers, history and GOP,
+   * the video track's SSRC and timeline. */
+  KkTrack *light;
+  gint64 light_pushed_mono_us;             /* atomic: its last packet */
+  gint64 last_light_keyframe_request_mono_us;   /* atomic */
+  gint light_users;                        /* atomic: viewers needing it */
+  gint video_codec;                        /* atomic: KkCodec, last pushed */
+  /* Bytes pushed per layer (audio in KK_LAYER_AUDIO_ONLY's place), for
+   * the rates a probe must match. Atomic. */
+  guint64 bytes_pushed[KK_LAYER_N];
+  /* Main thread only. The context is the fan-out's, kept by the feed
+   * because the fan-out may go first (kk-relay takes it down before the
+   * lectures that own the feeds). */
+  GMainContext *main_context;
+  gboolean light_wanted;                   /* as last told */
+  guint light_linger_source;
 };
+
+/* The light layer counts as flowing for a viewer to switch to while its
+ * last packet is at most this old (it runs at 15 frames a second). */
+#define KK_FEED_LIGHT_FLOWING_US (G_USEC_PER_SEC / 2)
+gboolean kk_feed_light_flowing (KkFeed *feed, gint64 now_mono_us);
+/* Worker threads: a viewer started (+1) or stopped (-1) needing the
+ * light layer; the main context learns of the first and the last. */
+void kk_feed_add_light_user (KkFeed *feed, gint delta);
 
 struct _KkViewer {
   /* What the worker reads and writes for every packet it fans out, kept
@@ -108,8 +135,18 @@ struct _KkViewer {
   gboolean sends[KK_TRACK_N];
   gint pt[KK_CODEC_OPUS + 1];          /* by KkCodec; -1 absent */
   gboolean video_wait_keyframe;
+  /* Fast start (see replay_slice ()): while replaying, the worker sends
+   * the full layer's history from replay_next up to video_skip_upto a
+   * slice per tick, and live packets only move video_skip_upto on; after
+   * it, live packets up to video_skip_upto were sent already. */
   gboolean video_skip;
   guint16 video_skip_upto;
+  gboolean replaying;
+  guint16 replay_next;
+  /* Once the viewer is given a layer other than the full one it stays
+   * spliced (kk-splice) for the rest of its life: its video is then
+   * rewritten per packet. Viewers that never are cost one test of it. */
+  gboolean video_spliced;
   guint32 sent_packets[KK_TRACK_N];
   guint32 sent_octets[KK_TRACK_N];
   guint64 stat_packets;
@@ -153,6 +190,26 @@ struct _KkViewer {
   KkSrtpProfile profile;
   gint64 next_report_mono_us;
   guint32 sr_ntp_mid[KK_TRACK_N];      /* middle bits of our last SR, for RTT */
+  KkQuality quality;
+  KkLayer start_layer;                 /* where its rules start */
+  KkSplice splice;                     /* valid once video_spliced */
+  gint64 target_since_mono_us;         /* when splice.target was last set */
+  gboolean uses_light;                 /* counted in feed->light_users */
+  /* The switching rules and what they are fed, window by window. */
+  KkLayerRules rules;
+  gint64 next_rules_mono_us;
+  guint64 rules_packets_at;            /* stat_packets at the window's start */
+  guint rules_nacks_at;                /* stat_nacks at the window's start */
+  guint tcp_dropped;                   /* ICE-TCP packets dropped, ever */
+  guint rules_tcp_dropped_at;
+  guint reports;                       /* receiver reports on our SSRCs, ever */
+  guint rules_reports_at;
+  /* Probing: the feed's bytes per layer at the window's start, the rate
+   * the step up would add, and what is left to send of it. */
+  guint64 probe_feed_bytes_at[KK_LAYER_N];
+  gint64 probe_bytes_per_s;
+  gint64 probe_budget;
+  gint64 probe_last_mono_us;
 
   /* Written by the worker, read by anyone (relaxed atomics). */
   gint stat_connected;
@@ -164,6 +221,9 @@ struct _KkViewer {
   gint stat_cumulative_lost;
   guint stat_jitter_ms;
   gint stat_rtt_ms;
+  gint stat_layer;
+  guint stat_layer_switches;
+  gint stat_quality;
 };
 
 typedef enum {
@@ -173,6 +233,7 @@ typedef enum {
   KK_ITEM_REMOVE_VIEWER,    /* viewer */
   KK_ITEM_TRANSPORT,        /* viewer, transport: where to send from now on */
   KK_ITEM_TCP_CLOSED,       /* viewer, transport.tcp */
+  KK_ITEM_QUALITY,          /* viewer, value: KkQuality, len: start KkLayer */
 } KkWorkItemType;
 
 typedef struct {
@@ -183,6 +244,7 @@ typedef struct {
   guint8 *data;             /* owned */
   gsize len;
   KkTransport transport;    /* transport.tcp holds a ref */
+  guint value;
 } KkWorkItem;
 
 /* Counters of one thread, summed at scrape time. Written only by the owning
@@ -202,6 +264,8 @@ typedef struct {
   guint64 rtp_from_viewer;      /* viewers are receive-only */
   guint64 dtls_failed;
   guint64 gop_packets_sent;     /* fast-start bursts */
+  guint64 layer_switches;       /* viewers moved between layers */
+  guint64 probe_packets;        /* copies sent to probe a link before moving up */
   /* port thread */
   guint64 stun_answered;
   guint64 stun_unknown_ufrag;

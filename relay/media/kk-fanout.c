@@ -299,6 +299,20 @@ directory_remove (KkFanout *fanout, KkViewer *viewer)
 
 /* ---- feeds ---- */
 
+static void
+cancel_light_linger (KkFeed *feed)
+{
+  GSource *source;
+
+  if (feed->light_linger_source == 0)
+    return;
+  source = g_main_context_find_source_by_id (feed->main_context,
+      feed->light_linger_source);
+  if (source != NULL)
+    g_source_destroy (source);
+  feed->light_linger_source = 0;
+}
+
 KkFeed *
 kk_feed_new (KkFanout *fanout, const char *name,
     const KkFeedCallbacks *callbacks, gpointer user_data)
@@ -316,6 +330,11 @@ kk_feed_new (KkFanout *fanout, const char *name,
   feed->cname = g_strdup_printf ("kringkast-%s", name);
   feed->tracks[KK_TRACK_AUDIO] = kk_track_new (KK_TRACK_AUDIO, audio_ssrc, 48000);
   feed->tracks[KK_TRACK_VIDEO] = kk_track_new (KK_TRACK_VIDEO, video_ssrc, 90000);
+  /* One SSRC for the viewer's video, whichever layer it comes from. */
+  feed->light = kk_track_new_light (video_ssrc);
+  feed->main_context = g_main_context_ref (fanout->main_context);
+  feed->light_pushed_mono_us = G_MININT64 / 2;
+  feed->last_light_keyframe_request_mono_us = G_MININT64 / 2;
   if (callbacks != NULL)
     feed->callbacks = *callbacks;
   feed->user_data = user_data;
@@ -332,6 +351,9 @@ kk_feed_free (KkFeed *feed)
     return;
   for (guint i = 0; i < KK_TRACK_N; i++)
     kk_track_free (feed->tracks[i]);
+  kk_track_free (feed->light);
+  cancel_light_linger (feed);
+  g_main_context_unref (feed->main_context);
   g_array_unref (feed->taps);
   g_mutex_clear (&feed->tap_lock);
   g_free (feed->cname);
@@ -355,18 +377,27 @@ invoke_keyframe_request (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Any thread. TRUE for the one call per KK_FANOUT_KEYFRAME_INTERVAL_MS
+ * that may ask, with *@last_mono_us (atomic) the time of the last. */
+static gboolean
+fold_request (gint64 *last_mono_us)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 last = __atomic_load_n (last_mono_us, __ATOMIC_ACQUIRE);
+
+  if (now - last < KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000)
+    return FALSE;
+  return __atomic_compare_exchange_n (last_mono_us, &last, now, FALSE,
+      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 /* Any thread. Folds the requests of all viewers into at most one per
  * interval: a room of 500 nurses on a lossy network must not make the
  * host's encoder send nothing but keyframes. */
 void
 kk_feed_request_keyframe (KkFeed *feed)
 {
-  gint64 now = g_get_monotonic_time ();
-  gint64 last = __atomic_load_n (&feed->last_keyframe_request_mono_us, __ATOMIC_ACQUIRE);
-  if (now - last < KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000)
-    return;
-  if (!__atomic_compare_exchange_n (&feed->last_keyframe_request_mono_us,
-          &last, now, FALSE, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+  if (!fold_request (&feed->last_keyframe_request_mono_us))
     return;
   __atomic_fetch_add (&feed->fanout->keyframe_requests, 1, __ATOMIC_RELAXED);
   GST_DEBUG ("feed %s: asking the publisher for a keyframe", feed->name);
@@ -374,6 +405,141 @@ kk_feed_request_keyframe (KkFeed *feed)
    * lecture frees it on the main context, after pending sources ran. */
   g_main_context_invoke (feed->fanout->main_context, invoke_keyframe_request,
       feed);
+}
+
+static gboolean
+invoke_light_keyframe_request (gpointer data)
+{
+  KkFeed *feed = data;
+
+  if (feed->callbacks.request_light_keyframe != NULL)
+    feed->callbacks.request_light_keyframe (feed, feed->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The light layer is the relay's own encoder: asking it costs no one else
+ * anything, but a keyframe per viewer and tick would still be a waste. */
+void
+kk_feed_request_light_keyframe (KkFeed *feed)
+{
+  if (!fold_request (&feed->last_light_keyframe_request_mono_us))
+    return;
+  GST_DEBUG ("feed %s: asking the light layer for a keyframe", feed->name);
+  g_main_context_invoke (feed->fanout->main_context,
+      invoke_light_keyframe_request, feed);
+}
+
+KkCodec
+kk_feed_get_video_codec (KkFeed *feed)
+{
+  return __atomic_load_n (&feed->video_codec, __ATOMIC_RELAXED);
+}
+
+gboolean
+kk_feed_light_flowing (KkFeed *feed, gint64 now_mono_us)
+{
+  return now_mono_us - __atomic_load_n (&feed->light_pushed_mono_us,
+      __ATOMIC_RELAXED) <= KK_FEED_LIGHT_FLOWING_US;
+}
+
+static void
+set_light_wanted (KkFeed *feed, gboolean wanted)
+{
+  if (feed->light_wanted == wanted)
+    return;
+  feed->light_wanted = wanted;
+  GST_INFO ("feed %s: light layer %s", feed->name,
+      wanted ? "wanted" : "no longer wanted");
+  if (feed->callbacks.light_wanted != NULL)
+    feed->callbacks.light_wanted (feed, wanted, feed->user_data);
+}
+
+static gboolean
+light_linger_done (gpointer data)
+{
+  KkFeed *feed = data;
+
+  feed->light_linger_source = 0;
+  if (g_atomic_int_get (&feed->light_users) == 0)
+    set_light_wanted (feed, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Main context: the number of viewers needing the light layer went from 0
+ * or to 0 (and may have changed again since). */
+static gboolean
+light_users_changed (gpointer data)
+{
+  KkFeed *feed = data;
+
+  if (g_atomic_int_get (&feed->light_users) > 0) {
+    cancel_light_linger (feed);
+    set_light_wanted (feed, TRUE);
+  } else if (feed->light_wanted && feed->light_linger_source == 0) {
+    guint linger_ms = feed->fanout->config.light_linger_ms;
+    GSource *source = linger_ms > 0 ? g_timeout_source_new (linger_ms)
+        : g_timeout_source_new_seconds (KK_FEED_LIGHT_LINGER_S);
+
+    g_source_set_callback (source, light_linger_done, feed, NULL);
+    feed->light_linger_source = g_source_attach (source, feed->main_context);
+    g_source_unref (source);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+void
+kk_feed_add_light_user (KkFeed *feed, gint delta)
+{
+  gint before = g_atomic_int_add (&feed->light_users, delta);
+
+  if ((before == 0 && delta > 0) || before + delta == 0)
+    g_main_context_invoke (feed->fanout->main_context, light_users_changed,
+        feed);
+}
+
+/* Hands @packet to the workers that have viewers. */
+static void
+post_packet (KkFeed *feed, KkPacket *packet)
+{
+  KkFanout *fanout = feed->fanout;
+
+  for (guint i = 0; i < fanout->n_workers; i++) {
+    KkWorker *worker = fanout->workers[i];
+    KkWorkItem item = { 0 };
+
+    if (g_atomic_int_get (&worker->n_viewers) == 0)
+      continue;
+    item.type = KK_ITEM_PACKET;
+    item.feed = feed;
+    item.packet = kk_packet_ref (packet);
+    kk_worker_post (worker, &item);
+  }
+}
+
+void
+kk_feed_push_light (KkFeed *feed, KkCodec codec, const guint8 *rtp,
+    gsize len, gint64 capture_wall_us)
+{
+  KkFanout *fanout = feed->fanout;
+  KkPacket *packet = NULL;
+  gboolean need_keyframe;
+  KkTrackPushResult result;
+
+  result = kk_track_push (feed->light, rtp, len, codec, capture_wall_us,
+      &packet, &need_keyframe);
+  if (result != KK_TRACK_PUSH_OK) {
+    __atomic_fetch_add (&fanout->ingest_rejected, 1, __ATOMIC_RELAXED);
+    GST_LOG ("feed %s: light packet rejected (%d)", feed->name, result);
+    return;
+  }
+  __atomic_store_n (&feed->light_pushed_mono_us, g_get_monotonic_time (),
+      __ATOMIC_RELAXED);
+  __atomic_fetch_add (&feed->bytes_pushed[KK_LAYER_LIGHT], packet->len,
+      __ATOMIC_RELAXED);
+  if (need_keyframe)
+    kk_feed_request_light_keyframe (feed);
+  post_packet (feed, packet);
+  kk_packet_unref (packet);
 }
 
 void
@@ -393,6 +559,10 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
     return;
   }
   __atomic_fetch_add (&fanout->ingest_packets, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&feed->bytes_pushed[kind == KK_TRACK_AUDIO
+          ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL], packet->len, __ATOMIC_RELAXED);
+  if (kind == KK_TRACK_VIDEO)
+    __atomic_store_n (&feed->video_codec, codec, __ATOMIC_RELAXED);
   if (need_keyframe)
     kk_feed_request_keyframe (feed);
 
@@ -404,17 +574,7 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
   }
   g_mutex_unlock (&feed->tap_lock);
 
-  for (guint i = 0; i < fanout->n_workers; i++) {
-    KkWorker *worker = fanout->workers[i];
-    KkWorkItem item = { 0 };
-
-    if (g_atomic_int_get (&worker->n_viewers) == 0)
-      continue;
-    item.type = KK_ITEM_PACKET;
-    item.feed = feed;
-    item.packet = kk_packet_ref (packet);
-    kk_worker_post (worker, &item);
-  }
+  post_packet (feed, packet);
   kk_packet_unref (packet);
 }
 
@@ -486,6 +646,49 @@ kk_viewer_unref (KkViewer *viewer)
   g_free (viewer->remote_ufrag);
   g_free (viewer->remote_fp_hash);
   g_free (viewer);
+}
+
+const char *
+kk_quality_to_string (KkQuality quality)
+{
+  switch (quality) {
+    case KK_QUALITY_AUTO:
+      return "auto";
+    case KK_QUALITY_BEST:
+      return "best";
+    case KK_QUALITY_SAVE_DATA:
+      return "save-data";
+    case KK_QUALITY_SOUND_ONLY:
+      return "sound-only";
+  }
+  return "unknown";
+}
+
+gboolean
+kk_quality_from_string (const char *name, KkQuality *quality)
+{
+  for (KkQuality q = KK_QUALITY_AUTO; q <= KK_QUALITY_SOUND_ONLY; q++) {
+    if (g_strcmp0 (name, kk_quality_to_string (q)) == 0) {
+      *quality = q;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+void
+kk_viewer_set_quality (KkViewer *viewer, KkQuality quality, KkLayer start)
+{
+  KkWorkItem item = { 0 };
+
+  if (viewer->closing || viewer->finished)
+    return;
+  __atomic_store_n (&viewer->stat_quality, quality, __ATOMIC_RELAXED);
+  item.type = KK_ITEM_QUALITY;
+  item.viewer = kk_viewer_ref (viewer);
+  item.value = quality;
+  item.len = start;
+  kk_worker_post (viewer->worker, &item);
 }
 
 gint64
@@ -606,6 +809,8 @@ kk_viewer_new (KkFeed *feed, const KkViewerOffer *offer,
     viewer->pt[KK_CODEC_H264] = m->pt_h264;
     viewer->sends[KK_TRACK_VIDEO] = m->can_receive;
   }
+  viewer->stat_layer = viewer->sends[KK_TRACK_VIDEO] ? KK_LAYER_FULL
+      : KK_LAYER_AUDIO_ONLY;
 
   viewer->dtls = kk_dtls_new (fanout->dtls, viewer->dtls_server,
       viewer->remote_fp_hash, viewer->remote_fp, viewer->remote_fp_len,
@@ -664,6 +869,10 @@ kk_viewer_get_stats (KkViewer *viewer, KkViewerStats *stats)
   stats->srtp_profile = stats->connected ? kk_srtp_profile_name (viewer->profile) : NULL;
   stats->last_seen_wall_us = kk_mono_to_wall_us (__atomic_load_n (
           &viewer->last_seen_mono_us, __ATOMIC_RELAXED));
+  stats->layer = __atomic_load_n (&viewer->stat_layer, __ATOMIC_RELAXED);
+  stats->layer_switches = __atomic_load_n (&viewer->stat_layer_switches,
+      __ATOMIC_RELAXED);
+  stats->quality = __atomic_load_n (&viewer->stat_quality, __ATOMIC_RELAXED);
 }
 
 /* ---- events to the main context ---- */
@@ -754,6 +963,7 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
   GHashTableIter iter;
   gpointer key;
   char labels[64];
+  guint per_layer[KK_LAYER_N] = { 0 };
 
   for (guint i = 0; i < fanout->n_workers; i++)
     kk_worker_collect (fanout->workers[i], &sum);
@@ -777,6 +987,8 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
       connected++;
       if (g_atomic_int_get (&viewer->stat_tcp))
         tcp++;
+      per_layer[CLAMP (g_atomic_int_get (&viewer->stat_layer), 0,
+              KK_LAYER_N - 1)]++;
     }
   }
 
@@ -784,6 +996,19 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
       "Viewers whose media is flowing", "transport=\"udp\"", connected - tcp);
   kk_metrics_sample (metrics, "kringkast_viewers", KK_METRIC_GAUGE,
       "Viewers whose media is flowing", "transport=\"tcp\"", tcp);
+  for (guint layer = 0; layer < KK_LAYER_N; layer++) {
+    g_snprintf (labels, sizeof (labels), "layer=\"%s\"",
+        kk_layer_to_string (layer));
+    kk_metrics_sample (metrics, "kringkast_viewers_by_layer", KK_METRIC_GAUGE,
+        "Viewers whose media is flowing, by the layer they receive", labels,
+        per_layer[layer]);
+  }
+  kk_metrics_sample (metrics, "kringkast_layer_switches_total",
+      KK_METRIC_COUNTER, "Viewers moved from one layer to another", NULL,
+      sum.layer_switches);
+  kk_metrics_sample (metrics, "kringkast_probe_packets_total",
+      KK_METRIC_COUNTER, "Copies sent to probe a viewer's link before moving "
+      "it up a layer", NULL, sum.probe_packets);
   kk_metrics_sample (metrics, "kringkast_viewers_pending", KK_METRIC_GAUGE,
       "Viewers answered but not yet connected",
       NULL, g_hash_table_size (fanout->viewers) - connected);

@@ -36,6 +36,7 @@ typedef struct {
   guint workers;               /* 0 = one per core */
   guint consent_timeout_s;     /* RFC 7675: 30 */
   guint connect_timeout_s;     /* an offer never connected expires */
+  guint light_linger_ms;       /* 0 = KK_FEED_LIGHT_LINGER_S */
 } KkFanoutConfig;
 
 typedef struct _KkFanout KkFanout;
@@ -60,9 +61,21 @@ typedef struct {
    * without a usable GOP, or a GOP too long to keep); already folded and
    * rate-limited to one per KK_FANOUT_KEYFRAME_INTERVAL_MS. */
   void (*request_keyframe) (KkFeed *feed, gpointer user_data);
+  /* Main context. The light layer (kk_feed_push_light) became wanted: a
+   * viewer needs it; or unwanted: none has for KK_FEED_LIGHT_LINGER_S.
+   * Called only on a change, starting from unwanted. Nullable. The
+   * linger is light_linger_ms of the fan-out's config if set. */
+  void (*light_wanted) (KkFeed *feed, gboolean wanted, gpointer user_data);
+  /* Main context. A viewer needs a keyframe of the light layer; folded
+   * and rate-limited like request_keyframe. Nullable. */
+  void (*request_light_keyframe) (KkFeed *feed, gpointer user_data);
 } KkFeedCallbacks;
 
 #define KK_FANOUT_KEYFRAME_INTERVAL_MS 500
+/* How long the light layer is still wanted after the last viewer that
+ * needed it moved up or left: a viewer on a link that recovers and
+ * weakens again should not have to wait for the encoder to start. */
+#define KK_FEED_LIGHT_LINGER_S 20
 
 /* Returns: (transfer full) */
 KkFeed *kk_feed_new (KkFanout *fanout, const char *name,
@@ -75,6 +88,19 @@ void kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
     const guint8 *rtp, gsize len, gint64 capture_wall_us);
 /* The publisher left: the next packets start new epochs. */
 void kk_feed_reset_source (KkFeed *feed);
+
+/* From the light layer's streaming thread: a packet of the light video
+ * layer, made by the relay from the full layer's packets (a tap), with
+ * their timestamps and capture times, its own sequence numbers. It goes
+ * to the viewers on the light layer only, and to no tap. */
+void kk_feed_push_light (KkFeed *feed, KkCodec codec, const guint8 *rtp,
+    gsize len, gint64 capture_wall_us);
+/* Any thread. Asks the light layer for a keyframe (request_light_keyframe),
+ * folded like kk_feed_request_keyframe (). */
+void kk_feed_request_light_keyframe (KkFeed *feed);
+/* Any thread: the codec of the last video packet pushed, or
+ * KK_CODEC_NONE before the first. */
+KkCodec kk_feed_get_video_codec (KkFeed *feed);
 
 /* Any thread. Asks the publisher for a keyframe, folded with every other
  * request into at most one per KK_FANOUT_KEYFRAME_INTERVAL_MS. */
@@ -137,6 +163,25 @@ KkViewer *kk_viewer_ref (KkViewer *viewer);
 void kk_viewer_unref (KkViewer *viewer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkViewer, kk_viewer_unref)
 
+/* What a viewer (the nurse, on her page) asked for. */
+typedef enum {
+  KK_QUALITY_AUTO,          /* the relay picks the layer her link carries */
+  KK_QUALITY_BEST,          /* always the full picture */
+  KK_QUALITY_SAVE_DATA,     /* the light picture at most */
+  KK_QUALITY_SOUND_ONLY,    /* no picture */
+} KkQuality;
+
+const char *kk_quality_to_string (KkQuality quality);
+/* FALSE for anything but the names kk_quality_to_string () gives. */
+gboolean kk_quality_from_string (const char *name, KkQuality *quality);
+
+/* Main context. Takes effect on the viewer's worker within a tick.
+ * @start: KK_LAYER_LIGHT for a screen that had the light layer last time
+ * (automatic and save-data only): it starts there, and moves up only as
+ * its link proves it can; else KK_LAYER_FULL. */
+void kk_viewer_set_quality (KkViewer *viewer, KkQuality quality,
+    KkLayer start);
+
 /* Returns: when the viewer was made (the offer), monotonic microseconds;
  * an offer never connected expires connect_timeout_s after it. */
 gint64 kk_viewer_get_created_us (KkViewer *viewer);
@@ -157,6 +202,9 @@ typedef struct {
   /* The last moment the viewer was known to receive: its last consent
    * check or authenticated report (g_get_real_time scale). */
   gint64 last_seen_wall_us;
+  KkLayer layer;                /* what it receives now */
+  guint layer_switches;
+  KkQuality quality;            /* what it asked for */
 } KkViewerStats;
 
 /* A snapshot (fields are read without stopping the worker). */

@@ -131,6 +131,7 @@ trim_offer (const GstSDPMessage *offer)
 
     if (g_strcmp0 (kind, "audio") == 0 || g_strcmp0 (kind, "video") == 0) {
       trim_media (media);
+      kk_sdp_media_drop_simulcast (media);
       copy_session_defaults (copy, media);
     }
   }

@@ -19,6 +19,7 @@
 
 struct _KkTrack {
   KkTrackKind kind;
+  KkLayer layer;
   guint32 ssrc;
   guint clock_rate;
 
@@ -54,6 +55,29 @@ kk_packet_unref (KkPacket *packet)
 {
   if (g_atomic_int_dec_and_test (&packet->refcount))
     g_free (packet);
+}
+
+const char *
+kk_layer_to_string (KkLayer layer)
+{
+  switch (layer) {
+    case KK_LAYER_FULL:
+      return "full";
+    case KK_LAYER_LIGHT:
+      return "light";
+    case KK_LAYER_AUDIO_ONLY:
+      return "audio-only";
+  }
+  return "unknown";
+}
+
+KkTrack *
+kk_track_new_light (guint32 ssrc)
+{
+  KkTrack *track = kk_track_new (KK_TRACK_VIDEO, ssrc, 90000);
+
+  track->layer = KK_LAYER_LIGHT;
+  return track;
 }
 
 KkTrack *
@@ -106,6 +130,14 @@ start_epoch (KkTrack *track, const KkRtpHeader *hdr, gint64 capture_wall_us)
   guint16 first_seq = track->last_seq + 1;
   guint32 first_ts = track->last_ts;
 
+  track->source_ssrc = hdr->ssrc;
+  track->seq_offset = (guint16) (first_seq - hdr->seq);
+  track->have_source = TRUE;
+  /* A light layer's timestamps are the full layer's already. */
+  if (track->layer != KK_LAYER_FULL) {
+    track->ts_offset = 0;
+    return;
+  }
   if (track->sent_any) {
     gint64 gap_us = capture_wall_us - track->last_capture_wall_us;
 
@@ -114,10 +146,7 @@ start_epoch (KkTrack *track, const KkRtpHeader *hdr, gint64 capture_wall_us)
       gap_us = 1000;
     first_ts += (guint32) (gap_us * (gint64) track->clock_rate / G_USEC_PER_SEC);
   }
-  track->source_ssrc = hdr->ssrc;
-  track->seq_offset = (guint16) (first_seq - hdr->seq);
   track->ts_offset = first_ts - hdr->timestamp;
-  track->have_source = TRUE;
 }
 
 static gboolean
@@ -152,6 +181,7 @@ kk_track_push (KkTrack *track, const guint8 *rtp, gsize len, KkCodec codec,
   packet->refcount = 1;
   packet->kind = track->kind;
   packet->codec = codec;
+  packet->layer = track->layer;
   packet->keyframe_start = track->kind == KK_TRACK_VIDEO
       && is_keyframe_start (codec, &hdr);
 
@@ -237,6 +267,21 @@ kk_track_lookup (KkTrack *track, guint16 seq)
     kk_packet_ref (packet);
   else
     packet = NULL;
+  g_mutex_unlock (&track->lock);
+  return packet;
+}
+
+KkPacket *
+kk_track_get_newest (KkTrack *track)
+{
+  KkPacket *packet = NULL;
+
+  g_mutex_lock (&track->lock);
+  if (track->sent_any) {
+    packet = track->history[track->last_seq % KK_TRACK_HISTORY];
+    if (packet != NULL)
+      kk_packet_ref (packet);
+  }
   g_mutex_unlock (&track->lock);
   return packet;
 }

@@ -37,10 +37,25 @@ typedef enum {
   KK_TRACK_N
 } KkTrackKind;
 
+/* The versions of a lecture's picture a viewer may receive: the host's
+ * own (full), the relay's lighter one made from it once per room (light),
+ * or none (sound only). A video packet belongs to the full or the light
+ * layer; KK_LAYER_AUDIO_ONLY is only ever a viewer's. */
+typedef enum {
+  KK_LAYER_FULL = 0,
+  KK_LAYER_LIGHT = 1,
+  KK_LAYER_AUDIO_ONLY = 2,
+} KkLayer;
+
+#define KK_LAYER_N 3
+
+const char *kk_layer_to_string (KkLayer layer);
+
 typedef struct {
   gint refcount;
   guint8 kind;              /* KkTrackKind */
   guint8 codec;             /* KkCodec */
+  guint8 layer;             /* KkLayer: video packets' layer, else FULL */
   gboolean keyframe_start;
   guint16 seq;
   guint32 timestamp;
@@ -56,6 +71,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkPacket, kk_packet_unref)
 typedef struct _KkTrack KkTrack;
 
 KkTrack *kk_track_new (KkTrackKind kind, guint32 ssrc, guint clock_rate);
+/* A lighter video layer made by the relay from the full layer's packets:
+ * its input timestamps already are the lecture's (those of the full
+ * layer's frames it was made from), so the track keeps them as they are
+ * and rewrites only the sequence numbers (its own series) and the SSRC. */
+KkTrack *kk_track_new_light (guint32 ssrc);
 void kk_track_free (KkTrack *track);
 
 guint32 kk_track_get_ssrc (KkTrack *track);
@@ -84,6 +104,9 @@ void kk_track_reset_source (KkTrack *track);
 /* Returns: (transfer full) (nullable): the packet with sequence number @seq
  * if it is still in the history. */
 KkPacket *kk_track_lookup (KkTrack *track, guint16 seq);
+
+/* Returns: (transfer full) (nullable): the newest packet, if any. */
+KkPacket *kk_track_get_newest (KkTrack *track);
 
 /* Returns: (transfer full): the packets of the current GOP in order, from
  * its keyframe; empty when there is none. @keyframe_age_us receives how

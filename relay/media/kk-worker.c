@@ -65,6 +65,12 @@ GST_DEBUG_CATEGORY_STATIC (kk_worker_debug);
  * GOPs. */
 #define GOP_REPLAY_MAX_PACKETS 400
 #define GOP_REPLAY_MAX_AGE_US (3 * G_USEC_PER_SEC)
+/* The replay is paced: this many packets per tick (20 ms), 500 a second,
+ * ~5 Mbit/s of a 1.5 Mbit/s lecture's packets. The keyframe (a few dozen
+ * packets) is out within a tick or two and a long GOP catches up with
+ * the live stream within a second, without a burst of hundreds of packets
+ * that a weak link or a small socket buffer would lose. */
+#define REPLAY_SLICE 10
 
 static const char *
 state_name (KkViewerState state)
@@ -224,9 +230,13 @@ send_datagram (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len)
 }
 
 /* Copies @packet into a send buffer with the viewer's payload type,
- * protects it and sends it. */
-static gboolean
-forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
+ * rewrites the copy with @offsets if the viewer is spliced (nullable),
+ * protects it and sends it. Returns: the bytes sent, or -1 (counted) if
+ * it was dropped. Inlined into its callers, so that the common one (NULL)
+ * pays nothing for the rewriting. */
+static inline gssize
+send_copy (KkWorker *worker, KkViewer *viewer, const KkPacket *packet,
+    const KkSpliceOffsets *offsets)
 {
   gint pt = viewer->pt[packet->codec];
   guint8 tcp_buf[KK_SEND_BUF];
@@ -235,22 +245,38 @@ forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
 
   if (pt < 0) {
     KK_COUNT (&worker->counters, drop_no_codec, 1);
-    return FALSE;
+    return -1;
   }
   buf = send_buffer (worker, viewer, tcp_buf);
   memcpy (buf, packet->data, packet->len);
   buf[1] = (buf[1] & 0x80) | (guint8) pt;
+  if (offsets != NULL)
+    kk_splice_rewrite (buf, packet->len, packet->codec, offsets);
   protected_len = kk_srtp_protect_rtp (viewer->srtp_out, buf, packet->len,
       KK_SEND_BUF - 2);
   if (protected_len < 0) {
     KK_COUNT (&worker->counters, drop_protect_failed, 1);
-    return FALSE;
+    return -1;
   }
   if (!send_datagram (worker, viewer, buf, protected_len)) {
     KK_COUNT (&worker->counters, drop_tcp_backlog, 1);
-    return FALSE;
+    /* What the switching rules read for an ICE-TCP viewer. */
+    viewer->tcp_dropped++;
+    return -1;
   }
+  return protected_len;
+}
 
+/* send_copy (), counted as media the viewer got (and its sender reports
+ * report). */
+static inline gboolean
+forward_copy (KkWorker *worker, KkViewer *viewer, const KkPacket *packet,
+    const KkSpliceOffsets *offsets)
+{
+  gssize protected_len = send_copy (worker, viewer, packet, offsets);
+
+  if (protected_len < 0)
+    return FALSE;
   KK_COUNT (&worker->counters, packets_forwarded, 1);
   KK_COUNT (&worker->counters, bytes_forwarded, protected_len);
   KK_COUNT (viewer, stat_packets, 1);
@@ -258,6 +284,66 @@ forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
   viewer->sent_packets[packet->kind]++;
   viewer->sent_octets[packet->kind] += packet->len - KK_RTP_HEADER_LEN;
   return TRUE;
+}
+
+static gboolean
+forward_packet (KkWorker *worker, KkViewer *viewer, const KkPacket *packet)
+{
+  return forward_copy (worker, viewer, packet, NULL);
+}
+
+static void
+set_uses_light (KkViewer *viewer, gboolean uses)
+{
+  if (viewer->uses_light == uses)
+    return;
+  viewer->uses_light = uses;
+  kk_feed_add_light_user (viewer->feed, uses ? 1 : -1);
+}
+
+/* While the fast start replays, a live full-layer packet is left to the
+ * replay (which reads it from the history in turn); after it, one the
+ * replay already sent is not sent again. */
+static inline gboolean
+skipped_by_replay (KkViewer *viewer, const KkPacket *packet)
+{
+  if (kk_seq_diff (packet->seq, viewer->video_skip_upto) <= 0)
+    return TRUE;
+  if (viewer->replaying) {
+    viewer->video_skip_upto = packet->seq;
+    return TRUE;
+  }
+  viewer->video_skip = FALSE;
+  return FALSE;
+}
+
+/* A video packet (of either layer) for a viewer that has been given a
+ * layer other than the full one (or a light packet for one that never
+ * was, which it does not get). */
+static void
+forward_spliced (KkWorker *worker, KkViewer *viewer, KkPacket *packet)
+{
+  KkSpliceOffsets offsets;
+  gboolean switched;
+
+  if (!viewer->video_spliced)
+    return;
+  /* Full packets the fast start carried or will carry, unchanged. */
+  if (viewer->video_skip && packet->layer == KK_LAYER_FULL
+      && skipped_by_replay (viewer, packet))
+    return;
+  if (kk_splice_packet (&viewer->splice, packet, &offsets, &switched))
+    forward_copy (worker, viewer, packet, &offsets);
+  if (switched) {
+    GST_DEBUG ("viewer %s: now on the %s layer", viewer->id,
+        kk_layer_to_string (viewer->splice.layer));
+    KK_COUNT (&worker->counters, layer_switches, 1);
+    __atomic_store_n (&viewer->stat_layer, viewer->splice.layer, __ATOMIC_RELAXED);
+    __atomic_store_n (&viewer->stat_layer_switches, viewer->splice.switches,
+        __ATOMIC_RELAXED);
+    set_uses_light (viewer, viewer->splice.target == KK_LAYER_LIGHT
+        || viewer->splice.layer == KK_LAYER_LIGHT);
+  }
 }
 
 static gboolean
@@ -301,18 +387,20 @@ fan_out (KkWorker *worker, KkFeed *feed, KkPacket *packet)
     if (!viewer_receives (viewer, feed, packet->kind))
       continue;
     if (packet->kind == KK_TRACK_VIDEO) {
+      /* One test for the viewers that only ever get the full layer. */
+      if (G_UNLIKELY (viewer->video_spliced | packet->layer)) {
+        forward_spliced (worker, viewer, packet);
+        continue;
+      }
       /* Deltas before the first keyframe only make the decoder complain. */
       if (viewer->video_wait_keyframe) {
         if (!packet->keyframe_start)
           continue;
         viewer->video_wait_keyframe = FALSE;
       }
-      /* Packets the fast-start burst already carried. */
-      if (viewer->video_skip) {
-        if (kk_seq_diff (packet->seq, viewer->video_skip_upto) <= 0)
-          continue;
-        viewer->video_skip = FALSE;
-      }
+      /* Packets the fast start carried or will carry. */
+      if (viewer->video_skip && skipped_by_replay (viewer, packet))
+        continue;
     }
     forward_packet (worker, viewer, packet);
   }
@@ -414,15 +502,31 @@ kind_of_ssrc (KkViewer *viewer, guint32 ssrc, gboolean *known)
 static void
 retransmit (KkWorker *worker, KkViewer *viewer, KkTrackKind kind, guint16 seq)
 {
-  g_autoptr (KkPacket) packet = kk_track_lookup (viewer->feed->tracks[kind], seq);
+  g_autoptr (KkPacket) packet = NULL;
+  KkSpliceOffsets offsets;
+  gboolean spliced = kind == KK_TRACK_VIDEO && viewer->video_spliced;
+  gboolean sent;
 
   KK_COUNT (&worker->counters, nacks_received, 1);
   KK_COUNT (viewer, stat_nacks, 1);
+  if (spliced) {
+    KkLayer layer;
+    guint16 layer_seq;
+
+    /* The viewer's number, back to the layer it was sent from. */
+    if (kk_splice_map (&viewer->splice, seq, &layer, &layer_seq, &offsets))
+      packet = kk_track_lookup (layer == KK_LAYER_LIGHT ? viewer->feed->light
+          : viewer->feed->tracks[KK_TRACK_VIDEO], layer_seq);
+  } else {
+    packet = kk_track_lookup (viewer->feed->tracks[kind], seq);
+  }
   if (packet == NULL) {
     KK_COUNT (&worker->counters, nacks_missed, 1);
     return;
   }
-  if (forward_packet (worker, viewer, packet)) {
+  sent = spliced ? forward_copy (worker, viewer, packet, &offsets)
+      : forward_packet (worker, viewer, packet);
+  if (sent) {
     KK_COUNT (&worker->counters, nacks_served, 1);
     KK_COUNT (viewer, stat_retransmissions, 1);
   }
@@ -437,6 +541,7 @@ handle_report_block (KkViewer *viewer, const KkRtcpReportBlock *block)
 
   if (!known)
     return;
+  viewer->reports++;
   __atomic_store_n (&viewer->stat_fraction_lost, block->fraction_lost, __ATOMIC_RELAXED);
   __atomic_store_n (&viewer->stat_cumulative_lost, block->cumulative_lost, __ATOMIC_RELAXED);
   __atomic_store_n (&viewer->stat_jitter_ms,
@@ -505,12 +610,218 @@ handle_rtcp (KkWorker *worker, KkViewer *viewer, guint8 *data, gsize len)
       case KK_RTCP_FIR:
         KK_COUNT (&worker->counters, plis_received, 1);
         KK_COUNT (viewer, stat_plis, 1);
-        kk_feed_request_keyframe (viewer->feed);
+        /* The keyframe of the layer it is on; one waiting to switch gets
+         * the one it waits for anyway (see update_layer ()). */
+        if (viewer->video_spliced && viewer->splice.layer == KK_LAYER_LIGHT)
+          kk_feed_request_light_keyframe (viewer->feed);
+        else if (!viewer->video_spliced || viewer->splice.layer == KK_LAYER_FULL)
+          kk_feed_request_keyframe (viewer->feed);
         break;
       default:
         break;
     }
   }
+}
+
+/* ---- layers ---- */
+
+/* How long a viewer waiting to move up to the full layer waits for the
+ * host's own next keyframe before one is asked for: a keyframe asked of
+ * the host goes to every viewer, so hosts that send them regularly (OBS,
+ * cameras) are left to, and browsers, which send them only when asked,
+ * are asked after this. */
+#define FULL_KEYFRAME_PATIENCE_US (3 * G_USEC_PER_SEC)
+
+/* The best layer a quality allows; "best" and "sound only" are not left
+ * to the rules at all. */
+static KkLayer
+quality_ceiling (KkQuality quality)
+{
+  switch (quality) {
+    case KK_QUALITY_SAVE_DATA:
+      return KK_LAYER_LIGHT;
+    case KK_QUALITY_SOUND_ONLY:
+      return KK_LAYER_AUDIO_ONLY;
+    case KK_QUALITY_AUTO:
+    case KK_QUALITY_BEST:
+      break;
+  }
+  return KK_LAYER_FULL;
+}
+
+static KkLayer
+wanted_layer (KkViewer *viewer)
+{
+  if (viewer->quality == KK_QUALITY_BEST)
+    return KK_LAYER_FULL;
+  return viewer->rules.layer;
+}
+
+static void
+set_quality (KkViewer *viewer, KkQuality quality, KkLayer start)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  viewer->quality = quality;
+  viewer->start_layer = start;
+  kk_layer_rules_set_ceiling (&viewer->rules, quality_ceiling (quality), now);
+  kk_layer_rules_start_at (&viewer->rules, start, now);
+}
+
+static guint64
+feed_bytes (KkFeed *feed, KkLayer layer)
+{
+  return __atomic_load_n (&feed->bytes_pushed[layer], __ATOMIC_RELAXED);
+}
+
+/* One window of the switching rules: what the link did since the last. */
+static void
+run_rules (KkViewer *viewer, gint64 now)
+{
+  guint64 packets = KK_READ (viewer, stat_packets);
+  guint nacks = KK_READ (viewer, stat_nacks);
+  KkLinkSample sample = {
+    .now_us = now,
+    .packets_sent = packets - viewer->rules_packets_at,
+    .nacked = nacks - viewer->rules_nacks_at,
+    .tcp_dropped = viewer->tcp_dropped - viewer->rules_tcp_dropped_at,
+    .report = viewer->reports != viewer->rules_reports_at,
+    .fraction_lost = KK_READ (viewer, stat_fraction_lost),
+    .jitter_ms = KK_READ (viewer, stat_jitter_ms),
+    .rtt_ms = KK_READ (viewer, stat_rtt_ms),
+  };
+  KkLayerRulesState before = viewer->rules.state;
+  gint64 elapsed = now - (viewer->next_rules_mono_us - KK_LAYER_RULES_WINDOW_US);
+
+  viewer->rules_packets_at = packets;
+  viewer->rules_nacks_at = nacks;
+  viewer->rules_tcp_dropped_at = viewer->tcp_dropped;
+  viewer->rules_reports_at = viewer->reports;
+  viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
+  kk_layer_rules_sample (&viewer->rules, &sample);
+  if (viewer->rules.verdict == KK_LINK_BAD)
+    GST_DEBUG ("viewer %s: a bad window: %u packets, %u NACKed, %u dropped, "
+        "report %d (lost %u/256, jitter %u ms), RTT %d ms (lowest %d)",
+        viewer->id, sample.packets_sent, sample.nacked, sample.tcp_dropped,
+        sample.report, sample.fraction_lost, sample.jitter_ms, sample.rtt_ms,
+        viewer->rules.min_rtt_ms);
+  if (viewer->rules.state != before)
+    GST_DEBUG ("viewer %s: switching rules %s -> %s (on %s)", viewer->id,
+        kk_layer_rules_state_to_string (before),
+        kk_layer_rules_state_to_string (viewer->rules.state),
+        kk_layer_to_string (viewer->rules.layer));
+
+  /* A probe adds what the step up adds: the feed's rate of the layer
+   * above minus that of the one the viewer has, as pushed this window. */
+  viewer->probe_bytes_per_s = 0;
+  if (kk_layer_rules_probing (&viewer->rules) && elapsed > 0) {
+    KkLayer from = viewer->rules.layer;
+    KkLayer to = kk_layer_rules_probe_target (&viewer->rules);
+    gint64 from_bytes = feed_bytes (viewer->feed, from)
+        - viewer->probe_feed_bytes_at[from];
+    gint64 to_bytes = feed_bytes (viewer->feed, to)
+        - viewer->probe_feed_bytes_at[to];
+
+    if (from == KK_LAYER_AUDIO_ONLY)
+      from_bytes = 0;       /* the audio goes on either way */
+    viewer->probe_bytes_per_s = MAX (0, to_bytes - from_bytes) * G_USEC_PER_SEC
+        / elapsed;
+  } else {
+    viewer->probe_budget = 0;
+  }
+  for (guint layer = 0; layer < KK_LAYER_N; layer++)
+    viewer->probe_feed_bytes_at[layer] = feed_bytes (viewer->feed, layer);
+}
+
+/* Probe copies are at most this many per tick, so that a probe is spread
+ * over the window like the media it stands for, not sent in bursts. */
+#define PROBE_MAX_PER_TICK 16
+
+/* Copies of the newest packet the viewer has (its layer's video, or its
+ * audio), which it discards as duplicates: bytes on its link at the rate
+ * the step up would add, without a change to its picture. */
+static void
+send_probe (KkWorker *worker, KkViewer *viewer, gint64 now)
+{
+  KkLayer layer = viewer->rules.layer;
+  g_autoptr (KkPacket) packet = NULL;
+  const KkSpliceOffsets *offsets = NULL;
+  gint64 elapsed = now - viewer->probe_last_mono_us;
+
+  viewer->probe_last_mono_us = now;
+  if (viewer->probe_bytes_per_s == 0)
+    return;
+  if (layer == KK_LAYER_LIGHT && viewer->video_spliced
+      && viewer->splice.layer == KK_LAYER_LIGHT) {
+    packet = kk_track_get_newest (viewer->feed->light);
+    offsets = &viewer->splice.offsets;
+  } else if (layer == KK_LAYER_AUDIO_ONLY && viewer->sends[KK_TRACK_AUDIO]) {
+    packet = kk_track_get_newest (viewer->feed->tracks[KK_TRACK_AUDIO]);
+  }
+  if (packet == NULL)
+    return;
+  viewer->probe_budget = MIN (viewer->probe_budget
+      + viewer->probe_bytes_per_s * MIN (elapsed, G_USEC_PER_SEC / 10)
+      / G_USEC_PER_SEC, viewer->probe_bytes_per_s / 10);
+  for (guint i = 0; i < PROBE_MAX_PER_TICK
+      && viewer->probe_budget >= packet->len; i++) {
+    viewer->probe_budget -= packet->len;
+    if (send_copy (worker, viewer, packet, offsets) > 0)
+      KK_COUNT (&worker->counters, probe_packets, 1);
+  }
+}
+
+/* On the tick: moves the viewer towards the layer it should have, and
+ * asks for the keyframe it waits for. */
+static void
+update_layer (KkWorker *worker, KkViewer *viewer, gint64 now)
+{
+  KkLayer wanted, target;
+
+  /* Sound is all it asked for in its offer: nothing to switch. */
+  if (!viewer->sends[KK_TRACK_VIDEO])
+    return;
+  /* Its fast start sends the full layer as it is; a switch waits. */
+  if (viewer->replaying)
+    return;
+  if (viewer->quality != KK_QUALITY_BEST && now >= viewer->next_rules_mono_us)
+    run_rules (viewer, now);
+  if (kk_layer_rules_probing (&viewer->rules))
+    send_probe (worker, viewer, now);
+  wanted = wanted_layer (viewer);
+  target = wanted;
+
+  /* It needs the light layer even while that is not there yet. */
+  set_uses_light (viewer, wanted == KK_LAYER_LIGHT
+      || (viewer->video_spliced && viewer->splice.layer == KK_LAYER_LIGHT));
+  /* Until the light layer flows (it is started when first wanted), and
+   * should it stop, the full picture is better than none. */
+  if (wanted == KK_LAYER_LIGHT && !kk_feed_light_flowing (viewer->feed, now))
+    target = KK_LAYER_FULL;
+  if (!viewer->video_spliced) {
+    if (target == KK_LAYER_FULL)
+      return;
+    /* A viewer still waiting for its first keyframe has no video yet. */
+    kk_splice_init (&viewer->splice, viewer->video_wait_keyframe
+        ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL);
+    viewer->video_wait_keyframe = FALSE;
+    viewer->video_spliced = TRUE;
+    __atomic_store_n (&viewer->stat_layer, viewer->splice.layer,
+        __ATOMIC_RELAXED);
+  }
+  if (viewer->splice.target != target) {
+    GST_INFO ("viewer %s: %s -> %s layer", viewer->id,
+        kk_layer_to_string (viewer->splice.layer), kk_layer_to_string (target));
+    kk_splice_set_target (&viewer->splice, target);
+    viewer->target_since_mono_us = now;
+  }
+  if (!kk_splice_waiting (&viewer->splice))
+    return;
+  if (target == KK_LAYER_LIGHT)
+    kk_feed_request_light_keyframe (viewer->feed);
+  else if (target == KK_LAYER_FULL
+      && now - viewer->target_since_mono_us > FULL_KEYFRAME_PATIENCE_US)
+    kk_feed_request_keyframe (viewer->feed);
 }
 
 /* ---- viewer lifecycle on the worker ---- */
@@ -530,13 +841,47 @@ drop_from_shard (KkWorker *worker, KkViewer *viewer)
 static void
 viewer_dies (KkWorker *worker, KkViewer *viewer, KkViewerLeft reason)
 {
+  set_uses_light (viewer, FALSE);
   set_state (viewer, KK_VIEWER_DEAD);
   kk_viewer_dispatch_left (viewer, reason);
   drop_from_shard (worker, viewer);
 }
 
+/* Sends the next slice of a fast start: the full layer's packets from
+ * its history, in order, until the replay has caught up with what the
+ * worker has seen live. No queue of the viewer's own: the history is the
+ * track's, shared, and the replay is two numbers. */
+static void
+replay_slice (KkWorker *worker, KkViewer *viewer)
+{
+  KkTrack *track = viewer->feed->tracks[KK_TRACK_VIDEO];
+
+  for (guint i = 0; i < REPLAY_SLICE; i++) {
+    g_autoptr (KkPacket) packet = NULL;
+
+    if (kk_seq_diff (viewer->replay_next, viewer->video_skip_upto) > 0) {
+      viewer->replaying = FALSE;
+      return;
+    }
+    packet = kk_track_lookup (track, viewer->replay_next);
+    if (packet == NULL) {
+      /* Overwritten in the history meanwhile (a replay far behind): start
+       * over on the next keyframe instead. */
+      viewer->replaying = FALSE;
+      viewer->video_skip = FALSE;
+      viewer->video_wait_keyframe = TRUE;
+      kk_feed_request_keyframe (viewer->feed);
+      return;
+    }
+    if (forward_packet (worker, viewer, packet))
+      KK_COUNT (&worker->counters, gop_packets_sent, 1);
+    viewer->replay_next++;
+  }
+}
+
 /* The new viewer's video starts with the GOP so far, so its decoder has a
- * keyframe at once whatever the publisher's keyframe interval. */
+ * keyframe at once whatever the publisher's keyframe interval; the rest
+ * of the GOP follows a slice per tick (replay_slice ()). */
 static void
 fast_start (KkWorker *worker, KkViewer *viewer)
 {
@@ -545,6 +890,20 @@ fast_start (KkWorker *worker, KkViewer *viewer)
 
   if (!viewer->sends[KK_TRACK_VIDEO])
     return;
+  /* A screen that had the light layer last time starts on it, on its
+   * next keyframe (asked for now): no burst of the full layer's GOP on a
+   * link that may not carry it. */
+  if (wanted_layer (viewer) == KK_LAYER_LIGHT
+      && kk_feed_light_flowing (viewer->feed, g_get_monotonic_time ())) {
+    kk_splice_init (&viewer->splice, KK_LAYER_AUDIO_ONLY);
+    kk_splice_set_target (&viewer->splice, KK_LAYER_LIGHT);
+    viewer->video_spliced = TRUE;
+    __atomic_store_n (&viewer->stat_layer, KK_LAYER_AUDIO_ONLY,
+        __ATOMIC_RELAXED);
+    set_uses_light (viewer, TRUE);
+    kk_feed_request_light_keyframe (viewer->feed);
+    return;
+  }
   gop = kk_track_get_gop (viewer->feed->tracks[KK_TRACK_VIDEO], &age_us);
   if (gop->len == 0 || gop->len > GOP_REPLAY_MAX_PACKETS
       || age_us > GOP_REPLAY_MAX_AGE_US) {
@@ -552,19 +911,11 @@ fast_start (KkWorker *worker, KkViewer *viewer)
     kk_feed_request_keyframe (viewer->feed);
     return;
   }
-  for (guint i = 0; i < gop->len; i++) {
-    KkPacket *packet = gop->pdata[i];
-
-    if (forward_packet (worker, viewer, packet))
-      KK_COUNT (&worker->counters, gop_packets_sent, 1);
-  }
-  flush_batch (worker);
-  if (gop->len > 0) {
-    KkPacket *last = gop->pdata[gop->len - 1];
-
-    viewer->video_skip = TRUE;
-    viewer->video_skip_upto = last->seq;
-  }
+  viewer->replaying = TRUE;
+  viewer->replay_next = ((KkPacket *) gop->pdata[0])->seq;
+  viewer->video_skip = TRUE;
+  viewer->video_skip_upto = ((KkPacket *) gop->pdata[gop->len - 1])->seq;
+  replay_slice (worker, viewer);
   if (age_us > GOP_STALE_US)
     kk_feed_request_keyframe (viewer->feed);
 }
@@ -593,6 +944,10 @@ dtls_connected (KkWorker *worker, KkViewer *viewer)
   }
   viewer->connected_mono_us = now;
   viewer->next_report_mono_us = now + REPORT_INTERVAL_US / 2;
+  kk_layer_rules_init (&viewer->rules, viewer->start_layer,
+      quality_ceiling (viewer->quality), now);
+  viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
+  viewer->rules_packets_at = KK_READ (viewer, stat_packets);
   set_state (viewer, KK_VIEWER_CONNECTED);
   __atomic_store_n (&viewer->stat_connected, 1, __ATOMIC_RELAXED);
   __atomic_store_n (&viewer->stat_tcp, viewer->transport.tcp != NULL,
@@ -698,6 +1053,9 @@ process_item (KkWorker *worker, KkWorkItem *item)
       if (viewer->in_shard && viewer->state != KK_VIEWER_DEAD)
         handle_transport (worker, viewer, &item->transport);
       break;
+    case KK_ITEM_QUALITY:
+      set_quality (viewer, item->value, item->len);
+      break;
     case KK_ITEM_TCP_CLOSED:
       /* Nothing left to send over; consent expiry ends the viewer unless
        * ICE picks another pair first. */
@@ -730,10 +1088,13 @@ tick (KkWorker *worker, gint64 now)
         viewer_dies (worker, viewer, KK_VIEWER_LEFT_CONSENT);
         continue;
       }
+      if (viewer->replaying)
+        replay_slice (worker, viewer);
       if (now >= viewer->next_report_mono_us) {
         send_reports (worker, viewer);
         viewer->next_report_mono_us = now + REPORT_INTERVAL_US;
       }
+      update_layer (worker, viewer, now);
       if (viewer->dtls != NULL && now - viewer->connected_mono_us > DTLS_LINGER_US)
         release_dtls (worker, viewer);
       continue;
@@ -900,5 +1261,6 @@ kk_worker_collect (KkWorker *worker, KkCounters *sum)
   ADD (rtp_from_viewer);
   ADD (dtls_failed);
   ADD (gop_packets_sent);
+  ADD (layer_switches);
 #undef ADD
 }

@@ -189,6 +189,61 @@ kk_rtp_vp8_is_keyframe_start (const guint8 *payload, gsize len)
   return (payload[off] & 0x01) == 0;
 }
 
+gboolean
+kk_rtp_vp8_parse_ids (const guint8 *payload, gsize len, KkVp8Ids *out)
+{
+  gsize off = 2;
+  guint8 ext;
+
+  memset (out, 0, sizeof (*out));
+  if (len < 1)
+    return FALSE;
+  if ((payload[0] & 0x80) == 0)     /* X: no extension, no ids */
+    return TRUE;
+  if (len < 2)
+    return FALSE;
+  ext = payload[1];                 /* I L T K RSV */
+  if (ext & 0x80) {
+    if (off >= len)
+      return FALSE;
+    if (payload[off] & 0x80) {      /* M: 15 bits */
+      if (off + 1 >= len)
+        return FALSE;
+      out->picture_id_bits = 15;
+      out->picture_id = ((payload[off] & 0x7f) << 8) | payload[off + 1];
+      out->picture_id_offset = off;
+      off += 2;
+    } else {
+      out->picture_id_bits = 7;
+      out->picture_id = payload[off];
+      out->picture_id_offset = off;
+      off += 1;
+    }
+  }
+  if (ext & 0x40) {
+    if (off >= len)
+      return FALSE;
+    out->has_tl0picidx = TRUE;
+    out->tl0picidx = payload[off];
+    out->tl0picidx_offset = off;
+  }
+  return TRUE;
+}
+
+void
+kk_rtp_vp8_write_ids (guint8 *payload, const KkVp8Ids *ids,
+    guint16 picture_id, guint8 tl0picidx)
+{
+  if (ids->picture_id_bits == 15) {
+    payload[ids->picture_id_offset] = 0x80 | ((picture_id >> 8) & 0x7f);
+    payload[ids->picture_id_offset + 1] = picture_id & 0xff;
+  } else if (ids->picture_id_bits == 7) {
+    payload[ids->picture_id_offset] = picture_id & 0x7f;
+  }
+  if (ids->has_tl0picidx)
+    payload[ids->tl0picidx_offset] = tl0picidx;
+}
+
 static inline gboolean
 h264_nal_is_keyframe (guint8 nal_type)
 {

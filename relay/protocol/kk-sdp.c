@@ -913,6 +913,34 @@ kk_sdp_check_publisher_offer (const char *sdp, gsize len, GError **error)
   return g_steal_pointer (&msg);
 }
 
+static gboolean
+is_simulcast_attribute (const GstSDPAttribute *attr)
+{
+  if (g_strcmp0 (attr->key, "rid") == 0
+      || g_strcmp0 (attr->key, "simulcast") == 0)
+    return TRUE;
+  return g_strcmp0 (attr->key, "extmap") == 0 && attr->value != NULL
+      && (strstr (attr->value, "sdes:rtp-stream-id") != NULL
+          || strstr (attr->value, "sdes:repaired-rtp-stream-id") != NULL);
+}
+
+/* Left in, webrtcbin 1.22 would echo the a=rid lines (as "send", not even
+ * turned round) without an a=simulcast line, which browsers read in
+ * different ways. */
+gboolean
+kk_sdp_media_drop_simulcast (GstSDPMedia *media)
+{
+  gboolean dropped = FALSE;
+
+  for (guint i = gst_sdp_media_attributes_len (media); i-- > 0;) {
+    if (is_simulcast_attribute (gst_sdp_media_get_attribute (media, i))) {
+      gst_sdp_media_remove_attribute (media, i);
+      dropped = TRUE;
+    }
+  }
+  return dropped;
+}
+
 /* ---- answers ---- */
 
 /* Picks the m-line of @kind to answer: the first that can receive one of

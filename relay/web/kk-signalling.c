@@ -7,7 +7,9 @@
  *   PATCH  /whip/{room}/{id}       trickle-ice-sdpfrag -> 204
  *   DELETE /whip/{room}/{id}       the broadcast ends
  *   POST   /whep/{room}            participant token, offer -> 201 answer
- *   PATCH  /whep/{room}/{id}       accepted and ignored: we are ICE-lite
+ *   PATCH  /whep/{room}/{id}       trickle: accepted and ignored (we are
+ *                                  ICE-lite); application/json
+ *                                  {"quality": ...}: the viewer's choice
  *   GET    /whep/{room}/{id}       the viewer's own connection statistics
  *   DELETE /whep/{room}/{id}       the viewer leaves
  *   OPTIONS on all of them         CORS preflight, Accept-Post
@@ -24,6 +26,7 @@
 #include "kk-signalling.h"
 
 #include "kk-http.h"
+#include "kk-json.h"
 #include <kringkast/kk-sdp.h>
 
 #define SDP_TYPE "application/sdp"
@@ -340,15 +343,114 @@ check_viewer_resource (KkSignalling *signalling, KkHttpRequest *request)
   return lecture;
 }
 
+#define QUALITY_SHAPE "the body must be {\"quality\": \"auto\", \"best\", " \
+    "\"save-data\" or \"sound-only\", \"start\": \"full\" or \"light\" " \
+    "(optional)}"
+
+/* The string member @name of @object, or NULL with @error if it is there
+ * and not a string (or missing and @required). */
+static gboolean
+get_string_member (JsonObject *object, const char *name, gboolean required,
+    const char **value, GError **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  *value = NULL;
+  if (node == NULL && !required)
+    return TRUE;
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING) {
+    g_set_error_literal (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID,
+        QUALITY_SHAPE);
+    return FALSE;
+  }
+  *value = json_node_get_string (node);
+  return TRUE;
+}
+
+gboolean
+kk_signalling_parse_quality (const char *data, gsize len, KkQuality *quality,
+    KkLayer *start, GError **error)
+{
+  static const char *const allowed[] = { "quality", "start", NULL };
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, len, allowed,
+      error);
+  const char *name, *start_name;
+
+  if (object == NULL
+      || !get_string_member (object, "quality", TRUE, &name, error)
+      || !get_string_member (object, "start", FALSE, &start_name, error))
+    return FALSE;
+  if (!kk_quality_from_string (name, quality)) {
+    g_set_error (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID,
+        "unknown quality \"%s\": auto, best, save-data or sound-only", name);
+    return FALSE;
+  }
+  if (start_name == NULL || g_strcmp0 (start_name, "full") == 0) {
+    *start = KK_LAYER_FULL;
+  } else if (g_strcmp0 (start_name, "light") == 0) {
+    *start = KK_LAYER_LIGHT;
+  } else {
+    g_set_error (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID,
+        "unknown start \"%s\": full or light", start_name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The nurse's choice of quality (her page keeps it per screen and sends
+ * it each time it connects), with the layer the screen had last time
+ * when that was the light one: it starts there. */
+static void
+set_quality (KkHttpRequest *request, KkLecture *lecture)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GBytes) body = kk_http_request_get_body (request);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonBuilder) builder = NULL;
+  KkQuality quality;
+  KkLayer start;
+  gsize len;
+  const char *data = g_bytes_get_data (body, &len);
+
+  if (!kk_signalling_parse_quality (data, len, &quality, &start, &error)) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  kk_viewer_set_quality (kk_lecture_get_viewer (lecture,
+          kk_http_request_get_param (request, 1)), quality, start);
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "quality");
+  json_builder_add_string_value (builder, kk_quality_to_string (quality));
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
+static gboolean
+is_json (SoupServerMessage *msg)
+{
+  const char *type = soup_message_headers_get_content_type (
+      soup_server_message_get_request_headers (msg), NULL);
+
+  return type != NULL && g_ascii_strcasecmp (type, "application/json") == 0;
+}
+
 static void
 whep_patch (KkHttpRequest *request, gpointer user_data)
 {
   KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (KkTrickleFragment) fragment = NULL;
+  KkLecture *lecture = check_viewer_resource (signalling, request);
 
-  if (check_viewer_resource (signalling, request) == NULL
-      || (fragment = read_fragment (request)) == NULL)
+  if (lecture == NULL)
+    return;
+  if (is_json (msg)) {
+    set_quality (request, lecture);
+    return;
+  }
+  if ((fragment = read_fragment (request)) == NULL)
     return;
   /* Parsed only to refuse malformed bodies: an ICE-lite agent learns the
    * viewer's addresses from its checks. */
@@ -400,6 +502,12 @@ whep_get (KkHttpRequest *request, gpointer user_data)
     json_builder_add_int_value (builder, stats.rtt_ms);
   else
     json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "layer");
+  json_builder_add_string_value (builder, kk_layer_to_string (stats.layer));
+  json_builder_set_member_name (builder, "layer_switches");
+  json_builder_add_int_value (builder, stats.layer_switches);
+  json_builder_set_member_name (builder, "quality");
+  json_builder_add_string_value (builder, kk_quality_to_string (stats.quality));
   json_builder_end_object (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
 }

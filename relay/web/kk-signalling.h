@@ -36,4 +36,11 @@ gboolean kk_signalling_register (SoupServer *server, KkAuth *auth,
     KkRoomRegistry *registry, KkSignallingLookupFunc lookup,
     gpointer lookup_data, GError **error);
 
+/* Parses a viewer's choice of quality, the body of a WHEP PATCH in
+ * application/json: {"quality": "auto" | "best" | "save-data" |
+ * "sound-only", "start": "full" | "light"}, "start" optional (full).
+ * FALSE with @error (KK_JSON_ERROR) for anything else. */
+gboolean kk_signalling_parse_quality (const char *data, gsize len,
+    KkQuality *quality, KkLayer *start, GError **error);
+
 G_END_DECLS

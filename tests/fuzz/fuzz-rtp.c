@@ -42,6 +42,25 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     g_free (out);
     sink += kk_rtp_vp8_is_keyframe_start (h.payload, h.payload_len);
     sink += kk_rtp_h264_is_keyframe_start (h.payload, h.payload_len);
+    {
+      KkVp8Ids ids;
+      guint8 *copy = g_memdup2 (h.payload, h.payload_len);
+
+      /* Rewritten in place, as a forwarder does on its copy: the ids
+       * read back are the ones written, within their width. */
+      if (kk_rtp_vp8_parse_ids (copy, h.payload_len, &ids)) {
+        KkVp8Ids again;
+
+        kk_rtp_vp8_write_ids (copy, &ids, ids.picture_id + 1, ids.tl0picidx + 1);
+        if (!kk_rtp_vp8_parse_ids (copy, h.payload_len, &again)
+            || again.picture_id_bits != ids.picture_id_bits
+            || (ids.picture_id_bits != 0 && again.picture_id
+                != ((ids.picture_id + 1) & ((1u << ids.picture_id_bits) - 1)))
+            || (ids.has_tl0picidx && again.tl0picidx != (guint8) (ids.tl0picidx + 1)))
+          abort ();
+      }
+      g_free (copy);
+    }
   }
 
   kk_rtcp_iter_init (&it, data, size);

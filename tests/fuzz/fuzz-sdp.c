@@ -83,6 +83,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if ((publisher == NULL) != (error != NULL))
     abort ();
   g_clear_error (&error);
+  /* What the ingest does to each accepted offer's m-lines. */
+  for (guint i = 0; publisher != NULL && i < gst_sdp_message_medias_len (publisher); i++) {
+    GstSDPMedia *media = (GstSDPMedia *) gst_sdp_message_get_media (publisher, i);
+
+    kk_sdp_media_drop_simulcast (media);
+    if (kk_sdp_media_drop_simulcast (media))
+      abort ();
+  }
 
   fragment = kk_sdp_parse_trickle_fragment (text, size, &error);
   if ((fragment == NULL) != (error != NULL))

@@ -17,3 +17,13 @@ def pipeline_daemon(ctx, room="lecture", source="testsrc-small", extra=()):
 
 def viewer_token(d, room, name="Kari Nordmann", workplace="Gjøvik helsestasjon"):
     return d.join(room, name, workplace)["token"]
+
+
+def check_one_stream(rtp, who):
+    """A viewer's video as whep_aiortc.py saw it (its "video_rtp") is one
+    stream: one SSRC, no sequence gap, time never going back, VP8 picture
+    ids +1 per picture, whatever layers it was spliced from."""
+    harness.check_eq(rtp["ssrcs"], 1, who + ": video SSRCs")
+    harness.check_eq(rtp["seq_gaps"], 0, who + ": video sequence gaps")
+    harness.check_eq(rtp["ts_backwards"], 0, who + ": timestamps going back")
+    harness.check_eq(rtp["picture_id_gaps"], 0, who + ": VP8 picture id gaps")

@@ -20,6 +20,7 @@ Prints one JSON line, e.g.
 """
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -40,6 +41,18 @@ def parse_args():
                    help="offer video only")
     p.add_argument("--no-delete", action="store_true",
                    help="leave without DELETE (a viewer that vanishes)")
+    p.add_argument("--drop-every", type=int, default=0, metavar="N",
+                   help="drop every Nth video packet on arrival, as a lossy "
+                   "link would: aiortc NACKs it, and the retransmission "
+                   "must be the very packet dropped")
+    p.add_argument("--start-layer", choices=["full", "light"],
+                   help="right after the answer, before connecting, PATCH "
+                   "{\"quality\": \"auto\", \"start\": LAYER}: a screen "
+                   "that had this layer last time")
+    p.add_argument("--quality", action="append", default=[],
+                   metavar="SECONDS:QUALITY",
+                   help="this many seconds after the answer, PATCH the "
+                   "resource with {\"quality\": QUALITY}; repeatable")
     return peerlib.finish_args(p.parse_args())
 
 
@@ -63,6 +76,113 @@ def bundle_safe_extmap():
             ext.id = 3
 
 
+def vp8_picture_id(payload):
+    """The picture id of a VP8 payload descriptor (RFC 7741), or None."""
+    if len(payload) < 3 or not payload[0] & 0x80 or not payload[1] & 0x80:
+        return None
+    if payload[2] & 0x80:
+        return ((payload[2] & 0x7f) << 8) | payload[3] if len(payload) > 3 else None
+    return payload[2]
+
+
+class VideoRtp:
+    """The video RTP stream as it arrives, checked for what a relay that
+    splices layers must keep: sequence numbers that continue (a gap is a
+    packet never sent, or lost: on loopback, never sent), timestamps that
+    never go back, VP8 picture ids +1 per new picture."""
+
+    def __init__(self, drop_every=0):
+        self.packets = 0
+        self.ssrcs = set()
+        self.drop_every = drop_every
+        self.dropped = {}       # seq -> (monotonic time, SRTP bytes)
+        self.ever_dropped = set()
+        self.raw_video = 0
+        self.drops = 0
+        self.recovered = 0
+        self.mismatched = 0
+        self.highest = None
+        self.seq_gaps = 0
+        self.last_ts = None
+        self.ts_backwards = 0
+        self.last_pid = None
+        self.pid_gaps = 0
+        self.pid_bits = 15
+
+    def drop_raw(self, data, video_pt):
+        """Decides for one datagram as it arrives, before SRTP: True to
+        lose it (every drop_every-th video packet, the first time). A
+        retransmission of one lost must be the very same SRTP packet: the
+        same sequence number, rewritten the same way, encrypted under the
+        same index."""
+        if not self.drop_every or len(data) < 12 or not 127 < data[0] < 192:
+            return False
+        if data[1] & 0x7f != video_pt or 192 <= data[1] <= 223:
+            return False
+        seq = (data[2] << 8) | data[3]
+        if seq in self.dropped:
+            _, lost = self.dropped.pop(seq)
+            if data == lost:
+                self.recovered += 1
+            else:
+                self.mismatched += 1
+                log.info("retransmission of %d is not the packet dropped", seq)
+            return False
+        if seq in self.ever_dropped:
+            return False
+        self.raw_video += 1
+        if self.raw_video % self.drop_every == 0:
+            self.dropped[seq] = (time.monotonic(), bytes(data))
+            self.ever_dropped.add(seq)
+            self.drops += 1
+            return True
+        return False
+
+    def add(self, packet):
+        self.packets += 1
+        self.ssrcs.add(packet.ssrc)
+        self.check(packet)
+
+    def check(self, packet):
+        seq = packet.sequence_number
+        if self.highest is not None:
+            delta = (seq - self.highest) & 0xffff
+            if delta == 0 or delta >= 0x8000:
+                return False    # a duplicate or a retransmission of an old one
+            if delta > 1:
+                missing = {(self.highest + i) & 0xffff for i in range(1, delta)}
+                if missing <= self.ever_dropped:
+                    # Lost on purpose (--drop-every): not the relay's gap;
+                    # a whole picture may be among them.
+                    self.last_pid = None
+                else:
+                    self.seq_gaps += 1
+                    log.info("video sequence gap %d -> %d", self.highest, seq)
+        self.highest = seq
+        if self.last_ts is not None and ((packet.timestamp - self.last_ts) & 0xffffffff) >= 0x80000000:
+            self.ts_backwards += 1
+        new_picture = self.last_ts is None or packet.timestamp != self.last_ts
+        self.last_ts = packet.timestamp
+        pid = vp8_picture_id(packet.payload)
+        if pid is not None and new_picture:
+            mask = 0x7fff if packet.payload[2] & 0x80 else 0x7f
+            if self.last_pid is not None and pid != (self.last_pid + 1) & mask:
+                self.pid_gaps += 1
+                log.info("picture id %d after %d", pid, self.last_pid)
+            self.last_pid = pid
+        return True
+
+    def report(self):
+        # Dropped in the last second: their NACK may still be on its way.
+        now = time.monotonic()
+        unrecovered = sum(1 for t, _ in self.dropped.values() if now - t > 1.0)
+        return {"packets": self.packets, "ssrcs": len(self.ssrcs),
+                "seq_gaps": self.seq_gaps, "ts_backwards": self.ts_backwards,
+                "picture_id_gaps": self.pid_gaps, "dropped": self.drops,
+                "recovered": self.recovered, "mismatched": self.mismatched,
+                "unrecovered": unrecovered}
+
+
 class Counters:
     def __init__(self):
         self.video_frames = 0
@@ -79,6 +199,8 @@ class Counters:
         self.video_timeline = []
         self.payload_types = {}
         self.codec_names = {}
+        self.video_rtp = VideoRtp()
+        self.sizes = []
 
 
 async def consume(track, c, t_post):
@@ -94,6 +216,10 @@ async def consume(track, c, t_post):
                 while len(c.video_timeline) <= second:
                     c.video_timeline.append(0)
                 c.video_timeline[second] += 1
+                if (frame.width, frame.height) != (c.width, c.height):
+                    # When the picture changed size (a layer switch).
+                    c.sizes.append([round(now - t_post, 1), frame.width,
+                                    frame.height])
                 c.width, c.height = frame.width, frame.height
                 if c.first_video is None:
                     c.first_video = now - t_post
@@ -120,11 +246,30 @@ def count_payload_types(pc, c):
         receiver = transceiver.receiver
         original = receiver._handle_rtp_packet
 
-        async def counting(packet, arrival_time_ms, original=original):
+        async def counting(packet, arrival_time_ms, original=original,
+                           kind=transceiver.kind):
             c.payload_types[packet.payload_type] = (
                 c.payload_types.get(packet.payload_type, 0) + 1)
+            if kind == "video":
+                c.video_rtp.add(packet)
             return await original(packet, arrival_time_ms)
         receiver._handle_rtp_packet = counting
+
+
+def lose_video(pc, c):
+    """Loses video packets as they arrive, before SRTP (see
+    VideoRtp.drop_raw): a lossy link, in the peer."""
+    video_pt = next(pt for pt, name in c.codec_names.items()
+                    if name.upper() in ("VP8", "H264"))
+    ice = pc.getTransceivers()[0].receiver.transport.transport
+    recv = ice._recv
+
+    async def lossy_recv():
+        while True:
+            data = await recv()
+            if not c.video_rtp.drop_raw(data, video_pt):
+                return data
+    ice._recv = lossy_recv
 
 
 async def session(args, result):
@@ -132,6 +277,7 @@ async def session(args, result):
 
     loop = asyncio.get_running_loop()
     c = Counters()
+    c.video_rtp.drop_every = args.drop_every
     pc = RTCPeerConnection()
     tasks = []
     kinds = ["video"] if args.no_audio else (
@@ -189,12 +335,20 @@ async def session(args, result):
     if not location:
         log.warning("201 without Location")
     peerlib.log_sdp("answer", r.body)
+    if args.start_layer:
+        body = '{"quality": "auto", "start": "%s"}' % args.start_layer
+        q = await loop.run_in_executor(
+            None, lambda: peerlib.http("PATCH", location, body,
+                                       "application/json", args.token))
+        result["start_reply"] = q.status
     c.codec_names = peerlib.sdp_payload_codecs(r.body)
     result["codecs"] = peerlib.sdp_media_codecs(r.body)
     try:
         await pc.setRemoteDescription(
             RTCSessionDescription(sdp=r.body, type="answer"))
         count_payload_types(pc, c)
+        if args.drop_every:
+            lose_video(pc, c)
     except Exception as e:  # aiortc raises plain ValueError etc.
         result["error"] = "setRemoteDescription: %s" % e
         await pc.close()
@@ -202,6 +356,9 @@ async def session(args, result):
 
     t_answer = time.monotonic()
     deadline = state["t_post"] + args.timeout
+    schedule = sorted((float(at), quality) for at, quality in
+                      (item.split(":", 1) for item in args.quality))
+    result["quality_replies"] = []
 
     def satisfied():
         return (c.video_frames >= args.min_video_frames
@@ -220,6 +377,14 @@ async def session(args, result):
         if tasks and len(c.ended) == len(tasks):
             log.info("all tracks ended")
             break
+        if schedule and now - t_answer >= schedule[0][0]:
+            _, quality = schedule.pop(0)
+            body = '{"quality": "%s"}' % quality
+            q = await loop.run_in_executor(
+                None, lambda: peerlib.http("PATCH", location, body,
+                                           "application/json", args.token))
+            log.info("quality %s -> %d %s", quality, q.status, q.body[:100])
+            result["quality_replies"].append(q.status)
         await asyncio.sleep(0.05)
 
     result["receive_s"] = round(time.monotonic() - t_answer, 3)
@@ -231,6 +396,11 @@ async def session(args, result):
     except Exception as e:
         log.warning("getStats: %s", e)
 
+    if location:
+        g = await loop.run_in_executor(
+            None, lambda: peerlib.http("GET", location, token=args.token))
+        if g.status == 200:
+            result["relay_stats"] = json.loads(g.body)
     if location and not args.no_delete:
         d = await loop.run_in_executor(
             None, lambda: peerlib.http("DELETE", location, token=args.token))
@@ -245,6 +415,8 @@ async def session(args, result):
 
     result["video_frames"] = c.video_frames
     result["video_timeline"] = c.video_timeline
+    result["video_rtp"] = c.video_rtp.report()
+    result["video_sizes"] = c.sizes
     result["received_codecs"] = {
         c.codec_names.get(pt, str(pt)): n for pt, n in c.payload_types.items()}
     result["width"] = c.width

@@ -233,6 +233,7 @@ async function watch() {
     attempt.onstate = (state) => { if (client === attempt) onState(state); };
     await attempt.start();
     kkSegmentsWatch(attempt, () => client === attempt, useSegments);
+    kkQualityConnected(attempt);
     showCheckin();
   } catch (error) {
     dropClient();
@@ -267,7 +268,9 @@ async function updateQuality() {
   const lost = previous ? s.packetsLost - previous.packetsLost : s.packetsLost;
   const received = previous ? s.packetsReceived - previous.packetsReceived : s.packetsReceived;
   const loss = lost + received > 0 ? Math.max(0, lost) / (lost + received) : 0;
-  const stalled = previous && s.framesDecoded === previous.framesDecoded;
+  /* No picture is what "sound only" means, not a weak connection. */
+  const stalled = previous && s.framesDecoded === previous.framesDecoded
+    && window.kringkastLayer?.layer !== "audio-only";
   const level = stalled || loss >= 0.05 || (s.rtt !== null && s.rtt > 0.8) ? "poor"
     : loss >= 0.01 || (s.rtt !== null && s.rtt > 0.3) ? "fair" : "good";
   $("quality").textContent = `${s.path ? `${s.path} · ` : ""}${t("quality." + level)}${s.width ? ` · ${s.width}×${s.height}` : ""}`;

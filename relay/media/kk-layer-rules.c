@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-layer-rules: the switching rules. See kk-layer-rules.h for what they
+ * decide and why; the thresholds are here.
+ *
+ * A window is bad when the link visibly fails to carry what is sent: more
+ * than 3 % of the packets lost for good (the viewer's report: we
+ * retransmit on the same SSRC, so what it counts lost is what even a
+ * retransmission did not bring), more than a quarter of them NACKed (lost
+ * on the way, before repair), more than 2 % dropped at an ICE-TCP
+ * backlog, a queue of 400 ms above the lowest round trip seen, or a
+ * jitter of 100 ms. It is clean when there is little of that: at most 1 %
+ * lost for good and 10 % NACKed, no drops, less than 150 ms of queue,
+ * less than 40 ms of jitter. NACKs alone are judged leniently because a
+ * busy receiver (a browser on a loaded machine, even over loopback)
+ * misses a few packets of every keyframe burst and has them repaired in
+ * one round trip; a link that is too narrow loses far more. Browsers NACK
+ * every gap at once, so a loss shows within one round trip of it, well
+ * inside a window. Layers are ordered full (0), light, sound only: down
+ * is +1.
+ */
+#include "kk-layer-rules.h"
+
+#define BAD_LOSS_PERMILLE 30
+#define BAD_NACK_PERMILLE 250
+#define BAD_DROP_PERMILLE 20
+#define BAD_QUEUE_MS 400
+#define BAD_JITTER_MS 100
+#define CLEAN_LOSS_PERMILLE 10
+#define CLEAN_NACK_PERMILLE 100
+#define CLEAN_QUEUE_MS 150
+#define CLEAN_JITTER_MS 40
+
+const char *
+kk_layer_rules_state_to_string (KkLayerRulesState state)
+{
+  switch (state) {
+    case KK_LAYER_RULES_STEADY:
+      return "steady";
+    case KK_LAYER_RULES_PROBING:
+      return "probing";
+    case KK_LAYER_RULES_TRIAL:
+      return "trial";
+  }
+  return "unknown";
+}
+
+void
+kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
+    gint64 now_us)
+{
+  rules->layer = MAX (layer, ceiling);
+  rules->ceiling = ceiling;
+  rules->state = KK_LAYER_RULES_STEADY;
+  rules->state_since_us = now_us;
+  /* The first move down needs no settling. */
+  rules->last_down_us = now_us - KK_LAYER_RULES_SETTLE_US;
+  rules->clean_since_us = 0;
+  rules->history = 0;
+  rules->min_rtt_ms = -1;
+  rules->up_wait_us = KK_LAYER_RULES_UP_WAIT_US;
+  rules->failed_ups = 0;
+}
+
+/* The nurse's own choice is taken as it is: the viewer starts at the new
+ * ceiling, up or down, and the rules move it down again at once (no
+ * settling) if its link cannot carry that. */
+void
+kk_layer_rules_set_ceiling (KkLayerRules *rules, KkLayer ceiling,
+    gint64 now_us)
+{
+  rules->ceiling = ceiling;
+  rules->layer = ceiling;
+  rules->last_down_us = now_us - KK_LAYER_RULES_SETTLE_US;
+  rules->history = 0;
+  rules->clean_since_us = 0;
+  rules->state = KK_LAYER_RULES_STEADY;
+  rules->state_since_us = now_us;
+}
+
+void
+kk_layer_rules_start_at (KkLayerRules *rules, KkLayer layer, gint64 now_us)
+{
+  rules->layer = MAX (layer, rules->ceiling);
+  rules->clean_since_us = 0;
+  rules->state = KK_LAYER_RULES_STEADY;
+  rules->state_since_us = now_us;
+}
+
+KkLinkVerdict
+kk_layer_rules_judge (KkLayerRules *rules, const KkLinkSample *sample)
+{
+  guint loss = 0, nacked = 0, drops = 0;
+  gint32 queue_ms = 0;
+
+  if (sample->packets_sent > 0)
+    nacked = sample->nacked * 1000 / sample->packets_sent;
+  if (sample->report)
+    loss = sample->fraction_lost * 1000u / 256;
+  if (sample->tcp_dropped > 0)
+    drops = sample->tcp_dropped * 1000
+        / (sample->packets_sent + sample->tcp_dropped);
+  if (sample->rtt_ms >= 0) {
+    if (rules->min_rtt_ms < 0 || sample->rtt_ms < rules->min_rtt_ms)
+      rules->min_rtt_ms = sample->rtt_ms;
+    queue_ms = sample->rtt_ms - rules->min_rtt_ms;
+  }
+  if (loss > BAD_LOSS_PERMILLE || nacked > BAD_NACK_PERMILLE
+      || drops > BAD_DROP_PERMILLE || queue_ms > BAD_QUEUE_MS
+      || (sample->report && sample->jitter_ms > BAD_JITTER_MS))
+    return KK_LINK_BAD;
+  if (loss <= CLEAN_LOSS_PERMILLE && nacked <= CLEAN_NACK_PERMILLE
+      && drops == 0 && queue_ms < CLEAN_QUEUE_MS
+      && (!sample->report || sample->jitter_ms < CLEAN_JITTER_MS))
+    return KK_LINK_CLEAN;
+  return KK_LINK_UNSURE;
+}
+
+static void
+back_off (KkLayerRules *rules)
+{
+  rules->failed_ups++;
+  rules->up_wait_us = MIN (rules->up_wait_us * 2, KK_LAYER_RULES_UP_WAIT_MAX_US);
+}
+
+static void
+set_state (KkLayerRules *rules, KkLayerRulesState state, gint64 now_us)
+{
+  rules->state = state;
+  rules->state_since_us = now_us;
+}
+
+static void
+step_down (KkLayerRules *rules, gint64 now_us)
+{
+  rules->layer++;
+  rules->last_down_us = now_us;
+  rules->history = 0;
+  rules->clean_since_us = 0;
+  set_state (rules, KK_LAYER_RULES_STEADY, now_us);
+}
+
+KkLayer
+kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
+{
+  gint64 now = sample->now_us;
+  KkLinkVerdict verdict;
+  guint recent_bad;
+
+  /* A window in which nothing was sent or heard says nothing. */
+  if (sample->packets_sent == 0 && sample->tcp_dropped == 0 && !sample->report)
+    return rules->layer;
+  verdict = kk_layer_rules_judge (rules, sample);
+  rules->verdict = verdict;
+  rules->history = (rules->history << 1) | (verdict == KK_LINK_BAD);
+  if (verdict != KK_LINK_CLEAN)
+    rules->clean_since_us = 0;
+  else if (rules->clean_since_us == 0)
+    rules->clean_since_us = now;
+  recent_bad = __builtin_popcount (rules->history & 0x7);
+
+  switch (rules->state) {
+    case KK_LAYER_RULES_PROBING:
+      /* The probe itself must not hurt: the first sign ends it. */
+      if (verdict != KK_LINK_CLEAN) {
+        back_off (rules);
+        set_state (rules, KK_LAYER_RULES_STEADY, now);
+      } else if (now - rules->state_since_us >= KK_LAYER_RULES_PROBE_US) {
+        rules->layer--;
+        rules->history = 0;
+        set_state (rules, KK_LAYER_RULES_TRIAL, now);
+      }
+      break;
+    case KK_LAYER_RULES_TRIAL:
+      if (verdict == KK_LINK_BAD) {
+        back_off (rules);
+        step_down (rules, now);
+      } else if (now - rules->state_since_us >= KK_LAYER_RULES_TRIAL_US) {
+        rules->up_wait_us = MAX (rules->up_wait_us / 2, KK_LAYER_RULES_UP_WAIT_US);
+        set_state (rules, KK_LAYER_RULES_STEADY, now);
+      }
+      break;
+    case KK_LAYER_RULES_STEADY:
+      if (recent_bad >= 2 && rules->layer < KK_LAYER_AUDIO_ONLY
+          && now - rules->last_down_us >= KK_LAYER_RULES_SETTLE_US) {
+        step_down (rules, now);
+      } else if (rules->layer > rules->ceiling && rules->clean_since_us != 0
+          && now - rules->clean_since_us >= rules->up_wait_us
+          && now - rules->last_down_us >= rules->up_wait_us
+          && now - rules->state_since_us >= rules->up_wait_us) {
+        set_state (rules, KK_LAYER_RULES_PROBING, now);
+      }
+      break;
+  }
+  return rules->layer;
+}

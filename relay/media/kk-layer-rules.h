@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kk-layer-rules: which layer a viewer's link carries, decided from what
+ * the relay already hears, every KK_LAYER_RULES_WINDOW_US: the loss the
+ * viewer reports (receiver reports) and asks to have repaired (NACKs),
+ * its jitter, the round-trip time above the lowest seen (queueing), and
+ * for ICE-TCP viewers the packets the worker had to drop because the
+ * connection's send backlog was full.
+ *
+ * Down quickly: two bad windows out of three (about a second) move the
+ * viewer one step down (full, light, sound only), and, once the switch
+ * has had time to take effect, another step if it is still bad.
+ * Up cautiously: only after a clean period, and only after a probe: for
+ * KK_LAYER_RULES_PROBE_US the worker sends the viewer extra copies of
+ * what it gets, as many bytes as the step up would add; if the link takes
+ * them without a loss or a growing queue, the viewer moves up, otherwise
+ * it stays, and the clean period needed before the next probe doubles
+ * (up to a limit, so that a link that recovers is found again within
+ * about a quarter of a minute). A move up that still goes wrong within
+ * KK_LAYER_RULES_TRIAL_US falls back at the first bad window, and backs
+ * off the same way. A probe never changes the picture, so a weak link
+ * sees at most its moves down and the one up that holds: no flapping.
+ *
+ * Pure: no clock, no I/O; fed samples, it returns the layer. The worker
+ * that owns the viewer keeps one per viewer and carries out the decision
+ * (kk-splice) and the probe.
+ */
+#pragma once
+
+#include "kk-track.h"
+
+G_BEGIN_DECLS
+
+#define KK_LAYER_RULES_WINDOW_US (G_USEC_PER_SEC / 2)
+#define KK_LAYER_RULES_PROBE_US (2 * G_USEC_PER_SEC)
+#define KK_LAYER_RULES_TRIAL_US (5 * G_USEC_PER_SEC)
+/* A clean period this long before the first probe up; doubled after each
+ * failed probe or trial, up to the maximum; halved after one that held. */
+#define KK_LAYER_RULES_UP_WAIT_US (6 * G_USEC_PER_SEC)
+#define KK_LAYER_RULES_UP_WAIT_MAX_US (12 * G_USEC_PER_SEC)
+/* After a move down, the next may follow only this much later: the switch
+ * itself waits for a keyframe and the queue ahead of it must drain. */
+#define KK_LAYER_RULES_SETTLE_US (3 * G_USEC_PER_SEC)
+
+/* What the link did in one window. */
+typedef struct {
+  gint64 now_us;
+  guint packets_sent;       /* media packets sent to the viewer (not probes) */
+  guint nacked;             /* packets it asked to have retransmitted */
+  guint tcp_dropped;        /* ICE-TCP: dropped, its send backlog was full */
+  gboolean report;          /* a receiver report came in this window */
+  guint8 fraction_lost;     /* of the newest report, in 1/256 */
+  guint32 jitter_ms;        /* of the newest report */
+  gint32 rtt_ms;            /* newest, -1 unknown */
+} KkLinkSample;
+
+typedef enum {
+  KK_LAYER_RULES_STEADY,
+  KK_LAYER_RULES_PROBING,   /* extra bytes to see if the link takes a step up */
+  KK_LAYER_RULES_TRIAL,     /* just moved up: falls back at the first trouble */
+} KkLayerRulesState;
+
+typedef enum {
+  KK_LINK_BAD,
+  KK_LINK_UNSURE,
+  KK_LINK_CLEAN,
+} KkLinkVerdict;
+
+typedef struct {
+  KkLayer layer;            /* what the viewer should receive */
+  KkLayer ceiling;          /* the best it may receive (its choice) */
+  KkLayerRulesState state;
+  gint64 state_since_us;
+  gint64 last_down_us;
+  gint64 clean_since_us;    /* 0: the last window was not clean */
+  guint8 history;           /* the last windows, newest in bit 0: 1 = bad */
+  gint32 min_rtt_ms;        /* -1 until known */
+  gint64 up_wait_us;
+  guint failed_ups;
+  KkLinkVerdict verdict;    /* of the last window, for the logs */
+} KkLayerRules;
+
+/* A viewer that starts on @layer and may get at best @ceiling. */
+void kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
+    gint64 now_us);
+/* The viewer chose another quality: its best layer is now @ceiling, and
+ * it starts there. */
+void kk_layer_rules_set_ceiling (KkLayerRules *rules, KkLayer ceiling,
+    gint64 now_us);
+
+/* The viewer starts on @layer, below its ceiling (its screen had that
+ * layer last time): it moves up only as a probe proves the link. */
+void kk_layer_rules_start_at (KkLayerRules *rules, KkLayer layer,
+    gint64 now_us);
+
+/* How one window looks; exposed for the tests. */
+KkLinkVerdict kk_layer_rules_judge (KkLayerRules *rules,
+    const KkLinkSample *sample);
+
+/* Feeds one window. Returns: the layer the viewer should receive now. */
+KkLayer kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample);
+
+/* While TRUE, the worker sends the viewer probe bytes at the rate the
+ * step up to kk_layer_rules_probe_target () would add. */
+static inline gboolean
+kk_layer_rules_probing (const KkLayerRules *rules)
+{
+  return rules->state == KK_LAYER_RULES_PROBING;
+}
+
+static inline KkLayer
+kk_layer_rules_probe_target (const KkLayerRules *rules)
+{
+  return rules->layer - 1;
+}
+
+const char *kk_layer_rules_state_to_string (KkLayerRulesState state);
+
+G_END_DECLS

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tests for a feed's light layer in kk-fanout (a real fan-out on an
+ * ephemeral port of 127.0.0.1, with one worker): the lecture is told on
+ * the main context when the light layer becomes wanted (the first viewer
+ * needs it) and unwanted (a linger after the last one stopped, cancelled
+ * if one comes back meanwhile); light packets keep the video SSRC and the
+ * timestamps they were made with, count as flowing while they come, and
+ * keyframe requests to the light layer are folded.
+ */
+#include "kk-fanout-private.h"
+
+#include <kringkast/kk-rtp.h>
+#include <string.h>
+
+#define LINGER_MS 300
+
+typedef struct {
+  KkFanout *fanout;
+  KkFeed *feed;
+  GArray *wanted;               /* gboolean, as told */
+  gint64 unwanted_mono_us;
+  guint light_keyframes;
+} Fixture;
+
+static void
+on_light_wanted (KkFeed *feed, gboolean wanted, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  g_array_append_val (f->wanted, wanted);
+  if (!wanted)
+    f->unwanted_mono_us = g_get_monotonic_time ();
+}
+
+static void
+on_light_keyframe (KkFeed *feed, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->light_keyframes++;
+}
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  static const char *ips[] = { "127.0.0.1", NULL };
+  KkFanoutConfig config = {
+    .port = 0, .public_ips = (char **) ips, .workers = 1,
+    .consent_timeout_s = 30, .connect_timeout_s = 30,
+    .light_linger_ms = LINGER_MS,
+  };
+  KkFeedCallbacks callbacks = {
+    .light_wanted = on_light_wanted,
+    .request_light_keyframe = on_light_keyframe,
+  };
+  g_autoptr (GError) error = NULL;
+
+  f->fanout = kk_fanout_new (&config, &error);
+  g_assert_no_error (error);
+  f->feed = kk_feed_new (f->fanout, "test", &callbacks, f);
+  f->wanted = g_array_new (FALSE, FALSE, sizeof (gboolean));
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  kk_feed_free (f->feed);
+  kk_fanout_free (f->fanout);
+  g_array_unref (f->wanted);
+}
+
+/* Runs the main context until @n calls were told, or fails after 10 s. */
+static void
+wait_told (Fixture *f, guint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (f->wanted->len < n) {
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    g_main_context_iteration (NULL, FALSE);
+    g_usleep (1000);
+  }
+}
+
+/* Runs the main context for @ms. */
+static void
+spin (guint ms)
+{
+  gint64 until = g_get_monotonic_time () + ms * 1000;
+
+  while (g_get_monotonic_time () < until) {
+    g_main_context_iteration (NULL, FALSE);
+    g_usleep (1000);
+  }
+}
+
+static gboolean
+told (Fixture *f, guint i)
+{
+  return g_array_index (f->wanted, gboolean, i);
+}
+
+static void
+test_wanted_and_linger (Fixture *f, gconstpointer data)
+{
+  gint64 last_left;
+
+  /* Two viewers need it: one call. */
+  kk_feed_add_light_user (f->feed, 1);
+  kk_feed_add_light_user (f->feed, 1);
+  wait_told (f, 1);
+  g_assert_true (told (f, 0));
+  spin (50);
+  g_assert_cmpuint (f->wanted->len, ==, 1);
+
+  /* Both stop, one comes back within the linger: still wanted. */
+  kk_feed_add_light_user (f->feed, -1);
+  kk_feed_add_light_user (f->feed, -1);
+  spin (LINGER_MS / 3);
+  kk_feed_add_light_user (f->feed, 1);
+  spin (LINGER_MS * 2);
+  g_assert_cmpuint (f->wanted->len, ==, 1);
+
+  /* The last one leaves: unwanted, no sooner than the linger after. */
+  kk_feed_add_light_user (f->feed, -1);
+  last_left = g_get_monotonic_time ();
+  wait_told (f, 2);
+  g_assert_false (told (f, 1));
+  g_assert_cmpint (f->unwanted_mono_us - last_left, >=, LINGER_MS * 1000);
+
+  /* And wanted again. */
+  kk_feed_add_light_user (f->feed, 1);
+  wait_told (f, 3);
+  g_assert_true (told (f, 2));
+  kk_feed_add_light_user (f->feed, -1);
+}
+
+/* A light packet: the video SSRC, its own sequence numbers, the
+ * timestamp it was made with; flowing while packets come. */
+static void
+test_light_packets (Fixture *f, gconstpointer data)
+{
+  guint8 rtp[32] = { 0x80, 96, 0x12, 0x34, 0x01, 0x02, 0x03, 0x04,
+    0xde, 0xad, 0xbe, 0xef, 0x10, 0x50, 0x01, 0x02 };
+  g_autoptr (KkPacket) packet = NULL;
+  KkRtpHeader hdr;
+
+  g_assert_false (kk_feed_light_flowing (f->feed, g_get_monotonic_time ()));
+  kk_feed_push_light (f->feed, KK_CODEC_VP8, rtp, 16, g_get_real_time ());
+  g_assert_true (kk_feed_light_flowing (f->feed, g_get_monotonic_time ()));
+  g_assert_false (kk_feed_light_flowing (f->feed,
+          g_get_monotonic_time () + 2 * KK_FEED_LIGHT_FLOWING_US));
+  packet = kk_track_get_newest (f->feed->light);
+  g_assert_nonnull (packet);
+  g_assert_cmpuint (packet->layer, ==, KK_LAYER_LIGHT);
+  g_assert_true (packet->keyframe_start);
+  g_assert_true (kk_rtp_parse (packet->data, packet->len, &hdr));
+  g_assert_cmphex (hdr.ssrc, ==, kk_track_get_ssrc (f->feed->tracks[KK_TRACK_VIDEO]));
+  g_assert_cmphex (hdr.timestamp, ==, 0x01020304);
+  /* Not RTP: refused and counted, nothing flows from it. */
+  kk_feed_push_light (f->feed, KK_CODEC_VP8, rtp, 5, g_get_real_time ());
+  g_assert_cmpuint (f->fanout->ingest_rejected, ==, 1);
+}
+
+/* Requests within an interval fold into one. */
+static void
+test_light_keyframe_folded (Fixture *f, gconstpointer data)
+{
+  for (guint i = 0; i < 10; i++)
+    kk_feed_request_light_keyframe (f->feed);
+  spin (50);
+  g_assert_cmpuint (f->light_keyframes, ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  gst_init (&argc, &argv);
+  g_test_add ("/fanout/light/wanted-and-linger", Fixture, NULL, setup,
+      test_wanted_and_linger, teardown);
+  g_test_add ("/fanout/light/packets", Fixture, NULL, setup,
+      test_light_packets, teardown);
+  g_test_add ("/fanout/light/keyframe-folded", Fixture, NULL, setup,
+      test_light_keyframe_folded, teardown);
+  return g_test_run ();
+}

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Tests for kk-layer-rules: the switching rules, fed window by window
+ * with what a viewer's link reports.
+ *
+ * Most sequences come from a model of the link the issue's tests shape
+ * with tc tbf: a rate limit with a short queue, which passes what fits
+ * and drops the rest. Per half-second window the viewer is sent its
+ * layer (full 1500 kbit/s, light 400, sound 40, in 1200-byte packets,
+ * audio in 100-byte ones) plus any probe; what exceeds the link's rate is
+ * lost, the viewer NACKs each lost video packet, sends a receiver report
+ * every second with the loss fraction of that second (retransmissions
+ * into a link that full are lost alike, so repair changes little), and
+ * its round trip
+ * grows by the queue (up to 300 ms) while the link is full. The rest are
+ * short hand-written sequences: a single burst, a trial that goes wrong,
+ * an ICE-TCP viewer whose backlog overflows, a choice of quality.
+ */
+#include "kk-layer-rules.h"
+
+#include <string.h>
+
+#define WINDOW KK_LAYER_RULES_WINDOW_US
+#define S G_USEC_PER_SEC
+
+static const guint layer_kbps[] = { 1500, 400, 40 };
+
+typedef struct {
+  KkLayerRules rules;
+  gint64 now;
+  guint capacity_kbps;          /* G_MAXUINT: unshaped */
+  guint base_rtt_ms;
+  guint window_index;
+  guint lost_this_second;
+  guint sent_this_second;
+  guint switches;
+  guint probes;                 /* probes started */
+  KkLayer last_layer;
+  gint64 last_switch_us;
+} Link;
+
+static void
+link_init (Link *link, KkLayer ceiling)
+{
+  memset (link, 0, sizeof (*link));
+  link->now = 1000 * S;
+  link->capacity_kbps = G_MAXUINT;
+  link->base_rtt_ms = 30;
+  kk_layer_rules_init (&link->rules, ceiling, ceiling, link->now);
+  link->last_layer = link->rules.layer;
+}
+
+/* One window through the model link. */
+static KkLayer
+link_window (Link *link)
+{
+  KkLayer layer = link->rules.layer;
+  gboolean probing = kk_layer_rules_probing (&link->rules);
+  guint kbps = layer_kbps[layer] + (layer != KK_LAYER_AUDIO_ONLY ? layer_kbps[2] : 0);
+  guint offered = kbps;
+  guint video_packets = layer == KK_LAYER_AUDIO_ONLY ? 0
+      : layer_kbps[layer] * 1000 / 8 / 2 / 1200;
+  guint packets = video_packets + 25;
+  KkLinkSample sample = { 0 };
+  double loss = 0;
+  KkLayer result;
+
+  if (probing) {
+    KkLayer target = kk_layer_rules_probe_target (&link->rules);
+
+    offered = layer_kbps[target] + layer_kbps[2];
+  }
+  if (offered > link->capacity_kbps)
+    loss = 1.0 - (double) link->capacity_kbps / offered;
+  link->now += WINDOW;
+  sample.now_us = link->now;
+  sample.packets_sent = packets;
+  /* Probe bytes are lost alike, but only media is NACKed. */
+  sample.nacked = (guint) (video_packets * loss + 0.5);
+  link->sent_this_second += packets;
+  link->lost_this_second += (guint) (packets * loss + 0.5);
+  sample.rtt_ms = link->base_rtt_ms + (loss > 0 ? 300 : 0);
+  if (link->window_index++ % 2 == 1) {
+    sample.report = TRUE;
+    sample.fraction_lost = MIN (255, link->lost_this_second * 256 / link->sent_this_second);
+    sample.jitter_ms = loss > 0 ? 60 : 5;
+    link->lost_this_second = link->sent_this_second = 0;
+  } else {
+    sample.rtt_ms = -1;       /* round trips come with the reports */
+  }
+  result = kk_layer_rules_sample (&link->rules, &sample);
+  if (!probing && kk_layer_rules_probing (&link->rules))
+    link->probes++;
+  if (result != link->last_layer) {
+    link->switches++;
+    link->last_layer = result;
+    link->last_switch_us = link->now;
+  }
+  return result;
+}
+
+static void
+run_for (Link *link, gint64 duration_us)
+{
+  for (gint64 t = 0; t < duration_us; t += WINDOW)
+    link_window (link);
+}
+
+/* Returns how long it took to reach @layer, or -1 if it did not within
+ * @limit_us; runs on to @limit_us either way. */
+static gint64
+time_to_layer (Link *link, KkLayer layer, gint64 limit_us)
+{
+  gint64 start = link->now, reached = -1;
+
+  while (link->now - start < limit_us) {
+    if (link_window (link) == layer && reached < 0)
+      reached = link->now - start;
+  }
+  return reached;
+}
+
+/* The scenario: 20 s clean, 60 s at 500 kbit/s, 60 s clean. */
+static void
+test_shaped_500k (void)
+{
+  Link link;
+  gint64 t_down, t_up;
+  guint switches_before;
+
+  link_init (&link, KK_LAYER_FULL);
+  run_for (&link, 20 * S);
+  g_assert_cmpuint (link.switches, ==, 0);
+  g_assert_cmpuint (link.probes, ==, 0);
+
+  link.capacity_kbps = 500;
+  switches_before = link.switches;
+  t_down = time_to_layer (&link, KK_LAYER_LIGHT, 60 * S);
+  g_test_message ("down to light after %.1f s", t_down / 1e6);
+  g_assert_cmpint (t_down, >=, 0);
+  g_assert_cmpint (t_down, <=, 2 * S);
+  /* Settled on light: probes are tried and fail, the picture never moves
+   * again while shaped. */
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
+  g_assert_cmpuint (link.switches - switches_before, ==, 1);
+  g_assert_cmpuint (link.probes, >=, 2);
+  g_assert_cmpuint (link.rules.up_wait_us, ==, KK_LAYER_RULES_UP_WAIT_MAX_US);
+
+  link.capacity_kbps = G_MAXUINT;
+  t_up = time_to_layer (&link, KK_LAYER_FULL, 60 * S);
+  g_test_message ("back on full after %.1f s", t_up / 1e6);
+  g_assert_cmpint (t_up, >=, 0);
+  g_assert_cmpint (t_up, <=, 15 * S);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_FULL);
+  g_assert_cmpuint (link.switches - switches_before, ==, 2);
+}
+
+/* 100 kbit/s: down to light, then to sound only once the first switch
+ * had time to work, and there it stays. */
+static void
+test_shaped_100k (void)
+{
+  Link link;
+  gint64 t_audio;
+
+  link_init (&link, KK_LAYER_FULL);
+  run_for (&link, 5 * S);
+  link.capacity_kbps = 100;
+  t_audio = time_to_layer (&link, KK_LAYER_AUDIO_ONLY, 60 * S);
+  g_test_message ("sound only after %.1f s", t_audio / 1e6);
+  g_assert_cmpint (t_audio, >=, 0);
+  g_assert_cmpint (t_audio, <=, 6 * S);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_AUDIO_ONLY);
+  g_assert_cmpuint (link.switches, ==, 2);
+}
+
+/* One bad window (a burst of loss) moves nobody; two of three do. */
+static void
+test_burst_is_not_enough (void)
+{
+  KkLayerRules rules;
+  gint64 now = 100 * S;
+  KkLinkSample clean = { .packets_sent = 100, .rtt_ms = 30 };
+  KkLinkSample burst = { .packets_sent = 100, .nacked = 30, .report = TRUE,
+    .fraction_lost = 20, .rtt_ms = 30 };
+
+  kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, now);
+  for (guint round = 0; round < 20; round++) {
+    for (guint i = 0; i < 3; i++) {
+      KkLinkSample *s = i == 0 ? &burst : &clean;
+
+      s->now_us = now += WINDOW;
+      g_assert_cmpint (kk_layer_rules_sample (&rules, s), ==, KK_LAYER_FULL);
+    }
+  }
+  burst.now_us = now += WINDOW;
+  kk_layer_rules_sample (&rules, &burst);
+  clean.now_us = now += WINDOW;
+  kk_layer_rules_sample (&rules, &clean);
+  burst.now_us = now += WINDOW;
+  g_assert_cmpint (kk_layer_rules_sample (&rules, &burst), ==, KK_LAYER_LIGHT);
+}
+
+/* A probe that the link took, then a move up that did not hold: back
+ * down at the first bad window, and the next probe only after a longer
+ * clean period. */
+static void
+test_trial_falls_back (void)
+{
+  KkLayerRules rules;
+  gint64 now = 100 * S, probe_at = 0, second_probe_at = 0;
+  KkLinkSample clean = { .packets_sent = 50, .rtt_ms = 30 };
+  KkLinkSample bad = { .packets_sent = 100, .nacked = 30, .rtt_ms = 400 };
+
+  kk_layer_rules_init (&rules, KK_LAYER_LIGHT, KK_LAYER_FULL, now);
+  while (!kk_layer_rules_probing (&rules)) {
+    clean.now_us = now += WINDOW;
+    kk_layer_rules_sample (&rules, &clean);
+  }
+  probe_at = now;
+  /* Clean from the first window on. */
+  g_assert_cmpint (probe_at - 100 * S, ==, WINDOW + KK_LAYER_RULES_UP_WAIT_US);
+  while (rules.layer == KK_LAYER_LIGHT) {
+    clean.now_us = now += WINDOW;
+    kk_layer_rules_sample (&rules, &clean);
+  }
+  g_assert_cmpint (now - probe_at, ==, KK_LAYER_RULES_PROBE_US);
+  g_assert_cmpint (rules.state, ==, KK_LAYER_RULES_TRIAL);
+  clean.now_us = now += WINDOW;
+  g_assert_cmpint (kk_layer_rules_sample (&rules, &clean), ==, KK_LAYER_FULL);
+  bad.now_us = now += WINDOW;
+  g_assert_cmpint (kk_layer_rules_sample (&rules, &bad), ==, KK_LAYER_LIGHT);
+  g_assert_cmpuint (rules.failed_ups, ==, 1);
+  while (!kk_layer_rules_probing (&rules)) {
+    clean.now_us = now += WINDOW;
+    kk_layer_rules_sample (&rules, &clean);
+  }
+  second_probe_at = now;
+  g_assert_cmpint (second_probe_at - probe_at, >=,
+      KK_LAYER_RULES_PROBE_US + 2 * KK_LAYER_RULES_UP_WAIT_US);
+}
+
+/* An ICE-TCP viewer: TCP hides loss (nothing is NACKed, reports say 0),
+ * but the worker's drops at its full backlog tell. */
+static void
+test_tcp_backlog (void)
+{
+  KkLayerRules rules;
+  gint64 now = 100 * S;
+  KkLinkSample s = { .packets_sent = 80, .tcp_dropped = 20, .report = TRUE,
+    .rtt_ms = 30 };
+
+  kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, now);
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
+  s.now_us = now += WINDOW;
+  kk_layer_rules_sample (&rules, &s);
+  s.now_us = now += WINDOW;
+  g_assert_cmpint (kk_layer_rules_sample (&rules, &s), ==, KK_LAYER_LIGHT);
+}
+
+/* The verdicts at their edges, and a queue measured from the lowest
+ * round trip seen. */
+static void
+test_judge (void)
+{
+  KkLayerRules rules;
+  KkLinkSample s = { .packets_sent = 1000, .rtt_ms = 100 };
+
+  kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, 0);
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_CLEAN);
+  /* A few NACKs a window (a busy receiver, repaired at once) are fine;
+   * a quarter of the packets is a link too narrow. */
+  s.nacked = 100;
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_CLEAN);
+  s.nacked = 101;
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_UNSURE);
+  s.nacked = 251;
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
+  /* Lost for good, as the report says: stricter. */
+  s.nacked = 0;
+  s.report = TRUE;
+  s.fraction_lost = 3;          /* 1.2 % */
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_UNSURE);
+  s.fraction_lost = 8;          /* 3.1 % */
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
+  s.fraction_lost = 0;
+  s.report = FALSE;
+  s.nacked = 0;
+  s.rtt_ms = 260;
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_UNSURE);
+  s.rtt_ms = 501;
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
+  s.rtt_ms = -1;
+  s.report = TRUE;
+  s.fraction_lost = 26;         /* 10 % */
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
+  s.fraction_lost = 0;
+  s.jitter_ms = 120;
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
+}
+
+/* "Save data": never above light, even on a perfect link. Back to
+ * automatic, and sound only, and automatic again: the viewer is where
+ * the nurse asked at once, whatever it had before. */
+static void
+test_ceiling (void)
+{
+  Link link;
+
+  link_init (&link, KK_LAYER_LIGHT);
+  run_for (&link, 60 * S);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
+  g_assert_cmpuint (link.probes, ==, 0);
+  kk_layer_rules_set_ceiling (&link.rules, KK_LAYER_FULL, link.now);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_FULL);
+  kk_layer_rules_set_ceiling (&link.rules, KK_LAYER_AUDIO_ONLY, link.now);
+  run_for (&link, 10 * S);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_AUDIO_ONLY);
+  g_assert_cmpuint (link.probes, ==, 0);
+  kk_layer_rules_set_ceiling (&link.rules, KK_LAYER_LIGHT, link.now);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
+  kk_layer_rules_set_ceiling (&link.rules, KK_LAYER_FULL, link.now);
+  /* On a weak link, the rules take it down at once all the same. */
+  link.capacity_kbps = 500;
+  g_assert_cmpint (time_to_layer (&link, KK_LAYER_LIGHT, 10 * S), <=, 2 * S);
+}
+
+/* A screen that had the light layer last time starts there and moves up
+ * only through a probe; with "save data" it stays there. */
+static void
+test_start_at (void)
+{
+  Link link;
+  gint64 t_up;
+
+  link_init (&link, KK_LAYER_FULL);
+  kk_layer_rules_start_at (&link.rules, KK_LAYER_LIGHT, link.now);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
+  t_up = time_to_layer (&link, KK_LAYER_FULL, 30 * S);
+  g_assert_cmpint (t_up, >=, KK_LAYER_RULES_UP_WAIT_US + KK_LAYER_RULES_PROBE_US);
+  g_assert_cmpuint (link.probes, ==, 1);
+
+  link_init (&link, KK_LAYER_LIGHT);
+  kk_layer_rules_start_at (&link.rules, KK_LAYER_FULL, link.now);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/layer-rules/shaped-500k", test_shaped_500k);
+  g_test_add_func ("/layer-rules/shaped-100k", test_shaped_100k);
+  g_test_add_func ("/layer-rules/burst-is-not-enough", test_burst_is_not_enough);
+  g_test_add_func ("/layer-rules/trial-falls-back", test_trial_falls_back);
+  g_test_add_func ("/layer-rules/tcp-backlog", test_tcp_backlog);
+  g_test_add_func ("/layer-rules/judge", test_judge);
+  g_test_add_func ("/layer-rules/ceiling", test_ceiling);
+  g_test_add_func ("/layer-rules/start-at", test_start_at);
+  return g_test_run ();
+}
