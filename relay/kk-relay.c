@@ -226,7 +226,7 @@ kk_relay_new (const KkConfig *config, GError **error)
           relay->store, relay->schedule, relay->recordings, error)
       || !kk_report_api_register (relay->server, relay->auth,
           relay->attendance, relay->registry, relay->store,
-          relay->recordings, error)
+          relay->recordings, relay->questions, error)
       || !kk_questions_api_register (relay->server, relay->auth,
           relay->registry, relay->questions, relay->metrics, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,

@@ -92,6 +92,14 @@ add_list (JsonBuilder *builder, GPtrArray *list, const Viewer *viewer)
   json_builder_end_array (builder);
 }
 
+void
+kk_questions_api_build_list (JsonBuilder *builder, GPtrArray *list)
+{
+  const Viewer coordinator = { TRUE, NULL };
+
+  add_list (builder, list, &coordinator);
+}
+
 static char *
 builder_to_string (JsonBuilder *builder)
 {

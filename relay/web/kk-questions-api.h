@@ -77,4 +77,15 @@ gboolean kk_questions_api_register (SoupServer *server, KkAuth *auth,
     KkRoomRegistry *registry, KkQuestions *questions, KkMetrics *metrics,
     GError **error);
 
+/**
+ * kk_questions_api_build_list:
+ * @list: (element-type KkQuestion): the questions of one session
+ *
+ * Adds a "questions" member to the object being built in @builder: @list
+ * as GET /api/sessions/{session}/questions shows it to the coordinator
+ * (every question, hidden ones too, each with its asker), so that the
+ * session report shows the very same objects.
+ */
+void kk_questions_api_build_list (JsonBuilder *builder, GPtrArray *list);
+
 G_END_DECLS

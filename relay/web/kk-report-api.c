@@ -3,11 +3,13 @@
  * kk-report-api: the session report's and the live chart's routes; see
  * kk-report-api.h.
  *
- * A report is three store jobs in a row, each queued after every
+ * A report is four store jobs in a row, each queued after every
  * attendance event already received: the session as planned and
  * broadcast (kk-store), the attendance rows with their verdicts and bars
- * (kk-attendance-log), and the audience series (kk-attendance-log). The
- * request is paused meanwhile and answered once, by the last.
+ * (kk-attendance-log), the audience series (kk-attendance-log), and the
+ * session's questions (kk-questions, shown as the coordinator's list of
+ * them shows them). The request is paused meanwhile and answered once, by
+ * the last.
  *
  * Times are RFC 3339 in UTC, whole seconds, like every time in the API;
  * the page places them on its time axis itself.
@@ -15,6 +17,7 @@
 #include "kk-report-api.h"
 
 #include "kk-http.h"
+#include "kk-questions-api.h"
 #include "kk-recordings-api.h"
 #include "kk-schedule-api.h"
 
@@ -24,6 +27,7 @@ typedef struct {
   KkRoomRegistry *registry;
   KkStore *store;
   KkRecordings *recordings;
+  KkQuestions *questions;
 } KkReportApi;
 
 static void
@@ -36,6 +40,7 @@ api_free (gpointer data)
   g_clear_object (&api->registry);
   g_clear_object (&api->store);
   g_clear_object (&api->recordings);
+  g_clear_object (&api->questions);
   g_free (api);
 }
 
@@ -45,6 +50,7 @@ typedef struct {
   KkHttpRequest *request;
   KkStoreSession *session;
   KkAttendanceReport *report;
+  KkAttendanceAudience *audience;
 } ReportCall;
 
 static void
@@ -54,6 +60,7 @@ report_call_finish (ReportCall *call)
   kk_http_request_unref (call->request);
   g_clear_pointer (&call->session, kk_store_session_free);
   g_clear_pointer (&call->report, kk_attendance_report_free);
+  g_clear_pointer (&call->audience, kk_attendance_audience_free);
   g_free (call);
 }
 
@@ -185,10 +192,11 @@ add_recording_link (JsonBuilder *builder, KkReportApi *api,
 }
 
 static void
-reply_report (ReportCall *call, const KkAttendanceAudience *audience)
+reply_report (ReportCall *call, GPtrArray *questions)
 {
   SoupServerMessage *msg = kk_http_request_get_message (call->request);
   g_autoptr (JsonBuilder) builder = json_builder_new ();
+  const KkAttendanceAudience *audience = call->audience;
   const KkAttendanceSession *session = audience->session;
   KkRoom *room = kk_room_registry_lookup (call->api->registry,
       call->session->room_id);
@@ -212,6 +220,7 @@ reply_report (ReportCall *call, const KkAttendanceAudience *audience)
   for (guint i = 0; i < call->report->rows->len; i++)
     add_person (builder, call->report->rows->pdata[i]);
   json_builder_end_array (builder);
+  kk_questions_api_build_list (builder, questions);
   add_recording_link (builder, call->api, call->session->id);
   json_builder_end_object (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
@@ -222,19 +231,36 @@ reply_report (ReportCall *call, const KkAttendanceAudience *audience)
 /* ---- GET /api/sessions/{id}/report ---- */
 
 static void
+questions_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ReportCall *call = user_data;
+  g_autoptr (GPtrArray) questions = NULL;
+  g_autoptr (GError) error = NULL;
+
+  questions = kk_questions_list_finish (call->api->questions, result,
+      &error);
+  if (questions == NULL)
+    reply_failure (kk_http_request_get_message (call->request), error);
+  else
+    reply_report (call, questions);
+  report_call_finish (call);
+}
+
+static void
 audience_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ReportCall *call = user_data;
-  g_autoptr (KkAttendanceAudience) audience = NULL;
   g_autoptr (GError) error = NULL;
 
-  audience = kk_attendance_log_audience_finish (call->api->log, result,
+  call->audience = kk_attendance_log_audience_finish (call->api->log, result,
       &error);
-  if (audience == NULL)
+  if (call->audience == NULL) {
     reply_failure (kk_http_request_get_message (call->request), error);
-  else
-    reply_report (call, audience);
-  report_call_finish (call);
+    report_call_finish (call);
+    return;
+  }
+  kk_questions_list_async (call->api->questions, call->session->id, NULL,
+      questions_read, call);
 }
 
 static void
@@ -367,11 +393,12 @@ get_live_audience (KkHttpRequest *request, gpointer user_data)
 gboolean
 kk_report_api_register (SoupServer *server, KkAuth *auth,
     KkAttendanceLog *log, KkRoomRegistry *registry, KkStore *store,
-    KkRecordings *recordings, GError **error)
+    KkRecordings *recordings, KkQuestions *questions, GError **error)
 {
   KkReportApi *api;
 
   g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
+  g_return_val_if_fail (KK_IS_QUESTIONS (questions), FALSE);
 
   api = g_new0 (KkReportApi, 1);
   api->auth = g_object_ref (auth);
@@ -379,6 +406,7 @@ kk_report_api_register (SoupServer *server, KkAuth *auth,
   api->registry = g_object_ref (registry);
   api->store = g_object_ref (store);
   api->recordings = recordings != NULL ? g_object_ref (recordings) : NULL;
+  api->questions = g_object_ref (questions);
   kk_http_server_keep (server, api, api_free);
 
   kk_http_add_route (server, "GET", "/api/sessions/{id}/report", get_report,

@@ -9,7 +9,8 @@
  *                                   live time, the audience over time,
  *                                   each person's bar and verdict, the
  *                                   recording with its pauses and a signed
- *                                   link for its player; 404 for an
+ *                                   link for its player, the session's
+ *                                   questions with who asked; 404 for an
  *                                   unknown session or one never broadcast
  *   GET /api/rooms/{room}/audience  the room's host or the coordinator:
  *                                   the audience over time of the room's
@@ -19,8 +20,8 @@
  * The figures are made where their data lives (the attendance log for
  * the audience and the bars, kk-recordings for the recording, the store
  * for the plan); this module only gathers them into one answer, so that a
- * page draws and computes nothing of its own. A later section (the
- * session's questions) is one more member of the report's object.
+ * page draws and computes nothing of its own. A new section of the
+ * report is one more member of the report's object.
  */
 #pragma once
 
@@ -28,6 +29,7 @@
 
 #include "kk-attendance-log.h"
 #include "kk-auth.h"
+#include "kk-questions.h"
 #include "kk-recordings.h"
 #include "kk-room.h"
 #include "kk-store.h"
@@ -41,6 +43,8 @@ G_BEGIN_DECLS
  * @registry: (transfer none): a reference is kept; the courses' titles
  * @store: (transfer none): a reference is kept; the sessions' plans
  * @recordings: (transfer none): a reference is kept
+ * @questions: (transfer none): a reference is kept; the sessions'
+ *   questions
  *
  * Adds the routes above to @server (the route module shape of kk-http.h).
  *
@@ -48,6 +52,6 @@ G_BEGIN_DECLS
  */
 gboolean kk_report_api_register (SoupServer *server, KkAuth *auth,
     KkAttendanceLog *log, KkRoomRegistry *registry, KkStore *store,
-    KkRecordings *recordings, GError **error);
+    KkRecordings *recordings, KkQuestions *questions, GError **error);
 
 G_END_DECLS

@@ -9,7 +9,10 @@
 // audience chart, and it follows the first viewer's arrival by itself.
 //
 // The host pauses the recording for a few seconds, and 45 invited people
-// never come (absent rows, so the printed table runs over a page).
+// never come (absent rows, so the printed table runs over a page). Two
+// questions are asked while live: one with markup in it, without the
+// asker's name shown to others, supported by another screen and answered
+// by the host; and a long one, left open.
 //
 // After the broadcast the coordinator opens the report from the admin
 // page's session list. Its chart must be the step series the connection
@@ -17,7 +20,12 @@
 // gives, read back from the SVG's points (their data and their place on
 // the axes); each person's bar must be the union of their connections
 // over the live time (from GET /api/sessions/{id}/attendance), with the
-// verdict beside it; the pause is listed. Printed to PDF (A4), page 1
+// verdict beside it; the pause is listed; the questions' table shows the
+// text as text (the markup as characters, no element made of it), the
+// asker of the anonymous one, its support, state and when it was
+// answered, as GET /api/sessions/{id}/questions has them; printed, the
+// questions are in the PDF's text and the long one's row is on one page.
+// Printed to PDF (A4), page 1
 // turned into PNG by pdftoppm must carry the title (pdftotext) and a
 // drawn chart (its line colours in the picture, across the page); the
 // table's head is repeated on the next pages and no row is cut across
@@ -37,6 +45,10 @@ const PYTHON = "/usr/bin/python3";
 const ROOM = "rapport";
 const TITLE = "Legemiddelhåndtering";
 const INVITED = 45;
+const MARKUP_QUESTION = "Gjelder <b>dette</b> også for barn?";
+// Long enough to wrap over several lines of its cell when printed, with
+// words at each end to find it by.
+const LONG_QUESTION = `Startord: ${"hvordan dokumenterer vi dette i journalen når pasienten ikke samtykker, ".repeat(6)}Sluttord.`;
 
 // A WHEP viewer for @seconds, until it exits or is killed.
 function watch(ctx, token, seconds, label) {
@@ -196,6 +208,17 @@ await run("report", async (ctx) => {
     await screenshot(host.page, "host-chart-live");
     await at(4);
     viewers.push(watch(ctx, b.token, 5, "viewer-b1"));             // 4 .. ~9
+    // Questions while live: Per's with markup, his name hidden from the
+    // others, supported by Kari's screen and answered; Lise's long one.
+    const asked = await daemon.api("POST", `/api/rooms/${ROOM}/questions`, { text: MARKUP_QUESTION, anonymous: true }, b.token);
+    check(asked.status === 201, `Per asks: ${asked.status} ${JSON.stringify(asked.data)}`);
+    const supported = await daemon.api("POST", `/api/rooms/${ROOM}/questions/${asked.data.id}/support`, undefined, a.token);
+    check(supported.status === 200, `Kari's screen supports it: ${supported.status}`);
+    const long = await daemon.api("POST", `/api/rooms/${ROOM}/questions`, { text: LONG_QUESTION }, c.token);
+    check(long.status === 201, `Lise asks a long question: ${long.status} ${JSON.stringify(long.data)}`);
+    const answered = await daemon.api("PUT", `/api/rooms/${ROOM}/questions/${asked.data.id}/state`, { state: "answered" },
+      room.host_token);
+    check(answered.status === 200, `the host answered it: ${answered.status}`);
     await at(8);
     viewers.push(watch(ctx, c.token, 40, "viewer-c"));             // 8 .. the end: late
     // The host pauses the recording for a few seconds.
@@ -313,6 +336,24 @@ await run("report", async (ctx) => {
     const pauses = await page.locator("#facts ul.pauses li").count();
     check(pauses === 1 && info.recording.paused.length === 1, `one pause listed: ${pauses}, ${JSON.stringify(info.recording.paused)}`);
 
+    // The questions: the text as text, with who asked and what became of
+    // it, as the session's list has them (most support first).
+    const listed = (await daemon.api("GET", `/api/sessions/${session}/questions`)).data.questions;
+    const questions = await page.evaluate(() => [...document.querySelectorAll("#questions-table tbody tr")].map((tr) => ({
+      id: tr.dataset.question, cells: [...tr.cells].map((td) => td.textContent),
+      elements: tr.querySelector("td.question-text").children.length,
+    })));
+    log(`questions: ${JSON.stringify(questions.map((q) => q.cells.map((c) => c.slice(0, 40))))}`);
+    check(JSON.stringify(questions.map((q) => q.id)) === JSON.stringify(listed.map((q) => q.id)),
+      `the session's questions in its order: ${JSON.stringify(listed.map((q) => q.id))}`);
+    const clock = (iso) => new Date(iso).toLocaleTimeString("nb-NO", { timeZone: "Europe/Oslo", hour: "2-digit", minute: "2-digit" });
+    const answeredAt = listed.find((q) => q.id === asked.data.id).state_at;
+    check(JSON.stringify(questions[0].cells) === JSON.stringify([clock(asked.data.asked_at), MARKUP_QUESTION, "Per Berg", "Ja", "1",
+      "Besvart", clock(answeredAt)]) && questions[0].elements === 0,
+    `the anonymous question as text, with its asker, support and answer: ${JSON.stringify(questions[0])}`);
+    check(JSON.stringify(questions[1].cells) === JSON.stringify([clock(long.data.asked_at), LONG_QUESTION, "Lise Dahl", "Nei", "0",
+      "Ikke besvart", "–"]), `the long question, open: ${JSON.stringify(questions[1].cells.map((c) => c.slice(0, 60)))}`);
+
     // The recording plays in the report.
     await waitFor(() => page.evaluate(() => document.getElementById("recording-video")?.readyState >= 1), 15000,
       "the recording's player to load");
@@ -339,6 +380,12 @@ await run("report", async (ctx) => {
       const lines = pageText.flatMap((text, i) => text.split("\n").filter((l) => l.includes(guest.name)).map((l) => [i, l]));
       check(lines.length === 1 && lines[0][1].includes("Fraværende"), `${guest.name}: ${JSON.stringify(lines)}`);
     }
+    // The questions printed: the markup as characters, and the long
+    // question's row on one page (its first and last words together).
+    const flat = pageText.map((text) => text.replace(/\s+/g, " "));
+    check(flat.some((text) => text.includes(MARKUP_QUESTION)), "the question with its markup as text in the PDF");
+    const startPage = flat.findIndex((text) => text.includes("Startord:"));
+    check(startPage >= 0 && flat[startPage].includes("Sluttord."), `the long question's row is on one page (${startPage + 1})`);
     const size = /Page size:\s+([\d.]+) x ([\d.]+)/.exec(execFileSync("pdfinfo", [pdf]).toString());
     check(Math.abs(Number(size[1]) - 595.28) < 2 && Math.abs(Number(size[2]) - 841.89) < 2, `A4 pages: ${size[0]}`);
     execFileSync("pdftoppm", ["-png", "-r", "80", pdf, path.join(dir, "report-page")]);
@@ -369,6 +416,7 @@ await run("report", async (ctx) => {
     await waitFor(() => english.page.evaluate((id) => document.body.dataset.loaded === id, session), 15000, "the English report");
     check((await english.page.locator("#report-title").textContent()).startsWith("Session report"), "the English title");
     check((await english.page.locator("#attendance-table").textContent()).includes("Absent"), "English verdicts");
+    check((await english.page.locator("#questions").textContent()).includes("Answered"), "the questions in English");
     await screenshot(english.page, "page-en", { fullPage: true });
   } finally {
     for (const viewer of viewers) await viewer.kill();

@@ -12,7 +12,10 @@ then both screens. Afterwards GET /api/sessions/{id}/report must give:
 the audience series that the connection log and the check-in times give
 when re-done here; each person's intervals (the colleague's from her
 check-in); the planned times, the course's title, the recording with a signed
-link that plays without a token. And who may ask: 401 without a token,
+link that plays without a token; the questions asked during the broadcast
+(one anonymous, supported by the other screen and answered) exactly as the
+coordinator's GET /api/sessions/{id}/questions lists them, with the
+anonymous one's asker. And who may ask: 401 without a token,
 403 for a viewer or another room's host, 404 for an unknown session or
 room. The daemon must then stop cleanly (LeakSanitizer checks it).
 """
@@ -123,6 +126,24 @@ def test(ctx):
     check_eq(r.status, 201, "the colleague's check-in (%s)" % r.text[:200])
     kari = r.json()["participant_id"]
     last(1, 2)
+    # Questions while live: the first screen's without its name shown to
+    # others, supported by the second screen and then answered; the second
+    # screen's own, left open.
+    r = d.api("POST", "/api/rooms/%s/questions" % ROOM,
+              {"text": "Gjelder <b>dette</b> også barn?", "anonymous": True},
+              token=screen["token"])
+    check_eq(r.status, 201, "the first screen asks (%s)" % r.text[:200])
+    asked = r.json()["id"]
+    r = d.api("POST", "/api/rooms/%s/questions" % ROOM,
+              {"text": "Hvor lenge virker hånddesinfeksjon?"},
+              token=second["token"])
+    check_eq(r.status, 201, "the second screen asks (%s)" % r.text[:200])
+    r = d.api("POST", "/api/rooms/%s/questions/%s/support" % (ROOM, asked),
+              token=second["token"])
+    check_eq(r.status, 200, "the second screen supports (%s)" % r.text[:200])
+    r = d.api("PUT", "/api/rooms/%s/questions/%s/state" % (ROOM, asked),
+              {"state": "answered"}, token=host)
+    check_eq(r.status, 200, "the host answered it (%s)" % r.text[:200])
     v2 = ctx.start_peer("whep_aiortc.py", "--url", d.whep_url(ROOM),
                         "--token", second["token"], "--duration", "5")
     last(2, 3)
@@ -188,6 +209,25 @@ def test(ctx):
         check_eq(by_id[pid]["completed"], row["completed"], "completed")
     check(sec(by_id[kari]["intervals"][0]["from"])
           >= sec(rows[kari]["checked_in_at"]), "Kari from her check-in")
+
+    # The questions: the coordinator's list of them, the same objects.
+    r = d.api("GET", "/api/sessions/%s/questions" % session)
+    check_eq(r.status, 200, "the session's questions (%s)" % r.text[:200])
+    check_eq(report["questions"], r.json()["questions"],
+             "the report's questions are the session's")
+    by_text = {q["text"]: q for q in report["questions"]}
+    check_eq(sorted(by_text), ["Gjelder <b>dette</b> også barn?",
+                               "Hvor lenge virker hånddesinfeksjon?"],
+             "both questions, markup kept as text")
+    q = by_text["Gjelder <b>dette</b> også barn?"]
+    check_eq((q["id"], q["asker"], q["anonymous"], q["supports"], q["state"]),
+             (asked, "Vaktrommet", True, 1, "answered"),
+             "the anonymous one with its asker, support and state")
+    check(start <= sec(q["asked_at"]) <= sec(q["state_at"]) <= end,
+          "asked and answered while live: %s" % q)
+    q = by_text["Hvor lenge virker hånddesinfeksjon?"]
+    check_eq((q["asker"], q["anonymous"], q["supports"], q["state"]),
+             ("Per Berg", False, 0, "open"), "the second screen's, open")
 
     # The recording: listed with its pauses, and a signed link that plays
     # without the token.

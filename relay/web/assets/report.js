@@ -3,8 +3,9 @@
  * the course coordinator, to read on screen or print to PDF and archive.
  * The course and its planned and actual times, the recording's pauses,
  * the audience over time (chart.js), each person's attendance as a bar
- * over the live time with their verdict, and the recording with its
- * player.
+ * over the live time with their verdict, the questions asked (with who
+ * asked, also when they asked without their name shown to others), and
+ * the recording with its player.
  *
  * Everything comes from one call, GET /api/sessions/{id}/report, with the
  * coordinator token the admin page keeps in this tab's session storage
@@ -59,6 +60,22 @@ const t = kkTranslator({
   "verdict.override": "{result} (set by hand)",
   "verdict.yes": "Completed",
   "verdict.no": "Not completed",
+  "questions.heading": "Questions",
+  "questions.none": "No questions were asked.",
+  "questions.col.asked": "Asked",
+  "questions.col.text": "Question",
+  "questions.col.asker": "Asked by",
+  "questions.col.anonymous": "Anonymous",
+  "questions.col.supports": "Support",
+  "questions.col.state": "State",
+  "questions.col.answered": "Answered",
+  "questions.unknown": "unknown",
+  "questions.yes": "Yes",
+  "questions.no": "No",
+  "questions.state.open": "Not answered",
+  "questions.state.answering": "Being answered",
+  "questions.state.answered": "Answered",
+  "questions.state.hidden": "Hidden",
   "recording.heading": "Recording",
   "recording.none": "This session was not recorded.",
   "recording.state.recording": "Being recorded",
@@ -110,6 +127,22 @@ const t = kkTranslator({
   "verdict.override": "{result} (satt manuelt)",
   "verdict.yes": "Fullført",
   "verdict.no": "Ikke fullført",
+  "questions.heading": "Spørsmål",
+  "questions.none": "Ingen spørsmål ble stilt.",
+  "questions.col.asked": "Stilt",
+  "questions.col.text": "Spørsmål",
+  "questions.col.asker": "Stilt av",
+  "questions.col.anonymous": "Anonym",
+  "questions.col.supports": "Støtte",
+  "questions.col.state": "Status",
+  "questions.col.answered": "Besvart",
+  "questions.unknown": "ukjent",
+  "questions.yes": "Ja",
+  "questions.no": "Nei",
+  "questions.state.open": "Ikke besvart",
+  "questions.state.answering": "Besvares",
+  "questions.state.answered": "Besvart",
+  "questions.state.hidden": "Skjult",
   "recording.heading": "Opptak",
   "recording.none": "Denne sendingen ble ikke tatt opp.",
   "recording.state.recording": "Tas opp",
@@ -248,6 +281,35 @@ function attendanceSection(r) {
   return section;
 }
 
+/* The questions in the host's order (most support first), each with who
+ * asked it: the coordinator sees the asker of an anonymous question too,
+ * and the report says it was asked so. The text goes in as text, never as
+ * HTML. When it was answered is known for an answered question only (its
+ * state's time); one hidden after its answer shows as hidden. */
+function questionsSection(r) {
+  const section = el("section", { class: "card", id: "questions", "aria-labelledby": "questions-heading" },
+    el("h2", { id: "questions-heading" }, t("questions.heading")));
+  if (r.questions.length === 0) {
+    section.append(el("p", { class: "status" }, t("questions.none")));
+    return section;
+  }
+  section.append(el("table", { id: "questions-table" },
+    el("thead", {}, el("tr", {},
+      el("th", { class: "number" }, t("questions.col.asked")), el("th", { class: "question-text" }, t("questions.col.text")),
+      el("th", {}, t("questions.col.asker")), el("th", {}, t("questions.col.anonymous")),
+      el("th", { class: "number" }, t("questions.col.supports")), el("th", {}, t("questions.col.state")),
+      el("th", { class: "number" }, t("questions.col.answered")))),
+    el("tbody", {}, r.questions.map((q) => el("tr", { "data-question": q.id, class: `state-${q.state}` },
+      el("td", { class: "number" }, kkOsloClock(Date.parse(q.asked_at))),
+      el("td", { class: "question-text" }, q.text),
+      el("td", { class: "asker" }, q.asker || t("questions.unknown")),
+      el("td", { class: "anonymous" }, t(q.anonymous ? "questions.yes" : "questions.no")),
+      el("td", { class: "number supports" }, q.supports),
+      el("td", { class: "state" }, t(`questions.state.${q.state}`)),
+      el("td", { class: "number answered" }, q.state === "answered" ? kkOsloClock(Date.parse(q.state_at)) : "–"))))));
+  return section;
+}
+
 /* A signed link plays without the token; one that ran out is replaced by
  * asking for the report again (at most once a minute). */
 let relinkedAt = 0;
@@ -277,7 +339,7 @@ function recordingSection(r) {
 }
 
 /* The report, top to bottom. */
-const sections = [factsSection, audienceSection, attendanceSection, recordingSection];
+const sections = [factsSection, audienceSection, attendanceSection, questionsSection, recordingSection];
 
 /* ---- loading ---- */
 
