@@ -9,6 +9,7 @@
 #include "kk-api.h"
 #include "kk-attendance-api.h"
 #include "kk-http.h"
+#include "kk-ice-servers.h"
 #include "kk-pages.h"
 #include "kk-presence-api.h"
 #include "kk-recordings-api.h"
@@ -144,6 +145,9 @@ kk_relay_new (const KkConfig *config, GError **error)
   KkRelay *relay = g_new0 (KkRelay, 1);
   KkFanoutConfig fanout_config = { 0 };
   g_autoptr (GPtrArray) rooms = NULL;
+  g_autoptr (KkIceServers) ice_servers = kk_ice_servers_new (
+      (const char *const *) config->turn_urls, config->turn_secret,
+      config->turn_credential_lifetime_s);
 
   if (kk_relay_debug == NULL)
     GST_DEBUG_CATEGORY_INIT (kk_relay_debug, "kk-relay", 0, "Kringkast");
@@ -215,7 +219,7 @@ kk_relay_new (const KkConfig *config, GError **error)
       || !kk_schedule_api_register (relay->server, relay->auth, relay->registry,
           relay->store, relay->schedule, relay->recordings, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,
-          lookup_lecture, relay, error)
+          ice_servers, lookup_lecture, relay, error)
       || !kk_pages_register (relay->server, error))
     goto error;
   return relay;

@@ -34,6 +34,13 @@ G_DEFINE_QUARK (kk-config-error-quark, kk_config_error)
 #define KK_DEFAULT_RECONNECT_GRACE_S 30
 #define KK_DEFAULT_CONSENT_TIMEOUT_S 30
 #define KK_DEFAULT_CONNECT_TIMEOUT_S 30
+/* A TURN credential must outlive the longest lecture: coturn checks the
+ * expiry in the username on every refresh of an allocation, not only on
+ * the first request, so one that expires mid-lecture drops the viewer
+ * (see README, "TURN"). Eight hours covers a day of teaching. */
+#define KK_DEFAULT_TURN_CREDENTIAL_LIFETIME_S (8 * 3600)
+#define KK_MIN_TURN_CREDENTIAL_LIFETIME_S 60
+#define KK_MAX_TURN_CREDENTIAL_LIFETIME_S (7 * 24 * 3600)
 
 /* More worker threads than this is a configuration mistake, not a need. */
 #define KK_MAX_WORKERS 256
@@ -47,6 +54,7 @@ typedef struct {
   int media_port;
   char **public_ips;
   char *data_dir;
+  char **turn_urls;
   gboolean demo;
   int workers;
   gboolean version;
@@ -58,6 +66,7 @@ options_clear (KkConfigOptions *options)
   g_clear_pointer (&options->config_file, g_free);
   g_clear_pointer (&options->public_ips, g_strfreev);
   g_clear_pointer (&options->data_dir, g_free);
+  g_clear_pointer (&options->turn_urls, g_strfreev);
 }
 
 void
@@ -101,6 +110,9 @@ kk_config_free (KkConfig *config)
   g_free (config->data_dir);
   g_free (config->admin_token);
   g_free (config->pipelines_dir);
+  g_strfreev (config->turn_urls);
+  g_free (config->turn_secret);
+  g_strfreev (config->turn_relay_addresses);
   g_clear_pointer (&config->rooms, g_ptr_array_unref);
   g_free (config);
 }
@@ -117,6 +129,7 @@ config_new_defaults (void)
   config->reconnect_grace_s = KK_DEFAULT_RECONNECT_GRACE_S;
   config->consent_timeout_s = KK_DEFAULT_CONSENT_TIMEOUT_S;
   config->whep_connect_timeout_s = KK_DEFAULT_CONNECT_TIMEOUT_S;
+  config->turn_credential_lifetime_s = KK_DEFAULT_TURN_CREDENTIAL_LIFETIME_S;
   /* An installed daemon reads its pipelines from the data directory; one
    * run from the build tree falls back to the source checkout. */
   if (g_file_test (KK_PIPELINES_DIR, G_FILE_TEST_IS_DIR))
@@ -172,6 +185,112 @@ parse_uint (const char *text, guint64 min, guint64 max, guint64 *out,
     return FALSE;
   }
   return TRUE;
+}
+
+/* Splits a TURN URL (RFC 7065) and checks every part; @host (nullable)
+ * receives the host without brackets. */
+static gboolean
+split_turn_url (const char *url, char **host, GError **error)
+{
+  const char *rest, *end, *query, *host_end;
+  g_autofree char *host_text = NULL;
+
+  if (strlen (url) > KK_CONFIG_TURN_URL_MAX)
+    goto invalid;
+  for (const char *p = url; *p != '\0'; p++) {
+    /* Visible ASCII without the characters that end a Link header's
+     * <URI> or quoted parameter. */
+    if (*p < 0x21 || *p > 0x7e || strchr ("<>\"\\,;", *p) != NULL)
+      goto invalid;
+  }
+  if (g_str_has_prefix (url, "turns:"))
+    rest = url + strlen ("turns:");
+  else if (g_str_has_prefix (url, "turn:"))
+    rest = url + strlen ("turn:");
+  else
+    goto invalid;
+
+  query = strchr (rest, '?');
+  end = query != NULL ? query : rest + strlen (rest);
+  if (query != NULL && strcmp (query, "?transport=udp") != 0
+      && strcmp (query, "?transport=tcp") != 0)
+    goto invalid;
+
+  if (rest[0] == '[') {
+    const char *close = memchr (rest, ']', end - rest);
+    g_autoptr (GInetAddress) addr = NULL;
+
+    if (close == NULL)
+      goto invalid;
+    host_text = g_strndup (rest + 1, close - rest - 1);
+    addr = g_inet_address_new_from_string (host_text);
+    if (addr == NULL || g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV6)
+      goto invalid;
+    host_end = close + 1;
+  } else {
+    host_end = memchr (rest, ':', end - rest);
+    if (host_end == NULL)
+      host_end = end;
+    host_text = g_strndup (rest, host_end - rest);
+    for (const char *p = host_text; *p != '\0'; p++) {
+      if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+        goto invalid;
+    }
+  }
+  if (host_text[0] == '\0')
+    goto invalid;
+  if (host_end < end) {
+    guint64 port;
+    g_autofree char *port_text = NULL;
+
+    if (*host_end != ':')
+      goto invalid;
+    port_text = g_strndup (host_end + 1, end - host_end - 1);
+    if (!g_ascii_string_to_unsigned (port_text, 10, 1, G_MAXUINT16, &port,
+            NULL))
+      goto invalid;
+  }
+  if (host != NULL)
+    *host = g_steal_pointer (&host_text);
+  return TRUE;
+
+invalid:
+  g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+      "'%s' is not a TURN URL (turn: or turns:, host, optional :port, "
+      "optional ?transport=udp or ?transport=tcp)", url);
+  return FALSE;
+}
+
+gboolean
+kk_config_check_turn_url (const char *url, GError **error)
+{
+  g_return_val_if_fail (url != NULL, FALSE);
+
+  return split_turn_url (url, NULL, error);
+}
+
+/* Splits a list of TURN URLs on the same separators as addresses and
+ * checks each. */
+static char **
+parse_turn_url_list (const char *text, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit_set (text, ",; \t", -1);
+  g_autoptr (GPtrArray) urls = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; parts[i] != NULL; i++) {
+    if (parts[i][0] == '\0')
+      continue;
+    if (!kk_config_check_turn_url (parts[i], error))
+      return NULL;
+    g_ptr_array_add (urls, g_strdup (parts[i]));
+  }
+  if (urls->len == 0) {
+    g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "empty URL list");
+    return NULL;
+  }
+  g_ptr_array_add (urls, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&urls), FALSE);
 }
 
 /* A bearer token goes into an HTTP header verbatim: visible ASCII only. */
@@ -444,6 +563,51 @@ apply_ingest_group (KkConfig *config, const KeyFileCursor *cur,
 }
 
 static gboolean
+apply_turn_group (KkConfig *config, const KeyFileCursor *cur,
+    const char *key, GError **error)
+{
+  guint64 value;
+  g_autofree char *text = NULL;
+  GError *local_error = NULL;
+
+  if (g_str_equal (key, "url")) {
+    char **urls;
+
+    if (!kf_get_string (cur, key, &text, error))
+      return FALSE;
+    urls = parse_turn_url_list (text, &local_error);
+    if (urls == NULL)
+      return kf_fail (cur, key, local_error, error);
+    g_strfreev (config->turn_urls);
+    config->turn_urls = urls;
+  } else if (g_str_equal (key, "secret")) {
+    if (!kf_get_string (cur, key, &config->turn_secret, error))
+      return FALSE;
+    if (config->turn_secret[0] == '\0')
+      return kf_fail (cur, key, g_error_new_literal (KK_CONFIG_ERROR,
+              KK_CONFIG_ERROR_INVALID, "the secret is empty"), error);
+  } else if (g_str_equal (key, "credential-lifetime")) {
+    if (!kf_get_uint (cur, key, KK_MIN_TURN_CREDENTIAL_LIFETIME_S,
+            KK_MAX_TURN_CREDENTIAL_LIFETIME_S, &value, error))
+      return FALSE;
+    config->turn_credential_lifetime_s = value;
+  } else if (g_str_equal (key, "relay-address")) {
+    char **ips;
+
+    if (!kf_get_string (cur, key, &text, error))
+      return FALSE;
+    ips = parse_ip_list (text, &local_error);
+    if (ips == NULL)
+      return kf_fail (cur, key, local_error, error);
+    g_strfreev (config->turn_relay_addresses);
+    config->turn_relay_addresses = ips;
+  } else {
+    return kf_unknown_key (cur, key, error);
+  }
+  return TRUE;
+}
+
+static gboolean
 apply_room_group (KkRoomConfig *room, const KeyFileCursor *cur,
     const char *key, GError **error)
 {
@@ -516,6 +680,8 @@ apply_key_file (KkConfig *config, GKeyFile *key_file, const char *file_name,
       apply = apply_media_group;
     } else if (g_str_equal (groups[g], "ingest")) {
       apply = apply_ingest_group;
+    } else if (g_str_equal (groups[g], "turn")) {
+      apply = apply_turn_group;
     } else if (g_str_has_prefix (groups[g], KK_ROOM_GROUP_PREFIX)) {
       const char *id = groups[g] + strlen (KK_ROOM_GROUP_PREFIX);
       GError *local_error = NULL;
@@ -526,7 +692,7 @@ apply_key_file (KkConfig *config, GKeyFile *key_file, const char *file_name,
     } else {
       return kf_fail (&cur, NULL, g_error_new_literal (KK_CONFIG_ERROR,
               KK_CONFIG_ERROR_INVALID, "unknown group (expected server, "
-              "media, ingest or \"room ID\")"), error);
+              "media, ingest, turn or \"room ID\")"), error);
     }
 
     for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
@@ -634,6 +800,30 @@ apply_env (KkConfig *config, GError **error)
     g_free (config->admin_token);
     config->admin_token = g_strdup (text);
   }
+
+  text = g_getenv ("KRINGKAST_TURN_URL");
+  if (text != NULL) {
+    char **urls = parse_turn_url_list (text, &local_error);
+
+    if (urls == NULL) {
+      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "KRINGKAST_TURN_URL: %s", local_error->message);
+      return FALSE;
+    }
+    g_strfreev (config->turn_urls);
+    config->turn_urls = urls;
+  }
+
+  text = g_getenv ("KRINGKAST_TURN_SECRET");
+  if (text != NULL) {
+    if (text[0] == '\0') {
+      g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "KRINGKAST_TURN_SECRET: the secret is empty");
+      return FALSE;
+    }
+    g_free (config->turn_secret);
+    config->turn_secret = g_strdup (text);
+  }
   return TRUE;
 }
 
@@ -697,6 +887,20 @@ apply_options (KkConfig *config, const KkConfigOptions *options,
     config->data_dir = g_strdup (options->data_dir);
   }
 
+  if (options->turn_urls != NULL) {
+    g_autoptr (GError) local_error = NULL;
+    g_autofree char *joined = g_strjoinv (",", options->turn_urls);
+    char **urls = parse_turn_url_list (joined, &local_error);
+
+    if (urls == NULL) {
+      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "--turn-url: %s", local_error->message);
+      return FALSE;
+    }
+    g_strfreev (config->turn_urls);
+    config->turn_urls = urls;
+  }
+
   if (options->demo)
     config->demo = TRUE;
   return TRUE;
@@ -724,9 +928,53 @@ add_demo_room (KkConfig *config)
   g_ptr_array_add (config->rooms, room);
 }
 
-static KkConfig *
-config_finish (KkConfig *config)
+/* TURN servers without the secret could only be handed out with no
+ * credentials, which coturn refuses; a secret without servers is a
+ * forgotten line. Both are mistakes worth stopping for. Without
+ * relay-address, the relay learns which viewers come through TURN from
+ * the URLs' hosts when they are IP literals (a name is not resolved: the
+ * address coturn relays from may differ from the one it listens on). */
+static gboolean
+finish_turn (KkConfig *config, GError **error)
 {
+  g_autoptr (GPtrArray) hosts = NULL;
+
+  if (config->turn_urls == NULL && config->turn_secret == NULL)
+    return TRUE;
+  if (config->turn_urls == NULL || config->turn_secret == NULL) {
+    g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "[turn]: url and secret must be given together");
+    return FALSE;
+  }
+  if (config->turn_relay_addresses != NULL)
+    return TRUE;
+  hosts = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; config->turn_urls[i] != NULL; i++) {
+    g_autofree char *host = NULL;
+    g_autoptr (GInetAddress) addr = NULL;
+
+    if (!split_turn_url (config->turn_urls[i], &host, error))
+      return FALSE;
+    addr = g_inet_address_new_from_string (host);
+    if (addr != NULL && !g_ptr_array_find_with_equal_func (hosts, host,
+            g_str_equal, NULL))
+      g_ptr_array_add (hosts, g_steal_pointer (&host));
+  }
+  if (hosts->len > 0) {
+    g_ptr_array_add (hosts, NULL);
+    config->turn_relay_addresses =
+        (char **) g_ptr_array_free (g_steal_pointer (&hosts), FALSE);
+  }
+  return TRUE;
+}
+
+static KkConfig *
+config_finish (KkConfig *config, GError **error)
+{
+  if (!finish_turn (config, error)) {
+    kk_config_free (config);
+    return NULL;
+  }
   if (config->demo)
     add_demo_room (config);
   return config;
@@ -744,7 +992,7 @@ kk_config_load_from_data (const char *data, gsize length,
     file_name = "(config)";
   if (length > 0 && !load_key_file (config, data, length, file_name, error))
     return NULL;
-  return config_finish (g_steal_pointer (&config));
+  return config_finish (g_steal_pointer (&config), error);
 }
 
 KkConfig *
@@ -757,7 +1005,8 @@ kk_config_load (int *argc, char ***argv, GError **error)
   };
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &options.config_file,
-      "INI file with [server], [media], [ingest] and [room ID] sections",
+      "INI file with [server], [media], [ingest], [turn] and [room ID] "
+      "sections",
       "FILE" },
     { "http-port", 0, 0, G_OPTION_ARG_INT, &options.http_port,
       "HTTP listen port, all interfaces (default 8080)", "PORT" },
@@ -772,6 +1021,10 @@ kk_config_load (int *argc, char ***argv, GError **error)
       "Create room 'demo', live at once with a test-pattern lecture", NULL },
     { "workers", 0, 0, G_OPTION_ARG_INT, &options.workers,
       "Media worker threads (default 0: one per core)", "N" },
+    { "turn-url", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options.turn_urls,
+      "TURN server offered to viewers and hosts (repeatable; turn: or "
+      "turns: URL; the secret comes from KRINGKAST_TURN_SECRET or [turn] "
+      "secret)", "URL" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &options.version,
       "Print the version and exit", NULL },
     { NULL }
@@ -820,5 +1073,5 @@ out:
   options_clear (&options);
   if (!ok)
     return NULL;
-  return config_finish (g_steal_pointer (&config));
+  return config_finish (g_steal_pointer (&config), error);
 }

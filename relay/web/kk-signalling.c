@@ -11,6 +11,18 @@
  *   GET    /whep/{room}/{id}       the viewer's own connection statistics
  *   DELETE /whep/{room}/{id}       the viewer leaves
  *   OPTIONS on all of them         CORS preflight, Accept-Post
+ *   GET    /api/rooms/{room}/ice-servers  participant or host token: the
+ *                                  TURN servers for the page's
+ *                                  RTCPeerConnection, with credentials
+ *
+ * TURN servers and their credentials (kk-ice-servers.h) go out as Link
+ * headers (rel="ice-server", RFC 9725 section 4.6) on every 201 of a WHIP
+ * or WHEP POST, minted for the caller: the host as "host-<room>", a
+ * viewer as its party. An OPTIONS request that carries the room's token
+ * gets them too (the discovery request early WHIP drafts described, which
+ * some clients still send); a browser's CORS preflight never carries an
+ * Authorization header, so it gets none: credentials go only to a caller
+ * who may publish or watch.
  *
  * Every refusal is a JSON error with the status the contract names: 401
  * for a missing or unknown token, 403 for a token of another room, 404 for
@@ -25,6 +37,7 @@
 
 #include "kk-http.h"
 #include <kringkast/kk-sdp.h>
+#include <json-glib/json-glib.h>
 
 #define SDP_TYPE "application/sdp"
 #define TRICKLE_TYPE "application/trickle-ice-sdpfrag"
@@ -33,6 +46,7 @@
 typedef struct {
   KkAuth *auth;
   KkRoomRegistry *registry;
+  KkIceServers *ice_servers;
   KkSignallingLookupFunc lookup;
   gpointer lookup_data;
 } KkSignalling;
@@ -42,6 +56,7 @@ signalling_free (KkSignalling *signalling)
 {
   g_clear_object (&signalling->auth);
   g_clear_object (&signalling->registry);
+  g_clear_object (&signalling->ice_servers);
   g_free (signalling);
 }
 
@@ -74,6 +89,14 @@ find_room (KkSignalling *signalling, KkHttpRequest *request)
   if (room == NULL)
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no room %s", id);
   return room;
+}
+
+/* The identity a host's TURN credential names: the room's host is one
+ * person (or one OBS), whoever holds the token. */
+static char *
+host_identity (KkRoom *room)
+{
+  return g_strdup_printf ("host-%s", kk_room_get_id (room));
 }
 
 static gboolean
@@ -116,7 +139,16 @@ reply_created (SoupServerMessage *msg, const char *kind, const char *room,
 typedef struct {
   KkHttpRequest *request;
   char *room_id;
+  KkIceServers *ice_servers;
 } KkPendingPublish;
+
+static void
+pending_publish_free (KkPendingPublish *pending)
+{
+  g_free (pending->room_id);
+  g_object_unref (pending->ice_servers);
+  g_free (pending);
+}
 
 static void
 on_published (KkLecture *lecture, const char *resource_id,
@@ -125,14 +157,18 @@ on_published (KkLecture *lecture, const char *resource_id,
   KkPendingPublish *pending = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (pending->request);
 
-  if (error != NULL)
+  if (error != NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
         "the offer could not be answered: %s", error->message);
-  else
+  } else {
+    g_autofree char *identity = g_strdup_printf ("host-%s", pending->room_id);
+
     reply_created (msg, "whip", pending->room_id, resource_id, answer_sdp);
+    kk_ice_servers_add_links (pending->ice_servers,
+        soup_server_message_get_response_headers (msg), identity);
+  }
   kk_http_request_resume (pending->request);
-  g_free (pending->room_id);
-  g_free (pending);
+  pending_publish_free (pending);
 }
 
 static void
@@ -164,12 +200,12 @@ whip_post (KkHttpRequest *request, gpointer user_data)
   pending = g_new0 (KkPendingPublish, 1);
   pending->request = request;
   pending->room_id = g_strdup (kk_room_get_id (room));
+  pending->ice_servers = g_object_ref (signalling->ice_servers);
   kk_http_request_pause (request);
   if (!kk_lecture_publish (lecture, offer, on_published, pending, &error)) {
     kk_http_reply_error (msg, SOUP_STATUS_CONFLICT, "%s", error->message);
     kk_http_request_resume (request);
-    g_free (pending->room_id);
-    g_free (pending);
+    pending_publish_free (pending);
   }
   gst_sdp_message_free (offer);
 }
@@ -311,6 +347,8 @@ whep_post (KkHttpRequest *request, gpointer user_data)
     return;
   }
   reply_created (msg, "whep", kk_room_get_id (room), resource_id, answer);
+  kk_ice_servers_add_links (signalling->ice_servers,
+      soup_server_message_get_response_headers (msg), party_id);
 }
 
 /* The viewer's own token ends its resource; nobody else's does. */
@@ -422,12 +460,73 @@ whep_delete (KkHttpRequest *request, gpointer user_data)
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
 }
 
+/* The identity whose TURN credentials the caller may have in @room: its
+ * host or one of its participants. NULL after replying 401 or 403. */
+static char *
+caller_identity (KkSignalling *signalling, KkHttpRequest *request,
+    KkRoom *room)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  char *party_id = NULL;
+  KkAuthRole role;
+
+  if (!kk_auth_require_known (signalling->auth, msg, &role))
+    return NULL;
+  if (role == KK_AUTH_HOST) {
+    if (!check_host (signalling, request, room))
+      return NULL;
+    return host_identity (room);
+  }
+  if (!kk_auth_require_participant (signalling->auth, msg,
+          kk_room_get_id (room), FALSE,
+          "a valid participant or host token is required", &party_id, NULL))
+    return NULL;
+  return party_id;
+}
+
+/* The page's RTCIceServer list, fetched before it makes its offer. */
+static void
+ice_servers_get (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkRoom *room = find_room (signalling, request);
+  g_autofree char *identity = NULL;
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (room == NULL
+      || (identity = caller_identity (signalling, request, room)) == NULL)
+    return;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+      "Cache-Control", "no-store");
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  kk_ice_servers_add_json (signalling->ice_servers, builder, identity);
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
 static void
 preflight (KkHttpRequest *request, gpointer user_data)
 {
+  KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  KkRoom *room;
 
+  /* Only a caller that shows the room's token learns its TURN servers; a
+   * CORS preflight (no Authorization) is answered as before. */
+  if (soup_message_headers_get_one (
+          soup_server_message_get_request_headers (msg), "Authorization")
+      != NULL) {
+    g_autofree char *identity = NULL;
+
+    room = find_room (signalling, request);
+    if (room == NULL
+        || (identity = caller_identity (signalling, request, room)) == NULL)
+      return;
+    kk_ice_servers_add_links (signalling->ice_servers, headers, identity);
+  }
   add_cors (msg);
   soup_message_headers_replace (headers, "Access-Control-Allow-Methods",
       "POST, PATCH, DELETE, OPTIONS");
@@ -440,8 +539,8 @@ preflight (KkHttpRequest *request, gpointer user_data)
 
 gboolean
 kk_signalling_register (SoupServer *server, KkAuth *auth,
-    KkRoomRegistry *registry, KkSignallingLookupFunc lookup,
-    gpointer lookup_data, GError **error)
+    KkRoomRegistry *registry, KkIceServers *ice_servers,
+    KkSignallingLookupFunc lookup, gpointer lookup_data, GError **error)
 {
   KkSignalling *signalling;
 
@@ -451,6 +550,7 @@ kk_signalling_register (SoupServer *server, KkAuth *auth,
   signalling = g_new0 (KkSignalling, 1);
   signalling->auth = g_object_ref (auth);
   signalling->registry = g_object_ref (registry);
+  signalling->ice_servers = g_object_ref (ice_servers);
   signalling->lookup = lookup;
   signalling->lookup_data = lookup_data;
   kk_http_server_keep (server, signalling, (GDestroyNotify) signalling_free);
@@ -467,9 +567,13 @@ kk_signalling_register (SoupServer *server, KkAuth *auth,
       signalling);
   kk_http_add_route (server, "DELETE", "/whep/{room}/{id}", whep_delete,
       signalling);
-  kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, NULL);
-  kk_http_add_route (server, "OPTIONS", "/whip/{room}/{id}", preflight, NULL);
-  kk_http_add_route (server, "OPTIONS", "/whep/{room}", preflight, NULL);
-  kk_http_add_route (server, "OPTIONS", "/whep/{room}/{id}", preflight, NULL);
+  kk_http_add_route (server, "GET", "/api/rooms/{room}/ice-servers",
+      ice_servers_get, signalling);
+  kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, signalling);
+  kk_http_add_route (server, "OPTIONS", "/whip/{room}/{id}", preflight,
+      signalling);
+  kk_http_add_route (server, "OPTIONS", "/whep/{room}", preflight, signalling);
+  kk_http_add_route (server, "OPTIONS", "/whep/{room}/{id}", preflight,
+      signalling);
   return TRUE;
 }

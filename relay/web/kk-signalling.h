@@ -10,6 +10,7 @@
 #include <libsoup/soup.h>
 
 #include "kk-auth.h"
+#include "kk-ice-servers.h"
 #include "kk-lecture.h"
 #include "kk-room.h"
 
@@ -24,6 +25,8 @@ typedef KkLecture *(*KkSignallingLookupFunc) (const char *room_id,
  * @auth: (transfer none): a reference is kept; hosts publish, participants
  *   watch
  * @registry: (transfer none): a reference is kept; for rooms
+ * @ice_servers: (transfer none): a reference is kept; the TURN servers
+ *   offered to hosts and viewers (none when it is empty)
  * @lookup: finds a room's lecture
  * @lookup_data: for @lookup; must outlive @server's routes
  *
@@ -33,7 +36,7 @@ typedef KkLecture *(*KkSignallingLookupFunc) (const char *room_id,
  * Returns: FALSE with @error if registration fails.
  */
 gboolean kk_signalling_register (SoupServer *server, KkAuth *auth,
-    KkRoomRegistry *registry, KkSignallingLookupFunc lookup,
-    gpointer lookup_data, GError **error);
+    KkRoomRegistry *registry, KkIceServers *ice_servers,
+    KkSignallingLookupFunc lookup, gpointer lookup_data, GError **error);
 
 G_END_DECLS
