@@ -217,6 +217,7 @@ async function watch() {
       if (video.srcObject !== stream) video.srcObject = stream;
     };
     attempt.onstate = (state) => { if (client === attempt) onState(state); };
+    attempt.iceServers = await kkIceServers(room, token);
     await attempt.start();
     showCheckin();
   } catch (error) {
@@ -245,7 +246,7 @@ async function checkLive() {
 }
 
 async function updateQuality() {
-  if (!client) { $("quality").textContent = ""; return; }
+  if (!client) { $("quality").textContent = ""; $("path").textContent = ""; return; }
   const s = await client.stats();
   if (!s) return;
   const previous = window.kringkastStats;
@@ -257,6 +258,9 @@ async function updateQuality() {
     : loss >= 0.01 || (s.rtt !== null && s.rtt > 0.3) ? "fair" : "good";
   $("quality").textContent = `${t("quality." + level)}${s.width ? ` · ${s.width}×${s.height}` : ""}`;
   $("quality").className = `status quality-${level}`;
+  const path = await kkConnectionPath(client?.pc);
+  $("path").textContent = kkPathText(path);
+  s.path = path;
   window.kringkastStats = s;   /* read by the end-to-end tests */
 }
 
