@@ -184,6 +184,7 @@ kk_relay_new (const KkConfig *config, GError **error)
   fanout_config.workers = config->workers;
   fanout_config.consent_timeout_s = config->consent_timeout_s;
   fanout_config.connect_timeout_s = config->whep_connect_timeout_s;
+  fanout_config.turn_relay_addresses = config->turn_relay_addresses;
   relay->fanout = kk_fanout_new (&fanout_config, error);
   if (relay->fanout == NULL)
     goto error;

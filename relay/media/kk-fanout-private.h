@@ -157,6 +157,7 @@ struct _KkViewer {
   /* Written by the worker, read by anyone (relaxed atomics). */
   gint stat_connected;
   gint stat_tcp;
+  gint stat_turn;                      /* written by the port thread */
   guint stat_nacks;
   guint stat_retransmissions;
   guint stat_plis;
@@ -246,6 +247,7 @@ struct _KkWorker {
 struct _KkFanout {
   KkFanoutConfig config;
   char **addresses;
+  GPtrArray *turn_relays;       /* GInetAddress: the TURN servers' relays */
   GMainContext *main_context;
   KkDtlsContext *dtls;
   guint16 port;

@@ -36,6 +36,9 @@ typedef struct {
   guint workers;               /* 0 = one per core */
   guint consent_timeout_s;     /* RFC 7675: 30 */
   guint connect_timeout_s;     /* an offer never connected expires */
+  /* Where TURN servers relay viewers' media from (IP literals; NULL:
+   * none): a viewer whose checks come from one of them is on TURN. */
+  char **turn_relay_addresses;
 } KkFanoutConfig;
 
 typedef struct _KkFanout KkFanout;
@@ -144,6 +147,7 @@ gint64 kk_viewer_get_created_us (KkViewer *viewer);
 typedef struct {
   gboolean connected;
   gboolean tcp;                 /* media over ICE-TCP */
+  gboolean turn;                /* media over UDP from a TURN server's relay */
   guint64 packets_sent;
   guint64 bytes_sent;
   guint nacks_received;

@@ -414,7 +414,8 @@ whep_get (KkHttpRequest *request, gpointer user_data)
   json_builder_set_member_name (builder, "connected");
   json_builder_add_boolean_value (builder, stats.connected);
   json_builder_set_member_name (builder, "transport");
-  json_builder_add_string_value (builder, stats.tcp ? "tcp" : "udp");
+  json_builder_add_string_value (builder,
+      stats.turn ? "turn" : stats.tcp ? "tcp" : "udp");
   json_builder_set_member_name (builder, "srtp_profile");
   json_builder_add_string_value (builder, stats.srtp_profile);
   json_builder_set_member_name (builder, "packets_sent");
