@@ -16,6 +16,8 @@ on 443 and relays from 10.30.1.2. The viewer reaches the relay's HTTP
 port on 10.30.4.1 as a workplace reaches HTTPS. coturn's certificate is
 made by the lab with openssl, for 10.30.2.1, and thrown away with it.
 """
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -94,6 +96,17 @@ def make_certificate(workdir):
                    check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return cert, key
+
+
+def spki_hash(cert):
+    """base64 SHA-256 of the certificate's public key: what Chromium's
+    --ignore-certificate-errors-spki-list trusts, the way it trusts a
+    certificate from a CA a real TURN server would have."""
+    pubkey = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey",
+                             "-noout"], check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"],
+                         input=pubkey, check=True, capture_output=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
 def relay_config(workdir, room_section):
