@@ -140,6 +140,7 @@ struct _KkViewer {
   KkTransport port_transport;
 
   /* Main thread only. */
+  KkRelayProtocol relay_protocol;
   gboolean closing;
   gboolean finished;
 

@@ -659,12 +659,19 @@ kk_viewer_close (KkViewer *viewer)
 }
 
 void
+kk_viewer_set_relay_protocol (KkViewer *viewer, KkRelayProtocol protocol)
+{
+  viewer->relay_protocol = protocol;
+}
+
+void
 kk_viewer_get_stats (KkViewer *viewer, KkViewerStats *stats)
 {
   memset (stats, 0, sizeof (*stats));
   stats->connected = g_atomic_int_get (&viewer->stat_connected);
   stats->tcp = g_atomic_int_get (&viewer->stat_tcp);
   stats->turn = g_atomic_int_get (&viewer->stat_turn);
+  stats->relay_protocol = viewer->relay_protocol;
   stats->packets_sent = __atomic_load_n (&viewer->stat_packets, __ATOMIC_RELAXED);
   stats->bytes_sent = __atomic_load_n (&viewer->stat_bytes, __ATOMIC_RELAXED);
   stats->nacks_received = __atomic_load_n (&viewer->stat_nacks, __ATOMIC_RELAXED);

@@ -144,10 +144,24 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkViewer, kk_viewer_unref)
  * an offer never connected expires connect_timeout_s after it. */
 gint64 kk_viewer_get_created_us (KkViewer *viewer);
 
+/* How a viewer on TURN reaches its TURN server, as its browser tells
+ * (RTCIceCandidateStats.relayProtocol): the relay sees only the TURN
+ * server's UDP towards it. */
+typedef enum {
+  KK_RELAY_PROTOCOL_UNKNOWN,
+  KK_RELAY_PROTOCOL_UDP,
+  KK_RELAY_PROTOCOL_TCP,
+  KK_RELAY_PROTOCOL_TLS,
+} KkRelayProtocol;
+
+/* Main context: records what the viewer's page reported. */
+void kk_viewer_set_relay_protocol (KkViewer *viewer, KkRelayProtocol protocol);
+
 typedef struct {
   gboolean connected;
   gboolean tcp;                 /* media over ICE-TCP */
   gboolean turn;                /* media over UDP from a TURN server's relay */
+  KkRelayProtocol relay_protocol; /* as the viewer reported it */
   guint64 packets_sent;
   guint64 bytes_sent;
   guint nacks_received;

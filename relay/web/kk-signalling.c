@@ -9,6 +9,9 @@
  *   POST   /whep/{room}            participant token, offer -> 201 answer
  *   PATCH  /whep/{room}/{id}       accepted and ignored: we are ICE-lite
  *   GET    /whep/{room}/{id}       the viewer's own connection statistics
+ *   PUT    /whep/{room}/{id}/relay-protocol  {"relay_protocol": "udp" |
+ *                                  "tcp" | "tls"}: how the viewer's browser
+ *                                  reaches its TURN server -> 204
  *   DELETE /whep/{room}/{id}       the viewer leaves
  *   OPTIONS on all of them         CORS preflight, Accept-Post
  *   GET    /api/rooms/{room}/ice-servers  participant or host token: the
@@ -38,6 +41,8 @@
 #include "kk-http.h"
 #include <kringkast/kk-sdp.h>
 #include <json-glib/json-glib.h>
+
+#include "kk-json.h"
 
 #define SDP_TYPE "application/sdp"
 #define TRICKLE_TYPE "application/trickle-ice-sdpfrag"
@@ -393,6 +398,49 @@ whep_patch (KkHttpRequest *request, gpointer user_data)
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
+static const char *const relay_protocol_names[] = {
+  [KK_RELAY_PROTOCOL_UNKNOWN] = NULL,
+  [KK_RELAY_PROTOCOL_UDP] = "udp",
+  [KK_RELAY_PROTOCOL_TCP] = "tcp",
+  [KK_RELAY_PROTOCOL_TLS] = "tls",
+};
+
+/* The page's report of its relayProtocol, kept for the statistics. */
+static void
+whep_put_relay_protocol (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkLecture *lecture = check_viewer_resource (signalling, request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *value = NULL;
+  gsize len;
+  const char *data;
+
+  if (lecture == NULL || !kk_http_check_content_type (msg, "application/json"))
+    return;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  value = kk_json_parse_one_string (data, len, "relay_protocol",
+      "the body must be {\"relay_protocol\": \"udp\" | \"tcp\" | \"tls\"}",
+      &error);
+  if (value == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  for (guint i = KK_RELAY_PROTOCOL_UDP; i <= KK_RELAY_PROTOCOL_TLS; i++) {
+    if (g_str_equal (value, relay_protocol_names[i])) {
+      kk_viewer_set_relay_protocol (kk_lecture_get_viewer (lecture,
+              kk_http_request_get_param (request, 1)), i);
+      soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+      return;
+    }
+  }
+  kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+      "relay_protocol must be \"udp\", \"tcp\" or \"tls\"");
+}
+
 /* What the relay knows of this viewer's connection, from its receiver
  * reports and our counters: the nurse's page shows it as quality. */
 static void
@@ -416,6 +464,15 @@ whep_get (KkHttpRequest *request, gpointer user_data)
   json_builder_set_member_name (builder, "transport");
   json_builder_add_string_value (builder,
       stats.turn ? "turn" : stats.tcp ? "tcp" : "udp");
+  /* What the browser said of its way to the TURN server; only it knows
+   * (the relay sees the server's UDP), so only on TURN, and null until
+   * the page has told. */
+  json_builder_set_member_name (builder, "relay_protocol");
+  if (stats.turn && stats.relay_protocol != KK_RELAY_PROTOCOL_UNKNOWN)
+    json_builder_add_string_value (builder,
+        relay_protocol_names[stats.relay_protocol]);
+  else
+    json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "srtp_profile");
   json_builder_add_string_value (builder, stats.srtp_profile);
   json_builder_set_member_name (builder, "packets_sent");
@@ -568,6 +625,8 @@ kk_signalling_register (SoupServer *server, KkAuth *auth,
       signalling);
   kk_http_add_route (server, "DELETE", "/whep/{room}/{id}", whep_delete,
       signalling);
+  kk_http_add_route (server, "PUT", "/whep/{room}/{id}/relay-protocol",
+      whep_put_relay_protocol, signalling);
   kk_http_add_route (server, "GET", "/api/rooms/{room}/ice-servers",
       ice_servers_get, signalling);
   kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, signalling);

@@ -83,6 +83,12 @@ async function main() {
     check(own.status === 200, `WHEP GET ${own.status}`);
     const ownStats = await own.json();
     check(ownStats.transport === "turn", `WHEP GET transport ${ownStats.transport}`);
+    // The page told the relay how it reaches coturn.
+    const told = await waitFor(async () => {
+      const r = await fetch(API + new URL(resource).pathname, { headers: { Authorization: `Bearer ${token}` } });
+      return (await r.json()).relay_protocol;
+    }, 10000, "the page's relayProtocol in the WHEP statistics");
+    check(told === "tls", `WHEP GET relay_protocol ${told}`);
     check(await metric("kringkast_viewers", 'transport="turn"') === 1, "/metrics: one viewer on turn");
     check(await metric("kringkast_viewers", 'transport="udp"') === 0, "/metrics: none on udp");
 

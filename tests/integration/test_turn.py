@@ -19,8 +19,9 @@ relay's media address, coturn listens only on TLS 443):
   viewer's network, coturn's own, the internet.
 - aiortc in the viewer's namespace, given the TURN servers the way the
   nurse's page is, decodes the lecture through coturn; /metrics counts it
-  under transport="turn", its WHEP statistics say turn, and the
-  attendance row is there.
+  under transport="turn", its WHEP statistics say turn (and the TURN
+  server's protocol once told, as the page does), and the attendance row
+  is there.
 """
 import base64
 import hashlib
@@ -235,6 +236,27 @@ def run(ctx, lab):
     check_eq(stats.json()["transport"], "turn", "WHEP GET transport")
     check(stats.json()["packets_sent"] > 100, "packets sent %s",
           stats.json()["packets_sent"])
+    check_eq(stats.json()["relay_protocol"], None, "relay_protocol untold")
+    # What a page tells of its way to coturn (aiortc would not).
+    told = resource + "/relay-protocol"
+    for body, want in (('{"relay_protocol": "tls"}', 204),
+                       ('{"relay_protocol": "sctp"}', 400),
+                       ('{"relay_protocol": 3}', 400),
+                       ('{"relay_protocol": "tls", "x": 1}', 400),
+                       ('not json', 400)):
+        r = harness.http("PUT", told, body, token=token,
+                         content_type="application/json")
+        check_eq(r.status, want, "PUT relay-protocol %s (%s)" % (body, r.text))
+    check_eq(harness.http("PUT", told, '{"relay_protocol": "udp"}',
+                          token=other_token,
+                          content_type="application/json").status, 403,
+             "PUT relay-protocol with another room's token")
+    check_eq(harness.http("PUT", d.url("/whep/%s/nope/relay-protocol" % ROOM),
+                          '{"relay_protocol": "udp"}', token=token,
+                          content_type="application/json").status, 404,
+             "PUT relay-protocol of an unknown resource")
+    stats = harness.http("GET", resource, token=token)
+    check_eq(stats.json()["relay_protocol"], "tls", "relay_protocol as told")
     check_eq(harness.http("DELETE", resource, token=token).status, 200,
              "WHEP DELETE")
 

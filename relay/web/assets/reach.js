@@ -36,6 +36,20 @@ async function kkConnectionPath(pc) {
   return { transport: local.protocol === "tcp" ? "tcp" : "udp", relayProtocol: "" };
 }
 
+/* Tells the relay how this browser reaches its TURN server (the relay
+ * sees only the server's UDP), once per WHEP resource: the coordinator
+ * then sees "turn over tls" in the viewer's statistics. */
+async function kkReportRelayProtocol(client, path) {
+  if (!client?.resource || path?.transport !== "turn" || !path.relayProtocol
+    || client.reportedRelayProtocol === client.resource) return;
+  client.reportedRelayProtocol = client.resource;
+  await fetch(`${client.resource}/relay-protocol`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${client.token}` },
+    body: JSON.stringify({ relay_protocol: path.relayProtocol }),
+  }).catch(() => {});
+}
+
 const kkPathTexts = {
   en: {
     udp: "Direct connection (UDP)",

@@ -260,6 +260,7 @@ async function updateQuality() {
   $("quality").className = `status quality-${level}`;
   const path = await kkConnectionPath(client?.pc);
   $("path").textContent = kkPathText(path);
+  kkReportRelayProtocol(client, path);
   s.path = path;
   window.kringkastStats = s;   /* read by the end-to-end tests */
 }
