@@ -217,7 +217,8 @@ test_config (void)
   config = load ("[turn]\nurl = turn:192.0.2.7\n", &error);
   g_assert_null (config);
   g_assert_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID);
-  g_assert_nonnull (strstr (error->message, "url and secret"));
+  g_assert_nonnull (strstr (error->message, "t.conf: [turn] url"));
+  g_assert_nonnull (strstr (error->message, "must be given together"));
   g_clear_error (&error);
 
   config = load ("[turn]\nsecret = x\ncredential-lifetime = 10\n", &error);
@@ -238,6 +239,48 @@ test_config (void)
   }
 }
 
+/* The option and environment layers: --turn-url beats KRINGKAST_TURN_URL,
+ * and the secret comes from the environment alone. */
+static void
+test_config_options (void)
+{
+  char *args[] = { "kringkast", "--turn-url", "turns:192.0.2.9:443?transport=tcp",
+    "--turn-url", "turn:192.0.2.9", NULL };
+  char *lone[] = { "kringkast", "--turn-url", "turn:192.0.2.9", NULL };
+  char *bad[] = { "kringkast", "--turn-url", "http://192.0.2.9", NULL };
+  int argc = 5;
+  char **argv = args;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkConfig) config = NULL;
+
+  g_setenv ("KRINGKAST_TURN_URL", "turn:198.51.100.1", TRUE);
+  g_setenv ("KRINGKAST_TURN_SECRET", "from-env", TRUE);
+  config = kk_config_load (&argc, &argv, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (config->turn_urls), ==, 2);
+  g_assert_cmpstr (config->turn_urls[1], ==, "turn:192.0.2.9");
+  g_assert_cmpstr (config->turn_secret, ==, "from-env");
+  g_assert_cmpstr (config->turn_relay_addresses[0], ==, "192.0.2.9");
+  g_assert_null (config->turn_relay_addresses[1]);
+  g_clear_pointer (&config, kk_config_free);
+
+  argc = 3;
+  argv = bad;
+  config = kk_config_load (&argc, &argv, &error);
+  g_assert_null (config);
+  g_assert_nonnull (strstr (error->message, "--turn-url: 'http://192.0.2.9'"));
+  g_clear_error (&error);
+
+  g_unsetenv ("KRINGKAST_TURN_URL");
+  g_unsetenv ("KRINGKAST_TURN_SECRET");
+  argc = 3;
+  argv = lone;
+  config = kk_config_load (&argc, &argv, &error);
+  g_assert_null (config);
+  g_assert_nonnull (strstr (error->message,
+          "configuration: [turn] url (or --turn-url"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -248,5 +291,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ice-servers/headers", test_headers);
   g_test_add_func ("/ice-servers/json", test_json);
   g_test_add_func ("/ice-servers/config", test_config);
+  g_test_add_func ("/ice-servers/config-options", test_config_options);
   return g_test_run ();
 }

@@ -935,15 +935,16 @@ add_demo_room (KkConfig *config)
  * the URLs' hosts when they are IP literals (a name is not resolved: the
  * address coturn relays from may differ from the one it listens on). */
 static gboolean
-finish_turn (KkConfig *config, GError **error)
+finish_turn (KkConfig *config, const char *where, GError **error)
 {
   g_autoptr (GPtrArray) hosts = NULL;
 
   if (config->turn_urls == NULL && config->turn_secret == NULL)
     return TRUE;
   if (config->turn_urls == NULL || config->turn_secret == NULL) {
-    g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-        "[turn]: url and secret must be given together");
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "%s: [turn] url (or --turn-url, KRINGKAST_TURN_URL) and secret (or "
+        "KRINGKAST_TURN_SECRET) must be given together", where);
     return FALSE;
   }
   if (config->turn_relay_addresses != NULL)
@@ -968,10 +969,11 @@ finish_turn (KkConfig *config, GError **error)
   return TRUE;
 }
 
+/* @where names the configuration in messages: the file, if any. */
 static KkConfig *
-config_finish (KkConfig *config, GError **error)
+config_finish (KkConfig *config, const char *where, GError **error)
 {
-  if (!finish_turn (config, error)) {
+  if (!finish_turn (config, where, error)) {
     kk_config_free (config);
     return NULL;
   }
@@ -992,7 +994,7 @@ kk_config_load_from_data (const char *data, gsize length,
     file_name = "(config)";
   if (length > 0 && !load_key_file (config, data, length, file_name, error))
     return NULL;
-  return config_finish (g_steal_pointer (&config), error);
+  return config_finish (g_steal_pointer (&config), file_name, error);
 }
 
 KkConfig *
@@ -1031,6 +1033,7 @@ kk_config_load (int *argc, char ***argv, GError **error)
   };
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (KkConfig) config = NULL;
+  KkConfig *finished = NULL;
   gboolean ok;
 
   context = g_option_context_new ("- lecture relay (WHIP in, WHEP out)");
@@ -1070,8 +1073,10 @@ kk_config_load (int *argc, char ***argv, GError **error)
   ok = apply_env (config, error) && apply_options (config, &options, error);
 
 out:
+  if (ok)
+    finished = config_finish (g_steal_pointer (&config),
+        options.config_file != NULL ? options.config_file : "configuration",
+        error);
   options_clear (&options);
-  if (!ok)
-    return NULL;
-  return config_finish (g_steal_pointer (&config), error);
+  return finished;
 }
