@@ -26,7 +26,7 @@ test_known_vector (void)
   g_autoptr (KkTurnCredential) credential = kk_ice_servers_mint (servers,
       "party-1", 1700000000);
 
-  /* printf -n '1700003600:party-1' | openssl dgst -sha1 -hmac north-secret
+  /* echo -n '1700003600:party-1' | openssl dgst -sha1 -hmac north-secret
    * -binary | base64 */
   g_assert_cmpstr (credential->username, ==, "1700003600:party-1");
   g_assert_cmpstr (credential->credential, ==, "RfzZa4T75CevhCybf+AgbsNeUKw=");

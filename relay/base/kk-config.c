@@ -140,35 +140,66 @@ config_new_defaults (void)
   return config;
 }
 
-/* Splits a list of addresses on commas, semicolons or blanks (the env var
- * is documented as a comma list, GKeyFile lists use ';') and checks that
- * each is an IP literal: ICE candidates carry addresses, not names. */
+/* Checks one item of a list value (an address, a URL). */
+typedef gboolean (*KkListItemCheck) (const char *item, GError **error);
+
+/* ICE candidates and the TURN relays are addresses, not names. */
+static gboolean
+check_ip (const char *item, GError **error)
+{
+  g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (item);
+
+  if (addr == NULL) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "'%s' is not an IP address", item);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Splits a list on commas, semicolons or blanks (the env vars are
+ * documented as comma lists, GKeyFile lists use ';') and checks each item
+ * with @check; an empty list is an "empty @what list". */
 static char **
-parse_ip_list (const char *text, GError **error)
+parse_list (const char *text, KkListItemCheck check, const char *what,
+    GError **error)
 {
   g_auto (GStrv) parts = g_strsplit_set (text, ",; \t", -1);
-  g_autoptr (GPtrArray) ips = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; parts[i] != NULL; i++) {
-    g_autoptr (GInetAddress) addr = NULL;
-
     if (parts[i][0] == '\0')
       continue;
-    addr = g_inet_address_new_from_string (parts[i]);
-    if (addr == NULL) {
-      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-          "'%s' is not an IP address", parts[i]);
+    if (!check (parts[i], error))
       return NULL;
-    }
-    g_ptr_array_add (ips, g_strdup (parts[i]));
+    g_ptr_array_add (items, g_strdup (parts[i]));
   }
-  if (ips->len == 0) {
-    g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-        "empty address list");
+  if (items->len == 0) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "empty %s list", what);
     return NULL;
   }
-  g_ptr_array_add (ips, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&ips), FALSE);
+  g_ptr_array_add (items, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&items), FALSE);
+}
+
+/* parse_list() into *@list, replacing it; an error names @source (an
+ * environment variable or an option). */
+static gboolean
+set_list (char ***list, const char *text, KkListItemCheck check,
+    const char *what, const char *source, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  char **items = parse_list (text, check, what, &local_error);
+
+  if (items == NULL) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID, "%s: %s",
+        source, local_error->message);
+    return FALSE;
+  }
+  g_strfreev (*list);
+  *list = items;
+  return TRUE;
 }
 
 static gboolean
@@ -267,30 +298,6 @@ kk_config_check_turn_url (const char *url, GError **error)
   g_return_val_if_fail (url != NULL, FALSE);
 
   return split_turn_url (url, NULL, error);
-}
-
-/* Splits a list of TURN URLs on the same separators as addresses and
- * checks each. */
-static char **
-parse_turn_url_list (const char *text, GError **error)
-{
-  g_auto (GStrv) parts = g_strsplit_set (text, ",; \t", -1);
-  g_autoptr (GPtrArray) urls = g_ptr_array_new_with_free_func (g_free);
-
-  for (guint i = 0; parts[i] != NULL; i++) {
-    if (parts[i][0] == '\0')
-      continue;
-    if (!kk_config_check_turn_url (parts[i], error))
-      return NULL;
-    g_ptr_array_add (urls, g_strdup (parts[i]));
-  }
-  if (urls->len == 0) {
-    g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-        "empty URL list");
-    return NULL;
-  }
-  g_ptr_array_add (urls, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&urls), FALSE);
 }
 
 /* A bearer token goes into an HTTP header verbatim: visible ASCII only. */
@@ -464,6 +471,24 @@ kf_get_double (const KeyFileCursor *cur, const char *key, double *out,
 }
 
 static gboolean
+kf_get_list (const KeyFileCursor *cur, const char *key, KkListItemCheck check,
+    const char *what, char ***out, GError **error)
+{
+  GError *local_error = NULL;
+  g_autofree char *text = NULL;
+  char **items;
+
+  if (!kf_get_string (cur, key, &text, error))
+    return FALSE;
+  items = parse_list (text, check, what, &local_error);
+  if (items == NULL)
+    return kf_fail (cur, key, local_error, error);
+  g_strfreev (*out);
+  *out = items;
+  return TRUE;
+}
+
+static gboolean
 kf_unknown_key (const KeyFileCursor *cur, const char *key, GError **error)
 {
   return kf_fail (cur, key, g_error_new_literal (KK_CONFIG_ERROR,
@@ -510,17 +535,9 @@ apply_media_group (KkConfig *config, const KeyFileCursor *cur,
       return FALSE;
     config->media_port = value;
   } else if (g_str_equal (key, "public-ip")) {
-    g_autofree char *text = NULL;
-    GError *local_error = NULL;
-    char **ips;
-
-    if (!kf_get_string (cur, key, &text, error))
+    if (!kf_get_list (cur, key, check_ip, "address", &config->public_ips,
+            error))
       return FALSE;
-    ips = parse_ip_list (text, &local_error);
-    if (ips == NULL)
-      return kf_fail (cur, key, local_error, error);
-    g_strfreev (config->public_ips);
-    config->public_ips = ips;
   } else if (g_str_equal (key, "workers")) {
     if (!kf_get_uint (cur, key, 0, KK_MAX_WORKERS, &value, error))
       return FALSE;
@@ -567,19 +584,11 @@ apply_turn_group (KkConfig *config, const KeyFileCursor *cur,
     const char *key, GError **error)
 {
   guint64 value;
-  g_autofree char *text = NULL;
-  GError *local_error = NULL;
 
   if (g_str_equal (key, "url")) {
-    char **urls;
-
-    if (!kf_get_string (cur, key, &text, error))
+    if (!kf_get_list (cur, key, kk_config_check_turn_url, "URL",
+            &config->turn_urls, error))
       return FALSE;
-    urls = parse_turn_url_list (text, &local_error);
-    if (urls == NULL)
-      return kf_fail (cur, key, local_error, error);
-    g_strfreev (config->turn_urls);
-    config->turn_urls = urls;
   } else if (g_str_equal (key, "secret")) {
     if (!kf_get_string (cur, key, &config->turn_secret, error))
       return FALSE;
@@ -592,15 +601,9 @@ apply_turn_group (KkConfig *config, const KeyFileCursor *cur,
       return FALSE;
     config->turn_credential_lifetime_s = value;
   } else if (g_str_equal (key, "relay-address")) {
-    char **ips;
-
-    if (!kf_get_string (cur, key, &text, error))
+    if (!kf_get_list (cur, key, check_ip, "address",
+            &config->turn_relay_addresses, error))
       return FALSE;
-    ips = parse_ip_list (text, &local_error);
-    if (ips == NULL)
-      return kf_fail (cur, key, local_error, error);
-    g_strfreev (config->turn_relay_addresses);
-    config->turn_relay_addresses = ips;
   } else {
     return kf_unknown_key (cur, key, error);
   }
@@ -767,17 +770,9 @@ apply_env (KkConfig *config, GError **error)
     config->workers = value;
 
   text = g_getenv ("KRINGKAST_PUBLIC_IP");
-  if (text != NULL) {
-    char **ips = parse_ip_list (text, &local_error);
-
-    if (ips == NULL) {
-      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-          "KRINGKAST_PUBLIC_IP: %s", local_error->message);
-      return FALSE;
-    }
-    g_strfreev (config->public_ips);
-    config->public_ips = ips;
-  }
+  if (text != NULL && !set_list (&config->public_ips, text, check_ip,
+          "address", "KRINGKAST_PUBLIC_IP", error))
+    return FALSE;
 
   text = g_getenv ("KRINGKAST_DATA_DIR");
   if (text != NULL) {
@@ -802,17 +797,9 @@ apply_env (KkConfig *config, GError **error)
   }
 
   text = g_getenv ("KRINGKAST_TURN_URL");
-  if (text != NULL) {
-    char **urls = parse_turn_url_list (text, &local_error);
-
-    if (urls == NULL) {
-      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-          "KRINGKAST_TURN_URL: %s", local_error->message);
-      return FALSE;
-    }
-    g_strfreev (config->turn_urls);
-    config->turn_urls = urls;
-  }
+  if (text != NULL && !set_list (&config->turn_urls, text,
+          kk_config_check_turn_url, "URL", "KRINGKAST_TURN_URL", error))
+    return FALSE;
 
   text = g_getenv ("KRINGKAST_TURN_SECRET");
   if (text != NULL) {
@@ -864,17 +851,11 @@ apply_options (KkConfig *config, const KkConfigOptions *options,
   }
 
   if (options->public_ips != NULL) {
-    g_autoptr (GError) local_error = NULL;
     g_autofree char *joined = g_strjoinv (",", options->public_ips);
-    char **ips = parse_ip_list (joined, &local_error);
 
-    if (ips == NULL) {
-      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-          "--public-ip: %s", local_error->message);
+    if (!set_list (&config->public_ips, joined, check_ip, "address",
+            "--public-ip", error))
       return FALSE;
-    }
-    g_strfreev (config->public_ips);
-    config->public_ips = ips;
   }
 
   if (options->data_dir != NULL) {
@@ -888,17 +869,11 @@ apply_options (KkConfig *config, const KkConfigOptions *options,
   }
 
   if (options->turn_urls != NULL) {
-    g_autoptr (GError) local_error = NULL;
     g_autofree char *joined = g_strjoinv (",", options->turn_urls);
-    char **urls = parse_turn_url_list (joined, &local_error);
 
-    if (urls == NULL) {
-      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-          "--turn-url: %s", local_error->message);
+    if (!set_list (&config->turn_urls, joined, kk_config_check_turn_url,
+            "URL", "--turn-url", error))
       return FALSE;
-    }
-    g_strfreev (config->turn_urls);
-    config->turn_urls = urls;
   }
 
   if (options->demo)
