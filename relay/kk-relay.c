@@ -191,6 +191,7 @@ kk_relay_new (const KkConfig *config, GError **error)
   kk_metrics_add_collector (relay->metrics, kk_fanout_collect_metrics,
       relay->fanout);
   kk_metrics_add_collector (relay->metrics, collect_publishers, relay);
+  relay->network_check = kk_network_check_new (relay->fanout, config);
 
   rooms = kk_room_registry_list (relay->registry);
   for (guint i = 0; i < rooms->len; i++)
@@ -220,7 +221,7 @@ kk_relay_new (const KkConfig *config, GError **error)
       || !kk_schedule_api_register (relay->server, relay->auth, relay->registry,
           relay->store, relay->schedule, relay->recordings, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,
-          ice_servers, lookup_lecture, relay, error)
+          ice_servers, relay->network_check, lookup_lecture, relay, error)
       || !kk_pages_register (relay->server, error))
     goto error;
   return relay;
@@ -252,6 +253,8 @@ kk_relay_free (KkRelay *relay)
   for (GList *l = lectures; l != NULL; l = l->next)
     kk_lecture_stop (l->data);
   g_list_free (lectures);
+  if (relay->network_check != NULL)
+    kk_network_check_stop (relay->network_check);
   /* The lectures' sessions closed: their recordings finish now. */
   if (relay->recordings != NULL)
     kk_recordings_shutdown (relay->recordings);
@@ -263,6 +266,7 @@ kk_relay_free (KkRelay *relay)
     kk_fanout_free (relay->fanout);
   }
   g_hash_table_unref (relay->lectures);
+  g_clear_object (&relay->network_check);
   if (relay->registry != NULL)
     g_signal_handlers_disconnect_by_data (relay->registry, relay);
   g_clear_object (&relay->server);

@@ -11,6 +11,8 @@
  *   GET /admin          the coordinator's page (admin.html)
  *   GET /checkin/{room} checking in from one's own phone with the code a
  *                       shared screen shows (checkin.html)
+ *   GET /check          the network check a workplace runs before a
+ *                       course (check.html)
  *   GET /static/{file}  the scripts, the stylesheet and images
  *   GET /qr.svg?data=   a QR code of @data (kk-qr), for links people open
  *                       on their phones
@@ -129,6 +131,7 @@ kk_pages_register (SoupServer *server, GError **error)
   kk_http_add_route (server, "GET", "/host/{room}", page, "host.html");
   kk_http_add_route (server, "GET", "/admin", page, "admin.html");
   kk_http_add_route (server, "GET", "/checkin/{room}", page, "checkin.html");
+  kk_http_add_route (server, "GET", "/check", page, "check.html");
   kk_http_add_route (server, "GET", "/qr.svg", qr_svg, NULL);
   kk_http_add_route (server, "GET", "/static/{file}", static_file, NULL);
   return TRUE;

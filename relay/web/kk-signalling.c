@@ -17,6 +17,17 @@
  *   GET    /api/rooms/{room}/ice-servers  participant or host token: the
  *                                  TURN servers for the page's
  *                                  RTCPeerConnection, with credentials
+ *   GET    /api/network-check      anyone: what the network check page
+ *                                  tries (media port, addresses, TURN
+ *                                  servers with credentials)
+ *   POST   /network-check/whep     anyone: WHEP for the check's test
+ *                                  pattern (kk-network-check.h) -> 201
+ *   DELETE /network-check/whep/{id}  that checker's stream ends
+ *
+ * The network check needs no token (it is sent to a workplace's IT), so
+ * its two routes that cost something, minting TURN credentials and
+ * starting a stream, take from a bucket per client address
+ * (KK_CHECK_BURST, then one per KK_CHECK_INTERVAL_S): a check takes five.
  *
  * TURN servers and their credentials (kk-ice-servers.h) go out as Link
  * headers (rel="ice-server", RFC 9725 section 4.6) on every 201 of a WHIP
@@ -43,8 +54,12 @@
 #include <json-glib/json-glib.h>
 
 #include "kk-json.h"
+#include "kk-ratelimit.h"
 
 #define SDP_TYPE "application/sdp"
+#define KK_CHECK_BURST 20
+#define KK_CHECK_INTERVAL_S 3
+#define KK_CHECK_MAX_CLIENTS 4096
 #define TRICKLE_TYPE "application/trickle-ice-sdpfrag"
 
 /* The routes' data, kept by the server. */
@@ -52,6 +67,8 @@ typedef struct {
   KkAuth *auth;
   KkRoomRegistry *registry;
   KkIceServers *ice_servers;
+  KkNetworkCheck *network_check;
+  KkRateLimit *check_limit;
   KkSignallingLookupFunc lookup;
   gpointer lookup_data;
 } KkSignalling;
@@ -62,6 +79,8 @@ signalling_free (KkSignalling *signalling)
   g_clear_object (&signalling->auth);
   g_clear_object (&signalling->registry);
   g_clear_object (&signalling->ice_servers);
+  g_clear_object (&signalling->network_check);
+  kk_rate_limit_free (signalling->check_limit);
   g_free (signalling);
 }
 
@@ -564,6 +583,126 @@ ice_servers_get (KkHttpRequest *request, gpointer user_data)
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
 }
 
+/* ---- the network check ---- */
+
+/* Takes one from the caller's bucket; FALSE after replying 429. Programs
+ * on this machine (tests, benchmarks) are not limited. */
+static gboolean
+take_check_slot (KkSignalling *signalling, KkHttpRequest *request)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autofree char *client = NULL;
+  g_autofree char *key = NULL;
+  gint64 wait;
+
+  if (kk_http_is_local_client (msg))
+    return TRUE;
+  client = kk_http_get_client_address (msg);
+  key = kk_rate_limit_client_key (client);
+  wait = kk_rate_limit_take (signalling->check_limit, key,
+      g_get_monotonic_time ());
+  if (wait == 0)
+    return TRUE;
+  kk_http_request_reply_limited (request, "network-check", wait,
+      "too many network checks from this address; wait a little");
+  return FALSE;
+}
+
+/* A check's TURN credentials name no person: "check-" and random hex, so
+ * that coturn's per-user quota counts each check apart. */
+static char *
+check_identity (void)
+{
+  return g_strdup_printf ("check-%08x%08x", g_random_int (), g_random_int ());
+}
+
+static void
+network_check_get (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *const *addresses;
+  g_autoptr (JsonBuilder) builder = NULL;
+  g_autofree char *identity = NULL;
+
+  if (!take_check_slot (signalling, request))
+    return;
+  identity = check_identity ();
+  addresses = kk_network_check_get_addresses (signalling->network_check);
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "media_port");
+  json_builder_add_int_value (builder,
+      kk_network_check_get_media_port (signalling->network_check));
+  json_builder_set_member_name (builder, "addresses");
+  json_builder_begin_array (builder);
+  for (guint i = 0; addresses[i] != NULL; i++)
+    json_builder_add_string_value (builder, addresses[i]);
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "seconds");
+  json_builder_add_int_value (builder, KK_NETWORK_CHECK_SECONDS);
+  kk_ice_servers_add_json (signalling->ice_servers, builder, identity);
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
+static void
+network_check_post (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkViewerOffer) offer = NULL;
+  g_autofree char *resource_id = NULL;
+  g_autofree char *answer = NULL;
+  gsize len;
+  const char *data;
+
+  add_cors (msg);
+  if (!kk_http_check_content_type (msg, SDP_TYPE))
+    return;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  offer = kk_sdp_parse_viewer_offer (data, len, &error);
+  if (offer == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  if (!take_check_slot (signalling, request))
+    return;
+  answer = kk_network_check_add_viewer (signalling->network_check, offer,
+      from_loopback (msg), &resource_id, &error);
+  if (answer == NULL) {
+    if (g_error_matches (error, KK_NETWORK_CHECK_ERROR,
+            KK_NETWORK_CHECK_ERROR_BUSY))
+      kk_http_request_reply_limited (request, "network-check-busy",
+          (gint64) KK_NETWORK_CHECK_SECONDS * G_USEC_PER_SEC, error->message);
+    else if (error->domain == KK_NETWORK_CHECK_ERROR)
+      kk_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "%s",
+          error->message);
+    else
+      kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  reply_created (msg, "network-check", "whep", resource_id, answer);
+}
+
+static void
+network_check_delete (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+
+  add_cors (msg);
+  if (!kk_network_check_remove_viewer (signalling->network_check,
+          kk_http_request_get_param (request, 0))) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such check");
+    return;
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+}
+
 static void
 preflight (KkHttpRequest *request, gpointer user_data)
 {
@@ -598,7 +737,8 @@ preflight (KkHttpRequest *request, gpointer user_data)
 gboolean
 kk_signalling_register (SoupServer *server, KkAuth *auth,
     KkRoomRegistry *registry, KkIceServers *ice_servers,
-    KkSignallingLookupFunc lookup, gpointer lookup_data, GError **error)
+    KkNetworkCheck *network_check, KkSignallingLookupFunc lookup,
+    gpointer lookup_data, GError **error)
 {
   KkSignalling *signalling;
 
@@ -609,6 +749,9 @@ kk_signalling_register (SoupServer *server, KkAuth *auth,
   signalling->auth = g_object_ref (auth);
   signalling->registry = g_object_ref (registry);
   signalling->ice_servers = g_object_ref (ice_servers);
+  signalling->network_check = g_object_ref (network_check);
+  signalling->check_limit = kk_rate_limit_new (KK_CHECK_BURST,
+      (gint64) KK_CHECK_INTERVAL_S * G_USEC_PER_SEC, KK_CHECK_MAX_CLIENTS);
   signalling->lookup = lookup;
   signalling->lookup_data = lookup_data;
   kk_http_server_keep (server, signalling, (GDestroyNotify) signalling_free);
@@ -629,6 +772,12 @@ kk_signalling_register (SoupServer *server, KkAuth *auth,
       whep_put_relay_protocol, signalling);
   kk_http_add_route (server, "GET", "/api/rooms/{room}/ice-servers",
       ice_servers_get, signalling);
+  kk_http_add_route (server, "GET", "/api/network-check", network_check_get,
+      signalling);
+  kk_http_add_route (server, "POST", "/network-check/whep", network_check_post,
+      signalling);
+  kk_http_add_route (server, "DELETE", "/network-check/whep/{id}",
+      network_check_delete, signalling);
   kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, signalling);
   kk_http_add_route (server, "OPTIONS", "/whip/{room}/{id}", preflight,
       signalling);

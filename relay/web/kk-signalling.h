@@ -12,6 +12,7 @@
 #include "kk-auth.h"
 #include "kk-ice-servers.h"
 #include "kk-lecture.h"
+#include "kk-network-check.h"
 #include "kk-room.h"
 
 G_BEGIN_DECLS
@@ -27,6 +28,8 @@ typedef KkLecture *(*KkSignallingLookupFunc) (const char *room_id,
  * @registry: (transfer none): a reference is kept; for rooms
  * @ice_servers: (transfer none): a reference is kept; the TURN servers
  *   offered to hosts and viewers (none when it is empty)
+ * @network_check: (transfer none): a reference is kept; the test pattern
+ *   the network check page receives
  * @lookup: finds a room's lecture
  * @lookup_data: for @lookup; must outlive @server's routes
  *
@@ -37,6 +40,7 @@ typedef KkLecture *(*KkSignallingLookupFunc) (const char *room_id,
  */
 gboolean kk_signalling_register (SoupServer *server, KkAuth *auth,
     KkRoomRegistry *registry, KkIceServers *ice_servers,
-    KkSignallingLookupFunc lookup, gpointer lookup_data, GError **error);
+    KkNetworkCheck *network_check, KkSignallingLookupFunc lookup,
+    gpointer lookup_data, GError **error);
 
 G_END_DECLS

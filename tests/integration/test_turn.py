@@ -95,6 +95,43 @@ def check_links(response, identity, what):
     return link_params(found[0])[1]
 
 
+def check_network_check_routes(d, offer):
+    """The network check's routes: what the page tries, its slots and its
+    rate limit (the test is not a local client: it comes from another
+    namespace)."""
+    r = d.api("GET", "/api/network-check", token=None)
+    check_eq(r.status, 200, "GET /api/network-check (%s)" % r.text)
+    info = r.json()
+    check_eq(info["media_port"], d.media_port, "the media port")
+    check_eq(info["addresses"], [turnlab.RELAY_MEDIA], "the addresses")
+    check_eq(info["ice_servers"][0]["urls"], turnlab.TURN_URLS, "TURN urls")
+    check(info["ice_servers"][0]["username"].partition(":")[2]
+          .startswith("check-"), "a check's credential names no person: %s",
+          info["ice_servers"][0]["username"])
+    resources = []
+    for i in range(8):
+        r = harness.http("POST", d.url("/network-check/whep"), offer,
+                         content_type="application/sdp")
+        check_eq(r.status, 201, "network check stream %d (%s)" % (i, r.text))
+        check(r.header("Location").startswith("/network-check/whep/"),
+              "Location %s", r.header("Location"))
+        resources.append(d.url(r.header("Location")))
+    r = harness.http("POST", d.url("/network-check/whep"), offer,
+                     content_type="application/sdp")
+    check_eq(r.status, 429, "a ninth stream while eight run")
+    check(r.header("Retry-After") is not None, "Retry-After on 429")
+    for resource in resources:
+        check_eq(harness.http("DELETE", resource).status, 200, "DELETE")
+    check_eq(harness.http("DELETE", resources[0]).status, 404, "DELETE again")
+    harness.wait_until(lambda: d.metric("kringkast_viewers_pending") == 0.0,
+                       5, "no check viewer left")
+    # Ten taken so far; the bucket holds twenty.
+    statuses = [d.api("GET", "/api/network-check", token=None).status
+                for _ in range(11)]
+    check_eq(statuses[:10], [200] * 10, "the rest of the burst")
+    check_eq(statuses[10], 429, "over the burst")
+
+
 def test(ctx):
     ok, why = turnlab.usable()
     if not ok:
@@ -184,6 +221,8 @@ def run(ctx, lab):
     check_links(r, "host-studio", "WHIP 201")
     check_eq(harness.http("DELETE", d.url(r.header("Location")),
                           token=studio["host_token"]).status, 200, "WHIP DELETE")
+
+    check_network_check_routes(d, viewer_offer)
 
     # coturn takes the minted credential and relays to the relay only.
     media = "%s:%d" % (turnlab.RELAY_MEDIA, d.media_port)

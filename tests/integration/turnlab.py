@@ -10,6 +10,9 @@ tests/e2e/turnlab-run).
                                                            viewer ns
               turn ns   10.30.2.1 (TLS 443 only) -- 10.30.2.2 /
 
+The test's namespace has its default route through 10.30.3.1: it is the
+open network, where every path to the relay works but TURN (no route to
+coturn).
 The viewer has no route to 10.30.1.1, the relay's only media address:
 its media can only come through coturn, which listens on nothing but TLS
 on 443 and relays from 10.30.1.2. The viewer reaches the relay's HTTP
@@ -134,10 +137,22 @@ class TurnLab:
                           TURN_RELAY + "/24")
             self.lab.link(self.turn, TURN_PUBLIC + "/24", self.viewer,
                           VIEWER + "/24")
-            self.lab.link(self.lab.here, "10.30.3.2/24", self.relay,
-                          RELAY_FOR_TEST + "/24")
+            _, relay_test_if = self.lab.link(self.lab.here, "10.30.3.2/24",
+                                             self.relay, RELAY_FOR_TEST + "/24")
             self.lab.link(self.viewer, "10.30.4.2/24", self.relay,
                           RELAY_FOR_VIEWER + "/24")
+            # The test's own namespace is the open network: its default
+            # route leads to the relay, so it reaches the relay's media
+            # address (the relay takes packets for any of its addresses on
+            # any link), but not coturn. Chromium takes the default
+            # route's interface for its UDP candidates.
+            self.lab.here.route("default", RELAY_FOR_TEST)
+            # The relay answers ICE checks from the address the kernel
+            # picks for the way back, not the one the check was sent to:
+            # towards the open network that must be its media address, as
+            # it is on a relay with one public address.
+            self.relay.ip("route", "replace", "10.30.3.0/24", "dev",
+                          relay_test_if, "src", RELAY_MEDIA)
             self.cert, self.key = make_certificate(workdir)
         except BaseException:
             self.lab.close()
