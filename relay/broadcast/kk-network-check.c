@@ -65,13 +65,6 @@ random_resource_id (void)
   return g_string_free (id, FALSE);
 }
 
-static gboolean
-free_ingest_idle (gpointer data)
-{
-  kk_ingest_free (data);
-  return G_SOURCE_REMOVE;
-}
-
 /* Stops the test pattern; from inside one of the ingest's callbacks the
  * free waits until that callback has returned. */
 static void
@@ -84,7 +77,7 @@ stop_source (KkNetworkCheck *check, gboolean from_callback)
   GST_INFO ("network check: test pattern stopped");
   kk_feed_reset_source (check->feed);
   if (from_callback)
-    g_idle_add (free_ingest_idle, ingest);
+    kk_ingest_free_later (ingest);
   else
     kk_ingest_free (ingest);
 }

@@ -328,13 +328,33 @@ from_loopback (SoupServerMessage *msg)
       (G_INET_SOCKET_ADDRESS (remote)));
 }
 
+/* The request's viewer offer, or NULL after replying 415 or 400. */
+static KkViewerOffer *
+read_viewer_offer (KkHttpRequest *request)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  KkViewerOffer *offer;
+  gsize len;
+  const char *data;
+
+  if (!kk_http_check_content_type (msg, SDP_TYPE))
+    return NULL;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  offer = kk_sdp_parse_viewer_offer (data, len, &error);
+  if (offer == NULL)
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+  return offer;
+}
+
 static void
 whep_post (KkHttpRequest *request, gpointer user_data)
 {
   KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   KkRoom *room = find_room (signalling, request);
-  g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (KkViewerOffer) offer = NULL;
   g_autofree char *party_id = NULL;
@@ -342,19 +362,10 @@ whep_post (KkHttpRequest *request, gpointer user_data)
   g_autofree char *answer = NULL;
   KkLecture *lecture;
   gint64 wait;
-  gsize len;
-  const char *data;
 
   if (room == NULL || !check_viewer (signalling, request, room, &party_id)
-      || !kk_http_check_content_type (msg, SDP_TYPE))
+      || (offer = read_viewer_offer (request)) == NULL)
     return;
-  body = kk_http_request_get_body (request);
-  data = g_bytes_get_data (body, &len);
-  offer = kk_sdp_parse_viewer_offer (data, len, &error);
-  if (offer == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-    return;
-  }
   lecture = get_lecture (signalling, room);
   wait = kk_lecture_party_wait_us (lecture, party_id);
   if (wait > 0) {
@@ -651,25 +662,14 @@ network_check_post (KkHttpRequest *request, gpointer user_data)
 {
   KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (KkViewerOffer) offer = NULL;
   g_autofree char *resource_id = NULL;
   g_autofree char *answer = NULL;
-  gsize len;
-  const char *data;
 
   add_cors (msg);
-  if (!kk_http_check_content_type (msg, SDP_TYPE))
-    return;
-  body = kk_http_request_get_body (request);
-  data = g_bytes_get_data (body, &len);
-  offer = kk_sdp_parse_viewer_offer (data, len, &error);
-  if (offer == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-    return;
-  }
-  if (!take_check_slot (signalling, request))
+  if ((offer = read_viewer_offer (request)) == NULL
+      || !take_check_slot (signalling, request))
     return;
   answer = kk_network_check_add_viewer (signalling->network_check, offer,
       from_loopback (msg), &resource_id, &error);
