@@ -205,7 +205,7 @@ test_config (void)
   g_assert_no_error (error);
   g_assert_cmpuint (g_strv_length (config->turn_relay_addresses), ==, 1);
   g_assert_cmpstr (config->turn_relay_addresses[0], ==, "198.51.100.4");
-  g_assert_cmpuint (config->turn_credential_lifetime_s, ==, 8 * 3600);
+  g_assert_cmpuint (config->turn_credential_lifetime_s, ==, 3600);
   g_clear_pointer (&config, kk_config_free);
 
   config = load ("[server]\nhttp-port = 1\n", &error);

@@ -34,11 +34,13 @@ G_DEFINE_QUARK (kk-config-error-quark, kk_config_error)
 #define KK_DEFAULT_RECONNECT_GRACE_S 30
 #define KK_DEFAULT_CONSENT_TIMEOUT_S 30
 #define KK_DEFAULT_CONNECT_TIMEOUT_S 30
-/* A TURN credential must outlive the longest lecture: coturn checks the
- * expiry in the username on every refresh of an allocation, not only on
- * the first request, so one that expires mid-lecture drops the viewer
- * (see README, "TURN"). Eight hours covers a day of teaching. */
-#define KK_DEFAULT_TURN_CREDENTIAL_LIFETIME_S (8 * 3600)
+/* A TURN credential is needed only to make an allocation: coturn checks
+ * its expiry then, and an allocation it accepted lives on, refreshed,
+ * after the credential has expired (it-turn shows both; README, "TURN").
+ * The pages fetch a fresh one before each offer, so an hour covers a
+ * browser gathering again on the same connection, and a leaked one is of
+ * use for no longer. */
+#define KK_DEFAULT_TURN_CREDENTIAL_LIFETIME_S 3600
 #define KK_MIN_TURN_CREDENTIAL_LIFETIME_S 60
 #define KK_MAX_TURN_CREDENTIAL_LIFETIME_S (7 * 24 * 3600)
 

@@ -46,7 +46,7 @@ typedef struct {
   char *pipelines_dir;     /* [ingest] pipelines-dir; built-in path, overridable for tests */
   char **turn_urls;        /* --turn-url (repeatable), KRINGKAST_TURN_URL (comma list), [turn] url; NULL = no TURN server */
   char *turn_secret;       /* KRINGKAST_TURN_SECRET, [turn] secret: coturn's static-auth-secret; required with turn_urls */
-  guint turn_credential_lifetime_s; /* [turn] credential-lifetime; 28800 */
+  guint turn_credential_lifetime_s; /* [turn] credential-lifetime; 3600 */
   char **turn_relay_addresses; /* [turn] relay-address; NULL = the URLs' IP-literal hosts */
   GPtrArray *rooms;        /* element-type KkRoomConfig */
 } KkConfig;

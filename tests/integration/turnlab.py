@@ -70,6 +70,10 @@ def turn_config(workdir, cert, key, tls_only=True):
         "realm": REALM,
         "allowed-peer-ip": RELAY_MEDIA,
         "log-file": os.path.join(workdir, "turnserver.log"),
+        # Nonces go stale in seconds rather than minutes, so that a test
+        # sees coturn check credentials again as it does every ten
+        # minutes in service.
+        "stale-nonce": "2",
     }
     for name, value in values.items():
         text, n = re.subn(r"(?m)^%s=.*$" % re.escape(name),

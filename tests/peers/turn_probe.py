@@ -12,7 +12,8 @@ over UDP, TCP or TLS (RFC 8489 framing on streams), long-term credentials
 (MESSAGE-INTEGRITY keyed with MD5(username:realm:password)).
 
 Prints one JSON line: {"ok", "allocate": status, "relayed": "ip:port",
-"permissions": {peer: status}, "error"}; status is 200 or the error code.
+"permissions": {peer: status}, "refresh": status, "error"}; status is 200
+or the error code.
 """
 import argparse
 import hashlib
@@ -24,9 +25,10 @@ import socket
 import ssl
 import struct
 import sys
+import time
 
 COOKIE = 0x2112A442
-ALLOCATE, CREATE_PERMISSION = 0x003, 0x008
+ALLOCATE, REFRESH, CREATE_PERMISSION = 0x003, 0x004, 0x008
 SUCCESS, ERROR = 0x100, 0x110
 USERNAME, MESSAGE_INTEGRITY, ERROR_CODE = 0x0006, 0x0008, 0x0009
 XOR_PEER_ADDRESS, REALM, NONCE = 0x0012, 0x0014, 0x0015
@@ -153,6 +155,20 @@ def probe(args):
                              + auth, key)
         kind, attrs = channel.request(data, txid)
         result["permissions"][peer] = status(kind, CREATE_PERMISSION, attrs)
+    if args.refresh_after is not None:
+        # What a browser does every few minutes to keep its allocation.
+        time.sleep(args.refresh_after)
+        data, txid = message(REFRESH, auth, key)
+        kind, attrs = channel.request(data, txid)
+        result["refresh"] = status(kind, REFRESH, attrs)
+        if result["refresh"] == 438 and NONCE in attrs:
+            # Stale nonce: the server wants the credentials again, with
+            # its new nonce (RFC 8489 9.2.5).
+            auth[2] = (NONCE, attrs[NONCE])
+            data, txid = message(REFRESH, auth, key)
+            kind, attrs = channel.request(data, txid)
+            result["refresh"] = status(kind, REFRESH, attrs)
+            result["refresh_after_stale_nonce"] = True
     result["ok"] = True
     return result
 
@@ -167,6 +183,9 @@ def main():
     p.add_argument("--password", required=True)
     p.add_argument("--peer", action="append", default=[],
                    help="IPv4:port to ask permission for (repeatable)")
+    p.add_argument("--refresh-after", type=float, default=None,
+                   help="then wait this many seconds and refresh the "
+                        "allocation with the same credentials")
     args = p.parse_args()
     try:
         result = probe(args)
