@@ -9,6 +9,7 @@
 #include "kk-api.h"
 #include "kk-attendance-api.h"
 #include "kk-http.h"
+#include "kk-ice-servers.h"
 #include "kk-pages.h"
 #include "kk-presence-api.h"
 #include "kk-questions-api.h"
@@ -148,6 +149,9 @@ kk_relay_new (const KkConfig *config, GError **error)
   KkRelay *relay = g_new0 (KkRelay, 1);
   KkFanoutConfig fanout_config = { 0 };
   g_autoptr (GPtrArray) rooms = NULL;
+  g_autoptr (KkIceServers) ice_servers = kk_ice_servers_new (
+      (const char *const *) config->turn_urls, config->turn_secret,
+      config->turn_credential_lifetime_s);
 
   if (kk_relay_debug == NULL)
     GST_DEBUG_CATEGORY_INIT (kk_relay_debug, "kk-relay", 0, "Kringkast");
@@ -190,12 +194,14 @@ kk_relay_new (const KkConfig *config, GError **error)
   fanout_config.workers = config->workers;
   fanout_config.consent_timeout_s = config->consent_timeout_s;
   fanout_config.connect_timeout_s = config->whep_connect_timeout_s;
+  fanout_config.turn_relay_addresses = config->turn_relay_addresses;
   relay->fanout = kk_fanout_new (&fanout_config, error);
   if (relay->fanout == NULL)
     goto error;
   kk_metrics_add_collector (relay->metrics, kk_fanout_collect_metrics,
       relay->fanout);
   kk_metrics_add_collector (relay->metrics, collect_publishers, relay);
+  relay->network_check = kk_network_check_new (relay->fanout, config);
 
   rooms = kk_room_registry_list (relay->registry);
   for (guint i = 0; i < rooms->len; i++)
@@ -230,7 +236,7 @@ kk_relay_new (const KkConfig *config, GError **error)
       || !kk_questions_api_register (relay->server, relay->auth,
           relay->registry, relay->questions, relay->metrics, error)
       || !kk_signalling_register (relay->server, relay->auth, relay->registry,
-          lookup_lecture, relay, error)
+          ice_servers, relay->network_check, lookup_lecture, relay, error)
       || !kk_segments_api_register (relay->server, relay->auth,
           relay->segments, lookup_lecture, relay, error)
       || !kk_pages_register (relay->server, error))
@@ -264,6 +270,8 @@ kk_relay_free (KkRelay *relay)
   for (GList *l = lectures; l != NULL; l = l->next)
     kk_lecture_stop (l->data);
   g_list_free (lectures);
+  if (relay->network_check != NULL)
+    kk_network_check_stop (relay->network_check);
   /* The lectures' sessions closed: their recordings finish now. */
   if (relay->recordings != NULL)
     kk_recordings_shutdown (relay->recordings);
@@ -281,6 +289,7 @@ kk_relay_free (KkRelay *relay)
     kk_fanout_free (relay->fanout);
   }
   g_hash_table_unref (relay->lectures);
+  g_clear_object (&relay->network_check);
   if (relay->registry != NULL)
     g_signal_handlers_disconnect_by_data (relay->registry, relay);
   g_clear_object (&relay->server);

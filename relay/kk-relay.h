@@ -14,6 +14,7 @@
 #include "kk-fanout.h"
 #include "kk-lecture.h"
 #include "kk-metrics.h"
+#include "kk-network-check.h"
 #include "kk-presence.h"
 #include "kk-questions.h"
 #include "kk-recordings.h"
@@ -41,6 +42,7 @@ typedef struct {
   SoupServer *server;
   KkAuth *auth;                 /* who may call which route */
   GHashTable *lectures;         /* room id -> KkLecture */
+  KkNetworkCheck *network_check; /* the network check page's test pattern */
 } KkRelay;
 
 /* Starts everything on the thread-default main context.

@@ -34,6 +34,15 @@ G_DEFINE_QUARK (kk-config-error-quark, kk_config_error)
 #define KK_DEFAULT_RECONNECT_GRACE_S 30
 #define KK_DEFAULT_CONSENT_TIMEOUT_S 30
 #define KK_DEFAULT_CONNECT_TIMEOUT_S 30
+/* A TURN credential is needed only to make an allocation: coturn checks
+ * its expiry then, and an allocation it accepted lives on, refreshed,
+ * after the credential has expired (it-turn shows both; README, "TURN").
+ * The pages fetch a fresh one before each offer, so an hour covers a
+ * browser gathering again on the same connection, and a leaked one is of
+ * use for no longer. */
+#define KK_DEFAULT_TURN_CREDENTIAL_LIFETIME_S 3600
+#define KK_MIN_TURN_CREDENTIAL_LIFETIME_S 60
+#define KK_MAX_TURN_CREDENTIAL_LIFETIME_S (7 * 24 * 3600)
 
 /* More worker threads than this is a configuration mistake, not a need. */
 #define KK_MAX_WORKERS 256
@@ -47,6 +56,7 @@ typedef struct {
   int media_port;
   char **public_ips;
   char *data_dir;
+  char **turn_urls;
   gboolean demo;
   int workers;
   gboolean version;
@@ -58,6 +68,7 @@ options_clear (KkConfigOptions *options)
   g_clear_pointer (&options->config_file, g_free);
   g_clear_pointer (&options->public_ips, g_strfreev);
   g_clear_pointer (&options->data_dir, g_free);
+  g_clear_pointer (&options->turn_urls, g_strfreev);
 }
 
 void
@@ -101,6 +112,9 @@ kk_config_free (KkConfig *config)
   g_free (config->data_dir);
   g_free (config->admin_token);
   g_free (config->pipelines_dir);
+  g_strfreev (config->turn_urls);
+  g_free (config->turn_secret);
+  g_strfreev (config->turn_relay_addresses);
   g_clear_pointer (&config->rooms, g_ptr_array_unref);
   g_free (config);
 }
@@ -117,6 +131,7 @@ config_new_defaults (void)
   config->reconnect_grace_s = KK_DEFAULT_RECONNECT_GRACE_S;
   config->consent_timeout_s = KK_DEFAULT_CONSENT_TIMEOUT_S;
   config->whep_connect_timeout_s = KK_DEFAULT_CONNECT_TIMEOUT_S;
+  config->turn_credential_lifetime_s = KK_DEFAULT_TURN_CREDENTIAL_LIFETIME_S;
   /* An installed daemon reads its pipelines from the data directory; one
    * run from the build tree falls back to the source checkout. */
   if (g_file_test (KK_PIPELINES_DIR, G_FILE_TEST_IS_DIR))
@@ -127,35 +142,66 @@ config_new_defaults (void)
   return config;
 }
 
-/* Splits a list of addresses on commas, semicolons or blanks (the env var
- * is documented as a comma list, GKeyFile lists use ';') and checks that
- * each is an IP literal: ICE candidates carry addresses, not names. */
+/* Checks one item of a list value (an address, a URL). */
+typedef gboolean (*KkListItemCheck) (const char *item, GError **error);
+
+/* ICE candidates and the TURN relays are addresses, not names. */
+static gboolean
+check_ip (const char *item, GError **error)
+{
+  g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (item);
+
+  if (addr == NULL) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "'%s' is not an IP address", item);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Splits a list on commas, semicolons or blanks (the env vars are
+ * documented as comma lists, GKeyFile lists use ';') and checks each item
+ * with @check; an empty list is an "empty @what list". */
 static char **
-parse_ip_list (const char *text, GError **error)
+parse_list (const char *text, KkListItemCheck check, const char *what,
+    GError **error)
 {
   g_auto (GStrv) parts = g_strsplit_set (text, ",; \t", -1);
-  g_autoptr (GPtrArray) ips = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; parts[i] != NULL; i++) {
-    g_autoptr (GInetAddress) addr = NULL;
-
     if (parts[i][0] == '\0')
       continue;
-    addr = g_inet_address_new_from_string (parts[i]);
-    if (addr == NULL) {
-      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-          "'%s' is not an IP address", parts[i]);
+    if (!check (parts[i], error))
       return NULL;
-    }
-    g_ptr_array_add (ips, g_strdup (parts[i]));
+    g_ptr_array_add (items, g_strdup (parts[i]));
   }
-  if (ips->len == 0) {
-    g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-        "empty address list");
+  if (items->len == 0) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "empty %s list", what);
     return NULL;
   }
-  g_ptr_array_add (ips, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&ips), FALSE);
+  g_ptr_array_add (items, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&items), FALSE);
+}
+
+/* parse_list() into *@list, replacing it; an error names @source (an
+ * environment variable or an option). */
+static gboolean
+set_list (char ***list, const char *text, KkListItemCheck check,
+    const char *what, const char *source, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  char **items = parse_list (text, check, what, &local_error);
+
+  if (items == NULL) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID, "%s: %s",
+        source, local_error->message);
+    return FALSE;
+  }
+  g_strfreev (*list);
+  *list = items;
+  return TRUE;
 }
 
 static gboolean
@@ -172,6 +218,88 @@ parse_uint (const char *text, guint64 min, guint64 max, guint64 *out,
     return FALSE;
   }
   return TRUE;
+}
+
+/* Splits a TURN URL (RFC 7065) and checks every part; @host (nullable)
+ * receives the host without brackets. */
+static gboolean
+split_turn_url (const char *url, char **host, GError **error)
+{
+  const char *rest, *end, *query, *host_end;
+  g_autofree char *host_text = NULL;
+
+  if (strlen (url) > KK_CONFIG_TURN_URL_MAX)
+    goto invalid;
+  for (const char *p = url; *p != '\0'; p++) {
+    /* Visible ASCII without the characters that end a Link header's
+     * <URI> or quoted parameter. */
+    if (*p < 0x21 || *p > 0x7e || strchr ("<>\"\\,;", *p) != NULL)
+      goto invalid;
+  }
+  if (g_str_has_prefix (url, "turns:"))
+    rest = url + strlen ("turns:");
+  else if (g_str_has_prefix (url, "turn:"))
+    rest = url + strlen ("turn:");
+  else
+    goto invalid;
+
+  query = strchr (rest, '?');
+  end = query != NULL ? query : rest + strlen (rest);
+  if (query != NULL && strcmp (query, "?transport=udp") != 0
+      && strcmp (query, "?transport=tcp") != 0)
+    goto invalid;
+
+  if (rest[0] == '[') {
+    const char *close = memchr (rest, ']', end - rest);
+    g_autoptr (GInetAddress) addr = NULL;
+
+    if (close == NULL)
+      goto invalid;
+    host_text = g_strndup (rest + 1, close - rest - 1);
+    addr = g_inet_address_new_from_string (host_text);
+    if (addr == NULL || g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV6)
+      goto invalid;
+    host_end = close + 1;
+  } else {
+    host_end = memchr (rest, ':', end - rest);
+    if (host_end == NULL)
+      host_end = end;
+    host_text = g_strndup (rest, host_end - rest);
+    for (const char *p = host_text; *p != '\0'; p++) {
+      if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+        goto invalid;
+    }
+  }
+  if (host_text[0] == '\0')
+    goto invalid;
+  if (host_end < end) {
+    guint64 port;
+    g_autofree char *port_text = NULL;
+
+    if (*host_end != ':')
+      goto invalid;
+    port_text = g_strndup (host_end + 1, end - host_end - 1);
+    if (!g_ascii_string_to_unsigned (port_text, 10, 1, G_MAXUINT16, &port,
+            NULL))
+      goto invalid;
+  }
+  if (host != NULL)
+    *host = g_steal_pointer (&host_text);
+  return TRUE;
+
+invalid:
+  g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+      "'%s' is not a TURN URL (turn: or turns:, host, optional :port, "
+      "optional ?transport=udp or ?transport=tcp)", url);
+  return FALSE;
+}
+
+gboolean
+kk_config_check_turn_url (const char *url, GError **error)
+{
+  g_return_val_if_fail (url != NULL, FALSE);
+
+  return split_turn_url (url, NULL, error);
 }
 
 /* A bearer token goes into an HTTP header verbatim: visible ASCII only. */
@@ -345,6 +473,24 @@ kf_get_double (const KeyFileCursor *cur, const char *key, double *out,
 }
 
 static gboolean
+kf_get_list (const KeyFileCursor *cur, const char *key, KkListItemCheck check,
+    const char *what, char ***out, GError **error)
+{
+  GError *local_error = NULL;
+  g_autofree char *text = NULL;
+  char **items;
+
+  if (!kf_get_string (cur, key, &text, error))
+    return FALSE;
+  items = parse_list (text, check, what, &local_error);
+  if (items == NULL)
+    return kf_fail (cur, key, local_error, error);
+  g_strfreev (*out);
+  *out = items;
+  return TRUE;
+}
+
+static gboolean
 kf_unknown_key (const KeyFileCursor *cur, const char *key, GError **error)
 {
   return kf_fail (cur, key, g_error_new_literal (KK_CONFIG_ERROR,
@@ -391,17 +537,9 @@ apply_media_group (KkConfig *config, const KeyFileCursor *cur,
       return FALSE;
     config->media_port = value;
   } else if (g_str_equal (key, "public-ip")) {
-    g_autofree char *text = NULL;
-    GError *local_error = NULL;
-    char **ips;
-
-    if (!kf_get_string (cur, key, &text, error))
+    if (!kf_get_list (cur, key, check_ip, "address", &config->public_ips,
+            error))
       return FALSE;
-    ips = parse_ip_list (text, &local_error);
-    if (ips == NULL)
-      return kf_fail (cur, key, local_error, error);
-    g_strfreev (config->public_ips);
-    config->public_ips = ips;
   } else if (g_str_equal (key, "workers")) {
     if (!kf_get_uint (cur, key, 0, KK_MAX_WORKERS, &value, error))
       return FALSE;
@@ -436,6 +574,37 @@ apply_ingest_group (KkConfig *config, const KeyFileCursor *cur,
     config->reconnect_grace_s = value;
   } else if (g_str_equal (key, "pipelines-dir")) {
     if (!kf_get_path (cur, key, &config->pipelines_dir, error))
+      return FALSE;
+  } else {
+    return kf_unknown_key (cur, key, error);
+  }
+  return TRUE;
+}
+
+static gboolean
+apply_turn_group (KkConfig *config, const KeyFileCursor *cur,
+    const char *key, GError **error)
+{
+  guint64 value;
+
+  if (g_str_equal (key, "url")) {
+    if (!kf_get_list (cur, key, kk_config_check_turn_url, "URL",
+            &config->turn_urls, error))
+      return FALSE;
+  } else if (g_str_equal (key, "secret")) {
+    if (!kf_get_string (cur, key, &config->turn_secret, error))
+      return FALSE;
+    if (config->turn_secret[0] == '\0')
+      return kf_fail (cur, key, g_error_new_literal (KK_CONFIG_ERROR,
+              KK_CONFIG_ERROR_INVALID, "the secret is empty"), error);
+  } else if (g_str_equal (key, "credential-lifetime")) {
+    if (!kf_get_uint (cur, key, KK_MIN_TURN_CREDENTIAL_LIFETIME_S,
+            KK_MAX_TURN_CREDENTIAL_LIFETIME_S, &value, error))
+      return FALSE;
+    config->turn_credential_lifetime_s = value;
+  } else if (g_str_equal (key, "relay-address")) {
+    if (!kf_get_list (cur, key, check_ip, "address",
+            &config->turn_relay_addresses, error))
       return FALSE;
   } else {
     return kf_unknown_key (cur, key, error);
@@ -516,6 +685,8 @@ apply_key_file (KkConfig *config, GKeyFile *key_file, const char *file_name,
       apply = apply_media_group;
     } else if (g_str_equal (groups[g], "ingest")) {
       apply = apply_ingest_group;
+    } else if (g_str_equal (groups[g], "turn")) {
+      apply = apply_turn_group;
     } else if (g_str_has_prefix (groups[g], KK_ROOM_GROUP_PREFIX)) {
       const char *id = groups[g] + strlen (KK_ROOM_GROUP_PREFIX);
       GError *local_error = NULL;
@@ -526,7 +697,7 @@ apply_key_file (KkConfig *config, GKeyFile *key_file, const char *file_name,
     } else {
       return kf_fail (&cur, NULL, g_error_new_literal (KK_CONFIG_ERROR,
               KK_CONFIG_ERROR_INVALID, "unknown group (expected server, "
-              "media, ingest or \"room ID\")"), error);
+              "media, ingest, turn or \"room ID\")"), error);
     }
 
     for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
@@ -601,17 +772,9 @@ apply_env (KkConfig *config, GError **error)
     config->workers = value;
 
   text = g_getenv ("KRINGKAST_PUBLIC_IP");
-  if (text != NULL) {
-    char **ips = parse_ip_list (text, &local_error);
-
-    if (ips == NULL) {
-      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-          "KRINGKAST_PUBLIC_IP: %s", local_error->message);
-      return FALSE;
-    }
-    g_strfreev (config->public_ips);
-    config->public_ips = ips;
-  }
+  if (text != NULL && !set_list (&config->public_ips, text, check_ip,
+          "address", "KRINGKAST_PUBLIC_IP", error))
+    return FALSE;
 
   text = g_getenv ("KRINGKAST_DATA_DIR");
   if (text != NULL) {
@@ -633,6 +796,22 @@ apply_env (KkConfig *config, GError **error)
     }
     g_free (config->admin_token);
     config->admin_token = g_strdup (text);
+  }
+
+  text = g_getenv ("KRINGKAST_TURN_URL");
+  if (text != NULL && !set_list (&config->turn_urls, text,
+          kk_config_check_turn_url, "URL", "KRINGKAST_TURN_URL", error))
+    return FALSE;
+
+  text = g_getenv ("KRINGKAST_TURN_SECRET");
+  if (text != NULL) {
+    if (text[0] == '\0') {
+      g_set_error_literal (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+          "KRINGKAST_TURN_SECRET: the secret is empty");
+      return FALSE;
+    }
+    g_free (config->turn_secret);
+    config->turn_secret = g_strdup (text);
   }
   return TRUE;
 }
@@ -674,17 +853,11 @@ apply_options (KkConfig *config, const KkConfigOptions *options,
   }
 
   if (options->public_ips != NULL) {
-    g_autoptr (GError) local_error = NULL;
     g_autofree char *joined = g_strjoinv (",", options->public_ips);
-    char **ips = parse_ip_list (joined, &local_error);
 
-    if (ips == NULL) {
-      g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
-          "--public-ip: %s", local_error->message);
+    if (!set_list (&config->public_ips, joined, check_ip, "address",
+            "--public-ip", error))
       return FALSE;
-    }
-    g_strfreev (config->public_ips);
-    config->public_ips = ips;
   }
 
   if (options->data_dir != NULL) {
@@ -695,6 +868,14 @@ apply_options (KkConfig *config, const KkConfigOptions *options,
     }
     g_free (config->data_dir);
     config->data_dir = g_strdup (options->data_dir);
+  }
+
+  if (options->turn_urls != NULL) {
+    g_autofree char *joined = g_strjoinv (",", options->turn_urls);
+
+    if (!set_list (&config->turn_urls, joined, kk_config_check_turn_url,
+            "URL", "--turn-url", error))
+      return FALSE;
   }
 
   if (options->demo)
@@ -724,9 +905,55 @@ add_demo_room (KkConfig *config)
   g_ptr_array_add (config->rooms, room);
 }
 
-static KkConfig *
-config_finish (KkConfig *config)
+/* TURN servers without the secret could only be handed out with no
+ * credentials, which coturn refuses; a secret without servers is a
+ * forgotten line. Both are mistakes worth stopping for. Without
+ * relay-address, the relay learns which viewers come through TURN from
+ * the URLs' hosts when they are IP literals (a name is not resolved: the
+ * address coturn relays from may differ from the one it listens on). */
+static gboolean
+finish_turn (KkConfig *config, const char *where, GError **error)
 {
+  g_autoptr (GPtrArray) hosts = NULL;
+
+  if (config->turn_urls == NULL && config->turn_secret == NULL)
+    return TRUE;
+  if (config->turn_urls == NULL || config->turn_secret == NULL) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "%s: [turn] url (or --turn-url, KRINGKAST_TURN_URL) and secret (or "
+        "KRINGKAST_TURN_SECRET) must be given together", where);
+    return FALSE;
+  }
+  if (config->turn_relay_addresses != NULL)
+    return TRUE;
+  hosts = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; config->turn_urls[i] != NULL; i++) {
+    g_autofree char *host = NULL;
+    g_autoptr (GInetAddress) addr = NULL;
+
+    if (!split_turn_url (config->turn_urls[i], &host, error))
+      return FALSE;
+    addr = g_inet_address_new_from_string (host);
+    if (addr != NULL && !g_ptr_array_find_with_equal_func (hosts, host,
+            g_str_equal, NULL))
+      g_ptr_array_add (hosts, g_steal_pointer (&host));
+  }
+  if (hosts->len > 0) {
+    g_ptr_array_add (hosts, NULL);
+    config->turn_relay_addresses =
+        (char **) g_ptr_array_free (g_steal_pointer (&hosts), FALSE);
+  }
+  return TRUE;
+}
+
+/* @where names the configuration in messages: the file, if any. */
+static KkConfig *
+config_finish (KkConfig *config, const char *where, GError **error)
+{
+  if (!finish_turn (config, where, error)) {
+    kk_config_free (config);
+    return NULL;
+  }
   if (config->demo)
     add_demo_room (config);
   return config;
@@ -744,7 +971,7 @@ kk_config_load_from_data (const char *data, gsize length,
     file_name = "(config)";
   if (length > 0 && !load_key_file (config, data, length, file_name, error))
     return NULL;
-  return config_finish (g_steal_pointer (&config));
+  return config_finish (g_steal_pointer (&config), file_name, error);
 }
 
 KkConfig *
@@ -757,7 +984,8 @@ kk_config_load (int *argc, char ***argv, GError **error)
   };
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &options.config_file,
-      "INI file with [server], [media], [ingest] and [room ID] sections",
+      "INI file with [server], [media], [ingest], [turn] and [room ID] "
+      "sections",
       "FILE" },
     { "http-port", 0, 0, G_OPTION_ARG_INT, &options.http_port,
       "HTTP listen port, all interfaces (default 8080)", "PORT" },
@@ -772,12 +1000,17 @@ kk_config_load (int *argc, char ***argv, GError **error)
       "Create room 'demo', live at once with a test-pattern lecture", NULL },
     { "workers", 0, 0, G_OPTION_ARG_INT, &options.workers,
       "Media worker threads (default 0: one per core)", "N" },
+    { "turn-url", 0, 0, G_OPTION_ARG_STRING_ARRAY, &options.turn_urls,
+      "TURN server offered to viewers and hosts (repeatable; turn: or "
+      "turns: URL; the secret comes from KRINGKAST_TURN_SECRET or [turn] "
+      "secret)", "URL" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &options.version,
       "Print the version and exit", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (KkConfig) config = NULL;
+  KkConfig *finished = NULL;
   gboolean ok;
 
   context = g_option_context_new ("- lecture relay (WHIP in, WHEP out)");
@@ -817,8 +1050,10 @@ kk_config_load (int *argc, char ***argv, GError **error)
   ok = apply_env (config, error) && apply_options (config, &options, error);
 
 out:
+  if (ok)
+    finished = config_finish (g_steal_pointer (&config),
+        options.config_file != NULL ? options.config_file : "configuration",
+        error);
   options_clear (&options);
-  if (!ok)
-    return NULL;
-  return config_finish (g_steal_pointer (&config));
+  return finished;
 }

@@ -44,8 +44,21 @@ typedef struct {
   guint consent_timeout_s; /* [media] consent-timeout; 30 (RFC 7675) */
   guint whep_connect_timeout_s; /* [media] connect-timeout; 30: unconnected WHEP resources expire */
   char *pipelines_dir;     /* [ingest] pipelines-dir; built-in path, overridable for tests */
+  char **turn_urls;        /* --turn-url (repeatable), KRINGKAST_TURN_URL (comma list), [turn] url; NULL = no TURN server */
+  char *turn_secret;       /* KRINGKAST_TURN_SECRET, [turn] secret: coturn's static-auth-secret; required with turn_urls */
+  guint turn_credential_lifetime_s; /* [turn] credential-lifetime; 3600 */
+  char **turn_relay_addresses; /* [turn] relay-address; NULL = the URLs' IP-literal hosts */
   GPtrArray *rooms;        /* element-type KkRoomConfig */
 } KkConfig;
+
+/* The longest [turn] url accepted: it goes into every Link header. */
+#define KK_CONFIG_TURN_URL_MAX 512
+
+/* Checks one TURN server URL as RFC 7065 writes it: "turn:" or "turns:",
+ * a host (name, IPv4, or [IPv6]), an optional ":port", and an optional
+ * "?transport=udp" or "?transport=tcp"; nothing else, and no character
+ * that could break out of a Link header's <...>. */
+gboolean kk_config_check_turn_url (const char *url, GError **error);
 
 /* Parses @argv (options, including GStreamer's option group), then the
  * environment, then the file. On --help prints and exits like any GOption

@@ -245,13 +245,6 @@ close_session (KkLecture *lecture)
 
 /* ---- sources ---- */
 
-static gboolean
-free_ingest_idle (gpointer data)
-{
-  kk_ingest_free (data);
-  return G_SOURCE_REMOVE;
-}
-
 /* Detaches the current source. From inside one of its callbacks the free
  * must wait until that callback has returned. */
 static void
@@ -265,7 +258,7 @@ retire_ingest (KkLecture *lecture, gboolean from_callback)
     return;
   kk_feed_reset_source (lecture->feed);
   if (from_callback)
-    g_idle_add (free_ingest_idle, ingest);
+    kk_ingest_free_later (ingest);
   else
     kk_ingest_free (ingest);
 }

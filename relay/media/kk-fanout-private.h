@@ -177,6 +177,7 @@ struct _KkViewer {
   KkTransport port_transport;
 
   /* Main thread only. */
+  KkRelayProtocol relay_protocol;
   gboolean closing;
   gboolean finished;
 
@@ -214,6 +215,7 @@ struct _KkViewer {
   /* Written by the worker, read by anyone (relaxed atomics). */
   gint stat_connected;
   gint stat_tcp;
+  gint stat_turn;                      /* written by the port thread */
   guint stat_nacks;
   guint stat_retransmissions;
   guint stat_plis;
@@ -310,6 +312,7 @@ struct _KkWorker {
 struct _KkFanout {
   KkFanoutConfig config;
   char **addresses;
+  GPtrArray *turn_relays;       /* GInetAddress: the TURN servers' relays */
   GMainContext *main_context;
   KkDtlsContext *dtls;
   guint16 port;

@@ -12,6 +12,7 @@
  */
 #include "kk-fanout-private.h"
 
+#include <gio/gio.h>
 #include <kringkast/kk-rtp.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -133,6 +134,16 @@ kk_fanout_new (const KkFanoutConfig *config, GError **error)
   fanout = g_new0 (KkFanout, 1);
   fanout->config = *config;
   fanout->config.public_ips = NULL;
+  fanout->config.turn_relay_addresses = NULL;
+  fanout->turn_relays = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; config->turn_relay_addresses != NULL
+      && config->turn_relay_addresses[i] != NULL; i++) {
+    GInetAddress *relay = g_inet_address_new_from_string (
+        config->turn_relay_addresses[i]);
+
+    if (relay != NULL)
+      g_ptr_array_add (fanout->turn_relays, relay);
+  }
   fanout->main_context = g_main_context_ref_thread_default ();
   fanout->udp_fd = -1;
   fanout->tcp_fd = -1;
@@ -211,6 +222,7 @@ kk_fanout_free (KkFanout *fanout)
   g_free (fanout->workers);
 
   g_hash_table_unref (fanout->tcp_conns);
+  g_clear_pointer (&fanout->turn_relays, g_ptr_array_unref);
   g_hash_table_unref (fanout->viewers);
   g_hash_table_unref (fanout->by_addr);
   g_hash_table_unref (fanout->by_ufrag);
@@ -852,11 +864,19 @@ kk_viewer_close (KkViewer *viewer)
 }
 
 void
+kk_viewer_set_relay_protocol (KkViewer *viewer, KkRelayProtocol protocol)
+{
+  viewer->relay_protocol = protocol;
+}
+
+void
 kk_viewer_get_stats (KkViewer *viewer, KkViewerStats *stats)
 {
   memset (stats, 0, sizeof (*stats));
   stats->connected = g_atomic_int_get (&viewer->stat_connected);
   stats->tcp = g_atomic_int_get (&viewer->stat_tcp);
+  stats->turn = g_atomic_int_get (&viewer->stat_turn);
+  stats->relay_protocol = viewer->relay_protocol;
   stats->packets_sent = __atomic_load_n (&viewer->stat_packets, __ATOMIC_RELAXED);
   stats->bytes_sent = __atomic_load_n (&viewer->stat_bytes, __ATOMIC_RELAXED);
   stats->nacks_received = __atomic_load_n (&viewer->stat_nacks, __ATOMIC_RELAXED);
@@ -959,7 +979,7 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
 {
   KkFanout *fanout = user_data;
   KkCounters sum = { 0 };
-  guint connected = 0, tcp = 0;
+  guint connected = 0, tcp = 0, turn = 0;
   GHashTableIter iter;
   gpointer key;
   char labels[64];
@@ -985,7 +1005,9 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
 
     if (g_atomic_int_get (&viewer->stat_connected)) {
       connected++;
-      if (g_atomic_int_get (&viewer->stat_tcp))
+      if (g_atomic_int_get (&viewer->stat_turn))
+        turn++;
+      else if (g_atomic_int_get (&viewer->stat_tcp))
         tcp++;
       per_layer[CLAMP (g_atomic_int_get (&viewer->stat_layer), 0,
               KK_LAYER_N - 1)]++;
@@ -993,7 +1015,8 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
   }
 
   kk_metrics_sample (metrics, "kringkast_viewers", KK_METRIC_GAUGE,
-      "Viewers whose media is flowing", "transport=\"udp\"", connected - tcp);
+      "Viewers whose media is flowing", "transport=\"udp\"",
+      connected - tcp - turn);
   kk_metrics_sample (metrics, "kringkast_viewers", KK_METRIC_GAUGE,
       "Viewers whose media is flowing", "transport=\"tcp\"", tcp);
   for (guint layer = 0; layer < KK_LAYER_N; layer++) {
@@ -1009,6 +1032,8 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
   kk_metrics_sample (metrics, "kringkast_probe_packets_total",
       KK_METRIC_COUNTER, "Copies sent to probe a viewer's link before moving "
       "it up a layer", NULL, sum.probe_packets);
+  kk_metrics_sample (metrics, "kringkast_viewers", KK_METRIC_GAUGE,
+      "Viewers whose media is flowing", "transport=\"turn\"", turn);
   kk_metrics_sample (metrics, "kringkast_viewers_pending", KK_METRIC_GAUGE,
       "Viewers answered but not yet connected",
       NULL, g_hash_table_size (fanout->viewers) - connected);

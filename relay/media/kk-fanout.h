@@ -37,6 +37,9 @@ typedef struct {
   guint consent_timeout_s;     /* RFC 7675: 30 */
   guint connect_timeout_s;     /* an offer never connected expires */
   guint light_linger_ms;       /* 0 = KK_FEED_LIGHT_LINGER_S */
+  /* Where TURN servers relay viewers' media from (IP literals; NULL:
+   * none): a viewer whose checks come from one of them is on TURN. */
+  char **turn_relay_addresses;
 } KkFanoutConfig;
 
 typedef struct _KkFanout KkFanout;
@@ -186,9 +189,24 @@ void kk_viewer_set_quality (KkViewer *viewer, KkQuality quality,
  * an offer never connected expires connect_timeout_s after it. */
 gint64 kk_viewer_get_created_us (KkViewer *viewer);
 
+/* How a viewer on TURN reaches its TURN server, as its browser tells
+ * (RTCIceCandidateStats.relayProtocol): the relay sees only the TURN
+ * server's UDP towards it. */
+typedef enum {
+  KK_RELAY_PROTOCOL_UNKNOWN,
+  KK_RELAY_PROTOCOL_UDP,
+  KK_RELAY_PROTOCOL_TCP,
+  KK_RELAY_PROTOCOL_TLS,
+} KkRelayProtocol;
+
+/* Main context: records what the viewer's page reported. */
+void kk_viewer_set_relay_protocol (KkViewer *viewer, KkRelayProtocol protocol);
+
 typedef struct {
   gboolean connected;
   gboolean tcp;                 /* media over ICE-TCP */
+  gboolean turn;                /* media over UDP from a TURN server's relay */
+  KkRelayProtocol relay_protocol; /* as the viewer reported it */
   guint64 packets_sent;
   guint64 bytes_sent;
   guint nacks_received;

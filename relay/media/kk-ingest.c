@@ -448,6 +448,23 @@ destroy_source (KkIngest *ingest, guint *id)
   *id = 0;
 }
 
+static gboolean
+free_idle (gpointer data)
+{
+  kk_ingest_free (data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+kk_ingest_free_later (KkIngest *ingest)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, free_idle, ingest, NULL);
+  g_source_attach (source, ingest->main_context);
+  g_source_unref (source);
+}
+
 void
 kk_ingest_free (KkIngest *ingest)
 {

@@ -71,5 +71,8 @@ gint64 kk_ingest_get_last_packet_time (KkIngest *ingest);
 
 /* Stops the pipeline (synchronously) and frees it; no callback follows. */
 void kk_ingest_free (KkIngest *ingest);
+/* kk_ingest_free() from an idle callback on the main context: for a
+ * caller inside one of @ingest's own callbacks, which must return first. */
+void kk_ingest_free_later (KkIngest *ingest);
 
 G_END_DECLS

@@ -345,6 +345,34 @@ unmap_address (const struct sockaddr_storage *in, socklen_t len,
   return len;
 }
 
+/* Whether @addr (unmapped) is one of the TURN servers' relay addresses.
+ * The source address is what tells: RFC 8445 section 7.1.1 has every
+ * check carry the priority of a peer-reflexive candidate, so Chrome's
+ * checks from a relayed candidate show the same type preference in
+ * PRIORITY as those from a host candidate. Called when a viewer's
+ * transport changes, never per packet. */
+static gboolean
+from_turn_relay (KkFanout *fanout, const struct sockaddr_storage *addr)
+{
+  g_autoptr (GInetAddress) source = NULL;
+
+  if (fanout->turn_relays->len == 0)
+    return FALSE;
+  if (addr->ss_family == AF_INET)
+    source = g_inet_address_new_from_bytes ((const guint8 *)
+        &((const struct sockaddr_in *) addr)->sin_addr, G_SOCKET_FAMILY_IPV4);
+  else if (addr->ss_family == AF_INET6)
+    source = g_inet_address_new_from_bytes ((const guint8 *)
+        &((const struct sockaddr_in6 *) addr)->sin6_addr, G_SOCKET_FAMILY_IPV6);
+  else
+    return FALSE;
+  for (guint i = 0; i < fanout->turn_relays->len; i++) {
+    if (g_inet_address_equal (source, fanout->turn_relays->pdata[i]))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 static void
 post_transport (KkViewer *viewer, const KkTransport *transport,
     KkWorkItemType type)
@@ -430,8 +458,12 @@ handle_stun (KkFanout *fanout, const guint8 *data, gsize len,
       || (check.use_candidate
           && (!viewer->port_nominated
               || !kk_transport_equal (&viewer->port_transport, &transport)))) {
+    gboolean turn = conn == NULL && from_turn_relay (fanout, &mapped);
+
     GST_DEBUG ("viewer %s: %s transport over %s", viewer->id,
-        check.use_candidate ? "nominated" : "first", conn ? "tcp" : "udp");
+        check.use_candidate ? "nominated" : "first",
+        conn ? "tcp" : turn ? "udp from a TURN relay" : "udp");
+    __atomic_store_n (&viewer->stat_turn, turn, __ATOMIC_RELAXED);
     kk_transport_copy (&viewer->port_transport, &transport);
     viewer->port_has_transport = TRUE;
     viewer->port_nominated |= check.use_candidate;

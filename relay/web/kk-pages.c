@@ -13,6 +13,8 @@
  *                       shared screen shows (checkin.html)
  *   GET /report/{session} the session report for the coordinator
  *                       (report.html), printable
+ *   GET /check          the network check a workplace runs before a
+ *                       course (check.html)
  *   GET /static/{file}  the scripts, the stylesheet and images
  *   GET /qr.svg?data=   a QR code of @data (kk-qr), for links people open
  *                       on their phones
@@ -132,6 +134,7 @@ kk_pages_register (SoupServer *server, GError **error)
   kk_http_add_route (server, "GET", "/admin", page, "admin.html");
   kk_http_add_route (server, "GET", "/checkin/{room}", page, "checkin.html");
   kk_http_add_route (server, "GET", "/report/{session}", page, "report.html");
+  kk_http_add_route (server, "GET", "/check", page, "check.html");
   kk_http_add_route (server, "GET", "/qr.svg", qr_svg, NULL);
   kk_http_add_route (server, "GET", "/static/{file}", static_file, NULL);
   return TRUE;

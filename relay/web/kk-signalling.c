@@ -11,8 +11,34 @@
  *                                  ICE-lite); application/json
  *                                  {"quality": ...}: the viewer's choice
  *   GET    /whep/{room}/{id}       the viewer's own connection statistics
+ *   PUT    /whep/{room}/{id}/relay-protocol  {"relay_protocol": "udp" |
+ *                                  "tcp" | "tls"}: how the viewer's browser
+ *                                  reaches its TURN server -> 204
  *   DELETE /whep/{room}/{id}       the viewer leaves
  *   OPTIONS on all of them         CORS preflight, Accept-Post
+ *   GET    /api/rooms/{room}/ice-servers  participant or host token: the
+ *                                  TURN servers for the page's
+ *                                  RTCPeerConnection, with credentials
+ *   GET    /api/network-check      anyone: what the network check page
+ *                                  tries (media port, addresses, TURN
+ *                                  servers with credentials)
+ *   POST   /network-check/whep     anyone: WHEP for the check's test
+ *                                  pattern (kk-network-check.h) -> 201
+ *   DELETE /network-check/whep/{id}  that checker's stream ends
+ *
+ * The network check needs no token (it is sent to a workplace's IT), so
+ * its two routes that cost something, minting TURN credentials and
+ * starting a stream, take from a bucket per client address
+ * (KK_CHECK_BURST, then one per KK_CHECK_INTERVAL_S): a check takes five.
+ *
+ * TURN servers and their credentials (kk-ice-servers.h) go out as Link
+ * headers (rel="ice-server", RFC 9725 section 4.6) on every 201 of a WHIP
+ * or WHEP POST, minted for the caller: the host as "host-<room>", a
+ * viewer as its party. An OPTIONS request that carries the room's token
+ * gets them too (the discovery request early WHIP drafts described, which
+ * some clients still send); a browser's CORS preflight never carries an
+ * Authorization header, so it gets none: credentials go only to a caller
+ * who may publish or watch.
  *
  * Every refusal is a JSON error with the status the contract names: 401
  * for a missing or unknown token, 403 for a token of another room, 404 for
@@ -28,14 +54,24 @@
 #include "kk-http.h"
 #include "kk-json.h"
 #include <kringkast/kk-sdp.h>
+#include <json-glib/json-glib.h>
+
+#include "kk-json.h"
+#include "kk-ratelimit.h"
 
 #define SDP_TYPE "application/sdp"
+#define KK_CHECK_BURST 20
+#define KK_CHECK_INTERVAL_S 3
+#define KK_CHECK_MAX_CLIENTS 4096
 #define TRICKLE_TYPE "application/trickle-ice-sdpfrag"
 
 /* The routes' data, kept by the server. */
 typedef struct {
   KkAuth *auth;
   KkRoomRegistry *registry;
+  KkIceServers *ice_servers;
+  KkNetworkCheck *network_check;
+  KkRateLimit *check_limit;
   KkSignallingLookupFunc lookup;
   gpointer lookup_data;
 } KkSignalling;
@@ -45,6 +81,9 @@ signalling_free (KkSignalling *signalling)
 {
   g_clear_object (&signalling->auth);
   g_clear_object (&signalling->registry);
+  g_clear_object (&signalling->ice_servers);
+  g_clear_object (&signalling->network_check);
+  kk_rate_limit_free (signalling->check_limit);
   g_free (signalling);
 }
 
@@ -77,6 +116,14 @@ find_room (KkSignalling *signalling, KkHttpRequest *request)
   if (room == NULL)
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no room %s", id);
   return room;
+}
+
+/* The identity a host's TURN credential names: the room's host is one
+ * person (or one OBS), whoever holds the token. */
+static char *
+host_identity (KkRoom *room)
+{
+  return g_strdup_printf ("host-%s", kk_room_get_id (room));
 }
 
 static gboolean
@@ -119,7 +166,16 @@ reply_created (SoupServerMessage *msg, const char *kind, const char *room,
 typedef struct {
   KkHttpRequest *request;
   char *room_id;
+  KkIceServers *ice_servers;
 } KkPendingPublish;
+
+static void
+pending_publish_free (KkPendingPublish *pending)
+{
+  g_free (pending->room_id);
+  g_object_unref (pending->ice_servers);
+  g_free (pending);
+}
 
 static void
 on_published (KkLecture *lecture, const char *resource_id,
@@ -128,14 +184,18 @@ on_published (KkLecture *lecture, const char *resource_id,
   KkPendingPublish *pending = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (pending->request);
 
-  if (error != NULL)
+  if (error != NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
         "the offer could not be answered: %s", error->message);
-  else
+  } else {
+    g_autofree char *identity = g_strdup_printf ("host-%s", pending->room_id);
+
     reply_created (msg, "whip", pending->room_id, resource_id, answer_sdp);
+    kk_ice_servers_add_links (pending->ice_servers,
+        soup_server_message_get_response_headers (msg), identity);
+  }
   kk_http_request_resume (pending->request);
-  g_free (pending->room_id);
-  g_free (pending);
+  pending_publish_free (pending);
 }
 
 static void
@@ -167,12 +227,12 @@ whip_post (KkHttpRequest *request, gpointer user_data)
   pending = g_new0 (KkPendingPublish, 1);
   pending->request = request;
   pending->room_id = g_strdup (kk_room_get_id (room));
+  pending->ice_servers = g_object_ref (signalling->ice_servers);
   kk_http_request_pause (request);
   if (!kk_lecture_publish (lecture, offer, on_published, pending, &error)) {
     kk_http_reply_error (msg, SOUP_STATUS_CONFLICT, "%s", error->message);
     kk_http_request_resume (request);
-    g_free (pending->room_id);
-    g_free (pending);
+    pending_publish_free (pending);
   }
   gst_sdp_message_free (offer);
 }
@@ -271,13 +331,33 @@ from_loopback (SoupServerMessage *msg)
       (G_INET_SOCKET_ADDRESS (remote)));
 }
 
+/* The request's viewer offer, or NULL after replying 415 or 400. */
+static KkViewerOffer *
+read_viewer_offer (KkHttpRequest *request)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  KkViewerOffer *offer;
+  gsize len;
+  const char *data;
+
+  if (!kk_http_check_content_type (msg, SDP_TYPE))
+    return NULL;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  offer = kk_sdp_parse_viewer_offer (data, len, &error);
+  if (offer == NULL)
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+  return offer;
+}
+
 static void
 whep_post (KkHttpRequest *request, gpointer user_data)
 {
   KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   KkRoom *room = find_room (signalling, request);
-  g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (KkViewerOffer) offer = NULL;
   g_autofree char *party_id = NULL;
@@ -285,19 +365,10 @@ whep_post (KkHttpRequest *request, gpointer user_data)
   g_autofree char *answer = NULL;
   KkLecture *lecture;
   gint64 wait;
-  gsize len;
-  const char *data;
 
   if (room == NULL || !check_viewer (signalling, request, room, &party_id)
-      || !kk_http_check_content_type (msg, SDP_TYPE))
+      || (offer = read_viewer_offer (request)) == NULL)
     return;
-  body = kk_http_request_get_body (request);
-  data = g_bytes_get_data (body, &len);
-  offer = kk_sdp_parse_viewer_offer (data, len, &error);
-  if (offer == NULL) {
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-    return;
-  }
   lecture = get_lecture (signalling, room);
   wait = kk_lecture_party_wait_us (lecture, party_id);
   if (wait > 0) {
@@ -314,6 +385,8 @@ whep_post (KkHttpRequest *request, gpointer user_data)
     return;
   }
   reply_created (msg, "whep", kk_room_get_id (room), resource_id, answer);
+  kk_ice_servers_add_links (signalling->ice_servers,
+      soup_server_message_get_response_headers (msg), party_id);
 }
 
 /* The viewer's own token ends its resource; nobody else's does. */
@@ -457,6 +530,49 @@ whep_patch (KkHttpRequest *request, gpointer user_data)
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
+static const char *const relay_protocol_names[] = {
+  [KK_RELAY_PROTOCOL_UNKNOWN] = NULL,
+  [KK_RELAY_PROTOCOL_UDP] = "udp",
+  [KK_RELAY_PROTOCOL_TCP] = "tcp",
+  [KK_RELAY_PROTOCOL_TLS] = "tls",
+};
+
+/* The page's report of its relayProtocol, kept for the statistics. */
+static void
+whep_put_relay_protocol (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkLecture *lecture = check_viewer_resource (signalling, request);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *value = NULL;
+  gsize len;
+  const char *data;
+
+  if (lecture == NULL || !kk_http_check_content_type (msg, "application/json"))
+    return;
+  body = kk_http_request_get_body (request);
+  data = g_bytes_get_data (body, &len);
+  value = kk_json_parse_one_string (data, len, "relay_protocol",
+      "the body must be {\"relay_protocol\": \"udp\" | \"tcp\" | \"tls\"}",
+      &error);
+  if (value == NULL) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  for (guint i = KK_RELAY_PROTOCOL_UDP; i <= KK_RELAY_PROTOCOL_TLS; i++) {
+    if (g_str_equal (value, relay_protocol_names[i])) {
+      kk_viewer_set_relay_protocol (kk_lecture_get_viewer (lecture,
+              kk_http_request_get_param (request, 1)), i);
+      soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+      return;
+    }
+  }
+  kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+      "relay_protocol must be \"udp\", \"tcp\" or \"tls\"");
+}
+
 /* What the relay knows of this viewer's connection, from its receiver
  * reports and our counters: the nurse's page shows it as quality. */
 static void
@@ -478,7 +594,17 @@ whep_get (KkHttpRequest *request, gpointer user_data)
   json_builder_set_member_name (builder, "connected");
   json_builder_add_boolean_value (builder, stats.connected);
   json_builder_set_member_name (builder, "transport");
-  json_builder_add_string_value (builder, stats.tcp ? "tcp" : "udp");
+  json_builder_add_string_value (builder,
+      stats.turn ? "turn" : stats.tcp ? "tcp" : "udp");
+  /* What the browser said of its way to the TURN server; only it knows
+   * (the relay sees the server's UDP), so only on TURN, and null until
+   * the page has told. */
+  json_builder_set_member_name (builder, "relay_protocol");
+  if (stats.turn && stats.relay_protocol != KK_RELAY_PROTOCOL_UNKNOWN)
+    json_builder_add_string_value (builder,
+        relay_protocol_names[stats.relay_protocol]);
+  else
+    json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "srtp_profile");
   json_builder_add_string_value (builder, stats.srtp_profile);
   json_builder_set_member_name (builder, "packets_sent");
@@ -530,12 +656,182 @@ whep_delete (KkHttpRequest *request, gpointer user_data)
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
 }
 
+/* The identity whose TURN credentials the caller may have in @room: its
+ * host or one of its participants. NULL after replying 401 or 403. */
+static char *
+caller_identity (KkSignalling *signalling, KkHttpRequest *request,
+    KkRoom *room)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  char *party_id = NULL;
+  KkAuthRole role;
+
+  if (!kk_auth_require_known (signalling->auth, msg, &role))
+    return NULL;
+  if (role == KK_AUTH_HOST) {
+    if (!check_host (signalling, request, room))
+      return NULL;
+    return host_identity (room);
+  }
+  if (!kk_auth_require_participant (signalling->auth, msg,
+          kk_room_get_id (room), FALSE,
+          "a valid participant or host token is required", &party_id, NULL))
+    return NULL;
+  return party_id;
+}
+
+/* The page's RTCIceServer list, fetched before it makes its offer. */
+static void
+ice_servers_get (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  KkRoom *room = find_room (signalling, request);
+  g_autofree char *identity = NULL;
+  g_autoptr (JsonBuilder) builder = NULL;
+
+  if (room == NULL
+      || (identity = caller_identity (signalling, request, room)) == NULL)
+    return;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+      "Cache-Control", "no-store");
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  kk_ice_servers_add_json (signalling->ice_servers, builder, identity);
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
+/* ---- the network check ---- */
+
+/* Takes one from the caller's bucket; FALSE after replying 429. Programs
+ * on this machine (tests, benchmarks) are not limited. */
+static gboolean
+take_check_slot (KkSignalling *signalling, KkHttpRequest *request)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autofree char *client = NULL;
+  g_autofree char *key = NULL;
+  gint64 wait;
+
+  if (kk_http_is_local_client (msg))
+    return TRUE;
+  client = kk_http_get_client_address (msg);
+  key = kk_rate_limit_client_key (client);
+  wait = kk_rate_limit_take (signalling->check_limit, key,
+      g_get_monotonic_time ());
+  if (wait == 0)
+    return TRUE;
+  kk_http_request_reply_limited (request, "network-check", wait,
+      "too many network checks from this address; wait a little");
+  return FALSE;
+}
+
+/* A check's TURN credentials name no person: "check-" and random hex, so
+ * that coturn's per-user quota counts each check apart. */
+static char *
+check_identity (void)
+{
+  return g_strdup_printf ("check-%08x%08x", g_random_int (), g_random_int ());
+}
+
+static void
+network_check_get (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *const *addresses;
+  g_autoptr (JsonBuilder) builder = NULL;
+  g_autofree char *identity = NULL;
+
+  if (!take_check_slot (signalling, request))
+    return;
+  identity = check_identity ();
+  addresses = kk_network_check_get_addresses (signalling->network_check);
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "media_port");
+  json_builder_add_int_value (builder,
+      kk_network_check_get_media_port (signalling->network_check));
+  json_builder_set_member_name (builder, "addresses");
+  json_builder_begin_array (builder);
+  for (guint i = 0; addresses[i] != NULL; i++)
+    json_builder_add_string_value (builder, addresses[i]);
+  json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "seconds");
+  json_builder_add_int_value (builder, KK_NETWORK_CHECK_SECONDS);
+  kk_ice_servers_add_json (signalling->ice_servers, builder, identity);
+  json_builder_end_object (builder);
+  kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
+static void
+network_check_post (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkViewerOffer) offer = NULL;
+  g_autofree char *resource_id = NULL;
+  g_autofree char *answer = NULL;
+
+  add_cors (msg);
+  if ((offer = read_viewer_offer (request)) == NULL
+      || !take_check_slot (signalling, request))
+    return;
+  answer = kk_network_check_add_viewer (signalling->network_check, offer,
+      from_loopback (msg), &resource_id, &error);
+  if (answer == NULL) {
+    if (g_error_matches (error, KK_NETWORK_CHECK_ERROR,
+            KK_NETWORK_CHECK_ERROR_BUSY))
+      kk_http_request_reply_limited (request, "network-check-busy",
+          (gint64) KK_NETWORK_CHECK_SECONDS * G_USEC_PER_SEC, error->message);
+    else if (error->domain == KK_NETWORK_CHECK_ERROR)
+      kk_http_reply_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "%s",
+          error->message);
+    else
+      kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  reply_created (msg, "network-check", "whep", resource_id, answer);
+}
+
+static void
+network_check_delete (KkHttpRequest *request, gpointer user_data)
+{
+  KkSignalling *signalling = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+
+  add_cors (msg);
+  if (!kk_network_check_remove_viewer (signalling->network_check,
+          kk_http_request_get_param (request, 0))) {
+    kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such check");
+    return;
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+}
+
 static void
 preflight (KkHttpRequest *request, gpointer user_data)
 {
+  KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  KkRoom *room;
 
+  /* Only a caller that shows the room's token learns its TURN servers; a
+   * CORS preflight (no Authorization) is answered as before. */
+  if (soup_message_headers_get_one (
+          soup_server_message_get_request_headers (msg), "Authorization")
+      != NULL) {
+    g_autofree char *identity = NULL;
+
+    room = find_room (signalling, request);
+    if (room == NULL
+        || (identity = caller_identity (signalling, request, room)) == NULL)
+      return;
+    kk_ice_servers_add_links (signalling->ice_servers, headers, identity);
+  }
   add_cors (msg);
   soup_message_headers_replace (headers, "Access-Control-Allow-Methods",
       "POST, PATCH, DELETE, OPTIONS");
@@ -548,7 +844,8 @@ preflight (KkHttpRequest *request, gpointer user_data)
 
 gboolean
 kk_signalling_register (SoupServer *server, KkAuth *auth,
-    KkRoomRegistry *registry, KkSignallingLookupFunc lookup,
+    KkRoomRegistry *registry, KkIceServers *ice_servers,
+    KkNetworkCheck *network_check, KkSignallingLookupFunc lookup,
     gpointer lookup_data, GError **error)
 {
   KkSignalling *signalling;
@@ -559,6 +856,10 @@ kk_signalling_register (SoupServer *server, KkAuth *auth,
   signalling = g_new0 (KkSignalling, 1);
   signalling->auth = g_object_ref (auth);
   signalling->registry = g_object_ref (registry);
+  signalling->ice_servers = g_object_ref (ice_servers);
+  signalling->network_check = g_object_ref (network_check);
+  signalling->check_limit = kk_rate_limit_new (KK_CHECK_BURST,
+      (gint64) KK_CHECK_INTERVAL_S * G_USEC_PER_SEC, KK_CHECK_MAX_CLIENTS);
   signalling->lookup = lookup;
   signalling->lookup_data = lookup_data;
   kk_http_server_keep (server, signalling, (GDestroyNotify) signalling_free);
@@ -575,9 +876,21 @@ kk_signalling_register (SoupServer *server, KkAuth *auth,
       signalling);
   kk_http_add_route (server, "DELETE", "/whep/{room}/{id}", whep_delete,
       signalling);
-  kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, NULL);
-  kk_http_add_route (server, "OPTIONS", "/whip/{room}/{id}", preflight, NULL);
-  kk_http_add_route (server, "OPTIONS", "/whep/{room}", preflight, NULL);
-  kk_http_add_route (server, "OPTIONS", "/whep/{room}/{id}", preflight, NULL);
+  kk_http_add_route (server, "PUT", "/whep/{room}/{id}/relay-protocol",
+      whep_put_relay_protocol, signalling);
+  kk_http_add_route (server, "GET", "/api/rooms/{room}/ice-servers",
+      ice_servers_get, signalling);
+  kk_http_add_route (server, "GET", "/api/network-check", network_check_get,
+      signalling);
+  kk_http_add_route (server, "POST", "/network-check/whep", network_check_post,
+      signalling);
+  kk_http_add_route (server, "DELETE", "/network-check/whep/{id}",
+      network_check_delete, signalling);
+  kk_http_add_route (server, "OPTIONS", "/whip/{room}", preflight, signalling);
+  kk_http_add_route (server, "OPTIONS", "/whip/{room}/{id}", preflight,
+      signalling);
+  kk_http_add_route (server, "OPTIONS", "/whep/{room}", preflight, signalling);
+  kk_http_add_route (server, "OPTIONS", "/whep/{room}/{id}", preflight,
+      signalling);
   return TRUE;
 }

@@ -10,7 +10,9 @@
 #include <libsoup/soup.h>
 
 #include "kk-auth.h"
+#include "kk-ice-servers.h"
 #include "kk-lecture.h"
+#include "kk-network-check.h"
 #include "kk-room.h"
 
 G_BEGIN_DECLS
@@ -24,6 +26,10 @@ typedef KkLecture *(*KkSignallingLookupFunc) (const char *room_id,
  * @auth: (transfer none): a reference is kept; hosts publish, participants
  *   watch
  * @registry: (transfer none): a reference is kept; for rooms
+ * @ice_servers: (transfer none): a reference is kept; the TURN servers
+ *   offered to hosts and viewers (none when it is empty)
+ * @network_check: (transfer none): a reference is kept; the test pattern
+ *   the network check page receives
  * @lookup: finds a room's lecture
  * @lookup_data: for @lookup; must outlive @server's routes
  *
@@ -33,7 +39,8 @@ typedef KkLecture *(*KkSignallingLookupFunc) (const char *room_id,
  * Returns: FALSE with @error if registration fails.
  */
 gboolean kk_signalling_register (SoupServer *server, KkAuth *auth,
-    KkRoomRegistry *registry, KkSignallingLookupFunc lookup,
+    KkRoomRegistry *registry, KkIceServers *ice_servers,
+    KkNetworkCheck *network_check, KkSignallingLookupFunc lookup,
     gpointer lookup_data, GError **error);
 
 /* Parses a viewer's choice of quality, the body of a WHEP PATCH in

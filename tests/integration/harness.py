@@ -200,8 +200,12 @@ class Daemon:
 
     def __init__(self, workdir, admin_token=DEFAULT_ADMIN_TOKEN,
                  extra_args=(), env=None, data_dir=None, name="kringkast",
-                 public_ip="127.0.0.1"):
+                 public_ip="127.0.0.1", netns=None, http_host="127.0.0.1"):
         self.binary = find_binary()
+        # A netlab node to run in (tests/integration/netlab.py), and the
+        # address the test reaches its HTTP port at from its own namespace.
+        self.netns = netns
+        self.http_host = http_host
         # The address in the relay's candidates; None: what it detects.
         self.public_ip = public_ip
         self.workdir = workdir
@@ -221,7 +225,7 @@ class Daemon:
 
     @property
     def base_url(self):
-        return "http://127.0.0.1:%d" % self.http_port
+        return "http://%s:%d" % (self.http_host, self.http_port)
 
     def url(self, path):
         return self.base_url + path
@@ -263,7 +267,8 @@ class Daemon:
             logf.flush()
             log("starting %s (http %d, media %d)", self.name, self.http_port,
                 self.media_port)
-            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+            argv = self.netns.wrap(self.argv()) if self.netns else self.argv()
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=logf, stderr=subprocess.STDOUT,
                                          env=env, cwd=self.workdir)
             logf.close()

@@ -53,7 +53,26 @@ def parse_args():
                    metavar="SECONDS:QUALITY",
                    help="this many seconds after the answer, PATCH the "
                    "resource with {\"quality\": QUALITY}; repeatable")
+    p.add_argument("--ice-servers", default=None,
+                   help="URL of the relay's ice-servers route: fetched with "
+                        "the token, like the nurse's page, and used as the "
+                        "peer connection's TURN servers")
     return peerlib.finish_args(p.parse_args())
+
+
+def ice_configuration(args):
+    # What the nurse's page does before its offer: ask the relay for the
+    # TURN servers and credentials minted for this token.
+    from aiortc import RTCConfiguration, RTCIceServer
+    if args.ice_servers is None:
+        return None
+    r = peerlib.http("GET", args.ice_servers, token=args.token)
+    if r.status != 200:
+        raise RuntimeError("ice-servers: HTTP %d" % r.status)
+    servers = json.loads(r.body)["ice_servers"]
+    return RTCConfiguration(iceServers=[
+        RTCIceServer(urls=s["urls"], username=s["username"],
+                     credential=s["credential"]) for s in servers])
 
 
 def loopback_only_ice(local_ip):
@@ -278,7 +297,7 @@ async def session(args, result):
     loop = asyncio.get_running_loop()
     c = Counters()
     c.video_rtp.drop_every = args.drop_every
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(ice_configuration(args))
     tasks = []
     kinds = ["video"] if args.no_audio else (
         ["video", "audio"] if args.video_first else ["audio", "video"])

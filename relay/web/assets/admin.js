@@ -20,6 +20,7 @@
 const t = kkTranslator({
   "admin.title": "Kringkast – course coordinator",
   "admin.signout": "Sign out",
+  "admin.network-check": "Network check for workplaces",
   "signin.heading": "Sign in",
   "signin.token": "Coordinator key",
   "signin.hint": "The key was printed when Kringkast first started (or is in KRINGKAST_ADMIN_TOKEN). It is kept until this tab closes.",

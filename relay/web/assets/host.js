@@ -249,6 +249,7 @@ async function publish() {
   attempt.onstate = onState;
   $("state").textContent = t("state.connecting");
   try {
+    attempt.iceServers = await kkIceServers(room, token);
     await attempt.start(stream, bitrate);
   } catch (error) {
     if (client !== attempt) return;

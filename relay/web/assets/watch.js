@@ -231,6 +231,7 @@ async function watch() {
       if (video.srcObject !== stream) video.srcObject = stream;
     };
     attempt.onstate = (state) => { if (client === attempt) onState(state); };
+    attempt.iceServers = await kkIceServers(room, token);
     await attempt.start();
     kkSegmentsWatch(attempt, () => client === attempt, useSegments);
     kkQualityConnected(attempt);
@@ -261,7 +262,7 @@ async function checkLive() {
 }
 
 async function updateQuality() {
-  if (!client) { $("quality").textContent = ""; return; }
+  if (!client) { $("quality").textContent = ""; $("path").textContent = ""; return; }
   const s = await client.stats();
   if (!s) return;
   const previous = window.kringkastStats;
@@ -275,6 +276,10 @@ async function updateQuality() {
     : loss >= 0.01 || (s.rtt !== null && s.rtt > 0.3) ? "fair" : "good";
   $("quality").textContent = `${s.path ? `${s.path} · ` : ""}${t("quality." + level)}${s.width ? ` · ${s.width}×${s.height}` : ""}`;
   $("quality").className = `status quality-${level}`;
+  const path = await kkConnectionPath(client?.pc);
+  $("path").textContent = kkPathText(path);
+  kkReportRelayProtocol(client, path);
+  s.path = path;
   window.kringkastStats = s;   /* read by the end-to-end tests */
 }
 

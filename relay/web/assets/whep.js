@@ -13,10 +13,11 @@ class WhepClient {
     this.resource = null;
     this.onstream = null;
     this.onstate = null;
+    this.iceServers = [];   /* TURN servers, set before start() */
   }
 
   async start() {
-    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers: this.iceServers });
     this.pc = pc;
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });

@@ -23,6 +23,7 @@ class WhipClient {
     this.onstate = null;
     this.last = null;        /* previous stats sample, for rates */
     this.senders = {};       /* kind → RTCRtpSender */
+    this.iceServers = [];    /* TURN servers, set before start() */
   }
 
   static preferCodecs(transceiver, kind) {
@@ -41,7 +42,7 @@ class WhipClient {
 
   /* Publishes the tracks of @stream; @maxBitrate (bit/s) caps the video. */
   async start(stream, maxBitrate) {
-    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers: this.iceServers });
     this.pc = pc;
     pc.onconnectionstatechange = () => {
       if (this.onstate && this.pc === pc) this.onstate(pc.connectionState);
