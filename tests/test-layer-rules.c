@@ -295,8 +295,10 @@ test_judge (void)
   s.fraction_lost = 26;         /* 10 % */
   g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
   s.fraction_lost = 0;
+  /* Jitter alone: not clean, but not bad either (see the recorded busy
+   * receiver below). */
   s.jitter_ms = 120;
-  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_BAD);
+  g_assert_cmpint (kk_layer_rules_judge (&rules, &s), ==, KK_LINK_UNSURE);
 }
 
 /* "Save data": never above light, even on a perfect link. Back to
@@ -345,6 +347,118 @@ test_start_at (void)
   g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
 }
 
+/* Recorded report sequences: windows as the worker logged them on the
+ * real links of tests/integration/test_shaped_udp.py (tc tbf in network
+ * namespaces, aiortc viewers on a busy 2-core machine). The log names
+ * the bad windows only; the windows between them, which it did not show,
+ * are given as what the link carried then without trouble. */
+typedef struct {
+  guint packets;
+  guint nacked;
+  gboolean report;
+  guint8 fraction_lost;
+  guint32 jitter_ms;
+  gint32 rtt_ms;
+} RecordedWindow;
+
+static KkLayer
+feed (KkLayerRules *rules, gint64 *now, const RecordedWindow *w)
+{
+  KkLinkSample sample = {
+    .packets_sent = w->packets, .nacked = w->nacked, .report = w->report,
+    .fraction_lost = w->fraction_lost, .jitter_ms = w->jitter_ms,
+    .rtt_ms = w->report ? w->rtt_ms : -1,
+  };
+
+  *now += WINDOW;
+  sample.now_us = *now;
+  return kk_layer_rules_sample (rules, &sample);
+}
+
+/* A viewer settled on light at 500 kbit/s probes up; the probe's extra
+ * bytes fill the tbf queue (287 ms) and are lost in part (14/256), which
+ * ends the probe; the next report names more of that loss (37/256). That
+ * was the probe's doing, not the light layer's: the viewer stays on
+ * light. (The rules moved it to sound only, and the picture stopped for
+ * 15 s.) */
+static void
+test_recorded_failed_probe (void)
+{
+  static const RecordedWindow quiet = { 50, 0, FALSE, 0, 0, -1 };
+  static const RecordedWindow quiet_report = { 50, 0, TRUE, 0, 12, 20 };
+  static const RecordedWindow first_rtt = { 50, 0, TRUE, 0, 12, 1 };
+  static const RecordedWindow probe_lost = { 50, 15, TRUE, 14, 12, 287 };
+  static const RecordedWindow after_probe = { 48, 13, TRUE, 37, 35, 287 };
+  KkLayerRules rules;
+  gint64 now = 1000 * S;
+  guint windows = 0;
+
+  kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, now);
+  kk_layer_rules_start_at (&rules, KK_LAYER_LIGHT, now);
+  feed (&rules, &now, &first_rtt);
+  while (!kk_layer_rules_probing (&rules) && windows++ < 100)
+    feed (&rules, &now, windows % 2 ? &quiet_report : &quiet);
+  g_assert_true (kk_layer_rules_probing (&rules));
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (feed (&rules, &now, i % 2 ? &quiet_report : &quiet), ==, KK_LAYER_LIGHT);
+  g_assert_cmpuint (feed (&rules, &now, &probe_lost), ==, KK_LAYER_LIGHT);
+  g_assert_false (kk_layer_rules_probing (&rules));
+  g_assert_cmpuint (feed (&rules, &now, &after_probe), ==, KK_LAYER_LIGHT);
+  for (guint i = 0; i < 20; i++)
+    g_assert_cmpuint (feed (&rules, &now, i % 2 ? &quiet_report : &quiet), ==, KK_LAYER_LIGHT);
+}
+
+/* Round trips (ms) of a viewer's reports on an open link, as recorded. */
+static const gint32 recorded_rtts[] = {
+  14, 28, 1, 23, 1, 7, 13, 1, 12, 6, 2, 6, 10, 9, 13, 3, 11, 2, 19, 19,
+  25, 23, 1, 46, 1,
+};
+
+/* A viewer on sound only whose link opened again: its reports carry no
+ * loss, round trips of a few milliseconds, and the jitter of the video
+ * stream as it stopped, frozen at 138 ms. It gets its picture back within
+ * about 15 s. (The rules judged every such window bad, for ever.) */
+static void
+test_recorded_stale_jitter (void)
+{
+  KkLayerRules rules;
+  gint64 now = 1000 * S, start;
+
+  kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, now);
+  kk_layer_rules_start_at (&rules, KK_LAYER_AUDIO_ONLY, now);
+  start = now;
+  for (guint i = 0; rules.layer == KK_LAYER_AUDIO_ONLY && i < 200; i++) {
+    RecordedWindow w = { 26, 0, i % 2, 0, 138,
+      recorded_rtts[(i / 2) % G_N_ELEMENTS (recorded_rtts)] };
+
+    feed (&rules, &now, &w);
+  }
+  g_test_message ("picture back after %.1f s", (now - start) / 1e6);
+  g_assert_cmpuint (rules.layer, ==, KK_LAYER_LIGHT);
+  g_assert_cmpint (now - start, <=, 15 * S);
+}
+
+/* The viewer on a good link beside the weak one, its receiver starved of
+ * CPU: nothing lost, nothing NACKed, round trips of a few milliseconds,
+ * but a jitter of 144 to 157 ms as it handles the packets late. It keeps
+ * the full layer. (The rules moved it down to sound only.) */
+static void
+test_recorded_busy_receiver (void)
+{
+  static const guint32 jitters[] = { 144, 149, 157, 146, 150 };
+  KkLayerRules rules;
+  gint64 now = 1000 * S;
+
+  kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, now);
+  for (guint i = 0; i < 2 * G_N_ELEMENTS (recorded_rtts); i++) {
+    RecordedWindow w = { 32 + i % 13, 0, TRUE, 0,
+      jitters[i % G_N_ELEMENTS (jitters)],
+      recorded_rtts[i % G_N_ELEMENTS (recorded_rtts)] };
+
+    g_assert_cmpuint (feed (&rules, &now, &w), ==, KK_LAYER_FULL);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -357,5 +471,8 @@ main (int argc, char **argv)
   g_test_add_func ("/layer-rules/judge", test_judge);
   g_test_add_func ("/layer-rules/ceiling", test_ceiling);
   g_test_add_func ("/layer-rules/start-at", test_start_at);
+  g_test_add_func ("/layer-rules/recorded/failed-probe", test_recorded_failed_probe);
+  g_test_add_func ("/layer-rules/recorded/stale-jitter", test_recorded_stale_jitter);
+  g_test_add_func ("/layer-rules/recorded/busy-receiver", test_recorded_busy_receiver);
   return g_test_run ();
 }

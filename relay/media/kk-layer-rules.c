@@ -8,10 +8,20 @@
  * retransmit on the same SSRC, so what it counts lost is what even a
  * retransmission did not bring), more than a quarter of them NACKed (lost
  * on the way, before repair), more than 2 % dropped at an ICE-TCP
- * backlog, a queue of 400 ms above the lowest round trip seen, or a
- * jitter of 100 ms. It is clean when there is little of that: at most 1 %
- * lost for good and 10 % NACKed, no drops, less than 150 ms of queue,
- * less than 40 ms of jitter. NACKs alone are judged leniently because a
+ * backlog, or a queue of 400 ms above the lowest round trip seen. It is
+ * clean when there is little of that: at most 1 % lost for good and 10 %
+ * NACKed, no drops, less than 150 ms of queue, less than 40 ms of jitter.
+ *
+ * Jitter keeps a window from being clean but never makes it bad on its
+ * own: a receiver measures it where it handles each packet, so a busy one
+ * (aiortc on a loaded machine, shown on a real shaped link) reports 150 ms
+ * on a path that delivers everything at once, with nothing lost and no
+ * queue in the round trip; a path that really queues shows it in the
+ * round trip, one that is too narrow in loss and NACKs. On sound only, the
+ * jitter is not looked at at all: the video stream stopped, and its
+ * receiver reports carry the jitter of its last packets for ever (138 ms,
+ * frozen, on the shaped link), which would keep the viewer from ever
+ * being clean enough to get its picture back. NACKs alone are judged leniently because a
  * busy receiver (a browser on a loaded machine, even over loopback)
  * misses a few packets of every keyframe burst and has them repaired in
  * one round trip; a link that is too narrow loses far more. Browsers NACK
@@ -25,7 +35,6 @@
 #define BAD_NACK_PERMILLE 250
 #define BAD_DROP_PERMILLE 20
 #define BAD_QUEUE_MS 400
-#define BAD_JITTER_MS 100
 #define CLEAN_LOSS_PERMILLE 10
 #define CLEAN_NACK_PERMILLE 100
 #define CLEAN_QUEUE_MS 150
@@ -92,6 +101,7 @@ kk_layer_rules_judge (KkLayerRules *rules, const KkLinkSample *sample)
 {
   guint loss = 0, nacked = 0, drops = 0;
   gint32 queue_ms = 0;
+  guint32 jitter_ms = 0;
 
   if (sample->packets_sent > 0)
     nacked = sample->nacked * 1000 / sample->packets_sent;
@@ -105,13 +115,14 @@ kk_layer_rules_judge (KkLayerRules *rules, const KkLinkSample *sample)
       rules->min_rtt_ms = sample->rtt_ms;
     queue_ms = sample->rtt_ms - rules->min_rtt_ms;
   }
+  if (sample->report && rules->layer != KK_LAYER_AUDIO_ONLY)
+    jitter_ms = sample->jitter_ms;
   if (loss > BAD_LOSS_PERMILLE || nacked > BAD_NACK_PERMILLE
-      || drops > BAD_DROP_PERMILLE || queue_ms > BAD_QUEUE_MS
-      || (sample->report && sample->jitter_ms > BAD_JITTER_MS))
+      || drops > BAD_DROP_PERMILLE || queue_ms > BAD_QUEUE_MS)
     return KK_LINK_BAD;
   if (loss <= CLEAN_LOSS_PERMILLE && nacked <= CLEAN_NACK_PERMILLE
       && drops == 0 && queue_ms < CLEAN_QUEUE_MS
-      && (!sample->report || sample->jitter_ms < CLEAN_JITTER_MS))
+      && jitter_ms < CLEAN_JITTER_MS)
     return KK_LINK_CLEAN;
   return KK_LINK_UNSURE;
 }
@@ -161,9 +172,18 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
 
   switch (rules->state) {
     case KK_LAYER_RULES_PROBING:
-      /* The probe itself must not hurt: the first sign ends it. */
+      /* The probe itself must not hurt: the first sign ends it. What it
+       * did to the link is no evidence against the layer the viewer has:
+       * on a real link its extra bytes are still queued, and the report
+       * naming their loss still to come, when it ends (on a link shaped to
+       * 500 kbit/s the window after a failed probe was bad too, and the
+       * two moved a viewer that was fine on light down to sound only).
+       * So its windows are forgotten, and the next move down waits as it
+       * does after a switch, for the link to drain. */
       if (verdict != KK_LINK_CLEAN) {
         back_off (rules);
+        rules->history = 0;
+        rules->last_down_us = now;
         set_state (rules, KK_LAYER_RULES_STEADY, now);
       } else if (now - rules->state_since_us >= KK_LAYER_RULES_PROBE_US) {
         rules->layer--;

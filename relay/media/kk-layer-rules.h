@@ -71,7 +71,7 @@ typedef struct {
   KkLayer ceiling;          /* the best it may receive (its choice) */
   KkLayerRulesState state;
   gint64 state_since_us;
-  gint64 last_down_us;
+  gint64 last_down_us;      /* the last move down, or failed probe */
   gint64 clean_since_us;    /* 0: the last window was not clean */
   guint8 history;           /* the last windows, newest in bit 0: 1 = bad */
   gint32 min_rtt_ms;        /* -1 until known */
