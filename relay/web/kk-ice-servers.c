@@ -84,21 +84,17 @@ kk_turn_credential_free (KkTurnCredential *credential)
   g_free (credential);
 }
 
-KkTurnCredential *
-kk_ice_servers_mint (KkIceServers *servers, const char *identity, gint64 now)
+static KkTurnCredential *
+mint (KkIceServers *servers, const char *identity, gint64 now,
+    guint lifetime_s)
 {
   g_autoptr (GHmac) hmac = NULL;
   KkTurnCredential *credential;
   guint8 digest[20];
   gsize digest_len = sizeof (digest);
 
-  g_return_val_if_fail (KK_IS_ICE_SERVERS (servers), NULL);
-  g_return_val_if_fail (!kk_ice_servers_is_empty (servers), NULL);
-  g_return_val_if_fail (identity != NULL && identity[0] != '\0'
-      && strchr (identity, ':') == NULL, NULL);
-
   credential = g_new0 (KkTurnCredential, 1);
-  credential->expires = now + servers->lifetime_s;
+  credential->expires = now + lifetime_s;
   credential->username = g_strdup_printf ("%" G_GINT64_FORMAT ":%s",
       credential->expires, identity);
   hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) servers->secret,
@@ -107,6 +103,38 @@ kk_ice_servers_mint (KkIceServers *servers, const char *identity, gint64 now)
   g_hmac_get_digest (hmac, digest, &digest_len);
   credential->credential = g_base64_encode (digest, digest_len);
   return credential;
+}
+
+KkTurnCredential *
+kk_ice_servers_mint (KkIceServers *servers, const char *identity, gint64 now)
+{
+  g_return_val_if_fail (KK_IS_ICE_SERVERS (servers), NULL);
+  g_return_val_if_fail (!kk_ice_servers_is_empty (servers), NULL);
+  g_return_val_if_fail (identity != NULL && identity[0] != '\0'
+      && strchr (identity, ':') == NULL, NULL);
+
+  return mint (servers, identity, now, servers->lifetime_s);
+}
+
+KkTurnCredential *
+kk_ice_servers_mint_check (KkIceServers *servers, const char *client_key,
+    gint64 now)
+{
+  g_autofree char *digest = NULL;
+  g_autofree char *identity = NULL;
+
+  g_return_val_if_fail (KK_IS_ICE_SERVERS (servers), NULL);
+  g_return_val_if_fail (!kk_ice_servers_is_empty (servers), NULL);
+  g_return_val_if_fail (client_key != NULL, NULL);
+
+  /* Keyed with the secret, so that the name cannot be turned back into
+   * the address by hashing every IPv4 address. */
+  digest = g_compute_hmac_for_string (G_CHECKSUM_SHA256,
+      (const guchar *) servers->secret, strlen (servers->secret), client_key,
+      -1);
+  identity = g_strdup_printf ("check-%.16s", digest);
+  return mint (servers, identity, now,
+      MIN (servers->lifetime_s, KK_ICE_SERVERS_CHECK_LIFETIME_S));
 }
 
 GStrv
@@ -146,20 +174,17 @@ kk_ice_servers_add_links (KkIceServers *servers, SoupMessageHeaders *headers,
     soup_message_headers_append (headers, "Link", links[i]);
 }
 
-void
-kk_ice_servers_add_json (KkIceServers *servers, JsonBuilder *builder,
-    const char *identity)
+/* Adds "ice_servers" and "expires_at" for @credential, which is NULL
+ * exactly when no server is configured. */
+static void
+add_json (KkIceServers *servers, JsonBuilder *builder,
+    const KkTurnCredential *credential)
 {
-  g_autoptr (KkTurnCredential) credential = NULL;
   g_autofree char *expires_at = NULL;
-
-  g_return_if_fail (KK_IS_ICE_SERVERS (servers));
 
   json_builder_set_member_name (builder, "ice_servers");
   json_builder_begin_array (builder);
-  if (!kk_ice_servers_is_empty (servers)) {
-    credential = kk_ice_servers_mint (servers, identity,
-        g_get_real_time () / G_USEC_PER_SEC);
+  if (credential != NULL) {
     json_builder_begin_object (builder);
     json_builder_set_member_name (builder, "urls");
     json_builder_begin_array (builder);
@@ -179,4 +204,32 @@ kk_ice_servers_add_json (KkIceServers *servers, JsonBuilder *builder,
     json_builder_add_string_value (builder, expires_at);
   else
     json_builder_add_null_value (builder);
+}
+
+void
+kk_ice_servers_add_json (KkIceServers *servers, JsonBuilder *builder,
+    const char *identity)
+{
+  g_autoptr (KkTurnCredential) credential = NULL;
+
+  g_return_if_fail (KK_IS_ICE_SERVERS (servers));
+
+  if (!kk_ice_servers_is_empty (servers))
+    credential = kk_ice_servers_mint (servers, identity,
+        g_get_real_time () / G_USEC_PER_SEC);
+  add_json (servers, builder, credential);
+}
+
+void
+kk_ice_servers_add_check_json (KkIceServers *servers, JsonBuilder *builder,
+    const char *client_key)
+{
+  g_autoptr (KkTurnCredential) credential = NULL;
+
+  g_return_if_fail (KK_IS_ICE_SERVERS (servers));
+
+  if (!kk_ice_servers_is_empty (servers))
+    credential = kk_ice_servers_mint_check (servers, client_key,
+        g_get_real_time () / G_USEC_PER_SEC);
+  add_json (servers, builder, credential);
 }
