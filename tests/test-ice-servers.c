@@ -62,6 +62,55 @@ test_expiry_and_binding (void)
   g_assert_cmpstr (a->credential, !=, foreign->credential);
 }
 
+/* A network check's credential: short-lived whatever the configured
+ * lifetime, and one name per checking address (an IPv4 address, an IPv6
+ * /64 as kk_rate_limit_client_key() gives it), so that coturn's
+ * user-quota counts an address's checks together. */
+static void
+test_check_credential (void)
+{
+  g_autoptr (KkIceServers) servers = kk_ice_servers_new (two_urls,
+      "north-secret", 3600);
+  g_autoptr (KkIceServers) brief = kk_ice_servers_new (two_urls,
+      "north-secret", 60);
+  g_autoptr (KkIceServers) other_secret = kk_ice_servers_new (two_urls,
+      "south-secret", 3600);
+  g_autoptr (KkTurnCredential) a = kk_ice_servers_mint_check (servers,
+      "198.51.100.7", 1000);
+  g_autoptr (KkTurnCredential) a_again = kk_ice_servers_mint_check (servers,
+      "198.51.100.7", 1030);
+  g_autoptr (KkTurnCredential) b = kk_ice_servers_mint_check (servers,
+      "198.51.100.8", 1000);
+  g_autoptr (KkTurnCredential) net = kk_ice_servers_mint_check (servers,
+      "2001:0db8:0001:0002::/64", 1000);
+  g_autoptr (KkTurnCredential) short_config = kk_ice_servers_mint_check (
+      brief, "198.51.100.7", 1000);
+  g_autoptr (KkTurnCredential) foreign = kk_ice_servers_mint_check (
+      other_secret, "198.51.100.7", 1000);
+  g_autofree char *expected = NULL;
+  const char *name = strchr (a->username, ':') + 1;
+
+  g_assert_cmpint (KK_ICE_SERVERS_CHECK_LIFETIME_S, ==, 120);
+  g_assert_cmpint (a->expires, ==, 1000 + 120);
+  g_assert_cmpint (short_config->expires, ==, 1000 + 60);
+  /* "check-" and 16 hex digits of HMAC-SHA256 (secret, address). */
+  expected = g_compute_hmac_for_string (G_CHECKSUM_SHA256,
+      (const guchar *) "north-secret", strlen ("north-secret"),
+      "198.51.100.7", -1);
+  expected[16] = '\0';
+  g_assert_true (g_str_has_prefix (name, "check-"));
+  g_assert_cmpstr (name + strlen ("check-"), ==, expected);
+  g_assert_null (strstr (a->username, "198.51"));
+  /* The same address, later: the same name. Another address, another
+   * /64, another secret: another name. */
+  g_assert_cmpstr (strchr (a_again->username, ':'), ==, strchr (a->username,
+          ':'));
+  g_assert_cmpstr (strchr (b->username, ':'), !=, strchr (a->username, ':'));
+  g_assert_cmpstr (strchr (net->username, ':'), !=, strchr (a->username, ':'));
+  g_assert_cmpstr (strchr (foreign->username, ':'), !=,
+      strchr (a->username, ':'));
+}
+
 static void
 test_links (void)
 {
@@ -159,6 +208,36 @@ test_json (void)
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
               object, "ice_servers")), ==, 0);
   g_assert_true (json_object_get_null_member (object, "expires_at"));
+}
+
+/* The network check's JSON carries the short, address-named credential. */
+static void
+test_check_json (void)
+{
+  g_autoptr (KkIceServers) servers = kk_ice_servers_new (two_urls,
+      "north-secret", 3600);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (KkTurnCredential) expected = NULL;
+  JsonObject *server;
+  const char *username;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 expires;
+
+  json_builder_begin_object (builder);
+  kk_ice_servers_add_check_json (servers, builder, "203.0.113.5");
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  server = json_array_get_object_element (json_object_get_array_member (
+          json_node_get_object (root), "ice_servers"), 0);
+  username = json_object_get_string_member (server, "username");
+  expires = g_ascii_strtoll (username, NULL, 10);
+  g_assert_cmpint (expires, >=, now + 120);
+  g_assert_cmpint (expires, <=, now + 121);
+  expected = kk_ice_servers_mint_check (servers, "203.0.113.5", expires - 120);
+  g_assert_cmpstr (username, ==, expected->username);
+  g_assert_cmpstr (json_object_get_string_member (server, "credential"), ==,
+      expected->credential);
 }
 
 static KkConfig *
@@ -287,6 +366,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ice-servers/known-vector", test_known_vector);
   g_test_add_func ("/ice-servers/expiry-and-binding", test_expiry_and_binding);
+  g_test_add_func ("/ice-servers/check-credential", test_check_credential);
+  g_test_add_func ("/ice-servers/check-json", test_check_json);
   g_test_add_func ("/ice-servers/links", test_links);
   g_test_add_func ("/ice-servers/headers", test_headers);
   g_test_add_func ("/ice-servers/json", test_json);

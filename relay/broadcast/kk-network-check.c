@@ -38,6 +38,7 @@ typedef struct {
   KkNetworkCheck *check;
   KkViewer *viewer;
   char *resource_id;
+  char *client_key;             /* nullable: a program on this machine */
   guint timer;
 } CheckViewer;
 
@@ -48,7 +49,23 @@ check_viewer_free (CheckViewer *entry)
     g_source_remove (entry->timer);
   kk_viewer_unref (entry->viewer);
   g_free (entry->resource_id);
+  g_free (entry->client_key);
   g_free (entry);
+}
+
+/* How many streams @client_key holds. */
+static guint
+count_client_viewers (KkNetworkCheck *check, const char *client_key)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint count = 0;
+
+  g_hash_table_iter_init (&iter, check->viewers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_strcmp0 (((CheckViewer *) value)->client_key, client_key) == 0)
+      count++;
+  return count;
 }
 
 /* 16 random bytes as URL-safe text: the id is the checker's only key. */
@@ -173,8 +190,8 @@ on_time_up (gpointer user_data)
 
 char *
 kk_network_check_add_viewer (KkNetworkCheck *check,
-    const KkViewerOffer *offer, gboolean local_peer, char **resource_id,
-    GError **error)
+    const KkViewerOffer *offer, gboolean local_peer, const char *client_key,
+    char **resource_id, GError **error)
 {
   CheckViewer *entry;
   char *answer = NULL;
@@ -187,15 +204,26 @@ kk_network_check_add_viewer (KkNetworkCheck *check,
         KK_NETWORK_CHECK_MAX_VIEWERS);
     return NULL;
   }
+  /* The table holds at most KK_NETWORK_CHECK_MAX_VIEWERS: a walk is
+   * cheaper than keeping a second table in step. */
+  if (client_key != NULL && count_client_viewers (check, client_key)
+      >= KK_NETWORK_CHECK_MAX_PER_ADDRESS) {
+    g_set_error (error, KK_NETWORK_CHECK_ERROR, KK_NETWORK_CHECK_ERROR_BUSY,
+        "%d network checks from this address are running; let them end "
+        "first", KK_NETWORK_CHECK_MAX_PER_ADDRESS);
+    return NULL;
+  }
   if (!start_source (check, error))
     return NULL;
   entry = g_new0 (CheckViewer, 1);
   entry->check = check;
   entry->resource_id = random_resource_id ();
+  entry->client_key = g_strdup (client_key);
   entry->viewer = kk_viewer_new (check->feed, offer, local_peer,
       &viewer_callbacks, entry, &answer, error);
   if (entry->viewer == NULL) {
     g_free (entry->resource_id);
+    g_free (entry->client_key);
     g_free (entry);
     if (g_hash_table_size (check->viewers) == 0)
       stop_source (check, FALSE);
@@ -236,14 +264,6 @@ kk_network_check_get_addresses (KkNetworkCheck *check)
   g_return_val_if_fail (KK_IS_NETWORK_CHECK (check), NULL);
 
   return kk_fanout_get_addresses (check->fanout);
-}
-
-guint
-kk_network_check_get_n_viewers (KkNetworkCheck *check)
-{
-  g_return_val_if_fail (KK_IS_NETWORK_CHECK (check), 0);
-
-  return g_hash_table_size (check->viewers);
 }
 
 void

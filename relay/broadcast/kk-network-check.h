@@ -34,6 +34,11 @@ typedef enum {
 /* Checkers receiving at once. A check runs its paths one after another,
  * so this is several workplaces checking in the same minute. */
 #define KK_NETWORK_CHECK_MAX_VIEWERS 8
+/* Checkers receiving at once from one client address (or IPv6 /64): a
+ * check runs one stream at a time and ends each before the next (the
+ * second slot covers an end still on its way), so one address cannot
+ * hold the slots the other workplaces need. */
+#define KK_NETWORK_CHECK_MAX_PER_ADDRESS 2
 /* How long one path's stream lasts: connecting takes a few seconds on the
  * slowest path (TURN over TLS), measuring a few more. */
 #define KK_NETWORK_CHECK_SECONDS 20
@@ -54,17 +59,21 @@ KkNetworkCheck *kk_network_check_new (KkFanout *fanout,
 
 /**
  * kk_network_check_add_viewer:
+ * @client_key: (nullable): the checker's address as
+ *   kk_rate_limit_client_key() gives it; NULL for a program on this
+ *   machine (tests, benchmarks), which the per-address limit spares
  * @resource_id: (out) (transfer full): the viewer's id, unguessable: it
  *   is all that lets a checker end its own stream
  *
  * Starts the test pattern if it is not running, and answers @offer.
  *
  * Returns: (transfer full): the SDP answer, or NULL with @error
- * (%KK_NETWORK_CHECK_ERROR_BUSY when every slot is taken).
+ * (%KK_NETWORK_CHECK_ERROR_BUSY when every slot is taken, or
+ * KK_NETWORK_CHECK_MAX_PER_ADDRESS are @client_key's).
  */
 char *kk_network_check_add_viewer (KkNetworkCheck *check,
-    const KkViewerOffer *offer, gboolean local_peer, char **resource_id,
-    GError **error);
+    const KkViewerOffer *offer, gboolean local_peer, const char *client_key,
+    char **resource_id, GError **error);
 
 /* Ends a checker's stream. FALSE when there is no such viewer. */
 gboolean kk_network_check_remove_viewer (KkNetworkCheck *check,
@@ -75,9 +84,6 @@ gboolean kk_network_check_remove_viewer (KkNetworkCheck *check,
  * relay's candidates name them. (transfer none) */
 guint16 kk_network_check_get_media_port (KkNetworkCheck *check);
 const char *const *kk_network_check_get_addresses (KkNetworkCheck *check);
-
-/* How many checkers hold a slot. */
-guint kk_network_check_get_n_viewers (KkNetworkCheck *check);
 
 /* Ends every stream and stops the test pattern, before the fan-out
  * stops (the viewers' leave events follow from it). */

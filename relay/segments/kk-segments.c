@@ -19,6 +19,8 @@ typedef struct {
   char *party_id;
   gint64 last_fetch_us;     /* monotonic: the gap is measured on it */
   gint64 seen_until_wall_us;  /* where the fetched media ends */
+  guint generation;         /* of the segmenter whose segments these are */
+  guint64 last_seq;         /* the run's newest segment */
 } HttpsViewer;
 
 /* One lecture that has (or had) HTTPS segments. */
@@ -29,6 +31,8 @@ typedef struct {
   KkSegmenter *segmenter;   /* NULL when stopped */
   guint tap_id;
   gint64 wanted_us;         /* monotonic: the last request */
+  guint generation;         /* counts the segmenters started: seqs of
+                             * different ones are not one run */
   GHashTable *viewers;      /* party id -> HttpsViewer */
 } LectureEntry;
 
@@ -203,6 +207,7 @@ kk_segments_want (KkSegments *segments, KkLecture *lecture)
     GST_INFO ("segments %s: started", room_id);
     entry->segmenter = kk_segmenter_new (segments->pipelines_dir, room_id,
         &callbacks, entry);
+    entry->generation++;
     entry->tap_id = kk_feed_add_tap (entry->feed, tap, entry->segmenter);
   }
   return entry->segmenter;
@@ -222,10 +227,19 @@ kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
 {
   LectureEntry *entry = get_entry (segments, lecture);
   HttpsViewer *viewer = g_hash_table_lookup (entry->viewers, party_id);
-  gint64 now_wall = g_get_real_time ();
+  gint64 start_wall = g_get_real_time ();
 
   entry->wanted_us = g_get_monotonic_time ();
   segments->served++;
+  if (viewer != NULL && (viewer->generation != entry->generation
+          || segment->seq > viewer->last_seq + 1)) {
+    /* Segments were skipped (or a new segmenter began): the run so far
+     * ends where its media ended, and the time between is not counted. */
+    start_wall = MAX (start_wall, viewer->seen_until_wall_us);
+    end_viewer (entry, viewer, "https-gap");
+    g_hash_table_remove (entry->viewers, party_id);
+    viewer = NULL;
+  }
   if (viewer == NULL) {
     guint32 random[2] = { g_random_int (), g_random_int () };
 
@@ -233,17 +247,24 @@ kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
     viewer->resource_id = g_strdup_printf (KK_SEGMENTS_RESOURCE_PREFIX
         "%08x%08x", random[0], random[1]);
     viewer->party_id = g_strdup (party_id);
-    viewer->seen_until_wall_us = now_wall;
+    viewer->generation = entry->generation;
+    viewer->last_seq = segment->seq;
+    viewer->seen_until_wall_us = start_wall + segment->duration_us;
     g_hash_table_insert (entry->viewers, viewer->party_id, viewer);
     GST_INFO ("segments %s: HTTPS viewer %s (%s) connected",
         kk_room_get_id (kk_lecture_get_room (lecture)), viewer->resource_id,
         party_id);
     g_signal_emit_by_name (lecture, "viewer-connected", viewer->resource_id,
-        party_id, now_wall);
+        party_id, start_wall);
+  } else if (segment->seq == viewer->last_seq + 1) {
+    /* The run goes on by exactly this segment's length, however late it
+     * was fetched: its time is what the party watched. */
+    viewer->last_seq = segment->seq;
+    viewer->seen_until_wall_us += segment->duration_us;
   }
+  /* A segment of the run fetched again (a retry, a seek back) keeps the
+   * party present but adds no time. */
   viewer->last_fetch_us = g_get_monotonic_time ();
-  viewer->seen_until_wall_us = MAX (viewer->seen_until_wall_us,
-      now_wall + segment->duration_us);
 }
 
 guint

@@ -9,16 +9,20 @@
  * KK_SEGMENTS_IDLE_S. A segmenter whose pipeline failed is replaced at
  * the next request.
  *
- * Attendance. Each segment a participant's token fetches is viewing:
- * fetches of one party that follow each other within
- * KK_SEGMENTS_VIEWER_GAP_S make one connection, which the lecture's own
- * viewer-connected and viewer-left signals announce, exactly as a WHEP
- * viewer's, so the attendance log, the room's audience and everything
- * else that follows a lecture's viewers count it with no second path. Its
- * resource id starts with KK_SEGMENTS_RESOURCE_PREFIX. It starts when the
- * first segment was fetched and ends where the last fetched segment's
- * media ends (its fetch plus its duration): what was fetched, not how
- * long a page stayed open.
+ * Attendance. Each segment a participant's token fetches is viewing,
+ * and only the segments fetched count, each once: a run of consecutive
+ * segments (seq after seq, of one segmenter) makes one connection, which
+ * the lecture's own viewer-connected and viewer-left signals announce,
+ * exactly as a WHEP viewer's, so the attendance log, the room's audience
+ * and everything else that follows a lecture's viewers count it with no
+ * second path. Its resource id starts with KK_SEGMENTS_RESOURCE_PREFIX.
+ * It starts when its first segment was fetched and lasts the sum of its
+ * segments' durations; a segment fetched again adds nothing, and a
+ * skipped segment ends the run (reason "https-gap") and starts another,
+ * so a page that fetches one segment in nine counts a ninth of the time.
+ * A party that fetches nothing for KK_SEGMENTS_VIEWER_GAP_S has left
+ * ("https-stopped"). What was fetched counts, not how long a page stayed
+ * open.
  *
  * Main context only.
  */

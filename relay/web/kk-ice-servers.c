@@ -84,21 +84,17 @@ kk_turn_credential_free (KkTurnCredential *credential)
   g_free (credential);
 }
 
-KkTurnCredential *
-kk_ice_servers_mint (KkIceServers *servers, const char *identity, gint64 now)
+static KkTurnCredential *
+mint (KkIceServers *servers, const char *identity, gint64 now,
+    guint lifetime_s)
 {
   g_autoptr (GHmac) hmac = NULL;
   KkTurnCredential *credential;
   guint8 digest[20];
   gsize digest_len = sizeof (digest);
 
-  g_return_val_if_fail (KK_IS_ICE_SERVERS (servers), NULL);
-  g_return_val_if_fail (!kk_ice_servers_is_empty (servers), NULL);
-  g_return_val_if_fail (identity != NULL && identity[0] != '\0'
-      && strchr (identity, ':') == NULL, NULL);
-
   credential = g_new0 (KkTurnCredential, 1);
-  credential->expires = now + servers->lifetime_s;
+  credential->expires = now + lifetime_s;
   credential->username = g_strdup_printf ("%" G_GINT64_FORMAT ":%s",
       credential->expires, identity);
   hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) servers->secret,
@@ -107,6 +103,51 @@ kk_ice_servers_mint (KkIceServers *servers, const char *identity, gint64 now)
   g_hmac_get_digest (hmac, digest, &digest_len);
   credential->credential = g_base64_encode (digest, digest_len);
   return credential;
+}
+
+KkTurnCredential *
+kk_ice_servers_mint (KkIceServers *servers, const char *identity, gint64 now)
+{
+  g_return_val_if_fail (KK_IS_ICE_SERVERS (servers), NULL);
+  g_return_val_if_fail (!kk_ice_servers_is_empty (servers), NULL);
+  g_return_val_if_fail (identity != NULL && identity[0] != '\0'
+      && strchr (identity, ':') == NULL, NULL);
+
+  return mint (servers, identity, now, servers->lifetime_s);
+}
+
+/* A network check's identity: "check-" and 16 hex digits of
+ * HMAC-SHA256 (secret, @client_key), keyed with the secret so that the
+ * name cannot be turned back into the address by hashing every IPv4
+ * address. */
+static char *
+check_identity (KkIceServers *servers, const char *client_key)
+{
+  g_autofree char *digest = g_compute_hmac_for_string (G_CHECKSUM_SHA256,
+      (const guchar *) servers->secret, strlen (servers->secret), client_key,
+      -1);
+
+  return g_strdup_printf ("check-%.16s", digest);
+}
+
+static guint
+check_lifetime (KkIceServers *servers)
+{
+  return MIN (servers->lifetime_s, KK_ICE_SERVERS_CHECK_LIFETIME_S);
+}
+
+KkTurnCredential *
+kk_ice_servers_mint_check (KkIceServers *servers, const char *client_key,
+    gint64 now)
+{
+  g_autofree char *identity = NULL;
+
+  g_return_val_if_fail (KK_IS_ICE_SERVERS (servers), NULL);
+  g_return_val_if_fail (!kk_ice_servers_is_empty (servers), NULL);
+  g_return_val_if_fail (client_key != NULL, NULL);
+
+  identity = check_identity (servers, client_key);
+  return mint (servers, identity, now, check_lifetime (servers));
 }
 
 GStrv
@@ -146,20 +187,21 @@ kk_ice_servers_add_links (KkIceServers *servers, SoupMessageHeaders *headers,
     soup_message_headers_append (headers, "Link", links[i]);
 }
 
-void
-kk_ice_servers_add_json (KkIceServers *servers, JsonBuilder *builder,
-    const char *identity)
+/* Adds "ice_servers" and "expires_at" with a credential for @identity,
+ * valid for @lifetime_s from now; @identity is NULL exactly when no
+ * server is configured. */
+static void
+add_json (KkIceServers *servers, JsonBuilder *builder, const char *identity,
+    guint lifetime_s)
 {
   g_autoptr (KkTurnCredential) credential = NULL;
   g_autofree char *expires_at = NULL;
 
-  g_return_if_fail (KK_IS_ICE_SERVERS (servers));
-
   json_builder_set_member_name (builder, "ice_servers");
   json_builder_begin_array (builder);
-  if (!kk_ice_servers_is_empty (servers)) {
-    credential = kk_ice_servers_mint (servers, identity,
-        g_get_real_time () / G_USEC_PER_SEC);
+  if (identity != NULL) {
+    credential = mint (servers, identity, g_get_real_time () / G_USEC_PER_SEC,
+        lifetime_s);
     json_builder_begin_object (builder);
     json_builder_set_member_name (builder, "urls");
     json_builder_begin_array (builder);
@@ -179,4 +221,30 @@ kk_ice_servers_add_json (KkIceServers *servers, JsonBuilder *builder,
     json_builder_add_string_value (builder, expires_at);
   else
     json_builder_add_null_value (builder);
+}
+
+void
+kk_ice_servers_add_json (KkIceServers *servers, JsonBuilder *builder,
+    const char *identity)
+{
+  g_return_if_fail (KK_IS_ICE_SERVERS (servers));
+  g_return_if_fail (identity != NULL && identity[0] != '\0'
+      && strchr (identity, ':') == NULL);
+
+  add_json (servers, builder,
+      kk_ice_servers_is_empty (servers) ? NULL : identity, servers->lifetime_s);
+}
+
+void
+kk_ice_servers_add_check_json (KkIceServers *servers, JsonBuilder *builder,
+    const char *client_key)
+{
+  g_autofree char *identity = NULL;
+
+  g_return_if_fail (KK_IS_ICE_SERVERS (servers));
+  g_return_if_fail (client_key != NULL);
+
+  if (!kk_ice_servers_is_empty (servers))
+    identity = check_identity (servers, client_key);
+  add_json (servers, builder, identity, check_lifetime (servers));
 }

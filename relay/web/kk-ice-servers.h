@@ -83,6 +83,28 @@ GStrv kk_ice_servers_format_links (KkIceServers *servers,
 void kk_ice_servers_add_links (KkIceServers *servers,
     SoupMessageHeaders *headers, const char *identity);
 
+/* How long a network check's credential lives: the check's TURN steps
+ * take seconds, and the check page needs no token, so what it hands out
+ * must be worth little to whoever collects it. */
+#define KK_ICE_SERVERS_CHECK_LIFETIME_S 120
+
+/**
+ * kk_ice_servers_mint_check:
+ * @client_key: the checker's address as kk_rate_limit_client_key() gives
+ *   it (an IPv4 address, or an IPv6 /64)
+ * @now: the current time, Unix seconds
+ *
+ * A network check's credential: valid for the shorter of the lifetime and
+ * KK_ICE_SERVERS_CHECK_LIFETIME_S, and named "check-" and 16 hex digits
+ * of HMAC-SHA256 (secret, @client_key), so that every check from one
+ * address (or /64) is one user to coturn and its user-quota bounds what
+ * that address holds, while coturn's log does not name the address.
+ *
+ * Returns: (transfer full): the credential.
+ */
+KkTurnCredential *kk_ice_servers_mint_check (KkIceServers *servers,
+    const char *client_key, gint64 now);
+
 /* Mints a credential for @identity now and adds
  * `"ice_servers": [{"urls": [...], "username", "credential"}]` (an empty
  * list when no server is configured) and `"expires_at"` (RFC 3339, or
@@ -90,5 +112,10 @@ void kk_ice_servers_add_links (KkIceServers *servers,
  * RTCPeerConnection as its iceServers. */
 void kk_ice_servers_add_json (KkIceServers *servers, JsonBuilder *builder,
     const char *identity);
+
+/* As kk_ice_servers_add_json(), with a network check's credential
+ * (kk_ice_servers_mint_check()) for @client_key. */
+void kk_ice_servers_add_check_json (KkIceServers *servers,
+    JsonBuilder *builder, const char *client_key);
 
 G_END_DECLS

@@ -21,7 +21,9 @@
  *                                  RTCPeerConnection, with credentials
  *   GET    /api/network-check      anyone: what the network check page
  *                                  tries (media port, addresses, TURN
- *                                  servers with credentials)
+ *                                  servers with a credential that lives
+ *                                  two minutes and is named after the
+ *                                  caller's address or /64)
  *   POST   /network-check/whep     anyone: WHEP for the check's test
  *                                  pattern (kk-network-check.h) -> 201
  *   DELETE /network-check/whep/{id}  that checker's stream ends
@@ -56,7 +58,6 @@
 #include <kringkast/kk-sdp.h>
 #include <json-glib/json-glib.h>
 
-#include "kk-json.h"
 #include "kk-ratelimit.h"
 
 #define SDP_TYPE "application/sdp"
@@ -121,9 +122,9 @@ find_room (KkSignalling *signalling, KkHttpRequest *request)
 /* The identity a host's TURN credential names: the room's host is one
  * person (or one OBS), whoever holds the token. */
 static char *
-host_identity (KkRoom *room)
+host_identity (const char *room_id)
 {
-  return g_strdup_printf ("host-%s", kk_room_get_id (room));
+  return g_strdup_printf ("host-%s", room_id);
 }
 
 static gboolean
@@ -188,7 +189,7 @@ on_published (KkLecture *lecture, const char *resource_id,
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
         "the offer could not be answered: %s", error->message);
   } else {
-    g_autofree char *identity = g_strdup_printf ("host-%s", pending->room_id);
+    g_autofree char *identity = host_identity (pending->room_id);
 
     reply_created (msg, "whip", pending->room_id, resource_id, answer_sdp);
     kk_ice_servers_add_links (pending->ice_servers,
@@ -671,7 +672,7 @@ caller_identity (KkSignalling *signalling, KkHttpRequest *request,
   if (role == KK_AUTH_HOST) {
     if (!check_host (signalling, request, room))
       return NULL;
-    return host_identity (room);
+    return host_identity (kk_room_get_id (room));
   }
   if (!kk_auth_require_participant (signalling->auth, msg,
           kk_room_get_id (room), FALSE,
@@ -727,14 +728,6 @@ take_check_slot (KkSignalling *signalling, KkHttpRequest *request)
   return FALSE;
 }
 
-/* A check's TURN credentials name no person: "check-" and random hex, so
- * that coturn's per-user quota counts each check apart. */
-static char *
-check_identity (void)
-{
-  return g_strdup_printf ("check-%08x%08x", g_random_int (), g_random_int ());
-}
-
 static void
 network_check_get (KkHttpRequest *request, gpointer user_data)
 {
@@ -742,11 +735,13 @@ network_check_get (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *const *addresses;
   g_autoptr (JsonBuilder) builder = NULL;
-  g_autofree char *identity = NULL;
+  g_autofree char *client = NULL;
+  g_autofree char *client_key = NULL;
 
   if (!take_check_slot (signalling, request))
     return;
-  identity = check_identity ();
+  client = kk_http_get_client_address (msg);
+  client_key = kk_rate_limit_client_key (client);
   addresses = kk_network_check_get_addresses (signalling->network_check);
   builder = json_builder_new ();
   json_builder_begin_object (builder);
@@ -760,7 +755,10 @@ network_check_get (KkHttpRequest *request, gpointer user_data)
   json_builder_end_array (builder);
   json_builder_set_member_name (builder, "seconds");
   json_builder_add_int_value (builder, KK_NETWORK_CHECK_SECONDS);
-  kk_ice_servers_add_json (signalling->ice_servers, builder, identity);
+  /* Short-lived, and named after the checker's address, so that
+   * coturn's user-quota counts an address's checks together. */
+  kk_ice_servers_add_check_json (signalling->ice_servers, builder,
+      client_key);
   json_builder_end_object (builder);
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
 }
@@ -774,13 +772,20 @@ network_check_post (KkHttpRequest *request, gpointer user_data)
   g_autoptr (KkViewerOffer) offer = NULL;
   g_autofree char *resource_id = NULL;
   g_autofree char *answer = NULL;
+  g_autofree char *client = NULL;
+  g_autofree char *client_key = NULL;
 
-  add_cors (msg);
   if ((offer = read_viewer_offer (request)) == NULL
       || !take_check_slot (signalling, request))
     return;
+  /* Programs on this machine are spared the per-address limit, as they
+   * are the rate limit. */
+  if (!kk_http_is_local_client (msg)) {
+    client = kk_http_get_client_address (msg);
+    client_key = kk_rate_limit_client_key (client);
+  }
   answer = kk_network_check_add_viewer (signalling->network_check, offer,
-      from_loopback (msg), &resource_id, &error);
+      from_loopback (msg), client_key, &resource_id, &error);
   if (answer == NULL) {
     if (g_error_matches (error, KK_NETWORK_CHECK_ERROR,
             KK_NETWORK_CHECK_ERROR_BUSY))
@@ -802,7 +807,6 @@ network_check_delete (KkHttpRequest *request, gpointer user_data)
   KkSignalling *signalling = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
 
-  add_cors (msg);
   if (!kk_network_check_remove_viewer (signalling->network_check,
           kk_http_request_get_param (request, 0))) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such check");

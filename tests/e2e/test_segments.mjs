@@ -176,6 +176,9 @@ async function watchOverProxy(daemon, page, token, label, room = ROOM) {
   log(`${label}: playing over HTTPS ${playsAfter.toFixed(1)} s after opening the page (${first.quality})`);
   check(playsAfter * 1000 <= PLAY_WITHIN_MS, `${label} took ${playsAfter.toFixed(1)} s to play`);
   check(/Over HTTPS/.test(first.quality), `${label} does not say which path: "${first.quality}"`);
+  // The picture choice acts on a WHEP resource: over HTTPS it is not offered.
+  check(await page.evaluate(() => document.getElementById("quality-choice").hidden),
+    `${label} still offers the picture choice over HTTPS`);
   return playsAfter;
 }
 

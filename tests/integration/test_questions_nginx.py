@@ -14,87 +14,38 @@ heartbeat comments, and past the relay's idle bound (which times a
 connection between requests, never a response under way).
 """
 import os
-import re
-import shutil
-import subprocess
 import time
 
 import harness
+import nginxlab
 from harness import check, check_eq
 from common import pipeline_daemon
 from sse import Stream
 
 ROOM = "ngq"
-NGINX = "/usr/sbin/nginx"
 READ_TIMEOUT_S = 20
 
 
-def nginx_config(workdir, port, upstream_port):
-    """deploy/nginx.conf, its HTTPS server on 127.0.0.1:port without TLS,
-    inside the smallest main configuration that runs it here."""
-    with open(os.path.join(harness.REPO, "deploy", "nginx.conf")) as f:
-        example = f.read()
-    # The last server only redirects port 80 to HTTPS.
-    example = example[:example.rindex("server {")]
-    example = example.replace("listen 443 ssl http2;",
-                              "listen 127.0.0.1:%d;" % port)
-    example = re.sub(r"\n\s*ssl_certificate(_key)?\s[^;]*;", "", example)
-    example = example.replace("server 127.0.0.1:8080;",
-                              "server 127.0.0.1:%d;" % upstream_port)
+def shorten_read_timeout(example):
+    """The stream's proxy_read_timeout, 60 s in the example, shortened."""
     stream = example.index("/questions/events$ {")
     timeout = example.index("proxy_read_timeout 60s;", stream)
-    example = (example[:timeout] + "proxy_read_timeout %ds;" % READ_TIMEOUT_S
-               + example[timeout + len("proxy_read_timeout 60s;"):])
-    temp = os.path.join(workdir, "nginx-temp")
-    os.makedirs(temp, exist_ok=True)
-    return """
-daemon off;
-master_process off;
-user root;
-pid %(w)s/nginx.pid;
-error_log %(w)s/nginx-error.log info;
-events { worker_connections 256; }
-http {
-    access_log %(w)s/nginx-access.log;
-    client_body_temp_path %(t)s/body;
-    proxy_temp_path %(t)s/proxy;
-    fastcgi_temp_path %(t)s/fastcgi;
-    uwsgi_temp_path %(t)s/uwsgi;
-    scgi_temp_path %(t)s/scgi;
-%(example)s
-}
-""" % {"w": workdir, "t": temp, "example": example}
+    return (example[:timeout] + "proxy_read_timeout %ds;" % READ_TIMEOUT_S
+            + example[timeout + len("proxy_read_timeout 60s;"):])
 
 
 def test(ctx):
-    if not os.path.exists(NGINX):
-        raise harness.TestSkip("no %s (package nginx)" % NGINX)
+    if not os.path.exists(nginxlab.NGINX):
+        raise harness.TestSkip("no %s (package nginx)" % nginxlab.NGINX)
     d = pipeline_daemon(ctx, room=ROOM)
     harness.wait_until(lambda: d.room(ROOM)["session_id"], 10,
                        "the session is stored")
     host = d.room(ROOM)["host_token"]
     nurse = d.join(ROOM, "Nina Nginx", "Gjøvik")
 
-    port = harness.free_port()
-    conf = os.path.join(ctx.workdir, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(nginx_config(ctx.workdir, port, d.http_port))
-    proxy = subprocess.Popen([NGINX, "-p", ctx.workdir, "-e",
-                              os.path.join(ctx.workdir, "nginx-error.log"),
-                              "-c", conf],
-                             stdout=subprocess.DEVNULL,
-                             stderr=subprocess.STDOUT)
+    proxy = nginxlab.Nginx(ctx.workdir, d.http_port, shorten_read_timeout)
     try:
-        base = "http://127.0.0.1:%d" % port
-        def proxy_up():
-            check(proxy.poll() is None, "nginx exited: %s" % harness.tail(
-                os.path.join(ctx.workdir, "nginx-error.log")))
-            try:
-                return harness.http("GET", base + "/healthz").status == 200
-            except OSError:
-                return False
-
-        harness.wait_until(proxy_up, 10, "nginx in front of the relay")
+        base = proxy.base
 
         # Within a second, event by event.
         stream = Stream(base, ROOM, host)
@@ -140,11 +91,7 @@ def test(ctx):
                  "the stream is still open past the read timeout")
         resumed.close()
     finally:
-        proxy.terminate()
-        proxy.wait(10)
-        log = os.path.join(ctx.workdir, "nginx-error.log")
-        if os.path.exists(log):
-            shutil.copy(log, os.path.join(ctx.workdir, "nginx-error.kept"))
+        proxy.close()
 
 
 harness.main(test, needs_peers=False)

@@ -15,7 +15,9 @@ a player would (the playlist every half second, each new segment once):
   the live edge;
 - attendance: the time she fetched segments counts, as a connection with
   transport "https", ended where the fetched media ended; /metrics counts
-  her among the viewers with transport "https";
+  her among the viewers with transport "https"; someone who fetches only
+  one segment every four seconds is counted for those segments' time,
+  not for the whole while;
 - a slow reader: pipelined requests read one byte a second are cut off
   by the guard (send-timeout) while everyone else is served at once, and
   the daemon lets the connection go.
@@ -66,6 +68,7 @@ def test(ctx):
     d = pipeline_daemon(ctx)
     other = d.create_room("other")
     tok = viewer_token(d, "lecture")
+    sparse_tok = viewer_token(d, "lecture", name="Siri Sjelden")
     other_tok = viewer_token(d, "other", name="Ola Annen")
 
     # The first request starts the segments.
@@ -89,9 +92,17 @@ def test(ctx):
     check_eq(init.status, 200, "init")
     check(init.body[:4] == b"\x1a\x45\xdf\xa3", "init starts with EBML")
     fetched, lags = {}, []
+    # Another participant fetches only the newest segment every 4 s.
+    sparse, sparse_at = {}, 0
     started = time.time()
     while time.time() - started < 12:
         pl = get(d, PLAYLIST, tok).json()
+        if time.time() - sparse_at >= 4:
+            seg = pl["segments"][-1]
+            check_eq(get(d, seg["url"], sparse_tok).status, 200,
+                     "sparse fetch of %d" % seg["seq"])
+            sparse[seg["seq"]] = seg["duration"]
+            sparse_at = time.time()
         for seg in pl["segments"]:
             if seg["seq"] in fetched:
                 continue
@@ -111,8 +122,9 @@ def test(ctx):
         "max %.2f s, mean %.2f s", len(fetched), max(lags),
         sum(lags) / len(lags))
     check(len(fetched) >= 10, "segments fetched: %d", len(fetched))
-    # She is one HTTPS viewer in /metrics, beside the WebRTC transports.
-    check_eq(d.metric("kringkast_viewers", {"transport": "https"}), 1,
+    # She and the sparse fetcher are HTTPS viewers in /metrics, beside
+    # the WebRTC transports.
+    check_eq(d.metric("kringkast_viewers", {"transport": "https"}), 2,
              "HTTPS viewers")
     check((d.metric("kringkast_https_segments_served_total") or 0)
           >= len(fetched), "segments served counted")
@@ -190,6 +202,25 @@ def test(ctx):
     # The 12 s she fetched, plus the slow reader's few seconds.
     check(11 <= conn["seconds"] <= 19, "seconds %s", conn["seconds"])
     check_eq(conn["reason"], "https-stopped", "end reason")
+
+    # The sparse fetcher: each fetched segment's time once, not the 12 s
+    # between her first fetch and her last.
+    def sparse_connections():
+        rows = [r for r in d.attendance(session) if r["name"] == "Siri Sjelden"]
+        conns = [c for r in rows for c in r["connections"]
+                 if c["transport"] == "https"]
+        return conns if conns and all(c["left_at"] for c in conns) else None
+    conns = wait_until(sparse_connections, 30, "the sparse fetcher's end")
+    counted = sum(c["seconds"] for c in conns)
+    log("sparse fetcher: %d segments (%.1f s of media) over 12 s, counted "
+        "%s s in %d connections", len(sparse), sum(sparse.values()), counted,
+        len(conns))
+    check(len(sparse) >= 3, "sparse fetches: %d", len(sparse))
+    check(sum(sparse.values()) - 1.5 <= counted <= sum(sparse.values()) + 1.5,
+          "sparse fetcher counted %s s for %.1f s of segments", counted,
+          sum(sparse.values()))
+    check(all(c["reason"] in ("https-gap", "https-stopped") for c in conns),
+          "end reasons %s", [c["reason"] for c in conns])
     check(d.metric("kringkast_http_rejected_total",
                    {"reason": "send-timeout"}) == 1, "one send-timeout")
     check(d.stop() == 0, "daemon exit status")

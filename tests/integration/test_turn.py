@@ -16,7 +16,12 @@ relay's media address, coturn listens only on TLS 443):
   tests/peers/turn_probe.py, over TLS), refuses a stale one, a forged one
   and one moved to another identity (401), and refuses an allocation
   permission for any peer but the relay's address (403): loopback, the
-  viewer's network, coturn's own, the internet.
+  viewer's network, coturn's own, the internet; it refuses a TCP
+  allocation (RFC 6062, 442), which could CONNECT to the relay's HTTP
+  port.
+- the network check's credential (no token needed) is named after the
+  caller's address and lives two minutes: coturn takes it at once and
+  refuses it after; the check holds at most two streams per address.
 - aiortc in the viewer's namespace, given the TURN servers the way the
   nurse's page is, decodes the lecture through coturn; /metrics counts it
   under transport="turn", its WHEP statistics say turn (and the TURN
@@ -63,11 +68,12 @@ def mint(username):
                                      hashlib.sha1).digest()).decode()
 
 
-def probe(ctx, lab, username, password, peers=(), refresh_after=None):
+def probe(ctx, lab, username, password, peers=(), refresh_after=None,
+          relay_transport="udp"):
     argv = [harness.PYTHON, os.path.join(harness.PEERS, "turn_probe.py"),
             "--host", turnlab.TURN_PUBLIC, "--port", "443", "--transport",
             "tls", "--ca", lab.cert, "--username", username, "--password",
-            password]
+            password, "--relay-transport", relay_transport]
     for peer in peers:
         argv += ["--peer", peer]
     if refresh_after is not None:
@@ -97,21 +103,40 @@ def check_links(response, identity, what):
     return link_params(found[0])[1]
 
 
-def check_network_check_routes(d, offer):
-    """The network check's routes: what the page tries, its slots and its
-    rate limit (the test is not a local client: it comes from another
-    namespace)."""
+def check_credential(d):
+    """The network check's TURN credential: (username, password), checked
+    to live two minutes and to be named after the test's address."""
     r = d.api("GET", "/api/network-check", token=None)
     check_eq(r.status, 200, "GET /api/network-check (%s)" % r.text)
     info = r.json()
     check_eq(info["media_port"], d.media_port, "the media port")
     check_eq(info["addresses"], [turnlab.RELAY_MEDIA], "the addresses")
-    check_eq(info["ice_servers"][0]["urls"], turnlab.TURN_URLS, "TURN urls")
-    check(info["ice_servers"][0]["username"].partition(":")[2]
-          .startswith("check-"), "a check's credential names no person: %s",
-          info["ice_servers"][0]["username"])
+    server = info["ice_servers"][0]
+    check_eq(server["urls"], turnlab.TURN_URLS, "TURN urls")
+    expiry, _, who = server["username"].partition(":")
+    now = time.time()
+    check(now < int(expiry) <= now + 120 + 2,
+          "a check's credential lives two minutes: expires %s, now %d",
+          expiry, now)
+    # One name per address (the test's, 10.30.3.2), keyed with the
+    # secret: coturn's user-quota counts an address's checks together.
+    name = "check-" + hmac.new(turnlab.SECRET.encode(), b"10.30.3.2",
+                               hashlib.sha256).hexdigest()[:16]
+    check_eq(who, name, "a check's credential names the address's hash")
+    check_eq(server["credential"], mint(server["username"]),
+             "check credential is HMAC-SHA1(secret, username)")
+    again = d.api("GET", "/api/network-check", token=None).json()
+    check_eq(again["ice_servers"][0]["username"].partition(":")[2], name,
+             "the same address, the same name")
+    return server["username"], server["credential"]
+
+
+def check_network_check_routes(d, offer, first_taken):
+    """The network check's streams: at most two at once per address, and
+    its rate limit (the test is not a local client: it comes from another
+    namespace)."""
     resources = []
-    for i in range(8):
+    for i in range(2):
         r = harness.http("POST", d.url("/network-check/whep"), offer,
                          content_type="application/sdp")
         check_eq(r.status, 201, "network check stream %d (%s)" % (i, r.text))
@@ -120,18 +145,30 @@ def check_network_check_routes(d, offer):
         resources.append(d.url(r.header("Location")))
     r = harness.http("POST", d.url("/network-check/whep"), offer,
                      content_type="application/sdp")
-    check_eq(r.status, 429, "a ninth stream while eight run")
+    check_eq(r.status, 429, "a third stream from one address while two run")
     check(r.header("Retry-After") is not None, "Retry-After on 429")
+    check_eq(harness.http("DELETE", resources.pop()).status, 200, "DELETE")
+    # The slot is free once the fan-out has let the viewer go.
+    harness.wait_until(lambda: d.metric("kringkast_viewers_pending") == 1.0,
+                       5, "one check viewer left")
+    r = harness.http("POST", d.url("/network-check/whep"), offer,
+                     content_type="application/sdp")
+    check_eq(r.status, 201, "a stream again once one ended (%s)" % r.text)
+    resources.append(d.url(r.header("Location")))
     for resource in resources:
         check_eq(harness.http("DELETE", resource).status, 200, "DELETE")
     check_eq(harness.http("DELETE", resources[0]).status, 404, "DELETE again")
     harness.wait_until(lambda: d.metric("kringkast_viewers_pending") == 0.0,
                        5, "no check viewer left")
-    # Ten taken so far; the bucket holds twenty.
-    statuses = [d.api("GET", "/api/network-check", token=None).status
-                for _ in range(11)]
-    check_eq(statuses[:10], [200] * 10, "the rest of the burst")
-    check_eq(statuses[10], 429, "over the burst")
+    # Six taken so far (two GETs, four POSTs) of the bucket's twenty, and
+    # one more back every three seconds since the first.
+    refilled = int((time.monotonic() - first_taken) / 3)
+    granted = 0
+    while d.api("GET", "/api/network-check", token=None).status == 200:
+        granted += 1
+        check(granted <= 14 + refilled + 1, "no end to the burst")
+    check(14 <= granted <= 14 + refilled + 1,
+          "the rest of the burst: %d granted, %d refilled", granted, refilled)
 
 
 def test(ctx):
@@ -158,6 +195,9 @@ def run(ctx, lab):
     d = ctx.daemon(extra_args=["--config", conf], public_ip=turnlab.RELAY_MEDIA,
                    netns=lab.relay, http_host=turnlab.RELAY_FOR_TEST)
     d.wait_live(ROOM)
+    # First, so that its two minutes run out while the rest is tested.
+    first_taken = time.monotonic()
+    check_user, check_password = check_credential(d)
     room = d.room(ROOM)
     other = d.room("other")
     joined = d.join(ROOM, "Kari Nordmann", "Gjøvik helsestasjon")
@@ -224,7 +264,7 @@ def run(ctx, lab):
     check_eq(harness.http("DELETE", d.url(r.header("Location")),
                           token=studio["host_token"]).status, 200, "WHIP DELETE")
 
-    check_network_check_routes(d, viewer_offer)
+    check_network_check_routes(d, viewer_offer, first_taken)
 
     # coturn takes the minted credential and relays to the relay only.
     media = "%s:%d" % (turnlab.RELAY_MEDIA, d.media_port)
@@ -239,6 +279,16 @@ def run(ctx, lab):
     check_eq(r["permissions"][media], 200, "permission for the relay")
     for peer in refused_peers:
         check_eq(r["permissions"][peer], 403, "permission for " + peer)
+    # No TCP allocations: one could CONNECT to any TCP port of the
+    # relay's address, its HTTP port (behind nginx in service) included.
+    http_peer = "%s:%d" % (turnlab.RELAY_MEDIA, d.http_port)
+    r = probe(ctx, lab, viewer_user, viewer_password, [http_peer],
+              relay_transport="tcp")
+    check_eq(r["allocate"], 442, "a TCP allocation (%s)" % r)
+    # The network check's credential works, for now.
+    r = probe(ctx, lab, check_user, check_password, [media])
+    check_eq(r["allocate"], 200, "allocation with a network check credential")
+    check_eq(r["permissions"][media], 200, "its permission for the relay")
 
     # Refused: stale, forged, or moved to another identity.
     stale = "%d:%s" % (int(time.time()) - 60, party_id)
@@ -319,6 +369,14 @@ def run(ctx, lab):
                  and row["attended_seconds"] >= 3], 10,
         "the attendance row of the viewer on TURN")
     harness.log("attendance: %s", json.dumps(rows))
+
+    # The network check's credential, two minutes on: coturn refuses it.
+    expiry = int(check_user.partition(":")[0])
+    harness.log("waiting %.0f s for the check credential to expire",
+                max(0, expiry + 1 - time.time()))
+    time.sleep(max(0, expiry + 1 - time.time()))
+    check_eq(probe(ctx, lab, check_user, check_password)["allocate"], 401,
+             "a network check credential after its two minutes")
     check_eq(d.stop(), 0, "daemon exit status")
 
 

@@ -11,9 +11,14 @@ permission (403) for any peer but the relay. Standard library only: STUN
 over UDP, TCP or TLS (RFC 8489 framing on streams), long-term credentials
 (MESSAGE-INTEGRITY keyed with MD5(username:realm:password)).
 
+With --relay-transport tcp it asks for a TCP allocation (RFC 6062) and
+then to CONNECT to each peer, which a server run from
+deploy/turnserver.conf must refuse: browsers use UDP allocations only,
+and a TCP one would reach any TCP port of the relay's address.
+
 Prints one JSON line: {"ok", "allocate": status, "relayed": "ip:port",
-"permissions": {peer: status}, "refresh": status, "error"}; status is 200
-or the error code.
+"permissions": {peer: status}, "connect": {peer: status}, "refresh":
+status, "error"}; status is 200 or the error code.
 """
 import argparse
 import hashlib
@@ -28,7 +33,7 @@ import sys
 import time
 
 COOKIE = 0x2112A442
-ALLOCATE, REFRESH, CREATE_PERMISSION = 0x003, 0x004, 0x008
+ALLOCATE, REFRESH, CREATE_PERMISSION, CONNECT = 0x003, 0x004, 0x008, 0x00a
 SUCCESS, ERROR = 0x100, 0x110
 USERNAME, MESSAGE_INTEGRITY, ERROR_CODE = 0x0006, 0x0008, 0x0009
 XOR_PEER_ADDRESS, REALM, NONCE = 0x0012, 0x0014, 0x0015
@@ -128,9 +133,11 @@ def status(kind, method, attrs):
 
 
 def probe(args):
-    result = {"ok": False, "permissions": {}}
+    result = {"ok": False, "permissions": {}, "connect": {}}
     channel = Channel(args.host, args.port, args.transport, args.ca, 5.0)
-    transport_attr = (REQUESTED_TRANSPORT, struct.pack("!BBBB", 17, 0, 0, 0))
+    protocol = 6 if args.relay_transport == "tcp" else 17
+    transport_attr = (REQUESTED_TRANSPORT,
+                      struct.pack("!BBBB", protocol, 0, 0, 0))
     data, txid = message(ALLOCATE, [transport_attr])
     kind, attrs = channel.request(data, txid)
     code = status(kind, ALLOCATE, attrs)
@@ -155,6 +162,13 @@ def probe(args):
                              + auth, key)
         kind, attrs = channel.request(data, txid)
         result["permissions"][peer] = status(kind, CREATE_PERMISSION, attrs)
+        if protocol == 6:
+            # RFC 6062 4.3: a TCP connection from the relayed address to
+            # the peer.
+            data, txid = message(CONNECT, [(XOR_PEER_ADDRESS, xor_address(
+                host, int(port)))] + auth, key)
+            kind, attrs = channel.request(data, txid)
+            result["connect"][peer] = status(kind, CONNECT, attrs)
     if args.refresh_after is not None:
         # What a browser does every few minutes to keep its allocation.
         time.sleep(args.refresh_after)
@@ -181,6 +195,9 @@ def main():
     p.add_argument("--ca", help="CA file to verify the TLS server with")
     p.add_argument("--username", required=True)
     p.add_argument("--password", required=True)
+    p.add_argument("--relay-transport", choices=("udp", "tcp"), default="udp",
+                   help="the allocation's transport (tcp: RFC 6062, needs "
+                        "--transport tcp or tls)")
     p.add_argument("--peer", action="append", default=[],
                    help="IPv4:port to ask permission for (repeatable)")
     p.add_argument("--refresh-after", type=float, default=None,

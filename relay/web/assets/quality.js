@@ -7,7 +7,9 @@
  * the screen had last when that was the light one; what the
  * screen gets is read from the resource's statistics every few seconds.
  * watch.js calls kkQualityConnected (client) once a WHEP client has
- * started. */
+ * started, and kkQualityOnSegments () when the page plays HTTPS segments,
+ * where the relay sends one picture to everyone and the choice would
+ * change nothing. */
 "use strict";
 
 const kkQualityT = kkTranslator({
@@ -73,10 +75,24 @@ async function kkQualityShowLayer() {
   window.kringkastLayer = stats;   /* read by the end-to-end tests */
 }
 
+/* Shows or hides the choice and the layer note together. */
+function kkQualityShowChoice(shown) {
+  for (const id of ["quality-choice", "layer"]) document.getElementById(id).hidden = !shown;
+  document.querySelector('label[for="quality-choice"]').hidden = !shown;
+}
+
+/* The page plays HTTPS segments: no WHEP resource to send a choice to. */
+function kkQualityOnSegments() {
+  kkQualityClient = null;
+  clearInterval(kkQualityTimer);
+  kkQualityShowChoice(false);
+}
+
 /* A new WHEP client (a new connection to the relay): it gets the choice
  * kept for this screen. */
 function kkQualityConnected(client) {
   kkQualityClient = client;
+  kkQualityShowChoice(true);
   const start = localStorage.getItem(kkLayerKey) === "light" ? "light" : null;
   if (kkQualityChosen() !== "auto" || start) kkQualitySend(kkQualityChosen(), start);
   clearInterval(kkQualityTimer);

@@ -177,6 +177,7 @@ function useSegments() {
   dropClient();
   const player = new KkSegmentsPlayer(room, token, $("video"));
   client = player;
+  kkQualityOnSegments();
   player.onstate = (state) => { if (client === player) onState(state); };
   player.start();
 }
