@@ -6,9 +6,9 @@
  * The store is the truth: every change is one store job, which returns
  * the question as it now is (with its support counted in SQL), and only
  * then is the change told to subscribers. So what a page is shown has
- * been written, and a page that reloads the list sees the same. The
- * events of each live session are kept in memory for pages that resume
- * their stream; they go when the session ends (the pages reload then).
+ * been written, and a page that reloads the list sees the same. Events
+ * are numbered within the live session but not kept: what a page that
+ * reconnects missed comes from the store, as it is now.
  */
 #include "kk-questions.h"
 
@@ -70,16 +70,6 @@ kk_question_free (KkQuestion *question)
   g_free (question->asker);
   g_free (question->text);
   g_free (question);
-}
-
-void
-kk_questions_event_free (KkQuestionsEvent *event)
-{
-  if (event == NULL)
-    return;
-  g_free (event->session_id);
-  kk_question_free (event->question);
-  g_free (event);
 }
 
 /* ---- text and requests (pure) ---- */
@@ -221,12 +211,14 @@ kk_question_compare (gconstpointer a, gconstpointer b)
 
 /* ---- the object ---- */
 
-/* The events of one room's live session. */
+/* One room's live session and the number of its last event. Only the
+ * number is kept, never the events: a copy of a question as it was would
+ * outlive its hiding and its asker's erasure, so a page that reconnects
+ * is sent the store's current rows instead (kk-questions.h). */
 typedef struct {
   char *session_id;
   guint64 last_seq;
-  GQueue events;                /* KkQuestionsEvent, oldest first */
-} RoomLog;
+} LiveSession;
 
 typedef struct {
   guint id;
@@ -239,7 +231,7 @@ struct _KkQuestions {
   GObject parent;
 
   KkStore *store;
-  GHashTable *rooms;            /* room id → RoomLog (owned) */
+  GHashTable *rooms;            /* room id → LiveSession (owned) */
   GPtrArray *subscribers;       /* Subscriber (owned) */
   guint next_subscriber;
 };
@@ -247,11 +239,10 @@ struct _KkQuestions {
 G_DEFINE_FINAL_TYPE (KkQuestions, kk_questions, G_TYPE_OBJECT)
 
 static void
-room_log_free (RoomLog *log)
+live_session_free (LiveSession *live)
 {
-  g_free (log->session_id);
-  g_queue_clear_full (&log->events, (GDestroyNotify) kk_questions_event_free);
-  g_free (log);
+  g_free (live->session_id);
+  g_free (live);
 }
 
 static void
@@ -282,35 +273,31 @@ static void
 kk_questions_init (KkQuestions *questions)
 {
   questions->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      (GDestroyNotify) room_log_free);
+      (GDestroyNotify) live_session_free);
   questions->subscribers = g_ptr_array_new_with_free_func (
       (GDestroyNotify) subscriber_free);
 }
 
-/* Keeps @question (taken) as the next event of its room's live session
- * and tells the room's subscribers. A change that comes back from the
- * store after its session ended is not an event of a live session: the
- * pages reloaded at the end. */
+/* Tells the room's subscribers of @question (taken) as the next event of
+ * its room's live session. A change that comes back from the store after
+ * its session ended is not an event of a live session: the pages
+ * reloaded at the end. */
 static void
 publish (KkQuestions *questions, const char *room_id, const char *session_id,
     gboolean live, KkQuestion *question)
 {
-  RoomLog *log = g_hash_table_lookup (questions->rooms, room_id);
-  KkQuestionsEvent *event;
+  LiveSession *session = g_hash_table_lookup (questions->rooms, room_id);
   g_autoptr (GPtrArray) subscribers = NULL;
+  KkQuestionsEvent event = { 0 };
 
-  if (log == NULL || g_strcmp0 (log->session_id, session_id) != 0) {
+  if (session == NULL || g_strcmp0 (session->session_id, session_id) != 0) {
     kk_question_free (question);
     return;
   }
-  event = g_new0 (KkQuestionsEvent, 1);
-  event->seq = ++log->last_seq;
-  event->session_id = g_strdup (session_id);
-  event->live = live;
-  event->question = question;
-  g_queue_push_tail (&log->events, event);
-  while (log->events.length > KK_QUESTIONS_MAX_EVENTS)
-    kk_questions_event_free (g_queue_pop_head (&log->events));
+  event.seq = ++session->last_seq;
+  event.session_id = session->session_id;
+  event.live = live;
+  event.question = question;
 
   /* A subscriber may unsubscribe (itself or another) while told. */
   subscribers = g_ptr_array_new ();
@@ -327,11 +314,12 @@ publish (KkQuestions *questions, const char *room_id, const char *session_id,
       Subscriber *s = questions->subscribers->pdata[j];
 
       if (s->id == id) {
-        s->func (event, s->user_data);
+        s->func (&event, s->user_data);
         break;
       }
     }
   }
+  kk_question_free (question);
 }
 
 /* ---- sessions ---- */
@@ -342,11 +330,10 @@ on_session_opened (KkLecture *lecture, const char *session_id,
 {
   KkQuestions *questions = user_data;
   const char *room_id = kk_room_get_id (kk_lecture_get_room (lecture));
-  RoomLog *log = g_new0 (RoomLog, 1);
+  LiveSession *live = g_new0 (LiveSession, 1);
 
-  log->session_id = g_strdup (session_id);
-  g_queue_init (&log->events);
-  g_hash_table_replace (questions->rooms, g_strdup (room_id), log);
+  live->session_id = g_strdup (session_id);
+  g_hash_table_replace (questions->rooms, g_strdup (room_id), live);
   /* So that pages open for the room know they may ask now. */
   publish (questions, room_id, session_id, TRUE, NULL);
 }
@@ -379,9 +366,9 @@ kk_questions_watch (KkQuestions *questions, KkLecture *lecture)
 const char *
 kk_questions_get_live_session (KkQuestions *questions, const char *room_id)
 {
-  RoomLog *log = g_hash_table_lookup (questions->rooms, room_id);
+  LiveSession *live = g_hash_table_lookup (questions->rooms, room_id);
 
-  return log != NULL ? log->session_id : NULL;
+  return live != NULL ? live->session_id : NULL;
 }
 
 /* ---- store jobs (store thread) ---- */
@@ -852,38 +839,12 @@ kk_questions_unsubscribe (KkQuestions *questions, guint id)
     }
 }
 
-GPtrArray *
-kk_questions_events_since (KkQuestions *questions, const char *room_id,
-    const char *session_id, guint64 seq, gboolean *found)
-{
-  RoomLog *log = g_hash_table_lookup (questions->rooms, room_id);
-  GPtrArray *events = g_ptr_array_new ();
-  KkQuestionsEvent *oldest;
-
-  *found = FALSE;
-  if (log == NULL || g_strcmp0 (log->session_id, session_id) != 0
-      || seq > log->last_seq)
-    return events;
-  oldest = g_queue_peek_head (&log->events);
-  /* The event right after @seq must still be kept. */
-  if (oldest != NULL && oldest->seq > seq + 1)
-    return events;
-  *found = TRUE;
-  for (GList *l = log->events.head; l != NULL; l = l->next) {
-    KkQuestionsEvent *event = l->data;
-
-    if (event->seq > seq)
-      g_ptr_array_add (events, event);
-  }
-  return events;
-}
-
 guint64
 kk_questions_last_seq (KkQuestions *questions, const char *room_id)
 {
-  RoomLog *log = g_hash_table_lookup (questions->rooms, room_id);
+  LiveSession *live = g_hash_table_lookup (questions->rooms, room_id);
 
-  return log != NULL ? log->last_seq : 0;
+  return live != NULL ? live->last_seq : 0;
 }
 
 /* ---- erasure and retention (store thread) ---- */

@@ -17,9 +17,10 @@
  *
  * Every change is written to the store first (kk_store_run_async) and then
  * told to the subscribers of the room (kk_questions_subscribe()) as an
- * event with a sequence number; the events of the live session are kept in
- * memory (up to KK_QUESTIONS_MAX_EVENTS), so that a page that lost its
- * stream gets what it missed (kk_questions_events_since()).
+ * event with a sequence number (kk_questions_last_seq()). The events are
+ * not kept: a page that lost its stream is sent the list as the store has
+ * it now, so that a question hidden or a person erased meanwhile is not
+ * sent again as it was.
  *
  * The erasure of a person (kk_questions_erase_person(), handed to
  * kk-roster) deletes their questions and supports; the retention of a
@@ -52,8 +53,6 @@ typedef enum {
 /* Characters (not bytes) a question may have once cleaned. A spoken
  * question of a minute is some 150 words; this leaves room for that. */
 #define KK_QUESTION_MAX_CHARS 600
-/* Events of a live session kept for pages that reconnect. */
-#define KK_QUESTIONS_MAX_EVENTS 2048
 
 typedef enum {
   KK_QUESTION_OPEN,
@@ -127,12 +126,10 @@ int kk_question_compare (gconstpointer a, gconstpointer b);
  * (@live) or the end of the session. */
 typedef struct {
   guint64 seq;                    /* 1, 2, ... within the session */
-  char *session_id;
+  const char *session_id;
   gboolean live;                  /* FALSE: the session ended */
   KkQuestion *question;           /* nullable */
 } KkQuestionsEvent;
-
-void kk_questions_event_free (KkQuestionsEvent *event);
 
 #define KK_TYPE_QUESTIONS (kk_questions_get_type ())
 G_DECLARE_FINAL_TYPE (KkQuestions, kk_questions, KK, QUESTIONS, GObject)
@@ -199,23 +196,12 @@ typedef void (*KkQuestionsEventFunc) (const KkQuestionsEvent *event,
     gpointer user_data);
 
 /* Calls @func for every event of @room_id from now on, until
- * kk_questions_unsubscribe() with the id returned (never 0). */
+ * kk_questions_unsubscribe() with the id returned (never 0). The event is
+ * valid during the call only. */
 guint kk_questions_subscribe (KkQuestions *questions, const char *room_id,
     KkQuestionsEventFunc func, gpointer user_data);
 void kk_questions_unsubscribe (KkQuestions *questions, guint id);
 
-/**
- * kk_questions_events_since:
- * @found: (out): FALSE when the events after @seq of @session_id are no
- *   longer (or were never) all kept: the caller must reload the list
- *
- * Returns: (transfer container) (element-type KkQuestionsEvent): the
- * events of @room_id's live session after @seq, oldest first, owned by
- * @questions (valid until the next change); empty when none.
- */
-GPtrArray *kk_questions_events_since (KkQuestions *questions,
-    const char *room_id, const char *session_id, guint64 seq,
-    gboolean *found);
 /* The sequence number of @room_id's last event, 0 if none. */
 guint64 kk_questions_last_seq (KkQuestions *questions, const char *room_id);
 

@@ -9,7 +9,14 @@
  * body runs dry, is unpaused. The guard (kk-http-guard) times only the
  * wait for a request and its headers, never a response under way, so a
  * stream needs no exemption there; its own bounds are here: streams per
- * address and in all, and what may wait unwritten for one client.
+ * address and in all, what may wait unwritten for one client, and for all
+ * of them together.
+ *
+ * A stream's first burst (the whole list, which a long session can make
+ * larger than what one client may leave unwritten) is exempt from the
+ * client's bound, not from the overall one: it is only opened while the
+ * overall budget has room, and a client that writes nothing of what it
+ * was sent for two heartbeats is cut off all the same.
  *
  * The pages read the stream with fetch() rather than EventSource, because
  * EventSource cannot send the Authorization header our tokens travel in
@@ -28,8 +35,10 @@ typedef struct {
   KkQuestions *questions;
   KkMetrics *metrics;           /* not a ref: it outlives the server */
   KkRateLimit *asks;            /* per screen (party id) */
+  KkRateLimit *supports;        /* per screen (party id) */
   GHashTable *streams;          /* Stream set, open ones */
   GHashTable *per_address;      /* client key → open streams (GUINT) */
+  gsize unwritten;              /* of all open streams */
   guint64 streams_cut;          /* closed for not reading */
 } KkQuestionsApi;
 
@@ -391,10 +400,20 @@ post_support (KkHttpRequest *request, gpointer user_data)
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *room_id = kk_http_request_get_param (request, 0);
   g_autofree char *party_id = NULL, *participant_id = NULL;
+  gint64 wait;
   ChangeCall *call;
 
   if (!require_screen (api, msg, room_id, &party_id, &participant_id))
     return;
+  /* Each support is a store transaction: a script that supports in a
+   * loop is held to a pace no screen clicking "me too" ever reaches. */
+  wait = kk_rate_limit_take (api->supports, party_id,
+      g_get_monotonic_time ());
+  if (wait > 0) {
+    kk_http_request_reply_limited (request, "question-support-rate", wait,
+        "too many supports from this screen; try again shortly");
+    return;
+  }
   call = change_call_new (request, SOUP_STATUS_OK, FALSE,
       g_strdup (party_id));
   kk_questions_support_async (api->questions, room_id,
@@ -442,8 +461,12 @@ typedef struct {
   char *client_key;
   guint subscription;
   guint heartbeat_id;
-  gsize queued;                 /* appended, not yet written */
-  GQueue chunk_sizes;           /* of those chunks, oldest first */
+  gboolean first_burst;         /* what is sent now is exempt */
+  gsize queued;                 /* appended, not yet written, not exempt */
+  gsize unwritten;              /* appended, not yet written, all */
+  /* Of the chunks not yet written, oldest first: CHUNK_ENTRY(). */
+  GQueue chunks;
+  guint stalled_beats;          /* heartbeats since a chunk was written */
   gulong finished_id, disconnected_id, wrote_id;
 } Stream;
 
@@ -463,7 +486,7 @@ stream_unref (Stream *stream)
   g_free (stream->room_id);
   g_free (stream->party_id);
   g_free (stream->client_key);
-  g_queue_clear (&stream->chunk_sizes);
+  g_queue_clear (&stream->chunks);
   g_free (stream);
 }
 
@@ -478,6 +501,9 @@ stream_close (Stream *stream)
   if (api == NULL)
     return;
   stream->api = NULL;
+  /* What libsoup still holds of it is freed with the message. */
+  api->unwritten -= stream->unwritten;
+  stream->unwritten = 0;
   if (stream->subscription != 0)
     kk_questions_unsubscribe (api->questions, stream->subscription);
   g_clear_handle_id (&stream->heartbeat_id, g_source_remove);
@@ -500,47 +526,79 @@ stream_finished_cb (SoupServerMessage *msg, gpointer user_data)
   stream_close (user_data);
 }
 
+/* A chunk not yet written, as kept in Stream.chunks: its size, and
+ * whether it was part of the exempt first burst. */
+#define CHUNK_ENTRY(size, exempt) GSIZE_TO_POINTER ((size) << 1 | !!(exempt))
+#define CHUNK_SIZE(entry) (GPOINTER_TO_SIZE (entry) >> 1)
+#define CHUNK_EXEMPT(entry) (GPOINTER_TO_SIZE (entry) & 1)
+
 static void
 stream_wrote_chunk_cb (SoupServerMessage *msg, gpointer user_data)
 {
   Stream *stream = user_data;
+  gpointer entry;
 
-  if (!g_queue_is_empty (&stream->chunk_sizes))
-    stream->queued -= GPOINTER_TO_SIZE (g_queue_pop_head (
-            &stream->chunk_sizes));
+  if (g_queue_is_empty (&stream->chunks))
+    return;
+  entry = g_queue_pop_head (&stream->chunks);
+  stream->unwritten -= CHUNK_SIZE (entry);
+  stream->api->unwritten -= CHUNK_SIZE (entry);
+  if (!CHUNK_EXEMPT (entry))
+    stream->queued -= CHUNK_SIZE (entry);
+  stream->stalled_beats = 0;
 }
 
-/* Sends @text (taken) as the next chunk. A client that has let
- * KK_QUESTIONS_STREAM_MAX_QUEUED bytes pile up is cut off: its
- * connection is taken from libsoup and closed, which frees what was
- * queued; it comes back with Last-Event-ID. */
+/* Cuts off a client that does not read: its connection is taken from
+ * libsoup and closed, which frees what was queued; it comes back and
+ * gets the list as it then is. */
+static void
+stream_cut (Stream *stream)
+{
+  GIOStream *connection;
+
+  g_message ("questions: room %s: a stream that does not read is cut off",
+      stream->room_id);
+  stream->api->streams_cut++;
+  stream_ref (stream);
+  stream_close (stream);
+  connection = soup_server_message_steal_connection (stream->msg);
+  if (connection != NULL) {
+    g_io_stream_close (connection, NULL, NULL);
+    g_object_unref (connection);
+  }
+  stream_unref (stream);
+}
+
+/* Sends @text (taken) as the next chunk. Outside the first burst, a
+ * client that has let KK_QUESTIONS_STREAM_MAX_QUEUED bytes pile up is cut
+ * off. A first burst that would take all streams together past
+ * KK_QUESTIONS_QUEUED_MAX is not sent: the stream is closed (its page
+ * comes back later, as after a 429), and so is one that is behind at all
+ * when an event would: one that keeps up keeps its events. */
 static void
 stream_send (Stream *stream, char *text)
 {
+  KkQuestionsApi *api = stream->api;
   gsize length = strlen (text);
-  GIOStream *connection;
 
-  if (stream->api == NULL) {
+  if (api == NULL) {
     g_free (text);
     return;
   }
-  if (stream->queued + length > KK_QUESTIONS_STREAM_MAX_QUEUED) {
+  if ((!stream->first_burst
+          && stream->queued + length > KK_QUESTIONS_STREAM_MAX_QUEUED)
+      || ((stream->first_burst || stream->unwritten > 0)
+          && api->unwritten + length > KK_QUESTIONS_QUEUED_MAX)) {
     g_free (text);
-    g_message ("questions: room %s: a stream that does not read is cut off",
-        stream->room_id);
-    stream->api->streams_cut++;
-    stream_ref (stream);
-    stream_close (stream);
-    connection = soup_server_message_steal_connection (stream->msg);
-    if (connection != NULL) {
-      g_io_stream_close (connection, NULL, NULL);
-      g_object_unref (connection);
-    }
-    stream_unref (stream);
+    stream_cut (stream);
     return;
   }
-  stream->queued += length;
-  g_queue_push_tail (&stream->chunk_sizes, GSIZE_TO_POINTER (length));
+  if (!stream->first_burst)
+    stream->queued += length;
+  stream->unwritten += length;
+  api->unwritten += length;
+  g_queue_push_tail (&stream->chunks, CHUNK_ENTRY (length,
+          stream->first_burst));
   soup_message_body_append (soup_server_message_get_response_body (
           stream->msg), SOUP_MEMORY_TAKE, text, length);
   soup_server_message_unpause (stream->msg);
@@ -577,16 +635,28 @@ stream_event_cb (const KkQuestionsEvent *event, gpointer user_data)
   stream_send_event (user_data, event);
 }
 
+/* A client that has written nothing of what waits for it across two
+ * heartbeats is gone or stuck, even with less than its bound waiting
+ * (an exempt first burst): it holds no part of the budget any longer. */
 static gboolean
 stream_heartbeat_cb (gpointer user_data)
 {
-  stream_send (user_data, g_strdup (": keep-alive\n\n"));
+  Stream *stream = user_data;
+
+  if (stream->unwritten > 0 && ++stream->stalled_beats >= 2) {
+    stream->heartbeat_id = 0;
+    stream_cut (stream);
+    return G_SOURCE_REMOVE;
+  }
+  stream_send (stream, g_strdup (": keep-alive\n\n"));
   return G_SOURCE_CONTINUE;
 }
 
+/* The first burst is over: live events from now on. */
 static void
 stream_subscribe (Stream *stream)
 {
+  stream->first_burst = FALSE;
   stream->subscription = kk_questions_subscribe (stream->api->questions,
       stream->room_id, stream_event_cb, stream);
   stream->heartbeat_id = g_timeout_add_seconds (KK_QUESTIONS_HEARTBEAT_S,
@@ -635,6 +705,7 @@ stream_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     /* Jobs run in order: every change published by now was written
      * before this list was read, and every later one will be sent. */
     stream_send_reset (stream, session_id, list);
+    /* Unless the list did not fit in the overall budget. */
     if (stream->api != NULL)
       stream_subscribe (stream);
   }
@@ -670,7 +741,6 @@ get_events (KkHttpRequest *request, gpointer user_data)
   Stream *stream;
   guint count;
   guint64 last_seq = 0;
-  gboolean resumed = FALSE;
 
   if (!require_reader (api, msg, room_id, &viewer, &party_id,
           &participant_id))
@@ -685,6 +755,16 @@ get_events (KkHttpRequest *request, gpointer user_data)
         "too many question streams open; try again shortly");
     return;
   }
+  /* A new stream's list may be large: it waits while the streams open
+   * hold (nearly) all the budget; they write it, or are cut, within two
+   * heartbeats. */
+  if (api->unwritten + KK_QUESTIONS_STREAM_MAX_QUEUED
+      > KK_QUESTIONS_QUEUED_MAX) {
+    kk_http_request_reply_limited (request, "question-budget",
+        KK_QUESTIONS_HEARTBEAT_S * G_USEC_PER_SEC,
+        "the relay is busy sending questions; try again shortly");
+    return;
+  }
 
   stream = g_new0 (Stream, 1);
   stream->refs = 1;             /* api->streams' */
@@ -694,7 +774,8 @@ get_events (KkHttpRequest *request, gpointer user_data)
   stream->party_id = g_steal_pointer (&party_id);
   stream->privileged = viewer.privileged;
   stream->client_key = g_strdup (key);
-  g_queue_init (&stream->chunk_sizes);
+  stream->first_burst = TRUE;
+  g_queue_init (&stream->chunks);
   g_hash_table_add (api->streams, stream);
   g_hash_table_insert (api->per_address, g_steal_pointer (&key),
       GUINT_TO_POINTER (count + 1));
@@ -716,25 +797,24 @@ get_events (KkHttpRequest *request, gpointer user_data)
   stream->wrote_id = g_signal_connect (msg, "wrote-chunk",
       G_CALLBACK (stream_wrote_chunk_cb), stream);
   stream_send (stream, g_strdup (": kringkast questions\n\n"));
+  if (stream->api == NULL)
+    return;                     /* the overall budget is spent */
 
+  /* A page that comes back having missed nothing just goes on; any
+   * other gets the list as the store has it now, never the events it
+   * missed as they were: a question hidden or a person erased meanwhile
+   * must not come back. */
   session_id = kk_questions_get_live_session (api->questions, room_id);
-  if (session_id != NULL
-      && parse_event_id (soup_message_headers_get_one (
-              soup_server_message_get_request_headers (msg), "Last-Event-ID"),
-          &last_session, &last_seq)) {
-    g_autoptr (GPtrArray) missed = kk_questions_events_since (api->questions,
-        room_id, last_session, last_seq, &resumed);
-
-    for (guint i = 0; resumed && i < missed->len; i++)
-      stream_send_event (stream, missed->pdata[i]);
-  }
-  if (resumed) {
-    if (stream->api != NULL)
-      stream_subscribe (stream);
-  } else if (session_id == NULL) {
+  if (session_id == NULL) {
     stream_send_reset (stream, NULL, NULL);
     if (stream->api != NULL)
       stream_subscribe (stream);
+  } else if (parse_event_id (soup_message_headers_get_one (
+              soup_server_message_get_request_headers (msg), "Last-Event-ID"),
+          &last_session, &last_seq)
+      && g_str_equal (last_session, session_id)
+      && last_seq == kk_questions_last_seq (api->questions, room_id)) {
+    stream_subscribe (stream);
   } else {
     kk_questions_list_async (api->questions, session_id, stream->party_id,
         stream_listed_cb, stream_ref (stream));
@@ -751,6 +831,10 @@ collect (KkMetrics *metrics, gpointer user_data)
   kk_metrics_sample (metrics, "kringkast_question_streams", KK_METRIC_GAUGE,
       "Question event streams open (one per page).", NULL,
       g_hash_table_size (api->streams));
+  kk_metrics_sample (metrics, "kringkast_question_streams_unwritten_bytes",
+      KK_METRIC_GAUGE, "Bytes sent to question event streams and not yet "
+      "written to their sockets, all streams together.", NULL,
+      api->unwritten);
   kk_metrics_sample (metrics, "kringkast_question_streams_cut_total",
       KK_METRIC_COUNTER, "Question event streams closed because their "
       "client left too much unread.", NULL, api->streams_cut);
@@ -769,6 +853,7 @@ api_free (KkQuestionsApi *api)
   g_hash_table_unref (api->streams);
   g_hash_table_unref (api->per_address);
   kk_rate_limit_free (api->asks);
+  kk_rate_limit_free (api->supports);
   g_clear_object (&api->auth);
   g_clear_object (&api->registry);
   g_clear_object (&api->questions);
@@ -787,6 +872,9 @@ kk_questions_api_register (SoupServer *server, KkAuth *auth,
   api->questions = g_object_ref (questions);
   api->asks = kk_rate_limit_new (KK_QUESTIONS_ASK_BURST,
       KK_QUESTIONS_ASK_INTERVAL_S * G_USEC_PER_SEC,
+      KK_QUESTIONS_ASK_CLIENTS_MAX);
+  api->supports = kk_rate_limit_new (KK_QUESTIONS_SUPPORT_BURST,
+      KK_QUESTIONS_SUPPORT_INTERVAL_S * G_USEC_PER_SEC,
       KK_QUESTIONS_ASK_CLIENTS_MAX);
   api->streams = g_hash_table_new_full (g_direct_hash, g_direct_equal,
       (GDestroyNotify) stream_unref, NULL);

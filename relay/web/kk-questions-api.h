@@ -25,12 +25,13 @@
  * every question with its asker.
  *
  * The event stream (text/event-stream, one per page) begins with a
- * "reset" event carrying the whole list, or, for a page that sends the
- * Last-Event-ID of an event still kept, with the events it missed; then
- * "question" and "session" events as they happen, and a comment every
- * KK_QUESTIONS_HEARTBEAT_S so that proxies keep it open. Streams are
- * bounded per client address and in all; a client that does not read
- * what is sent is cut off (it resumes with Last-Event-ID).
+ * "reset" event carrying the whole list as the store has it now (nothing,
+ * for a page whose Last-Event-ID is the session's last event: it missed
+ * nothing); then "question" and "session" events as they happen, and a
+ * comment every KK_QUESTIONS_HEARTBEAT_S so that proxies keep it open.
+ * Streams are bounded per client address and in all, and so is what waits
+ * unwritten for them; a client that does not read what is sent is cut off
+ * (it reconnects and gets the list).
  * Main thread only.
  */
 #pragma once
@@ -46,6 +47,11 @@ G_BEGIN_DECLS
 /* A screen may ask this many questions at once, then one per interval. */
 #define KK_QUESTIONS_ASK_BURST 3
 #define KK_QUESTIONS_ASK_INTERVAL_S 20
+/* A screen may support this many questions at once, then one per
+ * interval: "me too" on every question of a long session is still let
+ * through, a loop is not. */
+#define KK_QUESTIONS_SUPPORT_BURST 20
+#define KK_QUESTIONS_SUPPORT_INTERVAL_S 2
 /* Screens whose rate is kept. */
 #define KK_QUESTIONS_ASK_CLIENTS_MAX 4096
 
@@ -59,6 +65,12 @@ G_BEGIN_DECLS
 /* Bytes sent to a stream and not yet written to its socket before the
  * client is deemed not to read, and cut off. */
 #define KK_QUESTIONS_STREAM_MAX_QUEUED (256 * 1024)
+/* Bytes waiting unwritten for all streams together, first bursts
+ * included, which are never exceeded: no stream opens while less than
+ * KK_QUESTIONS_STREAM_MAX_QUEUED of it is left, a stream whose list does
+ * not fit is closed before it, and so is a client that is behind when an
+ * event does not fit. */
+#define KK_QUESTIONS_QUEUED_MAX (16 * 1024 * 1024)
 
 /**
  * kk_questions_api_register:

@@ -8,7 +8,8 @@ proxy_read_timeout for the stream is shortened from 60 s to 20 s, so that
 the test outlives it in reasonable time. Through nginx: a question asked
 reaches the host's stream within a second (nginx passes each event on
 rather than buffering it); a stream that reconnects with Last-Event-ID
-gets what it missed (nginx passes the header on); and a stream with
+gets the list with what it missed, and one that missed nothing gets no
+list (nginx passes the header on); and a stream with
 nothing to say stays open past nginx's read timeout, kept by the relay's
 heartbeat comments, and past the relay's idle bound (which times a
 connection between requests, never a response under way).
@@ -66,15 +67,22 @@ def test(ctx):
         resume_from = stream.last_id
         stream.close()
 
-        # Resumed with Last-Event-ID: exactly what was missed.
+        # Resumed with Last-Event-ID: the list as it now is.
         missed = "Spurt mens strømmen var borte?"
         r = harness.http("POST", base + "/api/rooms/%s/questions" % ROOM,
                          {"text": missed}, token=nurse["token"])
         check_eq(r.status, 201, "asked meanwhile")
         resumed = Stream(base, ROOM, host, last_event_id=resume_from)
         ev = resumed.next(timeout=5)
-        check_eq((ev["event"], ev["data"]["text"]), ("question", missed),
-                 "the missed event, not the whole list")
+        check_eq(ev["event"], "reset", "the list")
+        qid = [q["id"] for q in ev["data"]["questions"]
+               if q["text"] == missed]
+        check_eq(len(qid), 1, "with what was missed")
+        # A page that missed nothing gets no list: the header got through.
+        current = Stream(base, ROOM, host, last_event_id=resumed.last_id)
+        time.sleep(0.5)
+        check(current.events.empty(), "Last-Event-ID is passed on")
+        current.close()
 
         # Nothing to say for longer than nginx's read timeout, and than
         # the relay's own bound on a connection without a request
@@ -84,7 +92,7 @@ def test(ctx):
         check(resumed.comments >= 2, "heartbeat comments came through (%d)"
               % resumed.comments)
         r = harness.http("PUT", base + "/api/rooms/%s/questions/%s/state"
-                         % (ROOM, ev["data"]["id"]), {"state": "answering"},
+                         % (ROOM, qid[0]), {"state": "answering"},
                          token=host)
         check_eq(r.status, 200, "the host answers it")
         check_eq(resumed.next(timeout=5)["data"]["state"], "answering",

@@ -10,7 +10,11 @@
  * with the whole list ("reset"); each change after it is one "question"
  * event carrying the question as it now is. A stream that breaks, or
  * stays silent past two of the relay's heartbeats, is opened again with
- * the last event's id, and the relay sends what was missed.
+ * the last event's id, and the relay sends the list as it now is (nothing
+ * if nothing was missed). After ten failed attempts in a row each waits
+ * longer than the one before (up to half a minute, spread so that a
+ * room's pages do not come back all at once), and every one at least as
+ * long as the relay's Retry-After.
  *
  * Every text from the relay goes in with textContent, never as HTML. */
 "use strict";
@@ -163,7 +167,11 @@ class KkQuestionsPanel {
       const response = await fetch(this.url("/events"), { headers, signal: this.abort.signal, cache: "no-store" });
       /* A token that no longer opens the room will not open it later. */
       if (response.status === 401 || response.status === 403 || response.status === 404) return;
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      if (!response.ok) {
+        const after = Number(response.headers.get("Retry-After"));
+        if (after > 0) this.retryAfterMs = after * 1000;
+        throw new Error(`HTTP ${response.status}`);
+      }
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       this.keepWatch();
@@ -182,7 +190,19 @@ class KkQuestionsPanel {
       /* A network error, or the watchdog's abort: open it again. */
     }
     clearTimeout(this.watchdog);
-    if (!this.stopped) this.retry = setTimeout(() => this.connect(), 1000);
+    if (!this.stopped) this.retry = setTimeout(() => this.connect(), this.nextDelay());
+  }
+
+  /* About a second for the first ten attempts in a row that bring no
+   * event (a short break is bridged at once), then doubling up to 30 s;
+   * half of it random; never sooner than the relay asked. */
+  nextDelay() {
+    this.failures = this.gotEvents ? 0 : (this.failures ?? 0) + 1;
+    this.gotEvents = false;
+    const base = Math.min(1000 * 2 ** Math.max(0, this.failures - 10), 30000);
+    const delay = Math.max(base / 2 + Math.random() * base / 2, this.retryAfterMs ?? 0);
+    this.retryAfterMs = 0;
+    return delay;
   }
 
   /* The relay sends at least a comment every 15 s: silence for longer
@@ -211,6 +231,7 @@ class KkQuestionsPanel {
     if (id !== null) this.lastId = id;
     let payload;
     try { payload = JSON.parse(data); } catch (error) { return; }
+    this.gotEvents = true;
     if (name === "reset") {
       this.sessionId = payload.session_id;
       this.live = payload.live;
