@@ -8,7 +8,6 @@
 #include "kk-check-segments-api.h"
 
 #include "kk-http.h"
-#include "kk-ratelimit.h"
 #include "kk-segments-api.h"
 
 typedef struct {
@@ -23,27 +22,6 @@ api_free (KkCheckSegmentsApi *api)
   g_free (api);
 }
 
-/* Takes one from the caller's bucket; FALSE after replying 429. */
-static gboolean
-take_slot (KkCheckSegmentsApi *api, KkHttpRequest *request)
-{
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autofree char *client = NULL;
-  g_autofree char *key = NULL;
-  gint64 wait;
-
-  if (kk_http_is_local_client (msg))
-    return TRUE;
-  client = kk_http_get_client_address (msg);
-  key = kk_rate_limit_client_key (client);
-  wait = kk_rate_limit_take (api->limit, key, g_get_monotonic_time ());
-  if (wait == 0)
-    return TRUE;
-  kk_http_request_reply_limited (request, "network-check-https", wait,
-      "too many network checks from this address; wait a little");
-  return FALSE;
-}
-
 static void
 post_checker (KkHttpRequest *request, gpointer user_data)
 {
@@ -54,7 +32,9 @@ post_checker (KkHttpRequest *request, gpointer user_data)
   g_autofree char *id = NULL;
   g_autofree char *playlist = NULL;
 
-  if (!take_slot (api, request))
+  if (!kk_http_request_take_client_slot (request, api->limit,
+          "network-check-https",
+          "too many network checks from this address; wait a little"))
     return;
   id = kk_check_segments_start (api->segments, &error);
   if (id == NULL) {
