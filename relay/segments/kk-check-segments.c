@@ -3,7 +3,9 @@
  * kk-check-segments: the network check's HTTPS segments; see
  * kk-check-segments.h. A checker's time is kept as a monotonic deadline;
  * a one-second tick forgets the checkers whose time is up and stops the
- * segmenter (and releases the test pattern) after the last one.
+ * segmenter after the last one. Each checker holds the test pattern
+ * running (kk_network_check_hold_source ()), so that a pattern that
+ * failed is started again by the next checker, as by a WebRTC one.
  */
 #include "kk-check-segments.h"
 
@@ -22,7 +24,7 @@ struct _KkCheckSegments {
   guint tick;                   /* 0 while nobody checks */
 };
 
-/* The segmenter and its tap go; the pattern is released. */
+/* The segmenter and its tap go. */
 static void
 stop_segmenter (KkCheckSegments *segments)
 {
@@ -34,7 +36,6 @@ stop_segmenter (KkCheckSegments *segments)
       segments->tap_id);
   segments->tap_id = 0;
   g_clear_pointer (&segments->segmenter, kk_segmenter_free);
-  kk_network_check_release_source (segments->check);
 }
 
 /* Forgets the checkers whose time is up; after the last, stops. */
@@ -47,8 +48,10 @@ prune (KkCheckSegments *segments)
 
   g_hash_table_iter_init (&iter, segments->checkers);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (*(gint64 *) value <= now)
+    if (*(gint64 *) value <= now) {
       g_hash_table_iter_remove (&iter);
+      kk_network_check_release_source (segments->check);
+    }
   if (g_hash_table_size (segments->checkers) == 0)
     stop_segmenter (segments);
 }
@@ -81,8 +84,8 @@ tap (KkPacket *packet, gpointer user_data)
   kk_segmenter_push (user_data, packet);
 }
 
-static gboolean
-start_segmenter (KkCheckSegments *segments, GError **error)
+static void
+start_segmenter (KkCheckSegments *segments)
 {
   static const KkSegmenterCallbacks callbacks = { on_need_keyframe };
   g_autoptr (GError) health = NULL;
@@ -94,9 +97,7 @@ start_segmenter (KkCheckSegments *segments, GError **error)
     stop_segmenter (segments);
   }
   if (segments->segmenter != NULL)
-    return TRUE;
-  if (!kk_network_check_hold_source (segments->check, error))
-    return FALSE;
+    return;
   GST_INFO ("network check: HTTPS segments started");
   segments->segmenter = kk_segmenter_new (segments->pipelines_dir,
       "network-check", &callbacks, segments);
@@ -104,7 +105,6 @@ start_segmenter (KkCheckSegments *segments, GError **error)
       (segments->check), tap, segments->segmenter);
   if (segments->tick == 0)
     segments->tick = g_timeout_add_seconds (1, on_tick, segments);
-  return TRUE;
 }
 
 char *
@@ -121,8 +121,9 @@ kk_check_segments_start (KkCheckSegments *segments, GError **error)
         KK_NETWORK_CHECK_MAX_VIEWERS);
     return NULL;
   }
-  if (!start_segmenter (segments, error))
+  if (!kk_network_check_hold_source (segments->check, error))
     return NULL;
+  start_segmenter (segments);
   /* The id is the checker's only key: unguessable. */
   if (RAND_bytes (bytes, sizeof (bytes)) != 1)
     g_error ("no randomness from OpenSSL");
@@ -171,6 +172,8 @@ kk_check_segments_new (const char *pipelines_dir, KkNetworkCheck *check)
 void
 kk_check_segments_stop (KkCheckSegments *segments)
 {
+  for (guint i = g_hash_table_size (segments->checkers); i > 0; i--)
+    kk_network_check_release_source (segments->check);
   g_hash_table_remove_all (segments->checkers);
   stop_segmenter (segments);
   if (segments->tick != 0) {

@@ -8,9 +8,9 @@
  *
  * Each checker is a random id, given out by kk_check_segments_start ()
  * and good for KK_NETWORK_CHECK_SECONDS, like a WebRTC checker's stream;
- * at most KK_NETWORK_CHECK_MAX_VIEWERS run at once. While any does, one
- * segmenter (kk-segmenter, the same cutting as a lecture's) is tapped
- * onto the test pattern's feed and the pattern is held running; when the
+ * at most KK_NETWORK_CHECK_MAX_VIEWERS run at once. Each holds the test
+ * pattern running; while any runs, one segmenter (kk-segmenter, the same
+ * cutting as a lecture's) is tapped onto the pattern's feed. When the
  * last checker's time is up both stop, so an idle relay spends nothing.
  *
  * Main context only.
