@@ -8,6 +8,7 @@
 
 #include "kk-api.h"
 #include "kk-attendance-api.h"
+#include "kk-check-segments-api.h"
 #include "kk-http.h"
 #include "kk-ice-servers.h"
 #include "kk-pages.h"
@@ -202,6 +203,8 @@ kk_relay_new (const KkConfig *config, GError **error)
       relay->fanout);
   kk_metrics_add_collector (relay->metrics, collect_publishers, relay);
   relay->network_check = kk_network_check_new (relay->fanout, config);
+  relay->check_segments = kk_check_segments_new (config->pipelines_dir,
+      relay->network_check);
 
   rooms = kk_room_registry_list (relay->registry);
   for (guint i = 0; i < rooms->len; i++)
@@ -239,6 +242,8 @@ kk_relay_new (const KkConfig *config, GError **error)
           ice_servers, relay->network_check, lookup_lecture, relay, error)
       || !kk_segments_api_register (relay->server, relay->auth,
           relay->segments, lookup_lecture, relay, error)
+      || !kk_check_segments_api_register (relay->server,
+          relay->check_segments, error)
       || !kk_pages_register (relay->server, error))
     goto error;
   return relay;
@@ -270,6 +275,8 @@ kk_relay_free (KkRelay *relay)
   for (GList *l = lectures; l != NULL; l = l->next)
     kk_lecture_stop (l->data);
   g_list_free (lectures);
+  /* The HTTPS checks' tap goes while the check's feed is there. */
+  g_clear_pointer (&relay->check_segments, kk_check_segments_free);
   if (relay->network_check != NULL)
     kk_network_check_stop (relay->network_check);
   /* The lectures' sessions closed: their recordings finish now. */

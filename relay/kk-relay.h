@@ -10,6 +10,7 @@
 #include <libsoup/soup.h>
 #include "kk-attendance-log.h"
 #include "kk-auth.h"
+#include "kk-check-segments.h"
 #include "kk-config.h"
 #include "kk-fanout.h"
 #include "kk-lecture.h"
@@ -43,6 +44,7 @@ typedef struct {
   KkAuth *auth;                 /* who may call which route */
   GHashTable *lectures;         /* room id -> KkLecture */
   KkNetworkCheck *network_check; /* the network check page's test pattern */
+  KkCheckSegments *check_segments; /* the network check's HTTPS path */
 } KkRelay;
 
 /* Starts everything on the thread-default main context.

@@ -30,6 +30,7 @@ struct _KkNetworkCheck {
   KkFeed *feed;
   KkIngest *ingest;             /* nullable: only while someone checks */
   GHashTable *viewers;          /* resource id -> CheckViewer (owned) */
+  guint holds;                  /* kk_network_check_hold_source () calls */
 };
 
 G_DEFINE_FINAL_TYPE (KkNetworkCheck, kk_network_check, G_TYPE_OBJECT)
@@ -169,7 +170,7 @@ on_viewer_left (KkViewer *viewer, KkViewerLeft reason,
       kk_viewer_left_to_string (reason));
   /* Frees entry. */
   g_hash_table_remove (check->viewers, entry->resource_id);
-  if (g_hash_table_size (check->viewers) == 0)
+  if (g_hash_table_size (check->viewers) == 0 && check->holds == 0)
     stop_source (check, FALSE);
 }
 
@@ -225,7 +226,7 @@ kk_network_check_add_viewer (KkNetworkCheck *check,
     g_free (entry->resource_id);
     g_free (entry->client_key);
     g_free (entry);
-    if (g_hash_table_size (check->viewers) == 0)
+    if (g_hash_table_size (check->viewers) == 0 && check->holds == 0)
       stop_source (check, FALSE);
     return NULL;
   }
@@ -248,6 +249,36 @@ kk_network_check_remove_viewer (KkNetworkCheck *check, const char *resource_id)
     return FALSE;
   kk_viewer_close (entry->viewer);
   return TRUE;
+}
+
+gboolean
+kk_network_check_hold_source (KkNetworkCheck *check, GError **error)
+{
+  g_return_val_if_fail (KK_IS_NETWORK_CHECK (check), FALSE);
+
+  if (!start_source (check, error))
+    return FALSE;
+  check->holds++;
+  return TRUE;
+}
+
+void
+kk_network_check_release_source (KkNetworkCheck *check)
+{
+  g_return_if_fail (KK_IS_NETWORK_CHECK (check));
+  g_return_if_fail (check->holds > 0);
+
+  check->holds--;
+  if (check->holds == 0 && g_hash_table_size (check->viewers) == 0)
+    stop_source (check, FALSE);
+}
+
+KkFeed *
+kk_network_check_get_feed (KkNetworkCheck *check)
+{
+  g_return_val_if_fail (KK_IS_NETWORK_CHECK (check), NULL);
+
+  return check->feed;
 }
 
 guint16

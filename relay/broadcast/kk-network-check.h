@@ -2,13 +2,16 @@
 /*
  * kk-network-check: the lecture the network check page receives. A
  * workplace's IT, or the screen that will show a course, tries each path
- * to the relay (UDP, ICE-TCP, TURN over UDP, TURN over TLS) with a short
- * stream of its own, without joining a course and without any attendance:
- * this is not a room, has no session and writes nothing to the store.
+ * to the relay (UDP, ICE-TCP, TURN over UDP, TURN over TLS, and HTTPS
+ * segments) with a short stream of its own, without joining a course
+ * and without any attendance: this is not a room, has no session and
+ * writes nothing to the store.
  *
  * Its feed is the light test pattern (pipelines/testsrc-small.pipeline),
  * encoded once for every checker, started with the first and stopped
- * with the last, so an idle relay spends nothing on it. At most
+ * with the last, so an idle relay spends nothing on it. The HTTPS path
+ * (plain HTTP segments, segments/kk-check-segments.h) taps the same feed
+ * and holds the pattern running while it is measured. At most
  * KK_NETWORK_CHECK_MAX_VIEWERS checkers receive at once, and each one's
  * stream ends by itself after KK_NETWORK_CHECK_SECONDS: it is a
  * measurement, not a way to watch. (The HTTP routes add a rate limit per
@@ -84,6 +87,18 @@ gboolean kk_network_check_remove_viewer (KkNetworkCheck *check,
  * relay's candidates name them. (transfer none) */
 guint16 kk_network_check_get_media_port (KkNetworkCheck *check);
 const char *const *kk_network_check_get_addresses (KkNetworkCheck *check);
+
+/* The test pattern's feed, for a tap: the HTTPS path's segments are cut
+ * from it (segments/kk-check-segments.h). (transfer none) */
+KkFeed *kk_network_check_get_feed (KkNetworkCheck *check);
+
+/* Keeps the test pattern running with no WebRTC checker, while the HTTPS
+ * path's segments are made; starts it if needed. Each successful hold is
+ * ended by one release; the last of the holds and viewers to go stops
+ * the pattern. */
+gboolean kk_network_check_hold_source (KkNetworkCheck *check,
+    GError **error);
+void kk_network_check_release_source (KkNetworkCheck *check);
 
 /* Ends every stream and stops the test pattern, before the fan-out
  * stops (the viewers' leave events follow from it). */

@@ -25,6 +25,7 @@
 #include <kringkast/kk-icetcp.h>
 #include <kringkast/kk-srtp.h>
 #include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 
 G_BEGIN_DECLS
@@ -67,8 +68,19 @@ gboolean kk_tcp_conn_send (KkTcpConn *conn, const guint8 *data, gsize len);
 typedef struct {
   KkTcpConn *tcp;                     /* NULL for UDP */
   socklen_t addr_len;                 /* before addr: see struct _KkViewer */
+  /* UDP: the relay's own address the viewer sent to (IPv4 as v4-mapped),
+   * the source of everything sent back, so that a relay with several
+   * addresses answers from the one the viewer knows; all zeros when not
+   * known (then the kernel picks, by the route back). */
+  struct in6_addr local;
   struct sockaddr_storage addr;       /* UDP destination as the socket wants it */
 } KkTransport;
+
+/* Room for the control message that sets a datagram's source address. */
+typedef union {
+  struct cmsghdr align;
+  guint8 buf[CMSG_SPACE (sizeof (struct in6_pktinfo))];
+} KkSourceControl;
 
 typedef enum {
   KK_VIEWER_NEW,            /* answered, waiting for ICE */
@@ -151,7 +163,7 @@ struct _KkViewer {
   guint32 sent_octets[KK_TRACK_N];
   guint64 stat_packets;
   guint64 stat_bytes;
-  KkTransport transport;               /* 44 bytes of it used */
+  KkTransport transport;               /* 60 bytes of it used */
 
   gint refcount;
   KkFanout *fanout;
@@ -302,6 +314,7 @@ struct _KkWorker {
   struct mmsghdr msgs[KK_SEND_BATCH];
   struct iovec iovs[KK_SEND_BATCH];
   struct sockaddr_storage addrs[KK_SEND_BATCH];
+  KkSourceControl controls[KK_SEND_BATCH];
   guint8 bufs[KK_SEND_BATCH][KK_SEND_BUF];
   guint n_batch;
   gboolean dtls_released;       /* since the last trim_heap () */
@@ -358,6 +371,41 @@ void kk_media_port_stop (KkFanout *fanout);
 gboolean kk_transport_equal (const KkTransport *a, const KkTransport *b);
 void kk_transport_clear (KkTransport *transport);
 void kk_transport_copy (KkTransport *dest, const KkTransport *src);
+/* Points @msg's control at a message, built in @control, that sends the
+ * datagram from @transport's local address (the one the viewer sent to),
+ * or at none when that is not known. Any thread; per packet, so inline:
+ * a few stores beside the destination's copy. */
+static inline void
+kk_transport_set_source (const KkFanout *fanout, const KkTransport *transport,
+    struct msghdr *msg, KkSourceControl *control)
+{
+  struct cmsghdr *cmsg = &control->align;
+
+  if (IN6_IS_ADDR_UNSPECIFIED (&transport->local)) {
+    msg->msg_control = NULL;
+    msg->msg_controllen = 0;
+    return;
+  }
+  msg->msg_control = control->buf;
+  if (fanout->udp_is_v6) {
+    struct in6_pktinfo info = { .ipi6_addr = transport->local };
+
+    msg->msg_controllen = CMSG_SPACE (sizeof (info));
+    cmsg->cmsg_level = IPPROTO_IPV6;
+    cmsg->cmsg_type = IPV6_PKTINFO;
+    cmsg->cmsg_len = CMSG_LEN (sizeof (info));
+    memcpy (CMSG_DATA (cmsg), &info, sizeof (info));
+  } else {
+    struct in_pktinfo info = { 0 };
+
+    memcpy (&info.ipi_spec_dst, &transport->local.s6_addr[12], 4);
+    msg->msg_controllen = CMSG_SPACE (sizeof (info));
+    cmsg->cmsg_level = IPPROTO_IP;
+    cmsg->cmsg_type = IP_PKTINFO;
+    cmsg->cmsg_len = CMSG_LEN (sizeof (info));
+    memcpy (CMSG_DATA (cmsg), &info, sizeof (info));
+  }
+}
 /* Sends one datagram (DTLS, RTCP) to the transport, from any thread. */
 gboolean kk_transport_send (KkFanout *fanout, const KkTransport *transport,
     const guint8 *data, gsize len);

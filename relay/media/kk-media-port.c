@@ -73,10 +73,18 @@ gboolean
 kk_transport_send (KkFanout *fanout, const KkTransport *transport,
     const guint8 *data, gsize len)
 {
+  struct iovec iov = { (void *) data, len };
+  struct msghdr msg = { 0 };
+  KkSourceControl control;
+
   if (transport->tcp != NULL)
     return kk_tcp_conn_send (transport->tcp, data, len);
-  return sendto (fanout->udp_fd, data, len, MSG_DONTWAIT,
-      (const struct sockaddr *) &transport->addr, transport->addr_len) >= 0;
+  msg.msg_name = (void *) &transport->addr;
+  msg.msg_namelen = transport->addr_len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  kk_transport_set_source (fanout, transport, &msg, &control);
+  return sendmsg (fanout->udp_fd, &msg, MSG_DONTWAIT) >= 0;
 }
 
 /* ---- ICE-TCP connections ---- */
@@ -197,6 +205,10 @@ bind_socket (int type, guint16 port, gboolean *is_v6, GError **error)
     sin6.sin6_addr = in6addr_any;
     sin6.sin6_port = htons (port);
     if (bind (fd, (struct sockaddr *) &sin6, sizeof (sin6)) == 0) {
+      /* Each datagram's destination (IPv4 ones as v4-mapped): the
+       * address the viewer sent to, which answers must come from. */
+      if (type == SOCK_DGRAM)
+        setsockopt (fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof (one));
       *is_v6 = TRUE;
       return fd;
     }
@@ -221,6 +233,8 @@ bind_socket (int type, guint16 port, gboolean *is_v6, GError **error)
     close (fd);
     return -1;
   }
+  if (type == SOCK_DGRAM)
+    setsockopt (fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof (one));
   *is_v6 = FALSE;
   return fd;
 }
@@ -385,9 +399,37 @@ post_transport (KkViewer *viewer, const KkTransport *transport,
   kk_worker_post (viewer->worker, &item);
 }
 
+/* The destination address of a datagram received with @msg, from its
+ * IPV6_PKTINFO or IP_PKTINFO (as v4-mapped); all zeros when it has none
+ * or it is link-local (which would need its interface too: the kernel's
+ * own choice is right there). */
+static void
+read_destination (struct msghdr *msg, struct in6_addr *local)
+{
+  memset (local, 0, sizeof (*local));
+  for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (msg); cmsg != NULL;
+       cmsg = CMSG_NXTHDR (msg, cmsg)) {
+    if (cmsg->cmsg_level == IPPROTO_IPV6 && cmsg->cmsg_type == IPV6_PKTINFO) {
+      struct in6_pktinfo info;
+
+      memcpy (&info, CMSG_DATA (cmsg), sizeof (info));
+      if (!IN6_IS_ADDR_LINKLOCAL (&info.ipi6_addr))
+        *local = info.ipi6_addr;
+    } else if (cmsg->cmsg_level == IPPROTO_IP
+        && cmsg->cmsg_type == IP_PKTINFO) {
+      struct in_pktinfo info;
+
+      memcpy (&info, CMSG_DATA (cmsg), sizeof (info));
+      local->s6_addr[10] = local->s6_addr[11] = 0xff;
+      memcpy (&local->s6_addr[12], &info.ipi_addr, 4);
+    }
+  }
+}
+
 static void
 handle_stun (KkFanout *fanout, const guint8 *data, gsize len,
-    const struct sockaddr_storage *from, socklen_t from_len, KkTcpConn *conn)
+    const struct sockaddr_storage *from, socklen_t from_len,
+    const struct in6_addr *local, KkTcpConn *conn)
 {
   char ufrag[KK_STUN_MAX_UFRAG];
   guint8 response[512];
@@ -439,10 +481,13 @@ handle_stun (KkFanout *fanout, const guint8 *data, gsize len,
     if (conn->viewer == NULL)
       conn->viewer = kk_viewer_ref (viewer);
   } else {
-    sendto (fanout->udp_fd, response, response_len, MSG_DONTWAIT,
-        (const struct sockaddr *) from, from_len);
     memcpy (&transport.addr, from, from_len);
     transport.addr_len = from_len;
+    if (local != NULL)
+      transport.local = *local;
+    /* From the address the check was sent to: the viewer pairs the
+     * answer with its check by it (RFC 8445 section 7.2.5.2.1). */
+    kk_transport_send (fanout, &transport, response, response_len);
     {
       g_autoptr (KkViewer) bound = kk_fanout_directory_by_addr (fanout, from,
           from_len);
@@ -473,7 +518,8 @@ handle_stun (KkFanout *fanout, const guint8 *data, gsize len,
 
 static void
 handle_datagram (KkFanout *fanout, const guint8 *data, gsize len,
-    const struct sockaddr_storage *from, socklen_t from_len, KkTcpConn *conn)
+    const struct sockaddr_storage *from, socklen_t from_len,
+    const struct in6_addr *local, KkTcpConn *conn)
 {
   guint8 first;
   KkViewer *viewer;
@@ -483,7 +529,7 @@ handle_datagram (KkFanout *fanout, const guint8 *data, gsize len,
     return;
   first = data[0];
   if (first <= 3) {
-    handle_stun (fanout, data, len, from, from_len, conn);
+    handle_stun (fanout, data, len, from, from_len, local, conn);
     return;
   }
   if (!((first >= 20 && first <= 63) || (first >= 128 && first <= 191))) {
@@ -519,6 +565,8 @@ drain_udp (KkFanout *fanout)
   struct mmsghdr msgs[RECV_BATCH];
   struct iovec iovs[RECV_BATCH];
   struct sockaddr_storage addrs[RECV_BATCH];
+  KkSourceControl controls[RECV_BATCH];
+  struct in6_addr local;
 
   /* Bounded rounds so a flood on UDP cannot starve the TCP connections. */
   for (int round = 0; round < 16; round++) {
@@ -532,6 +580,8 @@ drain_udp (KkFanout *fanout)
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &addrs[i];
       msgs[i].msg_hdr.msg_namelen = sizeof (addrs[i]);
+      msgs[i].msg_hdr.msg_control = controls[i].buf;
+      msgs[i].msg_hdr.msg_controllen = sizeof (controls[i].buf);
     }
     n = recvmmsg (fanout->udp_fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0)
@@ -541,8 +591,9 @@ drain_udp (KkFanout *fanout)
         KK_COUNT (&fanout->port_counters, not_ours, 1);
         continue;
       }
+      read_destination (&msgs[i].msg_hdr, &local);
       handle_datagram (fanout, bufs[i], msgs[i].msg_len, &addrs[i],
-          msgs[i].msg_hdr.msg_namelen, NULL);
+          msgs[i].msg_hdr.msg_namelen, &local, NULL);
     }
     if (n < RECV_BATCH)
       return;
@@ -580,7 +631,7 @@ on_tcp_frame (const guint8 *frame, gsize len, gpointer user_data)
   FrameContext *ctx = user_data;
 
   handle_datagram (ctx->fanout, frame, len, &ctx->conn->peer,
-      ctx->conn->peer_len, ctx->conn);
+      ctx->conn->peer_len, NULL, ctx->conn);
 }
 
 static void

@@ -223,6 +223,8 @@ send_datagram (KkWorker *worker, KkViewer *viewer, guint8 *buf, gsize len)
   worker->msgs[i].msg_hdr.msg_namelen = viewer->transport.addr_len;
   worker->msgs[i].msg_hdr.msg_iov = &worker->iovs[i];
   worker->msgs[i].msg_hdr.msg_iovlen = 1;
+  kk_transport_set_source (worker->fanout, &viewer->transport,
+      &worker->msgs[i].msg_hdr, &worker->controls[i]);
   worker->n_batch++;
   if (worker->n_batch == KK_SEND_BATCH)
     flush_batch (worker);

@@ -354,6 +354,26 @@ kk_http_request_reply_limited (KkHttpRequest *request, const char *reason,
 }
 
 gboolean
+kk_http_request_take_client_slot (KkHttpRequest *request,
+    KkRateLimit *limit, const char *reason, const char *message)
+{
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autofree char *client = NULL;
+  g_autofree char *key = NULL;
+  gint64 wait;
+
+  if (kk_http_is_local_client (msg))
+    return TRUE;
+  client = kk_http_get_client_address (msg);
+  key = kk_rate_limit_client_key (client);
+  wait = kk_rate_limit_take (limit, key, g_get_monotonic_time ());
+  if (wait == 0)
+    return TRUE;
+  kk_http_request_reply_limited (request, reason, wait, message);
+  return FALSE;
+}
+
+gboolean
 kk_http_is_local_client (SoupServerMessage *msg)
 {
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);

@@ -27,6 +27,7 @@
 #include "kk-config.h"
 #include "kk-json.h"
 #include "kk-metrics.h"
+#include "kk-ratelimit.h"
 
 G_BEGIN_DECLS
 
@@ -142,6 +143,12 @@ void kk_http_request_resume (KkHttpRequest *request);
  * kringkast_http_rejected_total{reason=@reason} (a static string). */
 void kk_http_request_reply_limited (KkHttpRequest *request,
     const char *reason, gint64 retry_after_us, const char *message);
+/* Takes one from the bucket of the request's client (its address) in
+ * @limit; TRUE if there was one, else replies 429 as above and returns
+ * FALSE. Programs on this machine (tests, benchmarks: a local client
+ * without X-Forwarded-For) are never limited. */
+gboolean kk_http_request_take_client_slot (KkHttpRequest *request,
+    KkRateLimit *limit, const char *reason, const char *message);
 
 /* Returns: (transfer full) (nullable): the client's IP address as text:
  * the connection's, or, when that is loopback (a reverse proxy on this

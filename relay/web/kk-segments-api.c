@@ -55,26 +55,19 @@ require_viewer (KkSegmentsApi *api, KkHttpRequest *request, char **party_id)
   return lecture;
 }
 
-static void
-get_playlist (KkHttpRequest *request, gpointer user_data)
+void
+kk_segments_api_reply_playlist (SoupServerMessage *msg,
+    KkSegmenter *segmenter, const char *url_prefix, gboolean live)
 {
-  KkSegmentsApi *api = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  const char *room_id = kk_http_request_get_param (request, 0);
-  KkLecture *lecture = require_viewer (api, request, NULL);
   g_autoptr (JsonBuilder) builder = NULL;
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GBytes) init = NULL;
   g_autofree char *init_url = NULL;
   g_autofree char *mime_type = NULL;
-  KkSegmenter *segmenter;
   const char *id;
   const char *extension;
   gint64 zero_wall_us;
 
-  if (lecture == NULL)
-    return;
-  segmenter = kk_segments_want (api->segments, lecture);
   id = kk_segmenter_get_id (segmenter);
   init = kk_segmenter_get_init (segmenter);
   list = kk_segmenter_list (segmenter);
@@ -82,14 +75,12 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   mime_type = kk_segmenter_get_mime_type (segmenter);
   extension = kk_segmenter_get_extension (segmenter);
   if (init != NULL)
-    init_url = g_strdup_printf ("/api/rooms/%s/segments/%s-init.%s",
-        room_id, id, extension);
+    init_url = g_strdup_printf ("%s/%s-init.%s", url_prefix, id, extension);
 
   builder = json_builder_new ();
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "live");
-  json_builder_add_boolean_value (builder,
-      kk_lecture_has_live_source (lecture));
+  json_builder_add_boolean_value (builder, live);
   kk_http_json_add_string (builder, "id", id);
   kk_http_json_add_string (builder, "mime_type", mime_type);
   kk_http_json_add_string (builder, "init", init_url);
@@ -106,8 +97,8 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   for (guint i = 0; init != NULL && i < list->len; i++) {
     KkSegment *segment = list->pdata[i];
     g_autofree char *url = g_strdup_printf (
-        "/api/rooms/%s/segments/%s-%" G_GUINT64_FORMAT ".%s", room_id, id,
-        segment->seq, extension);
+        "%s/%s-%" G_GUINT64_FORMAT ".%s", url_prefix, id, segment->seq,
+        extension);
 
     json_builder_begin_object (builder);
     json_builder_set_member_name (builder, "seq");
@@ -125,6 +116,23 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   json_builder_end_object (builder);
   /* no-store: a proxy must never answer with an old list. */
   kk_http_reply_builder (msg, SOUP_STATUS_OK, builder);
+}
+
+static void
+get_playlist (KkHttpRequest *request, gpointer user_data)
+{
+  KkSegmentsApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *room_id = kk_http_request_get_param (request, 0);
+  KkLecture *lecture = require_viewer (api, request, NULL);
+  g_autofree char *prefix = NULL;
+
+  if (lecture == NULL)
+    return;
+  prefix = g_strdup_printf ("/api/rooms/%s/segments", room_id);
+  kk_segments_api_reply_playlist (msg,
+      kk_segments_want (api->segments, lecture), prefix,
+      kk_lecture_has_live_source (lecture));
 }
 
 /* "<id>-init.<ext>" (@seq G_MAXUINT64) or "<id>-<seq>.<ext>" of
@@ -150,30 +158,20 @@ parse_name (const char *name, const char *id, const char *ext, guint64 *seq)
   return end - rest <= 19 && end[0] == '.' && g_str_equal (end + 1, ext);
 }
 
-static void
-get_segment (KkHttpRequest *request, gpointer user_data)
+KkSegment *
+kk_segments_api_reply_segment (SoupServerMessage *msg,
+    KkSegmenter *segmenter, const char *name)
 {
-  KkSegmentsApi *api = user_data;
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  const char *name = kk_http_request_get_param (request, 1);
-  g_autofree char *party_id = NULL;
-  KkLecture *lecture = require_viewer (api, request, &party_id);
   g_autoptr (KkSegment) segment = NULL;
   g_autoptr (GBytes) bytes = NULL;
-  KkSegmenter *segmenter;
   SoupMessageHeaders *headers;
   guint64 seq;
 
-  if (lecture == NULL)
-    return;
-  /* Only a segmenter someone is watching: a segment URL alone does not
-   * start one. */
-  segmenter = kk_segments_peek (api->segments, lecture);
   if (segmenter == NULL
       || !parse_name (name, kk_segmenter_get_id (segmenter),
           kk_segmenter_get_extension (segmenter), &seq)) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no segment %s", name);
-    return;
+    return NULL;
   }
   if (seq == G_MAXUINT64) {
     bytes = kk_segmenter_get_init (segmenter);
@@ -185,11 +183,8 @@ get_segment (KkHttpRequest *request, gpointer user_data)
   if (bytes == NULL) {
     kk_http_reply_error (msg, SOUP_STATUS_NOT_FOUND,
         "no segment %s (any more)", name);
-    return;
+    return NULL;
   }
-  if (segment != NULL
-      && !g_str_equal (soup_server_message_get_method (msg), "HEAD"))
-    kk_segments_note_fetch (api->segments, lecture, party_id, segment);
 
   headers = soup_server_message_get_response_headers (msg);
   /* Immutable, but only for this token: private keeps it out of shared
@@ -203,6 +198,29 @@ get_segment (KkHttpRequest *request, gpointer user_data)
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg),
       bytes);
   kk_http_guard_limit_response (msg, KK_SEGMENTS_API_SEND_TIMEOUT_S);
+  if (g_str_equal (soup_server_message_get_method (msg), "HEAD"))
+    return NULL;
+  return g_steal_pointer (&segment);
+}
+
+static void
+get_segment (KkHttpRequest *request, gpointer user_data)
+{
+  KkSegmentsApi *api = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  const char *name = kk_http_request_get_param (request, 1);
+  g_autofree char *party_id = NULL;
+  KkLecture *lecture = require_viewer (api, request, &party_id);
+  g_autoptr (KkSegment) segment = NULL;
+
+  if (lecture == NULL)
+    return;
+  /* Only a segmenter someone is watching: a segment URL alone does not
+   * start one. */
+  segment = kk_segments_api_reply_segment (msg,
+      kk_segments_peek (api->segments, lecture), name);
+  if (segment != NULL)
+    kk_segments_note_fetch (api->segments, lecture, party_id, segment);
 }
 
 gboolean

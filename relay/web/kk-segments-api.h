@@ -48,4 +48,29 @@ gboolean kk_segments_api_register (SoupServer *server, KkAuth *auth,
     KkSegments *segments, KkSegmentsLookupFunc lookup, gpointer lookup_data,
     GError **error);
 
+/**
+ * kk_segments_api_reply_playlist:
+ * @segmenter: (transfer none): whose window is listed
+ * @url_prefix: the segments' URLs are "@url_prefix/<name>"
+ * @live: whether the source is live now
+ *
+ * Replies with @segmenter's playlist (the JSON above). Also the network
+ * check's HTTPS path (kk-check-segments-api.h) lists its segments so.
+ */
+void kk_segments_api_reply_playlist (SoupServerMessage *msg,
+    KkSegmenter *segmenter, const char *url_prefix, gboolean live);
+
+/**
+ * kk_segments_api_reply_segment:
+ * @segmenter: (transfer none) (nullable): NULL when none runs (404)
+ * @name: the last part of the segment's URL
+ *
+ * Replies with @segmenter's segment @name, or 404.
+ *
+ * Returns: (transfer full) (nullable): the media segment sent, for
+ * counting it as watched; NULL for the init segment, a HEAD or a 404.
+ */
+KkSegment *kk_segments_api_reply_segment (SoupServerMessage *msg,
+    KkSegmenter *segmenter, const char *name);
+
 G_END_DECLS

@@ -710,22 +710,9 @@ ice_servers_get (KkHttpRequest *request, gpointer user_data)
 static gboolean
 take_check_slot (KkSignalling *signalling, KkHttpRequest *request)
 {
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autofree char *client = NULL;
-  g_autofree char *key = NULL;
-  gint64 wait;
-
-  if (kk_http_is_local_client (msg))
-    return TRUE;
-  client = kk_http_get_client_address (msg);
-  key = kk_rate_limit_client_key (client);
-  wait = kk_rate_limit_take (signalling->check_limit, key,
-      g_get_monotonic_time ());
-  if (wait == 0)
-    return TRUE;
-  kk_http_request_reply_limited (request, "network-check", wait,
+  return kk_http_request_take_client_slot (request, signalling->check_limit,
+      "network-check",
       "too many network checks from this address; wait a little");
-  return FALSE;
 }
 
 static void

@@ -141,7 +141,7 @@ class TurnLab:
                           TURN_RELAY + "/24")
             self.lab.link(self.turn, TURN_PUBLIC + "/24", self.viewer,
                           VIEWER + "/24")
-            _, relay_test_if = self.lab.link(self.lab.here, "10.30.3.2/24",
+            self.lab.link(self.lab.here, "10.30.3.2/24",
                                              self.relay, RELAY_FOR_TEST + "/24")
             self.lab.link(self.viewer, "10.30.4.2/24", self.relay,
                           RELAY_FOR_VIEWER + "/24")
@@ -151,12 +151,10 @@ class TurnLab:
             # any link), but not coturn. Chromium takes the default
             # route's interface for its UDP candidates.
             self.lab.here.route("default", RELAY_FOR_TEST)
-            # The relay answers ICE checks from the address the kernel
-            # picks for the way back, not the one the check was sent to:
-            # towards the open network that must be its media address, as
-            # it is on a relay with one public address.
-            self.relay.ip("route", "replace", "10.30.3.0/24", "dev",
-                          relay_test_if, "src", RELAY_MEDIA)
+            # No route with "src" for the way back: the relay answers ICE
+            # checks and sends media from the address each viewer sent
+            # to (its media address here), not the one the kernel would
+            # pick towards the open network (10.30.3.1).
             self.cert, self.key = make_certificate(workdir)
         except BaseException:
             self.lab.close()

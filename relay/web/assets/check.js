@@ -5,8 +5,11 @@
  * with a short stream of the relay's test pattern (POST
  * /network-check/whep: no course, no attendance), and measures what
  * arrives: bit rate, loss and round trip. Then it says which paths work,
- * and if the best ones do not, what to ask IT to open. The lecture over
- * plain HTTPS segments is not tried here yet. */
+ * and if the best ones do not, what to ask IT to open. Last, the lecture
+ * over plain HTTPS segments (POST /network-check/segments), the nurse's
+ * page's last resort: it fetches the segments as that page would and
+ * measures the bit rate, the time to the first segment and how far
+ * behind live a player would be. */
 "use strict";
 
 const t = kkTranslator({
@@ -25,10 +28,14 @@ const t = kkTranslator({
   "path.tcp": "TCP to port {port} (ICE-TCP)",
   "path.turn-udp": "TURN server over UDP",
   "path.turn-tls": "TURN server over TLS, port 443",
+  "path.https": "Plain HTTPS (segments, delayed)",
+  "https.detail": "first segment after {first} s, {behind} s behind live",
   works: "works", fails: "does not work", "not-offered": "not offered by this relay",
   "verdict.udp": "Everything is fine: lectures will come by the best path (UDP).",
   "verdict.tcp": "Lectures will come over TCP. They work, but on a busy network the picture may stall; ask IT to open {open}.",
   "verdict.turn": "Lectures will come through the TURN server ({path}). They work; for a direct and lighter path, ask IT to open {open}.",
+  "verdict.https": "Only plain HTTPS works from here: lectures will come as short segments, about {behind} s behind live. For live lectures, ask IT to open {open}, or at least TCP port 443 to {turn}.",
+  "verdict.https-noturn": "Only plain HTTPS works from here: lectures will come as short segments, about {behind} s behind live. For live lectures, ask IT to open {open}.",
   "verdict.none": "No path works from here. Ask IT to open {open}, or at least TCP port 443 to {turn}.",
   "verdict.none-noturn": "No path works from here. Ask IT to open {open}.",
   open: "UDP and TCP port {port} to {addresses}",
@@ -42,10 +49,14 @@ const t = kkTranslator({
   "path.tcp": "TCP til port {port} (ICE-TCP)",
   "path.turn-udp": "TURN-tjeneren over UDP",
   "path.turn-tls": "TURN-tjeneren over TLS, port 443",
+  "path.https": "Vanlig HTTPS (segmenter, forsinket)",
+  "https.detail": "første segment etter {first} s, {behind} s etter direkte",
   works: "virker", fails: "virker ikke", "not-offered": "tilbys ikke av denne Kringkast",
   "verdict.udp": "Alt er i orden: forelesningene kommer den beste veien (UDP).",
   "verdict.tcp": "Forelesningene kommer over TCP. Det virker, men på et travelt nett kan bildet stoppe opp; be IT åpne {open}.",
   "verdict.turn": "Forelesningene kommer via TURN-tjeneren ({path}). Det virker; for en direkte og lettere vei, be IT åpne {open}.",
+  "verdict.https": "Bare vanlig HTTPS virker herfra: forelesningene kommer som korte segmenter, omtrent {behind} s etter direkte. For direkte forelesninger, be IT åpne {open}, eller i det minste TCP port 443 til {turn}.",
+  "verdict.https-noturn": "Bare vanlig HTTPS virker herfra: forelesningene kommer som korte segmenter, omtrent {behind} s etter direkte. For direkte forelesninger, be IT åpne {open}.",
   "verdict.none": "Ingen vei virker herfra. Be IT åpne {open}, eller i det minste TCP port 443 til {turn}.",
   "verdict.none-noturn": "Ingen vei virker herfra. Be IT åpne {open}.",
   open: "UDP og TCP port {port} til {addresses}",
@@ -151,6 +162,65 @@ async function tryPath(path) {
   }
 }
 
+/* The HTTPS path: a checker of the test pattern's segments, fetched as
+ * the nurse's page fetches a lecture's (the playlist every half second,
+ * from the newest segment on, each new one once); resolves to {ok,
+ * bitrate, first, behind}: the media's bit rate, seconds from asking to
+ * the first segment, and how far behind live a player would be (the
+ * relay's live edge when each segment arrived, less the segment's start). */
+async function tryHttps() {
+  const started = performance.now();
+  const response = await fetch("/network-check/segments", { method: "POST" });
+  if (response.status !== 201) {
+    let message = `HTTP ${response.status}`;
+    try { message = (await response.json()).error || message; } catch (e) { /* not JSON */ }
+    throw new Error(message);
+  }
+  const checker = await response.json();
+  const seen = new Set();
+  let initFetched = false;
+  let firstAt = null;
+  let bytes = 0;
+  let media = 0;
+  const behind = [];
+  for (;;) {
+    const now = performance.now();
+    if (firstAt === null ? now - started > CONNECT_MS : now - firstAt > MEASURE_MS) break;
+    const asked = performance.now();
+    const reply = await fetch(checker.playlist, { cache: "no-store" });
+    if (!reply.ok) break;
+    const playlist = await reply.json();
+    const listedAt = performance.now();
+    if (playlist.init && !initFetched) {
+      await (await fetch(playlist.init)).arrayBuffer();
+      initFetched = true;
+    }
+    /* A player starts at the newest segment, not at the oldest kept. */
+    const segments = seen.size ? playlist.segments : playlist.segments.slice(-1);
+    for (const segment of segments) {
+      if (seen.has(segment.seq)) continue;
+      seen.add(segment.seq);
+      const body = await (await fetch(segment.url)).arrayBuffer();
+      const arrived = performance.now();
+      if (firstAt === null) firstAt = arrived;
+      bytes += body.byteLength;
+      media += segment.duration;
+      /* The live edge moves on with the clock from when it was listed
+       * (half the request's time is the best guess of when that was). */
+      const liveEdge = playlist.live_edge + (arrived - (asked + listedAt) / 2) / 1000;
+      behind.push(liveEdge - segment.start);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  if (firstAt === null || behind.length < 2) return { ok: false };
+  return {
+    ok: true,
+    bitrate: (bytes * 8) / media,
+    first: (firstAt - started) / 1000,
+    behind: behind.reduce((a, b) => a + b, 0) / behind.length,
+  };
+}
+
 function cell(row, text) {
   const td = document.createElement("td");
   td.textContent = text;
@@ -180,6 +250,7 @@ async function runCheck() {
     { id: "tcp", iceServers: [], only: "tcp" },
     { id: "turn-udp", iceServers: turnServers(info.ice_servers, false), relay: true },
     { id: "turn-tls", iceServers: turnServers(info.ice_servers, true), relay: true },
+    { id: "https", https: true },
   ];
   const results = {};
   const lines = [];
@@ -193,13 +264,22 @@ async function runCheck() {
       result = { ok: false, offered: false };
     } else {
       $("state").textContent = t("running", { path: name });
-      try { result = await tryPath(path); } catch (error) { result = { ok: false, error: error.message }; }
+      try { result = await (path.https ? tryHttps() : tryPath(path)); } catch (error) { result = { ok: false, error: error.message }; }
       result.offered = true;
     }
     results[path.id] = result;
     row.dataset.result = result.ok ? "works" : result.offered ? "fails" : "not-offered";
     const word = t(row.dataset.result);
     cell(row, name);
+    if (path.https) {
+      const detail = result.ok ? t("https.detail", { first: result.first.toFixed(1), behind: result.behind.toFixed(1) }) : "";
+      cell(row, result.ok ? `${word} (${detail})` : word);
+      cell(row, result.ok ? kkBitrate(result.bitrate) : "");
+      cell(row, "");
+      cell(row, "");
+      lines.push(`${name}: ${word}${result.ok ? ` (${kkBitrate(result.bitrate)}, ${detail})` : ""}`);
+      continue;
+    }
     cell(row, word);
     cell(row, result.ok ? kkBitrate(result.bitrate) : "");
     cell(row, result.ok ? `${(result.loss * 100).toFixed(1)} %` : "");
@@ -219,6 +299,11 @@ async function runCheck() {
   } else if (results["turn-udp"].ok || results["turn-tls"].ok) {
     best = results["turn-udp"].ok ? "turn-udp" : "turn-tls";
     verdict = t("verdict.turn", { path: t(`path.${best}`, { port }), open });
+  } else if (results.https.ok) {
+    best = "https";
+    const behind = results.https.behind.toFixed(1);
+    verdict = turnHosts.length ? t("verdict.https", { behind, open, turn: turnHosts.join(", ") })
+      : t("verdict.https-noturn", { behind, open });
   } else {
     best = "none";
     verdict = turnHosts.length ? t("verdict.none", { open, turn: turnHosts.join(", ") })
