@@ -698,6 +698,13 @@ run_rules (KkViewer *viewer, gint64 now)
   viewer->rules_tcp_dropped_at = viewer->tcp_dropped;
   viewer->rules_reports_at = viewer->reports;
   viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
+  /* A probe window at rate 0 proved nothing about the link (the layer
+   * probed for had no rate yet, e.g. the light layer still starting):
+   * the probe's time starts again, so that a clean but empty probe never
+   * moves the viewer up. */
+  if (kk_layer_rules_probing (&viewer->rules)
+      && viewer->probe_bytes_per_s == 0)
+    viewer->rules.state_since_us = now;
   kk_layer_rules_sample (&viewer->rules, &sample);
   if (viewer->rules.verdict == KK_LINK_BAD)
     GST_DEBUG ("viewer %s: a bad window: %u packets, %u NACKed, %u dropped, "
@@ -791,13 +798,28 @@ update_layer (KkWorker *worker, KkViewer *viewer, gint64 now)
   wanted = wanted_layer (viewer);
   target = wanted;
 
-  /* It needs the light layer even while that is not there yet. */
+  /* It needs the light layer even while that is not there yet, and while
+   * it probes towards it: the probe's rate is the light layer's, which
+   * only a running light layer has. */
   set_uses_light (viewer, wanted == KK_LAYER_LIGHT
+      || (kk_layer_rules_probing (&viewer->rules)
+          && kk_layer_rules_probe_target (&viewer->rules) == KK_LAYER_LIGHT)
       || (viewer->video_spliced && viewer->splice.layer == KK_LAYER_LIGHT));
   /* Until the light layer flows (it is started when first wanted), and
-   * should it stop, the full picture is better than none. */
-  if (wanted == KK_LAYER_LIGHT && !kk_feed_light_flowing (viewer->feed, now))
-    target = KK_LAYER_FULL;
+   * should it stop: a viewer on the full layer that may have it keeps it;
+   * any other keeps what it has, or the sound only, and is never sent
+   * the full layer its link (or its choice, save data) cannot take. */
+  if (wanted == KK_LAYER_LIGHT && !kk_feed_light_flowing (viewer->feed, now)) {
+    gboolean on_full = viewer->video_spliced
+        ? viewer->splice.layer == KK_LAYER_FULL : !viewer->video_wait_keyframe;
+
+    if (on_full && viewer->rules.ceiling == KK_LAYER_FULL)
+      target = KK_LAYER_FULL;
+    else if (viewer->video_spliced && viewer->splice.layer != KK_LAYER_FULL)
+      target = viewer->splice.layer;
+    else
+      target = KK_LAYER_AUDIO_ONLY;
+  }
   if (!viewer->video_spliced) {
     if (target == KK_LAYER_FULL)
       return;
