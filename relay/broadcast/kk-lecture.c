@@ -328,10 +328,12 @@ on_keyframe_wanted (KkFeed *feed, gpointer user_data)
 /* ---- the light layer ---- */
 
 /* The full layer's packets, on the ingest's streaming thread. The first
- * call hands the layer the cached GOP, so that it starts from its
+ * call primes the layer with the cached GOP, so that it starts from its
  * keyframe at once instead of asking the host for another, which every
- * viewer would get (the packet itself is in that GOP: the layer skips it
- * the second time). */
+ * viewer would get: priming hands the whole GOP over without the
+ * decoder-backlog test, which would otherwise drop most of it and ask
+ * for that keyframe after all (the packet itself is in that GOP: the
+ * layer skips it the second time). */
 static void
 light_tap (KkPacket *packet, gpointer user_data)
 {
@@ -343,8 +345,7 @@ light_tap (KkPacket *packet, gpointer user_data)
     gint64 age_us;
     g_autoptr (GPtrArray) gop = kk_feed_get_gop (lecture->feed, &age_us);
 
-    for (guint i = 0; i < gop->len; i++)
-      kk_light_layer_push (lecture->light, gop->pdata[i]);
+    kk_light_layer_prime (lecture->light, gop);
     lecture->light_primed = TRUE;
   }
   kk_light_layer_push (lecture->light, packet);
