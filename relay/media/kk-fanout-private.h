@@ -211,6 +211,7 @@ struct _KkViewer {
   gint64 probe_bytes_per_s;
   gint64 probe_budget;
   gint64 probe_last_mono_us;
+  gboolean probe_unmeasured;    /* the layer probed for pushed nothing */
 
   /* Written by the worker, read by anyone (relaxed atomics). */
   gint stat_connected;

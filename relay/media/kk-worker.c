@@ -698,12 +698,12 @@ run_rules (KkViewer *viewer, gint64 now)
   viewer->rules_tcp_dropped_at = viewer->tcp_dropped;
   viewer->rules_reports_at = viewer->reports;
   viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
-  /* A probe window at rate 0 proved nothing about the link (the layer
-   * probed for had no rate yet, e.g. the light layer still starting):
-   * the probe's time starts again, so that a clean but empty probe never
-   * moves the viewer up. */
-  if (kk_layer_rules_probing (&viewer->rules)
-      && viewer->probe_bytes_per_s == 0)
+  /* A probe window whose rate was not known proved nothing about the
+   * link (the layer probed for pushed nothing, e.g. the light layer still
+   * starting): the probe's time starts again, so that a clean but empty
+   * probe never moves the viewer up. (One whose step up adds nothing,
+   * the layer above being no heavier, is passed: it needs no bytes.) */
+  if (kk_layer_rules_probing (&viewer->rules) && viewer->probe_unmeasured)
     viewer->rules.state_since_us = now;
   kk_layer_rules_sample (&viewer->rules, &sample);
   if (viewer->rules.verdict == KK_LINK_BAD)
@@ -721,6 +721,7 @@ run_rules (KkViewer *viewer, gint64 now)
   /* A probe adds what the step up adds: the feed's rate of the layer
    * above minus that of the one the viewer has, as pushed this window. */
   viewer->probe_bytes_per_s = 0;
+  viewer->probe_unmeasured = FALSE;
   if (kk_layer_rules_probing (&viewer->rules) && elapsed > 0) {
     KkLayer from = viewer->rules.layer;
     KkLayer to = kk_layer_rules_probe_target (&viewer->rules);
@@ -731,6 +732,7 @@ run_rules (KkViewer *viewer, gint64 now)
 
     if (from == KK_LAYER_AUDIO_ONLY)
       from_bytes = 0;       /* the audio goes on either way */
+    viewer->probe_unmeasured = to_bytes == 0;
     viewer->probe_bytes_per_s = MAX (0, to_bytes - from_bytes) * G_USEC_PER_SEC
         / elapsed;
   } else {
@@ -1284,5 +1286,6 @@ kk_worker_collect (KkWorker *worker, KkCounters *sum)
   ADD (dtls_failed);
   ADD (gop_packets_sent);
   ADD (layer_switches);
+  ADD (probe_packets);
 #undef ADD
 }
