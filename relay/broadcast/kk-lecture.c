@@ -422,6 +422,11 @@ update_light (KkLecture *lecture)
     lecture->light_failed = TRUE;
     return;
   }
+  {
+    g_autofree char *name = g_strdup_printf ("room %s", room_id (lecture));
+
+    kk_light_layer_set_name (lecture->light, name);
+  }
   lecture->light_primed = FALSE;
   lecture->light_tap = kk_feed_add_tap (lecture->feed, light_tap, lecture);
   GST_INFO ("room %s: light layer started", room_id (lecture));

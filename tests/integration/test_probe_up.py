@@ -9,7 +9,8 @@ from an operator's pipelines folder, 160x120 at 50 kbit/s so that the
 step up adds bytes to probe with), a "save data" viewer that keeps the room's light layer running,
 and an aiortc viewer over loopback that says it had the light layer last
 time: it starts there, and after the clean period (6 s) and the probe
-(2 s) it gets the full layer. Its stream stays one stream.
+(2 s) it gets the full layer. Its stream stays one stream. The light
+layer's log lines name the room.
 """
 import os
 import shutil
@@ -66,6 +67,9 @@ def test(ctx):
     probes = d.metric("kringkast_probe_packets_total")
     check(probes is not None and probes > 0, "probe packets in /metrics: %s",
           probes)
+    # The light layer's log lines name the room.
+    check("light layer room lecture, VP8: waiting for a keyframe -> running"
+          in d.log_text(), "the light layer's log names its room")
     check_eq(d.stop(), 0, "daemon exit status")
 
 
