@@ -66,7 +66,7 @@ static void
 teardown (Fixture *f, gconstpointer data)
 {
   kk_feed_free (f->feed);
-  kk_fanout_free (f->fanout);
+  g_clear_pointer (&f->fanout, kk_fanout_free);
   g_array_unref (f->wanted);
 }
 
@@ -173,6 +173,22 @@ test_light_keyframe_folded (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->light_keyframes, ==, 1);
 }
 
+/* The fan-out goes before the lectures that own the feeds: a viewer
+ * leaving as it goes still tells the feed, which lingers and then says
+ * the light layer is no longer wanted, from what it kept of the fan-out
+ * (its context, its linger), never from the fan-out itself. */
+static void
+test_fanout_gone_first (Fixture *f, gconstpointer data)
+{
+  kk_feed_add_light_user (f->feed, 1);
+  wait_told (f, 1);
+  g_assert_true (told (f, 0));
+  g_clear_pointer (&f->fanout, kk_fanout_free);
+  kk_feed_add_light_user (f->feed, -1);
+  wait_told (f, 2);
+  g_assert_false (told (f, 1));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -184,5 +200,7 @@ main (int argc, char **argv)
       test_light_packets, teardown);
   g_test_add ("/fanout/light/keyframe-folded", Fixture, NULL, setup,
       test_light_keyframe_folded, teardown);
+  g_test_add ("/fanout/light/fanout-gone-first", Fixture, NULL, setup,
+      test_fanout_gone_first, teardown);
   return g_test_run ();
 }

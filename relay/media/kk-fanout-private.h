@@ -110,6 +110,7 @@ struct _KkFeed {
    * because the fan-out may go first (kk-relay takes it down before the
    * lectures that own the feeds). */
   GMainContext *main_context;
+  guint light_linger_ms;                   /* the fan-out's, copied likewise */
   gboolean light_wanted;                   /* as last told */
   guint light_linger_source;
 };

@@ -345,6 +345,7 @@ kk_feed_new (KkFanout *fanout, const char *name,
   /* One SSRC for the viewer's video, whichever layer it comes from. */
   feed->light = kk_track_new_light (video_ssrc);
   feed->main_context = g_main_context_ref (fanout->main_context);
+  feed->light_linger_ms = fanout->config.light_linger_ms;
   feed->light_pushed_mono_us = G_MININT64 / 2;
   feed->last_light_keyframe_request_mono_us = G_MININT64 / 2;
   if (callbacks != NULL)
@@ -415,8 +416,7 @@ kk_feed_request_keyframe (KkFeed *feed)
   GST_DEBUG ("feed %s: asking the publisher for a keyframe", feed->name);
   /* The feed outlives every viewer and ingest of its lecture, and the
    * lecture frees it on the main context, after pending sources ran. */
-  g_main_context_invoke (feed->fanout->main_context, invoke_keyframe_request,
-      feed);
+  g_main_context_invoke (feed->main_context, invoke_keyframe_request, feed);
 }
 
 static gboolean
@@ -437,8 +437,8 @@ kk_feed_request_light_keyframe (KkFeed *feed)
   if (!fold_request (&feed->last_light_keyframe_request_mono_us))
     return;
   GST_DEBUG ("feed %s: asking the light layer for a keyframe", feed->name);
-  g_main_context_invoke (feed->fanout->main_context,
-      invoke_light_keyframe_request, feed);
+  g_main_context_invoke (feed->main_context, invoke_light_keyframe_request,
+      feed);
 }
 
 KkCodec
@@ -488,7 +488,7 @@ light_users_changed (gpointer data)
     cancel_light_linger (feed);
     set_light_wanted (feed, TRUE);
   } else if (feed->light_wanted && feed->light_linger_source == 0) {
-    guint linger_ms = feed->fanout->config.light_linger_ms;
+    guint linger_ms = feed->light_linger_ms;
     GSource *source = linger_ms > 0 ? g_timeout_source_new (linger_ms)
         : g_timeout_source_new_seconds (KK_FEED_LIGHT_LINGER_S);
 
@@ -505,8 +505,7 @@ kk_feed_add_light_user (KkFeed *feed, gint delta)
   gint before = g_atomic_int_add (&feed->light_users, delta);
 
   if ((before == 0 && delta > 0) || before + delta == 0)
-    g_main_context_invoke (feed->fanout->main_context, light_users_changed,
-        feed);
+    g_main_context_invoke (feed->main_context, light_users_changed, feed);
 }
 
 /* Hands @packet to the workers that have viewers. */
