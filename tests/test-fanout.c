@@ -21,6 +21,7 @@ typedef struct {
   GArray *wanted;               /* gboolean, as told */
   gint64 unwanted_mono_us;
   guint light_keyframes;
+  guint codec_changes;
 } Fixture;
 
 static void
@@ -42,6 +43,14 @@ on_light_keyframe (KkFeed *feed, gpointer user_data)
 }
 
 static void
+on_video_codec_changed (KkFeed *feed, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->codec_changes++;
+}
+
+static void
 setup (Fixture *f, gconstpointer data)
 {
   static const char *ips[] = { "127.0.0.1", NULL };
@@ -53,6 +62,7 @@ setup (Fixture *f, gconstpointer data)
   KkFeedCallbacks callbacks = {
     .light_wanted = on_light_wanted,
     .request_light_keyframe = on_light_keyframe,
+    .video_codec_changed = on_video_codec_changed,
   };
   g_autoptr (GError) error = NULL;
 
@@ -189,6 +199,37 @@ test_fanout_gone_first (Fixture *f, gconstpointer data)
   g_assert_false (told (f, 1));
 }
 
+/* The feed's video codec is that of the publisher sending now: unknown
+ * again once it left, and main is told each time it changes (a host in
+ * H.264 after one in VP8 gets its light layer in H.264). */
+static void
+test_video_codec (Fixture *f, gconstpointer data)
+{
+  guint8 rtp[16] = { 0x80, 96, 0x00, 0x01, 0x01, 0x02, 0x03, 0x04,
+    0xde, 0xad, 0xbe, 0xef, 0x10, 0x50, 0x01, 0x02 };
+
+  g_assert_cmpint (kk_feed_get_video_codec (f->feed), ==, KK_CODEC_NONE);
+  kk_feed_push (f->feed, KK_TRACK_VIDEO, KK_CODEC_VP8, rtp, 16,
+      g_get_real_time ());
+  rtp[3] = 2;
+  kk_feed_push (f->feed, KK_TRACK_VIDEO, KK_CODEC_VP8, rtp, 16,
+      g_get_real_time ());
+  g_assert_cmpint (kk_feed_get_video_codec (f->feed), ==, KK_CODEC_VP8);
+  spin (20);
+  g_assert_cmpuint (f->codec_changes, ==, 1);
+
+  kk_feed_reset_source (f->feed);
+  g_assert_cmpint (kk_feed_get_video_codec (f->feed), ==, KK_CODEC_NONE);
+  rtp[1] = 102;
+  rtp[3] = 9;
+  rtp[12] = 0x65;       /* an H.264 IDR slice */
+  kk_feed_push (f->feed, KK_TRACK_VIDEO, KK_CODEC_H264, rtp, 16,
+      g_get_real_time ());
+  g_assert_cmpint (kk_feed_get_video_codec (f->feed), ==, KK_CODEC_H264);
+  spin (20);
+  g_assert_cmpuint (f->codec_changes, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -200,6 +241,8 @@ main (int argc, char **argv)
       test_light_packets, teardown);
   g_test_add ("/fanout/light/keyframe-folded", Fixture, NULL, setup,
       test_light_keyframe_folded, teardown);
+  g_test_add ("/fanout/video-codec", Fixture, NULL, setup,
+      test_video_codec, teardown);
   g_test_add ("/fanout/light/fanout-gone-first", Fixture, NULL, setup,
       test_fanout_gone_first, teardown);
   return g_test_run ();

@@ -432,6 +432,15 @@ update_light (KkLecture *lecture)
   GST_INFO ("room %s: light layer started", room_id (lecture));
 }
 
+/* The host's video came in another codec (or at all): the light layer is
+ * made again in it, should it be wanted. media_started cannot tell, as it
+ * fires on the first packet of either kind. */
+static void
+on_video_codec_changed (KkFeed *feed, gpointer user_data)
+{
+  update_light (user_data);
+}
+
 static gboolean
 on_light_retry (gpointer user_data)
 {
@@ -889,6 +898,7 @@ kk_lecture_new (KkRoom *room, KkFanout *fanout, KkStore *store,
     .request_keyframe = on_keyframe_wanted,
     .light_wanted = on_light_wanted,
     .request_light_keyframe = on_light_keyframe_wanted,
+    .video_codec_changed = on_video_codec_changed,
   };
 
   lecture->room = g_object_ref (room);

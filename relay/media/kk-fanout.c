@@ -381,6 +381,16 @@ feed_ssrc (KkFeed *feed, KkTrackKind kind)
 }
 
 static gboolean
+invoke_video_codec_changed (gpointer data)
+{
+  KkFeed *feed = data;
+
+  if (feed->callbacks.video_codec_changed != NULL)
+    feed->callbacks.video_codec_changed (feed, feed->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 invoke_keyframe_request (gpointer data)
 {
   KkFeed *feed = data;
@@ -572,8 +582,14 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
   __atomic_fetch_add (&fanout->ingest_packets, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add (&feed->bytes_pushed[kind == KK_TRACK_AUDIO
           ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL], packet->len, __ATOMIC_RELAXED);
-  if (kind == KK_TRACK_VIDEO)
+  /* Only this thread writes it while a publisher sends (the reset comes
+   * after its ingest stopped): a load, and a store on a change. */
+  if (kind == KK_TRACK_VIDEO
+      && __atomic_load_n (&feed->video_codec, __ATOMIC_RELAXED) != (gint) codec) {
     __atomic_store_n (&feed->video_codec, codec, __ATOMIC_RELAXED);
+    g_main_context_invoke (feed->main_context, invoke_video_codec_changed,
+        feed);
+  }
   if (need_keyframe)
     kk_feed_request_keyframe (feed);
 
@@ -632,6 +648,7 @@ kk_feed_reset_source (KkFeed *feed)
 {
   for (guint i = 0; i < KK_TRACK_N; i++)
     kk_track_reset_source (feed->tracks[i]);
+  __atomic_store_n (&feed->video_codec, KK_CODEC_NONE, __ATOMIC_RELAXED);
 }
 
 /* ---- viewers ---- */

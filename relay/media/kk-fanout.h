@@ -72,6 +72,10 @@ typedef struct {
   /* Main context. A viewer needs a keyframe of the light layer; folded
    * and rate-limited like request_keyframe. Nullable. */
   void (*request_light_keyframe) (KkFeed *feed, gpointer user_data);
+  /* Main context. The codec of the video pushed changed (the first video
+   * packet, or the first of a publisher after kk_feed_reset_source () in
+   * another codec): kk_feed_get_video_codec () tells which. Nullable. */
+  void (*video_codec_changed) (KkFeed *feed, gpointer user_data);
 } KkFeedCallbacks;
 
 #define KK_FANOUT_KEYFRAME_INTERVAL_MS 500
@@ -89,7 +93,8 @@ void kk_feed_free (KkFeed *feed);
 /* From the ingest's streaming thread: see kk_track_push (). */
 void kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
     const guint8 *rtp, gsize len, gint64 capture_wall_us);
-/* The publisher left: the next packets start new epochs. */
+/* The publisher left: the next packets start new epochs, and the video
+ * codec is unknown again until the next video packet. */
 void kk_feed_reset_source (KkFeed *feed);
 
 /* From the light layer's streaming thread: a packet of the light video
