@@ -9,7 +9,8 @@ not exist), so the light layer never flows. A viewer that asks for "save
 data" (light at most) 2 s after connecting then gets the sound only: no
 full picture, its sound uninterrupted, and the relay says `audio-only`.
 A second viewer of the room (automatic, on a good link) keeps the host's
-picture throughout.
+picture throughout. The room tries the light layer again 5 s after it
+failed, then every 30 s.
 """
 import os
 import shutil
@@ -54,6 +55,15 @@ def test(ctx):
           "no full picture for save data: %s", timeline)
     check_eq(r["relay_stats"]["layer"], "audio-only", "the relay's layer")
     check_eq(r["relay_stats"]["quality"], "save-data", "the quality asked")
+
+    # The room tries its light layer again 5 s after it failed, then
+    # every 30 s, while it is wanted.
+    log = d.log_text()
+    check_eq(log.count("room lecture: no light layer"), 2,
+             "light layer attempts")
+    check("room lecture: light layer tried again in 5 s" in log
+          and "room lecture: light layer tried again in 30 s" in log,
+          "the retries' back-off")
 
     o = other.wait(40)
     check(o.ok, "other viewer: %s", o.error)
