@@ -22,6 +22,7 @@ typedef struct {
   gint64 unwanted_mono_us;
   guint light_keyframes;
   guint codec_changes;
+  guint keyframes;
 } Fixture;
 
 static void
@@ -40,6 +41,14 @@ on_light_keyframe (KkFeed *feed, gpointer user_data)
   Fixture *f = user_data;
 
   f->light_keyframes++;
+}
+
+static void
+on_keyframe (KkFeed *feed, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->keyframes++;
 }
 
 static void
@@ -63,6 +72,7 @@ setup (Fixture *f, gconstpointer data)
     .light_wanted = on_light_wanted,
     .request_light_keyframe = on_light_keyframe,
     .video_codec_changed = on_video_codec_changed,
+    .request_keyframe = on_keyframe,
   };
   g_autoptr (GError) error = NULL;
 
@@ -230,6 +240,26 @@ test_video_codec (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->codec_changes, ==, 2);
 }
 
+/* Viewers moving up ask the host for a keyframe at most once per 10 s and
+ * feed, well past the fold of other requests (half a second), and each
+ * request sent is counted. */
+static void
+test_upswitch_keyframe_folded (Fixture *f, gconstpointer data)
+{
+  for (guint i = 0; i < 10; i++)
+    kk_feed_request_upswitch_keyframe (f->feed);
+  spin (KK_FANOUT_KEYFRAME_INTERVAL_MS + 100);
+  kk_feed_request_upswitch_keyframe (f->feed);
+  spin (20);
+  g_assert_cmpuint (f->keyframes, ==, 1);
+  g_assert_cmpuint (f->fanout->upswitch_keyframe_requests, ==, 1);
+  g_assert_cmpuint (f->fanout->keyframe_requests, ==, 1);
+  /* Other requests are folded as before. */
+  kk_feed_request_keyframe (f->feed);
+  spin (20);
+  g_assert_cmpuint (f->keyframes, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -241,6 +271,8 @@ main (int argc, char **argv)
       test_light_packets, teardown);
   g_test_add ("/fanout/light/keyframe-folded", Fixture, NULL, setup,
       test_light_keyframe_folded, teardown);
+  g_test_add ("/fanout/upswitch-keyframe-folded", Fixture, NULL, setup,
+      test_upswitch_keyframe_folded, teardown);
   g_test_add ("/fanout/video-codec", Fixture, NULL, setup,
       test_video_codec, teardown);
   g_test_add ("/fanout/light/fanout-gone-first", Fixture, NULL, setup,

@@ -92,6 +92,7 @@ struct _KkFeed {
   KkFeedCallbacks callbacks;
   gpointer user_data;
   gint64 last_keyframe_request_mono_us;   /* atomic */
+  gint64 last_upswitch_keyframe_request_mono_us;  /* atomic */
   GMutex tap_lock;                         /* held while the taps run */
   GArray *taps;                            /* FeedTap, under tap_lock */
   guint next_tap_id;
@@ -340,6 +341,7 @@ struct _KkFanout {
   guint64 ingest_packets;       /* atomic */
   guint64 ingest_rejected;      /* atomic */
   guint64 keyframe_requests;    /* atomic */
+  guint64 upswitch_keyframe_requests;   /* atomic */
 };
 
 /* kk-fanout.c */

@@ -352,6 +352,7 @@ kk_feed_new (KkFanout *fanout, const char *name,
     feed->callbacks = *callbacks;
   feed->user_data = user_data;
   feed->last_keyframe_request_mono_us = G_MININT64 / 2;
+  feed->last_upswitch_keyframe_request_mono_us = G_MININT64 / 2;
   g_mutex_init (&feed->tap_lock);
   feed->taps = g_array_new (FALSE, FALSE, sizeof (FeedTap));
   return feed;
@@ -400,15 +401,15 @@ invoke_keyframe_request (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Any thread. TRUE for the one call per KK_FANOUT_KEYFRAME_INTERVAL_MS
- * that may ask, with *@last_mono_us (atomic) the time of the last. */
+/* Any thread. TRUE for the one call per @interval_us that may ask, with
+ * *@last_mono_us (atomic) the time of the last. */
 static gboolean
-fold_request (gint64 *last_mono_us)
+fold_request (gint64 *last_mono_us, gint64 interval_us)
 {
   gint64 now = g_get_monotonic_time ();
   gint64 last = __atomic_load_n (last_mono_us, __ATOMIC_ACQUIRE);
 
-  if (now - last < KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000)
+  if (now - last < interval_us)
     return FALSE;
   return __atomic_compare_exchange_n (last_mono_us, &last, now, FALSE,
       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
@@ -420,13 +421,28 @@ fold_request (gint64 *last_mono_us)
 void
 kk_feed_request_keyframe (KkFeed *feed)
 {
-  if (!fold_request (&feed->last_keyframe_request_mono_us))
+  if (!fold_request (&feed->last_keyframe_request_mono_us,
+          KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000))
     return;
   __atomic_fetch_add (&feed->fanout->keyframe_requests, 1, __ATOMIC_RELAXED);
   GST_DEBUG ("feed %s: asking the publisher for a keyframe", feed->name);
   /* The feed outlives every viewer and ingest of its lecture, and the
    * lecture frees it on the main context, after pending sources ran. */
   g_main_context_invoke (feed->main_context, invoke_keyframe_request, feed);
+}
+
+/* Any thread. A viewer moving up to the full layer waited long for its
+ * next keyframe; the keyframe asked for goes to every viewer, so at most
+ * one such request per KK_FEED_UPSWITCH_KEYFRAME_INTERVAL_S. */
+void
+kk_feed_request_upswitch_keyframe (KkFeed *feed)
+{
+  if (!fold_request (&feed->last_upswitch_keyframe_request_mono_us,
+          KK_FEED_UPSWITCH_KEYFRAME_INTERVAL_S * G_USEC_PER_SEC))
+    return;
+  __atomic_fetch_add (&feed->fanout->upswitch_keyframe_requests, 1,
+      __ATOMIC_RELAXED);
+  kk_feed_request_keyframe (feed);
 }
 
 static gboolean
@@ -444,7 +460,8 @@ invoke_light_keyframe_request (gpointer data)
 void
 kk_feed_request_light_keyframe (KkFeed *feed)
 {
-  if (!fold_request (&feed->last_light_keyframe_request_mono_us))
+  if (!fold_request (&feed->last_light_keyframe_request_mono_us,
+          KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000))
     return;
   GST_DEBUG ("feed %s: asking the light layer for a keyframe", feed->name);
   g_main_context_invoke (feed->main_context, invoke_light_keyframe_request,
@@ -1109,6 +1126,10 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
   kk_metrics_sample (metrics, "kringkast_keyframe_requests_total",
       KK_METRIC_COUNTER, "Keyframe requests sent to publishers", NULL,
       __atomic_load_n (&fanout->keyframe_requests, __ATOMIC_RELAXED));
+  kk_metrics_sample (metrics, "kringkast_upswitch_keyframe_requests_total",
+      KK_METRIC_COUNTER, "Keyframe requests for viewers moving up to the "
+      "full layer (at most one per feed and 10 s)", NULL,
+      __atomic_load_n (&fanout->upswitch_keyframe_requests, __ATOMIC_RELAXED));
   for (guint i = 0; i < fanout->n_workers; i++) {
     g_snprintf (labels, sizeof (labels), "worker=\"%u\"", i);
     kk_metrics_sample (metrics, "kringkast_worker_viewers", KK_METRIC_GAUGE,

@@ -83,6 +83,9 @@ typedef struct {
  * needed it moved up or left: a viewer on a link that recovers and
  * weakens again should not have to wait for the encoder to start. */
 #define KK_FEED_LIGHT_LINGER_S 20
+/* Viewers moving up wait for the host's own keyframes; a request for one
+ * (which every viewer gets) is sent at most this often per feed. */
+#define KK_FEED_UPSWITCH_KEYFRAME_INTERVAL_S 10
 
 /* Returns: (transfer full) */
 KkFeed *kk_feed_new (KkFanout *fanout, const char *name,
@@ -103,6 +106,10 @@ void kk_feed_reset_source (KkFeed *feed);
  * to the viewers on the light layer only, and to no tap. */
 void kk_feed_push_light (KkFeed *feed, KkCodec codec, const guint8 *rtp,
     gsize len, gint64 capture_wall_us);
+/* Any thread. Asks the publisher for a keyframe for a viewer moving up to
+ * the full layer: at most one per KK_FEED_UPSWITCH_KEYFRAME_INTERVAL_S
+ * and feed (counted), then folded like kk_feed_request_keyframe (). */
+void kk_feed_request_upswitch_keyframe (KkFeed *feed);
 /* Any thread. Asks the light layer for a keyframe (request_light_keyframe),
  * folded like kk_feed_request_keyframe (). */
 void kk_feed_request_light_keyframe (KkFeed *feed);

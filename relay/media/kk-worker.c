@@ -845,7 +845,7 @@ update_layer (KkWorker *worker, KkViewer *viewer, gint64 now)
     kk_feed_request_light_keyframe (viewer->feed);
   else if (target == KK_LAYER_FULL
       && now - viewer->target_since_mono_us > FULL_KEYFRAME_PATIENCE_US)
-    kk_feed_request_keyframe (viewer->feed);
+    kk_feed_request_upswitch_keyframe (viewer->feed);
 }
 
 /* ---- viewer lifecycle on the worker ---- */
