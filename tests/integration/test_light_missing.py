@@ -11,29 +11,14 @@ A second viewer of the room (automatic, on a good link) keeps the host's
 picture throughout. The room tries the light layer again 5 s after it
 failed, then every 30 s.
 """
-import os
-import shutil
-
 import harness
 from harness import check, check_eq
-from common import check_one_stream, viewer_token
-
-PIPELINES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                         "..", "..", "pipelines")
+from common import check_one_stream, light_pipeline_daemon, viewer_token
 
 
 def test(ctx):
-    pipelines = os.path.join(ctx.workdir, "pipelines")
-    shutil.copytree(PIPELINES, pipelines)
-    with open(os.path.join(pipelines, "light-vp8.pipeline"), "w") as f:
-        f.write("# An operator's mistake: nothing but this comment.\n")
-    conf = os.path.join(ctx.workdir, "kringkast.conf")
-    with open(conf, "w") as f:
-        f.write("[ingest]\npipelines-dir=%s\n"
-                "[room lecture]\ntitle=Test lecture\nsource=testsrc-small\n"
-                % pipelines)
-    d = ctx.daemon(extra_args=["--config", conf])
-    d.wait_live("lecture")
+    d = light_pipeline_daemon(
+        ctx, lambda _: "# An operator's mistake: nothing but this comment.\n")
 
     other = ctx.start_peer("whep_aiortc.py", "--url", d.whep_url("lecture"),
                            "--token", viewer_token(d, "lecture", "Ola Hansen"),

@@ -12,37 +12,22 @@ time: it starts there, and after the clean period (6 s) and the probe
 (2 s) it gets the full layer. Its stream stays one stream. The light
 layer's log lines name the room.
 """
-import os
-import shutil
 import time
 
 import harness
 from harness import check, check_eq
-from common import check_one_stream, viewer_token
-
-PIPELINES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                         "..", "..", "pipelines")
+from common import check_one_stream, light_pipeline_daemon, viewer_token
 
 
 def test(ctx):
-    pipelines = os.path.join(ctx.workdir, "pipelines")
-    shutil.copytree(PIPELINES, pipelines)
-    light = os.path.join(pipelines, "light-vp8.pipeline")
-    with open(light) as f:
-        description = f.read()
-    for old, new in (("width=640,height=360", "width=160,height=120"),
-                     ("target-bitrate=350000", "target-bitrate=50000")):
-        check(old in description, "light-vp8.pipeline has %s" % old)
-        description = description.replace(old, new)
-    with open(light, "w") as f:
-        f.write(description)
-    conf = os.path.join(ctx.workdir, "kringkast.conf")
-    with open(conf, "w") as f:
-        f.write("[ingest]\npipelines-dir=%s\n"
-                "[room lecture]\ntitle=Test lecture\nsource=testsrc-small\n"
-                % pipelines)
-    d = ctx.daemon(extra_args=["--config", conf])
-    d.wait_live("lecture")
+    def lighter(description):
+        for old, new in (("width=640,height=360", "width=160,height=120"),
+                         ("target-bitrate=350000", "target-bitrate=50000")):
+            check(old in description, "light-vp8.pipeline has %s" % old)
+            description = description.replace(old, new)
+        return description
+
+    d = light_pipeline_daemon(ctx, lighter)
     saver = ctx.start_peer("whep_aiortc.py", "--url", d.whep_url("lecture"),
                            "--token", viewer_token(d, "lecture", "Ola Hansen"),
                            "--duration", "20", "--quality", "0:save-data")
