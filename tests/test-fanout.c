@@ -21,6 +21,8 @@ typedef struct {
   GArray *wanted;               /* gboolean, as told */
   gint64 unwanted_mono_us;
   guint light_keyframes;
+  guint codec_changes;
+  guint keyframes;
 } Fixture;
 
 static void
@@ -42,6 +44,22 @@ on_light_keyframe (KkFeed *feed, gpointer user_data)
 }
 
 static void
+on_keyframe (KkFeed *feed, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->keyframes++;
+}
+
+static void
+on_video_codec_changed (KkFeed *feed, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  f->codec_changes++;
+}
+
+static void
 setup (Fixture *f, gconstpointer data)
 {
   static const char *ips[] = { "127.0.0.1", NULL };
@@ -53,6 +71,8 @@ setup (Fixture *f, gconstpointer data)
   KkFeedCallbacks callbacks = {
     .light_wanted = on_light_wanted,
     .request_light_keyframe = on_light_keyframe,
+    .video_codec_changed = on_video_codec_changed,
+    .request_keyframe = on_keyframe,
   };
   g_autoptr (GError) error = NULL;
 
@@ -66,7 +86,7 @@ static void
 teardown (Fixture *f, gconstpointer data)
 {
   kk_feed_free (f->feed);
-  kk_fanout_free (f->fanout);
+  g_clear_pointer (&f->fanout, kk_fanout_free);
   g_array_unref (f->wanted);
 }
 
@@ -173,6 +193,73 @@ test_light_keyframe_folded (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->light_keyframes, ==, 1);
 }
 
+/* The fan-out goes before the lectures that own the feeds: a viewer
+ * leaving as it goes still tells the feed, which lingers and then says
+ * the light layer is no longer wanted, from what it kept of the fan-out
+ * (its context, its linger), never from the fan-out itself. */
+static void
+test_fanout_gone_first (Fixture *f, gconstpointer data)
+{
+  kk_feed_add_light_user (f->feed, 1);
+  wait_told (f, 1);
+  g_assert_true (told (f, 0));
+  g_clear_pointer (&f->fanout, kk_fanout_free);
+  kk_feed_add_light_user (f->feed, -1);
+  wait_told (f, 2);
+  g_assert_false (told (f, 1));
+}
+
+/* The feed's video codec is that of the publisher sending now: unknown
+ * again once it left, and main is told each time it changes (a host in
+ * H.264 after one in VP8 gets its light layer in H.264). */
+static void
+test_video_codec (Fixture *f, gconstpointer data)
+{
+  guint8 rtp[16] = { 0x80, 96, 0x00, 0x01, 0x01, 0x02, 0x03, 0x04,
+    0xde, 0xad, 0xbe, 0xef, 0x10, 0x50, 0x01, 0x02 };
+
+  g_assert_cmpint (kk_feed_get_video_codec (f->feed), ==, KK_CODEC_NONE);
+  kk_feed_push (f->feed, KK_TRACK_VIDEO, KK_CODEC_VP8, rtp, 16,
+      g_get_real_time ());
+  rtp[3] = 2;
+  kk_feed_push (f->feed, KK_TRACK_VIDEO, KK_CODEC_VP8, rtp, 16,
+      g_get_real_time ());
+  g_assert_cmpint (kk_feed_get_video_codec (f->feed), ==, KK_CODEC_VP8);
+  spin (20);
+  g_assert_cmpuint (f->codec_changes, ==, 1);
+
+  kk_feed_reset_source (f->feed);
+  g_assert_cmpint (kk_feed_get_video_codec (f->feed), ==, KK_CODEC_NONE);
+  rtp[1] = 102;
+  rtp[3] = 9;
+  rtp[12] = 0x65;       /* an H.264 IDR slice */
+  kk_feed_push (f->feed, KK_TRACK_VIDEO, KK_CODEC_H264, rtp, 16,
+      g_get_real_time ());
+  g_assert_cmpint (kk_feed_get_video_codec (f->feed), ==, KK_CODEC_H264);
+  spin (20);
+  g_assert_cmpuint (f->codec_changes, ==, 2);
+}
+
+/* Viewers moving up ask the host for a keyframe at most once per 10 s and
+ * feed, well past the fold of other requests (half a second), and each
+ * request sent is counted. */
+static void
+test_upswitch_keyframe_folded (Fixture *f, gconstpointer data)
+{
+  for (guint i = 0; i < 10; i++)
+    kk_feed_request_upswitch_keyframe (f->feed);
+  spin (KK_FANOUT_KEYFRAME_INTERVAL_MS + 100);
+  kk_feed_request_upswitch_keyframe (f->feed);
+  spin (20);
+  g_assert_cmpuint (f->keyframes, ==, 1);
+  g_assert_cmpuint (f->fanout->upswitch_keyframe_requests, ==, 1);
+  g_assert_cmpuint (f->fanout->keyframe_requests, ==, 1);
+  /* Other requests are folded as before. */
+  kk_feed_request_keyframe (f->feed);
+  spin (20);
+  g_assert_cmpuint (f->keyframes, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -184,5 +271,11 @@ main (int argc, char **argv)
       test_light_packets, teardown);
   g_test_add ("/fanout/light/keyframe-folded", Fixture, NULL, setup,
       test_light_keyframe_folded, teardown);
+  g_test_add ("/fanout/upswitch-keyframe-folded", Fixture, NULL, setup,
+      test_upswitch_keyframe_folded, teardown);
+  g_test_add ("/fanout/video-codec", Fixture, NULL, setup,
+      test_video_codec, teardown);
+  g_test_add ("/fanout/light/fanout-gone-first", Fixture, NULL, setup,
+      test_fanout_gone_first, teardown);
   return g_test_run ();
 }

@@ -903,6 +903,38 @@ test_load_errors (Fixture *f, gconstpointer data)
   remove_pipelines (dir, "light-vp8.pipeline");
 }
 
+/* The feed's cached GOP (a whole second of 720p, from its keyframe)
+ * handed over at once when the layer starts, as a room does: every frame
+ * of it is taken, no keyframe is asked of the host (every viewer would
+ * get it), and the live frames after it are taken as well. */
+static void
+test_prime (Fixture *f, gconstpointer data)
+{
+  KkCodec codec = GPOINTER_TO_INT (data);
+  Media *m = get_media (codec);
+  g_autoptr (GPtrArray) gop = g_ptr_array_new ();
+  guint gop_end = next_keyframe (m, 1);
+  KkLightLayerStats s;
+
+  g_assert_cmpuint (gop_end, ==, FPS);
+  for (guint i = 0; i < frame_at (m, gop_end)->first; i++)
+    g_ptr_array_add (gop, m->packets->pdata[i]);
+  start_layer (f, codec);
+  kk_light_layer_prime (f->layer, gop);
+  for (guint i = gop_end; i < gop_end + FPS / 2; i++) {
+    push_frame (f, m, i, -1);
+    wait_until_caught_up (f, 0, TRUE);
+  }
+  kk_light_layer_get_stats (f->layer, &s);
+  g_test_message ("primed: %" G_GUINT64_FORMAT " frames in, %"
+      G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT " out", s.frames_in,
+      s.frames_lost, s.frames_out);
+  g_assert_cmpuint (s.frames_in, ==, gop_end + FPS / 2);
+  g_assert_cmpuint (s.frames_lost, ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&f->keyframe_asks), ==, 0);
+  g_assert_cmpuint (s.frames_out, >, 0);
+}
+
 static void
 add (const char *path, KkCodec codec,
     void (*test) (Fixture *, gconstpointer))
@@ -931,6 +963,8 @@ main (int argc, char **argv)
   add ("/light-layer/h264/start-mid-gop", KK_CODEC_H264, test_start_mid_gop);
   add ("/light-layer/vp8/burst", KK_CODEC_VP8, test_burst);
   add ("/light-layer/h264/burst", KK_CODEC_H264, test_burst);
+  add ("/light-layer/vp8/prime", KK_CODEC_VP8, test_prime);
+  add ("/light-layer/h264/prime", KK_CODEC_H264, test_prime);
   add ("/light-layer/vp8/slow-encoder", KK_CODEC_VP8, test_slow_encoder);
   add ("/light-layer/h264/slow-encoder", KK_CODEC_H264, test_slow_encoder);
   add ("/light-layer/vp8/free-running", KK_CODEC_VP8, test_free_running);

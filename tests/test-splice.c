@@ -429,6 +429,73 @@ test_light_lags (Fixture *f, gconstpointer data)
   check_continuous (f);
 }
 
+/* Checks that every packet in f->sent (all within the history) maps back
+ * to the packet it was sent as, then forgets them. */
+static void
+check_nacks_and_clear (Fixture *f, KkSplice *splice)
+{
+  for (guint i = 0; i < f->sent->len; i++) {
+    Sent *sent = f->sent->pdata[i];
+    guint16 out_seq = (sent->data[2] << 8) | sent->data[3];
+    KkLayer layer;
+    guint16 layer_seq;
+    KkSpliceOffsets offsets;
+
+    g_assert_true (kk_splice_map (splice, out_seq, &layer, &layer_seq,
+            &offsets));
+    g_assert_cmpuint (layer, ==, sent->packet->layer);
+    g_assert_cmpuint (layer_seq, ==, sent->packet->seq);
+  }
+  g_ptr_array_set_size (f->sent, 0);
+}
+
+/* A viewer that stays on one layer for far more than 2^15 (and 2^16)
+ * packets after its last switch still has its recent NACKs mapped to
+ * that layer, at every point of the wrap; numbers further back than the
+ * history are refused, not mapped to an older layer. The same for a
+ * viewer that never switched. */
+static void
+test_nack_after_wrap (Fixture *f, gconstpointer data)
+{
+  KkSplice splice;
+  guint switches = 0;
+
+  kk_splice_init (&splice, KK_LAYER_FULL);
+  for (guint i = 0; i < 20; i++)
+    frame (f, &splice, 60, 8, FALSE, &switches);
+  kk_splice_set_target (&splice, KK_LAYER_LIGHT);
+  while (splice.layer != KK_LAYER_LIGHT)
+    frame (f, &splice, 60, 8, FALSE, &switches);
+  check_nacks_and_clear (f, &splice);
+  /* 2 light packets every other frame: 70000 light packets. */
+  for (guint i = 0; i < 70000; i++) {
+    frame (f, &splice, 60, 8, FALSE, &switches);
+    if (i % 250 == 249)
+      check_nacks_and_clear (f, &splice);
+  }
+  g_assert_cmpuint (splice.switches, ==, 1);
+  {
+    KkLayer layer;
+    guint16 layer_seq;
+    KkSpliceOffsets offsets;
+
+    g_assert_false (kk_splice_map (&splice,
+            splice.next_seq - KK_TRACK_HISTORY - 1, &layer, &layer_seq,
+            &offsets));
+    g_assert_true (kk_splice_map (&splice, splice.next_seq - KK_TRACK_HISTORY,
+            &layer, &layer_seq, &offsets));
+    g_assert_cmpuint (layer, ==, KK_LAYER_LIGHT);
+  }
+
+  g_ptr_array_set_size (f->sent, 0);
+  kk_splice_init (&splice, KK_LAYER_FULL);
+  for (guint i = 0; i < 30000; i++) {
+    frame (f, &splice, 60, 8, FALSE, &switches);
+    if (i % 100 == 99)
+      check_nacks_and_clear (f, &splice);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -441,5 +508,7 @@ main (int argc, char **argv)
       test_start_and_untouched, teardown);
   g_test_add ("/splice/light-lags", Fixture, NULL, setup,
       test_light_lags, teardown);
+  g_test_add ("/splice/nack-after-wrap", Fixture, NULL, setup,
+      test_nack_after_wrap, teardown);
   return g_test_run ();
 }

@@ -36,6 +36,11 @@ G_DEFINE_QUARK (kk-lecture-error-quark, kk_lecture_error)
 /* While the light layer is wanted but cannot be made yet (no video to
  * know its codec by), it is tried again this often. */
 #define LIGHT_RETRY_S 1
+/* A light layer that failed (its pipeline file, the encoder) is tried
+ * again after this, and then this much later each time, while it is
+ * wanted: a passing fault heals soon, a broken file costs little. */
+#define LIGHT_FAILED_FIRST_RETRY_S 5
+#define LIGHT_FAILED_RETRY_S 30
 
 typedef struct {
   KkLecture *lecture;           /* not a ref: the lecture outlives its viewers */
@@ -78,7 +83,8 @@ struct _KkLecture {
   KkCodec light_codec;
   guint light_tap;
   gboolean light_primed;        /* the tap's (streaming thread) */
-  gboolean light_failed;        /* until it is unwanted */
+  gboolean light_failed;        /* until its retry, or it is unwanted */
+  guint light_failures;         /* in a row, while wanted */
   guint light_retry_timer;
 };
 
@@ -328,10 +334,12 @@ on_keyframe_wanted (KkFeed *feed, gpointer user_data)
 /* ---- the light layer ---- */
 
 /* The full layer's packets, on the ingest's streaming thread. The first
- * call hands the layer the cached GOP, so that it starts from its
+ * call primes the layer with the cached GOP, so that it starts from its
  * keyframe at once instead of asking the host for another, which every
- * viewer would get (the packet itself is in that GOP: the layer skips it
- * the second time). */
+ * viewer would get: priming hands the whole GOP over without the
+ * decoder-backlog test, which would otherwise drop most of it and ask
+ * for that keyframe after all (the packet itself is in that GOP: the
+ * layer skips it the second time). */
 static void
 light_tap (KkPacket *packet, gpointer user_data)
 {
@@ -343,8 +351,7 @@ light_tap (KkPacket *packet, gpointer user_data)
     gint64 age_us;
     g_autoptr (GPtrArray) gop = kk_feed_get_gop (lecture->feed, &age_us);
 
-    for (guint i = 0; i < gop->len; i++)
-      kk_light_layer_push (lecture->light, gop->pdata[i]);
+    kk_light_layer_prime (lecture->light, gop);
     lecture->light_primed = TRUE;
   }
   kk_light_layer_push (lecture->light, packet);
@@ -385,6 +392,7 @@ stop_light (KkLecture *lecture)
 
 static void on_light_error (const GError *error, gpointer user_data);
 static gboolean on_light_retry (gpointer user_data);
+static void light_failed (KkLecture *lecture);
 
 static const KkLightLayerCallbacks light_callbacks = {
   .packet = on_light_packet,
@@ -400,10 +408,13 @@ update_light (KkLecture *lecture)
   g_autoptr (GError) error = NULL;
   KkCodec codec = kk_feed_get_video_codec (lecture->feed);
 
-  if (!lecture->light_wanted || lecture->light_failed) {
+  if (!lecture->light_wanted) {
     stop_light (lecture);
     return;
   }
+  /* Stopped already; its retry timer runs. */
+  if (lecture->light_failed)
+    return;
   if (lecture->light != NULL && lecture->light_codec == codec)
     return;
   stop_light (lecture);
@@ -418,12 +429,26 @@ update_light (KkLecture *lecture)
   if (lecture->light == NULL) {
     GST_WARNING ("room %s: no light layer: %s", room_id (lecture),
         error->message);
-    lecture->light_failed = TRUE;
+    light_failed (lecture);
     return;
+  }
+  {
+    g_autofree char *name = g_strdup_printf ("room %s", room_id (lecture));
+
+    kk_light_layer_set_name (lecture->light, name);
   }
   lecture->light_primed = FALSE;
   lecture->light_tap = kk_feed_add_tap (lecture->feed, light_tap, lecture);
   GST_INFO ("room %s: light layer started", room_id (lecture));
+}
+
+/* The host's video came in another codec (or at all): the light layer is
+ * made again in it, should it be wanted. media_started cannot tell, as it
+ * fires on the first packet of either kind. */
+static void
+on_video_codec_changed (KkFeed *feed, gpointer user_data)
+{
+  update_light (user_data);
 }
 
 static gboolean
@@ -436,6 +461,34 @@ on_light_retry (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_light_failed_retry (gpointer user_data)
+{
+  KkLecture *lecture = user_data;
+
+  lecture->light_retry_timer = 0;
+  lecture->light_failed = FALSE;
+  update_light (lecture);
+  return G_SOURCE_REMOVE;
+}
+
+/* The light layer is stopped (or was never made): it is tried again
+ * later, with back-off. */
+static void
+light_failed (KkLecture *lecture)
+{
+  guint delay_s = lecture->light_failures == 0
+      ? LIGHT_FAILED_FIRST_RETRY_S : LIGHT_FAILED_RETRY_S;
+
+  lecture->light_failed = TRUE;
+  lecture->light_failures++;
+  clear_timer (&lecture->light_retry_timer);
+  lecture->light_retry_timer = g_timeout_add_seconds (delay_s,
+      on_light_failed_retry, lecture);
+  GST_INFO ("room %s: light layer tried again in %u s", room_id (lecture),
+      delay_s);
+}
+
 /* The viewers it served fall back to the full picture or sound only. */
 static void
 on_light_error (const GError *error, gpointer user_data)
@@ -444,8 +497,8 @@ on_light_error (const GError *error, gpointer user_data)
 
   GST_WARNING ("room %s: light layer failed: %s", room_id (lecture),
       error->message);
-  lecture->light_failed = TRUE;
   stop_light (lecture);
+  light_failed (lecture);
 }
 
 static void
@@ -454,8 +507,10 @@ on_light_wanted (KkFeed *feed, gboolean wanted, gpointer user_data)
   KkLecture *lecture = user_data;
 
   lecture->light_wanted = wanted;
-  if (!wanted)
+  if (!wanted) {
     lecture->light_failed = FALSE;
+    lecture->light_failures = 0;
+  }
   update_light (lecture);
 }
 
@@ -883,6 +938,7 @@ kk_lecture_new (KkRoom *room, KkFanout *fanout, KkStore *store,
     .request_keyframe = on_keyframe_wanted,
     .light_wanted = on_light_wanted,
     .request_light_keyframe = on_light_keyframe_wanted,
+    .video_codec_changed = on_video_codec_changed,
   };
 
   lecture->room = g_object_ref (room);

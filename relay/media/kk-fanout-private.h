@@ -104,6 +104,7 @@ struct _KkFeed {
   KkFeedCallbacks callbacks;
   gpointer user_data;
   gint64 last_keyframe_request_mono_us;   /* atomic */
+  gint64 last_upswitch_keyframe_request_mono_us;  /* atomic */
   GMutex tap_lock;                         /* held while the taps run */
   GArray *taps;                            /* FeedTap, under tap_lock */
   guint next_tap_id;
@@ -122,6 +123,7 @@ struct _KkFeed {
    * because the fan-out may go first (kk-relay takes it down before the
    * lectures that own the feeds). */
   GMainContext *main_context;
+  guint light_linger_ms;                   /* the fan-out's, copied likewise */
   gboolean light_wanted;                   /* as last told */
   guint light_linger_source;
 };
@@ -223,6 +225,7 @@ struct _KkViewer {
   gint64 probe_bytes_per_s;
   gint64 probe_budget;
   gint64 probe_last_mono_us;
+  gboolean probe_unmeasured;    /* the layer probed for pushed nothing */
 
   /* Written by the worker, read by anyone (relaxed atomics). */
   gint stat_connected;
@@ -351,6 +354,7 @@ struct _KkFanout {
   guint64 ingest_packets;       /* atomic */
   guint64 ingest_rejected;      /* atomic */
   guint64 keyframe_requests;    /* atomic */
+  guint64 upswitch_keyframe_requests;   /* atomic */
 };
 
 /* kk-fanout.c */

@@ -345,12 +345,14 @@ kk_feed_new (KkFanout *fanout, const char *name,
   /* One SSRC for the viewer's video, whichever layer it comes from. */
   feed->light = kk_track_new_light (video_ssrc);
   feed->main_context = g_main_context_ref (fanout->main_context);
+  feed->light_linger_ms = fanout->config.light_linger_ms;
   feed->light_pushed_mono_us = G_MININT64 / 2;
   feed->last_light_keyframe_request_mono_us = G_MININT64 / 2;
   if (callbacks != NULL)
     feed->callbacks = *callbacks;
   feed->user_data = user_data;
   feed->last_keyframe_request_mono_us = G_MININT64 / 2;
+  feed->last_upswitch_keyframe_request_mono_us = G_MININT64 / 2;
   g_mutex_init (&feed->tap_lock);
   feed->taps = g_array_new (FALSE, FALSE, sizeof (FeedTap));
   return feed;
@@ -380,6 +382,16 @@ feed_ssrc (KkFeed *feed, KkTrackKind kind)
 }
 
 static gboolean
+invoke_video_codec_changed (gpointer data)
+{
+  KkFeed *feed = data;
+
+  if (feed->callbacks.video_codec_changed != NULL)
+    feed->callbacks.video_codec_changed (feed, feed->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 invoke_keyframe_request (gpointer data)
 {
   KkFeed *feed = data;
@@ -389,15 +401,15 @@ invoke_keyframe_request (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Any thread. TRUE for the one call per KK_FANOUT_KEYFRAME_INTERVAL_MS
- * that may ask, with *@last_mono_us (atomic) the time of the last. */
+/* Any thread. TRUE for the one call per @interval_us that may ask, with
+ * *@last_mono_us (atomic) the time of the last. */
 static gboolean
-fold_request (gint64 *last_mono_us)
+fold_request (gint64 *last_mono_us, gint64 interval_us)
 {
   gint64 now = g_get_monotonic_time ();
   gint64 last = __atomic_load_n (last_mono_us, __ATOMIC_ACQUIRE);
 
-  if (now - last < KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000)
+  if (now - last < interval_us)
     return FALSE;
   return __atomic_compare_exchange_n (last_mono_us, &last, now, FALSE,
       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
@@ -409,14 +421,28 @@ fold_request (gint64 *last_mono_us)
 void
 kk_feed_request_keyframe (KkFeed *feed)
 {
-  if (!fold_request (&feed->last_keyframe_request_mono_us))
+  if (!fold_request (&feed->last_keyframe_request_mono_us,
+          KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000))
     return;
   __atomic_fetch_add (&feed->fanout->keyframe_requests, 1, __ATOMIC_RELAXED);
   GST_DEBUG ("feed %s: asking the publisher for a keyframe", feed->name);
   /* The feed outlives every viewer and ingest of its lecture, and the
    * lecture frees it on the main context, after pending sources ran. */
-  g_main_context_invoke (feed->fanout->main_context, invoke_keyframe_request,
-      feed);
+  g_main_context_invoke (feed->main_context, invoke_keyframe_request, feed);
+}
+
+/* Any thread. A viewer moving up to the full layer waited long for its
+ * next keyframe; the keyframe asked for goes to every viewer, so at most
+ * one such request per KK_FEED_UPSWITCH_KEYFRAME_INTERVAL_S. */
+void
+kk_feed_request_upswitch_keyframe (KkFeed *feed)
+{
+  if (!fold_request (&feed->last_upswitch_keyframe_request_mono_us,
+          KK_FEED_UPSWITCH_KEYFRAME_INTERVAL_S * G_USEC_PER_SEC))
+    return;
+  __atomic_fetch_add (&feed->fanout->upswitch_keyframe_requests, 1,
+      __ATOMIC_RELAXED);
+  kk_feed_request_keyframe (feed);
 }
 
 static gboolean
@@ -434,11 +460,12 @@ invoke_light_keyframe_request (gpointer data)
 void
 kk_feed_request_light_keyframe (KkFeed *feed)
 {
-  if (!fold_request (&feed->last_light_keyframe_request_mono_us))
+  if (!fold_request (&feed->last_light_keyframe_request_mono_us,
+          KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000))
     return;
   GST_DEBUG ("feed %s: asking the light layer for a keyframe", feed->name);
-  g_main_context_invoke (feed->fanout->main_context,
-      invoke_light_keyframe_request, feed);
+  g_main_context_invoke (feed->main_context, invoke_light_keyframe_request,
+      feed);
 }
 
 KkCodec
@@ -488,7 +515,7 @@ light_users_changed (gpointer data)
     cancel_light_linger (feed);
     set_light_wanted (feed, TRUE);
   } else if (feed->light_wanted && feed->light_linger_source == 0) {
-    guint linger_ms = feed->fanout->config.light_linger_ms;
+    guint linger_ms = feed->light_linger_ms;
     GSource *source = linger_ms > 0 ? g_timeout_source_new (linger_ms)
         : g_timeout_source_new_seconds (KK_FEED_LIGHT_LINGER_S);
 
@@ -505,8 +532,7 @@ kk_feed_add_light_user (KkFeed *feed, gint delta)
   gint before = g_atomic_int_add (&feed->light_users, delta);
 
   if ((before == 0 && delta > 0) || before + delta == 0)
-    g_main_context_invoke (feed->fanout->main_context, light_users_changed,
-        feed);
+    g_main_context_invoke (feed->main_context, light_users_changed, feed);
 }
 
 /* Hands @packet to the workers that have viewers. */
@@ -573,8 +599,14 @@ kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
   __atomic_fetch_add (&fanout->ingest_packets, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add (&feed->bytes_pushed[kind == KK_TRACK_AUDIO
           ? KK_LAYER_AUDIO_ONLY : KK_LAYER_FULL], packet->len, __ATOMIC_RELAXED);
-  if (kind == KK_TRACK_VIDEO)
+  /* Only this thread writes it while a publisher sends (the reset comes
+   * after its ingest stopped): a load, and a store on a change. */
+  if (kind == KK_TRACK_VIDEO
+      && __atomic_load_n (&feed->video_codec, __ATOMIC_RELAXED) != (gint) codec) {
     __atomic_store_n (&feed->video_codec, codec, __ATOMIC_RELAXED);
+    g_main_context_invoke (feed->main_context, invoke_video_codec_changed,
+        feed);
+  }
   if (need_keyframe)
     kk_feed_request_keyframe (feed);
 
@@ -633,6 +665,7 @@ kk_feed_reset_source (KkFeed *feed)
 {
   for (guint i = 0; i < KK_TRACK_N; i++)
     kk_track_reset_source (feed->tracks[i]);
+  __atomic_store_n (&feed->video_codec, KK_CODEC_NONE, __ATOMIC_RELAXED);
 }
 
 /* ---- viewers ---- */
@@ -1093,6 +1126,10 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
   kk_metrics_sample (metrics, "kringkast_keyframe_requests_total",
       KK_METRIC_COUNTER, "Keyframe requests sent to publishers", NULL,
       __atomic_load_n (&fanout->keyframe_requests, __ATOMIC_RELAXED));
+  kk_metrics_sample (metrics, "kringkast_upswitch_keyframe_requests_total",
+      KK_METRIC_COUNTER, "Keyframe requests for viewers moving up to the "
+      "full layer (at most one per feed and 10 s)", NULL,
+      __atomic_load_n (&fanout->upswitch_keyframe_requests, __ATOMIC_RELAXED));
   for (guint i = 0; i < fanout->n_workers; i++) {
     g_snprintf (labels, sizeof (labels), "worker=\"%u\"", i);
     kk_metrics_sample (metrics, "kringkast_worker_viewers", KK_METRIC_GAUGE,

@@ -72,6 +72,10 @@ typedef struct {
   /* Main context. A viewer needs a keyframe of the light layer; folded
    * and rate-limited like request_keyframe. Nullable. */
   void (*request_light_keyframe) (KkFeed *feed, gpointer user_data);
+  /* Main context. The codec of the video pushed changed (the first video
+   * packet, or the first of a publisher after kk_feed_reset_source () in
+   * another codec): kk_feed_get_video_codec () tells which. Nullable. */
+  void (*video_codec_changed) (KkFeed *feed, gpointer user_data);
 } KkFeedCallbacks;
 
 #define KK_FANOUT_KEYFRAME_INTERVAL_MS 500
@@ -79,6 +83,9 @@ typedef struct {
  * needed it moved up or left: a viewer on a link that recovers and
  * weakens again should not have to wait for the encoder to start. */
 #define KK_FEED_LIGHT_LINGER_S 20
+/* Viewers moving up wait for the host's own keyframes; a request for one
+ * (which every viewer gets) is sent at most this often per feed. */
+#define KK_FEED_UPSWITCH_KEYFRAME_INTERVAL_S 10
 
 /* Returns: (transfer full) */
 KkFeed *kk_feed_new (KkFanout *fanout, const char *name,
@@ -89,7 +96,8 @@ void kk_feed_free (KkFeed *feed);
 /* From the ingest's streaming thread: see kk_track_push (). */
 void kk_feed_push (KkFeed *feed, KkTrackKind kind, KkCodec codec,
     const guint8 *rtp, gsize len, gint64 capture_wall_us);
-/* The publisher left: the next packets start new epochs. */
+/* The publisher left: the next packets start new epochs, and the video
+ * codec is unknown again until the next video packet. */
 void kk_feed_reset_source (KkFeed *feed);
 
 /* From the light layer's streaming thread: a packet of the light video
@@ -98,6 +106,10 @@ void kk_feed_reset_source (KkFeed *feed);
  * to the viewers on the light layer only, and to no tap. */
 void kk_feed_push_light (KkFeed *feed, KkCodec codec, const guint8 *rtp,
     gsize len, gint64 capture_wall_us);
+/* Any thread. Asks the publisher for a keyframe for a viewer moving up to
+ * the full layer: at most one per KK_FEED_UPSWITCH_KEYFRAME_INTERVAL_S
+ * and feed (counted), then folded like kk_feed_request_keyframe (). */
+void kk_feed_request_upswitch_keyframe (KkFeed *feed);
 /* Any thread. Asks the light layer for a keyframe (request_light_keyframe),
  * folded like kk_feed_request_keyframe (). */
 void kk_feed_request_light_keyframe (KkFeed *feed);

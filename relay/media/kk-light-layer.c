@@ -85,6 +85,7 @@ struct _KkLightLayer {
 
   /* Input: the ingest's streaming thread only. */
   InputState state;
+  gboolean priming;           /* in kk_light_layer_prime () */
   gboolean have_seq;
   guint16 last_seq;
   gboolean have_ts;
@@ -304,8 +305,12 @@ taken_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   KkLightLayer *layer = user_data;
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
 
+  /* Only forward: after a prime the backlog counts from its last frame,
+   * while the depayloader is still taking the frames before it. */
   g_mutex_lock (&layer->lock);
-  layer->taken_pts = GST_BUFFER_PTS (buffer);
+  if (!GST_CLOCK_TIME_IS_VALID (layer->taken_pts)
+      || GST_BUFFER_PTS (buffer) > layer->taken_pts)
+    layer->taken_pts = GST_BUFFER_PTS (buffer);
   g_mutex_unlock (&layer->lock);
   return GST_PAD_PROBE_OK;
 }
@@ -411,7 +416,7 @@ take_frame (KkLightLayer *layer, KkPacket *packet, GstClockTime *pts,
 
   if (!frame_pts (layer, packet->timestamp, pts))
     set_input_state (layer, INPUT_WAITING, "timestamp went back");
-  if (backlog > MAX_BACKLOG_NS)
+  if (backlog > MAX_BACKLOG_NS && !layer->priming)
     set_input_state (layer, INPUT_WAITING, "the decoder is behind");
   else if (layer->state == INPUT_WAITING && packet->keyframe_start)
     set_input_state (layer, INPUT_RUNNING, "keyframe");
@@ -480,6 +485,19 @@ kk_light_layer_push (KkLightLayer *layer, KkPacket *packet)
 }
 
 /* ---- control ---- */
+
+void
+kk_light_layer_prime (KkLightLayer *layer, GPtrArray *gop)
+{
+  layer->priming = TRUE;
+  for (guint i = 0; i < gop->len; i++)
+    kk_light_layer_push (layer, gop->pdata[i]);
+  layer->priming = FALSE;
+  g_mutex_lock (&layer->lock);
+  if (GST_CLOCK_TIME_IS_VALID (layer->last_fed_pts))
+    layer->taken_pts = layer->last_fed_pts;
+  g_mutex_unlock (&layer->lock);
+}
 
 void
 kk_light_layer_request_keyframe (KkLightLayer *layer)

@@ -110,6 +110,14 @@ KkLightLayer *kk_light_layer_new (const char *pipelines_dir, KkCodec codec,
  * feed's cached GOP may be pushed first to start at once. */
 void kk_light_layer_push (KkLightLayer *layer, KkPacket *full_video_packet);
 
+/* Like push () for each of @gop's packets (the feed's cached GOP, from its
+ * keyframe, as kk_feed_get_gop () gives it), at once and without the
+ * decoder-backlog test: a GOP handed over in one go is not a decoder
+ * falling behind, and dropping part of it would cost every viewer a
+ * keyframe from the host. The backlog is measured again from its last
+ * frame on. On the ingest's streaming thread, before the first push (). */
+void kk_light_layer_prime (KkLightLayer *layer, GPtrArray *gop);
+
 /* Any thread: the next frame encoded is a keyframe. */
 void kk_light_layer_request_keyframe (KkLightLayer *layer);
 

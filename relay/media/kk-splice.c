@@ -22,8 +22,9 @@ kk_splice_init (KkSplice *splice, KkLayer layer)
   memset (splice, 0, sizeof (*splice));
   splice->layer = layer;
   splice->target = layer;
+  /* The viewer's first layer: its first packet, which account () sets
+   * the point's out_seq from, is the start. */
   if (layer != KK_LAYER_AUDIO_ONLY) {
-    splice->points[0].from_start = TRUE;
     splice->points[0].layer = layer;
     splice->n_points = 1;
   }
@@ -54,7 +55,6 @@ add_point (KkSplice *splice, guint16 out_seq)
     splice->n_points++;
   point = &splice->points[splice->newest_point];
   point->out_seq = out_seq;
-  point->from_start = FALSE;
   point->layer = splice->layer;
   point->offsets = splice->offsets;
 }
@@ -87,9 +87,23 @@ static void
 account (KkSplice *splice, const KkPacket *packet)
 {
   KkVp8Ids ids;
+  KkSplicePoint *newest = &splice->points[splice->newest_point];
+  guint16 out_seq = packet->seq + splice->offsets.seq_delta;
 
+  if (!splice->primed && splice->n_points > 0)
+    newest->out_seq = out_seq;
   splice->primed = TRUE;
-  splice->next_seq = packet->seq + splice->offsets.seq_delta + 1;
+  splice->next_seq = out_seq + 1;
+  /* Once the newest point is further back than any NACK is served, it
+   * covers all that can be asked for: the older points go, and the point
+   * moves along at the edge of the history, so that its distance from
+   * next_seq never wraps past 2^16 and kk_splice_map () stays right on a
+   * viewer that does not switch for hours. */
+  if (splice->n_points > 0 && (guint16) (splice->next_seq - newest->out_seq)
+      > KK_TRACK_HISTORY + 1) {
+    newest->out_seq = splice->next_seq - KK_TRACK_HISTORY - 1;
+    splice->n_points = 1;
+  }
   splice->last_timestamp = packet->timestamp;
   if (vp8_ids (packet, &ids)) {
     if (ids.picture_id_bits != 0) {
@@ -181,14 +195,20 @@ gboolean
 kk_splice_map (const KkSplice *splice, guint16 out_seq, KkLayer *layer,
     guint16 *layer_seq, KkSpliceOffsets *offsets)
 {
-  /* Nothing the viewer has not been sent yet. */
-  if (splice->primed && kk_seq_diff (out_seq, splice->next_seq) >= 0)
+  /* How far back from the next number the NACKed one is, modulo 2^16:
+   * a signed difference would turn a recent number into a future one
+   * after 2^15 packets without a switch. 0 is not sent yet; beyond the
+   * history nothing can be served anyway. */
+  guint16 back = splice->next_seq - out_seq;
+
+  if (!splice->primed || back == 0 || back > KK_TRACK_HISTORY)
     return FALSE;
+  /* The newest point at or before it: points further back than @back. */
   for (guint i = 0; i < splice->n_points; i++) {
     const KkSplicePoint *point = &splice->points[
         (splice->newest_point + KK_SPLICE_POINTS - i) % KK_SPLICE_POINTS];
 
-    if (point->from_start || kk_seq_diff (out_seq, point->out_seq) >= 0) {
+    if ((guint16) (splice->next_seq - point->out_seq) >= back) {
       *layer = point->layer;
       *layer_seq = out_seq - point->offsets.seq_delta;
       *offsets = point->offsets;

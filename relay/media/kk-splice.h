@@ -48,10 +48,10 @@ typedef struct {
   guint8 tl0picidx_delta;
 } KkSpliceOffsets;
 
-/* From out_seq on, the viewer's packets are @layer's with @offsets. */
+/* From out_seq on, the viewer's packets are @layer's with @offsets (the
+ * first point's out_seq is set by the viewer's first packet). */
 typedef struct {
   guint16 out_seq;
-  gboolean from_start;      /* the viewer's first layer: no start to compare */
   guint8 layer;             /* KkLayer */
   KkSpliceOffsets offsets;
 } KkSplicePoint;
@@ -103,7 +103,8 @@ void kk_splice_rewrite (guint8 *rtp, gsize len, KkCodec codec,
 
 /* Maps a sequence number the viewer NACKed back to the layer and sequence
  * number it came from, with the offsets it was sent with. FALSE when it is
- * older than every switch point kept. */
+ * not sent yet, more than KK_TRACK_HISTORY back, or older than every
+ * switch point kept. */
 gboolean kk_splice_map (const KkSplice *splice, guint16 out_seq,
     KkLayer *layer, guint16 *layer_seq, KkSpliceOffsets *offsets);
 

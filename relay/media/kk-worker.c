@@ -700,6 +700,13 @@ run_rules (KkViewer *viewer, gint64 now)
   viewer->rules_tcp_dropped_at = viewer->tcp_dropped;
   viewer->rules_reports_at = viewer->reports;
   viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
+  /* A probe window whose rate was not known proved nothing about the
+   * link (the layer probed for pushed nothing, e.g. the light layer still
+   * starting): the probe's time starts again, so that a clean but empty
+   * probe never moves the viewer up. (One whose step up adds nothing,
+   * the layer above being no heavier, is passed: it needs no bytes.) */
+  if (kk_layer_rules_probing (&viewer->rules) && viewer->probe_unmeasured)
+    viewer->rules.state_since_us = now;
   kk_layer_rules_sample (&viewer->rules, &sample);
   if (viewer->rules.verdict == KK_LINK_BAD)
     GST_DEBUG ("viewer %s: a bad window: %u packets, %u NACKed, %u dropped, "
@@ -716,6 +723,7 @@ run_rules (KkViewer *viewer, gint64 now)
   /* A probe adds what the step up adds: the feed's rate of the layer
    * above minus that of the one the viewer has, as pushed this window. */
   viewer->probe_bytes_per_s = 0;
+  viewer->probe_unmeasured = FALSE;
   if (kk_layer_rules_probing (&viewer->rules) && elapsed > 0) {
     KkLayer from = viewer->rules.layer;
     KkLayer to = kk_layer_rules_probe_target (&viewer->rules);
@@ -726,6 +734,7 @@ run_rules (KkViewer *viewer, gint64 now)
 
     if (from == KK_LAYER_AUDIO_ONLY)
       from_bytes = 0;       /* the audio goes on either way */
+    viewer->probe_unmeasured = to_bytes == 0;
     viewer->probe_bytes_per_s = MAX (0, to_bytes - from_bytes) * G_USEC_PER_SEC
         / elapsed;
   } else {
@@ -793,13 +802,28 @@ update_layer (KkWorker *worker, KkViewer *viewer, gint64 now)
   wanted = wanted_layer (viewer);
   target = wanted;
 
-  /* It needs the light layer even while that is not there yet. */
+  /* It needs the light layer even while that is not there yet, and while
+   * it probes towards it: the probe's rate is the light layer's, which
+   * only a running light layer has. */
   set_uses_light (viewer, wanted == KK_LAYER_LIGHT
+      || (kk_layer_rules_probing (&viewer->rules)
+          && kk_layer_rules_probe_target (&viewer->rules) == KK_LAYER_LIGHT)
       || (viewer->video_spliced && viewer->splice.layer == KK_LAYER_LIGHT));
   /* Until the light layer flows (it is started when first wanted), and
-   * should it stop, the full picture is better than none. */
-  if (wanted == KK_LAYER_LIGHT && !kk_feed_light_flowing (viewer->feed, now))
-    target = KK_LAYER_FULL;
+   * should it stop: a viewer on the full layer that may have it keeps it;
+   * any other keeps what it has, or the sound only, and is never sent
+   * the full layer its link (or its choice, save data) cannot take. */
+  if (wanted == KK_LAYER_LIGHT && !kk_feed_light_flowing (viewer->feed, now)) {
+    gboolean on_full = viewer->video_spliced
+        ? viewer->splice.layer == KK_LAYER_FULL : !viewer->video_wait_keyframe;
+
+    if (on_full && viewer->rules.ceiling == KK_LAYER_FULL)
+      target = KK_LAYER_FULL;
+    else if (viewer->video_spliced && viewer->splice.layer != KK_LAYER_FULL)
+      target = viewer->splice.layer;
+    else
+      target = KK_LAYER_AUDIO_ONLY;
+  }
   if (!viewer->video_spliced) {
     if (target == KK_LAYER_FULL)
       return;
@@ -823,7 +847,7 @@ update_layer (KkWorker *worker, KkViewer *viewer, gint64 now)
     kk_feed_request_light_keyframe (viewer->feed);
   else if (target == KK_LAYER_FULL
       && now - viewer->target_since_mono_us > FULL_KEYFRAME_PATIENCE_US)
-    kk_feed_request_keyframe (viewer->feed);
+    kk_feed_request_upswitch_keyframe (viewer->feed);
 }
 
 /* ---- viewer lifecycle on the worker ---- */
@@ -1264,5 +1288,6 @@ kk_worker_collect (KkWorker *worker, KkCounters *sum)
   ADD (dtls_failed);
   ADD (gop_packets_sent);
   ADD (layer_switches);
+  ADD (probe_packets);
 #undef ADD
 }

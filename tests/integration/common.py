@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """What several integration tests share: a daemon with a pipeline room."""
 import os
+import shutil
 
 import harness
+
+PIPELINES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         "..", "..", "pipelines")
 
 
 def pipeline_daemon(ctx, room="lecture", source="testsrc-small", extra=()):
@@ -12,6 +16,27 @@ def pipeline_daemon(ctx, room="lecture", source="testsrc-small", extra=()):
         f.write("[room %s]\ntitle=Test lecture\nsource=%s\n" % (room, source))
     d = ctx.daemon(extra_args=["--config", conf] + list(extra))
     d.wait_live(room)
+    return d
+
+
+def light_pipeline_daemon(ctx, light_vp8):
+    """A daemon whose room "lecture" is fed by testsrc-small, with an
+    operator's pipelines folder (a copy of pipelines/) in which
+    light-vp8.pipeline is light_vp8(its text) instead."""
+    pipelines = os.path.join(ctx.workdir, "pipelines")
+    shutil.copytree(PIPELINES, pipelines)
+    light = os.path.join(pipelines, "light-vp8.pipeline")
+    with open(light) as f:
+        description = light_vp8(f.read())
+    with open(light, "w") as f:
+        f.write(description)
+    conf = os.path.join(ctx.workdir, "kringkast.conf")
+    with open(conf, "w") as f:
+        f.write("[ingest]\npipelines-dir=%s\n"
+                "[room lecture]\ntitle=Test lecture\nsource=testsrc-small\n"
+                % pipelines)
+    d = ctx.daemon(extra_args=["--config", conf])
+    d.wait_live("lecture")
     return d
 
 
