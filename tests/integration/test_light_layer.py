@@ -77,7 +77,11 @@ def test(ctx):
     check(stats["retransmissions"] >= rtp["recovered"], "the relay's count %s",
           stats["retransmissions"])
     check_eq(stats["layer"], "light", "the relay's layer at the end")
-    check_eq(stats["layer_switches"], 3, "the relay's switch count")
+    # Three switches, or four when "save data" came before the light layer
+    # was flowing: the viewer then waits on sound only, never on the full
+    # layer its choice does not take (README, Weak links).
+    check(stats["layer_switches"] in (3, 4), "the relay's switch count: %s",
+          stats["layer_switches"])
     check(min(r["video_timeline"][1:16]) >= 5,
           "the picture went on through the switches: %s", r["video_timeline"])
 
@@ -92,8 +96,9 @@ def test(ctx):
     check_eq(o["relay_stats"]["layer_switches"], 0, "other viewer's switches")
     check(min(o["video_timeline"][2:18]) >= 10,
           "other viewer's picture never stopped: %s", o["video_timeline"])
-    # The switching viewer's three, and the start on light.
-    check_eq(d.metric("kringkast_layer_switches_total"), 4, "metrics: switches")
+    # The switching viewer's, and the start on light.
+    check_eq(d.metric("kringkast_layer_switches_total"),
+             stats["layer_switches"] + 1, "metrics: switches")
     check_eq(d.stop(), 0, "daemon exit status")
 
 
