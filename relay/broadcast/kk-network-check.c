@@ -10,10 +10,10 @@
 #include "kk-network-check.h"
 
 #include <gst/gst.h>
-#include <openssl/rand.h>
 
 #include "kk-ingest.h"
 #include "kk-pipeline-file.h"
+#include "kk-random.h"
 
 GST_DEBUG_CATEGORY_STATIC (kk_network_check_debug);
 #define GST_CAT_DEFAULT kk_network_check_debug
@@ -67,20 +67,6 @@ count_client_viewers (KkNetworkCheck *check, const char *client_key)
     if (g_strcmp0 (((CheckViewer *) value)->client_key, client_key) == 0)
       count++;
   return count;
-}
-
-/* 16 random bytes as URL-safe text: the id is the checker's only key. */
-static char *
-random_resource_id (void)
-{
-  guint8 bytes[16];
-  GString *id = g_string_sized_new (2 * sizeof (bytes));
-
-  if (RAND_bytes (bytes, sizeof (bytes)) != 1)
-    g_error ("no randomness from OpenSSL");
-  for (guint i = 0; i < sizeof (bytes); i++)
-    g_string_append_printf (id, "%02x", bytes[i]);
-  return g_string_free (id, FALSE);
 }
 
 /* Stops the test pattern; from inside one of the ingest's callbacks the
@@ -218,7 +204,8 @@ kk_network_check_add_viewer (KkNetworkCheck *check,
     return NULL;
   entry = g_new0 (CheckViewer, 1);
   entry->check = check;
-  entry->resource_id = random_resource_id ();
+  /* The id is the checker's only key: unguessable. */
+  entry->resource_id = kk_random_hex (16);
   entry->client_key = g_strdup (client_key);
   entry->viewer = kk_viewer_new (check->feed, offer, local_peer,
       &viewer_callbacks, entry, &answer, error);

@@ -10,7 +10,8 @@
 #include "kk-check-segments.h"
 
 #include <gst/gst.h>
-#include <openssl/rand.h>
+
+#include "kk-random.h"
 
 GST_DEBUG_CATEGORY_STATIC (kk_check_segments_debug);
 #define GST_CAT_DEFAULT kk_check_segments_debug
@@ -110,8 +111,7 @@ start_segmenter (KkCheckSegments *segments)
 char *
 kk_check_segments_start (KkCheckSegments *segments, GError **error)
 {
-  guint8 bytes[16];
-  GString *id;
+  char *id;
   gint64 *deadline;
 
   prune (segments);
@@ -125,16 +125,12 @@ kk_check_segments_start (KkCheckSegments *segments, GError **error)
     return NULL;
   start_segmenter (segments);
   /* The id is the checker's only key: unguessable. */
-  if (RAND_bytes (bytes, sizeof (bytes)) != 1)
-    g_error ("no randomness from OpenSSL");
-  id = g_string_sized_new (2 * sizeof (bytes));
-  for (guint i = 0; i < sizeof (bytes); i++)
-    g_string_append_printf (id, "%02x", bytes[i]);
+  id = kk_random_hex (16);
   deadline = g_new (gint64, 1);
   *deadline = g_get_monotonic_time ()
       + (gint64) KK_NETWORK_CHECK_SECONDS * G_USEC_PER_SEC;
-  g_hash_table_insert (segments->checkers, g_strdup (id->str), deadline);
-  return g_string_free (id, FALSE);
+  g_hash_table_insert (segments->checkers, g_strdup (id), deadline);
+  return id;
 }
 
 KkSegmenter *

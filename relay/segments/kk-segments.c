@@ -7,6 +7,8 @@
 
 #include <gst/gst.h>
 
+#include "kk-random.h"
+
 GST_DEBUG_CATEGORY_STATIC (kk_segments_debug);
 #define GST_CAT_DEFAULT kk_segments_debug
 
@@ -241,11 +243,11 @@ kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
     viewer = NULL;
   }
   if (viewer == NULL) {
-    guint32 random[2] = { g_random_int (), g_random_int () };
+    g_autofree char *random = kk_random_hex (8);
 
     viewer = g_new0 (HttpsViewer, 1);
-    viewer->resource_id = g_strdup_printf (KK_SEGMENTS_RESOURCE_PREFIX
-        "%08x%08x", random[0], random[1]);
+    viewer->resource_id = g_strconcat (KK_SEGMENTS_RESOURCE_PREFIX, random,
+        NULL);
     viewer->party_id = g_strdup (party_id);
     viewer->generation = entry->generation;
     viewer->last_seq = segment->seq;
