@@ -151,6 +151,10 @@ class Lab:
                                 str(node.holder.pid)], check=True)
             else:
                 self._interfaces_here.append(ifname)
+            # No IPv6 link-local address: the kernel would add one a second
+            # or two after the link comes up, and a browser started meanwhile
+            # would fail its loads with ERR_NETWORK_CHANGED.
+            node.ip("link", "set", ifname, "addrgenmode", "none")
             node.ip("addr", "add", address, "dev", ifname)
             node.ip("link", "set", ifname, "up")
             node.addresses.append(str(ipaddress.ip_interface(address).ip))
