@@ -300,7 +300,7 @@ set_uses_light (KkViewer *viewer, gboolean uses)
   if (viewer->uses_light == uses)
     return;
   viewer->uses_light = uses;
-  kk_feed_add_light_user (viewer->feed, uses ? 1 : -1);
+  kk_feed_add_light_user (viewer->feed, viewer->worker->index, uses ? 1 : -1);
 }
 
 /* While the fast start replays, a live full-layer packet is left to the
