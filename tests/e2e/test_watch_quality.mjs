@@ -2,7 +2,8 @@
 // The nurse chooses her picture on the watch page: "sound only" stops the
 // picture (the sound goes on) and the page says so in plain words; back
 // to "automatic", the full picture returns; the choice is kept for the
-// screen, so after a reload the page asks for it again by itself. "Save
+// screen, so after a reload the page asks for it again by itself, with its
+// offer: not one frame of the picture comes before the sound only. "Save
 // data" gives the reduced picture (the room's light layer), and a screen
 // that had it starts on it next time. The host is the host page in
 // Chromium, which sends keyframes only when asked.
@@ -65,6 +66,13 @@ await run("watch-quality", async ({ daemon, browser, screenshot }) => {
     throw error;
   });
   check(await nurse.page.inputValue("#quality-choice") === "sound-only", "the choice kept");
+  // The choice came with the offer: the relay never sent this connection
+  // the picture (no fast start of the full layer, then a switch).
+  await waitFor(async () => (await nurse.page.evaluate(() => window.kringkastStats?.packetsReceived || 0)) > 100,
+    10000, "the sound after the reload");
+  const reloaded = await layerNote(nurse.page);
+  check(reloaded.switches === 0, `layer switches since the reload: ${reloaded.switches}`);
+  check(await frames(nurse.page) === 0, `${await frames(nurse.page)} frames decoded since the reload`);
 
   await nurse.page.selectOption("#quality-choice", "auto");
   await waitFor(async () => (await layerNote(nurse.page)).layer === "full", 15000, "the full picture back");
