@@ -11,7 +11,9 @@ never go back and VP8 picture ids +1 per picture, across both switches.
 Then "save data" moves it to the room's light layer (through sound
 only while that layer starts). The
 relay's statistics of the resource and /metrics count the switches; the
-second viewer, watching meanwhile, sees no change at all.
+second viewer, watching meanwhile, sees no change at all. With two
+worker threads, one viewer on each, the light layer's packets go only to
+the switching viewer's worker.
 
 The choice may also come with the offer (`POST /whep/lecture?quality=`):
 a viewer on "save data" then gets the light layer's picture from its
@@ -25,7 +27,7 @@ from common import check_one_stream, pipeline_daemon, viewer_token
 
 
 def test(ctx):
-    d = pipeline_daemon(ctx)
+    d = pipeline_daemon(ctx, extra=["--workers", "2"])
     other = ctx.start_peer("whep_aiortc.py", "--url", d.whep_url("lecture"),
                            "--token", viewer_token(d, "lecture", "Ola Hansen"),
                            "--duration", "16", "--min-video-frames", "150")
@@ -61,6 +63,12 @@ def test(ctx):
                 o["video_timeline"], o["video_rtp"], o["relay_stats"])
     check_one_stream(o["video_rtp"], "other viewer")
     check_eq(o["relay_stats"]["layer_switches"], 0, "other viewer's switches")
+    # The other viewer's worker (each joined the one with fewer viewers)
+    # never needed the light layer: it got none of its packets.
+    posted = [d.metric("kringkast_light_packets_posted_total",
+                       {"worker": str(i)}) for i in range(2)]
+    check(min(posted) == 0 and max(posted) > 0,
+          "light packets posted per worker: %s", posted)
     check(min(o["video_timeline"][2:15]) >= 10,
           "other viewer's picture never stopped: %s", o["video_timeline"])
 
