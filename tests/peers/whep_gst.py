@@ -21,6 +21,9 @@ and beep after the decoders (avmarkers.Onsets), matched to the schedule,
 reported per marker with the size of the picture it was decoded at.
 --quality SECONDS:QUALITY PATCHes the resource with that quality so many
 seconds after the answer (repeatable), moving the viewer between layers.
+For H.264, every stream the decoder is given (h264parse's caps: profile,
+width, height) is reported in order with whether it began on a keyframe:
+a layer switch the viewer's decoder cannot start cleanly shows there.
 
 Runs --duration seconds after the answer, longer while the minimums are
 unmet, at most --timeout; DELETEs the resource on exit.
@@ -212,6 +215,7 @@ class Viewer:
                 self.ssrc_kind[ssrc] = st.get_string("media")
         dec = Gst.ElementFactory.make("decodebin")
         dec.connect("pad-added", self.on_decoded_pad)
+        dec.connect("deep-element-added", self.on_decoder_element)
         self.pipe.add(dec)
         dec.sync_state_with_parent()
         pad.link(dec.get_static_pad("sink"))
@@ -291,6 +295,35 @@ class Viewer:
         log.info("quality %s -> %d", quality, r.status)
         self.result.setdefault("quality_replies", []).append(r.status)
         return False
+
+    def on_decoder_element(self, _bin, _sub_bin, element):
+        factory = element.get_factory()
+        if factory is None or factory.get_name() != "h264parse":
+            return
+        src = element.get_static_pad("src")
+        src.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self.on_h264_caps)
+        src.add_probe(Gst.PadProbeType.BUFFER, self.on_h264_buffer)
+
+    def on_h264_caps(self, _pad, info):
+        event = info.get_event()
+        if event.type != Gst.EventType.CAPS:
+            return Gst.PadProbeReturn.OK
+        s = event.parse_caps().get_structure(0)
+        stream = [s.get_string("profile"), s.get_value("width"),
+                  s.get_value("height"), None]
+        with self.lock:
+            streams = self.result.setdefault("h264_streams", [])
+            if not streams or streams[-1][:3] != stream[:3]:
+                streams.append(stream)
+        return Gst.PadProbeReturn.OK
+
+    def on_h264_buffer(self, _pad, info):
+        with self.lock:
+            streams = self.result.get("h264_streams")
+            if streams and streams[-1][3] is None:
+                streams[-1][3] = not info.get_buffer().has_flags(
+                    Gst.BufferFlags.DELTA_UNIT)
+        return Gst.PadProbeReturn.OK
 
     def on_video(self, _sink, _buf, pad):
         with self.lock:
