@@ -540,45 +540,30 @@ kk_feed_add_light_user (KkFeed *feed, guint worker_index, gint delta)
     g_main_context_invoke (feed->main_context, light_users_changed, feed);
 }
 
-/* Hands @packet to the workers that have viewers. */
+/* Hands @packet to the workers that have viewers, and a light-layer
+ * packet only to those with a viewer needing it: the others would only
+ * walk their viewers to find none that takes it. A viewer that starts
+ * needing it misses nothing it could use, since it waits for the light
+ * layer's next keyframe anyway. */
 static void
 post_packet (KkFeed *feed, KkPacket *packet)
 {
   KkFanout *fanout = feed->fanout;
+  gboolean light = packet->layer == KK_LAYER_LIGHT;
 
   for (guint i = 0; i < fanout->n_workers; i++) {
     KkWorker *worker = fanout->workers[i];
     KkWorkItem item = { 0 };
 
-    if (g_atomic_int_get (&worker->n_viewers) == 0)
+    if (g_atomic_int_get (light ? &feed->light_users_on_worker[i]
+            : &worker->n_viewers) <= 0)
       continue;
     item.type = KK_ITEM_PACKET;
     item.feed = feed;
     item.packet = kk_packet_ref (packet);
     kk_worker_post (worker, &item);
-  }
-}
-
-/* Hands a light-layer @packet to the workers that have a viewer needing
- * it: the others would only walk their viewers to find none that takes
- * it. A viewer that starts needing it misses nothing it could use, since
- * it waits for the light layer's next keyframe anyway. */
-static void
-post_light_packet (KkFeed *feed, KkPacket *packet)
-{
-  KkFanout *fanout = feed->fanout;
-
-  for (guint i = 0; i < fanout->n_workers; i++) {
-    KkWorker *worker = fanout->workers[i];
-    KkWorkItem item = { 0 };
-
-    if (g_atomic_int_get (&feed->light_users_on_worker[i]) <= 0)
-      continue;
-    item.type = KK_ITEM_PACKET;
-    item.feed = feed;
-    item.packet = kk_packet_ref (packet);
-    kk_worker_post (worker, &item);
-    __atomic_fetch_add (&worker->light_packets_posted, 1, __ATOMIC_RELAXED);
+    if (light)
+      __atomic_fetch_add (&worker->light_packets_posted, 1, __ATOMIC_RELAXED);
   }
 }
 
@@ -604,7 +589,7 @@ kk_feed_push_light (KkFeed *feed, KkCodec codec, const guint8 *rtp,
       __ATOMIC_RELAXED);
   if (need_keyframe)
     kk_feed_request_light_keyframe (feed);
-  post_light_packet (feed, packet);
+  post_packet (feed, packet);
   kk_packet_unref (packet);
 }
 
