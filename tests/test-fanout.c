@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests for a feed's light layer in kk-fanout (a real fan-out on an
- * ephemeral port of 127.0.0.1, with one worker): the lecture is told on
+ * ephemeral port of 127.0.0.1, with two workers): the lecture is told on
  * the main context when the light layer becomes wanted (the first viewer
  * needs it) and unwanted (a linger after the last one stopped, cancelled
  * if one comes back meanwhile); light packets keep the video SSRC and the
  * timestamps they were made with, count as flowing while they come, and
- * keyframe requests to the light layer are folded.
+ * keyframe requests to the light layer are folded; light packets go only
+ * to the workers that have a viewer needing them.
  */
 #include "kk-fanout-private.h"
 
@@ -64,7 +65,7 @@ setup (Fixture *f, gconstpointer data)
 {
   static const char *ips[] = { "127.0.0.1", NULL };
   KkFanoutConfig config = {
-    .port = 0, .public_ips = (char **) ips, .workers = 1,
+    .port = 0, .public_ips = (char **) ips, .workers = 2,
     .consent_timeout_s = 30, .connect_timeout_s = 30,
     .light_linger_ms = LINGER_MS,
   };
@@ -127,33 +128,33 @@ test_wanted_and_linger (Fixture *f, gconstpointer data)
   gint64 last_left;
 
   /* Two viewers need it: one call. */
-  kk_feed_add_light_user (f->feed, 1);
-  kk_feed_add_light_user (f->feed, 1);
+  kk_feed_add_light_user (f->feed, 0, 1);
+  kk_feed_add_light_user (f->feed, 0, 1);
   wait_told (f, 1);
   g_assert_true (told (f, 0));
   spin (50);
   g_assert_cmpuint (f->wanted->len, ==, 1);
 
   /* Both stop, one comes back within the linger: still wanted. */
-  kk_feed_add_light_user (f->feed, -1);
-  kk_feed_add_light_user (f->feed, -1);
+  kk_feed_add_light_user (f->feed, 0, -1);
+  kk_feed_add_light_user (f->feed, 0, -1);
   spin (LINGER_MS / 3);
-  kk_feed_add_light_user (f->feed, 1);
+  kk_feed_add_light_user (f->feed, 0, 1);
   spin (LINGER_MS * 2);
   g_assert_cmpuint (f->wanted->len, ==, 1);
 
   /* The last one leaves: unwanted, no sooner than the linger after. */
-  kk_feed_add_light_user (f->feed, -1);
+  kk_feed_add_light_user (f->feed, 0, -1);
   last_left = g_get_monotonic_time ();
   wait_told (f, 2);
   g_assert_false (told (f, 1));
   g_assert_cmpint (f->unwanted_mono_us - last_left, >=, LINGER_MS * 1000);
 
   /* And wanted again. */
-  kk_feed_add_light_user (f->feed, 1);
+  kk_feed_add_light_user (f->feed, 0, 1);
   wait_told (f, 3);
   g_assert_true (told (f, 2));
-  kk_feed_add_light_user (f->feed, -1);
+  kk_feed_add_light_user (f->feed, 0, -1);
 }
 
 /* A light packet: the video SSRC, its own sequence numbers, the
@@ -183,6 +184,79 @@ test_light_packets (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->fanout->ingest_rejected, ==, 1);
 }
 
+static guint64
+light_posted (Fixture *f, guint worker)
+{
+  return __atomic_load_n (&f->fanout->workers[worker]->light_packets_posted,
+      __ATOMIC_RELAXED);
+}
+
+/* A viewer of the feed from a real browser's offer, placed on the least
+ * loaded worker; it never connects, which is all placing needs. */
+static KkViewer *
+add_viewer (Fixture *f)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "sdp",
+      "chrome-recvonly.sdp", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr (KkViewerOffer) offer = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize len;
+  KkViewer *viewer;
+
+  g_assert_true (g_file_get_contents (path, &text, &len, &error));
+  offer = kk_sdp_parse_viewer_offer (text, len, &error);
+  g_assert_no_error (error);
+  viewer = kk_viewer_new (f->feed, offer, TRUE, NULL, NULL, &answer, &error);
+  g_assert_no_error (error);
+  return viewer;
+}
+
+/* Light packets go to the workers with a viewer needing the light layer
+ * and to no other, even one with viewers of the same feed: those would
+ * walk their viewers for nothing. */
+static void
+test_light_posted_per_worker (Fixture *f, gconstpointer data)
+{
+  guint8 rtp[16] = { 0x80, 96, 0x00, 0x01, 0x01, 0x02, 0x03, 0x04,
+    0xde, 0xad, 0xbe, 0xef, 0x10, 0x50, 0x01, 0x02 };
+  g_autoptr (KkViewer) first = add_viewer (f);
+  g_autoptr (KkViewer) second = add_viewer (f);
+
+  g_assert_true (first->worker != second->worker);
+  g_assert_cmpint (g_atomic_int_get (&f->fanout->workers[0]->n_viewers), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&f->fanout->workers[1]->n_viewers), ==, 1);
+
+  /* Running, but no viewer needs it: no worker gets its packets. */
+  kk_feed_push_light (f->feed, KK_CODEC_VP8, rtp, 16, g_get_real_time ());
+  g_assert_cmpuint (light_posted (f, 0), ==, 0);
+  g_assert_cmpuint (light_posted (f, 1), ==, 0);
+
+  /* The second viewer's worker has one that needs it. */
+  kk_feed_add_light_user (f->feed, second->worker->index, 1);
+  for (guint i = 0; i < 3; i++) {
+    rtp[3]++;
+    kk_feed_push_light (f->feed, KK_CODEC_VP8, rtp, 16, g_get_real_time ());
+  }
+  g_assert_cmpuint (light_posted (f, first->worker->index), ==, 0);
+  g_assert_cmpuint (light_posted (f, second->worker->index), ==, 3);
+
+  /* It moved up: nothing more goes there either. */
+  kk_feed_add_light_user (f->feed, second->worker->index, -1);
+  rtp[3]++;
+  kk_feed_push_light (f->feed, KK_CODEC_VP8, rtp, 16, g_get_real_time ());
+  g_assert_cmpuint (light_posted (f, first->worker->index), ==, 0);
+  g_assert_cmpuint (light_posted (f, second->worker->index), ==, 3);
+  /* The feed goes in the teardown: its viewers must be gone first. */
+  kk_viewer_close (first);
+  kk_viewer_close (second);
+  while (g_hash_table_size (f->fanout->viewers) > 0) {
+    g_main_context_iteration (NULL, FALSE);
+    g_usleep (1000);
+  }
+}
+
 /* Requests within an interval fold into one. */
 static void
 test_light_keyframe_folded (Fixture *f, gconstpointer data)
@@ -200,11 +274,11 @@ test_light_keyframe_folded (Fixture *f, gconstpointer data)
 static void
 test_fanout_gone_first (Fixture *f, gconstpointer data)
 {
-  kk_feed_add_light_user (f->feed, 1);
+  kk_feed_add_light_user (f->feed, 0, 1);
   wait_told (f, 1);
   g_assert_true (told (f, 0));
   g_clear_pointer (&f->fanout, kk_fanout_free);
-  kk_feed_add_light_user (f->feed, -1);
+  kk_feed_add_light_user (f->feed, 0, -1);
   wait_told (f, 2);
   g_assert_false (told (f, 1));
 }
@@ -269,6 +343,8 @@ main (int argc, char **argv)
       test_wanted_and_linger, teardown);
   g_test_add ("/fanout/light/packets", Fixture, NULL, setup,
       test_light_packets, teardown);
+  g_test_add ("/fanout/light/posted-per-worker", Fixture, NULL, setup,
+      test_light_posted_per_worker, teardown);
   g_test_add ("/fanout/light/keyframe-folded", Fixture, NULL, setup,
       test_light_keyframe_folded, teardown);
   g_test_add ("/fanout/upswitch-keyframe-folded", Fixture, NULL, setup,

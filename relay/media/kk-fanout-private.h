@@ -115,6 +115,10 @@ struct _KkFeed {
   gint64 light_pushed_mono_us;             /* atomic: its last packet */
   gint64 last_light_keyframe_request_mono_us;   /* atomic */
   gint light_users;                        /* atomic: viewers needing it */
+  /* Atomic, one per worker (by index): of those, the ones on that
+   * worker. Light packets go only to workers where it is not 0, so that
+   * a room whose light layer runs costs the rest of its viewers nothing. */
+  gint *light_users_on_worker;
   gint video_codec;                        /* atomic: KkCodec, last pushed */
   /* Bytes pushed per layer (audio in KK_LAYER_AUDIO_ONLY's place), for
    * the rates a probe must match. Atomic. */
@@ -132,9 +136,10 @@ struct _KkFeed {
  * last packet is at most this old (it runs at 15 frames a second). */
 #define KK_FEED_LIGHT_FLOWING_US (G_USEC_PER_SEC / 2)
 gboolean kk_feed_light_flowing (KkFeed *feed, gint64 now_mono_us);
-/* Worker threads: a viewer started (+1) or stopped (-1) needing the
- * light layer; the main context learns of the first and the last. */
-void kk_feed_add_light_user (KkFeed *feed, gint delta);
+/* Worker threads: a viewer of worker @worker_index started (+1) or
+ * stopped (-1) needing the light layer; the main context learns of the
+ * first and the last. */
+void kk_feed_add_light_user (KkFeed *feed, guint worker_index, gint delta);
 
 struct _KkViewer {
   /* What the worker reads and writes for every packet it fans out, kept
@@ -310,6 +315,9 @@ struct _KkWorker {
   gboolean sleeping_unbounded;  /* under lock: no tick will wake it */
   gboolean stopping;            /* under lock */
   gint n_viewers;               /* atomic: for placing new viewers */
+  /* Atomic, written by the light layers' streaming threads: light-layer
+   * packets posted to this worker (kringkast_light_packets_posted_total). */
+  guint64 light_packets_posted;
 
   /* Worker thread only. */
   GArray *processing;           /* swapped with inbox */
