@@ -615,6 +615,17 @@ stream_send_event (Stream *stream, const KkQuestionsEvent *event)
   if (event->question != NULL) {
     name = "question";
     add_question (builder, event->question, &viewer);
+  } else if (event->removed != NULL) {
+    /* Gone for everyone, the host too: their asker was erased. */
+    name = "removed";
+    json_builder_begin_object (builder);
+    kk_http_json_add_string (builder, "session_id", event->session_id);
+    json_builder_set_member_name (builder, "ids");
+    json_builder_begin_array (builder);
+    for (guint i = 0; event->removed[i] != NULL; i++)
+      json_builder_add_string_value (builder, event->removed[i]);
+    json_builder_end_array (builder);
+    json_builder_end_object (builder);
   } else {
     name = "session";
     json_builder_begin_object (builder);

@@ -16,6 +16,9 @@ question within a second; a stream that resumes with Last-Event-ID gets
 the list as it now is, or nothing if it missed nothing; an unknown
 Last-Event-ID gets the whole list.
 
+Pages open across a person's erasure are told at once which questions
+went (a "removed" event), and a resume never brings them back.
+
 Then what is kept: the attendance export (JSON and CSV) carries the
 session's questions; erasing Pål erases his question and his support; the
 room's retention deletes aged questions at the next start.
@@ -134,6 +137,66 @@ def nothing_comes_back(d, host):
                   and "skjult" not in raw,
                   "%s's stream (%s) has nothing of Per" % (
                       who, "resumed" if since else "new"))
+
+
+def drain(stream):
+    """The events a stream has received by now."""
+    got = []
+    while not stream.events.empty():
+        ev = stream.events.get()
+        if ev is not None:
+            got.append(ev)
+    return got
+
+
+def erased_live(d, host):
+    """Pages open across an erasure: the erased person's questions go
+    from every stream within a second (a "removed" event), the question
+    they supported comes with its new count, and a stream resumed from
+    before the erasure does not bring them back."""
+    asker = d.join(ROOM, "Eli Slettes", "Biri")
+    other = d.join(ROOM, "Tor Tilstede", "Vingrom")
+    r = ask(d, other["token"], "Tors spørsmål om vakter")
+    check_eq(r.status, 201, "Tor asks (%s)" % r.text[:100])
+    q_tor = r.json()
+    asked = []
+    for text in ("Elis første spørsmål", "Elis andre spørsmål"):
+        r = ask(d, asker["token"], text, anonymous=text.startswith("Elis a"))
+        check_eq(r.status, 201, "Eli asks (%s)" % r.text[:100])
+        asked.append(r.json()["id"])
+    check_eq(support(d, asker["token"], q_tor["id"]).status, 200,
+             "Eli supports Tor's")
+    before = current_id(d, host)
+    streams = {"the host": Stream(d.base_url, ROOM, host),
+               "a screen": Stream(d.base_url, ROOM, other["token"])}
+    for who, st in streams.items():
+        ev = st.next(timeout=5.0)
+        ids = [q["id"] for q in ev["data"]["questions"]]
+        check(ev["event"] == "reset" and set(asked) <= set(ids),
+              "%s's stream has Eli's questions" % who)
+    erased_at = time.monotonic()
+    r = d.api("DELETE", "/api/participants/%s" % asker["participant_id"])
+    check_eq(r.status, 200, "erase Eli (%s)" % r.text[:200])
+    for who, st in streams.items():
+        ev = st.next(timeout=2.0)
+        check_eq(ev["event"], "removed", "%s's stream is told" % who)
+        check(ev["at"] - erased_at < 1.0, "within a second (%.2f s)"
+              % (ev["at"] - erased_at))
+        check_eq(sorted(ev["data"]["ids"]), sorted(asked),
+                 "of Eli's questions, and no other")
+        ev = st.next(timeout=2.0)
+        check_eq((ev["event"], ev["data"]["id"], ev["data"]["supports"]),
+                 ("question", q_tor["id"], q_tor["supports"]),
+                 "then Tor's, without Eli's support")
+        time.sleep(0.2)
+        check_eq(drain(st), [], "and nothing more")
+        st.close()
+    harness.log("an erasure reached the open streams within %.0f ms",
+                (ev["at"] - erased_at) * 1000)
+    names, raw = replayed(d, other["token"], before)
+    check(all(qid not in raw for qid in asked) and "Elis" not in raw,
+          "a stream resumed from before the erasure does not bring them"
+          " back (%s)" % names)
 
 
 def support_rate(d, host, gro, ola):
@@ -492,6 +555,7 @@ def test(ctx):
 
     resume_after_many_events(d, host, ola)
     nothing_comes_back(d, host)
+    erased_live(d, host)
     support_rate(d, host, gro, ola)
     large_list_and_budget(d, host, gro)
 

@@ -8,7 +8,8 @@
  * GET /api/rooms/{room}/questions/events), read with fetch() because
  * EventSource cannot send the Authorization header. The stream starts
  * with the whole list ("reset"); each change after it is one "question"
- * event carrying the question as it now is. A stream that breaks, or
+ * event carrying the question as it now is; a "removed" event names
+ * questions gone with their asker's erasure. A stream that breaks, or
  * stays silent past two of the relay's heartbeats, is opened again with
  * the last event's id, and the relay sends the list as it now is (nothing
  * if nothing was missed). After ten failed attempts in a row each waits
@@ -242,6 +243,9 @@ class KkQuestionsPanel {
       this.live = payload.live;
     } else if (name === "question") {
       this.merge(payload);
+    } else if (name === "removed") {
+      /* Their asker was erased on request: gone from every page now. */
+      for (const id of payload.ids) this.questions.delete(id);
     }
     this.render();
   }
