@@ -13,8 +13,10 @@
 // moves on to her question and Ola asks another: when it is back, her
 // page resumes the stream with Last-Event-ID and shows both. The
 // coordinator's page lists the same questions as a co-host and can hide
-// one, which the nurses' pages then drop. When the host stops, the
-// nurses' pages stop asking and show nothing being answered.
+// one, which the nurses' pages then drop. A third nurse, not watching,
+// asks and is then erased on request: every open page drops his question
+// within a second. When the host stops, the nurses' pages stop asking and
+// show nothing being answered.
 import fs from "node:fs";
 import net from "node:net";
 import { run, check, waitFor, log, sleep, checkPage, routeDefaultToLoopback, FIREFOX, ADMIN_TOKEN } from "./lib.mjs";
@@ -250,6 +252,24 @@ await run("questions", async ({ daemon, browser, firefox, screenshot }) => {
   await waitFor(() => host.page.locator("#questions li[data-state=hidden]").count().then((n) => n === 1), 5000,
     "the host still sees it, hidden");
   await screenshot(admin.page, "admin");
+
+  // Per, at a screen of his own that is not watching now, asks; then he
+  // is erased on request: his question goes from every open page within
+  // a second, the host's and the coordinator's too, without a reload.
+  const per = await daemon.join(ROOM, "Per Sletting", "Brumunddal legevakt");
+  const q4 = "Et spørsmål fra en som ber om å bli slettet";
+  const asked = await daemon.api("POST", `/api/rooms/${ROOM}/questions`, { text: q4 }, per.token);
+  check(asked.status === 201, `Per asks: ${asked.status} ${JSON.stringify(asked.data)}`);
+  const pages = [["the host's", host.page], ["Ola's", olaPage], ["Kari's", kariPage], ["the coordinator's", admin.page]];
+  for (const [name, page] of pages) await waitFor(() => page.evaluate(hasText, { text: q4 }), 5000, `Per's question on ${name} page`);
+  const erased = await daemon.api("DELETE", `/api/participants/${per.participant_id}`);
+  check(erased.status === 200, `Per is erased: ${erased.status} ${JSON.stringify(erased.data)}`);
+  for (const [name, page] of pages) {
+    await within(page, ({ text }) => ![...document.querySelectorAll(".questions-item-text")].some((p) => p.textContent === text),
+      { text: q4 }, 1000, `Per's question gone from ${name} page`);
+    check(!(await page.locator("#questions, #questions-admin").first().textContent()).includes("Per Sletting"),
+      `nothing of Per on ${name} page`);
+  }
 
   for (const [name, page] of [["host", host.page], ["ola", olaPage], ["kari", kariPage], ["admin", admin.page]]) {
     const problems = await checkPage(page);
