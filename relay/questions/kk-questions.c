@@ -885,9 +885,9 @@ kk_questions_erased_free (gpointer data)
   g_free (erased);
 }
 
-/* The questions that are about to go (their asker's), and the ids of
- * others that are about to lose a support (@person's or @party's when it
- * goes too). ?3 says whether the party goes. */
+/* The questions that are about to go (their asker's, and the screen's
+ * when it goes too), and the ids of others that are about to lose a
+ * support of theirs. ?3 is 1 when the party goes. */
 static gboolean
 find_erased (KkDb *db, const char *participant_id, const char *party_id,
     gboolean party_erased, Erased *erased, GPtrArray *lowered,
@@ -895,7 +895,7 @@ find_erased (KkDb *db, const char *participant_id, const char *party_id,
 {
   g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT id, room_id,"
       " session_id FROM questions WHERE participant_id = ?1"
-      " OR (?3 AND party_id = ?2)", error);
+      " OR (?3 = 1 AND party_id = ?2)", error);
   KkDbStep step;
 
   if (stmt == NULL)
@@ -917,9 +917,9 @@ find_erased (KkDb *db, const char *participant_id, const char *party_id,
 
   stmt = kk_db_prepare (db, "SELECT DISTINCT s.question_id"
       " FROM question_supports s JOIN questions q ON q.id = s.question_id"
-      " WHERE (s.participant_id = ?1 OR (?3 AND s.party_id = ?2))"
+      " WHERE (s.participant_id = ?1 OR (?3 = 1 AND s.party_id = ?2))"
       " AND COALESCE(q.participant_id, '') <> ?1"
-      " AND NOT (?3 AND q.party_id = ?2)", error);
+      " AND NOT (?3 = 1 AND q.party_id = ?2)", error);
   if (stmt == NULL)
     return FALSE;
   kk_db_bind_text (stmt, 1, participant_id);
