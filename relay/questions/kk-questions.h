@@ -23,7 +23,10 @@
  * sent again as it was.
  *
  * The erasure of a person (kk_questions_erase_person(), handed to
- * kk-roster) deletes their questions and supports; the retention of a
+ * kk-roster) deletes their questions and supports, and once it is
+ * committed kk_questions_tell_erased() tells the room's subscribers which
+ * questions are gone (a "removed" event) and how the support of others
+ * changed, so that no page open across it keeps them; the retention of a
  * room's raw attendance events deletes its questions of the same age
  * (kk_questions_purge(), handed to kk-attendance-log).
  *
@@ -122,13 +125,15 @@ gboolean kk_question_parse_state (const char *data, gsize length,
 int kk_question_compare (gconstpointer a, gconstpointer b);
 
 /* One change told to a room's subscribers: the question as it is now
- * (new, supported or changed state), or, with @question NULL, the start
+ * (new, supported or changed state); or with @removed, the ids of
+ * questions gone (their asker was erased); or, with neither, the start
  * (@live) or the end of the session. */
 typedef struct {
   guint64 seq;                    /* 1, 2, ... within the session */
   const char *session_id;
   gboolean live;                  /* FALSE: the session ended */
   KkQuestion *question;           /* nullable */
+  const char *const *removed;     /* nullable, NULL-terminated ids */
 } KkQuestionsEvent;
 
 #define KK_TYPE_QUESTIONS (kk_questions_get_type ())
@@ -209,13 +214,29 @@ guint64 kk_questions_last_seq (KkQuestions *questions, const char *room_id);
  * kk_questions_erase_person:
  * @party_erased: the whole screen was theirs alone: its questions and
  *   supports go too
+ * @erased: (out) (transfer full): what went, for
+ *   kk_questions_tell_erased(); freed with kk_questions_erased_free()
  *
- * Store thread, inside the erasure's transaction (a KkRosterEraseFunc's
- * work; see kk-roster.h): deletes @participant_id's questions (with the
+ * Store thread, inside the erasure's transaction (a KkRosterEraser's
+ * erase; see kk-roster.h): deletes @participant_id's questions (with the
  * supports they had) and supports.
  */
 gboolean kk_questions_erase_person (KkDb *db, const char *participant_id,
-    const char *party_id, gboolean party_erased, GError **error);
+    const char *party_id, gboolean party_erased, gpointer *erased,
+    GError **error);
+
+/**
+ * kk_questions_tell_erased:
+ * @erased: (nullable): what kk_questions_erase_person() set
+ * @user_data: the #KkQuestions
+ *
+ * Main context, once the erasure is committed (a KkRosterEraser's
+ * erased_func): tells each room's subscribers, if the questions were of
+ * its live session, a "removed" event with their ids, then the questions
+ * whose support the erasure lowered as they now are.
+ */
+void kk_questions_tell_erased (gpointer erased, gpointer user_data);
+void kk_questions_erased_free (gpointer erased);
 
 /**
  * kk_questions_purge:

@@ -184,26 +184,18 @@ require_screen (KkQuestionsApi *api, SoupServerMessage *msg,
           viewer_required, party_id, participant_id);
 }
 
-/* A screen of the room, or its host, or the coordinator: sets @viewer
- * (@party_id holds the screen's party). The role is found first with
- * kk_auth_require_known(), which knows viewer, host and admin tokens but
- * not check-in receipts: the list and the stream are the screen's. */
+/* A screen of the room (viewer token or check-in receipt), or its host,
+ * or the coordinator: sets @viewer (@party_id holds the screen's party).
+ * A receipt's holder reads as the screen they sit at: the same anonymity
+ * rules, and "mine" is the screen's. */
 static gboolean
 require_reader (KkQuestionsApi *api, SoupServerMessage *msg,
     const char *room_id, Viewer *viewer, char **party_id,
     char **participant_id)
 {
-  KkAuthRole role;
-  gboolean is_coordinator;
-
   if (!require_room (api, msg, room_id)
-      || !kk_auth_require_known (api->auth, msg, &role))
-    return FALSE;
-  viewer->privileged = role == KK_AUTH_HOST || role == KK_AUTH_COORDINATOR;
-  if (viewer->privileged)
-    return kk_auth_require_coordinator_or_host (api->auth, msg, room_id,
-        &is_coordinator);
-  if (!require_screen (api, msg, room_id, party_id, participant_id))
+      || !kk_auth_require_room_reader (api->auth, msg, room_id,
+          viewer_required, &viewer->privileged, party_id, participant_id))
     return FALSE;
   viewer->party_id = *party_id;
   return TRUE;
@@ -615,6 +607,17 @@ stream_send_event (Stream *stream, const KkQuestionsEvent *event)
   if (event->question != NULL) {
     name = "question";
     add_question (builder, event->question, &viewer);
+  } else if (event->removed != NULL) {
+    /* Gone for everyone, the host too: their asker was erased. */
+    name = "removed";
+    json_builder_begin_object (builder);
+    kk_http_json_add_string (builder, "session_id", event->session_id);
+    json_builder_set_member_name (builder, "ids");
+    json_builder_begin_array (builder);
+    for (guint i = 0; event->removed[i] != NULL; i++)
+      json_builder_add_string_value (builder, event->removed[i]);
+    json_builder_end_array (builder);
+    json_builder_end_object (builder);
   } else {
     name = "session";
     json_builder_begin_object (builder);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Checking in from one's own phone, for a colleague watching at someone
  * else's screen: the code that screen shows (the QR code carries it),
- * name and workplace. */
+ * name and workplace. Once checked in, the phone can ask the lecturer
+ * questions in that person's own name, with the receipt as the key, and
+ * shows the room's questions as the screen sees them (questions.js). */
 "use strict";
 
 const t = kkTranslator({
@@ -37,6 +39,10 @@ async function submit(event) {
       $("done").hidden = false;
       const time = reply.data.checked_in_at ? new Date(reply.data.checked_in_at).toLocaleTimeString(t.english ? "en-GB" : "nb-NO") : "";
       $("receipt").textContent = t("receipt", { time, receipt: reply.data.receipt || reply.data.participant_id });
+      if (reply.data.receipt) {
+        new KkQuestionsPanel({ room, token: reply.data.receipt, panel: $("questions"), answering: $("answering-now"),
+          receipt: true });
+      }
       return;
     }
     $("error").textContent = reply.status === 429 ? t("error.busy")
