@@ -12,22 +12,7 @@ import { check, log, sleep, waitFor, CHROMIUM, CHROMIUM_ARGS, Failure, artifacts
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-
-const API = process.env.KK_TURNLAB_API;
-const WORKPLACE = process.env.KK_TURNLAB_VIEWER;
-const ROOM = process.env.KK_TURNLAB_HOST_ROOM;
-const ADMIN = process.env.KRINGKAST_ADMIN_TOKEN;
-
-async function api(method, apiPath, body, token = ADMIN) {
-  const headers = {};
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(API + apiPath, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  let data = null;
-  try { data = JSON.parse(text); } catch (e) { data = text; }
-  return { status: response.status, data };
-}
+import { API, VIEWER as WORKPLACE, HOST_ROOM as ROOM, api } from "./turnlab.mjs";
 
 async function launch(chromium, executablePath, label, extraArgs = []) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), `kk-e2e-turn-${label}-`));
