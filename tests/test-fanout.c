@@ -7,12 +7,16 @@
  * if one comes back meanwhile); light packets keep the video SSRC and the
  * timestamps they were made with, count as flowing while they come, and
  * keyframe requests to the light layer are folded; light packets go only
- * to the workers that have a viewer needing them.
+ * to the workers that have a viewer needing them. And the media port
+ * attaches a source address to a viewer's datagrams only where the
+ * kernel's own route choice would send them from another address.
  */
 #include "kk-fanout-private.h"
 
 #include <kringkast/kk-rtp.h>
+#include <arpa/inet.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LINGER_MS 300
 
@@ -334,6 +338,68 @@ test_upswitch_keyframe_folded (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->keyframes, ==, 2);
 }
 
+/* @text as the media socket wants a destination (v4-mapped in an IPv6
+ * socket) and as the port thread keeps the address a viewer sent to. */
+static socklen_t
+ipv4_address (const char *text, gboolean is_v6, struct sockaddr_storage *addr,
+    struct in6_addr *mapped)
+{
+  struct in_addr a;
+
+  g_assert_cmpint (inet_pton (AF_INET, text, &a), ==, 1);
+  memset (addr, 0, sizeof (*addr));
+  memset (mapped, 0, sizeof (*mapped));
+  mapped->s6_addr[10] = mapped->s6_addr[11] = 0xff;
+  memcpy (&mapped->s6_addr[12], &a, 4);
+  if (is_v6) {
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) addr;
+
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons (9);
+    sin6->sin6_addr = *mapped;
+    return sizeof (*sin6);
+  } else {
+    struct sockaddr_in *sin = (struct sockaddr_in *) addr;
+
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons (9);
+    sin->sin_addr = a;
+    return sizeof (*sin);
+  }
+}
+
+/* Loopback's routes make the point without a namespace: towards
+ * 127.0.0.1 the kernel sends from 127.0.0.1, so a viewer there that sent
+ * to 127.0.0.1 needs no source attached; towards 127.0.0.5 it sends from
+ * 127.0.0.1 too (the route's preferred source), so a viewer that sent to
+ * 127.0.0.5 needs it. Both socket families the media port may have. */
+static void
+test_source_needed (void)
+{
+  for (int v6 = 0; v6 <= 1; v6++) {
+    struct sockaddr_storage addr;
+    struct in6_addr sent_to, unused;
+    socklen_t len;
+    int probe = socket (v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+
+    if (probe < 0) {
+      g_test_message ("no %s sockets here", v6 ? "IPv6" : "IPv4");
+      continue;
+    }
+    close (probe);
+    len = ipv4_address ("127.0.0.1", v6, &addr, &sent_to);
+    g_assert_false (kk_transport_source_needed (v6, &addr, len, &sent_to));
+    len = ipv4_address ("127.0.0.5", v6, &addr, &sent_to);
+    g_assert_true (kk_transport_source_needed (v6, &addr, len, &sent_to));
+    /* A viewer at 127.0.0.1 that sent to 127.0.0.5. */
+    len = ipv4_address ("127.0.0.1", v6, &addr, &unused);
+    g_assert_true (kk_transport_source_needed (v6, &addr, len, &sent_to));
+    /* Not known: nothing to attach. */
+    memset (&sent_to, 0, sizeof (sent_to));
+    g_assert_false (kk_transport_source_needed (v6, &addr, len, &sent_to));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -353,5 +419,6 @@ main (int argc, char **argv)
       test_video_codec, teardown);
   g_test_add ("/fanout/light/fanout-gone-first", Fixture, NULL, setup,
       test_fanout_gone_first, teardown);
+  g_test_add_func ("/fanout/port/source-needed", test_source_needed);
   return g_test_run ();
 }

@@ -95,6 +95,7 @@ enum {
   SIGNAL_SESSION_CLOSED,
   SIGNAL_VIEWER_CONNECTED,
   SIGNAL_VIEWER_LEFT,
+  SIGNAL_VIEWER_RELAY_PROTOCOL,
   N_SIGNALS
 };
 
@@ -855,6 +856,27 @@ kk_lecture_get_viewer (KkLecture *lecture, const char *resource_id)
   return entry ? entry->viewer : NULL;
 }
 
+gboolean
+kk_lecture_set_viewer_relay_protocol (KkLecture *lecture,
+    const char *resource_id, KkRelayProtocol protocol)
+{
+  KkLectureViewer *entry = g_hash_table_lookup (lecture->viewers, resource_id);
+  KkViewerStats stats;
+
+  if (entry == NULL)
+    return FALSE;
+  kk_viewer_set_relay_protocol (entry->viewer, protocol);
+  kk_viewer_get_stats (entry->viewer, &stats);
+  /* Attendance keeps connections that received (one that never did has
+   * no row for the protocol to go with), and the protocol only of those
+   * the relay sees come through a TURN server, as the statistics do. */
+  if (entry->connected && stats.turn && protocol != KK_RELAY_PROTOCOL_UNKNOWN)
+    g_signal_emit (lecture, signals[SIGNAL_VIEWER_RELAY_PROTOCOL], 0,
+        entry->resource_id, entry->party_id,
+        kk_relay_protocol_to_string (protocol));
+  return TRUE;
+}
+
 void
 kk_lecture_foreach_connected_viewer (KkLecture *lecture,
     KkLectureViewerFunc func, gpointer user_data)
@@ -1020,6 +1042,19 @@ kk_lecture_class_init (KkLectureClass *klass)
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
       G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
       G_TYPE_INT64);
+  /**
+   * KkLecture::viewer-relay-protocol:
+   * @resource_id: the WHEP resource
+   * @party_id: its party
+   * @relay_protocol: "udp", "tcp" or "tls": how its browser reaches the
+   *   TURN server it receives through, as its page reported
+   *
+   * Emitted between viewer-connected and viewer-left, each time the page
+   * reports.
+   */
+  signals[SIGNAL_VIEWER_RELAY_PROTOCOL] = g_signal_new ("viewer-relay-protocol",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
   GST_DEBUG_CATEGORY_INIT (kk_lecture_debug, "kk-lecture", 0,
       "Kringkast lectures");
 }

@@ -105,6 +105,12 @@ gboolean kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
     GError **error);
 /* (transfer none) (nullable): the viewer of a WHEP resource. */
 KkViewer *kk_lecture_get_viewer (KkLecture *lecture, const char *resource_id);
+/* What the page of WHEP resource @resource_id reported of its way to the
+ * TURN server: kept in the viewer's statistics, and announced with
+ * ::viewer-relay-protocol (once it is receiving) for the attendance log.
+ * FALSE if there is no such resource. */
+gboolean kk_lecture_set_viewer_relay_protocol (KkLecture *lecture,
+    const char *resource_id, KkRelayProtocol protocol);
 typedef void (*KkLectureViewerFunc) (const char *resource_id,
     const char *party_id, KkViewer *viewer, gpointer user_data);
 /* Calls @func for each viewer whose media is flowing. */

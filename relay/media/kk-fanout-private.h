@@ -71,7 +71,9 @@ typedef struct {
   /* UDP: the relay's own address the viewer sent to (IPv4 as v4-mapped),
    * the source of everything sent back, so that a relay with several
    * addresses answers from the one the viewer knows; all zeros when not
-   * known (then the kernel picks, by the route back). */
+   * known or when the kernel picks that address by itself for the route
+   * back (kk_transport_source_needed), so that no control message is
+   * attached then. */
   struct in6_addr local;
   struct sockaddr_storage addr;       /* UDP destination as the socket wants it */
 } KkTransport;
@@ -383,6 +385,14 @@ void kk_media_port_stop (KkFanout *fanout);
 gboolean kk_transport_equal (const KkTransport *a, const KkTransport *b);
 void kk_transport_clear (KkTransport *transport);
 void kk_transport_copy (KkTransport *dest, const KkTransport *src);
+/* Whether datagrams to @addr (in the media socket's family: v4-mapped
+ * when @is_v6) must carry @local as their source because the kernel's
+ * route choice would send them from another address; FALSE when @local
+ * is unspecified, TRUE when the kernel's choice cannot be learnt. A few
+ * system calls: once per transport, never per packet. */
+gboolean kk_transport_source_needed (gboolean is_v6,
+    const struct sockaddr_storage *addr, socklen_t addr_len,
+    const struct in6_addr *local);
 /* Points @msg's control at a message, built in @control, that sends the
  * datagram from @transport's local address (the one the viewer sent to),
  * or at none when that is not known. Any thread; per packet, so inline:

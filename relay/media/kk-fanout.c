@@ -915,6 +915,30 @@ kk_viewer_set_relay_protocol (KkViewer *viewer, KkRelayProtocol protocol)
   viewer->relay_protocol = protocol;
 }
 
+static const char *const relay_protocol_names[] = {
+  [KK_RELAY_PROTOCOL_UNKNOWN] = NULL,
+  [KK_RELAY_PROTOCOL_UDP] = "udp",
+  [KK_RELAY_PROTOCOL_TCP] = "tcp",
+  [KK_RELAY_PROTOCOL_TLS] = "tls",
+};
+
+const char *
+kk_relay_protocol_to_string (KkRelayProtocol protocol)
+{
+  if ((guint) protocol >= G_N_ELEMENTS (relay_protocol_names))
+    return NULL;
+  return relay_protocol_names[protocol];
+}
+
+KkRelayProtocol
+kk_relay_protocol_from_string (const char *name)
+{
+  for (guint i = KK_RELAY_PROTOCOL_UDP; i <= KK_RELAY_PROTOCOL_TLS; i++)
+    if (g_strcmp0 (name, relay_protocol_names[i]) == 0)
+      return i;
+  return KK_RELAY_PROTOCOL_UNKNOWN;
+}
+
 void
 kk_viewer_get_stats (KkViewer *viewer, KkViewerStats *stats)
 {

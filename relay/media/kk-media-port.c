@@ -387,6 +387,41 @@ from_turn_relay (KkFanout *fanout, const struct sockaddr_storage *addr)
   return FALSE;
 }
 
+gboolean
+kk_transport_source_needed (gboolean is_v6,
+    const struct sockaddr_storage *addr, socklen_t addr_len,
+    const struct in6_addr *local)
+{
+  struct sockaddr_storage chosen;
+  socklen_t chosen_len = sizeof (chosen);
+  struct in6_addr picked = { 0 };
+  int fd;
+  gboolean differs = TRUE;
+
+  if (IN6_IS_ADDR_UNSPECIFIED (local))
+    return FALSE;
+  /* connect () on a fresh UDP socket makes the kernel choose the route and
+   * the source address it would use for a datagram to @addr from our
+   * wildcard-bound port; getsockname () tells which. Nothing is sent. */
+  fd = socket (is_v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return TRUE;
+  if (connect (fd, (const struct sockaddr *) addr, addr_len) == 0
+      && getsockname (fd, (struct sockaddr *) &chosen, &chosen_len) == 0) {
+    if (chosen.ss_family == AF_INET6) {
+      picked = ((struct sockaddr_in6 *) &chosen)->sin6_addr;
+    } else if (chosen.ss_family == AF_INET) {
+      /* As read_destination () keeps IPv4: v4-mapped. */
+      picked.s6_addr[10] = picked.s6_addr[11] = 0xff;
+      memcpy (&picked.s6_addr[12],
+          &((struct sockaddr_in *) &chosen)->sin_addr, 4);
+    }
+    differs = !IN6_ARE_ADDR_EQUAL (&picked, local);
+  }
+  close (fd);
+  return differs;
+}
+
 static void
 post_transport (KkViewer *viewer, const KkTransport *transport,
     KkWorkItemType type)
@@ -509,6 +544,19 @@ handle_stun (KkFanout *fanout, const guint8 *data, gsize len,
         check.use_candidate ? "nominated" : "first",
         conn ? "tcp" : turn ? "udp from a TURN relay" : "udp");
     __atomic_store_n (&viewer->stat_turn, turn, __ATOMIC_RELAXED);
+    /* The worker attaches a source address to each of this viewer's
+     * datagrams only if the kernel would otherwise send them from another
+     * one (a relay with several addresses, the viewer's on the route of
+     * another): the control message costs the kernel 5-9 % more per
+     * datagram (tests/bench/RESULTS.md), so it is decided here, once per
+     * transport, and a relay with one address never pays it. */
+    if (conn == NULL && !kk_transport_source_needed (fanout->udp_is_v6,
+            &transport.addr, transport.addr_len, &transport.local))
+      memset (&transport.local, 0, sizeof (transport.local));
+    GST_DEBUG ("viewer %s: media sent %s", viewer->id,
+        IN6_IS_ADDR_UNSPECIFIED (&transport.local)
+        ? "from the kernel's choice of source address"
+        : "from the address the viewer sent to, which the kernel would not choose");
     kk_transport_copy (&viewer->port_transport, &transport);
     viewer->port_has_transport = TRUE;
     viewer->port_nominated |= check.use_candidate;

@@ -591,13 +591,6 @@ whep_patch (KkHttpRequest *request, gpointer user_data)
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
-static const char *const relay_protocol_names[] = {
-  [KK_RELAY_PROTOCOL_UNKNOWN] = NULL,
-  [KK_RELAY_PROTOCOL_UDP] = "udp",
-  [KK_RELAY_PROTOCOL_TCP] = "tcp",
-  [KK_RELAY_PROTOCOL_TLS] = "tls",
-};
-
 /* The page's report of its relayProtocol, kept for the statistics. */
 static void
 whep_put_relay_protocol (KkHttpRequest *request, gpointer user_data)
@@ -608,6 +601,7 @@ whep_put_relay_protocol (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *value = NULL;
+  KkRelayProtocol protocol;
   gsize len;
   const char *data;
 
@@ -622,16 +616,15 @@ whep_put_relay_protocol (KkHttpRequest *request, gpointer user_data)
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
     return;
   }
-  for (guint i = KK_RELAY_PROTOCOL_UDP; i <= KK_RELAY_PROTOCOL_TLS; i++) {
-    if (g_str_equal (value, relay_protocol_names[i])) {
-      kk_viewer_set_relay_protocol (kk_lecture_get_viewer (lecture,
-              kk_http_request_get_param (request, 1)), i);
-      soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
-      return;
-    }
+  protocol = kk_relay_protocol_from_string (value);
+  if (protocol == KK_RELAY_PROTOCOL_UNKNOWN) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+        "relay_protocol must be \"udp\", \"tcp\" or \"tls\"");
+    return;
   }
-  kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
-      "relay_protocol must be \"udp\", \"tcp\" or \"tls\"");
+  kk_lecture_set_viewer_relay_protocol (lecture,
+      kk_http_request_get_param (request, 1), protocol);
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
 /* What the relay knows of this viewer's connection, from its receiver
@@ -663,7 +656,7 @@ whep_get (KkHttpRequest *request, gpointer user_data)
   json_builder_set_member_name (builder, "relay_protocol");
   if (stats.turn && stats.relay_protocol != KK_RELAY_PROTOCOL_UNKNOWN)
     json_builder_add_string_value (builder,
-        relay_protocol_names[stats.relay_protocol]);
+        kk_relay_protocol_to_string (stats.relay_protocol));
   else
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "srtp_profile");
