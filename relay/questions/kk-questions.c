@@ -278,30 +278,18 @@ kk_questions_init (KkQuestions *questions)
       (GDestroyNotify) subscriber_free);
 }
 
-/* Tells the room's subscribers @event (its question and removed ids
- * set) as the next event of @room_id's live session, if that is
- * @session_id. A change that comes back from the store after its session
- * ended is not an event of a live session: the pages reloaded at the
- * end. */
+/* Calls the subscribers of @room_id (every room's when NULL) with @event.
+ * A subscriber may unsubscribe (itself or another) while told. */
 static void
-tell (KkQuestions *questions, const char *room_id, const char *session_id,
-    gboolean live, KkQuestionsEvent *event)
+notify (KkQuestions *questions, const char *room_id,
+    const KkQuestionsEvent *event)
 {
-  LiveSession *session = g_hash_table_lookup (questions->rooms, room_id);
-  g_autoptr (GPtrArray) subscribers = NULL;
+  g_autoptr (GPtrArray) subscribers = g_ptr_array_new ();
 
-  if (session == NULL || g_strcmp0 (session->session_id, session_id) != 0)
-    return;
-  event->seq = ++session->last_seq;
-  event->session_id = session->session_id;
-  event->live = live;
-
-  /* A subscriber may unsubscribe (itself or another) while told. */
-  subscribers = g_ptr_array_new ();
   for (guint i = 0; i < questions->subscribers->len; i++) {
     Subscriber *s = questions->subscribers->pdata[i];
 
-    if (g_str_equal (s->room_id, room_id))
+    if (room_id == NULL || g_str_equal (s->room_id, room_id))
       g_ptr_array_add (subscribers, GUINT_TO_POINTER (s->id));
   }
   for (guint i = 0; i < subscribers->len; i++) {
@@ -316,6 +304,25 @@ tell (KkQuestions *questions, const char *room_id, const char *session_id,
       }
     }
   }
+}
+
+/* Tells the room's subscribers @event (its question and removed ids
+ * set) as the next event of @room_id's live session, if that is
+ * @session_id. A change that comes back from the store after its session
+ * ended is not an event of a live session: the pages reloaded at the
+ * end. */
+static void
+tell (KkQuestions *questions, const char *room_id, const char *session_id,
+    gboolean live, KkQuestionsEvent *event)
+{
+  LiveSession *session = g_hash_table_lookup (questions->rooms, room_id);
+
+  if (session == NULL || g_strcmp0 (session->session_id, session_id) != 0)
+    return;
+  event->seq = ++session->last_seq;
+  event->session_id = session->session_id;
+  event->live = live;
+  notify (questions, room_id, event);
 }
 
 /* Tells @question (taken), or with NULL the session's start or end. */
@@ -871,6 +878,8 @@ delete_by (KkDb *db, const char *sql, const char *key, GError **error)
 typedef struct {
   GPtrArray *removed;           /* KkQuestion: id, room and session only */
   GPtrArray *changed;           /* KkQuestion as it now is */
+  char *participant_id;         /* whose receipts no longer read */
+  char *party_id;               /* nullable: the screen, when it went too */
 } Erased;
 
 void
@@ -882,6 +891,8 @@ kk_questions_erased_free (gpointer data)
     return;
   g_ptr_array_unref (erased->removed);
   g_ptr_array_unref (erased->changed);
+  g_free (erased->participant_id);
+  g_free (erased->party_id);
   g_free (erased);
 }
 
@@ -943,6 +954,8 @@ kk_questions_erase_person (KkDb *db, const char *participant_id,
       (GDestroyNotify) kk_question_free);
   erased->changed = g_ptr_array_new_with_free_func (
       (GDestroyNotify) kk_question_free);
+  erased->participant_id = g_strdup (participant_id);
+  erased->party_id = party_erased ? g_strdup (party_id) : NULL;
   *erased_out = erased;
   if (!find_erased (db, participant_id, party_id, party_erased, erased,
           lowered, error))
@@ -1007,6 +1020,12 @@ kk_questions_tell_erased (gpointer data, gpointer user_data)
     publish (questions, q->room_id, q->session_id, TRUE,
         kk_question_copy (q));
   }
+  /* Streams opened with the person's receipt, or with the screen's token
+   * when the screen went too, read no more: in whichever room. */
+  notify (questions, NULL, &(KkQuestionsEvent) {
+        .revoked_participant_id = erased->participant_id,
+        .revoked_party_id = erased->party_id,
+      });
 }
 
 /* The room's retention is the attendance's (att_settings, kk-attendance-

@@ -126,14 +126,20 @@ int kk_question_compare (gconstpointer a, gconstpointer b);
 
 /* One change told to a room's subscribers: the question as it is now
  * (new, supported or changed state); or with @removed, the ids of
- * questions gone (their asker was erased); or, with neither, the start
- * (@live) or the end of the session. */
+ * questions gone (their asker was erased); or with
+ * @revoked_participant_id, a person erased (told to every room, no
+ * session event: @seq 0): whoever reads with their check-in receipt, or
+ * with @revoked_party_id's token when their screen went too, may read no
+ * more; or, with none of these, the start (@live) or the end of the
+ * session. */
 typedef struct {
   guint64 seq;                    /* 1, 2, ... within the session */
   const char *session_id;
   gboolean live;                  /* FALSE: the session ended */
   KkQuestion *question;           /* nullable */
   const char *const *removed;     /* nullable, NULL-terminated ids */
+  const char *revoked_participant_id;   /* nullable */
+  const char *revoked_party_id;         /* nullable */
 } KkQuestionsEvent;
 
 #define KK_TYPE_QUESTIONS (kk_questions_get_type ())
@@ -233,7 +239,9 @@ gboolean kk_questions_erase_person (KkDb *db, const char *participant_id,
  * Main context, once the erasure is committed (a KkRosterEraser's
  * erased_func): tells each room's subscribers, if the questions were of
  * its live session, a "removed" event with their ids, then the questions
- * whose support the erasure lowered as they now are.
+ * whose support the erasure lowered as they now are; then every room's
+ * subscribers that the person's receipts (and the screen's token, when
+ * it went too) read no more.
  */
 void kk_questions_tell_erased (gpointer erased, gpointer user_data);
 void kk_questions_erased_free (gpointer erased);

@@ -449,6 +449,7 @@ typedef struct {
   SoupServerMessage *msg;
   char *room_id;
   char *party_id;               /* nullable: privileged */
+  char *participant_id;         /* nullable: read with a check-in receipt */
   gboolean privileged;
   char *client_key;
   guint subscription;
@@ -477,6 +478,7 @@ stream_unref (Stream *stream)
   g_object_unref (stream->msg);
   g_free (stream->room_id);
   g_free (stream->party_id);
+  g_free (stream->participant_id);
   g_free (stream->client_key);
   g_queue_clear (&stream->chunks);
   g_free (stream);
@@ -540,17 +542,13 @@ stream_wrote_chunk_cb (SoupServerMessage *msg, gpointer user_data)
   stream->stalled_beats = 0;
 }
 
-/* Cuts off a client that does not read: its connection is taken from
- * libsoup and closed, which frees what was queued; it comes back and
- * gets the list as it then is. */
+/* Lets go of the stream and closes its connection, taken from libsoup,
+ * which frees what was queued. */
 static void
-stream_cut (Stream *stream)
+stream_drop (Stream *stream)
 {
   GIOStream *connection;
 
-  g_message ("questions: room %s: a stream that does not read is cut off",
-      stream->room_id);
-  stream->api->streams_cut++;
   stream_ref (stream);
   stream_close (stream);
   connection = soup_server_message_steal_connection (stream->msg);
@@ -559,6 +557,17 @@ stream_cut (Stream *stream)
     g_object_unref (connection);
   }
   stream_unref (stream);
+}
+
+/* Cuts off a client that does not read; it comes back and gets the list
+ * as it then is. */
+static void
+stream_cut (Stream *stream)
+{
+  g_message ("questions: room %s: a stream that does not read is cut off",
+      stream->room_id);
+  stream->api->streams_cut++;
+  stream_drop (stream);
 }
 
 /* Sends @text (taken) as the next chunk. Outside the first burst, a
@@ -635,7 +644,17 @@ stream_send_event (Stream *stream, const KkQuestionsEvent *event)
 static void
 stream_event_cb (const KkQuestionsEvent *event, gpointer user_data)
 {
-  stream_send_event (user_data, event);
+  Stream *stream = user_data;
+
+  if (event->revoked_participant_id != NULL) {
+    if (g_strcmp0 (stream->participant_id,
+            event->revoked_participant_id) == 0
+        || (event->revoked_party_id != NULL
+            && g_strcmp0 (stream->party_id, event->revoked_party_id) == 0))
+      stream_drop (stream);   /* the page comes back, and gets 401 */
+    return;
+  }
+  stream_send_event (stream, event);
 }
 
 /* A client that has written nothing of what waits for it across two
@@ -775,6 +794,7 @@ get_events (KkHttpRequest *request, gpointer user_data)
   stream->msg = g_object_ref (msg);
   stream->room_id = g_strdup (room_id);
   stream->party_id = g_steal_pointer (&party_id);
+  stream->participant_id = g_steal_pointer (&participant_id);
   stream->privileged = viewer.privileged;
   stream->client_key = g_strdup (key);
   stream->first_burst = TRUE;

@@ -184,6 +184,9 @@ def erased_live(d, host):
     before = current_id(d, host)
     streams = {"the host": Stream(d.base_url, ROOM, host),
                "a screen": Stream(d.base_url, ROOM, other["token"])}
+    # Eli's own screen (hers alone: it goes with her) reads no more.
+    own = Stream(d.base_url, ROOM, asker["token"])
+    own.next(timeout=5.0)
     for who, st in streams.items():
         ev = st.next(timeout=5.0)
         ids = [q["id"] for q in ev["data"]["questions"]]
@@ -208,6 +211,9 @@ def erased_live(d, host):
         st.close()
     harness.log("an erasure reached the open streams within %.0f ms",
                 (ev["at"] - erased_at) * 1000)
+    check(own.ends_within(1.0),
+          "the stream of Eli's own screen ended with the erasure")
+    own.close()
     names, raw = replayed(d, other["token"], before)
     check(all(qid not in raw for qid in asked) and "Elis" not in raw,
           "a stream resumed from before the erasure does not bring them"
@@ -290,6 +296,9 @@ def receipt_holder(d, host):
              "stream, revoked receipt")
     check_eq(support(d, receipt, q_anon["id"]).status, 401,
              "support, revoked receipt")
+    # The stream she had open reads no more.
+    check(st.ends_within(1.0),
+          "her open stream ends within a second of the erasure")
     st.close()
     host_stream.close()
 
