@@ -196,6 +196,7 @@ struct _KkViewer {
   gboolean port_has_transport;
   gboolean port_nominated;
   KkTransport port_transport;
+  gint64 port_source_decided_us;      /* monotonic: see decide_source () */
 
   /* Main thread only. */
   KkRelayProtocol relay_protocol;
