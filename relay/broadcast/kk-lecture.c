@@ -738,6 +738,24 @@ update_viewer_count (KkLecture *lecture)
   kk_room_set_viewer_count (lecture->room, lecture->connected_viewers);
 }
 
+/* Attendance keeps connections that received (one that never did has no
+ * row for the protocol to go with), and the protocol only of those the
+ * relay sees come through a TURN server, as the statistics do: told when
+ * the page reports it, or when the viewer starts receiving if the page
+ * reported it before. */
+static void
+announce_relay_protocol (KkLectureViewer *entry)
+{
+  KkViewerStats stats;
+
+  kk_viewer_get_stats (entry->viewer, &stats);
+  if (entry->connected && stats.turn
+      && stats.relay_protocol != KK_RELAY_PROTOCOL_UNKNOWN)
+    g_signal_emit (entry->lecture, signals[SIGNAL_VIEWER_RELAY_PROTOCOL], 0,
+        entry->resource_id, entry->party_id,
+        kk_relay_protocol_to_string (stats.relay_protocol));
+}
+
 static void
 on_viewer_connected (KkViewer *viewer, gint64 wall_us, gpointer user_data)
 {
@@ -753,6 +771,7 @@ on_viewer_connected (KkViewer *viewer, gint64 wall_us, gpointer user_data)
       entry->resource_id, entry->party_id);
   g_signal_emit (lecture, signals[SIGNAL_VIEWER_CONNECTED], 0,
       entry->resource_id, entry->party_id, wall_us);
+  announce_relay_protocol (entry);
 }
 
 static void
@@ -861,19 +880,11 @@ kk_lecture_set_viewer_relay_protocol (KkLecture *lecture,
     const char *resource_id, KkRelayProtocol protocol)
 {
   KkLectureViewer *entry = g_hash_table_lookup (lecture->viewers, resource_id);
-  KkViewerStats stats;
 
   if (entry == NULL)
     return FALSE;
   kk_viewer_set_relay_protocol (entry->viewer, protocol);
-  kk_viewer_get_stats (entry->viewer, &stats);
-  /* Attendance keeps connections that received (one that never did has
-   * no row for the protocol to go with), and the protocol only of those
-   * the relay sees come through a TURN server, as the statistics do. */
-  if (entry->connected && stats.turn && protocol != KK_RELAY_PROTOCOL_UNKNOWN)
-    g_signal_emit (lecture, signals[SIGNAL_VIEWER_RELAY_PROTOCOL], 0,
-        entry->resource_id, entry->party_id,
-        kk_relay_protocol_to_string (protocol));
+  announce_relay_protocol (entry);
   return TRUE;
 }
 
