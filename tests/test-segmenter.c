@@ -135,6 +135,27 @@ decode (GBytes *bytes, KkTestDecoded *decoded)
   g_unlink (path);
 }
 
+/* What a player that starts at @list's segment @from gets: the init
+ * segment, then every segment from there, decoded in full. */
+static void
+decode_from (Fixture *f, GPtrArray *list, guint from, KkTestDecoded *decoded)
+{
+  g_autoptr (GBytes) init = kk_segmenter_get_init (f->segmenter);
+  g_autoptr (GByteArray) run = g_byte_array_new ();
+  g_autoptr (GBytes) stream = NULL;
+
+  g_byte_array_append (run, g_bytes_get_data (init, NULL),
+      g_bytes_get_size (init));
+  for (guint i = from; i < list->len; i++) {
+    KkSegment *segment = list->pdata[i];
+
+    g_byte_array_append (run, g_bytes_get_data (segment->bytes, NULL),
+        g_bytes_get_size (segment->bytes));
+  }
+  stream = g_byte_array_free_to_bytes (g_steal_pointer (&run));
+  decode (stream, decoded);
+}
+
 static void
 test_segments (Fixture *f, gconstpointer data)
 {
@@ -144,8 +165,6 @@ test_segments (Fixture *f, gconstpointer data)
   g_autofree char *mime_type = NULL;
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GBytes) init = NULL;
-  g_autoptr (GByteArray) tail = g_byte_array_new ();
-  g_autoptr (GBytes) stream = NULL;
   const guint8 *bytes;
   KkTestDecoded decoded;
   g_autoptr (KkSegment) found = NULL;
@@ -204,15 +223,7 @@ test_segments (Fixture *f, gconstpointer data)
   /* A viewer that comes in late: the init, then segments from the
    * second: it decodes from that segment's first frame on, both tracks. */
   from = 2;
-  g_byte_array_append (tail, bytes, g_bytes_get_size (init));
-  for (guint i = from; i < list->len; i++) {
-    KkSegment *segment = list->pdata[i];
-
-    g_byte_array_append (tail, g_bytes_get_data (segment->bytes, NULL),
-        g_bytes_get_size (segment->bytes));
-  }
-  stream = g_byte_array_free_to_bytes (g_steal_pointer (&tail));
-  decode (stream, &decoded);
+  decode_from (f, list, from, &decoded);
   last = list->pdata[list->len - 1];
   /* Every frame of the run: one that did not start on a keyframe would
    * lose the frames up to the next; and audio to its end. */
@@ -240,9 +251,6 @@ test_long_gop (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) packets = make_media (codec, 9, 4 * FPS,
       g_get_real_time ());
   g_autoptr (GPtrArray) list = NULL;
-  g_autoptr (GByteArray) run = g_byte_array_new ();
-  g_autoptr (GBytes) init = NULL;
-  g_autoptr (GBytes) stream = NULL;
   KkTestDecoded decoded;
   KkSegment *from = NULL, *last;
   guint keyframes = 0;
@@ -277,18 +285,8 @@ test_long_gop (Fixture *f, gconstpointer data)
   g_assert_cmpint (ABS (from->start_us - 4 * G_USEC_PER_SEC), <, 30 * 1000);
 
   /* A player that starts at 4 s: every frame from there decodes. */
-  init = kk_segmenter_get_init (f->segmenter);
-  g_byte_array_append (run, g_bytes_get_data (init, NULL),
-      g_bytes_get_size (init));
-  for (guint i = from->seq - ((KkSegment *) list->pdata[0])->seq;
-      i < list->len; i++) {
-    KkSegment *segment = list->pdata[i];
-
-    g_byte_array_append (run, g_bytes_get_data (segment->bytes, NULL),
-        g_bytes_get_size (segment->bytes));
-  }
-  stream = g_byte_array_free_to_bytes (g_steal_pointer (&run));
-  decode (stream, &decoded);
+  decode_from (f, list, from->seq - ((KkSegment *) list->pdata[0])->seq,
+      &decoded);
   last = list->pdata[list->len - 1];
   /* Within a frame (durations are whole milliseconds): a segment that
    * could not continue the one before would lose the frames up to the
