@@ -47,6 +47,11 @@ const KK_SEGMENTS_CATCH_UP_RATE = 1.08;
  * a browser removing frames also removes every frame after them up to the
  * next keyframe, which could be the one playing). */
 const KK_SEGMENTS_KEEP_S = 10;
+/* Media behind the playing position with no keyframe in it to remove up
+ * to (a publisher that sends keyframes only when asked): past this much a
+ * start point is asked for, so that the buffer never outgrows the
+ * browser's quota in a long lecture. */
+const KK_SEGMENTS_KEEP_MAX_S = 60;
 
 /* Watches a WebRTC attempt: @fallBack runs if it has not connected after
  * KK_WEBRTC_CONNECT_MS while @isCurrent. */
@@ -212,7 +217,10 @@ class KkSegmentsPlayer {
     const buffered = this.buffer.buffered;
     const limit = this.video.currentTime - KK_SEGMENTS_KEEP_S;
     const older = this.keyframes.filter((k) => k <= limit);
-    if (older.length === 0) return;
+    if (older.length === 0) {
+      if (buffered.length > 0 && this.video.currentTime - buffered.start(0) > KK_SEGMENTS_KEEP_MAX_S) this.wantStart = true;
+      return;
+    }
     const until = older[older.length - 1];
     this.keyframes = this.keyframes.filter((k) => k >= until);
     if (buffered.length > 0 && until > buffered.start(0)) {
