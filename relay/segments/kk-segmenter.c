@@ -759,11 +759,14 @@ kk_segmenter_want_start_point (KkSegmenter *segmenter)
   gboolean ask;
 
   g_mutex_lock (&segmenter->lock);
-  /* Before the first keyframe, kk_segmenter_new () has asked already
-   * (and the video lost since, process ()). */
-  ask = segmenter->state == STATE_RUNNING
-      && segmenter->last_video_us - segmenter->last_keyframe_us
-      > KK_SEGMENTER_START_MAX_AGE_MS * 1000;
+  /* Still waiting for the first keyframe: kk_segmenter_new () asked,
+   * but a publisher that sends keyframes only when asked may have lost
+   * that request, and players wait on it. While the pipeline is built
+   * the keyframe is there. */
+  ask = segmenter->state == STATE_WAITING
+      || (segmenter->state == STATE_RUNNING
+          && segmenter->last_video_us - segmenter->last_keyframe_us
+          > KK_SEGMENTER_START_MAX_AGE_MS * 1000);
   g_mutex_unlock (&segmenter->lock);
   if (ask) {
     GST_DEBUG ("segments %s: a player needs a start point", segmenter->name);

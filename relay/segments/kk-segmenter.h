@@ -143,8 +143,9 @@ GPtrArray *kk_segmenter_list (KkSegmenter *segmenter);
  * window. */
 KkSegment *kk_segmenter_lookup (KkSegmenter *segmenter, guint64 seq);
 /* A player needs a start point (it is new, or resyncs after a gap): if
- * the newest keyframe is older than KK_SEGMENTER_START_MAX_AGE_MS, a
- * keyframe is asked for (need_keyframe, from this call). Any thread.
+ * there is no keyframe yet, or the newest is older than
+ * KK_SEGMENTER_START_MAX_AGE_MS, a keyframe is asked for (need_keyframe,
+ * from this call). Any thread.
  * Returns: whether one was asked for. */
 gboolean kk_segmenter_want_start_point (KkSegmenter *segmenter);
 /* The wall-clock time (g_get_real_time) of media time 0, as the newest
