@@ -7,8 +7,7 @@
  *   WAITING --video keyframe--> STARTING --pipeline built (main)--> RUNNING
  *   any --pipeline error--> FAILED
  *
- * Keyframes are asked for only to start (kk_segmenter_new, then one a
- * second until the first segment is out), after video
+ * Keyframes are asked for only to start (kk_segmenter_new), after video
  * was lost on the way in (the frames after a loss do not decode until
  * one), and when a player needs a start point and the newest keyframe is
  * too old (kk_segmenter_want_start_point): never merely because a
@@ -91,7 +90,6 @@ struct _KkSegmenter {
   gint64 live_zero_wall_us; /* the same, as the newest video packet has it */
   gint64 last_keyframe_us;  /* media time of the last keyframe pushed */
   gint64 last_video_us;     /* media time of the newest video packet */
-  gint64 last_start_request_us; /* media time of the last start-up request */
   gboolean keyframe_wanted;
   GstAppSrc *srcs[KK_TRACK_N];
   guint64 dropped;          /* packets lost: held too long, or refused by an appsrc */
@@ -104,7 +102,6 @@ struct _KkSegmenter {
   GQueue window;            /* KkSegment, oldest first */
   gsize window_bytes;
   guint64 next_seq;
-  gint made;                /* atomic: a segment was made (read by the tap) */
 
   /* Set before the pipeline runs. */
   GstElement *mux;          /* whose inputs' caps name the codecs */
@@ -253,15 +250,6 @@ push_packet (KkSegmenter *segmenter, KkPacket *packet)
 
   if (packet->kind == KK_TRACK_VIDEO)
     segmenter->last_video_us = pts_us;
-  /* Until the first segment is out, a keyframe a second: a start whose
-   * first keyframe the depayloader could not use (its parameter sets
-   * lost, a busy machine) would otherwise wait for the publisher's next,
-   * which may be a long GOP away, while the first players wait. */
-  if (packet->kind == KK_TRACK_VIDEO && !g_atomic_int_get (&segmenter->made)
-      && pts_us - segmenter->last_start_request_us >= G_USEC_PER_SEC) {
-    segmenter->keyframe_wanted = TRUE;
-    segmenter->last_start_request_us = pts_us;
-  }
 }
 
 static gboolean build_pipeline (gpointer data);
@@ -417,7 +405,6 @@ add_segment (KkSegmenter *segmenter, GBytes *bytes, gint64 start_us,
   KkSegment *segment = g_new0 (KkSegment, 1);
 
   segment->seq = segmenter->next_seq++;
-  g_atomic_int_set (&segmenter->made, TRUE);
   segment->bytes = g_bytes_ref (bytes);
   segment->start_us = start_us;
   segment->duration_us = duration_us;

@@ -29,8 +29,7 @@
  * publisher's GOP, and the segmenter never asks for keyframes to cut
  * them: a keyframe asked for reaches every WebRTC viewer of the lecture
  * too, and at a fixed bitrate costs them all picture quality. Keyframes
- * are asked for only to start (once, then one a second until the first
- * segment is out), after video lost on the way in, and when
+ * are asked for only to start, after video lost on the way in, and when
  * a player needs a start point while the newest keyframe is older than
  * KK_SEGMENTER_START_MAX_AGE_MS (kk_segmenter_want_start_point ()).
  *
