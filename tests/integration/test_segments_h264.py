@@ -71,7 +71,7 @@ def test(ctx):
     # The player starts: ?start=1 until a fresh keyframe segment is there.
     t0 = time.monotonic()
     pl = wait_until(lambda: (lambda p: p if fresh_start(p) else None)(
-        playlist(d, tok, start=True)), 10, "a fresh start point",
+        playlist(d, tok, start=True)), 20, "a fresh start point",
         interval=0.5)
     start = fresh_start(pl)
     log("start point after %.1f s: segment %d, %.2f s behind live",
