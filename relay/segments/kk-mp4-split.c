@@ -34,6 +34,7 @@ typedef struct {
 
 struct _KkMp4Split {
   gsize max_element;
+  gint64 target_us;
   KkMp4SplitCallbacks callbacks;
   gpointer user_data;
   gboolean failed;
@@ -377,12 +378,13 @@ read_traf (KkMp4Split *split, const Box *traf, Fragment *fragment)
 }
 
 KkMp4Split *
-kk_mp4_split_new (gsize max_element, const KkMp4SplitCallbacks *callbacks,
-    gpointer user_data)
+kk_mp4_split_new (gsize max_element, gint64 target_us,
+    const KkMp4SplitCallbacks *callbacks, gpointer user_data)
 {
   KkMp4Split *split = g_new0 (KkMp4Split, 1);
 
   split->max_element = max_element;
+  split->target_us = target_us;
   split->callbacks = *callbacks;
   split->user_data = user_data;
   split->pending = g_byte_array_new ();
@@ -422,7 +424,22 @@ emit_segment (KkMp4Split *split)
   split->callbacks.segment (bytes, &split->info, split->user_data);
 }
 
-/* A moof: a keyframe's starts a segment; the others join the current. */
+/* Whether the segment under way ends before a video fragment: at a
+ * keyframe (@keyframe), or when its video has lasted the target. A tenth of the
+ * target is forgiven, so that fragments whose durations round down a
+ * little (a frame rate that does not divide the fragment duration) do
+ * not make segments a fragment longer than meant. */
+static gboolean
+ends_before (KkMp4Split *split, gboolean keyframe)
+{
+  if (split->segment == NULL)
+    return keyframe;
+  return keyframe || split->info.duration_us
+      >= split->target_us - split->target_us / 10;
+}
+
+/* A moof: a keyframe's, or a video one after the target, starts a
+ * segment; the others join the current. */
 static gboolean
 take_moof (KkMp4Split *split, const Box *moof, GError **error)
 {
@@ -442,14 +459,14 @@ take_moof (KkMp4Split *split, const Box *moof, GError **error)
       video = fragment;
   }
   if (video.video && video.have_time && video.have_first_flags
-      && !(video.first_flags & SAMPLE_IS_NON_SYNC)) {
+      && ends_before (split, !(video.first_flags & SAMPLE_IS_NON_SYNC))) {
     emit_segment (split);
     split->segment = g_byte_array_new ();
     split->video_ticks = 0;
     split->info.start_us = (gint64) (video.decode_time * G_USEC_PER_SEC
         / video.timescale);
     split->info.duration_us = 0;
-    split->info.keyframe = TRUE;
+    split->info.keyframe = !(video.first_flags & SAMPLE_IS_NON_SYNC);
   }
   if (split->segment != NULL && video.video) {
     split->video_ticks += video.ticks;

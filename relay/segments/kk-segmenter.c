@@ -7,6 +7,13 @@
  *   WAITING --video keyframe--> STARTING --pipeline built (main)--> RUNNING
  *   any --pipeline error--> FAILED
  *
+ * Keyframes are asked for only to start (kk_segmenter_new), after video
+ * was lost on the way in (the frames after a loss do not decode until
+ * one), and when a player needs a start point and the newest keyframe is
+ * too old (kk_segmenter_want_start_point): never merely because a
+ * segment ends, since every keyframe asked for here reaches every WebRTC
+ * viewer of the lecture too.
+ *
  * Packets that arrive while the pipeline is being built are held in a
  * bounded queue and pushed in order once it runs, so the first segment
  * starts on the keyframe that started the segmenter and the tap never
@@ -39,8 +46,6 @@ G_DEFINE_QUARK (kk-segmenter-error-quark, kk_segmenter_error)
 #define MAX_HELD 1024
 /* Bound on what each appsrc queues; past it the oldest data goes. */
 #define APPSRC_MAX_BYTES (4 * 1024 * 1024)
-/* Keyframes are asked for at most this often. */
-#define KEYFRAME_REQUEST_INTERVAL_US (500 * G_USEC_PER_SEC / 1000)
 
 #define PT_VIDEO 96
 #define PT_AUDIO 111
@@ -84,7 +89,7 @@ struct _KkSegmenter {
   gint64 zero_wall_us;      /* capture time of media time 0 (the start) */
   gint64 live_zero_wall_us; /* the same, as the newest video packet has it */
   gint64 last_keyframe_us;  /* media time of the last keyframe pushed */
-  gint64 last_request_us;   /* media time of the last keyframe request */
+  gint64 last_video_us;     /* media time of the newest video packet */
   gboolean keyframe_wanted;
   GstAppSrc *srcs[KK_TRACK_N];
   guint64 dropped;          /* packets lost: held too long, or refused by an appsrc */
@@ -180,7 +185,6 @@ kk_segmenter_new (const char *pipelines_dir, const char *name,
   segmenter->context = g_main_context_ref_thread_default ();
   segmenter->clocks[KK_TRACK_AUDIO].clock_rate = 48000;
   segmenter->clocks[KK_TRACK_VIDEO].clock_rate = 90000;
-  segmenter->last_request_us = -KEYFRAME_REQUEST_INTERVAL_US;
   g_queue_init (&segmenter->held);
   g_queue_init (&segmenter->window);
 
@@ -244,17 +248,8 @@ push_packet (KkSegmenter *segmenter, KkPacket *packet)
   if (gst_app_src_push_buffer (src, buffer) != GST_FLOW_OK)
     segmenter->dropped++;
 
-  /* The segment under way is long enough: the next keyframe ends it.
-   * Asked again, while none comes, every so much media time (not wall
-   * time, so that a backlog pushed at once asks as often as live). */
-  if (packet->kind == KK_TRACK_VIDEO
-      && pts_us - segmenter->last_keyframe_us
-      >= KK_SEGMENTER_TARGET_MS * 1000
-      && pts_us - segmenter->last_request_us
-      >= KEYFRAME_REQUEST_INTERVAL_US) {
-    segmenter->keyframe_wanted = TRUE;
-    segmenter->last_request_us = pts_us;
-  }
+  if (packet->kind == KK_TRACK_VIDEO)
+    segmenter->last_video_us = pts_us;
 }
 
 static gboolean build_pipeline (gpointer data);
@@ -598,7 +593,7 @@ build_pipeline (gpointer data)
   g_mutex_lock (&segmenter->window_lock);
   if (segmenter->codec == KK_CODEC_H264)
     segmenter->mp4_split = kk_mp4_split_new (KK_SEGMENTER_MAX_SEGMENT_BYTES,
-        &mp4_callbacks, segmenter);
+        KK_SEGMENTER_TARGET_MS * 1000, &mp4_callbacks, segmenter);
   else
     segmenter->webm_split = kk_webm_split_new (
         KK_SEGMENTER_MAX_SEGMENT_BYTES, &webm_callbacks, segmenter);
@@ -756,6 +751,29 @@ kk_segmenter_lookup (KkSegmenter *segmenter, guint64 seq)
   }
   g_mutex_unlock (&segmenter->window_lock);
   return found;
+}
+
+gboolean
+kk_segmenter_want_start_point (KkSegmenter *segmenter)
+{
+  gboolean ask;
+
+  g_mutex_lock (&segmenter->lock);
+  /* Still waiting for the first keyframe: kk_segmenter_new () asked,
+   * but a publisher that sends keyframes only when asked may have lost
+   * that request, and players wait on it. While the pipeline is built
+   * the keyframe is there. */
+  ask = segmenter->state == STATE_WAITING
+      || (segmenter->state == STATE_RUNNING
+          && segmenter->last_video_us - segmenter->last_keyframe_us
+          > KK_SEGMENTER_START_MAX_AGE_MS * 1000);
+  g_mutex_unlock (&segmenter->lock);
+  if (ask) {
+    GST_DEBUG ("segments %s: a player needs a start point", segmenter->name);
+    if (segmenter->callbacks.need_keyframe != NULL)
+      segmenter->callbacks.need_keyframe (segmenter, segmenter->user_data);
+  }
+  return ask;
 }
 
 gint64

@@ -4,7 +4,10 @@
 // WebRTC to the relay's media segments by itself, plays within a few
 // seconds, stays within about 4 s of live, says which path it is on, and
 // her attendance counts the time she watched. An H.264 lecture (a
-// webrtcbin publisher over WHIP) plays the same way, from fragmented MP4.
+// webrtcbin publisher over WHIP whose encoder sends a keyframe only every
+// 40 s, unless asked) plays the same way, from fragmented MP4 segments
+// that mostly do not start on a keyframe, and costs the publisher no more
+// than a couple of keyframe requests.
 //
 // Namespaces (made here, inside the test's own from netns-run):
 //
@@ -202,6 +205,13 @@ async function followLive(daemon, page, token, seconds, label, room = ROOM) {
   return { mean, max };
 }
 
+/* Keyframe requests the relay sent to publishers so far (/metrics). */
+async function keyframeRequests(daemon) {
+  const text = await (await fetch(`${daemon.base}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("kringkast_keyframe_requests_total"));
+  return Number(line.split(" ").pop());
+}
+
 let squid = null;
 let publisher = null;
 // run() ends the process: what this test made outside it goes then.
@@ -274,8 +284,10 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   const h264 = await daemon.createRoom(H264_ROOM, "Håndhygiene");
   publisher = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
     "--url", `${daemon.base}/whip/${H264_ROOM}`, "--token", h264.host_token, "--codec", "h264",
-    "--duration", "0"], { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
+    "--keyframe-interval", "1200", "--duration", "0"],
+  { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
   await waitFor(async () => (await daemon.room(H264_ROOM))?.live, 20000, "the H.264 lecture live");
+  const askedBefore = await keyframeRequests(daemon);
   const ola = await daemon.join(H264_ROOM, "Ola Nordmann", "Sengepost 5");
   const h264Context = await chromium.launchPersistentContext(path.join(workdir, "profile-h264"), {
     executablePath: wrapper, headless: true, locale: "nb-NO",
@@ -287,6 +299,13 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   const mime = (await daemon.api("GET", `/api/rooms/${H264_ROOM}/segments`, undefined, ola.token)).data.mime_type;
   check(mime.startsWith("video/mp4; codecs=\"avc1."), `H.264 segments as ${mime}`);
   const h264Live = await followLive(daemon, h264Page, ola.token, 10, "Chromium H.264", H264_ROOM);
+  const asked = await keyframeRequests(daemon) - askedBefore;
+  const h264List = (await daemon.api("GET", `/api/rooms/${H264_ROOM}/segments`, undefined, ola.token)).data;
+  log(`Chromium H.264: ${asked} keyframe requests to the publisher; keyframe segments in the window: `
+    + `${h264List.segments.filter((s) => s.keyframe).length} of ${h264List.segments.length}`);
+  check(h264List.segments.some((s) => !s.keyframe), "H.264 segments that continue the one before");
+  /* The segments' start, the page's start point: not one a second. */
+  check(asked <= 3, `${asked} keyframe requests for one HTTPS viewer`);
   await screenshot(h264Page, "chromium-h264-over-https");
   await h264Context.close();
   publisher.kill("SIGTERM");
