@@ -83,17 +83,20 @@ fixture_teardown (Fixture *f, gconstpointer data)
 }
 
 /* Pushes the packets as the tap would, letting the main context build the
- * pipeline meanwhile, then waits until the muxer has cut every segment
- * it can (the last one ends only with the next). */
+ * pipeline meanwhile, except for the first @held packets, which come
+ * before it runs (a main context busy elsewhere, or a slow machine: the
+ * segmenter holds them while the pipeline is built); then waits until the
+ * muxer has cut every segment it can (the last one ends only with the
+ * next). */
 static void
-push_all (Fixture *f, GPtrArray *packets)
+push_held (Fixture *f, GPtrArray *packets, guint held)
 {
   gint64 deadline;
   guint last = G_MAXUINT, stable = 0;
 
   for (guint i = 0; i < packets->len; i++) {
     kk_segmenter_push (f->segmenter, packets->pdata[i]);
-    while (g_main_context_iteration (NULL, FALSE))
+    while (i + 1 >= held && g_main_context_iteration (NULL, FALSE))
       ;
   }
   deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
@@ -107,6 +110,12 @@ push_all (Fixture *f, GPtrArray *packets)
     g_main_context_iteration (NULL, FALSE);
     g_usleep (20 * 1000);
   }
+}
+
+static void
+push_all (Fixture *f, GPtrArray *packets)
+{
+  push_held (f, packets, 0);
 }
 
 static guint64
@@ -342,6 +351,59 @@ test_live_after_pause (Fixture *f, gconstpointer data)
   push_all (f, packets);
   g_assert_cmpint (ABS (kk_segmenter_get_zero_wall_us (f->segmenter)
           - (start + 20 * G_USEC_PER_SEC)), <, 100 * 1000);
+}
+
+/* The pipeline is built on the main context while packets keep coming
+ * (under a sanitizer, tens of milliseconds: frames and audio arrive
+ * meanwhile). What was held then is pushed as it came, each packet at its
+ * own time: the first segment starts on the keyframe, at 0, and from it
+ * every frame decodes, as when nothing was held. */
+static void
+test_held (Fixture *f, gconstpointer data)
+{
+  KkCodec codec = GPOINTER_TO_INT (data);
+  g_autoptr (GPtrArray) packets = make_media (codec, 5, FPS,
+      g_get_real_time ());
+  g_autoptr (GPtrArray) list = NULL;
+  KkTestDecoded decoded;
+  KkSegment *first, *last;
+  guint32 first_ts = 0;
+  guint held = 0;
+
+  /* The packets of the first 0.3 s of media come before the main
+   * context runs. */
+  for (held = 0; held < packets->len; held++) {
+    KkPacket *packet = packets->pdata[held];
+
+    if (packet->kind != KK_TRACK_VIDEO)
+      continue;
+    if (first_ts == 0)
+      first_ts = packet->timestamp;
+    if (kk_test_media_seconds (packet, first_ts) >= 0.3)
+      break;
+  }
+  push_held (f, packets, held);
+  g_assert_true (kk_segmenter_is_healthy (f->segmenter, NULL));
+  list = kk_segmenter_list (f->segmenter);
+  g_assert_cmpuint (list->len, >=, 3);
+  first = list->pdata[0];
+  g_assert_true (first->keyframe);
+  g_assert_cmpint (first->start_us, <, 30 * 1000);
+  for (guint i = 0; i < list->len; i++) {
+    KkSegment *segment = list->pdata[i];
+
+    g_assert_cmpint (ABS (segment->start_us - (gint64) i * G_USEC_PER_SEC),
+        <, 100 * 1000);
+    g_assert_cmpint (ABS (segment->duration_us - G_USEC_PER_SEC), <=, 1000);
+  }
+
+  /* Every frame from the first, and audio to the end. */
+  decode_from (f, list, 0, &decoded);
+  last = list->pdata[list->len - 1];
+  g_assert_cmpuint (decoded.video_frames, ==, list->len * FPS);
+  g_assert_cmpfloat (decoded.audio_end / 1e9, >,
+      (last->start_us + last->duration_us) / 1e6 - 0.1);
+  g_free (decoded.video_caps);
 }
 
 /* An hour would not fit: the window keeps its bounds. */
@@ -697,6 +759,12 @@ main (int argc, char **argv)
       fixture_teardown);
   g_test_add ("/segmenter/long-gop-h264", Fixture,
       GINT_TO_POINTER (KK_CODEC_H264), fixture_setup, test_long_gop,
+      fixture_teardown);
+  g_test_add ("/segmenter/held-vp8", Fixture,
+      GINT_TO_POINTER (KK_CODEC_VP8), fixture_setup, test_held,
+      fixture_teardown);
+  g_test_add ("/segmenter/held-h264", Fixture,
+      GINT_TO_POINTER (KK_CODEC_H264), fixture_setup, test_held,
       fixture_teardown);
   g_test_add ("/segmenter/start-point", Fixture, NULL, fixture_setup,
       test_start_point, fixture_teardown);

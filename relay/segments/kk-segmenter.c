@@ -17,7 +17,15 @@
  * Packets that arrive while the pipeline is being built are held in a
  * bounded queue and pushed in order once it runs, so the first segment
  * starts on the keyframe that started the segmenter and the tap never
- * waits for GStreamer.
+ * waits for GStreamer. Each keeps the media time it arrived with: the
+ * track's clock moves on with every later packet, and frames pushed with
+ * the time of the newest would share one timestamp. h264parse (like any
+ * GstBaseParse) takes a repeated timestamp for none, and mp4mux, which
+ * always muxes the track whose next buffer is earliest, then takes the
+ * video track's untimed frame for the latest of all and muxes audio
+ * alone from then on: no video segment ever. Building the pipeline takes
+ * a few milliseconds, but under a sanitizer or on a busy machine tens,
+ * enough for the frame after the keyframe to be held too.
  *
  * Two locks, so that the tap (which runs before the fan-out, on the
  * packet path of every WebRTC viewer) never waits while the muxer's
@@ -57,6 +65,15 @@ typedef enum {
   STATE_FAILED,
 } SegmenterState;
 
+/* A packet held while the pipeline is built, with its media time and
+ * the wall-clock time it was captured (or arrived) at, as they were when
+ * it came. */
+typedef struct {
+  KkPacket *packet;
+  gint64 pts_us;
+  gint64 wall_us;
+} HeldPacket;
+
 typedef struct {
   gboolean have_ref;
   guint32 last_ts;
@@ -81,7 +98,7 @@ struct _KkSegmenter {
   /* Under lock. */
   SegmenterState state;
   GError *failure;
-  GQueue held;              /* KkPacket, while STARTING */
+  GQueue held;              /* HeldPacket, while STARTING */
   KkCodec codec;            /* these three are set before the pipeline is */
   const char *extension;    /* "webm" or "mp4" */
   const char *content_type;
@@ -137,6 +154,13 @@ set_state (KkSegmenter *segmenter, SegmenterState state)
   GST_INFO ("segments %s: %s -> %s", segmenter->name,
       state_name (segmenter->state), state_name (state));
   segmenter->state = state;
+}
+
+static void
+held_packet_free (HeldPacket *held)
+{
+  kk_packet_unref (held->packet);
+  g_free (held);
 }
 
 KkSegment *
@@ -221,12 +245,12 @@ update_clock (TrackClock *clock, KkPacket *packet, gint64 wall_us)
   clock->last_ts = packet->timestamp;
 }
 
+/* @pts_us: its media time; @wall_us: when it was captured (or arrived). */
 static void
-push_packet (KkSegmenter *segmenter, KkPacket *packet)
+push_packet (KkSegmenter *segmenter, KkPacket *packet, gint64 pts_us,
+    gint64 wall_us)
 {
-  TrackClock *clock = &segmenter->clocks[packet->kind];
   GstAppSrc *src = segmenter->srcs[packet->kind];
-  gint64 pts_us = track_wall_us (clock) - segmenter->zero_wall_us;
   GstBuffer *buffer;
   guint8 *data;
 
@@ -236,8 +260,7 @@ push_packet (KkSegmenter *segmenter, KkPacket *packet)
   if (packet->kind == KK_TRACK_VIDEO && packet->keyframe_start)
     segmenter->last_keyframe_us = pts_us;
   if (packet->kind == KK_TRACK_VIDEO)
-    segmenter->live_zero_wall_us = (packet->capture_wall_us != 0
-        ? packet->capture_wall_us : g_get_real_time ()) - pts_us;
+    segmenter->live_zero_wall_us = wall_us - pts_us;
   data = g_malloc (packet->len);
   memcpy (data, packet->data, packet->len);
   /* Keep the marker bit, set the payload type the caps announce. */
@@ -258,22 +281,29 @@ static void
 process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
 {
   TrackClock *clock;
+  HeldPacket *held;
   gboolean keyframe = packet->kind == KK_TRACK_VIDEO
       && packet->keyframe_start;
+  gint64 wall_us = packet->capture_wall_us != 0 ? packet->capture_wall_us
+      : arrival_wall_us;
 
   if (packet->kind >= KK_TRACK_N)
     return;
   clock = &segmenter->clocks[packet->kind];
-  /* Video lost: the frames after it do not decode until a keyframe. */
+  /* Video lost: the frames after it do not decode until a keyframe.
+   * Logged, since each such keyframe also cuts a segment short. */
   if (packet->kind == KK_TRACK_VIDEO && clock->have_seq
-      && kk_seq_diff (packet->seq, clock->last_seq) > 1)
+      && kk_seq_diff (packet->seq, clock->last_seq) > 1) {
+    GST_INFO ("segments %s: video lost on the way in (packet %u after %u): "
+        "a keyframe is asked for", segmenter->name, packet->seq,
+        clock->last_seq);
     segmenter->keyframe_wanted = TRUE;
+  }
   if (clock->have_seq && kk_seq_diff (packet->seq, clock->last_seq) <= 0)
     return;
   clock->have_seq = TRUE;
   clock->last_seq = packet->seq;
-  update_clock (clock, packet, packet->capture_wall_us != 0
-      ? packet->capture_wall_us : arrival_wall_us);
+  update_clock (clock, packet, wall_us);
 
   switch (segmenter->state) {
     case STATE_WAITING:
@@ -293,7 +323,11 @@ process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
       segmenter->zero_wall_us = track_wall_us (clock);
       segmenter->last_keyframe_us = 0;
       set_state (segmenter, STATE_STARTING);
-      g_queue_push_tail (&segmenter->held, kk_packet_ref (packet));
+      held = g_new (HeldPacket, 1);
+      held->packet = kk_packet_ref (packet);
+      held->pts_us = 0;
+      held->wall_us = wall_us;
+      g_queue_push_tail (&segmenter->held, held);
       segmenter->build_source = g_idle_source_new ();
       g_source_set_callback (segmenter->build_source, build_pipeline,
           segmenter, NULL);
@@ -301,13 +335,18 @@ process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
       return;
     case STATE_STARTING:
       if (g_queue_get_length (&segmenter->held) >= MAX_HELD) {
-        kk_packet_unref (g_queue_pop_head (&segmenter->held));
+        held_packet_free (g_queue_pop_head (&segmenter->held));
         segmenter->dropped++;
       }
-      g_queue_push_tail (&segmenter->held, kk_packet_ref (packet));
+      held = g_new (HeldPacket, 1);
+      held->packet = kk_packet_ref (packet);
+      held->pts_us = track_wall_us (clock) - segmenter->zero_wall_us;
+      held->wall_us = wall_us;
+      g_queue_push_tail (&segmenter->held, held);
       return;
     case STATE_RUNNING:
-      push_packet (segmenter, packet);
+      push_packet (segmenter, packet,
+          track_wall_us (clock) - segmenter->zero_wall_us, wall_us);
       return;
     case STATE_FAILED:
       return;
@@ -476,7 +515,7 @@ fail_pipeline (KkSegmenter *segmenter, GError *error)
   if (segmenter->failure == NULL)
     segmenter->failure = g_error_copy (error);
   set_state (segmenter, STATE_FAILED);
-  g_queue_clear_full (&segmenter->held, (GDestroyNotify) kk_packet_unref);
+  g_queue_clear_full (&segmenter->held, (GDestroyNotify) held_packet_free);
   g_mutex_unlock (&segmenter->lock);
 }
 
@@ -567,7 +606,7 @@ build_pipeline (gpointer data)
   g_autoptr (GstCaps) audio_caps = NULL;
   g_autoptr (GstBus) bus = NULL;
   GstAppSrc *srcs[KK_TRACK_N] = { NULL, NULL };
-  KkPacket *packet;
+  HeldPacket *held;
 
   g_clear_pointer (&segmenter->build_source, g_source_unref);
   pipeline = make_pipeline (segmenter, srcs, &sink, &error);
@@ -620,9 +659,9 @@ build_pipeline (gpointer data)
   segmenter->srcs[KK_TRACK_AUDIO] = srcs[KK_TRACK_AUDIO];
   if (segmenter->state == STATE_STARTING) {
     set_state (segmenter, STATE_RUNNING);
-    while ((packet = g_queue_pop_head (&segmenter->held)) != NULL) {
-      push_packet (segmenter, packet);
-      kk_packet_unref (packet);
+    while ((held = g_queue_pop_head (&segmenter->held)) != NULL) {
+      push_packet (segmenter, held->packet, held->pts_us, held->wall_us);
+      held_packet_free (held);
     }
   }
   g_mutex_unlock (&segmenter->lock);
@@ -653,7 +692,7 @@ kk_segmenter_free (KkSegmenter *segmenter)
   }
   for (guint i = 0; i < KK_TRACK_N; i++)
     g_clear_object (&segmenter->srcs[i]);
-  g_queue_clear_full (&segmenter->held, (GDestroyNotify) kk_packet_unref);
+  g_queue_clear_full (&segmenter->held, (GDestroyNotify) held_packet_free);
   g_queue_clear_full (&segmenter->window, (GDestroyNotify) kk_segment_free);
   g_clear_pointer (&segmenter->webm_split, kk_webm_split_free);
   g_clear_pointer (&segmenter->mp4_split, kk_mp4_split_free);

@@ -15,7 +15,9 @@ segment is listed, then every later segment once, in order), watches for
   that start on a keyframe say so;
 - the publisher is asked for a keyframe at most a couple of times (to
   start, kringkast_keyframe_requests_total) and sends no other while she
-  watches, not one a second as long as she watches;
+  watches, not one a second as long as she watches; only video lost on
+  the way in (which the relay logs; a busy machine's jitter buffer gives
+  up on late packets) adds one each, and may cut a segment short;
 - her player, playing from its start point on at normal speed, never
   runs out of media and stays within about 4 s of live;
 - the init segment followed by everything she fetched decodes (qtdemux,
@@ -120,12 +122,22 @@ def test(ctx):
         "position: min %.2f s", max(behind), sum(behind) / len(behind),
         -max(starved))
     check(len(fetched) >= WATCH_S - 3, "segments fetched: %d", len(fetched))
-    # About a second each (the GOP is 40 s); only the start on a keyframe.
-    for seg, _ in fetched[1:]:
-        check(0.5 <= seg["duration"] <= 1.6, "segment %d lasts %.2f s",
-              seg["seq"], seg["duration"])
+    # Video lost on the way in (a busy machine's jitter buffer gives up on
+    # late packets) is a reason for a keyframe: the frames after it do not
+    # decode until one. The relay logs each; those keyframes are allowed
+    # for, and only those.
+    losses = d.log_text().count("video lost on the way in")
+    log("video losses on the way in: %d", losses)
+    # About a second each (the GOP is 40 s), or shorter where a keyframe
+    # (asked for after a loss) came soon after a cut; only the start and
+    # those keyframes on a keyframe.
+    for i, (seg, _) in enumerate(fetched[1:], 1):
+        cut_by_keyframe = i + 1 == len(fetched) or fetched[i + 1][0]["keyframe"]
+        check(seg["duration"] <= 1.6
+              and (seg["duration"] >= 0.5 or cut_by_keyframe),
+              "segment %d lasts %.2f s", seg["seq"], seg["duration"])
     check(fetched[0][0]["keyframe"], "the start point is a keyframe")
-    check(sum(1 for s, _ in fetched if s["keyframe"]) <= 2,
+    check(sum(1 for s, _ in fetched if s["keyframe"]) <= 2 + losses,
           "keyframe segments while she watched: %s",
           [s["seq"] for s, _ in fetched if s["keyframe"]])
     check(max(behind) <= 4.0, "behind live: %.2f s", max(behind))
@@ -168,8 +180,10 @@ def test(ctx):
     # player's start point; not one a second for the 20 s she watched
     # (the keyframe segments above show what it sent meanwhile).
     relay_asked = d.metric("kringkast_keyframe_requests_total")
+    losses = d.log_text().count("video lost on the way in")
     log("keyframe requests sent to the publisher: %s", relay_asked)
-    check(1 <= relay_asked <= 3, "keyframe requests sent: %s", relay_asked)
+    check(1 <= relay_asked <= 3 + losses, "keyframe requests sent: %s",
+          relay_asked)
     p = pub.stop()
     check(p.ok, "publisher: %s", p.error)
     check(d.stop() == 0, "daemon exit status")
