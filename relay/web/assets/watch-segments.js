@@ -20,19 +20,41 @@
  * where live is on the relay's clock (live_edge); a player a little
  * behind plays slightly faster until it has caught up, one more than
  * KK_SEGMENTS_MAX_BEHIND_S behind jumps ahead, but only to a keyframe
- * segment it has (asking for a start point when it has none ahead). */
+ * segment it has (asking for a start point when it has none ahead).
+ *
+ * It reads the playlist once per target duration (a segment's length:
+ * nothing new can be there sooner). When the relay, or a proxy before
+ * it, answers 429 or 503 (or a proxy 502 or 504: its relay is away), it
+ * waits as long as Retry-After says, or else 1 s, 2 s, 4 s and so on up
+ * to KK_SEGMENTS_RETRY_MAX_MS, plays what it has meanwhile, and says so
+ * on the page when it lasts: a room of nurses behind one proxy must not
+ * hammer a relay that is already struggling. */
 "use strict";
 
 const kkSegmentsText = kkTranslator({
   "path.https": "Over HTTPS (fallback)",
+  "retrying": "the relay is busy or away (HTTP {status}): trying again in {seconds} s",
 }, {
   "path.https": "Over HTTPS (reserveløsning)",
+  "retrying": "reléet er opptatt eller borte (HTTP {status}): prøver igjen om {seconds} s",
 });
 
 /* A WebRTC attempt not connected after this long gives way to HTTPS. */
 const KK_WEBRTC_CONNECT_MS = 5000;
-/* How often the playlist is read; a segment lasts about a second. */
-const KK_SEGMENTS_POLL_MS = 500;
+/* How often the playlist is read until it says its target duration. */
+const KK_SEGMENTS_POLL_MS = 1000;
+/* Answers that mean "later": the relay's limits (429), a relay or proxy
+ * that cannot serve now (503), a proxy whose relay is away (502, 504). */
+const KK_SEGMENTS_RETRY_STATUSES = [429, 502, 503, 504];
+/* Waits after such an answer without Retry-After: the first, doubled
+ * each time up to the last. A Retry-After is honoured up to
+ * KK_SEGMENTS_RETRY_AFTER_MAX_MS (a wrong one must not stop the lecture
+ * for good). */
+const KK_SEGMENTS_RETRY_FIRST_MS = 1000;
+const KK_SEGMENTS_RETRY_MAX_MS = 16000;
+const KK_SEGMENTS_RETRY_AFTER_MAX_MS = 60000;
+/* Trouble that lasts longer than this is said on the page. */
+const KK_SEGMENTS_TROUBLE_NOTICE_MS = 3000;
 /* Behind live by more than this: jump ahead to the newest keyframe
  * segment buffered. A start point older than this is waited on for up to
  * KK_SEGMENTS_START_WAIT_MS (a publisher asked for a keyframe sends one
@@ -72,6 +94,15 @@ function kkSegmentsShouldFallBack(attempt, state) {
   return state === "failed" && !attempt.kkConnected;
 }
 
+/* Retry-After (RFC 9110 10.2.3: seconds, or an HTTP date) in ms; null
+ * when absent or unreadable. */
+function kkRetryAfterMs(value) {
+  if (!value) return null;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - Date.now());
+}
+
 class KkSegmentsPlayer {
   constructor(room, token, video) {
     this.playlist = `/api/rooms/${encodeURIComponent(room)}/segments`;
@@ -88,6 +119,10 @@ class KkSegmentsPlayer {
     this.fetched = 0;
     this.behindLive = null;     /* seconds, measured on the relay's clock */
     this.edge = null;           /* {media: live_edge, at: performance.now()} */
+    this.pollMs = KK_SEGMENTS_POLL_MS;
+    this.retryMs = 0;           /* the last wait after a "later" answer; 0 when none */
+    this.trouble = null;        /* {status, since, until} while "later" answers come */
+    this.playlistRequests = 0;
   }
 
   start() {
@@ -112,7 +147,10 @@ class KkSegmentsPlayer {
     const response = await fetch(path, {
       headers: { Authorization: `Bearer ${this.token}` }, cache: json ? "no-store" : "default",
     });
-    if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status}`), { status: response.status });
+    if (!response.ok) {
+      throw Object.assign(new Error(`HTTP ${response.status}`),
+        { status: response.status, retryAfterMs: kkRetryAfterMs(response.headers.get("Retry-After")) });
+    }
     return json ? response.json() : response.arrayBuffer();
   }
 
@@ -132,15 +170,36 @@ class KkSegmentsPlayer {
     await this.open();
     while (!this.stopped) {
       const started = performance.now();
-      const list = await this.get(this.wantStart ? `${this.playlist}?start=1` : this.playlist, true);
-      this.wantStart = false;
-      if (this.stopped) return;
-      if (list.live_edge !== null) this.edge = { media: list.live_edge, at: performance.now() };
-      await this.follow(list);
+      let wait;
+      try {
+        this.playlistRequests++;
+        const list = await this.get(this.wantStart ? `${this.playlist}?start=1` : this.playlist, true);
+        this.wantStart = false;
+        if (this.stopped) return;
+        if (list.live_edge !== null) this.edge = { media: list.live_edge, at: performance.now() };
+        if (list.target_duration > 0) this.pollMs = list.target_duration * 1000;
+        await this.follow(list);
+        this.retryMs = 0;
+        this.trouble = null;
+        wait = this.pollMs - (performance.now() - started);
+      } catch (error) {
+        if (this.stopped || !KK_SEGMENTS_RETRY_STATUSES.includes(error.status)) throw error;
+        wait = this.backOff(error);
+      }
       this.keepUp();
-      const wait = KK_SEGMENTS_POLL_MS - (performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
     }
+  }
+
+  /* A "later" answer to the playlist or a segment: how long to wait
+   * before the next request. The segment not fetched is fetched then. */
+  backOff(error) {
+    const now = performance.now();
+    this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : KK_SEGMENTS_RETRY_FIRST_MS, KK_SEGMENTS_RETRY_MAX_MS);
+    const wait = error.retryAfterMs !== null ? Math.min(error.retryAfterMs, KK_SEGMENTS_RETRY_AFTER_MAX_MS)
+      : this.retryMs;
+    this.trouble = { status: error.status, since: this.trouble ? this.trouble.since : now, until: now + wait };
+    return wait;
   }
 
   /* Appends what the playlist has that this player has not. */
@@ -267,6 +326,13 @@ class KkSegmentsPlayer {
    * behind live it plays. */
   async stats() {
     const quality = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
+    const now = performance.now();
+    let path = kkSegmentsText("path.https");
+    if (this.trouble && now - this.trouble.since >= KK_SEGMENTS_TROUBLE_NOTICE_MS) {
+      path += ` · ${kkSegmentsText("retrying", {
+        status: this.trouble.status, seconds: Math.max(0, Math.ceil((this.trouble.until - now) / 1000)),
+      })}`;
+    }
     return {
       framesDecoded: quality ? quality.totalVideoFrames - quality.droppedVideoFrames : 0,
       packetsLost: 0,
@@ -275,9 +341,11 @@ class KkSegmentsPlayer {
       width: this.video.videoWidth,
       height: this.video.videoHeight,
       transport: "https",
-      path: kkSegmentsText("path.https"),
+      path,
       behindLive: this.behindLive,
       segmentsFetched: this.fetched,
+      playlistRequests: this.playlistRequests,
+      retrying: this.trouble ? { status: this.trouble.status, waitMs: this.trouble.until - now } : null,
     };
   }
 }
