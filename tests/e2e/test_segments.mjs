@@ -9,8 +9,8 @@
 // that mostly do not start on a keyframe, and costs the publisher no more
 // than a couple of keyframe requests. The page reads the playlist once a
 // second (the target duration), and when the proxy answers 503 (squid's
-// deny_info for 8 s) it waits 1, 2, 4 s between tries, says so, stays on
-// HTTPS and plays on afterwards.
+// deny_info for 8 s) it waits 1, 2, 4 s between tries (3 s each when it
+// says Retry-After: 3), says so, stays on HTTPS and plays on afterwards.
 //
 // Namespaces (made here, inside the test's own from netns-run):
 //
@@ -89,7 +89,8 @@ function removeNetwork() {
 /* squid's configuration: it passes plain HTTP to the relay's HTTP port
  * only, and refuses CONNECT (no tunnel to the media port). In an
  * @outage it answers 503 for the lecture's segments and playlist itself,
- * as a proxy whose relay is away (or a relay that cannot serve) does. */
+ * as a proxy whose relay is away (or a relay that cannot serve) does,
+ * with Retry-After: @outage.retryAfter when it says. */
 function writeSquidConf(conf, dir, relayPort, outage) {
   fs.writeFileSync(conf, [
     `http_port ${PROXY_PORT}`,
@@ -101,6 +102,7 @@ function writeSquidConf(conf, dir, relayPort, outage) {
     "deny_info 503:ERR_CANNOT_FORWARD lecture_segments",
     "http_access deny CONNECT",
     ...(outage ? ["http_access deny lecture_segments"] : []),
+    ...(outage?.retryAfter ? [`reply_header_add Retry-After ${outage.retryAfter} lecture_segments`] : []),
     "http_access allow workplace relay relay_http",
     "http_access deny all",
     "cache_mem 16 MB",
@@ -286,7 +288,7 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   const whepLine = /POST http:\/\/[^ ]*\/whep\//;
   const wheps = proxied(squid, whepLine).length;
   const outageStarted = Date.now();
-  squid.setOutage(true);
+  squid.setOutage({});
   await sleep(6500);
   const inOutage = await playing(page);
   log(`Chromium in the outage: "${inOutage.quality}"`);
@@ -302,9 +304,11 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
     return state.stats?.retrying === null && state.time > timeBefore + 1 && !state.paused ? state : null;
   }, 25000, "Chromium playing again after the outage");
   log(`Chromium: playing again ${((Date.now() - outageEnded) / 1000).toFixed(1)} s after the outage`);
-  // No segment came from the outage's start until she played again.
+  // No segment came from the outage's start until she played again:
+  // longer than the window (12 s), so she started over at a fresh
+  // keyframe and what was cut meanwhile was never fetched.
   const stalled = (Date.now() - outageStarted) / 1000;
-  const denied = proxied(squid, deniedLine).map((l) => Number(l.split(/\s+/)[0]));
+  let denied = proxied(squid, deniedLine).map((l) => Number(l.split(/\s+/)[0]));
   const gaps = denied.slice(1).map((t, i) => t - denied[i]);
   log(`Chromium: ${denied.length} requests answered 503, ${gaps.map((g) => g.toFixed(1)).join(", ")} s apart`);
   check(denied.length >= 3 && denied.length <= 5, `${denied.length} requests in an 8 s outage`);
@@ -314,6 +318,28 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   // Back near live within a few seconds (it jumps to a keyframe).
   await sleep(3000);
   await followLive(daemon, page, kari.token, 5, "Chromium after the outage");
+
+  // Again for 5 s, now with Retry-After: 3: she waits 3 s each time,
+  // not 1, 2, 4 s. Shorter than the window: afterwards she fetches what
+  // was cut meanwhile, and it counts.
+  const deniedBefore = denied.length;
+  squid.setOutage({ retryAfter: 3 });
+  await sleep(5000);
+  squid.setOutage(false);
+  const timeBeforeSecond = (await playing(page)).time;
+  await waitFor(async () => {
+    const state = await playing(page);
+    return state.stats?.retrying === null && state.time > timeBeforeSecond + 1 && !state.paused ? state : null;
+  }, 25000, "Chromium playing again after the outage with Retry-After");
+  denied = proxied(squid, deniedLine).map((l) => Number(l.split(/\s+/)[0])).slice(deniedBefore);
+  const retryGaps = denied.slice(1).map((t, i) => t - denied[i]);
+  log(`Chromium: with Retry-After: 3, ${denied.length} requests answered 503, `
+    + `${retryGaps.map((g) => g.toFixed(1)).join(", ")} s apart`);
+  check(denied.length >= 2 && denied.length <= 3, `${denied.length} requests in a 5 s outage with Retry-After: 3`);
+  retryGaps.forEach((gap, i) => check(gap >= 2.9 && gap <= 4.0, `wait ${i + 1} with Retry-After: 3 was ${gap.toFixed(1)} s`));
+  check(proxied(squid, whepLine).length === wheps, "the page started over with WebRTC in the outage");
+  await sleep(3000);
+  await followLive(daemon, page, kari.token, 3, "Chromium after the outage with Retry-After");
   // The proxy carried it all: the page, the WHEP attempt, the segments.
   const access = fs.readFileSync(squid.accessLog, "utf8");
   const segments = access.split("\n").filter((l) => /\/segments\/[0-9a-f]+-\d+\.webm/.test(l)).length;
@@ -376,9 +402,9 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   await h264Context.close();
   publisher.kill("SIGTERM");
 
-  // Attendance: Kari's HTTPS connections (the outage may have ended one),
-  // closed, about as long as she watched, less the outage she got no
-  // segments in.
+  // Attendance: Kari's HTTPS connections (the long outage ended one),
+  // closed, about as long as she watched, less the long outage, whose
+  // segments she never fetched.
   const session = (await daemon.api("GET", `/api/sessions?room=${ROOM}`)).data[0].id;
   const connections = await waitFor(async () => {
     const rows = (await daemon.api("GET", `/api/sessions/${session}/attendance`)).data;
@@ -388,7 +414,7 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   }, 30000, "Kari's HTTPS connections in the attendance report", 1000);
   const counted = connections.reduce((sum, c) => sum + c.seconds, 0);
   log(`attendance: ${JSON.stringify(connections)}; she watched about ${watched.toFixed(1)} s, `
-    + `${stalled.toFixed(1)} s of it stalled in the outage`);
+    + `${stalled.toFixed(1)} s of it stalled in the long outage`);
   check(Math.abs(counted - (watched - stalled)) <= 4,
     `attendance counts ${counted} s of ${(watched - stalled).toFixed(1)} s`);
   log(`summary: Chromium played after ${chromiumStart.toFixed(1)} s, behind live mean ${chromiumLive.mean.toFixed(2)} s `
