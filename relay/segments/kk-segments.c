@@ -74,7 +74,7 @@ end_viewer (LectureEntry *entry, HttpsViewer *viewer, const char *reason)
   GST_INFO ("segments %s: HTTPS viewer %s (%s) left: %s",
       kk_room_get_id (kk_lecture_get_room (entry->lecture)),
       viewer->resource_id, viewer->party_id, reason);
-  g_signal_emit_by_name (entry->lecture, "viewer-left", viewer->resource_id,
+  kk_lecture_announce_viewer_left (entry->lecture, viewer->resource_id,
       viewer->party_id, reason, viewer->seen_until_wall_us);
 }
 
@@ -269,7 +269,7 @@ kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
     GST_INFO ("segments %s: HTTPS viewer %s (%s) connected",
         kk_room_get_id (kk_lecture_get_room (lecture)), viewer->resource_id,
         party_id);
-    g_signal_emit_by_name (lecture, "viewer-connected", viewer->resource_id,
+    kk_lecture_announce_viewer_connected (lecture, viewer->resource_id,
         party_id, start_wall);
   } else if (segment->seq == viewer->last_seq + 1) {
     /* The run goes on by exactly this segment's length, however late it

@@ -12,8 +12,9 @@
  * Attendance. Each segment a participant's token fetches is viewing,
  * and only the segments fetched count, each once: a run of consecutive
  * segments (seq after seq, of one segmenter) makes one connection, which
- * the lecture's own viewer-connected and viewer-left signals announce,
- * exactly as a WHEP viewer's, so the attendance log, the room's audience
+ * the lecture's own viewer-connected and viewer-left signals announce
+ * (kk_lecture_announce_viewer_connected () and _left ()), exactly as a
+ * WHEP viewer's, so the attendance log, the room's audience
  * and everything else that follows a lecture's viewers count it with no
  * second path. Its resource id starts with KK_SEGMENTS_RESOURCE_PREFIX.
  * It starts when its first segment was fetched and lasts the sum of its
