@@ -742,6 +742,25 @@ test_mp4_split_invalid (void)
   g_assert_error (error, KK_MP4_SPLIT_ERROR, KK_MP4_SPLIT_ERROR_INVALID);
 }
 
+/* @test for a VP8 lecture and for an H.264 one: "/segmenter/@name-vp8"
+ * and "/segmenter/@name-h264". */
+static void
+add_per_codec (const char *name, void (*test) (Fixture *, gconstpointer))
+{
+  static const struct {
+    KkCodec codec;
+    const char *suffix;
+  } codecs[] = { { KK_CODEC_VP8, "vp8" }, { KK_CODEC_H264, "h264" } };
+
+  for (guint i = 0; i < G_N_ELEMENTS (codecs); i++) {
+    g_autofree char *path = g_strdup_printf ("/segmenter/%s-%s", name,
+        codecs[i].suffix);
+
+    g_test_add (path, Fixture, GINT_TO_POINTER (codecs[i].codec),
+        fixture_setup, test, fixture_teardown);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -754,18 +773,8 @@ main (int argc, char **argv)
   g_test_add ("/segmenter/h264-mp4", Fixture,
       GINT_TO_POINTER (KK_CODEC_H264), fixture_setup, test_segments,
       fixture_teardown);
-  g_test_add ("/segmenter/long-gop-vp8", Fixture,
-      GINT_TO_POINTER (KK_CODEC_VP8), fixture_setup, test_long_gop,
-      fixture_teardown);
-  g_test_add ("/segmenter/long-gop-h264", Fixture,
-      GINT_TO_POINTER (KK_CODEC_H264), fixture_setup, test_long_gop,
-      fixture_teardown);
-  g_test_add ("/segmenter/held-vp8", Fixture,
-      GINT_TO_POINTER (KK_CODEC_VP8), fixture_setup, test_held,
-      fixture_teardown);
-  g_test_add ("/segmenter/held-h264", Fixture,
-      GINT_TO_POINTER (KK_CODEC_H264), fixture_setup, test_held,
-      fixture_teardown);
+  add_per_codec ("long-gop", test_long_gop);
+  add_per_codec ("held", test_held);
   g_test_add ("/segmenter/start-point", Fixture, NULL, fixture_setup,
       test_start_point, fixture_teardown);
   g_test_add ("/segmenter/window", Fixture, NULL, fixture_setup,
