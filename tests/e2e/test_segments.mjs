@@ -46,6 +46,10 @@ const UNREACHABLE_MEDIA_IP = "192.0.2.1";
 /* The page falls back after 5 s without WebRTC; then a segment or two. */
 const PLAY_WITHIN_MS = 12000;
 const MAX_BEHIND_S = 4.0;
+/* The daemon (started with this environment) logs each video loss on
+ * the way in, each of which asks for a keyframe, and each start point a
+ * player asks for. */
+process.env.GST_DEBUG = [process.env.GST_DEBUG, "kk-segmenter:5"].filter(Boolean).join(",");
 
 if (!inOwnNetns()) {
   log("skip: the proxy test builds network namespaces inside the test's own (netns-run)");
@@ -380,6 +384,7 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
   await waitFor(async () => (await daemon.room(H264_ROOM))?.live, 20000, "the H.264 lecture live");
   const askedBefore = await keyframeRequests(daemon);
+  const logBefore = fs.readFileSync(daemon.logPath, "utf8").length;
   const ola = await daemon.join(H264_ROOM, "Ola Nordmann", "Sengepost 5");
   const h264Context = await chromium.launchPersistentContext(path.join(workdir, "profile-h264"), {
     executablePath: wrapper, headless: true, locale: "nb-NO",
@@ -397,7 +402,13 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
     + `${h264List.segments.filter((s) => s.keyframe).length} of ${h264List.segments.length}`);
   check(h264List.segments.some((s) => !s.keyframe), "H.264 segments that continue the one before");
   /* The segments' start, the page's start point: not one a second. */
-  check(asked <= 3, `${asked} keyframe requests for one HTTPS viewer`);
+  // Video lost on the way in (a busy machine's jitter buffer gives up on
+  // late packets) is a reason for one more each.
+  const h264Log = fs.readFileSync(daemon.logPath, "utf8").slice(logBefore);
+  const losses = h264Log.split("video lost on the way in").length - 1;
+  log(`Chromium H.264: ${losses} video losses on the way in, `
+    + `${h264Log.split("a player needs a start point").length - 1} start points asked for`);
+  check(asked <= 3 + losses, `${asked} keyframe requests for one HTTPS viewer`);
   await screenshot(h264Page, "chromium-h264-over-https");
   await h264Context.close();
   publisher.kill("SIGTERM");
