@@ -275,13 +275,24 @@ push_packet (KkSegmenter *segmenter, KkPacket *packet, gint64 pts_us,
     segmenter->last_video_us = pts_us;
 }
 
+/* Keeps @packet, with its times, until the pipeline runs. */
+static void
+hold (KkSegmenter *segmenter, KkPacket *packet, gint64 pts_us, gint64 wall_us)
+{
+  HeldPacket *held = g_new (HeldPacket, 1);
+
+  held->packet = kk_packet_ref (packet);
+  held->pts_us = pts_us;
+  held->wall_us = wall_us;
+  g_queue_push_tail (&segmenter->held, held);
+}
+
 static gboolean build_pipeline (gpointer data);
 
 static void
 process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
 {
   TrackClock *clock;
-  HeldPacket *held;
   gboolean keyframe = packet->kind == KK_TRACK_VIDEO
       && packet->keyframe_start;
   gint64 wall_us = packet->capture_wall_us != 0 ? packet->capture_wall_us
@@ -323,11 +334,7 @@ process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
       segmenter->zero_wall_us = track_wall_us (clock);
       segmenter->last_keyframe_us = 0;
       set_state (segmenter, STATE_STARTING);
-      held = g_new (HeldPacket, 1);
-      held->packet = kk_packet_ref (packet);
-      held->pts_us = 0;
-      held->wall_us = wall_us;
-      g_queue_push_tail (&segmenter->held, held);
+      hold (segmenter, packet, 0, wall_us);
       segmenter->build_source = g_idle_source_new ();
       g_source_set_callback (segmenter->build_source, build_pipeline,
           segmenter, NULL);
@@ -338,11 +345,8 @@ process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
         held_packet_free (g_queue_pop_head (&segmenter->held));
         segmenter->dropped++;
       }
-      held = g_new (HeldPacket, 1);
-      held->packet = kk_packet_ref (packet);
-      held->pts_us = track_wall_us (clock) - segmenter->zero_wall_us;
-      held->wall_us = wall_us;
-      g_queue_push_tail (&segmenter->held, held);
+      hold (segmenter, packet, track_wall_us (clock) - segmenter->zero_wall_us,
+          wall_us);
       return;
     case STATE_RUNNING:
       push_packet (segmenter, packet,
