@@ -162,10 +162,15 @@ def test(ctx):
     # A second player, once the newest keyframe is too old to start at
     # (the one she started at has left the window; x264 may have put one
     # at a scene cut since): asking for a start point brings a fresh one.
+    losses_before = d.log_text().count("video lost on the way in")
     wait_until(lambda: not fresh_start(playlist(d, other_tok)), 15,
                "no fresh start point", interval=0.5)
     first = playlist(d, other_tok, start=True)
-    check(first["start_requested"], "a keyframe asked for the new player")
+    # Unless a loss meanwhile brought a keyframe the relay asked for
+    # already (then the newest is too young to ask again).
+    check(first["start_requested"]
+          or d.log_text().count("video lost on the way in") > losses_before,
+          "a keyframe asked for the new player")
     check(not playlist(d, other_tok, start=True)["start_requested"],
           "a second ?start=1 at once is not passed on")
     t1 = time.monotonic()
