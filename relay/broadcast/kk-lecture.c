@@ -794,6 +794,22 @@ on_viewer_left (KkViewer *viewer, KkViewerLeft reason, gint64 last_seen_wall_us,
   g_hash_table_remove (lecture->viewers, entry->resource_id);
 }
 
+void
+kk_lecture_announce_viewer_connected (KkLecture *lecture,
+    const char *resource_id, const char *party_id, gint64 wall_us)
+{
+  g_signal_emit (lecture, signals[SIGNAL_VIEWER_CONNECTED], 0, resource_id,
+      party_id, wall_us);
+}
+
+void
+kk_lecture_announce_viewer_left (KkLecture *lecture, const char *resource_id,
+    const char *party_id, const char *reason, gint64 last_seen_wall_us)
+{
+  g_signal_emit (lecture, signals[SIGNAL_VIEWER_LEFT], 0, resource_id,
+      party_id, reason, last_seen_wall_us);
+}
+
 static const KkViewerCallbacks viewer_callbacks = {
   .connected = on_viewer_connected,
   .left = on_viewer_left,

@@ -120,6 +120,18 @@ void kk_lecture_foreach_connected_viewer (KkLecture *lecture,
 const char *kk_lecture_get_viewer_party (KkLecture *lecture,
     const char *resource_id);
 
+/* A viewer the lecture does not serve itself (the HTTPS segments of
+ * relay/segments): its owner announces when it starts and stops
+ * receiving, as viewer-connected and viewer-left with the same arguments
+ * a WHEP viewer's have, so that attendance and the room's counts take it
+ * alike. Each connected is followed by exactly one left; @resource_id is
+ * the owner's own, distinct from every WHEP resource's. */
+void kk_lecture_announce_viewer_connected (KkLecture *lecture,
+    const char *resource_id, const char *party_id, gint64 wall_us);
+void kk_lecture_announce_viewer_left (KkLecture *lecture,
+    const char *resource_id, const char *party_id, const char *reason,
+    gint64 last_seen_wall_us);
+
 /* Shutdown: ends the source and the session now. */
 void kk_lecture_stop (KkLecture *lecture);
 

@@ -3,7 +3,7 @@
 """What a viewer over HTTPS segments costs the relay, beside the UDP figure.
 
 Against the real daemon with a live 720p lecture (VP8 ~1.5 Mbit/s with a
-keyframe a second, as the segmenter asks for, and Opus 64 kbit/s),
+keyframe a second, and Opus 64 kbit/s),
 encoded by a gst-launch-1.0 process of its own and sent as RTP to the
 daemon's pipelines/rtp-in.pipeline, so that the relay's CPU is the
 relay's, not an encoder's. The relay's CPU (from /proc/PID/stat) is
