@@ -1174,7 +1174,7 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
         g_atomic_int_get (&fanout->workers[i]->n_viewers));
     kk_metrics_sample (metrics, "kringkast_light_packets_posted_total",
         KK_METRIC_COUNTER, "Light-layer packets handed to each worker thread "
-        "(only to those with a viewer on that layer)", labels,
+        "(only to those with a viewer needing it)", labels,
         __atomic_load_n (&fanout->workers[i]->light_packets_posted,
             __ATOMIC_RELAXED));
   }
