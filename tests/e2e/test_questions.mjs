@@ -285,6 +285,18 @@ await run("questions", async ({ daemon, browser, firefox, screenshot }) => {
   const phoneProblems = await checkPage(phone);
   check(phoneProblems.length === 0, `the phone's page: ${phoneProblems.join("; ")}`);
   await screenshot(phone, "phone");
+  // The phone reloads the page (as phones do when one comes back to a
+  // tab): she is still checked in, as the same person, and still asks.
+  const peopleBefore = (await daemon.api("GET", `/api/rooms/${ROOM}/participants`)).data;
+  await phone.reload();
+  await waitFor(() => phone.evaluate(hasText, { text: q5 }), 10000, "the room's questions on Liv's phone after a reload");
+  check(await phone.locator("#checkin").isHidden(), "no check-in form again after the reload");
+  const q6 = "Liv igjen etter at siden ble lastet på nytt";
+  await ask(phone, q6, true);
+  await waitFor(() => host.page.evaluate(hasText, { text: q6 }), 5000, "Liv's question after the reload on the host's page");
+  const peopleAfter = (await daemon.api("GET", `/api/rooms/${ROOM}/participants`)).data;
+  check(JSON.stringify(peopleAfter) === JSON.stringify(peopleBefore),
+    "the reload made no second person");
 
   // Per, at a screen of his own that is not watching now, asks; then he
   // is erased on request: his question goes from every open page within
