@@ -234,6 +234,7 @@ struct _KkQuestions {
   GHashTable *rooms;            /* room id → LiveSession (owned) */
   GPtrArray *subscribers;       /* Subscriber (owned) */
   guint next_subscriber;
+  guint64 erasures;             /* told so far: kk_questions_get_erasures () */
 };
 
 G_DEFINE_FINAL_TYPE (KkQuestions, kk_questions, G_TYPE_OBJECT)
@@ -854,6 +855,12 @@ kk_questions_unsubscribe (KkQuestions *questions, guint id)
 }
 
 guint64
+kk_questions_get_erasures (KkQuestions *questions)
+{
+  return questions->erasures;
+}
+
+guint64
 kk_questions_last_seq (KkQuestions *questions, const char *room_id)
 {
   LiveSession *live = g_hash_table_lookup (questions->rooms, room_id);
@@ -1022,6 +1029,7 @@ kk_questions_tell_erased (gpointer data, gpointer user_data)
   }
   /* Streams opened with the person's receipt, or with the screen's token
    * when the screen went too, read no more: in whichever room. */
+  questions->erasures++;
   notify (questions, NULL, &(KkQuestionsEvent) {
         .revoked_participant_id = erased->participant_id,
         .revoked_party_id = erased->party_id,

@@ -213,6 +213,11 @@ guint kk_questions_subscribe (KkQuestions *questions, const char *room_id,
     KkQuestionsEventFunc func, gpointer user_data);
 void kk_questions_unsubscribe (KkQuestions *questions, guint id);
 
+/* How many erasures have been told (kk_questions_tell_erased()): one who
+ * was not yet subscribed when one was told (a stream waiting for its
+ * list) cannot know whether it was revoked, and must check again. */
+guint64 kk_questions_get_erasures (KkQuestions *questions);
+
 /* The sequence number of @room_id's last event, 0 if none. */
 guint64 kk_questions_last_seq (KkQuestions *questions, const char *room_id);
 

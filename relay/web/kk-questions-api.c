@@ -450,6 +450,7 @@ typedef struct {
   char *room_id;
   char *party_id;               /* nullable: privileged */
   char *participant_id;         /* nullable: read with a check-in receipt */
+  guint64 erasures_at_open;     /* kk_questions_get_erasures () then */
   gboolean privileged;
   char *client_key;
   guint subscription;
@@ -718,6 +719,14 @@ stream_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       result, &error);
   const char *session_id;
 
+  /* An erasure told while the list was read (its job may have run just
+   * before this one) may have revoked what this stream was opened with,
+   * and the stream was not yet subscribed to be told: it is closed, and
+   * the page comes back to be let in again, or refused. Erasures are
+   * rare: the streams caught by one lose nothing but a reconnect. */
+  if (stream->api != NULL && kk_questions_get_erasures (
+          stream->api->questions) != stream->erasures_at_open)
+    stream_drop (stream);
   if (stream->api != NULL) {
     session_id = kk_questions_get_live_session (stream->api->questions,
         stream->room_id);
@@ -795,6 +804,7 @@ get_events (KkHttpRequest *request, gpointer user_data)
   stream->room_id = g_strdup (room_id);
   stream->party_id = g_steal_pointer (&party_id);
   stream->participant_id = g_steal_pointer (&participant_id);
+  stream->erasures_at_open = kk_questions_get_erasures (api->questions);
   stream->privileged = viewer.privileged;
   stream->client_key = g_strdup (key);
   stream->first_burst = TRUE;
