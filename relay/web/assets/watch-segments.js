@@ -111,7 +111,9 @@ class KkSegmentsPlayer {
     this.onstate = null;
     this.stopped = false;
     this.playing = false;
-    this.id = null;             /* the relay's segmenter */
+    this.id = null;             /* the relay's segmenter, once its init is in */
+    this.bufferFor = null;      /* the segmenter the source buffer is for */
+    this.startAskedAt = null;   /* when trim() last asked for a keyframe */
     this.next = null;           /* the next segment to fetch */
     this.wantStart = true;      /* say ?start=1 on the next playlist request */
     this.lookingSince = null;   /* performance.now() since a start point is looked for */
@@ -158,6 +160,7 @@ class KkSegmentsPlayer {
     if (this.url) URL.revokeObjectURL(this.url);
     this.mediaSource = new MediaSource();
     this.buffer = null;
+    this.bufferFor = null;
     this.playing = false;
     this.video.srcObject = null;
     this.url = URL.createObjectURL(this.mediaSource);
@@ -205,16 +208,37 @@ class KkSegmentsPlayer {
   /* Appends what the playlist has that this player has not. */
   async follow(list) {
     const segments = list.segments;
-    if (!list.init || !list.mime_type || segments.length === 0) return;
+    /* Until a keyframe segment is there, the relay is asked again for a
+     * start point on every poll (it folds and bounds the asks): one lost
+     * request must not leave the nurse waiting for the host's next own
+     * keyframe. */
+    if (!list.init || !list.mime_type || segments.length === 0) {
+      this.wantStart = true;
+      return;
+    }
     if (this.id !== list.id) {
-      /* A new segmenter on the relay numbers and times from zero again. */
-      if (this.id !== null) await this.open();
-      if (!MediaSource.isTypeSupported(list.mime_type)) throw new Error(`cannot play ${list.mime_type}`);
-      this.id = list.id;
+      /* A new segmenter on the relay numbers and times from zero again.
+       * The source buffer is made once per segmenter; the id is taken
+       * only once its init segment is in, so that an init fetch that
+       * is told to wait (429/503) is fetched again, not skipped. */
+      if (this.bufferFor !== list.id) {
+        if (this.bufferFor !== null) await this.open();
+        if (!MediaSource.isTypeSupported(list.mime_type)) throw new Error(`cannot play ${list.mime_type}`);
+        this.buffer = this.mediaSource.addSourceBuffer(list.mime_type);
+        this.bufferFor = list.id;
+      }
       this.next = null;
       this.keyframes = [];
-      this.buffer = this.mediaSource.addSourceBuffer(list.mime_type);
-      await this.append(await this.get(list.init, false));
+      let init;
+      try {
+        init = await this.get(list.init, false);
+      } catch (error) {
+        /* Replaced meanwhile: the next playlist names the new one. */
+        if (error.status !== 404) throw error;
+        return;
+      }
+      await this.append(init);
+      this.id = list.id;
     }
     const first = segments[0].seq;
     const last = segments[segments.length - 1].seq;
@@ -275,9 +299,21 @@ class KkSegmentsPlayer {
   async trim() {
     const buffered = this.buffer.buffered;
     const limit = this.video.currentTime - KK_SEGMENTS_KEEP_S;
-    const older = this.keyframes.filter((k) => k <= limit);
+    /* The keyframe the buffer already starts at is no place to trim to. */
+    const start = buffered.length > 0 ? buffered.start(0) + 0.01 : 0;
+    const older = this.keyframes.filter((k) => k > start && k <= limit);
     if (older.length === 0) {
-      if (buffered.length > 0 && this.video.currentTime - buffered.start(0) > KK_SEGMENTS_KEEP_MAX_S) this.wantStart = true;
+      /* A host that sends keyframes only when asked: past the bound with
+       * no keyframe after the buffer's start, ask for one, once per
+       * bound's half (the answer is a keyframe segment within a second
+       * or two, which ends the asking). */
+      const now = performance.now();
+      if (buffered.length > 0 && this.video.currentTime - buffered.start(0) > KK_SEGMENTS_KEEP_MAX_S
+        && !this.keyframes.some((k) => k > start)
+        && (this.startAskedAt === null || now - this.startAskedAt > KK_SEGMENTS_KEEP_MAX_S * 500)) {
+        this.wantStart = true;
+        this.startAskedAt = now;
+      }
       return;
     }
     const until = older[older.length - 1];
