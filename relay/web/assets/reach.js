@@ -44,13 +44,14 @@ async function kkReportRelayProtocol(client, path) {
     || client.reportedRelayProtocol === client.resource) return;
   const resource = client.resource;
   client.reportedRelayProtocol = resource;   /* one request at a time */
-  const ok = await fetch(`${resource}/relay-protocol`, {
+  const again = await fetch(`${resource}/relay-protocol`, {
     method: "PUT",
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${client.token}` },
     body: JSON.stringify({ relay_protocol: path.relayProtocol }),
-  }).then((r) => r.ok, () => false);
-  /* Told again on the next statistics tick if it did not arrive. */
-  if (!ok && client.reportedRelayProtocol === resource) client.reportedRelayProtocol = null;
+  }).then((r) => r.status === 429 || r.status >= 500, () => true);
+  /* Told again on the next statistics tick if it did not arrive; a
+   * resource gone (404) or a refusal is not asked again. */
+  if (again && client.reportedRelayProtocol === resource) client.reportedRelayProtocol = null;
 }
 
 const kkPathTexts = {
