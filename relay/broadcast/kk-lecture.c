@@ -798,6 +798,8 @@ void
 kk_lecture_announce_viewer_connected (KkLecture *lecture,
     const char *resource_id, const char *party_id, gint64 wall_us)
 {
+  lecture->connected_viewers++;
+  update_viewer_count (lecture);
   g_signal_emit (lecture, signals[SIGNAL_VIEWER_CONNECTED], 0, resource_id,
       party_id, wall_us);
 }
@@ -806,6 +808,9 @@ void
 kk_lecture_announce_viewer_left (KkLecture *lecture, const char *resource_id,
     const char *party_id, const char *reason, gint64 last_seen_wall_us)
 {
+  g_return_if_fail (lecture->connected_viewers > 0);
+  lecture->connected_viewers--;
+  update_viewer_count (lecture);
   g_signal_emit (lecture, signals[SIGNAL_VIEWER_LEFT], 0, resource_id,
       party_id, reason, last_seen_wall_us);
 }

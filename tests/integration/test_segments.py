@@ -127,6 +127,9 @@ def test(ctx):
     # the WebRTC transports.
     check_eq(d.metric("kringkast_viewers", {"transport": "https"}), 2,
              "HTTPS viewers")
+    # And they are screens of the room, as the host's page counts them.
+    check_eq(d.api("GET", "/api/rooms/lecture").json()["viewers"], 2,
+             "the room's screens")
     check((d.metric("kringkast_https_segments_served_total") or 0)
           >= len(fetched), "segments served counted")
     check_eq(d.metric("kringkast_https_segmenters"), 1, "segmenters")
