@@ -219,6 +219,8 @@ struct _KkViewer {
   guint rules_tcp_dropped_at;
   guint reports;                       /* receiver reports on our SSRCs, ever */
   guint rules_reports_at;
+  guint rtts;                          /* round trips measured, ever */
+  guint rules_rtts_at;
   /* Probing: the feed's bytes per layer at the window's start, the rate
    * the step up would add, and what is left to send of it. */
   guint64 probe_feed_bytes_at[KK_LAYER_N];

@@ -553,9 +553,11 @@ handle_report_block (KkViewer *viewer, const KkRtcpReportBlock *block)
     guint32 now_mid = (guint32) (kk_ntp_from_unix_us (g_get_real_time ()) >> 16);
     guint32 rtt = now_mid - block->lsr - block->dlsr;
 
-    if (rtt < 65536u * 10)
+    if (rtt < 65536u * 10) {
       __atomic_store_n (&viewer->stat_rtt_ms,
           (gint) ((guint64) rtt * 1000 / 65536), __ATOMIC_RELAXED);
+      viewer->rtts++;
+    }
   }
 }
 
@@ -690,7 +692,12 @@ run_rules (KkViewer *viewer, gint64 now)
     .report = viewer->reports != viewer->rules_reports_at,
     .fraction_lost = KK_READ (viewer, stat_fraction_lost),
     .jitter_ms = KK_READ (viewer, stat_jitter_ms),
-    .rtt_ms = KK_READ (viewer, stat_rtt_ms),
+    /* Only a round trip measured in this window: the last one, judged
+     * again in every window until the next, made one late report (a
+     * receiver on a busy machine, 714 ms on a good link) count as three
+     * bad windows and moved a viewer down. */
+    .rtt_ms = viewer->rtts != viewer->rules_rtts_at
+        ? KK_READ (viewer, stat_rtt_ms) : -1,
   };
   KkLayerRulesState before = viewer->rules.state;
   gint64 elapsed = now - (viewer->next_rules_mono_us - KK_LAYER_RULES_WINDOW_US);
@@ -699,6 +706,7 @@ run_rules (KkViewer *viewer, gint64 now)
   viewer->rules_nacks_at = nacks;
   viewer->rules_tcp_dropped_at = viewer->tcp_dropped;
   viewer->rules_reports_at = viewer->reports;
+  viewer->rules_rtts_at = viewer->rtts;
   viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
   /* A probe window whose rate was not known proved nothing about the
    * link (the layer probed for pushed nothing, e.g. the light layer still
