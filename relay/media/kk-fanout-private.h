@@ -215,6 +215,8 @@ struct _KkViewer {
   gint64 next_rules_mono_us;
   guint64 rules_packets_at;            /* stat_packets at the window's start */
   guint rules_nacks_at;                /* stat_nacks at the window's start */
+  guint nacks_left_behind;             /* of a layer it moved down from, ever */
+  guint rules_nacks_left_behind_at;
   guint tcp_dropped;                   /* ICE-TCP packets dropped, ever */
   guint rules_tcp_dropped_at;
   guint reports;                       /* receiver reports on our SSRCs, ever */

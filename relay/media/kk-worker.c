@@ -339,6 +339,8 @@ forward_spliced (KkWorker *worker, KkViewer *viewer, KkPacket *packet)
   if (switched) {
     GST_DEBUG ("viewer %s: now on the %s layer", viewer->id,
         kk_layer_to_string (viewer->splice.layer));
+    kk_layer_rules_switched (&viewer->rules, viewer->splice.layer,
+        g_get_monotonic_time ());
     KK_COUNT (&worker->counters, layer_switches, 1);
     __atomic_store_n (&viewer->stat_layer, viewer->splice.layer, __ATOMIC_RELAXED);
     __atomic_store_n (&viewer->stat_layer_switches, viewer->splice.switches,
@@ -516,9 +518,25 @@ retransmit (KkWorker *worker, KkViewer *viewer, KkTrackKind kind, guint16 seq)
     guint16 layer_seq;
 
     /* The viewer's number, back to the layer it was sent from. */
-    if (kk_splice_map (&viewer->splice, seq, &layer, &layer_seq, &offsets))
+    if (kk_splice_map (&viewer->splice, seq, &layer, &layer_seq, &offsets)) {
+      /* A packet of a heavier layer than the viewer has now, sent before
+       * the rules moved it down: lost in the queue of the link that could
+       * not carry that layer. Sent again it would only crowd that link
+       * more, and the viewer, about to get (or given) the new layer's
+       * keyframe, has no use for it. Nor is its NACK held against the new
+       * layer (see run_rules ()). On a link shaped to 500 kbit/s these
+       * were hundreds a second after the move to light. (Between the full
+       * layer's last frame and the light keyframe the viewer is on sound
+       * only, below both.) A move the nurse chose is no sign of a weak
+       * link: there every NACK is served. */
+      if (layer < viewer->splice.layer
+          && kk_layer_rules_settling (&viewer->rules, g_get_monotonic_time ())) {
+        viewer->nacks_left_behind++;
+        return;
+      }
       packet = kk_track_lookup (layer == KK_LAYER_LIGHT ? viewer->feed->light
           : viewer->feed->tracks[KK_TRACK_VIDEO], layer_seq);
+    }
   } else {
     packet = kk_track_lookup (viewer->feed->tracks[kind], seq);
   }
@@ -687,7 +705,8 @@ run_rules (KkViewer *viewer, gint64 now)
   KkLinkSample sample = {
     .now_us = now,
     .packets_sent = packets - viewer->rules_packets_at,
-    .nacked = nacks - viewer->rules_nacks_at,
+    .nacked = nacks - viewer->rules_nacks_at
+        - (viewer->nacks_left_behind - viewer->rules_nacks_left_behind_at),
     .tcp_dropped = viewer->tcp_dropped - viewer->rules_tcp_dropped_at,
     .report = viewer->reports != viewer->rules_reports_at,
     .fraction_lost = KK_READ (viewer, stat_fraction_lost),
@@ -704,6 +723,7 @@ run_rules (KkViewer *viewer, gint64 now)
 
   viewer->rules_packets_at = packets;
   viewer->rules_nacks_at = nacks;
+  viewer->rules_nacks_left_behind_at = viewer->nacks_left_behind;
   viewer->rules_tcp_dropped_at = viewer->tcp_dropped;
   viewer->rules_reports_at = viewer->reports;
   viewer->rules_rtts_at = viewer->rtts;
@@ -716,12 +736,17 @@ run_rules (KkViewer *viewer, gint64 now)
   if (kk_layer_rules_probing (&viewer->rules) && viewer->probe_unmeasured)
     viewer->rules.state_since_us = now;
   kk_layer_rules_sample (&viewer->rules, &sample);
-  if (viewer->rules.verdict == KK_LINK_BAD)
-    GST_DEBUG ("viewer %s: a bad window: %u packets, %u NACKed, %u dropped, "
-        "report %d (lost %u/256, jitter %u ms), RTT %d ms (lowest %d)",
-        viewer->id, sample.packets_sent, sample.nacked, sample.tcp_dropped,
-        sample.report, sample.fraction_lost, sample.jitter_ms, sample.rtt_ms,
-        viewer->rules.min_rtt_ms);
+  /* Bad windows at DEBUG, the others at LOG: the whole sequence, as
+   * tests/test-layer-rules.c replays recorded ones. */
+  GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, viewer->rules.verdict == KK_LINK_BAD
+      ? GST_LEVEL_DEBUG : GST_LEVEL_LOG, NULL, "viewer %s: a%s window: "
+      "%u packets, %u NACKed, %u dropped, report %d (lost %u/256, jitter %u "
+      "ms), RTT %d ms (lowest %d)", viewer->id,
+      viewer->rules.verdict == KK_LINK_BAD ? " bad"
+      : viewer->rules.verdict == KK_LINK_CLEAN ? " clean" : "n unsure",
+      sample.packets_sent, sample.nacked, sample.tcp_dropped, sample.report,
+      sample.fraction_lost, sample.jitter_ms, sample.rtt_ms,
+      viewer->rules.min_rtt_ms);
   if (viewer->rules.state != before)
     GST_DEBUG ("viewer %s: switching rules %s -> %s (on %s)", viewer->id,
         kk_layer_rules_state_to_string (before),
@@ -755,6 +780,14 @@ run_rules (KkViewer *viewer, gint64 now)
 /* Probe copies are at most this many per tick, so that a probe is spread
  * over the window like the media it stands for, not sent in bursts. */
 #define PROBE_MAX_PER_TICK 16
+/* A probe starts at a fifth of the step's rate and grows to all of it
+ * over this time. On a link shaped to 500 kbit/s, the step from light to
+ * full (~1 Mbit/s more) sent at once overflowed the link's 300 ms queue
+ * within a fifth of a second, before any sign of it could come back, and
+ * took the light layer's packets with it: each failed probe froze the
+ * picture for 2-3 s. Growing, the probe shows a link that cannot take it
+ * (NACKs, a growing round trip) while its excess is still small. */
+#define PROBE_RAMP_US (3 * KK_LAYER_RULES_PROBE_US / 4)
 
 /* Copies of the newest packet the viewer has (its layer's video, or its
  * audio), which it discards as duplicates: bytes on its link at the rate
@@ -766,9 +799,19 @@ send_probe (KkWorker *worker, KkViewer *viewer, gint64 now)
   g_autoptr (KkPacket) packet = NULL;
   const KkSpliceOffsets *offsets = NULL;
   gint64 elapsed = now - viewer->probe_last_mono_us;
+  gint64 ramp = CLAMP (now - viewer->rules.state_since_us, 0, PROBE_RAMP_US);
+  gint64 bytes_per_s = viewer->probe_bytes_per_s
+      * (PROBE_RAMP_US + 4 * ramp) / (5 * PROBE_RAMP_US);
 
   viewer->probe_last_mono_us = now;
-  if (viewer->probe_bytes_per_s == 0)
+  if (bytes_per_s == 0)
+    return;
+  /* A NACK in the probe's window: the link's queue overflowed. The
+   * probe's bytes stop at once rather than at the window's end (half a
+   * second more of them into that queue, taking media with them); the
+   * window's judgement ends the probe or lets it go on. */
+  if (KK_READ (viewer, stat_nacks) - viewer->rules_nacks_at
+      != viewer->nacks_left_behind - viewer->rules_nacks_left_behind_at)
     return;
   if (layer == KK_LAYER_LIGHT && viewer->video_spliced
       && viewer->splice.layer == KK_LAYER_LIGHT) {
@@ -780,8 +823,8 @@ send_probe (KkWorker *worker, KkViewer *viewer, gint64 now)
   if (packet == NULL)
     return;
   viewer->probe_budget = MIN (viewer->probe_budget
-      + viewer->probe_bytes_per_s * MIN (elapsed, G_USEC_PER_SEC / 10)
-      / G_USEC_PER_SEC, viewer->probe_bytes_per_s / 10);
+      + bytes_per_s * MIN (elapsed, G_USEC_PER_SEC / 10)
+      / G_USEC_PER_SEC, bytes_per_s / 10);
   for (guint i = 0; i < PROBE_MAX_PER_TICK
       && viewer->probe_budget >= packet->len; i++) {
     viewer->probe_budget -= packet->len;
