@@ -63,13 +63,14 @@ class ShapedLab:
             raise
 
     def shape(self, kbit):
-        """Limits the relay's sending to the weak viewer to @kbit kbit/s:
-        a bucket of 8 kB (a few packets at line rate) and a queue of
-        about 300 ms, beyond which packets are dropped."""
-        limit = max(kbit * 1000 // 8 * 3 // 10, 6000)
+        """Limits the relay's sending to the weak viewer to @kbit kbit/s
+        as a DSL line does: packets leave at the line's rate, a bucket of
+        4 kB (under three full packets) is all that passes faster, and
+        the modem's queue holds 300 ms (tbf's latency; DSL modems queue
+        200-400 ms), beyond which packets are dropped."""
         self.relay.run(["tc", "qdisc", "replace", "dev", self.weak_if,
                         "root", "tbf", "rate", "%dkbit" % kbit,
-                        "burst", "8kb", "limit", str(limit)])
+                        "burst", "4kb", "latency", "300ms"])
         harness.log("weak link shaped to %d kbit/s", kbit)
 
     def unshape(self):
@@ -121,8 +122,9 @@ def start_daemon(ctx, lab, env=None):
     with open(conf, "w") as f:
         f.write("[ingest]\npipelines-dir=%s\n\n[room %s]\ntitle=Test lecture\n"
                 "source=shaped-lecture\n" % (pipelines, ROOM))
-    # The rules' bad windows and state changes, to debug a failed run from.
-    env = dict({"GST_DEBUG": "kk-*:4,kk-worker:5"}, **(env or {}))
+    # The rules' windows (every one, at LOG) and state changes, to debug a
+    # failed run from and to record sequences for tests/test-layer-rules.c.
+    env = dict({"GST_DEBUG": "kk-*:4,kk-worker:6"}, **(env or {}))
     d = ctx.daemon(extra_args=["--config", conf], public_ip=RELAY,
                    netns=lab.relay, http_host=RELAY, env=env)
     d.wait_live(ROOM)
@@ -132,8 +134,8 @@ def start_daemon(ctx, lab, env=None):
 def start_aiortc(ctx, node, local_ip, d, token, duration, *extra):
     argv = harness.peer_argv("whep_aiortc.py", [
         "--url", d.whep_url(ROOM), "--token", token, "--local-ip", local_ip,
-        "--duration", str(duration), "--timeout", str(duration + 30)]
-        + list(extra))
+        "--duration", str(duration), "--timeout", str(duration + 30),
+        "--count-frames"] + list(extra))
     peer = harness.Peer(ctx, "whep_aiortc-" + node.name, node.wrap(argv))
     ctx.peers.append(peer)
     return peer
