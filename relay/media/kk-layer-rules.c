@@ -50,6 +50,10 @@
  * queue's length before the report of the loss. (The viewer on an open
  * link beside the shaped one NACKed nothing in its windows.) */
 #define PROBE_NACK_PERMILLE 50
+/* ... or a queue of more than this in the round trip: the probe is
+ * filling the link's queue (on the open link the round trip stayed
+ * within 60 ms of the lowest, even to a busy receiver). */
+#define PROBE_QUEUE_MS 100
 
 const char *
 kk_layer_rules_state_to_string (KkLayerRulesState state)
@@ -231,7 +235,9 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
        * were bad and moved the viewer to sound only.) */
       if (verdict != KK_LINK_CLEAN || (sample->packets_sent > 0
               && sample->nacked * 1000 / sample->packets_sent
-              > PROBE_NACK_PERMILLE)) {
+              > PROBE_NACK_PERMILLE)
+          || (sample->rtt_ms >= 0
+              && sample->rtt_ms - rules->min_rtt_ms > PROBE_QUEUE_MS)) {
         back_off (rules);
         rules->last_down_us = now;
         settle (rules, now);

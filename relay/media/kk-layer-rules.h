@@ -13,11 +13,11 @@
  * after it do not count), another step if it is still bad.
  * Up cautiously: only after a clean period, and only after a probe: for
  * KK_LAYER_RULES_PROBE_US the worker sends the viewer extra copies of
- * what it gets, as many bytes as the step up would add; if the link takes
- * them without a loss or a growing queue, the viewer moves up, otherwise
- * it stays, and the clean period needed before the next probe doubles
- * (up to a limit, so that a link that recovers is found again within
- * about a quarter of a minute). A move up that still goes wrong within
+ * what it gets, growing to as many bytes as the step up would add; if the
+ * link takes them without a loss or a growing queue, the viewer moves up,
+ * otherwise it stays, and the clean period needed before the next probe
+ * doubles (up to a limit, so that a link that recovers has the full
+ * picture back within about 15 s). A move up that still goes wrong within
  * KK_LAYER_RULES_TRIAL_US falls back at the first bad window, and backs
  * off the same way. A probe never changes the picture, so a weak link
  * sees at most its moves down and the one up that holds: no flapping.
@@ -33,12 +33,12 @@
 G_BEGIN_DECLS
 
 #define KK_LAYER_RULES_WINDOW_US (G_USEC_PER_SEC / 2)
-#define KK_LAYER_RULES_PROBE_US (2 * G_USEC_PER_SEC)
+#define KK_LAYER_RULES_PROBE_US (3 * G_USEC_PER_SEC)
 #define KK_LAYER_RULES_TRIAL_US (5 * G_USEC_PER_SEC)
 /* A clean period this long before the first probe up; doubled after each
  * failed probe or trial, up to the maximum; halved after one that held.
  * The maximum is what a viewer whose probe failed just as its link
- * recovered waits for the next: that one (2 s), the full layer's next
+ * recovered waits for the next: that one (3 s), the full layer's next
  * keyframe (the host's, or one asked for after 3 s) and the windows'
  * half seconds must fit in the 15 s within which a recovered link has
  * its full picture back, so two probes fit in that time. */
