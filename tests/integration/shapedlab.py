@@ -113,6 +113,41 @@ audiotestsrc is-live=true wave=ticks freq=660 volume=0.3
 """
 
 
+def test_in_lab(run):
+    """The test (for harness.main) that runs run(ctx, lab, d, watch) in a
+    fresh lab, with the relay started in it and its layers watched;
+    whatever happens, it stops the daemons and removes the namespaces."""
+    return lambda ctx: run_in_lab(ctx, run)
+
+
+def run_in_lab(ctx, run):
+    lab = ShapedLab()
+    try:
+        d = start_daemon(ctx, lab)
+        run(ctx, lab, d, LayerWatch(d))
+    finally:
+        for d in ctx.daemons:
+            d.stop()
+        lab.close()
+
+
+def play_timeline(lab, watch, t_start, unshaped_s, shaped_s, recovered_s,
+                  kbit, tail_s=2):
+    """The link from @t_start: @unshaped_s open, @shaped_s shaped to
+    @kbit kbit/s, then open until @tail_s before @recovered_s have gone
+    by (the peers' runs end there), /metrics sampled all along. Returns
+    (t_shaped, t_open) on the test's monotonic clock."""
+    watch.run_until(t_start + unshaped_s)
+    lab.shape(kbit)
+    t_shaped = time.monotonic()
+    watch.run_until(t_shaped + shaped_s)
+    harness.log("tbf at the end of the narrow time: %s", lab.qdisc_stats())
+    lab.unshape()
+    t_open = time.monotonic()
+    watch.run_until(t_open + recovered_s - tail_s)
+    return t_shaped, t_open
+
+
 def start_daemon(ctx, lab, env=None):
     pipelines = os.path.join(ctx.workdir, "pipelines")
     shutil.copytree(os.path.join(REPO, "pipelines"), pipelines)

@@ -20,32 +20,14 @@ UNSHAPED_S, SHAPED_S, RECOVERED_S = 15, 45, 30
 RATE_KBIT = 100
 
 
-def test(ctx):
-    lab = shapedlab.ShapedLab()
-    try:
-        run(ctx, lab)
-    finally:
-        for d in ctx.daemons:
-            d.stop()
-        lab.close()
-
-
-def run(ctx, lab):
-    d = shapedlab.start_daemon(ctx, lab)
-    watch = shapedlab.LayerWatch(d)
+def run(ctx, lab, d, watch):
     total = UNSHAPED_S + SHAPED_S + RECOVERED_S
     weak = shapedlab.start_aiortc(ctx, lab.weak, shapedlab.WEAK, d,
                                   viewer_token(d, shapedlab.ROOM), total,
                                   "--min-video-frames", "100")
     t_weak = shapedlab.wait_flowing(watch, "full", 1)
-    watch.run_until(t_weak + UNSHAPED_S)
-    lab.shape(RATE_KBIT)
-    t_shaped = time.monotonic()
-    watch.run_until(t_shaped + SHAPED_S)
-    harness.log("tbf at the end of the narrow minute: %s", lab.qdisc_stats())
-    lab.unshape()
-    t_open = time.monotonic()
-    watch.run_until(t_open + RECOVERED_S - 2)
+    t_shaped, t_open = shapedlab.play_timeline(
+        lab, watch, t_weak, UNSHAPED_S, SHAPED_S, RECOVERED_S, RATE_KBIT)
 
     w = weak.wait(60)
     check(w.ok, "weak viewer: %s", w.error)
@@ -86,4 +68,4 @@ def run(ctx, lab):
     check_eq(d.stop(), 0, "daemon exit status")
 
 
-harness.main(test)
+harness.main(shapedlab.test_in_lab(run))

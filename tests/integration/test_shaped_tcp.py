@@ -15,7 +15,6 @@ second and never freezes (shapedlab.check_fps); over the whole run less
 than 1 % of its video packets are lost (webrtcbin's count: over TCP, what the relay dropped at
 the backlog and never repaired).
 """
-import time
 
 import harness
 import shapedlab
@@ -26,19 +25,7 @@ UNSHAPED_S, SHAPED_S, RECOVERED_S = 20, 60, 60
 RATE_KBIT = 500
 
 
-def test(ctx):
-    lab = shapedlab.ShapedLab()
-    try:
-        run(ctx, lab)
-    finally:
-        for d in ctx.daemons:
-            d.stop()
-        lab.close()
-
-
-def run(ctx, lab):
-    d = shapedlab.start_daemon(ctx, lab)
-    watch = shapedlab.LayerWatch(d)
+def run(ctx, lab, d, watch):
     total = UNSHAPED_S + SHAPED_S + RECOVERED_S
     argv = harness.peer_argv("whep_gst.py", [
         "--url", d.whep_url(shapedlab.ROOM),
@@ -51,14 +38,8 @@ def run(ctx, lab):
     t_weak = shapedlab.wait_flowing(watch, "full", 1)
     check_eq(d.metric("kringkast_viewers", {"transport": "tcp"}), 1.0,
              "the viewer on ICE-TCP")
-    watch.run_until(t_weak + UNSHAPED_S)
-    lab.shape(RATE_KBIT)
-    t_shaped = time.monotonic()
-    watch.run_until(t_shaped + SHAPED_S)
-    harness.log("tbf at the end of the narrow minute: %s", lab.qdisc_stats())
-    lab.unshape()
-    t_open = time.monotonic()
-    watch.run_until(t_open + RECOVERED_S - 2)
+    t_shaped, t_open = shapedlab.play_timeline(
+        lab, watch, t_weak, UNSHAPED_S, SHAPED_S, RECOVERED_S, RATE_KBIT)
 
     w = weak.wait(60)
     check(w.ok, "weak viewer: %s", w.error)
@@ -80,4 +61,4 @@ def run(ctx, lab):
     check_eq(d.stop(), 0, "daemon exit status")
 
 
-harness.main(test)
+harness.main(shapedlab.test_in_lab(run))

@@ -18,7 +18,6 @@ about 1.2 Mbit/s) in two others. The link to the weak one is 20 s unshaped,
 - the good viewer never changes layer (the relay's count says 0 switches
   for it), loses no packet and keeps its 15 pictures a second.
 """
-import time
 
 import harness
 import shapedlab
@@ -29,19 +28,7 @@ UNSHAPED_S, SHAPED_S, RECOVERED_S = 20, 60, 60
 RATE_KBIT = 500
 
 
-def test(ctx):
-    lab = shapedlab.ShapedLab()
-    try:
-        run(ctx, lab)
-    finally:
-        for d in ctx.daemons:
-            d.stop()
-        lab.close()
-
-
-def run(ctx, lab):
-    d = shapedlab.start_daemon(ctx, lab)
-    watch = shapedlab.LayerWatch(d)
+def run(ctx, lab, d, watch):
     total = UNSHAPED_S + SHAPED_S + RECOVERED_S
     weak = shapedlab.start_aiortc(ctx, lab.weak, shapedlab.WEAK, d,
                                   viewer_token(d, shapedlab.ROOM), total + 2,
@@ -52,14 +39,8 @@ def run(ctx, lab):
                                   total, "--min-video-frames", "100")
     t_good = shapedlab.wait_flowing(watch, "full", 2)
 
-    watch.run_until(t_weak + UNSHAPED_S)
-    lab.shape(RATE_KBIT)
-    t_shaped = time.monotonic()
-    watch.run_until(t_shaped + SHAPED_S)
-    harness.log("tbf at the end of the narrow minute: %s", lab.qdisc_stats())
-    lab.unshape()
-    t_open = time.monotonic()
-    watch.run_until(t_open + RECOVERED_S - 2)
+    t_shaped, t_open = shapedlab.play_timeline(
+        lab, watch, t_weak, UNSHAPED_S, SHAPED_S, RECOVERED_S, RATE_KBIT)
 
     w = weak.wait(60)
     g = good.wait(60)
@@ -104,4 +85,4 @@ def run(ctx, lab):
     check_eq(d.stop(), 0, "daemon exit status")
 
 
-harness.main(test)
+harness.main(shapedlab.test_in_lab(run))
