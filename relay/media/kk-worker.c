@@ -503,16 +503,48 @@ kind_of_ssrc (KkViewer *viewer, guint32 ssrc, gboolean *known)
   return KK_TRACK_VIDEO;
 }
 
+/* TRUE if video packet @seq was retransmitted to the viewer so lately
+ * that the copy cannot have arrived yet: a round trip (which holds the
+ * link's queue) and 50 ms. Receivers NACK again before that: aiortc
+ * names every number still missing in each NACK it sends, Chromium asks
+ * again on a round trip it measured before the queue grew. On a link
+ * shaped to 500 kbit/s those repeats, each served, sent 130 copies in
+ * half a second (2 Mbit/s) after a failed probe, and the link, full of
+ * them, lost more. */
+static gboolean
+retransmitted_lately (KkViewer *viewer, guint16 seq, gint64 now)
+{
+  gint64 hold_us = (CLAMP (KK_READ (viewer, stat_rtt_ms), 20, 1000) + 50)
+      * (gint64) 1000;
+
+  for (guint i = 0; i < KK_RTX_RECENT; i++)
+    if (viewer->rtx_seq[i] == seq && viewer->rtx_mono_us[i] != 0
+        && now - viewer->rtx_mono_us[i] < hold_us)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+remember_retransmission (KkViewer *viewer, guint16 seq, gint64 now)
+{
+  viewer->rtx_seq[viewer->rtx_next] = seq;
+  viewer->rtx_mono_us[viewer->rtx_next] = now;
+  viewer->rtx_next = (viewer->rtx_next + 1) % KK_RTX_RECENT;
+}
+
 static void
 retransmit (KkWorker *worker, KkViewer *viewer, KkTrackKind kind, guint16 seq)
 {
   g_autoptr (KkPacket) packet = NULL;
   KkSpliceOffsets offsets;
   gboolean spliced = kind == KK_TRACK_VIDEO && viewer->video_spliced;
+  gint64 now = g_get_monotonic_time ();
   gboolean sent;
 
   KK_COUNT (&worker->counters, nacks_received, 1);
   KK_COUNT (viewer, stat_nacks, 1);
+  if (kind == KK_TRACK_VIDEO && retransmitted_lately (viewer, seq, now))
+    return;
   if (spliced) {
     KkLayer layer;
     guint16 layer_seq;
@@ -530,7 +562,7 @@ retransmit (KkWorker *worker, KkViewer *viewer, KkTrackKind kind, guint16 seq)
        * only, below both.) A move the nurse chose is no sign of a weak
        * link: there every NACK is served. */
       if (layer < viewer->splice.layer
-          && kk_layer_rules_settling (&viewer->rules, g_get_monotonic_time ())) {
+          && kk_layer_rules_settling (&viewer->rules, now)) {
         viewer->nacks_left_behind++;
         return;
       }
@@ -549,6 +581,8 @@ retransmit (KkWorker *worker, KkViewer *viewer, KkTrackKind kind, guint16 seq)
   if (sent) {
     KK_COUNT (&worker->counters, nacks_served, 1);
     KK_COUNT (viewer, stat_retransmissions, 1);
+    if (kind == KK_TRACK_VIDEO)
+      remember_retransmission (viewer, seq, now);
   }
 }
 
