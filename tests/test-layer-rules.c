@@ -65,10 +65,15 @@ link_window (Link *link)
   double loss = 0;
   KkLayer result;
 
+  /* The probe's bytes, at the rate the rules ask for at this window's
+   * start, on top of the media. */
   if (probing) {
     KkLayer target = kk_layer_rules_probe_target (&link->rules);
+    guint step_kbps = layer_kbps[target]
+        - (layer != KK_LAYER_AUDIO_ONLY ? layer_kbps[layer] : 0);
 
-    offered = layer_kbps[target] + layer_kbps[2];
+    offered = kbps + kk_layer_rules_probe_rate (&link->rules,
+        step_kbps * 1000 / 8, link->now) * 8 / 1000;
   }
   if (offered > link->capacity_kbps)
     loss = 1.0 - (double) link->capacity_kbps / offered;
@@ -172,6 +177,37 @@ test_shaped_100k (void)
   g_assert_cmpint (t_audio, <=, 6 * S);
   g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_AUDIO_ONLY);
   g_assert_cmpuint (link.switches, ==, 2);
+}
+
+/* A probe sends a part of the step up only, growing over its time, and
+ * nothing once it has ended: a probe that fills a narrow link must not
+ * cost the weak viewer its picture (a freeze, on aiortc) or its sound. */
+static void
+test_probe_rate (void)
+{
+  KkLayerRules rules;
+  gint64 start = 100 * S;
+  gint64 step = 1000000 / 8;          /* 1 Mbit/s in bytes per second */
+
+  kk_layer_rules_init (&rules, KK_LAYER_LIGHT, KK_LAYER_FULL, start);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, start), ==, 0);
+  rules.state = KK_LAYER_RULES_PROBING;
+  rules.state_since_us = start;
+  /* Towards full: a tenth of half the step at first, half at the end. */
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, start), ==,
+      step / 2 / 10);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step,
+          start + KK_LAYER_RULES_PROBE_US), ==, step / 2);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step,
+          start + KK_LAYER_RULES_PROBE_US / 2), <, step / 2);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, 0,
+          start + KK_LAYER_RULES_PROBE_US), ==, 0);
+  /* From sound only towards light: less than a third of the step. */
+  rules.layer = KK_LAYER_AUDIO_ONLY;
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step,
+          start + KK_LAYER_RULES_PROBE_US), <, step / 3);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step,
+          start + KK_LAYER_RULES_PROBE_US), >, 0);
 }
 
 /* One bad window (a burst of loss) moves nobody; two of three do. */
@@ -590,6 +626,7 @@ main (int argc, char **argv)
   g_test_add_func ("/layer-rules/shaped-500k", test_shaped_500k);
   g_test_add_func ("/layer-rules/shaped-100k", test_shaped_100k);
   g_test_add_func ("/layer-rules/burst-is-not-enough", test_burst_is_not_enough);
+  g_test_add_func ("/layer-rules/probe-rate", test_probe_rate);
   g_test_add_func ("/layer-rules/trial-falls-back", test_trial_falls_back);
   g_test_add_func ("/layer-rules/tcp-backlog", test_tcp_backlog);
   g_test_add_func ("/layer-rules/judge", test_judge);

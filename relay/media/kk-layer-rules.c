@@ -55,6 +55,41 @@
  * within 60 ms of the lowest, even to a busy receiver). */
 #define PROBE_QUEUE_MS 100
 
+/* A probe from the light layer towards the full one adds at most half
+ * the step. On a link shaped to 500 kbit/s the whole step (~1 Mbit/s
+ * more), even grown over 2.5 s, filled the link's 300 ms queue faster
+ * than a receiver report (about one a second) could show it: a packet of
+ * the light layer lost for good in that overflow froze aiortc's picture
+ * for about 3 s. Half the step still more than doubles what such a link
+ * carries, so the probe fails there, but it fills the queue half as fast,
+ * and the round trip shows it first. */
+#define PROBE_SHARE_TO_FULL_PERCENT 50
+/* A probe from sound only towards the light layer adds less than a
+ * third of it (~75 kbit/s at most for the light layer's 250): on a link
+ * of 100 kbit/s, the light layer's whole rate as probe bytes queued the
+ * sound behind them by up to half a second. With sound (~50 kbit/s) this
+ * part still overfills such a link, so the probe fails there, but only
+ * late in its ramp and slowly, so the sound's delay stays small. */
+#define PROBE_SHARE_TO_LIGHT_PERCENT 30
+/* The probe starts at a tenth of its rate and grows to all of it over
+ * this time, the last half second of the probe at its full rate: a link
+ * whose queue it fills shows it in the round trip before it overflows. */
+#define PROBE_RAMP_US (KK_LAYER_RULES_PROBE_US - KK_LAYER_RULES_WINDOW_US)
+
+gint64
+kk_layer_rules_probe_rate (const KkLayerRules *rules, gint64 step_bytes_per_s,
+    gint64 now_us)
+{
+  gint64 ramp = CLAMP (now_us - rules->state_since_us, 0, PROBE_RAMP_US);
+  gint64 share = kk_layer_rules_probe_target (rules) == KK_LAYER_FULL
+      ? PROBE_SHARE_TO_FULL_PERCENT : PROBE_SHARE_TO_LIGHT_PERCENT;
+
+  if (rules->state != KK_LAYER_RULES_PROBING || step_bytes_per_s <= 0)
+    return 0;
+  return step_bytes_per_s * share / 100
+      * (PROBE_RAMP_US + 9 * ramp) / (10 * PROBE_RAMP_US);
+}
+
 const char *
 kk_layer_rules_state_to_string (KkLayerRulesState state)
 {

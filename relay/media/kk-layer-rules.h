@@ -13,8 +13,9 @@
  * after it do not count), another step if it is still bad.
  * Up cautiously: only after a clean period, and only after a probe: for
  * KK_LAYER_RULES_PROBE_US the worker sends the viewer extra copies of
- * what it gets, growing to as many bytes as the step up would add; if the
- * link takes them without a loss or a growing queue, the viewer moves up,
+ * what it gets, growing to a part of the bytes the step up would add
+ * (kk_layer_rules_probe_rate ()); if the link takes them without a loss
+ * or a growing queue, the viewer moves up (the trial proves the rest),
  * otherwise it stays, and the clean period needed before the next probe
  * doubles (up to a limit, so that a link that recovers has the full
  * picture back within about 15 s). A move up that still goes wrong within
@@ -121,8 +122,8 @@ KkLinkVerdict kk_layer_rules_judge (KkLayerRules *rules,
 /* Feeds one window. Returns: the layer the viewer should receive now. */
 KkLayer kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample);
 
-/* While TRUE, the worker sends the viewer probe bytes at the rate the
- * step up to kk_layer_rules_probe_target () would add. */
+/* While TRUE, the worker sends the viewer probe bytes at
+ * kk_layer_rules_probe_rate (). */
 static inline gboolean
 kk_layer_rules_probing (const KkLayerRules *rules)
 {
@@ -134,6 +135,16 @@ kk_layer_rules_probe_target (const KkLayerRules *rules)
 {
   return rules->layer - 1;
 }
+
+/* The rate, in bytes per second, to probe at @now_us, given the
+ * @step_bytes_per_s the step up to kk_layer_rules_probe_target () would
+ * add: a part of that step only, growing over the probe, so that a link
+ * that cannot take the step is never filled by the probe before a
+ * receiver report can show it. The trial that follows a clean probe
+ * (a real move up, falling back at the first bad window) proves the
+ * rest. 0 when not probing. */
+gint64 kk_layer_rules_probe_rate (const KkLayerRules *rules,
+    gint64 step_bytes_per_s, gint64 now_us);
 
 /* TRUE from a move down (or a failed probe) until the link has settled:
  * what it shows meanwhile is held against what came before. */

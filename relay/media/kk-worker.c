@@ -814,19 +814,6 @@ run_rules (KkViewer *viewer, gint64 now)
 /* Probe copies are at most this many per tick, so that a probe is spread
  * over the window like the media it stands for, not sent in bursts. */
 #define PROBE_MAX_PER_TICK 16
-/* A probe starts at a tenth of the step's rate and grows to all of it
- * over this time, the last half second of the probe at the full rate.
- * On a link shaped to 500 kbit/s, the step from light to full (~1 Mbit/s
- * more) sent at once overflowed the link's 300 ms queue within a fifth of
- * a second, before any sign of it could come back (receiver reports come
- * about once a second), and took the light layer's packets with it: each
- * failed probe froze the picture for 2-3 s; grown over 1.5 s it still
- * overflowed the queue at ~0.7 s. Grown over 2.5 s it fills the queue
- * for a second first, long enough for a report to show the queue in the
- * round trip (kk-layer-rules: a probe fails on 100 ms of queue) most of
- * the time. */
-#define PROBE_RAMP_US (KK_LAYER_RULES_PROBE_US - KK_LAYER_RULES_WINDOW_US)
-
 /* Copies of the newest packet the viewer has (its layer's video, or its
  * audio), which it discards as duplicates: bytes on its link at the rate
  * the step up would add, without a change to its picture. */
@@ -837,9 +824,8 @@ send_probe (KkWorker *worker, KkViewer *viewer, gint64 now)
   g_autoptr (KkPacket) packet = NULL;
   const KkSpliceOffsets *offsets = NULL;
   gint64 elapsed = now - viewer->probe_last_mono_us;
-  gint64 ramp = CLAMP (now - viewer->rules.state_since_us, 0, PROBE_RAMP_US);
-  gint64 bytes_per_s = viewer->probe_bytes_per_s
-      * (PROBE_RAMP_US + 9 * ramp) / (10 * PROBE_RAMP_US);
+  gint64 bytes_per_s = kk_layer_rules_probe_rate (&viewer->rules,
+      viewer->probe_bytes_per_s, now);
 
   viewer->probe_last_mono_us = now;
   if (bytes_per_s == 0)
