@@ -83,6 +83,8 @@ class Viewer:
         # opens again is judged from these.
         self.video_timeline = []
         self.audio_timeline = []
+        self.video_loss_timeline = []
+        self.loss_counted = (0, 0)
         self.sizes = []
         self.first_video = self.first_audio = None
         self.t_post = None
@@ -190,7 +192,29 @@ class Viewer:
             return False
         self.t_answer = time.monotonic()
         GLib.timeout_add(50, self.tick)
+        GLib.timeout_add(1000, self.count_loss)
         return False
+
+    def count_loss(self):
+        """Once a second, the video packets received and lost since the
+        last count, in the second (from the POST) they were counted in: a
+        long shaped run judges its loss over a settled part of the run,
+        not over the whole (rows [received, lost], as whep_aiortc's)."""
+        if self.stopping:
+            return False
+        for s in peerlib.gst_stats(self.pc).values():
+            if (s.get("type") == "inbound-rtp"
+                    and self.ssrc_kind.get(s.get("ssrc")) == "video"):
+                received = s.get("packets-received", 0)
+                lost = max(0, s.get("packets-lost", 0))
+                second = int(time.monotonic() - self.t_post)
+                while len(self.video_loss_timeline) <= second:
+                    self.video_loss_timeline.append([0, 0])
+                row = self.video_loss_timeline[second]
+                row[0] += received - self.loss_counted[0]
+                row[1] += lost - self.loss_counted[1]
+                self.loss_counted = (received, lost)
+        return True
 
     # -- media -------------------------------------------------------------
 
@@ -375,6 +399,7 @@ class Viewer:
             self.result["audio_ms"] = round(self.audio_ms, 1)
             self.result["video_timeline"] = self.video_timeline
             self.result["audio_timeline"] = [round(ms) for ms in self.audio_timeline]
+            self.result["video_loss_timeline"] = self.video_loss_timeline
             self.result["video_sizes"] = self.sizes
             self.result["first_video_frame_ms"] = (
                 round(self.first_video * 1000)
