@@ -73,7 +73,7 @@ link_window (Link *link)
         - (layer != KK_LAYER_AUDIO_ONLY ? layer_kbps[layer] : 0);
 
     offered = kbps + kk_layer_rules_probe_rate (&link->rules,
-        step_kbps * 1000 / 8, link->now) * 8 / 1000;
+        step_kbps * 1000 / 8, FALSE, link->now) * 8 / 1000;
   }
   if (offered > link->capacity_kbps)
     loss = 1.0 - (double) link->capacity_kbps / offered;
@@ -190,24 +190,27 @@ test_probe_rate (void)
   gint64 step = 1000000 / 8;          /* 1 Mbit/s in bytes per second */
 
   kk_layer_rules_init (&rules, KK_LAYER_LIGHT, KK_LAYER_FULL, start);
-  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, start), ==, 0);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, start), ==, 0);
   rules.state = KK_LAYER_RULES_PROBING;
   rules.state_since_us = start;
   /* Towards full: a tenth of half the step at first, half at the end. */
-  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, start), ==,
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, start), ==,
       step / 2 / 10);
-  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step,
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
           start + KK_LAYER_RULES_PROBE_US), ==, step / 2);
-  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step,
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
           start + KK_LAYER_RULES_PROBE_US / 2), <, step / 2);
-  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, 0,
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, 0, FALSE,
           start + KK_LAYER_RULES_PROBE_US), ==, 0);
   /* From sound only towards light: less than a third of the step. */
   rules.layer = KK_LAYER_AUDIO_ONLY;
-  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step,
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
           start + KK_LAYER_RULES_PROBE_US), <, step / 3);
-  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step,
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
           start + KK_LAYER_RULES_PROBE_US), >, 0);
+  /* Over ICE-TCP, the whole step. */
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, TRUE,
+          start + KK_LAYER_RULES_PROBE_US), ==, step);
 }
 
 /* One bad window (a burst of loss) moves nobody; two of three do. */

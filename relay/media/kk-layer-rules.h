@@ -138,13 +138,15 @@ kk_layer_rules_probe_target (const KkLayerRules *rules)
 
 /* The rate, in bytes per second, to probe at @now_us, given the
  * @step_bytes_per_s the step up to kk_layer_rules_probe_target () would
- * add: a part of that step only, growing over the probe, so that a link
- * that cannot take the step is never filled by the probe before a
- * receiver report can show it. The trial that follows a clean probe
- * (a real move up, falling back at the first bad window) proves the
- * rest. 0 when not probing. */
+ * add, growing over the probe. Over UDP, a part of that step only, so
+ * that a link that cannot take the step is never filled by the probe
+ * before a receiver report can show it; the trial that follows a clean
+ * probe (a real move up, falling back at the first bad window) proves
+ * the rest. Over ICE-TCP (@backs_up), the whole step: the relay sees the
+ * link back up at its own send backlog at once, and the worker stops the
+ * probe at the first packet dropped there. 0 when not probing. */
 gint64 kk_layer_rules_probe_rate (const KkLayerRules *rules,
-    gint64 step_bytes_per_s, gint64 now_us);
+    gint64 step_bytes_per_s, gboolean backs_up, gint64 now_us);
 
 /* TRUE from a move down (or a failed probe) until the link has settled:
  * what it shows meanwhile is held against what came before. */
