@@ -39,6 +39,15 @@ lookup_lecture (const char *room_id, gpointer user_data)
   return kk_relay_get_lecture (user_data, room_id);
 }
 
+/* The questions' share of a person's erasure: their questions and
+ * supports go in its transaction, and once committed the pages open on
+ * the room are told which are gone. */
+static const KkRosterEraser questions_eraser = {
+  .erase = kk_questions_erase_person,
+  .erased_func = kk_questions_tell_erased,
+  .erased_free = kk_questions_erased_free,
+};
+
 /* glibc's malloc over all its arenas: what is handed out, and what it
  * keeps free inside them. RSS alone cannot tell a leak (in use keeps
  * growing) from fragmentation (free grows, in use does not). */
@@ -184,7 +193,8 @@ kk_relay_new (const KkConfig *config, GError **error)
   if (relay->schedule == NULL)
     goto error;
   relay->questions = kk_questions_new (relay->store);
-  kk_roster_add_eraser (relay->roster, kk_questions_erase_person);
+  kk_roster_add_eraser (relay->roster, &questions_eraser,
+      g_object_ref (relay->questions), g_object_unref);
   kk_attendance_log_add_purger (relay->attendance, kk_questions_purge);
   relay->segments = kk_segments_new (config->pipelines_dir);
   kk_metrics_add_collector (relay->metrics, kk_segments_collect_metrics,

@@ -89,6 +89,24 @@ participant_route (KkHttpRequest *request, gpointer user_data)
 }
 
 static void
+reader_route (KkHttpRequest *request, gpointer user_data)
+{
+  Fixture *f = user_data;
+  SoupServerMessage *msg = kk_http_request_get_message (request);
+  g_autofree char *party = NULL, *person = NULL;
+  gboolean privileged = FALSE;
+
+  if (kk_auth_require_room_reader (f->auth, msg,
+          kk_http_request_get_param (request, 0), "a reader's token, please",
+          &privileged, &party, &person)) {
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (msg), "X-Reader",
+        privileged ? "privileged" : party);
+    soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+  }
+}
+
+static void
 known_route (KkHttpRequest *request, gpointer user_data)
 {
   Fixture *f = user_data;
@@ -168,6 +186,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   kk_http_add_route (f->server, "GET", "/t/participant/{room}",
       participant_route, f);
   kk_http_add_route (f->server, "GET", "/t/known", known_route, f);
+  kk_http_add_route (f->server, "GET", "/t/reader/{room}", reader_route, f);
   kk_http_add_route (f->server, "GET", "/t/link/{id}", link_route, f);
   f->port = kk_http_server_get_port (f->server);
   f->session = soup_session_new ();
@@ -343,6 +362,33 @@ test_participant (Fixture *f, gconstpointer data)
       401);
 }
 
+/* What a room's screens read, and its host and the coordinator read more
+ * of (check-in receipts, which need a roster, are in it-questions). */
+static void
+test_reader (Fixture *f, gconstpointer data)
+{
+  g_auto (Reply) r = { 0 };
+
+  g_assert_cmpuint (get (f, "/t/reader/kurs", ADMIN, "X-Reader", &r), ==,
+      204);
+  g_assert_cmpstr (r.header, ==, "privileged");
+  g_assert_cmpuint (get (f, "/t/reader/kurs", HOST_KURS, "X-Reader", &r), ==,
+      204);
+  g_assert_cmpstr (r.header, ==, "privileged");
+  g_assert_cmpuint (get (f, "/t/reader/kurs", f->participant, "X-Reader",
+          &r), ==, 204);
+  g_assert_cmpstr (r.header, ==, f->party);
+  /* Another room's host or screen: known, and refused. */
+  g_assert_cmpuint (get (f, "/t/reader/kurs", HOST_OTHER, NULL, &r), ==, 403);
+  g_assert_nonnull (strstr (r.body, "this host token is for another room"));
+  g_assert_cmpuint (get (f, "/t/reader/other", f->participant, NULL, &r), ==,
+      403);
+  g_assert_cmpuint (get (f, "/t/reader/kurs", NULL, NULL, &r), ==, 401);
+  g_assert_nonnull (strstr (r.body, "a reader's token, please"));
+  g_assert_nonnull (r.authenticate);
+  g_assert_cmpuint (get (f, "/t/reader/kurs", UNKNOWN, NULL, &r), ==, 401);
+}
+
 static void
 test_known (Fixture *f, gconstpointer data)
 {
@@ -418,6 +464,7 @@ main (int argc, char **argv)
   ADD ("/auth/coordinator", test_coordinator);
   ADD ("/auth/host", test_host);
   ADD ("/auth/participant", test_participant);
+  ADD ("/auth/reader", test_reader);
   ADD ("/auth/known", test_known);
   ADD ("/auth/recording-link", test_recording_link);
 #undef ADD

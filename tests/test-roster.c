@@ -1090,15 +1090,55 @@ on_disk (Fixture *f, const char *needle)
   return FALSE;
 }
 
+/* A module above the roster, as kk-relay.c hands one over: its part of
+ * each erasure runs in the transaction and says whom it erased; what it
+ * says is told on the main context once committed, and only then. */
+static gboolean
+erase_in_transaction (KkDb *db, const char *participant_id,
+    const char *party_id, gboolean party_erased, gpointer *erased,
+    GError **error)
+{
+  *erased = g_strdup_printf ("%s %s", participant_id,
+      party_erased ? "alone" : "in a group");
+  return TRUE;
+}
+
+static void
+erased_told (gpointer erased, gpointer user_data)
+{
+  g_assert_true (g_main_context_is_owner (g_main_context_default ()));
+  g_ptr_array_add (user_data, g_strdup (erased));
+}
+
+static const KkRosterEraser test_eraser = {
+  .erase = erase_in_transaction,
+  .erased_func = erased_told,
+  .erased_free = g_free,
+};
+
+/* Whether @count erasures were told, the last one @participant_id's,
+ * @how. */
+static void
+assert_told (GPtrArray *told, guint count, const char *participant_id,
+    const char *how)
+{
+  g_autofree char *wanted = g_strdup_printf ("%s %s", participant_id, how);
+
+  g_assert_cmpuint (told->len, ==, count);
+  g_assert_cmpstr (told->pdata[count - 1], ==, wanted);
+}
+
 static void
 test_erase (Fixture *f, gconstpointer data)
 {
+  g_autoptr (GPtrArray) told = g_ptr_array_new_with_free_func (g_free);
   g_auto (Response) r = { 0 };
   g_autofree char *solo = NULL, *solo_party = NULL, *solo_token = NULL;
   g_autofree char *group = NULL, *group_party = NULL, *colleague = NULL;
   g_autofree char *invited = NULL, *path = NULL;
   gint64 now;
 
+  kk_roster_add_eraser (f->roster, &test_eraser, told, NULL);
   make_room (f, "kurs");
   g_assert_cmpuint (request (f, "POST", "/api/rooms/kurs/join", NULL,
           "application/json", "{\"name\": \"Pål Personvern\", "
@@ -1166,12 +1206,14 @@ test_erase (Fixture *f, gconstpointer data)
           &r), ==, 403);
   g_assert_cmpuint (request (f, "DELETE", "/api/participants/nobody",
           ADMIN_TOKEN, NULL, NULL, 0, &r), ==, 404);
+  g_assert_cmpuint (told->len, ==, 0);
 
   /* Someone who watched alone: everything of theirs goes. */
   g_assert_cmpuint (request (f, "DELETE", path, ADMIN_TOKEN, NULL, NULL, 0,
           &r), ==, 200);
   g_assert_true (json_object_get_boolean_member (object (&r),
           "party_erased"));
+  assert_told (told, 1, solo, "alone");
   g_assert_cmpint (json_object_get_int_member (object (&r),
           "connections_erased"), ==, 1);
   /* connect, leave, code answer, override */
@@ -1204,6 +1246,7 @@ test_erase (Fixture *f, gconstpointer data)
           &r), ==, 200);
   g_assert_false (json_object_get_boolean_member (object (&r),
           "party_erased"));
+  assert_told (told, 2, colleague, "in a group");
   g_assert_cmpint (json_object_get_int_member (object (&r),
           "connections_erased"), ==, 0);
   g_assert_cmpint (sql (f, "SELECT count(*) FROM att_prompt_answers"), ==, 0);
@@ -1233,11 +1276,13 @@ test_erase (Fixture *f, gconstpointer data)
   path = g_strdup_printf ("/api/participants/%s", invited);
   g_assert_cmpuint (request (f, "DELETE", path, ADMIN_TOKEN, NULL, NULL, 0,
           &r), ==, 409);
+  g_assert_cmpuint (told->len, ==, 3);      /* the holder's, before */
   sql (f, "UPDATE att_connections SET left_at = 2 WHERE resource_id ="
       " 'c-live'");
   g_assert_cmpuint (request (f, "DELETE", path, ADMIN_TOKEN, NULL, NULL, 0,
           &r), ==, 200);
   g_assert_cmpint (sql (f, "SELECT count(*) FROM att_people"), ==, 0);
+  assert_told (told, 4, invited, "alone");
   g_assert_cmpuint (request (f, "GET", "/api/sessions/s1/attendance",
           ADMIN_TOKEN, NULL, NULL, 0, &r), ==, 200);
   g_assert_cmpuint (json_array_get_length (array (&r)), ==, 0);

@@ -549,7 +549,7 @@ test_old_data_dir (Fixture *f, gconstpointer data)
       &result);
   g_assert_cmpint (GPOINTER_TO_INT (kk_store_run_finish (f->store,
               wait_result (&result), NULL)), ==, KK_STORE_SCHEMA_VERSION);
-  g_assert_cmpint (KK_STORE_SCHEMA_VERSION, ==, 4);
+  g_assert_cmpint (KK_STORE_SCHEMA_VERSION, ==, 5);
 
   /* Both sessions are there, as they were (the open one closed at its
    * start, as after any crash), ad hoc. */

@@ -813,6 +813,9 @@ check_module_rows (Fixture *f)
   assert_query (f, "SELECT kind FROM att_events WHERE seq = 2", "connect");
   assert_query (f, "SELECT reason FROM att_connections "
       "WHERE party_id = '" PARTY_ID "'", "closed");
+  /* The old connection gained a relay protocol, not told (migration 5). */
+  assert_query (f, "SELECT COUNT(*) FROM att_connections "
+      "WHERE party_id = '" PARTY_ID "' AND relay_protocol IS NULL", "1");
   assert_query (f, "SELECT grace_s FROM att_sessions "
       "WHERE id = '" SESSION_ID "'", "60");
   assert_query (f, "SELECT max_lateness_s FROM att_settings "
@@ -950,8 +953,8 @@ check_other_writes (Fixture *f)
 static void
 test_migrate_as_written (Fixture *f, gconstpointer data)
 {
-  assert_query (f, "SELECT version FROM schema_version", "4");
-  g_assert_cmpint (KK_STORE_SCHEMA_VERSION, ==, 4);
+  assert_query (f, "SELECT version FROM schema_version", "5");
+  g_assert_cmpint (KK_STORE_SCHEMA_VERSION, ==, 5);
   check_store_rows (f);
   check_module_rows (f);
   check_other_writes (f);
@@ -962,7 +965,7 @@ test_migrate_as_written (Fixture *f, gconstpointer data)
 static void
 test_migrate_without_added_columns (Fixture *f, gconstpointer data)
 {
-  assert_query (f, "SELECT version FROM schema_version", "4");
+  assert_query (f, "SELECT version FROM schema_version", "5");
   /* The columns are back, NULL (the default) in the old rows. */
   assert_query (f, "SELECT COUNT(*) FROM att_sessions WHERE "
       "prompt_interval_s IS NULL AND scheduled_start IS NULL", "1");
@@ -977,7 +980,7 @@ test_migrate_without_added_columns (Fixture *f, gconstpointer data)
 static void
 test_migrate_without_module_tables (Fixture *f, gconstpointer data)
 {
-  assert_query (f, "SELECT version FROM schema_version", "4");
+  assert_query (f, "SELECT version FROM schema_version", "5");
   assert_query (f, "SELECT COUNT(*) FROM att_events", "0");
   assert_query (f, "SELECT COUNT(*) FROM recordings", "0");
   check_store_rows (f);
@@ -991,7 +994,7 @@ static void
 test_migrate_reopen (Fixture *f, gconstpointer data)
 {
   reopen (f);
-  assert_query (f, "SELECT version FROM schema_version", "4");
+  assert_query (f, "SELECT version FROM schema_version", "5");
   assert_query (f, "SELECT COUNT(*) FROM schema_version", "1");
   check_store_rows (f);
   check_module_rows (f);

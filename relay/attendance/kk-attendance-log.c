@@ -9,7 +9,9 @@
  *                    session-close, override, recovered; kept for appeals
  *                    (subject to the room's retention)
  *   att_connections  one row per WHEP connection: connected_at, alive_at
- *                    (the heartbeat), left_at and why
+ *                    (the heartbeat), left_at and why, and for one
+ *                    through a TURN server how the browser reached it
+ *                    (relay_protocol, as its page reported)
  *   att_sessions     one row per broadcast with its frozen policy, its
  *                    planned start if it was scheduled (the store's
  *                    sessions row, moved onto the steady line), and its
@@ -46,6 +48,7 @@ typedef enum {
   EV_CODE_ANSWER,
   EV_PROMPT,
   EV_PROMPT_ANSWER,
+  EV_RELAY_PROTOCOL,
 } KkAttEventKind;
 
 static const char *const event_names[] = {
@@ -59,6 +62,7 @@ static const char *const event_names[] = {
   [EV_CODE_ANSWER] = "code-answer",
   [EV_PROMPT] = "prompt",
   [EV_PROMPT_ANSWER] = "prompt-answer",
+  [EV_RELAY_PROTOCOL] = "relay-protocol",
 };
 
 typedef struct {
@@ -68,7 +72,8 @@ typedef struct {
   char *party_id;
   gint64 at_us;                 /* steady */
   gint64 wall_us;               /* as the lecture reported it */
-  char *detail;                 /* why a connection ended */
+  char *detail;                 /* why a connection ended, its relay
+                                 * protocol, ... */
 } KkAttEvent;
 
 static void
@@ -265,6 +270,8 @@ static const char *const event_sql[] = {
       " ON CONFLICT (id) DO NOTHING",
   [EV_PROMPT_ANSWER] = "INSERT INTO att_prompt_answers (prompt_id,"
       " party_id, participant_id, answered_at) VALUES (?1, ?2, ?3, ?4)",
+  [EV_RELAY_PROTOCOL] = "UPDATE att_connections SET relay_protocol = ?2"
+      " WHERE resource_id = ?1",
 };
 
 static gboolean
@@ -323,6 +330,10 @@ apply_event (KkDb *db, const KkAttEvent *event, GError **error)
     case EV_ALIVE:
       kk_db_bind_text (stmt, 1, event->subject);
       kk_db_bind_int64 (stmt, 2, event->at_us);
+      break;
+    case EV_RELAY_PROTOCOL:
+      kk_db_bind_text (stmt, 1, event->subject);
+      kk_db_bind_text (stmt, 2, event->detail);
       break;
     case EV_HEARTBEAT:
       kk_db_bind_int64 (stmt, 1, event->at_us);
@@ -491,6 +502,17 @@ on_viewer_left (KkLecture *lecture, const char *resource_id,
 }
 
 static void
+on_viewer_relay_protocol (KkLecture *lecture, const char *resource_id,
+    const char *party_id, const char *relay_protocol, gpointer user_data)
+{
+  KkAttendanceLog *log = user_data;
+  gint64 wall_us = g_get_real_time ();
+
+  queue_event (log, EV_RELAY_PROTOCOL, lecture_room (lecture), resource_id,
+      party_id, steady_from_wall (log, wall_us), wall_us, relay_protocol);
+}
+
+static void
 on_session_opened (KkLecture *lecture, const char *session_id,
     gint64 started_wall_us, gpointer user_data)
 {
@@ -516,6 +538,8 @@ kk_attendance_log_watch (KkAttendanceLog *log, KkLecture *lecture)
   g_signal_connect (lecture, "viewer-connected",
       G_CALLBACK (on_viewer_connected), log);
   g_signal_connect (lecture, "viewer-left", G_CALLBACK (on_viewer_left), log);
+  g_signal_connect (lecture, "viewer-relay-protocol",
+      G_CALLBACK (on_viewer_relay_protocol), log);
   g_signal_connect (lecture, "session-opened", G_CALLBACK (on_session_opened),
       log);
   g_signal_connect (lecture, "session-closed", G_CALLBACK (on_session_closed),
@@ -705,6 +729,7 @@ connection_free (gpointer data)
   g_free (connection->resource_id);
   g_free (connection->party_id);
   g_free (connection->reason);
+  g_free (connection->relay_protocol);
   g_free (connection);
 }
 
@@ -860,7 +885,8 @@ load_connected (KkDb *db, const KkAttendanceSession *session, gint64 now_us,
 {
   g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT p.id, p.name,"
       " p.workplace, coalesce (k.checked_in_at, 0), p.party_id,"
-      " c.resource_id, c.party_id, c.connected_at, c.left_at, c.reason"
+      " c.resource_id, c.party_id, c.connected_at, c.left_at, c.reason,"
+      " c.relay_protocol"
       " FROM att_connections c JOIN participants p ON p.party_id = c.party_id"
       " LEFT JOIN att_checkins k ON k.participant_id = p.id"
       " WHERE c.room_id = ?1 AND c.connected_at <= ?3"
@@ -891,6 +917,8 @@ load_connected (KkDb *db, const KkAttendanceSession *session, gint64 now_us,
     connection->left_us = kk_db_column_int64 (stmt, 8);
     if (!kk_db_column_is_null (stmt, 9))
       connection->reason = column_text (stmt, 9);
+    if (!kk_db_column_is_null (stmt, 10))
+      connection->relay_protocol = column_text (stmt, 10);
     g_ptr_array_add (row->connections, connection);
   }
   return step == KK_DB_DONE;

@@ -128,6 +128,10 @@ typedef struct {
   gint64 connected_us;
   gint64 left_us;                 /* 0 while still connected */
   char *reason;                   /* why it ended; nullable while open */
+  char *relay_protocol;           /* "udp", "tcp" or "tls": how the browser
+                                   * reached the TURN server it received
+                                   * through; nullable (not through TURN,
+                                   * or not told) */
 } KkAttendanceConnection;
 
 typedef struct {

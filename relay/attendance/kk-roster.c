@@ -519,8 +519,24 @@ struct _KkRoster {
   GHashTable *party_codes;      /* party id → code (borrowed from codes) */
   KkRateLimit *failures;        /* wrong codes per client */
   GHashTable *receipts;         /* receipt hash → Receipt (owned) */
-  GArray *erasers;              /* KkRosterEraseFunc: modules above */
+  GArray *erasers;              /* Eraser: modules above */
 };
+
+/* A module's share of erasures, as handed to kk_roster_add_eraser(). */
+typedef struct {
+  KkRosterEraser eraser;
+  gpointer user_data;
+  GDestroyNotify user_data_free;
+} Eraser;
+
+static void
+eraser_clear (gpointer data)
+{
+  Eraser *eraser = data;
+
+  if (eraser->user_data_free != NULL)
+    eraser->user_data_free (eraser->user_data);
+}
 
 static void
 checkin_code_free (CheckinCode *code)
@@ -574,7 +590,8 @@ kk_roster_init (KkRoster *roster)
       KK_CHECKIN_FAILURE_REFILL_S * G_USEC_PER_SEC, FAILURE_CLIENTS_MAX);
   roster->receipts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) receipt_free);
-  roster->erasers = g_array_new (FALSE, FALSE, sizeof (KkRosterEraseFunc));
+  roster->erasers = g_array_new (FALSE, FALSE, sizeof (Eraser));
+  g_array_set_clear_func (roster->erasers, eraser_clear);
 }
 
 /* ---- startup ---- */
@@ -1637,18 +1654,35 @@ typedef struct {
   char *participant_id;
   gint64 now_us;                /* steady */
   gint64 wall_us;
-  GArray *erasers;              /* the roster's, as when queued */
+  /* The roster's erasers as when queued (borrowed: the task holds the
+   * roster, which owns their user data). */
+  Eraser *erasers;
+  guint n_erasers;
   /* Set by the job: */
   char *party_id;
   KkErasure *erasure;
+  gpointer *erased;             /* what each eraser removed, or NULL */
 } EraseJob;
+
+/* Frees what each eraser said it removed: told, or rolled back. */
+static void
+erase_job_clear_erased (EraseJob *job)
+{
+  for (guint i = 0; i < job->n_erasers; i++) {
+    if (job->erased[i] != NULL && job->erasers[i].eraser.erased_free != NULL)
+      job->erasers[i].eraser.erased_free (job->erased[i]);
+    job->erased[i] = NULL;
+  }
+}
 
 static void
 erase_job_free (EraseJob *job)
 {
+  erase_job_clear_erased (job);
   g_free (job->participant_id);
   g_free (job->party_id);
-  g_array_unref (job->erasers);
+  g_free (job->erasers);
+  g_free (job->erased);
   kk_erasure_free (job->erasure);
   g_free (job);
 }
@@ -1735,9 +1769,9 @@ erase_person (KkDb *db, gpointer user_data, GError **error)
             " WHERE id = ?1", party, NULL, error))
       return FALSE;
   }
-  for (guint i = 0; i < job->erasers->len; i++)
-    if (!g_array_index (job->erasers, KkRosterEraseFunc, i) (db, pid, party,
-            alone, error))
+  for (guint i = 0; i < job->n_erasers; i++)
+    if (!job->erasers[i].eraser.erase (db, pid, party, alone,
+            &job->erased[i], error))
       return FALSE;
 
   stmt = kk_db_prepare (db, "INSERT INTO att_events (room_id, kind, subject,"
@@ -1825,6 +1859,11 @@ erased (GObject *source, GAsyncResult *result, gpointer user_data)
     g_task_return_error (task, error);
     return;
   }
+  /* Committed: the modules above tell those who follow them live. */
+  for (guint i = 0; i < job->n_erasers; i++)
+    if (job->erasers[i].eraser.erased_func != NULL)
+      job->erasers[i].eraser.erased_func (job->erased[i],
+          job->erasers[i].user_data);
   g_hash_table_iter_init (&iter, roster->receipts);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (g_str_equal (((Receipt *) value)->participant_id,
@@ -1853,7 +1892,10 @@ kk_roster_erase_async (KkRoster *roster, const char *participant_id,
   EraseJob *job = g_new0 (EraseJob, 1);
 
   job->participant_id = g_strdup (participant_id);
-  job->erasers = g_array_copy (roster->erasers);
+  job->n_erasers = roster->erasers->len;
+  job->erasers = g_memdup2 (roster->erasers->data,
+      sizeof (Eraser) * roster->erasers->len);
+  job->erased = g_new0 (gpointer, roster->erasers->len);
   job->now_us = kk_attendance_log_now (roster->log);
   job->wall_us = g_get_real_time ();
   g_task_set_task_data (task, job, (GDestroyNotify) erase_job_free);
@@ -1865,9 +1907,15 @@ kk_roster_erase_async (KkRoster *roster, const char *participant_id,
 }
 
 void
-kk_roster_add_eraser (KkRoster *roster, KkRosterEraseFunc func)
+kk_roster_add_eraser (KkRoster *roster, const KkRosterEraser *eraser,
+    gpointer user_data, GDestroyNotify user_data_free)
 {
-  g_array_append_val (roster->erasers, func);
+  Eraser entry = { *eraser, user_data, user_data_free };
+
+  g_return_if_fail (KK_IS_ROSTER (roster));
+  g_return_if_fail (eraser->erase != NULL);
+
+  g_array_append_val (roster->erasers, entry);
 }
 
 KkErasure *

@@ -296,19 +296,36 @@ void kk_erasure_free (KkErasure *erasure);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkErasure, kk_erasure_free)
 
 /**
- * KkRosterEraseFunc:
- * @party_erased: the person's screen was theirs alone and goes too
+ * KkRosterEraser:
+ * @erase: erases what a module above the roster keeps of @participant_id
+ *   (and of @party_id when @party_erased: the person's screen was theirs
+ *   alone and goes too). Runs on the store's thread inside the erasure's
+ *   transaction, so it touches nothing but @db: returning FALSE with
+ *   @error rolls the whole erasure back. It may set @erased (transfer
+ *   full) to what it removed, for @erased_func.
+ * @erased_func: (nullable): runs on the main context once the erasure is
+ *   committed, with what @erase set (NULL if nothing) and the user data
+ *   given to kk_roster_add_eraser(): how a module tells those following
+ *   it live (a page open across the erasure) that something is gone
+ * @erased_free: (nullable): frees what @erase set, after @erased_func or
+ *   when the erasure failed
  *
- * Erases what a module above the roster keeps of @participant_id (and of
- * @party_id when @party_erased). Runs on the store's thread inside the
- * erasure's transaction, so it touches nothing but @db: returning FALSE
- * with @error rolls the whole erasure back.
+ * A module above the roster's share of every erasure, handed over in
+ * kk-relay.c: the roster knows no module above it by name.
  */
-typedef gboolean (*KkRosterEraseFunc) (KkDb *db, const char *participant_id,
-    const char *party_id, gboolean party_erased, GError **error);
+typedef struct {
+  gboolean (*erase) (KkDb *db, const char *participant_id,
+      const char *party_id, gboolean party_erased, gpointer *erased,
+      GError **error);
+  void (*erased_func) (gpointer erased, gpointer user_data);
+  GDestroyNotify erased_free;
+} KkRosterEraser;
 
-/* Adds @func to every erasure from now on (at startup, in kk-relay.c). */
-void kk_roster_add_eraser (KkRoster *roster, KkRosterEraseFunc func);
+/* Adds @eraser (copied) to every erasure from now on (at startup, in
+ * kk-relay.c); @user_data is freed with @user_data_free when the roster
+ * is. */
+void kk_roster_add_eraser (KkRoster *roster, const KkRosterEraser *eraser,
+    gpointer user_data, GDestroyNotify user_data_free);
 
 /* ---- access ---- */
 

@@ -95,6 +95,7 @@ enum {
   SIGNAL_SESSION_CLOSED,
   SIGNAL_VIEWER_CONNECTED,
   SIGNAL_VIEWER_LEFT,
+  SIGNAL_VIEWER_RELAY_PROTOCOL,
   N_SIGNALS
 };
 
@@ -737,6 +738,24 @@ update_viewer_count (KkLecture *lecture)
   kk_room_set_viewer_count (lecture->room, lecture->connected_viewers);
 }
 
+/* Attendance keeps connections that received (one that never did has no
+ * row for the protocol to go with), and the protocol only of those the
+ * relay sees come through a TURN server, as the statistics do: told when
+ * the page reports it, or when the viewer starts receiving if the page
+ * reported it before. */
+static void
+announce_relay_protocol (KkLectureViewer *entry)
+{
+  KkViewerStats stats;
+
+  kk_viewer_get_stats (entry->viewer, &stats);
+  if (entry->connected && stats.turn
+      && stats.relay_protocol != KK_RELAY_PROTOCOL_UNKNOWN)
+    g_signal_emit (entry->lecture, signals[SIGNAL_VIEWER_RELAY_PROTOCOL], 0,
+        entry->resource_id, entry->party_id,
+        kk_relay_protocol_to_string (stats.relay_protocol));
+}
+
 static void
 on_viewer_connected (KkViewer *viewer, gint64 wall_us, gpointer user_data)
 {
@@ -752,6 +771,7 @@ on_viewer_connected (KkViewer *viewer, gint64 wall_us, gpointer user_data)
       entry->resource_id, entry->party_id);
   g_signal_emit (lecture, signals[SIGNAL_VIEWER_CONNECTED], 0,
       entry->resource_id, entry->party_id, wall_us);
+  announce_relay_protocol (entry);
 }
 
 static void
@@ -772,6 +792,27 @@ on_viewer_left (KkViewer *viewer, KkViewerLeft reason, gint64 last_seen_wall_us,
   }
   /* Frees entry. */
   g_hash_table_remove (lecture->viewers, entry->resource_id);
+}
+
+void
+kk_lecture_announce_viewer_connected (KkLecture *lecture,
+    const char *resource_id, const char *party_id, gint64 wall_us)
+{
+  lecture->connected_viewers++;
+  update_viewer_count (lecture);
+  g_signal_emit (lecture, signals[SIGNAL_VIEWER_CONNECTED], 0, resource_id,
+      party_id, wall_us);
+}
+
+void
+kk_lecture_announce_viewer_left (KkLecture *lecture, const char *resource_id,
+    const char *party_id, const char *reason, gint64 last_seen_wall_us)
+{
+  g_return_if_fail (lecture->connected_viewers > 0);
+  lecture->connected_viewers--;
+  update_viewer_count (lecture);
+  g_signal_emit (lecture, signals[SIGNAL_VIEWER_LEFT], 0, resource_id,
+      party_id, reason, last_seen_wall_us);
 }
 
 static const KkViewerCallbacks viewer_callbacks = {
@@ -853,6 +894,19 @@ kk_lecture_get_viewer (KkLecture *lecture, const char *resource_id)
   KkLectureViewer *entry = g_hash_table_lookup (lecture->viewers, resource_id);
 
   return entry ? entry->viewer : NULL;
+}
+
+gboolean
+kk_lecture_set_viewer_relay_protocol (KkLecture *lecture,
+    const char *resource_id, KkRelayProtocol protocol)
+{
+  KkLectureViewer *entry = g_hash_table_lookup (lecture->viewers, resource_id);
+
+  if (entry == NULL)
+    return FALSE;
+  kk_viewer_set_relay_protocol (entry->viewer, protocol);
+  announce_relay_protocol (entry);
+  return TRUE;
 }
 
 void
@@ -1020,6 +1074,19 @@ kk_lecture_class_init (KkLectureClass *klass)
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
       G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
       G_TYPE_INT64);
+  /**
+   * KkLecture::viewer-relay-protocol:
+   * @resource_id: the WHEP resource
+   * @party_id: its party
+   * @relay_protocol: "udp", "tcp" or "tls": how its browser reaches the
+   *   TURN server it receives through, as its page reported
+   *
+   * Emitted between viewer-connected and viewer-left, each time the page
+   * reports.
+   */
+  signals[SIGNAL_VIEWER_RELAY_PROTOCOL] = g_signal_new ("viewer-relay-protocol",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
   GST_DEBUG_CATEGORY_INIT (kk_lecture_debug, "kk-lecture", 0,
       "Kringkast lectures");
 }

@@ -105,6 +105,12 @@ gboolean kk_lecture_remove_viewer (KkLecture *lecture, const char *resource_id,
     GError **error);
 /* (transfer none) (nullable): the viewer of a WHEP resource. */
 KkViewer *kk_lecture_get_viewer (KkLecture *lecture, const char *resource_id);
+/* What the page of WHEP resource @resource_id reported of its way to the
+ * TURN server: kept in the viewer's statistics, and announced with
+ * ::viewer-relay-protocol (once it is receiving) for the attendance log.
+ * FALSE if there is no such resource. */
+gboolean kk_lecture_set_viewer_relay_protocol (KkLecture *lecture,
+    const char *resource_id, KkRelayProtocol protocol);
 typedef void (*KkLectureViewerFunc) (const char *resource_id,
     const char *party_id, KkViewer *viewer, gpointer user_data);
 /* Calls @func for each viewer whose media is flowing. */
@@ -113,6 +119,18 @@ void kk_lecture_foreach_connected_viewer (KkLecture *lecture,
 /* The party that owns a WHEP resource, or NULL. */
 const char *kk_lecture_get_viewer_party (KkLecture *lecture,
     const char *resource_id);
+
+/* A viewer the lecture does not serve itself (the HTTPS segments of
+ * relay/segments): its owner announces when it starts and stops
+ * receiving, as viewer-connected and viewer-left with the same arguments
+ * a WHEP viewer's have, so that attendance and the room's counts take it
+ * alike. Each connected is followed by exactly one left; @resource_id is
+ * the owner's own, distinct from every WHEP resource's. */
+void kk_lecture_announce_viewer_connected (KkLecture *lecture,
+    const char *resource_id, const char *party_id, gint64 wall_us);
+void kk_lecture_announce_viewer_left (KkLecture *lecture,
+    const char *resource_id, const char *party_id, const char *reason,
+    gint64 last_seen_wall_us);
 
 /* Shutdown: ends the source and the session now. */
 void kk_lecture_stop (KkLecture *lecture);

@@ -74,7 +74,9 @@ typedef struct {
   /* UDP: the relay's own address the viewer sent to (IPv4 as v4-mapped),
    * the source of everything sent back, so that a relay with several
    * addresses answers from the one the viewer knows; all zeros when not
-   * known (then the kernel picks, by the route back). */
+   * known or when the kernel picks that address by itself for the route
+   * back (kk_transport_source_needed), so that no control message is
+   * attached then. */
   struct in6_addr local;
   struct sockaddr_storage addr;       /* UDP destination as the socket wants it */
 } KkTransport;
@@ -118,6 +120,10 @@ struct _KkFeed {
   gint64 light_pushed_mono_us;             /* atomic: its last packet */
   gint64 last_light_keyframe_request_mono_us;   /* atomic */
   gint light_users;                        /* atomic: viewers needing it */
+  /* Atomic, one per worker (by index): of those, the ones on that
+   * worker. Light packets go only to workers where it is not 0, so that
+   * a room whose light layer runs costs the rest of its viewers nothing. */
+  gint *light_users_on_worker;
   gint video_codec;                        /* atomic: KkCodec, last pushed */
   /* Bytes pushed per layer (audio in KK_LAYER_AUDIO_ONLY's place), for
    * the rates a probe must match. Atomic. */
@@ -135,9 +141,10 @@ struct _KkFeed {
  * last packet is at most this old (it runs at 15 frames a second). */
 #define KK_FEED_LIGHT_FLOWING_US (G_USEC_PER_SEC / 2)
 gboolean kk_feed_light_flowing (KkFeed *feed, gint64 now_mono_us);
-/* Worker threads: a viewer started (+1) or stopped (-1) needing the
- * light layer; the main context learns of the first and the last. */
-void kk_feed_add_light_user (KkFeed *feed, gint delta);
+/* Worker threads: a viewer of worker @worker_index started (+1) or
+ * stopped (-1) needing the light layer; the main context learns of the
+ * first and the last. */
+void kk_feed_add_light_user (KkFeed *feed, guint worker_index, gint delta);
 
 struct _KkViewer {
   /* What the worker reads and writes for every packet it fans out, kept
@@ -192,6 +199,7 @@ struct _KkViewer {
   gboolean port_has_transport;
   gboolean port_nominated;
   KkTransport port_transport;
+  gint64 port_source_decided_us;      /* monotonic: see decide_source () */
 
   /* Main thread only. */
   KkRelayProtocol relay_protocol;
@@ -322,6 +330,9 @@ struct _KkWorker {
   gboolean sleeping_unbounded;  /* under lock: no tick will wake it */
   gboolean stopping;            /* under lock */
   gint n_viewers;               /* atomic: for placing new viewers */
+  /* Atomic, written by the light layers' streaming threads: light-layer
+   * packets posted to this worker (kringkast_light_packets_posted_total). */
+  guint64 light_packets_posted;
 
   /* Worker thread only. */
   GArray *processing;           /* swapped with inbox */
@@ -387,6 +398,14 @@ void kk_media_port_stop (KkFanout *fanout);
 gboolean kk_transport_equal (const KkTransport *a, const KkTransport *b);
 void kk_transport_clear (KkTransport *transport);
 void kk_transport_copy (KkTransport *dest, const KkTransport *src);
+/* Whether datagrams to @addr (in the media socket's family: v4-mapped
+ * when @is_v6) must carry @local as their source because the kernel's
+ * route choice would send them from another address; FALSE when @local
+ * is unspecified, TRUE when the kernel's choice cannot be learnt. A few
+ * system calls: once per transport, never per packet. */
+gboolean kk_transport_source_needed (gboolean is_v6,
+    const struct sockaddr_storage *addr, socklen_t addr_len,
+    const struct in6_addr *local);
 /* Points @msg's control at a message, built in @control, that sends the
  * datagram from @transport's local address (the one the viewer sent to),
  * or at none when that is not known. Any thread; per packet, so inline:

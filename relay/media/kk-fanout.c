@@ -344,6 +344,7 @@ kk_feed_new (KkFanout *fanout, const char *name,
   feed->tracks[KK_TRACK_VIDEO] = kk_track_new (KK_TRACK_VIDEO, video_ssrc, 90000);
   /* One SSRC for the viewer's video, whichever layer it comes from. */
   feed->light = kk_track_new_light (video_ssrc);
+  feed->light_users_on_worker = g_new0 (gint, fanout->n_workers);
   feed->main_context = g_main_context_ref (fanout->main_context);
   feed->light_linger_ms = fanout->config.light_linger_ms;
   feed->light_pushed_mono_us = G_MININT64 / 2;
@@ -366,6 +367,7 @@ kk_feed_free (KkFeed *feed)
   for (guint i = 0; i < KK_TRACK_N; i++)
     kk_track_free (feed->tracks[i]);
   kk_track_free (feed->light);
+  g_free (feed->light_users_on_worker);
   cancel_light_linger (feed);
   g_main_context_unref (feed->main_context);
   g_array_unref (feed->taps);
@@ -527,30 +529,41 @@ light_users_changed (gpointer data)
 }
 
 void
-kk_feed_add_light_user (KkFeed *feed, gint delta)
+kk_feed_add_light_user (KkFeed *feed, guint worker_index, gint delta)
 {
-  gint before = g_atomic_int_add (&feed->light_users, delta);
+  gint before;
+
+  g_atomic_int_add (&feed->light_users_on_worker[worker_index], delta);
+  before = g_atomic_int_add (&feed->light_users, delta);
 
   if ((before == 0 && delta > 0) || before + delta == 0)
     g_main_context_invoke (feed->main_context, light_users_changed, feed);
 }
 
-/* Hands @packet to the workers that have viewers. */
+/* Hands @packet to the workers that have viewers, and a light-layer
+ * packet only to those with a viewer needing it: the others would only
+ * walk their viewers to find none that takes it. A viewer that starts
+ * needing it misses nothing it could use, since it waits for the light
+ * layer's next keyframe anyway. */
 static void
 post_packet (KkFeed *feed, KkPacket *packet)
 {
   KkFanout *fanout = feed->fanout;
+  gboolean light = packet->layer == KK_LAYER_LIGHT;
 
   for (guint i = 0; i < fanout->n_workers; i++) {
     KkWorker *worker = fanout->workers[i];
     KkWorkItem item = { 0 };
 
-    if (g_atomic_int_get (&worker->n_viewers) == 0)
+    if (g_atomic_int_get (light ? &feed->light_users_on_worker[i]
+            : &worker->n_viewers) <= 0)
       continue;
     item.type = KK_ITEM_PACKET;
     item.feed = feed;
     item.packet = kk_packet_ref (packet);
     kk_worker_post (worker, &item);
+    if (light)
+      __atomic_fetch_add (&worker->light_packets_posted, 1, __ATOMIC_RELAXED);
   }
 }
 
@@ -902,6 +915,30 @@ kk_viewer_set_relay_protocol (KkViewer *viewer, KkRelayProtocol protocol)
   viewer->relay_protocol = protocol;
 }
 
+static const char *const relay_protocol_names[] = {
+  [KK_RELAY_PROTOCOL_UNKNOWN] = NULL,
+  [KK_RELAY_PROTOCOL_UDP] = "udp",
+  [KK_RELAY_PROTOCOL_TCP] = "tcp",
+  [KK_RELAY_PROTOCOL_TLS] = "tls",
+};
+
+const char *
+kk_relay_protocol_to_string (KkRelayProtocol protocol)
+{
+  if ((guint) protocol >= G_N_ELEMENTS (relay_protocol_names))
+    return NULL;
+  return relay_protocol_names[protocol];
+}
+
+KkRelayProtocol
+kk_relay_protocol_from_string (const char *name)
+{
+  for (guint i = KK_RELAY_PROTOCOL_UDP; i <= KK_RELAY_PROTOCOL_TLS; i++)
+    if (g_strcmp0 (name, relay_protocol_names[i]) == 0)
+      return i;
+  return KK_RELAY_PROTOCOL_UNKNOWN;
+}
+
 void
 kk_viewer_get_stats (KkViewer *viewer, KkViewerStats *stats)
 {
@@ -1135,5 +1172,10 @@ kk_fanout_collect_metrics (KkMetrics *metrics, gpointer user_data)
     kk_metrics_sample (metrics, "kringkast_worker_viewers", KK_METRIC_GAUGE,
         "Viewers placed on each worker thread", labels,
         g_atomic_int_get (&fanout->workers[i]->n_viewers));
+    kk_metrics_sample (metrics, "kringkast_light_packets_posted_total",
+        KK_METRIC_COUNTER, "Light-layer packets handed to each worker thread "
+        "(only to those with a viewer needing it)", labels,
+        __atomic_load_n (&fanout->workers[i]->light_packets_posted,
+            __ATOMIC_RELAXED));
   }
 }

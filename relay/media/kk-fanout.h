@@ -213,6 +213,12 @@ typedef enum {
 
 /* Main context: records what the viewer's page reported. */
 void kk_viewer_set_relay_protocol (KkViewer *viewer, KkRelayProtocol protocol);
+/* "udp", "tcp" or "tls"; NULL for KK_RELAY_PROTOCOL_UNKNOWN.
+ * Returns: (transfer none) (nullable) */
+const char *kk_relay_protocol_to_string (KkRelayProtocol protocol);
+/* The protocol @name names, or KK_RELAY_PROTOCOL_UNKNOWN for any other
+ * text (from a page: outside input). */
+KkRelayProtocol kk_relay_protocol_from_string (const char *name);
 
 typedef struct {
   gboolean connected;

@@ -387,6 +387,72 @@ from_turn_relay (KkFanout *fanout, const struct sockaddr_storage *addr)
   return FALSE;
 }
 
+gboolean
+kk_transport_source_needed (gboolean is_v6,
+    const struct sockaddr_storage *addr, socklen_t addr_len,
+    const struct in6_addr *local)
+{
+  struct sockaddr_storage chosen;
+  socklen_t chosen_len = sizeof (chosen);
+  struct in6_addr picked = { 0 };
+  int fd;
+  gboolean differs = TRUE;
+
+  if (IN6_IS_ADDR_UNSPECIFIED (local))
+    return FALSE;
+  /* connect () on a fresh UDP socket makes the kernel choose the route and
+   * the source address it would use for a datagram to @addr from our
+   * wildcard-bound port; getsockname () tells which. Nothing is sent. */
+  fd = socket (is_v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return TRUE;
+  /* As the media socket: v4-mapped destinations too, whatever the host's
+   * net.ipv6.bindv6only says. */
+  if (is_v6) {
+    int zero = 0;
+
+    setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof (zero));
+  }
+  if (connect (fd, (const struct sockaddr *) addr, addr_len) == 0
+      && getsockname (fd, (struct sockaddr *) &chosen, &chosen_len) == 0) {
+    if (chosen.ss_family == AF_INET6) {
+      picked = ((struct sockaddr_in6 *) &chosen)->sin6_addr;
+    } else if (chosen.ss_family == AF_INET) {
+      /* As read_destination () keeps IPv4: v4-mapped. */
+      picked.s6_addr[10] = picked.s6_addr[11] = 0xff;
+      memcpy (&picked.s6_addr[12],
+          &((struct sockaddr_in *) &chosen)->sin_addr, 4);
+    }
+    differs = !IN6_ARE_ADDR_EQUAL (&picked, local);
+  }
+  close (fd);
+  return differs;
+}
+
+/* How often a viewer's choice of source address is made again: the
+ * relay's addresses and routes may change during a lecture (a second
+ * uplink, a renumbered address), and media sent from an address the
+ * viewer's ICE does not know is dropped by it, while the answers to its
+ * checks (always from the address it sent to) keep it alive. */
+#define SOURCE_DECISION_INTERVAL_US (30 * G_USEC_PER_SEC)
+
+/* Keeps @transport->local (the address the viewer sent to) only if the
+ * kernel would otherwise send from another one: the control message costs
+ * the kernel 5-9 % more per datagram (tests/bench/RESULTS.md), so a relay
+ * with one address never pays it. UDP only. */
+static void
+decide_source (KkFanout *fanout, KkViewer *viewer, KkTransport *transport)
+{
+  if (!kk_transport_source_needed (fanout->udp_is_v6, &transport->addr,
+          transport->addr_len, &transport->local))
+    memset (&transport->local, 0, sizeof (transport->local));
+  viewer->port_source_decided_us = g_get_monotonic_time ();
+  GST_DEBUG ("viewer %s: media sent %s", viewer->id,
+      IN6_IS_ADDR_UNSPECIFIED (&transport->local)
+      ? "from the kernel's choice of source address"
+      : "from the address the viewer sent to, which the kernel would not choose");
+}
+
 static void
 post_transport (KkViewer *viewer, const KkTransport *transport,
     KkWorkItemType type)
@@ -509,10 +575,29 @@ handle_stun (KkFanout *fanout, const guint8 *data, gsize len,
         check.use_candidate ? "nominated" : "first",
         conn ? "tcp" : turn ? "udp from a TURN relay" : "udp");
     __atomic_store_n (&viewer->stat_turn, turn, __ATOMIC_RELAXED);
+    if (conn == NULL)
+      decide_source (fanout, viewer, &transport);
     kk_transport_copy (&viewer->port_transport, &transport);
     viewer->port_has_transport = TRUE;
     viewer->port_nominated |= check.use_candidate;
     post_transport (viewer, &transport, KK_ITEM_TRANSPORT);
+  } else if (conn == NULL
+      && kk_transport_equal (&viewer->port_transport, &transport)
+      && g_get_monotonic_time () - viewer->port_source_decided_us
+      >= SOURCE_DECISION_INTERVAL_US) {
+    /* A consent check on the transport in use: the source decided again,
+     * the worker told only when it flips. */
+    gboolean attached = !IN6_IS_ADDR_UNSPECIFIED (
+        &viewer->port_transport.local);
+
+    decide_source (fanout, viewer, &transport);
+    if (attached != !IN6_IS_ADDR_UNSPECIFIED (&transport.local)) {
+      GST_INFO ("viewer %s: the route back changed; media now sent %s",
+          viewer->id, attached ? "from the kernel's choice of address"
+          : "from the address the viewer sent to");
+      kk_transport_copy (&viewer->port_transport, &transport);
+      post_transport (viewer, &transport, KK_ITEM_TRANSPORT);
+    }
   }
 }
 

@@ -300,7 +300,7 @@ set_uses_light (KkViewer *viewer, gboolean uses)
   if (viewer->uses_light == uses)
     return;
   viewer->uses_light = uses;
-  kk_feed_add_light_user (viewer->feed, uses ? 1 : -1);
+  kk_feed_add_light_user (viewer->feed, viewer->worker->index, uses ? 1 : -1);
 }
 
 /* While the fast start replays, a live full-layer packet is left to the
@@ -994,21 +994,31 @@ fast_start (KkWorker *worker, KkViewer *viewer)
 {
   gint64 age_us;
   g_autoptr (GPtrArray) gop = NULL;
+  KkLayer wanted = wanted_layer (viewer);
+  gboolean light_flowing;
 
   if (!viewer->sends[KK_TRACK_VIDEO])
     return;
   /* A screen that had the light layer last time starts on it, on its
    * next keyframe (asked for now): no burst of the full layer's GOP on a
-   * link that may not carry it. */
-  if (wanted_layer (viewer) == KK_LAYER_LIGHT
-      && kk_feed_light_flowing (viewer->feed, g_get_monotonic_time ())) {
+   * link that may not carry it. One whose nurse chose save data or sound
+   * only (with its offer) never gets the full layer at all: it starts on
+   * the sound, and on the light layer's keyframe if it may have that,
+   * once the light layer (started for it now) flows. */
+  light_flowing = kk_feed_light_flowing (viewer->feed, g_get_monotonic_time ());
+  if (wanted != KK_LAYER_FULL
+      && (light_flowing || viewer->rules.ceiling != KK_LAYER_FULL)) {
     kk_splice_init (&viewer->splice, KK_LAYER_AUDIO_ONLY);
-    kk_splice_set_target (&viewer->splice, KK_LAYER_LIGHT);
     viewer->video_spliced = TRUE;
     __atomic_store_n (&viewer->stat_layer, KK_LAYER_AUDIO_ONLY,
         __ATOMIC_RELAXED);
+    if (wanted != KK_LAYER_LIGHT)
+      return;
     set_uses_light (viewer, TRUE);
-    kk_feed_request_light_keyframe (viewer->feed);
+    if (light_flowing) {
+      kk_splice_set_target (&viewer->splice, KK_LAYER_LIGHT);
+      kk_feed_request_light_keyframe (viewer->feed);
+    }
     return;
   }
   gop = kk_track_get_gop (viewer->feed->tracks[KK_TRACK_VIDEO], &age_us);

@@ -234,6 +234,7 @@ struct _KkQuestions {
   GHashTable *rooms;            /* room id → LiveSession (owned) */
   GPtrArray *subscribers;       /* Subscriber (owned) */
   guint next_subscriber;
+  guint64 erasures;             /* told so far: kk_questions_get_erasures () */
 };
 
 G_DEFINE_FINAL_TYPE (KkQuestions, kk_questions, G_TYPE_OBJECT)
@@ -278,33 +279,18 @@ kk_questions_init (KkQuestions *questions)
       (GDestroyNotify) subscriber_free);
 }
 
-/* Tells the room's subscribers of @question (taken) as the next event of
- * its room's live session. A change that comes back from the store after
- * its session ended is not an event of a live session: the pages
- * reloaded at the end. */
+/* Calls the subscribers of @room_id (every room's when NULL) with @event.
+ * A subscriber may unsubscribe (itself or another) while told. */
 static void
-publish (KkQuestions *questions, const char *room_id, const char *session_id,
-    gboolean live, KkQuestion *question)
+notify (KkQuestions *questions, const char *room_id,
+    const KkQuestionsEvent *event)
 {
-  LiveSession *session = g_hash_table_lookup (questions->rooms, room_id);
-  g_autoptr (GPtrArray) subscribers = NULL;
-  KkQuestionsEvent event = { 0 };
+  g_autoptr (GPtrArray) subscribers = g_ptr_array_new ();
 
-  if (session == NULL || g_strcmp0 (session->session_id, session_id) != 0) {
-    kk_question_free (question);
-    return;
-  }
-  event.seq = ++session->last_seq;
-  event.session_id = session->session_id;
-  event.live = live;
-  event.question = question;
-
-  /* A subscriber may unsubscribe (itself or another) while told. */
-  subscribers = g_ptr_array_new ();
   for (guint i = 0; i < questions->subscribers->len; i++) {
     Subscriber *s = questions->subscribers->pdata[i];
 
-    if (g_str_equal (s->room_id, room_id))
+    if (room_id == NULL || g_str_equal (s->room_id, room_id))
       g_ptr_array_add (subscribers, GUINT_TO_POINTER (s->id));
   }
   for (guint i = 0; i < subscribers->len; i++) {
@@ -314,11 +300,40 @@ publish (KkQuestions *questions, const char *room_id, const char *session_id,
       Subscriber *s = questions->subscribers->pdata[j];
 
       if (s->id == id) {
-        s->func (&event, s->user_data);
+        s->func (event, s->user_data);
         break;
       }
     }
   }
+}
+
+/* Tells the room's subscribers @event (its question and removed ids
+ * set) as the next event of @room_id's live session, if that is
+ * @session_id. A change that comes back from the store after its session
+ * ended is not an event of a live session: the pages reloaded at the
+ * end. */
+static void
+tell (KkQuestions *questions, const char *room_id, const char *session_id,
+    gboolean live, KkQuestionsEvent *event)
+{
+  LiveSession *session = g_hash_table_lookup (questions->rooms, room_id);
+
+  if (session == NULL || g_strcmp0 (session->session_id, session_id) != 0)
+    return;
+  event->seq = ++session->last_seq;
+  event->session_id = session->session_id;
+  event->live = live;
+  notify (questions, room_id, event);
+}
+
+/* Tells @question (taken), or with NULL the session's start or end. */
+static void
+publish (KkQuestions *questions, const char *room_id, const char *session_id,
+    gboolean live, KkQuestion *question)
+{
+  KkQuestionsEvent event = { .question = question };
+
+  tell (questions, room_id, session_id, live, &event);
   kk_question_free (question);
 }
 
@@ -840,6 +855,12 @@ kk_questions_unsubscribe (KkQuestions *questions, guint id)
 }
 
 guint64
+kk_questions_get_erasures (KkQuestions *questions)
+{
+  return questions->erasures;
+}
+
+guint64
 kk_questions_last_seq (KkQuestions *questions, const char *room_id)
 {
   LiveSession *live = g_hash_table_lookup (questions->rooms, room_id);
@@ -860,10 +881,93 @@ delete_by (KkDb *db, const char *sql, const char *key, GError **error)
   return kk_db_step_done (stmt, error);
 }
 
+/* What an erasure took of the questions, told once it is committed. */
+typedef struct {
+  GPtrArray *removed;           /* KkQuestion: id, room and session only */
+  GPtrArray *changed;           /* KkQuestion as it now is */
+  char *participant_id;         /* whose receipts no longer read */
+  char *party_id;               /* nullable: the screen, when it went too */
+} Erased;
+
+void
+kk_questions_erased_free (gpointer data)
+{
+  Erased *erased = data;
+
+  if (erased == NULL)
+    return;
+  g_ptr_array_unref (erased->removed);
+  g_ptr_array_unref (erased->changed);
+  g_free (erased->participant_id);
+  g_free (erased->party_id);
+  g_free (erased);
+}
+
+/* The questions that are about to go (their asker's, and the screen's
+ * when it goes too), and the ids of others that are about to lose a
+ * support of theirs. ?3 is 1 when the party goes. */
+static gboolean
+find_erased (KkDb *db, const char *participant_id, const char *party_id,
+    gboolean party_erased, Erased *erased, GPtrArray *lowered,
+    GError **error)
+{
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT id, room_id,"
+      " session_id FROM questions WHERE participant_id = ?1"
+      " OR (?3 = 1 AND party_id = ?2)", error);
+  KkDbStep step;
+
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, participant_id);
+  kk_db_bind_text (stmt, 2, party_id);
+  kk_db_bind_int64 (stmt, 3, party_erased);
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW) {
+    KkQuestion *q = g_new0 (KkQuestion, 1);
+
+    q->id = kk_db_column_dup (stmt, 0);
+    q->room_id = kk_db_column_dup (stmt, 1);
+    q->session_id = kk_db_column_dup (stmt, 2);
+    g_ptr_array_add (erased->removed, q);
+  }
+  if (step == KK_DB_ERROR)
+    return FALSE;
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+
+  stmt = kk_db_prepare (db, "SELECT DISTINCT s.question_id"
+      " FROM question_supports s JOIN questions q ON q.id = s.question_id"
+      " WHERE (s.participant_id = ?1 OR (?3 = 1 AND s.party_id = ?2))"
+      " AND COALESCE(q.participant_id, '') <> ?1"
+      " AND NOT (?3 = 1 AND q.party_id = ?2)", error);
+  if (stmt == NULL)
+    return FALSE;
+  kk_db_bind_text (stmt, 1, participant_id);
+  kk_db_bind_text (stmt, 2, party_id);
+  kk_db_bind_int64 (stmt, 3, party_erased);
+  while ((step = kk_db_step (stmt, error)) == KK_DB_ROW)
+    g_ptr_array_add (lowered, kk_db_column_dup (stmt, 0));
+  return step != KK_DB_ERROR;
+}
+
 gboolean
 kk_questions_erase_person (KkDb *db, const char *participant_id,
-    const char *party_id, gboolean party_erased, GError **error)
+    const char *party_id, gboolean party_erased, gpointer *erased_out,
+    GError **error)
 {
+  g_autoptr (GPtrArray) lowered = g_ptr_array_new_with_free_func (g_free);
+  Erased *erased = g_new0 (Erased, 1);
+
+  /* Handed over at once, so that a failure below frees it too. */
+  erased->removed = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_question_free);
+  erased->changed = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) kk_question_free);
+  erased->participant_id = g_strdup (participant_id);
+  erased->party_id = party_erased ? g_strdup (party_id) : NULL;
+  *erased_out = erased;
+  if (!find_erased (db, participant_id, party_id, party_erased, erased,
+          lowered, error))
+    return FALSE;
+
   /* The supports of a deleted question go with it (ON DELETE CASCADE). */
   if (!delete_by (db, "DELETE FROM question_supports"
           " WHERE participant_id = ?1", participant_id, error)
@@ -876,7 +980,60 @@ kk_questions_erase_person (KkDb *db, const char *participant_id,
           || !delete_by (db, "DELETE FROM questions WHERE party_id = ?1",
               party_id, error)))
     return FALSE;
+  for (guint i = 0; i < lowered->len; i++) {
+    KkQuestion *q = load_question (db, lowered->pdata[i], error);
+
+    if (q == NULL)
+      return FALSE;
+    g_ptr_array_add (erased->changed, q);
+  }
   return TRUE;
+}
+
+void
+kk_questions_tell_erased (gpointer data, gpointer user_data)
+{
+  Erased *erased = data;
+  KkQuestions *questions = user_data;
+  g_autoptr (GHashTable) told = g_hash_table_new (g_str_hash, g_str_equal);
+
+  if (erased == NULL)
+    return;
+  /* One event per session: a person's questions are of one room, but a
+   * screen may have asked in several of its sessions (only the live one
+   * has subscribers). Erasures are rare and small: the quadratic grouping
+   * costs nothing. */
+  for (guint i = 0; i < erased->removed->len; i++) {
+    KkQuestion *q = erased->removed->pdata[i];
+    g_autoptr (GPtrArray) ids = NULL;
+    KkQuestionsEvent event = { 0 };
+
+    if (!g_hash_table_add (told, q->session_id))
+      continue;
+    ids = g_ptr_array_new ();
+    for (guint j = i; j < erased->removed->len; j++) {
+      KkQuestion *other = erased->removed->pdata[j];
+
+      if (g_str_equal (other->session_id, q->session_id))
+        g_ptr_array_add (ids, other->id);
+    }
+    g_ptr_array_add (ids, NULL);
+    event.removed = (const char *const *) ids->pdata;
+    tell (questions, q->room_id, q->session_id, TRUE, &event);
+  }
+  for (guint i = 0; i < erased->changed->len; i++) {
+    KkQuestion *q = erased->changed->pdata[i];
+
+    publish (questions, q->room_id, q->session_id, TRUE,
+        kk_question_copy (q));
+  }
+  /* Streams opened with the person's receipt, or with the screen's token
+   * when the screen went too, read no more: in whichever room. */
+  questions->erasures++;
+  notify (questions, NULL, &(KkQuestionsEvent) {
+        .revoked_participant_id = erased->participant_id,
+        .revoked_party_id = erased->party_id,
+      });
 }
 
 /* The room's retention is the attendance's (att_settings, kk-attendance-

@@ -23,7 +23,10 @@
  * sent again as it was.
  *
  * The erasure of a person (kk_questions_erase_person(), handed to
- * kk-roster) deletes their questions and supports; the retention of a
+ * kk-roster) deletes their questions and supports, and once it is
+ * committed kk_questions_tell_erased() tells the room's subscribers which
+ * questions are gone (a "removed" event) and how the support of others
+ * changed, so that no page open across it keeps them; the retention of a
  * room's raw attendance events deletes its questions of the same age
  * (kk_questions_purge(), handed to kk-attendance-log).
  *
@@ -122,13 +125,21 @@ gboolean kk_question_parse_state (const char *data, gsize length,
 int kk_question_compare (gconstpointer a, gconstpointer b);
 
 /* One change told to a room's subscribers: the question as it is now
- * (new, supported or changed state), or, with @question NULL, the start
- * (@live) or the end of the session. */
+ * (new, supported or changed state); or with @removed, the ids of
+ * questions gone (their asker was erased); or with
+ * @revoked_participant_id, a person erased (told to every room, no
+ * session event: @seq 0): whoever reads with their check-in receipt, or
+ * with @revoked_party_id's token when their screen went too, may read no
+ * more; or, with none of these, the start (@live) or the end of the
+ * session. */
 typedef struct {
   guint64 seq;                    /* 1, 2, ... within the session */
   const char *session_id;
   gboolean live;                  /* FALSE: the session ended */
   KkQuestion *question;           /* nullable */
+  const char *const *removed;     /* nullable, NULL-terminated ids */
+  const char *revoked_participant_id;   /* nullable */
+  const char *revoked_party_id;         /* nullable */
 } KkQuestionsEvent;
 
 #define KK_TYPE_QUESTIONS (kk_questions_get_type ())
@@ -202,6 +213,11 @@ guint kk_questions_subscribe (KkQuestions *questions, const char *room_id,
     KkQuestionsEventFunc func, gpointer user_data);
 void kk_questions_unsubscribe (KkQuestions *questions, guint id);
 
+/* How many erasures have been told (kk_questions_tell_erased()): one who
+ * was not yet subscribed when one was told (a stream waiting for its
+ * list) cannot know whether it was revoked, and must check again. */
+guint64 kk_questions_get_erasures (KkQuestions *questions);
+
 /* The sequence number of @room_id's last event, 0 if none. */
 guint64 kk_questions_last_seq (KkQuestions *questions, const char *room_id);
 
@@ -209,13 +225,31 @@ guint64 kk_questions_last_seq (KkQuestions *questions, const char *room_id);
  * kk_questions_erase_person:
  * @party_erased: the whole screen was theirs alone: its questions and
  *   supports go too
+ * @erased: (out) (transfer full): what went, for
+ *   kk_questions_tell_erased(); freed with kk_questions_erased_free()
  *
- * Store thread, inside the erasure's transaction (a KkRosterEraseFunc's
- * work; see kk-roster.h): deletes @participant_id's questions (with the
+ * Store thread, inside the erasure's transaction (a KkRosterEraser's
+ * erase; see kk-roster.h): deletes @participant_id's questions (with the
  * supports they had) and supports.
  */
 gboolean kk_questions_erase_person (KkDb *db, const char *participant_id,
-    const char *party_id, gboolean party_erased, GError **error);
+    const char *party_id, gboolean party_erased, gpointer *erased,
+    GError **error);
+
+/**
+ * kk_questions_tell_erased:
+ * @erased: (nullable): what kk_questions_erase_person() set
+ * @user_data: the #KkQuestions
+ *
+ * Main context, once the erasure is committed (a KkRosterEraser's
+ * erased_func): tells each room's subscribers, if the questions were of
+ * its live session, a "removed" event with their ids, then the questions
+ * whose support the erasure lowered as they now are; then every room's
+ * subscribers that the person's receipts (and the screen's token, when
+ * it went too) read no more.
+ */
+void kk_questions_tell_erased (gpointer erased, gpointer user_data);
+void kk_questions_erased_free (gpointer erased);
 
 /**
  * kk_questions_purge:

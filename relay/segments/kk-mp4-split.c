@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include "kk-split-input.h"
+
 G_DEFINE_QUARK (kk-mp4-split-error-quark, kk_mp4_split_error)
 
 #define FOURCC(a, b, c, d) \
@@ -33,13 +35,11 @@ typedef struct {
 } Track;
 
 struct _KkMp4Split {
-  gsize max_element;
+  KkSplitInput input;
+  gint64 target_us;
   KkMp4SplitCallbacks callbacks;
   gpointer user_data;
-  gboolean failed;
   gboolean media;               /* past the initialization segment */
-  GByteArray *pending;          /* bytes not read yet */
-  GByteArray *init;
   Track tracks[MAX_TRACKS];
   guint n_tracks;
   /* The segment under way; NULL before the first keyframe. */
@@ -377,16 +377,15 @@ read_traf (KkMp4Split *split, const Box *traf, Fragment *fragment)
 }
 
 KkMp4Split *
-kk_mp4_split_new (gsize max_element, const KkMp4SplitCallbacks *callbacks,
-    gpointer user_data)
+kk_mp4_split_new (gsize max_element, gint64 target_us,
+    const KkMp4SplitCallbacks *callbacks, gpointer user_data)
 {
   KkMp4Split *split = g_new0 (KkMp4Split, 1);
 
-  split->max_element = max_element;
+  kk_split_input_init (&split->input, max_element);
+  split->target_us = target_us;
   split->callbacks = *callbacks;
   split->user_data = user_data;
-  split->pending = g_byte_array_new ();
-  split->init = g_byte_array_new ();
   return split;
 }
 
@@ -395,8 +394,7 @@ kk_mp4_split_free (KkMp4Split *split)
 {
   if (split == NULL)
     return;
-  g_byte_array_unref (split->pending);
-  g_byte_array_unref (split->init);
+  kk_split_input_clear (&split->input);
   if (split->segment != NULL)
     g_byte_array_unref (split->segment);
   g_free (split);
@@ -406,9 +404,8 @@ static gboolean
 fail (KkMp4Split *split, GError **error, KkMp4SplitError code,
     const char *message)
 {
-  split->failed = TRUE;
-  g_set_error_literal (error, KK_MP4_SPLIT_ERROR, code, message);
-  return FALSE;
+  return kk_split_input_fail (&split->input, error, KK_MP4_SPLIT_ERROR, code,
+      message);
 }
 
 static void
@@ -422,7 +419,22 @@ emit_segment (KkMp4Split *split)
   split->callbacks.segment (bytes, &split->info, split->user_data);
 }
 
-/* A moof: a keyframe's starts a segment; the others join the current. */
+/* Whether the segment under way ends before a video fragment: at a
+ * keyframe (@keyframe), or when its video has lasted the target. A tenth of the
+ * target is forgiven, so that fragments whose durations round down a
+ * little (a frame rate that does not divide the fragment duration) do
+ * not make segments a fragment longer than meant. */
+static gboolean
+ends_before (KkMp4Split *split, gboolean keyframe)
+{
+  if (split->segment == NULL)
+    return keyframe;
+  return keyframe || split->info.duration_us
+      >= split->target_us - split->target_us / 10;
+}
+
+/* A moof: a keyframe's, or a video one after the target, starts a
+ * segment; the others join the current. */
 static gboolean
 take_moof (KkMp4Split *split, const Box *moof, GError **error)
 {
@@ -442,14 +454,14 @@ take_moof (KkMp4Split *split, const Box *moof, GError **error)
       video = fragment;
   }
   if (video.video && video.have_time && video.have_first_flags
-      && !(video.first_flags & SAMPLE_IS_NON_SYNC)) {
+      && ends_before (split, !(video.first_flags & SAMPLE_IS_NON_SYNC))) {
     emit_segment (split);
     split->segment = g_byte_array_new ();
     split->video_ticks = 0;
     split->info.start_us = (gint64) (video.decode_time * G_USEC_PER_SEC
         / video.timescale);
     split->info.duration_us = 0;
-    split->info.keyframe = TRUE;
+    split->info.keyframe = !(video.first_flags & SAMPLE_IS_NON_SYNC);
   }
   if (split->segment != NULL && video.video) {
     split->video_ticks += video.ticks;
@@ -463,8 +475,8 @@ static gboolean
 parse (KkMp4Split *split, GError **error)
 {
   for (;;) {
-    const guint8 *data = split->pending->data;
-    gsize avail = split->pending->len;
+    const guint8 *data = split->input.pending->data;
+    gsize avail = split->input.pending->len;
     Box box;
     int r = read_box_header (data, avail, &box);
 
@@ -473,7 +485,7 @@ parse (KkMp4Split *split, GError **error)
     if (r < 0)
       return fail (split, error, KK_MP4_SPLIT_ERROR_INVALID,
           "an invalid box header");
-    if (box.size > split->max_element)
+    if (box.size > split->input.max_element)
       return fail (split, error, KK_MP4_SPLIT_ERROR_TOO_BIG,
           "a box over the bound");
     if (avail < box.size)
@@ -486,17 +498,17 @@ parse (KkMp4Split *split, GError **error)
         return fail (split, error, KK_MP4_SPLIT_ERROR_INVALID,
             "a movie fragment before any track");
       split->media = TRUE;
-      init = g_byte_array_free_to_bytes (g_steal_pointer (&split->init));
-      split->init = g_byte_array_new ();
+      init = kk_split_input_steal_init (&split->input);
       split->callbacks.init (init, split->user_data);
     }
     if (!split->media) {
-      gsize at = split->init->len;
+      GByteArray *init = split->input.init;
+      gsize at = init->len;
 
-      g_byte_array_append (split->init, data, box.size);
+      g_byte_array_append (init, data, box.size);
       if (box.type == FOURCC ('m', 'o', 'o', 'v')) {
         read_moov (split, &box);
-        fix_opus_header (split->init->data + at, box.size);
+        fix_opus_header (init->data + at, box.size);
       }
     } else {
       if (box.type == FOURCC ('m', 'o', 'o', 'v')
@@ -509,13 +521,13 @@ parse (KkMp4Split *split, GError **error)
       /* Fragments before the first keyframe, and the index a muxer
        * writes at the end (mfra), are no part of any segment. */
       if (split->segment != NULL && box.type != FOURCC ('m', 'f', 'r', 'a')) {
-        if (split->segment->len + box.size > split->max_element)
+        if (split->segment->len + box.size > split->input.max_element)
           return fail (split, error, KK_MP4_SPLIT_ERROR_TOO_BIG,
               "a segment over the bound");
         g_byte_array_append (split->segment, data, box.size);
       }
     }
-    g_byte_array_remove_range (split->pending, 0, box.size);
+    g_byte_array_remove_range (split->input.pending, 0, box.size);
   }
 }
 
@@ -523,20 +535,17 @@ gboolean
 kk_mp4_split_push (KkMp4Split *split, const guint8 *data, gsize len,
     GError **error)
 {
-  if (split->failed)
-    return fail (split, error, KK_MP4_SPLIT_ERROR_INVALID,
-        "the stream was already found invalid");
-  g_byte_array_append (split->pending, data, len);
-  return parse (split, error);
+  return kk_split_input_take (&split->input, data, len, KK_MP4_SPLIT_ERROR,
+      KK_MP4_SPLIT_ERROR_INVALID, error) && parse (split, error);
 }
 
 gboolean
 kk_mp4_split_finish (KkMp4Split *split, GError **error)
 {
-  if (split->failed)
-    return fail (split, error, KK_MP4_SPLIT_ERROR_INVALID,
-        "the stream was already found invalid");
-  if (split->pending->len != 0)
+  if (!kk_split_input_check (&split->input, KK_MP4_SPLIT_ERROR,
+          KK_MP4_SPLIT_ERROR_INVALID, error))
+    return FALSE;
+  if (split->input.pending->len != 0)
     return fail (split, error, KK_MP4_SPLIT_ERROR_INVALID,
         "the stream ends inside a box");
   emit_segment (split);

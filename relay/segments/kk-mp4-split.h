@@ -4,9 +4,15 @@
  * with fragment-duration and streamable=true: ftyp, moov, then moof+mdat
  * pairs, one track per moof) into the pieces Media Source Extensions take
  * in turn: one initialization segment (every box before the first moof)
- * and media segments that each start with the moof of a video fragment
- * whose first sample is a sync sample (a keyframe) and run to the next
- * such moof, with every fragment of every track in between.
+ * and media segments of whole fragments, each starting with the moof of
+ * a video fragment and holding every fragment of every track up to the
+ * next segment's. A segment ends before a video fragment whose first
+ * sample is a sync sample (a keyframe), so that a player can start
+ * there, and before any video fragment once its video has lasted about
+ * the target: so segments stay short whatever the publisher's GOP, and
+ * those that do not start on a keyframe continue the one before (a
+ * player appends them in order). The first segment starts at the first
+ * keyframe; what comes before it is no part of any segment.
  *
  * The video track, its timescale and its defaults come from the moov
  * (tkhd, mdhd, hdlr, mvex/trex; ISO/IEC 14496-12); each segment's start
@@ -35,7 +41,8 @@ typedef enum {
 typedef struct {
   gint64 start_us;          /* the first video sample's decode time */
   gint64 duration_us;       /* the video samples' durations */
-  gboolean keyframe;        /* it starts on a video sync sample */
+  gboolean keyframe;        /* it starts on a video sync sample (else it
+                             * continues the segment before it) */
 } KkMp4SegmentInfo;
 
 typedef struct {
@@ -49,8 +56,10 @@ typedef struct {
 typedef struct _KkMp4Split KkMp4Split;
 
 /* @max_element: the largest box, and the largest segment, accepted.
+ * @target_us: a segment's video ends at the first video fragment after
+ * about this long (or at a keyframe before).
  * Returns: (transfer full) */
-KkMp4Split *kk_mp4_split_new (gsize max_element,
+KkMp4Split *kk_mp4_split_new (gsize max_element, gint64 target_us,
     const KkMp4SplitCallbacks *callbacks, gpointer user_data);
 void kk_mp4_split_free (KkMp4Split *split);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkMp4Split, kk_mp4_split_free)

@@ -7,10 +7,25 @@
  *   WAITING --video keyframe--> STARTING --pipeline built (main)--> RUNNING
  *   any --pipeline error--> FAILED
  *
+ * Keyframes are asked for only to start (kk_segmenter_new), after video
+ * was lost on the way in (the frames after a loss do not decode until
+ * one), and when a player needs a start point and the newest keyframe is
+ * too old (kk_segmenter_want_start_point): never merely because a
+ * segment ends, since every keyframe asked for here reaches every WebRTC
+ * viewer of the lecture too.
+ *
  * Packets that arrive while the pipeline is being built are held in a
  * bounded queue and pushed in order once it runs, so the first segment
  * starts on the keyframe that started the segmenter and the tap never
- * waits for GStreamer.
+ * waits for GStreamer. Each keeps the media time it arrived with: the
+ * track's clock moves on with every later packet, and frames pushed with
+ * the time of the newest would share one timestamp. h264parse (like any
+ * GstBaseParse) takes a repeated timestamp for none, and mp4mux, which
+ * always muxes the track whose next buffer is earliest, then takes the
+ * video track's untimed frame for the latest of all and muxes audio
+ * alone from then on: no video segment ever. Building the pipeline takes
+ * a few milliseconds, but under a sanitizer or on a busy machine tens,
+ * enough for the frame after the keyframe to be held too.
  *
  * Two locks, so that the tap (which runs before the fan-out, on the
  * packet path of every WebRTC viewer) never waits while the muxer's
@@ -39,8 +54,6 @@ G_DEFINE_QUARK (kk-segmenter-error-quark, kk_segmenter_error)
 #define MAX_HELD 1024
 /* Bound on what each appsrc queues; past it the oldest data goes. */
 #define APPSRC_MAX_BYTES (4 * 1024 * 1024)
-/* Keyframes are asked for at most this often. */
-#define KEYFRAME_REQUEST_INTERVAL_US (500 * G_USEC_PER_SEC / 1000)
 
 #define PT_VIDEO 96
 #define PT_AUDIO 111
@@ -51,6 +64,15 @@ typedef enum {
   STATE_RUNNING,
   STATE_FAILED,
 } SegmenterState;
+
+/* A packet held while the pipeline is built, with its media time and
+ * the wall-clock time it was captured (or arrived) at, as they were when
+ * it came. */
+typedef struct {
+  KkPacket *packet;
+  gint64 pts_us;
+  gint64 wall_us;
+} HeldPacket;
 
 typedef struct {
   gboolean have_ref;
@@ -76,7 +98,7 @@ struct _KkSegmenter {
   /* Under lock. */
   SegmenterState state;
   GError *failure;
-  GQueue held;              /* KkPacket, while STARTING */
+  GQueue held;              /* HeldPacket, while STARTING */
   KkCodec codec;            /* these three are set before the pipeline is */
   const char *extension;    /* "webm" or "mp4" */
   const char *content_type;
@@ -84,7 +106,7 @@ struct _KkSegmenter {
   gint64 zero_wall_us;      /* capture time of media time 0 (the start) */
   gint64 live_zero_wall_us; /* the same, as the newest video packet has it */
   gint64 last_keyframe_us;  /* media time of the last keyframe pushed */
-  gint64 last_request_us;   /* media time of the last keyframe request */
+  gint64 last_video_us;     /* media time of the newest video packet */
   gboolean keyframe_wanted;
   GstAppSrc *srcs[KK_TRACK_N];
   guint64 dropped;          /* packets lost: held too long, or refused by an appsrc */
@@ -134,6 +156,13 @@ set_state (KkSegmenter *segmenter, SegmenterState state)
   segmenter->state = state;
 }
 
+static void
+held_packet_free (HeldPacket *held)
+{
+  kk_packet_unref (held->packet);
+  g_free (held);
+}
+
 KkSegment *
 kk_segment_copy (const KkSegment *segment)
 {
@@ -180,7 +209,6 @@ kk_segmenter_new (const char *pipelines_dir, const char *name,
   segmenter->context = g_main_context_ref_thread_default ();
   segmenter->clocks[KK_TRACK_AUDIO].clock_rate = 48000;
   segmenter->clocks[KK_TRACK_VIDEO].clock_rate = 90000;
-  segmenter->last_request_us = -KEYFRAME_REQUEST_INTERVAL_US;
   g_queue_init (&segmenter->held);
   g_queue_init (&segmenter->window);
 
@@ -217,12 +245,12 @@ update_clock (TrackClock *clock, KkPacket *packet, gint64 wall_us)
   clock->last_ts = packet->timestamp;
 }
 
+/* @pts_us: its media time; @wall_us: when it was captured (or arrived). */
 static void
-push_packet (KkSegmenter *segmenter, KkPacket *packet)
+push_packet (KkSegmenter *segmenter, KkPacket *packet, gint64 pts_us,
+    gint64 wall_us)
 {
-  TrackClock *clock = &segmenter->clocks[packet->kind];
   GstAppSrc *src = segmenter->srcs[packet->kind];
-  gint64 pts_us = track_wall_us (clock) - segmenter->zero_wall_us;
   GstBuffer *buffer;
   guint8 *data;
 
@@ -232,8 +260,7 @@ push_packet (KkSegmenter *segmenter, KkPacket *packet)
   if (packet->kind == KK_TRACK_VIDEO && packet->keyframe_start)
     segmenter->last_keyframe_us = pts_us;
   if (packet->kind == KK_TRACK_VIDEO)
-    segmenter->live_zero_wall_us = (packet->capture_wall_us != 0
-        ? packet->capture_wall_us : g_get_real_time ()) - pts_us;
+    segmenter->live_zero_wall_us = wall_us - pts_us;
   data = g_malloc (packet->len);
   memcpy (data, packet->data, packet->len);
   /* Keep the marker bit, set the payload type the caps announce. */
@@ -244,17 +271,20 @@ push_packet (KkSegmenter *segmenter, KkPacket *packet)
   if (gst_app_src_push_buffer (src, buffer) != GST_FLOW_OK)
     segmenter->dropped++;
 
-  /* The segment under way is long enough: the next keyframe ends it.
-   * Asked again, while none comes, every so much media time (not wall
-   * time, so that a backlog pushed at once asks as often as live). */
-  if (packet->kind == KK_TRACK_VIDEO
-      && pts_us - segmenter->last_keyframe_us
-      >= KK_SEGMENTER_TARGET_MS * 1000
-      && pts_us - segmenter->last_request_us
-      >= KEYFRAME_REQUEST_INTERVAL_US) {
-    segmenter->keyframe_wanted = TRUE;
-    segmenter->last_request_us = pts_us;
-  }
+  if (packet->kind == KK_TRACK_VIDEO)
+    segmenter->last_video_us = pts_us;
+}
+
+/* Keeps @packet, with its times, until the pipeline runs. */
+static void
+hold (KkSegmenter *segmenter, KkPacket *packet, gint64 pts_us, gint64 wall_us)
+{
+  HeldPacket *held = g_new (HeldPacket, 1);
+
+  held->packet = kk_packet_ref (packet);
+  held->pts_us = pts_us;
+  held->wall_us = wall_us;
+  g_queue_push_tail (&segmenter->held, held);
 }
 
 static gboolean build_pipeline (gpointer data);
@@ -265,20 +295,26 @@ process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
   TrackClock *clock;
   gboolean keyframe = packet->kind == KK_TRACK_VIDEO
       && packet->keyframe_start;
+  gint64 wall_us = packet->capture_wall_us != 0 ? packet->capture_wall_us
+      : arrival_wall_us;
 
   if (packet->kind >= KK_TRACK_N)
     return;
   clock = &segmenter->clocks[packet->kind];
-  /* Video lost: the frames after it do not decode until a keyframe. */
+  /* Video lost: the frames after it do not decode until a keyframe.
+   * Logged, since each such keyframe also cuts a segment short. */
   if (packet->kind == KK_TRACK_VIDEO && clock->have_seq
-      && kk_seq_diff (packet->seq, clock->last_seq) > 1)
+      && kk_seq_diff (packet->seq, clock->last_seq) > 1) {
+    GST_INFO ("segments %s: video lost on the way in (packet %u after %u): "
+        "a keyframe is asked for", segmenter->name, packet->seq,
+        clock->last_seq);
     segmenter->keyframe_wanted = TRUE;
+  }
   if (clock->have_seq && kk_seq_diff (packet->seq, clock->last_seq) <= 0)
     return;
   clock->have_seq = TRUE;
   clock->last_seq = packet->seq;
-  update_clock (clock, packet, packet->capture_wall_us != 0
-      ? packet->capture_wall_us : arrival_wall_us);
+  update_clock (clock, packet, wall_us);
 
   switch (segmenter->state) {
     case STATE_WAITING:
@@ -298,7 +334,7 @@ process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
       segmenter->zero_wall_us = track_wall_us (clock);
       segmenter->last_keyframe_us = 0;
       set_state (segmenter, STATE_STARTING);
-      g_queue_push_tail (&segmenter->held, kk_packet_ref (packet));
+      hold (segmenter, packet, 0, wall_us);
       segmenter->build_source = g_idle_source_new ();
       g_source_set_callback (segmenter->build_source, build_pipeline,
           segmenter, NULL);
@@ -306,13 +342,15 @@ process (KkSegmenter *segmenter, KkPacket *packet, gint64 arrival_wall_us)
       return;
     case STATE_STARTING:
       if (g_queue_get_length (&segmenter->held) >= MAX_HELD) {
-        kk_packet_unref (g_queue_pop_head (&segmenter->held));
+        held_packet_free (g_queue_pop_head (&segmenter->held));
         segmenter->dropped++;
       }
-      g_queue_push_tail (&segmenter->held, kk_packet_ref (packet));
+      hold (segmenter, packet, track_wall_us (clock) - segmenter->zero_wall_us,
+          wall_us);
       return;
     case STATE_RUNNING:
-      push_packet (segmenter, packet);
+      push_packet (segmenter, packet,
+          track_wall_us (clock) - segmenter->zero_wall_us, wall_us);
       return;
     case STATE_FAILED:
       return;
@@ -481,7 +519,7 @@ fail_pipeline (KkSegmenter *segmenter, GError *error)
   if (segmenter->failure == NULL)
     segmenter->failure = g_error_copy (error);
   set_state (segmenter, STATE_FAILED);
-  g_queue_clear_full (&segmenter->held, (GDestroyNotify) kk_packet_unref);
+  g_queue_clear_full (&segmenter->held, (GDestroyNotify) held_packet_free);
   g_mutex_unlock (&segmenter->lock);
 }
 
@@ -572,7 +610,7 @@ build_pipeline (gpointer data)
   g_autoptr (GstCaps) audio_caps = NULL;
   g_autoptr (GstBus) bus = NULL;
   GstAppSrc *srcs[KK_TRACK_N] = { NULL, NULL };
-  KkPacket *packet;
+  HeldPacket *held;
 
   g_clear_pointer (&segmenter->build_source, g_source_unref);
   pipeline = make_pipeline (segmenter, srcs, &sink, &error);
@@ -598,7 +636,7 @@ build_pipeline (gpointer data)
   g_mutex_lock (&segmenter->window_lock);
   if (segmenter->codec == KK_CODEC_H264)
     segmenter->mp4_split = kk_mp4_split_new (KK_SEGMENTER_MAX_SEGMENT_BYTES,
-        &mp4_callbacks, segmenter);
+        KK_SEGMENTER_TARGET_MS * 1000, &mp4_callbacks, segmenter);
   else
     segmenter->webm_split = kk_webm_split_new (
         KK_SEGMENTER_MAX_SEGMENT_BYTES, &webm_callbacks, segmenter);
@@ -625,9 +663,9 @@ build_pipeline (gpointer data)
   segmenter->srcs[KK_TRACK_AUDIO] = srcs[KK_TRACK_AUDIO];
   if (segmenter->state == STATE_STARTING) {
     set_state (segmenter, STATE_RUNNING);
-    while ((packet = g_queue_pop_head (&segmenter->held)) != NULL) {
-      push_packet (segmenter, packet);
-      kk_packet_unref (packet);
+    while ((held = g_queue_pop_head (&segmenter->held)) != NULL) {
+      push_packet (segmenter, held->packet, held->pts_us, held->wall_us);
+      held_packet_free (held);
     }
   }
   g_mutex_unlock (&segmenter->lock);
@@ -658,7 +696,7 @@ kk_segmenter_free (KkSegmenter *segmenter)
   }
   for (guint i = 0; i < KK_TRACK_N; i++)
     g_clear_object (&segmenter->srcs[i]);
-  g_queue_clear_full (&segmenter->held, (GDestroyNotify) kk_packet_unref);
+  g_queue_clear_full (&segmenter->held, (GDestroyNotify) held_packet_free);
   g_queue_clear_full (&segmenter->window, (GDestroyNotify) kk_segment_free);
   g_clear_pointer (&segmenter->webm_split, kk_webm_split_free);
   g_clear_pointer (&segmenter->mp4_split, kk_mp4_split_free);
@@ -756,6 +794,29 @@ kk_segmenter_lookup (KkSegmenter *segmenter, guint64 seq)
   }
   g_mutex_unlock (&segmenter->window_lock);
   return found;
+}
+
+gboolean
+kk_segmenter_want_start_point (KkSegmenter *segmenter)
+{
+  gboolean ask;
+
+  g_mutex_lock (&segmenter->lock);
+  /* Still waiting for the first keyframe: kk_segmenter_new () asked,
+   * but a publisher that sends keyframes only when asked may have lost
+   * that request, and players wait on it. While the pipeline is built
+   * the keyframe is there. */
+  ask = segmenter->state == STATE_WAITING
+      || (segmenter->state == STATE_RUNNING
+          && segmenter->last_video_us - segmenter->last_keyframe_us
+          > KK_SEGMENTER_START_MAX_AGE_MS * 1000);
+  g_mutex_unlock (&segmenter->lock);
+  if (ask) {
+    GST_DEBUG ("segments %s: a player needs a start point", segmenter->name);
+    if (segmenter->callbacks.need_keyframe != NULL)
+      segmenter->callbacks.need_keyframe (segmenter, segmenter->user_data);
+  }
+  return ask;
 }
 
 gint64

@@ -8,23 +8,30 @@
  * are depayloaded and muxed, never re-encoded, by a pipeline read from
  * pipelines/segments-<codec>.pipeline (appsrcs "video" and "audio", a
  * muxer "mux", an appsink "sink"). VP8 and Opus go into live WebM
- * (webmmux, streamable), whose Clusters start at every video keyframe;
- * kk-webm-split cuts it into one initialization segment and one media
- * segment per Cluster. H.264 and Opus go into fragmented MP4 (mp4mux,
- * fragments of a fraction of a second, a new video fragment at every
- * keyframe); kk-mp4-split cuts it into the initialization segment (ftyp,
- * moov) and one media segment from each keyframe's fragment to the next.
- * So each segment starts on a keyframe and is complete, Media Source
- * Extensions append them in turn, and a proxy that buffers whole
- * responses passes each whole. The segments are immutable GBytes: an HTTP
- * reply shares them, a slow reader holds a reference, never a copy.
+ * (webmmux, streamable); kk-webm-split cuts it into one initialization
+ * segment and one media segment per Cluster. H.264 and Opus go into
+ * fragmented MP4 (mp4mux, fragments of a fraction of a second, a new
+ * video fragment at every keyframe); kk-mp4-split cuts it into the
+ * initialization segment (ftyp, moov) and media segments of whole
+ * fragments. Each segment is complete, so a proxy that buffers whole
+ * responses passes each whole. The segments are immutable GBytes: an
+ * HTTP reply shares them, a slow reader holds a reference, never a copy.
  *
- * Keyframes. A segment is as long as the publisher's GOP, and a viewer
- * plays about one segment behind live; so while a segmenter runs it asks
- * for a keyframe whenever a segment has lasted KK_SEGMENTER_TARGET_MS,
- * which keeps the HTTPS viewers within a few seconds of live (at the
- * cost of a keyframe a second for the lecture's WebRTC viewers too, for
- * as long as someone watches over HTTPS).
+ * Segments and keyframes. A segment ends about every
+ * KK_SEGMENTER_TARGET_MS at a frame boundary (webmmux's
+ * max-cluster-duration, kk-mp4-split's target), and at every video
+ * keyframe, so a segment starts on a keyframe only when the publisher
+ * sent one there (KkSegment.keyframe). Media Source Extensions take a
+ * segment that does not start on a keyframe as the continuation of the
+ * one before it when a player appends them in order: a player starts
+ * with the init segment and the newest keyframe segment, then appends
+ * every later one. So segments stay about a second long whatever the
+ * publisher's GOP, and the segmenter never asks for keyframes to cut
+ * them: a keyframe asked for reaches every WebRTC viewer of the lecture
+ * too, and at a fixed bitrate costs them all picture quality. Keyframes
+ * are asked for only to start, after video lost on the way in, and when
+ * a player needs a start point while the newest keyframe is older than
+ * KK_SEGMENTER_START_MAX_AGE_MS (kk_segmenter_want_start_point ()).
  *
  * A bounded window of recent segments is kept (KK_SEGMENTER_WINDOW_US of
  * media, at most KK_SEGMENTER_MAX_SEGMENTS and KK_SEGMENTER_MAX_BYTES);
@@ -60,8 +67,12 @@ typedef enum {
   KK_SEGMENTER_ERROR_FAILED,    /* the pipeline or the muxer's output failed */
 } KkSegmenterError;
 
-/* A segment is asked to end (a keyframe requested) after this long. */
+/* A segment ends after about this long, keyframe or not. */
 #define KK_SEGMENTER_TARGET_MS 1000
+/* A player starting at a keyframe older than this (in media time, behind
+ * the newest video) would start too far behind live: a keyframe is asked
+ * for. A player a little behind catches up by playing faster. */
+#define KK_SEGMENTER_START_MAX_AGE_MS 2000
 /* The window of recent segments. */
 #define KK_SEGMENTER_WINDOW_US (12 * G_USEC_PER_SEC)
 #define KK_SEGMENTER_MAX_SEGMENTS 24
@@ -86,9 +97,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (KkSegment, kk_segment_free)
 typedef struct _KkSegmenter KkSegmenter;
 
 typedef struct {
-  /* Any thread, never from under the segmenter's lock: a keyframe would
-   * start the next segment (the start, a segment at its target length, or
-   * video lost). */
+  /* Any thread, never from under the segmenter's lock: a keyframe is
+   * needed (the start, video lost, or a player's start point); the
+   * caller folds requests that come close together. */
   void (*need_keyframe) (KkSegmenter *segmenter, gpointer user_data);
 } KkSegmenterCallbacks;
 
@@ -131,6 +142,12 @@ GPtrArray *kk_segmenter_list (KkSegmenter *segmenter);
 /* Returns: (transfer full) (nullable): segment @seq, if still in the
  * window. */
 KkSegment *kk_segmenter_lookup (KkSegmenter *segmenter, guint64 seq);
+/* A player needs a start point (it is new, or resyncs after a gap): if
+ * there is no keyframe yet, or the newest is older than
+ * KK_SEGMENTER_START_MAX_AGE_MS, a keyframe is asked for (need_keyframe,
+ * from this call). Any thread.
+ * Returns: whether one was asked for. */
+gboolean kk_segmenter_want_start_point (KkSegmenter *segmenter);
 /* The wall-clock time (g_get_real_time) of media time 0, as the newest
  * video packet has it: live is at media time now - this. 0 before the
  * first keyframe. */

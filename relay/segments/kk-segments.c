@@ -36,6 +36,8 @@ typedef struct {
   guint generation;         /* counts the segmenters started: seqs of
                              * different ones are not one run */
   GHashTable *viewers;      /* party id -> HttpsViewer */
+  /* party id -> (gint64 *) monotonic time its start point was passed on */
+  GHashTable *start_points;
 } LectureEntry;
 
 struct _KkSegments {
@@ -72,7 +74,7 @@ end_viewer (LectureEntry *entry, HttpsViewer *viewer, const char *reason)
   GST_INFO ("segments %s: HTTPS viewer %s (%s) left: %s",
       kk_room_get_id (kk_lecture_get_room (entry->lecture)),
       viewer->resource_id, viewer->party_id, reason);
-  g_signal_emit_by_name (entry->lecture, "viewer-left", viewer->resource_id,
+  kk_lecture_announce_viewer_left (entry->lecture, viewer->resource_id,
       viewer->party_id, reason, viewer->seen_until_wall_us);
 }
 
@@ -89,6 +91,7 @@ lecture_entry_free (LectureEntry *entry)
     g_hash_table_iter_remove (&iter);
   }
   g_hash_table_unref (entry->viewers);
+  g_hash_table_unref (entry->start_points);
   g_object_unref (entry->lecture);
   g_free (entry);
 }
@@ -116,10 +119,18 @@ on_tick (gpointer user_data)
         g_hash_table_iter_remove (&viewers);
       }
     }
+    /* A party's start point limit that has run out: forgotten, so the
+     * table holds only the parties of the last few seconds. */
+    g_hash_table_iter_init (&viewers, entry->start_points);
+    while (g_hash_table_iter_next (&viewers, NULL, &value))
+      if (now - *(gint64 *) value
+          >= KK_SEGMENTS_START_INTERVAL_S * G_USEC_PER_SEC)
+        g_hash_table_iter_remove (&viewers);
     if (entry->segmenter != NULL
         && now - entry->wanted_us >= KK_SEGMENTS_IDLE_S * G_USEC_PER_SEC)
       stop_segmenter (entry);
-    if (entry->segmenter == NULL && g_hash_table_size (entry->viewers) == 0)
+    if (entry->segmenter == NULL && g_hash_table_size (entry->viewers) == 0
+        && g_hash_table_size (entry->start_points) == 0)
       g_hash_table_iter_remove (&iter);
   }
   return G_SOURCE_CONTINUE;
@@ -186,6 +197,8 @@ get_entry (KkSegments *segments, KkLecture *lecture)
   entry->feed = kk_lecture_get_feed (lecture);
   entry->viewers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
       (GDestroyNotify) https_viewer_free);
+  entry->start_points = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, g_free);
   g_hash_table_insert (segments->lectures, lecture, entry);
   return entry;
 }
@@ -256,7 +269,7 @@ kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
     GST_INFO ("segments %s: HTTPS viewer %s (%s) connected",
         kk_room_get_id (kk_lecture_get_room (lecture)), viewer->resource_id,
         party_id);
-    g_signal_emit_by_name (lecture, "viewer-connected", viewer->resource_id,
+    kk_lecture_announce_viewer_connected (lecture, viewer->resource_id,
         party_id, start_wall);
   } else if (segment->seq == viewer->last_seq + 1) {
     /* The run goes on by exactly this segment's length, however late it
@@ -267,6 +280,27 @@ kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
   /* A segment of the run fetched again (a retry, a seek back) keeps the
    * party present but adds no time. */
   viewer->last_fetch_us = g_get_monotonic_time ();
+}
+
+gboolean
+kk_segments_want_start_point (KkSegments *segments, KkLecture *lecture,
+    const char *party_id)
+{
+  LectureEntry *entry = get_entry (segments, lecture);
+  gint64 now = g_get_monotonic_time ();
+  gint64 *last = g_hash_table_lookup (entry->start_points, party_id);
+
+  if (entry->segmenter == NULL)
+    return FALSE;
+  if (last != NULL && now - *last
+      < KK_SEGMENTS_START_INTERVAL_S * G_USEC_PER_SEC)
+    return FALSE;
+  if (last == NULL) {
+    last = g_new (gint64, 1);
+    g_hash_table_insert (entry->start_points, g_strdup (party_id), last);
+  }
+  *last = now;
+  return kk_segmenter_want_start_point (entry->segmenter);
 }
 
 guint

@@ -12,8 +12,9 @@
  * Attendance. Each segment a participant's token fetches is viewing,
  * and only the segments fetched count, each once: a run of consecutive
  * segments (seq after seq, of one segmenter) makes one connection, which
- * the lecture's own viewer-connected and viewer-left signals announce,
- * exactly as a WHEP viewer's, so the attendance log, the room's audience
+ * the lecture's own viewer-connected and viewer-left signals announce
+ * (kk_lecture_announce_viewer_connected () and _left ()), exactly as a
+ * WHEP viewer's, so the attendance log, the room's audience
  * and everything else that follows a lecture's viewers count it with no
  * second path. Its resource id starts with KK_SEGMENTS_RESOURCE_PREFIX.
  * It starts when its first segment was fetched and lasts the sum of its
@@ -23,6 +24,14 @@
  * A party that fetches nothing for KK_SEGMENTS_VIEWER_GAP_S has left
  * ("https-stopped"). What was fetched counts, not how long a page stayed
  * open.
+ *
+ * Start points. A player that starts (or starts over after a gap) needs
+ * a segment that starts on a keyframe, fresh enough to play close to
+ * live; kk_segments_want_start_point () passes its need on to the
+ * segmenter (which asks the publisher for a keyframe only when the
+ * newest is too old), at most once every KK_SEGMENTS_START_INTERVAL_S per
+ * participant, so that no page, however it misbehaves, makes the
+ * publisher send keyframes to every WebRTC viewer more often than that.
  *
  * Main context only.
  */
@@ -39,6 +48,8 @@ G_BEGIN_DECLS
 #define KK_SEGMENTS_IDLE_S 30
 /* A party that fetched no segment for this long has stopped watching. */
 #define KK_SEGMENTS_VIEWER_GAP_S 10
+/* A participant's need of a start point is passed on at most this often. */
+#define KK_SEGMENTS_START_INTERVAL_S 2
 /* The resource ids of HTTPS viewers. */
 #define KK_SEGMENTS_RESOURCE_PREFIX "https-"
 
@@ -77,6 +88,20 @@ KkSegmenter *kk_segments_peek (KkSegments *segments, KkLecture *lecture);
  */
 void kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
     const char *party_id, const KkSegment *segment);
+
+/**
+ * kk_segments_want_start_point:
+ * @party_id: the token whose player needs a start point
+ *
+ * @party_id's player needs a start point in @lecture's segments (which
+ * it has asked for: kk_segments_want ()). Passed on to the segmenter
+ * unless @party_id's last need was less than KK_SEGMENTS_START_INTERVAL_S
+ * ago.
+ *
+ * Returns: whether a keyframe was asked for.
+ */
+gboolean kk_segments_want_start_point (KkSegments *segments,
+    KkLecture *lecture, const char *party_id);
 
 /* HTTPS viewers watching now. */
 guint kk_segments_count_viewers (KkSegments *segments);

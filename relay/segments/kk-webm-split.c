@@ -8,11 +8,14 @@
  * size (a variable-length integer of 1 to 8 bytes, the marker stripped;
  * all value bits set means "unknown") and that many bytes of body. The
  * bytes arrive in any pieces, so everything not yet handed out waits in
- * @pending, and parsing resumes where it stopped.
+ * the input's pending bytes (kk-split-input.h), and parsing resumes
+ * where it stopped.
  */
 #include "kk-webm-split.h"
 
 #include <string.h>
+
+#include "kk-split-input.h"
 
 G_DEFINE_QUARK (kk-webm-split-error-quark, kk_webm_split_error)
 
@@ -39,18 +42,15 @@ typedef enum {
   STATE_SEGMENT,      /* expecting the Segment's header */
   STATE_TOP,          /* at a Segment child */
   STATE_CLUSTER,      /* inside a Cluster of unknown size */
-  STATE_FAILED,
 } SplitState;
 
 struct _KkWebmSplit {
-  gsize max_element;
+  KkSplitInput input;
   KkWebmSplitCallbacks callbacks;
   gpointer user_data;
   SplitState state;
-  GByteArray *pending;      /* bytes not handed out yet */
-  GByteArray *init;         /* the initialization segment being gathered */
   gboolean init_done;
-  /* STATE_CLUSTER: how much of @pending the Cluster's complete children
+  /* STATE_CLUSTER: how much of the pending bytes the Cluster's complete children
    * cover, where its size field is and how long, and what it says. */
   gsize cluster_len;
   guint size_len;
@@ -148,11 +148,9 @@ kk_webm_split_new (gsize max_element, const KkWebmSplitCallbacks *callbacks,
 {
   KkWebmSplit *split = g_new0 (KkWebmSplit, 1);
 
-  split->max_element = max_element;
+  kk_split_input_init (&split->input, max_element);
   split->callbacks = *callbacks;
   split->user_data = user_data;
-  split->pending = g_byte_array_new ();
-  split->init = g_byte_array_new ();
   return split;
 }
 
@@ -161,8 +159,7 @@ kk_webm_split_free (KkWebmSplit *split)
 {
   if (split == NULL)
     return;
-  g_byte_array_unref (split->pending);
-  g_byte_array_unref (split->init);
+  kk_split_input_clear (&split->input);
   g_free (split);
 }
 
@@ -170,15 +167,14 @@ static gboolean
 fail (KkWebmSplit *split, GError **error, KkWebmSplitError code,
     const char *message)
 {
-  split->state = STATE_FAILED;
-  g_set_error_literal (error, KK_WEBM_SPLIT_ERROR, code, message);
-  return FALSE;
+  return kk_split_input_fail (&split->input, error, KK_WEBM_SPLIT_ERROR, code,
+      message);
 }
 
 static void
 consume (KkWebmSplit *split, gsize len)
 {
-  g_byte_array_remove_range (split->pending, 0, len);
+  g_byte_array_remove_range (split->input.pending, 0, len);
 }
 
 static void
@@ -189,8 +185,7 @@ emit_init (KkWebmSplit *split)
   if (split->init_done)
     return;
   split->init_done = TRUE;
-  bytes = g_byte_array_free_to_bytes (g_steal_pointer (&split->init));
-  split->init = g_byte_array_new ();
+  bytes = kk_split_input_steal_init (&split->input);
   split->callbacks.init (bytes, split->user_data);
 }
 
@@ -352,7 +347,7 @@ emit_cluster (KkWebmSplit *split, gsize len)
   guint64 body = len - 4 - split->size_len;
 
   emit_init (split);
-  data = g_memdup2 (split->pending->data, len);
+  data = g_memdup2 (split->input.pending->data, len);
   /* The size, in as many bytes as the unknown one took: the marker bit of
    * that length, then the value. */
   for (guint i = 0; i < split->size_len; i++)
@@ -374,21 +369,17 @@ start_cluster (KkWebmSplit *split, const Element *element)
   memset (&split->info, 0, sizeof split->info);
 }
 
-/* Parses what @pending holds; returns FALSE on bad input. */
+/* Parses the pending bytes; returns FALSE on bad input. */
 static gboolean
 parse (KkWebmSplit *split, GError **error)
 {
   for (;;) {
-    const guint8 *data = split->pending->data;
-    gsize avail = split->pending->len;
+    const guint8 *data = split->input.pending->data;
+    gsize avail = split->input.pending->len;
     Element element;
     int r;
 
     switch (split->state) {
-      case STATE_FAILED:
-        return fail (split, error, KK_WEBM_SPLIT_ERROR_INVALID,
-            "the stream was already found invalid");
-
       case STATE_EBML:
       case STATE_SEGMENT:
         r = read_element (data, avail, &element);
@@ -405,13 +396,13 @@ parse (KkWebmSplit *split, GError **error)
                 "the EBML header has no usable size");
           if (avail < element.header_len + element.size)
             return TRUE;
-          g_byte_array_append (split->init, data,
+          g_byte_array_append (split->input.init, data,
               element.header_len + element.size);
           consume (split, element.header_len + element.size);
           split->state = STATE_SEGMENT;
         } else {
           /* Its children follow; its size (unknown when live) is kept. */
-          g_byte_array_append (split->init, data, element.header_len);
+          g_byte_array_append (split->input.init, data, element.header_len);
           consume (split, element.header_len);
           split->state = STATE_TOP;
         }
@@ -443,7 +434,7 @@ parse (KkWebmSplit *split, GError **error)
           if (element.id == ID_TRACKS)
             foreach_child (data + element.header_len, element.size,
                 on_track_entry, split);
-          g_byte_array_append (split->init, data,
+          g_byte_array_append (split->input.init, data,
               element.header_len + element.size);
         }
         consume (split, element.header_len + element.size);
@@ -468,9 +459,9 @@ parse (KkWebmSplit *split, GError **error)
         if (element.unknown)
           return fail (split, error, KK_WEBM_SPLIT_ERROR_INVALID,
               "a Cluster's child has an unknown size");
-        if (element.size > split->max_element
+        if (element.size > split->input.max_element
             || split->cluster_len + element.header_len + element.size
-            > split->max_element)
+            > split->input.max_element)
           return fail (split, error, KK_WEBM_SPLIT_ERROR_TOO_BIG,
               "a Cluster over the bound");
         if (avail - split->cluster_len < element.header_len + element.size)
@@ -487,21 +478,18 @@ gboolean
 kk_webm_split_push (KkWebmSplit *split, const guint8 *data, gsize len,
     GError **error)
 {
-  if (split->state == STATE_FAILED)
-    return fail (split, error, KK_WEBM_SPLIT_ERROR_INVALID,
-        "the stream was already found invalid");
-  g_byte_array_append (split->pending, data, len);
-  return parse (split, error);
+  return kk_split_input_take (&split->input, data, len, KK_WEBM_SPLIT_ERROR,
+      KK_WEBM_SPLIT_ERROR_INVALID, error) && parse (split, error);
 }
 
 gboolean
 kk_webm_split_finish (KkWebmSplit *split, GError **error)
 {
-  if (split->state == STATE_FAILED)
-    return fail (split, error, KK_WEBM_SPLIT_ERROR_INVALID,
-        "the stream was already found invalid");
+  if (!kk_split_input_check (&split->input, KK_WEBM_SPLIT_ERROR,
+          KK_WEBM_SPLIT_ERROR_INVALID, error))
+    return FALSE;
   if (split->state == STATE_CLUSTER) {
-    if (split->pending->len != split->cluster_len)
+    if (split->input.pending->len != split->cluster_len)
       return fail (split, error, KK_WEBM_SPLIT_ERROR_INVALID,
           "the stream ends inside a Cluster's child");
     if (!size_fits (split, split->cluster_len))

@@ -260,6 +260,14 @@ static const Migration migrations[] = {
     "  PRIMARY KEY (question_id, party_id));"
     "CREATE INDEX question_supports_party ON question_supports (party_id);",
   },
+  /* 5: how the browser of a connection through a TURN
+   * server reached that server ("udp", "tcp" or "tls", as its page
+   * reported; NULL when not told or not through TURN), kept with the
+   * attendance evidence so that the coordinator sees which workplaces
+   * needed TURN over TLS. */
+  {
+    "ALTER TABLE att_connections ADD COLUMN relay_protocol TEXT;",
+  },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == KK_STORE_SCHEMA_VERSION);

@@ -11,7 +11,7 @@
 G_BEGIN_DECLS
 
 /* The schema version this build writes; kept in table schema_version. */
-#define KK_STORE_SCHEMA_VERSION 4
+#define KK_STORE_SCHEMA_VERSION 5
 
 /**
  * kk_schema_migrate:

@@ -283,6 +283,7 @@ build_row (JsonBuilder *builder, const KkAttendanceRow *row, gint64 now_us)
     json_builder_begin_object (builder);
     kk_http_json_add_string (builder, "connection_id", c->resource_id);
     kk_http_json_add_string (builder, "transport", connection_transport (c));
+    kk_http_json_add_string (builder, "relay_protocol", c->relay_protocol);
     kk_http_json_add_time (builder, "connected_at", c->connected_us);
     kk_http_json_add_time (builder, "left_at", c->left_us);
     add_int (builder, "seconds",
@@ -410,7 +411,8 @@ connections_csv (const KkAttendanceReport *report, KkCsvDialect dialect,
 {
   static const char *const header[] = {
     "session_id", "participant_id", "name", "workplace", "party_id",
-    "connection_id", "connected_at", "left_at", "seconds", "end_reason", NULL
+    "connection_id", "connected_at", "left_at", "seconds", "end_reason",
+    "transport", "relay_protocol", NULL
   };
   KkCsvWriter *csv = kk_csv_writer_new (dialect);
 
@@ -434,6 +436,8 @@ connections_csv (const KkAttendanceReport *report, KkCsvDialect dialect,
       kk_csv_writer_add_int (csv,
           rounded_seconds (connection_end (c, now_us) - c->connected_us));
       kk_csv_writer_add (csv, c->reason);
+      kk_csv_writer_add (csv, connection_transport (c));
+      kk_csv_writer_add (csv, c->relay_protocol);
       kk_csv_writer_end_row (csv);
     }
   }
@@ -460,6 +464,7 @@ connections_json (JsonBuilder *builder, const KkAttendanceReport *report,
       kk_http_json_add_string (builder, "connection_id", c->resource_id);
       kk_http_json_add_string (builder, "transport",
           connection_transport (c));
+      kk_http_json_add_string (builder, "relay_protocol", c->relay_protocol);
       kk_http_json_add_time (builder, "connected_at", c->connected_us);
       kk_http_json_add_time (builder, "left_at", c->left_us);
       add_int (builder, "seconds",

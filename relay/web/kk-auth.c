@@ -188,6 +188,35 @@ kk_auth_require_participant (KkAuth *auth, SoupServerMessage *msg,
   return TRUE;
 }
 
+gboolean
+kk_auth_require_room_reader (KkAuth *auth, SoupServerMessage *msg,
+    const char *room_id, const char *required, gboolean *privileged,
+    char **party_id, char **participant_id)
+{
+  g_autofree char *token = kk_http_get_bearer_token (msg);
+  KkTokenResult host;
+
+  g_return_val_if_fail (KK_IS_AUTH (auth), FALSE);
+  g_return_val_if_fail (room_id != NULL, FALSE);
+
+  if (party_id != NULL)
+    *party_id = NULL;
+  if (participant_id != NULL)
+    *participant_id = NULL;
+  *privileged = TRUE;
+  if (token != NULL
+      && kk_room_registry_check_admin_token (auth->registry, token))
+    return TRUE;
+  host = kk_room_registry_check_host_token (auth->registry, room_id, token);
+  if (host == KK_TOKEN_OK)
+    return TRUE;
+  if (host == KK_TOKEN_WRONG_ROOM)
+    return room_token_allowed (msg, host, "host", required);
+  *privileged = FALSE;
+  return kk_auth_require_participant (auth, msg, room_id, TRUE, required,
+      party_id, participant_id);
+}
+
 char *
 kk_auth_sign_recording_link (KkAuth *auth, const char *session_id,
     guint64 expires)

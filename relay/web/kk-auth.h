@@ -111,6 +111,24 @@ gboolean kk_auth_require_participant (KkAuth *auth, SoupServerMessage *msg,
     char **party_id, char **participant_id);
 
 /**
+ * kk_auth_require_room_reader:
+ * @required: the message of the 401 (no or unknown token)
+ * @privileged: (out): TRUE for the coordinator and @room_id's host
+ * @party_id: (out) (optional) (transfer full) (nullable): the screen's
+ *   party, for a participant
+ * @participant_id: (out) (optional) (transfer full) (nullable): the
+ *   person, when a check-in receipt was used
+ *
+ * For what a room's screens read and its host and the coordinator read
+ * more of: the coordinator, @room_id's host, or its participant (a viewer
+ * token or a check-in receipt). 403 for another room's host token,
+ * viewer token or receipt; 401 with @required otherwise.
+ */
+gboolean kk_auth_require_room_reader (KkAuth *auth, SoupServerMessage *msg,
+    const char *room_id, const char *required, gboolean *privileged,
+    char **party_id, char **participant_id);
+
+/**
  * kk_auth_sign_recording_link:
  * @expires: the link's last valid second (Unix time)
  *

@@ -86,7 +86,7 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   prefix = g_strdup_printf ("/network-check/segments/%s",
       kk_http_request_get_param (request, 0));
   kk_segments_api_reply_playlist (kk_http_request_get_message (request),
-      segmenter, prefix, TRUE);
+      segmenter, prefix, TRUE, FALSE);
 }
 
 static void

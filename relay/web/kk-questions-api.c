@@ -184,26 +184,18 @@ require_screen (KkQuestionsApi *api, SoupServerMessage *msg,
           viewer_required, party_id, participant_id);
 }
 
-/* A screen of the room, or its host, or the coordinator: sets @viewer
- * (@party_id holds the screen's party). The role is found first with
- * kk_auth_require_known(), which knows viewer, host and admin tokens but
- * not check-in receipts: the list and the stream are the screen's. */
+/* A screen of the room (viewer token or check-in receipt), or its host,
+ * or the coordinator: sets @viewer (@party_id holds the screen's party).
+ * A receipt's holder reads as the screen they sit at: the same anonymity
+ * rules, and "mine" is the screen's. */
 static gboolean
 require_reader (KkQuestionsApi *api, SoupServerMessage *msg,
     const char *room_id, Viewer *viewer, char **party_id,
     char **participant_id)
 {
-  KkAuthRole role;
-  gboolean is_coordinator;
-
   if (!require_room (api, msg, room_id)
-      || !kk_auth_require_known (api->auth, msg, &role))
-    return FALSE;
-  viewer->privileged = role == KK_AUTH_HOST || role == KK_AUTH_COORDINATOR;
-  if (viewer->privileged)
-    return kk_auth_require_coordinator_or_host (api->auth, msg, room_id,
-        &is_coordinator);
-  if (!require_screen (api, msg, room_id, party_id, participant_id))
+      || !kk_auth_require_room_reader (api->auth, msg, room_id,
+          viewer_required, &viewer->privileged, party_id, participant_id))
     return FALSE;
   viewer->party_id = *party_id;
   return TRUE;
@@ -457,6 +449,8 @@ typedef struct {
   SoupServerMessage *msg;
   char *room_id;
   char *party_id;               /* nullable: privileged */
+  char *participant_id;         /* nullable: read with a check-in receipt */
+  guint64 erasures_at_open;     /* kk_questions_get_erasures () then */
   gboolean privileged;
   char *client_key;
   guint subscription;
@@ -485,6 +479,7 @@ stream_unref (Stream *stream)
   g_object_unref (stream->msg);
   g_free (stream->room_id);
   g_free (stream->party_id);
+  g_free (stream->participant_id);
   g_free (stream->client_key);
   g_queue_clear (&stream->chunks);
   g_free (stream);
@@ -548,17 +543,13 @@ stream_wrote_chunk_cb (SoupServerMessage *msg, gpointer user_data)
   stream->stalled_beats = 0;
 }
 
-/* Cuts off a client that does not read: its connection is taken from
- * libsoup and closed, which frees what was queued; it comes back and
- * gets the list as it then is. */
+/* Lets go of the stream and closes its connection, taken from libsoup,
+ * which frees what was queued. */
 static void
-stream_cut (Stream *stream)
+stream_drop (Stream *stream)
 {
   GIOStream *connection;
 
-  g_message ("questions: room %s: a stream that does not read is cut off",
-      stream->room_id);
-  stream->api->streams_cut++;
   stream_ref (stream);
   stream_close (stream);
   connection = soup_server_message_steal_connection (stream->msg);
@@ -567,6 +558,17 @@ stream_cut (Stream *stream)
     g_object_unref (connection);
   }
   stream_unref (stream);
+}
+
+/* Cuts off a client that does not read; it comes back and gets the list
+ * as it then is. */
+static void
+stream_cut (Stream *stream)
+{
+  g_message ("questions: room %s: a stream that does not read is cut off",
+      stream->room_id);
+  stream->api->streams_cut++;
+  stream_drop (stream);
 }
 
 /* Sends @text (taken) as the next chunk. Outside the first burst, a
@@ -615,6 +617,17 @@ stream_send_event (Stream *stream, const KkQuestionsEvent *event)
   if (event->question != NULL) {
     name = "question";
     add_question (builder, event->question, &viewer);
+  } else if (event->removed != NULL) {
+    /* Gone for everyone, the host too: their asker was erased. */
+    name = "removed";
+    json_builder_begin_object (builder);
+    kk_http_json_add_string (builder, "session_id", event->session_id);
+    json_builder_set_member_name (builder, "ids");
+    json_builder_begin_array (builder);
+    for (guint i = 0; event->removed[i] != NULL; i++)
+      json_builder_add_string_value (builder, event->removed[i]);
+    json_builder_end_array (builder);
+    json_builder_end_object (builder);
   } else {
     name = "session";
     json_builder_begin_object (builder);
@@ -632,7 +645,17 @@ stream_send_event (Stream *stream, const KkQuestionsEvent *event)
 static void
 stream_event_cb (const KkQuestionsEvent *event, gpointer user_data)
 {
-  stream_send_event (user_data, event);
+  Stream *stream = user_data;
+
+  if (event->revoked_participant_id != NULL) {
+    if (g_strcmp0 (stream->participant_id,
+            event->revoked_participant_id) == 0
+        || (event->revoked_party_id != NULL
+            && g_strcmp0 (stream->party_id, event->revoked_party_id) == 0))
+      stream_drop (stream);   /* the page comes back, and gets 401 */
+    return;
+  }
+  stream_send_event (stream, event);
 }
 
 /* A client that has written nothing of what waits for it across two
@@ -696,6 +719,14 @@ stream_listed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       result, &error);
   const char *session_id;
 
+  /* An erasure told while the list was read (its job may have run just
+   * before this one) may have revoked what this stream was opened with,
+   * and the stream was not yet subscribed to be told: it is closed, and
+   * the page comes back to be let in again, or refused. Erasures are
+   * rare: the streams caught by one lose nothing but a reconnect. */
+  if (stream->api != NULL && kk_questions_get_erasures (
+          stream->api->questions) != stream->erasures_at_open)
+    stream_drop (stream);
   if (stream->api != NULL) {
     session_id = kk_questions_get_live_session (stream->api->questions,
         stream->room_id);
@@ -772,6 +803,8 @@ get_events (KkHttpRequest *request, gpointer user_data)
   stream->msg = g_object_ref (msg);
   stream->room_id = g_strdup (room_id);
   stream->party_id = g_steal_pointer (&party_id);
+  stream->participant_id = g_steal_pointer (&participant_id);
+  stream->erasures_at_open = kk_questions_get_erasures (api->questions);
   stream->privileged = viewer.privileged;
   stream->client_key = g_strdup (key);
   stream->first_burst = TRUE;

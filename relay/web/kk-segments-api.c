@@ -11,7 +11,11 @@
  *
  * The playlist gives each segment's media time and, in live_edge, the
  * media time of "now" on the relay's clock, so the page can tell how far
- * behind live it plays and catch up.
+ * behind live it plays and catch up; and whether each segment starts on
+ * a keyframe (where a player can start). "?start=1" on the playlist says
+ * the player needs a start point (kk_segments_want_start_point (), rate
+ * limited per token); "start_requested" in the reply says whether a
+ * keyframe was asked of the publisher for it.
  */
 #include "kk-segments-api.h"
 
@@ -57,7 +61,8 @@ require_viewer (KkSegmentsApi *api, KkHttpRequest *request, char **party_id)
 
 void
 kk_segments_api_reply_playlist (SoupServerMessage *msg,
-    KkSegmenter *segmenter, const char *url_prefix, gboolean live)
+    KkSegmenter *segmenter, const char *url_prefix, gboolean live,
+    gboolean start_requested)
 {
   g_autoptr (JsonBuilder) builder = NULL;
   g_autoptr (GPtrArray) list = NULL;
@@ -86,6 +91,8 @@ kk_segments_api_reply_playlist (SoupServerMessage *msg,
   kk_http_json_add_string (builder, "init", init_url);
   json_builder_set_member_name (builder, "target_duration");
   json_builder_add_double_value (builder, KK_SEGMENTER_TARGET_MS / 1000.0);
+  json_builder_set_member_name (builder, "start_requested");
+  json_builder_add_boolean_value (builder, start_requested);
   json_builder_set_member_name (builder, "live_edge");
   if (zero_wall_us != 0)
     json_builder_add_double_value (builder,
@@ -124,15 +131,27 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
   KkSegmentsApi *api = user_data;
   SoupServerMessage *msg = kk_http_request_get_message (request);
   const char *room_id = kk_http_request_get_param (request, 0);
-  KkLecture *lecture = require_viewer (api, request, NULL);
+  g_autofree char *party_id = NULL;
+  KkLecture *lecture = require_viewer (api, request, &party_id);
+  const char *start = kk_http_request_get_query (request, "start");
   g_autofree char *prefix = NULL;
+  KkSegmenter *segmenter;
+  gboolean start_requested = FALSE;
 
   if (lecture == NULL)
     return;
+  if (start != NULL && !g_str_equal (start, "1")) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+        "start must be 1 (the player needs a start point) or absent");
+    return;
+  }
+  segmenter = kk_segments_want (api->segments, lecture);
+  if (start != NULL)
+    start_requested = kk_segments_want_start_point (api->segments, lecture,
+        party_id);
   prefix = g_strdup_printf ("/api/rooms/%s/segments", room_id);
-  kk_segments_api_reply_playlist (msg,
-      kk_segments_want (api->segments, lecture), prefix,
-      kk_lecture_has_live_source (lecture));
+  kk_segments_api_reply_playlist (msg, segmenter, prefix,
+      kk_lecture_has_live_source (lecture), start_requested);
 }
 
 /* "<id>-init.<ext>" (@seq G_MAXUINT64) or "<id>-<seq>.<ext>" of

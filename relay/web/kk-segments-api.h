@@ -53,12 +53,15 @@ gboolean kk_segments_api_register (SoupServer *server, KkAuth *auth,
  * @segmenter: (transfer none): whose window is listed
  * @url_prefix: the segments' URLs are "@url_prefix/<name>"
  * @live: whether the source is live now
+ * @start_requested: whether a keyframe was asked of the publisher for
+ *   this request's start point (kk_segments_want_start_point ())
  *
  * Replies with @segmenter's playlist (the JSON above). Also the network
  * check's HTTPS path (kk-check-segments-api.h) lists its segments so.
  */
 void kk_segments_api_reply_playlist (SoupServerMessage *msg,
-    KkSegmenter *segmenter, const char *url_prefix, gboolean live);
+    KkSegmenter *segmenter, const char *url_prefix, gboolean live,
+    gboolean start_requested);
 
 /**
  * kk_segments_api_reply_segment:

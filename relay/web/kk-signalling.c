@@ -6,7 +6,9 @@
  *   POST   /whip/{room}            host token, application/sdp offer -> 201 answer
  *   PATCH  /whip/{room}/{id}       trickle-ice-sdpfrag -> 204
  *   DELETE /whip/{room}/{id}       the broadcast ends
- *   POST   /whep/{room}            participant token, offer -> 201 answer
+ *   POST   /whep/{room}            participant token, offer -> 201 answer;
+ *                                  ?quality=...&start=...: the viewer's
+ *                                  choice, from its first packet on
  *   PATCH  /whep/{room}/{id}       trickle: accepted and ignored (we are
  *                                  ICE-lite); application/json
  *                                  {"quality": ...}: the viewer's choice
@@ -366,9 +368,21 @@ whep_post (KkHttpRequest *request, gpointer user_data)
   g_autofree char *answer = NULL;
   KkLecture *lecture;
   gint64 wait;
+  gboolean chosen;
+  KkQuality quality;
+  KkLayer start;
 
-  if (room == NULL || !check_viewer (signalling, request, room, &party_id)
-      || (offer = read_viewer_offer (request)) == NULL)
+  if (room == NULL || !check_viewer (signalling, request, room, &party_id))
+    return;
+  /* The choice comes with the offer, so that a screen on save data or
+   * sound only is never sent the full layer's fast start first. */
+  if (!kk_signalling_parse_quality_query (g_uri_get_query (
+              soup_server_message_get_uri (msg)), &chosen, &quality, &start,
+          &error)) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
+    return;
+  }
+  if ((offer = read_viewer_offer (request)) == NULL)
     return;
   lecture = get_lecture (signalling, room);
   wait = kk_lecture_party_wait_us (lecture, party_id);
@@ -385,6 +399,11 @@ whep_post (KkHttpRequest *request, gpointer user_data)
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
     return;
   }
+  /* Queued on the viewer's worker behind the viewer itself, long before
+   * its DTLS handshake ends and its first packet goes. */
+  if (chosen)
+    kk_viewer_set_quality (kk_lecture_get_viewer (lecture, resource_id),
+        quality, start);
   reply_created (msg, "whep", kk_room_get_id (room), resource_id, answer);
   kk_ice_servers_add_links (signalling->ice_servers,
       soup_server_message_get_response_headers (msg), party_id);
@@ -442,19 +461,12 @@ get_string_member (JsonObject *object, const char *name, gboolean required,
   return TRUE;
 }
 
-gboolean
-kk_signalling_parse_quality (const char *data, gsize len, KkQuality *quality,
+/* The quality named @name and the layer named @start_name (nullable:
+ * full), or FALSE with @error. */
+static gboolean
+read_choice (const char *name, const char *start_name, KkQuality *quality,
     KkLayer *start, GError **error)
 {
-  static const char *const allowed[] = { "quality", "start", NULL };
-  g_autoptr (JsonObject) object = kk_json_parse_object (data, len, allowed,
-      error);
-  const char *name, *start_name;
-
-  if (object == NULL
-      || !get_string_member (object, "quality", TRUE, &name, error)
-      || !get_string_member (object, "start", FALSE, &start_name, error))
-    return FALSE;
   if (!kk_quality_from_string (name, quality)) {
     g_set_error (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID,
         "unknown quality \"%s\": auto, best, save-data or sound-only", name);
@@ -469,6 +481,54 @@ kk_signalling_parse_quality (const char *data, gsize len, KkQuality *quality,
         "unknown start \"%s\": full or light", start_name);
     return FALSE;
   }
+  return TRUE;
+}
+
+gboolean
+kk_signalling_parse_quality (const char *data, gsize len, KkQuality *quality,
+    KkLayer *start, GError **error)
+{
+  static const char *const allowed[] = { "quality", "start", NULL };
+  g_autoptr (JsonObject) object = kk_json_parse_object (data, len, allowed,
+      error);
+  const char *name, *start_name;
+
+  if (object == NULL
+      || !get_string_member (object, "quality", TRUE, &name, error)
+      || !get_string_member (object, "start", FALSE, &start_name, error))
+    return FALSE;
+  return read_choice (name, start_name, quality, start, error);
+}
+
+gboolean
+kk_signalling_parse_quality_query (const char *query, gboolean *chosen,
+    KkQuality *quality, KkLayer *start, GError **error)
+{
+  g_autoptr (GHashTable) params = NULL;
+  g_autoptr (GError) uri_error = NULL;
+  const char *name, *start_name;
+
+  *chosen = FALSE;
+  if (query == NULL)
+    return TRUE;
+  params = g_uri_parse_params (query, -1, "&", G_URI_PARAMS_NONE, &uri_error);
+  if (params == NULL) {
+    g_set_error (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID,
+        "the URL's query cannot be read: %s", uri_error->message);
+    return FALSE;
+  }
+  name = g_hash_table_lookup (params, "quality");
+  start_name = g_hash_table_lookup (params, "start");
+  if (name == NULL && start_name == NULL)
+    return TRUE;
+  if (name == NULL) {
+    g_set_error_literal (error, KK_JSON_ERROR, KK_JSON_ERROR_INVALID,
+        "start= needs a quality= beside it");
+    return FALSE;
+  }
+  if (!read_choice (name, start_name, quality, start, error))
+    return FALSE;
+  *chosen = TRUE;
   return TRUE;
 }
 
@@ -531,13 +591,6 @@ whep_patch (KkHttpRequest *request, gpointer user_data)
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
-static const char *const relay_protocol_names[] = {
-  [KK_RELAY_PROTOCOL_UNKNOWN] = NULL,
-  [KK_RELAY_PROTOCOL_UDP] = "udp",
-  [KK_RELAY_PROTOCOL_TCP] = "tcp",
-  [KK_RELAY_PROTOCOL_TLS] = "tls",
-};
-
 /* The page's report of its relayProtocol, kept for the statistics. */
 static void
 whep_put_relay_protocol (KkHttpRequest *request, gpointer user_data)
@@ -548,6 +601,7 @@ whep_put_relay_protocol (KkHttpRequest *request, gpointer user_data)
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *value = NULL;
+  KkRelayProtocol protocol;
   gsize len;
   const char *data;
 
@@ -562,16 +616,15 @@ whep_put_relay_protocol (KkHttpRequest *request, gpointer user_data)
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
     return;
   }
-  for (guint i = KK_RELAY_PROTOCOL_UDP; i <= KK_RELAY_PROTOCOL_TLS; i++) {
-    if (g_str_equal (value, relay_protocol_names[i])) {
-      kk_viewer_set_relay_protocol (kk_lecture_get_viewer (lecture,
-              kk_http_request_get_param (request, 1)), i);
-      soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
-      return;
-    }
+  protocol = kk_relay_protocol_from_string (value);
+  if (protocol == KK_RELAY_PROTOCOL_UNKNOWN) {
+    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+        "relay_protocol must be \"udp\", \"tcp\" or \"tls\"");
+    return;
   }
-  kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
-      "relay_protocol must be \"udp\", \"tcp\" or \"tls\"");
+  kk_lecture_set_viewer_relay_protocol (lecture,
+      kk_http_request_get_param (request, 1), protocol);
+  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
 /* What the relay knows of this viewer's connection, from its receiver
@@ -603,7 +656,7 @@ whep_get (KkHttpRequest *request, gpointer user_data)
   json_builder_set_member_name (builder, "relay_protocol");
   if (stats.turn && stats.relay_protocol != KK_RELAY_PROTOCOL_UNKNOWN)
     json_builder_add_string_value (builder,
-        relay_protocol_names[stats.relay_protocol]);
+        kk_relay_protocol_to_string (stats.relay_protocol));
   else
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "srtp_profile");

@@ -50,4 +50,15 @@ gboolean kk_signalling_register (SoupServer *server, KkAuth *auth,
 gboolean kk_signalling_parse_quality (const char *data, gsize len,
     KkQuality *quality, KkLayer *start, GError **error);
 
+/* Parses the same choice made with the offer, from the query of a WHEP
+ * POST's URL: quality=auto|best|save-data|sound-only and, optionally,
+ * start=full|light; other parameters are left to whoever added them.
+ * @query (nullable): the URL's query, undecoded. *@chosen is FALSE when
+ * it names no quality (nor start): the viewer then starts automatic, on
+ * the full layer. FALSE with @error (KK_JSON_ERROR, as for the PATCH's
+ * body) for an unknown quality or start, a start without a quality, or
+ * a query that cannot be decoded. */
+gboolean kk_signalling_parse_quality_query (const char *query,
+    gboolean *chosen, KkQuality *quality, KkLayer *start, GError **error);
+
 G_END_DECLS

@@ -3,7 +3,7 @@
 """What a viewer over HTTPS segments costs the relay, beside the UDP figure.
 
 Against the real daemon with a live 720p lecture (VP8 ~1.5 Mbit/s with a
-keyframe a second, as the segmenter asks for, and Opus 64 kbit/s),
+keyframe a second, and Opus 64 kbit/s),
 encoded by a gst-launch-1.0 process of its own and sent as RTP to the
 daemon's pipelines/rtp-in.pipeline, so that the relay's CPU is the
 relay's, not an encoder's. The relay's CPU (from /proc/PID/stat) is
@@ -68,9 +68,9 @@ def cpu_ms(pid):
 class Reader(threading.Thread):
     """One HTTPS viewer: the playlist every 0.5 s, each new segment once."""
 
-    def __init__(self, port, token, stop):
+    def __init__(self, port, token, stop, host="127.0.0.1"):
         super().__init__(daemon=True)
-        self.port, self.token, self.stop = port, token, stop
+        self.host, self.port, self.token, self.stop = host, port, token, stop
         self.segments = self.bytes = self.errors = 0
         self.seen = set()
 
@@ -84,7 +84,7 @@ class Reader(threading.Thread):
         return body
 
     def run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         init = None
         while not self.stop.is_set():
             try:
@@ -102,7 +102,7 @@ class Reader(threading.Thread):
             except (OSError, http.client.HTTPException, ValueError):
                 self.errors += 1
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                conn = http.client.HTTPConnection(self.host, self.port,
                                                   timeout=10)
             self.stop.wait(0.5)
 
@@ -114,28 +114,38 @@ def measure(d, seconds):
     return (cpu_ms(pid) - c0) / (time.monotonic() - t0)
 
 
-def with_readers(d, tokens, seconds):
+def with_readers(d, tokens, seconds, host="127.0.0.1", sample=None):
+    """Readers of @tokens at the daemon's HTTP port on @host; returns what
+    sample(seconds) measured while they read (by default the daemon's
+    CPU ms/s) and the readers."""
     stop = threading.Event()
-    readers = [Reader(d.http_port, t, stop) for t in tokens]
+    readers = [Reader(d.http_port, t, stop, host) for t in tokens]
     for r in readers:
         r.start()
     time.sleep(4)               # the segmenter starts, every reader has begun
-    ms = measure(d, seconds)
+    ms = sample(seconds) if sample else measure(d, seconds)
     stop.set()
     for r in readers:
         r.join()
     return ms, readers
 
 
-def main():
+def parse_args(viewers):
+    """--build, --viewers (default @viewers), --seconds; the build's
+    daemon is the one the harness starts."""
     p = argparse.ArgumentParser()
     p.add_argument("--build", help="build dir holding relay/kringkast")
-    p.add_argument("--viewers", type=int, default=25)
+    p.add_argument("--viewers", type=int, default=viewers)
     p.add_argument("--seconds", type=float, default=15)
     args = p.parse_args()
     if args.build:
         os.environ["KRINGKAST_BIN"] = os.path.join(
             os.path.abspath(args.build), "relay", "kringkast")
+    return args
+
+
+def main():
+    args = parse_args(25)
     out = {}
 
     def bench(ctx):

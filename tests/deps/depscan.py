@@ -358,7 +358,7 @@ def scan_meson(path, text):
 # ---- shell ----
 
 SHELL_WORDS = {
-    "!", ".", ":", "[", "case", "cd", "command", "do", "done", "echo", "elif",
+    "!", ".", ":", "[", "break", "case", "cd", "continue", "command", "do", "done", "echo", "elif",
     "else", "esac", "eval", "exec", "exit", "export", "false", "fi", "for",
     "if", "in", "local", "printf", "pwd", "read", "return", "set", "shift",
     "test", "then", "trap", "true", "umask", "unset", "wait", "while",

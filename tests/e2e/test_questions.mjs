@@ -13,8 +13,12 @@
 // moves on to her question and Ola asks another: when it is back, her
 // page resumes the stream with Last-Event-ID and shows both. The
 // coordinator's page lists the same questions as a co-host and can hide
-// one, which the nurses' pages then drop. When the host stops, the
-// nurses' pages stop asking and show nothing being answered.
+// one, which the nurses' pages then drop. A colleague at Kari's screen
+// checks in from her phone and asks from it in her own name. A third
+// nurse, not watching,
+// asks and is then erased on request: every open page drops his question
+// within a second. When the host stops, the nurses' pages stop asking and
+// show nothing being answered.
 import fs from "node:fs";
 import net from "node:net";
 import { run, check, waitFor, log, sleep, checkPage, routeDefaultToLoopback, FIREFOX, ADMIN_TOKEN } from "./lib.mjs";
@@ -250,6 +254,67 @@ await run("questions", async ({ daemon, browser, firefox, screenshot }) => {
   await waitFor(() => host.page.locator("#questions li[data-state=hidden]").count().then((n) => n === 1), 5000,
     "the host still sees it, hidden");
   await screenshot(admin.page, "admin");
+
+  // Liv, a colleague at Kari's screen, checks in from her phone with the
+  // screen's code and asks from there in her own name, without it shown
+  // to others: the host sees her as the asker within a second, Ola sees
+  // no name, and her phone shows the room's questions as the screen does.
+  const code = await daemon.api("GET", `/api/rooms/${ROOM}/checkin-code`, undefined, kari.token);
+  check(code.status === 200, `Kari's screen's check-in code: ${code.status}`);
+  const phone = (await browser({ label: "phone", viewport: { width: 390, height: 844 } })).page;
+  await phone.context().addInitScript(instrument);
+  await phone.goto(`${daemon.base}/checkin/${ROOM}?code=${encodeURIComponent(code.data.code)}`);
+  await phone.fill("#name", "Liv Telefon");
+  await phone.fill("#workplace", "Hamar sykehjem");
+  await phone.click("#submit");
+  await waitFor(() => phone.evaluate(hasText, { text: q1 }), 10000, "the room's questions on Liv's phone after her check-in");
+  const q5 = "Spørsmål fra telefonen: gjelder dette vikarer også?";
+  await ask(phone, q5, true);
+  await waitFor(() => host.page.evaluate(hasText, { text: q5 }), 5000, "Liv's question on the host's page");
+  await checkWithinSecond(phone, q5, host.page, "shown", q5, "Liv's question from her phone on the host's page");
+  const livOnHost = (await items(host.page)).find((q) => q.text === q5);
+  check(livOnHost.asker.includes("Liv Telefon"), `the host sees Liv, not the screen's holder: ${livOnHost.asker}`);
+  await waitFor(() => olaPage.evaluate(hasText, { text: q5 }), 5000, "Liv's question on Ola's page");
+  check(!(await olaPage.locator("#questions").textContent()).includes("Liv"), "no name on Ola's page");
+  const onPhone = await items(phone);
+  check(onPhone.find((q) => q.text === q5)?.asker === "Fra skjermen din" && onPhone.find((q) => q.text === q2)?.asker === "Fra skjermen din",
+    `the screen's questions are marked so on the phone: ${JSON.stringify(onPhone.map((q) => [q.text.slice(0, 20), q.asker]))}`);
+  check(!onPhone.some((q) => q.asker.includes("Ola")) || onPhone.find((q) => q.text === q1).asker === "Ola Nordmann",
+    "others' names as a screen sees them");
+  await waitFor(() => phone.evaluate(answeringIs, { text: q2 }), 5000, "what is being answered on the phone");
+  const phoneProblems = await checkPage(phone);
+  check(phoneProblems.length === 0, `the phone's page: ${phoneProblems.join("; ")}`);
+  await screenshot(phone, "phone");
+  // The phone reloads the page (as phones do when one comes back to a
+  // tab): she is still checked in, as the same person, and still asks.
+  const peopleBefore = (await daemon.api("GET", `/api/rooms/${ROOM}/participants`)).data;
+  await phone.reload();
+  await waitFor(() => phone.evaluate(hasText, { text: q5 }), 10000, "the room's questions on Liv's phone after a reload");
+  check(await phone.locator("#checkin").isHidden(), "no check-in form again after the reload");
+  const q6 = "Liv igjen etter at siden ble lastet på nytt";
+  await ask(phone, q6, true);
+  await waitFor(() => host.page.evaluate(hasText, { text: q6 }), 5000, "Liv's question after the reload on the host's page");
+  const peopleAfter = (await daemon.api("GET", `/api/rooms/${ROOM}/participants`)).data;
+  check(JSON.stringify(peopleAfter) === JSON.stringify(peopleBefore),
+    "the reload made no second person");
+
+  // Per, at a screen of his own that is not watching now, asks; then he
+  // is erased on request: his question goes from every open page within
+  // a second, the host's and the coordinator's too, without a reload.
+  const per = await daemon.join(ROOM, "Per Sletting", "Brumunddal legevakt");
+  const q4 = "Et spørsmål fra en som ber om å bli slettet";
+  const asked = await daemon.api("POST", `/api/rooms/${ROOM}/questions`, { text: q4 }, per.token);
+  check(asked.status === 201, `Per asks: ${asked.status} ${JSON.stringify(asked.data)}`);
+  const pages = [["the host's", host.page], ["Ola's", olaPage], ["Kari's", kariPage], ["the coordinator's", admin.page]];
+  for (const [name, page] of pages) await waitFor(() => page.evaluate(hasText, { text: q4 }), 5000, `Per's question on ${name} page`);
+  const erased = await daemon.api("DELETE", `/api/participants/${per.participant_id}`);
+  check(erased.status === 200, `Per is erased: ${erased.status} ${JSON.stringify(erased.data)}`);
+  for (const [name, page] of pages) {
+    await within(page, ({ text }) => ![...document.querySelectorAll(".questions-item-text")].some((p) => p.textContent === text),
+      { text: q4 }, 1000, `Per's question gone from ${name} page`);
+    check(!(await page.locator("#questions, #questions-admin").first().textContent()).includes("Per Sletting"),
+      `nothing of Per on ${name} page`);
+  }
 
   for (const [name, page] of [["host", host.page], ["ola", olaPage], ["kari", kariPage], ["admin", admin.page]]) {
     const problems = await checkPage(page);

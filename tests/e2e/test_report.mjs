@@ -32,12 +32,20 @@
 // two. The report opened on its own in English asks for the token. The
 // report route's 401, 403 and 404 are checked too. The PDF and PNGs are
 // kept as artifacts.
+//
+// In Firefox (over WebDriver BiDi), the same report is opened while the
+// session is still live: it says so, names the chart's live end "now",
+// gives no verdicts yet, and follows the broadcast by itself (the chart
+// grows to the second screen's arrival, the data's end moves on, the
+// newcomer's bar appears); after the end it turns by itself into the
+// final report, whose chart points, bars and verdicts must be those the
+// Chromium page shows, drawn to the page's width.
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { run, check, waitFor, log, sleep, artifactsDir, ADMIN_TOKEN } from "./lib.mjs";
+import { run, check, waitFor, log, sleep, artifactsDir, ADMIN_TOKEN, FIREFOX } from "./lib.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WHEP_GST = path.resolve(HERE, "..", "peers", "whep_gst.py");
@@ -149,9 +157,77 @@ function readPng(file) {
   };
 }
 
+// What a report page shows, read back from its SVG and tables: the
+// chart's points and lines, the live end's label, each person's bar and
+// verdict, and how wide the chart is drawn.
+function readReport(page) {
+  return page.evaluate(() => {
+    const svg = document.getElementById("audience-chart");
+    const box = (node) => { const b = node?.getBoundingClientRect(); return b ? Math.round(b.width) : 0; };
+    return {
+      running: document.body.dataset.running,
+      to: svg.dataset.to,
+      endLabel: svg.querySelector("text.end")?.textContent,
+      points: [...svg.querySelectorAll("g.point")].map((g) => ({
+        at: g.dataset.at, screens: Number(g.dataset.screens), people: Number(g.dataset.people) })),
+      lines: [...svg.querySelectorAll("path.line")].map((path) => box(path)),
+      width: box(svg),
+      note: document.getElementById("live-note")?.textContent ?? null,
+      barHead: document.querySelector("#attendance-table th.bar-cell")?.textContent,
+      rows: [...document.querySelectorAll("#attendance-table tbody tr")].map((tr) => ({
+        id: tr.dataset.participant, name: tr.cells[0].textContent, state: tr.className,
+        verdict: tr.querySelector("td.verdict").textContent,
+        rects: [...tr.querySelectorAll("svg.bar rect.watched")].map((r) => [r.dataset.from, r.dataset.to]),
+        drawn: box(tr.querySelector("svg.bar")) })),
+    };
+  });
+}
+
+// The report in Firefox while the session is live, then as it turns
+// final by itself; returns the final page for the comparison.
+async function followInFirefox(ctx, foxStarting, session, screenshot) {
+  const fox = await foxStarting;
+  const page = fox.page;
+  await page.goto(`${ctx.daemon.base}/report/${session}`);
+  await page.fill("#admin-token", ADMIN_TOKEN);
+  await page.click("#signin button[type=submit]");
+  await waitFor(() => page.evaluate((id) => document.body.dataset.loaded === id, session), 15000,
+    "the live report in Firefox");
+  const first = await readReport(page);
+  log(`Firefox, live: ${JSON.stringify({ ...first, rows: first.rows.filter((r) => r.rects.length) })}`);
+  check(first.running === "true" && /pågår fortsatt/.test(first.note), `the report says the broadcast is on air: ${first.note}`);
+  check(first.endLabel === "nå", `the chart's live end is "nå": ${first.endLabel}`);
+  check(/–nå$/.test(first.barHead), `the bars run to "nå": ${first.barHead}`);
+  check(first.rows.length > 0 && first.rows.every((r) => r.state === "pending" && r.verdict === "Når den er slutt"),
+    `no verdicts while live: ${JSON.stringify(first.rows.map((r) => [r.name, r.state, r.verdict]))}`);
+  check(first.lines.length === 2 && first.width > 800, `the chart drawn in Firefox: ${first.lines} in ${first.width} px`);
+  // It follows the broadcast by itself: screens come and go until 14 s,
+  // so a new point comes, the live end moves on, and the bar of Kari,
+  // who watches on, grows with it.
+  const grown = await waitFor(async () => {
+    const now = await readReport(page);
+    return now.points.length > first.points.length && Date.parse(now.to) >= Date.parse(first.to) + 4000 ? now : null;
+  }, 20000, "the live report to follow the screens' arrivals");
+  const kari = (r) => r.rows.find((row) => row.name === "Kari Nordmann").rects.at(-1);
+  check(Date.parse(kari(grown)[1]) >= Date.parse(kari(first)[1]) + 4000, `Kari's bar grows: ${kari(first)} → ${kari(grown)}`);
+  check(grown.lines.every((w) => w > 50), `the lines drawn: ${grown.lines}`);
+  await screenshot(page, "firefox-live", { fullPage: true });
+  // After the end, the final report, with no reload by hand.
+  await waitFor(() => page.evaluate(() => document.body.dataset.running === "false"), 60000,
+    "the Firefox report to turn final by itself");
+  return page;
+}
+
 await run("report", async (ctx) => {
   const { daemon, browser, screenshot } = ctx;
   const viewers = [];
+  // Firefox starts meanwhile: it is slow to start. Without it, its part
+  // is left out.
+  const foxStarting = fs.existsSync(FIREFOX) ? ctx.firefox({ label: "report-firefox", viewport: { width: 1200, height: 900 } })
+    : null;
+  foxStarting?.catch(() => {});
+  if (!foxStarting) log(`no ${FIREFOX}: the report in Firefox is left out`);
+  let foxFollowing = null;
   try {
     const room = await daemon.createRoom(ROOM, TITLE, true);
     const a = await daemon.join(ROOM, "Kari Nordmann", "Sengepost 3", ["Ola Hansen"]);
@@ -206,6 +282,9 @@ await run("report", async (ctx) => {
     });
     log(`host chart after the first screen joined: ${JSON.stringify(seen)}`);
     await screenshot(host.page, "host-chart-live");
+    // Alongside the rest, so as not to shift the screens' times.
+    foxFollowing = foxStarting && followInFirefox(ctx, foxStarting, session, screenshot);
+    foxFollowing?.catch(() => {});
     await at(4);
     viewers.push(watch(ctx, b.token, 5, "viewer-b1"));             // 4 .. ~9
     // Questions while live: Per's with markup, his name hidden from the
@@ -418,6 +497,32 @@ await run("report", async (ctx) => {
     check((await english.page.locator("#attendance-table").textContent()).includes("Absent"), "English verdicts");
     check((await english.page.locator("#questions").textContent()).includes("Answered"), "the questions in English");
     await screenshot(english.page, "page-en", { fullPage: true });
+
+    // Firefox's report, turned final by itself: the same as Chromium's.
+    if (foxFollowing) {
+      const fox = await foxFollowing;
+      const shown = await waitFor(async () => {
+        const r = await readReport(fox);
+        return r.rows.every((row) => row.state !== "pending") ? r : null;
+      }, 10000, "the final verdicts in Firefox");
+      const chromium = await readReport(page);
+      check(JSON.stringify(shown.points) === JSON.stringify(chromium.points) && shown.to === chromium.to,
+        `Firefox's chart has Chromium's points:
+ ${JSON.stringify(shown.points)}
+ ${JSON.stringify(chromium.points)}`);
+      check(shown.note === null && shown.endLabel !== "nå", "no longer marked live");
+      check(shown.lines.length === 2 && shown.lines.every((w) => w > 300) && shown.width > 800,
+        `Firefox draws both lines across the chart: ${shown.lines} of ${shown.width} px`);
+      for (const row of chromium.rows) {
+        const other = shown.rows.find((r) => r.id === row.id);
+        check(other && JSON.stringify(other.rects) === JSON.stringify(row.rects) && other.verdict === row.verdict
+          && other.state === row.state, `${row.name} in Firefox: ${JSON.stringify(other)}, in Chromium ${JSON.stringify(row)}`);
+        check(row.rects.length === 0 || other.drawn > 300, `${row.name}'s bar drawn in Firefox: ${other.drawn} px`);
+      }
+      await waitFor(() => fox.evaluate(() => document.getElementById("recording-video")?.readyState >= 1), 15000,
+        "the recording's player in Firefox");
+      await screenshot(fox, "firefox-final", { fullPage: true });
+    }
   } finally {
     for (const viewer of viewers) await viewer.kill();
   }

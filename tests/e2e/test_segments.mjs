@@ -4,7 +4,13 @@
 // WebRTC to the relay's media segments by itself, plays within a few
 // seconds, stays within about 4 s of live, says which path it is on, and
 // her attendance counts the time she watched. An H.264 lecture (a
-// webrtcbin publisher over WHIP) plays the same way, from fragmented MP4.
+// webrtcbin publisher over WHIP whose encoder sends a keyframe only every
+// 40 s, unless asked) plays the same way, from fragmented MP4 segments
+// that mostly do not start on a keyframe, and costs the publisher no more
+// than a couple of keyframe requests. The page reads the playlist once a
+// second (the target duration), and when the proxy answers 503 (squid's
+// deny_info for 8 s) it waits 1, 2, 4 s between tries (3 s each when it
+// says Retry-After: 3), says so, stays on HTTPS and plays on afterwards.
 //
 // Namespaces (made here, inside the test's own from netns-run):
 //
@@ -40,6 +46,10 @@ const UNREACHABLE_MEDIA_IP = "192.0.2.1";
 /* The page falls back after 5 s without WebRTC; then a segment or two. */
 const PLAY_WITHIN_MS = 12000;
 const MAX_BEHIND_S = 4.0;
+/* The daemon (started with this environment) logs each video loss on
+ * the way in, each of which asks for a keyframe, and each start point a
+ * player asks for. */
+process.env.GST_DEBUG = [process.env.GST_DEBUG, "kk-segmenter:5"].filter(Boolean).join(",");
 
 if (!inOwnNetns()) {
   log("skip: the proxy test builds network namespaces inside the test's own (netns-run)");
@@ -80,22 +90,23 @@ function removeNetwork() {
   try { execFileSync("ip", ["link", "del", "kkseg-t"], { stdio: "ignore" }); } catch (error) { /* gone with its peer */ }
 }
 
-/* squid in the proxy's namespace: it passes plain HTTP to the relay's
- * HTTP port only, and refuses CONNECT (no tunnel to the media port). */
-async function startSquid(workdir, relayPort) {
-  const dir = path.join(workdir, "squid");
-  // squid drops to its own user before it opens its logs.
-  fs.chmodSync(workdir, 0o711);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
-  fs.chmodSync(dir, 0o777);
-  const conf = path.join(dir, "squid.conf");
+/* squid's configuration: it passes plain HTTP to the relay's HTTP port
+ * only, and refuses CONNECT (no tunnel to the media port). In an
+ * @outage it answers 503 for the lecture's segments and playlist itself,
+ * as a proxy whose relay is away (or a relay that cannot serve) does,
+ * with Retry-After: @outage.retryAfter when it says. */
+function writeSquidConf(conf, dir, relayPort, outage) {
   fs.writeFileSync(conf, [
     `http_port ${PROXY_PORT}`,
     "acl workplace src 10.212.0.0/24 10.213.0.1/32",
     `acl relay dst ${RELAY_ADDRESS}/32`,
     `acl relay_http port ${relayPort}`,
     "acl CONNECT method CONNECT",
+    `acl lecture_segments urlpath_regex ^/api/rooms/${ROOM}/segments`,
+    "deny_info 503:ERR_CANNOT_FORWARD lecture_segments",
     "http_access deny CONNECT",
+    ...(outage ? ["http_access deny lecture_segments"] : []),
+    ...(outage?.retryAfter ? [`reply_header_add Retry-After ${outage.retryAfter} lecture_segments`] : []),
     "http_access allow workplace relay relay_http",
     "http_access deny all",
     "cache_mem 16 MB",
@@ -107,13 +118,33 @@ async function startSquid(workdir, relayPort) {
     "shutdown_lifetime 1 seconds",
     "",
   ].join("\n"));
+}
+
+async function startSquid(workdir, relayPort) {
+  const dir = path.join(workdir, "squid");
+  // squid drops to its own user before it opens its logs.
+  fs.chmodSync(workdir, 0o711);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+  fs.chmodSync(dir, 0o777);
+  const conf = path.join(dir, "squid.conf");
+  writeSquidConf(conf, dir, relayPort, false);
   const squid = spawn("ip", ["netns", "exec", PROXY_NS, "squid", "-N", "-f", conf],
     { stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "stderr.log"), "a")] });
   await waitFor(() => new Promise((resolve) => {
     const socket = net.connect(PROXY_PORT, PROXY_FOR_RELAY_SIDE, () => { socket.destroy(); resolve(true); });
     socket.on("error", () => resolve(false));
   }), 15000, "squid listening");
-  return { process: squid, accessLog: path.join(dir, "access.log") };
+  return {
+    process: squid, accessLog: path.join(dir, "access.log"),
+    // `ip netns exec` execs squid: this is squid's own process, and HUP
+    // makes it read its configuration again.
+    setOutage: (outage) => { writeSquidConf(conf, dir, relayPort, outage); squid.kill("SIGHUP"); },
+  };
+}
+
+/* The lines of squid's access log that match @pattern. */
+function proxied(squid, pattern) {
+  return fs.readFileSync(squid.accessLog, "utf8").split("\n").filter((l) => pattern.test(l));
 }
 
 function stopSquid(squid) {
@@ -202,6 +233,13 @@ async function followLive(daemon, page, token, seconds, label, room = ROOM) {
   return { mean, max };
 }
 
+/* Keyframe requests the relay sent to publishers so far (/metrics). */
+async function keyframeRequests(daemon) {
+  const text = await (await fetch(`${daemon.base}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("kringkast_keyframe_requests_total"));
+  return Number(line.split(" ").pop());
+}
+
 let squid = null;
 let publisher = null;
 // run() ends the process: what this test made outside it goes then.
@@ -236,8 +274,76 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
 
   const openedAt = Date.now();
   const chromiumStart = await watchOverProxy(daemon, page, kari.token, "Chromium");
+  const playlistLine = new RegExp(`GET http://[^ ]*/api/rooms/${ROOM}/segments(\\?start=1)? `);
+  const playlistsBefore = proxied(squid, playlistLine).length;
   const chromiumLive = await followLive(daemon, page, kari.token, 20, "Chromium");
   await screenshot(page, "chromium-over-https");
+  // The playlist once per target duration (1 s), not faster: 20 s of
+  // following live, a request or two more for the sampling's slack.
+  const playlists = proxied(squid, playlistLine).length - playlistsBefore;
+  log(`Chromium: ${playlists} playlist requests in 20 s`);
+  check(playlists <= 22, `${playlists} playlist requests in 20 s`);
+
+  // The proxy answers 503 for the segments for 8 s (its relay away): the
+  // page waits longer after each answer (1, 2, 4 s...), says so, stays
+  // on HTTPS without starting over (no new WebRTC attempt), and plays on
+  // once they pass again.
+  const deniedLine = new RegExp(`TCP_DENIED/503 .*/api/rooms/${ROOM}/segments`);
+  const whepLine = /POST http:\/\/[^ ]*\/whep\//;
+  const wheps = proxied(squid, whepLine).length;
+  const outageStarted = Date.now();
+  squid.setOutage({});
+  await sleep(6500);
+  const inOutage = await playing(page);
+  log(`Chromium in the outage: "${inOutage.quality}"`);
+  await screenshot(page, "chromium-proxy-503");
+  check(/HTTP 503/.test(inOutage.quality), `the page does not say why it stalls: "${inOutage.quality}"`);
+  check(inOutage.stats?.transport === "https", "the page left HTTPS in the outage");
+  await sleep(1500);
+  squid.setOutage(false);
+  const outageEnded = Date.now();
+  const timeBefore = (await playing(page)).time;
+  await waitFor(async () => {
+    const state = await playing(page);
+    return state.stats?.retrying === null && state.time > timeBefore + 1 && !state.paused ? state : null;
+  }, 25000, "Chromium playing again after the outage");
+  log(`Chromium: playing again ${((Date.now() - outageEnded) / 1000).toFixed(1)} s after the outage`);
+  // No segment came from the outage's start until she played again:
+  // longer than the window (12 s), so she started over at a fresh
+  // keyframe and what was cut meanwhile was never fetched.
+  const stalled = (Date.now() - outageStarted) / 1000;
+  let denied = proxied(squid, deniedLine).map((l) => Number(l.split(/\s+/)[0]));
+  const gaps = denied.slice(1).map((t, i) => t - denied[i]);
+  log(`Chromium: ${denied.length} requests answered 503, ${gaps.map((g) => g.toFixed(1)).join(", ")} s apart`);
+  check(denied.length >= 3 && denied.length <= 5, `${denied.length} requests in an 8 s outage`);
+  gaps.forEach((gap, i) => check(gap >= 0.9 * 2 ** i && gap <= 1.5 * 2 ** i + 0.5,
+    `wait ${i + 1} after a 503 was ${gap.toFixed(1)} s`));
+  check(proxied(squid, whepLine).length === wheps, "the page started over with WebRTC in the outage");
+  // Back near live within a few seconds (it jumps to a keyframe).
+  await sleep(3000);
+  await followLive(daemon, page, kari.token, 5, "Chromium after the outage");
+
+  // Again for 5 s, now with Retry-After: 3: she waits 3 s each time,
+  // not 1, 2, 4 s. Shorter than the window: afterwards she fetches what
+  // was cut meanwhile, and it counts.
+  const deniedBefore = denied.length;
+  squid.setOutage({ retryAfter: 3 });
+  await sleep(5000);
+  squid.setOutage(false);
+  const timeBeforeSecond = (await playing(page)).time;
+  await waitFor(async () => {
+    const state = await playing(page);
+    return state.stats?.retrying === null && state.time > timeBeforeSecond + 1 && !state.paused ? state : null;
+  }, 25000, "Chromium playing again after the outage with Retry-After");
+  denied = proxied(squid, deniedLine).map((l) => Number(l.split(/\s+/)[0])).slice(deniedBefore);
+  const retryGaps = denied.slice(1).map((t, i) => t - denied[i]);
+  log(`Chromium: with Retry-After: 3, ${denied.length} requests answered 503, `
+    + `${retryGaps.map((g) => g.toFixed(1)).join(", ")} s apart`);
+  check(denied.length >= 2 && denied.length <= 3, `${denied.length} requests in a 5 s outage with Retry-After: 3`);
+  retryGaps.forEach((gap, i) => check(gap >= 2.9 && gap <= 4.0, `wait ${i + 1} with Retry-After: 3 was ${gap.toFixed(1)} s`));
+  check(proxied(squid, whepLine).length === wheps, "the page started over with WebRTC in the outage");
+  await sleep(3000);
+  await followLive(daemon, page, kari.token, 3, "Chromium after the outage with Retry-After");
   // The proxy carried it all: the page, the WHEP attempt, the segments.
   const access = fs.readFileSync(squid.accessLog, "utf8");
   const segments = access.split("\n").filter((l) => /\/segments\/[0-9a-f]+-\d+\.webm/.test(l)).length;
@@ -274,8 +380,11 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   const h264 = await daemon.createRoom(H264_ROOM, "Håndhygiene");
   publisher = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
     "--url", `${daemon.base}/whip/${H264_ROOM}`, "--token", h264.host_token, "--codec", "h264",
-    "--duration", "0"], { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
+    "--keyframe-interval", "1200", "--duration", "0"],
+  { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
   await waitFor(async () => (await daemon.room(H264_ROOM))?.live, 20000, "the H.264 lecture live");
+  const askedBefore = await keyframeRequests(daemon);
+  const logBefore = fs.readFileSync(daemon.logPath, "utf8").length;
   const ola = await daemon.join(H264_ROOM, "Ola Nordmann", "Sengepost 5");
   const h264Context = await chromium.launchPersistentContext(path.join(workdir, "profile-h264"), {
     executablePath: wrapper, headless: true, locale: "nb-NO",
@@ -287,20 +396,38 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   const mime = (await daemon.api("GET", `/api/rooms/${H264_ROOM}/segments`, undefined, ola.token)).data.mime_type;
   check(mime.startsWith("video/mp4; codecs=\"avc1."), `H.264 segments as ${mime}`);
   const h264Live = await followLive(daemon, h264Page, ola.token, 10, "Chromium H.264", H264_ROOM);
+  const asked = await keyframeRequests(daemon) - askedBefore;
+  const h264List = (await daemon.api("GET", `/api/rooms/${H264_ROOM}/segments`, undefined, ola.token)).data;
+  log(`Chromium H.264: ${asked} keyframe requests to the publisher; keyframe segments in the window: `
+    + `${h264List.segments.filter((s) => s.keyframe).length} of ${h264List.segments.length}`);
+  check(h264List.segments.some((s) => !s.keyframe), "H.264 segments that continue the one before");
+  /* The segments' start, the page's start point: not one a second. */
+  // Video lost on the way in (a busy machine's jitter buffer gives up on
+  // late packets) is a reason for one more each.
+  const h264Log = fs.readFileSync(daemon.logPath, "utf8").slice(logBefore);
+  const losses = h264Log.split("video lost on the way in").length - 1;
+  log(`Chromium H.264: ${losses} video losses on the way in, `
+    + `${h264Log.split("a player needs a start point").length - 1} start points asked for`);
+  check(asked <= 3 + losses, `${asked} keyframe requests for one HTTPS viewer`);
   await screenshot(h264Page, "chromium-h264-over-https");
   await h264Context.close();
   publisher.kill("SIGTERM");
 
-  // Attendance: Kari's HTTPS connection, closed, about as long as she
-  // watched.
+  // Attendance: Kari's HTTPS connections (the long outage ended one),
+  // closed, about as long as she watched, less the long outage, whose
+  // segments she never fetched.
   const session = (await daemon.api("GET", `/api/sessions?room=${ROOM}`)).data[0].id;
-  const connection = await waitFor(async () => {
+  const connections = await waitFor(async () => {
     const rows = (await daemon.api("GET", `/api/sessions/${session}/attendance`)).data;
-    const row = rows.find((r) => r.name === "Kari Nordmann");
-    return row?.connections.find((c) => c.transport === "https" && c.left_at);
-  }, 30000, "Kari's HTTPS connection in the attendance report", 1000);
-  log(`attendance: ${JSON.stringify(connection)}; she watched about ${watched.toFixed(1)} s`);
-  check(Math.abs(connection.seconds - watched) <= 4, `attendance counts ${connection.seconds} s of ${watched.toFixed(1)} s`);
+    const https = rows.find((r) => r.name === "Kari Nordmann")?.connections
+      .filter((c) => c.transport === "https") || [];
+    return https.length > 0 && https.every((c) => c.left_at) ? https : null;
+  }, 30000, "Kari's HTTPS connections in the attendance report", 1000);
+  const counted = connections.reduce((sum, c) => sum + c.seconds, 0);
+  log(`attendance: ${JSON.stringify(connections)}; she watched about ${watched.toFixed(1)} s, `
+    + `${stalled.toFixed(1)} s of it stalled in the long outage`);
+  check(Math.abs(counted - (watched - stalled)) <= 4,
+    `attendance counts ${counted} s of ${(watched - stalled).toFixed(1)} s`);
   log(`summary: Chromium played after ${chromiumStart.toFixed(1)} s, behind live mean ${chromiumLive.mean.toFixed(2)} s `
     + `max ${chromiumLive.max.toFixed(2)} s; Firefox behind live mean ${firefoxLive.mean.toFixed(2)} s max ${firefoxLive.max.toFixed(2)} s; `
     + `Chromium H.264 mean ${h264Live.mean.toFixed(2)} s max ${h264Live.max.toFixed(2)} s`);

@@ -11,22 +11,7 @@ import { check, log, sleep, waitFor, CHROMIUM, CHROMIUM_ARGS, Failure, artifacts
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-
-const API = process.env.KK_TURNLAB_API;
-const VIEWER = process.env.KK_TURNLAB_VIEWER;
-const ROOM = process.env.KK_TURNLAB_ROOM;
-const ADMIN = process.env.KRINGKAST_ADMIN_TOKEN;
-
-async function api(method, apiPath, body, token = ADMIN) {
-  const headers = {};
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(API + apiPath, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  let data = null;
-  try { data = JSON.parse(text); } catch (e) { data = text; }
-  return { status: response.status, data };
-}
+import { API, VIEWER, ROOM, api } from "./turnlab.mjs";
 
 async function metric(name, label) {
   const text = (await api("GET", "/metrics", undefined, null)).data;

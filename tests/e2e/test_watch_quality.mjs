@@ -2,11 +2,21 @@
 // The nurse chooses her picture on the watch page: "sound only" stops the
 // picture (the sound goes on) and the page says so in plain words; back
 // to "automatic", the full picture returns; the choice is kept for the
-// screen, so after a reload the page asks for it again by itself. "Save
+// screen, so after a reload the page asks for it again by itself, with its
+// offer: not one frame of the picture comes before the sound only. "Save
 // data" gives the reduced picture (the room's light layer), and a screen
 // that had it starts on it next time. The host is the host page in
-// Chromium, which sends keyframes only when asked.
+// Chromium, which sends keyframes only when asked. Then an H.264 room
+// (whip_gst.py: x264enc, constrained baseline, 320x240): "save data" gives
+// Chromium the relay's 640x360 H.264 light layer, and "automatic" the
+// host's picture again, each decoded.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { run, check, waitFor, log, sleep, checkPage } from "./lib.mjs";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const ROOM = "kvalitet";
 
@@ -26,7 +36,7 @@ async function layerNote(page) {
     layer: window.kringkastLayer?.layer, switches: window.kringkastLayer?.layer_switches }));
 }
 
-await run("watch-quality", async ({ daemon, browser, screenshot }) => {
+await run("watch-quality", async ({ daemon, browser, screenshot, workdir }) => {
   const room = await daemon.createRoom(ROOM, "Sårbehandling");
   const host = await browser({ label: "host" });
   await host.page.goto(`${daemon.base}/host/${ROOM}#token=${room.host_token}`);
@@ -65,6 +75,13 @@ await run("watch-quality", async ({ daemon, browser, screenshot }) => {
     throw error;
   });
   check(await nurse.page.inputValue("#quality-choice") === "sound-only", "the choice kept");
+  // The choice came with the offer: the relay never sent this connection
+  // the picture (no fast start of the full layer, then a switch).
+  await waitFor(async () => (await nurse.page.evaluate(() => window.kringkastStats?.packetsReceived || 0)) > 100,
+    10000, "the sound after the reload");
+  const reloaded = await layerNote(nurse.page);
+  check(reloaded.switches === 0, `layer switches since the reload: ${reloaded.switches}`);
+  check(await frames(nurse.page) === 0, `${await frames(nurse.page)} frames decoded since the reload`);
 
   await nurse.page.selectOption("#quality-choice", "auto");
   await waitFor(async () => (await layerNote(nurse.page)).layer === "full", 15000, "the full picture back");
@@ -90,4 +107,33 @@ await run("watch-quality", async ({ daemon, browser, screenshot }) => {
   const metrics = await (await fetch(`${daemon.base}/metrics`)).text();
   check(/kringkast_layer_switches_total [1-9]/.test(metrics), "switches in /metrics");
   check(/kringkast_viewers_by_layer\{layer="light"\} 1/.test(metrics), `viewers by layer:\n${metrics.split("\n").filter((l) => /by_layer/.test(l)).join("\n")}`);
+
+  const h264 = await daemon.createRoom("h264", "Håndhygiene");
+  const publisher = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
+    "--url", `${daemon.base}/whip/h264`, "--token", h264.host_token, "--codec", "h264",
+    "--width", "320", "--height", "240", "--duration", "0"],
+  { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
+  try {
+    await waitFor(async () => (await daemon.room("h264"))?.live, 20000, "the H.264 lecture live");
+    const ola = await daemon.join("h264", "Ola Nordmann", "Sengepost 5");
+    const viewer = await browser({ label: "h264" });
+    await viewer.page.goto(`${daemon.base}/watch/h264#token=${ola.token}`);
+    const size = () => viewer.page.evaluate(() => `${window.kringkastStats?.width}x${window.kringkastStats?.height}`);
+    const pictures = async (wanted, what) => {
+      await waitFor(async () => (await size()) === wanted, 20000, what).catch(async (error) => {
+        log(`H.264 viewer: ${await size()}, ${JSON.stringify(await layerNote(viewer.page))}`);
+        throw error;
+      });
+      await waitFor(async () => (await decodedOver(viewer.page, 1000)) >= 5, 10000, `frames of ${what}`);
+    };
+    await pictures("320x240", "the host's H.264 picture");
+    await viewer.page.selectOption("#quality-choice", "save-data");
+    await pictures("640x360", "the light layer's H.264 picture");
+    await screenshot(viewer.page, "h264-reduced");
+    await viewer.page.selectOption("#quality-choice", "auto");
+    await pictures("320x240", "the host's H.264 picture again");
+    log(`H.264 viewer: ${JSON.stringify(await layerNote(viewer.page))}`);
+  } finally {
+    publisher.kill("SIGTERM");
+  }
 });

@@ -74,7 +74,7 @@ static gboolean
 run_mp4 (const uint8_t *data, size_t size, size_t piece, Collected *c)
 {
   g_autoptr (KkMp4Split) split = kk_mp4_split_new (MAX_ELEMENT,
-      &mp4_callbacks, c);
+      G_USEC_PER_SEC, &mp4_callbacks, c);
 
   for (size_t at = 0; at < size; at += piece)
     if (!kk_mp4_split_push (split, data + at, MIN (piece, size - at), NULL))

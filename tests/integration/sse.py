@@ -70,6 +70,19 @@ class Stream:
             self.last_id = ev["id"]
         return ev
 
+    def ends_within(self, timeout):
+        """Whether the server ends the stream within timeout seconds
+        (the events before its end are passed over)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ev = self.events.get(
+                    timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if ev is None:
+                return True
+
     def close(self):
         # The reader thread holds the response's file: end its read first.
         try:

@@ -16,6 +16,12 @@ question within a second; a stream that resumes with Last-Event-ID gets
 the list as it now is, or nothing if it missed nothing; an unknown
 Last-Event-ID gets the whole list.
 
+Pages open across a person's erasure are told at once which questions
+went (a "removed" event), and a resume never brings them back. A person
+checked in at a screen (a check-in receipt) asks in their own name, and
+lists and streams like that screen; another room's receipt is 403, an
+erased person's 401.
+
 Then what is kept: the attendance export (JSON and CSV) carries the
 session's questions; erasing Pål erases his question and his support; the
 room's retention deletes aged questions at the next start.
@@ -134,6 +140,167 @@ def nothing_comes_back(d, host):
                   and "skjult" not in raw,
                   "%s's stream (%s) has nothing of Per" % (
                       who, "resumed" if since else "new"))
+
+
+def drain(stream):
+    """The events a stream has received by now."""
+    got = []
+    while not stream.events.empty():
+        ev = stream.events.get()
+        if ev is not None:
+            got.append(ev)
+    return got
+
+
+def checkin(d, screen, name, room=ROOM):
+    """A colleague checks in at screen with its code: their receipt."""
+    r = d.api("GET", "/api/rooms/%s/checkin-code" % room,
+              token=screen["token"])
+    check_eq(r.status, 200, "the screen's check-in code (%s)" % r.text[:200])
+    r = d.api("POST", "/api/rooms/%s/checkin" % room,
+              {"code": r.json()["code"], "name": name,
+               "workplace": "Gjøvik"}, token=None)
+    check_eq(r.status, 201, "%s checks in (%s)" % (name, r.text[:200]))
+    return r.json()
+
+
+def erased_live(d, host):
+    """Pages open across an erasure: the erased person's questions go
+    from every stream within a second (a "removed" event), the question
+    they supported comes with its new count, and a stream resumed from
+    before the erasure does not bring them back."""
+    asker = d.join(ROOM, "Eli Slettes", "Biri")
+    other = d.join(ROOM, "Tor Tilstede", "Vingrom")
+    r = ask(d, other["token"], "Tors spørsmål om vakter")
+    check_eq(r.status, 201, "Tor asks (%s)" % r.text[:100])
+    q_tor = r.json()
+    asked = []
+    for text in ("Elis første spørsmål", "Elis andre spørsmål"):
+        r = ask(d, asker["token"], text, anonymous=text.startswith("Elis a"))
+        check_eq(r.status, 201, "Eli asks (%s)" % r.text[:100])
+        asked.append(r.json()["id"])
+    check_eq(support(d, asker["token"], q_tor["id"]).status, 200,
+             "Eli supports Tor's")
+    before = current_id(d, host)
+    streams = {"the host": Stream(d.base_url, ROOM, host),
+               "a screen": Stream(d.base_url, ROOM, other["token"])}
+    # Eli's own screen (hers alone: it goes with her) reads no more.
+    own = Stream(d.base_url, ROOM, asker["token"])
+    own.next(timeout=5.0)
+    for who, st in streams.items():
+        ev = st.next(timeout=5.0)
+        ids = [q["id"] for q in ev["data"]["questions"]]
+        check(ev["event"] == "reset" and set(asked) <= set(ids),
+              "%s's stream has Eli's questions" % who)
+    erased_at = time.monotonic()
+    r = d.api("DELETE", "/api/participants/%s" % asker["participant_id"])
+    check_eq(r.status, 200, "erase Eli (%s)" % r.text[:200])
+    for who, st in streams.items():
+        ev = st.next(timeout=2.0)
+        check_eq(ev["event"], "removed", "%s's stream is told" % who)
+        check(ev["at"] - erased_at < 1.0, "within a second (%.2f s)"
+              % (ev["at"] - erased_at))
+        check_eq(sorted(ev["data"]["ids"]), sorted(asked),
+                 "of Eli's questions, and no other")
+        ev = st.next(timeout=2.0)
+        check_eq((ev["event"], ev["data"]["id"], ev["data"]["supports"]),
+                 ("question", q_tor["id"], q_tor["supports"]),
+                 "then Tor's, without Eli's support")
+        time.sleep(0.2)
+        check_eq(drain(st), [], "and nothing more")
+        st.close()
+    harness.log("an erasure reached the open streams within %.0f ms",
+                (ev["at"] - erased_at) * 1000)
+    check(own.ends_within(1.0),
+          "the stream of Eli's own screen ended with the erasure")
+    own.close()
+    names, raw = replayed(d, other["token"], before)
+    check(all(qid not in raw for qid in asked) and "Elis" not in raw,
+          "a stream resumed from before the erasure does not bring them"
+          " back (%s)" % names)
+
+
+def receipt_holder(d, host):
+    """A person checked in at a screen asks in their own name, lists and
+    streams like the screen (no hidden asker shown); another room's
+    receipt is 403, an erased person's 401."""
+    screen = d.join(ROOM, "Mona Skjerm", "Raufoss")
+    anon = d.join(ROOM, "Anne Anonym", "Eina")
+    kari = checkin(d, screen, "Kari Kvittering")
+    receipt = kari["receipt"]
+    r = ask(d, anon["token"], "Et anonymt spørsmål om ferie",
+            anonymous=True)
+    check_eq(r.status, 201, "Anne asks anonymously (%s)" % r.text[:100])
+    q_anon = r.json()
+
+    seen = listed(d, receipt)
+    check(q_anon["id"] in [q["id"] for q in seen], "the receipt lists")
+    mine = {q["id"]: q for q in seen}[q_anon["id"]]
+    check_eq((mine["asker"], mine["mine"]), (None, False),
+             "a hidden asker stays hidden from a receipt")
+    check("party_id" not in mine, "and it reads as a screen")
+    st = Stream(d.base_url, ROOM, receipt)
+    check_eq(st.status, 200, "the receipt streams")
+    ev = st.next(timeout=5.0)
+    check_eq(ev["event"], "reset", "with the list first")
+    check(q_anon["id"] in [q["id"] for q in ev["data"]["questions"]],
+          "the list has Anne's")
+    host_stream = Stream(d.base_url, ROOM, host)
+    host_stream.next(timeout=5.0)
+
+    r = ask(d, receipt, "Kari spør: gjelder dette vikarer?", anonymous=True)
+    check_eq(r.status, 201, "Kari asks with her receipt (%s)" % r.text[:100])
+    q_kari = r.json()
+    check_eq((q_kari["asker"], q_kari["mine"]), (None, True),
+             "her own copy: no name, but the screen's")
+    ev = st.next(timeout=1.0)
+    check_eq((ev["event"], ev["data"]["id"], ev["data"]["asker"]),
+             ("question", q_kari["id"], None),
+             "her stream has it within a second, anonymous")
+    ev = host_stream.next(timeout=1.0)
+    check_eq((ev["data"]["asker"], ev["data"]["participant_id"]),
+             ("Kari Kvittering", kari["participant_id"]),
+             "the host sees her by name: the receipt's person, not the"
+             " screen's")
+    r = d.api("GET", "/api/sessions/%s/questions" % q_kari["session_id"])
+    check_eq({q["id"]: q["asker"] for q in r.json()["questions"]}
+             [q_kari["id"]], "Kari Kvittering", "so does the coordinator")
+    check_eq([q["asker"] for q in listed(d, anon["token"])
+              if q["id"] == q_kari["id"]], [None],
+             "another screen does not")
+    check_eq(support(d, receipt, q_anon["id"]).status, 200,
+             "she supports Anne's")
+    ev = st.next(timeout=1.0)
+    check_eq((ev["data"]["id"], ev["data"]["supports"]), (q_anon["id"], 1),
+             "pushed to her stream too")
+    host_stream.next(timeout=1.0)
+
+    # Another room's receipt, and then a revoked one.
+    elsewhere = d.join("other", "Siv Annet", "Elverum")
+    foreign = checkin(d, elsewhere, "Frida Fremmed", room="other")["receipt"]
+    check_eq(ask(d, foreign, "Hei?").status, 403, "ask, another room's"
+             " receipt")
+    check_eq(d.api("GET", "/api/rooms/%s/questions" % ROOM,
+                   token=foreign).status, 403, "list, another room's receipt")
+    check_eq(Stream(d.base_url, ROOM, foreign).status, 403,
+             "stream, another room's receipt")
+    r = d.api("DELETE", "/api/participants/%s" % kari["participant_id"])
+    check_eq(r.status, 200, "erase Kari (%s)" % r.text[:200])
+    ev = host_stream.next(timeout=1.0)
+    check_eq((ev["event"], ev["data"]["ids"]), ("removed", [q_kari["id"]]),
+             "her question goes from the host's stream")
+    check_eq(ask(d, receipt, "Hei?").status, 401, "ask, revoked receipt")
+    check_eq(d.api("GET", "/api/rooms/%s/questions" % ROOM,
+                   token=receipt).status, 401, "list, revoked receipt")
+    check_eq(Stream(d.base_url, ROOM, receipt).status, 401,
+             "stream, revoked receipt")
+    check_eq(support(d, receipt, q_anon["id"]).status, 401,
+             "support, revoked receipt")
+    # The stream she had open reads no more.
+    check(st.ends_within(1.0),
+          "her open stream ends within a second of the erasure")
+    st.close()
+    host_stream.close()
 
 
 def support_rate(d, host, gro, ola):
@@ -492,6 +659,8 @@ def test(ctx):
 
     resume_after_many_events(d, host, ola)
     nothing_comes_back(d, host)
+    erased_live(d, host)
+    receipt_holder(d, host)
     support_rate(d, host, gro, ola)
     large_list_and_budget(d, host, gro)
 

@@ -26,7 +26,7 @@ relay's media address, coturn listens only on TLS 443):
   nurse's page is, decodes the lecture through coturn; /metrics counts it
   under transport="turn", its WHEP statistics say turn (and the TURN
   server's protocol once told, as the page does), and the attendance row
-  is there.
+  is there, with that protocol in the connection's evidence (JSON, CSV).
 """
 import base64
 import hashlib
@@ -369,6 +369,25 @@ def run(ctx, lab):
                  and row["attended_seconds"] >= 3], 10,
         "the attendance row of the viewer on TURN")
     harness.log("attendance: %s", json.dumps(rows))
+    # The page's word on its way to coturn stays with the connection, in
+    # the attendance evidence and its exports (JSON and CSV).
+    told_rows = [c for c in rows[0]["connections"]
+                 if c["relay_protocol"] is not None]
+    check_eq([(c["transport"], c["relay_protocol"]) for c in told_rows],
+             [("webrtc", "tls")], "the connection's relay protocol")
+    log = d.api("GET", "/api/sessions/%s/connections" % session)
+    check_eq(log.status, 200, "the connection log")
+    check_eq([c["relay_protocol"] for c in log.json()
+              if c["participant_id"] == party], ["tls"],
+             "the connection log's relay protocol")
+    csv = d.api("GET", "/api/sessions/%s/connections?format=csv" % session)
+    check_eq(csv.status, 200, "the connection log as CSV")
+    lines = csv.text.lstrip("\ufeff").splitlines()
+    header = lines[0].split(";" if ";" in lines[0] else ",")
+    check(header[-2:] == ["transport", "relay_protocol"],
+          "CSV columns: %s", header)
+    check(any(line.endswith("webrtc%stls" % (";" if ";" in line else ","))
+              for line in lines[1:]), "CSV rows: %s", lines[1:])
 
     # The network check's credential, two minutes on: coturn refuses it.
     expiry = int(check_user.partition(":")[0])

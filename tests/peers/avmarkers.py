@@ -270,68 +270,93 @@ def running_time(pad, pts):
     return event.parse_segment().to_running_time(Gst.Format.TIME, pts)
 
 
-def find_onsets(path, timeout_s=3600):
-    """Decodes path; returns (video onsets, audio onsets) in seconds of
-    the file's timeline (as a player plays it), the number of video
-    frames and audio seconds decoded, and where each track starts (s)."""
-    pipeline = Gst.parse_launch(
-        "filesrc name=src ! decodebin name=dec "
-        "videoconvert name=vconv ! videoscale ! "
-        "video/x-raw,format=GRAY8,width=16,height=16 ! fakesink name=vsink "
-        "audioconvert name=aconv ! audioresample ! "
-        "audio/x-raw,format=S16LE,channels=1,rate=%d ! fakesink name=asink"
-        % RATE)
-    pipeline.get_by_name("src").set_property("location", path)
-    for sink in ("vsink", "asink"):
-        pipeline.get_by_name(sink).set_property("sync", False)
-    state = {"video": [], "audio": [], "frames": 0, "samples": 0,
-             "white": True, "loud": True, "quiet_since": None,
-             "starts": {}}
+class Onsets:
+    """Finds flashes and beeps in decoded media as it comes: video as
+    16x16 GRAY8 thumbnails, audio as S16 mono at RATE, each buffer with
+    the running time (s) it plays at. video and audio are the onsets
+    found (s); video_sizes, beside video, the size of the picture each
+    flash was decoded at, when the caller said (see size)."""
 
-    def on_video(pad, info):
+    def __init__(self):
+        self.video, self.audio, self.video_sizes = [], [], []
+        self.frames = self.samples = 0
+        self.white = self.loud = True
+        self.quiet_since = None
+        self.starts = {}
+        self.size = None      # the decoded picture's (width, height)
+
+    def on_thumb(self, t, thumb):
+        self.starts.setdefault("video", t)
+        self.frames += 1
+        # A picture a lost packet broke is neither all white nor all
+        # black, and is not taken for either.
+        if min(thumb) > 180:
+            if not self.white:
+                self.video.append(t)
+                self.video_sizes.append(self.size)
+            self.white = True
+        elif max(thumb) < 60:
+            self.white = False
+
+    def on_samples(self, t, pts, duration, samples):
+        self.starts.setdefault("audio", t)
+        self.samples += len(samples)
+        first = first_loud(samples)
+        if first is None:
+            # Silence: a beep may start again after 50 ms of it.
+            if self.quiet_since is None:
+                self.quiet_since = pts
+            if pts + duration - self.quiet_since >= 50 * Gst.MSECOND:
+                self.loud = False
+            return
+        self.quiet_since = None
+        if not self.loud:
+            self.audio.append(t + first / RATE)
+        self.loud = True
+
+    def video_probe(self, pad, info):
+        """A buffer probe for the thumbnails' pad."""
         buf = info.get_buffer()
         ok, mapped = buf.map(Gst.MapFlags.READ)
         if not ok:
             return Gst.PadProbeReturn.OK
         thumb = bytes(mapped.data)
         buf.unmap(mapped)
-        t = running_time(pad, buf.pts) / Gst.SECOND
-        state["starts"].setdefault("video", t)
-        state["frames"] += 1
-        # A picture a lost packet broke is neither all white nor all
-        # black, and is not taken for either.
-        if min(thumb) > 180:
-            if not state["white"]:
-                state["video"].append(t)
-            state["white"] = True
-        elif max(thumb) < 60:
-            state["white"] = False
+        self.on_thumb(running_time(pad, buf.pts) / Gst.SECOND, thumb)
         return Gst.PadProbeReturn.OK
 
-    def on_audio(pad, info):
+    def audio_probe(self, pad, info):
+        """A buffer probe for the samples' pad."""
         buf = info.get_buffer()
         ok, mapped = buf.map(Gst.MapFlags.READ)
         if not ok:
             return Gst.PadProbeReturn.OK
         samples = array.array("h", bytes(mapped.data))
         buf.unmap(mapped)
-        t = running_time(pad, buf.pts) / Gst.SECOND
-        state["starts"].setdefault("audio", t)
-        state["samples"] += len(samples)
-        first = first_loud(samples)
-        if first is None:
-            # Silence: a beep may start again after 50 ms of it.
-            if state["quiet_since"] is None:
-                state["quiet_since"] = buf.pts
-            if buf.pts + buf.duration - state["quiet_since"] >= \
-                    50 * Gst.MSECOND:
-                state["loud"] = False
-            return Gst.PadProbeReturn.OK
-        state["quiet_since"] = None
-        if not state["loud"]:
-            state["audio"].append(t + first / RATE)
-        state["loud"] = True
+        self.on_samples(running_time(pad, buf.pts) / Gst.SECOND, buf.pts,
+                        buf.duration, samples)
         return Gst.PadProbeReturn.OK
+
+
+# What turns decoded media into what Onsets reads.
+THUMBS = ("videoconvert ! videoscale ! "
+          "video/x-raw,format=GRAY8,width=16,height=16")
+SAMPLES = ("audioconvert ! audioresample ! "
+           "audio/x-raw,format=S16LE,channels=1,rate=%d" % RATE)
+
+
+def find_onsets(path, timeout_s=3600):
+    """Decodes path; returns (video onsets, audio onsets) in seconds of
+    the file's timeline (as a player plays it), the number of video
+    frames and audio seconds decoded, and where each track starts (s)."""
+    pipeline = Gst.parse_launch(
+        "filesrc name=src ! decodebin name=dec "
+        "queue name=vconv ! %s ! fakesink name=vsink "
+        "queue name=aconv ! %s ! fakesink name=asink" % (THUMBS, SAMPLES))
+    pipeline.get_by_name("src").set_property("location", path)
+    for sink in ("vsink", "asink"):
+        pipeline.get_by_name(sink).set_property("sync", False)
+    onsets = Onsets()
 
     def pad_added(_dec, pad):
         name = pad.get_current_caps().get_structure(0).get_name()
@@ -340,9 +365,9 @@ def find_onsets(path, timeout_s=3600):
 
     pipeline.get_by_name("dec").connect("pad-added", pad_added)
     pipeline.get_by_name("vsink").get_static_pad("sink").add_probe(
-        Gst.PadProbeType.BUFFER, on_video)
+        Gst.PadProbeType.BUFFER, onsets.video_probe)
     pipeline.get_by_name("asink").get_static_pad("sink").add_probe(
-        Gst.PadProbeType.BUFFER, on_audio)
+        Gst.PadProbeType.BUFFER, onsets.audio_probe)
     pipeline.set_state(Gst.State.PLAYING)
     msg = pipeline.get_bus().timed_pop_filtered(
         int(timeout_s * Gst.SECOND),
@@ -353,8 +378,8 @@ def find_onsets(path, timeout_s=3600):
     if msg.type == Gst.MessageType.ERROR:
         err, dbg = msg.parse_error()
         raise RuntimeError("decoding %s: %s (%s)" % (path, err.message, dbg))
-    return (state["video"], state["audio"], state["frames"],
-            state["samples"] / RATE, state["starts"])
+    return (onsets.video, onsets.audio, onsets.frames,
+            onsets.samples / RATE, onsets.starts)
 
 
 def place(onsets, times):
@@ -363,15 +388,21 @@ def place(onsets, times):
     onset} for the onsets within MATCH_TOLERANCE_S of their marker."""
     if not onsets:
         return {}
-    best = (0, 0.0)
+    best = ((0, 0.0), 0.0)
     probe = onsets[:20]
-    for k in range(len(times)):
-        shift = onsets[0] - times[k]
-        hits = sum(1 for t in probe
-                   if abs(nearest(times, t - shift)[1] - (t - shift))
-                   < MATCH_TOLERANCE_S)
-        if hits > best[0]:
-            best = (hits, shift)
+    # Each onset of the probe in turn is tried on each marker, not only
+    # the first: a first onset late by most of the tolerance (a receiver
+    # still starting) would otherwise decide the shift for all the rest.
+    # The most onsets within the tolerance wins, then the closest fit.
+    for anchor in probe[:5]:
+        for k in range(len(times)):
+            shift = anchor - times[k]
+            errors = [abs(nearest(times, t - shift)[1] - (t - shift))
+                      for t in probe]
+            hits = [e for e in errors if e < MATCH_TOLERANCE_S]
+            score = (len(hits), -sum(hits))
+            if score > best[0]:
+                best = (score, shift)
     shift = best[1]
     placed = {}
     for t in onsets:
@@ -388,16 +419,22 @@ def nearest(times, t):
     return j, times[j]
 
 
+def match(video, audio, fps, seconds):
+    """The markers found in both series of onsets (s): a list of (marker
+    index, time of the flash, audio minus video in s)."""
+    times = schedule(fps, seconds)
+    v = place(video, times)
+    a = place(audio, times)
+    return [(i, v[i], a[i] - v[i]) for i in sorted(v) if i in a]
+
+
 def measure(path, fps, seconds):
     """Returns a dict: markers (list of (marker index, file time of the
     flash, audio minus video in s)), video_onsets, audio_onsets (how many
     were found), frames, audio_s (decoded), starts ({"video": s, "audio":
     s}: where each track's first buffer plays)."""
     video, audio, frames, audio_s, starts = find_onsets(path)
-    times = schedule(fps, seconds)
-    v = place(video, times)
-    a = place(audio, times)
-    markers = [(i, v[i], a[i] - v[i]) for i in sorted(v) if i in a]
+    markers = match(video, audio, fps, seconds)
     return {"markers": markers, "video_onsets": len(video),
             "audio_onsets": len(audio), "frames": frames, "audio_s": audio_s,
             "starts": starts}

@@ -14,6 +14,17 @@ they leave the decoders.
 (RFC 6544) to the relay's passive TCP candidate on the media port; the
 selected candidate pair is reported from get-stats.
 
+--markers FPS measures the audio/video sync of a whip_gst.py --markers
+publisher as this receiver plays it (its rtpbin lines audio and video up
+from the relay's RTCP sender reports): the running time of every flash
+and beep after the decoders (avmarkers.Onsets), matched to the schedule,
+reported per marker with the size of the picture it was decoded at.
+--quality SECONDS:QUALITY PATCHes the resource with that quality so many
+seconds after the answer (repeatable), moving the viewer between layers.
+For H.264, every stream the decoder is given (h264parse's caps: profile,
+width, height) is reported in order with whether it began on a keyframe:
+a layer switch the viewer's decoder cannot start cleanly shows there.
+
 Runs --duration seconds after the answer, longer while the minimums are
 unmet, at most --timeout; DELETEs the resource on exit.
 """
@@ -25,6 +36,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import avmarkers  # noqa: E402
 import peerlib  # noqa: E402
 
 import gi  # noqa: E402
@@ -57,6 +69,13 @@ def parse_args():
     p.add_argument("--no-audio", action="store_true", help="offer video only")
     p.add_argument("--no-delete", action="store_true",
                    help="leave without DELETE (a viewer that vanishes)")
+    p.add_argument("--markers", type=int, default=0, metavar="FPS",
+                   help="measure the sync markers of a whip_gst.py "
+                   "--markers publisher at FPS")
+    p.add_argument("--quality", action="append", default=[],
+                   metavar="SECONDS:QUALITY",
+                   help="this many seconds after the answer, PATCH the "
+                   "resource with {\"quality\": QUALITY}; repeatable")
     return peerlib.finish_args(p.parse_args())
 
 
@@ -96,6 +115,7 @@ class Viewer:
         self.stopping = False
         self.code = peerlib.EXIT_SETUP
         self.ssrc_kind = {}
+        self.onsets = avmarkers.Onsets() if args.markers else None
 
         self.pipe = Gst.Pipeline.new("viewer")
         self.pc = Gst.ElementFactory.make("webrtcbin", "pc")
@@ -193,6 +213,9 @@ class Viewer:
         self.t_answer = time.monotonic()
         GLib.timeout_add(50, self.tick)
         GLib.timeout_add(1000, self.count_loss)
+        for item in self.args.quality:
+            at, quality = item.split(":", 1)
+            GLib.timeout_add(int(float(at) * 1000), self.send_quality, quality)
         return False
 
     def count_loss(self):
@@ -231,6 +254,7 @@ class Viewer:
                 self.ssrc_kind[ssrc] = st.get_string("media")
         dec = Gst.ElementFactory.make("decodebin")
         dec.connect("pad-added", self.on_decoded_pad)
+        dec.connect("deep-element-added", self.on_decoder_element)
         self.pipe.add(dec)
         dec.sync_state_with_parent()
         pad.link(dec.get_static_pad("sink"))
@@ -239,6 +263,9 @@ class Viewer:
         caps = pad.get_current_caps() or pad.query_caps(None)
         name = caps.get_structure(0).get_name()
         log.info("decoded pad %s", name)
+        if self.onsets is not None:
+            self.measure_markers(pad, name)
+            return
         if name.startswith("video/"):
             desc = "queue ! fakesink name=sink sync=false signal-handoffs=true"
             handler = self.on_video
@@ -254,6 +281,88 @@ class Viewer:
         self.pipe.add(bin_)
         bin_.sync_state_with_parent()
         pad.link(bin_.get_static_pad("sink"))
+
+    def measure_markers(self, pad, name):
+        """Decoded media into the marker detector, counted as usual."""
+        if name.startswith("video/"):
+            desc = "queue ! %s ! fakesink name=sink sync=false" % avmarkers.THUMBS
+            probe = self.onsets.video_probe
+            pad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self.on_video_caps)
+        elif name.startswith("audio/"):
+            desc = "queue ! %s ! fakesink name=sink sync=false" % avmarkers.SAMPLES
+            probe = self.onsets.audio_probe
+        else:
+            return
+        bin_ = Gst.parse_bin_from_description(desc, True)
+        sink = bin_.get_by_name("sink").get_static_pad("sink")
+
+        def counted(pad_, info):
+            with self.lock:
+                ret = probe(pad_, info)
+                if name.startswith("video/"):
+                    self.count_video_frame()
+                else:
+                    self.audio_ms += info.get_buffer().duration / Gst.MSECOND
+                    if self.first_audio is None:
+                        self.first_audio = time.monotonic() - self.t_post
+            return ret
+
+        sink.add_probe(Gst.PadProbeType.BUFFER, counted)
+        self.pipe.add(bin_)
+        bin_.sync_state_with_parent()
+        pad.link(bin_.get_static_pad("sink"))
+
+    def on_video_caps(self, _pad, info):
+        event = info.get_event()
+        if event.type == Gst.EventType.CAPS:
+            s = event.parse_caps().get_structure(0)
+            with self.lock:
+                self.onsets.size = (s.get_value("width"), s.get_value("height"))
+        return Gst.PadProbeReturn.OK
+
+    def count_video_frame(self):
+        """Under the lock: one more decoded picture."""
+        self.video_frames += 1
+        if self.first_video is None:
+            self.first_video = time.monotonic() - self.t_post
+            self.width, self.height = self.onsets.size or (None, None)
+
+    def send_quality(self, quality):
+        body = '{"quality": "%s"}' % quality
+        r = peerlib.http("PATCH", self.location, body, "application/json",
+                         self.args.token)
+        log.info("quality %s -> %d", quality, r.status)
+        self.result.setdefault("quality_replies", []).append(r.status)
+        return False
+
+    def on_decoder_element(self, _bin, _sub_bin, element):
+        factory = element.get_factory()
+        if factory is None or factory.get_name() != "h264parse":
+            return
+        src = element.get_static_pad("src")
+        src.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self.on_h264_caps)
+        src.add_probe(Gst.PadProbeType.BUFFER, self.on_h264_buffer)
+
+    def on_h264_caps(self, _pad, info):
+        event = info.get_event()
+        if event.type != Gst.EventType.CAPS:
+            return Gst.PadProbeReturn.OK
+        s = event.parse_caps().get_structure(0)
+        stream = [s.get_string("profile"), s.get_value("width"),
+                  s.get_value("height"), None]
+        with self.lock:
+            streams = self.result.setdefault("h264_streams", [])
+            if not streams or streams[-1][:3] != stream[:3]:
+                streams.append(stream)
+        return Gst.PadProbeReturn.OK
+
+    def on_h264_buffer(self, _pad, info):
+        with self.lock:
+            streams = self.result.get("h264_streams")
+            if streams and streams[-1][3] is None:
+                streams[-1][3] = not info.get_buffer().has_flags(
+                    Gst.BufferFlags.DELTA_UNIT)
+        return Gst.PadProbeReturn.OK
 
     def on_video(self, _sink, _buf, pad):
         with self.lock:
@@ -407,6 +516,8 @@ class Viewer:
             self.result["first_audio_ms"] = (
                 round(self.first_audio * 1000)
                 if self.first_audio is not None else None)
+            if self.onsets is not None:
+                self.report_markers()
         if self.result.get("ok"):
             return self.code
         if self.t_answer is None:
@@ -428,6 +539,20 @@ class Viewer:
             return peerlib.EXIT_ASSERT
         self.result["ok"] = True
         return peerlib.EXIT_OK
+
+
+    def report_markers(self):
+        """Per marker found in both tracks: its index, the flash's running
+        time (s), audio minus video (ms) and the picture's size."""
+        o = self.onsets
+        size_at = dict(zip(o.video, o.video_sizes))
+        seconds = self.args.timeout + 60
+        self.result["markers"] = [
+            [i, round(t, 3), round(off * 1000, 1), size_at.get(t)]
+            for i, t, off in avmarkers.match(o.video, o.audio,
+                                             self.args.markers, seconds)]
+        self.result["marker_onsets"] = [[round(t, 3) for t in o.video],
+                                        [round(t, 3) for t in o.audio]]
 
 
 def main():

@@ -34,7 +34,9 @@ function kkNiceStep(span, count, steps) {
 /**
  * Draws @series into the <svg> @svg (its content is replaced).
  * @series: {from, to (RFC 3339), points: [{at, screens, people}]}
- * @labels: {screens, people, empty}: the legend's words, in the page's language.
+ * @labels: {screens, people, empty, end}: the legend's words, in the page's
+ *   language; @end (optional) names the axis's end instead of its clock
+ *   time ("now" for a broadcast still on air).
  * @size: the drawing's own units: a narrow column draws fewer of them, so
  *   that its lettering stays readable when scaled down to fit.
  * Returns the number of points drawn.
@@ -68,9 +70,11 @@ function kkDrawAudienceChart(svg, series, labels, size = { width: 800, height: 2
    * round times between them where they do not crowd those two. */
   const minute = 60000;
   const timeStep = kkNiceStep(to - from, 6, [1, 2, 5, 10, 15, 30, 60, 120, 240].map((m) => m * minute));
-  const timeLabel = (ms, anchor) => kkSvg("text", { x: x(ms), y: height - 8, "text-anchor": anchor },
-    document.createTextNode(kkOsloClock(ms)));
-  grid.append(timeLabel(from, "start"), timeLabel(to, "end"));
+  const timeLabel = (ms, anchor, text) => kkSvg("text", { x: x(ms), y: height - 8, "text-anchor": anchor },
+    document.createTextNode(text || kkOsloClock(ms)));
+  const endLabel = timeLabel(to, "end", labels.end);
+  endLabel.classList.add("end");
+  grid.append(timeLabel(from, "start"), endLabel);
   for (let ms = Math.ceil(from / timeStep) * timeStep; ms <= to; ms += timeStep) {
     grid.append(kkSvg("line", { class: "tick", x1: x(ms), x2: x(ms), y1: margin.top + plotH, y2: margin.top + plotH + 5 }));
     if (x(ms) - x(from) > 60 && x(to) - x(ms) > 60) grid.append(timeLabel(ms, "middle"));

@@ -163,8 +163,10 @@ async function tryPath(path) {
 }
 
 /* The HTTPS path: a checker of the test pattern's segments, fetched as
- * the nurse's page fetches a lecture's (the playlist every half second,
- * from the newest segment on, each new one once); resolves to {ok,
+ * the nurse's page fetches a lecture's (the playlist once per target
+ * duration, from the newest keyframe segment on, each new one once: the
+ * pattern has a keyframe every second, so that is the newest one, as a
+ * lecture's page gets when it asks for a start point); resolves to {ok,
  * bitrate, first, behind}: the media's bit rate, seconds from asking to
  * the first segment, and how far behind live a player would be (the
  * relay's live edge when each segment arrived, less the segment's start). */
@@ -195,8 +197,9 @@ async function tryHttps() {
       await (await fetch(playlist.init)).arrayBuffer();
       initFetched = true;
     }
-    /* A player starts at the newest segment, not at the oldest kept. */
-    const segments = seen.size ? playlist.segments : playlist.segments.slice(-1);
+    /* A player starts at the newest keyframe segment, not at the oldest kept. */
+    const newestStart = playlist.segments.map((s) => s.keyframe).lastIndexOf(true);
+    const segments = seen.size ? playlist.segments : playlist.segments.slice(newestStart >= 0 ? newestStart : 0);
     for (const segment of segments) {
       if (seen.has(segment.seq)) continue;
       seen.add(segment.seq);
@@ -210,7 +213,7 @@ async function tryHttps() {
       const liveEdge = playlist.live_edge + (arrived - (asked + listedAt) / 2) / 1000;
       behind.push(liveEdge - segment.start);
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, (playlist.target_duration || 1) * 1000));
   }
   if (firstAt === null || behind.length < 2) return { ok: false };
   return {

@@ -32,6 +32,7 @@ const t = kkTranslator({
   "host.outgoing": "Outgoing",
   "host.bitrate": "Bit rate",
   "host.size": "Resolution",
+  "host.path": "Connection",
   "host.recording": "Recording",
   "host.recording.pause": "Pause the recording",
   "host.recording.resume": "Resume the recording",
@@ -295,6 +296,7 @@ function stop() {
   $("state").textContent = t("state.stopped");
   $("bitrate").textContent = "–";
   $("size").textContent = "–";
+  $("path").textContent = "–";
   message("");
 }
 
@@ -323,6 +325,10 @@ async function showStats() {
   if (client.pc?.connectionState === "connected") watchFeedback(s);
   $("bitrate").textContent = kkBitrate(s.bitrate);
   $("size").textContent = s.width ? `${s.width}×${s.height}${s.fps ? ` · ${Math.round(s.fps)} fps` : ""}${s.codec ? ` · ${s.codec}` : ""}` : "–";
+  /* Which way the broadcast leaves this computer (straight, or through
+   * the TURN server and how), so a host behind a strict network sees why. */
+  s.path = await kkConnectionPath(client?.pc);
+  $("path").textContent = kkPathText(s.path) || "–";
   window.kringkastHostStats = s;   /* read by the end-to-end tests */
 }
 

@@ -3,8 +3,10 @@
  * screen (full picture, reduced picture or sound only, in plain words) and
  * her choice of automatic, best picture, save data or sound only. The
  * choice is kept in this browser (per screen) and sent to the relay each
- * time the page connects, as a PATCH of its WHEP resource, with the layer
- * the screen had last when that was the light one; what the
+ * time the page connects, with its offer (the WHEP URL's query, from
+ * kkQualityWhepUrl (url)), with the layer the screen had last when that
+ * was the light one, so that the first picture is already the chosen one;
+ * a change of mind later is a PATCH of the WHEP resource. What the
  * screen gets is read from the resource's statistics every few seconds.
  * watch.js calls kkQualityConnected (client) once a WHEP client has
  * started, and kkQualityOnSegments () when the page plays HTTPS segments,
@@ -55,10 +57,9 @@ async function kkQualityRequest(client, method, body) {
   return response.ok ? response.json() : null;
 }
 
-async function kkQualitySend(quality, start) {
+async function kkQualitySend(quality) {
   const client = kkQualityClient;
-  const body = start ? { quality, start } : { quality };
-  if (client) await kkQualityRequest(client, "PATCH", body).catch(() => {});
+  if (client) await kkQualityRequest(client, "PATCH", { quality }).catch(() => {});
 }
 
 async function kkQualityShowLayer() {
@@ -88,13 +89,23 @@ function kkQualityOnSegments() {
   kkQualityShowChoice(false);
 }
 
-/* A new WHEP client (a new connection to the relay): it gets the choice
- * kept for this screen. */
+/* The WHEP URL @url with the choice kept for this screen, for a new
+ * connection's offer: nothing when it is automatic and the screen had the
+ * full picture last (the relay's default). */
+function kkQualityWhepUrl(url) {
+  const params = new URLSearchParams();
+  const start = localStorage.getItem(kkLayerKey) === "light" ? "light" : null;
+  if (kkQualityChosen() !== "auto" || start) params.set("quality", kkQualityChosen());
+  if (start) params.set("start", start);
+  const query = params.toString();
+  return query ? `${url}?${query}` : url;
+}
+
+/* A new WHEP client (a new connection to the relay, made with the URL
+ * kkQualityWhepUrl () gave): its layer is shown from now on. */
 function kkQualityConnected(client) {
   kkQualityClient = client;
   kkQualityShowChoice(true);
-  const start = localStorage.getItem(kkLayerKey) === "light" ? "light" : null;
-  if (kkQualityChosen() !== "auto" || start) kkQualitySend(kkQualityChosen(), start);
   clearInterval(kkQualityTimer);
   kkQualityTimer = setInterval(kkQualityShowLayer, 4000);
   setTimeout(kkQualityShowLayer, 1500);

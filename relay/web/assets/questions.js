@@ -8,7 +8,8 @@
  * GET /api/rooms/{room}/questions/events), read with fetch() because
  * EventSource cannot send the Authorization header. The stream starts
  * with the whole list ("reset"); each change after it is one "question"
- * event carrying the question as it now is. A stream that breaks, or
+ * event carrying the question as it now is; a "removed" event names
+ * questions gone with their asker's erasure. A stream that breaks, or
  * stays silent past two of the relay's heartbeats, is opened again with
  * the last event's id, and the relay sends the list as it now is (nothing
  * if nothing was missed). After ten failed attempts in a row each waits
@@ -31,6 +32,7 @@ const kkQuestionsT = kkTranslator({
   "q.supports": "{n} support this",
   "q.supports.one": "1 supports this",
   "q.yours": "Your question",
+  "q.yours.screen": "From your screen",
   "q.anon": "Name not shown",
   "q.anon.host": "{name} (name not shown to others)",
   "q.answering": "Answering now",
@@ -59,6 +61,7 @@ const kkQuestionsT = kkTranslator({
   "q.supports": "{n} støtter",
   "q.supports.one": "1 støtter",
   "q.yours": "Ditt spørsmål",
+  "q.yours.screen": "Fra skjermen din",
   "q.anon": "Navn ikke vist",
   "q.anon.host": "{name} (navnet vises ikke for andre)",
   "q.answering": "Svarer nå",
@@ -96,9 +99,11 @@ class KkQuestionsPanel {
    * host or the coordinator (names and buttons), else a screen; panel:
    * the element the list goes in; answering: (screens) where the
    * question being answered is shown; onvisible: called once the panel
-   * has something to show; heading: false where the page heads it. */
-  constructor({ room, token, privileged, panel, answering, onvisible, heading = true }) {
-    Object.assign(this, { room, token, privileged, panel, answering, onvisible, heading });
+   * has something to show; heading: false where the page heads it;
+   * receipt: the token is a check-in receipt (a person at a screen, on
+   * their own phone): what the screen asked is theirs and colleagues'. */
+  constructor({ room, token, privileged, panel, answering, onvisible, heading = true, receipt = false }) {
+    Object.assign(this, { room, token, privileged, panel, answering, onvisible, heading, receipt });
     this.questions = new Map();
     this.sessionId = null;
     this.live = false;
@@ -242,6 +247,9 @@ class KkQuestionsPanel {
       this.live = payload.live;
     } else if (name === "question") {
       this.merge(payload);
+    } else if (name === "removed") {
+      /* Their asker was erased on request: gone from every page now. */
+      for (const id of payload.ids) this.questions.delete(id);
     }
     this.render();
   }
@@ -335,7 +343,7 @@ class KkQuestionsPanel {
     const t = kkQuestionsT;
     const who = this.privileged
       ? (q.anonymous ? t("q.anon.host", { name: q.asker || "?" }) : q.asker)
-      : (q.mine ? t("q.yours") : q.asker || t("q.anon"));
+      : (q.mine ? t(this.receipt ? "q.yours.screen" : "q.yours") : q.asker || t("q.anon"));
     const meta = [who, t(q.supports === 1 ? "q.supports.one" : "q.supports", { n: q.supports })];
     if (q.state !== "open") meta.push(t(`q.${q.state}`));
     const actions = kkQuestionsEl("div", { class: "questions-actions" });

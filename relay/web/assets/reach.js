@@ -42,12 +42,16 @@ async function kkConnectionPath(pc) {
 async function kkReportRelayProtocol(client, path) {
   if (!client?.resource || path?.transport !== "turn" || !path.relayProtocol
     || client.reportedRelayProtocol === client.resource) return;
-  client.reportedRelayProtocol = client.resource;
-  await fetch(`${client.resource}/relay-protocol`, {
+  const resource = client.resource;
+  client.reportedRelayProtocol = resource;   /* one request at a time */
+  const again = await fetch(`${resource}/relay-protocol`, {
     method: "PUT",
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${client.token}` },
     body: JSON.stringify({ relay_protocol: path.relayProtocol }),
-  }).catch(() => {});
+  }).then((r) => r.status === 429 || r.status >= 500, () => true);
+  /* Told again on the next statistics tick if it did not arrive; a
+   * resource gone (404) or a refusal is not asked again. */
+  if (again && client.reportedRelayProtocol === resource) client.reportedRelayProtocol = null;
 }
 
 const kkPathTexts = {

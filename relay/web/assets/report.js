@@ -13,7 +13,14 @@
  * computes the figures; the page only lays them out. The report is a list
  * of sections, each made from the answer by one function below: a new
  * part of the report (the session's questions) is one more function in
- * that list. */
+ * that list.
+ *
+ * A session still on air has a report too: it follows the broadcast,
+ * asked for again every few seconds (the chart and the bars grow, the
+ * live end is "now"), and gives no verdicts until the end, when the
+ * attendance rules can first be applied. It is asked for once more after
+ * the end (the verdicts), and until its recording is finished (the
+ * player). */
 "use strict";
 
 const t = kkTranslator({
@@ -88,6 +95,11 @@ const t = kkTranslator({
   "error.missing": "There is no report for this session: {error}",
   "error.generic": "Something went wrong: {error}",
   "loading": "Loading the report…",
+  "live.note": "The broadcast is still on air: this report follows it, and each person's result is decided when it ends.",
+  "audience.now": "now",
+  "col.bar.live": "Watched {from}–now",
+  "facts.completed.live": "decided when the broadcast ends",
+  "verdict.live": "When it ends",
 }, {
   "report.title": "Sendingsrapport",
   "facts.heading": "Sendingen",
@@ -155,7 +167,16 @@ const t = kkTranslator({
   "error.missing": "Det finnes ingen rapport for denne sendingen: {error}",
   "error.generic": "Noe gikk galt: {error}",
   "loading": "Henter rapporten …",
+  "live.note": "Sendingen pågår fortsatt: rapporten følger den, og hver persons resultat avgjøres når den er slutt.",
+  "audience.now": "nå",
+  "col.bar.live": "Så på {from}–nå",
+  "facts.completed.live": "avgjøres når sendingen er slutt",
+  "verdict.live": "Når den er slutt",
 });
+
+/* How often a report of a broadcast still on air (or of a recording not
+ * yet finished) is asked for again. */
+const KK_REPORT_FOLLOW_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 const tokenKey = "kringkast-admin";   /* the admin page's, in this tab */
@@ -213,19 +234,21 @@ function recordingText(r) {
 }
 
 function factsSection(r) {
-  const s = r.session, people = r.people;
+  const s = r.session, people = r.people, running = r.live.running;
   const live = Date.parse(r.live.to) - Date.parse(r.live.from);
   const peak = r.audience.reduce((best, p) => (p.people > best.people ? p : best), { people: 0, screens: 0 });
   const pauses = s.recording?.paused || [];
   return el("section", { class: "card facts", id: "facts", "aria-labelledby": "facts-heading" },
     el("h2", { id: "facts-heading" }, t("facts.heading")),
+    running ? el("p", { class: "live-note", id: "live-note" }, t("live.note")) : null,
     el("dl", { class: "facts-list" },
       fact(t("facts.course"), r.title),
       fact(t("facts.planned"), s.scheduled_start ? span(s.scheduled_start, s.scheduled_end) : t("facts.unplanned")),
       fact(t("facts.broadcast"), s.ended_at ? span(s.started_at, s.ended_at) : `${when(s.started_at)}, ${t("facts.running")}`),
       fact(t("facts.duration"), watched(Math.round(live / 1000))),
       fact(t("facts.rule"), t("facts.rule.value", { percent: Math.round(r.completion_ratio * 100), grace: r.grace_seconds })),
-      fact(t("facts.completed"), t("facts.completed.value", { done: people.filter((p) => p.completed).length, all: people.length })),
+      fact(t("facts.completed"), running ? t("facts.completed.live")
+        : t("facts.completed.value", { done: people.filter((p) => p.completed).length, all: people.length })),
       fact(t("facts.peak"), t("facts.peak.value", { people: peak.people, screens: peak.screens })),
       fact(t("facts.recording"), recordingText(s.recording)),
       fact(t("facts.pauses"), pauses.length === 0 ? t("none")
@@ -237,7 +260,8 @@ function audienceSection(r) {
   svg.id = "audience-chart";
   svg.setAttribute("aria-labelledby", "audience-heading");
   kkDrawAudienceChart(svg, { from: r.live.from, to: r.live.to, points: r.audience },
-    { people: t("audience.people"), screens: t("audience.screens"), empty: t("audience.empty") });
+    { people: t("audience.people"), screens: t("audience.screens"), empty: t("audience.empty"),
+      end: r.live.running ? t("audience.now") : null });
   return el("section", { class: "card chart-card", id: "audience", "aria-labelledby": "audience-heading" },
     el("h2", { id: "audience-heading" }, t("audience.heading")), svg);
 }
@@ -257,7 +281,10 @@ function bar(r, person) {
   return svg;
 }
 
-function verdictText(person) {
+/* No verdict while on air: the rules apply to the whole live time, so
+ * anyone could still complete, or fall short by leaving now. */
+function verdictText(r, person) {
+  if (r.live.running) return t("verdict.live");
   const result = person.overridden ? t(person.completed ? "verdict.yes" : "verdict.no") : t(`verdict.${person.verdict}`);
   return person.overridden ? t("verdict.override", { result }) : result;
 }
@@ -270,14 +297,16 @@ function attendanceSection(r) {
     return section;
   }
   const range = { from: kkOsloClock(Date.parse(r.live.from)), to: kkOsloClock(Date.parse(r.live.to)) };
+  const result = (p) => (r.live.running ? "pending" : p.completed ? "completed" : "not-completed");
   section.append(el("table", { id: "attendance-table" },
     el("thead", {}, el("tr", {},
-      el("th", {}, t("col.name")), el("th", {}, t("col.workplace")), el("th", { class: "bar-cell" }, t("col.bar", range)),
+      el("th", {}, t("col.name")), el("th", {}, t("col.workplace")),
+      el("th", { class: "bar-cell" }, t(r.live.running ? "col.bar.live" : "col.bar", range)),
       el("th", { class: "number" }, t("col.time")), el("th", {}, t("col.verdict")))),
-    el("tbody", {}, r.people.map((p) => el("tr", { "data-participant": p.participant_id, class: p.completed ? "completed" : "not-completed" },
+    el("tbody", {}, r.people.map((p) => el("tr", { "data-participant": p.participant_id, class: result(p) },
       el("td", {}, p.name), el("td", {}, p.workplace), el("td", { class: "bar-cell" }, bar(r, p)),
       el("td", { class: "number" }, `${watched(p.attended_seconds)} (${Math.floor(p.attended_ratio * 100)} %)`),
-      el("td", { class: "verdict" }, verdictText(p)))))));
+      el("td", { class: "verdict" }, verdictText(r, p)))))));
   return section;
 }
 
@@ -343,12 +372,24 @@ const sections = [factsSection, audienceSection, attendanceSection, questionsSec
 
 /* ---- loading ---- */
 
-async function load() {
-  $("status").textContent = t("loading");
+/* Whether the report may still change by itself: the broadcast is on
+ * air, or its recording is being written. */
+function following(r) {
+  return r.live.running || ["recording", "paused"].includes(r.session.recording?.state);
+}
+
+let followTimer = 0;
+
+/* @quiet: a report already shown is asked for again; it stays as it was
+ * when that fails, and the next try comes as usual. */
+async function load(quiet = false) {
+  clearTimeout(followTimer);
+  if (!quiet) $("status").textContent = t("loading");
   let reply;
   try {
     reply = await kkApi("GET", `/api/sessions/${encodeURIComponent(sessionId)}/report`, token);
   } catch (error) {
+    if (quiet) { followTimer = setTimeout(() => load(true), KK_REPORT_FOLLOW_MS); return; }
     $("status").textContent = "";
     message(t("error.generic", { error: error.message }));
     return;
@@ -376,6 +417,8 @@ async function load() {
   $("print").hidden = false;
   /* Read by the end-to-end tests: the page has drawn this answer. */
   document.body.dataset.loaded = report.session.id;
+  document.body.dataset.running = String(report.live.running);
+  if (following(report)) followTimer = setTimeout(() => load(true), KK_REPORT_FOLLOW_MS);
 }
 
 function main() {

@@ -225,7 +225,7 @@ async function watch() {
     $("switch").hidden = true;
     if (client) return;
     show(t("connecting"));
-    const attempt = new WhepClient(`${location.origin}/whep/${encodeURIComponent(room)}`, token);
+    const attempt = new WhepClient(kkQualityWhepUrl(`${location.origin}/whep/${encodeURIComponent(room)}`), token);
     client = attempt;
     attempt.onstream = (stream) => {
       const video = $("video");
