@@ -852,9 +852,14 @@ send_probe (KkWorker *worker, KkViewer *viewer, gint64 now)
   }
   if (packet == NULL)
     return;
+  /* The budget holds a tenth of a second's probe, or one packet when
+   * that is less: a small step probed at a part of its rate (a light
+   * layer of 160x120 and a full one of 320x240 differ by ~30 kbit/s, a
+   * tenth of a second of half of that is 175 bytes) must still send a
+   * copy now and then, not none at all. */
   viewer->probe_budget = MIN (viewer->probe_budget
       + bytes_per_s * MIN (elapsed, G_USEC_PER_SEC / 10)
-      / G_USEC_PER_SEC, bytes_per_s / 10);
+      / G_USEC_PER_SEC, MAX (bytes_per_s / 10, (gint64) packet->len));
   for (guint i = 0; i < PROBE_MAX_PER_TICK
       && viewer->probe_budget >= packet->len; i++) {
     viewer->probe_budget -= packet->len;
