@@ -65,10 +65,15 @@ link_window (Link *link)
   double loss = 0;
   KkLayer result;
 
+  /* The probe's bytes, at the rate the rules ask for at this window's
+   * start, on top of the media. */
   if (probing) {
     KkLayer target = kk_layer_rules_probe_target (&link->rules);
+    guint step_kbps = layer_kbps[target]
+        - (layer != KK_LAYER_AUDIO_ONLY ? layer_kbps[layer] : 0);
 
-    offered = layer_kbps[target] + layer_kbps[2];
+    offered = kbps + kk_layer_rules_probe_rate (&link->rules,
+        step_kbps * 1000 / 8, FALSE, link->now) * 8 / 1000;
   }
   if (offered > link->capacity_kbps)
     loss = 1.0 - (double) link->capacity_kbps / offered;
@@ -172,6 +177,40 @@ test_shaped_100k (void)
   g_assert_cmpint (t_audio, <=, 6 * S);
   g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_AUDIO_ONLY);
   g_assert_cmpuint (link.switches, ==, 2);
+}
+
+/* A probe sends a part of the step up only, growing over its time, and
+ * nothing once it has ended: a probe that fills a narrow link must not
+ * cost the weak viewer its picture (a freeze, on aiortc) or its sound. */
+static void
+test_probe_rate (void)
+{
+  KkLayerRules rules;
+  gint64 start = 100 * S;
+  gint64 step = 1000000 / 8;          /* 1 Mbit/s in bytes per second */
+
+  kk_layer_rules_init (&rules, KK_LAYER_LIGHT, KK_LAYER_FULL, start);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, start), ==, 0);
+  rules.state = KK_LAYER_RULES_PROBING;
+  rules.state_since_us = start;
+  /* Towards full: a tenth of half the step at first, half at the end. */
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, start), ==,
+      step / 2 / 10);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
+          start + KK_LAYER_RULES_PROBE_US), ==, step / 2);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
+          start + KK_LAYER_RULES_PROBE_US / 2), <, step / 2);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, 0, FALSE,
+          start + KK_LAYER_RULES_PROBE_US), ==, 0);
+  /* From sound only towards light: less than a third of the step. */
+  rules.layer = KK_LAYER_AUDIO_ONLY;
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
+          start + KK_LAYER_RULES_PROBE_US), <, step / 3);
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
+          start + KK_LAYER_RULES_PROBE_US), >, 0);
+  /* Over ICE-TCP, the whole step. */
+  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, TRUE,
+          start + KK_LAYER_RULES_PROBE_US), ==, step);
 }
 
 /* One bad window (a burst of loss) moves nobody; two of three do. */
@@ -459,6 +498,130 @@ test_recorded_busy_receiver (void)
   }
 }
 
+/* Windows of one viewer on a link shaped to 500 kbit/s (tc tbf, 300 ms
+ * queue; tests/integration/it-shaped_udp, every window as the worker
+ * logged it at LOG level), from just before the link narrowed until the
+ * viewer had been on the light layer for two seconds. Its NACKs then
+ * still counted those of the full layer's packets lost in the queue
+ * (513 in one window of 145 packets), and its reports the loss from
+ * before the switch (199/256). */
+static const RecordedWindow recorded_move_down[] = {
+  { 90, 0, TRUE, 0, 2, 9 },             /* full, the link still open */
+  { 112, 0, TRUE, 0, 6, 14 },
+  { 90, 0, FALSE, 0, 6, -1 },
+  { 166, 84, TRUE, 0, 21, -1 },         /* narrowed */
+  { 406, 317, TRUE, 52, 17, 277 },      /* the rules: down to light */
+  { 145, 513, TRUE, 199, 20, 284 },
+  /* here the viewer got the light keyframe */
+  { 61, 105, TRUE, 11, 13, 274 },
+  { 45, 0, FALSE, 11, 13, -1 },
+  { 36, 0, TRUE, 0, 8, 28 },
+  { 46, 0, TRUE, 0, 9, 8 },
+};
+#define RECORDED_SWITCH_AFTER 6
+
+/* Clean windows of the same viewer on the light layer, on that link. */
+static const RecordedWindow recorded_light[] = {
+  { 45, 0, FALSE, 0, 13, -1 },
+  { 36, 0, TRUE, 0, 8, 28 },
+  { 46, 0, TRUE, 0, 9, 8 },
+};
+
+/* The move down: one step, on the second bad window, and the windows
+ * after it, which show the full layer's trouble, do not take the viewer
+ * further: they fall in the settling time from the switch. */
+static void
+test_recorded_move_down (void)
+{
+  KkLayerRules rules;
+  gint64 now = 1000 * S;
+
+  kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, now);
+  for (guint i = 0; i < G_N_ELEMENTS (recorded_move_down); i++) {
+    KkLayer layer = feed (&rules, &now, &recorded_move_down[i]);
+
+    g_assert_cmpuint (layer, ==, i < 4 ? KK_LAYER_FULL : KK_LAYER_LIGHT);
+    g_assert_false (kk_layer_rules_probing (&rules));
+    if (i + 1 == RECORDED_SWITCH_AFTER) {
+      g_assert_true (kk_layer_rules_settling (&rules, now));
+      kk_layer_rules_switched (&rules, KK_LAYER_LIGHT, now + WINDOW / 3);
+    }
+  }
+  g_assert_true (kk_layer_rules_settling (&rules, now));
+  for (guint i = 0; i < 6; i++)
+    feed (&rules, &now, &recorded_light[i % G_N_ELEMENTS (recorded_light)]);
+  g_assert_false (kk_layer_rules_settling (&rules, now));
+  g_assert_cmpuint (rules.layer, ==, KK_LAYER_LIGHT);
+}
+
+/* The five windows after a failed probe from light, on the same link
+ * (another run, whose log kept only the bad windows: the window that
+ * ended the probe, not bad, is one of the same kind from a third run):
+ * the probe's bytes filled the queue and crowded out light packets, and
+ * the NACKs, the reports of that loss and the queue in the round trip
+ * came in for two and a half seconds after it. The viewer stays on
+ * light. (The rules moved it to sound only half a second after the last
+ * of them, and its picture stopped for 15 s.) */
+static void
+test_recorded_failed_probe_aftermath (void)
+{
+  static const RecordedWindow probe_ends = { 66, 14, FALSE, 0, 21, -1 };
+  static const RecordedWindow aftermath[] = {
+    { 142, 91, TRUE, 144, 23, 2 },
+    { 131, 71, TRUE, 54, 20, 308 },
+    { 125, 97, TRUE, 9, 23, 302 },
+    { 56, 26, TRUE, 0, 36, 189 },
+    { 74, 19, FALSE, 0, 36, -1 },
+  };
+  KkLayerRules rules;
+  gint64 now = 1000 * S;
+  guint windows = 0;
+
+  kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, now);
+  kk_layer_rules_start_at (&rules, KK_LAYER_LIGHT, now);
+  while (!kk_layer_rules_probing (&rules) && windows < 100)
+    feed (&rules, &now, &recorded_light[windows++ % G_N_ELEMENTS (recorded_light)]);
+  g_assert_true (kk_layer_rules_probing (&rules));
+  g_assert_cmpuint (feed (&rules, &now, &probe_ends), ==, KK_LAYER_LIGHT);
+  g_assert_false (kk_layer_rules_probing (&rules));
+  for (guint i = 0; i < G_N_ELEMENTS (aftermath); i++)
+    g_assert_cmpuint (feed (&rules, &now, &aftermath[i]), ==, KK_LAYER_LIGHT);
+  for (guint i = 0; i < 6; i++)
+    g_assert_cmpuint (feed (&rules, &now,
+            &recorded_light[i % G_N_ELEMENTS (recorded_light)]), ==,
+        KK_LAYER_LIGHT);
+}
+
+/* Settling hides only what came before: a light layer the link cannot
+ * carry (350 kbit/s and 64 kbit/s of sound on the same 500 kbit/s link,
+ * long after the switch) still takes the viewer down to sound only. */
+static void
+test_recorded_light_too_heavy (void)
+{
+  static const RecordedWindow windows[] = {
+    { 54, 0, FALSE, 0, 28, -1 },
+    { 81, 15, TRUE, 0, 13, 6 },
+    { 52, 21, FALSE, 0, 13, -1 },
+    { 41, 0, TRUE, 0, 65, 233 },
+    { 38, 0, TRUE, 4, 9, 9 },
+    { 37, 0, FALSE, 4, 9, -1 },
+    { 69, 0, TRUE, 0, 72, 2 },
+    { 83, 30, TRUE, 0, 23, 15 },
+    { 129, 62, TRUE, 31, 55, -1 },
+  };
+  KkLayerRules rules;
+  gint64 now = 1000 * S;
+
+  kk_layer_rules_init (&rules, KK_LAYER_FULL, KK_LAYER_FULL, now);
+  kk_layer_rules_start_at (&rules, KK_LAYER_LIGHT, now);
+  /* No probe: the clean period before one is longer than this. */
+  for (guint i = 0; i < 4; i++)
+    feed (&rules, &now, &recorded_light[i % G_N_ELEMENTS (recorded_light)]);
+  for (guint i = 0; i < G_N_ELEMENTS (windows); i++)
+    g_assert_cmpuint (feed (&rules, &now, &windows[i]), ==,
+        i + 1 < G_N_ELEMENTS (windows) ? KK_LAYER_LIGHT : KK_LAYER_AUDIO_ONLY);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -466,6 +629,7 @@ main (int argc, char **argv)
   g_test_add_func ("/layer-rules/shaped-500k", test_shaped_500k);
   g_test_add_func ("/layer-rules/shaped-100k", test_shaped_100k);
   g_test_add_func ("/layer-rules/burst-is-not-enough", test_burst_is_not_enough);
+  g_test_add_func ("/layer-rules/probe-rate", test_probe_rate);
   g_test_add_func ("/layer-rules/trial-falls-back", test_trial_falls_back);
   g_test_add_func ("/layer-rules/tcp-backlog", test_tcp_backlog);
   g_test_add_func ("/layer-rules/judge", test_judge);
@@ -474,5 +638,10 @@ main (int argc, char **argv)
   g_test_add_func ("/layer-rules/recorded/failed-probe", test_recorded_failed_probe);
   g_test_add_func ("/layer-rules/recorded/stale-jitter", test_recorded_stale_jitter);
   g_test_add_func ("/layer-rules/recorded/busy-receiver", test_recorded_busy_receiver);
+  g_test_add_func ("/layer-rules/recorded/move-down", test_recorded_move_down);
+  g_test_add_func ("/layer-rules/recorded/failed-probe-aftermath",
+      test_recorded_failed_probe_aftermath);
+  g_test_add_func ("/layer-rules/recorded/light-too-heavy",
+      test_recorded_light_too_heavy);
   return g_test_run ();
 }

@@ -517,9 +517,10 @@ test_output (Fixture *f, gconstpointer data)
     }
     g_assert_true (g_array_index (frames, OutFrame, 0).has_sps);
   }
-  /* A keyframe every few seconds, not more often. */
-  g_assert_cmpuint (s.keyframes_out, >=, 2);
-  g_assert_cmpuint (s.keyframes_out, <=, 3);
+  /* The first frame, and no other unasked: the shipped pipelines make
+   * one every 10 s, longer than this run (a keyframe is a burst a weak
+   * link's queue must take; viewers get theirs on request). */
+  g_assert_cmpuint (s.keyframes_out, ==, 1);
   g_assert_cmpuint (decode_output (f, codec), ==, frames->len);
   /* Room for audio and retransmissions on a 500 kbit/s link. */
   kbits = out_bytes (f) * 8.0 / SECONDS / 1000;

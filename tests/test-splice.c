@@ -496,6 +496,32 @@ test_nack_after_wrap (Fixture *f, gconstpointer data)
   }
 }
 
+/* A viewer that got the full layer unchanged and is spliced only as it
+ * first moves down: its NACKs of full packets from before the splice
+ * map to those packets as they were, back to the edge of the history. */
+static void
+test_nack_before_splice (Fixture *f, gconstpointer data)
+{
+  KkSplice splice;
+  KkLayer layer;
+  guint16 layer_seq, first;
+  KkSpliceOffsets offsets;
+  guint switches = 0;
+
+  kk_splice_init (&splice, KK_LAYER_FULL);
+  kk_splice_set_target (&splice, KK_LAYER_LIGHT);
+  frame (f, &splice, 60, 4, FALSE, &switches);
+  first = (((Sent *) f->sent->pdata[0])->data[2] << 8)
+      | ((Sent *) f->sent->pdata[0])->data[3];
+  for (guint back = 1; back < KK_TRACK_HISTORY - 2 * PACKETS_PER_FRAME; back++) {
+    g_assert_true (kk_splice_map (&splice, first - back, &layer, &layer_seq,
+            &offsets));
+    g_assert_cmpuint (layer, ==, KK_LAYER_FULL);
+    g_assert_cmpuint (layer_seq, ==, (guint16) (first - back));
+    g_assert_cmpuint (offsets.seq_delta, ==, 0);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -508,6 +534,8 @@ main (int argc, char **argv)
       test_start_and_untouched, teardown);
   g_test_add ("/splice/light-lags", Fixture, NULL, setup,
       test_light_lags, teardown);
+  g_test_add ("/splice/nack-before-splice", Fixture, NULL, setup,
+      test_nack_before_splice, teardown);
   g_test_add ("/splice/nack-after-wrap", Fixture, NULL, setup,
       test_nack_after_wrap, teardown);
   return g_test_run ();

@@ -37,6 +37,9 @@ G_BEGIN_DECLS
 /* sendmmsg batch: big enough to amortise the syscall, small enough that
  * the per-worker buffers stay in cache. */
 #define KK_SEND_BATCH 64
+/* Retransmissions remembered per viewer: more than a frame's packets of
+ * either layer, which a loss in a full queue takes together. */
+#define KK_RTX_RECENT 32
 #define KK_SEND_BUF (KK_PACKET_MAX + KK_SRTP_MAX_TRAILER + 2)
 
 typedef struct _KkWorker KkWorker;
@@ -223,10 +226,19 @@ struct _KkViewer {
   gint64 next_rules_mono_us;
   guint64 rules_packets_at;            /* stat_packets at the window's start */
   guint rules_nacks_at;                /* stat_nacks at the window's start */
+  guint nacks_left_behind;             /* of a layer it moved down from, ever */
+  guint rules_nacks_left_behind_at;
+  /* The last video packets retransmitted (the viewer's numbers) and when,
+   * so that one is not sent again before it could have arrived. */
+  guint16 rtx_seq[KK_RTX_RECENT];
+  gint64 rtx_mono_us[KK_RTX_RECENT];
+  guint rtx_next;
   guint tcp_dropped;                   /* ICE-TCP packets dropped, ever */
   guint rules_tcp_dropped_at;
   guint reports;                       /* receiver reports on our SSRCs, ever */
   guint rules_reports_at;
+  guint rtts;                          /* round trips measured, ever */
+  guint rules_rtts_at;
   /* Probing: the feed's bytes per layer at the window's start, the rate
    * the step up would add, and what is left to send of it. */
   guint64 probe_feed_bytes_at[KK_LAYER_N];

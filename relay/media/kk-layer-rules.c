@@ -21,7 +21,13 @@
  * jitter is not looked at at all: the video stream stopped, and its
  * receiver reports carry the jitter of its last packets for ever (138 ms,
  * frozen, on the shaped link), which would keep the viewer from ever
- * being clean enough to get its picture back. NACKs alone are judged leniently because a
+ * being clean enough to get its picture back. Nor on the light layer:
+ * its frames leave the room's encoder 2-30 ms after the host's frame
+ * whose timestamp they carry, more on a busy machine, and the receiver
+ * counts that as jitter (40-106 ms on the shaped link once it was open
+ * again, with round trips of 6-24 ms and nothing lost), which kept the
+ * viewer from the clean period that lets it probe up for 20 s.
+ * NACKs alone are judged leniently because a
  * busy receiver (a browser on a loaded machine, even over loopback)
  * misses a few packets of every keyframe burst and has them repaired in
  * one round trip; a link that is too narrow loses far more. Browsers NACK
@@ -39,6 +45,57 @@
 #define CLEAN_NACK_PERMILLE 100
 #define CLEAN_QUEUE_MS 150
 #define CLEAN_JITTER_MS 40
+/* While probing, a window fails with more NACKs than this: a probe must
+ * not hurt, and on a link whose queue it fills the first NACKs come a
+ * queue's length before the report of the loss. (The viewer on an open
+ * link beside the shaped one NACKed nothing in its windows.) */
+#define PROBE_NACK_PERMILLE 50
+/* ... or a queue of more than this in the round trip: the probe is
+ * filling the link's queue (on the open link the round trip stayed
+ * within 60 ms of the lowest, even to a busy receiver). */
+#define PROBE_QUEUE_MS 100
+
+/* A probe from the light layer towards the full one adds at most half
+ * the step. On a link shaped to 500 kbit/s the whole step (~1 Mbit/s
+ * more), even grown over 2.5 s, filled the link's 300 ms queue faster
+ * than a receiver report (about one a second) could show it: a packet of
+ * the light layer lost for good in that overflow froze aiortc's picture
+ * for about 3 s. Half the step still more than doubles what such a link
+ * carries, so the probe fails there, but it fills the queue half as fast,
+ * and the round trip shows it first. */
+#define PROBE_SHARE_TO_FULL_PERCENT 50
+/* A probe from sound only towards the light layer adds less than a
+ * third of it (~75 kbit/s at most for the light layer's 250): on a link
+ * of 100 kbit/s, the light layer's whole rate as probe bytes queued the
+ * sound behind them by up to half a second. With sound (~50 kbit/s) this
+ * part still overfills such a link, so the probe fails there, but only
+ * late in its ramp and slowly, so the sound's delay stays small. */
+#define PROBE_SHARE_TO_LIGHT_PERCENT 30
+/* The probe starts at a tenth of its rate and grows to all of it over
+ * this time, the last half second of the probe at its full rate: a link
+ * whose queue it fills shows it in the round trip before it overflows. */
+#define PROBE_RAMP_US (KK_LAYER_RULES_PROBE_US - KK_LAYER_RULES_WINDOW_US)
+
+/* Over ICE-TCP a part of the step proved nothing: on a link shaped to
+ * 500 kbit/s half the step only filled TCP's buffers, no packet was
+ * dropped at the backlog within the probe's 3 s, and each trial after it
+ * moved the viewer up and at once down again, every 20 s. */
+#define PROBE_SHARE_BACKS_UP_PERCENT 100
+
+gint64
+kk_layer_rules_probe_rate (const KkLayerRules *rules, gint64 step_bytes_per_s,
+    gboolean backs_up, gint64 now_us)
+{
+  gint64 ramp = CLAMP (now_us - rules->state_since_us, 0, PROBE_RAMP_US);
+  gint64 share = backs_up ? PROBE_SHARE_BACKS_UP_PERCENT
+      : kk_layer_rules_probe_target (rules) == KK_LAYER_FULL
+      ? PROBE_SHARE_TO_FULL_PERCENT : PROBE_SHARE_TO_LIGHT_PERCENT;
+
+  if (rules->state != KK_LAYER_RULES_PROBING || step_bytes_per_s <= 0)
+    return 0;
+  return step_bytes_per_s * share / 100
+      * (PROBE_RAMP_US + 9 * ramp) / (10 * PROBE_RAMP_US);
+}
 
 const char *
 kk_layer_rules_state_to_string (KkLayerRulesState state)
@@ -62,8 +119,10 @@ kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
   rules->ceiling = ceiling;
   rules->state = KK_LAYER_RULES_STEADY;
   rules->state_since_us = now_us;
-  /* The first move down needs no settling. */
   rules->last_down_us = now_us - KK_LAYER_RULES_SETTLE_US;
+  /* The first move down needs no settling. */
+  rules->settle_until_us = now_us;
+  rules->awaiting_switch = FALSE;
   rules->clean_since_us = 0;
   rules->history = 0;
   rules->min_rtt_ms = -1;
@@ -81,6 +140,8 @@ kk_layer_rules_set_ceiling (KkLayerRules *rules, KkLayer ceiling,
   rules->ceiling = ceiling;
   rules->layer = ceiling;
   rules->last_down_us = now_us - KK_LAYER_RULES_SETTLE_US;
+  rules->settle_until_us = now_us;
+  rules->awaiting_switch = FALSE;
   rules->history = 0;
   rules->clean_since_us = 0;
   rules->state = KK_LAYER_RULES_STEADY;
@@ -115,7 +176,7 @@ kk_layer_rules_judge (KkLayerRules *rules, const KkLinkSample *sample)
       rules->min_rtt_ms = sample->rtt_ms;
     queue_ms = sample->rtt_ms - rules->min_rtt_ms;
   }
-  if (sample->report && rules->layer != KK_LAYER_AUDIO_ONLY)
+  if (sample->report && rules->layer == KK_LAYER_FULL)
     jitter_ms = sample->jitter_ms;
   if (loss > BAD_LOSS_PERMILLE || nacked > BAD_NACK_PERMILLE
       || drops > BAD_DROP_PERMILLE || queue_ms > BAD_QUEUE_MS)
@@ -141,14 +202,44 @@ set_state (KkLayerRules *rules, KkLayerRulesState state, gint64 now_us)
   rules->state_since_us = now_us;
 }
 
+/* The windows from now until the link has settled are not held against
+ * the layer: what they show is the doing of what came before. */
+static void
+settle (KkLayerRules *rules, gint64 now_us)
+{
+  rules->history = 0;
+  rules->settle_until_us = now_us + KK_LAYER_RULES_SETTLE_US;
+}
+
 static void
 step_down (KkLayerRules *rules, gint64 now_us)
 {
   rules->layer++;
   rules->last_down_us = now_us;
-  rules->history = 0;
   rules->clean_since_us = 0;
+  settle (rules, now_us);
+  rules->awaiting_switch = TRUE;
   set_state (rules, KK_LAYER_RULES_STEADY, now_us);
+}
+
+/* A move down takes effect only on the new layer's keyframe (the light
+ * one, a light encoder's latency and a round trip of the request away),
+ * and until then the viewer gets the old layer or nothing: the settling
+ * starts again where the new layer starts. A move up is tried from where
+ * the viewer really has the layer it moved to (a full keyframe can be
+ * seconds away). */
+void
+kk_layer_rules_switched (KkLayerRules *rules, KkLayer layer, gint64 now_us)
+{
+  if (layer != rules->layer)
+    return;
+  if (rules->state == KK_LAYER_RULES_TRIAL) {
+    rules->history = 0;
+    rules->state_since_us = now_us;
+  } else if (rules->awaiting_switch) {
+    rules->awaiting_switch = FALSE;
+    settle (rules, now_us);
+  }
 }
 
 KkLayer
@@ -163,7 +254,8 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
     return rules->layer;
   verdict = kk_layer_rules_judge (rules, sample);
   rules->verdict = verdict;
-  rules->history = (rules->history << 1) | (verdict == KK_LINK_BAD);
+  if (now >= rules->settle_until_us)
+    rules->history = (rules->history << 1) | (verdict == KK_LINK_BAD);
   if (verdict != KK_LINK_CLEAN)
     rules->clean_since_us = 0;
   else if (rules->clean_since_us == 0)
@@ -178,12 +270,19 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
        * naming their loss still to come, when it ends (on a link shaped to
        * 500 kbit/s the window after a failed probe was bad too, and the
        * two moved a viewer that was fine on light down to sound only).
-       * So its windows are forgotten, and the next move down waits as it
-       * does after a switch, for the link to drain. */
-      if (verdict != KK_LINK_CLEAN) {
+       * So its windows are forgotten, and the link settles as it does
+       * after a switch: the probe's bytes drain from its queue, and the
+       * NACKs and reports of what they crowded out come in. (Without
+       * that, on the same link, the five windows after a failed probe
+       * were bad and moved the viewer to sound only.) */
+      if (verdict != KK_LINK_CLEAN || (sample->packets_sent > 0
+              && sample->nacked * 1000 / sample->packets_sent
+              > PROBE_NACK_PERMILLE)
+          || (sample->rtt_ms >= 0
+              && sample->rtt_ms - rules->min_rtt_ms > PROBE_QUEUE_MS)) {
         back_off (rules);
-        rules->history = 0;
         rules->last_down_us = now;
+        settle (rules, now);
         set_state (rules, KK_LAYER_RULES_STEADY, now);
       } else if (now - rules->state_since_us >= KK_LAYER_RULES_PROBE_US) {
         rules->layer--;
@@ -201,8 +300,7 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
       }
       break;
     case KK_LAYER_RULES_STEADY:
-      if (recent_bad >= 2 && rules->layer < KK_LAYER_AUDIO_ONLY
-          && now - rules->last_down_us >= KK_LAYER_RULES_SETTLE_US) {
+      if (recent_bad >= 2 && rules->layer < KK_LAYER_AUDIO_ONLY) {
         step_down (rules, now);
       } else if (rules->layer > rules->ceiling && rules->clean_since_us != 0
           && now - rules->clean_since_us >= rules->up_wait_us

@@ -9,14 +9,16 @@
  *
  * Down quickly: two bad windows out of three (about a second) move the
  * viewer one step down (full, light, sound only), and, once the switch
- * has had time to take effect, another step if it is still bad.
+ * has had time to take effect and the link to settle (the windows just
+ * after it do not count), another step if it is still bad.
  * Up cautiously: only after a clean period, and only after a probe: for
  * KK_LAYER_RULES_PROBE_US the worker sends the viewer extra copies of
- * what it gets, as many bytes as the step up would add; if the link takes
- * them without a loss or a growing queue, the viewer moves up, otherwise
- * it stays, and the clean period needed before the next probe doubles
- * (up to a limit, so that a link that recovers is found again within
- * about a quarter of a minute). A move up that still goes wrong within
+ * what it gets, growing to a part of the bytes the step up would add
+ * (kk_layer_rules_probe_rate ()); if the link takes them without a loss
+ * or a growing queue, the viewer moves up (the trial proves the rest),
+ * otherwise it stays, and the clean period needed before the next probe
+ * doubles (up to a limit, so that a link that recovers has the full
+ * picture back within about 15 s). A move up that still goes wrong within
  * KK_LAYER_RULES_TRIAL_US falls back at the first bad window, and backs
  * off the same way. A probe never changes the picture, so a weak link
  * sees at most its moves down and the one up that holds: no flapping.
@@ -32,14 +34,25 @@
 G_BEGIN_DECLS
 
 #define KK_LAYER_RULES_WINDOW_US (G_USEC_PER_SEC / 2)
-#define KK_LAYER_RULES_PROBE_US (2 * G_USEC_PER_SEC)
+#define KK_LAYER_RULES_PROBE_US (3 * G_USEC_PER_SEC)
 #define KK_LAYER_RULES_TRIAL_US (5 * G_USEC_PER_SEC)
 /* A clean period this long before the first probe up; doubled after each
- * failed probe or trial, up to the maximum; halved after one that held. */
-#define KK_LAYER_RULES_UP_WAIT_US (6 * G_USEC_PER_SEC)
-#define KK_LAYER_RULES_UP_WAIT_MAX_US (12 * G_USEC_PER_SEC)
-/* After a move down, the next may follow only this much later: the switch
- * itself waits for a keyframe and the queue ahead of it must drain. */
+ * failed probe or trial, up to the maximum; halved after one that held.
+ * The maximum is what a viewer whose probe failed just as its link
+ * recovered waits for the next: that one (3 s), the full layer's next
+ * keyframe (the host's, or one asked for after 3 s) and the windows'
+ * half seconds must fit in the 15 s within which a recovered link has
+ * its full picture back, so two probes fit in that time. */
+#define KK_LAYER_RULES_UP_WAIT_US (4 * G_USEC_PER_SEC)
+#define KK_LAYER_RULES_UP_WAIT_MAX_US (8 * G_USEC_PER_SEC)
+/* After a move down, the windows of this long after the viewer really
+ * got the new layer (and after a failed probe, of this long after it)
+ * are not held against the layer: they still carry the old layer's (or
+ * the probe's) trouble. The link's queue, full of the old layer's
+ * packets, must drain; the viewer's next receiver report (about a second
+ * apart) still counts what was lost before; and its NACKs name the old
+ * layer's packets for a while (aiortc repeats every missing number with
+ * each new NACK). */
 #define KK_LAYER_RULES_SETTLE_US (3 * G_USEC_PER_SEC)
 
 /* What the link did in one window. */
@@ -72,6 +85,8 @@ typedef struct {
   KkLayerRulesState state;
   gint64 state_since_us;
   gint64 last_down_us;      /* the last move down, or failed probe */
+  gint64 settle_until_us;   /* windows before this are not held against it */
+  gboolean awaiting_switch; /* moved down; the viewer is not there yet */
   gint64 clean_since_us;    /* 0: the last window was not clean */
   guint8 history;           /* the last windows, newest in bit 0: 1 = bad */
   gint32 min_rtt_ms;        /* -1 until known */
@@ -93,6 +108,13 @@ void kk_layer_rules_set_ceiling (KkLayerRules *rules, KkLayer ceiling,
 void kk_layer_rules_start_at (KkLayerRules *rules, KkLayer layer,
     gint64 now_us);
 
+/* The viewer now receives @layer (the worker's splice switched on its
+ * keyframe, or went to sound only). After a move down the settling time
+ * counts from here, since the switch waits for the new layer's keyframe;
+ * after a move up the trial does. */
+void kk_layer_rules_switched (KkLayerRules *rules, KkLayer layer,
+    gint64 now_us);
+
 /* How one window looks; exposed for the tests. */
 KkLinkVerdict kk_layer_rules_judge (KkLayerRules *rules,
     const KkLinkSample *sample);
@@ -100,8 +122,8 @@ KkLinkVerdict kk_layer_rules_judge (KkLayerRules *rules,
 /* Feeds one window. Returns: the layer the viewer should receive now. */
 KkLayer kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample);
 
-/* While TRUE, the worker sends the viewer probe bytes at the rate the
- * step up to kk_layer_rules_probe_target () would add. */
+/* While TRUE, the worker sends the viewer probe bytes at
+ * kk_layer_rules_probe_rate (). */
 static inline gboolean
 kk_layer_rules_probing (const KkLayerRules *rules)
 {
@@ -112,6 +134,26 @@ static inline KkLayer
 kk_layer_rules_probe_target (const KkLayerRules *rules)
 {
   return rules->layer - 1;
+}
+
+/* The rate, in bytes per second, to probe at @now_us, given the
+ * @step_bytes_per_s the step up to kk_layer_rules_probe_target () would
+ * add, growing over the probe. Over UDP, a part of that step only, so
+ * that a link that cannot take the step is never filled by the probe
+ * before a receiver report can show it; the trial that follows a clean
+ * probe (a real move up, falling back at the first bad window) proves
+ * the rest. Over ICE-TCP (@backs_up), the whole step: the relay sees the
+ * link back up at its own send backlog at once, and the worker stops the
+ * probe at the first packet dropped there. 0 when not probing. */
+gint64 kk_layer_rules_probe_rate (const KkLayerRules *rules,
+    gint64 step_bytes_per_s, gboolean backs_up, gint64 now_us);
+
+/* TRUE from a move down (or a failed probe) until the link has settled:
+ * what it shows meanwhile is held against what came before. */
+static inline gboolean
+kk_layer_rules_settling (const KkLayerRules *rules, gint64 now_us)
+{
+  return rules->awaiting_switch || now_us < rules->settle_until_us;
 }
 
 const char *kk_layer_rules_state_to_string (KkLayerRulesState state);

@@ -90,8 +90,14 @@ account (KkSplice *splice, const KkPacket *packet)
   KkSplicePoint *newest = &splice->points[splice->newest_point];
   guint16 out_seq = packet->seq + splice->offsets.seq_delta;
 
+  /* The first layer's point reaches back from the viewer's first packet
+   * through the splice as far as NACKs are served: the viewer got that
+   * layer's packets unchanged before (the worker splices a viewer only
+   * when it first moves), and a NACK of one sent just before must map
+   * to it (a link shaped to 500 kbit/s NACKed hundreds of them as the
+   * viewer first moved down). */
   if (!splice->primed && splice->n_points > 0)
-    newest->out_seq = out_seq;
+    newest->out_seq = out_seq - KK_TRACK_HISTORY;
   splice->primed = TRUE;
   splice->next_seq = out_seq + 1;
   /* Once the newest point is further back than any NACK is served, it

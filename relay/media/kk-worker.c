@@ -339,6 +339,8 @@ forward_spliced (KkWorker *worker, KkViewer *viewer, KkPacket *packet)
   if (switched) {
     GST_DEBUG ("viewer %s: now on the %s layer", viewer->id,
         kk_layer_to_string (viewer->splice.layer));
+    kk_layer_rules_switched (&viewer->rules, viewer->splice.layer,
+        g_get_monotonic_time ());
     KK_COUNT (&worker->counters, layer_switches, 1);
     __atomic_store_n (&viewer->stat_layer, viewer->splice.layer, __ATOMIC_RELAXED);
     __atomic_store_n (&viewer->stat_layer_switches, viewer->splice.switches,
@@ -501,24 +503,72 @@ kind_of_ssrc (KkViewer *viewer, guint32 ssrc, gboolean *known)
   return KK_TRACK_VIDEO;
 }
 
+/* TRUE if video packet @seq was retransmitted to the viewer so lately
+ * that the copy cannot have arrived yet: a round trip (which holds the
+ * link's queue) and 50 ms. Receivers NACK again before that: aiortc
+ * names every number still missing in each NACK it sends, Chromium asks
+ * again on a round trip it measured before the queue grew. On a link
+ * shaped to 500 kbit/s those repeats, each served, sent 130 copies in
+ * half a second (2 Mbit/s) after a failed probe, and the link, full of
+ * them, lost more. */
+static gboolean
+retransmitted_lately (KkViewer *viewer, guint16 seq, gint64 now)
+{
+  gint64 hold_us = (CLAMP (KK_READ (viewer, stat_rtt_ms), 20, 1000) + 50)
+      * (gint64) 1000;
+
+  for (guint i = 0; i < KK_RTX_RECENT; i++)
+    if (viewer->rtx_seq[i] == seq && viewer->rtx_mono_us[i] != 0
+        && now - viewer->rtx_mono_us[i] < hold_us)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+remember_retransmission (KkViewer *viewer, guint16 seq, gint64 now)
+{
+  viewer->rtx_seq[viewer->rtx_next] = seq;
+  viewer->rtx_mono_us[viewer->rtx_next] = now;
+  viewer->rtx_next = (viewer->rtx_next + 1) % KK_RTX_RECENT;
+}
+
 static void
 retransmit (KkWorker *worker, KkViewer *viewer, KkTrackKind kind, guint16 seq)
 {
   g_autoptr (KkPacket) packet = NULL;
   KkSpliceOffsets offsets;
   gboolean spliced = kind == KK_TRACK_VIDEO && viewer->video_spliced;
+  gint64 now = g_get_monotonic_time ();
   gboolean sent;
 
   KK_COUNT (&worker->counters, nacks_received, 1);
   KK_COUNT (viewer, stat_nacks, 1);
+  if (kind == KK_TRACK_VIDEO && retransmitted_lately (viewer, seq, now))
+    return;
   if (spliced) {
     KkLayer layer;
     guint16 layer_seq;
 
     /* The viewer's number, back to the layer it was sent from. */
-    if (kk_splice_map (&viewer->splice, seq, &layer, &layer_seq, &offsets))
+    if (kk_splice_map (&viewer->splice, seq, &layer, &layer_seq, &offsets)) {
+      /* A packet of a heavier layer than the viewer has now, sent before
+       * the rules moved it down: lost in the queue of the link that could
+       * not carry that layer. Sent again it would only crowd that link
+       * more, and the viewer, about to get (or given) the new layer's
+       * keyframe, has no use for it. Nor is its NACK held against the new
+       * layer (see run_rules ()). On a link shaped to 500 kbit/s these
+       * were hundreds a second after the move to light. (Between the full
+       * layer's last frame and the light keyframe the viewer is on sound
+       * only, below both.) A move the nurse chose is no sign of a weak
+       * link: there every NACK is served. */
+      if (layer < viewer->splice.layer
+          && kk_layer_rules_settling (&viewer->rules, now)) {
+        viewer->nacks_left_behind++;
+        return;
+      }
       packet = kk_track_lookup (layer == KK_LAYER_LIGHT ? viewer->feed->light
           : viewer->feed->tracks[KK_TRACK_VIDEO], layer_seq);
+    }
   } else {
     packet = kk_track_lookup (viewer->feed->tracks[kind], seq);
   }
@@ -531,6 +581,8 @@ retransmit (KkWorker *worker, KkViewer *viewer, KkTrackKind kind, guint16 seq)
   if (sent) {
     KK_COUNT (&worker->counters, nacks_served, 1);
     KK_COUNT (viewer, stat_retransmissions, 1);
+    if (kind == KK_TRACK_VIDEO)
+      remember_retransmission (viewer, seq, now);
   }
 }
 
@@ -553,9 +605,11 @@ handle_report_block (KkViewer *viewer, const KkRtcpReportBlock *block)
     guint32 now_mid = (guint32) (kk_ntp_from_unix_us (g_get_real_time ()) >> 16);
     guint32 rtt = now_mid - block->lsr - block->dlsr;
 
-    if (rtt < 65536u * 10)
+    if (rtt < 65536u * 10) {
       __atomic_store_n (&viewer->stat_rtt_ms,
           (gint) ((guint64) rtt * 1000 / 65536), __ATOMIC_RELAXED);
+      viewer->rtts++;
+    }
   }
 }
 
@@ -685,20 +739,28 @@ run_rules (KkViewer *viewer, gint64 now)
   KkLinkSample sample = {
     .now_us = now,
     .packets_sent = packets - viewer->rules_packets_at,
-    .nacked = nacks - viewer->rules_nacks_at,
+    .nacked = nacks - viewer->rules_nacks_at
+        - (viewer->nacks_left_behind - viewer->rules_nacks_left_behind_at),
     .tcp_dropped = viewer->tcp_dropped - viewer->rules_tcp_dropped_at,
     .report = viewer->reports != viewer->rules_reports_at,
     .fraction_lost = KK_READ (viewer, stat_fraction_lost),
     .jitter_ms = KK_READ (viewer, stat_jitter_ms),
-    .rtt_ms = KK_READ (viewer, stat_rtt_ms),
+    /* Only a round trip measured in this window: the last one, judged
+     * again in every window until the next, made one late report (a
+     * receiver on a busy machine, 714 ms on a good link) count as three
+     * bad windows and moved a viewer down. */
+    .rtt_ms = viewer->rtts != viewer->rules_rtts_at
+        ? KK_READ (viewer, stat_rtt_ms) : -1,
   };
   KkLayerRulesState before = viewer->rules.state;
   gint64 elapsed = now - (viewer->next_rules_mono_us - KK_LAYER_RULES_WINDOW_US);
 
   viewer->rules_packets_at = packets;
   viewer->rules_nacks_at = nacks;
+  viewer->rules_nacks_left_behind_at = viewer->nacks_left_behind;
   viewer->rules_tcp_dropped_at = viewer->tcp_dropped;
   viewer->rules_reports_at = viewer->reports;
+  viewer->rules_rtts_at = viewer->rtts;
   viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
   /* A probe window whose rate was not known proved nothing about the
    * link (the layer probed for pushed nothing, e.g. the light layer still
@@ -708,12 +770,17 @@ run_rules (KkViewer *viewer, gint64 now)
   if (kk_layer_rules_probing (&viewer->rules) && viewer->probe_unmeasured)
     viewer->rules.state_since_us = now;
   kk_layer_rules_sample (&viewer->rules, &sample);
-  if (viewer->rules.verdict == KK_LINK_BAD)
-    GST_DEBUG ("viewer %s: a bad window: %u packets, %u NACKed, %u dropped, "
-        "report %d (lost %u/256, jitter %u ms), RTT %d ms (lowest %d)",
-        viewer->id, sample.packets_sent, sample.nacked, sample.tcp_dropped,
-        sample.report, sample.fraction_lost, sample.jitter_ms, sample.rtt_ms,
-        viewer->rules.min_rtt_ms);
+  /* Bad windows at DEBUG, the others at LOG: the whole sequence, as
+   * tests/test-layer-rules.c replays recorded ones. */
+  GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, viewer->rules.verdict == KK_LINK_BAD
+      ? GST_LEVEL_DEBUG : GST_LEVEL_LOG, NULL, "viewer %s: a%s window: "
+      "%u packets, %u NACKed, %u dropped, report %d (lost %u/256, jitter %u "
+      "ms), RTT %d ms (lowest %d)", viewer->id,
+      viewer->rules.verdict == KK_LINK_BAD ? " bad"
+      : viewer->rules.verdict == KK_LINK_CLEAN ? " clean" : "n unsure",
+      sample.packets_sent, sample.nacked, sample.tcp_dropped, sample.report,
+      sample.fraction_lost, sample.jitter_ms, sample.rtt_ms,
+      viewer->rules.min_rtt_ms);
   if (viewer->rules.state != before)
     GST_DEBUG ("viewer %s: switching rules %s -> %s (on %s)", viewer->id,
         kk_layer_rules_state_to_string (before),
@@ -747,7 +814,6 @@ run_rules (KkViewer *viewer, gint64 now)
 /* Probe copies are at most this many per tick, so that a probe is spread
  * over the window like the media it stands for, not sent in bursts. */
 #define PROBE_MAX_PER_TICK 16
-
 /* Copies of the newest packet the viewer has (its layer's video, or its
  * audio), which it discards as duplicates: bytes on its link at the rate
  * the step up would add, without a change to its picture. */
@@ -758,9 +824,24 @@ send_probe (KkWorker *worker, KkViewer *viewer, gint64 now)
   g_autoptr (KkPacket) packet = NULL;
   const KkSpliceOffsets *offsets = NULL;
   gint64 elapsed = now - viewer->probe_last_mono_us;
+  gint64 bytes_per_s = kk_layer_rules_probe_rate (&viewer->rules,
+      viewer->probe_bytes_per_s, viewer->transport.tcp != NULL, now);
 
   viewer->probe_last_mono_us = now;
-  if (viewer->probe_bytes_per_s == 0)
+  if (bytes_per_s == 0)
+    return;
+  /* A NACK in the probe's window: the link's queue overflowed. The
+   * probe's bytes stop at once rather than at the window's end (half a
+   * second more of them into that queue, taking media with them); the
+   * window's judgement ends the probe or lets it go on. */
+  if (KK_READ (viewer, stat_nacks) - viewer->rules_nacks_at
+      != viewer->nacks_left_behind - viewer->rules_nacks_left_behind_at)
+    return;
+  /* Over ICE-TCP the link does not lose, it backs up: the first packet
+   * dropped at the connection's full backlog is the same sign. (On a link
+   * shaped to 500 kbit/s, probes that went on after it dropped 28 media
+   * packets each and froze the picture for 2-3 s.) */
+  if (viewer->tcp_dropped != viewer->rules_tcp_dropped_at)
     return;
   if (layer == KK_LAYER_LIGHT && viewer->video_spliced
       && viewer->splice.layer == KK_LAYER_LIGHT) {
@@ -771,9 +852,14 @@ send_probe (KkWorker *worker, KkViewer *viewer, gint64 now)
   }
   if (packet == NULL)
     return;
+  /* The budget holds a tenth of a second's probe, or one packet when
+   * that is less: a small step probed at a part of its rate (a light
+   * layer of 160x120 and a full one of 320x240 differ by ~30 kbit/s, a
+   * tenth of a second of half of that is 175 bytes) must still send a
+   * copy now and then, not none at all. */
   viewer->probe_budget = MIN (viewer->probe_budget
-      + viewer->probe_bytes_per_s * MIN (elapsed, G_USEC_PER_SEC / 10)
-      / G_USEC_PER_SEC, viewer->probe_bytes_per_s / 10);
+      + bytes_per_s * MIN (elapsed, G_USEC_PER_SEC / 10)
+      / G_USEC_PER_SEC, MAX (bytes_per_s / 10, (gint64) packet->len));
   for (guint i = 0; i < PROBE_MAX_PER_TICK
       && viewer->probe_budget >= packet->len; i++) {
     viewer->probe_budget -= packet->len;

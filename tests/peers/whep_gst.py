@@ -29,6 +29,7 @@ Runs --duration seconds after the answer, longer while the minimums are
 unmet, at most --timeout; DELETEs the resource on exit.
 """
 
+import json
 import os
 import sys
 import threading
@@ -78,6 +79,13 @@ def parse_args():
     return peerlib.finish_args(p.parse_args())
 
 
+def add_to_second(timeline, seconds, amount):
+    second = int(seconds)
+    while len(timeline) <= second:
+        timeline.append(0)
+    timeline[second] += amount
+
+
 class Viewer:
     def __init__(self, args):
         self.args = args
@@ -88,6 +96,15 @@ class Viewer:
         self.video_frames = 0
         self.width = self.height = None
         self.audio_ms = 0.0
+        # Decoded pictures, and milliseconds of sound, per whole second
+        # since the POST; and [seconds, width, height] at each change of
+        # picture size (a layer switch): a run on a link that narrows and
+        # opens again is judged from these.
+        self.video_timeline = []
+        self.audio_timeline = []
+        self.video_loss_timeline = []
+        self.loss_counted = (0, 0)
+        self.sizes = []
         self.first_video = self.first_audio = None
         self.t_post = None
         self.t_answer = None
@@ -195,10 +212,32 @@ class Viewer:
             return False
         self.t_answer = time.monotonic()
         GLib.timeout_add(50, self.tick)
+        GLib.timeout_add(1000, self.count_loss)
         for item in self.args.quality:
             at, quality = item.split(":", 1)
             GLib.timeout_add(int(float(at) * 1000), self.send_quality, quality)
         return False
+
+    def count_loss(self):
+        """Once a second, the video packets received and lost since the
+        last count, in the second (from the POST) they were counted in: a
+        long shaped run judges its loss over a settled part of the run,
+        not over the whole (rows [received, lost], as whep_aiortc's)."""
+        if self.stopping:
+            return False
+        for s in peerlib.gst_stats(self.pc).values():
+            if (s.get("type") == "inbound-rtp"
+                    and self.ssrc_kind.get(s.get("ssrc")) == "video"):
+                received = s.get("packets-received", 0)
+                lost = max(0, s.get("packets-lost", 0))
+                second = int(time.monotonic() - self.t_post)
+                while len(self.video_loss_timeline) <= second:
+                    self.video_loss_timeline.append([0, 0])
+                row = self.video_loss_timeline[second]
+                row[0] += received - self.loss_counted[0]
+                row[1] += lost - self.loss_counted[1]
+                self.loss_counted = (received, lost)
+        return True
 
     # -- media -------------------------------------------------------------
 
@@ -328,11 +367,15 @@ class Viewer:
     def on_video(self, _sink, _buf, pad):
         with self.lock:
             self.video_frames += 1
+            now = time.monotonic() - self.t_post
+            add_to_second(self.video_timeline, now, 1)
+            s = pad.get_current_caps().get_structure(0)
+            size = (s.get_value("width"), s.get_value("height"))
+            if size != (self.width, self.height):
+                self.sizes.append([round(now, 1), size[0], size[1]])
+                self.width, self.height = size
             if self.first_video is None:
-                self.first_video = time.monotonic() - self.t_post
-                s = pad.get_current_caps().get_structure(0)
-                self.width = s.get_value("width")
-                self.height = s.get_value("height")
+                self.first_video = now
                 log.info("first decoded video frame %sx%s after %.0f ms",
                          self.width, self.height, self.first_video * 1000)
 
@@ -341,7 +384,9 @@ class Viewer:
         rate = s.get_value("rate")
         channels = s.get_value("channels")
         with self.lock:
-            self.audio_ms += buf.get_size() * 1000.0 / (2 * channels * rate)
+            ms = buf.get_size() * 1000.0 / (2 * channels * rate)
+            self.audio_ms += ms
+            add_to_second(self.audio_timeline, time.monotonic() - self.t_post, ms)
             if self.first_audio is None:
                 self.first_audio = time.monotonic() - self.t_post
                 log.info("first decoded audio after %.0f ms",
@@ -435,6 +480,10 @@ class Viewer:
             self.report_stats()
         except Exception as e:  # stats are a report, not an assertion
             log.warning("stats: %s", e)
+        if self.location:
+            r = peerlib.http("GET", self.location, token=self.args.token)
+            if r.status == 200:
+                self.result["relay_stats"] = json.loads(r.body)
         if self.location and not self.args.no_delete:
             r = peerlib.http("DELETE", self.location, token=self.args.token)
             self.result["delete_status"] = r.status
@@ -457,6 +506,10 @@ class Viewer:
             self.result["width"] = self.width
             self.result["height"] = self.height
             self.result["audio_ms"] = round(self.audio_ms, 1)
+            self.result["video_timeline"] = self.video_timeline
+            self.result["audio_timeline"] = [round(ms) for ms in self.audio_timeline]
+            self.result["video_loss_timeline"] = self.video_loss_timeline
+            self.result["video_sizes"] = self.sizes
             self.result["first_video_frame_ms"] = (
                 round(self.first_video * 1000)
                 if self.first_video is not None else None)
