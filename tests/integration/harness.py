@@ -756,6 +756,7 @@ def main(test, name=None, needs_peers=True):
     name = name or os.path.splitext(os.path.basename(sys.argv[0]))[0]
     ctx = Context(name)
     code = 1
+    failure = None
     t0 = time.monotonic()
     try:
         if needs_peers:
@@ -767,8 +768,10 @@ def main(test, name=None, needs_peers=True):
         log("SKIP: %s", e)
         code = EXIT_SKIP
     except TestFailure as e:
-        log("FAIL: %s", e)
+        failure = "FAIL: %s" % e
+        log("%s", failure)
     except Exception:
+        failure = "ERROR: %s" % traceback.format_exception_only(*sys.exc_info()[:2])[-1].strip()
         log("ERROR:\n%s", traceback.format_exc())
     finally:
         try:
@@ -780,12 +783,17 @@ def main(test, name=None, needs_peers=True):
     for d in ctx.daemons:
         for report in d.sanitizer_reports:
             log("FAIL: %s reported:\n%s", d.name, report)
+            failure = failure or "FAIL: %s reported a sanitizer error (above)" % d.name
             code = 1
     log("%s: %s in %.1f s", name,
         {0: "PASS", EXIT_SKIP: "SKIP"}.get(code, "FAIL"),
         time.monotonic() - t0)
     if code not in (0, EXIT_SKIP):
         ctx.dump()
+        # meson --print-errorlogs shows only the last 100 lines, which the
+        # logs above fill: the reason comes once more at the very end.
+        if failure:
+            log("%s: %s", name, failure)
     else:
         shutil.rmtree(ctx.workdir, ignore_errors=True)
     sys.exit(code)
