@@ -55,22 +55,6 @@ ATTACHED = "from the address the viewer sent to"
 KERNELS = "from the kernel's choice of address"
 
 
-def test(ctx):
-    ok, why = turnlab.usable()
-    if not ok:
-        raise harness.TestSkip(why)
-    lab = turnlab.TurnLab(ctx.workdir)
-    try:
-        run(ctx, lab)
-    except harness.TestFailure:
-        harness.log("coturn log:\n%s", lab.log_tail())
-        raise
-    finally:
-        for d in ctx.daemons:
-            d.stop()
-        lab.close()
-
-
 def start_viewer(ctx, node, name, url, token, local_ip, env=None, extra=()):
     argv = harness.peer_argv("whep_aiortc.py", [
         "--url", url, "--token", token, "--local-ip", local_ip,
@@ -230,4 +214,4 @@ def run(ctx, lab):
     check_eq(d.stop(), 0, "daemon exit status")
 
 
-harness.main(test)
+harness.main(turnlab.test_in_lab(run))
