@@ -217,6 +217,13 @@ kk_network_check_add_viewer (KkNetworkCheck *check,
       stop_source (check, FALSE);
     return NULL;
   }
+  /* The check measures the path, so its viewers always get the whole
+   * pattern: left to the weak-link rules, a checker on a narrow link
+   * would be moved to the light layer, which this feed never has, or to
+   * sound only within seconds, and would report a clean, slow path
+   * instead of what the link carries (it-check_shaped). Queued on the
+   * viewer's worker before its first packet. */
+  kk_viewer_set_quality (entry->viewer, KK_QUALITY_BEST, KK_LAYER_FULL);
   entry->timer = g_timeout_add_seconds (KK_NETWORK_CHECK_SECONDS, on_time_up,
       entry);
   g_hash_table_insert (check->viewers, entry->resource_id, entry);

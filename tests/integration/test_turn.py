@@ -171,22 +171,6 @@ def check_network_check_routes(d, offer, first_taken):
           "the rest of the burst: %d granted, %d refilled", granted, refilled)
 
 
-def test(ctx):
-    ok, why = turnlab.usable()
-    if not ok:
-        raise harness.TestSkip(why)
-    lab = turnlab.TurnLab(ctx.workdir)
-    try:
-        run(ctx, lab)
-    except harness.TestFailure:
-        harness.log("coturn log:\n%s", lab.log_tail())
-        raise
-    finally:
-        for d in ctx.daemons:
-            d.stop()
-        lab.close()
-
-
 def run(ctx, lab):
     lab.start_turnserver(tls_only=True)
     conf = turnlab.relay_config(
@@ -399,4 +383,4 @@ def run(ctx, lab):
     check_eq(d.stop(), 0, "daemon exit status")
 
 
-harness.main(test)
+harness.main(turnlab.test_in_lab(run))

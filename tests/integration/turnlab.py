@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import time
 
+import harness
 import netlab
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -198,3 +199,27 @@ class TurnLab:
                 self.turnserver.kill()
                 self.turnserver.wait()
         self.lab.close()
+
+
+def test_in_lab(run):
+    """The test (for harness.main) that runs run(ctx, lab) in a fresh
+    TurnLab, skipped where the lab cannot be made; whatever happens, it
+    stops the daemons and coturn and removes the namespaces, with
+    coturn's log in the test's output when a check failed."""
+    return lambda ctx: _run_in_lab(ctx, run)
+
+
+def _run_in_lab(ctx, run):
+    ok, why = usable()
+    if not ok:
+        raise harness.TestSkip(why)
+    lab = TurnLab(ctx.workdir)
+    try:
+        run(ctx, lab)
+    except harness.TestFailure:
+        harness.log("coturn log:\n%s", lab.log_tail())
+        raise
+    finally:
+        for d in ctx.daemons:
+            d.stop()
+        lab.close()
