@@ -163,7 +163,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->config->http_address = g_strdup ("127.0.0.1");
   f->config->http_port = 0;
   f->config->admin_token = g_strdup (ADMIN);
-  f->store = kk_store_open (f->dir, &error);
+  f->store = kk_store_open (f->dir, NULL, &error);
   g_assert_no_error (error);
   f->registry = kk_room_registry_new (f->store, f->config, &error);
   g_assert_no_error (error);

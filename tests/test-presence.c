@@ -38,7 +38,7 @@ start (Fixture *f)
   g_autoptr (GError) error = NULL;
   g_autoptr (KkAuth) auth = NULL;
 
-  f->store = kk_store_open (f->dir, &error);
+  f->store = kk_store_open (f->dir, NULL, &error);
   g_assert_no_error (error);
   f->registry = kk_room_registry_new (f->store, f->config, &error);
   g_assert_no_error (error);

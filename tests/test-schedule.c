@@ -162,7 +162,7 @@ fixture_open (Fixture *f)
     kk_store_close (f->store);
     g_clear_object (&f->store);
   }
-  f->store = kk_store_open (f->dir, &error);
+  f->store = kk_store_open (f->dir, NULL, &error);
   g_assert_no_error (error);
 }
 

@@ -31,7 +31,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 
   f->dir = g_dir_make_tmp ("kk-test-store-XXXXXX", NULL);
   g_assert_nonnull (f->dir);
-  f->store = kk_store_open (f->dir, &error);
+  f->store = kk_store_open (f->dir, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->store);
 }
@@ -72,7 +72,7 @@ reopen (Fixture *f)
 
   kk_store_close (f->store);
   g_clear_object (&f->store);
-  f->store = kk_store_open (f->dir, &error);
+  f->store = kk_store_open (f->dir, NULL, &error);
   g_assert_no_error (error);
 }
 
@@ -574,7 +574,7 @@ test_close_drains (Fixture *f, gconstpointer data)
   waiter_clear (&waiter);
 
   g_clear_object (&f->store);
-  f->store = kk_store_open (f->dir, &error);
+  f->store = kk_store_open (f->dir, NULL, &error);
   rooms = kk_store_load_rooms (f->store, &error);
   g_assert_cmpuint (rooms->len, ==, 1);
 }
@@ -586,7 +586,7 @@ test_open_failure (void)
   g_autoptr (KkStore) store = NULL;
 
   /* A data dir that cannot be created. */
-  store = kk_store_open ("/proc/kk-no-such-dir/data", &error);
+  store = kk_store_open ("/proc/kk-no-such-dir/data", NULL, &error);
   g_assert_null (store);
   g_assert_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED);
   g_test_message ("%s", error->message);
@@ -713,7 +713,7 @@ migrate_setup (Fixture *f, gconstpointer data)
   else if (variant == WITHOUT_MODULE_TABLES)
     exec_file_sql (db_path, without_module_tables);
 
-  f->store = kk_store_open (f->dir, &error);
+  f->store = kk_store_open (f->dir, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->store);
 }
