@@ -625,7 +625,7 @@ insert_room (KkDb *db, const KkRoomConfig *room, gboolean upsert,
         "record = excluded.record, "
         "completion_ratio = excluded.completion_ratio, "
         "source = excluded.source, source_uri = excluded.source_uri, "
-        "host_token = CASE WHEN ?9 THEN excluded.host_token "
+        "host_token = CASE WHEN ?9 = 1 THEN excluded.host_token "
         "ELSE rooms.host_token END"
       : "INSERT INTO rooms (" ROOM_COLUMNS ", created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", error);
@@ -1177,8 +1177,10 @@ static gpointer
 list_sessions_job (KkDb *db, gpointer user_data, GError **error)
 {
   SessionData *data = user_data;
+  /* COALESCE rather than `?1 IS NULL OR room_id = ?1`, where PostgreSQL
+   * cannot tell the type of a NULL ?1. */
   g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
-      " FROM sessions WHERE ?1 IS NULL OR room_id = ?1"
+      " FROM sessions WHERE room_id = COALESCE (?1, room_id)"
       " ORDER BY COALESCE (scheduled_start, started_at), id", error);
 
   if (stmt == NULL)
