@@ -314,6 +314,82 @@ test_has_column (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* Ends @db's server process from another connection, as a server restart
+ * or an administrator would, and waits until it is gone. */
+static void
+terminate_backend (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkDbStmt) stmt = NULL;
+  gint64 pid = count (f->db, "SELECT pg_backend_pid ()");
+  KkDb *other = kk_db_pg_open (f->url, &error);
+  /* The pid in the text: pg_terminate_backend takes a 32-bit integer,
+   * which a bound 64-bit one is not cast to. */
+  g_autofree char *terminate = g_strdup_printf ("SELECT "
+      "pg_terminate_backend (%" G_GINT64_FORMAT ")", pid);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (count (other, terminate), ==, 1);
+  stmt = kk_db_prepare (other, "SELECT count(*) FROM pg_stat_activity "
+      "WHERE pid = ?1", &error);
+  g_assert_no_error (error);
+  for (;;) {
+    kk_db_bind_int64 (stmt, 1, pid);
+    kk_db_step_row (stmt, &error);
+    g_assert_no_error (error);
+    if (kk_db_column_int64 (stmt, 0) == 0)
+      break;
+    kk_db_reset (stmt);
+    g_usleep (10000);
+  }
+  g_clear_pointer (&stmt, kk_db_stmt_free);
+  kk_db_close (other);
+}
+
+static gboolean
+insert_after_loss (KkDb *db, gpointer user_data, GError **error)
+{
+  Fixture *f = user_data;
+
+  terminate_backend (f);
+  return kk_db_exec (db, "INSERT INTO parents (id) VALUES ('lost')", error);
+}
+
+static gboolean
+insert_one (KkDb *db, gpointer user_data, GError **error)
+{
+  return kk_db_exec (db, "INSERT INTO parents (id) VALUES ('kept')", error);
+}
+
+/* A connection the server dropped fails what was running on it, and the
+ * next statement or transaction connects again. Inside a transaction
+ * nothing is run outside it on a new connection. */
+static void
+test_reconnect (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (no_server (f))
+    return;
+  exec_ok (f->db, schema);
+
+  terminate_backend (f);
+  g_assert_false (kk_db_exec (f->db, "SELECT 1", &error));
+  g_assert_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM parents"), ==, 0);
+
+  g_assert_false (kk_db_transaction (f->db, insert_after_loss, f, &error));
+  g_assert_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_true (kk_db_transaction (f->db, insert_one, f, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM parents"), ==, 1);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM parents "
+          "WHERE id = 'lost'"), ==, 0);
+}
+
 /* The write lock: a second connection's transaction waits at its begin
  * for the first's to end. Whether it waits is read from pg_locks (an
  * advisory lock not granted), not from timing. */
@@ -431,6 +507,7 @@ main (int argc, char **argv)
   ADD ("/db-pg/transaction", test_transaction);
   ADD ("/db-pg/values", test_values);
   ADD ("/db-pg/has-column", test_has_column);
+  ADD ("/db-pg/reconnect", test_reconnect);
   ADD ("/db-pg/write-lock", test_write_lock);
   ADD ("/db-pg/concurrent-migration", test_concurrent_migration);
 #undef ADD

@@ -40,6 +40,10 @@ typedef struct {
   KkDb parent;
   PGconn *conn;
   gint64 changes;
+  /* Between begin and commit or rollback: a lost connection must then
+   * fail the transaction's statements, not open a new one and run them
+   * outside it. */
+  gboolean in_transaction;
   /* kk_db_secure_delete() was called: VACUUM after the next commit. */
   gboolean vacuum_after_commit;
 } KkDbPg;
@@ -267,7 +271,7 @@ result_ok (const PGresult *result)
  * savepoint: in PostgreSQL an error aborts the whole transaction, in
  * SQLite (and so in the dialect) only the statement, and modules do go on
  * after an expected error (a unique key taken). Between transactions a
- * connection the server dropped is opened again first.
+ * connection the server dropped (a restart) is opened again first.
  *
  * Returns: (transfer full): the result, or NULL with @error. */
 static PGresult *
@@ -275,14 +279,11 @@ run (KkDbPg *db, const char *sql, int n_params, const Oid *types,
     const char *const *values, GError **error)
 {
   PGconn *conn = db->conn;
-  gboolean savepoint = PQtransactionStatus (conn) == PQTRANS_INTRANS;
+  gboolean savepoint = db->in_transaction;
   PGresult *result;
 
-  if (PQstatus (conn) == CONNECTION_BAD
-      && PQtransactionStatus (conn) == PQTRANS_UNKNOWN) {
+  if (PQstatus (conn) == CONNECTION_BAD && !db->in_transaction)
     PQreset (conn);
-    savepoint = FALSE;
-  }
   if (savepoint) {
     result = PQexec (conn, "SAVEPOINT kk_statement");
     if (!result_ok (result)) {
@@ -572,6 +573,7 @@ pg_begin (KkDb *db, GError **error)
     return FALSE;
   }
   PQclear (result);
+  PG (db)->in_transaction = TRUE;
   return TRUE;
 }
 
@@ -597,6 +599,8 @@ pg_commit (KkDb *db, GError **error)
   PGresult *result = PQexec (PG (db)->conn, "COMMIT");
   gboolean ok;
 
+  PG (db)->in_transaction = FALSE;
+
   /* A transaction that had an error ends in "ROLLBACK" on COMMIT, with no
    * error: that must not read as committed. */
   ok = result_ok (result) && g_str_equal (PQcmdStatus (result), "COMMIT");
@@ -615,6 +619,7 @@ static void
 pg_rollback (KkDb *db)
 {
   PG (db)->vacuum_after_commit = FALSE;
+  PG (db)->in_transaction = FALSE;
   if (PQtransactionStatus (PG (db)->conn) != PQTRANS_IDLE)
     PQclear (PQexec (PG (db)->conn, "ROLLBACK"));
 }
