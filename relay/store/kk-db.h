@@ -9,8 +9,9 @@
  *
  * The SQL dialect both backends accept, and the only one modules write:
  * - placeholders are `?` (numbered by position from 1) or `?N` (number
- *   N, which may stand more than once); a backend that wants `$N` maps
- *   them in one place, its prepare;
+ *   N, which may stand more than once), numbered without gaps (PostgreSQL
+ *   must find a type for each number up to the highest); a backend that
+ *   wants `$N` maps them in one place, its prepare;
  * - `INSERT ... ON CONFLICT (...) DO NOTHING` / `DO UPDATE SET ...` rather
  *   than `INSERT OR IGNORE` / `OR REPLACE`;
  * - standard functions only (`COALESCE`, `MAX`, `COUNT`, `LOWER`...): no
