@@ -634,7 +634,9 @@ pg_rollback (KkDb *db)
  * server recycles its segments, and replicas, WAL archives and base
  * backups keep their copies. Erasure at rest on PostgreSQL is therefore
  * the operator's part as well: encrypted storage and backups that
- * expire. */
+ * expire. The VACUUM is of every table (the backend does not know which
+ * the erasure touched): it reads only pages changed since the last one,
+ * which keeps it short, and erasures are rare. */
 static gboolean
 pg_secure_delete (KkDb *db, GError **error)
 {
