@@ -63,16 +63,18 @@ typedef struct {
 
 /* Translating the dialect. */
 
+/* Bytes of UTF-8 sequences are letters, as in both servers' identifiers:
+ * "åINTEGER" is one word, not a letter and a type name. */
 static gboolean
 is_word_start (char c)
 {
-  return g_ascii_isalpha (c) || c == '_';
+  return g_ascii_isalpha (c) || c == '_' || (guchar) c >= 0x80;
 }
 
 static gboolean
 is_word_char (char c)
 {
-  return g_ascii_isalnum (c) || c == '_' || c == '$';
+  return is_word_start (c) || g_ascii_isdigit (c) || c == '$';
 }
 
 /* The length of the word at @p, or 0 if none starts there. */
