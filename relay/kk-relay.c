@@ -172,7 +172,7 @@ kk_relay_new (const KkConfig *config, GError **error)
   relay->metrics = kk_metrics_new ();
   kk_metrics_add_collector (relay->metrics, collect_heap, NULL);
 
-  relay->store = kk_store_open (config->data_dir, error);
+  relay->store = kk_store_open (config->data_dir, config->database, error);
   if (relay->store == NULL)
     goto error;
   relay->registry = kk_room_registry_new (relay->store, config, error);

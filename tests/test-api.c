@@ -17,6 +17,7 @@
 
 #include "kk-api.h"
 #include "kk-http.h"
+#include "test-database.h"
 
 #define ADMIN_TOKEN "test-admin-token-0123456789"
 
@@ -45,7 +46,7 @@ start (Fixture *f)
   g_autoptr (GError) error = NULL;
   g_autoptr (KkAuth) auth = NULL;
 
-  f->store = kk_store_open (f->dir, &error);
+  f->store = kk_store_open (f->dir, f->config->database, &error);
   g_assert_no_error (error);
   f->registry = kk_room_registry_new (f->store, f->config, &error);
   g_assert_no_error (error);
@@ -99,6 +100,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->config->admin_token = g_strdup (ADMIN_TOKEN);
   g_free (f->config->data_dir);
   f->config->data_dir = g_strdup (f->dir);
+  f->config->database = kk_test_database_new ();
   f->added = g_ptr_array_new_with_free_func (g_object_unref);
   start (f);
 }

@@ -14,6 +14,7 @@
 
 #include "kk-auth.h"
 #include "kk-http.h"
+#include "test-database.h"
 
 #define ADMIN "test-admin-token-0123456789abcdef"
 #define HOST_KURS "host-kurs-token-0123456789abcdef"
@@ -163,7 +164,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->config->http_address = g_strdup ("127.0.0.1");
   f->config->http_port = 0;
   f->config->admin_token = g_strdup (ADMIN);
-  f->store = kk_store_open (f->dir, &error);
+  f->config->database = kk_test_database_new ();
+  f->store = kk_store_open (f->dir, f->config->database, &error);
   g_assert_no_error (error);
   f->registry = kk_room_registry_new (f->store, f->config, &error);
   g_assert_no_error (error);

@@ -16,6 +16,7 @@
 static const char *const env_vars[] = {
   "KRINGKAST_HTTP_PORT", "KRINGKAST_MEDIA_PORT", "KRINGKAST_PUBLIC_IP",
   "KRINGKAST_DATA_DIR", "KRINGKAST_WORKERS", "KRINGKAST_ADMIN_TOKEN",
+  "KRINGKAST_DATABASE",
 };
 
 typedef struct {
@@ -86,6 +87,7 @@ test_defaults (void)
   g_assert_cmpuint (config->media_port, ==, 8189);
   g_assert_null (config->public_ips);
   g_assert_cmpstr (config->data_dir, ==, "./var");
+  g_assert_null (config->database);
   g_assert_false (config->demo);
   g_assert_null (config->admin_token);
   g_assert_cmpuint (config->workers, ==, 0);
@@ -456,6 +458,59 @@ test_room_validators (void)
   g_assert_false (kk_room_validate_completion_ratio (INFINITY, NULL));
 }
 
+/* --database, KRINGKAST_DATABASE, [server] database: a postgresql:// (or
+ * postgres://) URL, each level over the one below; anything else is
+ * refused at its level, named. */
+static void
+test_database (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkConfig) config = NULL;
+  const char *file_only[] = { "--config", f->file, NULL };
+  const char *option[] = { "--config", f->file, "--database",
+    "postgres://kk@db3/kringkast", NULL };
+  const char *bad_option[] = { "--database", "/var/lib/kk.db", NULL };
+
+  write_file (f, "[server]\ndatabase = postgresql://kk@db1:5432/kringkast"
+      "?sslmode=verify-full\n");
+  config = load_args (file_only, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->database, ==,
+      "postgresql://kk@db1:5432/kringkast?sslmode=verify-full");
+  g_clear_pointer (&config, kk_config_free);
+
+  g_setenv ("KRINGKAST_DATABASE", "postgresql:///kringkast?host=/run/pg",
+      TRUE);
+  config = load_args (file_only, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->database, ==,
+      "postgresql:///kringkast?host=/run/pg");
+  g_clear_pointer (&config, kk_config_free);
+
+  config = load_args (option, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->database, ==, "postgres://kk@db3/kringkast");
+  g_clear_pointer (&config, kk_config_free);
+
+  g_assert_null (load_args (bad_option, &error));
+  g_assert_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "--database"));
+  g_clear_error (&error);
+
+  g_setenv ("KRINGKAST_DATABASE", "mysql://kk@db/kringkast", TRUE);
+  g_assert_null (load_args (NULL, &error));
+  g_assert_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "KRINGKAST_DATABASE"));
+  g_clear_error (&error);
+  g_unsetenv ("KRINGKAST_DATABASE");
+
+  write_file (f, "[server]\ndatabase = kringkast.db\n");
+  g_assert_null (load_args (file_only, &error));
+  g_assert_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "database"));
+  g_assert_nonnull (strstr (error->message, "not a postgresql:// URL"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -466,6 +521,8 @@ main (int argc, char **argv)
   g_test_add_func ("/config/room-validators", test_room_validators);
   g_test_add ("/config/precedence", Fixture, NULL, fixture_setup,
       test_precedence, fixture_teardown);
+  g_test_add ("/config/database", Fixture, NULL, fixture_setup,
+      test_database, fixture_teardown);
   g_test_add ("/config/options", Fixture, NULL, fixture_setup, test_options,
       fixture_teardown);
   g_test_add ("/config/file-errors", Fixture, NULL, fixture_setup,

@@ -15,6 +15,7 @@
 #include "kk-http.h"
 #include "kk-presence-api.h"
 #include "kk-roster-api.h"
+#include "test-database.h"
 
 #define ADMIN_TOKEN "test-admin-token-presence"
 
@@ -38,7 +39,7 @@ start (Fixture *f)
   g_autoptr (GError) error = NULL;
   g_autoptr (KkAuth) auth = NULL;
 
-  f->store = kk_store_open (f->dir, &error);
+  f->store = kk_store_open (f->dir, f->config->database, &error);
   g_assert_no_error (error);
   f->registry = kk_room_registry_new (f->store, f->config, &error);
   g_assert_no_error (error);
@@ -99,6 +100,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->config->admin_token = g_strdup (ADMIN_TOKEN);
   g_free (f->config->data_dir);
   f->config->data_dir = g_strdup (f->dir);
+  f->config->database = kk_test_database_new ();
   start (f);
 }
 

@@ -20,11 +20,14 @@
 #include <glib/gstdio.h>
 #include <kringkast/kk-rtp.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <string.h>
 
+#include "kk-db-pg.h"
+#include "kk-db-private.h"
+#include "kk-db-sqlite.h"
 #include "kk-http.h"
 #include "kk-relay.h"
+#include "test-database.h"
 
 #define ADMIN_TOKEN "test-admin-token-recordings"
 #define ROOM "med101"
@@ -289,6 +292,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->config->admin_token = g_strdup (ADMIN_TOKEN);
   g_free (f->config->data_dir);
   f->config->data_dir = g_strdup (f->dir);
+  f->config->database = kk_test_database_new ();
   g_free (f->config->pipelines_dir);
   f->config->pipelines_dir = g_test_build_filename (G_TEST_DIST, "..",
       "pipelines", NULL);
@@ -574,18 +578,23 @@ record (Fixture *f)
   wait_state (f, "finished");
 }
 
-/* Runs SQL on the database of a stopped relay. */
+/* Runs SQL on the database of a stopped relay, whichever it is. */
 static void
 tamper (Fixture *f, const char *sql)
 {
   g_autofree char *path = g_build_filename (f->dir, "kringkast.db", NULL);
-  sqlite3 *db = NULL;
+  g_autoptr (GError) error = NULL;
+  KkDb *db;
 
   g_assert_null (f->relay);
-  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_changes (db), ==, 1);
-  sqlite3_close (db);
+  db = f->config->database != NULL
+      ? kk_db_pg_open (f->config->database, &error)
+      : kk_db_sqlite_open (path, &error);
+  g_assert_no_error (error);
+  kk_db_exec (db, sql, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (kk_db_changes (db), ==, 1);
+  kk_db_close (db);
 }
 
 /* ---- tests ---- */

@@ -56,6 +56,7 @@ typedef struct {
   int media_port;
   char **public_ips;
   char *data_dir;
+  char *database;
   char **turn_urls;
   gboolean demo;
   int workers;
@@ -68,6 +69,7 @@ options_clear (KkConfigOptions *options)
   g_clear_pointer (&options->config_file, g_free);
   g_clear_pointer (&options->public_ips, g_strfreev);
   g_clear_pointer (&options->data_dir, g_free);
+  g_clear_pointer (&options->database, g_free);
   g_clear_pointer (&options->turn_urls, g_strfreev);
 }
 
@@ -110,6 +112,7 @@ kk_config_free (KkConfig *config)
   g_free (config->http_address);
   g_strfreev (config->public_ips);
   g_free (config->data_dir);
+  g_free (config->database);
   g_free (config->admin_token);
   g_free (config->pipelines_dir);
   g_strfreev (config->turn_urls);
@@ -497,6 +500,21 @@ kf_unknown_key (const KeyFileCursor *cur, const char *key, GError **error)
           KK_CONFIG_ERROR_INVALID, "unknown key"), error);
 }
 
+/* A shared database is named by a libpq connection URL. Only its scheme
+ * is checked here: libpq parses the rest when the store connects, and
+ * says there what is wrong with it. */
+static gboolean
+check_database (const char *text, const char *where, GError **error)
+{
+  if (!g_str_has_prefix (text, "postgresql://")
+      && !g_str_has_prefix (text, "postgres://")) {
+    g_set_error (error, KK_CONFIG_ERROR, KK_CONFIG_ERROR_INVALID,
+        "%s: not a postgresql:// URL", where);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 apply_server_group (KkConfig *config, const KeyFileCursor *cur,
     const char *key, GError **error)
@@ -519,6 +537,12 @@ apply_server_group (KkConfig *config, const KeyFileCursor *cur,
               config->http_address), error);
   } else if (g_str_equal (key, "data-dir")) {
     if (!kf_get_path (cur, key, &config->data_dir, error))
+      return FALSE;
+  } else if (g_str_equal (key, "database")) {
+    g_autofree char *where = kf_where (cur, key);
+
+    if (!kf_get_string (cur, key, &config->database, error)
+        || !check_database (config->database, where, error))
       return FALSE;
   } else {
     return kf_unknown_key (cur, key, error);
@@ -787,6 +811,14 @@ apply_env (KkConfig *config, GError **error)
     config->data_dir = g_strdup (text);
   }
 
+  text = g_getenv ("KRINGKAST_DATABASE");
+  if (text != NULL) {
+    if (!check_database (text, "KRINGKAST_DATABASE", error))
+      return FALSE;
+    g_free (config->database);
+    config->database = g_strdup (text);
+  }
+
   text = g_getenv ("KRINGKAST_ADMIN_TOKEN");
   if (text != NULL) {
     if (!validate_token (text, &local_error)) {
@@ -868,6 +900,13 @@ apply_options (KkConfig *config, const KkConfigOptions *options,
     }
     g_free (config->data_dir);
     config->data_dir = g_strdup (options->data_dir);
+  }
+
+  if (options->database != NULL) {
+    if (!check_database (options->database, "--database", error))
+      return FALSE;
+    g_free (config->database);
+    config->database = g_strdup (options->database);
   }
 
   if (options->turn_urls != NULL) {
@@ -996,6 +1035,9 @@ kk_config_load (int *argc, char ***argv, GError **error)
       "addresses)", "ADDR" },
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.data_dir,
       "Directory for the database and recordings (default ./var)", "DIR" },
+    { "database", 0, 0, G_OPTION_ARG_STRING, &options.database,
+      "PostgreSQL database shared by several relays, as a postgresql:// "
+      "URL (default: SQLite in the data directory)", "URL" },
     { "demo", 0, 0, G_OPTION_ARG_NONE, &options.demo,
       "Create room 'demo', live at once with a test-pattern lecture", NULL },
     { "workers", 0, 0, G_OPTION_ARG_INT, &options.workers,

@@ -36,6 +36,7 @@ typedef struct {
   guint16 media_port;      /* --media-port, KRINGKAST_MEDIA_PORT, [media] port; 8189 */
   char **public_ips;       /* --public-ip (repeatable), KRINGKAST_PUBLIC_IP (comma list), [media] public-ip; NULL = autodetect */
   char *data_dir;          /* --data-dir, KRINGKAST_DATA_DIR, [server] data-dir; ./var */
+  char *database;          /* --database, KRINGKAST_DATABASE, [server] database: a postgresql:// URL; NULL = SQLite in data_dir */
   gboolean demo;           /* --demo; adds room "demo" (source "demo") to @rooms unless the file has one */
   char *admin_token;       /* KRINGKAST_ADMIN_TOKEN only (never in a file or option) */
   guint workers;           /* --workers, [media] workers; 0 = one per core */

@@ -394,7 +394,7 @@ kk_questions_get_live_session (KkQuestions *questions, const char *room_id)
   " q.state_at," \
   " (SELECT COUNT(*) FROM question_supports s WHERE s.question_id = q.id)," \
   " (SELECT COUNT(*) FROM question_supports s WHERE s.question_id = q.id" \
-  "   AND s.party_id = ?9)" \
+  "   AND s.party_id = ?2)" \
   " FROM questions q LEFT JOIN participants p ON p.id = q.participant_id"
 
 static KkQuestion *
@@ -431,7 +431,7 @@ load_question (KkDb *db, const char *id, GError **error)
   if (stmt == NULL)
     return NULL;
   kk_db_bind_text (stmt, 1, id);
-  kk_db_bind_null (stmt, 9);
+  kk_db_bind_null (stmt, 2);
   step = kk_db_step (stmt, error);
   if (step == KK_DB_ROW)
     return read_question (stmt);
@@ -453,7 +453,7 @@ kk_questions_list_in_db (KkDb *db, const char *session_id,
   if (stmt == NULL)
     return NULL;
   kk_db_bind_text (stmt, 1, session_id);
-  kk_db_bind_text (stmt, 9, viewer_party_id);
+  kk_db_bind_text (stmt, 2, viewer_party_id);
   list = g_ptr_array_new_with_free_func ((GDestroyNotify) kk_question_free);
   while ((step = kk_db_step (stmt, error)) == KK_DB_ROW)
     g_ptr_array_add (list, read_question (stmt));

@@ -9,8 +9,9 @@
  *
  * The SQL dialect both backends accept, and the only one modules write:
  * - placeholders are `?` (numbered by position from 1) or `?N` (number
- *   N, which may stand more than once); a backend that wants `$N` maps
- *   them in one place, its prepare;
+ *   N, which may stand more than once), numbered without gaps (PostgreSQL
+ *   must find a type for each number up to the highest); a backend that
+ *   wants `$N` maps them in one place, its prepare;
  * - `INSERT ... ON CONFLICT (...) DO NOTHING` / `DO UPDATE SET ...` rather
  *   than `INSERT OR IGNORE` / `OR REPLACE`;
  * - standard functions only (`COALESCE`, `MAX`, `COUNT`, `LOWER`...): no
@@ -19,6 +20,19 @@
  *   booleans are integers 0/1, text is UTF-8;
  * - transactions are begun only by kk_db_transaction(), which knows the
  *   backend's way to take the write lock up front.
+ * - column types in DDL are SQLite's names with the meaning they have
+ *   there, which the PostgreSQL backend maps (kk_db_pg_translate(), the
+ *   one place): INTEGER is 64-bit (BIGINT), `INTEGER PRIMARY KEY` a
+ *   rowid assigned on insert unless given (an identity column), REAL is
+ *   DOUBLE PRECISION, BLOB is BYTEA; TEXT is TEXT;
+ * - what PostgreSQL types more strictly is written so that both accept it:
+ *   a condition is a comparison (`CASE WHEN ?1 = 1`), never a bare
+ *   integer; a parameter that may be NULL also stands where its type is
+ *   known (`room_id = COALESCE (?1, room_id)`, not `?1 IS NULL OR ...`);
+ *   a comparison read as a column is 1 or 0 on both;
+ * - a statement that fails inside a transaction fails alone (the
+ *   transaction goes on, as in SQLite; the PostgreSQL backend runs each
+ *   under a savepoint).
  *
  * A KkDb and its statements belong to the store's worker thread: they are
  * handed to job functions (KkStoreJobFunc) and used only during the
@@ -36,7 +50,7 @@ G_BEGIN_DECLS
 GQuark kk_store_error_quark (void);
 
 typedef enum {
-  KK_STORE_ERROR_FAILED,      /* SQLite or file system error */
+  KK_STORE_ERROR_FAILED,      /* database or file system error */
   KK_STORE_ERROR_EXISTS,      /* a unique key is taken */
   KK_STORE_ERROR_NOT_FOUND,   /* no such row */
   KK_STORE_ERROR_CLOSED,      /* kk_store_close() was called */
@@ -137,7 +151,9 @@ gboolean kk_db_transaction (KkDb *db, KkDbTransactionFunc func,
  * deleted from then on on @db overwritten rather than left in free pages;
  * kk_db_checkpoint() moves every committed change out of the backend's
  * write-ahead log and empties it, so that the log no longer holds the
- * rows as they were. */
+ * rows as they were. On PostgreSQL, which can do neither from a client,
+ * the rows deleted by the next transaction are vacuumed away after it
+ * commits: see kk-db-pg.c for what that does and does not guarantee. */
 gboolean kk_db_secure_delete (KkDb *db, GError **error);
 gboolean kk_db_checkpoint (KkDb *db, GError **error);
 

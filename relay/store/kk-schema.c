@@ -306,14 +306,23 @@ add_missing_columns (KkDb *db, GError **error)
   return TRUE;
 }
 
-/* Migrates to version GPOINTER_TO_INT (@user_data) from the one before. */
+static gboolean read_version (KkDb *db, int *version, GError **error);
+
+/* Migrates to version GPOINTER_TO_INT (@user_data) from the one before,
+ * unless another relay sharing the database did so while this one waited
+ * for the write lock that kk_db_transaction() takes. */
 static gboolean
 run_migration (KkDb *db, gpointer user_data, GError **error)
 {
   int version = GPOINTER_TO_INT (user_data);
   const Migration *migration = &migrations[version - 1];
   g_autoptr (KkDbStmt) record = NULL;
+  int current = 0;
 
+  if (!read_version (db, &current, error))
+    return FALSE;
+  if (current >= version)
+    return TRUE;
   if (!kk_db_exec (db, migration->sql, error))
     return FALSE;
   if (migration->update != NULL && !migration->update (db, error))
@@ -349,12 +358,21 @@ read_version (KkDb *db, int *version, GError **error)
   return TRUE;
 }
 
+/* In a transaction of its own, because relays sharing a PostgreSQL
+ * database may start together: CREATE TABLE IF NOT EXISTS run by two at
+ * once can fail in the one that loses the race. */
+static gboolean
+read_version_locked (KkDb *db, gpointer user_data, GError **error)
+{
+  return read_version (db, user_data, error);
+}
+
 gboolean
 kk_schema_migrate (KkDb *db, GError **error)
 {
   int version = 0;
 
-  if (!read_version (db, &version, error))
+  if (!kk_db_transaction (db, read_version_locked, &version, error))
     return FALSE;
   if (version > KK_STORE_SCHEMA_VERSION) {
     g_set_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kk-store: SQLite on one worker thread.
+ * kk-store: the database (an embedded SQLite file, or a PostgreSQL server
+ * that several relays share) on one worker thread.
  *
  * One connection, owned by one thread for its whole life, fed by a
- * GAsyncQueue of jobs (the model is redis's bio.c): SQLite is never called
- * from the main loop or the media threads, jobs run strictly in the order
+ * GAsyncQueue of jobs (the model is redis's bio.c): the database is never
+ * called from the main loop or the media threads, jobs run strictly in the order
  * they were queued (so "start session" cannot overtake "insert room"), and
  * there is no locking around the database at all.
  *
@@ -18,8 +19,10 @@
  * the store and joining itself. Synchronous jobs (startup only) wait on a
  * GCond instead.
  *
- * Durability: WAL journal with synchronous=FULL, so a job whose callback
- * reported success survives a power cut; foreign keys enforced; schema
+ * Durability: on SQLite, WAL journal with synchronous=FULL, so a job whose
+ * callback reported success survives a power cut; on PostgreSQL, the
+ * server's own (a commit returns once its log is flushed, by default).
+ * Foreign keys enforced; schema
  * changes are numbered migrations (kk-schema.c) recorded in table
  * schema_version. Queries go through kk-db (kk-db.h), in the SQL dialect
  * every backend accepts.
@@ -27,6 +30,7 @@
 
 #include "kk-store.h"
 
+#include "kk-db-pg.h"
 #include "kk-db-private.h"
 #include "kk-db-sqlite.h"
 
@@ -50,6 +54,7 @@ struct _KkStore {
   GObject parent_instance;
 
   char *data_dir;
+  char *database;               /* nullable: PostgreSQL URL */
   GThread *thread;
   GAsyncQueue *queue;           /* element-type KkStoreJob */
   GMutex lock;                  /* orders submissions against close */
@@ -452,14 +457,19 @@ static gpointer
 open_job (KkDb *unused, gpointer data, GError **error)
 {
   KkStore *store = data;
-  g_autofree char *path = g_build_filename (store->data_dir, KK_STORE_DB_NAME,
-      NULL);
-  KkDb *db = kk_db_sqlite_open (path, error);
+  g_autofree char *path = NULL;
+  KkDb *db;
 
+  if (store->database != NULL) {
+    db = kk_db_pg_open (store->database, error);
+  } else {
+    path = g_build_filename (store->data_dir, KK_STORE_DB_NAME, NULL);
+    db = kk_db_sqlite_open (path, error);
+  }
   if (db == NULL)
     return NULL;
   if (!kk_schema_migrate (db, error) || !close_stale_sessions (db, error)) {
-    g_prefix_error (error, "%s: ", path);
+    g_prefix_error (error, "%s: ", path != NULL ? path : "PostgreSQL");
     kk_db_close (db);
     return NULL;
   }
@@ -468,7 +478,7 @@ open_job (KkDb *unused, gpointer data, GError **error)
 }
 
 KkStore *
-kk_store_open (const char *data_dir, GError **error)
+kk_store_open (const char *data_dir, const char *database, GError **error)
 {
   g_autoptr (KkStore) store = NULL;
   GError *local_error = NULL;
@@ -486,6 +496,7 @@ kk_store_open (const char *data_dir, GError **error)
 
   store = g_object_new (KK_TYPE_STORE, NULL);
   store->data_dir = g_strdup (data_dir);
+  store->database = g_strdup (database);
   store->thread = g_thread_new ("kk-store", worker_main, store);
 
   run_sync (store, open_job, store, NULL, &local_error);
@@ -537,6 +548,7 @@ kk_store_finalize (GObject *object)
   g_async_queue_unref (store->queue);
   g_mutex_clear (&store->lock);
   g_free (store->data_dir);
+  g_free (store->database);
 
   G_OBJECT_CLASS (kk_store_parent_class)->finalize (object);
 }
@@ -613,7 +625,7 @@ insert_room (KkDb *db, const KkRoomConfig *room, gboolean upsert,
         "record = excluded.record, "
         "completion_ratio = excluded.completion_ratio, "
         "source = excluded.source, source_uri = excluded.source_uri, "
-        "host_token = CASE WHEN ?9 THEN excluded.host_token "
+        "host_token = CASE WHEN ?9 = 1 THEN excluded.host_token "
         "ELSE rooms.host_token END"
       : "INSERT INTO rooms (" ROOM_COLUMNS ", created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", error);
@@ -1165,8 +1177,10 @@ static gpointer
 list_sessions_job (KkDb *db, gpointer user_data, GError **error)
 {
   SessionData *data = user_data;
+  /* COALESCE rather than `?1 IS NULL OR room_id = ?1`, where PostgreSQL
+   * cannot tell the type of a NULL ?1. */
   g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT " SESSION_COLUMNS
-      " FROM sessions WHERE ?1 IS NULL OR room_id = ?1"
+      " FROM sessions WHERE room_id = COALESCE (?1, room_id)"
       " ORDER BY COALESCE (scheduled_start, started_at), id", error);
 
   if (stmt == NULL)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kk-store: the durable state (rooms, parties and their participants,
- * sessions: broadcast, and planned ahead) in SQLite, run on one dedicated
- * worker thread.
+ * sessions: broadcast, and planned ahead) in SQLite or PostgreSQL, run on
+ * one dedicated worker thread.
  *
  * Every asynchronous call is answered on the GMainContext that was the
  * thread-default when it was made, through a GAsyncReadyCallback and a
@@ -71,15 +71,21 @@ G_DECLARE_FINAL_TYPE (KkStore, kk_store, KK, STORE, GObject)
 /**
  * kk_store_open:
  * @data_dir: the daemon's data directory; created (mode 0750) if missing
+ * @database: (nullable): a PostgreSQL connection URL
+ *   (`postgresql://...`, see kk_db_pg_open()), for several relays sharing
+ *   one database; NULL for the embedded default, `<data_dir>/kringkast.db`
  *
- * Starts the worker thread and opens `<data_dir>/kringkast.db` on it (WAL
+ * Starts the worker thread and opens the database on it (SQLite: WAL
  * journal, synchronous=FULL, foreign keys on), creating or migrating the
- * schema. Sessions a crash left open are closed at their start time, with
- * a log line each. Blocks until done.
+ * schema; relays opening one PostgreSQL database at once migrate it once,
+ * one after the other. Sessions a crash left open are closed at their
+ * start time, with a log line each. Blocks until done.
  *
- * Returns: (transfer full): the store, or NULL with @error.
+ * Returns: (transfer full): the store, or NULL with @error (a database
+ * that cannot be reached is one).
  */
-KkStore *kk_store_open (const char *data_dir, GError **error);
+KkStore *kk_store_open (const char *data_dir, const char *database,
+    GError **error);
 
 /**
  * kk_store_close:

@@ -1,0 +1,1 @@
+CREATE TABLE t (seq INTEGER PRIMARY KEY, r REAL, b BLOB, n integer not null);

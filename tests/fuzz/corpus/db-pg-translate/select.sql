@@ -1,0 +1,1 @@
+SELECT id FROM rooms WHERE id = ?1 AND x = ? -- ?
