@@ -166,10 +166,13 @@ def test(ctx):
     # (the one she started at has left the window; x264 may have put one
     # at a scene cut since): asking for a start point brings a fresh one.
     losses_before = d.log_text().count("video lost on the way in")
-    # A loss logged before that count asked the feed more than the fold's
-    # 500 ms before her ?start=1, so it cannot fold hers; one after it can
-    # (the feed then asked already: her reply says none was asked for her).
-    time.sleep(0.6)
+    # A loss's keyframe comes within a few hundred ms of its ask and is
+    # listed about a second later: for a loss logged before that count,
+    # 2.5 s on, the wait below sees it and waits until it is stale. One
+    # logged after it may have folded her request (within 500 ms), or
+    # brought a keyframe the segmenter has but does not list yet (under
+    # 2 s old: it needs none for her); either way none is asked for her.
+    time.sleep(2.5)
     wait_until(lambda: not fresh_start(playlist(d, other_tok)), 15,
                "no fresh start point", interval=0.5)
     asked_at = time.monotonic()
