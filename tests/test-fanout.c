@@ -332,8 +332,9 @@ test_upswitch_keyframe_folded (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->keyframes, ==, 1);
   g_assert_cmpuint (f->fanout->upswitch_keyframe_requests, ==, 1);
   g_assert_cmpuint (f->fanout->keyframe_requests, ==, 1);
-  /* Other requests are folded as before. */
-  kk_feed_request_keyframe (f->feed);
+  /* Other requests are folded as before, and say so. */
+  g_assert_true (kk_feed_request_keyframe (f->feed));
+  g_assert_false (kk_feed_request_keyframe (f->feed));
   spin (20);
   g_assert_cmpuint (f->keyframes, ==, 2);
 }

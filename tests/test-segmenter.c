@@ -30,6 +30,9 @@
 typedef struct {
   KkSegmenter *segmenter;
   guint keyframe_requests;
+  /* need_keyframe says it folded the request (a feed's answer when it
+   * asked the publisher less than its interval ago). */
+  gboolean folding;
 } Fixture;
 
 /* ---- making media ---- */
@@ -59,12 +62,13 @@ make_media (KkCodec codec, guint seconds, guint gop, gint64 start_wall_us)
 
 /* ---- the segmenter ---- */
 
-static void
+static gboolean
 on_need_keyframe (KkSegmenter *segmenter, gpointer user_data)
 {
   Fixture *f = user_data;
 
   g_atomic_int_inc (&f->keyframe_requests);
+  return !g_atomic_int_get (&f->folding);
 }
 
 static const KkSegmenterCallbacks callbacks = { on_need_keyframe };
@@ -312,7 +316,9 @@ test_long_gop (Fixture *f, gconstpointer data)
 
 /* A new player before the first keyframe (the request to start may have
  * been lost), and one when the newest keyframe is 3 s old (a GOP of 4 s):
- * the segmenter asks for a start point, once for each time it is told. */
+ * the segmenter asks for a start point, once for each time it is told,
+ * and says it did only when the request was not folded into an earlier
+ * one (the playlist's start_requested). */
 static void
 test_start_point (Fixture *f, gconstpointer data)
 {
@@ -325,6 +331,9 @@ test_start_point (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_atomic_int_get (&f->keyframe_requests), ==, 2);
   g_assert_true (kk_segmenter_want_start_point (f->segmenter));
   g_assert_cmpuint (g_atomic_int_get (&f->keyframe_requests), ==, 3);
+  g_atomic_int_set (&f->folding, TRUE);
+  g_assert_false (kk_segmenter_want_start_point (f->segmenter));
+  g_assert_cmpuint (g_atomic_int_get (&f->keyframe_requests), ==, 4);
 }
 
 /* The publisher paused for 20 s: the feed's RTP timestamps run on

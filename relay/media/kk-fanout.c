@@ -420,17 +420,18 @@ fold_request (gint64 *last_mono_us, gint64 interval_us)
 /* Any thread. Folds the requests of all viewers into at most one per
  * interval: a room of 500 nurses on a lossy network must not make the
  * host's encoder send nothing but keyframes. */
-void
+gboolean
 kk_feed_request_keyframe (KkFeed *feed)
 {
   if (!fold_request (&feed->last_keyframe_request_mono_us,
           KK_FANOUT_KEYFRAME_INTERVAL_MS * 1000))
-    return;
+    return FALSE;
   __atomic_fetch_add (&feed->fanout->keyframe_requests, 1, __ATOMIC_RELAXED);
   GST_DEBUG ("feed %s: asking the publisher for a keyframe", feed->name);
   /* The feed outlives every viewer and ingest of its lecture, and the
    * lecture frees it on the main context, after pending sources ran. */
   g_main_context_invoke (feed->main_context, invoke_keyframe_request, feed);
+  return TRUE;
 }
 
 /* Any thread. A viewer moving up to the full layer waited long for its

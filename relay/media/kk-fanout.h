@@ -118,8 +118,10 @@ void kk_feed_request_light_keyframe (KkFeed *feed);
 KkCodec kk_feed_get_video_codec (KkFeed *feed);
 
 /* Any thread. Asks the publisher for a keyframe, folded with every other
- * request into at most one per KK_FANOUT_KEYFRAME_INTERVAL_MS. */
-void kk_feed_request_keyframe (KkFeed *feed);
+ * request into at most one per KK_FANOUT_KEYFRAME_INTERVAL_MS.
+ * Returns: whether the publisher was asked (FALSE: folded into one asked
+ * less than that interval ago). */
+gboolean kk_feed_request_keyframe (KkFeed *feed);
 
 /* Returns: (transfer full): the current video GOP, see kk_track_get_gop (). */
 GPtrArray *kk_feed_get_gop (KkFeed *feed, gint64 *keyframe_age_us);

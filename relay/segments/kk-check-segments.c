@@ -71,12 +71,13 @@ on_tick (gpointer user_data)
 
 /* Any thread: the segmenter wants a keyframe; the feed folds requests
  * and asks the pattern's encoder on the main context. */
-static void
+static gboolean
 on_need_keyframe (KkSegmenter *segmenter, gpointer user_data)
 {
   KkCheckSegments *segments = user_data;
 
-  kk_feed_request_keyframe (kk_network_check_get_feed (segments->check));
+  return kk_feed_request_keyframe (kk_network_check_get_feed (
+          segments->check));
 }
 
 static void

@@ -811,12 +811,10 @@ kk_segmenter_want_start_point (KkSegmenter *segmenter)
           && segmenter->last_video_us - segmenter->last_keyframe_us
           > KK_SEGMENTER_START_MAX_AGE_MS * 1000);
   g_mutex_unlock (&segmenter->lock);
-  if (ask) {
-    GST_DEBUG ("segments %s: a player needs a start point", segmenter->name);
-    if (segmenter->callbacks.need_keyframe != NULL)
-      segmenter->callbacks.need_keyframe (segmenter, segmenter->user_data);
-  }
-  return ask;
+  if (!ask || segmenter->callbacks.need_keyframe == NULL)
+    return FALSE;
+  GST_DEBUG ("segments %s: a player needs a start point", segmenter->name);
+  return segmenter->callbacks.need_keyframe (segmenter, segmenter->user_data);
 }
 
 gint64

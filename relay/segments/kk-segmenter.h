@@ -99,8 +99,9 @@ typedef struct _KkSegmenter KkSegmenter;
 typedef struct {
   /* Any thread, never from under the segmenter's lock: a keyframe is
    * needed (the start, video lost, or a player's start point); the
-   * caller folds requests that come close together. */
-  void (*need_keyframe) (KkSegmenter *segmenter, gpointer user_data);
+   * caller folds requests that come close together. Returns whether the
+   * publisher was asked (FALSE when folded into an earlier request). */
+  gboolean (*need_keyframe) (KkSegmenter *segmenter, gpointer user_data);
 } KkSegmenterCallbacks;
 
 /**
@@ -146,7 +147,8 @@ KkSegment *kk_segmenter_lookup (KkSegmenter *segmenter, guint64 seq);
  * there is no keyframe yet, or the newest is older than
  * KK_SEGMENTER_START_MAX_AGE_MS, a keyframe is asked for (need_keyframe,
  * from this call). Any thread.
- * Returns: whether one was asked for. */
+ * Returns: whether one was asked of the publisher (FALSE when none was
+ * needed, and when need_keyframe folded it into an earlier request). */
 gboolean kk_segmenter_want_start_point (KkSegmenter *segmenter);
 /* The wall-clock time (g_get_real_time) of media time 0, as the newest
  * video packet has it: live is at media time now - this. 0 before the

@@ -169,13 +169,14 @@ kk_segments_free (KkSegments *segments)
   g_free (segments);
 }
 
-/* Any thread: the segmenter wants a keyframe; the feed folds requests. */
-static void
+/* Any thread: the segmenter wants a keyframe; the feed folds requests
+ * and says whether this one reached the publisher. */
+static gboolean
 on_need_keyframe (KkSegmenter *segmenter, gpointer user_data)
 {
   LectureEntry *entry = user_data;
 
-  kk_feed_request_keyframe (entry->feed);
+  return kk_feed_request_keyframe (entry->feed);
 }
 
 static void

@@ -98,7 +98,9 @@ void kk_segments_note_fetch (KkSegments *segments, KkLecture *lecture,
  * unless @party_id's last need was less than KK_SEGMENTS_START_INTERVAL_S
  * ago.
  *
- * Returns: whether a keyframe was asked for.
+ * Returns: whether a keyframe was asked of the publisher for it (FALSE
+ * when none was needed, for the limit above, and when the feed folded
+ * the request into one it made less than its interval ago).
  */
 gboolean kk_segments_want_start_point (KkSegments *segments,
     KkLecture *lecture, const char *party_id);

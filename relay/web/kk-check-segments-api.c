@@ -12,13 +12,17 @@
 
 typedef struct {
   KkCheckSegments *segments;
-  KkRateLimit *limit;
+  KkRateLimit *limit;            /* POSTs per address */
+  KkRateLimit *playlist_limit;   /* per checker */
+  KkRateLimit *segment_limit;    /* per checker */
 } KkCheckSegmentsApi;
 
 static void
 api_free (KkCheckSegmentsApi *api)
 {
   kk_rate_limit_free (api->limit);
+  kk_rate_limit_free (api->playlist_limit);
+  kk_rate_limit_free (api->segment_limit);
   g_free (api);
 }
 
@@ -83,6 +87,11 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
 
   if (segmenter == NULL)
     return;
+  if (!kk_segments_api_take_slot (request, api->playlist_limit,
+          kk_http_request_get_param (request, 0),
+          "network-check-https-playlist", "too many playlist requests for "
+          "this check: poll once per target_duration"))
+    return;
   prefix = g_strdup_printf ("/network-check/segments/%s",
       kk_http_request_get_param (request, 0));
   kk_segments_api_reply_playlist (kk_http_request_get_message (request),
@@ -96,9 +105,14 @@ get_segment (KkHttpRequest *request, gpointer user_data)
   KkSegmenter *segmenter = require_checker (api, request);
   g_autoptr (KkSegment) segment = NULL;
 
+  if (segmenter == NULL
+      || !kk_segments_api_take_slot (request, api->segment_limit,
+          kk_http_request_get_param (request, 0),
+          "network-check-https-segments", "too many segment requests for "
+          "this check: fetch each segment once"))
+    return;
   /* A check's segment counts for nothing: no attendance. */
-  if (segmenter != NULL)
-    segment = kk_segments_api_reply_segment (kk_http_request_get_message
+  segment = kk_segments_api_reply_segment (kk_http_request_get_message
         (request), segmenter, kk_http_request_get_param (request, 1));
 }
 
@@ -112,6 +126,10 @@ kk_check_segments_api_register (SoupServer *server,
   api->limit = kk_rate_limit_new (KK_CHECK_SEGMENTS_BURST,
       (gint64) KK_CHECK_SEGMENTS_INTERVAL_S * G_USEC_PER_SEC,
       KK_CHECK_SEGMENTS_MAX_CLIENTS);
+  api->playlist_limit = kk_rate_limit_new (KK_SEGMENTS_API_PLAYLIST_BURST,
+      KK_SEGMENTS_API_PLAYLIST_INTERVAL_US, KK_CHECK_SEGMENTS_MAX_CLIENTS);
+  api->segment_limit = kk_rate_limit_new (KK_SEGMENTS_API_SEGMENT_BURST,
+      KK_SEGMENTS_API_SEGMENT_INTERVAL_US, KK_CHECK_SEGMENTS_MAX_CLIENTS);
   kk_http_server_keep (server, api, (GDestroyNotify) api_free);
 
   kk_http_add_route (server, "POST", "/network-check/segments",

@@ -18,7 +18,13 @@
  * KK_CHECK_SEGMENTS_INTERVAL_S: one check takes one), programs on this
  * machine excepted. An unknown or expired id, or an unknown segment, is
  * 404. The segments' replies are bounded like a lecture's
- * (KK_SEGMENTS_API_SEND_TIMEOUT_S).
+ * (KK_SEGMENTS_API_SEND_TIMEOUT_S). A checker's playlist and segments
+ * have a lecture token's budgets (kk-segments-api.h), kept per checker
+ * id: an id is had only from a POST, which is limited per address, so
+ * one address's requests are bounded by both; and the checkers of one
+ * workplace's address (its IT testing several screens at once) do not
+ * share one budget. Refusals are counted under reason
+ * "network-check-https-playlist" and "network-check-https-segments".
  */
 #pragma once
 

@@ -15,14 +15,14 @@
  * a keyframe (where a player can start). "?start=1" on the playlist says
  * the player needs a start point (kk_segments_want_start_point (), rate
  * limited per token); "start_requested" in the reply says whether a
- * keyframe was asked of the publisher for it.
+ * keyframe was asked of the publisher for it (not when the feed folded
+ * the request into one it had just made).
  */
 #include "kk-segments-api.h"
 
 #include <stdlib.h>
 
 #include "kk-http-guard.h"
-#include "kk-http.h"
 
 /* The routes' data, kept by the server. */
 typedef struct {
@@ -30,13 +30,29 @@ typedef struct {
   KkSegments *segments;
   KkSegmentsLookupFunc lookup;
   gpointer lookup_data;
+  KkRateLimit *playlist_limit;   /* per participant */
+  KkRateLimit *segment_limit;    /* per participant */
 } KkSegmentsApi;
 
 static void
 api_free (KkSegmentsApi *api)
 {
   g_clear_object (&api->auth);
+  kk_rate_limit_free (api->playlist_limit);
+  kk_rate_limit_free (api->segment_limit);
   g_free (api);
+}
+
+gboolean
+kk_segments_api_take_slot (KkHttpRequest *request, KkRateLimit *limit,
+    const char *key, const char *reason, const char *message)
+{
+  gint64 wait = kk_rate_limit_take (limit, key, g_get_monotonic_time ());
+
+  if (wait == 0)
+    return TRUE;
+  kk_http_request_reply_limited (request, reason, wait, message);
+  return FALSE;
 }
 
 /* The lecture of the request's room, for its participant; replies 404,
@@ -145,6 +161,12 @@ get_playlist (KkHttpRequest *request, gpointer user_data)
         "start must be 1 (the player needs a start point) or absent");
     return;
   }
+  /* Before any work for it: a refused poll neither keeps the segmenter
+   * running nor asks for a start point (the next poll in time does). */
+  if (!kk_segments_api_take_slot (request, api->playlist_limit, party_id,
+          "https-playlist", "too many playlist requests for this token: "
+          "poll once per target_duration"))
+    return;
   segmenter = kk_segments_want (api->segments, lecture);
   if (start != NULL)
     start_requested = kk_segments_want_start_point (api->segments, lecture,
@@ -234,6 +256,10 @@ get_segment (KkHttpRequest *request, gpointer user_data)
 
   if (lecture == NULL)
     return;
+  if (!kk_segments_api_take_slot (request, api->segment_limit, party_id,
+          "https-segments", "too many segment requests for this token: "
+          "fetch each segment once"))
+    return;
   /* Only a segmenter someone is watching: a segment URL alone does not
    * start one. */
   segment = kk_segments_api_reply_segment (msg,
@@ -253,6 +279,10 @@ kk_segments_api_register (SoupServer *server, KkAuth *auth,
   api->segments = segments;
   api->lookup = lookup;
   api->lookup_data = lookup_data;
+  api->playlist_limit = kk_rate_limit_new (KK_SEGMENTS_API_PLAYLIST_BURST,
+      KK_SEGMENTS_API_PLAYLIST_INTERVAL_US, KK_SEGMENTS_API_MAX_CLIENTS);
+  api->segment_limit = kk_rate_limit_new (KK_SEGMENTS_API_SEGMENT_BURST,
+      KK_SEGMENTS_API_SEGMENT_INTERVAL_US, KK_SEGMENTS_API_MAX_CLIENTS);
   kk_http_server_keep (server, api, (GDestroyNotify) api_free);
 
   kk_http_add_route (server, "GET", "/api/rooms/{room}/segments",

@@ -255,25 +255,40 @@ reply_lecture_error (SoupServerMessage *msg, const GError *error)
   kk_http_reply_error (msg, status, "%s", error->message);
 }
 
-/* The request's trickle-ice-sdpfrag, or NULL after replying 415 or 400. */
-static KkTrickleFragment *
-read_fragment (KkHttpRequest *request)
+/* A parser of a request's body (kk_sdp_parse_viewer_offer (),
+ * kk_sdp_parse_trickle_fragment ()). */
+typedef gpointer (*BodyParseFunc) (const char *data, gsize len,
+    GError **error);
+
+/* The request's body of @content_type as @parse made it, or NULL after
+ * replying 415 (another type) or 400 (@parse's error). */
+static gpointer
+read_body (KkHttpRequest *request, const char *content_type,
+    BodyParseFunc parse)
 {
   SoupServerMessage *msg = kk_http_request_get_message (request);
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
-  KkTrickleFragment *fragment;
+  gpointer parsed;
   gsize len;
   const char *data;
 
-  if (!kk_http_check_content_type (msg, TRICKLE_TYPE))
+  if (!kk_http_check_content_type (msg, content_type))
     return NULL;
   body = kk_http_request_get_body (request);
   data = g_bytes_get_data (body, &len);
-  fragment = kk_sdp_parse_trickle_fragment (data, len, &error);
-  if (fragment == NULL)
+  parsed = parse (data, len, &error);
+  if (parsed == NULL)
     kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-  return fragment;
+  return parsed;
+}
+
+/* The request's trickle-ice-sdpfrag, or NULL after replying 415 or 400. */
+static KkTrickleFragment *
+read_fragment (KkHttpRequest *request)
+{
+  return read_body (request, TRICKLE_TYPE,
+      (BodyParseFunc) kk_sdp_parse_trickle_fragment);
 }
 
 static void
@@ -338,21 +353,8 @@ from_loopback (SoupServerMessage *msg)
 static KkViewerOffer *
 read_viewer_offer (KkHttpRequest *request)
 {
-  SoupServerMessage *msg = kk_http_request_get_message (request);
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (GError) error = NULL;
-  KkViewerOffer *offer;
-  gsize len;
-  const char *data;
-
-  if (!kk_http_check_content_type (msg, SDP_TYPE))
-    return NULL;
-  body = kk_http_request_get_body (request);
-  data = g_bytes_get_data (body, &len);
-  offer = kk_sdp_parse_viewer_offer (data, len, &error);
-  if (offer == NULL)
-    kk_http_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "%s", error->message);
-  return offer;
+  return read_body (request, SDP_TYPE,
+      (BodyParseFunc) kk_sdp_parse_viewer_offer);
 }
 
 static void

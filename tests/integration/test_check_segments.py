@@ -12,6 +12,10 @@ own test pattern, with no token, no course and no attendance.
   reason "network-check-https"), programs on this machine excepted;
   at most eight checkers at once (then 429); a checker's id lasts the
   check's 20 s, then its playlist is 404;
+- a checker's playlist polled in a loop (from this machine too: the
+  budget is the checker's) is refused after its burst of eight, 429 with
+  Retry-After, counted under reason "network-check-https-playlist", and
+  answered again after Retry-After;
 - nothing counts: no HTTPS viewer in /metrics, no attendance row, even
   while a participant of the room's lecture exists.
 """
@@ -45,7 +49,8 @@ def test(ctx):
     def with_segments(n):
         pl = harness.http("GET", playlist).json()
         return pl if len(pl["segments"]) >= n else None
-    pl = wait_until(lambda: with_segments(2), 10, "two segments")
+    pl = wait_until(lambda: with_segments(2), 10, "two segments",
+                    interval=0.5)
     first_after = time.monotonic() - t0
     log("two segments %.1f s after the POST", first_after)
     check_eq(pl["mime_type"], 'video/webm; codecs="vp8,opus"', "MSE type")
@@ -72,6 +77,36 @@ def test(ctx):
                  "%s/%s-x.webm" % (checker["playlist"], pl["id"]),
                  "%s/%s-1.mp4" % (checker["playlist"], pl["id"])):
         check_eq(harness.http("GET", d.url(path)).status, 404, path)
+
+    # A checker's playlist in a loop: its burst (kk-segments-api.h's
+    # eight), then 429 until Retry-After; the polling above (twice the
+    # page's rate) never was.
+    reason = {"reason": "network-check-https-playlist"}
+    check_eq(d.metric("kringkast_http_rejected_total", reason) or 0, 0,
+             "polling refused")
+    # The budget is full again 250 ms after the last poll above.
+    time.sleep(0.3)
+    t = time.monotonic()
+    answered = 0
+    while answered < 48:
+        refused = harness.http("GET", playlist)
+        if refused.status != 200:
+            break
+        answered += 1
+    elapsed = time.monotonic() - t
+    log("checker's playlist: %d answered in %.2f s, then %d", answered,
+        elapsed, refused.status)
+    check_eq(refused.status, 429, "a burst's refusal")
+    # Eight at once, then one per 250 ms.
+    check(8 <= answered <= 8 + elapsed / 0.25 + 1,
+          "%d answered of a burst of eight", answered)
+    check("too many" in refused.json()["error"], refused.text)
+    retry_after = refused.header("Retry-After") or ""
+    check(retry_after.isdigit() and int(retry_after) >= 1,
+          "Retry-After: %r", retry_after)
+    check(d.metric("kringkast_http_rejected_total", reason) >= 1, "counted")
+    time.sleep(int(retry_after))
+    check_eq(harness.http("GET", playlist).status, 200, "after Retry-After")
 
     # Nothing counts: no HTTPS viewer, no attendance row.
     check_eq(d.metric("kringkast_viewers", {"transport": "https"}) or 0, 0,

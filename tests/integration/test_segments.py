@@ -19,6 +19,12 @@ a player would (the playlist every half second, each new segment once):
   her among the viewers with transport "https"; someone who fetches only
   one segment every four seconds is counted for those segments' time,
   not for the whole while;
+- limits per token: the polling above (the playlist every half second,
+  twice a page's rate) is never refused; a burst of playlist GETs gets
+  429 after the playlist's burst (no sooner, and no later than its refill
+  allows), with Retry-After and a JSON error, counted under reason
+  "https-playlist", and the GET after Retry-After is answered; so for
+  segments ("https-segments");
 - a slow reader: pipelined requests read one byte a second are cut off
   by the guard (send-timeout) while everyone else is served at once, and
   the daemon lets the connection go.
@@ -33,6 +39,10 @@ from common import pipeline_daemon, viewer_token
 from recording_media import inspect
 
 PLAYLIST = "/api/rooms/lecture/segments"
+# kk-segments-api.h's limits per token: a burst, then one per interval.
+PLAYLIST_BURST = 8
+SEGMENT_BURST = 48
+REFILL_S = 0.25
 
 
 def get(d, path, token):
@@ -50,15 +60,43 @@ def check_auth(d, tok, other_tok, name):
              "unknown room")
 
 
-def slow_reader(d, tok, urls):
-    """Pipelined GETs of every segment on one connection, read 1 byte/s."""
+def slow_reader(d, requests):
+    """Pipelined GETs on one connection of each (url, token) of
+    @requests, read 1 byte/s."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
     s.connect(("127.0.0.1", d.http_port))
     req = "".join("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s"
-                  "\r\n\r\n" % (u, tok) for u in urls)
+                  "\r\n\r\n" % (u, tok) for u, tok in requests)
     s.sendall(req.encode())
     return s
+
+
+def check_burst(d, path, tok, burst, reason):
+    """GETs of @path with @tok at once until one is refused: the first
+    @burst are answered, the refusal is a counted 429 that says when to
+    come back, and then the GET is answered again."""
+    t = time.monotonic()
+    answered, r = 0, None
+    while answered < burst + 40:
+        r = get(d, path, tok)
+        if r.status != 200:
+            break
+        answered += 1
+    elapsed = time.monotonic() - t
+    log("%s: %d answered in %.2f s, then %d %s", reason, answered, elapsed,
+        r.status, r.text)
+    check_eq(r.status, 429, "a burst of GETs of %s" % path)
+    check(burst <= answered <= burst + elapsed / REFILL_S + 1,
+          "%d answered at once of a burst of %d", answered, burst)
+    check("too many" in r.json()["error"], "the error: %s", r.text)
+    retry_after = r.header("Retry-After")
+    check(retry_after is not None and retry_after.isdigit()
+          and int(retry_after) >= 1, "Retry-After: %s", retry_after)
+    check_eq(d.metric("kringkast_http_rejected_total", {"reason": reason}),
+             1, "refusals counted")
+    time.sleep(int(retry_after))
+    check_eq(get(d, path, tok).status, 200, "after Retry-After")
 
 
 def fd_count(pid):
@@ -82,7 +120,8 @@ def test(ctx):
     def playlist_with(n):
         pl = get(d, PLAYLIST, tok).json()
         return pl if len(pl["segments"]) >= n else None
-    pl = wait_until(lambda: playlist_with(3), 10, "three segments")
+    pl = wait_until(lambda: playlist_with(3), 10, "three segments",
+                    interval=0.5)
     log("three segments after %.1f s", time.monotonic() - t0)
     check_eq(pl["mime_type"], 'video/webm; codecs="vp8,opus"', "MSE type")
     seg_id = pl["id"]
@@ -163,13 +202,30 @@ def test(ctx):
     check_eq(get(d, "%s/%s-0.webm" % (PLAYLIST, seg_id), tok).status, 404,
              "segment 0 after %.0f s" % (time.time() - started))
 
+    # Limits per token: polling twice a page's rate was never refused;
+    # a page (or proxy) in a loop is, and loses nothing.
+    for reason in ("https-playlist", "https-segments"):
+        check_eq(d.metric("kringkast_http_rejected_total",
+                          {"reason": reason}) or 0, 0, "refused " + reason)
+    loop_tok = viewer_token(d, "lecture", name="Lise Løkke")
+    check_burst(d, PLAYLIST, loop_tok, PLAYLIST_BURST, "https-playlist")
+    newest = get(d, PLAYLIST, loop_tok).json()["segments"][-1]
+    check_burst(d, newest["url"], loop_tok, SEGMENT_BURST, "https-segments")
+
     # A slow reader: pipelined requests it never reads in time, more than
     # the kernel's socket buffers take (a few MB on loopback), so that a
     # response of the daemon's waits to be written.
     base_fds = fd_count(d.proc.pid)
     urls = [fetched[s][0]["url"] for s in seqs[-8:]]
     size = sum(len(fetched[s][1]) for s in seqs[-8:])
-    sock = slow_reader(d, tok, urls * (8 * 1024 * 1024 // size + 1))
+    urls = urls * (8 * 1024 * 1024 // size + 1)
+    # Each token's requests within its burst of segments: the guard, not
+    # the limit, must stop this reader.
+    per_token = SEGMENT_BURST - 8
+    slow_toks = [viewer_token(d, "lecture", name="Treg lesar %d" % i)
+                 for i in range(len(urls) // per_token + 1)]
+    sock = slow_reader(d, [(u, slow_toks[i // per_token])
+                           for i, u in enumerate(urls)])
     t_slow = time.monotonic()
     # Meanwhile, everyone else is served at once.
     for _ in range(3):
@@ -204,7 +260,7 @@ def test(ctx):
     conn = wait_until(https_connection, 30, "the HTTPS connection ended")
     log("attendance connection: %s", conn)
     check(conn["connection_id"].startswith("https-"), "connection id")
-    # The 12 s she fetched, plus the slow reader's few seconds.
+    # The 12 s she fetched.
     check(11 <= conn["seconds"] <= 19, "seconds %s", conn["seconds"])
     check_eq(conn["reason"], "https-stopped", "end reason")
 

@@ -76,7 +76,7 @@ def test(ctx):
         harness.wait_until(
             lambda: harness.http("GET", proxy.base + PLAYLIST,
                                  token=tokens[0]).json()["segments"], 15,
-            "the first segments")
+            "the first segments", interval=0.5)
         players = [Player(proxy.base, token) for token in tokens]
         started = time.monotonic()
         for player in players:
