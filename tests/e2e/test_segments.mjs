@@ -5,10 +5,9 @@
 // seconds, stays within about 4 s of live, says which path it is on, and
 // her attendance counts the time she watched. An H.264 lecture (a
 // webrtcbin publisher over WHIP whose encoder sends a keyframe only every
-// 200 s, unless asked) plays the same way, from fragmented MP4 segments
+// 40 s, unless asked) plays the same way, from fragmented MP4 segments
 // that mostly do not start on a keyframe, and costs the publisher no more
-// than a couple of keyframe requests, and one more when the page has kept
-// 60 s of media with no keyframe to trim to. A VP8 lecture with the same 40 s
+// than a couple of keyframe requests. A VP8 lecture with the same 40 s
 // GOP plays in Firefox, near live, at the publisher's frame rate (the
 // page joins WebM segments that continue each other into one Cluster).
 // The page reads the playlist once a
@@ -250,13 +249,38 @@ async function keyframeRequests(daemon) {
   return Number(line.split(" ").pop());
 }
 
+/* A WHIP publisher (whip_gst) of @codec to @room whose encoder sends a
+ * keyframe only every 40 s unless asked, live before this returns. A
+ * token may start with "-": given with "=", argparse does not take it
+ * for an option. */
+async function publishLongGop(daemon, workdir, room, hostToken, codec) {
+  const peer = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
+    "--url", `${daemon.base}/whip/${room}`, `--token=${hostToken}`, "--codec", codec,
+    "--keyframe-interval", "1200", "--duration", "0"],
+  { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
+  await waitFor(async () => (await daemon.room(room))?.live, 20000, `the ${codec} lecture in ${room} live`);
+  return peer;
+}
+
+/* Firefox, in the test's own namespace, through the workplace proxy. */
+function firefoxThroughProxy(playwright) {
+  return playwright._bidiFirefox.launch({
+    executablePath: FIREFOX, headless: true, firefoxUserPrefs: {
+      ...FIREFOX_PREFS,
+      "network.proxy.type": 1,
+      "network.proxy.http": PROXY_FOR_RELAY_SIDE,
+      "network.proxy.http_port": PROXY_PORT,
+      "network.proxy.no_proxies_on": "",
+      "network.proxy.allow_hijacking_localhost": true,
+    },
+  });
+}
+
 let squid = null;
 let publisher = null;
-let h264Publisher = null;
 // run() ends the process: what this test made outside it goes then.
 process.on("exit", () => {
   if (publisher && publisher.exitCode === null) publisher.kill("SIGTERM");
-  if (h264Publisher && h264Publisher.exitCode === null) h264Publisher.kill("SIGTERM");
   stopSquid(squid);
   removeNetwork();
 });
@@ -366,20 +390,22 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   await context.close();
   const watched = (Date.now() - openedAt) / 1000 - chromiumStart;
 
-  // An H.264 lecture, from a WHIP publisher whose encoder sends a
-  // keyframe of its own only every 200 s (else when asked), in Chromium in
-  // the viewer's namespace again. The page stays open while Firefox
-  // watches below: with more than 60 s of media behind the playing
-  // position and no keyframe to trim to, it asks for a start point, and
-  // trims to the answer once that is 10 s behind.
+  // Firefox, through the same proxy.
+  const firefoxBrowser = await firefoxThroughProxy(playwright);
+  const per = await daemon.join(ROOM, "Per Olsen", "Sengepost 4");
+  const ffContext = await firefoxBrowser.newContext({ locale: "en-GB" });
+  const ffPage = await ffContext.newPage();
+  ffPage.on("pageerror", (e) => log(`[firefox error] ${e.message}`));
+  await watchOverProxy(daemon, ffPage, per.token, "Firefox");
+  const firefoxLive = await followLive(daemon, ffPage, per.token, 12, "Firefox");
+  await screenshot(ffPage, "firefox-over-https");
+  await ffContext.close();
+  await firefoxBrowser.close();
+
+  // An H.264 lecture, from a WHIP publisher, in Chromium in the viewer's
+  // namespace again.
   const h264 = await daemon.createRoom(H264_ROOM, "Håndhygiene");
-  // A token may start with "-": given with "=", argparse does not take it
-  // for an option.
-  h264Publisher = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
-    "--url", `${daemon.base}/whip/${H264_ROOM}`, `--token=${h264.host_token}`, "--codec", "h264",
-    "--keyframe-interval", "6000", "--duration", "0"],
-  { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
-  await waitFor(async () => (await daemon.room(H264_ROOM))?.live, 20000, "the H.264 lecture live");
+  publisher = await publishLongGop(daemon, workdir, H264_ROOM, h264.host_token, "h264");
   const askedBefore = await keyframeRequests(daemon);
   const logBefore = fs.readFileSync(daemon.logPath, "utf8").length;
   const ola = await daemon.join(H264_ROOM, "Ola Nordmann", "Sengepost 5");
@@ -390,7 +416,6 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   const h264Page = h264Context.pages()[0] || await h264Context.newPage();
   h264Page.on("pageerror", (e) => log(`[h264 error] ${e.message}`));
   await watchOverProxy(daemon, h264Page, ola.token, "Chromium H.264", H264_ROOM);
-  const h264Started = { at: Date.now(), time: (await playing(h264Page)).time };
   const mime = (await daemon.api("GET", `/api/rooms/${H264_ROOM}/segments`, undefined, ola.token)).data.mime_type;
   check(mime.startsWith("video/mp4; codecs=\"avc1."), `H.264 segments as ${mime}`);
   const h264Live = await followLive(daemon, h264Page, ola.token, 10, "Chromium H.264", H264_ROOM);
@@ -408,27 +433,8 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
     + `${h264Log.split("a player needs a start point").length - 1} start points asked for`);
   check(asked <= 3 + losses, `${asked} keyframe requests for one HTTPS viewer`);
   await screenshot(h264Page, "chromium-h264-over-https");
-
-  // Firefox, through the same proxy.
-  const firefoxBrowser = await playwright._bidiFirefox.launch({
-    executablePath: FIREFOX, headless: true, firefoxUserPrefs: {
-      ...FIREFOX_PREFS,
-      "network.proxy.type": 1,
-      "network.proxy.http": PROXY_FOR_RELAY_SIDE,
-      "network.proxy.http_port": PROXY_PORT,
-      "network.proxy.no_proxies_on": "",
-      "network.proxy.allow_hijacking_localhost": true,
-    },
-  });
-  const per = await daemon.join(ROOM, "Per Olsen", "Sengepost 4");
-  const ffContext = await firefoxBrowser.newContext({ locale: "en-GB" });
-  const ffPage = await ffContext.newPage();
-  ffPage.on("pageerror", (e) => log(`[firefox error] ${e.message}`));
-  await watchOverProxy(daemon, ffPage, per.token, "Firefox");
-  const firefoxLive = await followLive(daemon, ffPage, per.token, 12, "Firefox");
-  await screenshot(ffPage, "firefox-over-https");
-  await ffContext.close();
-  await firefoxBrowser.close();
+  await h264Context.close();
+  publisher.kill("SIGTERM");
 
   // A VP8 lecture with a 40 s GOP in Firefox: WebM segments that continue
   // the one before (no keyframe of their own) play there too. Firefox
@@ -436,44 +442,33 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   // the frames it has (audio interleaved does, by a few ms), which drops
   // video up to the next keyframe: the page joins a run of segments into
   // one Cluster. Without that it showed a second in six, 6 s behind live.
-  // Over 20 s the run passes 20 s and asks for a start point once.
+  // A run's blocks can be timed only about 32 s past its Cluster: the run
+  // asks for a start point past 20 s, and the 35 s window goes past 32 s
+  // (unless a keyframe asked for after a loss on the way in started a new
+  // run first, as it often does on a busy machine).
   const longGop = await daemon.createRoom(LONG_GOP_ROOM, "Legemiddelhåndtering");
-  publisher = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
-    "--url", `${daemon.base}/whip/${LONG_GOP_ROOM}`, `--token=${longGop.host_token}`, "--codec", "vp8",
-    "--keyframe-interval", "1200", "--duration", "0"],
-  { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
-  await waitFor(async () => (await daemon.room(LONG_GOP_ROOM))?.live, 20000, "the long-GOP VP8 lecture live");
+  publisher = await publishLongGop(daemon, workdir, LONG_GOP_ROOM, longGop.host_token, "vp8");
   const longAskedBefore = await keyframeRequests(daemon);
   const longLogBefore = fs.readFileSync(daemon.logPath, "utf8").length;
   const siv = await daemon.join(LONG_GOP_ROOM, "Siv Berg", "Sengepost 6");
-  const ffLong = await playwright._bidiFirefox.launch({
-    executablePath: FIREFOX, headless: true, firefoxUserPrefs: {
-      ...FIREFOX_PREFS,
-      "network.proxy.type": 1,
-      "network.proxy.http": PROXY_FOR_RELAY_SIDE,
-      "network.proxy.http_port": PROXY_PORT,
-      "network.proxy.no_proxies_on": "",
-      "network.proxy.allow_hijacking_localhost": true,
-    },
-  });
+  const ffLong = await firefoxThroughProxy(playwright);
   const ffLongPage = await (await ffLong.newContext({ locale: "en-GB" })).newPage();
   ffLongPage.on("pageerror", (e) => log(`[firefox long GOP error] ${e.message}`));
   await watchOverProxy(daemon, ffLongPage, siv.token, "Firefox long GOP", LONG_GOP_ROOM);
   // Settled: the start point is behind her.
   await sleep(3000);
-  const longLive = await followLive(daemon, ffLongPage, siv.token, 20, "Firefox long GOP", LONG_GOP_ROOM);
+  const longLive = await followLive(daemon, ffLongPage, siv.token, 35, "Firefox long GOP", LONG_GOP_ROOM);
   const longList = (await daemon.api("GET", `/api/rooms/${LONG_GOP_ROOM}/segments`, undefined, siv.token)).data;
   const longAsked = await keyframeRequests(daemon) - longAskedBefore;
   const longLosses = fs.readFileSync(daemon.logPath, "utf8").slice(longLogBefore)
     .split("video lost on the way in").length - 1;
-  log(`Firefox long GOP: ${longLive.frames} frames in 20 s; keyframe segments in the window: `
+  log(`Firefox long GOP: ${longLive.frames} frames in 35 s; keyframe segments in the window: `
     + `${longList.segments.filter((s) => s.keyframe).length} of ${longList.segments.length}; `
     + `${longAsked} keyframe requests to the publisher, ${longLosses} video losses on the way in`);
   check(longList.segments.some((s) => !s.keyframe), "VP8 segments that continue the one before");
   // The publisher sends 30 frames a second: most of them, not a second in six.
-  check(longLive.frames >= 20 * 20, `Firefox long GOP presented ${longLive.frames} frames in 20 s`);
-  // The H.264 page, open meanwhile, asks for one more (its trim) about now.
-  check(longAsked <= 5 + longLosses, `${longAsked} keyframe requests for one Firefox viewer in about 30 s`);
+  check(longLive.frames >= 35 * 20, `Firefox long GOP presented ${longLive.frames} frames in 35 s`);
+  check(longAsked <= 4 + longLosses, `${longAsked} keyframe requests for one Firefox viewer in about 45 s`);
   await screenshot(ffLongPage, "firefox-long-gop-over-https");
   await ffLong.close();
   publisher.kill("SIGTERM");
@@ -511,41 +506,6 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
     "the page started over with WebRTC after the init segment was answered 429");
   await initContext.close();
 
-  // The H.264 page, open all this time, 80 s into the lecture: it asked
-  // for a start point once it kept 60 s behind the playing position with
-  // no keyframe to trim to (without that ask, a publisher that sends
-  // keyframes only when asked would grow the buffer for the whole
-  // lecture), and trimmed to the answer.
-  const h264Played = await waitFor(async () => {
-    const state = await playing(h264Page);
-    return state.time - h264Started.time >= 80 ? state : null;
-  }, 60000, "the H.264 page 80 s into the lecture", 1000);
-  // The daemon logs each start point it asked the publisher for, and
-  // each video loss on the way in (which asks for a keyframe too), on its
-  // own clock: the first ask is the page's start.
-  const h264Events = fs.readFileSync(daemon.logPath, "utf8").slice(logBefore).split("\n")
-    .filter((l) => l.includes(`segments ${H264_ROOM}: `))
-    .map((l) => {
-      const [, h, m, sec] = /^(\d+):(\d+):(\d+\.\d+)/.exec(l) || [];
-      return { at: Number(h) * 3600 + Number(m) * 60 + Number(sec), ask: l.includes("a player needs a start point"),
-        loss: l.includes("video lost on the way in") };
-    })
-    .filter((e) => !Number.isNaN(e.at) && (e.ask || e.loss));
-  const h264Start = h264Events.find((e) => e.ask)?.at ?? NaN;
-  const trimAsks = h264Events.filter((e) => e.ask && e.at - h264Start >= 55).map((e) => e.at - h264Start);
-  const earlyLosses = h264Events.filter((e) => e.loss && e.at - h264Start < 62).map((e) => e.at - h264Start);
-  log(`Chromium H.264 after ${(h264Played.time - h264Started.time).toFixed(0)} s of play: `
-    + `${h264Played.stats.keptBehind.toFixed(1)} s kept behind the playing position; start points asked `
-    + `${trimAsks.map((t) => t.toFixed(1)).join(", ") || "never"} s after the first; video losses (a keyframe each) `
-    + `${earlyLosses.map((t) => t.toFixed(1)).join(", ") || "none"} s after it`);
-  // A loss's keyframe before the bound leaves the page nothing to ask.
-  check(trimAsks.length > 0 || earlyLosses.some((t) => t > 0),
-    "the H.264 page did not ask for a start point to trim to");
-  check(trimAsks.length <= 2, `the H.264 page asked ${trimAsks.length} times past its bound`);
-  check(h264Played.stats.keptBehind <= 70, `the H.264 page keeps ${h264Played.stats.keptBehind.toFixed(1)} s behind`);
-  await h264Context.close();
-  h264Publisher.kill("SIGTERM");
-
   // Attendance: Kari's HTTPS connections (the long outage ended one),
   // closed, about as long as she watched, less the long outage, whose
   // segments she never fetched.
@@ -564,5 +524,5 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   log(`summary: Chromium played after ${chromiumStart.toFixed(1)} s, behind live mean ${chromiumLive.mean.toFixed(2)} s `
     + `max ${chromiumLive.max.toFixed(2)} s; Firefox behind live mean ${firefoxLive.mean.toFixed(2)} s max ${firefoxLive.max.toFixed(2)} s; `
     + `Chromium H.264 mean ${h264Live.mean.toFixed(2)} s max ${h264Live.max.toFixed(2)} s; `
-    + `Firefox long-GOP VP8 mean ${longLive.mean.toFixed(2)} s max ${longLive.max.toFixed(2)} s, ${longLive.frames} frames in 20 s`);
+    + `Firefox long-GOP VP8 mean ${longLive.mean.toFixed(2)} s max ${longLive.max.toFixed(2)} s, ${longLive.frames} frames in 35 s`);
 });

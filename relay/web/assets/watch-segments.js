@@ -547,7 +547,6 @@ class KkSegmentsPlayer {
    * behind live it plays. */
   async stats() {
     const quality = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
-    const buffered = this.buffer ? this.buffer.buffered : null;
     const now = performance.now();
     let path = kkSegmentsText("path.https");
     if (this.trouble && now - this.trouble.since >= KK_SEGMENTS_TROUBLE_NOTICE_MS) {
@@ -565,8 +564,6 @@ class KkSegmentsPlayer {
       transport: "https",
       path,
       behindLive: this.behindLive,
-      /* Media kept behind the playing position (trim() bounds it). */
-      keptBehind: buffered && buffered.length > 0 ? this.video.currentTime - buffered.start(0) : 0,
       segmentsFetched: this.fetched,
       playlistRequests: this.playlistRequests,
       retrying: this.trouble ? { status: this.trouble.status, waitMs: this.trouble.until - now } : null,
