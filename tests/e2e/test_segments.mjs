@@ -7,7 +7,10 @@
 // webrtcbin publisher over WHIP whose encoder sends a keyframe only every
 // 40 s, unless asked) plays the same way, from fragmented MP4 segments
 // that mostly do not start on a keyframe, and costs the publisher no more
-// than a couple of keyframe requests. The page reads the playlist once a
+// than a couple of keyframe requests. A VP8 lecture with the same 40 s
+// GOP plays in Firefox, near live, at the publisher's frame rate (the
+// page joins WebM segments that continue each other into one Cluster).
+// The page reads the playlist once a
 // second (the target duration), and when the proxy answers 503 (squid's
 // deny_info for 8 s) it waits 1, 2, 4 s between tries (3 s each when it
 // says Retry-After: 3), says so, stays on HTTPS and plays on afterwards.
@@ -35,6 +38,7 @@ import { run, check, log, waitFor, sleep, inOwnNetns, CHROMIUM, CHROMIUM_ARGS, F
 
 const ROOM = "lecture";
 const H264_ROOM = "h264";
+const LONG_GOP_ROOM = "vp8-long-gop";
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const VIEWER_NS = `kk-seg-viewer-${process.pid}`;
 const PROXY_NS = `kk-seg-proxy-${process.pid}`;
@@ -94,7 +98,9 @@ function removeNetwork() {
  * only, and refuses CONNECT (no tunnel to the media port). In an
  * @outage it answers 503 for the lecture's segments and playlist itself,
  * as a proxy whose relay is away (or a relay that cannot serve) does,
- * with Retry-After: @outage.retryAfter when it says. */
+ * with Retry-After: @outage.retryAfter when it says; with
+ * @outage.initStatus it answers that status for the lecture's init
+ * segments only (a relay or proxy limiting requests: 429). */
 function writeSquidConf(conf, dir, relayPort, outage) {
   fs.writeFileSync(conf, [
     `http_port ${PROXY_PORT}`,
@@ -105,7 +111,10 @@ function writeSquidConf(conf, dir, relayPort, outage) {
     `acl lecture_segments urlpath_regex ^/api/rooms/${ROOM}/segments`,
     "deny_info 503:ERR_CANNOT_FORWARD lecture_segments",
     "http_access deny CONNECT",
-    ...(outage ? ["http_access deny lecture_segments"] : []),
+    `acl lecture_init urlpath_regex ^/api/rooms/${ROOM}/segments/[0-9a-f]+-init\\.`,
+    `deny_info ${outage?.initStatus || 503}:ERR_CANNOT_FORWARD lecture_init`,
+    ...(outage?.initStatus ? ["http_access deny lecture_init"] : []),
+    ...(outage && !outage.initStatus ? ["http_access deny lecture_segments"] : []),
     ...(outage?.retryAfter ? [`reply_header_add Retry-After ${outage.retryAfter} lecture_segments`] : []),
     "http_access allow workplace relay relay_http",
     "http_access deny all",
@@ -230,7 +239,7 @@ async function followLive(daemon, page, token, seconds, label, room = ROOM) {
   check(max <= MAX_BEHIND_S, `${label} fell ${max.toFixed(2)} s behind live`);
   check(after.time - before.time >= seconds - 2, `${label} played ${(after.time - before.time).toFixed(1)} s of ${seconds}`);
   check(after.frames > before.frames + seconds * 10, `${label} presented too few frames`);
-  return { mean, max };
+  return { mean, max, frames: after.frames - before.frames };
 }
 
 /* Keyframe requests the relay sent to publishers so far (/metrics). */
@@ -238,6 +247,33 @@ async function keyframeRequests(daemon) {
   const text = await (await fetch(`${daemon.base}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith("kringkast_keyframe_requests_total"));
   return Number(line.split(" ").pop());
+}
+
+/* A WHIP publisher (whip_gst) of @codec to @room whose encoder sends a
+ * keyframe only every 40 s unless asked, live before this returns. A
+ * token may start with "-": given with "=", argparse does not take it
+ * for an option. */
+async function publishLongGop(daemon, workdir, room, hostToken, codec) {
+  const peer = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
+    "--url", `${daemon.base}/whip/${room}`, `--token=${hostToken}`, "--codec", codec,
+    "--keyframe-interval", "1200", "--duration", "0"],
+  { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
+  await waitFor(async () => (await daemon.room(room))?.live, 20000, `the ${codec} lecture in ${room} live`);
+  return peer;
+}
+
+/* Firefox, in the test's own namespace, through the workplace proxy. */
+function firefoxThroughProxy(playwright) {
+  return playwright._bidiFirefox.launch({
+    executablePath: FIREFOX, headless: true, firefoxUserPrefs: {
+      ...FIREFOX_PREFS,
+      "network.proxy.type": 1,
+      "network.proxy.http": PROXY_FOR_RELAY_SIDE,
+      "network.proxy.http_port": PROXY_PORT,
+      "network.proxy.no_proxies_on": "",
+      "network.proxy.allow_hijacking_localhost": true,
+    },
+  });
 }
 
 let squid = null;
@@ -355,16 +391,7 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   const watched = (Date.now() - openedAt) / 1000 - chromiumStart;
 
   // Firefox, through the same proxy.
-  const firefoxBrowser = await playwright._bidiFirefox.launch({
-    executablePath: FIREFOX, headless: true, firefoxUserPrefs: {
-      ...FIREFOX_PREFS,
-      "network.proxy.type": 1,
-      "network.proxy.http": PROXY_FOR_RELAY_SIDE,
-      "network.proxy.http_port": PROXY_PORT,
-      "network.proxy.no_proxies_on": "",
-      "network.proxy.allow_hijacking_localhost": true,
-    },
-  });
+  const firefoxBrowser = await firefoxThroughProxy(playwright);
   const per = await daemon.join(ROOM, "Per Olsen", "Sengepost 4");
   const ffContext = await firefoxBrowser.newContext({ locale: "en-GB" });
   const ffPage = await ffContext.newPage();
@@ -378,11 +405,7 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   // An H.264 lecture, from a WHIP publisher, in Chromium in the viewer's
   // namespace again.
   const h264 = await daemon.createRoom(H264_ROOM, "Håndhygiene");
-  publisher = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
-    "--url", `${daemon.base}/whip/${H264_ROOM}`, "--token", h264.host_token, "--codec", "h264",
-    "--keyframe-interval", "1200", "--duration", "0"],
-  { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
-  await waitFor(async () => (await daemon.room(H264_ROOM))?.live, 20000, "the H.264 lecture live");
+  publisher = await publishLongGop(daemon, workdir, H264_ROOM, h264.host_token, "h264");
   const askedBefore = await keyframeRequests(daemon);
   const logBefore = fs.readFileSync(daemon.logPath, "utf8").length;
   const ola = await daemon.join(H264_ROOM, "Ola Nordmann", "Sengepost 5");
@@ -413,6 +436,76 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
   await h264Context.close();
   publisher.kill("SIGTERM");
 
+  // A VP8 lecture with a 40 s GOP in Firefox: WebM segments that continue
+  // the one before (no keyframe of their own) play there too. Firefox
+  // starts a new demuxer for every Cluster that begins before the end of
+  // the frames it has (audio interleaved does, by a few ms), which drops
+  // video up to the next keyframe: the page joins a run of segments into
+  // one Cluster. Without that it showed a second in six, 6 s behind live.
+  // A run's blocks can be timed only about 32 s past its Cluster: the run
+  // asks for a start point past 20 s, and the 35 s window goes past 32 s
+  // (unless a keyframe asked for after a loss on the way in started a new
+  // run first, as it often does on a busy machine).
+  const longGop = await daemon.createRoom(LONG_GOP_ROOM, "Legemiddelhåndtering");
+  publisher = await publishLongGop(daemon, workdir, LONG_GOP_ROOM, longGop.host_token, "vp8");
+  const longAskedBefore = await keyframeRequests(daemon);
+  const longLogBefore = fs.readFileSync(daemon.logPath, "utf8").length;
+  const siv = await daemon.join(LONG_GOP_ROOM, "Siv Berg", "Sengepost 6");
+  const ffLong = await firefoxThroughProxy(playwright);
+  const ffLongPage = await (await ffLong.newContext({ locale: "en-GB" })).newPage();
+  ffLongPage.on("pageerror", (e) => log(`[firefox long GOP error] ${e.message}`));
+  await watchOverProxy(daemon, ffLongPage, siv.token, "Firefox long GOP", LONG_GOP_ROOM);
+  // Settled: the start point is behind her.
+  await sleep(3000);
+  const longLive = await followLive(daemon, ffLongPage, siv.token, 35, "Firefox long GOP", LONG_GOP_ROOM);
+  const longList = (await daemon.api("GET", `/api/rooms/${LONG_GOP_ROOM}/segments`, undefined, siv.token)).data;
+  const longAsked = await keyframeRequests(daemon) - longAskedBefore;
+  const longLosses = fs.readFileSync(daemon.logPath, "utf8").slice(longLogBefore)
+    .split("video lost on the way in").length - 1;
+  log(`Firefox long GOP: ${longLive.frames} frames in 35 s; keyframe segments in the window: `
+    + `${longList.segments.filter((s) => s.keyframe).length} of ${longList.segments.length}; `
+    + `${longAsked} keyframe requests to the publisher, ${longLosses} video losses on the way in`);
+  check(longList.segments.some((s) => !s.keyframe), "VP8 segments that continue the one before");
+  // The publisher sends 30 frames a second: most of them, not a second in six.
+  check(longLive.frames >= 35 * 20, `Firefox long GOP presented ${longLive.frames} frames in 35 s`);
+  check(longAsked <= 4 + longLosses, `${longAsked} keyframe requests for one Firefox viewer in about 45 s`);
+  await screenshot(ffLongPage, "firefox-long-gop-over-https");
+  await ffLong.close();
+  publisher.kill("SIGTERM");
+
+  // The proxy answers 429 for the lecture's init segment while a new
+  // viewer's page starts over HTTPS: the page waits and fetches the init
+  // segment again (it must not go on to media segments without it, fail
+  // and start over with WebRTC), and plays.
+  const ingrid = await daemon.join(ROOM, "Ingrid Dahl", "Sengepost 7");
+  const initLine = new RegExp(`/api/rooms/${ROOM}/segments/[0-9a-f]+-init\\.webm`);
+  const lectureWhepLine = new RegExp(`POST http://[^ ]*/whep/${ROOM} `);
+  const initsBefore = proxied(squid, initLine).length;
+  const lectureWhepsBefore = proxied(squid, lectureWhepLine).length;
+  squid.setOutage({ initStatus: 429 });
+  const initContext = await chromium.launchPersistentContext(path.join(workdir, "profile-init"), {
+    executablePath: wrapper, headless: true, locale: "nb-NO",
+    args: [...CHROMIUM_ARGS, `--proxy-server=http://${PROXY_FOR_VIEWER}:${PROXY_PORT}`],
+  });
+  const initPage = initContext.pages()[0] || await initContext.newPage();
+  initPage.on("pageerror", (e) => log(`[init 429 error] ${e.message}`));
+  const initOpened = Date.now();
+  await initPage.goto(`http://${RELAY_ADDRESS}:${daemon.httpPort}/watch/${ROOM}#token=${ingrid.token}`);
+  await waitFor(() => proxied(squid, initLine).slice(initsBefore).some((l) => /TCP_DENIED\/429/.test(l)),
+    20000, "the init segment answered 429");
+  squid.setOutage(false);
+  await waitFor(async () => {
+    const state = await playing(initPage);
+    return state.stats?.transport === "https" && state.time > 1 && !state.paused ? state : null;
+  }, 20000, "Chromium playing after the init segment was answered 429");
+  const inits = proxied(squid, initLine).slice(initsBefore).map((l) => Number(/ [A-Z_]+\/(\d{3}) /.exec(l)?.[1]));
+  log(`Chromium, init answered 429: playing ${((Date.now() - initOpened) / 1000).toFixed(1)} s after opening; `
+    + `init requests ${inits.join(", ")}; ${proxied(squid, lectureWhepLine).length - lectureWhepsBefore} WHEP offers`);
+  check(inits[0] === 429 && inits.indexOf(200) > 0, `init requests: ${inits.join(", ")}`);
+  check(proxied(squid, lectureWhepLine).length - lectureWhepsBefore === 1,
+    "the page started over with WebRTC after the init segment was answered 429");
+  await initContext.close();
+
   // Attendance: Kari's HTTPS connections (the long outage ended one),
   // closed, about as long as she watched, less the long outage, whose
   // segments she never fetched.
@@ -430,5 +523,6 @@ await run("segments", async ({ daemon, workdir, screenshot }) => {
     `attendance counts ${counted} s of ${(watched - stalled).toFixed(1)} s`);
   log(`summary: Chromium played after ${chromiumStart.toFixed(1)} s, behind live mean ${chromiumLive.mean.toFixed(2)} s `
     + `max ${chromiumLive.max.toFixed(2)} s; Firefox behind live mean ${firefoxLive.mean.toFixed(2)} s max ${firefoxLive.max.toFixed(2)} s; `
-    + `Chromium H.264 mean ${h264Live.mean.toFixed(2)} s max ${h264Live.max.toFixed(2)} s`);
+    + `Chromium H.264 mean ${h264Live.mean.toFixed(2)} s max ${h264Live.max.toFixed(2)} s; `
+    + `Firefox long-GOP VP8 mean ${longLive.mean.toFixed(2)} s max ${longLive.max.toFixed(2)} s, ${longLive.frames} frames in 35 s`);
 });

@@ -22,6 +22,20 @@
  * KK_SEGMENTS_MAX_BEHIND_S behind jumps ahead, but only to a keyframe
  * segment it has (asking for a start point when it has none ahead).
  *
+ * WebM segments are each a complete Cluster, and Firefox's MSE starts a
+ * new demuxer for a Cluster whose first block is earlier than the end of
+ * the frames before it (TrackBuffersManager: "new start is smaller than
+ * last parsed end time"). With audio interleaved that is every Cluster,
+ * by a few ms, and the new demuxer drops video up to the next keyframe:
+ * without keyframes in the segments Firefox showed one second in six.
+ * So the player appends a keyframe segment and the segments continuing
+ * it as one Cluster of unknown size (KkWebmRun): the first with its size
+ * made unknown, as the relay's muxer wrote it, the later ones as their
+ * blocks alone, timed from the first Cluster's timecode. A block's
+ * timecode is 16 bits, about 32 s of a run: past KK_SEGMENTS_RUN_ASK_S
+ * the player asks for a start point (a keyframe segment starts a new
+ * run), and a run that cannot go on starts a new Cluster anyway.
+ *
  * It reads the playlist once per target duration (a segment's length:
  * nothing new can be there sooner). When the relay, or a proxy before
  * it, answers 429 or 503 (or a proxy 502 or 504: its relay is away), it
@@ -74,6 +88,155 @@ const KK_SEGMENTS_KEEP_S = 10;
  * start point is asked for, so that the buffer never outgrows the
  * browser's quota in a long lecture. */
 const KK_SEGMENTS_KEEP_MAX_S = 60;
+/* A run of WebM segments joined into one Cluster this long (in the
+ * Cluster's timecode units, 1 ms as the relay's muxer writes them) asks
+ * for a start point, once per KK_SEGMENTS_RUN_ASK_MS: a block's 16-bit
+ * timecode reaches only 32767 units past its Cluster's. */
+const KK_SEGMENTS_RUN_ASK_S = 20;
+const KK_SEGMENTS_RUN_ASK_MS = 2000;
+
+/* EBML (RFC 8794): an element ID keeps its length marker, a size drops it;
+ * a size with every value bit set is "unknown". Each reader returns null
+ * where the bytes end too soon or are not what a live WebM muxer writes. */
+const KK_EBML_CLUSTER = 0x1F43B675;
+const KK_EBML_TIMECODE = 0xE7;
+const KK_EBML_BLOCK_GROUP = 0xA0;
+const KK_EBML_BLOCK = 0xA1;
+const KK_EBML_SIMPLE_BLOCK = 0xA3;
+
+/* The variable-length integer at @at: {value, length}, the marker kept
+ * (an ID) or not (a size); unknown is true for an all-ones size. */
+function kkEbmlVint(bytes, at, keepMarker) {
+  if (at >= bytes.length || bytes[at] === 0) return null;
+  const length = Math.clz32(bytes[at]) - 23;
+  if (at + length > bytes.length || length > (keepMarker ? 4 : 8)) return null;
+  let value = keepMarker ? bytes[at] : bytes[at] & (0xFF >> length);
+  let unknown = value === 0xFF >> length;
+  for (let i = 1; i < length; i++) {
+    value = value * 256 + bytes[at + i];
+    if (bytes[at + i] !== 0xFF) unknown = false;
+  }
+  return { value, length, unknown: !keepMarker && unknown };
+}
+
+/* The element at @at: {id, start (of its body), end}; null unless it is
+ * whole within @end. */
+function kkEbmlElement(bytes, at, end) {
+  const id = kkEbmlVint(bytes, at, true);
+  if (!id) return null;
+  const size = kkEbmlVint(bytes, at + id.length, false);
+  if (!size || size.unknown) return null;
+  const start = at + id.length + size.length;
+  if (start + size.value > end) return null;
+  return { id: id.value, start, end: start + size.value, sizeAt: at + id.length, sizeLength: size.length };
+}
+
+/* Joins WebM segments (each one whole Cluster) into one Cluster of
+ * unknown size, so that a browser's MSE sees one media segment for a
+ * whole run; see the top of this file for why. */
+class KkWebmRun {
+  constructor() {
+    this.base = null;   /* the run's Cluster timecode; null: no run */
+    this.length = 0;    /* from it to the last segment joined's timecode */
+  }
+
+  /* The bytes to append for @data, a segment that continues the one
+   * appended before it (@continues) or not. A continuation whose blocks
+   * cannot be timed from the run's Cluster, or bytes that are not one
+   * Cluster, go as they are (a Cluster of their own). */
+  join(data, continues) {
+    const bytes = new Uint8Array(data);
+    const cluster = kkEbmlElement(bytes, 0, bytes.length);
+    const timecode = cluster && cluster.id === KK_EBML_CLUSTER && cluster.end === bytes.length
+      ? this.timecode(bytes, cluster) : null;
+    if (timecode === null) {
+      this.base = null;
+      this.length = 0;
+      return data;
+    }
+    if (continues && this.base !== null) {
+      const blocks = this.blocks(bytes, cluster, timecode - this.base);
+      if (blocks) {
+        this.length = timecode - this.base;
+        return blocks;
+      }
+    }
+    /* A new run: this Cluster, its size made unknown (every value bit
+     * set, in the same number of bytes), so that the blocks of the next
+     * segments belong to it. */
+    this.base = timecode;
+    this.length = 0;
+    const open = bytes.slice();
+    open[cluster.sizeAt] = 0xFF >> (cluster.sizeLength - 1);
+    open.fill(0xFF, cluster.sizeAt + 1, cluster.sizeAt + cluster.sizeLength);
+    return open.buffer;
+  }
+
+  timecode(bytes, cluster) {
+    for (let at = cluster.start; at < cluster.end;) {
+      const child = kkEbmlElement(bytes, at, cluster.end);
+      if (!child) return null;
+      if (child.id === KK_EBML_TIMECODE) {
+        let value = 0;
+        for (let i = child.start; i < child.end; i++) value = value * 256 + bytes[i];
+        return value;
+      }
+      at = child.end;
+    }
+    return null;
+  }
+
+  /* The Cluster's blocks (SimpleBlock, BlockGroup), each block's
+   * timecode moved by @shift; null when one does not fit in 16 bits. */
+  blocks(bytes, cluster, shift) {
+    const out = [];
+    for (let at = cluster.start; at < cluster.end;) {
+      const child = kkEbmlElement(bytes, at, cluster.end);
+      if (!child) return null;
+      if (child.id === KK_EBML_SIMPLE_BLOCK || child.id === KK_EBML_BLOCK_GROUP) {
+        const copy = bytes.slice(at, child.end);
+        const block = child.id === KK_EBML_SIMPLE_BLOCK ? child
+          : this.blockIn(bytes, child);
+        if (!block || !this.shift(copy, block.start - at, block.end - at, shift)) return null;
+        out.push(copy);
+      }
+      /* The Timecode goes (the run's Cluster has one); so do PrevSize and
+       * Position, which say where this Cluster was. */
+      at = child.end;
+    }
+    const joined = new Uint8Array(out.reduce((sum, b) => sum + b.length, 0));
+    let offset = 0;
+    for (const b of out) {
+      joined.set(b, offset);
+      offset += b.length;
+    }
+    return joined.buffer;
+  }
+
+  blockIn(bytes, group) {
+    for (let at = group.start; at < group.end;) {
+      const child = kkEbmlElement(bytes, at, group.end);
+      if (!child) return null;
+      if (child.id === KK_EBML_BLOCK) return child;
+      at = child.end;
+    }
+    return null;
+  }
+
+  /* A block's body: the track number, then its timecode relative to its
+   * Cluster's (signed, 16 bits, big-endian). */
+  shift(copy, start, end, shift) {
+    const track = kkEbmlVint(copy, start, false);
+    if (!track || start + track.length + 2 > end) return false;
+    const at = start + track.length;
+    const relative = ((copy[at] << 24) >> 16) | copy[at + 1];
+    const moved = relative + shift;
+    if (moved < -32768 || moved > 32767) return false;
+    copy[at] = (moved >> 8) & 0xFF;
+    copy[at + 1] = moved & 0xFF;
+    return true;
+  }
+}
 
 /* Watches a WebRTC attempt: @fallBack runs if it has not connected after
  * KK_WEBRTC_CONNECT_MS while @isCurrent. */
@@ -118,6 +281,9 @@ class KkSegmentsPlayer {
     this.wantStart = true;      /* say ?start=1 on the next playlist request */
     this.lookingSince = null;   /* performance.now() since a start point is looked for */
     this.keyframes = [];        /* media times of the keyframe segments appended */
+    this.webmRun = null;        /* WebM: the run of segments joined into one Cluster */
+    this.appendedSeq = null;    /* the last media segment appended */
+    this.runAskedAt = null;     /* when a long run last asked for a keyframe */
     this.fetched = 0;
     this.behindLive = null;     /* seconds, measured on the relay's clock */
     this.edge = null;           /* {media: live_edge, at: performance.now()} */
@@ -229,6 +395,8 @@ class KkSegmentsPlayer {
       }
       this.next = null;
       this.keyframes = [];
+      this.appendedSeq = null;
+      this.webmRun = list.mime_type.includes("/webm") ? new KkWebmRun() : null;
       let init;
       try {
         init = await this.get(list.init, false);
@@ -272,11 +440,28 @@ class KkSegmentsPlayer {
         return;
       }
       await this.trim();
-      await this.append(data);
+      await this.append(this.webmRun ? this.joinRun(segment, data) : data);
       if (segment.keyframe) this.keyframes.push(segment.start);
+      this.appendedSeq = segment.seq;
       this.next = segment.seq + 1;
       this.fetched++;
     }
+  }
+
+  /* A WebM segment's bytes as appended: joined to the run it continues
+   * (the segment appended just before it, when it has no keyframe of
+   * its own). A run grown long asks for a start point, which the next
+   * keyframe segment answers by starting a new one. */
+  joinRun(segment, data) {
+    const continues = !segment.keyframe && this.appendedSeq === segment.seq - 1;
+    const joined = this.webmRun.join(data, continues);
+    const now = performance.now();
+    if (this.webmRun.length > KK_SEGMENTS_RUN_ASK_S * 1000
+      && (this.runAskedAt === null || now - this.runAskedAt > KK_SEGMENTS_RUN_ASK_MS)) {
+      this.wantStart = true;
+      this.runAskedAt = now;
+    }
+    return joined;
   }
 
   update(action) {
