@@ -187,7 +187,9 @@ export function artifactsDir() {
 // Runs @body(ctx) with a started daemon and a browser; exits the process
 // with the meson code. ctx: {daemon, browser (a BrowserContext factory),
 // screenshot(page, name), workdir}.
-export async function run(name, body) {
+// @budgetS: how long the test may take before it is stopped as hung; keep
+// it under its meson timeout (tests/e2e/meson.build).
+export async function run(name, body, { budgetS = 200 } = {}) {
   if (!fs.existsSync(CHROMIUM)) { log(`skip: no ${CHROMIUM}`); process.exit(SKIP); }
   let chromium, playwright;
   try {
@@ -244,10 +246,10 @@ export async function run(name, body) {
     },
   };
   const guard = setTimeout(() => {
-    log(`FAIL: the test took longer than 200 s\ndaemon log tail:\n${daemon.logTail()}`);
+    log(`FAIL: the test took longer than ${budgetS} s\ndaemon log tail:\n${daemon.logTail()}`);
     daemon.proc?.kill("SIGKILL");
     process.exit(1);   // Playwright kills the browsers it launched on exit
-  }, 200000);
+  }, budgetS * 1000);
   try {
     await daemon.start();
     await body(ctx);

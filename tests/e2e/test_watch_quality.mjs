@@ -110,7 +110,7 @@ await run("watch-quality", async ({ daemon, browser, screenshot, workdir }) => {
 
   const h264 = await daemon.createRoom("h264", "Håndhygiene");
   const publisher = spawn("/usr/bin/python3", [path.join(HERE, "..", "peers", "whip_gst.py"),
-    "--url", `${daemon.base}/whip/h264`, "--token", h264.host_token, "--codec", "h264",
+    "--url", `${daemon.base}/whip/h264`, `--token=${h264.host_token}`, "--codec", "h264",
     "--width", "320", "--height", "240", "--duration", "0"],
   { stdio: ["ignore", "ignore", fs.openSync(path.join(workdir, "whip_gst.log"), "a")] });
   try {
