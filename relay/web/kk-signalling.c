@@ -255,10 +255,24 @@ reply_lecture_error (SoupServerMessage *msg, const GError *error)
   kk_http_reply_error (msg, status, "%s", error->message);
 }
 
-/* A parser of a request's body (kk_sdp_parse_viewer_offer (),
- * kk_sdp_parse_trickle_fragment ()). */
+/* A parser of a request's body: parse_viewer_offer (),
+ * parse_trickle_fragment (). */
 typedef gpointer (*BodyParseFunc) (const char *data, gsize len,
     GError **error);
+
+/* The parsers in BodyParseFunc's type: calling them through a cast of
+ * their own (typed) returns would be undefined behaviour. */
+static gpointer
+parse_trickle_fragment (const char *data, gsize len, GError **error)
+{
+  return kk_sdp_parse_trickle_fragment (data, len, error);
+}
+
+static gpointer
+parse_viewer_offer (const char *data, gsize len, GError **error)
+{
+  return kk_sdp_parse_viewer_offer (data, len, error);
+}
 
 /* The request's body of @content_type as @parse made it, or NULL after
  * replying 415 (another type) or 400 (@parse's error). */
@@ -287,8 +301,7 @@ read_body (KkHttpRequest *request, const char *content_type,
 static KkTrickleFragment *
 read_fragment (KkHttpRequest *request)
 {
-  return read_body (request, TRICKLE_TYPE,
-      (BodyParseFunc) kk_sdp_parse_trickle_fragment);
+  return read_body (request, TRICKLE_TYPE, parse_trickle_fragment);
 }
 
 static void
@@ -353,8 +366,7 @@ from_loopback (SoupServerMessage *msg)
 static KkViewerOffer *
 read_viewer_offer (KkHttpRequest *request)
 {
-  return read_body (request, SDP_TYPE,
-      (BodyParseFunc) kk_sdp_parse_viewer_offer);
+  return read_body (request, SDP_TYPE, parse_viewer_offer);
 }
 
 static void
