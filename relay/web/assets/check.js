@@ -170,6 +170,17 @@ async function tryPath(path) {
  * bitrate, first, behind}: the media's bit rate, seconds from asking to
  * the first segment, and how far behind live a player would be (the
  * relay's live edge when each segment arrived, less the segment's start). */
+/* fetch(), waiting as a 429's Retry-After says (at most 5 s, 3 times)
+ * before asking again, as the nurse's page does. */
+async function fetchPolitely(url, options) {
+  for (let tries = 0; ; tries++) {
+    const reply = await fetch(url, options);
+    if (reply.status !== 429 || tries >= 3) return reply;
+    const wait = Math.min(Number(reply.headers.get("Retry-After")) || 1, 5);
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+  }
+}
+
 async function tryHttps() {
   const started = performance.now();
   const response = await fetch("/network-check/segments", { method: "POST" });
@@ -189,13 +200,14 @@ async function tryHttps() {
     const now = performance.now();
     if (firstAt === null ? now - started > CONNECT_MS : now - firstAt > MEASURE_MS) break;
     const asked = performance.now();
-    const reply = await fetch(checker.playlist, { cache: "no-store" });
+    const reply = await fetchPolitely(checker.playlist, { cache: "no-store" });
     if (!reply.ok) break;
     const playlist = await reply.json();
     const listedAt = performance.now();
     if (playlist.init && !initFetched) {
-      await (await fetch(playlist.init)).arrayBuffer();
-      initFetched = true;
+      const init = await fetchPolitely(playlist.init);
+      await init.arrayBuffer();
+      initFetched = init.ok;
     }
     /* A player starts at the newest keyframe segment, not at the oldest kept. */
     const newestStart = playlist.segments.map((s) => s.keyframe).lastIndexOf(true);
@@ -203,7 +215,11 @@ async function tryHttps() {
     for (const segment of segments) {
       if (seen.has(segment.seq)) continue;
       seen.add(segment.seq);
-      const body = await (await fetch(segment.url)).arrayBuffer();
+      const segmentReply = await fetchPolitely(segment.url);
+      const body = await segmentReply.arrayBuffer();
+      /* An error's body is no media: a segment trimmed meanwhile (404) is
+       * left out of the figures. */
+      if (!segmentReply.ok) continue;
       const arrived = performance.now();
       if (firstAt === null) firstAt = arrived;
       bytes += body.byteLength;
