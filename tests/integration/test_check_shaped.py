@@ -95,9 +95,14 @@ def run(ctx, lab):
         harness.log("MEASURED %s checker: link delivered %.0f kbit/s, video "
                     "packets lost %d of %d (%.1f %%)", name, kbit[name], lost,
                     arrived + lost, 100.0 * lost / max(arrived + lost, 1))
-        # Video every second: the check measures the picture's path, not
-        # the sound's.
-        check(len(rows) >= CHECK_S - 4 and min(row[0] for row in rows) >= 5,
+        # Video to the end: the check measures the picture's path, not
+        # the sound's. A busy machine starves the pattern's encoder for a
+        # second now and then (both checkers miss the same seconds), so
+        # most seconds, and the last ones, rather than every one; moved to
+        # sound only, a checker gets no video from the move on.
+        with_video = [row[0] >= 5 for row in rows]
+        check(len(rows) >= CHECK_S - 4
+              and sum(with_video) >= 0.7 * len(rows) and any(with_video[-3:]),
               "%s checker's video packets per second: %s", name,
               r["video_loss_timeline"])
     check(RATE_KBIT * 0.7 <= kbit["weak"] <= RATE_KBIT * 1.05,
