@@ -179,6 +179,30 @@ test_shaped_100k (void)
   g_assert_cmpuint (link.switches, ==, 2);
 }
 
+/* A link that carries the light layer and more than half the step up,
+ * but not the full layer (1100 kbit/s: light and sound 440, full and
+ * sound 1540). A probe of half the step passed there, and each move up
+ * it allowed failed at once: up and straight down again, every probe
+ * (it-shaped_udp saw one such flap 53 s into the narrow time). A probe of
+ * three quarters fails on such a link, and the viewer stays on light. */
+static void
+test_half_step_link (void)
+{
+  Link link;
+  guint switches_before;
+
+  link_init (&link, KK_LAYER_FULL);
+  run_for (&link, 5 * S);
+  link.capacity_kbps = layer_kbps[KK_LAYER_LIGHT] + layer_kbps[2]
+      + (layer_kbps[KK_LAYER_FULL] - layer_kbps[KK_LAYER_LIGHT]) * 6 / 10;
+  g_assert_cmpint (time_to_layer (&link, KK_LAYER_LIGHT, 10 * S), >=, 0);
+  switches_before = link.switches;
+  run_for (&link, 60 * S);
+  g_assert_cmpuint (link.probes, >=, 2);
+  g_assert_cmpuint (link.switches, ==, switches_before);
+  g_assert_cmpuint (link.rules.layer, ==, KK_LAYER_LIGHT);
+}
+
 /* A probe sends a part of the step up only, growing over its time, and
  * nothing once it has ended: a probe that fills a narrow link must not
  * cost the weak viewer its picture (a freeze, on aiortc) or its sound. */
@@ -193,13 +217,14 @@ test_probe_rate (void)
   g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, start), ==, 0);
   rules.state = KK_LAYER_RULES_PROBING;
   rules.state_since_us = start;
-  /* Towards full: a tenth of half the step at first, half at the end. */
+  /* Towards full: a tenth of three quarters of the step at first, three
+   * quarters at the end. */
   g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, start), ==,
-      step / 2 / 10);
+      step * 3 / 4 / 10);
   g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
-          start + KK_LAYER_RULES_PROBE_US), ==, step / 2);
+          start + KK_LAYER_RULES_PROBE_US), ==, step * 3 / 4);
   g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE,
-          start + KK_LAYER_RULES_PROBE_US / 2), <, step / 2);
+          start + KK_LAYER_RULES_PROBE_US / 2), <, step * 3 / 4);
   g_assert_cmpint (kk_layer_rules_probe_rate (&rules, 0, FALSE,
           start + KK_LAYER_RULES_PROBE_US), ==, 0);
   /* From sound only towards light: less than a third of the step. */
@@ -630,6 +655,7 @@ main (int argc, char **argv)
   g_test_add_func ("/layer-rules/shaped-100k", test_shaped_100k);
   g_test_add_func ("/layer-rules/burst-is-not-enough", test_burst_is_not_enough);
   g_test_add_func ("/layer-rules/probe-rate", test_probe_rate);
+  g_test_add_func ("/layer-rules/half-step-link", test_half_step_link);
   g_test_add_func ("/layer-rules/trial-falls-back", test_trial_falls_back);
   g_test_add_func ("/layer-rules/tcp-backlog", test_tcp_backlog);
   g_test_add_func ("/layer-rules/judge", test_judge);

@@ -55,15 +55,18 @@
  * within 60 ms of the lowest, even to a busy receiver). */
 #define PROBE_QUEUE_MS 100
 
-/* A probe from the light layer towards the full one adds at most half
- * the step. On a link shaped to 500 kbit/s the whole step (~1 Mbit/s
- * more), even grown over 2.5 s, filled the link's 300 ms queue faster
- * than a receiver report (about one a second) could show it: a packet of
- * the light layer lost for good in that overflow froze aiortc's picture
- * for about 3 s. Half the step still more than doubles what such a link
- * carries, so the probe fails there, but it fills the queue half as fast,
- * and the round trip shows it first. */
-#define PROBE_SHARE_TO_FULL_PERCENT 50
+/* A probe from the light layer towards the full one adds at most three
+ * quarters of the step. On a link shaped to 500 kbit/s the whole step
+ * (~1 Mbit/s more), even grown over 2.5 s, filled the link's 300 ms queue
+ * faster than a receiver report (about one a second) could show it: a
+ * packet of the light layer lost for good in that overflow froze aiortc's
+ * picture for about 3 s. Half the step proved too little: a probe of half
+ * passed 53 s into the narrow time (the full layer's rate between its
+ * keyframes is below its mean), the move up it allowed failed at once,
+ * and the viewer went up and straight down again. Three quarters still
+ * fill such a link's queue more slowly than the whole step, the round
+ * trip showing it first, and leave a quarter for the trial to prove. */
+#define PROBE_SHARE_TO_FULL_PERCENT 75
 /* A probe from sound only towards the light layer adds less than a
  * third of it (~75 kbit/s at most for the light layer's 250): on a link
  * of 100 kbit/s, the light layer's whole rate as probe bytes queued the
