@@ -74,6 +74,16 @@
  * part still overfills such a link, so the probe fails there, but only
  * late in its ramp and slowly, so the sound's delay stays small. */
 #define PROBE_SHARE_TO_LIGHT_PERCENT 30
+/* A probe from sound only may send at first this part of its rate, and
+ * twice as much after each clean receiver report, up to all of it; it
+ * passes only once a clean report came with all of it sent. The time
+ * ramp alone, with reports about a second apart, overfilled a link of
+ * 100 kbit/s (~20 kbit/s of room beside the sound) by half a second's
+ * worth before the first report showed it: 440-780 ms of sound in some
+ * seconds instead of 1000. Clocked by the reports, a probe that overfills
+ * such a link does so by at most what the last report showed it take,
+ * for at most one report's time. */
+#define PROBE_FROM_SOUND_START_PERCENT 10
 /* The probe starts at a tenth of its rate and grows to all of it over
  * this time, the last half second of the probe at its full rate: a link
  * whose queue it fills shows it in the round trip before it overflows. */
@@ -94,10 +104,14 @@ kk_layer_rules_probe_rate (const KkLayerRules *rules, gint64 step_bytes_per_s,
       : kk_layer_rules_probe_target (rules) == KK_LAYER_FULL
       ? PROBE_SHARE_TO_FULL_PERCENT : PROBE_SHARE_TO_LIGHT_PERCENT;
 
+  gint64 rate;
+
   if (rules->state != KK_LAYER_RULES_PROBING || step_bytes_per_s <= 0)
     return 0;
-  return step_bytes_per_s * share / 100
+  rate = step_bytes_per_s * share / 100
       * (PROBE_RAMP_US + 9 * ramp) / (10 * PROBE_RAMP_US);
+  return MIN (rate, step_bytes_per_s * share / 100
+      * rules->probe_cap_percent / 100);
 }
 
 const char *
@@ -131,6 +145,9 @@ kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
   rules->min_rtt_ms = -1;
   rules->up_wait_us = KK_LAYER_RULES_UP_WAIT_US;
   rules->failed_ups = 0;
+  rules->probe_cap_percent = 100;
+  rules->probe_cap_since_us = now_us;
+  rules->probe_proven = FALSE;
 }
 
 /* The nurse's own choice is taken as it is: the viewer starts at the new
@@ -298,7 +315,21 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
         rules->last_down_us = now;
         settle (rules, now);
         set_state (rules, KK_LAYER_RULES_STEADY, now);
-      } else if (now - rules->state_since_us >= KK_LAYER_RULES_PROBE_US) {
+        break;
+      }
+      /* A report speaks for the cap only once the probe has been sent at
+       * it for a window: one that came just after it grew saw the last. */
+      if (sample->report
+          && now - rules->probe_cap_since_us >= KK_LAYER_RULES_WINDOW_US) {
+        if (rules->probe_cap_percent < 100) {
+          rules->probe_cap_percent = MIN (100, rules->probe_cap_percent * 2);
+          rules->probe_cap_since_us = now;
+        } else {
+          rules->probe_proven = TRUE;
+        }
+      }
+      if (now - rules->state_since_us >= KK_LAYER_RULES_PROBE_US
+          && (rules->layer != KK_LAYER_AUDIO_ONLY || rules->probe_proven)) {
         rules->layer--;
         rules->history = 0;
         set_state (rules, KK_LAYER_RULES_TRIAL, now);
@@ -321,6 +352,10 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
           && now - rules->last_down_us >= rules->up_wait_us
           && now - rules->state_since_us >= rules->up_wait_us) {
         set_state (rules, KK_LAYER_RULES_PROBING, now);
+        rules->probe_cap_percent = rules->layer == KK_LAYER_AUDIO_ONLY
+            ? PROBE_FROM_SOUND_START_PERCENT : 100;
+        rules->probe_cap_since_us = now;
+        rules->probe_proven = FALSE;
       }
       break;
   }
