@@ -55,18 +55,25 @@
  * within 60 ms of the lowest, even to a busy receiver). */
 #define PROBE_QUEUE_MS 100
 
-/* A probe from the light layer towards the full one adds at most three
- * quarters of the step. On a link shaped to 500 kbit/s the whole step
- * (~1 Mbit/s more), even grown over 2.5 s, filled the link's 300 ms queue
- * faster than a receiver report (about one a second) could show it: a
- * packet of the light layer lost for good in that overflow froze aiortc's
- * picture for about 3 s. Half the step proved too little: a probe of half
- * passed 53 s into the narrow time (the full layer's rate between its
- * keyframes is below its mean), the move up it allowed failed at once,
- * and the viewer went up and straight down again. Three quarters still
- * fill such a link's queue more slowly than the whole step, the round
- * trip showing it first, and leave a quarter for the trial to prove. */
-#define PROBE_SHARE_TO_FULL_PERCENT 75
+/* A probe from the light layer towards the full one adds at most half
+ * the step. On a link shaped to 500 kbit/s the whole step (~1 Mbit/s
+ * more), even grown over 2.5 s, filled the link's 300 ms queue faster
+ * than a receiver report (about one a second) could show it: a packet of
+ * the light layer lost for good in that overflow froze aiortc's picture
+ * for about 3 s. Three quarters did the same (a 4 s freeze in
+ * it-shaped_udp, in the seconds of a probe). Half the step still more
+ * than doubles what such a link carries, so the probe fails there, but
+ * it fills the queue half as fast, and the round trip shows it first. */
+#define PROBE_SHARE_TO_FULL_PERCENT 50
+/* Half the step sometimes proves too little: a probe of half passed 53 s
+ * into the narrow time (the full layer's rate between its keyframes, what
+ * the probe adds, is below its mean), the move up it allowed failed at
+ * once, and the viewer went up and straight down again. So a probe that
+ * passes is made again at once, its ramp from the start, and the viewer
+ * moves up only after this many in a row; the first to fail ends it as
+ * before. (From sound only the receiver reports already clock the probe,
+ * and it passes only once a report saw all of it: one is enough there.) */
+#define PROBES_TO_FULL 2
 /* A probe from sound only towards the light layer adds less than a
  * third of it (~75 kbit/s at most for the light layer's 250): on a link
  * of 100 kbit/s, the light layer's whole rate as probe bytes queued the
@@ -148,6 +155,7 @@ kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
   rules->probe_cap_percent = 100;
   rules->probe_cap_since_us = now_us;
   rules->probe_proven = FALSE;
+  rules->clean_probes = 0;
 }
 
 /* The nurse's own choice is taken as it is: the viewer starts at the new
@@ -328,12 +336,20 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
           rules->probe_proven = TRUE;
         }
       }
-      if (now - rules->state_since_us >= KK_LAYER_RULES_PROBE_US
-          && (rules->layer != KK_LAYER_AUDIO_ONLY || rules->probe_proven)) {
-        rules->layer--;
-        rules->history = 0;
-        set_state (rules, KK_LAYER_RULES_TRIAL, now);
+      if (now - rules->state_since_us < KK_LAYER_RULES_PROBE_US)
+        break;
+      if (rules->layer != KK_LAYER_AUDIO_ONLY) {
+        rules->clean_probes++;
+        if (rules->clean_probes < PROBES_TO_FULL) {
+          set_state (rules, KK_LAYER_RULES_PROBING, now);
+          break;
+        }
+      } else if (!rules->probe_proven) {
+        break;
       }
+      rules->layer--;
+      rules->history = 0;
+      set_state (rules, KK_LAYER_RULES_TRIAL, now);
       break;
     case KK_LAYER_RULES_TRIAL:
       if (verdict == KK_LINK_BAD) {
@@ -356,6 +372,7 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
             ? PROBE_FROM_SOUND_START_PERCENT : 100;
         rules->probe_cap_since_us = now;
         rules->probe_proven = FALSE;
+        rules->clean_probes = 0;
       }
       break;
   }

@@ -15,7 +15,8 @@
  * KK_LAYER_RULES_PROBE_US the worker sends the viewer extra copies of
  * what it gets, growing to a part of the bytes the step up would add
  * (kk_layer_rules_probe_rate ()); if the link takes them without a loss
- * or a growing queue, the viewer moves up (the trial proves the rest),
+ * or a growing queue (towards the full layer: two such probes in a row),
+ * the viewer moves up (the trial proves the rest),
  * otherwise it stays, and the clean period needed before the next probe
  * doubles (up to a limit, so that a link that recovers has the full
  * picture back within about 15 s). A move up that still goes wrong within
@@ -104,6 +105,7 @@ typedef struct {
   guint probe_cap_percent;
   gint64 probe_cap_since_us;
   gboolean probe_proven;    /* a clean report came with the cap at 100 */
+  guint clean_probes;       /* towards full: probes passed in a row */
 } KkLayerRules;
 
 /* A viewer that starts on @layer and may get at best @ceiling. */
