@@ -39,13 +39,14 @@ G_BEGIN_DECLS
 #define KK_LAYER_RULES_TRIAL_US (5 * G_USEC_PER_SEC)
 /* A clean period this long before the first probe up; doubled after each
  * failed probe or trial, up to the maximum; halved after one that held.
- * The maximum is what a viewer whose probe failed just as its link
- * recovered waits for the next: that one (3 s), the full layer's next
- * keyframe (the host's, or one asked for after 3 s) and the windows'
- * half seconds must fit in the 15 s within which a recovered link has
- * its full picture back, so two probes fit in that time. */
+ * The maximum is the clean time a viewer whose link recovered waits for
+ * its next probe: that, the two probes in a row towards the full layer
+ * (3 s each), the full layer's next keyframe (the host's, or one asked
+ * for after 3 s) and the windows' half seconds must fit in the 15 s
+ * within which a recovered link has its full picture back. (At 8 s the
+ * picture came back 15.9 s after the link opened in it-shaped_udp.) */
 #define KK_LAYER_RULES_UP_WAIT_US (4 * G_USEC_PER_SEC)
-#define KK_LAYER_RULES_UP_WAIT_MAX_US (8 * G_USEC_PER_SEC)
+#define KK_LAYER_RULES_UP_WAIT_MAX_US (6 * G_USEC_PER_SEC)
 /* After a move down, the windows of this long after the viewer really
  * got the new layer (and after a failed probe, of this long after it)
  * are not held against the layer: they still carry the old layer's (or
