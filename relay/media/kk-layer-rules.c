@@ -65,16 +65,15 @@
  * than doubles what such a link carries, so the probe fails there, but
  * it fills the queue half as fast, and the round trip shows it first. */
 #define PROBE_SHARE_TO_FULL_PERCENT 50
-/* Half the step sometimes proved too little: a probe of half passed 53 s
+/* Half the step sometimes proves too little: a probe of half passed 53 s
  * into the narrow time (the full layer's rate between its keyframes, what
  * the probe adds, is below its mean), the move up it allowed failed at
- * once, and the viewer went up and straight down again. Nor did the time
- * ramp keep the probe harmless: on the same link each probe of half the
- * step, grown over 2.5 s, overfilled the queue before a report could show
- * it, and the weak viewer's picture froze for 3 s after it (two probes in
- * a row only did so twice). So every probe is clocked by the receiver
- * reports (PROBE_START_PERCENT below), and passes only once a clean
- * report saw all of it. */
+ * once, and the viewer went up and straight down again. So a probe that
+ * passes is made again at once, its ramp from the start, and the viewer
+ * moves up only after this many in a row; the first to fail ends it as
+ * before. (From sound only the receiver reports already clock the probe,
+ * and it passes only once a report saw all of it: one is enough there.) */
+#define PROBES_TO_FULL 2
 /* A probe from sound only towards the light layer adds less than a
  * third of it (~75 kbit/s at most for the light layer's 250): on a link
  * of 100 kbit/s, the light layer's whole rate as probe bytes queued the
@@ -82,17 +81,16 @@
  * part still overfills such a link, so the probe fails there, but only
  * late in its ramp and slowly, so the sound's delay stays small. */
 #define PROBE_SHARE_TO_LIGHT_PERCENT 30
-/* A probe may send at first this part of its rate, and twice as much
- * after each clean receiver report that saw it sent for a window, up to
- * all of it; it passes only once a clean report came with all of it sent.
- * The time ramp alone, with reports about a second apart, overfilled a
- * link before the first report showed it: at 100 kbit/s (~20 kbit/s of
- * room beside the sound) a probe from sound only brought 440-780 ms of
- * sound in some seconds instead of 1000; at 500 kbit/s a probe towards
- * the full layer froze the picture for 3 s. Clocked by the reports, a
- * probe that overfills a link does so by at most what the last report
- * showed it take, for at most one report's time. */
-#define PROBE_START_PERCENT 10
+/* A probe from sound only may send at first this part of its rate, and
+ * twice as much after each clean receiver report, up to all of it; it
+ * passes only once a clean report came with all of it sent. The time
+ * ramp alone, with reports about a second apart, overfilled a link of
+ * 100 kbit/s (~20 kbit/s of room beside the sound) by half a second's
+ * worth before the first report showed it: 440-780 ms of sound in some
+ * seconds instead of 1000. Clocked by the reports, a probe that overfills
+ * such a link does so by at most what the last report showed it take,
+ * for at most one report's time. */
+#define PROBE_FROM_SOUND_START_PERCENT 10
 /* The probe starts at a tenth of its rate and grows to all of it over
  * this time, the last half second of the probe at its full rate: a link
  * whose queue it fills shows it in the round trip before it overflows. */
@@ -157,6 +155,7 @@ kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
   rules->probe_cap_percent = 100;
   rules->probe_cap_since_us = now_us;
   rules->probe_proven = FALSE;
+  rules->clean_probes = 0;
 }
 
 /* The nurse's own choice is taken as it is: the viewer starts at the new
@@ -337,9 +336,17 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
           rules->probe_proven = TRUE;
         }
       }
-      if (now - rules->state_since_us < KK_LAYER_RULES_PROBE_US
-          || !rules->probe_proven)
+      if (now - rules->state_since_us < KK_LAYER_RULES_PROBE_US)
         break;
+      if (rules->layer != KK_LAYER_AUDIO_ONLY) {
+        rules->clean_probes++;
+        if (rules->clean_probes < PROBES_TO_FULL) {
+          set_state (rules, KK_LAYER_RULES_PROBING, now);
+          break;
+        }
+      } else if (!rules->probe_proven) {
+        break;
+      }
       rules->layer--;
       rules->history = 0;
       set_state (rules, KK_LAYER_RULES_TRIAL, now);
@@ -361,9 +368,11 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
           && now - rules->last_down_us >= rules->up_wait_us
           && now - rules->state_since_us >= rules->up_wait_us) {
         set_state (rules, KK_LAYER_RULES_PROBING, now);
-        rules->probe_cap_percent = PROBE_START_PERCENT;
+        rules->probe_cap_percent = rules->layer == KK_LAYER_AUDIO_ONLY
+            ? PROBE_FROM_SOUND_START_PERCENT : 100;
         rules->probe_cap_since_us = now;
         rules->probe_proven = FALSE;
+        rules->clean_probes = 0;
       }
       break;
   }

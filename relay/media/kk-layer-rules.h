@@ -15,7 +15,8 @@
  * KK_LAYER_RULES_PROBE_US the worker sends the viewer extra copies of
  * what it gets, growing to a part of the bytes the step up would add
  * (kk_layer_rules_probe_rate ()); if the link takes them without a loss
- * or a growing queue, the viewer moves up (the trial proves the rest),
+ * or a growing queue (towards the full layer: two such probes in a row),
+ * the viewer moves up (the trial proves the rest),
  * otherwise it stays, and the clean period needed before the next probe
  * doubles (up to a limit, so that a link that recovers has the full
  * picture back within about 15 s). A move up that still goes wrong within
@@ -99,11 +100,13 @@ typedef struct {
   guint failed_ups;
   KkLinkVerdict verdict;    /* of the last window, for the logs */
   /* While probing: the most of its rate the probe may send now, in
-   * percent. It starts small and doubles with each clean receiver report
-   * (the link took what was sent before it). */
+   * percent. From sound only it starts small and doubles with each clean
+   * receiver report (the link took what was sent before it); from the
+   * light layer it is 100 (the time ramp alone). */
   guint probe_cap_percent;
   gint64 probe_cap_since_us;
   gboolean probe_proven;    /* a clean report came with the cap at 100 */
+  guint clean_probes;       /* towards full: probes passed in a row */
 } KkLayerRules;
 
 /* A viewer that starts on @layer and may get at best @ceiling. */
@@ -149,9 +152,9 @@ kk_layer_rules_probe_target (const KkLayerRules *rules)
 
 /* The rate, in bytes per second, to probe at @now_us, given the
  * @step_bytes_per_s the step up to kk_layer_rules_probe_target () would
- * add, growing over the probe, and never beyond twice what the last
- * clean receiver report showed the link take. Over UDP, a part of that
- * step only, so
+ * add, growing over the probe, and from sound only never beyond twice
+ * what the last clean receiver report showed the link take. Over UDP, a
+ * part of that step only, so
  * that a link that cannot take the step is never filled by the probe
  * before a receiver report can show it; the trial that follows a clean
  * probe (a real move up, falling back at the first bad window) proves
