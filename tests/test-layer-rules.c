@@ -329,76 +329,6 @@ test_tcp_backlog (void)
   g_assert_cmpint (kk_layer_rules_sample (&rules, &s), ==, KK_LAYER_LIGHT);
 }
 
-/* From sound only, a probe grows with the receiver reports, not with
- * time alone: without a report it stays at a tenth of its rate however
- * long it lasts (the time ramp alone reached all of it in 2.5 s, and on a
- * link of 100 kbit/s delayed the sound by 440-780 ms before the first
- * report showed the queue), each clean report that saw it sent for a
- * window doubles it, and it passes only once a clean report saw all of
- * it. A report showing the queue ends it at the part it had reached. */
-static void
-test_probe_from_sound (void)
-{
-  KkLayerRules rules;
-  gint64 now = 100 * S, started;
-  gint64 step = 250000 / 8;
-  gint64 full_share = kk_layer_rules_probe_rate (&(KkLayerRules) {
-        .state = KK_LAYER_RULES_PROBING, .layer = KK_LAYER_AUDIO_ONLY,
-        .state_since_us = 0, .probe_cap_percent = 100 }, step, FALSE, 10 * S);
-  KkLinkSample quiet = { .packets_sent = 50 };
-  KkLinkSample report = { .packets_sent = 50, .report = TRUE, .rtt_ms = 20 };
-  KkLinkSample queued = { .packets_sent = 50, .report = TRUE, .rtt_ms = 180 };
-  guint windows = 0;
-
-  kk_layer_rules_init (&rules, KK_LAYER_AUDIO_ONLY, KK_LAYER_FULL, now);
-  while (!kk_layer_rules_probing (&rules) && windows++ < 100) {
-    report.now_us = now += WINDOW;
-    kk_layer_rules_sample (&rules, &report);
-  }
-  g_assert_true (kk_layer_rules_probing (&rules));
-  started = now;
-  /* No report for longer than the probe: a tenth, and it goes on. */
-  while (now - started < 2 * KK_LAYER_RULES_PROBE_US) {
-    quiet.now_us = now += WINDOW;
-    g_assert_cmpuint (kk_layer_rules_sample (&rules, &quiet), ==,
-        KK_LAYER_AUDIO_ONLY);
-    g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, now),
-        <=, full_share / 10 + 1);
-  }
-  g_assert_true (kk_layer_rules_probing (&rules));
-  /* Each clean report doubles it: 20, 40, 80, 100 %, then one more
-   * report sees all of it and the viewer moves up. */
-  for (guint i = 0; i < 4; i++) {
-    report.now_us = now += WINDOW;
-    g_assert_cmpuint (kk_layer_rules_sample (&rules, &report), ==,
-        KK_LAYER_AUDIO_ONLY);
-    g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, now),
-        <=, full_share * MIN (100, 20 << i) / 100 + 1);
-  }
-  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, now), ==,
-      full_share);
-  report.now_us = now += WINDOW;
-  g_assert_cmpuint (kk_layer_rules_sample (&rules, &report), ==,
-      KK_LAYER_LIGHT);
-
-  /* Again from sound only: the second report shows a queue, and the
-   * probe ends at a fifth of its rate. */
-  kk_layer_rules_init (&rules, KK_LAYER_AUDIO_ONLY, KK_LAYER_FULL, now);
-  windows = 0;
-  while (!kk_layer_rules_probing (&rules) && windows++ < 100) {
-    report.now_us = now += WINDOW;
-    kk_layer_rules_sample (&rules, &report);
-  }
-  report.now_us = now += WINDOW;
-  kk_layer_rules_sample (&rules, &report);
-  g_assert_cmpint (kk_layer_rules_probe_rate (&rules, step, FALSE, now), <=,
-      full_share / 5 + 1);
-  queued.now_us = now += WINDOW;
-  g_assert_cmpuint (kk_layer_rules_sample (&rules, &queued), ==,
-      KK_LAYER_AUDIO_ONLY);
-  g_assert_false (kk_layer_rules_probing (&rules));
-}
-
 /* Probes over ICE-TCP are sent only into an empty send backlog. A link
  * whose backlog stays full holds back more of the probe than it lets
  * through: the probe fails, though nothing was lost or dropped (TCP
@@ -770,7 +700,6 @@ main (int argc, char **argv)
   g_test_add_func ("/layer-rules/burst-is-not-enough", test_burst_is_not_enough);
   g_test_add_func ("/layer-rules/probe-rate", test_probe_rate);
   g_test_add_func ("/layer-rules/half-step-link", test_half_step_link);
-  g_test_add_func ("/layer-rules/probe-from-sound", test_probe_from_sound);
   g_test_add_func ("/layer-rules/trial-falls-back", test_trial_falls_back);
   g_test_add_func ("/layer-rules/tcp-backlog", test_tcp_backlog);
   g_test_add_func ("/layer-rules/tcp-probe-held-back", test_tcp_probe_held_back);

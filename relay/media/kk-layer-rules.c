@@ -71,8 +71,8 @@
  * once, and the viewer went up and straight down again. So a probe that
  * passes is made again at once, its ramp from the start, and the viewer
  * moves up only after this many in a row; the first to fail ends it as
- * before. (From sound only the receiver reports already clock the probe,
- * and it passes only once a report saw all of it: one is enough there.) */
+ * before. (One probe from sound only, as before: the light layer's step
+ * is small, and a second probe would only delay the picture's return.) */
 #define PROBES_TO_FULL 2
 /* A probe from sound only towards the light layer adds less than a
  * third of it (~75 kbit/s at most for the light layer's 250): on a link
@@ -81,16 +81,6 @@
  * part still overfills such a link, so the probe fails there, but only
  * late in its ramp and slowly, so the sound's delay stays small. */
 #define PROBE_SHARE_TO_LIGHT_PERCENT 30
-/* A probe from sound only may send at first this part of its rate, and
- * twice as much after each clean receiver report, up to all of it; it
- * passes only once a clean report came with all of it sent. The time
- * ramp alone, with reports about a second apart, overfilled a link of
- * 100 kbit/s (~20 kbit/s of room beside the sound) by half a second's
- * worth before the first report showed it: 440-780 ms of sound in some
- * seconds instead of 1000. Clocked by the reports, a probe that overfills
- * such a link does so by at most what the last report showed it take,
- * for at most one report's time. */
-#define PROBE_FROM_SOUND_START_PERCENT 10
 /* The probe starts at a tenth of its rate and grows to all of it over
  * this time, the last half second of the probe at its full rate: a link
  * whose queue it fills shows it in the round trip before it overflows. */
@@ -111,14 +101,10 @@ kk_layer_rules_probe_rate (const KkLayerRules *rules, gint64 step_bytes_per_s,
       : kk_layer_rules_probe_target (rules) == KK_LAYER_FULL
       ? PROBE_SHARE_TO_FULL_PERCENT : PROBE_SHARE_TO_LIGHT_PERCENT;
 
-  gint64 rate;
-
   if (rules->state != KK_LAYER_RULES_PROBING || step_bytes_per_s <= 0)
     return 0;
-  rate = step_bytes_per_s * share / 100
+  return step_bytes_per_s * share / 100
       * (PROBE_RAMP_US + 9 * ramp) / (10 * PROBE_RAMP_US);
-  return MIN (rate, step_bytes_per_s * share / 100
-      * rules->probe_cap_percent / 100);
 }
 
 const char *
@@ -152,9 +138,6 @@ kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
   rules->min_rtt_ms = -1;
   rules->up_wait_us = KK_LAYER_RULES_UP_WAIT_US;
   rules->failed_ups = 0;
-  rules->probe_cap_percent = 100;
-  rules->probe_cap_since_us = now_us;
-  rules->probe_proven = FALSE;
   rules->clean_probes = 0;
 }
 
@@ -325,17 +308,6 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
         set_state (rules, KK_LAYER_RULES_STEADY, now);
         break;
       }
-      /* A report speaks for the cap only once the probe has been sent at
-       * it for a window: one that came just after it grew saw the last. */
-      if (sample->report
-          && now - rules->probe_cap_since_us >= KK_LAYER_RULES_WINDOW_US) {
-        if (rules->probe_cap_percent < 100) {
-          rules->probe_cap_percent = MIN (100, rules->probe_cap_percent * 2);
-          rules->probe_cap_since_us = now;
-        } else {
-          rules->probe_proven = TRUE;
-        }
-      }
       if (now - rules->state_since_us < KK_LAYER_RULES_PROBE_US)
         break;
       if (rules->layer != KK_LAYER_AUDIO_ONLY) {
@@ -344,8 +316,6 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
           set_state (rules, KK_LAYER_RULES_PROBING, now);
           break;
         }
-      } else if (!rules->probe_proven) {
-        break;
       }
       rules->layer--;
       rules->history = 0;
@@ -368,10 +338,6 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
           && now - rules->last_down_us >= rules->up_wait_us
           && now - rules->state_since_us >= rules->up_wait_us) {
         set_state (rules, KK_LAYER_RULES_PROBING, now);
-        rules->probe_cap_percent = rules->layer == KK_LAYER_AUDIO_ONLY
-            ? PROBE_FROM_SOUND_START_PERCENT : 100;
-        rules->probe_cap_since_us = now;
-        rules->probe_proven = FALSE;
         rules->clean_probes = 0;
       }
       break;

@@ -99,13 +99,6 @@ typedef struct {
   gint64 up_wait_us;
   guint failed_ups;
   KkLinkVerdict verdict;    /* of the last window, for the logs */
-  /* While probing: the most of its rate the probe may send now, in
-   * percent. From sound only it starts small and doubles with each clean
-   * receiver report (the link took what was sent before it); from the
-   * light layer it is 100 (the time ramp alone). */
-  guint probe_cap_percent;
-  gint64 probe_cap_since_us;
-  gboolean probe_proven;    /* a clean report came with the cap at 100 */
   guint clean_probes;       /* towards full: probes passed in a row */
 } KkLayerRules;
 
@@ -152,9 +145,7 @@ kk_layer_rules_probe_target (const KkLayerRules *rules)
 
 /* The rate, in bytes per second, to probe at @now_us, given the
  * @step_bytes_per_s the step up to kk_layer_rules_probe_target () would
- * add, growing over the probe, and from sound only never beyond twice
- * what the last clean receiver report showed the link take. Over UDP, a
- * part of that step only, so
+ * add, growing over the probe. Over UDP, a part of that step only, so
  * that a link that cannot take the step is never filled by the probe
  * before a receiver report can show it; the trial that follows a clean
  * probe (a real move up, falling back at the first bad window) proves
