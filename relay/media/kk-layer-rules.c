@@ -60,20 +60,10 @@
  * more), even grown over 2.5 s, filled the link's 300 ms queue faster
  * than a receiver report (about one a second) could show it: a packet of
  * the light layer lost for good in that overflow froze aiortc's picture
- * for about 3 s. Three quarters did the same (a 4 s freeze in
- * it-shaped_udp, in the seconds of a probe). Half the step still more
- * than doubles what such a link carries, so the probe fails there, but
- * it fills the queue half as fast, and the round trip shows it first. */
+ * for about 3 s. Half the step still more than doubles what such a link
+ * carries, so the probe fails there, but it fills the queue half as fast,
+ * and the round trip shows it first. */
 #define PROBE_SHARE_TO_FULL_PERCENT 50
-/* Half the step sometimes proves too little: a probe of half passed 53 s
- * into the narrow time (the full layer's rate between its keyframes, what
- * the probe adds, is below its mean), the move up it allowed failed at
- * once, and the viewer went up and straight down again. So a probe that
- * passes is made again at once, its ramp from the start, and the viewer
- * moves up only after this many in a row; the first to fail ends it as
- * before. (One probe from sound only, as before: the light layer's step
- * is small, and a second probe would only delay the picture's return.) */
-#define PROBES_TO_FULL 2
 /* A probe from sound only towards the light layer adds less than a
  * third of it (~75 kbit/s at most for the light layer's 250): on a link
  * of 100 kbit/s, the light layer's whole rate as probe bytes queued the
@@ -138,7 +128,6 @@ kk_layer_rules_init (KkLayerRules *rules, KkLayer layer, KkLayer ceiling,
   rules->min_rtt_ms = -1;
   rules->up_wait_us = KK_LAYER_RULES_UP_WAIT_US;
   rules->failed_ups = 0;
-  rules->clean_probes = 0;
 }
 
 /* The nurse's own choice is taken as it is: the viewer starts at the new
@@ -306,20 +295,11 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
         rules->last_down_us = now;
         settle (rules, now);
         set_state (rules, KK_LAYER_RULES_STEADY, now);
-        break;
+      } else if (now - rules->state_since_us >= KK_LAYER_RULES_PROBE_US) {
+        rules->layer--;
+        rules->history = 0;
+        set_state (rules, KK_LAYER_RULES_TRIAL, now);
       }
-      if (now - rules->state_since_us < KK_LAYER_RULES_PROBE_US)
-        break;
-      if (rules->layer != KK_LAYER_AUDIO_ONLY) {
-        rules->clean_probes++;
-        if (rules->clean_probes < PROBES_TO_FULL) {
-          set_state (rules, KK_LAYER_RULES_PROBING, now);
-          break;
-        }
-      }
-      rules->layer--;
-      rules->history = 0;
-      set_state (rules, KK_LAYER_RULES_TRIAL, now);
       break;
     case KK_LAYER_RULES_TRIAL:
       if (verdict == KK_LINK_BAD) {
@@ -338,7 +318,6 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
           && now - rules->last_down_us >= rules->up_wait_us
           && now - rules->state_since_us >= rules->up_wait_us) {
         set_state (rules, KK_LAYER_RULES_PROBING, now);
-        rules->clean_probes = 0;
       }
       break;
   }

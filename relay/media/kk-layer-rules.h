@@ -15,8 +15,7 @@
  * KK_LAYER_RULES_PROBE_US the worker sends the viewer extra copies of
  * what it gets, growing to a part of the bytes the step up would add
  * (kk_layer_rules_probe_rate ()); if the link takes them without a loss
- * or a growing queue (towards the full layer: two such probes in a row),
- * the viewer moves up (the trial proves the rest),
+ * or a growing queue, the viewer moves up (the trial proves the rest),
  * otherwise it stays, and the clean period needed before the next probe
  * doubles (up to a limit, so that a link that recovers has the full
  * picture back within about 15 s). A move up that still goes wrong within
@@ -39,14 +38,13 @@ G_BEGIN_DECLS
 #define KK_LAYER_RULES_TRIAL_US (5 * G_USEC_PER_SEC)
 /* A clean period this long before the first probe up; doubled after each
  * failed probe or trial, up to the maximum; halved after one that held.
- * The maximum is the clean time a viewer whose link recovered waits for
- * its next probe: that, the two probes in a row towards the full layer
- * (3 s each), the full layer's next keyframe (the host's, or one asked
- * for after 3 s) and the windows' half seconds must fit in the 15 s
- * within which a recovered link has its full picture back. (At 8 s the
- * picture came back 15.9 s after the link opened in it-shaped_udp.) */
+ * The maximum is what a viewer whose probe failed just as its link
+ * recovered waits for the next: that one (3 s), the full layer's next
+ * keyframe (the host's, or one asked for after 3 s) and the windows'
+ * half seconds must fit in the 15 s within which a recovered link has
+ * its full picture back, so two probes fit in that time. */
 #define KK_LAYER_RULES_UP_WAIT_US (4 * G_USEC_PER_SEC)
-#define KK_LAYER_RULES_UP_WAIT_MAX_US (6 * G_USEC_PER_SEC)
+#define KK_LAYER_RULES_UP_WAIT_MAX_US (8 * G_USEC_PER_SEC)
 /* After a move down, the windows of this long after the viewer really
  * got the new layer (and after a failed probe, of this long after it)
  * are not held against the layer: they still carry the old layer's (or
@@ -99,7 +97,6 @@ typedef struct {
   gint64 up_wait_us;
   guint failed_ups;
   KkLinkVerdict verdict;    /* of the last window, for the logs */
-  guint clean_probes;       /* towards full: probes passed in a row */
 } KkLayerRules;
 
 /* A viewer that starts on @layer and may get at best @ceiling. */
