@@ -297,6 +297,43 @@ test_tcp_backlog (void)
   g_assert_cmpint (kk_layer_rules_sample (&rules, &s), ==, KK_LAYER_LIGHT);
 }
 
+/* Probes over ICE-TCP are sent only into an empty send backlog. A link
+ * whose backlog stays full holds back more of the probe than it lets
+ * through: the probe fails, though nothing was lost or dropped (TCP
+ * loses nothing, and the backlog check keeps the probe from ever
+ * overfilling it), and the viewer stays. One that lets the probe through
+ * moves up after it. */
+static gboolean
+probe_over_tcp (guint held_per_window)
+{
+  KkLayerRules rules;
+  gint64 now = 100 * S;
+  KkLinkSample s = { .packets_sent = 30, .report = TRUE, .rtt_ms = 20 };
+  guint windows = 0;
+
+  kk_layer_rules_init (&rules, KK_LAYER_LIGHT, KK_LAYER_FULL, now);
+  while (!kk_layer_rules_probing (&rules) && windows++ < 100) {
+    s.now_us = now += WINDOW;
+    kk_layer_rules_sample (&rules, &s);
+  }
+  g_assert_true (kk_layer_rules_probing (&rules));
+  s.probe_bytes_sent = 20000;
+  s.probe_bytes_held = held_per_window;
+  while (kk_layer_rules_probing (&rules)) {
+    s.now_us = now += WINDOW;
+    kk_layer_rules_sample (&rules, &s);
+  }
+  return rules.layer == KK_LAYER_FULL;
+}
+
+static void
+test_tcp_probe_held_back (void)
+{
+  g_assert_false (probe_over_tcp (30000));
+  g_assert_true (probe_over_tcp (2400));
+  g_assert_true (probe_over_tcp (0));
+}
+
 /* The verdicts at their edges, and a queue measured from the lowest
  * round trip seen. */
 static void
@@ -632,6 +669,7 @@ main (int argc, char **argv)
   g_test_add_func ("/layer-rules/probe-rate", test_probe_rate);
   g_test_add_func ("/layer-rules/trial-falls-back", test_trial_falls_back);
   g_test_add_func ("/layer-rules/tcp-backlog", test_tcp_backlog);
+  g_test_add_func ("/layer-rules/tcp-probe-held-back", test_tcp_probe_held_back);
   g_test_add_func ("/layer-rules/judge", test_judge);
   g_test_add_func ("/layer-rules/ceiling", test_ceiling);
   g_test_add_func ("/layer-rules/start-at", test_start_at);

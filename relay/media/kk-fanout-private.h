@@ -246,6 +246,11 @@ struct _KkViewer {
   gint64 probe_budget;
   gint64 probe_last_mono_us;
   gboolean probe_unmeasured;    /* the layer probed for pushed nothing */
+  /* ICE-TCP: probe bytes sent, and held back at a backlog, ever. */
+  guint probe_bytes_sent;
+  guint probe_bytes_held;
+  guint rules_probe_bytes_sent_at;
+  guint rules_probe_bytes_held_at;
 
   /* Written by the worker, read by anyone (relaxed atomics). */
   gint stat_connected;

@@ -274,8 +274,19 @@ kk_layer_rules_sample (KkLayerRules *rules, const KkLinkSample *sample)
        * after a switch: the probe's bytes drain from its queue, and the
        * NACKs and reports of what they crowded out come in. (Without
        * that, on the same link, the five windows after a failed probe
-       * were bad and moved the viewer to sound only.) */
-      if (verdict != KK_LINK_CLEAN || (sample->packets_sent > 0
+       * were bad and moved the viewer to sound only.)
+       * Over ICE-TCP the worker sends probe bytes only while the
+       * connection's send backlog is empty, so that they never wait in
+       * TCP's buffers ahead of the media (sent regardless, up to a second
+       * of them waited there at 500 kbit/s before any packet was dropped
+       * at the backlog, and the picture fell to 3-6 frames a second during
+       * each probe). A link that cannot take the step keeps its backlog
+       * from emptying: a window in which the probe had to hold back more
+       * bytes than it could send fails the probe, as a loss does over
+       * UDP. */
+      if (verdict != KK_LINK_CLEAN
+          || sample->probe_bytes_held > sample->probe_bytes_sent
+          || (sample->packets_sent > 0
               && sample->nacked * 1000 / sample->packets_sent
               > PROBE_NACK_PERMILLE)
           || (sample->rtt_ms >= 0

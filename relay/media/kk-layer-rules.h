@@ -65,6 +65,10 @@ typedef struct {
   guint8 fraction_lost;     /* of the newest report, in 1/256 */
   guint32 jitter_ms;        /* of the newest report */
   gint32 rtt_ms;            /* newest, -1 unknown */
+  /* ICE-TCP probes: the probe bytes sent, and those held back because
+   * the connection still had bytes of its own waiting to go out. */
+  guint probe_bytes_sent;
+  guint probe_bytes_held;
 } KkLinkSample;
 
 typedef enum {
@@ -143,7 +147,9 @@ kk_layer_rules_probe_target (const KkLayerRules *rules)
  * before a receiver report can show it; the trial that follows a clean
  * probe (a real move up, falling back at the first bad window) proves
  * the rest. Over ICE-TCP (@backs_up), the whole step: the relay sees the
- * link back up at its own send backlog at once, and the worker stops the
+ * link back up at its own send backlog at once, and the worker sends
+ * probe bytes only while that backlog is empty (a window in which it had
+ * to hold back more than it could send fails the probe), and stops the
  * probe at the first packet dropped there. 0 when not probing. */
 gint64 kk_layer_rules_probe_rate (const KkLayerRules *rules,
     gint64 step_bytes_per_s, gboolean backs_up, gint64 now_us);

@@ -37,7 +37,9 @@
 #endif
 #include <poll.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 GST_DEBUG_CATEGORY_STATIC (kk_worker_debug);
@@ -751,6 +753,10 @@ run_rules (KkViewer *viewer, gint64 now)
      * bad windows and moved a viewer down. */
     .rtt_ms = viewer->rtts != viewer->rules_rtts_at
         ? KK_READ (viewer, stat_rtt_ms) : -1,
+    .probe_bytes_sent = viewer->probe_bytes_sent
+        - viewer->rules_probe_bytes_sent_at,
+    .probe_bytes_held = viewer->probe_bytes_held
+        - viewer->rules_probe_bytes_held_at,
   };
   KkLayerRulesState before = viewer->rules.state;
   gint64 elapsed = now - (viewer->next_rules_mono_us - KK_LAYER_RULES_WINDOW_US);
@@ -761,6 +767,8 @@ run_rules (KkViewer *viewer, gint64 now)
   viewer->rules_tcp_dropped_at = viewer->tcp_dropped;
   viewer->rules_reports_at = viewer->reports;
   viewer->rules_rtts_at = viewer->rtts;
+  viewer->rules_probe_bytes_sent_at = viewer->probe_bytes_sent;
+  viewer->rules_probe_bytes_held_at = viewer->probe_bytes_held;
   viewer->next_rules_mono_us = now + KK_LAYER_RULES_WINDOW_US;
   /* A probe window whose rate was not known proved nothing about the
    * link (the layer probed for pushed nothing, e.g. the light layer still
@@ -775,12 +783,14 @@ run_rules (KkViewer *viewer, gint64 now)
   GST_CAT_LEVEL_LOG (GST_CAT_DEFAULT, viewer->rules.verdict == KK_LINK_BAD
       ? GST_LEVEL_DEBUG : GST_LEVEL_LOG, NULL, "viewer %s: a%s window: "
       "%u packets, %u NACKed, %u dropped, report %d (lost %u/256, jitter %u "
-      "ms), RTT %d ms (lowest %d)", viewer->id,
+      "ms), RTT %d ms (lowest %d), probe %u bytes sent, %u held back",
+      viewer->id,
       viewer->rules.verdict == KK_LINK_BAD ? " bad"
       : viewer->rules.verdict == KK_LINK_CLEAN ? " clean" : "n unsure",
       sample.packets_sent, sample.nacked, sample.tcp_dropped, sample.report,
       sample.fraction_lost, sample.jitter_ms, sample.rtt_ms,
-      viewer->rules.min_rtt_ms);
+      viewer->rules.min_rtt_ms, sample.probe_bytes_sent,
+      sample.probe_bytes_held);
   if (viewer->rules.state != before)
     GST_DEBUG ("viewer %s: switching rules %s -> %s (on %s)", viewer->id,
         kk_layer_rules_state_to_string (before),
@@ -809,6 +819,26 @@ run_rules (KkViewer *viewer, gint64 now)
   }
   for (guint layer = 0; layer < KK_LAYER_N; layer++)
     viewer->probe_feed_bytes_at[layer] = feed_bytes (viewer->feed, layer);
+}
+
+/* TRUE when nothing waits to go out on the ICE-TCP connection: neither
+ * the tail of a frame the relay holds nor bytes in the kernel's send
+ * buffer that TCP has not sent yet. Only asked while probing (one ioctl
+ * per probe copy), never on the media's path. */
+static gboolean
+tcp_backlog_empty (KkTcpConn *conn)
+{
+  int unsent = 0;
+  gboolean pending;
+
+  g_mutex_lock (&conn->write_lock);
+  pending = conn->pending_len > 0;
+  g_mutex_unlock (&conn->write_lock);
+  if (pending)
+    return FALSE;
+  if (ioctl (conn->fd, SIOCOUTQNSD, &unsent) < 0)
+    return FALSE;
+  return unsent == 0;
 }
 
 /* Probe copies are at most this many per tick, so that a probe is spread
@@ -863,6 +893,16 @@ send_probe (KkWorker *worker, KkViewer *viewer, gint64 now)
   for (guint i = 0; i < PROBE_MAX_PER_TICK
       && viewer->probe_budget >= packet->len; i++) {
     viewer->probe_budget -= packet->len;
+    /* Over ICE-TCP a copy goes out only into an empty backlog, where it
+     * delays no media; one held back is counted, and the rules judge the
+     * link by how much of the probe it let through (kk-layer-rules.c). */
+    if (viewer->transport.tcp != NULL) {
+      if (!tcp_backlog_empty (viewer->transport.tcp)) {
+        viewer->probe_bytes_held += packet->len;
+        continue;
+      }
+      viewer->probe_bytes_sent += packet->len;
+    }
     if (send_copy (worker, viewer, packet, offsets) > 0)
       KK_COUNT (&worker->counters, probe_packets, 1);
   }
