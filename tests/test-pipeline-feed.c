@@ -2,12 +2,14 @@
 /*
  * Tests for kk-pipeline-feed: RTP timestamps unwrapped across the 32-bit
  * wrap-around in both directions and across backward jumps, and turned
- * into times with symmetric rounding; a packet pushed through a real
- * appsrc into a real appsink, arriving with the caps' payload type, its
- * marker bit, its time and its discontinuity; and the bus watch on a
- * context of its own, reporting the first of several errors once, the
- * end of stream only when asked, and nothing after it is freed, also
- * from within its own callback (run under ASan in CI).
+ * into times with symmetric rounding; a pipeline's "video" and "audio"
+ * appsrcs found and set up, or refused when one is missing; a packet
+ * pushed through a real appsrc into a real appsink, arriving with the
+ * caps' payload type, its marker bit, its time and its discontinuity;
+ * and the bus watch on a context of its own, reporting the first of
+ * several errors once, the end of stream only when asked, and nothing
+ * after it is freed, also from within its own callback (run under ASan
+ * in CI).
  */
 #include "kk-pipeline-feed.h"
 
@@ -253,6 +255,38 @@ test_configure (void)
   }
 }
 
+static void
+test_get_srcs (void)
+{
+  g_autoptr (GstElement) both = gst_parse_launch ("appsrc name=video ! "
+      "fakesink appsrc name=audio ! fakesink", NULL);
+  g_autoptr (GstElement) no_audio = gst_parse_launch ("appsrc name=video ! "
+      "fakesink fakesrc name=audio ! fakesink", NULL);
+  GstAppSrc *srcs[KK_TRACK_N] = { NULL, NULL };
+  guint64 max_bytes = 0;
+
+  /* An element named "audio" that is no appsrc will not do. */
+  g_assert_false (kk_pipeline_feed_get_srcs (no_audio, KK_CODEC_VP8, 1024,
+          srcs));
+  g_assert_null (srcs[KK_TRACK_VIDEO]);
+  g_assert_null (srcs[KK_TRACK_AUDIO]);
+
+  g_assert_true (kk_pipeline_feed_get_srcs (both, KK_CODEC_H264, 1024,
+          srcs));
+  for (guint i = 0; i < KK_TRACK_N; i++) {
+    g_autoptr (GstCaps) caps = gst_app_src_get_caps (srcs[i]);
+    GstStructure *s = gst_caps_get_structure (caps, 0);
+
+    g_assert_cmpstr (GST_OBJECT_NAME (srcs[i]), ==,
+        i == KK_TRACK_VIDEO ? "video" : "audio");
+    g_assert_cmpstr (gst_structure_get_string (s, "encoding-name"), ==,
+        i == KK_TRACK_VIDEO ? "H264" : "OPUS");
+    g_object_get (srcs[i], "max-bytes", &max_bytes, NULL);
+    g_assert_cmpuint (max_bytes, ==, 1024);
+    g_clear_object (&srcs[i]);
+  }
+}
+
 /* ---- the bus ---- */
 
 typedef struct {
@@ -418,6 +452,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline-feed/push/video", test_push_video);
   g_test_add_func ("/pipeline-feed/push/audio", test_push_audio);
   g_test_add_func ("/pipeline-feed/configure", test_configure);
+  g_test_add_func ("/pipeline-feed/get-srcs", test_get_srcs);
   g_test_add_data_func ("/pipeline-feed/watch/error-once",
       GINT_TO_POINTER (FALSE), test_watch_error_once);
   g_test_add_data_func ("/pipeline-feed/watch/error-once-freed-in-callback",

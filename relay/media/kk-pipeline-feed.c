@@ -50,6 +50,30 @@ kk_pipeline_feed_configure (GstAppSrc *src, GstCaps *caps, guint64 max_bytes)
     gst_util_set_object_arg (G_OBJECT (src), "leaky-type", "downstream");
 }
 
+gboolean
+kk_pipeline_feed_get_srcs (GstElement *pipeline, KkCodec video_codec,
+    guint64 max_bytes, GstAppSrc *srcs[KK_TRACK_N])
+{
+  GstElement *found[KK_TRACK_N];
+
+  found[KK_TRACK_VIDEO] = gst_bin_get_by_name (GST_BIN (pipeline), "video");
+  found[KK_TRACK_AUDIO] = gst_bin_get_by_name (GST_BIN (pipeline), "audio");
+  if (!GST_IS_APP_SRC (found[KK_TRACK_VIDEO])
+      || !GST_IS_APP_SRC (found[KK_TRACK_AUDIO])) {
+    for (guint i = 0; i < KK_TRACK_N; i++)
+      g_clear_object (&found[i]);
+    return FALSE;
+  }
+  for (guint i = 0; i < KK_TRACK_N; i++) {
+    g_autoptr (GstCaps) caps = kk_pipeline_feed_rtp_caps (
+        i == KK_TRACK_VIDEO ? video_codec : KK_CODEC_OPUS);
+
+    srcs[i] = GST_APP_SRC (found[i]);
+    kk_pipeline_feed_configure (srcs[i], caps, max_bytes);
+  }
+  return TRUE;
+}
+
 GstFlowReturn
 kk_pipeline_feed_push (GstAppSrc *src, const KkPacket *packet,
     GstClockTime pts, gboolean discont)

@@ -58,6 +58,21 @@ void kk_pipeline_feed_configure (GstAppSrc *src, GstCaps *caps,
     guint64 max_bytes);
 
 /**
+ * kk_pipeline_feed_get_srcs:
+ * @pipeline: (transfer none): a pipeline with appsrcs named "video" and
+ *   "audio", the two tracks of a lecture
+ * @video_codec: the video track's codec (the audio's is Opus)
+ * @max_bytes: each appsrc's bound, as for kk_pipeline_feed_configure ()
+ * @srcs: (out caller-allocates) (array fixed-size=KK_TRACK_N): the
+ *   appsrcs by #KkTrackKind, set up with kk_pipeline_feed_configure ()
+ *   (transfer full each)
+ *
+ * Returns: FALSE, with @srcs untouched, if @pipeline lacks either.
+ */
+gboolean kk_pipeline_feed_get_srcs (GstElement *pipeline, KkCodec video_codec,
+    guint64 max_bytes, GstAppSrc *srcs[KK_TRACK_N]);
+
+/**
  * kk_pipeline_feed_push:
  * @src: (transfer none): an appsrc set up by kk_pipeline_feed_configure ()
  * @packet: (transfer none): the packet, which is copied

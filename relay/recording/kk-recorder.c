@@ -760,7 +760,6 @@ make_pipeline (KkRecorder *recorder, KkCodec codec, GstAppSrc **srcs,
       name);
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GError) load_error = NULL;
-  GstElement *video, *audio;
 
   pipeline = kk_pipeline_file_load (recorder->pipelines_dir, name, NULL, NULL,
       &load_error);
@@ -769,21 +768,19 @@ make_pipeline (KkRecorder *recorder, KkCodec codec, GstAppSrc **srcs,
         load_error->message);
     return NULL;
   }
-  video = gst_bin_get_by_name (GST_BIN (pipeline), "video");
-  audio = gst_bin_get_by_name (GST_BIN (pipeline), "audio");
   *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  if (!GST_IS_APP_SRC (video) || !GST_IS_APP_SRC (audio) || *sink == NULL
-      || !g_object_class_find_property (G_OBJECT_GET_CLASS (*sink), "fd")) {
+  /* The appsrcs bounded: rather lose data than grow without bound when
+   * the disk cannot keep up. */
+  if (*sink == NULL
+      || !g_object_class_find_property (G_OBJECT_GET_CLASS (*sink), "fd")
+      || !kk_pipeline_feed_get_srcs (pipeline, codec, APPSRC_MAX_BYTES,
+          srcs)) {
     g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
         "%s: needs appsrcs named \"video\" and \"audio\" and an fdsink "
         "named \"sink\"", path);
-    g_clear_object (&video);
-    g_clear_object (&audio);
     g_clear_object (sink);
     return NULL;
   }
-  srcs[KK_TRACK_VIDEO] = GST_APP_SRC (video);
-  srcs[KK_TRACK_AUDIO] = GST_APP_SRC (audio);
   return g_steal_pointer (&pipeline);
 }
 
@@ -794,8 +791,6 @@ build_pipeline (gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GstElement) sink = NULL;
-  g_autoptr (GstCaps) video_caps = NULL;
-  g_autoptr (GstCaps) audio_caps = NULL;
   static const KkPipelineWatchCallbacks watch_callbacks = {
     .error = on_pipeline_error,
     .eos = on_pipeline_eos,
@@ -833,15 +828,6 @@ build_pipeline (gpointer data)
     goto failed;
   }
   g_object_set (sink, "fd", recorder->fd, NULL);
-
-  video_caps = kk_pipeline_feed_rtp_caps (codec);
-  audio_caps = kk_pipeline_feed_rtp_caps (KK_CODEC_OPUS);
-  /* Bounded: rather lose data than grow without bound when the disk
-   * cannot keep up. */
-  kk_pipeline_feed_configure (srcs[KK_TRACK_VIDEO], video_caps,
-      APPSRC_MAX_BYTES);
-  kk_pipeline_feed_configure (srcs[KK_TRACK_AUDIO], audio_caps,
-      APPSRC_MAX_BYTES);
 
   recorder->watch = kk_pipeline_watch_new (pipeline, recorder->context,
       "kk-recorder-error", &watch_callbacks, recorder);

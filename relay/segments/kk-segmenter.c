@@ -520,7 +520,7 @@ make_pipeline (KkSegmenter *segmenter, GstAppSrc **srcs, GstAppSink **sink,
       name);
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GError) load_error = NULL;
-  GstElement *video, *audio, *appsink, *mux;
+  GstElement *appsink, *mux;
 
   pipeline = kk_pipeline_file_load (segmenter->pipelines_dir, name, NULL,
       NULL, &load_error);
@@ -529,24 +529,21 @@ make_pipeline (KkSegmenter *segmenter, GstAppSrc **srcs, GstAppSink **sink,
         KK_SEGMENTER_ERROR_PIPELINE, load_error->message);
     return NULL;
   }
-  video = gst_bin_get_by_name (GST_BIN (pipeline), "video");
-  audio = gst_bin_get_by_name (GST_BIN (pipeline), "audio");
   appsink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
-  if (!GST_IS_APP_SRC (video) || !GST_IS_APP_SRC (audio)
-      || !GST_IS_APP_SINK (appsink) || mux == NULL) {
+  /* The appsrcs bounded: rather lose data than grow without bound if the
+   * muxer stalls. */
+  if (!GST_IS_APP_SINK (appsink) || mux == NULL
+      || !kk_pipeline_feed_get_srcs (pipeline, segmenter->codec,
+          APPSRC_MAX_BYTES, srcs)) {
     g_set_error (error, KK_SEGMENTER_ERROR, KK_SEGMENTER_ERROR_PIPELINE,
         "%s: needs appsrcs named \"video\" and \"audio\", a muxer named "
         "\"mux\" and an appsink named \"sink\"", path);
-    g_clear_object (&video);
-    g_clear_object (&audio);
     g_clear_object (&appsink);
     g_clear_object (&mux);
     return NULL;
   }
   segmenter->mux = mux;
-  srcs[KK_TRACK_VIDEO] = GST_APP_SRC (video);
-  srcs[KK_TRACK_AUDIO] = GST_APP_SRC (audio);
   *sink = GST_APP_SINK (appsink);
   return g_steal_pointer (&pipeline);
 }
@@ -561,8 +558,6 @@ build_pipeline (gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GstAppSink) sink = NULL;
-  g_autoptr (GstCaps) video_caps = NULL;
-  g_autoptr (GstCaps) audio_caps = NULL;
   static const KkPipelineWatchCallbacks watch_callbacks = {
     .error = on_pipeline_error,
   };
@@ -575,14 +570,6 @@ build_pipeline (gpointer data)
     fail_pipeline (segmenter, error);
     return G_SOURCE_REMOVE;
   }
-  video_caps = kk_pipeline_feed_rtp_caps (segmenter->codec);
-  audio_caps = kk_pipeline_feed_rtp_caps (KK_CODEC_OPUS);
-  /* Bounded: rather lose data than grow without bound if the muxer
-   * stalls. */
-  kk_pipeline_feed_configure (srcs[KK_TRACK_VIDEO], video_caps,
-      APPSRC_MAX_BYTES);
-  kk_pipeline_feed_configure (srcs[KK_TRACK_AUDIO], audio_caps,
-      APPSRC_MAX_BYTES);
   /* Every buffer as soon as the muxer writes it: no clock to wait for. */
   g_object_set (sink, "sync", FALSE, NULL);
   gst_app_sink_set_callbacks (sink, &sink_callbacks, segmenter, NULL);
