@@ -156,26 +156,36 @@ push_and_pull (KkCodec codec, const KkPacket *packet, GstClockTime pts,
   return sample;
 }
 
+/* Checks @sample's caps and returns the payload type they announce. */
+static gint
+check_rtp_caps (GstSample *sample, const char *media,
+    const char *encoding_name, gint clock_rate)
+{
+  GstStructure *s = gst_caps_get_structure (gst_sample_get_caps (sample), 0);
+  gint value = 0;
+
+  g_assert_cmpstr (gst_structure_get_name (s), ==, "application/x-rtp");
+  g_assert_cmpstr (gst_structure_get_string (s, "media"), ==, media);
+  g_assert_cmpstr (gst_structure_get_string (s, "encoding-name"), ==,
+      encoding_name);
+  g_assert_true (gst_structure_get_int (s, "clock-rate", &value));
+  g_assert_cmpint (value, ==, clock_rate);
+  g_assert_true (gst_structure_get_int (s, "payload", &value));
+  return value;
+}
+
 static void
 test_push_video (void)
 {
   KkPacket packet;
   g_autoptr (GstSample) sample = NULL;
-  GstStructure *s;
   GstBuffer *buffer;
   GstMapInfo map;
   gint value;
 
   fill_packet (&packet, KK_TRACK_VIDEO, TRUE);
   sample = push_and_pull (KK_CODEC_H264, &packet, 3 * GST_SECOND, TRUE);
-  s = gst_caps_get_structure (gst_sample_get_caps (sample), 0);
-  g_assert_cmpstr (gst_structure_get_name (s), ==, "application/x-rtp");
-  g_assert_cmpstr (gst_structure_get_string (s, "media"), ==, "video");
-  g_assert_cmpstr (gst_structure_get_string (s, "encoding-name"), ==,
-      "H264");
-  g_assert_true (gst_structure_get_int (s, "clock-rate", &value));
-  g_assert_cmpint (value, ==, 90000);
-  g_assert_true (gst_structure_get_int (s, "payload", &value));
+  value = check_rtp_caps (sample, "video", "H264", 90000);
 
   buffer = gst_sample_get_buffer (sample);
   g_assert_cmpuint (GST_BUFFER_PTS (buffer), ==, 3 * GST_SECOND);
@@ -197,20 +207,13 @@ test_push_audio (void)
 {
   KkPacket packet;
   g_autoptr (GstSample) sample = NULL;
-  GstStructure *s;
   GstBuffer *buffer;
   guint8 header[2];
   gint value;
 
   fill_packet (&packet, KK_TRACK_AUDIO, FALSE);
   sample = push_and_pull (KK_CODEC_OPUS, &packet, 20 * GST_MSECOND, FALSE);
-  s = gst_caps_get_structure (gst_sample_get_caps (sample), 0);
-  g_assert_cmpstr (gst_structure_get_string (s, "media"), ==, "audio");
-  g_assert_cmpstr (gst_structure_get_string (s, "encoding-name"), ==,
-      "OPUS");
-  g_assert_true (gst_structure_get_int (s, "clock-rate", &value));
-  g_assert_cmpint (value, ==, 48000);
-  g_assert_true (gst_structure_get_int (s, "payload", &value));
+  value = check_rtp_caps (sample, "audio", "OPUS", 48000);
 
   buffer = gst_sample_get_buffer (sample);
   g_assert_cmpuint (GST_BUFFER_PTS (buffer), ==, 20 * GST_MSECOND);
@@ -289,13 +292,21 @@ test_get_srcs (void)
 
 /* ---- the bus ---- */
 
+/* A real pipeline, ready (its bus passes messages on), whose two
+ * elements each report an error: the way a pipeline fails, one element's
+ * error followed by its neighbours'. The watch runs on a context of its
+ * own. */
 typedef struct {
+  GMainContext *context;
+  GstElement *pipeline;
+  GstElement *first;
+  GstElement *second;
+  KkPipelineWatch *watch;
+  gboolean free_in_callback;  /* the callbacks free the watch */
   guint errors;
   guint eos;
   GError *first_error;
   char *first_debug;
-  KkPipelineWatch *watch;
-  gboolean free_in_callback;
 } WatchFixture;
 
 static void
@@ -322,28 +333,43 @@ on_eos (gpointer user_data)
 }
 
 static void
-watch_fixture_clear (WatchFixture *f)
+watch_setup (WatchFixture *f, gconstpointer data)
 {
-  g_clear_pointer (&f->watch, kk_pipeline_watch_free);
-  g_clear_error (&f->first_error);
-  g_clear_pointer (&f->first_debug, g_free);
+  f->free_in_callback = GPOINTER_TO_INT (data);
+  f->context = g_main_context_new ();
+  f->pipeline = gst_parse_launch ("fakesrc name=first ! fakesink name=second",
+      NULL);
+  g_assert_nonnull (f->pipeline);
+  g_assert_cmpint (gst_element_set_state (f->pipeline, GST_STATE_READY), ==,
+      GST_STATE_CHANGE_SUCCESS);
+  f->first = gst_bin_get_by_name (GST_BIN (f->pipeline), "first");
+  f->second = gst_bin_get_by_name (GST_BIN (f->pipeline), "second");
 }
 
-/* A real pipeline, ready (its bus passes messages on), whose two
- * elements each report an error: the way a pipeline fails, one element's
- * error followed by its neighbours'. */
-static GstElement *
-make_failing_pipeline (GstElement **first, GstElement **second)
+static void
+watch_teardown (WatchFixture *f, gconstpointer data)
 {
-  GstElement *pipeline = gst_parse_launch (
-      "fakesrc name=first ! fakesink name=second", NULL);
+  g_clear_pointer (&f->watch, kk_pipeline_watch_free);
+  gst_element_set_state (f->pipeline, GST_STATE_NULL);
+  g_clear_object (&f->first);
+  g_clear_object (&f->second);
+  g_clear_object (&f->pipeline);
+  g_clear_error (&f->first_error);
+  g_clear_pointer (&f->first_debug, g_free);
+  g_main_context_unref (f->context);
+}
 
-  g_assert_nonnull (pipeline);
-  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_READY), ==,
-      GST_STATE_CHANGE_SUCCESS);
-  *first = gst_bin_get_by_name (GST_BIN (pipeline), "first");
-  *second = gst_bin_get_by_name (GST_BIN (pipeline), "second");
-  return pipeline;
+/* @with_eos: whether the end of the stream is watched too. */
+static void
+start_watch (WatchFixture *f, gboolean with_eos)
+{
+  KkPipelineWatchCallbacks callbacks = {
+    .error = on_error,
+    .eos = with_eos ? on_eos : NULL,
+  };
+
+  f->watch = kk_pipeline_watch_new (f->pipeline, f->context, "test-watch",
+      &callbacks, f);
 }
 
 static void
@@ -354,89 +380,60 @@ run_until_idle (GMainContext *context)
 }
 
 static void
-test_watch_error_once (gconstpointer data)
+test_watch_error_once (WatchFixture *f, gconstpointer data)
 {
-  gboolean free_in_callback = GPOINTER_TO_INT (data);
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  KkPipelineWatchCallbacks callbacks = { .error = on_error };
-  WatchFixture f = { .free_in_callback = free_in_callback };
-  g_autoptr (GstElement) first = NULL;
-  g_autoptr (GstElement) second = NULL;
-  g_autoptr (GstElement) pipeline = make_failing_pipeline (&first, &second);
-
-  f.watch = kk_pipeline_watch_new (pipeline, context, "test-error",
-      &callbacks, &f);
+  start_watch (f, FALSE);
   /* The end of the stream is not watched: it passes unreported. */
-  gst_element_post_message (pipeline,
-      gst_message_new_eos (GST_OBJECT (pipeline)));
-  GST_ELEMENT_ERROR (first, RESOURCE, WRITE, ("the first error"),
+  gst_element_post_message (f->pipeline,
+      gst_message_new_eos (GST_OBJECT (f->pipeline)));
+  GST_ELEMENT_ERROR (f->first, RESOURCE, WRITE, ("the first error"),
       ("its details"));
-  GST_ELEMENT_ERROR (second, STREAM, FAILED, ("the second error"), (NULL));
+  GST_ELEMENT_ERROR (f->second, STREAM, FAILED, ("the second error"),
+      (NULL));
   /* Only the watch's context runs it. */
   run_until_idle (NULL);
-  g_assert_cmpuint (f.errors, ==, 0);
-  run_until_idle (context);
+  g_assert_cmpuint (f->errors, ==, 0);
+  run_until_idle (f->context);
 
-  g_assert_cmpuint (f.errors, ==, 1);
-  g_assert_error (f.first_error, GST_RESOURCE_ERROR,
+  g_assert_cmpuint (f->errors, ==, 1);
+  g_assert_cmpuint (f->eos, ==, 0);
+  g_assert_error (f->first_error, GST_RESOURCE_ERROR,
       GST_RESOURCE_ERROR_WRITE);
-  g_assert_cmpstr (f.first_error->message, ==, "the first error");
-  g_assert_nonnull (strstr (f.first_debug, "its details"));
-  g_assert_true (free_in_callback == (f.watch == NULL));
+  g_assert_cmpstr (f->first_error->message, ==, "the first error");
+  g_assert_nonnull (strstr (f->first_debug, "its details"));
+  g_assert_true (f->free_in_callback == (f->watch == NULL));
 
   /* Nor is a later one reported. */
-  GST_ELEMENT_ERROR (second, STREAM, FAILED, ("a third error"), (NULL));
-  run_until_idle (context);
-  g_assert_cmpuint (f.errors, ==, 1);
-  watch_fixture_clear (&f);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
+  GST_ELEMENT_ERROR (f->second, STREAM, FAILED, ("a third error"), (NULL));
+  run_until_idle (f->context);
+  g_assert_cmpuint (f->errors, ==, 1);
 }
 
 static void
-test_watch_eos (gconstpointer data)
+test_watch_eos (WatchFixture *f, gconstpointer data)
 {
-  gboolean free_in_callback = GPOINTER_TO_INT (data);
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  KkPipelineWatchCallbacks callbacks = { .error = on_error, .eos = on_eos };
-  WatchFixture f = { .free_in_callback = free_in_callback };
-  g_autoptr (GstElement) first = NULL;
-  g_autoptr (GstElement) second = NULL;
-  g_autoptr (GstElement) pipeline = make_failing_pipeline (&first, &second);
-
-  f.watch = kk_pipeline_watch_new (pipeline, context, "test-eos",
-      &callbacks, &f);
-  gst_element_post_message (pipeline,
-      gst_message_new_eos (GST_OBJECT (pipeline)));
+  start_watch (f, TRUE);
+  gst_element_post_message (f->pipeline,
+      gst_message_new_eos (GST_OBJECT (f->pipeline)));
   /* After the end, an error is no longer the watch's business. */
-  GST_ELEMENT_ERROR (first, RESOURCE, WRITE, ("after the end"), (NULL));
-  run_until_idle (context);
-  g_assert_cmpuint (f.eos, ==, 1);
-  g_assert_cmpuint (f.errors, ==, 0);
-  watch_fixture_clear (&f);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
+  GST_ELEMENT_ERROR (f->first, RESOURCE, WRITE, ("after the end"), (NULL));
+  run_until_idle (f->context);
+  g_assert_cmpuint (f->eos, ==, 1);
+  g_assert_cmpuint (f->errors, ==, 0);
+  g_assert_true (f->free_in_callback == (f->watch == NULL));
 }
 
 static void
-test_watch_freed (void)
+test_watch_freed (WatchFixture *f, gconstpointer data)
 {
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  KkPipelineWatchCallbacks callbacks = { .error = on_error, .eos = on_eos };
-  WatchFixture f = { 0 };
-  g_autoptr (GstElement) first = NULL;
-  g_autoptr (GstElement) second = NULL;
-  g_autoptr (GstElement) pipeline = make_failing_pipeline (&first, &second);
-
   /* Freed with an error waiting on the bus: it is never reported, and
    * the pipeline outlives the watch. */
-  f.watch = kk_pipeline_watch_new (pipeline, context, "test-freed",
-      &callbacks, &f);
-  GST_ELEMENT_ERROR (first, RESOURCE, WRITE, ("unheard"), (NULL));
-  g_clear_pointer (&f.watch, kk_pipeline_watch_free);
-  run_until_idle (context);
-  g_assert_cmpuint (f.errors, ==, 0);
-  g_assert_cmpuint (f.eos, ==, 0);
-  watch_fixture_clear (&f);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
+  start_watch (f, TRUE);
+  GST_ELEMENT_ERROR (f->first, RESOURCE, WRITE, ("unheard"), (NULL));
+  g_clear_pointer (&f->watch, kk_pipeline_watch_free);
+  run_until_idle (f->context);
+  g_assert_cmpuint (f->errors, ==, 0);
+  g_assert_cmpuint (f->eos, ==, 0);
 }
 
 int
@@ -453,14 +450,18 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline-feed/push/audio", test_push_audio);
   g_test_add_func ("/pipeline-feed/configure", test_configure);
   g_test_add_func ("/pipeline-feed/get-srcs", test_get_srcs);
-  g_test_add_data_func ("/pipeline-feed/watch/error-once",
-      GINT_TO_POINTER (FALSE), test_watch_error_once);
-  g_test_add_data_func ("/pipeline-feed/watch/error-once-freed-in-callback",
-      GINT_TO_POINTER (TRUE), test_watch_error_once);
-  g_test_add_data_func ("/pipeline-feed/watch/eos",
-      GINT_TO_POINTER (FALSE), test_watch_eos);
-  g_test_add_data_func ("/pipeline-feed/watch/eos-freed-in-callback",
-      GINT_TO_POINTER (TRUE), test_watch_eos);
-  g_test_add_func ("/pipeline-feed/watch/freed", test_watch_freed);
+  g_test_add ("/pipeline-feed/watch/error-once", WatchFixture,
+      GINT_TO_POINTER (FALSE), watch_setup, test_watch_error_once,
+      watch_teardown);
+  g_test_add ("/pipeline-feed/watch/error-once-freed-in-callback",
+      WatchFixture, GINT_TO_POINTER (TRUE), watch_setup,
+      test_watch_error_once, watch_teardown);
+  g_test_add ("/pipeline-feed/watch/eos", WatchFixture,
+      GINT_TO_POINTER (FALSE), watch_setup, test_watch_eos, watch_teardown);
+  g_test_add ("/pipeline-feed/watch/eos-freed-in-callback", WatchFixture,
+      GINT_TO_POINTER (TRUE), watch_setup, test_watch_eos, watch_teardown);
+  g_test_add ("/pipeline-feed/watch/freed", WatchFixture,
+      GINT_TO_POINTER (FALSE), watch_setup, test_watch_freed,
+      watch_teardown);
   return g_test_run ();
 }
