@@ -32,6 +32,7 @@
 #include <kringkast/kk-rtp.h>
 #include <string.h>
 
+#include "kk-pipeline-feed.h"
 #include "kk-pipeline-file.h"
 
 GST_DEBUG_CATEGORY_STATIC (kk_light_layer_debug);
@@ -50,7 +51,6 @@ G_DEFINE_QUARK (kk-light-layer-error-quark, kk_light_layer_error)
  * of no use to a viewer switching to it. */
 #define MAX_BACKLOG_NS (250 * GST_MSECOND)
 #define CLOCK_RATE 90000
-#define PT_VIDEO 96
 /* A frame is kept if it comes at least this share of a frame interval
  * after the last one kept: a 30 fps lecture's RTP timestamps jitter by a
  * few ms, and every other frame must still pass. */
@@ -79,7 +79,7 @@ struct _KkLightLayer {
   GstElement *pipeline;
   GstAppSrc *src;
   GstElement *sink;
-  GSource *bus_source;
+  KkPipelineWatch *watch;
   gint destroyed;             /* atomic: free () has begun */
   gint failed;                /* atomic: the pipeline posted an error */
 
@@ -88,10 +88,8 @@ struct _KkLightLayer {
   gboolean priming;           /* in kk_light_layer_prime () */
   gboolean have_seq;
   guint16 last_seq;
-  gboolean have_ts;
-  guint32 last_ts;
-  gint64 ext_ts;              /* unwrapped RTP timestamp of the last frame */
-  gint64 base_ext_ts;         /* ext_ts at pts_base */
+  KkRtpUnwrap unwrap;         /* the frames' RTP timestamps */
+  gint64 base_ext_ts;         /* the unwrapped timestamp at pts_base */
   GstClockTime pts_base;
   GstClockTime last_pts;
   GstClockTime last_fed_pts;  /* of the last frame given to the appsrc */
@@ -339,29 +337,23 @@ set_input_state (KkLightLayer *layer, InputState state, const char *why)
 static gboolean
 frame_pts (KkLightLayer *layer, guint32 ts, GstClockTime *pts)
 {
-  gint32 delta;
+  gboolean first = !layer->unwrap.started;
+  gint32 step;
+  gint64 ext_ts = kk_rtp_unwrap_next (&layer->unwrap, ts, &step);
 
-  if (!layer->have_ts) {
-    layer->have_ts = TRUE;
-    layer->ext_ts = ts;
-    layer->base_ext_ts = ts;
+  if (first) {
+    layer->base_ext_ts = ext_ts;
     layer->pts_base = 0;
-  } else {
-    delta = (gint32) (ts - layer->last_ts);
-    layer->ext_ts += delta;
-    if (delta <= 0) {
-      /* Start a new base just after the last frame, so PTS never goes
-       * back: the ring maps them to RTP timestamps either way. */
-      layer->base_ext_ts = layer->ext_ts;
-      layer->pts_base = layer->last_pts + GST_MSECOND;
-      layer->last_ts = ts;
-      *pts = layer->pts_base;
-      return FALSE;
-    }
+  } else if (step <= 0) {
+    /* Start a new base just after the last frame, so PTS never goes
+     * back: the ring maps them to RTP timestamps either way. */
+    layer->base_ext_ts = ext_ts;
+    layer->pts_base = layer->last_pts + GST_MSECOND;
+    *pts = layer->pts_base;
+    return FALSE;
   }
-  layer->last_ts = ts;
-  *pts = layer->pts_base + gst_util_uint64_scale_int_round (
-      layer->ext_ts - layer->base_ext_ts, GST_SECOND, CLOCK_RATE);
+  *pts = layer->pts_base + kk_rtp_ticks_to_time (ext_ts - layer->base_ext_ts,
+      CLOCK_RATE, GST_SECOND);
   return TRUE;
 }
 
@@ -446,8 +438,6 @@ kk_light_layer_push (KkLightLayer *layer, KkPacket *packet)
   gboolean ask_keyframe = FALSE;
   GstClockTime pts = layer->last_pts;
   gboolean forward;
-  GstBuffer *buffer;
-  guint8 *data;
 
   if (g_atomic_int_get (&layer->destroyed) || g_atomic_int_get (&layer->failed)
       || packet->kind != KK_TRACK_VIDEO || packet->codec != layer->codec
@@ -462,22 +452,14 @@ kk_light_layer_push (KkLightLayer *layer, KkPacket *packet)
   layer->have_seq = TRUE;
   layer->last_seq = packet->seq;
 
-  if (!layer->have_ts || packet->timestamp != layer->last_ts)
+  if (!layer->unwrap.started || packet->timestamp != layer->unwrap.last)
     forward = take_frame (layer, packet, &pts, &ask_keyframe);
   else
     forward = layer->state == INPUT_RUNNING;
 
   if (forward) {
-    data = g_malloc (packet->len);
-    memcpy (data, packet->data, packet->len);
-    data[1] = (data[1] & 0x80) | PT_VIDEO;
-    buffer = gst_buffer_new_wrapped (data, packet->len);
-    GST_BUFFER_PTS (buffer) = pts;
-    if (layer->discont) {
-      GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_DISCONT);
-      layer->discont = FALSE;
-    }
-    gst_app_src_push_buffer (layer->src, buffer);
+    kk_pipeline_feed_push (layer->src, packet, pts, layer->discont);
+    layer->discont = FALSE;
   }
 
   if (ask_keyframe && layer->callbacks.need_keyframe != NULL)
@@ -530,27 +512,20 @@ kk_light_layer_get_stats (KkLightLayer *layer, KkLightLayerStats *out)
   g_mutex_unlock (&layer->lock);
 }
 
-static gboolean
-on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
+static void
+on_pipeline_error (const GError *gst_error, const char *debug,
+    gpointer user_data)
 {
   KkLightLayer *layer = user_data;
-  g_autoptr (GError) gst_error = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *debug = NULL;
 
-  if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ERROR)
-    return G_SOURCE_CONTINUE;
-  gst_message_parse_error (message, &gst_error, &debug);
   GST_WARNING ("light layer %s: %s (%s)", layer->name, gst_error->message,
       debug ? debug : "");
-  GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (layer->pipeline),
-      GST_DEBUG_GRAPH_SHOW_ALL, "kk-light-layer-error");
   g_atomic_int_set (&layer->failed, TRUE);
   error = g_error_new (KK_LIGHT_LAYER_ERROR, KK_LIGHT_LAYER_ERROR_FAILED,
       "light layer: %s", gst_error->message);
   /* Last: the callback may free the layer. */
   layer->callbacks.error (error, layer->user_data);
-  return G_SOURCE_REMOVE;
 }
 
 /* The pipeline's only element of @klass ("Decoder", "Encoder") for
@@ -611,8 +586,10 @@ build_pipeline (KkLightLayer *layer, const char *pipelines_dir,
   g_autoptr (GstElement) encoder = NULL;
   g_autoptr (GstElement) feeder = NULL;
   g_autoptr (GstCaps) caps = NULL;
-  g_autoptr (GstBus) bus = NULL;
   GstAppSinkCallbacks sink_callbacks = { .new_sample = on_new_sample };
+  static const KkPipelineWatchCallbacks watch_callbacks = {
+    .error = on_pipeline_error,
+  };
 
   layer->pipeline = kk_pipeline_file_load (pipelines_dir, name, NULL, NULL,
       &load_error);
@@ -636,20 +613,13 @@ build_pipeline (KkLightLayer *layer, const char *pipelines_dir,
   }
   layer->src = GST_APP_SRC (g_steal_pointer (&src));
 
-  caps = gst_caps_new_simple ("application/x-rtp",
-      "media", G_TYPE_STRING, "video",
-      "clock-rate", G_TYPE_INT, CLOCK_RATE,
-      "encoding-name", G_TYPE_STRING,
-      layer->codec == KK_CODEC_H264 ? "H264" : "VP8",
-      "payload", G_TYPE_INT, PT_VIDEO, NULL);
+  caps = kk_pipeline_feed_rtp_caps (layer->codec);
   if (layer->codec == KK_CODEC_H264)
     gst_caps_set_simple (caps, "packetization-mode", G_TYPE_STRING, "1",
         NULL);
-  gst_app_src_set_caps (layer->src, caps);
   /* Unbounded here: push () bounds the backlog itself, by media time,
    * and drops whole stretches up to a keyframe rather than packets. */
-  g_object_set (layer->src, "format", GST_FORMAT_TIME, "is-live", FALSE,
-      "block", FALSE, "max-bytes", (guint64) 0, NULL);
+  kk_pipeline_feed_configure (layer->src, caps, 0);
   /* Packets leave as soon as they are made: the viewers' pacing is the
    * workers' business, not the pipeline clock's. */
   g_object_set (layer->sink, "sync", FALSE, NULL);
@@ -665,11 +635,8 @@ build_pipeline (KkLightLayer *layer, const char *pipelines_dir,
   add_probe (encoder, "sink", GST_PAD_PROBE_TYPE_BUFFER, encoder_probe,
       layer);
 
-  bus = gst_element_get_bus (layer->pipeline);
-  layer->bus_source = gst_bus_create_watch (bus);
-  g_source_set_callback (layer->bus_source, G_SOURCE_FUNC (on_bus_message),
-      layer, NULL);
-  g_source_attach (layer->bus_source, layer->context);
+  layer->watch = kk_pipeline_watch_new (layer->pipeline, layer->context,
+      "kk-light-layer-error", &watch_callbacks, layer);
 
   if (gst_element_set_state (layer->pipeline, GST_STATE_PLAYING)
       == GST_STATE_CHANGE_FAILURE) {
@@ -706,6 +673,7 @@ kk_light_layer_new (const char *pipelines_dir, KkCodec codec,
   layer->user_data = user_data;
   layer->context = g_main_context_ref_thread_default ();
   layer->state = INPUT_WAITING;
+  kk_rtp_unwrap_init (&layer->unwrap, CLOCK_RATE);
   layer->last_pts = 0;
   layer->last_fed_pts = GST_CLOCK_TIME_NONE;
   layer->asked_pts = GST_CLOCK_TIME_NONE;
@@ -730,10 +698,7 @@ kk_light_layer_free (KkLightLayer *layer)
   if (layer == NULL)
     return;
   g_atomic_int_set (&layer->destroyed, TRUE);
-  if (layer->bus_source != NULL) {
-    g_source_destroy (layer->bus_source);
-    g_source_unref (layer->bus_source);
-  }
+  kk_pipeline_watch_free (layer->watch);
   /* Joins the streaming threads: no callback runs after this. */
   if (layer->pipeline != NULL)
     gst_element_set_state (layer->pipeline, GST_STATE_NULL);

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kk-pipeline-feed.h"
 #include "kk-pipeline-file.h"
 
 GST_DEBUG_CATEGORY_STATIC (kk_recorder_debug);
@@ -62,9 +63,6 @@ G_DEFINE_QUARK (kk-recorder-error-quark, kk_recorder_error)
  * later jumps ahead, leaving a gap, since neither may go back. */
 #define JUMP_NS (100 * GST_MSECOND)
 
-#define PT_VIDEO 96
-#define PT_AUDIO 111
-
 typedef enum {
   STATE_WAITING,
   STATE_STARTING,
@@ -76,12 +74,8 @@ typedef enum {
 typedef struct {
   gboolean have_seq;
   guint16 last_seq;
-  guint32 last_ts;
-  gint64 ext_ts;            /* unwrapped RTP timestamp of the last packet */
-  gboolean have_ref;
-  gint64 ref_ext_ts;
-  gint64 ref_mono_us;
-  guint clock_rate;
+  KkRtpUnwrap unwrap;       /* from the first packet on */
+  gint64 ref_mono_us;       /* when the first packet was captured */
   /* Capture time minus raw time (ns): the least of each bucket of raw
    * time (bucket[i] says which; G_MININT64 for none yet). */
   gint64 lag[LAG_BUCKETS];
@@ -130,7 +124,7 @@ struct _KkRecorder {
   /* Main context only. */
   GSource *build_source;
   GstElement *pipeline;
-  guint bus_watch;
+  KkPipelineWatch *watch;
   guint finish_timer;
   int fd;
   char *path;
@@ -207,8 +201,8 @@ kk_recorder_new (const KkRecorderConfig *config,
   recorder->wall_minus_mono_us = g_get_real_time () - recorder->base_mono_us;
   recorder->fd = -1;
   g_queue_init (&recorder->held);
-  recorder->clocks[KK_TRACK_AUDIO].clock_rate = 48000;
-  recorder->clocks[KK_TRACK_VIDEO].clock_rate = 90000;
+  kk_rtp_unwrap_init (&recorder->clocks[KK_TRACK_AUDIO].unwrap, 48000);
+  kk_rtp_unwrap_init (&recorder->clocks[KK_TRACK_VIDEO].unwrap, 90000);
   for (guint i = 0; i < KK_TRACK_N; i++) {
     recorder->clocks[i].last_bucket = G_MININT64;
     for (guint j = 0; j < LAG_BUCKETS; j++)
@@ -224,11 +218,8 @@ kk_recorder_new (const KkRecorderConfig *config,
 static gint64
 raw_time_ns (KkRecorder *recorder, TrackClock *clock)
 {
-  gint64 ticks = clock->ext_ts - clock->ref_ext_ts;
-
   return (clock->ref_mono_us - recorder->base_mono_us) * GST_USECOND
-      + gst_util_uint64_scale_int_round (ABS (ticks), GST_SECOND,
-          clock->clock_rate) * (ticks < 0 ? -1 : 1);
+      + kk_rtp_unwrap_elapsed (&clock->unwrap, GST_SECOND);
 }
 
 /* Advances the track's clock; FALSE for a duplicate or an old packet. */
@@ -237,19 +228,11 @@ update_clock (TrackClock *clock, KkPacket *packet, gint64 mono_us)
 {
   if (clock->have_seq && kk_seq_diff (packet->seq, clock->last_seq) <= 0)
     return FALSE;
-  if (!clock->have_seq) {
-    clock->ext_ts = packet->timestamp;
-  } else {
-    clock->ext_ts += (gint32) (packet->timestamp - clock->last_ts);
-  }
+  if (!clock->unwrap.started)
+    clock->ref_mono_us = mono_us;
+  kk_rtp_unwrap_next (&clock->unwrap, packet->timestamp, NULL);
   clock->have_seq = TRUE;
   clock->last_seq = packet->seq;
-  clock->last_ts = packet->timestamp;
-  if (!clock->have_ref) {
-    clock->have_ref = TRUE;
-    clock->ref_ext_ts = clock->ext_ts;
-    clock->ref_mono_us = mono_us;
-  }
   return TRUE;
 }
 
@@ -313,20 +296,11 @@ write_packet (KkRecorder *recorder, KkPacket *packet, gint64 raw_ns)
 {
   gint64 pts = raw_ns + recorder->shift_ns[packet->kind] - recorder->offset_ns;
   GstAppSrc *src = recorder->srcs[packet->kind];
-  GstBuffer *buffer;
-  guint8 *data;
 
   /* Audio from before the first keyframe, or from before a resume. */
   if (pts < 0 || src == NULL)
     return;
-  data = g_malloc (packet->len);
-  memcpy (data, packet->data, packet->len);
-  /* Keep the marker bit, set the payload type the caps announce. */
-  data[1] = (data[1] & 0x80)
-      | (packet->kind == KK_TRACK_VIDEO ? PT_VIDEO : PT_AUDIO);
-  buffer = gst_buffer_new_wrapped (data, packet->len);
-  GST_BUFFER_PTS (buffer) = pts;
-  if (gst_app_src_push_buffer (src, buffer) != GST_FLOW_OK)
+  if (kk_pipeline_feed_push (src, packet, pts, FALSE) != GST_FLOW_OK)
     recorder->dropped++;
   if (pts > recorder->written_end_ns)
     recorder->written_end_ns = pts;
@@ -484,7 +458,7 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us,
     mono_us = packet->capture_wall_us - recorder->wall_minus_mono_us;
   clock = &recorder->clocks[packet->kind];
   new_frame = packet->kind == KK_TRACK_VIDEO
-      && (!clock->have_seq || packet->timestamp != clock->last_ts);
+      && (!clock->have_seq || packet->timestamp != clock->unwrap.last);
   /* Video the jitter buffer gave up on leaves every frame after it broken
    * until the next keyframe, and a browser sends one only when asked: the
    * viewers' decoders ask for theirs, but a lecture may have none. */
@@ -753,51 +727,28 @@ kk_recorder_content_type_for_path (const char *path)
   return "application/octet-stream";
 }
 
-static void
-configure_src (GstAppSrc *src, GstCaps *caps)
-{
-  gst_app_src_set_caps (src, caps);
-  g_object_set (src, "format", GST_FORMAT_TIME, "is-live", FALSE,
-      "block", FALSE, "max-bytes", (guint64) APPSRC_MAX_BYTES, NULL);
-  /* Since GStreamer 1.20: rather lose data than grow without bound when
-   * the disk cannot keep up. */
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (src), "leaky-type"))
-    gst_util_set_object_arg (G_OBJECT (src), "leaky-type", "downstream");
-}
-
 static void end_recording (KkRecorder *recorder, GError *error);
 
-static gboolean
-on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
+/* The muxer has written the file's end. */
+static void
+on_pipeline_eos (gpointer user_data)
+{
+  end_recording (user_data, NULL);
+}
+
+static void
+on_pipeline_error (const GError *gst_error, const char *debug,
+    gpointer user_data)
 {
   KkRecorder *recorder = user_data;
 
-  switch (GST_MESSAGE_TYPE (message)) {
-    case GST_MESSAGE_EOS:
-      recorder->bus_watch = 0;
-      end_recording (recorder, NULL);
-      return G_SOURCE_REMOVE;
-    case GST_MESSAGE_ERROR: {
-      g_autoptr (GError) gst_error = NULL;
-      g_autofree char *debug = NULL;
-      GError *error;
-
-      gst_message_parse_error (message, &gst_error, &debug);
-      GST_WARNING ("recording %s: %s (%s)", recorder->basename,
-          gst_error->message, debug ? debug : "");
-      GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (recorder->pipeline),
-          GST_DEBUG_GRAPH_SHOW_ALL, "kk-recorder-error");
-      error = g_error_new (KK_RECORDER_ERROR,
+  GST_WARNING ("recording %s: %s (%s)", recorder->basename,
+      gst_error->message, debug ? debug : "");
+  /* A resource error is the file's: the disk full, the directory gone. */
+  end_recording (recorder, g_error_new (KK_RECORDER_ERROR,
           gst_error->domain == GST_RESOURCE_ERROR
           ? KK_RECORDER_ERROR_WRITE : KK_RECORDER_ERROR_FAILED,
-          "%s", gst_error->message);
-      recorder->bus_watch = 0;
-      end_recording (recorder, error);
-      return G_SOURCE_REMOVE;
-    }
-    default:
-      return G_SOURCE_CONTINUE;
-  }
+          "%s", gst_error->message));
 }
 
 static GstElement *
@@ -809,7 +760,6 @@ make_pipeline (KkRecorder *recorder, KkCodec codec, GstAppSrc **srcs,
       name);
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GError) load_error = NULL;
-  GstElement *video, *audio;
 
   pipeline = kk_pipeline_file_load (recorder->pipelines_dir, name, NULL, NULL,
       &load_error);
@@ -818,21 +768,19 @@ make_pipeline (KkRecorder *recorder, KkCodec codec, GstAppSrc **srcs,
         load_error->message);
     return NULL;
   }
-  video = gst_bin_get_by_name (GST_BIN (pipeline), "video");
-  audio = gst_bin_get_by_name (GST_BIN (pipeline), "audio");
   *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  if (!GST_IS_APP_SRC (video) || !GST_IS_APP_SRC (audio) || *sink == NULL
-      || !g_object_class_find_property (G_OBJECT_GET_CLASS (*sink), "fd")) {
+  /* The appsrcs bounded: rather lose data than grow without bound when
+   * the disk cannot keep up. */
+  if (*sink == NULL
+      || !g_object_class_find_property (G_OBJECT_GET_CLASS (*sink), "fd")
+      || !kk_pipeline_feed_get_srcs (pipeline, codec, APPSRC_MAX_BYTES,
+          srcs)) {
     g_set_error (error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
         "%s: needs appsrcs named \"video\" and \"audio\" and an fdsink "
         "named \"sink\"", path);
-    g_clear_object (&video);
-    g_clear_object (&audio);
     g_clear_object (sink);
     return NULL;
   }
-  srcs[KK_TRACK_VIDEO] = GST_APP_SRC (video);
-  srcs[KK_TRACK_AUDIO] = GST_APP_SRC (audio);
   return g_steal_pointer (&pipeline);
 }
 
@@ -843,9 +791,10 @@ build_pipeline (gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GstElement) sink = NULL;
-  g_autoptr (GstCaps) video_caps = NULL;
-  g_autoptr (GstCaps) audio_caps = NULL;
-  g_autoptr (GstBus) bus = NULL;
+  static const KkPipelineWatchCallbacks watch_callbacks = {
+    .error = on_pipeline_error,
+    .eos = on_pipeline_eos,
+  };
   GstAppSrc *srcs[KK_TRACK_N] = { NULL, NULL };
   const char *extension = NULL;
   const char *content_type = NULL;
@@ -880,25 +829,13 @@ build_pipeline (gpointer data)
   }
   g_object_set (sink, "fd", recorder->fd, NULL);
 
-  video_caps = gst_caps_new_simple ("application/x-rtp",
-      "media", G_TYPE_STRING, "video", "clock-rate", G_TYPE_INT, 90000,
-      "encoding-name", G_TYPE_STRING, codec == KK_CODEC_H264 ? "H264" : "VP8",
-      "payload", G_TYPE_INT, PT_VIDEO, NULL);
-  audio_caps = gst_caps_new_simple ("application/x-rtp",
-      "media", G_TYPE_STRING, "audio", "clock-rate", G_TYPE_INT, 48000,
-      "encoding-name", G_TYPE_STRING, "OPUS",
-      "payload", G_TYPE_INT, PT_AUDIO, NULL);
-  configure_src (srcs[KK_TRACK_VIDEO], video_caps);
-  configure_src (srcs[KK_TRACK_AUDIO], audio_caps);
-
-  bus = gst_element_get_bus (pipeline);
-  recorder->bus_watch = gst_bus_add_watch (bus, on_bus_message, recorder);
+  recorder->watch = kk_pipeline_watch_new (pipeline, recorder->context,
+      "kk-recorder-error", &watch_callbacks, recorder);
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
       == GST_STATE_CHANGE_FAILURE) {
     g_set_error (&error, KK_RECORDER_ERROR, KK_RECORDER_ERROR_PIPELINE,
         "the recording pipeline does not start");
-    g_source_remove (recorder->bus_watch);
-    recorder->bus_watch = 0;
+    g_clear_pointer (&recorder->watch, kk_pipeline_watch_free);
     gst_element_set_state (pipeline, GST_STATE_NULL);
     goto failed;
   }
@@ -959,10 +896,8 @@ end_recording (KkRecorder *recorder, GError *error)
     g_source_remove (recorder->finish_timer);
     recorder->finish_timer = 0;
   }
-  if (recorder->bus_watch != 0) {
-    g_source_remove (recorder->bus_watch);
-    recorder->bus_watch = 0;
-  }
+  /* Also when the watch itself reported the end. */
+  g_clear_pointer (&recorder->watch, kk_pipeline_watch_free);
   pipeline = g_steal_pointer (&recorder->pipeline);
   if (pipeline != NULL) {
     gst_element_set_state (pipeline, GST_STATE_NULL);
@@ -1051,10 +986,7 @@ kk_recorder_finish_sync (KkRecorder *recorder)
     return;
   }
   /* Take the messages off the bus here rather than through the watch. */
-  if (recorder->bus_watch != 0) {
-    g_source_remove (recorder->bus_watch);
-    recorder->bus_watch = 0;
-  }
+  g_clear_pointer (&recorder->watch, kk_pipeline_watch_free);
   begin_stop (recorder);
   bus = gst_element_get_bus (recorder->pipeline);
   message = gst_bus_timed_pop_filtered (bus,

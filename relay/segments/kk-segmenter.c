@@ -39,9 +39,9 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <gst/pbutils/pbutils.h>
-#include <string.h>
 
 #include "kk-mp4-split.h"
+#include "kk-pipeline-feed.h"
 #include "kk-pipeline-file.h"
 #include "kk-webm-split.h"
 
@@ -54,9 +54,6 @@ G_DEFINE_QUARK (kk-segmenter-error-quark, kk_segmenter_error)
 #define MAX_HELD 1024
 /* Bound on what each appsrc queues; past it the oldest data goes. */
 #define APPSRC_MAX_BYTES (4 * 1024 * 1024)
-
-#define PT_VIDEO 96
-#define PT_AUDIO 111
 
 typedef enum {
   STATE_WAITING,
@@ -75,14 +72,10 @@ typedef struct {
 } HeldPacket;
 
 typedef struct {
-  gboolean have_ref;
-  guint32 last_ts;
-  gint64 ext_ts;            /* unwrapped RTP timestamp of the last packet */
-  gint64 ref_ext_ts;
+  KkRtpUnwrap unwrap;       /* from the first packet on */
   gint64 ref_wall_us;       /* capture time of the first packet */
   gboolean have_seq;
   guint16 last_seq;
-  guint clock_rate;
 } TrackClock;
 
 struct _KkSegmenter {
@@ -126,7 +119,7 @@ struct _KkSegmenter {
   /* Main context only. */
   GSource *build_source;
   GstElement *pipeline;
-  guint bus_watch;
+  KkPipelineWatch *watch;
 };
 
 static const char *
@@ -207,8 +200,8 @@ kk_segmenter_new (const char *pipelines_dir, const char *name,
     segmenter->callbacks = *callbacks;
   segmenter->user_data = user_data;
   segmenter->context = g_main_context_ref_thread_default ();
-  segmenter->clocks[KK_TRACK_AUDIO].clock_rate = 48000;
-  segmenter->clocks[KK_TRACK_VIDEO].clock_rate = 90000;
+  kk_rtp_unwrap_init (&segmenter->clocks[KK_TRACK_AUDIO].unwrap, 48000);
+  kk_rtp_unwrap_init (&segmenter->clocks[KK_TRACK_VIDEO].unwrap, 90000);
   g_queue_init (&segmenter->held);
   g_queue_init (&segmenter->window);
 
@@ -224,25 +217,16 @@ kk_segmenter_new (const char *pipelines_dir, const char *name,
 static gint64
 track_wall_us (TrackClock *clock)
 {
-  gint64 ticks = clock->ext_ts - clock->ref_ext_ts;
-
-  return clock->ref_wall_us + (ticks >= 0 ? 1 : -1)
-      * (gint64) gst_util_uint64_scale_int_round (ABS (ticks), G_USEC_PER_SEC,
-          clock->clock_rate);
+  return clock->ref_wall_us + kk_rtp_unwrap_elapsed (&clock->unwrap,
+      G_USEC_PER_SEC);
 }
 
 static void
 update_clock (TrackClock *clock, KkPacket *packet, gint64 wall_us)
 {
-  if (!clock->have_ref) {
-    clock->have_ref = TRUE;
-    clock->ext_ts = packet->timestamp;
-    clock->ref_ext_ts = clock->ext_ts;
+  if (!clock->unwrap.started)
     clock->ref_wall_us = wall_us;
-  } else {
-    clock->ext_ts += (gint32) (packet->timestamp - clock->last_ts);
-  }
-  clock->last_ts = packet->timestamp;
+  kk_rtp_unwrap_next (&clock->unwrap, packet->timestamp, NULL);
 }
 
 /* @pts_us: its media time; @wall_us: when it was captured (or arrived). */
@@ -251,8 +235,6 @@ push_packet (KkSegmenter *segmenter, KkPacket *packet, gint64 pts_us,
     gint64 wall_us)
 {
   GstAppSrc *src = segmenter->srcs[packet->kind];
-  GstBuffer *buffer;
-  guint8 *data;
 
   /* Audio from before the first keyframe. */
   if (pts_us < 0 || src == NULL)
@@ -261,14 +243,8 @@ push_packet (KkSegmenter *segmenter, KkPacket *packet, gint64 pts_us,
     segmenter->last_keyframe_us = pts_us;
   if (packet->kind == KK_TRACK_VIDEO)
     segmenter->live_zero_wall_us = wall_us - pts_us;
-  data = g_malloc (packet->len);
-  memcpy (data, packet->data, packet->len);
-  /* Keep the marker bit, set the payload type the caps announce. */
-  data[1] = (data[1] & 0x80)
-      | (packet->kind == KK_TRACK_VIDEO ? PT_VIDEO : PT_AUDIO);
-  buffer = gst_buffer_new_wrapped (data, packet->len);
-  GST_BUFFER_PTS (buffer) = pts_us * GST_USECOND;
-  if (gst_app_src_push_buffer (src, buffer) != GST_FLOW_OK)
+  if (kk_pipeline_feed_push (src, packet, pts_us * GST_USECOND, FALSE)
+      != GST_FLOW_OK)
     segmenter->dropped++;
 
   if (packet->kind == KK_TRACK_VIDEO)
@@ -523,36 +499,15 @@ fail_pipeline (KkSegmenter *segmenter, GError *error)
   g_mutex_unlock (&segmenter->lock);
 }
 
-static gboolean
-on_bus_message (GstBus *bus, GstMessage *message, gpointer user_data)
-{
-  KkSegmenter *segmenter = user_data;
-  g_autoptr (GError) gst_error = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *debug = NULL;
-
-  if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ERROR)
-    return G_SOURCE_CONTINUE;
-  gst_message_parse_error (message, &gst_error, &debug);
-  GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (segmenter->pipeline),
-      GST_DEBUG_GRAPH_SHOW_ALL, "kk-segmenter-error");
-  error = g_error_new (KK_SEGMENTER_ERROR, KK_SEGMENTER_ERROR_FAILED,
-      "the segments pipeline failed: %s (%s)", gst_error->message,
-      debug ? debug : "");
-  fail_pipeline (segmenter, error);
-  segmenter->bus_watch = 0;
-  return G_SOURCE_REMOVE;
-}
-
 static void
-configure_src (GstAppSrc *src, GstCaps *caps)
+on_pipeline_error (const GError *gst_error, const char *debug,
+    gpointer user_data)
 {
-  gst_app_src_set_caps (src, caps);
-  g_object_set (src, "format", GST_FORMAT_TIME, "is-live", FALSE,
-      "block", FALSE, "max-bytes", (guint64) APPSRC_MAX_BYTES, NULL);
-  /* Rather lose data than grow without bound if the muxer stalls. */
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (src), "leaky-type"))
-    gst_util_set_object_arg (G_OBJECT (src), "leaky-type", "downstream");
+  g_autoptr (GError) error = g_error_new (KK_SEGMENTER_ERROR,
+      KK_SEGMENTER_ERROR_FAILED, "the segments pipeline failed: %s (%s)",
+      gst_error->message, debug ? debug : "");
+
+  fail_pipeline (user_data, error);
 }
 
 static GstElement *
@@ -565,7 +520,7 @@ make_pipeline (KkSegmenter *segmenter, GstAppSrc **srcs, GstAppSink **sink,
       name);
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GError) load_error = NULL;
-  GstElement *video, *audio, *appsink, *mux;
+  GstElement *appsink, *mux;
 
   pipeline = kk_pipeline_file_load (segmenter->pipelines_dir, name, NULL,
       NULL, &load_error);
@@ -574,24 +529,21 @@ make_pipeline (KkSegmenter *segmenter, GstAppSrc **srcs, GstAppSink **sink,
         KK_SEGMENTER_ERROR_PIPELINE, load_error->message);
     return NULL;
   }
-  video = gst_bin_get_by_name (GST_BIN (pipeline), "video");
-  audio = gst_bin_get_by_name (GST_BIN (pipeline), "audio");
   appsink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
-  if (!GST_IS_APP_SRC (video) || !GST_IS_APP_SRC (audio)
-      || !GST_IS_APP_SINK (appsink) || mux == NULL) {
+  /* The appsrcs bounded: rather lose data than grow without bound if the
+   * muxer stalls. */
+  if (!GST_IS_APP_SINK (appsink) || mux == NULL
+      || !kk_pipeline_feed_get_srcs (pipeline, segmenter->codec,
+          APPSRC_MAX_BYTES, srcs)) {
     g_set_error (error, KK_SEGMENTER_ERROR, KK_SEGMENTER_ERROR_PIPELINE,
         "%s: needs appsrcs named \"video\" and \"audio\", a muxer named "
         "\"mux\" and an appsink named \"sink\"", path);
-    g_clear_object (&video);
-    g_clear_object (&audio);
     g_clear_object (&appsink);
     g_clear_object (&mux);
     return NULL;
   }
   segmenter->mux = mux;
-  srcs[KK_TRACK_VIDEO] = GST_APP_SRC (video);
-  srcs[KK_TRACK_AUDIO] = GST_APP_SRC (audio);
   *sink = GST_APP_SINK (appsink);
   return g_steal_pointer (&pipeline);
 }
@@ -606,9 +558,9 @@ build_pipeline (gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GstAppSink) sink = NULL;
-  g_autoptr (GstCaps) video_caps = NULL;
-  g_autoptr (GstCaps) audio_caps = NULL;
-  g_autoptr (GstBus) bus = NULL;
+  static const KkPipelineWatchCallbacks watch_callbacks = {
+    .error = on_pipeline_error,
+  };
   GstAppSrc *srcs[KK_TRACK_N] = { NULL, NULL };
   HeldPacket *held;
 
@@ -618,17 +570,6 @@ build_pipeline (gpointer data)
     fail_pipeline (segmenter, error);
     return G_SOURCE_REMOVE;
   }
-  video_caps = gst_caps_new_simple ("application/x-rtp",
-      "media", G_TYPE_STRING, "video", "clock-rate", G_TYPE_INT, 90000,
-      "encoding-name", G_TYPE_STRING,
-      segmenter->codec == KK_CODEC_H264 ? "H264" : "VP8",
-      "payload", G_TYPE_INT, PT_VIDEO, NULL);
-  audio_caps = gst_caps_new_simple ("application/x-rtp",
-      "media", G_TYPE_STRING, "audio", "clock-rate", G_TYPE_INT, 48000,
-      "encoding-name", G_TYPE_STRING, "OPUS", "payload", G_TYPE_INT, PT_AUDIO,
-      NULL);
-  configure_src (srcs[KK_TRACK_VIDEO], video_caps);
-  configure_src (srcs[KK_TRACK_AUDIO], audio_caps);
   /* Every buffer as soon as the muxer writes it: no clock to wait for. */
   g_object_set (sink, "sync", FALSE, NULL);
   gst_app_sink_set_callbacks (sink, &sink_callbacks, segmenter, NULL);
@@ -642,14 +583,13 @@ build_pipeline (gpointer data)
         KK_SEGMENTER_MAX_SEGMENT_BYTES, &webm_callbacks, segmenter);
   g_mutex_unlock (&segmenter->window_lock);
 
-  bus = gst_element_get_bus (pipeline);
-  segmenter->bus_watch = gst_bus_add_watch (bus, on_bus_message, segmenter);
+  segmenter->watch = kk_pipeline_watch_new (pipeline, segmenter->context,
+      "kk-segmenter-error", &watch_callbacks, segmenter);
   if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
       == GST_STATE_CHANGE_FAILURE) {
     g_set_error (&error, KK_SEGMENTER_ERROR, KK_SEGMENTER_ERROR_PIPELINE,
         "the segments pipeline does not start");
-    g_source_remove (segmenter->bus_watch);
-    segmenter->bus_watch = 0;
+    g_clear_pointer (&segmenter->watch, kk_pipeline_watch_free);
     gst_element_set_state (pipeline, GST_STATE_NULL);
     for (guint i = 0; i < KK_TRACK_N; i++)
       g_clear_object (&srcs[i]);
@@ -686,8 +626,7 @@ kk_segmenter_free (KkSegmenter *segmenter)
     g_source_destroy (segmenter->build_source);
     g_clear_pointer (&segmenter->build_source, g_source_unref);
   }
-  if (segmenter->bus_watch != 0)
-    g_source_remove (segmenter->bus_watch);
+  g_clear_pointer (&segmenter->watch, kk_pipeline_watch_free);
   pipeline = g_steal_pointer (&segmenter->pipeline);
   if (pipeline != NULL) {
     /* Stops the appsink's callbacks before the window goes. */
