@@ -329,6 +329,26 @@ stamp_capture_times (GPtrArray *packets, gdouble drift,
   }
 }
 
+/* Records @packets, pushed in that order, and decodes the file; again,
+ * if called again. */
+static void
+record_in_order (Fixture *f, GPtrArray *packets, Decoded *decoded)
+{
+  g_clear_pointer (&f->recorder, kk_recorder_free);
+  f->started = f->ended = FALSE;
+  start_recorder (f, f->dir);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
+  for (guint i = 0; i < packets->len; i++) {
+    kk_recorder_push (f->recorder, packets->pdata[i]);
+    /* Let the pipeline be built as soon as the keyframe asks for it. */
+    g_main_context_iteration (NULL, FALSE);
+  }
+  kk_recorder_stop (f->recorder);
+  spin_until (&f->ended);
+  g_assert_no_error (f->error);
+  decode (kk_recorder_get_path (f->recorder), decoded);
+}
+
 /* Records the media and returns where video ends minus where audio ends;
  * again, if called again. */
 static gdouble
@@ -336,15 +356,7 @@ record_end_offset (Fixture *f)
 {
   Decoded decoded;
 
-  g_clear_pointer (&f->recorder, kk_recorder_free);
-  f->started = f->ended = FALSE;
-  start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
-  push_range (f, 0, f->packets->len);
-  kk_recorder_stop (f->recorder);
-  spin_until (&f->ended);
-  g_assert_no_error (f->error);
-  decode (kk_recorder_get_path (f->recorder), &decoded);
+  record_in_order (f, f->packets, &decoded);
   return ((gdouble) decoded.video_end - (gdouble) decoded.audio_end) / 1e9;
 }
 
@@ -385,6 +397,18 @@ test_sync_drift (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (offset - steady, <, 0.050);
 }
 
+/* For g_ptr_array_sort (): packets by capture time, which for the
+ * packets of stamp_burst () is when they arrive. */
+static gint
+by_capture_time (gconstpointer a, gconstpointer b)
+{
+  const KkPacket *pa = *(KkPacket * const *) a;
+  const KkPacket *pb = *(KkPacket * const *) b;
+
+  return (pa->capture_wall_us > pb->capture_wall_us)
+      - (pa->capture_wall_us < pb->capture_wall_us);
+}
+
 /* Gives the packets of @media the capture times an ingest gives a host
  * whose connection took seconds: what it captured before @video_at
  * (@audio_at for audio) s comes in a burst at that time, all of it
@@ -398,12 +422,10 @@ stamp_burst (GPtrArray *media, gdouble video_at, gdouble audio_at)
   GPtrArray *order = g_ptr_array_new ();
   guint32 first[KK_TRACK_N];
   gboolean seen[KK_TRACK_N] = { FALSE, FALSE };
-  g_autoptr (GArray) due = g_array_new (FALSE, FALSE, sizeof (gdouble));
 
   for (guint i = 0; i < media->len; i++) {
     KkPacket *p = media->pdata[i];
     gdouble t;
-    guint at = order->len;
 
     if (!seen[p->kind]) {
       seen[p->kind] = TRUE;
@@ -412,12 +434,10 @@ stamp_burst (GPtrArray *media, gdouble video_at, gdouble audio_at)
     t = MAX (packet_seconds (p, first[p->kind]),
         p->kind == KK_TRACK_VIDEO ? video_at : audio_at);
     p->capture_wall_us = base + (gint64) (t * G_USEC_PER_SEC);
-    /* Stable: among packets due together, the earlier stays first. */
-    while (at > 0 && g_array_index (due, gdouble, at - 1) > t)
-      at--;
-    g_ptr_array_insert (order, at, p);
-    g_array_insert_val (due, at, t);
+    g_ptr_array_add (order, p);
   }
+  /* Stable: among packets that arrive together, the earlier stays first. */
+  g_ptr_array_sort (order, by_capture_time);
   return order;
 }
 
@@ -439,18 +459,7 @@ test_sync_burst (Fixture *f, gconstpointer data)
   on_time = record_end_offset (f);
   order = stamp_burst (f->packets, 4.5, 4.9);
   g_assert_true (((KkPacket *) order->pdata[0])->kind == KK_TRACK_VIDEO);
-  g_clear_pointer (&f->recorder, kk_recorder_free);
-  f->started = f->ended = FALSE;
-  start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
-  for (guint i = 0; i < order->len; i++) {
-    kk_recorder_push (f->recorder, order->pdata[i]);
-    g_main_context_iteration (NULL, FALSE);
-  }
-  kk_recorder_stop (f->recorder);
-  spin_until (&f->ended);
-  g_assert_no_error (f->error);
-  decode (kk_recorder_get_path (f->recorder), &decoded);
+  record_in_order (f, order, &decoded);
   offset = ((gdouble) decoded.video_end - (gdouble) decoded.audio_end) / 1e9;
   g_test_message ("audio starts at %.3f s; video ends %+.3f s from audio, "
       "%+.3f s if on time", decoded.audio_start / 1e9, offset, on_time);
