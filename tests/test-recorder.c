@@ -329,6 +329,26 @@ stamp_capture_times (GPtrArray *packets, gdouble drift,
   }
 }
 
+/* Records @packets, pushed in that order, and decodes the file; again,
+ * if called again. */
+static void
+record_in_order (Fixture *f, GPtrArray *packets, Decoded *decoded)
+{
+  g_clear_pointer (&f->recorder, kk_recorder_free);
+  f->started = f->ended = FALSE;
+  start_recorder (f, f->dir);
+  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
+  for (guint i = 0; i < packets->len; i++) {
+    kk_recorder_push (f->recorder, packets->pdata[i]);
+    /* Let the pipeline be built as soon as the keyframe asks for it. */
+    g_main_context_iteration (NULL, FALSE);
+  }
+  kk_recorder_stop (f->recorder);
+  spin_until (&f->ended);
+  g_assert_no_error (f->error);
+  decode (kk_recorder_get_path (f->recorder), decoded);
+}
+
 /* Records the media and returns where video ends minus where audio ends;
  * again, if called again. */
 static gdouble
@@ -336,15 +356,7 @@ record_end_offset (Fixture *f)
 {
   Decoded decoded;
 
-  g_clear_pointer (&f->recorder, kk_recorder_free);
-  f->started = f->ended = FALSE;
-  start_recorder (f, f->dir);
-  kk_recorder_prime (f->recorder, NULL, G_MAXINT64, NULL);
-  push_range (f, 0, f->packets->len);
-  kk_recorder_stop (f->recorder);
-  spin_until (&f->ended);
-  g_assert_no_error (f->error);
-  decode (kk_recorder_get_path (f->recorder), &decoded);
+  record_in_order (f, f->packets, &decoded);
   return ((gdouble) decoded.video_end - (gdouble) decoded.audio_end) / 1e9;
 }
 
@@ -383,6 +395,77 @@ test_sync_drift (Fixture *f, gconstpointer data)
       offset, steady);
   g_assert_cmpfloat (offset - steady, >, 0.030);
   g_assert_cmpfloat (offset - steady, <, 0.050);
+}
+
+/* For g_ptr_array_sort (): packets by capture time, which for the
+ * packets of stamp_burst () is when they arrive. */
+static gint
+by_capture_time (gconstpointer a, gconstpointer b)
+{
+  const KkPacket *pa = *(KkPacket * const *) a;
+  const KkPacket *pb = *(KkPacket * const *) b;
+
+  return (pa->capture_wall_us > pb->capture_wall_us)
+      - (pa->capture_wall_us < pb->capture_wall_us);
+}
+
+/* Gives the packets of @media the capture times an ingest gives a host
+ * whose connection took seconds: what it captured before @video_at
+ * (@audio_at for audio) s comes in a burst at that time, all of it
+ * stamped with its arrival (no sender report yet), and what follows on
+ * time. All of it in the past, as in stamp_capture_times (). Returns the
+ * packets in the order they arrive: (transfer container). */
+static GPtrArray *
+stamp_burst (GPtrArray *media, gdouble video_at, gdouble audio_at)
+{
+  gint64 base = g_get_real_time () - 30 * G_USEC_PER_SEC;
+  GPtrArray *order = g_ptr_array_new ();
+  guint32 first[KK_TRACK_N];
+  gboolean seen[KK_TRACK_N] = { FALSE, FALSE };
+
+  for (guint i = 0; i < media->len; i++) {
+    KkPacket *p = media->pdata[i];
+    gdouble t;
+
+    if (!seen[p->kind]) {
+      seen[p->kind] = TRUE;
+      first[p->kind] = p->timestamp;
+    }
+    t = MAX (packet_seconds (p, first[p->kind]),
+        p->kind == KK_TRACK_VIDEO ? video_at : audio_at);
+    p->capture_wall_us = base + (gint64) (t * G_USEC_PER_SEC);
+    g_ptr_array_add (order, p);
+  }
+  /* Stable: among packets that arrive together, the earlier stays first. */
+  g_ptr_array_sort (order, by_capture_time);
+  return order;
+}
+
+/* The host connected after 4.5 s: its first 4.5 s of video came at once,
+ * then, 0.4 s later, its audio's. A burst carries more media than the
+ * settling wait lasts, but arrives in no time: the wait must not end on
+ * it, nor take the offset of half a burst for the start's. The file
+ * starts with audio and video together and has no gap: video ends where
+ * audio does, as when every packet came on time. */
+static void
+test_sync_burst (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) order = NULL;
+  gdouble on_time, offset;
+  Decoded decoded;
+
+  f->packets = make_media (KK_CODEC_VP8, 8);
+  stamp_capture_times (f->packets, 0.0, 0.0, 0.0);
+  on_time = record_end_offset (f);
+  order = stamp_burst (f->packets, 4.5, 4.9);
+  g_assert_true (((KkPacket *) order->pdata[0])->kind == KK_TRACK_VIDEO);
+  record_in_order (f, order, &decoded);
+  offset = ((gdouble) decoded.video_end - (gdouble) decoded.audio_end) / 1e9;
+  g_test_message ("audio starts at %.3f s; video ends %+.3f s from audio, "
+      "%+.3f s if on time", decoded.audio_start / 1e9, offset, on_time);
+  g_assert_cmpuint (decoded.video_start, <, 10 * GST_MSECOND);
+  g_assert_cmpuint (decoded.audio_start, <, 30 * GST_MSECOND);
+  g_assert_cmpfloat (fabs (offset - on_time), <, 0.005);
 }
 
 /* The packets of @media in the order they reach the relay when video
@@ -571,6 +654,8 @@ main (int argc, char **argv)
       test_prime_gop, fixture_teardown);
   g_test_add ("/recorder/sync-backlog", Fixture, NULL, fixture_setup,
       test_sync_backlog, fixture_teardown);
+  g_test_add ("/recorder/sync-burst", Fixture, NULL, fixture_setup,
+      test_sync_burst, fixture_teardown);
   g_test_add ("/recorder/sync-drift", Fixture, NULL, fixture_setup,
       test_sync_drift, fixture_teardown);
   g_test_add ("/recorder/loss", Fixture, NULL, fixture_setup, test_loss,

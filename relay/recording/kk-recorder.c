@@ -52,7 +52,8 @@ G_DEFINE_QUARK (kk-recorder-error-quark, kk_recorder_error)
 #define LAG_BUCKET_NS (500 * GST_MSECOND)
 #define LAG_BUCKETS 20
 /* The start is written once the audio-video offset has held within
- * SETTLE_TOLERANCE_NS for SETTLE_NS of media, or after SETTLE_MAX_NS. */
+ * SETTLE_TOLERANCE_NS for SETTLE_NS, or after SETTLE_MAX_NS, both in the
+ * time packets were seen (see watch_settling ()), not in media time. */
 #define SETTLE_TOLERANCE_NS (10 * GST_MSECOND)
 #define SETTLE_NS (GST_SECOND)
 #define SETTLE_MAX_NS (4 * GST_SECOND)
@@ -112,9 +113,11 @@ struct _KkRecorder {
   KkCodec video_codec;
   TrackClock clocks[KK_TRACK_N];
   gint64 start_ns;            /* raw time of the first keyframe */
+  gint64 seen_ns;             /* latest time a packet was seen, see process () */
+  gint64 start_seen_ns;       /* seen_ns when the first keyframe came */
   gboolean settled;           /* the start's audio-video offset is known */
   gint64 settle_offset_ns;    /* the offset the settling watches */
-  gint64 settle_since_ns;     /* raw video time it has held since */
+  gint64 settle_since_ns;     /* seen_ns since which it has held */
   gint64 shift_ns[KK_TRACK_N];  /* added to each track's raw times */
   gint64 offset_ns;           /* subtracted from raw times: start and pauses */
   gint64 written_end_ns;      /* largest timestamp written */
@@ -200,6 +203,7 @@ kk_recorder_new (const KkRecorderConfig *config,
   recorder->base_mono_us = g_get_monotonic_time ();
   recorder->wall_minus_mono_us = g_get_real_time () - recorder->base_mono_us;
   recorder->fd = -1;
+  recorder->seen_ns = G_MININT64;
   g_queue_init (&recorder->held);
   kk_rtp_unwrap_init (&recorder->clocks[KK_TRACK_AUDIO].unwrap, 48000);
   kk_rtp_unwrap_init (&recorder->clocks[KK_TRACK_VIDEO].unwrap, 90000);
@@ -338,17 +342,22 @@ settle (KkRecorder *recorder, const char *why)
     write_held (recorder);
 }
 
-/* Before the start is settled, on each video frame (@raw_ns): capture
- * times are unreliable while the ingest's jitter buffers start (a
- * publisher's backlog comes in a burst; lip sync needs both tracks' first
- * RTCP sender reports), so the start waits, held, until the offset has
- * stayed put for SETTLE_NS of media. */
+/* Before the start is settled, on each video frame: capture times are
+ * unreliable while the ingest's jitter buffers start (a publisher's
+ * backlog comes in a burst; lip sync needs both tracks' first RTCP sender
+ * reports), so the start waits, held, until the offset has stayed put
+ * for SETTLE_NS. That is measured in the time packets were seen, not in
+ * their media time: a host whose connection took seconds sends what it
+ * captured meanwhile at once, seconds of media that the ingest stamps
+ * with their arrival, late and track by track, so the offset moves until
+ * the burst is over, however much media it carried. */
 static void
-watch_settling (KkRecorder *recorder, gint64 raw_ns)
+watch_settling (KkRecorder *recorder)
 {
+  gint64 seen_ns = recorder->seen_ns;
   gint64 offset;
 
-  if (raw_ns - recorder->start_ns >= SETTLE_MAX_NS) {
+  if (seen_ns - recorder->start_seen_ns >= SETTLE_MAX_NS) {
     settle (recorder, "still moving; following it");
     return;
   }
@@ -357,8 +366,8 @@ watch_settling (KkRecorder *recorder, gint64 raw_ns)
   if (recorder->settle_since_ns == G_MININT64
       || ABS (offset - recorder->settle_offset_ns) > SETTLE_TOLERANCE_NS) {
     recorder->settle_offset_ns = offset;
-    recorder->settle_since_ns = raw_ns;
-  } else if (raw_ns - recorder->settle_since_ns >= SETTLE_NS) {
+    recorder->settle_since_ns = seen_ns;
+  } else if (seen_ns - recorder->settle_since_ns >= SETTLE_NS) {
     settle (recorder, "steady");
   }
 }
@@ -367,10 +376,10 @@ watch_settling (KkRecorder *recorder, gint64 raw_ns)
  * audio pre-roll its oldest packet is the first keyframe, so a full queue
  * ends the wait. */
 static void
-wait_settling (KkRecorder *recorder, gboolean new_frame, gint64 raw_ns)
+wait_settling (KkRecorder *recorder, gboolean new_frame)
 {
   if (new_frame)
-    watch_settling (recorder, raw_ns);
+    watch_settling (recorder);
   if (!recorder->settled && g_queue_get_length (&recorder->held) >= MAX_HELD)
     settle (recorder, "no room to wait longer");
 }
@@ -447,7 +456,7 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us,
   gboolean keyframe = packet->kind == KK_TRACK_VIDEO
       && packet->keyframe_start;
   gboolean new_frame;
-  gint64 raw_ns;
+  gint64 raw_ns, seen_us;
 
   if (packet->kind >= KK_TRACK_N)
     return;
@@ -472,16 +481,18 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us,
   if (!update_clock (clock, packet, mono_us))
     return;
   raw_ns = raw_time_ns (recorder, clock);
-  /* A capture time later than the packet's arrival is no capture time:
-   * the ingest's jitter buffer stamps packets with their playout time,
-   * which lip sync by the host's sender reports may put ahead, by as much
-   * as those reports are wrong (a GStreamer host's were by 190 ms). */
-  if (packet->capture_wall_us != 0) {
-    gint64 seen_us = arrival_us != 0 ? MIN (mono_us, arrival_us) : mono_us;
-
+  /* When the packet was seen: its capture time, or its arrival where
+   * that is earlier. A capture time later than the packet's arrival is no
+   * capture time: the ingest's jitter buffer stamps packets with their
+   * playout time, which lip sync by the host's sender reports may put
+   * ahead, by as much as those reports are wrong (a GStreamer host's were
+   * by 190 ms). A burst is seen all at once, whatever media it carries. */
+  seen_us = arrival_us != 0 ? MIN (mono_us, arrival_us) : mono_us;
+  recorder->seen_ns = MAX (recorder->seen_ns,
+      (seen_us - recorder->base_mono_us) * GST_USECOND);
+  if (packet->capture_wall_us != 0)
     note_lag (clock, raw_ns, (seen_us - recorder->base_mono_us) * GST_USECOND
         - raw_ns);
-  }
 
   switch (recorder->state) {
     case STATE_WAITING:
@@ -498,6 +509,7 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us,
       }
       recorder->video_codec = packet->codec;
       recorder->start_ns = raw_ns;
+      recorder->start_seen_ns = recorder->seen_ns;
       recorder->settle_since_ns = G_MININT64;
       set_state (recorder, STATE_STARTING);
       /* Written once the pipeline runs, at its raw time. */
@@ -514,14 +526,14 @@ process (KkRecorder *recorder, KkPacket *packet, gint64 mono_us,
       if (recorder->paused)
         return;
       if (!recorder->settled)
-        wait_settling (recorder, new_frame, raw_ns);
+        wait_settling (recorder, new_frame);
       hold (recorder, packet, raw_ns);
       return;
     case STATE_RUNNING:
       if (recorder->paused)
         return;
       if (!recorder->settled) {
-        wait_settling (recorder, new_frame, raw_ns);
+        wait_settling (recorder, new_frame);
         if (!recorder->settled) {
           hold (recorder, packet, raw_ns);
           return;

@@ -19,7 +19,9 @@
  * seconds, since a packet can be stamped late (held up on its way) but
  * not early. The first packets are the least reliable (a backlog sent in
  * a burst, no sender report yet), so the start of the file waits, held,
- * until that offset has stayed put for a second of media (at most four).
+ * until that offset has stayed put for a second (at most four) of the
+ * time the packets were seen, not of their media: a host whose connection
+ * took seconds sends seconds of media in no time.
  * Afterwards video follows it, by at most 2 ms a frame, so that a host
  * whose sound card clock drifts from its camera's stays in sync for
  * hours; an offset that moves by more than 100 ms at once (a reconnect)

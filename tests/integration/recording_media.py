@@ -206,3 +206,20 @@ def sync(path, seconds, source_offsets_ms=None):
                 out["spread"] * 1000, out["drift"] * 1000,
                 r["starts"].get("video", -1), r["starts"].get("audio", -1))
     return out
+
+
+def check_sync(codec, s, source_offsets_ms, bound):
+    """What sync() measured, against bound (s): both tracks start together
+    (an MP4 track that starts late does so only in an edit list, which not
+    every player honours), every marker the publisher vouches for is in
+    sync (not one of its start-up, whose frames may have gone missing
+    before the wire), and so is what the relay added."""
+    late = s["starts"]["audio"] - s["starts"]["video"]
+    check(abs(late) < bound, "%s: audio starts %+.1f ms from video"
+          % (codec, late * 1000))
+    for i, t, off in zip(s["indices"], s["times"], s["offsets"]):
+        if str(i) in source_offsets_ms:
+            check(abs(off) < bound, "%s: at %.2f s audio is %+.1f ms "
+                  "from video" % (codec, t, off * 1000))
+    check(abs(s["worst"]) < bound, "%s: the relay moved audio %+.1f ms "
+          "from video" % (codec, s["worst"] * 1000))

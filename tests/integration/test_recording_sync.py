@@ -81,19 +81,7 @@ def run(ctx):
         check(len(s["indices"]) >= 0.85 * (last - first + 1), "%s: markers "
               "%d..%d, but only %s in both tracks (found %s)"
               % (codec, first, last, s["indices"], s["found"]))
-        # Both tracks start together: an MP4 track that starts late does
-        # so only in an edit list, which not every player honours.
-        late = s["starts"]["audio"] - s["starts"]["video"]
-        check(abs(late) < BOUND_S, "%s: audio starts %+.1f ms from video"
-              % (codec, late * 1000))
-        # Every marker the publisher vouches for (not one of its start-up,
-        # whose frames may have gone missing before the wire).
-        for i, t, off in zip(s["indices"], s["times"], s["offsets"]):
-            if str(i) in source:
-                check(abs(off) < BOUND_S, "%s: at %.2f s audio is %+.1f ms "
-                      "from video" % (codec, t, off * 1000))
-        check(abs(s["worst"]) < BOUND_S, "%s: the relay moved audio %+.1f ms "
-              "from video" % (codec, s["worst"] * 1000))
+        rm.check_sync(codec, s, source, BOUND_S)
         check(s["spread"] < SPREAD_S, "%s: what the relay added spreads "
               "over %.1f ms" % (codec, s["spread"] * 1000))
     check(d.stop() == 0, "daemon exit status")

@@ -69,6 +69,11 @@ def parse_args():
     p.add_argument("--markers", action="store_true",
                    help="black and silent, with flashes and beeps at the "
                         "same known times (avmarkers.py)")
+    p.add_argument("--post-delay", type=float, default=0.0,
+                   help="capture and encode for this many seconds before "
+                        "POSTing the offer, keeping all that was encoded "
+                        "meanwhile (an encoder that starts before it "
+                        "connects): the backlog is sent in a burst")
     args = p.parse_args()
     if args.no_audio and args.no_video:
         p.error("nothing to send")
@@ -104,7 +109,17 @@ def video_branch(args):
                "application/x-rtp,media=video,encoding-name=H264,"
                "clock-rate=90000,payload=%d,packetization-mode=(string)1"
                % (args.bitrate, args.keyframe_interval, VIDEO_PT, VIDEO_PT))
-    return raw + enc + " ! pc."
+    return raw + enc + backlog_queue(args) + " ! pc."
+
+
+def backlog_queue(args):
+    """With --post-delay, an unbounded queue before webrtcbin, which holds
+    its input until it is connected: the encoder keeps encoding, and all
+    it encoded meanwhile goes out at once, as from a host that captures
+    while it connects (OBS, a GStreamer sender on a slow network)."""
+    if args.post_delay <= 0:
+        return ""
+    return " ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0"
 
 
 def audio_branch(args):
@@ -113,7 +128,8 @@ def audio_branch(args):
     return (raw + " ! audioconvert ! "
             "audioresample ! queue ! opusenc ! rtpopuspay pt=%d ! "
             "application/x-rtp,media=audio,encoding-name=OPUS,"
-            "clock-rate=48000,payload=%d ! pc." % (AUDIO_PT, AUDIO_PT))
+            "clock-rate=48000,payload=%d%s ! pc." % (AUDIO_PT, AUDIO_PT,
+                                                     backlog_queue(args)))
 
 
 def frag_from_offer(sdp_text):
@@ -144,6 +160,7 @@ class Publisher:
         self.location = None
         self.etag = None
         self.offer_text = None
+        self.post_delayed = False
         self.posted = False
         self.candidates = []
         self.cand_lock = threading.Lock()
@@ -256,6 +273,13 @@ class Publisher:
 
     def post(self, sdp):
         if self.posted:
+            return False
+        if self.args.post_delay > 0 and not self.post_delayed:
+            # The pipeline is playing already: what it captures meanwhile
+            # is what a slowly connecting host's webrtcbin sends at once.
+            self.post_delayed = True
+            log.info("POSTing the offer in %.1f s", self.args.post_delay)
+            GLib.timeout_add(int(self.args.post_delay * 1000), self.post, sdp)
             return False
         self.posted = True
         peerlib.log_sdp("offer", sdp)
