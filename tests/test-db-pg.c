@@ -89,6 +89,28 @@ test_unreachable (void)
   g_rmdir (dir);
 }
 
+/* A URL libpq cannot parse is reported without its text: libpq would
+ * quote it, password included. */
+static void
+test_malformed_url (void)
+{
+  const char *const urls[] = {
+    "postgresql://kk:s3cret@[::1/db",
+    "postgresql://kk:s3c%zzret@localhost/db",
+    "postgresql://kk:s3cret@localhost/db?nosuchkeyword=s3cret",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (urls); i++) {
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (kk_db_pg_open (urls[i], &error));
+    g_assert_error (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "malformed database URL"));
+    g_assert_null (strstr (error->message, "s3c"));
+  }
+}
+
 /* Against a server. */
 
 typedef struct {
@@ -502,6 +524,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/db-pg/translate", test_translate);
   g_test_add_func ("/db-pg/unreachable", test_unreachable);
+  g_test_add_func ("/db-pg/malformed-url", test_malformed_url);
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/db-pg/errors", test_errors);

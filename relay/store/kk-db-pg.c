@@ -704,10 +704,27 @@ kk_db_pg_open (const char *url, GError **error)
   const char *const keywords[] = { "connect_timeout", "application_name",
     "client_encoding", "dbname", NULL };
   const char *const values[] = { "10", "kringkast", "UTF8", url, NULL };
+  char *parse_error = NULL;
   PGconn *conn;
   KkDbPg *db;
 
   g_return_val_if_fail (url != NULL, NULL);
+
+  /* libpq's message for a URL it cannot parse quotes the URL, or the
+   * part it choked on, and that may be the password: parse it first, and
+   * say only that it is malformed. */
+  {
+    PQconninfoOption *options = PQconninfoParse (url, &parse_error);
+
+    if (options == NULL) {
+      PQfreemem (parse_error);
+      g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+          "malformed database URL (the expected form is "
+          "postgresql://user:password@host:port/database?keyword=value)");
+      return NULL;
+    }
+    PQconninfoFree (options);
+  }
 
   conn = PQconnectdbParams (keywords, values, 1);
   if (conn == NULL || PQstatus (conn) != CONNECTION_OK) {
