@@ -337,6 +337,79 @@ test_has_column (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+static char *
+show (KkDb *db, const char *setting)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *sql = g_strdup_printf ("SHOW %s", setting);
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, sql, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (kk_db_step_row (stmt, &error));
+  return g_strdup (kk_db_column_text (stmt, 0));
+}
+
+static gboolean
+select_locked (KkDb *db, gpointer user_data, GError **error)
+{
+  KkDb *other = user_data;
+  g_autoptr (GError) blocked = NULL;
+
+  if (!kk_db_exec (db, "LOCK TABLE parents IN ACCESS EXCLUSIVE MODE", error))
+    return FALSE;
+  g_assert_false (kk_db_exec (other, "SELECT count(*) FROM parents",
+          &blocked));
+  g_assert_error (blocked, KK_STORE_ERROR, KK_STORE_ERROR_FAILED);
+  g_test_message ("%s", blocked->message);
+  g_assert_nonnull (strstr (blocked->message, "lock timeout"));
+  return TRUE;
+}
+
+/* No call blocks for good: a statement waiting for a lock that another
+ * connection holds fails after lock_timeout, by default 10 s. The URL's
+ * own options (here the test's search_path) keep the defaults of the
+ * settings they do not name, and win for those they do. */
+static void
+test_timeouts (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  KkDb *other;
+  g_autofree char *lock_timeout = NULL;
+  g_autofree char *statement_timeout = NULL;
+  g_autofree char *idle_timeout = NULL;
+  g_autofree char *float_digits = NULL;
+
+  if (no_server (f))
+    return;
+  exec_ok (f->db, schema);
+  lock_timeout = show (f->db, "lock_timeout");
+  statement_timeout = show (f->db, "statement_timeout");
+  idle_timeout = show (f->db, "idle_in_transaction_session_timeout");
+  float_digits = show (f->db, "extra_float_digits");
+  g_assert_cmpstr (lock_timeout, ==, "10s");
+  g_assert_cmpstr (statement_timeout, ==, "30s");
+  g_assert_cmpstr (idle_timeout, ==, "1min");
+  g_assert_cmpstr (float_digits, ==, "3");
+
+  other = kk_db_pg_open (f->url, &error);
+  g_assert_no_error (error);
+  g_assert_true (kk_db_transaction (f->db, select_locked, other, &error));
+  g_assert_no_error (error);
+  kk_db_close (other);
+
+  g_clear_pointer (&lock_timeout, g_free);
+  url = g_strconcat (f->url, "%20-clock_timeout%3D1500ms", NULL);
+  other = kk_db_pg_open (url, &error);
+  g_assert_no_error (error);
+  lock_timeout = show (other, "lock_timeout");
+  g_assert_cmpstr (lock_timeout, ==, "1500ms");
+  g_clear_pointer (&statement_timeout, g_free);
+  statement_timeout = show (other, "statement_timeout");
+  g_assert_cmpstr (statement_timeout, ==, "30s");
+  kk_db_close (other);
+}
+
 /* Ends @db's server process from another connection, as a server restart
  * or an administrator would, and waits until it is gone. */
 static void
@@ -531,6 +604,7 @@ main (int argc, char **argv)
   ADD ("/db-pg/transaction", test_transaction);
   ADD ("/db-pg/values", test_values);
   ADD ("/db-pg/has-column", test_has_column);
+  ADD ("/db-pg/timeouts", test_timeouts);
   ADD ("/db-pg/reconnect", test_reconnect);
   ADD ("/db-pg/write-lock", test_write_lock);
   ADD ("/db-pg/concurrent-migration", test_concurrent_migration);

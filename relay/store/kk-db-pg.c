@@ -699,11 +699,17 @@ log_notice (void *unused, const char *message)
 KkDb *
 kk_db_pg_open (const char *url, GError **error)
 {
-  /* A server that does not answer must fail start-up rather than hang
-   * it; a connect_timeout in @url, given later, wins. */
-  const char *const keywords[] = { "connect_timeout", "application_name",
-    "client_encoding", "dbname", NULL };
-  const char *const values[] = { "10", "kringkast", "UTF8", url, NULL };
+  /* No database call may block the store's worker for good. A server
+   * that does not answer fails start-up (connect_timeout); a link that
+   * dies silently is noticed by TCP keepalives within about 25 s and
+   * unacknowledged data within 30 s (tcp_user_timeout). Every keyword in
+   * @url, given later, wins. */
+  const char *keywords[] = { "connect_timeout", "application_name",
+    "client_encoding", "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "tcp_user_timeout", "dbname", "options", NULL };
+  const char *values[G_N_ELEMENTS (keywords)] = { "10", "kringkast", "UTF8",
+    "10", "5", "3", "30000", url, NULL, NULL };
+  g_autofree char *options = NULL;
   char *parse_error = NULL;
   PGconn *conn;
   KkDbPg *db;
@@ -714,16 +720,31 @@ kk_db_pg_open (const char *url, GError **error)
    * part it choked on, and that may be the password: parse it first, and
    * say only that it is malformed. */
   {
-    PQconninfoOption *options = PQconninfoParse (url, &parse_error);
+    PQconninfoOption *parsed = PQconninfoParse (url, &parse_error);
 
-    if (options == NULL) {
+    if (parsed == NULL) {
       PQfreemem (parse_error);
       g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
           "malformed database URL (the expected form is "
           "postgresql://user:password@host:port/database?keyword=value)");
       return NULL;
     }
-    PQconninfoFree (options);
+    /* On the server, a wait for a lock ends after 10 s, a statement
+     * after 30 s, and a transaction left idle (a relay stopped in the
+     * middle of one) after 60 s, so that it cannot hold every relay's
+     * write lock; extra_float_digits=3 makes doubles arrive exact, as
+     * SQLite gives them. The server applies -c settings in order, so
+     * the URL's own options, appended, win setting by setting. */
+    for (const PQconninfoOption *option = parsed; option->keyword != NULL;
+        option++) {
+      if (g_str_equal (option->keyword, "options"))
+        options = g_strdup_printf ("-c lock_timeout=10s "
+            "-c idle_in_transaction_session_timeout=60s "
+            "-c statement_timeout=30s -c extra_float_digits=3 %s",
+            option->val != NULL ? option->val : "");
+    }
+    PQconninfoFree (parsed);
+    values[G_N_ELEMENTS (keywords) - 2] = options;
   }
 
   conn = PQconnectdbParams (keywords, values, 1);
