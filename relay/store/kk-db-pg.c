@@ -15,6 +15,7 @@
 #include "kk-db-pg.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,9 @@ typedef struct {
    * fail the transaction's statements, not open a new one and run them
    * outside it. */
   gboolean in_transaction;
+  /* The server sent a FATAL error between statements: it is closing the
+   * connection (a restart, an administrator ending it). */
+  gboolean closing;
   /* kk_db_secure_delete() was called: VACUUM after the next commit. */
   gboolean vacuum_after_commit;
 } KkDbPg;
@@ -268,6 +272,26 @@ result_ok (const PGresult *result)
   return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
 }
 
+/* Reads, without waiting, what the server sent while @conn was idle. A
+ * server that closes the connection sends its goodbye, a FATAL error
+ * (which goes to log_notice, and sets closing), and then ends the stream,
+ * which makes the status CONNECTION_BAD; the end may not have arrived
+ * yet when the goodbye has. The bound keeps a server that keeps talking
+ * from holding the caller here. */
+static void
+read_while_idle (PGconn *conn)
+{
+  for (int i = 0; i < 4 && PQstatus (conn) == CONNECTION_OK; i++) {
+    struct pollfd readable = { PQsocket (conn), POLLIN, 0 };
+
+    if (poll (&readable, 1, 0) <= 0 || !PQconsumeInput (conn))
+      break;
+    /* PQconsumeInput only reads; PQisBusy parses what was read, which
+     * hands the goodbye to log_notice. */
+    PQisBusy (conn);
+  }
+}
+
 /* Runs @sql (with parameters when @n_params >= 0, else as one or more
  * plain statements). Inside a transaction the statement runs under a
  * savepoint: in PostgreSQL an error aborts the whole transaction, in
@@ -284,8 +308,18 @@ run (KkDbPg *db, const char *sql, int n_params, const Oid *types,
   gboolean savepoint = db->in_transaction;
   PGresult *result;
 
-  if (PQstatus (conn) == CONNECTION_BAD && !db->in_transaction)
-    PQreset (conn);
+  /* Outside a transaction, a connection the server closed since the last
+   * statement (a restart, an administrator) is opened again before
+   * anything is sent, so the first statement after a restart does not
+   * fail. A connection lost without a word (a TCP peer gone) shows only
+   * when a statement fails; pg_begin retries then. */
+  if (!db->in_transaction) {
+    read_while_idle (conn);
+    if (PQstatus (conn) == CONNECTION_BAD || db->closing) {
+      db->closing = FALSE;
+      PQreset (conn);
+    }
+  }
   if (savepoint) {
     result = PQexec (conn, "SAVEPOINT kk_statement");
     if (!result_ok (result)) {
@@ -566,9 +600,19 @@ pg_begin (KkDb *db, GError **error)
   g_autofree char *begin = g_strdup_printf ("BEGIN; "
       "SELECT pg_advisory_xact_lock (%" G_GINT64_FORMAT ")",
       KK_DB_PG_WRITE_LOCK);
-  PGresult *result = run (PG (db), begin, -1, NULL, NULL, error);
+  g_autoptr (GError) lost = NULL;
+  PGresult *result = run (PG (db), begin, -1, NULL, NULL, &lost);
 
+  /* A connection found lost at the begin ran nothing of the transaction:
+   * run() connects again, and the begin is tried once more. */
+  if (result == NULL && PQstatus (PG (db)->conn) == CONNECTION_BAD) {
+    g_debug ("store: PostgreSQL connection lost (%s); connecting again",
+        lost->message);
+    g_clear_error (&lost);
+    result = run (PG (db), begin, -1, NULL, NULL, &lost);
+  }
   if (result == NULL) {
+    g_propagate_error (error, g_steal_pointer (&lost));
     /* BEGIN may have run and the lock failed (the connection lost). */
     if (PQtransactionStatus (PG (db)->conn) != PQTRANS_IDLE)
       PQclear (PQexec (PG (db)->conn, "ROLLBACK"));
@@ -691,9 +735,15 @@ static const KkDbBackend pg_backend = {
 /* The server's notices ("relation already exists, skipping") are for a
  * person at psql; libpq would print them on stderr. */
 static void
-log_notice (void *unused, const char *message)
+log_notice (void *user_data, const PGresult *notice)
 {
-  g_debug ("store: PostgreSQL: %s", message);
+  KkDbPg *db = user_data;
+  const char *severity = PQresultErrorField (notice,
+      PG_DIAG_SEVERITY_NONLOCALIZED);
+
+  if (g_strcmp0 (severity, "FATAL") == 0)
+    db->closing = TRUE;
+  g_debug ("store: PostgreSQL: %s", PQresultErrorMessage (notice));
 }
 
 KkDb *
@@ -762,10 +812,9 @@ kk_db_pg_open (const char *url, GError **error)
     PQfinish (conn);
     return NULL;
   }
-  PQsetNoticeProcessor (conn, log_notice, NULL);
-
   db = g_new0 (KkDbPg, 1);
   db->parent.backend = &pg_backend;
   db->conn = conn;
+  PQsetNoticeReceiver (conn, log_notice, db);
   return &db->parent;
 }
