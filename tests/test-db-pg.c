@@ -410,6 +410,122 @@ test_timeouts (Fixture *f, gconstpointer data)
   kk_db_close (other);
 }
 
+/* Whether VACUUM has run on @table (pg_stat_user_tables, which VACUUM
+ * updates as it ends). */
+static gboolean
+vacuumed (KkDb *db, const char *table)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT count(*) "
+      "FROM pg_stat_user_tables WHERE schemaname = current_schema () "
+      "AND relname = ?1 AND last_vacuum IS NOT NULL", &error);
+
+  g_assert_no_error (error);
+  kk_db_bind_text (stmt, 1, table);
+  g_assert_true (kk_db_step_row (stmt, &error));
+  return kk_db_column_int64 (stmt, 0) > 0;
+}
+
+static gboolean
+rename_parent (KkDb *db, gpointer user_data, GError **error)
+{
+  return kk_db_exec (db, "UPDATE parents SET id = 'b2' WHERE id = 'b'",
+      error);
+}
+
+static gboolean
+delete_parent (KkDb *db, gpointer user_data, GError **error)
+{
+  return kk_db_exec (db, "DELETE FROM parents WHERE id = 'b2'", error);
+}
+
+/* While @db holds the write lock, an erasure on another connection fails
+ * at its begin (its lock_timeout is short). */
+static gboolean
+erase_while_locked (KkDb *db, gpointer user_data, GError **error)
+{
+  KkDb *other = user_data;
+  g_autoptr (GError) locked = NULL;
+
+  g_assert_true (kk_db_secure_delete (other, &locked));
+  g_assert_false (kk_db_transaction (other, delete_parent, NULL, &locked));
+  g_assert_nonnull (strstr (locked->message, "lock timeout"));
+  return TRUE;
+}
+
+/* An erasure VACUUMs the tables it changed, after its commit, and no
+ * other: not the tables it did not touch, and not those of the next
+ * transaction when its own failed to begin. */
+static void
+test_vacuum (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  KkDb *other;
+
+  if (no_server (f))
+    return;
+  exec_ok (f->db, schema);
+  exec_ok (f->db, "INSERT INTO parents (id) VALUES ('a'), ('b');"
+      "INSERT INTO children (parent) VALUES ('a')");
+
+  url = g_strconcat (f->url, "%20-clock_timeout%3D100ms", NULL);
+  other = kk_db_pg_open (url, &error);
+  g_assert_no_error (error);
+  g_assert_true (kk_db_transaction (f->db, erase_while_locked, other,
+          &error));
+  g_assert_true (kk_db_transaction (other, rename_parent, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (vacuumed (f->db, "parents"));
+
+  g_assert_true (kk_db_secure_delete (other, &error));
+  g_assert_true (kk_db_transaction (other, delete_parent, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM parents"), ==, 1);
+  g_assert_true (vacuumed (f->db, "parents"));
+  g_assert_false (vacuumed (f->db, "children"));
+  kk_db_close (other);
+}
+
+static gboolean
+delete_parents (KkDb *db, gpointer user_data, GError **error)
+{
+  return kk_db_exec (db, "DELETE FROM parents", error);
+}
+
+/* VACUUM skips a table the relay's user does not own: the operator is
+ * warned, since its erased rows stay until the next autovacuum. */
+static void
+test_vacuum_skipped (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = NULL;
+  KkDb *other;
+
+  if (no_server (f))
+    return;
+  exec_ok (f->db, schema);
+  exec_ok (f->db, "INSERT INTO parents (id) VALUES ('a')");
+  exec_ok (f->db, "DO $$ BEGIN "
+      "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'kk_other') "
+      "THEN CREATE ROLE kk_other LOGIN; END IF; "
+      "EXECUTE format ('GRANT USAGE ON SCHEMA %I TO kk_other', "
+      "current_schema ()); END $$;"
+      "GRANT SELECT, DELETE ON parents TO kk_other");
+
+  url = g_strconcat (f->url, "&user=kk_other", NULL);
+  other = kk_db_pg_open (url, &error);
+  g_assert_no_error (error);
+  g_assert_true (kk_db_secure_delete (other, &error));
+  g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+      "*skipping*parents*");
+  g_assert_true (kk_db_transaction (other, delete_parents, NULL, &error));
+  g_assert_no_error (error);
+  g_test_assert_expected_messages ();
+  g_assert_false (vacuumed (f->db, "parents"));
+  kk_db_close (other);
+}
+
 /* Ends @db's server process from another connection, as a server restart
  * or an administrator would, and waits until it is gone. */
 static void
@@ -606,6 +722,8 @@ main (int argc, char **argv)
   ADD ("/db-pg/values", test_values);
   ADD ("/db-pg/has-column", test_has_column);
   ADD ("/db-pg/timeouts", test_timeouts);
+  ADD ("/db-pg/vacuum", test_vacuum);
+  ADD ("/db-pg/vacuum-skipped", test_vacuum_skipped);
   ADD ("/db-pg/reconnect", test_reconnect);
   ADD ("/db-pg/write-lock", test_write_lock);
   ADD ("/db-pg/concurrent-migration", test_concurrent_migration);

@@ -50,6 +50,9 @@ typedef struct {
   gboolean closing;
   /* kk_db_secure_delete() was called: VACUUM after the next commit. */
   gboolean vacuum_after_commit;
+  /* VACUUM is running: the server's warnings (a table skipped) are the
+   * operator's to see. */
+  gboolean vacuuming;
 } KkDbPg;
 
 typedef struct {
@@ -613,6 +616,9 @@ pg_begin (KkDb *db, GError **error)
   }
   if (result == NULL) {
     g_propagate_error (error, g_steal_pointer (&lost));
+    /* The erasure that asked for VACUUM did not run; the next
+     * transaction is not it. */
+    PG (db)->vacuum_after_commit = FALSE;
     /* BEGIN may have run and the lock failed (the connection lost). */
     if (PQtransactionStatus (PG (db)->conn) != PQTRANS_IDLE)
       PQclear (PQexec (PG (db)->conn, "ROLLBACK"));
@@ -623,15 +629,47 @@ pg_begin (KkDb *db, GError **error)
   return TRUE;
 }
 
-/* VACUUM cannot run inside a transaction, so the one an erasure asked
- * for (pg_secure_delete) runs here, just after its commit. */
-static void
-vacuum_after_erasure (KkDbPg *db)
+/* The tables the transaction deleted or updated rows in, as a list for
+ * VACUUM: the server counts them (pg_stat_xact_user_tables, cascades
+ * included) as long as track_counts is on, its default. Without those
+ * counts the list is "", for every table; NULL when the transaction
+ * changed no row.
+ *
+ * Returns: (transfer full) (nullable): the list. */
+static char *
+tables_changed (KkDbPg *db)
 {
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tables = NULL;
+  PGresult *result = run (db, "SELECT CASE WHEN "
+      "current_setting ('track_counts')::boolean THEN "
+      "(SELECT string_agg (format ('%I.%I', schemaname, relname), ', ') "
+      "FROM pg_stat_xact_user_tables WHERE n_tup_upd + n_tup_del > 0) "
+      "ELSE '' END", 0, NULL, NULL, &error);
+
+  if (result == NULL) {
+    g_warning ("store: which tables an erasure changed: %s; all are "
+        "vacuumed", error->message);
+    return g_strdup ("");
+  }
+  if (!PQgetisnull (result, 0, 0))
+    tables = g_strdup (PQgetvalue (result, 0, 0));
+  PQclear (result);
+  return g_steal_pointer (&tables);
+}
+
+/* VACUUM cannot run inside a transaction, so the one an erasure asked
+ * for (pg_secure_delete) runs here, just after its commit, on the tables
+ * the erasure changed. */
+static void
+vacuum_after_erasure (KkDbPg *db, const char *tables)
+{
+  g_autofree char *vacuum = g_strconcat ("VACUUM ", tables, NULL);
   PGresult *result;
 
-  db->vacuum_after_commit = FALSE;
-  result = PQexec (db->conn, "VACUUM");
+  db->vacuuming = TRUE;
+  result = PQexec (db->conn, vacuum);
+  db->vacuuming = FALSE;
   if (!result_ok (result))
     g_warning ("store: VACUUM after an erasure failed: %s; the erased rows "
         "stay in the tables' free space until the next autovacuum",
@@ -642,9 +680,14 @@ vacuum_after_erasure (KkDbPg *db)
 static gboolean
 pg_commit (KkDb *db, GError **error)
 {
-  PGresult *result = PQexec (PG (db)->conn, "COMMIT");
+  g_autofree char *vacuum_tables = NULL;
+  PGresult *result;
   gboolean ok;
 
+  if (PG (db)->vacuum_after_commit)
+    vacuum_tables = tables_changed (PG (db));
+  PG (db)->vacuum_after_commit = FALSE;
+  result = PQexec (PG (db)->conn, "COMMIT");
   PG (db)->in_transaction = FALSE;
 
   /* A transaction that had an error ends in "ROLLBACK" on COMMIT, with no
@@ -656,8 +699,8 @@ pg_commit (KkDb *db, GError **error)
   else if (!ok)
     set_error (PG (db)->conn, result, error);
   PQclear (result);
-  if (ok && PG (db)->vacuum_after_commit)
-    vacuum_after_erasure (PG (db));
+  if (ok && vacuum_tables != NULL)
+    vacuum_after_erasure (PG (db), vacuum_tables);
   return ok;
 }
 
@@ -680,9 +723,8 @@ pg_rollback (KkDb *db)
  * server recycles its segments, and replicas, WAL archives and base
  * backups keep their copies. Erasure at rest on PostgreSQL is therefore
  * the operator's part as well: encrypted storage and backups that
- * expire. The VACUUM is of every table (the backend does not know which
- * the erasure touched): it reads only pages changed since the last one,
- * which keeps it short, and erasures are rare. */
+ * expire. The VACUUM is of the tables the erasure changed, and reads
+ * only their pages changed since the last one, which keeps it short. */
 static gboolean
 pg_secure_delete (KkDb *db, GError **error)
 {
@@ -743,7 +785,13 @@ log_notice (void *user_data, const PGresult *notice)
 
   if (g_strcmp0 (severity, "FATAL") == 0)
     db->closing = TRUE;
-  g_debug ("store: PostgreSQL: %s", PQresultErrorMessage (notice));
+  /* VACUUM skips, with a warning, a table the relay's user does not own
+   * (the tables made by another user): its erased rows then stay until
+   * the next autovacuum, which the operator must hear of. */
+  if (db->vacuuming && g_strcmp0 (severity, "WARNING") == 0)
+    g_warning ("store: PostgreSQL: %s", PQresultErrorMessage (notice));
+  else
+    g_debug ("store: PostgreSQL: %s", PQresultErrorMessage (notice));
 }
 
 KkDb *
