@@ -307,6 +307,23 @@ test_values (Fixture *f, gconstpointer data)
   /* SUM of integers is NUMERIC in PostgreSQL; it reads as an integer. */
   g_assert_cmpint (count (f->db, "SELECT SUM(seq) FROM children"), ==, 15);
 
+  /* Numbers beyond 64 bits read as SQLite reads them: clamped. */
+  g_clear_pointer (&select, kk_db_stmt_free);
+  select = kk_db_prepare (f->db, "SELECT 1e20::float8, -1e20::float8, "
+      "'NaN'::float8, 1e20::numeric, -1e20::numeric, 2.75::numeric, "
+      "-2.75::float8, 9.3e18::float8, 'Infinity'::float8", &error);
+  g_assert_no_error (error);
+  g_assert_true (kk_db_step_row (select, &error));
+  g_assert_cmpint (kk_db_column_int64 (select, 0), ==, G_MAXINT64);
+  g_assert_cmpint (kk_db_column_int64 (select, 1), ==, G_MININT64);
+  g_assert_cmpint (kk_db_column_int64 (select, 2), ==, 0);
+  g_assert_cmpint (kk_db_column_int64 (select, 3), ==, G_MAXINT64);
+  g_assert_cmpint (kk_db_column_int64 (select, 4), ==, G_MININT64);
+  g_assert_cmpint (kk_db_column_int64 (select, 5), ==, 2);
+  g_assert_cmpint (kk_db_column_int64 (select, 6), ==, -2);
+  g_assert_cmpint (kk_db_column_int64 (select, 7), ==, G_MAXINT64);
+  g_assert_cmpint (kk_db_column_int64 (select, 8), ==, G_MAXINT64);
+
   /* Text with a quote and non-ASCII letters goes through as it is. */
   g_clear_pointer (&select, kk_db_stmt_free);
   select = kk_db_prepare (f->db, "SELECT ?", &error);

@@ -15,6 +15,7 @@
 #include "kk-db-pg.h"
 
 #include <libpq-fe.h>
+#include <math.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,20 +515,32 @@ pg_column_text (KkDbStmt *stmt, int column)
 }
 
 /* Numbers arrive as text; an aggregate over integers may be NUMERIC and
- * an average a fraction, which reads as SQLite would read it: truncated. */
+ * an average a fraction, which reads as SQLite would read it: truncated,
+ * and clamped to the 64-bit range (casting a double outside it is
+ * undefined), NaN as 0. An integer beyond the range is clamped by
+ * g_ascii_strtoll itself. */
 static gint64
 pg_column_int64 (KkDbStmt *stmt, int column)
 {
   const char *value = pg_column_text (stmt, column);
   char *end = NULL;
   gint64 number;
+  double real;
 
   if (value == NULL)
     return 0;
   number = g_ascii_strtoll (value, &end, 10);
-  if (*end != '\0')
-    number = (gint64) g_ascii_strtod (value, NULL);
-  return number;
+  if (*end == '\0')
+    return number;
+  real = g_ascii_strtod (value, NULL);
+  if (isnan (real))
+    return 0;
+  /* 2^63 is exact as a double; G_MAXINT64 is not. */
+  if (real >= 9223372036854775808.0)
+    return G_MAXINT64;
+  if (real <= (double) G_MININT64)
+    return G_MININT64;
+  return (gint64) real;
 }
 
 static double
