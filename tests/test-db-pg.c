@@ -62,6 +62,24 @@ test_translate (void)
       "FROM blobs", "SELECT integers, real_time, 1e5, x1, \303\245INTEGER "
       "FROM blobs", 0);
   assert_translates ("?32766", "$32766", 32766);
+  /* A placeholder right after a word stays apart from it. */
+  assert_translates ("SELECT id?, 1?2", "SELECT id $1, 1 $2", 2);
+  /* Block comments nest, as in PostgreSQL. */
+  assert_translates ("/* a /* b */ ? INTEGER */ ?", "/* a /* b */ ? INTEGER "
+      "*/ $1", 1);
+  /* Type names are mapped in CREATE and ALTER TABLE only, and not after a
+   * dot. */
+  assert_translates ("SELECT t.integer, real, blob FROM t WHERE integer = ?",
+      "SELECT t.integer, real, blob FROM t WHERE integer = $1", 1);
+  assert_translates ("ALTER TABLE t ADD COLUMN x REAL; SELECT CAST (x AS "
+      "INTEGER); CREATE TEMP TABLE u (i INTEGER)", "ALTER TABLE t ADD COLUMN "
+      "x DOUBLE PRECISION; SELECT CAST (x AS INTEGER); CREATE TEMP TABLE u "
+      "(i BIGINT)", 0);
+  assert_translates ("CREATE INDEX i ON t (integer)",
+      "CREATE INDEX i ON t (integer)", 0);
+  /* E-strings: a backslash escapes the quote after it. */
+  assert_translates ("SELECT E'\\'?', e'a\\\\', ?, E'x''?'",
+      "SELECT E'\\'?', e'a\\\\', $1, E'x''?'", 1);
 
   assert_rejected ("?0");
   assert_rejected ("?32767");
@@ -69,6 +87,8 @@ test_translate (void)
   assert_rejected ("SELECT 'open");
   assert_rejected ("SELECT \"open");
   assert_rejected ("SELECT 1 /* open");
+  assert_rejected ("SELECT 1 /* a /* b */ open");
+  assert_rejected ("SELECT E'\\'");
 }
 
 static void
@@ -323,6 +343,16 @@ test_values (Fixture *f, gconstpointer data)
   g_assert_cmpint (kk_db_column_int64 (select, 6), ==, -2);
   g_assert_cmpint (kk_db_column_int64 (select, 7), ==, G_MAXINT64);
   g_assert_cmpint (kk_db_column_int64 (select, 8), ==, G_MAXINT64);
+
+  /* What the mapping leaves alone the server reads as intended. */
+  g_clear_pointer (&select, kk_db_stmt_free);
+  select = kk_db_prepare (f->db, "SELECT E'\\'?' /* a /* ? */ */, ?",
+      &error);
+  g_assert_no_error (error);
+  kk_db_bind_text (select, 1, "b");
+  g_assert_true (kk_db_step_row (select, &error));
+  g_assert_cmpstr (kk_db_column_text (select, 0), ==, "'?");
+  g_assert_cmpstr (kk_db_column_text (select, 1), ==, "b");
 
   /* Text with a quote and non-ASCII letters goes through as it is. */
   g_clear_pointer (&select, kk_db_stmt_free);
