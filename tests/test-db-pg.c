@@ -573,6 +573,47 @@ test_vacuum_skipped (Fixture *f, gconstpointer data)
   kk_db_close (other);
 }
 
+/* A relay's start closes the sessions left open, reading and then
+ * writing them in one transaction: the UPDATE runs holding the write lock
+ * (a trigger records whether this connection held it then). */
+static void
+test_stale_sessions (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("kk-test-db-pg-XXXXXX", NULL);
+  g_autoptr (GError) error = NULL;
+  KkStore *store;
+
+  if (no_server (f))
+    return;
+  store = kk_store_open (dir, f->url, &error);
+  g_assert_no_error (error);
+  kk_store_close (store);
+  g_object_unref (store);
+
+  exec_ok (f->db, "INSERT INTO rooms (id, title, completion_ratio, "
+      "host_token, created_at) VALUES ('r', 'R', 0.5, 't', 1);"
+      "INSERT INTO sessions (id, room_id, started_at) VALUES ('s', 'r', 7);"
+      "CREATE TABLE closed_locked (locked BOOLEAN);"
+      "CREATE FUNCTION note_lock () RETURNS trigger LANGUAGE plpgsql AS $$ "
+      "BEGIN INSERT INTO closed_locked SELECT EXISTS (SELECT 1 FROM pg_locks "
+      "WHERE locktype = 'advisory' AND granted "
+      "AND pid = pg_backend_pid ()); RETURN NEW; END $$;"
+      "CREATE TRIGGER note_lock AFTER UPDATE ON sessions FOR EACH ROW "
+      "EXECUTE FUNCTION note_lock ()");
+
+  store = kk_store_open (dir, f->url, &error);
+  g_assert_no_error (error);
+  kk_store_close (store);
+  g_object_unref (store);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM sessions "
+          "WHERE id = 's' AND ended_at = 7"), ==, 1);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM closed_locked "
+          "WHERE locked"), ==, 1);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM closed_locked"), ==,
+      1);
+  g_rmdir (dir);
+}
+
 /* Ends @db's server process from another connection, as a server restart
  * or an administrator would, and waits until it is gone. */
 static void
@@ -771,6 +812,7 @@ main (int argc, char **argv)
   ADD ("/db-pg/timeouts", test_timeouts);
   ADD ("/db-pg/vacuum", test_vacuum);
   ADD ("/db-pg/vacuum-skipped", test_vacuum_skipped);
+  ADD ("/db-pg/stale-sessions", test_stale_sessions);
   ADD ("/db-pg/reconnect", test_reconnect);
   ADD ("/db-pg/write-lock", test_write_lock);
   ADD ("/db-pg/concurrent-migration", test_concurrent_migration);
