@@ -384,6 +384,19 @@ test_has_column (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* A second connection to the test's database, with @tail added to its
+ * URL (which ends in the options parameter). */
+static KkDb *
+open_other (Fixture *f, const char *tail)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = g_strconcat (f->url, tail, NULL);
+  KkDb *other = kk_db_pg_open (url, &error);
+
+  g_assert_no_error (error);
+  return other;
+}
+
 static char *
 show (KkDb *db, const char *setting)
 {
@@ -420,7 +433,6 @@ static void
 test_timeouts (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *url = NULL;
   KkDb *other;
   g_autofree char *lock_timeout = NULL;
   g_autofree char *statement_timeout = NULL;
@@ -439,16 +451,13 @@ test_timeouts (Fixture *f, gconstpointer data)
   g_assert_cmpstr (idle_timeout, ==, "1min");
   g_assert_cmpstr (float_digits, ==, "3");
 
-  other = kk_db_pg_open (f->url, &error);
-  g_assert_no_error (error);
+  other = open_other (f, "");
   g_assert_true (kk_db_transaction (f->db, select_locked, other, &error));
   g_assert_no_error (error);
   kk_db_close (other);
 
   g_clear_pointer (&lock_timeout, g_free);
-  url = g_strconcat (f->url, "%20-clock_timeout%3D1500ms", NULL);
-  other = kk_db_pg_open (url, &error);
-  g_assert_no_error (error);
+  other = open_other (f, "%20-clock_timeout%3D1500ms");
   lock_timeout = show (other, "lock_timeout");
   g_assert_cmpstr (lock_timeout, ==, "1500ms");
   g_clear_pointer (&statement_timeout, g_free);
@@ -507,7 +516,6 @@ static void
 test_vacuum (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *url = NULL;
   KkDb *other;
 
   if (no_server (f))
@@ -516,9 +524,7 @@ test_vacuum (Fixture *f, gconstpointer data)
   exec_ok (f->db, "INSERT INTO parents (id) VALUES ('a'), ('b');"
       "INSERT INTO children (parent) VALUES ('a')");
 
-  url = g_strconcat (f->url, "%20-clock_timeout%3D100ms", NULL);
-  other = kk_db_pg_open (url, &error);
-  g_assert_no_error (error);
+  other = open_other (f, "%20-clock_timeout%3D100ms");
   g_assert_true (kk_db_transaction (f->db, erase_while_locked, other,
           &error));
   g_assert_true (kk_db_transaction (other, rename_parent, NULL, &error));
@@ -546,7 +552,6 @@ static void
 test_vacuum_skipped (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *url = NULL;
   KkDb *other;
 
   if (no_server (f))
@@ -560,9 +565,7 @@ test_vacuum_skipped (Fixture *f, gconstpointer data)
       "current_schema ()); END $$;"
       "GRANT SELECT, DELETE ON parents TO kk_other");
 
-  url = g_strconcat (f->url, "&user=kk_other", NULL);
-  other = kk_db_pg_open (url, &error);
-  g_assert_no_error (error);
+  other = open_other (f, "&user=kk_other");
   g_assert_true (kk_db_secure_delete (other, &error));
   g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
       "*skipping*parents*");
