@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "kk-attendance-log.h"
 #include "kk-db-pg.h"
 #include "kk-db-private.h"
 #include "kk-store.h"
@@ -617,6 +618,58 @@ test_stale_sessions (Fixture *f, gconstpointer data)
   g_rmdir (dir);
 }
 
+/* kk-attendance-log's recovery on PostgreSQL: what a crash left open is
+ * closed at its last heartbeat, with a raw event for each connection,
+ * and the store's session row is corrected to match. */
+static void
+test_attendance_recovery (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("kk-test-db-pg-XXXXXX", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (KkStore) store = NULL;
+  g_autoptr (KkAttendanceLog) log = NULL;
+
+  if (no_server (f))
+    return;
+  store = kk_store_open (dir, f->url, &error);
+  g_assert_no_error (error);
+  exec_ok (f->db, "INSERT INTO rooms (id, title, completion_ratio, "
+      "host_token, created_at) VALUES ('r', 'R', 0.5, 't', 1);"
+      "INSERT INTO sessions (id, room_id, started_at) VALUES ('s', 'r', 100);"
+      "INSERT INTO att_sessions (id, room_id, started_at, alive_at, "
+      "completion_ratio, grace_s, require_code, prompts, prompt_window_s) "
+      "VALUES ('s', 'r', 100, 500, 0.5, 60, 0, 0, 60);"
+      "INSERT INTO att_connections (resource_id, room_id, party_id, "
+      "connected_at, alive_at) VALUES ('c1', 'r', 'p', 120, 480),"
+      "('c2', 'r', 'p', 130, 140);"
+      "UPDATE att_connections SET left_at = 140, reason = 'left' "
+      "WHERE resource_id = 'c2'");
+
+  log = kk_attendance_log_new (store);
+  kk_attendance_log_shutdown (log);
+  kk_store_close (store);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM att_connections "
+          "WHERE resource_id = 'c1' AND left_at = 480 "
+          "AND reason = 'relay-restart'"), ==, 1);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM att_connections "
+          "WHERE resource_id = 'c2' AND left_at = 140 AND reason = 'left'"),
+      ==, 1);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM att_events "
+          "WHERE kind = 'leave' AND subject = 'c1' AND at = 480 "
+          "AND detail = 'relay-restart'"), ==, 1);
+  g_assert_cmpint (count (f->db, "SELECT count(*) FROM att_events "
+          "WHERE kind = 'session-close' AND subject = 's' AND at = 500"), ==,
+      1);
+  g_assert_cmpint (count (f->db, "SELECT ended_at FROM att_sessions "
+          "WHERE id = 's'"), ==, 500);
+  g_assert_cmpint (count (f->db, "SELECT ended_at FROM sessions "
+          "WHERE id = 's'"), ==, 500);
+  g_rmdir (dir);
+}
+
 /* Ends @db's server process from another connection, as a server restart
  * or an administrator would, and waits until it is gone. */
 static void
@@ -816,6 +869,7 @@ main (int argc, char **argv)
   ADD ("/db-pg/vacuum", test_vacuum);
   ADD ("/db-pg/vacuum-skipped", test_vacuum_skipped);
   ADD ("/db-pg/stale-sessions", test_stale_sessions);
+  ADD ("/db-pg/attendance-recovery", test_attendance_recovery);
   ADD ("/db-pg/reconnect", test_reconnect);
   ADD ("/db-pg/write-lock", test_write_lock);
   ADD ("/db-pg/concurrent-migration", test_concurrent_migration);
