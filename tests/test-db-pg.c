@@ -65,7 +65,8 @@ test_translate (void)
   assert_translates ("?32766", "$32766", 32766);
   /* A placeholder right after a word stays apart from it. */
   assert_translates ("SELECT id?, 1?2", "SELECT id $1, 1 $2", 2);
-  assert_translates ("SELECT ?E'\\'?'", "SELECT $1 E'\\'?'", 1);
+  assert_translates ("SELECT ?E'\\'?', ?.E'\\''", "SELECT $1 E'\\'?', "
+      "$2 .E'\\''", 2);
   /* Block comments nest, as in PostgreSQL. */
   assert_translates ("/* a /* b */ ? INTEGER */ ?", "/* a /* b */ ? INTEGER "
       "*/ $1", 1);

@@ -273,13 +273,13 @@ kk_db_pg_translate (const char *sql, int *n_params, GError **error)
         number = highest + 1;
       }
       highest = MAX (highest, number);
-      /* `id?` must not become `id$1`, one identifier, nor `?E'x'` a
-       * number `1E` and a plain literal: a word on either side is kept
-       * apart. */
+      /* `id?` must not become `id$1`, one identifier, nor `?E'x'` or
+       * `?.E'x'` a number (`1E`, `1.E`) and a plain literal: a word on
+       * either side, or a dot after, is kept apart. */
       if (out->len > 0 && is_word_char (out->str[out->len - 1]))
         g_string_append_c (out, ' ');
       g_string_append_printf (out, "$%d", number);
-      if (is_word_char (*p))
+      if (is_word_char (*p) || *p == '.')
         g_string_append_c (out, ' ');
     } else if ((n = word_length (p)) > 0) {
       const char *end = p + n;
