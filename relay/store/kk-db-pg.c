@@ -15,6 +15,8 @@
 #include "kk-db-pg.h"
 
 #include <libpq-fe.h>
+#include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,8 +46,14 @@ typedef struct {
    * fail the transaction's statements, not open a new one and run them
    * outside it. */
   gboolean in_transaction;
+  /* The server sent a FATAL error between statements: it is closing the
+   * connection (a restart, an administrator ending it). */
+  gboolean closing;
   /* kk_db_secure_delete() was called: VACUUM after the next commit. */
   gboolean vacuum_after_commit;
+  /* VACUUM is running: the server's warnings (a table skipped) are the
+   * operator's to see. */
+  gboolean vacuuming;
 } KkDbPg;
 
 typedef struct {
@@ -144,19 +152,86 @@ copy_quoted (GString *out, const char *p, const char *open,
   return end;
 }
 
+/* Copies the comment at @p (which starts with slash-star) up to its end.
+ * PostgreSQL nests block comments, so each opening inside needs its own
+ * close. */
+static const char *
+copy_comment (GString *out, const char *p, GError **error)
+{
+  const char *end = p + 2;
+  int depth = 1;
+
+  while (depth > 0) {
+    if (*end == '\0') {
+      g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+          "SQL: /* opened but not closed");
+      return NULL;
+    }
+    if (end[0] == '/' && end[1] == '*') {
+      depth++;
+      end += 2;
+    } else if (end[0] == '*' && end[1] == '/') {
+      depth--;
+      end += 2;
+    } else {
+      end++;
+    }
+  }
+  g_string_append_len (out, p, end - p);
+  return end;
+}
+
+/* Copies the E-string at @p (E or e, then a quote): in it a backslash
+ * escapes the character after it, a quote among them, and a doubled
+ * quote stands for itself. */
+static const char *
+copy_escape_string (GString *out, const char *p, GError **error)
+{
+  const char *end = p + 2;
+
+  for (;;) {
+    if (*end == '\0') {
+      g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+          "SQL: E' opened but not closed");
+      return NULL;
+    }
+    if (end[0] == '\\' && end[1] != '\0') {
+      end += 2;
+    } else if (end[0] == '\'' && end[1] == '\'') {
+      end += 2;
+    } else if (end[0] == '\'') {
+      end++;
+      break;
+    } else {
+      end++;
+    }
+  }
+  g_string_append_len (out, p, end - p);
+  return end;
+}
+
 char *
 kk_db_pg_translate (const char *sql, int *n_params, GError **error)
 {
   g_autoptr (GString) out = g_string_sized_new (strlen (sql) + 16);
   const char *p = sql;
   int highest = 0;
+  /* Where the statement is: its words so far, whether it began with
+   * CREATE or ALTER, and whether it is CREATE or ALTER TABLE, where
+   * SQLite's type names are mapped (only there: elsewhere `integer` may be
+   * a column's name). */
+  int words = 0;
+  gboolean create_or_alter = FALSE;
+  gboolean table_ddl = FALSE;
 
   g_return_val_if_fail (sql != NULL, NULL);
 
   while (*p != '\0') {
     gsize n;
 
-    if (*p == '\'') {
+    if ((*p == 'E' || *p == 'e') && p[1] == '\'') {
+      p = copy_escape_string (out, p, error);
+    } else if (*p == '\'') {
       p = copy_quoted (out, p, "'", "'", TRUE, error);
     } else if (*p == '"') {
       p = copy_quoted (out, p, "\"", "\"", TRUE, error);
@@ -165,7 +240,11 @@ kk_db_pg_translate (const char *sql, int *n_params, GError **error)
       g_string_append_len (out, p, n);
       p += n;
     } else if (p[0] == '/' && p[1] == '*') {
-      p = copy_quoted (out, p, "/*", "*/", FALSE, error);
+      p = copy_comment (out, p, error);
+    } else if (*p == ';') {
+      words = 0;
+      create_or_alter = table_ddl = FALSE;
+      g_string_append_c (out, *p++);
     } else if (*p == '?') {
       int number;
 
@@ -194,14 +273,31 @@ kk_db_pg_translate (const char *sql, int *n_params, GError **error)
         number = highest + 1;
       }
       highest = MAX (highest, number);
+      /* `id?` must not become `id$1`, one identifier, nor `?E'x'` or
+       * `?.E'x'` a number (`1E`, `1.E`) and a plain literal: a word on
+       * either side, or a dot after, is kept apart. */
+      if (out->len > 0 && is_word_char (out->str[out->len - 1]))
+        g_string_append_c (out, ' ');
       g_string_append_printf (out, "$%d", number);
+      if (is_word_char (*p) || *p == '.')
+        g_string_append_c (out, ' ');
     } else if ((n = word_length (p)) > 0) {
       const char *end = p + n;
+      gboolean type_here = table_ddl && (out->len == 0
+          || out->str[out->len - 1] != '.');
+
+      if (words == 0)
+        create_or_alter = word_is (p, n, "CREATE") || word_is (p, n, "ALTER");
+      else if (words <= 2 && create_or_alter && word_is (p, n, "TABLE"))
+        table_ddl = TRUE;
+      words++;
 
       /* SQLite's INTEGER holds 64 bits, and `INTEGER PRIMARY KEY` is the
        * rowid, assigned on insert when not given: the same is BIGINT and
        * an identity column that also accepts a given value. */
-      if (word_is (p, n, "INTEGER") && primary_key_follows (end, &end))
+      if (!type_here)
+        g_string_append_len (out, p, n);
+      else if (word_is (p, n, "INTEGER") && primary_key_follows (end, &end))
         g_string_append (out,
             "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
       else if (word_is (p, n, "INTEGER"))
@@ -268,6 +364,26 @@ result_ok (const PGresult *result)
   return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
 }
 
+/* Reads, without waiting, what the server sent while @conn was idle. A
+ * server that closes the connection sends its goodbye, a FATAL error
+ * (which goes to log_notice, and sets closing), and then ends the stream,
+ * which makes the status CONNECTION_BAD; the end may not have arrived
+ * yet when the goodbye has. The bound keeps a server that keeps talking
+ * from holding the caller here. */
+static void
+read_while_idle (PGconn *conn)
+{
+  for (int i = 0; i < 4 && PQstatus (conn) == CONNECTION_OK; i++) {
+    struct pollfd readable = { PQsocket (conn), POLLIN, 0 };
+
+    if (poll (&readable, 1, 0) <= 0 || !PQconsumeInput (conn))
+      break;
+    /* PQconsumeInput only reads; PQisBusy parses what was read, which
+     * hands the goodbye to log_notice. */
+    PQisBusy (conn);
+  }
+}
+
 /* Runs @sql (with parameters when @n_params >= 0, else as one or more
  * plain statements). Inside a transaction the statement runs under a
  * savepoint: in PostgreSQL an error aborts the whole transaction, in
@@ -284,8 +400,18 @@ run (KkDbPg *db, const char *sql, int n_params, const Oid *types,
   gboolean savepoint = db->in_transaction;
   PGresult *result;
 
-  if (PQstatus (conn) == CONNECTION_BAD && !db->in_transaction)
-    PQreset (conn);
+  /* Outside a transaction, a connection the server closed since the last
+   * statement (a restart, an administrator) is opened again before
+   * anything is sent, so the first statement after a restart does not
+   * fail. A connection lost without a word (a TCP peer gone) shows only
+   * when a statement fails; pg_begin retries then. */
+  if (!db->in_transaction) {
+    read_while_idle (conn);
+    if (PQstatus (conn) == CONNECTION_BAD || db->closing) {
+      db->closing = FALSE;
+      PQreset (conn);
+    }
+  }
   if (savepoint) {
     result = PQexec (conn, "SAVEPOINT kk_statement");
     if (!result_ok (result)) {
@@ -477,20 +603,32 @@ pg_column_text (KkDbStmt *stmt, int column)
 }
 
 /* Numbers arrive as text; an aggregate over integers may be NUMERIC and
- * an average a fraction, which reads as SQLite would read it: truncated. */
+ * an average a fraction, which reads as SQLite would read it: truncated,
+ * and clamped to the 64-bit range (casting a double outside it is
+ * undefined), NaN as 0. An integer beyond the range is clamped by
+ * g_ascii_strtoll itself. */
 static gint64
 pg_column_int64 (KkDbStmt *stmt, int column)
 {
   const char *value = pg_column_text (stmt, column);
   char *end = NULL;
   gint64 number;
+  double real;
 
   if (value == NULL)
     return 0;
   number = g_ascii_strtoll (value, &end, 10);
-  if (*end != '\0')
-    number = (gint64) g_ascii_strtod (value, NULL);
-  return number;
+  if (*end == '\0')
+    return number;
+  real = g_ascii_strtod (value, NULL);
+  if (isnan (real))
+    return 0;
+  /* 2^63 is exact as a double; G_MAXINT64 is not. */
+  if (real >= 9223372036854775808.0)
+    return G_MAXINT64;
+  if (real <= (double) G_MININT64)
+    return G_MININT64;
+  return (gint64) real;
 }
 
 static double
@@ -566,9 +704,22 @@ pg_begin (KkDb *db, GError **error)
   g_autofree char *begin = g_strdup_printf ("BEGIN; "
       "SELECT pg_advisory_xact_lock (%" G_GINT64_FORMAT ")",
       KK_DB_PG_WRITE_LOCK);
-  PGresult *result = run (PG (db), begin, -1, NULL, NULL, error);
+  g_autoptr (GError) lost = NULL;
+  PGresult *result = run (PG (db), begin, -1, NULL, NULL, &lost);
 
+  /* A connection found lost at the begin ran nothing of the transaction:
+   * run() connects again, and the begin is tried once more. */
+  if (result == NULL && PQstatus (PG (db)->conn) == CONNECTION_BAD) {
+    g_debug ("store: PostgreSQL connection lost (%s); connecting again",
+        lost->message);
+    g_clear_error (&lost);
+    result = run (PG (db), begin, -1, NULL, NULL, &lost);
+  }
   if (result == NULL) {
+    g_propagate_error (error, g_steal_pointer (&lost));
+    /* The erasure that asked for VACUUM did not run; the next
+     * transaction is not it. */
+    PG (db)->vacuum_after_commit = FALSE;
     /* BEGIN may have run and the lock failed (the connection lost). */
     if (PQtransactionStatus (PG (db)->conn) != PQTRANS_IDLE)
       PQclear (PQexec (PG (db)->conn, "ROLLBACK"));
@@ -579,15 +730,47 @@ pg_begin (KkDb *db, GError **error)
   return TRUE;
 }
 
-/* VACUUM cannot run inside a transaction, so the one an erasure asked
- * for (pg_secure_delete) runs here, just after its commit. */
-static void
-vacuum_after_erasure (KkDbPg *db)
+/* The tables the transaction deleted or updated rows in, as a list for
+ * VACUUM: the server counts them (pg_stat_xact_user_tables, cascades
+ * included) as long as track_counts is on, its default. Without those
+ * counts the list is "", for every table; NULL when the transaction
+ * changed no row.
+ *
+ * Returns: (transfer full) (nullable): the list. */
+static char *
+tables_changed (KkDbPg *db)
 {
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tables = NULL;
+  PGresult *result = run (db, "SELECT CASE WHEN "
+      "current_setting ('track_counts')::boolean THEN "
+      "(SELECT string_agg (format ('%I.%I', schemaname, relname), ', ') "
+      "FROM pg_stat_xact_user_tables WHERE n_tup_upd + n_tup_del > 0) "
+      "ELSE '' END", 0, NULL, NULL, &error);
+
+  if (result == NULL) {
+    g_warning ("store: which tables an erasure changed: %s; all are "
+        "vacuumed", error->message);
+    return g_strdup ("");
+  }
+  if (!PQgetisnull (result, 0, 0))
+    tables = g_strdup (PQgetvalue (result, 0, 0));
+  PQclear (result);
+  return g_steal_pointer (&tables);
+}
+
+/* VACUUM cannot run inside a transaction, so the one an erasure asked
+ * for (pg_secure_delete) runs here, just after its commit, on the tables
+ * the erasure changed. */
+static void
+vacuum_after_erasure (KkDbPg *db, const char *tables)
+{
+  g_autofree char *vacuum = g_strconcat ("VACUUM ", tables, NULL);
   PGresult *result;
 
-  db->vacuum_after_commit = FALSE;
-  result = PQexec (db->conn, "VACUUM");
+  db->vacuuming = TRUE;
+  result = PQexec (db->conn, vacuum);
+  db->vacuuming = FALSE;
   if (!result_ok (result))
     g_warning ("store: VACUUM after an erasure failed: %s; the erased rows "
         "stay in the tables' free space until the next autovacuum",
@@ -598,9 +781,14 @@ vacuum_after_erasure (KkDbPg *db)
 static gboolean
 pg_commit (KkDb *db, GError **error)
 {
-  PGresult *result = PQexec (PG (db)->conn, "COMMIT");
+  g_autofree char *vacuum_tables = NULL;
+  PGresult *result;
   gboolean ok;
 
+  if (PG (db)->vacuum_after_commit)
+    vacuum_tables = tables_changed (PG (db));
+  PG (db)->vacuum_after_commit = FALSE;
+  result = PQexec (PG (db)->conn, "COMMIT");
   PG (db)->in_transaction = FALSE;
 
   /* A transaction that had an error ends in "ROLLBACK" on COMMIT, with no
@@ -612,8 +800,8 @@ pg_commit (KkDb *db, GError **error)
   else if (!ok)
     set_error (PG (db)->conn, result, error);
   PQclear (result);
-  if (ok && PG (db)->vacuum_after_commit)
-    vacuum_after_erasure (PG (db));
+  if (ok && vacuum_tables != NULL)
+    vacuum_after_erasure (PG (db), vacuum_tables);
   return ok;
 }
 
@@ -636,9 +824,8 @@ pg_rollback (KkDb *db)
  * server recycles its segments, and replicas, WAL archives and base
  * backups keep their copies. Erasure at rest on PostgreSQL is therefore
  * the operator's part as well: encrypted storage and backups that
- * expire. The VACUUM is of every table (the backend does not know which
- * the erasure touched): it reads only pages changed since the last one,
- * which keeps it short, and erasures are rare. */
+ * expire. The VACUUM is of the tables the erasure changed, and reads
+ * only their pages changed since the last one, which keeps it short. */
 static gboolean
 pg_secure_delete (KkDb *db, GError **error)
 {
@@ -691,23 +878,73 @@ static const KkDbBackend pg_backend = {
 /* The server's notices ("relation already exists, skipping") are for a
  * person at psql; libpq would print them on stderr. */
 static void
-log_notice (void *unused, const char *message)
+log_notice (void *user_data, const PGresult *notice)
 {
-  g_debug ("store: PostgreSQL: %s", message);
+  KkDbPg *db = user_data;
+  const char *severity = PQresultErrorField (notice,
+      PG_DIAG_SEVERITY_NONLOCALIZED);
+
+  if (g_strcmp0 (severity, "FATAL") == 0)
+    db->closing = TRUE;
+  /* VACUUM skips, with a warning, a table the relay's user does not own
+   * (the tables made by another user): its erased rows then stay until
+   * the next autovacuum, which the operator must hear of. */
+  if (db->vacuuming && g_strcmp0 (severity, "WARNING") == 0)
+    g_warning ("store: PostgreSQL: %s", PQresultErrorMessage (notice));
+  else
+    g_debug ("store: PostgreSQL: %s", PQresultErrorMessage (notice));
 }
 
 KkDb *
 kk_db_pg_open (const char *url, GError **error)
 {
-  /* A server that does not answer must fail start-up rather than hang
-   * it; a connect_timeout in @url, given later, wins. */
-  const char *const keywords[] = { "connect_timeout", "application_name",
-    "client_encoding", "dbname", NULL };
-  const char *const values[] = { "10", "kringkast", "UTF8", url, NULL };
+  /* No database call may block the store's worker for good. A server
+   * that does not answer fails start-up (connect_timeout); a link that
+   * dies silently is noticed by TCP keepalives within about 25 s and
+   * unacknowledged data within 30 s (tcp_user_timeout). Every keyword in
+   * @url, given later, wins. */
+  const char *keywords[] = { "connect_timeout", "application_name",
+    "client_encoding", "keepalives_idle", "keepalives_interval",
+    "keepalives_count", "tcp_user_timeout", "dbname", "options", NULL };
+  const char *values[G_N_ELEMENTS (keywords)] = { "10", "kringkast", "UTF8",
+    "10", "5", "3", "30000", url, NULL, NULL };
+  g_autofree char *options = NULL;
+  char *parse_error = NULL;
   PGconn *conn;
   KkDbPg *db;
 
   g_return_val_if_fail (url != NULL, NULL);
+
+  /* libpq's message for a URL it cannot parse quotes the URL, or the
+   * part it choked on, and that may be the password: parse it first, and
+   * say only that it is malformed. */
+  {
+    PQconninfoOption *parsed = PQconninfoParse (url, &parse_error);
+
+    if (parsed == NULL) {
+      PQfreemem (parse_error);
+      g_set_error_literal (error, KK_STORE_ERROR, KK_STORE_ERROR_FAILED,
+          "malformed database URL (the expected form is "
+          "postgresql://user:password@host:port/database?keyword=value)");
+      return NULL;
+    }
+    /* On the server, a wait for a lock ends after 10 s, a statement
+     * after 30 s, and a transaction left idle (a relay stopped in the
+     * middle of one) after 60 s, so that it cannot hold every relay's
+     * write lock; extra_float_digits=3 makes doubles arrive exact, as
+     * SQLite gives them. The server applies -c settings in order, so
+     * the URL's own options, appended, win setting by setting. */
+    for (const PQconninfoOption *option = parsed; option->keyword != NULL;
+        option++) {
+      if (g_str_equal (option->keyword, "options"))
+        options = g_strdup_printf ("-c lock_timeout=10s "
+            "-c idle_in_transaction_session_timeout=60s "
+            "-c statement_timeout=30s -c extra_float_digits=3 %s",
+            option->val != NULL ? option->val : "");
+    }
+    PQconninfoFree (parsed);
+    values[G_N_ELEMENTS (keywords) - 2] = options;
+  }
 
   conn = PQconnectdbParams (keywords, values, 1);
   if (conn == NULL || PQstatus (conn) != CONNECTION_OK) {
@@ -724,10 +961,9 @@ kk_db_pg_open (const char *url, GError **error)
     PQfinish (conn);
     return NULL;
   }
-  PQsetNoticeProcessor (conn, log_notice, NULL);
-
   db = g_new0 (KkDbPg, 1);
   db->parent.backend = &pg_backend;
   db->conn = conn;
+  PQsetNoticeReceiver (conn, log_notice, db);
   return &db->parent;
 }

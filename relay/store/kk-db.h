@@ -24,7 +24,11 @@
  *   there, which the PostgreSQL backend maps (kk_db_pg_translate(), the
  *   one place): INTEGER is 64-bit (BIGINT), `INTEGER PRIMARY KEY` a
  *   rowid assigned on insert unless given (an identity column), REAL is
- *   DOUBLE PRECISION, BLOB is BYTEA; TEXT is TEXT;
+ *   DOUBLE PRECISION, BLOB is BYTEA; TEXT is TEXT. They are mapped only in
+ *   CREATE TABLE and ALTER TABLE statements (not after a `.`), so other
+ *   statements use no type names (no CAST (x AS REAL)); a dollar-quoted
+ *   string ($$...$$) is not known to the mapping, so it may hold no `?`
+ *   and no type name;
  * - what PostgreSQL types more strictly is written so that both accept it:
  *   a condition is a comparison (`CASE WHEN ?1 = 1`), never a bare
  *   integer; a parameter that may be NULL also stands where its type is

@@ -428,9 +428,12 @@ kk_store_run_finish (KkStore *store, GAsyncResult *result, GError **error)
 
 /* A session still open at startup was live when the previous process
  * died. Nothing tells when its broadcast really stopped, so it is closed
- * at its own start (zero length) rather than left open forever. */
+ * at its own start (zero length) rather than left open forever. In a
+ * transaction (kk_db_transaction, with its write lock), so that on a
+ * shared database the sessions closed are those logged, whatever other
+ * relays write meanwhile. */
 static gboolean
-close_stale_sessions (KkDb *db, GError **error)
+close_stale_sessions (KkDb *db, gpointer unused, GError **error)
 {
   g_autoptr (KkDbStmt) stmt = kk_db_prepare (db, "SELECT id, room_id "
       "FROM sessions WHERE ended_at IS NULL AND started_at IS NOT NULL",
@@ -468,7 +471,8 @@ open_job (KkDb *unused, gpointer data, GError **error)
   }
   if (db == NULL)
     return NULL;
-  if (!kk_schema_migrate (db, error) || !close_stale_sessions (db, error)) {
+  if (!kk_schema_migrate (db, error)
+      || !kk_db_transaction (db, close_stale_sessions, NULL, error)) {
     g_prefix_error (error, "%s: ", path != NULL ? path : "PostgreSQL");
     kk_db_close (db);
     return NULL;

@@ -1,0 +1,1 @@
+SELECT E'\'?', e'a\\', ?, E'x''?', E'open\

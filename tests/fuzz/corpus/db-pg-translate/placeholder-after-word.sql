@@ -1,0 +1,1 @@
+SELECT id?, n?2 FROM t WHERE x=?
