@@ -38,8 +38,10 @@ class Cut {
       if (!this.open) { client.destroy(); return; }
       const upstream = net.connect(target, "127.0.0.1");
       this.sockets.add(client).add(upstream);
-      client.once("data", (head) => {
-        const text = head.toString("latin1");
+      // Every request on the connection, not only its first: Chromium may
+      // send the stream's request on a connection it opened for another.
+      client.on("data", (chunk) => {
+        const text = chunk.toString("latin1");
         const resumed = /^GET [^ ]*\/questions\/events [\s\S]*?\r\nlast-event-id: ([^\r]+)/i.exec(text);
         if (resumed) this.resumedWith.push(resumed[1]);
       });
